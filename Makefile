@@ -1,0 +1,34 @@
+# The two commands of the README: `make report` and `make test`. Both create and reuse .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PARAMS ?= params/default.yaml
+
+.PHONY: install report test lint notebooks clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name mmm-report --display-name "Python (mmm-report)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+report: install  ## render params/default.yaml (or PARAMS=...) to reports/<case>/index.html
+	$(BIN)/mmm-report run $(PARAMS)
+
+test: install  ## the whole suite: unit tests + papermill smoke runs
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check mmmhelpers tests notebooks benchmarks
+	$(BIN)/python notebooks/build_notebooks.py --check
+
+notebooks: install  ## rewrite notebooks/*.ipynb from notebooks/build_notebooks.py
+	$(BIN)/python notebooks/build_notebooks.py
+
+clean:
+	rm -rf reports/*/ reports/.*.tmp-* .pytest_cache

@@ -1,0 +1,90 @@
+"""``mmm-report``: run a case, validate a params file, list the cases."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mmmhelpers.config import ParamsError, load_params
+
+__all__ = ["main"]
+
+
+def _validate(path: str) -> int:
+    from mmmhelpers.artifacts import prepare_data
+    from mmmhelpers.data import DataError
+
+    try:
+        params = load_params(path)
+    except ParamsError as err:
+        print(err, file=sys.stderr)
+        return 1
+    try:
+        data, truth = prepare_data(params)
+    except (DataError, ValueError, NotImplementedError, OSError) as err:
+        print(f"{path}: 1 problem(s)\n  - {err}", file=sys.stderr)
+        return 1
+    if params.optimization is not None:
+        unknown = set(params.optimization.bounds) - set(data.channels)
+        if unknown:
+            print(f"{path}: 1 problem(s)\n  - optimization.bounds: unknown channels {sorted(unknown)} "
+                  f"(channels: {data.channels})", file=sys.stderr)
+            return 1
+    dims = " × ".join(f"{len(v)} {d}" for d, v in data.panel.items()) or "single market"
+    print(f"{path}: OK — case {params.case!r}: {data.n_dates} weeks, {dims}, channels {data.channels}, "
+          f"controls {data.controls}, truth {'yes' if truth is not None else 'no'}")
+    return 0
+
+
+def _list(folder: str) -> int:
+    files = sorted(Path(folder).glob("*.yaml"))
+    if not files:
+        print(f"no params files in {folder}/", file=sys.stderr)
+        return 1
+    width = max(len(f.name) for f in files)
+    for f in files:
+        try:
+            p = load_params(f)
+            print(f"{f.name:<{width}}  {p.case:<24} {p.title}")
+        except ParamsError as err:
+            print(f"{f.name:<{width}}  INVALID ({len(err.problems)} problem(s); run mmm-report validate {f})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mmm-report", description="Bayesian MMM report template")
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="execute the notebooks of a case and render the report")
+    r.add_argument("params", help="params YAML, e.g. params/default.yaml")
+    r.add_argument("--out", help="report folder (default reports/<case>/)")
+    r.add_argument("--client", action="store_true", default=None, help="hide code (client version)")
+    r.add_argument("--only", help="comma-separated stages to re-run, reusing the others' artifacts")
+    r.add_argument("--quick", action="store_true", help="few draws/tune for a fast look")
+    r.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
+    v = sub.add_parser("validate", help="check params + data, print every problem")
+    v.add_argument("params")
+    ls = sub.add_parser("list", help="the cases in params/")
+    ls.add_argument("--dir", default="params")
+    args = parser.parse_args(argv)
+
+    if args.command == "validate":
+        return _validate(args.params)
+    if args.command == "list":
+        return _list(args.dir)
+    from mmmhelpers.pipeline import RunError, run
+
+    try:
+        run(args.params, out=args.out, client=args.client, only=args.only, quick=args.quick,
+            progress=not args.no_progress)
+    except ParamsError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except RunError as err:
+        print(f"mmm-report: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""Params files: the validated, frozen spec of one case (see DESIGN.md, "Params file").
+
+``load_params(path)`` returns a :class:`Params` or raises :class:`ParamsError` listing every
+problem as ``file: field: value: message``. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mmmhelpers.priors import PriorError, parse_prior, prior_dims
+
+__all__ = ["Params", "ParamsError", "load_params", "params_hash", "quick"]
+
+GENERATORS = ("single_market", "geo_hierarchical", "time_varying_media", "confounded_demand")
+
+
+class ParamsError(ValueError):
+    """Every problem of one params file, each naming file, field and value."""
+
+    def __init__(self, path: str | Path, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(Strict):
+    path: Path | None = None  # CSV, relative to the params file
+    date_column: str = "date"
+    target_column: str = "y"
+    channel_columns: list[str] = Field(default_factory=list)
+    control_columns: list[str] = Field(default_factory=list)
+    dims: list[str] = Field(default_factory=list)  # panel dims, e.g. [geo]
+    truth: Path | None = None  # optional truth file of a published case
+
+
+class SimulateSpec(Strict):
+    generator: Literal[GENERATORS]  # type: ignore[valid-type]
+    n_weeks: int = Field(104, ge=20, le=2000)
+    start_date: date = date(2022, 1, 3)
+    true_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AdstockSpec(Strict):
+    type: Literal["geometric", "delayed", "weibull_cdf", "weibull_pdf"] = "geometric"
+    l_max: int = Field(8, ge=1, le=60)
+    normalize: bool = True
+    priors: dict[str, Any] = Field(default_factory=dict)
+
+
+class SaturationSpec(Strict):
+    type: Literal["logistic", "michaelis_menten", "hill", "tanh"] = "logistic"
+    priors: dict[str, Any] = Field(default_factory=dict)
+
+
+class HSGPSpec(Strict):
+    m: int = Field(50, ge=4, le=500)  # basis functions
+    L: float | None = None  # boundary (weeks, centred time); default c * half-range
+    c: float = Field(1.5, gt=1.0)
+    eta_lam: float = Field(1.0, gt=0)  # rate of the Exponential prior on the GP amplitude
+    ls_mu: float = Field(5.0, gt=0)  # length-scale prior mean (weeks)
+    ls_sigma: float = Field(10.0, gt=0)  # length-scale prior sd (weeks)
+    per_channel: bool = False
+
+
+class ScalingSpec(Strict):
+    channel: Literal["max"] = "max"
+    target: Literal["max"] = "max"
+
+
+def _default_likelihood() -> dict:
+    return {"distribution": "Normal", "sigma": {"distribution": "HalfNormal", "sigma": 1.0}}
+
+
+class ModelSpec(Strict):
+    adstock: AdstockSpec = AdstockSpec()
+    saturation: SaturationSpec = SaturationSpec()
+    yearly_seasonality: int = Field(2, ge=0, le=20)  # Fourier order; 0 = none
+    trend: bool = False
+    time_varying_media: bool | HSGPSpec = False
+    time_varying_intercept: bool | HSGPSpec = False
+    scaling: ScalingSpec = ScalingSpec()
+    priors: dict[str, Any] = Field(default_factory=dict)  # intercept, gamma_control, gamma_fourier, ...
+    likelihood: dict[str, Any] = Field(default_factory=_default_likelihood)
+
+    @field_validator("priors")
+    @classmethod
+    def _known_priors(cls, v: dict) -> dict:
+        known = {"intercept", "gamma_control", "gamma_fourier", "gamma_trend"}
+        unknown = set(v) - known
+        if unknown:
+            raise ValueError(f"unknown prior names {sorted(unknown)} (known: {sorted(known)})")
+        return v
+
+
+class FitSpec(Strict):
+    sampler: Literal["nutpie", "pymc"] = "nutpie"
+    chains: int = Field(4, ge=1, le=16)
+    tune: int = Field(1000, ge=10)
+    draws: int = Field(1000, ge=10)
+    target_accept: float = Field(0.9, gt=0.5, lt=1.0)
+    cores: int | None = Field(None, ge=1)
+
+
+class OutOfSampleSpec(Strict):
+    holdout_weeks: int = Field(8, ge=1)
+    rolling_origins: int = Field(0, ge=0)
+
+
+class OptimizationSpec(Strict):
+    budget: float = Field(..., gt=0)  # total per period, original spend units
+    num_periods: int = Field(13, ge=1)
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)  # per channel, per period
+    scenarios: list[float] = Field(default_factory=list)  # budget multipliers
+    draws: int = Field(400, ge=10)  # posterior draws used for the objective
+
+
+class RecoverySpec(Strict):
+    replicates: int = Field(0, ge=0)
+
+
+class ReportSpec(Strict):
+    client: bool = False
+
+
+class Params(Strict):
+    case: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    title: str
+    seed: int = Field(..., ge=0)
+    description: str = ""
+    data: DataSpec = DataSpec()
+    simulate: SimulateSpec | None = None
+    model: ModelSpec = ModelSpec()
+    fit: FitSpec = FitSpec()
+    out_of_sample: OutOfSampleSpec = OutOfSampleSpec()
+    recovery: RecoverySpec = RecoverySpec()
+    optimization: OptimizationSpec | None = None
+    report: ReportSpec = ReportSpec()
+    source: Path | None = Field(None, exclude=True)  # the file it was read from
+
+    @model_validator(mode="after")
+    def _one_data_source(self) -> "Params":
+        if self.data.path is None and self.simulate is None:
+            raise ValueError("give either data.path (a CSV) or a simulate section")
+        if self.data.path is not None and not self.data.channel_columns:
+            raise ValueError("data.channel_columns must list at least one channel for a CSV")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent if self.source else Path.cwd()
+
+    def resolve(self, path: Path | None) -> Path | None:
+        """A path of the params file, relative to the file's folder."""
+        return None if path is None else (self.base_dir / path).resolve()
+
+
+def _check_priors(params: Params) -> list[str]:
+    """Parse every prior now so that a bad one is reported at load time with its field."""
+    problems: list[str] = []
+    allowed = {"channel", "control", "fourier_mode", "date", *params.data.dims}
+    if params.simulate is not None:
+        allowed |= {"geo"}
+    groups = {
+        "model.adstock.priors": params.model.adstock.priors,
+        "model.saturation.priors": params.model.saturation.priors,
+        "model.priors": params.model.priors,
+    }
+    specs = [(f"{g}.{k}", v) for g, d in groups.items() for k, v in d.items()]
+    specs.append(("model.likelihood", params.model.likelihood))
+    for where, spec in specs:
+        try:
+            prior = parse_prior(spec, where)
+        except PriorError as err:
+            problems.append(f"{err.where}: {err.message}")
+            continue
+        bad = prior_dims(prior) - allowed
+        if bad:
+            problems.append(f"{where}: unknown dims {sorted(bad)} (allowed: {sorted(allowed)})")
+    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
+
+    for where, comp, names in [
+        ("model.adstock.priors", ADSTOCKS[params.model.adstock.type], params.model.adstock.priors),
+        ("model.saturation.priors", SATURATIONS[params.model.saturation.type], params.model.saturation.priors),
+    ]:
+        for name in set(names) - set(comp.params):
+            problems.append(f"{where}.{name}: not a parameter of this component (has {list(comp.params)})")
+    return problems
+
+
+def _fmt_loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _value_at(raw: Any, loc: tuple) -> Any:
+    for key in loc:
+        try:
+            raw = raw[key]
+        except (KeyError, IndexError, TypeError):
+            return "<missing>"
+    return raw
+
+
+def load_params(path: str | Path, overrides: dict | None = None) -> Params:
+    """Read, validate and freeze a params file; raise ParamsError naming file, field and value."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(path, ["file not found"])
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ParamsError(path, [f"not valid YAML: {err}"]) from err
+    if not isinstance(raw, dict):
+        raise ParamsError(path, [f"top level must be a mapping, got {type(raw).__name__}"])
+    if overrides:
+        raw = _deep_merge(raw, overrides)
+    try:
+        params = Params.model_validate({**raw, "source": path.resolve()})
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            loc = tuple(p for p in e["loc"] if not str(p).startswith("function-after"))
+            value = e.get("input") if e["type"] != "missing" else "<missing>"
+            if e["type"] == "extra_forbidden":
+                value = _value_at(raw, loc)
+                msg = "unknown key"
+            else:
+                msg = e["msg"]
+            problems.append(f"{_fmt_loc(loc) or '<top>'}: value {value!r}: {msg}")
+        raise ParamsError(path, problems) from None
+    problems = _check_priors(params)
+    if problems:
+        raise ParamsError(path, problems)
+    return params
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def quick(params: Params) -> Params:
+    """The same case with few draws: for a fast look (``--quick``)."""
+    fit = params.fit.model_copy(update={"chains": 2, "tune": min(params.fit.tune, 200), "draws": min(params.fit.draws, 200)})
+    return params.model_copy(update={"fit": fit})
+
+
+def params_hash(path: str | Path) -> str:
+    """sha256 of the params file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

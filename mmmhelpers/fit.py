@@ -1,0 +1,135 @@
+"""Fitting: sampler choice (nutpie, pymc fallback), posterior predictive, diagnostics summary."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from mmmhelpers.model import MMM
+
+__all__ = ["sample", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters"]
+
+
+def _nutpie_available() -> bool:
+    try:
+        import nutpie  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.InferenceData, dict]:
+    """Sample the posterior and the posterior predictive; return ``(idata, timings)``.
+
+    ``fit`` is the params' FitSpec. nutpie is used when asked for and installed (with the
+    low-rank mass-matrix adaptation, which mixes hierarchical scales better); otherwise PyMC's NUTS.
+    """
+    sampler = fit.sampler if (fit.sampler != "nutpie" or _nutpie_available()) else "pymc"
+    cores = fit.cores or min(fit.chains, os.cpu_count() or 1)
+    timings = {"sampler": sampler}
+    if sampler == "nutpie":
+        import nutpie
+
+        t0 = time.perf_counter()
+        compiled = nutpie.compile_pymc_model(mmm.model)
+        timings["compile_seconds"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        idata = nutpie.sample(
+            compiled,
+            draws=fit.draws,
+            tune=fit.tune,
+            chains=fit.chains,
+            cores=cores,
+            seed=seed,
+            target_accept=fit.target_accept,
+            low_rank_modified_mass_matrix=True,
+            progress_bar=progress,
+        )
+        timings["sampling_seconds"] = time.perf_counter() - t0
+    else:
+        t0 = time.perf_counter()
+        with mmm.model, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            idata = pm.sample(
+                draws=fit.draws,
+                tune=fit.tune,
+                chains=fit.chains,
+                cores=cores,
+                target_accept=fit.target_accept,
+                random_seed=seed,
+                progressbar=progress,
+                compute_convergence_checks=False,
+            )
+        timings["compile_seconds"] = 0.0
+        timings["sampling_seconds"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with mmm.model:
+        pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed + 1, progressbar=False)
+    add_original_scale_predictions(idata, mmm)
+    timings["posterior_predictive_seconds"] = time.perf_counter() - t0
+    return idata, timings
+
+
+def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str = "posterior_predictive") -> None:
+    """Add ``y_original_scale`` (= y × target scale) to ``group``; observed too when present."""
+    scale = xr.DataArray(mmm.target_scale, dims=mmm.dims, coords={d: mmm.data.panel[d] for d in mmm.dims})
+    ds = idata[group]
+    ds["y_original_scale"] = ds["y"] * scale
+    if "observed_data" in idata.groups() and "y" in idata.observed_data:
+        idata.observed_data["y_original_scale"] = idata.observed_data["y"] * scale
+
+
+def scalar_parameters(idata: az.InferenceData) -> list[str]:
+    """Free parameters and small deterministics worth diagnosing (no per-date quantities)."""
+    names = []
+    for name, da in idata.posterior.data_vars.items():
+        if "date" in da.dims or name.endswith("_original_scale") or name.endswith("_hsgp_coefs"):
+            continue
+        names.append(name)
+    return names
+
+
+def health(d: dict) -> str:
+    """green / amber / red from divergences, r-hat and ESS (thresholds of Vehtari et al. 2021)."""
+    n_draws = d["chains"] * d["draws"]
+    ess_floor = min(400, 0.1 * n_draws)
+    if d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= ess_floor:
+        return "green"
+    if d["divergences"] <= 0.01 * n_draws and d["rhat_max"] <= 1.05 and d["ess_bulk_min"] >= 0.25 * ess_floor:
+        return "amber"
+    return "red"
+
+
+def diagnostics(idata: az.InferenceData, fit, timings: dict) -> dict:
+    """The ``diagnostics.json`` record (see DESIGN.md)."""
+    names = scalar_parameters(idata)
+    summ = az.summary(idata, var_names=names, kind="diagnostics")
+    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    try:
+        bfmi = float(np.min(az.bfmi(idata)))
+    except Exception:  # energy missing (some samplers)
+        bfmi = float("nan")
+    d = {
+        "sampler": timings["sampler"],
+        "chains": int(idata.posterior.sizes["chain"]),
+        "draws": int(idata.posterior.sizes["draw"]),
+        "tune": int(fit.tune),
+        "compile_seconds": round(float(timings.get("compile_seconds", 0.0)), 2),
+        "sampling_seconds": round(float(timings.get("sampling_seconds", 0.0)), 2),
+        "divergences": divergences,
+        "rhat_max": round(float(summ["r_hat"].max()), 4),
+        "ess_bulk_min": round(float(summ["ess_bulk"].min()), 1),
+        "ess_tail_min": round(float(summ["ess_tail"].min()), 1),
+        "bfmi_min": round(bfmi, 3),
+        "ess_bulk_min_variable": str(summ["ess_bulk"].idxmin()),
+        "rhat_max_variable": str(summ["r_hat"].idxmax()),
+    }
+    d["ess_bulk_per_second"] = round(d["ess_bulk_min"] / max(d["compile_seconds"] + d["sampling_seconds"], 1e-9), 2)
+    d["health"] = health(d)
+    return d

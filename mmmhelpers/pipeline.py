@@ -1,0 +1,317 @@
+"""Run a case: papermill executes the five notebooks, Quarto (or nbconvert) renders them.
+
+A run works in a temporary folder beside the report folder and replaces ``reports/<case>/`` only
+when every stage succeeded; a failed run keeps its executed notebooks in ``<case>.failed/``.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mmmhelpers.config import Params, load_params, params_hash
+
+__all__ = ["STAGES", "RunError", "run", "render", "write_index", "ROOT"]
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = Path(os.environ.get("MMM_NOTEBOOKS", ROOT / "notebooks"))
+STAGES = ["01_simulate", "02_fit", "03_recovery", "04_out_of_sample", "05_optimize"]
+KERNEL = "mmm-report"
+PACKAGES = ["pymc", "pytensor", "pymc-extras", "arviz", "nutpie", "numpy", "pandas", "xarray", "scipy",
+            "papermill", "matplotlib", "seaborn", "pydantic", "mmmhelpers"]
+TITLES = {
+    "01_simulate": "Data",
+    "02_fit": "Model fit",
+    "03_recovery": "Parameter recovery",
+    "04_out_of_sample": "Out-of-sample checks",
+    "05_optimize": "Budget optimization",
+}
+
+
+class RunError(RuntimeError):
+    """A stage failed; ``failed_dir`` holds the executed notebooks with the error."""
+
+    def __init__(self, message: str, failed_dir: Path | None = None):
+        super().__init__(message)
+        self.failed_dir = failed_dir
+
+
+def ensure_kernel() -> str:
+    """A Jupyter kernel named ``mmm-report`` that runs this Python (installed into sys.prefix)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL, display_name="Python (mmm-report)", prefix=sys.prefix)
+    return KERNEL
+
+
+def _parse_only(only: str | list[str] | None) -> list[str]:
+    if not only:
+        return list(STAGES)
+    names = only.split(",") if isinstance(only, str) else list(only)
+    out = []
+    for name in (n.strip() for n in names if n.strip()):
+        match = [s for s in STAGES if s == name or s.split("_", 1)[1] == name or s.startswith(name + "_")]
+        if not match:
+            raise RunError(f"--only: unknown stage {name!r} (stages: {', '.join(STAGES)})")
+        out.extend(match)
+    return [s for s in STAGES if s in out]
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def _versions() -> dict:
+    out = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _quarto() -> str | None:
+    if os.environ.get("MMM_RENDERER") == "nbconvert":
+        return None
+    return shutil.which("quarto")
+
+
+def render(run_dir: Path, stages: list[str], client: bool) -> str:
+    """Render ``run_dir/notebooks/<stage>.ipynb`` to ``run_dir/<stage>.html``; returns the renderer used."""
+    nb_dir = run_dir / "notebooks"
+    quarto = _quarto()
+    if quarto:
+        work = run_dir / ".render"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        shutil.copy(ROOT / "_quarto.yml", work / "_quarto.yml")
+        for stage in stages:
+            shutil.copy(nb_dir / f"{stage}.ipynb", work / f"{stage}.ipynb")
+        cmd = [quarto, "render", ".", "--to", "html"]
+        if client:
+            cmd += ["--profile", "client"]
+            shutil.copy(ROOT / "_quarto-client.yml", work / "_quarto-client.yml")
+        env = {**os.environ, "QUARTO_PYTHON": sys.executable}
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise RunError(f"quarto render failed:\n{proc.stderr[-3000:]}")
+        for stage in stages:
+            shutil.move(work / f"{stage}.html", run_dir / f"{stage}.html")
+        shutil.rmtree(work, ignore_errors=True)
+        return "quarto"
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", exclude_input=client, embed_images=True)
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    for stage in stages:
+        nb = nbformat.read(nb_dir / f"{stage}.ipynb", as_version=4)
+        nb.cells = [c for c in nb.cells if "parameters" not in c.metadata.get("tags", [])
+                    and "injected-parameters" not in c.metadata.get("tags", [])]
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": TITLES[stage]}})
+        (run_dir / f"{stage}.html").write_text(body)
+    return "nbconvert"
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        return f"{v:.{digits}g}"
+    return html.escape(str(v))
+
+
+def write_index(run_dir: Path, params: Params, manifest: dict) -> None:
+    """The landing page: health banner, headline numbers, links to the five pages."""
+    art = run_dir / "artifacts"
+    diag = _read(art / "diagnostics.json") or {}
+    oos = _read(art / "out_of_sample.json") or {}
+    alloc = _read(art / "allocation.json") or {}
+    rec = None
+    if (art / "recovery.csv").exists():
+        import pandas as pd
+
+        df = pd.read_csv(art / "recovery.csv")
+        rec = f"{int(df['covered'].sum())} of {len(df)} true parameters inside their 94% HDI"
+    health = diag.get("health", "unknown")
+    colors = {"green": "#1b7f3b", "amber": "#b26a00", "red": "#b3261e", "unknown": "#555"}
+    banner = (f"Sampler health: <b>{health.upper()}</b> — {diag.get('divergences', '–')} divergences, "
+              f"max R-hat {_fmt(diag.get('rhat_max'))}, min bulk ESS {_fmt(diag.get('ess_bulk_min'))}")
+    rows = []
+    if diag:
+        rows.append(("Sampling", f"{diag['sampler']}, {diag['chains']} chains × {diag['draws']} draws; "
+                                 f"compile {diag['compile_seconds']:.1f} s, sampling {diag['sampling_seconds']:.1f} s"))
+    if rec:
+        rows.append(("Parameter recovery", rec))
+    if oos.get("summary"):
+        s = oos["summary"]
+        rows.append(("Out of sample", f"{oos['holdout_weeks']}-week holdout: CRPS {_fmt(s['crps'])}, "
+                                      f"MAPE {s['mape']:.1%}, 94% coverage {s['coverage_94']:.0%}"))
+    if alloc.get("response"):
+        base = alloc["initial"]["response"]["mean"]
+        best = alloc["response"]["mean"]
+        lift = best / base - 1 if base else float("nan")
+        rows.append(("Budget", f"{_fmt(alloc['budget_per_period'])} per period over {alloc['num_periods']} periods: "
+                               f"optimal split {_fmt(best)} vs initial {_fmt(base)} ({lift:+.1%})"))
+    table = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    links = "\n".join(
+        f'<li><a href="{s}.html">{TITLES[s]}</a>' + ("" if (run_dir / f"{s}.html").exists() else " (not run)") + "</li>"
+        for s in STAGES
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(params.title)}</title>
+<style>
+body {{ font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; max-width: 900px; margin: 2rem auto;
+       padding: 0 1rem; color: #222; line-height: 1.5; }}
+h1 {{ margin-bottom: .2rem; }} .sub {{ color: #666; margin-top: 0; }}
+.banner {{ padding: .8rem 1rem; border-radius: 6px; color: white; background: {colors.get(health, '#555')}; }}
+table {{ border-collapse: collapse; width: 100%; margin: 1.2rem 0; }}
+th, td {{ text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
+th {{ width: 12rem; color: #444; }} li {{ margin: .3rem 0; }} footer {{ color: #777; font-size: .85rem; margin-top: 2rem; }}
+</style></head><body>
+<h1>{html.escape(params.title)}</h1>
+<p class="sub">case <code>{html.escape(params.case)}</code> · seed {params.seed} · rendered {manifest['created']}
+ with {manifest['renderer']}{' · quick run' if manifest.get('quick') else ''}</p>
+<p>{html.escape(params.description)}</p>
+<div class="banner">{banner}</div>
+<table>{table}</table>
+<h2>Pages</h2>
+<ol>{links}</ol>
+<footer>params sha256 {manifest['params_sha256'][:12]} · commit {manifest['git_commit'][:10]} ·
+artifacts in <code>artifacts/</code>, executed notebooks in <code>notebooks/</code>, provenance in
+<code>manifest.json</code></footer>
+</body></html>
+"""
+    (run_dir / "index.html").write_text(page)
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run(
+    params_path: str | Path,
+    out: str | Path | None = None,
+    client: bool | None = None,
+    only: str | list[str] | None = None,
+    quick: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Execute and render one case; returns the report folder."""
+    import papermill as pm
+
+    params_path = Path(params_path).resolve()
+    params = load_params(params_path)
+    client = params.report.client if client is None else client
+    stages = _parse_only(only)
+    out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
+    if stages != STAGES and not (out / "artifacts").exists():
+        raise RunError(f"--only {','.join(stages)}: no earlier run in {out} to reuse; run all stages first")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    if stages != STAGES:
+        shutil.copytree(out, staging)
+    (staging / "notebooks").mkdir(parents=True, exist_ok=True)
+    kernel = ensure_kernel()
+    old_manifest = _read(staging / "manifest.json") or {}
+    timings = dict(old_manifest.get("timings_seconds", {}))
+    _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")
+    t_all = time.perf_counter()
+    for i, stage in enumerate(stages, 1):
+        _say(f"[{i}/{len(stages)}] {stage}: running ...")
+        t0 = time.perf_counter()
+        target = staging / "notebooks" / f"{stage}.ipynb"
+        try:
+            pm.execute_notebook(
+                str(NOTEBOOKS / f"{stage}.ipynb"),
+                str(target),
+                parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick)},
+                kernel_name=kernel,
+                cwd=str(staging),
+                progress_bar=progress,
+                log_output=False,
+            )
+        except Exception as err:
+            failed = out.parent / f"{out.name}.failed"
+            shutil.rmtree(failed, ignore_errors=True)
+            shutil.move(str(staging), str(failed))
+            raise RunError(
+                f"stage {stage} failed after {time.perf_counter() - t0:.1f} s: {type(err).__name__}: "
+                f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''}\n"
+                f"  executed notebook with the error: {failed / 'notebooks' / (stage + '.ipynb')}\n"
+                f"  the last good report is untouched: {out}",
+                failed,
+            ) from err
+        timings[stage] = round(time.perf_counter() - t0, 2)
+        _say(f"[{i}/{len(stages)}] {stage}: done in {timings[stage]:.1f} s")
+    t0 = time.perf_counter()
+    all_rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
+    _say(f"rendering {len(all_rendered)} pages ...")
+    try:
+        renderer = render(staging, all_rendered, client)
+    except Exception:
+        failed = out.parent / f"{out.name}.failed"
+        shutil.rmtree(failed, ignore_errors=True)
+        shutil.move(str(staging), str(failed))
+        raise
+    timings["render"] = round(time.perf_counter() - t0, 2)
+    _say(f"rendered with {renderer} in {timings['render']:.1f} s")
+    manifest = {
+        "case": params.case,
+        "title": params.title,
+        "params_file": str(params_path),
+        "params_sha256": params_hash(params_path),
+        "seed": params.seed,
+        "quick": bool(quick),
+        "client": bool(client),
+        "stages_run": stages,
+        "renderer": renderer,
+        "git_commit": _git_commit(),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "timings_seconds": timings,
+        "total_seconds": round(time.perf_counter() - t_all, 2),
+        "versions": _versions(),
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_index(staging, params, manifest)
+    backup = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(backup)
+    staging.rename(out)
+    shutil.rmtree(backup, ignore_errors=True)
+    shutil.rmtree(out.parent / f"{out.name}.failed", ignore_errors=True)
+    _say(f"report: {out / 'index.html'} ({manifest['total_seconds']:.0f} s)")
+    return out

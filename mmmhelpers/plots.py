@@ -1,0 +1,201 @@
+"""Figures for the report: every one has a title, labeled axes and units."""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import xarray as xr
+
+from mmmhelpers.data import MMMData
+
+__all__ = [
+    "style",
+    "plot_data",
+    "plot_ppc",
+    "plot_contributions",
+    "plot_recovery",
+    "plot_contribution_recovery",
+    "plot_holdout",
+    "plot_allocation",
+    "plot_scenarios",
+]
+
+THOUSANDS = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
+
+
+def style() -> None:
+    """Seaborn theme used by every page."""
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
+    plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "figure.autolayout": False})
+
+
+def _cells(panel: dict[str, list]) -> list[dict]:
+    """Every panel coordinate as a ``{dim: value}`` dict (one empty dict for a single market)."""
+    if not panel:
+        return [{}]
+    return [dict(zip(panel, combo)) for combo in itertools.product(*panel.values())]
+
+
+def _label(cell: dict) -> str:
+    return ", ".join(f"{v}" for v in cell.values()) or "all"
+
+
+def _grid(n: int, width: float = 11, height: float = 3.2, sharex: bool = True):
+    fig, axes = plt.subplots(n, 1, figsize=(width, height * n), sharex=sharex, squeeze=False)
+    return fig, axes[:, 0]
+
+
+def _index(data: MMMData, cell: dict) -> tuple:
+    return tuple(data.panel[d].index(cell[d]) for d in data.panel)
+
+
+def plot_data(data: MMMData, target_label: str = "sales"):
+    """Target and spend per channel over time (one row per panel coordinate)."""
+    cells = _cells(data.panel)
+    fig, axes = plt.subplots(len(cells), 2, figsize=(12, 3.2 * len(cells)), sharex=True, squeeze=False)
+    for row, cell in zip(axes, cells):
+        idx = _index(data, cell)
+        row[0].plot(data.dates, data.y[(slice(None), *idx)], color="black", lw=1.2)
+        row[0].set(title=f"Target ({_label(cell)})", ylabel=f"{target_label} per week")
+        for c, ch in enumerate(data.channels):
+            row[1].plot(data.dates, data.X[(slice(None), *idx, c)], lw=1, label=ch)
+        row[1].set(title=f"Media spend ({_label(cell)})", ylabel="spend per week")
+        row[1].legend(loc="upper right", fontsize=8)
+        for ax in row:
+            ax.yaxis.set_major_formatter(THOUSANDS)
+    for ax in axes[-1]:
+        ax.set_xlabel("week")
+    fig.tight_layout()
+    return fig
+
+
+def _bands(ax, dates, draws: np.ndarray, color: str, label: str):
+    """Mean line with 50% and 94% central bands; ``draws`` is ``(sample, date)``."""
+    q = np.quantile(draws, [0.03, 0.25, 0.75, 0.97], axis=0)
+    ax.fill_between(dates, q[0], q[3], color=color, alpha=0.2, lw=0, label=f"{label} 94%")
+    ax.fill_between(dates, q[1], q[2], color=color, alpha=0.35, lw=0, label=f"{label} 50%")
+    ax.plot(dates, draws.mean(axis=0), color=color, lw=1.2, label=f"{label} mean")
+
+
+def plot_ppc(idata, data: MMMData):
+    """Observed target vs the posterior predictive (original scale)."""
+    pp = idata.posterior_predictive["y_original_scale"].stack(sample=("chain", "draw")).transpose("sample", "date", ...)
+    cells = _cells(data.panel)
+    fig, axes = _grid(len(cells))
+    for ax, cell in zip(axes, cells):
+        _bands(ax, data.dates, pp.sel(cell).values, "C0", "posterior predictive")
+        ax.plot(data.dates, data.y[(slice(None), *_index(data, cell))], "k.", ms=3, label="observed")
+        ax.set(title=f"Posterior predictive check ({_label(cell)})", ylabel="target per week")
+        ax.yaxis.set_major_formatter(THOUSANDS)
+    axes[0].legend(loc="upper left", fontsize=8, ncol=3)
+    axes[-1].set_xlabel("week")
+    fig.tight_layout()
+    return fig
+
+
+def plot_contributions(idata, data: MMMData):
+    """Posterior-mean contribution of each channel over time, stacked (original scale)."""
+    contrib = idata.posterior["channel_contribution_original_scale"].mean(("chain", "draw"))
+    cells = _cells(data.panel)
+    fig, axes = _grid(len(cells))
+    for ax, cell in zip(axes, cells):
+        c = contrib.sel(cell).transpose("date", "channel")
+        ax.stackplot(data.dates, c.values.T, labels=list(c["channel"].values), alpha=0.8)
+        ax.set(title=f"Media contribution by channel ({_label(cell)})", ylabel="target per week")
+        ax.yaxis.set_major_formatter(THOUSANDS)
+    axes[0].legend(loc="upper left", fontsize=8)
+    axes[-1].set_xlabel("week")
+    fig.tight_layout()
+    return fig
+
+
+def plot_recovery(table: pd.DataFrame):
+    """Forest plot: 94% HDI and posterior mean (blue) against the truth (red)."""
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(9, 0.32 * n + 1.5))
+    y = np.arange(n)[::-1]
+    colors = np.where(table["covered"], "C0", "C3")
+    ax.hlines(y, table["hdi_low"], table["hdi_high"], colors=colors, lw=3, alpha=0.7, label="94% HDI")
+    ax.plot(table["mean"], y, "o", color="C0", ms=4, label="posterior mean")
+    ax.plot(table["truth"], y, "x", color="C3", ms=7, mew=2, label="truth")
+    ax.set_yticks(y, table["parameter"])
+    ax.set(title="Parameter recovery (model scale)", xlabel="parameter value (model scale: spend and target / max)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_contribution_recovery(ctab: pd.DataFrame):
+    """True vs estimated total contribution per channel (with 94% HDI)."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    x = np.arange(len(ctab))
+    ax.bar(x - 0.2, ctab["true_contribution"], 0.4, label="truth", color="C3", alpha=0.8)
+    err = np.vstack([ctab["estimated_mean"] - ctab["hdi_low"], ctab["hdi_high"] - ctab["estimated_mean"]])
+    ax.bar(x + 0.2, ctab["estimated_mean"], 0.4, yerr=err, capsize=4, label="estimate (94% HDI)", color="C0", alpha=0.8)
+    ax.set_xticks(x, ctab["channel"])
+    ax.set(title="Total media contribution over the fitted window", xlabel="channel", ylabel="target units (sum over weeks)")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_holdout(pred: xr.Dataset, data: MMMData, train_end: int, context_weeks: int = 26):
+    """Observed vs predicted around the train/test cut, with 50% and 94% bands."""
+    start = max(0, train_end - context_weeks)
+    stop = pred.sizes["date"]
+    dates = data.dates[start:stop]
+    cells = _cells(data.panel)
+    fig, axes = _grid(len(cells))
+    y = pred["y_original_scale"]
+    for ax, cell in zip(axes, cells):
+        _bands(ax, dates, y.sel(cell).values[:, start:stop], "C1", "predicted")
+        ax.plot(dates, data.y[(slice(start, stop), *_index(data, cell))], "k.-", ms=4, lw=0.8, label="observed")
+        ax.axvline(data.dates[train_end], color="grey", ls="--", lw=1.5, label="train | test")
+        ax.set(title=f"Holdout forecast with carryover ({_label(cell)})", ylabel="target per week")
+        ax.yaxis.set_major_formatter(THOUSANDS)
+    axes[0].legend(loc="upper left", fontsize=8, ncol=3)
+    axes[-1].set_xlabel("week")
+    fig.tight_layout()
+    return fig
+
+
+def plot_allocation(initial: list[dict], optimal: list[dict]):
+    """Spend per period by channel (and panel coordinate): initial split vs optimum."""
+    def frame(recs, label):
+        df = pd.DataFrame(recs)
+        keys = [c for c in df.columns if c not in ("spend_per_period",)]
+        df["cell"] = df[keys].astype(str).agg(" / ".join, axis=1)
+        df["allocation"] = label
+        return df
+
+    df = pd.concat([frame(initial, "initial split"), frame(optimal, "optimal")])
+    fig, ax = plt.subplots(figsize=(9, 0.5 * df["cell"].nunique() + 2))
+    sns.barplot(df, y="cell", x="spend_per_period", hue="allocation", ax=ax, orient="h")
+    ax.set(title="Budget allocation per period", xlabel="spend per period", ylabel="channel")
+    ax.xaxis.set_major_formatter(THOUSANDS)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scenarios(scenarios: list[dict], budget: float):
+    """Expected response (94% HDI) of the optimal allocation at each budget multiplier."""
+    df = pd.DataFrame([{"budget": s["multiplier"] * budget, "mean": s["response"]["mean"],
+                        "lo": s["response"]["hdi_94"][0], "hi": s["response"]["hdi_94"][1]} for s in scenarios])
+    df = df.sort_values("budget")
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.fill_between(df["budget"], df["lo"], df["hi"], alpha=0.25, color="C0", label="94% HDI")
+    ax.plot(df["budget"], df["mean"], "o-", color="C0", label="posterior mean")
+    ax.axvline(budget, color="grey", ls="--", lw=1, label="planned budget")
+    ax.set(title="Response at the optimal allocation vs budget", xlabel="budget per period",
+           ylabel="media response in window (target units)")
+    ax.xaxis.set_major_formatter(THOUSANDS)
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,242 @@
+"""Priors: YAML dicts <-> ``pymc_extras.prior.Prior`` (plus two hierarchical shapes it lacks).
+
+Accepted shapes of a prior in a params file:
+
+* ``{distribution: Gamma, mu: 0.5, sigma: 0.25, dims: [channel], centered: true}``
+* ``Prior.to_dict()``: ``{dist: Gamma, kwargs: {...}, dims: [...], centered: ...}``
+* pymc-marketing's ``{special_prior: LogNormalPrior | LaplacePrior, kwargs: {...}, dims: [...]}``
+* a plain number (a fixed value).
+
+Parameters may themselves be priors (hierarchical models). Two extra shapes:
+``LogNormal`` given by ``mean``/``std`` (non-centred as ``exp(log(mean) - s²/2 + s·z)``) and a
+non-centred ``Laplace`` written as a normal scale mixture.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pymc_extras.prior import Prior, handle_dims
+
+__all__ = [
+    "PriorError",
+    "LogNormalMeanStd",
+    "LaplaceMixture",
+    "parse_prior",
+    "prior_dims",
+    "describe_prior",
+    "create",
+]
+
+_META_KEYS = {"dims", "centered", "transform"}
+
+
+class PriorError(ValueError):
+    """A prior spec that cannot be turned into a distribution; ``where`` names the field."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+def _as_dims(dims: Any) -> tuple[str, ...]:
+    if dims is None:
+        return ()
+    if isinstance(dims, str):
+        return (dims,)
+    return tuple(dims)
+
+
+def _create_param(value: Any, name: str, dims: tuple[str, ...]):
+    """A parameter of a custom prior: a number, or a nested prior broadcast to ``dims``."""
+    if hasattr(value, "create_variable"):
+        var = value.create_variable(name)
+        return handle_dims(var, _as_dims(value.dims), dims)
+    return pt.as_tensor_variable(np.asarray(value, dtype=float))
+
+
+@dataclass
+class LogNormalMeanStd:
+    """Log-normal given by its own mean and std (not the log-scale mu/sigma)."""
+
+    mean: Any
+    std: Any
+    dims: tuple[str, ...] = ()
+    centered: bool = False
+
+    def create_variable(self, name: str):
+        mean = _create_param(self.mean, f"{name}_mean", self.dims)
+        std = _create_param(self.std, f"{name}_std", self.dims)
+        s2 = pt.log1p((std / mean) ** 2)
+        mu_log = pt.log(mean) - s2 / 2
+        if self.centered:
+            return pm.LogNormal(name, mu=mu_log, sigma=pt.sqrt(s2), dims=self.dims)
+        z = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=self.dims)
+        return pm.Deterministic(name, pt.exp(mu_log + pt.sqrt(s2) * z), dims=self.dims)
+
+    def to_dict(self) -> dict:
+        return {
+            "distribution": "LogNormal",
+            "mean": _to_dict(self.mean),
+            "std": _to_dict(self.std),
+            "dims": list(self.dims),
+            "centered": self.centered,
+        }
+
+
+@dataclass
+class LaplaceMixture:
+    """Non-centred Laplace(mu, b) as a normal scale mixture: var ~ Exp(1/(2b²)), mu + sqrt(var)·z."""
+
+    mu: Any = 0.0
+    b: Any = 1.0
+    dims: tuple[str, ...] = ()
+    centered: bool = field(default=False)
+
+    def create_variable(self, name: str):
+        mu = _create_param(self.mu, f"{name}_mu", self.dims)
+        b = _create_param(self.b, f"{name}_b", self.dims)
+        var = pm.Exponential(f"{name}_variance", lam=1 / (2 * b**2), dims=self.dims)
+        z = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=self.dims)
+        return pm.Deterministic(name, mu + pt.sqrt(var) * z, dims=self.dims)
+
+    def to_dict(self) -> dict:
+        return {
+            "distribution": "Laplace",
+            "mu": _to_dict(self.mu),
+            "b": _to_dict(self.b),
+            "dims": list(self.dims),
+            "centered": False,
+        }
+
+
+PriorLike = Union[Prior, LogNormalMeanStd, LaplaceMixture, float]
+
+
+def _to_dict(value: Any) -> Any:
+    return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+def _dist_parameters(distribution: str, where: str) -> set[str]:
+    dist = getattr(pm, distribution, None)
+    if not (inspect.isclass(dist) and issubclass(dist, pm.Distribution)):
+        raise PriorError(where, f"unknown distribution {distribution!r} (not a pymc distribution)")
+    return set(inspect.signature(dist.dist).parameters) - {"args", "kwargs", "kwds", "size"}
+
+
+def _split(spec: dict, where: str) -> tuple[str, dict, dict]:
+    """Normalize the three dict shapes to (distribution, parameters, meta)."""
+    spec = dict(spec)
+    if "special_prior" in spec:
+        name = spec.pop("special_prior")
+        params = dict(spec.pop("kwargs", {}) or {})
+        meta = {k: spec.pop(k) for k in list(spec) if k in _META_KEYS}
+        meta.setdefault("centered", False)
+        if spec:
+            raise PriorError(where, f"unknown keys {sorted(spec)} in special prior")
+        dist = {"LogNormalPrior": "LogNormal", "LaplacePrior": "Laplace"}.get(name)
+        if dist is None:
+            raise PriorError(where, f"unknown special_prior {name!r} (LogNormalPrior | LaplacePrior)")
+        if dist == "LogNormal" and {"mu", "sigma"} <= set(params):
+            params = {"mean": params.pop("mu"), "std": params.pop("sigma"), **params}
+        return dist, params, meta
+    if "dist" in spec:
+        dist = spec.pop("dist")
+        params = dict(spec.pop("kwargs", {}) or {})
+        meta = {k: spec.pop(k) for k in list(spec) if k in _META_KEYS}
+        if spec:
+            raise PriorError(where, f"unknown keys {sorted(spec)} (Prior.to_dict shape)")
+        return dist, params, meta
+    if "distribution" in spec:
+        dist = spec.pop("distribution")
+        meta = {k: spec.pop(k) for k in list(spec) if k in _META_KEYS}
+        return dist, spec, meta
+    raise PriorError(where, f"a prior needs 'distribution' (or 'dist'/'special_prior'); got {spec!r}")
+
+
+def parse_prior(spec: Any, where: str = "prior") -> PriorLike:
+    """Turn a params-file prior into a ``Prior`` (or custom factory, or a number)."""
+    if isinstance(spec, (Prior, LogNormalMeanStd, LaplaceMixture)):
+        return spec
+    if isinstance(spec, bool):
+        raise PriorError(where, f"expected a number or a prior, got {spec!r}")
+    if isinstance(spec, (int, float)):
+        return float(spec)
+    if isinstance(spec, (list, tuple)):
+        return np.asarray(spec, dtype=float)
+    if not isinstance(spec, dict):
+        raise PriorError(where, f"expected a number or a prior mapping, got {spec!r}")
+    dist, params, meta = _split(spec, where)
+    dims = _as_dims(meta.get("dims"))
+    centered = bool(meta.get("centered", True))
+    parsed = {k: parse_prior(v, f"{where}.{k}") for k, v in params.items()}
+    if dist == "LogNormal" and {"mean", "std"} <= set(parsed):
+        extra = set(parsed) - {"mean", "std"}
+        if extra:
+            raise PriorError(where, f"unknown parameters {sorted(extra)} for LogNormal(mean, std)")
+        return LogNormalMeanStd(parsed["mean"], parsed["std"], dims=dims, centered=centered)
+    if dist == "Laplace" and not centered:
+        extra = set(parsed) - {"mu", "b"}
+        if extra:
+            raise PriorError(where, f"unknown parameters {sorted(extra)} for Laplace(mu, b)")
+        return LaplaceMixture(parsed.get("mu", 0.0), parsed.get("b", 1.0), dims=dims)
+    allowed = _dist_parameters(dist, where)
+    unknown = set(parsed) - allowed
+    if unknown:
+        raise PriorError(where, f"unknown parameters {sorted(unknown)} for {dist} (allowed: {sorted(allowed)})")
+    try:
+        return Prior(dist, dims=dims or None, centered=centered, transform=meta.get("transform"), **parsed)
+    except Exception as err:  # pymc-extras' own validation (e.g. centered=False on Gamma)
+        raise PriorError(where, f"{type(err).__name__}: {err}") from err
+
+
+def prior_dims(prior: Any) -> set[str]:
+    """All dims a prior and its nested parameters use."""
+    if isinstance(prior, (Prior, LogNormalMeanStd, LaplaceMixture)):
+        out = set(_as_dims(prior.dims))
+        children = prior.parameters.values() if isinstance(prior, Prior) else vars(prior).values()
+        for child in children:
+            out |= prior_dims(child)
+        return out
+    return set()
+
+
+def with_dims(prior: PriorLike, dims: tuple[str, ...]) -> PriorLike:
+    """A copy of ``prior`` whose own dims are ``dims`` (parents keep theirs)."""
+    if isinstance(prior, Prior):
+        new = prior.deepcopy()
+        new.dims = dims
+        return new
+    if isinstance(prior, (LogNormalMeanStd, LaplaceMixture)):
+        return type(prior)(**{**vars(prior), "dims": dims})
+    return prior
+
+
+def describe_prior(prior: Any) -> str:
+    """One-line human description, e.g. ``Gamma(mu=0.5, sigma=0.25)``."""
+    if isinstance(prior, Prior):
+        args = ", ".join(f"{k}={describe_prior(v)}" for k, v in prior.parameters.items())
+        tail = "" if prior.centered else ", non-centred"
+        return f"{prior.distribution}({args}{tail})"
+    if isinstance(prior, LogNormalMeanStd):
+        return f"LogNormal(mean={describe_prior(prior.mean)}, std={describe_prior(prior.std)}, non-centred)"
+    if isinstance(prior, LaplaceMixture):
+        return f"Laplace(mu={describe_prior(prior.mu)}, b={describe_prior(prior.b)}, normal scale mixture)"
+    if isinstance(prior, np.ndarray):
+        return np.array2string(prior, precision=3)
+    return f"{prior:g}" if isinstance(prior, float) else str(prior)
+
+
+def create(name: str, prior: PriorLike, dims: tuple[str, ...] | None = None):
+    """Create the model variable ``name`` (dims default to the prior's own)."""
+    if dims is not None:
+        prior = with_dims(prior, dims)
+    if hasattr(prior, "create_variable"):
+        return prior.create_variable(name)
+    return pt.as_tensor_variable(np.asarray(prior, dtype=float))

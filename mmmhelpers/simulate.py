@@ -1,0 +1,156 @@
+"""Data-generating processes with known truth (every draw from the params seed).
+
+A generator returns ``(MMMData, truth)``. True parameters are given on the sales scale with
+spend scaled by its max (as the model sees it); ``truth`` also holds them converted to the model
+scale (divided by the target's max per panel coordinate) under the model's own names, plus the
+true contributions on the original scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
+from mmmhelpers.transforms import adstock, logistic_saturation
+
+__all__ = ["simulate", "spend_pattern"]
+
+SINGLE_MARKET_DEFAULTS: dict[str, Any] = {
+    "channels": ["x1", "x2"],
+    "patterns": ["always_on", "campaign"],
+    "spend_mean": [5000.0, 3000.0],
+    "alpha": [0.6, 0.2],
+    "lam": [3.0, 2.0],
+    "beta": [3000.0, 2000.0],
+    "intercept": 5000.0,
+    "gamma_control": [1500.0, -1000.0],
+    "gamma_fourier": [500.0, 150.0, 300.0, -100.0],
+    "sigma": 250.0,
+    "l_max": 8,
+    "normalize": True,
+}
+
+GEO_DEFAULTS: dict[str, Any] = {
+    **SINGLE_MARKET_DEFAULTS,
+    "geos": ["geo_a", "geo_b"],
+    "alpha_spread": 0.1,  # sd of geo alphas around the channel alpha (logit scale)
+    "beta_std": [600.0, 400.0],  # sd of the log-normal hierarchy over geos, per channel
+    "intercept": [5000.0, 3500.0],
+    "fourier_sd": 300.0,  # geo Fourier coefficients ~ Laplace(0, fourier_sd/sqrt(2))
+}
+
+
+def spend_pattern(rng: np.random.Generator, kind: str, n: int, mean: float) -> np.ndarray:
+    """Weekly spend: ``always_on`` (smooth, positive) or ``campaign`` (bursts, zero most weeks)."""
+    if kind == "always_on":
+        wave = 1 + 0.3 * np.sin(2 * np.pi * np.arange(n) / 52 + rng.uniform(0, 2 * np.pi))
+        return mean * wave * rng.uniform(0.6, 1.4, n)
+    if kind == "campaign":
+        x = np.zeros(n)
+        t = int(rng.integers(0, 6))
+        while t < n:
+            length = int(rng.integers(2, 5))
+            x[t : t + length] = mean * 2.5 * rng.uniform(0.7, 1.3, min(length, n - t))
+            t += length + int(rng.integers(4, 10))
+        return x
+    raise ValueError(f"simulate.true_params.patterns: unknown spend pattern {kind!r} (always_on | campaign)")
+
+
+def _events(dates: pd.DatetimeIndex) -> np.ndarray:
+    """Two one-off events (a week at ~30% and ~70% of the range)."""
+    C = np.zeros((len(dates), 2))
+    C[int(0.3 * len(dates)), 0] = 1
+    C[int(0.7 * len(dates)), 1] = 1
+    return C
+
+
+def _merged(defaults: dict, given: dict) -> dict:
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise ValueError(f"simulate.true_params: unknown keys {sorted(unknown)} (known: {sorted(defaults)})")
+    return {**defaults, **given}
+
+
+def _panel_mmm(spec, seed: int, geos: list[str] | None) -> tuple[MMMData, xr.Dataset]:
+    """Single market (``geos`` None) or a geo panel with hierarchical betas."""
+    p = _merged(GEO_DEFAULTS if geos is not None else SINGLE_MARKET_DEFAULTS, spec.true_params)
+    if geos is not None:
+        geos = list(p["geos"])
+    rng = np.random.default_rng(seed)
+    n = spec.n_weeks
+    dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
+    channels = list(p["channels"])
+    n_ch = len(channels)
+    for key in ("patterns", "spend_mean", "alpha", "lam", "beta"):
+        if len(p[key]) != n_ch:
+            raise ValueError(f"simulate.true_params.{key}: needs {n_ch} values (one per channel), got {p[key]}")
+    panel_shape = (len(geos),) if geos is not None else ()
+    panel = {"geo": geos} if geos is not None else {}
+    G = int(np.prod(panel_shape)) if panel_shape else 1
+
+    X = np.stack(
+        [np.stack([spend_pattern(rng, p["patterns"][c], n, p["spend_mean"][c]) for c in range(n_ch)], -1) for _ in range(G)],
+        axis=1,
+    ).reshape((n, *panel_shape, n_ch))
+    alpha = np.asarray(p["alpha"], float)
+    lam = np.asarray(p["lam"], float)
+    beta = np.asarray(p["beta"], float)
+    intercept = np.asarray(p["intercept"], float)
+    order = len(p["gamma_fourier"]) // 2
+    gamma_f = np.asarray(p["gamma_fourier"], float)
+    if geos is not None:
+        logit = np.log(alpha / (1 - alpha))
+        alpha = 1 / (1 + np.exp(-(logit + rng.normal(0, p["alpha_spread"], (G, n_ch)))))
+        std = np.asarray(p["beta_std"], float)
+        s2 = np.log1p((std / beta) ** 2)
+        beta = np.exp(np.log(beta) - s2 / 2 + np.sqrt(s2) * rng.standard_normal((G, n_ch)))
+        intercept = np.broadcast_to(intercept, (G,)).astype(float)
+        gamma_f = gamma_f + rng.laplace(0, p["fourier_sd"] / np.sqrt(2), (G, 2 * order))
+    C = np.broadcast_to(_events(dates)[(slice(None),) + (None,) * len(panel_shape)], (n, *panel_shape, 2)).copy()
+    gamma_c = np.asarray(p["gamma_control"], float)
+
+    x_scale = np.where(X.max(axis=0) > 0, X.max(axis=0), 1.0)
+    x_ad = adstock(X / x_scale, "geometric", {"alpha": alpha}, int(p["l_max"]), bool(p["normalize"])).eval()
+    contrib = np.asarray(logistic_saturation(x_ad, lam, beta).eval())
+    F = fourier_features(dates, order)
+    season = np.einsum("tf,...f->t...", F, gamma_f)
+    control = (C * gamma_c).sum(-1)
+    mean = intercept + contrib.sum(-1) + season + control
+    y = mean + rng.normal(0, p["sigma"], mean.shape)
+
+    data = MMMData(dates, panel, channels, ["event_1", "event_2"], X, C, y)
+    _, y_scale = max_scales(data)
+    pdims = tuple(panel)
+    modes = fourier_modes(order)
+    alpha_dims = (*pdims, "channel") if geos is not None else ("channel",)
+    truth = xr.Dataset(
+        {
+            "adstock_alpha": (alpha_dims, alpha),
+            "saturation_lam": (("channel",), lam),
+            "saturation_beta": ((*pdims, "channel"), beta / y_scale[..., None]),
+            "intercept_contribution": (pdims, intercept / y_scale),
+            "gamma_control": ((*pdims, "control"), gamma_c / y_scale[..., None] if pdims else gamma_c / y_scale),
+            "gamma_fourier": ((*pdims, "fourier_mode"), gamma_f / (y_scale[..., None] if pdims else y_scale)),
+            "y_sigma": (pdims, np.broadcast_to(p["sigma"] / y_scale, panel_shape)),
+            "channel_contribution_original_scale": (("date", *pdims, "channel"), contrib),
+            "total_media_contribution_original_scale": ((), contrib.sum()),
+            "saturation_beta_original_scale": ((*pdims, "channel"), beta),
+        },
+        coords={"date": dates, **panel, "channel": channels, "control": data.controls, "fourier_mode": modes},
+        attrs={"generator": spec.generator, "seed": seed, "adstock": "geometric", "saturation": "logistic",
+               "l_max": int(p["l_max"]), "normalize": int(bool(p["normalize"]))},
+    )
+    return data, truth
+
+
+def simulate(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
+    """Run the generator named by ``spec.generator`` (a ``SimulateSpec``)."""
+    if spec.generator == "single_market":
+        return _panel_mmm(spec, seed, None)
+    if spec.generator == "geo_hierarchical":
+        return _panel_mmm(spec, seed, [])
+    raise NotImplementedError(f"simulate.generator: {spec.generator!r} is not available yet")

@@ -1,0 +1,133 @@
+"""Out-of-sample checks: holdout with carryover, rolling origins, CRPS / MAPE / coverage.
+
+Prediction swaps the full spend history into the fitted model (``pm.set_data``) so that adstock
+carries over from training weeks into the test weeks (no cold start), then draws the posterior
+predictive and keeps the test weeks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from mmmhelpers.data import MMMData
+from mmmhelpers.fit import sample
+from mmmhelpers.model import MMM, build_model
+
+__all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds"]
+
+
+def crps(samples: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """CRPS per observation from draws: ``E|X - y| - E|X - X'| / 2``.
+
+    ``samples`` is ``(n_draws, *obs.shape)``. Uses the sorted-sample identity
+    ``E|X - X'| = 2 / n² Σ_i (2i - n - 1) x_(i)`` (exact for the empirical distribution).
+    """
+    s = np.sort(np.asarray(samples, dtype=float), axis=0)
+    n = s.shape[0]
+    term1 = np.abs(s - obs[None]).mean(axis=0)
+    i = np.arange(1, n + 1).reshape((n,) + (1,) * (s.ndim - 1))
+    term2 = (2 * i - n - 1) * s
+    return term1 - term2.sum(axis=0) / n**2
+
+
+def coverage(samples: np.ndarray, obs: np.ndarray, prob: float) -> float:
+    """Share of observations inside the central ``prob`` interval of the draws."""
+    lo, hi = np.quantile(samples, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+    return float(np.mean((obs >= lo) & (obs <= hi)))
+
+
+def scores(samples: np.ndarray, obs: np.ndarray) -> dict:
+    """CRPS (mean), MAPE / sMAPE of the predictive mean, R², 50% / 94% coverage."""
+    obs = np.asarray(obs, dtype=float)
+    mean = np.asarray(samples).mean(axis=0)
+    err = mean - obs
+    nz = np.abs(obs) > 0
+    ss_tot = np.sum((obs - obs.mean()) ** 2)
+    return {
+        "crps": float(crps(samples, obs).mean()),
+        "mape": float(np.mean(np.abs(err[nz] / obs[nz]))) if nz.any() else float("nan"),
+        "smape": float(np.mean(2 * np.abs(err) / (np.abs(obs) + np.abs(mean) + 1e-12))),
+        "r2": float(1 - np.sum(err**2) / ss_tot) if ss_tot > 0 else float("nan"),
+        "coverage_50": coverage(samples, obs, 0.5),
+        "coverage_94": coverage(samples, obs, 0.94),
+    }
+
+
+def predict(mmm: MMM, idata, data: MMMData, seed: int = 0, var_names=("y",)) -> xr.Dataset:
+    """Posterior predictive on ``data`` (any dates, same panel/channels), original scale.
+
+    ``data`` should start where training started so that carryover is built from history.
+    Returns ``y_original_scale`` (and other ``var_names``) with dims ``(sample, date, *panel)``.
+    """
+    mmm.set_data(data)
+    try:
+        with mmm.model:
+            pp = pm.sample_posterior_predictive(
+                idata, var_names=list(var_names), predictions=True, random_seed=seed, progressbar=False
+            ).predictions
+    finally:
+        mmm.set_data(mmm.data)
+    scale = xr.DataArray(mmm.target_scale, dims=mmm.dims, coords={d: mmm.data.panel[d] for d in mmm.dims})
+    pp["y_original_scale"] = pp["y"] * scale
+    return pp.stack(sample=("chain", "draw")).transpose("sample", "date", ...)
+
+
+def holdout_folds(n_dates: int, holdout_weeks: int, rolling_origins: int) -> list[tuple[int, int]]:
+    """``(train_end, test_end)`` indices: the plain holdout first, then earlier origins."""
+    folds = []
+    for k in range(rolling_origins + 1):
+        test_end = n_dates - k * holdout_weeks
+        train_end = test_end - holdout_weeks
+        if train_end < 2 * holdout_weeks:
+            raise ValueError(
+                f"out_of_sample: {rolling_origins} rolling origins of {holdout_weeks} weeks leave too little "
+                f"training data in {n_dates} weeks"
+            )
+        folds.append((train_end, test_end))
+    return folds
+
+
+def _fold_record(data: MMMData, train_end: int, test_end: int, pred: xr.Dataset) -> dict:
+    y_draws = pred["y_original_scale"].values  # (sample, date, *panel)
+    test = scores(y_draws[:, train_end:test_end], data.y[train_end:test_end])
+    return {
+        "origin": str(data.dates[train_end].date()),
+        "train_end": str(data.dates[train_end - 1].date()),
+        "test_start": str(data.dates[train_end].date()),
+        "test_end": str(data.dates[test_end - 1].date()),
+        **{k: round(v, 6) for k, v in test.items()},
+    }
+
+
+def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[dict, list[xr.Dataset]]:
+    """Refit per fold, predict with carryover, score; returns the ``out_of_sample.json`` dict and predictions."""
+    oos = params.out_of_sample
+    fit = fit or params.fit
+    folds = holdout_folds(data.n_dates, oos.holdout_weeks, oos.rolling_origins)
+    records, preds, in_sample = [], [], None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        tqdm = None
+    iterator = tqdm(folds, desc="folds", disable=not progress) if tqdm else folds
+    for k, (train_end, test_end) in enumerate(iterator):
+        mmm = build_model(params.model, data.slice(0, train_end))
+        idata, _ = sample(mmm, fit, seed=params.seed + 100 + k, progress=False)
+        pred = predict(mmm, idata, data.slice(0, test_end), seed=params.seed + 200 + k)
+        records.append(_fold_record(data, train_end, test_end, pred))
+        preds.append(pred)
+        if k == 0:
+            y_draws = pred["y_original_scale"].values
+            ins = scores(y_draws[:, :train_end], data.y[:train_end])
+            in_sample = {k2: round(ins[k2], 6) for k2 in ("crps", "mape", "r2", "coverage_50", "coverage_94")}
+    summary = {m: round(float(np.mean([r[m] for r in records])), 6) for m in ("crps", "mape", "coverage_50", "coverage_94")}
+    result = {"holdout_weeks": oos.holdout_weeks, "folds": records, "in_sample": in_sample, "summary": summary}
+    return result, preds
+
+
+def fold_frame(result: dict) -> pd.DataFrame:
+    """The folds as a table (one row per origin)."""
+    return pd.DataFrame(result["folds"])
