@@ -149,7 +149,7 @@ class Params(Strict):
     source: Path | None = Field(None, exclude=True)  # the file it was read from
 
     @model_validator(mode="after")
-    def _one_data_source(self) -> "Params":
+    def _one_data_source(self) -> Params:
         if self.data.path is None and self.simulate is None:
             raise ValueError("give either data.path (a CSV) or a simulate section")
         if self.data.path is not None and not self.data.channel_columns:

@@ -46,12 +46,12 @@ class MMMData:
     def coords(self) -> dict[str, list]:
         return {"date": self.dates, **self.panel, "channel": self.channels, "control": self.controls}
 
-    def slice(self, start: int = 0, stop: int | None = None) -> "MMMData":
+    def slice(self, start: int = 0, stop: int | None = None) -> MMMData:
         """Rows ``start:stop`` along the date axis."""
         s = slice(start, stop)
         return replace(self, dates=self.dates[s], X=self.X[s], C=self.C[s], y=self.y[s])
 
-    def with_X(self, X: np.ndarray) -> "MMMData":
+    def with_X(self, X: np.ndarray) -> MMMData:
         return replace(self, X=np.asarray(X, dtype=float))
 
     def to_frame(self) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from pymc_extras.prior import handle_dims
 from mmmhelpers.config import HSGPSpec, ModelSpec
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.priors import create, describe_prior, parse_prior
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, lagged_sum, adstock_weights, saturation
+from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
 
 __all__ = ["MMM", "build_model", "DEFAULT_PRIORS"]
 

@@ -14,8 +14,10 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+
+import nbformat
 
 from mmmhelpers.config import Params, load_params, params_hash
 
@@ -97,6 +99,14 @@ def _quarto() -> str | None:
     return shutil.which("quarto")
 
 
+def _for_rendering(path: Path):
+    """The executed notebook without papermill's parameter cells (they are in manifest.json)."""
+    nb = nbformat.read(path, as_version=4)
+    hidden = {"parameters", "injected-parameters"}
+    nb.cells = [c for c in nb.cells if not hidden & set(c.metadata.get("tags", []))]
+    return nb
+
+
 def render(run_dir: Path, stages: list[str], client: bool) -> str:
     """Render ``run_dir/notebooks/<stage>.ipynb`` to ``run_dir/<stage>.html``; returns the renderer used."""
     nb_dir = run_dir / "notebooks"
@@ -107,7 +117,7 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
         work.mkdir()
         shutil.copy(ROOT / "_quarto.yml", work / "_quarto.yml")
         for stage in stages:
-            shutil.copy(nb_dir / f"{stage}.ipynb", work / f"{stage}.ipynb")
+            nbformat.write(_for_rendering(nb_dir / f"{stage}.ipynb"), work / f"{stage}.ipynb")
         cmd = [quarto, "render", ".", "--to", "html"]
         if client:
             cmd += ["--profile", "client"]
@@ -120,16 +130,13 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
             shutil.move(work / f"{stage}.html", run_dir / f"{stage}.html")
         shutil.rmtree(work, ignore_errors=True)
         return "quarto"
-    import nbformat
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab", exclude_input=client, embed_images=True)
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     for stage in stages:
-        nb = nbformat.read(nb_dir / f"{stage}.ipynb", as_version=4)
-        nb.cells = [c for c in nb.cells if "parameters" not in c.metadata.get("tags", [])
-                    and "injected-parameters" not in c.metadata.get("tags", [])]
+        nb = _for_rendering(nb_dir / f"{stage}.ipynb")
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": TITLES[stage]}})
         (run_dir / f"{stage}.html").write_text(body)
     return "nbconvert"
@@ -300,7 +307,7 @@ def run(
         "stages_run": stages,
         "renderer": renderer,
         "git_commit": _git_commit(),
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "timings_seconds": timings,
         "total_seconds": round(time.perf_counter() - t_all, 2),
         "versions": _versions(),

@@ -183,10 +183,12 @@ def plot_allocation(initial: list[dict], optimal: list[dict]):
     return fig
 
 
-def plot_scenarios(scenarios: list[dict], budget: float):
+def plot_scenarios(scenarios: list[dict], budget: float, planned: dict | None = None):
     """Expected response (94% HDI) of the optimal allocation at each budget multiplier."""
-    df = pd.DataFrame([{"budget": s["multiplier"] * budget, "mean": s["response"]["mean"],
-                        "lo": s["response"]["hdi_94"][0], "hi": s["response"]["hdi_94"][1]} for s in scenarios])
+    points = [(s["multiplier"] * budget, s["response"]) for s in scenarios]
+    if planned is not None:
+        points.append((budget, planned))
+    df = pd.DataFrame([{"budget": b, "mean": r["mean"], "lo": r["hdi_94"][0], "hi": r["hdi_94"][1]} for b, r in points])
     df = df.sort_values("budget")
     fig, ax = plt.subplots(figsize=(8, 3.8))
     ax.fill_between(df["budget"], df["lo"], df["hi"], alpha=0.25, color="C0", label="94% HDI")

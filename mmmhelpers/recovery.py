@@ -35,7 +35,9 @@ def recovery_table(idata, truth: xr.Dataset, hdi_prob: float = 0.94) -> pd.DataF
         p = post[name]
         mean = p.mean(("chain", "draw"))
         hdi = az.hdi(p, hdi_prob=hdi_prob)[name]
-        true_b, mean_b, lo_b, hi_b = xr.broadcast(true, mean, hdi.sel(hdi="lower", drop=True), hdi.sel(hdi="higher", drop=True))
+        # inner join: truth coordinates the model lacks (e.g. higher Fourier modes) are not compared
+        aligned = xr.align(true, mean, hdi.sel(hdi="lower", drop=True), hdi.sel(hdi="higher", drop=True), join="inner")
+        true_b, mean_b, lo_b, hi_b = xr.broadcast(*aligned)
         order = list(true_b.dims)
         true_b, mean_b, lo_b, hi_b = (a.transpose(*order).rename(name) for a in (true_b, mean_b, lo_b, hi_b))
         for label, t, m, lo, hi in zip(_labels(true_b), true_b.values.ravel(), mean_b.values.ravel(),

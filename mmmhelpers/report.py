@@ -10,7 +10,7 @@ import pandas as pd
 
 from mmmhelpers.config import Params, load_params, quick
 
-__all__ = ["setup", "table", "md", "data_summary", "contribution_summary"]
+__all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "scenario_table"]
 
 
 def setup(params_path: str, quick_run: bool = False) -> Params:
@@ -23,6 +23,7 @@ def setup(params_path: str, quick_run: bool = False) -> Params:
     style()
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+    warnings.filterwarnings("ignore", category=UserWarning, module="pytensor")
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="arviz")
     for name in ("pymc", "pytensor", "arviz"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -89,3 +90,13 @@ def contribution_summary(idata, data) -> pd.DataFrame:
         "ROAS 3%": hdi[name].sel(hdi="lower").values,
         "ROAS 97%": hdi[name].sel(hdi="higher").values,
     })
+
+
+def scenario_table(alloc: dict) -> pd.DataFrame:
+    """Budget scenarios of ``allocation.json`` as a table (the planned budget included)."""
+    rows = [{"multiplier": 1.0, "response": alloc["response"]}] + alloc["scenarios"]
+    budget = alloc["budget_per_period"]
+    df = pd.DataFrame([{"budget multiplier": r["multiplier"], "budget per period": r["multiplier"] * budget,
+                        "expected response": r["response"]["mean"], "HDI 3%": r["response"]["hdi_94"][0],
+                        "HDI 97%": r["response"]["hdi_94"][1]} for r in rows])
+    return df.sort_values("budget multiplier").reset_index(drop=True)

@@ -48,7 +48,7 @@ def spend_pattern(rng: np.random.Generator, kind: str, n: int, mean: float) -> n
     """Weekly spend: ``always_on`` (smooth, positive) or ``campaign`` (bursts, zero most weeks)."""
     if kind == "always_on":
         wave = 1 + 0.3 * np.sin(2 * np.pi * np.arange(n) / 52 + rng.uniform(0, 2 * np.pi))
-        return mean * wave * rng.uniform(0.6, 1.4, n)
+        return mean * wave * rng.uniform(0.2, 1.8, n)
     if kind == "campaign":
         x = np.zeros(n)
         t = int(rng.integers(0, 6))

@@ -7,8 +7,8 @@ time dimension, no ``set_subtensor`` scan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytensor.tensor as pt
 
@@ -132,24 +132,25 @@ def adstock(x, kind: str, params: dict, l_max: int, normalize: bool = True):
 
 def logistic_saturation(x, lam, beta=1.0):
     """``beta * (1 - exp(-lam x)) / (1 + exp(-lam x))``."""
-    e = pt.exp(-lam * x)
+    e = pt.exp(-lam * pt.as_tensor_variable(x))
     return beta * (1 - e) / (1 + e)
 
 
 def michaelis_menten(x, alpha, lam):
     """``alpha * x / (lam + x)``: ``alpha`` the ceiling, ``lam`` the half-saturation point."""
+    x = pt.as_tensor_variable(x)
     return alpha * x / (lam + x)
 
 
 def hill_saturation(x, slope, kappa, beta=1.0):
     """``beta * x**slope / (kappa**slope + x**slope)``."""
-    xs = pt.power(x, slope)
+    xs = pt.power(pt.as_tensor_variable(x), slope)
     return beta * xs / (pt.power(kappa, slope) + xs)
 
 
 def tanh_saturation(x, b, c):
     """``b * tanh(x / (b * c))``: ``b`` the ceiling, ``c`` the cost per unit at the origin."""
-    return b * pt.tanh(x / (b * c))
+    return b * pt.tanh(pt.as_tensor_variable(x) / (b * c))
 
 
 SATURATIONS: dict[str, Component] = {

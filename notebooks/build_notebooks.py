@@ -67,7 +67,7 @@ from mmmhelpers.report import contribution_summary
 data = artifacts.load_data(run_dir)
 mmm = build_model(params.model, data)
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")'''),
-        ("markdown", f"Spend and target are divided by their maximum per panel coordinate before fitting; "
+        ("markdown", "Spend and target are divided by their maximum per panel coordinate before fitting; "
                      "contributions are reported back on the original scale."),
         ("code", '''idata, timings = sample(mmm, params.fit, seed=params.seed, progress=False)
 artifacts.save_idata(run_dir, idata)
@@ -173,13 +173,12 @@ if opt is not None:
         ("code", '''#| label: fig-scenarios
 #| fig-cap: "Expected response of the optimal split at other budgets."
 if opt is not None and alloc["scenarios"]:
-    fig = plots.plot_scenarios(alloc["scenarios"], opt.budget)
-    plt.show()
-    import pandas as pd
-    display(table(pd.DataFrame([{"budget multiplier": s["multiplier"], "budget per period": s["multiplier"] * opt.budget,
-                                  "expected response": s["response"]["mean"],
-                                  "HDI 3%": s["response"]["hdi_94"][0], "HDI 97%": s["response"]["hdi_94"][1]}
-                                 for s in alloc["scenarios"]]), caption="Budget scenarios"))'''),
+    fig = plots.plot_scenarios(alloc["scenarios"], opt.budget, planned=alloc["response"])
+    plt.show()'''),
+        ("code", '''from mmmhelpers.report import scenario_table
+
+if opt is not None and alloc["scenarios"]:
+    display(table(scenario_table(alloc), caption="Budget scenarios (optimal split at each budget)"))'''),
         ("markdown", "Diminishing returns make the response grow more slowly than the budget; the response counts "
                      "carryover for the adstock window after the last period."),
     ],

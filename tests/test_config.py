@@ -1,0 +1,79 @@
+"""Params files: defaults load, every problem is reported with file, field and value."""
+
+from pathlib import Path
+
+import pytest
+
+from mmmhelpers.config import ParamsError, load_params
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path, text: str) -> Path:
+    path = tmp_path / "case.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """
+case: t1
+title: T
+seed: 1
+simulate: {generator: single_market, n_weeks: 52}
+"""
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")) + [ROOT / "tests/params/tiny.yaml"],
+                         ids=lambda p: p.name)
+def test_shipped_params_are_valid(path):
+    params = load_params(path)
+    assert params.case and params.title
+
+
+def test_unknown_key_names_file_field_and_value(tmp_path):
+    path = write(tmp_path, BASE + "model: {adstok: {l_max: 4}}\n")
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    text = str(err.value)
+    assert str(path) in text and "model.adstok" in text and "unknown key" in text and "l_max" in text
+
+
+def test_bad_value_is_reported_with_its_value(tmp_path):
+    with pytest.raises(ParamsError, match=r"fit.chains: value 0"):
+        load_params(write(tmp_path, BASE + "fit: {chains: 0}\n"))
+
+
+def test_all_problems_at_once(tmp_path):
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, BASE + "fit: {chains: 0, draws: -1}\nreport: {clinet: true}\n"))
+    assert len(err.value.problems) == 3
+
+
+def test_bad_prior_is_reported_with_its_field(tmp_path):
+    text = BASE + "model: {saturation: {priors: {lam: {distribution: Gamma, mu: 1, sd: 2}}}}\n"
+    with pytest.raises(ParamsError, match=r"model.saturation.priors.lam: unknown parameters \['sd'\]"):
+        load_params(write(tmp_path, text))
+
+
+def test_prior_for_a_parameter_the_component_lacks(tmp_path):
+    text = BASE + "model: {adstock: {type: geometric, priors: {theta: {distribution: HalfNormal}}}}\n"
+    with pytest.raises(ParamsError, match="model.adstock.priors.theta: not a parameter"):
+        load_params(write(tmp_path, text))
+
+
+def test_unknown_dim_in_prior(tmp_path):
+    text = BASE + "model: {priors: {intercept: {distribution: Normal, dims: [region]}}}\n"
+    with pytest.raises(ParamsError, match=r"unknown dims \['region'\]"):
+        load_params(write(tmp_path, text))
+
+
+def test_needs_a_data_source(tmp_path):
+    with pytest.raises(ParamsError, match="either data.path"):
+        load_params(write(tmp_path, "case: t\ntitle: T\nseed: 1\n"))
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ParamsError, match="file not found"):
+        load_params(tmp_path / "nope.yaml")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(write(tmp_path, "case: [unclosed\n"))

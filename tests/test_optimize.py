@@ -1,0 +1,92 @@
+"""Budget optimizer: window response by hand, optimum vs a brute-force grid, bounds."""
+
+import numpy as np
+import pytest
+from conftest import MODEL_VARS, idata_from_truth
+
+from mmmhelpers.model import build_model
+from mmmhelpers.optimize import allocation_records, optimize_budget, response_model
+
+
+@pytest.fixture(scope="module")
+def fitted(single_market, truth_model_spec):
+    data, truth = single_market
+    idata = idata_from_truth(truth, MODEL_VARS, n_draws=3)
+    # make the draws differ so that the objective really averages over draws
+    idata.posterior["saturation_lam"] = idata.posterior["saturation_lam"] * np.array([0.7, 1.0, 1.4])[None, :, None]
+    return build_model(truth_model_spec, data), idata, truth
+
+
+def hand_response(mmm, idata, x, periods):
+    """Numpy: spend x every period, l_max-1 periods of zeros, normalized geometric adstock, logistic."""
+    l_max = mmm.spec.adstock.l_max
+    post = idata.posterior
+    total = []
+    for d in range(post.sizes["draw"]):
+        alpha = post["adstock_alpha"].values[0, d]
+        lam = post["saturation_lam"].values[0, d]
+        beta = post["saturation_beta"].values[0, d]
+        series = np.r_[np.ones(periods), np.zeros(l_max - 1)][:, None] * (x / mmm.channel_scale)[None]
+        w = alpha[None] ** np.arange(l_max)[:, None]
+        w = w / w.sum(0)
+        ad = np.array([sum(w[lag] * series[t - lag] for lag in range(l_max) if t - lag >= 0) for t in range(len(series))])
+        sat = beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad))
+        total.append((sat * mmm.target_scale).sum())
+    return np.array(total)
+
+
+def test_window_response_matches_hand_computation(fitted):
+    mmm, idata, _ = fitted
+    rm = response_model(mmm, idata, num_periods=5, n_draws=3)
+    x = np.array([4000.0, 2500.0])
+    np.testing.assert_allclose(rm.draws(x), hand_response(mmm, idata, x, 5), rtol=1e-10)
+
+
+def test_gradient_matches_finite_differences(fitted):
+    mmm, idata, _ = fitted
+    rm = response_model(mmm, idata, num_periods=5, n_draws=3)
+    x = np.array([4000.0, 2500.0])
+    _, grad = rm.mean_and_grad(x)
+    eps = 1e-3
+    fd = [(rm.mean_and_grad(x + eps * e)[0] - rm.mean_and_grad(x - eps * e)[0]) / (2 * eps) for e in np.eye(2)]
+    np.testing.assert_allclose(grad, fd, rtol=1e-5)
+
+
+@pytest.mark.parametrize("budget", [2000.0, 8000.0, 30000.0], ids=["small-budget", "medium-budget", "large-budget"])
+def test_optimum_matches_brute_force_grid(fitted, budget):
+    mmm, idata, _ = fitted
+    rm = response_model(mmm, idata, num_periods=6, n_draws=3)
+    res = optimize_budget(rm, budget)
+    grid = np.linspace(0, budget, 2001)
+    values = np.array([rm.draws(np.array([g, budget - g])).mean() for g in grid])
+    best = grid[values.argmax()]
+    assert res["x"].sum() == pytest.approx(budget)
+    assert res["mean"] >= values.max() - 1e-6 * abs(values.max())
+    assert res["x"][0] == pytest.approx(best, abs=budget / 1000 + 1e-6)
+
+
+def test_bounds_are_respected_and_binding(fitted):
+    mmm, idata, _ = fitted
+    rm = response_model(mmm, idata, num_periods=6, n_draws=3)
+    free = optimize_budget(rm, 8000.0)
+    cap = 0.5 * free["x"][0]
+    res = optimize_budget(rm, 8000.0, bounds={"x1": (0.0, cap)})
+    assert res["x"][0] == pytest.approx(cap, rel=1e-6)
+    assert res["x"].sum() == pytest.approx(8000.0)
+    assert res["mean"] <= free["mean"] + 1e-9
+
+
+def test_infeasible_bounds_and_unknown_channel_are_errors(fitted):
+    mmm, idata, _ = fitted
+    rm = response_model(mmm, idata, num_periods=6, n_draws=3)
+    with pytest.raises(ValueError, match="outside what the bounds allow"):
+        optimize_budget(rm, 8000.0, bounds={"x1": (0, 1000), "x2": (0, 1000)})
+    with pytest.raises(ValueError, match="unknown channels"):
+        optimize_budget(rm, 8000.0, bounds={"tv": (0, 1000)})
+
+
+def test_allocation_records_one_per_channel(fitted):
+    mmm, idata, _ = fitted
+    rm = response_model(mmm, idata, num_periods=6, n_draws=3)
+    recs = allocation_records(rm, np.array([1.0, 2.0]))
+    assert recs == [{"channel": "x1", "spend_per_period": 1.0}, {"channel": "x2", "spend_per_period": 2.0}]

@@ -1,0 +1,195 @@
+"""Smoke runs of the whole product through the real CLI (papermill + Quarto/nbconvert) on tiny params."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from mmmhelpers.pipeline import STAGES, render
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "params" / "tiny.yaml"
+CLI = [sys.executable, "-m", "mmmhelpers.cli"]
+
+
+def cli(*args, check=True):
+    proc = subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mmm-report {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports") / "tiny"
+    proc = cli("run", str(TINY), "--out", str(out), "--no-progress")
+    return out, proc
+
+
+def load(out, name):
+    return json.loads((out / "artifacts" / name).read_text())
+
+
+def test_run_prints_progress_per_stage(report):
+    _, proc = report
+    for i, stage in enumerate(STAGES, 1):
+        assert f"[{i}/5] {stage}: done in" in proc.stdout
+    assert "report:" in proc.stdout
+
+
+def test_every_page_and_artifact_exists(report):
+    out, _ = report
+    for name in ["index.html", "manifest.json", *[f"{s}.html" for s in STAGES], *[f"notebooks/{s}.ipynb" for s in STAGES]]:
+        assert (out / name).is_file(), name
+    for name in ["data.csv", "truth.nc", "idata.nc", "diagnostics.json", "recovery.csv", "out_of_sample.json",
+                 "allocation.json"]:
+        assert (out / "artifacts" / name).is_file(), name
+    index = (out / "index.html").read_text()
+    for s in STAGES:
+        assert f'href="{s}.html"' in index
+    assert not list(out.parent.glob(".tiny.tmp-*")), "staging folder left behind"
+
+
+def test_pages_are_self_contained(report):
+    out, _ = report
+    for s in STAGES:
+        html = (out / f"{s}.html").read_text()
+        assert "data:image/png;base64" in html, s  # figures embedded
+        assert 'src="' + s in html or "_files/" not in html, s  # no side folder of assets needed
+    assert "googleapis" not in (out / "02_fit.html").read_text()
+
+
+def test_diagnostics_are_sane(report):
+    out, _ = report
+    d = load(out, "diagnostics.json")
+    assert d["sampler"] == "nutpie" and d["chains"] == 2 and d["draws"] == 100
+    assert d["divergences"] <= 5
+    assert 1.0 <= d["rhat_max"] < 1.2
+    assert d["ess_bulk_min"] > 10
+    assert d["health"] in {"green", "amber", "red"}
+    assert not d["ess_bulk_min_variable"].endswith("__")
+
+
+def test_recovery_table_is_sane(report):
+    out, _ = report
+    rec = pd.read_csv(out / "artifacts" / "recovery.csv")
+    assert list(rec.columns[:6]) == ["parameter", "truth", "mean", "hdi_low", "hdi_high", "covered"]
+    assert (rec.hdi_low <= rec.hdi_high).all()
+    assert rec.covered.mean() >= 0.5
+    alpha = rec.set_index("parameter").loc["adstock_alpha[x1]"]
+    assert alpha.truth == pytest.approx(0.6)
+
+
+def test_out_of_sample_scores_are_sane(report):
+    out, _ = report
+    o = load(out, "out_of_sample.json")
+    assert o["holdout_weeks"] == 6 and len(o["folds"]) == 1
+    fold = o["folds"][0]
+    assert fold["test_start"] > fold["train_end"]
+    assert 0 < fold["crps"] < 2000 and 0 <= fold["mape"] < 0.3
+    assert 0 <= fold["coverage_94"] <= 1 and o["in_sample"]["coverage_94"] > 0.7
+
+
+def test_allocation_spends_the_budget_and_beats_the_initial_split(report):
+    out, _ = report
+    a = load(out, "allocation.json")
+    assert sum(r["spend_per_period"] for r in a["allocation"]) == pytest.approx(8000, rel=1e-6)
+    assert a["response"]["mean"] >= a["initial"]["response"]["mean"] - 1e-6
+    lo, hi = a["response"]["hdi_94"]
+    assert lo <= a["response"]["mean"] <= hi
+    assert [s["multiplier"] for s in a["scenarios"]] == [0.5, 1.5]
+    assert a["scenarios"][0]["response"]["mean"] < a["response"]["mean"] < a["scenarios"][1]["response"]["mean"]
+
+
+def test_manifest_has_provenance(report):
+    out, _ = report
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["seed"] == 11 and len(m["params_sha256"]) == 64
+    assert set(STAGES) <= set(m["timings_seconds"])
+    assert m["versions"]["pymc"] and m["renderer"] in {"quarto", "nbconvert"}
+    if shutil.which("quarto"):
+        assert m["renderer"] == "quarto"
+
+
+def test_executed_notebooks_keep_outputs_and_params(report):
+    out, _ = report
+    nb = nbformat.read(out / "notebooks" / "02_fit.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_nbconvert_fallback_renders_the_same_pages(report, tmp_path, monkeypatch):
+    out, _ = report
+    run = tmp_path / "run"
+    shutil.copytree(out / "notebooks", run / "notebooks")
+    monkeypatch.setenv("MMM_RENDERER", "nbconvert")
+    assert render(run, STAGES, client=True) == "nbconvert"
+    html = (run / "02_fit.html").read_text()
+    assert "data:image/png;base64" in html and "Sampler health" in html
+    assert "build_model(params.model" not in html  # client mode hides code
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="quarto not installed")
+def test_quarto_client_mode_hides_code(report, tmp_path):
+    out, _ = report
+    run = tmp_path / "run"
+    shutil.copytree(out / "notebooks", run / "notebooks")
+    assert render(run, ["02_fit"], client=True) == "quarto"
+    html = (run / "02_fit.html").read_text()
+    assert "build_model" not in html and "data:image/png;base64" in html
+
+
+def test_only_reruns_a_stage_and_keeps_the_rest(report, tmp_path):
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    before = (copy / "artifacts" / "idata.nc").stat().st_mtime_ns
+    proc = cli("run", str(TINY), "--out", str(copy), "--only", "05_optimize", "--no-progress")
+    assert "[1/1] 05_optimize: done" in proc.stdout
+    assert (copy / "artifacts" / "idata.nc").stat().st_mtime_ns == before
+    m = json.loads((copy / "manifest.json").read_text())
+    assert m["stages_run"] == ["05_optimize"] and "02_fit" in m["timings_seconds"]
+
+
+def test_failed_run_keeps_the_last_good_report(report, tmp_path):
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    index = (copy / "index.html").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("budget: 8000", "budget: 8000, bounds: {tv: [0, 1]}"))
+    proc = cli("run", str(bad), "--out", str(copy), "--only", "05_optimize", "--no-progress", check=False)
+    assert proc.returncode == 1
+    assert "05_optimize failed" in proc.stderr and "unknown channels" in proc.stderr
+    assert (copy / "index.html").read_text() == index
+    assert (tmp_path / "tiny.failed" / "notebooks" / "05_optimize.ipynb").exists()
+
+
+def test_bad_params_exit_1_with_file_field_value(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("chains: 2", "chains: 0"))
+    for command in ("run", "validate"):
+        proc = cli(command, str(bad), check=False)
+        assert proc.returncode == 1
+        assert str(bad) in proc.stderr and "fit.chains: value 0" in proc.stderr
+
+
+def test_validate_and_list():
+    proc = cli("validate", str(TINY))
+    assert "OK" in proc.stdout and "60 weeks" in proc.stdout
+    proc = cli("list")
+    assert "default" in proc.stdout
+
+
+def test_validate_reports_bad_csv(tmp_path):
+    csv = tmp_path / "sales.csv"
+    csv.write_text("date,x1,y\n2024-01-01,1,10\n2024-01-08,-5,11\n2024-01-15,2,12\n")
+    params = tmp_path / "case.yaml"
+    params.write_text("case: csv\ntitle: CSV\nseed: 1\ndata: {path: sales.csv, channel_columns: [x1]}\n")
+    proc = cli("validate", str(params), check=False)
+    assert proc.returncode == 1 and "negative spend" in proc.stderr and "sales.csv" in proc.stderr

@@ -1,0 +1,76 @@
+"""Params-file priors -> pymc-extras Prior (and the two extra hierarchical shapes)."""
+
+import re
+
+import numpy as np
+import pymc as pm
+import pytest
+from pymc_extras.prior import Prior
+
+from mmmhelpers.priors import LaplaceMixture, LogNormalMeanStd, PriorError, describe_prior, parse_prior
+
+
+def test_dict_form_becomes_prior():
+    p = parse_prior({"distribution": "Gamma", "mu": 0.5, "sigma": 0.25, "dims": ["channel"]})
+    assert isinstance(p, Prior)
+    assert p.distribution == "Gamma" and p.dims == ("channel",)
+    assert p.parameters == {"mu": 0.5, "sigma": 0.25}
+
+
+def test_to_dict_shape_round_trips():
+    original = Prior("Normal", mu=Prior("Normal"), sigma=Prior("HalfNormal"), dims="channel", centered=False)
+    p = parse_prior(original.to_dict())
+    assert p.to_dict() == original.to_dict()
+
+
+def test_nested_priors_are_hierarchical():
+    p = parse_prior({"distribution": "Normal", "mu": {"distribution": "Normal", "sigma": 2},
+                     "sigma": {"distribution": "HalfNormal"}, "dims": ["geo", "channel"], "centered": False})
+    assert isinstance(p.parameters["mu"], Prior) and p.centered is False
+
+
+def test_special_prior_shapes():
+    ln = parse_prior({"special_prior": "LogNormalPrior", "kwargs": {"mean": 1.0, "std": 0.5}, "dims": ["geo"]})
+    assert isinstance(ln, LogNormalMeanStd) and ln.dims == ("geo",) and ln.centered is False
+    lp = parse_prior({"special_prior": "LaplacePrior", "kwargs": {"mu": 0, "b": {"distribution": "HalfNormal",
+                                                                                 "sigma": 0.2}}})
+    assert isinstance(lp, LaplaceMixture) and isinstance(lp.b, Prior)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"distribution": "Gama", "mu": 1}, "unknown distribution 'Gama'"),
+        ({"distribution": "Gamma", "mu": 1, "sd": 1}, "unknown parameters ['sd']"),
+        ({"distribution": "Gamma", "mu": 1, "sigma": 1, "centered": False}, "centered"),
+        ({"mu": 1}, "needs 'distribution'"),
+        ({"dist": "Normal", "kwargs": {}, "shape": 3}, "unknown keys ['shape']"),
+    ],
+    ids=["typo-in-distribution", "unknown-parameter", "non-centred-gamma", "no-distribution", "unknown-key"],
+)
+def test_bad_priors_are_clear_errors(spec, message):
+    with pytest.raises(PriorError, match=re.escape(message)) as err:
+        parse_prior(spec, "model.priors.x")
+    assert err.value.where.startswith("model.priors.x")
+
+
+def test_lognormal_mean_std_has_that_mean_and_std():
+    prior = LogNormalMeanStd(2.0, 0.5, dims=("i",))
+    with pm.Model(coords={"i": range(20000)}):
+        prior.create_variable("b")
+        draws = pm.sample_prior_predictive(draws=1, random_seed=1).prior["b"].values.ravel()
+    assert draws.mean() == pytest.approx(2.0, rel=0.02)
+    assert draws.std() == pytest.approx(0.5, rel=0.03)
+
+
+def test_laplace_mixture_has_laplace_variance():
+    b = 0.3
+    with pm.Model(coords={"i": range(20000)}):
+        LaplaceMixture(0.0, b, dims=("i",)).create_variable("g")
+        draws = pm.sample_prior_predictive(draws=1, random_seed=2).prior["g"].values.ravel()
+    assert draws.var() == pytest.approx(2 * b**2, rel=0.05)
+    assert np.median(np.abs(draws)) == pytest.approx(b * np.log(2), rel=0.05)  # Laplace median |x| = b ln 2
+
+
+def test_describe_prior_reads_like_the_yaml():
+    assert describe_prior(parse_prior({"distribution": "Beta", "alpha": 2, "beta": 5})) == "Beta(alpha=2, beta=5)"

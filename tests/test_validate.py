@@ -1,0 +1,64 @@
+"""Out-of-sample scores against hand-computed values; carryover into the holdout."""
+
+import numpy as np
+import pytest
+from conftest import MODEL_VARS, idata_from_truth
+
+from mmmhelpers.model import build_model
+from mmmhelpers.validate import coverage, crps, holdout_folds, predict, scores
+
+
+def test_crps_two_point_ensemble_by_hand():
+    # samples {0, 1}, y = 0: E|X-y| = 0.5, E|X-X'| = 0.5 -> CRPS = 0.5 - 0.25
+    assert crps(np.array([[0.0], [1.0]]), np.array([0.0]))[0] == pytest.approx(0.25)
+
+
+def test_crps_matches_pairwise_definition():
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=(50, 3))
+    y = np.array([0.3, -1.0, 2.0])
+    pairwise = np.abs(s - y).mean(0) - 0.5 * np.abs(s[:, None] - s[None]).mean((0, 1))
+    np.testing.assert_allclose(crps(s, y), pairwise)
+
+
+def test_crps_of_point_forecast_is_absolute_error():
+    assert crps(np.full((10, 1), 3.0), np.array([5.0]))[0] == pytest.approx(2.0)
+
+
+def test_coverage_and_point_scores_by_hand():
+    s = np.tile(np.arange(101.0)[:, None], (1, 4))  # draws 0..100 for 4 observations
+    y = np.array([50.0, 10.0, 99.5, 200.0])
+    assert coverage(s, y, 0.5) == pytest.approx(0.25)  # only 50 is in [25, 75]
+    assert coverage(s, y, 0.94) == pytest.approx(0.5)  # 50 and 10 are in [3, 97]
+    sc = scores(s, y)
+    mean = 50.0
+    assert sc["mape"] == pytest.approx(np.mean(np.abs(mean - y) / y))
+    assert sc["r2"] == pytest.approx(1 - np.sum((mean - y) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def test_fold_layout():
+    assert holdout_folds(100, 8, 2) == [(92, 100), (84, 92), (76, 84)]
+    with pytest.raises(ValueError, match="too little"):
+        holdout_folds(30, 8, 3)
+
+
+def test_carryover_flows_into_the_holdout(single_market, truth_model_spec):
+    """A spike in the last training week raises the predicted media effect of the first test week."""
+    data, truth = single_market
+    train_end = 50
+    mmm = build_model(truth_model_spec, data.slice(0, train_end))
+    idata = idata_from_truth(truth, MODEL_VARS, n_draws=2)
+    full = data.slice(0, train_end + 5)
+    X_quiet = full.X.copy()
+    X_quiet[train_end - 10 :, :] = 0.0  # no spend for 10 weeks before the cut (l_max = 8) nor after it
+    X_spike = X_quiet.copy()
+    X_spike[train_end - 1, 1] = 3 * data.X[:, 1].max()  # spike in the last training week only
+    quiet = predict(mmm, idata, full.with_X(X_quiet), var_names=("y", "channel_contribution"))
+    spike = predict(mmm, idata, full.with_X(X_spike), var_names=("y", "channel_contribution"))
+    c_quiet = quiet["channel_contribution"].sel(channel="x2").values[:, train_end]
+    c_spike = spike["channel_contribution"].sel(channel="x2").values[:, train_end]
+    assert np.all(c_quiet == 0) and np.all(c_spike > 0)
+    # and the same in y: the mean prediction of the first test week is higher
+    assert spike["y_original_scale"].values[:, train_end].mean() > quiet["y_original_scale"].values[:, train_end].mean()
+    # the model was restored to its training data
+    assert mmm.model["channel_data"].get_value().shape[0] == train_end
