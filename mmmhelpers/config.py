@@ -92,6 +92,7 @@ class ModelSpec(Strict):
     scaling: ScalingSpec = ScalingSpec()
     priors: dict[str, Any] = Field(default_factory=dict)  # intercept, gamma_control, gamma_fourier, ...
     likelihood: dict[str, Any] = Field(default_factory=_default_likelihood)
+    lift_tests: Path | None = None  # CSV: channel, *dims, x, delta_x, delta_y, sigma (relative to the params file)
 
     @field_validator("priors")
     @classmethod

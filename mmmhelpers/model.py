@@ -21,7 +21,7 @@ from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.priors import create, describe_prior, parse_prior
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
 
-__all__ = ["MMM", "build_model", "DEFAULT_PRIORS"]
+__all__ = ["MMM", "build_model", "model_for", "add_lift_tests", "model_graph", "DEFAULT_PRIORS"]
 
 DEFAULT_PRIORS = {
     "intercept": {"distribution": "Normal", "mu": 0.5, "sigma": 0.5},
@@ -42,6 +42,7 @@ class MMM:
     target_scale: np.ndarray  # (*panel)
     t0: pd.Timestamp  # time index origin (first training date)
     table: list[dict] = field(default_factory=list)  # model summary rows
+    saturation_params: dict = field(default_factory=dict)  # tensors broadcastable to (*panel, channel)
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -87,21 +88,30 @@ def _component_params(kind_spec, registry, prefix: str, target_dims: tuple[str, 
     return out
 
 
-def _hsgp(name: str, t, spec: HSGPSpec, t_half_range: float, dims: tuple[str, ...], table: list):
-    """A zero-mean HSGP over time (weeks); returns the latent ``(date,)`` values."""
+def _hsgp(name: str, t, spec: HSGPSpec, half_range: float, table: list, extra_dim: str | None = None):
+    """Zero-mean HSGP over time (weeks), Matérn-5/2; ``(date,)`` or ``(date, extra_dim)`` values."""
     eta = pm.Exponential(f"{name}_eta", lam=spec.eta_lam)
-    mu, sd = spec.ls_mu, spec.ls_sigma
-    ls = pm.InverseGamma(f"{name}_ls", mu=mu, sigma=sd)
-    cov = eta**2 * pm.gp.cov.Matern52(1, ls=ls)
-    L = spec.L if spec.L is not None else spec.c * t_half_range
-    gp = pm.gp.HSGP(m=[spec.m], L=[L], cov_func=cov)
-    phi, sqrt_psd = gp.prior_linearized(X=t[:, None])
-    coef = pm.Normal(f"{name}_hsgp_coefs", 0, 1, dims=f"{name}_m")
-    table.append({"variable": name, "distribution": f"HSGP(m={spec.m}, L={L:.3g}, Matern52)", "dims": "date"})
-    return phi @ (coef * sqrt_psd)
+    ls = pm.InverseGamma(f"{name}_ls", mu=spec.ls_mu, sigma=spec.ls_sigma)
+    L = spec.L if spec.L is not None else spec.c * half_range
+    gp = pm.gp.HSGP(m=[spec.m], L=[L], cov_func=eta**2 * pm.gp.cov.Matern52(1, ls=ls))
+    phi, sqrt_psd = gp.prior_linearized(X=t[:, None])  # centres t on the training midpoint itself
+    pm.modelcontext(None).add_coord(f"{name}_m", range(spec.m))
+    dims = (f"{name}_m",) if extra_dim is None else (f"{name}_m", extra_dim)
+    coef = pm.Normal(f"{name}_hsgp_coefs", 0, 1, dims=dims)
+    table.append({"variable": name, "distribution": f"HSGP(m={spec.m}, L={L:.3g} weeks, Matern52, "
+                  f"eta~Exponential({spec.eta_lam:g}), ls~InverseGamma(mu={spec.ls_mu:g}, sigma={spec.ls_sigma:g}))",
+                  "dims": ", ".join(("date",) + ((extra_dim,) if extra_dim else ()))})
+    return phi @ (coef * (sqrt_psd if extra_dim is None else sqrt_psd[:, None]))
 
 
-def build_model(spec: ModelSpec, data: MMMData) -> MMM:
+def _multiplier(name: str, f, train_mask, dims: tuple[str, ...]):
+    """``exp(f - mean_train(f))``: mean one over the training weeks, so the level stays with beta."""
+    mask = train_mask if f.ndim == 1 else train_mask[:, None]
+    centre = (f * mask).sum(axis=0) / mask.sum()
+    return pm.Deterministic(name, pt.exp(f - centre), dims=dims)
+
+
+def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None = None) -> MMM:
     """The PyMC model of ``spec`` on ``data`` (see module docstring for names)."""
     panel = tuple(data.dims)
     channel_scale, target_scale = max_scales(data)
@@ -125,19 +135,24 @@ def build_model(spec: ModelSpec, data: MMMData) -> MMM:
         target_dims = (*panel, "channel")
         ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, table)
         sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, table)
+        mmm.saturation_params = sat
         w = adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize)
         x_ad = lagged_sum(X / channel_scale, w)
         contrib = saturation(x_ad, spec.saturation.type, sat)
 
         n_train = max(float(values["time_index"][-1]), 1.0)
+        train_mask = pt.le(t, n_train)
         tvm = spec.time_varying_media
         if tvm:
             tvm = tvm if isinstance(tvm, HSGPSpec) else HSGPSpec()
-            mmm.model.add_coord("media_temporal_latent_m", range(tvm.m))
-            f = _hsgp("media_temporal_latent", t - n_train / 2, tvm, n_train / 2, panel, table)
-            # multiplier with mean one over the dates at hand (keeps beta identified)
-            multiplier = pm.Deterministic("media_temporal_latent_multiplier", pt.exp(f - f.mean()), dims="date")
-            contrib = contrib * multiplier[bc + (None,)]
+            if tvm.per_channel:
+                f = _hsgp("media_temporal_latent", t, tvm, n_train / 2, table, extra_dim="channel")
+                mult = _multiplier("media_temporal_latent_multiplier", f, train_mask, ("date", "channel"))
+                contrib = contrib * mult[(slice(None),) + (None,) * len(panel) + (slice(None),)]
+            else:
+                f = _hsgp("media_temporal_latent", t, tvm, n_train / 2, table)
+                mult = _multiplier("media_temporal_latent_multiplier", f, train_mask, ("date",))
+                contrib = contrib * mult[bc + (None,)]
         contrib = pm.Deterministic("channel_contribution", contrib, dims=("date", *panel, "channel"))
         ts = pt.as_tensor_variable(target_scale)
         pm.Deterministic("channel_contribution_original_scale", contrib * ts[None, ..., None], dims=("date", *panel, "channel"))
@@ -151,9 +166,9 @@ def build_model(spec: ModelSpec, data: MMMData) -> MMM:
         if spec.time_varying_intercept:
             tvi = spec.time_varying_intercept
             tvi = tvi if isinstance(tvi, HSGPSpec) else HSGPSpec()
-            mmm.model.add_coord("intercept_latent_m", range(tvi.m))
-            f_i = _hsgp("intercept_latent", t - n_train / 2, tvi, n_train / 2, panel, table)
-            intercept = handle_dims(intercept, idims, ("date", *panel)) * pt.exp(f_i - f_i.mean())[bc]
+            f_i = _hsgp("intercept_latent", t, tvi, n_train / 2, table)
+            mult_i = _multiplier("intercept_latent_multiplier", f_i, train_mask, ("date",))
+            intercept = handle_dims(intercept, idims, ("date", *panel)) * mult_i[bc]
             mu = intercept
         else:
             mu = handle_dims(intercept, idims, ("date", *panel))
@@ -190,4 +205,74 @@ def build_model(spec: ModelSpec, data: MMMData) -> MMM:
         lik.dims = ("date", *panel)
         lik.create_likelihood_variable("y", mu=mu, observed=y)
         table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
+    if lift_tests is not None and len(lift_tests):
+        add_lift_tests(mmm, lift_tests)
     return mmm
+
+
+LIFT_COLUMNS = ["channel", "x", "delta_x", "delta_y", "sigma"]
+
+
+def add_lift_tests(mmm: MMM, lift: pd.DataFrame, source: str = "lift tests") -> None:
+    """Calibrate the saturation curves with lift tests (as pymc-marketing's ``add_lift_test_measurements``).
+
+    Each row says: at spend ``x`` (per week, original units) in ``channel`` (and panel coordinate),
+    adding ``delta_x`` changed the target by ``delta_y`` with standard error ``sigma``. The model's
+    lift ``saturation(x + delta_x) - saturation(x)`` (model scale) enters a Gamma likelihood
+    ``|delta_y| ~ Gamma(mu=|lift|, sigma)``.
+    """
+    from mmmhelpers.data import DataError
+
+    panel = mmm.data.panel
+    needed = [*LIFT_COLUMNS, *panel]
+    missing = [c for c in needed if c not in lift.columns]
+    if missing:
+        raise DataError(f"{source}: missing columns {missing} (needs {needed})")
+    idx = []
+    for dim, values in [*panel.items(), ("channel", mmm.data.channels)]:
+        unknown = sorted(set(lift[dim]) - set(values))
+        if unknown:
+            raise DataError(f"{source}: column {dim!r}: unknown values {unknown} (known: {values})")
+        idx.append(np.array([values.index(v) for v in lift[dim]]))
+    if (lift["sigma"] <= 0).any():
+        raise DataError(f"{source}: column 'sigma' must be positive")
+    idx = tuple(idx)
+    ch_scale = mmm.channel_scale[idx]
+    y_scale = mmm.target_scale[idx[:-1]] if panel else np.full(len(lift), float(mmm.target_scale))
+    shape = (*[len(v) for v in panel.values()], len(mmm.data.channels))
+    params = {k: pt.broadcast_to(v, shape)[idx] for k, v in mmm.saturation_params.items()}
+    x0 = lift["x"].to_numpy(float) / ch_scale
+    x1 = (lift["x"] + lift["delta_x"]).to_numpy(float) / ch_scale
+    kind = mmm.spec.saturation.type
+    with mmm.model:
+        mmm.model.add_coord("lift_test", range(len(lift)))
+        model_lift = saturation(x1, kind, params) - saturation(x0, kind, params)
+        pm.Gamma("lift_measurements", mu=pt.abs(model_lift) + 1e-9, sigma=lift["sigma"].to_numpy(float) / y_scale,
+                 observed=np.abs(lift["delta_y"].to_numpy(float)) / y_scale, dims="lift_test")
+    mmm.table.append({"variable": "lift_measurements", "distribution": "Gamma(mu=|model lift|, sigma=lift sigma)",
+                      "dims": "lift_test"})
+
+
+def model_for(params, data: MMMData) -> MMM:
+    """``build_model`` for a params file: reads the lift-test CSV it names, if any."""
+    lift = None
+    if params.model.lift_tests is not None:
+        path = params.resolve(params.model.lift_tests)
+        if not path.exists():
+            from mmmhelpers.data import DataError
+
+            raise DataError(f"model.lift_tests: file not found: {path}")
+        lift = pd.read_csv(path)
+    return build_model(params.model, data, lift_tests=lift)
+
+
+def model_graph(mmm: MMM):
+    """The model's graphviz graph, or None when graphviz (the ``dot`` program) is missing."""
+    import shutil
+
+    if shutil.which("dot") is None:
+        return None
+    try:
+        return pm.model_to_graphviz(mmm.model)
+    except ImportError:
+        return None

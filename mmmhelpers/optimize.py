@@ -169,10 +169,10 @@ def _response(draws: np.ndarray) -> dict:
 
 def allocate(params, data, idata) -> tuple[dict, ResponseModel]:
     """Stage 05: optimal split, the historical split as baseline, and budget scenarios (``allocation.json``)."""
-    from mmmhelpers.model import build_model
+    from mmmhelpers.model import model_for
 
     opt = params.optimization
-    mmm = build_model(params.model, data)
+    mmm = model_for(params, data)
     rm = response_model(mmm, idata, opt.num_periods, n_draws=opt.draws, seed=params.seed)
     history = data.X.mean(axis=0)  # historical average split, (*panel, channel)
     initial = history / max(history.sum(), 1e-12) * opt.budget

@@ -14,7 +14,7 @@ import xarray as xr
 
 from mmmhelpers.data import MMMData
 from mmmhelpers.fit import sample
-from mmmhelpers.model import MMM, build_model
+from mmmhelpers.model import MMM, model_for
 
 __all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds"]
 
@@ -114,7 +114,7 @@ def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[d
         tqdm = None
     iterator = tqdm(folds, desc="folds", disable=not progress) if tqdm else folds
     for k, (train_end, test_end) in enumerate(iterator):
-        mmm = build_model(params.model, data.slice(0, train_end))
+        mmm = model_for(params, data.slice(0, train_end))
         idata, _ = sample(mmm, fit, seed=params.seed + 100 + k, progress=False)
         pred = predict(mmm, idata, data.slice(0, test_end), seed=params.seed + 200 + k)
         records.append(_fold_record(data, train_end, test_end, pred))

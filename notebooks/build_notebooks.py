@@ -61,12 +61,16 @@ else:
                      "check and what each channel contributed."),
         ("code", SETUP),
         ("code", '''from mmmhelpers.fit import diagnostics, sample
-from mmmhelpers.model import build_model
+from mmmhelpers.model import model_for, model_graph
 from mmmhelpers.report import contribution_summary
 
 data = artifacts.load_data(run_dir)
-mmm = build_model(params.model, data)
+mmm = model_for(params, data)
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")'''),
+        ("code", '''#| label: fig-model-graph
+#| fig-cap: "The model as a graph: random variables (ellipses), deterministics (boxes), data (grey)."
+graph = model_graph(mmm)
+graph if graph is not None else md("*(Model graph skipped: graphviz's `dot` program is not installed.)*")'''),
         ("markdown", "Spend and target are divided by their maximum per panel coordinate before fitting; "
                      "contributions are reported back on the original scale."),
         ("code", '''idata, timings = sample(mmm, params.fit, seed=params.seed, progress=False)

@@ -131,3 +131,61 @@ def test_fit_recovers_adstock_and_saturation_on_clean_data():
                  "saturation_beta[x1]", "saturation_beta[x2]"]:
         assert table.loc[name, "covered"], table.loc[name].to_dict()
     assert table["covered"].mean() >= 0.75
+
+
+def test_lift_test_likelihood_matches_scipy_gamma(single_market, truth_model_spec):
+    import pandas as pd
+    from scipy import stats
+
+    data, _ = single_market
+    lift = pd.DataFrame({"channel": ["x1", "x2"], "x": [2000.0, 0.0], "delta_x": [1000.0, 3000.0],
+                         "delta_y": [300.0, 500.0], "sigma": [50.0, 80.0]})
+    mmm = build_model(truth_model_spec, data, lift_tests=lift)
+    m = mmm.model
+    lam, beta = np.array([2.0, 3.0]), np.array([0.3, 0.2])
+    logp = m.compile_fn(m.logp(vars=[m["lift_measurements"]], sum=False)[0],
+                        inputs=[m.rvs_to_values[m["saturation_lam"]], m.rvs_to_values[m["saturation_beta"]]],
+                        on_unused_input="ignore")
+    got = logp({"saturation_lam_log__": np.log(lam), "saturation_beta_log__": np.log(beta)})
+    xs, ys = data.X.max(0), np.abs(data.y).max()
+
+    def sat(x):
+        return beta * (1 - np.exp(-lam * x)) / (1 + np.exp(-lam * x))
+
+    x0 = lift["x"].to_numpy() / xs
+    x1 = (lift["x"] + lift["delta_x"]).to_numpy() / xs
+    mu = np.abs(sat(x1) - sat(x0))
+    sigma = lift["sigma"].to_numpy() / ys
+    want = stats.gamma.logpdf(lift["delta_y"].to_numpy() / ys, a=mu**2 / sigma**2, scale=sigma**2 / mu)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_lift_tests_with_unknown_channel_are_an_error(single_market, truth_model_spec):
+    import pandas as pd
+
+    from mmmhelpers.data import DataError
+
+    data, _ = single_market
+    lift = pd.DataFrame({"channel": ["tv"], "x": [1.0], "delta_x": [1.0], "delta_y": [1.0], "sigma": [1.0]})
+    with pytest.raises(DataError, match="unknown values \\['tv'\\]"):
+        build_model(truth_model_spec, data, lift_tests=lift)
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "per-channel"])
+def test_media_multiplier_is_centred_over_training_weeks(single_market, per_channel):
+    data, _ = single_market
+    spec = ModelSpec.model_validate({"time_varying_media": {"m": 12, "per_channel": per_channel}})
+    mmm = build_model(spec, data.slice(0, 40))
+    m = mmm.model
+    draw = pm_draw(m, "media_temporal_latent_multiplier")
+    assert draw.shape == ((40, 2) if per_channel else (40,))
+    np.testing.assert_allclose(np.log(draw).mean(axis=0), 0.0, atol=1e-10)
+    mmm.set_data(data)  # predicting later weeks keeps the training centring
+    longer = pm_draw(m, "media_temporal_latent_multiplier")
+    assert longer.shape[0] == 60
+
+
+def pm_draw(model, name):
+    import pymc as pm
+
+    return pm.draw(model[name], random_seed=1)
