@@ -13,7 +13,7 @@ import xarray as xr
 
 from mmmhelpers.model import MMM
 
-__all__ = ["sample", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters"]
+__all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters"]
 
 
 def _nutpie_available() -> bool:
@@ -74,6 +74,35 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.Inferenc
     add_original_scale_predictions(idata, mmm)
     timings["posterior_predictive_seconds"] = time.perf_counter() - t0
     return idata, timings
+
+
+def sample_many(mmm: MMM, datasets: list, fit, seed: int):
+    """Posteriors for several datasets of the same shape, compiling the model once.
+
+    Yields one InferenceData per dataset (posterior only). With nutpie the compiled model's data
+    are swapped (``with_data``); with PyMC, ``pm.set_data`` on the one model.
+    """
+    sampler = fit.sampler if (fit.sampler != "nutpie" or _nutpie_available()) else "pymc"
+    cores = fit.cores or min(fit.chains, os.cpu_count() or 1)
+    names = set(mmm.model.named_vars)
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(mmm.model)
+    for k, data in enumerate(datasets):
+        values = {n: v for n, v in mmm.data_values(data, rescale=True).items() if n in names}
+        if sampler == "nutpie":
+            used = {n: v for n, v in values.items() if n in compiled.shared_data}  # data the graph reads
+            yield nutpie.sample(compiled.with_data(**used), draws=fit.draws, tune=fit.tune, chains=fit.chains,
+                                cores=cores, seed=seed + k, target_accept=fit.target_accept,
+                                low_rank_modified_mass_matrix=True, progress_bar=False)
+        else:
+            with mmm.model, warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                pm.set_data(values)
+                yield pm.sample(draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores,
+                                target_accept=fit.target_accept, random_seed=seed + k, progressbar=False,
+                                compute_convergence_checks=False)
 
 
 def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str = "posterior_predictive") -> None:

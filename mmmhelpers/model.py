@@ -40,6 +40,7 @@ class MMM:
     data: MMMData  # the data it was built (trained) on
     channel_scale: np.ndarray  # (*panel, channel)
     target_scale: np.ndarray  # (*panel)
+    control_scale: np.ndarray  # (*panel, control): max |control|, so gamma_control is per max-scaled unit
     t0: pd.Timestamp  # time index origin (first training date)
     table: list[dict] = field(default_factory=list)  # model summary rows
     saturation_params: dict = field(default_factory=dict)  # tensors broadcastable to (*panel, channel)
@@ -48,13 +49,23 @@ class MMM:
     def dims(self) -> tuple[str, ...]:
         return tuple(self.data.dims)
 
-    def data_values(self, data: MMMData) -> dict[str, np.ndarray]:
-        """The ``pm.Data`` values for ``data`` (scaled with the training scales)."""
+    def data_values(self, data: MMMData, rescale: bool = False) -> dict[str, np.ndarray]:
+        """The ``pm.Data`` values for ``data``.
+
+        By default scaled with the training scales (prediction on new dates). ``rescale=True``
+        computes the scales of ``data`` itself: a new dataset of the same shape (replicate fits).
+        """
+        if rescale:
+            channel_scale, target_scale, control_scale = scales(data)
+        else:
+            channel_scale, target_scale, control_scale = self.channel_scale, self.target_scale, self.control_scale
         values = {
             "channel_data": data.X,
-            "control_data": data.C,
+            "control_data": data.C / control_scale,
             "time_index": ((data.dates - self.t0).days.values / 7.0).astype(float),
-            "target_scaled": data.y / self.target_scale,
+            "target_scaled": data.y / target_scale,
+            "channel_scale": channel_scale,
+            "target_scale": target_scale,
         }
         if self.spec.yearly_seasonality:
             values["fourier_features"] = fourier_features(data.dates, self.spec.yearly_seasonality)
@@ -68,6 +79,13 @@ class MMM:
 
     def summary_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.table)
+
+
+def scales(data: MMMData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Max scales of channels ``(*panel, channel)``, target ``(*panel)`` and controls ``(*panel, control)``."""
+    channel_scale, target_scale = max_scales(data)
+    control_scale = np.abs(data.C).max(axis=0)
+    return channel_scale, target_scale, np.where(control_scale > 0, control_scale, 1.0)
 
 
 def _param_dims(prior, default_dims: tuple[str, ...]) -> tuple[str, ...]:
@@ -114,7 +132,7 @@ def _multiplier(name: str, f, train_mask, dims: tuple[str, ...]):
 def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None = None) -> MMM:
     """The PyMC model of ``spec`` on ``data`` (see module docstring for names)."""
     panel = tuple(data.dims)
-    channel_scale, target_scale = max_scales(data)
+    channel_scale, target_scale, control_scale = scales(data)
     t0 = data.dates[0]
     coords = {"date": data.dates, **data.panel, "channel": data.channels}
     if data.controls:
@@ -122,22 +140,22 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
     if spec.yearly_seasonality:
         coords["fourier_mode"] = fourier_modes(spec.yearly_seasonality)
     table: list[dict] = []
-    mmm = MMM(pm.Model(coords=coords), spec, data, channel_scale, target_scale, t0, table)
+    mmm = MMM(pm.Model(coords=coords), spec, data, channel_scale, target_scale, control_scale, t0, table)
     values = mmm.data_values(data)
     bc = (slice(None),) + (None,) * len(panel)  # broadcast (date,) over panel
     with mmm.model:
         X = pm.Data("channel_data", values["channel_data"], dims=("date", *panel, "channel"))
         t = pm.Data("time_index", values["time_index"], dims="date")
         y = pm.Data("target_scaled", values["target_scaled"], dims=("date", *panel))
-        pm.Data("channel_scale", channel_scale, dims=(*panel, "channel"))
-        pm.Data("target_scale", target_scale, dims=panel)
+        cs = pm.Data("channel_scale", channel_scale, dims=(*panel, "channel"))
+        ts = pm.Data("target_scale", target_scale, dims=panel)
 
         target_dims = (*panel, "channel")
         ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, table)
         sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, table)
         mmm.saturation_params = sat
         w = adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize)
-        x_ad = lagged_sum(X / channel_scale, w)
+        x_ad = lagged_sum(X / cs, w)
         contrib = saturation(x_ad, spec.saturation.type, sat)
 
         n_train = max(float(values["time_index"][-1]), 1.0)
@@ -154,7 +172,6 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
                 mult = _multiplier("media_temporal_latent_multiplier", f, train_mask, ("date",))
                 contrib = contrib * mult[bc + (None,)]
         contrib = pm.Deterministic("channel_contribution", contrib, dims=("date", *panel, "channel"))
-        ts = pt.as_tensor_variable(target_scale)
         pm.Deterministic("channel_contribution_original_scale", contrib * ts[None, ..., None], dims=("date", *panel, "channel"))
         pm.Deterministic("total_media_contribution_original_scale", (contrib * ts[None, ..., None]).sum())
 
@@ -181,6 +198,7 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
             gamma = handle_dims(create("gamma_control", gp_, gdims), gdims, (*panel, "control"))
             table.append({"variable": "gamma_control", "distribution": describe_prior(gp_), "dims": ", ".join(gdims)})
             mu = mu + pm.Deterministic("control_contribution", C * gamma, dims=("date", *panel, "control")).sum(axis=-1)
+            pm.Data("control_scale", control_scale, dims=(*panel, "control"))
 
         if spec.yearly_seasonality:
             F = pm.Data("fourier_features", values["fourier_features"], dims=("date", "fourier_mode"))

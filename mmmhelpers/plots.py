@@ -15,6 +15,11 @@ from mmmhelpers.data import MMMData
 
 __all__ = [
     "style",
+    "plot_saturation_recovery",
+    "plot_multiplier",
+    "plot_residuals",
+    "plot_folds",
+    "plot_rank_histograms",
     "plot_data",
     "plot_ppc",
     "plot_contributions",
@@ -199,5 +204,117 @@ def plot_scenarios(scenarios: list[dict], budget: float, planned: dict | None = 
     ax.xaxis.set_major_formatter(THOUSANDS)
     ax.yaxis.set_major_formatter(THOUSANDS)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarray | None, channels: list[str],
+                             panel: dict[str, list]):
+    """Posterior saturation curve (mean, 94% band) against the true curve, per channel and panel cell."""
+    cells = _cells(panel)
+    fig, axes = plt.subplots(len(cells), len(channels), figsize=(4.2 * len(channels), 3.2 * len(cells)), squeeze=False)
+    for r, cell in enumerate(cells):
+        idx = tuple(panel[d].index(cell[d]) for d in panel)
+        for c, ch in enumerate(channels):
+            ax = axes[r, c]
+            x = spend[(slice(None), *idx, c)]
+            draws = est[(slice(None), slice(None), *idx, c)]
+            lo, hi = np.quantile(draws, [0.03, 0.97], axis=0)
+            ax.fill_between(x, lo, hi, color="C0", alpha=0.25, lw=0, label="94% HDI")
+            ax.plot(x, draws.mean(axis=0), color="C0", label="posterior mean")
+            if true is not None:
+                ax.plot(x, true[(slice(None), *idx, c)], color="C3", ls="--", lw=2, label="truth")
+            ax.set(title=f"{ch} ({_label(cell)})", xlabel="spend per week", ylabel="contribution per week")
+            ax.xaxis.set_major_formatter(THOUSANDS)
+            ax.yaxis.set_major_formatter(THOUSANDS)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Saturation curves: truth vs posterior (one week of spend, no carryover)", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_multiplier(idata, truth=None, name: str = "media_temporal_latent_multiplier"):
+    """The time-varying media multiplier: posterior band against the truth."""
+    m = idata.posterior[name].stack(sample=("chain", "draw"))
+    m = m.transpose("sample", "date", ...)
+    fig, ax = plt.subplots(figsize=(11, 3.5))
+    dates = pd.DatetimeIndex(m["date"].values)
+    if m.ndim == 2:
+        _bands(ax, dates, m.values, "C0", "posterior")
+    else:
+        for i, ch in enumerate(m["channel"].values):
+            ax.plot(dates, m.values[..., i].mean(axis=0), color=f"C{i}", label=f"{ch} posterior mean")
+    if truth is not None and name in truth:
+        ax.plot(dates, truth[name].sel(date=dates).values, color="C3", ls="--", lw=2, label="truth")
+    ax.axhline(1.0, color="grey", lw=1)
+    ax.set(title="Time-varying media multiplier", xlabel="week", ylabel="multiplier (1 = average)")
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def _acf(x: np.ndarray, max_lag: int) -> np.ndarray:
+    x = x - x.mean()
+    denom = np.sum(x**2)
+    return np.array([np.sum(x[lag:] * x[: len(x) - lag]) / denom for lag in range(max_lag + 1)])
+
+
+def plot_residuals(idata, data: MMMData, max_lag: int = 20):
+    """Residuals (observed − posterior-predictive mean) over time and their autocorrelation."""
+    pp = idata.posterior_predictive["y_original_scale"].mean(("chain", "draw"))
+    cells = _cells(data.panel)
+    fig, axes = plt.subplots(len(cells), 2, figsize=(12, 3.2 * len(cells)), squeeze=False,
+                             gridspec_kw={"width_ratios": [2.2, 1]})
+    for row, cell in zip(axes, cells):
+        resid = data.y[(slice(None), *_index(data, cell))] - pp.sel(cell).values
+        row[0].axhline(0, color="grey", lw=1)
+        row[0].plot(data.dates, resid, ".-", color="C0", lw=0.8, ms=3)
+        row[0].set(title=f"Residuals over time ({_label(cell)})", xlabel="week", ylabel="observed − predicted")
+        row[0].yaxis.set_major_formatter(THOUSANDS)
+        acf = _acf(resid, min(max_lag, len(resid) - 2))
+        band = 1.96 / np.sqrt(len(resid))
+        row[1].bar(np.arange(len(acf)), acf, color="C0", width=0.6)
+        row[1].axhspan(-band, band, color="grey", alpha=0.2, label="±1.96/√n")
+        row[1].set(title=f"Autocorrelation ({_label(cell)})", xlabel="lag (weeks)", ylabel="autocorrelation")
+        row[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_folds(folds: pd.DataFrame):
+    """Scores per rolling origin: CRPS (bars) and 94% coverage (points)."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    x = np.arange(len(folds))
+    ax.bar(x, folds["crps"], color="C0", alpha=0.8, label="CRPS")
+    ax.set_xticks(x, folds["origin"])
+    ax.set(title="Out-of-sample scores per origin", xlabel="forecast origin (first test week)",
+           ylabel="CRPS (target units)")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax2 = ax.twinx()
+    ax2.plot(x, folds["coverage_94"], "o-", color="C3", label="94% coverage")
+    ax2.axhline(0.94, color="C3", ls=":", lw=1)
+    ax2.set(ylim=(0, 1.05), ylabel="coverage of 94% interval")
+    ax2.grid(False)
+    fig.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rank_histograms(reps: pd.DataFrame, bins: int = 10):
+    """Where each truth fell in its posterior, over replicates: flat when intervals are calibrated."""
+    params = list(dict.fromkeys(reps["parameter"]))
+    ncol = min(4, len(params))
+    nrow = int(np.ceil(len(params) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.4 * nrow), squeeze=False)
+    n = reps["replicate"].nunique()
+    for ax, name in zip(axes.ravel(), params):
+        q = reps.loc[reps["parameter"] == name, "quantile"]
+        ax.hist(q, bins=np.linspace(0, 1, bins + 1), color="C0", alpha=0.8)
+        ax.axhline(n / bins, color="C3", ls="--", lw=1)
+        ax.set(title=name, xlabel="quantile of truth in posterior", ylabel="replicates")
+        ax.title.set_fontsize(9)
+    for ax in axes.ravel()[len(params):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Rank histograms over {n} replicates (dashed: uniform)", fontweight="bold")
     fig.tight_layout()
     return fig

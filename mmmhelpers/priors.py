@@ -77,7 +77,7 @@ class LogNormalMeanStd:
         mu_log = pt.log(mean) - s2 / 2
         if self.centered:
             return pm.LogNormal(name, mu=mu_log, sigma=pt.sqrt(s2), dims=self.dims)
-        z = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=self.dims)
+        z = pm.Normal(f"{name}_log_offset", 0.0, 1.0, dims=self.dims)
         return pm.Deterministic(name, pt.exp(mu_log + pt.sqrt(s2) * z), dims=self.dims)
 
     def to_dict(self) -> dict:
@@ -92,7 +92,11 @@ class LogNormalMeanStd:
 
 @dataclass
 class LaplaceMixture:
-    """Non-centred Laplace(mu, b) as a normal scale mixture: var ~ Exp(1/(2b²)), mu + sqrt(var)·z."""
+    """Non-centred Laplace(mu, b) as a normal scale mixture: var ~ Exp(1/(2b²)), mu + sqrt(var)·z.
+
+    As pymc-marketing's ``LaplacePrior``: the mixing variance ``<name>_sigma`` has the dims of ``b``
+    (one shared variance when ``b`` is a scalar), the offsets ``<name>_offset`` the prior's dims.
+    """
 
     mu: Any = 0.0
     b: Any = 1.0
@@ -101,10 +105,11 @@ class LaplaceMixture:
 
     def create_variable(self, name: str):
         mu = _create_param(self.mu, f"{name}_mu", self.dims)
-        b = _create_param(self.b, f"{name}_b", self.dims)
-        var = pm.Exponential(f"{name}_variance", lam=1 / (2 * b**2), dims=self.dims)
+        b_dims = _as_dims(getattr(self.b, "dims", None))
+        b = self.b.create_variable(f"{name}_b") if hasattr(self.b, "create_variable") else pt.as_tensor(float(self.b))
+        var = pm.Exponential(f"{name}_sigma", scale=2 * b**2, dims=b_dims or None)
         z = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=self.dims)
-        return pm.Deterministic(name, mu + pt.sqrt(var) * z, dims=self.dims)
+        return pm.Deterministic(name, mu + pt.sqrt(handle_dims(var, b_dims, self.dims)) * z, dims=self.dims)
 
     def to_dict(self) -> dict:
         return {

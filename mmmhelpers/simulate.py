@@ -108,6 +108,8 @@ def _panel_mmm(spec, seed: int, geos: list[str] | None) -> tuple[MMMData, xr.Dat
         std = np.asarray(p["beta_std"], float)
         s2 = np.log1p((std / beta) ** 2)
         beta = np.exp(np.log(beta) - s2 / 2 + np.sqrt(s2) * rng.standard_normal((G, n_ch)))
+        if intercept.size not in (1, G):
+            raise ValueError(f"simulate.true_params.intercept: needs 1 or {G} values (one per geo), got {p['intercept']}")
         intercept = np.broadcast_to(intercept, (G,)).astype(float)
         gamma_f = gamma_f + rng.laplace(0, p["fourier_sd"] / np.sqrt(2), (G, 2 * order))
     C = np.broadcast_to(_events(dates)[(slice(None),) + (None,) * len(panel_shape)], (n, *panel_shape, 2)).copy()
@@ -147,10 +149,158 @@ def _panel_mmm(spec, seed: int, geos: list[str] | None) -> tuple[MMMData, xr.Dat
     return data, truth
 
 
+CONFOUNDED_DEFAULTS: dict[str, Any] = {
+    "channels": ["tv", "social", "search"],
+    "alpha": [0.5, 0.25, 0.05],
+    "lam": [1.5, 2.5, 3.5],
+    "beta": [350.0, 150.0, 50.0],
+    "spend_base": [1000.0, 600.0, 300.0],  # spend per week at average demand
+    "spend_noise": 0.25,  # log-sd of spend around the demand-driven plan
+    "demand_base": 100.0,
+    "demand_trend": 1.0,  # demand grows by this fraction over the period
+    "demand_seasonality": 0.25,  # amplitude of the yearly cycle (fraction of demand)
+    "demand_effect": 4.0,  # sales per unit of demand
+    "intercept": 500.0,
+    "proxy_noise": 0.15,  # relative noise of the demand proxy the model sees
+    "sigma": 40.0,
+    "l_max": 8,
+}
+
+
+def _confounded_demand(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
+    """Spend follows demand, demand drives sales, the model only sees a noisy proxy of demand.
+
+    A regression of sales on spend then credits media with part of demand's effect: the case that
+    shows why MMM needs the confounder (and how much it over-credits media without it).
+    """
+    p = _merged(CONFOUNDED_DEFAULTS, spec.true_params)
+    rng = np.random.default_rng(seed)
+    n = spec.n_weeks
+    dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
+    t = np.arange(n)
+    demand = p["demand_base"] * (1 + p["demand_trend"] * t / n) * (1 + p["demand_seasonality"] * np.sin(2 * np.pi * t / 52.18))
+    rel = demand / demand.mean()
+    base = np.asarray(p["spend_base"], float)
+    X = base[None] * rel[:, None] * np.exp(rng.normal(0, p["spend_noise"], (n, len(base))))
+    alpha, lam, beta = (np.asarray(p[k], float) for k in ("alpha", "lam", "beta"))
+    x_scale = X.max(axis=0)
+    x_ad = adstock(X / x_scale, "geometric", {"alpha": alpha}, int(p["l_max"]), True).eval()
+    contrib = np.asarray(logistic_saturation(x_ad, lam, beta).eval())
+    y = p["intercept"] + p["demand_effect"] * demand + contrib.sum(-1) + rng.normal(0, p["sigma"], n)
+    proxy = demand * (1 + rng.normal(0, p["proxy_noise"], n))
+    data = MMMData(dates, {}, list(p["channels"]), ["demand_proxy"], X, proxy[:, None], y)
+    _, y_scale = max_scales(data)
+    truth = xr.Dataset(
+        {
+            "adstock_alpha": (("channel",), alpha),
+            "saturation_lam": (("channel",), lam),
+            "saturation_beta": (("channel",), beta / y_scale),
+            "y_sigma": ((), p["sigma"] / y_scale),
+            "channel_contribution_original_scale": (("date", "channel"), contrib),
+            "total_media_contribution_original_scale": ((), contrib.sum()),
+            "demand": (("date",), demand),
+        },
+        coords={"date": dates, "channel": data.channels},
+        attrs={"generator": "confounded_demand", "seed": seed, "adstock": "geometric", "saturation": "logistic",
+               "l_max": int(p["l_max"]), "normalize": 1},
+    )
+    return data, truth
+
+
+TIME_VARYING_DEFAULTS: dict[str, Any] = {
+    "channels": ["social", "tv"],
+    "patterns": ["always_on", "campaign"],
+    "spend_mean": [3000.0, 8000.0],
+    "adstock_alpha": [0.4, 0.6],
+    "saturation_alpha": [0.25, 0.35],  # Michaelis-Menten ceilings (fraction of the sales scale)
+    "saturation_lam": [0.4, 0.5],  # half-saturation points (spend / max spend)
+    "intercept": 0.5,
+    "gamma_control": [0.15, -0.1],
+    "gamma_fourier": [0.05, 0.02, 0.03, -0.01],
+    "sigma": 0.02,
+    "eta": 0.3,  # amplitude of the latent log-multiplier
+    "ls": 30.0,  # its length scale (weeks)
+    "m": 50,
+    "sales_scale": 10000.0,  # sales units per model unit
+    "l_max": 8,
+}
+
+
+def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
+    """One market, two channels, a smooth media multiplier over time (HSGP), Michaelis-Menten.
+
+    The data are drawn from the very model ``mmmhelpers`` fits (``pm.do`` fixes its parameters), so
+    the generator and the fitted model share one definition.
+    """
+    import pymc as pm
+
+    from mmmhelpers.config import HSGPSpec, ModelSpec
+    from mmmhelpers.model import build_model
+
+    p = _merged(TIME_VARYING_DEFAULTS, spec.true_params)
+    rng = np.random.default_rng(seed)
+    n = spec.n_weeks
+    dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
+    channels = list(p["channels"])
+    X = np.stack([spend_pattern(rng, p["patterns"][c], n, p["spend_mean"][c]) for c in range(len(channels))], -1)
+    C = _events(dates)
+    order = len(p["gamma_fourier"]) // 2
+    placeholder = MMMData(dates, {}, channels, ["event_1", "event_2"], X, C, np.ones(n))  # target scale 1
+    model_spec = ModelSpec.model_validate({
+        "adstock": {"type": "geometric", "l_max": int(p["l_max"]), "normalize": True},
+        "saturation": {"type": "michaelis_menten"},
+        "yearly_seasonality": order,
+        "time_varying_media": HSGPSpec(m=int(p["m"])).model_dump(),
+    })
+    mmm = build_model(model_spec, placeholder)
+    fixed = {
+        "adstock_alpha": np.asarray(p["adstock_alpha"], float),
+        "saturation_alpha": np.asarray(p["saturation_alpha"], float),
+        "saturation_lam": np.asarray(p["saturation_lam"], float),
+        "intercept_contribution": np.asarray(p["intercept"], float),
+        "gamma_control": np.asarray(p["gamma_control"], float),
+        "gamma_fourier": np.asarray(p["gamma_fourier"], float),
+        "y_sigma": np.asarray(p["sigma"], float),
+        "media_temporal_latent_eta": np.asarray(p["eta"], float),
+        "media_temporal_latent_ls": np.asarray(p["ls"], float),
+    }
+    dgp = pm.do(mmm.model, fixed)
+    names = ["y", "channel_contribution", "media_temporal_latent_multiplier"]
+    y_m, contrib_m, mult = pm.draw([dgp[k] for k in names], random_seed=rng)
+    S = float(p["sales_scale"])
+    y = y_m * S
+    data = MMMData(dates, {}, channels, placeholder.controls, X, C, y)
+    _, y_scale = max_scales(data)
+    k = S / float(y_scale)  # model-unit (target scale 1) -> the fitted model's scale (max of y)
+    truth = xr.Dataset(
+        {
+            "adstock_alpha": (("channel",), fixed["adstock_alpha"]),
+            "saturation_alpha": (("channel",), fixed["saturation_alpha"] * k),
+            "saturation_lam": (("channel",), fixed["saturation_lam"]),
+            "intercept_contribution": ((), fixed["intercept_contribution"] * k),
+            "gamma_control": (("control",), fixed["gamma_control"] * k),
+            "gamma_fourier": (("fourier_mode",), fixed["gamma_fourier"] * k),
+            "y_sigma": ((), fixed["y_sigma"] * k),
+            "media_temporal_latent_multiplier": (("date",), mult),
+            "channel_contribution_original_scale": (("date", "channel"), contrib_m * S),
+            "total_media_contribution_original_scale": ((), contrib_m.sum() * S),
+        },
+        coords={"date": dates, "channel": channels, "control": placeholder.controls,
+                "fourier_mode": fourier_modes(order)},
+        attrs={"generator": "time_varying_media", "seed": seed, "adstock": "geometric",
+               "saturation": "michaelis_menten", "l_max": int(p["l_max"]), "normalize": 1},
+    )
+    return data, truth
+
+
+GENERATORS = {
+    "single_market": lambda spec, seed: _panel_mmm(spec, seed, None),
+    "geo_hierarchical": lambda spec, seed: _panel_mmm(spec, seed, []),
+    "confounded_demand": _confounded_demand,
+    "time_varying_media": _time_varying_media,
+}
+
+
 def simulate(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     """Run the generator named by ``spec.generator`` (a ``SimulateSpec``)."""
-    if spec.generator == "single_market":
-        return _panel_mmm(spec, seed, None)
-    if spec.generator == "geo_hierarchical":
-        return _panel_mmm(spec, seed, [])
-    raise NotImplementedError(f"simulate.generator: {spec.generator!r} is not available yet")
+    return GENERATORS[spec.generator](spec, seed)

@@ -124,6 +124,38 @@ if truth is not None:
     plt.show()
     display(table(contrib, percent=("true_share", "estimated_share", "rel_error"),
                   caption="Contribution over the fitted window (original scale)"))'''),
+        ("code", '''#| label: fig-saturation-recovery
+#| fig-cap: "True vs estimated saturation curves."
+if truth is not None:
+    from mmmhelpers.model import model_for
+    from mmmhelpers.recovery import saturation_curves
+
+    mmm = model_for(params, artifacts.load_data(run_dir))
+    spend, est, true = saturation_curves(idata, truth, mmm)
+    fig = plots.plot_saturation_recovery(spend, est, true, mmm.data.channels, mmm.data.panel)
+    plt.show()'''),
+        ("code", '''#| label: fig-multiplier
+#| fig-cap: "True vs estimated time-varying media multiplier."
+if truth is not None and "media_temporal_latent_multiplier" in idata.posterior:
+    fig = plots.plot_multiplier(idata, truth)
+    plt.show()'''),
+        ("code", '''from mmmhelpers.recovery import coverage_summary, replicate_study
+
+n_reps = params.recovery.replicates
+if n_reps and params.simulate is not None:
+    fit = params.fit.model_copy(update={"draws": min(params.fit.draws, 500), "tune": min(params.fit.tune, 500)})
+    reps = replicate_study(params, n_reps, fit=fit, progress=False)
+    reps.to_csv(artifacts.artifacts_dir(run_dir) / "recovery_replicates.csv", index=False)
+    display(md(f"## Coverage over {n_reps} replicates\\n\\nEach replicate is a new dataset from the same DGP "
+               f"(new seed), fitted with {fit.chains} × {fit.draws} draws. Calibrated intervals cover the "
+               f"truth about 50% and 94% of the time."))
+    display(table(coverage_summary(reps), percent=("coverage_50", "coverage_94", "mean_rel_error"),
+                  caption="Empirical coverage per parameter"))'''),
+        ("code", '''#| label: fig-rank-histograms
+#| fig-cap: "Rank histograms: quantile of the truth in each replicate's posterior."
+if n_reps and params.simulate is not None:
+    fig = plots.plot_rank_histograms(reps)
+    plt.show()'''),
         ("markdown", "A parameter outside its interval is not automatically a bug: with a 94% interval about one "
                      "in seventeen should miss. Systematic misses in one direction (all media over-credited) point "
                      "to confounding or a misspecified model."),
@@ -148,6 +180,17 @@ fig = plots.plot_holdout(preds[0], data, train_end)
 plt.show()'''),
         ("code", '''table(fold_frame(result), percent=("mape", "smape", "coverage_50", "coverage_94"),
       caption="Scores per origin (original scale; CRPS in target units)")'''),
+        ("code", '''#| label: fig-folds
+#| fig-cap: "Scores per forecast origin."
+if len(result["folds"]) > 1:
+    fig = plots.plot_folds(fold_frame(result))
+    plt.show()'''),
+        ("markdown", "## Residual checks on the full fit\n\nResiduals of the model fitted on all weeks (page 2): "
+                     "no trend, no seasonal pattern and small autocorrelation are what a well-specified model leaves."),
+        ("code", '''#| label: fig-residuals
+#| fig-cap: "Residuals of the full fit over time and their autocorrelation."
+fig = plots.plot_residuals(artifacts.load_idata(run_dir), data)
+plt.show()'''),
         ("markdown", "Coverage near 94% (and 50%) means the intervals are honest; a MAPE much larger out of sample "
                      "than in sample means the model overfits."),
     ],

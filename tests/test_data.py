@@ -49,5 +49,5 @@ def test_bad_data_is_a_clear_error(mutate, message):
 def test_fourier_features_hand_values():
     dates = pd.DatetimeIndex(["2024-01-01", "2024-04-01"])
     F = fourier_features(dates, 1)
-    t = np.array([0, 91]) / 365.25
+    t = np.array([1, 92]) / 365.25  # day of year of 1 Jan and 1 Apr (leap year)
     np.testing.assert_allclose(F, np.c_[np.sin(2 * np.pi * t), np.cos(2 * np.pi * t)])

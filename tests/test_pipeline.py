@@ -47,7 +47,7 @@ def test_every_page_and_artifact_exists(report):
     for name in ["index.html", "manifest.json", *[f"{s}.html" for s in STAGES], *[f"notebooks/{s}.ipynb" for s in STAGES]]:
         assert (out / name).is_file(), name
     for name in ["data.csv", "truth.nc", "idata.nc", "diagnostics.json", "recovery.csv", "out_of_sample.json",
-                 "allocation.json"]:
+                 "allocation.json", "recovery_replicates.csv"]:
         assert (out / "artifacts" / name).is_file(), name
     index = (out / "index.html").read_text()
     for s in STAGES:
@@ -83,12 +83,15 @@ def test_recovery_table_is_sane(report):
     assert rec.covered.mean() >= 0.5
     alpha = rec.set_index("parameter").loc["adstock_alpha[x1]"]
     assert alpha.truth == pytest.approx(0.6)
+    reps = pd.read_csv(out / "artifacts" / "recovery_replicates.csv")
+    assert sorted(reps["replicate"].unique()) == [0, 1] and reps["quantile"].between(0, 1).all()
 
 
 def test_out_of_sample_scores_are_sane(report):
     out, _ = report
     o = load(out, "out_of_sample.json")
-    assert o["holdout_weeks"] == 6 and len(o["folds"]) == 1
+    assert o["holdout_weeks"] == 6 and len(o["folds"]) == 2
+    assert o["folds"][1]["test_end"] < o["folds"][0]["test_start"]  # the rolling origin is earlier
     fold = o["folds"][0]
     assert fold["test_start"] > fold["train_end"]
     assert 0 < fold["crps"] < 2000 and 0 <= fold["mape"] < 0.3

@@ -63,13 +63,20 @@ def test_lognormal_mean_std_has_that_mean_and_std():
     assert draws.std() == pytest.approx(0.5, rel=0.03)
 
 
-def test_laplace_mixture_has_laplace_variance():
+def test_laplace_mixture_has_laplace_marginal():
     b = 0.3
-    with pm.Model(coords={"i": range(20000)}):
-        LaplaceMixture(0.0, b, dims=("i",)).create_variable("g")
-        draws = pm.sample_prior_predictive(draws=1, random_seed=2).prior["g"].values.ravel()
+    with pm.Model():  # one element per prior draw: the marginal is Laplace(0, b)
+        LaplaceMixture(0.0, b).create_variable("g")
+        draws = pm.sample_prior_predictive(draws=20000, random_seed=2).prior["g"].values.ravel()
     assert draws.var() == pytest.approx(2 * b**2, rel=0.05)
     assert np.median(np.abs(draws)) == pytest.approx(b * np.log(2), rel=0.05)  # Laplace median |x| = b ln 2
+
+
+def test_laplace_mixture_shares_the_variance_of_a_scalar_b():
+    with pm.Model(coords={"i": range(3)}) as m:
+        LaplaceMixture(0.0, parse_prior({"distribution": "HalfNormal"}),
+                       dims=("i",)).create_variable("g")
+    assert m["g_sigma"].ndim == 0 and m["g_offset"].ndim == 1
 
 
 def test_describe_prior_reads_like_the_yaml():

@@ -1,0 +1,118 @@
+"""Parity: the two-market hierarchical case fitted by mmmhelpers and by pymc-marketing 0.19.x.
+
+Both fit the same simulated data with the same priors (params/geo_hierarchical.yaml; per-geo max
+scaling on both sides) and the same sampler (nutpie). Prints, per scalar parameter, both posterior
+means and sds and |difference| / posterior sd (parity: < 0.5 everywhere), then time and min ESS.
+
+    .venv/bin/pip install pymc-marketing==0.19.2      # optional extra, benchmarks only
+    .venv/bin/python benchmarks/parity_pymc_marketing.py [params/geo_hierarchical.yaml] [--draws 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.config import load_params
+from mmmhelpers.fit import sample
+from mmmhelpers.model import model_for
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPARED = ["adstock_alpha", "saturation_lam", "saturation_beta", "intercept_contribution", "gamma_control",
+            "gamma_fourier", "y_sigma"]
+
+
+def pymc_marketing_fit(df: pd.DataFrame, params, seed: int):
+    """The same model written with pymc-marketing's multidimensional MMM."""
+    from pymc_extras.prior import Prior
+    from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
+    from pymc_marketing.mmm.multidimensional import MMM
+    from pymc_marketing.mmm.scaling import Scaling, VariableScaling
+    from pymc_marketing.special_priors import LaplacePrior, LogNormalPrior
+
+    adstock = GeometricAdstock(l_max=8, normalize=True,
+                               priors={"alpha": Prior("Beta", alpha=2, beta=5, dims=("geo", "channel"))})
+    saturation = LogisticSaturation(priors={
+        "lam": Prior("Gamma", mu=0.5, sigma=0.25, dims="channel"),
+        "beta": LogNormalPrior(mean=Prior("Gamma", mu=0.25, sigma=0.1, dims="channel"),
+                               std=Prior("Exponential", scale=0.1, dims="channel"),
+                               dims=("geo", "channel"), centered=False),
+    })
+    model_config = {
+        "intercept": Prior("Gamma", mu=0.5, sigma=0.25, dims="geo"),
+        "gamma_control": Prior("Normal", mu=0, sigma=0.5, dims="control"),
+        "gamma_fourier": LaplacePrior(mu=0, b=Prior("HalfNormal", sigma=0.2), dims=("geo", "fourier_mode"),
+                                      centered=False),
+        "likelihood": Prior("TruncatedNormal", lower=0, sigma=Prior("HalfNormal", sigma=1.5), dims=("date", "geo")),
+    }
+    scaling = Scaling(target=VariableScaling(method="max", dims=()), channel=VariableScaling(method="max", dims=()))
+    mmm = MMM(date_column="date", channel_columns=["x1", "x2"], target_column="y",
+              control_columns=["event_1", "event_2"], dims=("geo",), yearly_seasonality=2,
+              adstock=adstock, saturation=saturation, model_config=model_config, scaling=scaling)
+    fit = params.fit
+    t0 = time.perf_counter()
+    idata = mmm.fit(df.drop(columns="y"), df["y"], progressbar=False, random_seed=seed, nuts_sampler="nutpie",
+                    chains=fit.chains, draws=fit.draws, tune=fit.tune, target_accept=fit.target_accept)
+    return idata, time.perf_counter() - t0
+
+
+def compare(ours, theirs) -> pd.DataFrame:
+    rows = []
+    for name in COMPARED:
+        a, b = ours.posterior[name], theirs.posterior[name]
+        b = b.transpose(*a.dims)
+        for idx in np.ndindex(*a.shape[2:]):
+            label = name + ("[" + ", ".join(str(a[d].values[i]) for d, i in zip(a.dims[2:], idx)) + "]" if idx else "")
+            sa = a.values[(slice(None), slice(None), *idx)].ravel()
+            sb = b.sel({d: a[d].values[i] for d, i in zip(a.dims[2:], idx)}).values.ravel()
+            sd = float(np.sqrt((sa.var() + sb.var()) / 2))
+            rows.append({"parameter": label, "mmmhelpers mean": sa.mean(), "mmmhelpers sd": sa.std(),
+                         "pymc-marketing mean": sb.mean(), "pymc-marketing sd": sb.std(),
+                         "|diff| / sd": abs(sa.mean() - sb.mean()) / sd})
+    return pd.DataFrame(rows)
+
+
+def min_ess(idata) -> float:
+    return float(az.ess(idata, var_names=COMPARED).to_array().min())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("params", nargs="?", default=str(ROOT / "params" / "geo_hierarchical.yaml"))
+    parser.add_argument("--draws", type=int, default=None, help="override fit.draws and fit.tune")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    if args.draws:
+        params = params.model_copy(update={"fit": params.fit.model_copy(update={"draws": args.draws, "tune": args.draws})})
+    data, _ = prepare_data(params)
+    df = data.to_frame()
+
+    t0 = time.perf_counter()
+    ours, timings = sample(model_for(params, data), params.fit, seed=params.seed, progress=False)
+    ours_s = time.perf_counter() - t0
+    theirs, theirs_s = pymc_marketing_fit(df, params, seed=params.seed)
+
+    table = compare(ours, theirs)
+    pd.set_option("display.width", 160)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    worst = table["|diff| / sd"].max()
+    print(f"\nmax |diff| / sd = {worst:.3f} over {len(table)} scalar parameters -> "
+          f"{'PARITY' if worst < 0.5 else 'NO PARITY'} (threshold 0.5)")
+    div_ours = int(ours.sample_stats["diverging"].sum())
+    div_theirs = int(theirs.sample_stats["diverging"].sum()) if "diverging" in theirs.sample_stats else -1
+    print("\n| library | wall s (compile+sample+ppc) | min bulk ESS | min ESS / s | divergences |")
+    print("|---|---|---|---|---|")
+    for name, idata, secs, div in [("mmmhelpers", ours, ours_s, div_ours), ("pymc-marketing", theirs, theirs_s, div_theirs)]:
+        ess = min_ess(idata)
+        print(f"| {name} | {secs:.1f} | {ess:.0f} | {ess / secs:.1f} | {div} |")
+    print(f"(mmmhelpers: compile {timings['compile_seconds']:.1f} s, sampling {timings['sampling_seconds']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Data-generating processes: shapes, truth on the model's scale, the confounding that the case needs."""
+
+import numpy as np
+import pytest
+from conftest import idata_from_truth
+
+from mmmhelpers.config import ModelSpec, SimulateSpec
+from mmmhelpers.data import max_scales
+from mmmhelpers.model import build_model
+from mmmhelpers.recovery import recovery_table, saturation_curves
+from mmmhelpers.simulate import simulate
+
+
+def test_single_market_truth_is_on_the_model_scale():
+    data, truth = simulate(SimulateSpec(generator="single_market", n_weeks=52), seed=1)
+    _, y_scale = max_scales(data)
+    np.testing.assert_allclose(truth["saturation_beta"].values * y_scale, truth["saturation_beta_original_scale"].values)
+    assert truth["channel_contribution_original_scale"].shape == (52, 2)
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a, _ = simulate(SimulateSpec(generator="single_market", n_weeks=30), seed=4)
+    b, _ = simulate(SimulateSpec(generator="single_market", n_weeks=30), seed=4)
+    c, _ = simulate(SimulateSpec(generator="single_market", n_weeks=30), seed=5)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert not np.allclose(a.y, c.y)
+
+
+def test_geo_hierarchical_panel():
+    data, truth = simulate(SimulateSpec(generator="geo_hierarchical", n_weeks=40,
+                                        true_params={"geos": ["n", "s", "e"], "intercept": 4000.0}), seed=2)
+    assert data.X.shape == (40, 3, 2) and data.panel == {"geo": ["n", "s", "e"]}
+    assert truth["saturation_beta"].dims == ("geo", "channel") and truth["adstock_alpha"].dims == ("geo", "channel")
+    campaign = data.X[..., 1]
+    assert (campaign == 0).mean() > 0.4  # bursty channel: zero most weeks
+
+
+def test_unknown_true_param_is_an_error():
+    with pytest.raises(ValueError, match="unknown keys \\['lamda'\\]"):
+        simulate(SimulateSpec(generator="single_market", true_params={"lamda": [1, 2]}), seed=1)
+
+
+def test_confounded_demand_spend_follows_demand():
+    data, truth = simulate(SimulateSpec(generator="confounded_demand", n_weeks=156), seed=3)
+    assert data.channels == ["tv", "social", "search"] and data.controls == ["demand_proxy"]
+    demand = truth["demand"].values
+    for c in range(3):
+        assert np.corrcoef(data.X[:, c], demand)[0, 1] > 0.5
+    np.testing.assert_allclose(truth["adstock_alpha"].values, [0.5, 0.25, 0.05])
+    _, y_scale = max_scales(data)
+    np.testing.assert_allclose(truth["saturation_beta"].values * y_scale, [350, 150, 50])
+
+
+def test_time_varying_media_is_drawn_from_the_fitted_model():
+    data, truth = simulate(SimulateSpec(generator="time_varying_media", n_weeks=120), seed=4)
+    mult = truth["media_temporal_latent_multiplier"].values
+    assert mult.shape == (120,) and np.log(mult).mean() == pytest.approx(0.0, abs=1e-9)
+    assert mult.max() / mult.min() > 1.2  # the multiplier really varies
+    # rebuilding the same model on the simulated data, the true parameters reproduce the contributions
+    spec = ModelSpec.model_validate({"saturation": {"type": "michaelis_menten"}, "time_varying_media": {"m": 50}})
+    mmm = build_model(spec, data)
+    m = mmm.model
+    names = ["adstock_alpha", "saturation_alpha", "saturation_lam"]
+    fn = m.compile_fn(m["channel_contribution_original_scale"] / m["media_temporal_latent_multiplier"][:, None],
+                      inputs=[m[k] for k in names], on_unused_input="ignore")
+    got = fn({k: truth[k].values for k in names})
+    want = truth["channel_contribution_original_scale"].values / mult[:, None]
+    np.testing.assert_allclose(got, want, rtol=1e-8)
+
+
+def test_recovery_table_and_saturation_curves_on_a_perfect_posterior(single_market, truth_model_spec):
+    data, truth = single_market
+    names = ["adstock_alpha", "saturation_lam", "saturation_beta", "intercept_contribution", "y_sigma"]
+    idata = idata_from_truth(truth, names, n_draws=5)
+    table = recovery_table(idata, truth)
+    assert set(table["parameter"]) >= {"adstock_alpha[x1]", "saturation_beta[x2]", "y_sigma"}
+    assert table["covered"].all() and np.allclose(table["rel_error"], 0)
+    mmm = build_model(truth_model_spec, data)
+    spend, est, true = saturation_curves(idata, truth, mmm, n_points=11, n_draws=5)
+    np.testing.assert_allclose(est.mean(axis=0), true)
+    beta, lam = truth["saturation_beta_original_scale"].values, truth["saturation_lam"].values
+    np.testing.assert_allclose(true[-1], beta * (1 - np.exp(-lam)) / (1 + np.exp(-lam)))  # at max spend
+
+
+def test_replicate_study_and_coverage_by_hand():
+    import pandas as pd
+
+    from mmmhelpers.config import FitSpec, Params
+    from mmmhelpers.recovery import coverage_summary, replicate_study
+
+    reps = pd.DataFrame({"parameter": ["a", "a", "a", "a", "b", "b"], "covered": [True, True, False, True, True, False],
+                         "covered_50": [True, False, False, False, True, True], "rel_error": [0.1, -0.1, 0.3, 0.1, 0, 0]})
+    summ = coverage_summary(reps).set_index("parameter")
+    assert summ.loc["a", "coverage_94"] == 0.75 and summ.loc["a", "coverage_50"] == 0.25
+    assert summ.loc["b", "coverage_94"] == 0.5 and summ.loc["b", "replicates"] == 2
+    # a real (tiny) replicate study: one compiled model, three datasets, truth differs per replicate
+    params = Params.model_validate({
+        "case": "reps", "title": "r", "seed": 3, "simulate": {"generator": "single_market", "n_weeks": 40},
+        "model": {"adstock": {"l_max": 4}, "yearly_seasonality": 1},
+    })
+    out = replicate_study(params, 3, fit=FitSpec(chains=2, tune=100, draws=100), progress=False)
+    assert sorted(out["replicate"].unique()) == [0, 1, 2]
+    per_rep = out[out.parameter == "saturation_beta[x1]"]["truth"]
+    assert per_rep.nunique() == 3  # each replicate is its own dataset with its own model-scale truth
+    assert out["quantile"].between(0, 1).all()
