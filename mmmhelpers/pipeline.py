@@ -270,6 +270,7 @@ def run(
                 cwd=str(staging),
                 progress_bar=progress,
                 log_output=False,
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter from the kernel
             )
         except Exception as err:
             failed = out.parent / f"{out.name}.failed"

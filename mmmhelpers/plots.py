@@ -34,9 +34,10 @@ THOUSANDS = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
 
 
 def style() -> None:
-    """Seaborn theme used by every page."""
+    """Seaborn theme used by every page; concise date axes everywhere."""
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
-    plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "figure.autolayout": False})
+    plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "figure.autolayout": False,
+                         "date.converter": "concise"})
 
 
 def _cells(panel: dict[str, list]) -> list[dict]:

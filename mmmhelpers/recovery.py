@@ -127,7 +127,7 @@ def replicate_study(params, n: int, fit=None, progress: bool = True) -> pd.DataF
     and 50% HDIs, coverage flags and the truth's quantile in the posterior (for rank histograms).
     Replicates run one after another: each fit already uses every core (one chain per core).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from mmmhelpers.fit import sample_many
     from mmmhelpers.model import model_for

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
+from tqdm import tqdm
 
 from mmmhelpers.data import MMMData
 from mmmhelpers.fit import sample
@@ -108,12 +109,7 @@ def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[d
     fit = fit or params.fit
     folds = holdout_folds(data.n_dates, oos.holdout_weeks, oos.rolling_origins)
     records, preds, in_sample = [], [], None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
-    iterator = tqdm(folds, desc="folds", disable=not progress) if tqdm else folds
-    for k, (train_end, test_end) in enumerate(iterator):
+    for k, (train_end, test_end) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
         mmm = model_for(params, data.slice(0, train_end))
         idata, _ = sample(mmm, fit, seed=params.seed + 100 + k, progress=False)
         pred = predict(mmm, idata, data.slice(0, test_end), seed=params.seed + 200 + k)

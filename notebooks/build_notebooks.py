@@ -67,9 +67,7 @@ from mmmhelpers.report import contribution_summary
 data = artifacts.load_data(run_dir)
 mmm = model_for(params, data)
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")'''),
-        ("code", '''#| label: fig-model-graph
-#| fig-cap: "The model as a graph: random variables (ellipses), deterministics (boxes), data (grey)."
-graph = model_graph(mmm)
+        ("code", '''graph = model_graph(mmm)
 graph if graph is not None else md("*(Model graph skipped: graphviz's `dot` program is not installed.)*")'''),
         ("markdown", "Spend and target are divided by their maximum per panel coordinate before fitting; "
                      "contributions are reported back on the original scale."),
@@ -110,23 +108,18 @@ else:
     rec.to_csv(artifacts.artifacts_dir(run_dir) / "recovery.csv", index=False)
     contrib = contribution_table(idata, truth)
     display(md(f"**{verdict(rec, contrib)}**"))'''),
-        ("code", '''#| label: fig-recovery
-#| fig-cap: "Posterior 94% HDI and mean against the true value (red cross)."
-if truth is not None:
+        ("code", '''if truth is not None:
     fig = plots.plot_recovery(rec)
     plt.show()'''),
         ("code", '''if truth is not None:
     display(table(rec, percent=("rel_error",), caption="Truth vs posterior (model scale)"))'''),
-        ("code", '''#| label: fig-contribution-recovery
-#| fig-cap: "True vs estimated total contribution per channel."
-if truth is not None:
+        ("code", '''if truth is not None:
     fig = plots.plot_contribution_recovery(contrib)
-    plt.show()
-    display(table(contrib, percent=("true_share", "estimated_share", "rel_error"),
+    plt.show()'''),
+        ("code", '''if truth is not None:
+    display(table(contrib.drop(columns=["covered"]), percent=("true_share", "estimated_share", "rel_error"),
                   caption="Contribution over the fitted window (original scale)"))'''),
-        ("code", '''#| label: fig-saturation-recovery
-#| fig-cap: "True vs estimated saturation curves."
-if truth is not None:
+        ("code", '''if truth is not None:
     from mmmhelpers.model import model_for
     from mmmhelpers.recovery import saturation_curves
 
@@ -134,9 +127,7 @@ if truth is not None:
     spend, est, true = saturation_curves(idata, truth, mmm)
     fig = plots.plot_saturation_recovery(spend, est, true, mmm.data.channels, mmm.data.panel)
     plt.show()'''),
-        ("code", '''#| label: fig-multiplier
-#| fig-cap: "True vs estimated time-varying media multiplier."
-if truth is not None and "media_temporal_latent_multiplier" in idata.posterior:
+        ("code", '''if truth is not None and "media_temporal_latent_multiplier" in idata.posterior:
     fig = plots.plot_multiplier(idata, truth)
     plt.show()'''),
         ("code", '''from mmmhelpers.recovery import coverage_summary, replicate_study
@@ -151,9 +142,7 @@ if n_reps and params.simulate is not None:
                f"truth about 50% and 94% of the time."))
     display(table(coverage_summary(reps), percent=("coverage_50", "coverage_94", "mean_rel_error"),
                   caption="Empirical coverage per parameter"))'''),
-        ("code", '''#| label: fig-rank-histograms
-#| fig-cap: "Rank histograms: quantile of the truth in each replicate's posterior."
-if n_reps and params.simulate is not None:
+        ("code", '''if n_reps and params.simulate is not None:
     fig = plots.plot_rank_histograms(reps)
     plt.show()'''),
         ("markdown", "A parameter outside its interval is not automatically a bug: with a 94% interval about one "
@@ -180,9 +169,7 @@ fig = plots.plot_holdout(preds[0], data, train_end)
 plt.show()'''),
         ("code", '''table(fold_frame(result), percent=("mape", "smape", "coverage_50", "coverage_94"),
       caption="Scores per origin (original scale; CRPS in target units)")'''),
-        ("code", '''#| label: fig-folds
-#| fig-cap: "Scores per forecast origin."
-if len(result["folds"]) > 1:
+        ("code", '''if len(result["folds"]) > 1:
     fig = plots.plot_folds(fold_frame(result))
     plt.show()'''),
         ("markdown", "## Residual checks on the full fit\n\nResiduals of the model fitted on all weeks (page 2): "
@@ -212,14 +199,10 @@ else:
     display(md(f"**Optimal split of {opt.budget:,.0f} per period over {opt.num_periods} periods:** expected "
                f"response {best['mean']:,.0f} (94% HDI {best['hdi_94'][0]:,.0f}–{best['hdi_94'][1]:,.0f}) vs "
                f"{base['mean']:,.0f} for the historical split ({best['mean'] / base['mean'] - 1:+.1%})."))'''),
-        ("code", '''#| label: fig-allocation
-#| fig-cap: "Spend per period: historical split vs optimum."
-if opt is not None:
+        ("code", '''if opt is not None:
     fig = plots.plot_allocation(alloc["initial"]["allocation"], alloc["allocation"])
     plt.show()'''),
-        ("code", '''#| label: fig-scenarios
-#| fig-cap: "Expected response of the optimal split at other budgets."
-if opt is not None and alloc["scenarios"]:
+        ("code", '''if opt is not None and alloc["scenarios"]:
     fig = plots.plot_scenarios(alloc["scenarios"], opt.budget, planned=alloc["response"])
     plt.show()'''),
         ("code", '''from mmmhelpers.report import scenario_table

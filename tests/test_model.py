@@ -189,3 +189,22 @@ def pm_draw(model, name):
     import pymc as pm
 
     return pm.draw(model[name], random_seed=1)
+
+
+def test_two_panel_dims_build_and_scale_per_cell():
+    import pandas as pd
+
+    from mmmhelpers.data import from_frame
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2024-01-01", periods=30, freq="7D")
+    rows = [{"date": d, "geo": g, "brand": b, "x1": rng.uniform(0, 10) * (1 + i), "x2": rng.uniform(0, 5),
+             "y": 100.0 * (1 + i) + rng.normal()}
+            for d in dates for i, g in enumerate(["n", "s"]) for b in ["p", "q", "r"]]
+    data = from_frame(pd.DataFrame(rows), channels=["x1", "x2"], dims=["geo", "brand"])
+    spec = ModelSpec.model_validate({"adstock": {"priors": {"alpha": {"distribution": "Beta", "alpha": 2, "beta": 2,
+                                                                      "dims": ["geo", "brand", "channel"]}}}})
+    mmm = build_model(spec, data)
+    assert mmm.model.named_vars_to_dims["channel_contribution"] == ("date", "geo", "brand", "channel")
+    assert mmm.target_scale.shape == (2, 3) and mmm.channel_scale.shape == (2, 3, 2)
+    assert np.isfinite(mmm.model.compile_logp()(mmm.model.initial_point()))
