@@ -111,6 +111,7 @@ class FitSpec(Strict):
     draws: int = Field(1000, ge=10)
     target_accept: float = Field(0.9, gt=0.5, lt=1.0)
     cores: int | None = Field(None, ge=1)
+    mass_matrix: Literal["diag", "low_rank"] = "diag"  # nutpie's adaptation (see benchmarks/sampler_settings.py)
 
 
 class OutOfSampleSpec(Strict):

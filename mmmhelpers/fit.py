@@ -27,8 +27,8 @@ def _nutpie_available() -> bool:
 def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.InferenceData, dict]:
     """Sample the posterior and the posterior predictive; return ``(idata, timings)``.
 
-    ``fit`` is the params' FitSpec. nutpie is used when asked for and installed (with the
-    low-rank mass-matrix adaptation, which mixes hierarchical scales better); otherwise PyMC's NUTS.
+    ``fit`` is the params' FitSpec. nutpie is used when asked for and installed (diagonal or
+    low-rank mass-matrix adaptation, ``fit.mass_matrix``); otherwise PyMC's NUTS.
     """
     sampler = fit.sampler if (fit.sampler != "nutpie" or _nutpie_available()) else "pymc"
     cores = fit.cores or min(fit.chains, os.cpu_count() or 1)
@@ -48,7 +48,7 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.Inferenc
             cores=cores,
             seed=seed,
             target_accept=fit.target_accept,
-            low_rank_modified_mass_matrix=True,
+            low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank",
             progress_bar=progress,
         )
         timings["sampling_seconds"] = time.perf_counter() - t0
@@ -76,11 +76,13 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.Inferenc
     return idata, timings
 
 
-def sample_many(mmm: MMM, datasets: list, fit, seed: int):
-    """Posteriors for several datasets of the same shape, compiling the model once.
+def sample_many(mmm: MMM, values: list[dict], fit, seed: int, coords: list[dict] | None = None):
+    """Posteriors of one model under several data sets, compiling it once.
 
-    Yields one InferenceData per dataset (posterior only). With nutpie the compiled model's data
-    are swapped (``with_data``); with PyMC, ``pm.set_data`` on the one model.
+    ``values`` holds one ``{pm.Data name: array}`` dict per fit (same ranks as the model's data;
+    lengths may differ where no stored variable depends on them, e.g. ``observed_index``). With
+    nutpie the compiled model's data are swapped (``with_data``); with PyMC, ``pm.set_data``.
+    Yields one InferenceData (posterior) per dict.
     """
     sampler = fit.sampler if (fit.sampler != "nutpie" or _nutpie_available()) else "pymc"
     cores = fit.cores or min(fit.chains, os.cpu_count() or 1)
@@ -89,17 +91,17 @@ def sample_many(mmm: MMM, datasets: list, fit, seed: int):
         import nutpie
 
         compiled = nutpie.compile_pymc_model(mmm.model)
-    for k, data in enumerate(datasets):
-        values = {n: v for n, v in mmm.data_values(data, rescale=True).items() if n in names}
+    for k, vals in enumerate(values):
+        vals = {n: v for n, v in vals.items() if n in names}
         if sampler == "nutpie":
-            used = {n: v for n, v in values.items() if n in compiled.shared_data}  # data the graph reads
+            used = {n: v for n, v in vals.items() if n in compiled.shared_data}  # data the graph reads
             yield nutpie.sample(compiled.with_data(**used), draws=fit.draws, tune=fit.tune, chains=fit.chains,
                                 cores=cores, seed=seed + k, target_accept=fit.target_accept,
-                                low_rank_modified_mass_matrix=True, progress_bar=False)
+                                low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank", progress_bar=False)
         else:
             with mmm.model, warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                pm.set_data(values)
+                pm.set_data(vals, coords=(coords[k] if coords else None))
                 yield pm.sample(draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores,
                                 target_accept=fit.target_accept, random_seed=seed + k, progressbar=False,
                                 compute_convergence_checks=False)

@@ -129,10 +129,18 @@ def _multiplier(name: str, f, train_mask, dims: tuple[str, ...]):
     return pm.Deterministic(name, pt.exp(f - centre), dims=dims)
 
 
-def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None = None) -> MMM:
-    """The PyMC model of ``spec`` on ``data`` (see module docstring for names)."""
+def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None = None,
+                observed_weeks: int | None = None) -> MMM:
+    """The PyMC model of ``spec`` on ``data`` (see module docstring for names).
+
+    ``observed_weeks=k`` builds the cross-validation form: the model spans every date of ``data``
+    (spend history included, so carryover is exact) but the likelihood sees only the first ``k``
+    weeks, through ``pm.Data`` (``observed_index``, ``train_end_time``, the scales), and scales come
+    from those weeks. One compiled model then serves every fold: only data change between folds.
+    """
     panel = tuple(data.dims)
-    channel_scale, target_scale, control_scale = scales(data)
+    cv = observed_weeks is not None
+    channel_scale, target_scale, control_scale = scales(data.slice(0, observed_weeks) if cv else data)
     t0 = data.dates[0]
     coords = {"date": data.dates, **data.panel, "channel": data.channels}
     if data.controls:
@@ -142,11 +150,17 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
     table: list[dict] = []
     mmm = MMM(pm.Model(coords=coords), spec, data, channel_scale, target_scale, control_scale, t0, table)
     values = mmm.data_values(data)
+    n_obs = observed_weeks if cv else data.n_dates
+    obs_dim = "obs" if cv else "date"
+    if cv:
+        mmm.model.add_coord("obs", data.dates[:n_obs])
     bc = (slice(None),) + (None,) * len(panel)  # broadcast (date,) over panel
     with mmm.model:
         X = pm.Data("channel_data", values["channel_data"], dims=("date", *panel, "channel"))
         t = pm.Data("time_index", values["time_index"], dims="date")
-        y = pm.Data("target_scaled", values["target_scaled"], dims=("date", *panel))
+        y = pm.Data("target_scaled", values["target_scaled"][:n_obs], dims=(obs_dim, *panel))
+        n_train = pm.Data("train_end_time", max(float(values["time_index"][n_obs - 1]), 1.0))
+        obs_index = pm.Data("observed_index", np.arange(n_obs), dims=obs_dim) if cv else None
         cs = pm.Data("channel_scale", channel_scale, dims=(*panel, "channel"))
         ts = pm.Data("target_scale", target_scale, dims=panel)
 
@@ -158,17 +172,17 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
         x_ad = lagged_sum(X / cs, w)
         contrib = saturation(x_ad, spec.saturation.type, sat)
 
-        n_train = max(float(values["time_index"][-1]), 1.0)
+        half_range = max(float(values["time_index"][n_obs - 1]), 1.0) / 2  # HSGP boundary: fixed at build
         train_mask = pt.le(t, n_train)
         tvm = spec.time_varying_media
         if tvm:
             tvm = tvm if isinstance(tvm, HSGPSpec) else HSGPSpec()
             if tvm.per_channel:
-                f = _hsgp("media_temporal_latent", t, tvm, n_train / 2, table, extra_dim="channel")
+                f = _hsgp("media_temporal_latent", t, tvm, half_range, table, extra_dim="channel")
                 mult = _multiplier("media_temporal_latent_multiplier", f, train_mask, ("date", "channel"))
                 contrib = contrib * mult[(slice(None),) + (None,) * len(panel) + (slice(None),)]
             else:
-                f = _hsgp("media_temporal_latent", t, tvm, n_train / 2, table)
+                f = _hsgp("media_temporal_latent", t, tvm, half_range, table)
                 mult = _multiplier("media_temporal_latent_multiplier", f, train_mask, ("date",))
                 contrib = contrib * mult[bc + (None,)]
         contrib = pm.Deterministic("channel_contribution", contrib, dims=("date", *panel, "channel"))
@@ -183,7 +197,7 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
         if spec.time_varying_intercept:
             tvi = spec.time_varying_intercept
             tvi = tvi if isinstance(tvi, HSGPSpec) else HSGPSpec()
-            f_i = _hsgp("intercept_latent", t, tvi, n_train / 2, table)
+            f_i = _hsgp("intercept_latent", t, tvi, half_range, table)
             mult_i = _multiplier("intercept_latent_multiplier", f_i, train_mask, ("date",))
             intercept = handle_dims(intercept, idims, ("date", *panel)) * mult_i[bc]
             mu = intercept
@@ -220,8 +234,8 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
 
         lik = parse_prior(spec.likelihood, "model.likelihood")
         lik = lik.deepcopy()
-        lik.dims = ("date", *panel)
-        lik.create_likelihood_variable("y", mu=mu, observed=y)
+        lik.dims = (obs_dim, *panel)
+        lik.create_likelihood_variable("y", mu=mu[obs_index] if cv else mu, observed=y)
         table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
     if lift_tests is not None and len(lift_tests):
         add_lift_tests(mmm, lift_tests)
@@ -271,7 +285,7 @@ def add_lift_tests(mmm: MMM, lift: pd.DataFrame, source: str = "lift tests") -> 
                       "dims": "lift_test"})
 
 
-def model_for(params, data: MMMData) -> MMM:
+def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
     """``build_model`` for a params file: reads the lift-test CSV it names, if any."""
     lift = None
     if params.model.lift_tests is not None:
@@ -281,7 +295,7 @@ def model_for(params, data: MMMData) -> MMM:
 
             raise DataError(f"model.lift_tests: file not found: {path}")
         lift = pd.read_csv(path)
-    return build_model(params.model, data, lift_tests=lift)
+    return build_model(params.model, data, lift_tests=lift, observed_weeks=observed_weeks)
 
 
 def model_graph(mmm: MMM):

@@ -139,7 +139,7 @@ def replicate_study(params, n: int, fit=None, progress: bool = True) -> pd.DataF
     datasets = [simulate(params.simulate, params.seed + 1000 + r) for r in range(n)]
     mmm = model_for(params, datasets[0][0])
     rows = []
-    fits = sample_many(mmm, [d for d, _ in datasets], fit, seed=params.seed + 2000)
+    fits = sample_many(mmm, [mmm.data_values(d, rescale=True) for d, _ in datasets], fit, seed=params.seed + 2000)
     for r, ((_, truth), idata) in enumerate(tqdm(zip(datasets, fits), total=n, desc="replicates", disable=not progress)):
         t94 = recovery_table(idata, truth, 0.94)
         t50 = recovery_table(idata, truth, 0.5)

@@ -14,8 +14,8 @@ import xarray as xr
 from tqdm import tqdm
 
 from mmmhelpers.data import MMMData
-from mmmhelpers.fit import sample
-from mmmhelpers.model import MMM, model_for
+from mmmhelpers.fit import sample_many
+from mmmhelpers.model import MMM, model_for, scales
 
 __all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds"]
 
@@ -91,8 +91,7 @@ def holdout_folds(n_dates: int, holdout_weeks: int, rolling_origins: int) -> lis
     return folds
 
 
-def _fold_record(data: MMMData, train_end: int, test_end: int, pred: xr.Dataset) -> dict:
-    y_draws = pred["y_original_scale"].values  # (sample, date, *panel)
+def _fold_record(data: MMMData, train_end: int, test_end: int, y_draws: np.ndarray) -> dict:
     test = scores(y_draws[:, train_end:test_end], data.y[train_end:test_end])
     return {
         "origin": str(data.dates[train_end].date()),
@@ -103,22 +102,53 @@ def _fold_record(data: MMMData, train_end: int, test_end: int, pred: xr.Dataset)
     }
 
 
+def fold_values(mmm: MMM, data: MMMData, train_end: int) -> dict:
+    """``pm.Data`` values of the cross-validation model for a fold: likelihood on ``[:train_end]``,
+    scales from those weeks only (no look-ahead), spend history over every date."""
+    ch, tg, ct = scales(data.slice(0, train_end))
+    v = mmm.data_values(data)
+    v.update(channel_scale=ch, target_scale=tg, control_data=data.C / ct, target_scaled=data.y[:train_end] / tg,
+             observed_index=np.arange(train_end), train_end_time=max(float(v["time_index"][train_end - 1]), 1.0))
+    return v
+
+
+def predict_fold(mmm: MMM, idata, data: MMMData, train_end: int, test_end: int, seed: int) -> xr.Dataset:
+    """Posterior predictive of weeks ``[:test_end]`` for a fold fitted on ``[:train_end]`` (original scale)."""
+    v = fold_values(mmm, data, train_end)
+    v.update(observed_index=np.arange(test_end), target_scaled=np.zeros((test_end, *data.y.shape[1:])))
+    with mmm.model:
+        pm.set_data({k: val for k, val in v.items() if k in mmm.model.named_vars}, coords={"obs": data.dates[:test_end]})
+        pp = pm.sample_posterior_predictive(idata, var_names=["y"], predictions=True, random_seed=seed,
+                                            progressbar=False).predictions
+    pp = pp.rename({"obs": "date"})
+    scale = xr.DataArray(v["target_scale"], dims=mmm.dims, coords={d: data.panel[d] for d in mmm.dims})
+    pp["y_original_scale"] = pp["y"] * scale
+    return pp.stack(sample=("chain", "draw")).transpose("sample", "date", ...)
+
+
 def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[dict, list[xr.Dataset]]:
-    """Refit per fold, predict with carryover, score; returns the ``out_of_sample.json`` dict and predictions."""
+    """Holdout + rolling origins with one compiled model; returns ``out_of_sample.json`` and predictions.
+
+    The cross-validation model spans every week (so adstock carries over from training weeks into
+    the test weeks) and observes only each fold's training weeks; folds differ only in data.
+    """
     oos = params.out_of_sample
     fit = fit or params.fit
     folds = holdout_folds(data.n_dates, oos.holdout_weeks, oos.rolling_origins)
+    mmm = model_for(params, data, observed_weeks=folds[0][0])
+    values = [fold_values(mmm, data, train_end) for train_end, _ in folds]
+    coords = [{"obs": data.dates[:train_end]} for train_end, _ in folds]
+    fits = sample_many(mmm, values, fit, seed=params.seed + 100, coords=coords)
     records, preds, in_sample = [], [], None
-    for k, (train_end, test_end) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
-        mmm = model_for(params, data.slice(0, train_end))
-        idata, _ = sample(mmm, fit, seed=params.seed + 100 + k, progress=False)
-        pred = predict(mmm, idata, data.slice(0, test_end), seed=params.seed + 200 + k)
-        records.append(_fold_record(data, train_end, test_end, pred))
+    for k, ((train_end, test_end), idata) in enumerate(tqdm(zip(folds, fits), total=len(folds), desc="folds",
+                                                            disable=not progress)):
+        pred = predict_fold(mmm, idata, data, train_end, test_end, seed=params.seed + 200 + k)
+        y_draws = pred["y_original_scale"].values
+        records.append(_fold_record(data, train_end, test_end, y_draws))
         preds.append(pred)
         if k == 0:
-            y_draws = pred["y_original_scale"].values
             ins = scores(y_draws[:, :train_end], data.y[:train_end])
-            in_sample = {k2: round(ins[k2], 6) for k2 in ("crps", "mape", "r2", "coverage_50", "coverage_94")}
+            in_sample = {m: round(ins[m], 6) for m in ("crps", "mape", "r2", "coverage_50", "coverage_94")}
     summary = {m: round(float(np.mean([r[m] for r in records])), 6) for m in ("crps", "mape", "coverage_50", "coverage_94")}
     result = {"holdout_weeks": oos.holdout_weeks, "folds": records, "in_sample": in_sample, "summary": summary}
     return result, preds

@@ -62,3 +62,25 @@ def test_carryover_flows_into_the_holdout(single_market, truth_model_spec):
     assert spike["y_original_scale"].values[:, train_end].mean() > quiet["y_original_scale"].values[:, train_end].mean()
     # the model was restored to its training data
     assert mmm.model["channel_data"].get_value().shape[0] == train_end
+
+
+def test_cross_validation_model_sees_only_training_weeks(single_market, truth_model_spec):
+    """One model for every fold: the likelihood and the scales use only the fold's training weeks."""
+    from mmmhelpers.validate import fold_values
+
+    data, _ = single_market
+    mmm = build_model(truth_model_spec, data, observed_weeks=40)
+    assert mmm.model.named_vars_to_dims["y"] == ("obs",)
+    assert mmm.model.named_vars_to_dims["channel_contribution"] == ("date", "channel")  # full history
+    later = data.with_X(data.X)
+    later_y = data.y.copy()
+    later_y[45:] *= 10  # a huge change after the training weeks
+    from dataclasses import replace
+
+    changed = replace(later, y=later_y)
+    a, b = fold_values(mmm, data, 40), fold_values(mmm, changed, 40)
+    np.testing.assert_array_equal(a["target_scale"], b["target_scale"])
+    np.testing.assert_array_equal(a["target_scaled"], b["target_scaled"])
+    assert a["target_scaled"].shape == (40,) and a["train_end_time"] == pytest.approx(39.0)
+    c = fold_values(mmm, data, 30)
+    assert c["observed_index"].tolist() == list(range(30)) and c["target_scaled"].shape == (30,)
