@@ -140,9 +140,9 @@ def plot_contribution_recovery(ctab: pd.DataFrame):
     """True vs estimated total contribution per channel (with 94% HDI)."""
     fig, ax = plt.subplots(figsize=(8, 3.5))
     x = np.arange(len(ctab))
-    ax.bar(x - 0.2, ctab["true_contribution"], 0.4, label="truth", color="C3", alpha=0.8)
-    err = np.vstack([ctab["estimated_mean"] - ctab["hdi_low"], ctab["hdi_high"] - ctab["estimated_mean"]])
-    ax.bar(x + 0.2, ctab["estimated_mean"], 0.4, yerr=err, capsize=4, label="estimate (94% HDI)", color="C0", alpha=0.8)
+    ax.bar(x - 0.2, ctab["truth"], 0.4, label="truth", color="C3", alpha=0.8)
+    err = np.vstack([ctab["estimate"] - ctab["hdi_low"], ctab["hdi_high"] - ctab["estimate"]])
+    ax.bar(x + 0.2, ctab["estimate"], 0.4, yerr=err, capsize=4, label="estimate (94% HDI)", color="C0", alpha=0.8)
     ax.set_xticks(x, ctab["channel"])
     ax.set(title="Total media contribution over the fitted window", xlabel="channel", ylabel="target units (sum over weeks)")
     ax.yaxis.set_major_formatter(THOUSANDS)
@@ -226,6 +226,7 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
             if true is not None:
                 ax.plot(x, true[(slice(None), *idx, c)], color="C3", ls="--", lw=2, label="truth")
             ax.set(title=f"{ch} ({_label(cell)})", xlabel="spend per week", ylabel="contribution per week")
+            ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
             ax.xaxis.set_major_formatter(THOUSANDS)
             ax.yaxis.set_major_formatter(THOUSANDS)
     axes[0, 0].legend(fontsize=8)

@@ -62,15 +62,15 @@ def contribution_table(idata, truth: xr.Dataset, hdi_prob: float = 0.94) -> pd.D
     share_est = (est_tot / est_tot.sum("channel")).mean(("chain", "draw"))
     df = pd.DataFrame({
         "channel": est_tot["channel"].values,
-        "true_contribution": true_tot.values,
-        "estimated_mean": est_tot.mean(("chain", "draw")).values,
+        "truth": true_tot.values,
+        "estimate": est_tot.mean(("chain", "draw")).values,
         "hdi_low": hdi.sel(hdi="lower").values,
         "hdi_high": hdi.sel(hdi="higher").values,
         "true_share": (true_tot / true_tot.sum()).values,
-        "estimated_share": share_est.values,
+        "est_share": share_est.values,
     })
-    df["covered"] = (df.hdi_low <= df.true_contribution) & (df.true_contribution <= df.hdi_high)
-    df["rel_error"] = df.estimated_mean / df.true_contribution - 1
+    df["covered"] = (df.hdi_low <= df.truth) & (df.truth <= df.hdi_high)
+    df["rel_error"] = df.estimate / df.truth - 1
     return df
 
 
@@ -79,7 +79,7 @@ def verdict(table: pd.DataFrame, contributions: pd.DataFrame | None = None) -> s
     n, k = len(table), int(table["covered"].sum())
     text = f"{k} of {n} parameters inside their 94% HDI"
     if contributions is not None and len(contributions):
-        rel = contributions.estimated_mean.sum() / contributions.true_contribution.sum() - 1
+        rel = contributions.estimate.sum() / contributions.truth.sum() - 1
         word = "over" if rel >= 0 else "under"
         text += f"; media contribution {word}-estimated by {abs(rel):.0%}"
     return text + "."

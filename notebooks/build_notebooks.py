@@ -117,7 +117,7 @@ else:
     fig = plots.plot_contribution_recovery(contrib)
     plt.show()'''),
         ("code", '''if truth is not None:
-    display(table(contrib.drop(columns=["covered"]), percent=("true_share", "estimated_share", "rel_error"),
+    display(table(contrib.drop(columns=["covered"]), percent=("true_share", "est_share", "rel_error"),
                   caption="Contribution over the fitted window (original scale)"))'''),
         ("code", '''if truth is not None:
     from mmmhelpers.model import model_for
