@@ -21,6 +21,7 @@ quick = False  # True: few draws for a fast look'''
 SETUP = '''#| include: false
 %matplotlib inline
 import matplotlib.pyplot as plt
+
 from mmmhelpers import artifacts, plots
 from mmmhelpers.report import md, setup, table
 
