@@ -77,3 +77,12 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_params(tmp_path / "nope.yaml")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(write(tmp_path, "case: [unclosed\n"))
+
+
+def test_quick_shrinks_the_fit_only():
+    from mmmhelpers.config import quick
+
+    params = load_params(ROOT / "params" / "geo_hierarchical.yaml")
+    q = quick(params)
+    assert (q.fit.chains, q.fit.tune, q.fit.draws) == (2, 200, 200)
+    assert q.model == params.model and q.fit.target_accept == params.fit.target_accept
