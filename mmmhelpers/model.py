@@ -93,17 +93,25 @@ def _param_dims(prior, default_dims: tuple[str, ...]) -> tuple[str, ...]:
     return dims if dims else default_dims
 
 
+def _coefficient(name: str, spec_value, where: str, default_dims: tuple[str, ...], target_dims: tuple[str, ...],
+                 table: list):
+    """Create variable ``name`` from a params prior (dims default to ``default_dims``), record it in the
+    summary table, and return it broadcast to ``target_dims``."""
+    prior = parse_prior(spec_value, where)
+    dims = _param_dims(prior, default_dims)
+    var = create(name, prior, dims)
+    table.append({"variable": name, "distribution": describe_prior(prior), "dims": ", ".join(dims)})
+    return handle_dims(var, dims, target_dims)
+
+
 def _component_params(kind_spec, registry, prefix: str, target_dims: tuple[str, ...], table: list) -> dict:
     """Create the parameters of an adstock/saturation component, broadcast to ``target_dims``."""
     comp = registry[kind_spec.type]
-    out = {}
-    for name in comp.params:
-        prior = parse_prior(kind_spec.priors.get(name, comp.defaults[name]), f"{prefix}.{name}")
-        dims = _param_dims(prior, ("channel",))
-        var = create(f"{prefix}_{name}", prior, dims)
-        table.append({"variable": f"{prefix}_{name}", "distribution": describe_prior(prior), "dims": ", ".join(dims)})
-        out[name] = handle_dims(var, dims, target_dims)
-    return out
+    return {
+        name: _coefficient(f"{prefix}_{name}", kind_spec.priors.get(name, comp.defaults[name]), f"{prefix}.{name}",
+                           ("channel",), target_dims, table)
+        for name in comp.params
+    }
 
 
 def _hsgp(name: str, t, spec: HSGPSpec, half_range: float, table: list, extra_dim: str | None = None):
@@ -190,46 +198,34 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
         pm.Deterministic("total_media_contribution_original_scale", (contrib * ts[None, ..., None]).sum())
 
         priors = {k: spec.priors.get(k, v) for k, v in DEFAULT_PRIORS.items()}
-        ip = parse_prior(priors["intercept"], "model.priors.intercept")
-        idims = _param_dims(ip, panel)
-        intercept = create("intercept_contribution", ip, idims)
-        table.append({"variable": "intercept_contribution", "distribution": describe_prior(ip), "dims": ", ".join(idims)})
+        mu = _coefficient("intercept_contribution", priors["intercept"], "model.priors.intercept", panel,
+                          ("date", *panel), table)
         if spec.time_varying_intercept:
             tvi = spec.time_varying_intercept
             tvi = tvi if isinstance(tvi, HSGPSpec) else HSGPSpec()
             f_i = _hsgp("intercept_latent", t, tvi, half_range, table)
-            mult_i = _multiplier("intercept_latent_multiplier", f_i, train_mask, ("date",))
-            intercept = handle_dims(intercept, idims, ("date", *panel)) * mult_i[bc]
-            mu = intercept
-        else:
-            mu = handle_dims(intercept, idims, ("date", *panel))
+            mu = mu * _multiplier("intercept_latent_multiplier", f_i, train_mask, ("date",))[bc]
         mu = mu + contrib.sum(axis=-1)
 
         if data.controls:
             C = pm.Data("control_data", values["control_data"], dims=("date", *panel, "control"))
-            gp_ = parse_prior(priors["gamma_control"], "model.priors.gamma_control")
-            gdims = _param_dims(gp_, ("control",))
-            gamma = handle_dims(create("gamma_control", gp_, gdims), gdims, (*panel, "control"))
-            table.append({"variable": "gamma_control", "distribution": describe_prior(gp_), "dims": ", ".join(gdims)})
+            gamma = _coefficient("gamma_control", priors["gamma_control"], "model.priors.gamma_control", ("control",),
+                                 (*panel, "control"), table)
             mu = mu + pm.Deterministic("control_contribution", C * gamma, dims=("date", *panel, "control")).sum(axis=-1)
             pm.Data("control_scale", control_scale, dims=(*panel, "control"))
 
         if spec.yearly_seasonality:
             F = pm.Data("fourier_features", values["fourier_features"], dims=("date", "fourier_mode"))
-            fp = parse_prior(priors["gamma_fourier"], "model.priors.gamma_fourier")
-            fdims = _param_dims(fp, ("fourier_mode",))
-            gf = handle_dims(create("gamma_fourier", fp, fdims), fdims, (*panel, "fourier_mode"))
-            table.append({"variable": "gamma_fourier", "distribution": describe_prior(fp), "dims": ", ".join(fdims)})
+            gf = _coefficient("gamma_fourier", priors["gamma_fourier"], "model.priors.gamma_fourier", ("fourier_mode",),
+                              (*panel, "fourier_mode"), table)
             F_b = F[(slice(None),) + (None,) * len(panel) + (slice(None),)]
-            season = (F_b * gf).sum(axis=-1) + pt.zeros_like(y)  # full (date, *panel) even if gf lacks panel dims
+            # + zeros of (date, *panel): full shape even when gamma_fourier has no panel dims
+            season = (F_b * gf).sum(axis=-1) + pt.zeros_like(X[..., 0])
             season = pm.Deterministic("yearly_seasonality_contribution", season, dims=("date", *panel))
             mu = mu + season
 
         if spec.trend:
-            tp = parse_prior(priors["gamma_trend"], "model.priors.gamma_trend")
-            tdims = _param_dims(tp, panel) if panel else ()
-            gt = handle_dims(create("gamma_trend", tp, tdims), tdims, panel)
-            table.append({"variable": "gamma_trend", "distribution": describe_prior(tp), "dims": ", ".join(tdims)})
+            gt = _coefficient("gamma_trend", priors["gamma_trend"], "model.priors.gamma_trend", panel, panel, table)
             mu = mu + (t / n_train)[bc] * gt
 
         lik = parse_prior(spec.likelihood, "model.likelihood")

@@ -85,12 +85,6 @@ def verdict(table: pd.DataFrame, contributions: pd.DataFrame | None = None) -> s
     return text + "."
 
 
-def coverage_of_intervals(truths: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> float:
-    """Share of truths inside their intervals (for replicate studies)."""
-    truths, lows, highs = map(np.asarray, (truths, lows, highs))
-    return float(np.mean((lows <= truths) & (truths <= highs)))
-
-
 def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws: int = 300, seed: int = 0):
     """True vs posterior saturation curves per channel (and panel coordinate), original units.
 

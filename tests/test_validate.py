@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import MODEL_VARS, idata_from_truth
 
+from mmmhelpers.config import ModelSpec
 from mmmhelpers.model import build_model
 from mmmhelpers.validate import coverage, crps, holdout_folds, predict, scores
 
@@ -84,3 +85,19 @@ def test_cross_validation_model_sees_only_training_weeks(single_market, truth_mo
     assert a["target_scaled"].shape == (40,) and a["train_end_time"] == pytest.approx(39.0)
     c = fold_values(mmm, data, 30)
     assert c["observed_index"].tolist() == list(range(30)) and c["target_scaled"].shape == (30,)
+
+
+def test_cross_validation_model_on_a_geo_panel_evaluates():
+    """Geo panel, seasonality shared across geos, likelihood on fewer weeks than the spend history."""
+    from mmmhelpers.config import SimulateSpec
+    from mmmhelpers.simulate import simulate
+
+    data, _ = simulate(SimulateSpec(generator="geo_hierarchical", n_weeks=40), seed=1)
+    mmm = build_model(ModelSpec(yearly_seasonality=2, trend=True), data, observed_weeks=30)
+    m = mmm.model
+    assert m.named_vars_to_dims["yearly_seasonality_contribution"] == ("date", "geo")
+    point = m.initial_point()
+    assert np.isfinite(m.compile_logp()(point))
+    season = m.compile_fn(m["yearly_seasonality_contribution"], inputs=[m.rvs_to_values[m["gamma_fourier"]]],
+                          on_unused_input="ignore")({"gamma_fourier": point["gamma_fourier"] + 0.1})
+    assert season.shape == (40, 2)
