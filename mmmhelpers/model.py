@@ -301,6 +301,8 @@ def model_graph(mmm: MMM):
     if shutil.which("dot") is None:
         return None
     try:
-        return pm.model_to_graphviz(mmm.model)
+        graph = pm.model_to_graphviz(mmm.model)
     except ImportError:
         return None
+    graph.attr(rankdir="LR")  # left to right: many priors stack vertically instead of one unreadable row
+    return graph
