@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytensor.tensor as pt
+from pytensor.tensor.signal import convolve1d
 
 __all__ = [
     "ADSTOCKS",
@@ -26,18 +27,22 @@ __all__ = [
 
 
 def lagged_sum(x, weights):
-    """``sum_l weights[l] * x[t - l]`` with zeros before the start; ``weights`` has lag on axis 0."""
+    """``sum_l weights[l] * x[t - l]`` with zeros before the start; ``weights`` has lag on axis 0.
+
+    One batched 1-D convolution (``pytensor.tensor.signal.convolve1d``, a Blockwise op with its own
+    gradient and numba kernel) over the zero-padded series: the vectorized sum of lagged copies without
+    materializing them. Batch dims (everything but time/lag) broadcast right-aligned.
+    """
     x = pt.as_tensor_variable(x)
     weights = pt.as_tensor_variable(weights)
     l_max = weights.type.shape[0]
     if l_max is None:
         raise ValueError("adstock weights need a static lag length")
-    padded = pt.concatenate([pt.zeros((l_max - 1, *(x.shape[i] for i in range(1, x.ndim))), dtype=x.dtype), x], axis=0)
-    n = x.shape[0]
-    lagged = pt.stack([padded[l_max - 1 - lag : l_max - 1 - lag + n] for lag in range(l_max)])
-    # weights (lag, *param) -> (lag, 1, ..., *param): params align right against x[0]
-    w = weights.dimshuffle(0, *(["x"] * (lagged.ndim - weights.ndim)), *range(1, weights.ndim))
-    return (lagged * w).sum(axis=0)
+    xt = pt.moveaxis(x, 0, -1)  # (..., time)
+    wt = pt.moveaxis(weights, 0, -1)  # (*param, lag)
+    padded = pt.concatenate([pt.zeros((*(xt.shape[i] for i in range(xt.ndim - 1)), l_max - 1), dtype=x.dtype), xt],
+                            axis=-1)
+    return pt.moveaxis(convolve1d(padded, wt, mode="valid"), -1, 0)
 
 
 def _lags(l_max: int, like):

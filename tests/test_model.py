@@ -120,7 +120,7 @@ def test_fit_recovers_adstock_and_saturation_on_clean_data():
         "priors": {"gamma_fourier": {"distribution": "Laplace", "mu": 0, "b": 0.2, "dims": ["fourier_mode"]}},
         "likelihood": {"distribution": "Normal", "sigma": {"distribution": "HalfNormal", "sigma": 0.5}},
     })
-    fit = FitSpec(chains=2, tune=400, draws=300)
+    fit = FitSpec(chains=2, tune=800, draws=600)
     mmm = build_model(spec, data)
     idata, timings = sample(mmm, fit, seed=1, progress=False)
     diag = diagnostics(idata, fit, timings)
