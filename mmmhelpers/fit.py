@@ -24,50 +24,48 @@ def _nutpie_available() -> bool:
     return True
 
 
+def _sampler(fit) -> tuple[str, int]:
+    """The sampler to use (nutpie when asked for and installed, else PyMC) and the cores for it."""
+    sampler = fit.sampler if (fit.sampler != "nutpie" or _nutpie_available()) else "pymc"
+    return sampler, fit.cores or min(fit.chains, os.cpu_count() or 1)
+
+
+def _nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool) -> az.InferenceData:
+    """One NUTS run: nutpie on ``compiled`` when given, otherwise PyMC on ``mmm.model``."""
+    if compiled is not None:
+        import nutpie
+
+        return nutpie.sample(compiled, draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores, seed=seed,
+                             target_accept=fit.target_accept,
+                             low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank", progress_bar=progress)
+    with mmm.model, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return pm.sample(draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores,
+                         target_accept=fit.target_accept, random_seed=seed, progressbar=progress,
+                         compute_convergence_checks=False)
+
+
+def _compile(mmm: MMM, sampler: str):
+    if sampler != "nutpie":
+        return None
+    import nutpie
+
+    return nutpie.compile_pymc_model(mmm.model)
+
+
 def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.InferenceData, dict]:
     """Sample the posterior and the posterior predictive; return ``(idata, timings)``.
 
     ``fit`` is the params' FitSpec. nutpie is used when asked for and installed (diagonal or
     low-rank mass-matrix adaptation, ``fit.mass_matrix``); otherwise PyMC's NUTS.
     """
-    sampler = fit.sampler if (fit.sampler != "nutpie" or _nutpie_available()) else "pymc"
-    cores = fit.cores or min(fit.chains, os.cpu_count() or 1)
-    timings = {"sampler": sampler}
-    if sampler == "nutpie":
-        import nutpie
-
-        t0 = time.perf_counter()
-        compiled = nutpie.compile_pymc_model(mmm.model)
-        timings["compile_seconds"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        idata = nutpie.sample(
-            compiled,
-            draws=fit.draws,
-            tune=fit.tune,
-            chains=fit.chains,
-            cores=cores,
-            seed=seed,
-            target_accept=fit.target_accept,
-            low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank",
-            progress_bar=progress,
-        )
-        timings["sampling_seconds"] = time.perf_counter() - t0
-    else:
-        t0 = time.perf_counter()
-        with mmm.model, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            idata = pm.sample(
-                draws=fit.draws,
-                tune=fit.tune,
-                chains=fit.chains,
-                cores=cores,
-                target_accept=fit.target_accept,
-                random_seed=seed,
-                progressbar=progress,
-                compute_convergence_checks=False,
-            )
-        timings["compile_seconds"] = 0.0
-        timings["sampling_seconds"] = time.perf_counter() - t0
+    sampler, cores = _sampler(fit)
+    t0 = time.perf_counter()
+    compiled = _compile(mmm, sampler)
+    timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    idata = _nuts(mmm, compiled, fit, cores, seed, progress)
+    timings["sampling_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with mmm.model:
         pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed + 1, progressbar=False)
@@ -84,27 +82,18 @@ def sample_many(mmm: MMM, values: list[dict], fit, seed: int, coords: list[dict]
     nutpie the compiled model's data are swapped (``with_data``); with PyMC, ``pm.set_data``.
     Yields one InferenceData (posterior) per dict.
     """
-    sampler = fit.sampler if (fit.sampler != "nutpie" or _nutpie_available()) else "pymc"
-    cores = fit.cores or min(fit.chains, os.cpu_count() or 1)
+    sampler, cores = _sampler(fit)
+    compiled = _compile(mmm, sampler)
     names = set(mmm.model.named_vars)
-    if sampler == "nutpie":
-        import nutpie
-
-        compiled = nutpie.compile_pymc_model(mmm.model)
     for k, vals in enumerate(values):
         vals = {n: v for n, v in vals.items() if n in names}
-        if sampler == "nutpie":
+        if compiled is not None:
             used = {n: v for n, v in vals.items() if n in compiled.shared_data}  # data the graph reads
-            yield nutpie.sample(compiled.with_data(**used), draws=fit.draws, tune=fit.tune, chains=fit.chains,
-                                cores=cores, seed=seed + k, target_accept=fit.target_accept,
-                                low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank", progress_bar=False)
+            yield _nuts(mmm, compiled.with_data(**used), fit, cores, seed + k, progress=False)
         else:
-            with mmm.model, warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
+            with mmm.model:
                 pm.set_data(vals, coords=(coords[k] if coords else None))
-                yield pm.sample(draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores,
-                                target_accept=fit.target_accept, random_seed=seed + k, progressbar=False,
-                                compute_convergence_checks=False)
+            yield _nuts(mmm, None, fit, cores, seed + k, progress=False)
 
 
 def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str = "posterior_predictive") -> None:

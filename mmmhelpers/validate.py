@@ -71,8 +71,12 @@ def predict(mmm: MMM, idata, data: MMMData, seed: int = 0, var_names=("y",)) -> 
             ).predictions
     finally:
         mmm.set_data(mmm.data)
-    scale = xr.DataArray(mmm.target_scale, dims=mmm.dims, coords={d: mmm.data.panel[d] for d in mmm.dims})
-    pp["y_original_scale"] = pp["y"] * scale
+    return _original_scale_draws(pp, mmm.target_scale, mmm.data.panel)
+
+
+def _original_scale_draws(pp: xr.Dataset, target_scale: np.ndarray, panel: dict) -> xr.Dataset:
+    """Add ``y_original_scale`` (y × target scale per panel cell) and stack draws: ``(sample, date, ...)``."""
+    pp["y_original_scale"] = pp["y"] * xr.DataArray(target_scale, dims=list(panel), coords=panel)
     return pp.stack(sample=("chain", "draw")).transpose("sample", "date", ...)
 
 
@@ -112,18 +116,14 @@ def fold_values(mmm: MMM, data: MMMData, train_end: int) -> dict:
     return v
 
 
-def predict_fold(mmm: MMM, idata, data: MMMData, train_end: int, test_end: int, seed: int) -> xr.Dataset:
-    """Posterior predictive of weeks ``[:test_end]`` for a fold fitted on ``[:train_end]`` (original scale)."""
-    v = fold_values(mmm, data, train_end)
-    v.update(observed_index=np.arange(test_end), target_scaled=np.zeros((test_end, *data.y.shape[1:])))
+def predict_fold(mmm: MMM, idata, data: MMMData, values: dict, test_end: int, seed: int) -> xr.Dataset:
+    """Posterior predictive of weeks ``[:test_end]`` for a fold fitted with ``values`` (its ``fold_values``)."""
+    v = {**values, "observed_index": np.arange(test_end), "target_scaled": np.zeros((test_end, *data.y.shape[1:]))}
     with mmm.model:
         pm.set_data({k: val for k, val in v.items() if k in mmm.model.named_vars}, coords={"obs": data.dates[:test_end]})
         pp = pm.sample_posterior_predictive(idata, var_names=["y"], predictions=True, random_seed=seed,
                                             progressbar=False).predictions
-    pp = pp.rename({"obs": "date"})
-    scale = xr.DataArray(v["target_scale"], dims=mmm.dims, coords={d: data.panel[d] for d in mmm.dims})
-    pp["y_original_scale"] = pp["y"] * scale
-    return pp.stack(sample=("chain", "draw")).transpose("sample", "date", ...)
+    return _original_scale_draws(pp.rename({"obs": "date"}), v["target_scale"], data.panel)
 
 
 def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[dict, list[xr.Dataset]]:
@@ -142,7 +142,7 @@ def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[d
     records, preds, in_sample = [], [], None
     for k, ((train_end, test_end), idata) in enumerate(tqdm(zip(folds, fits), total=len(folds), desc="folds",
                                                             disable=not progress)):
-        pred = predict_fold(mmm, idata, data, train_end, test_end, seed=params.seed + 200 + k)
+        pred = predict_fold(mmm, idata, data, values[k], test_end, seed=params.seed + 200 + k)
         y_draws = pred["y_original_scale"].values
         records.append(_fold_record(data, train_end, test_end, y_draws))
         preds.append(pred)
