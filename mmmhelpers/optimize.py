@@ -59,11 +59,8 @@ class ResponseModel:
         return self._per_cell(np.asarray(x, dtype=float).ravel()).reshape(self.shape)
 
 
-def _param_draws(idata, name: str, panel: dict, channels: list[str], n_draws: int, rng) -> np.ndarray:
-    post = az.extract(idata, var_names=[name])
-    n = post.sizes["sample"]
-    idx = np.sort(rng.choice(n, size=min(n_draws, n), replace=False))
-    post = post.isel(sample=idx)
+def _param_draws(idata, name: str, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray:
+    post = az.extract(idata, var_names=[name]).isel(sample=idx)
     template = xr.DataArray(np.zeros((*[len(v) for v in panel.values()], len(channels))),
                             dims=(*panel, "channel"), coords={**panel, "channel": channels})
     return post.broadcast_like(template).transpose("sample", *panel, "channel").values
@@ -73,15 +70,11 @@ def response_model(mmm: MMM, idata, num_periods: int, n_draws: int = 400, seed: 
     """Compile the window-response function of ``mmm``'s media part for ``n_draws`` posterior draws."""
     spec = mmm.spec
     panel, channels = mmm.data.panel, mmm.data.channels
-    rng = np.random.default_rng(seed)
     ad_comp, sat_comp = ADSTOCKS[spec.adstock.type], SATURATIONS[spec.saturation.type]
     names = [f"adstock_{p}" for p in ad_comp.params] + [f"saturation_{p}" for p in sat_comp.params]
-    # same draw subset for every parameter: one rng state per call
-    state = rng.bit_generator.state
-    values = {}
-    for name in names:
-        rng.bit_generator.state = state
-        values[name] = _param_draws(idata, name, panel, channels, n_draws, rng)
+    n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+    idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n_draws, n), replace=False))  # one subset for all
+    values = {name: _param_draws(idata, name, panel, channels, idx) for name in names}
     shape = (*[len(v) for v in panel.values()], len(channels))
     l_max = spec.adstock.l_max
     n_t = num_periods + l_max - 1
