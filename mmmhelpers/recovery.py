@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from mmmhelpers.config import FitSpec, Params
+
 __all__ = ["recovery_table", "contribution_table", "verdict", "saturation_curves", "replicate_study",
-           "coverage_summary"]
+           "coverage_summary", "truth_table", "replicate_fit"]
 
 
 def _labels(da: xr.DataArray) -> list[str]:
@@ -152,3 +154,19 @@ def coverage_summary(reps: pd.DataFrame) -> pd.DataFrame:
         "coverage_94": g["covered"].mean(),
         "mean_rel_error": g["rel_error"].mean(),
     }).reset_index()
+
+
+def truth_table(truth: xr.Dataset, max_size: int = 24) -> pd.DataFrame:
+    """The true parameters as a table: one row per variable without a ``date`` dim and at most ``max_size`` values.
+
+    ``true value (model scale)`` lists the values (flattened in the variable's dim order) to three
+    significant digits, comma-separated. Time series such as contributions are left out.
+    """
+    rows = [{"parameter": name, "true value (model scale)": ", ".join(f"{x:.3g}" for x in da.values.ravel())}
+            for name, da in truth.data_vars.items() if "date" not in da.dims and da.size <= max_size]
+    return pd.DataFrame(rows, columns=["parameter", "true value (model scale)"])
+
+
+def replicate_fit(params: Params, max_draws: int = 500, max_tune: int = 500) -> FitSpec:
+    """The case's fit settings capped for the replicate study: at most ``max_draws`` draws and ``max_tune`` tuning steps."""
+    return params.fit.model_copy(update={"draws": min(params.fit.draws, max_draws), "tune": min(params.fit.tune, max_tune)})

@@ -1,0 +1,44 @@
+"""Recovery helpers that need no posterior: the truth table and the replicate study's fit settings."""
+
+import numpy as np
+import xarray as xr
+
+from mmmhelpers.config import FitSpec, Params, SimulateSpec
+from mmmhelpers.recovery import replicate_fit, truth_table
+
+
+def test_truth_table_lists_small_non_temporal_variables():
+    truth = xr.Dataset(
+        {
+            "adstock_alpha": ("channel", [0.5, 0.25]),
+            "saturation_lam": (("geo", "channel"), [[1.0, 2.0], [3.0, 12345.678]]),
+            "y_sigma": ((), 0.123456),
+            "channel_contribution": (("date", "channel"), np.ones((3, 2))),  # a time series: left out
+            "gamma_fourier": ("fourier_mode", np.arange(25.0)),  # more than 24 values: left out
+        },
+        coords={"channel": ["tv", "radio"], "geo": ["north", "south"]},
+    )
+    table = truth_table(truth)
+    assert list(table.columns) == ["parameter", "true value (model scale)"]
+    assert table.to_dict("records") == [
+        {"parameter": "adstock_alpha", "true value (model scale)": "0.5, 0.25"},
+        {"parameter": "saturation_lam", "true value (model scale)": "1, 2, 3, 1.23e+04"},
+        {"parameter": "y_sigma", "true value (model scale)": "0.123"},
+    ]
+    assert truth_table(truth, max_size=25)["parameter"].tolist()[-1] == "gamma_fourier"
+    assert truth_table(truth[["channel_contribution"]]).empty
+
+
+def _params(**fit) -> Params:
+    return Params(case="t", title="T", seed=1, simulate=SimulateSpec(generator="single_market", n_weeks=60),
+                  fit=FitSpec(**fit))
+
+
+def test_replicate_fit_caps_draws_and_tune_only():
+    params = _params(chains=3, draws=1000, tune=2000, target_accept=0.95)
+    fit = replicate_fit(params)
+    assert (fit.draws, fit.tune) == (500, 500)
+    assert fit.model_dump(exclude={"draws", "tune"}) == params.fit.model_dump(exclude={"draws", "tune"})
+    assert (params.fit.draws, params.fit.tune) == (1000, 2000)  # the case's own settings are untouched
+    assert replicate_fit(_params(draws=100, tune=150)).model_dump() == _params(draws=100, tune=150).fit.model_dump()
+    assert (replicate_fit(params, max_draws=200, max_tune=300).draws, replicate_fit(params, 200, 300).tune) == (200, 300)
