@@ -1,0 +1,55 @@
+# %% [markdown]
+# # Data
+#
+# Where the data come from, what they look like, and (for simulated cases) the true parameters the model
+# should recover.
+
+# %% tags=["parameters"]
+# Parameters (papermill injects the real values after this cell)
+params_path = "../params/default.yaml"  # the case's params file
+run_dir = "../reports/default"  # report folder being written; artifacts/ inside it
+quick = False  # True: few draws for a fast look
+
+# %%
+#| include: false
+# %matplotlib inline
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+from mmmhelpers import artifacts, plots
+from mmmhelpers.report import md, setup, table
+
+params = setup(params_path, quick)
+
+# %%
+data, truth = artifacts.prepare_data(params)
+artifacts.save_data(run_dir, data, truth)
+source = (f"simulated by the `{params.simulate.generator}` generator (seed {params.seed})"
+          if params.data.path is None else f"loaded from `{params.data.path}`")
+panel = ", ".join(f"{len(v)} {d}" for d, v in data.panel.items()) or "a single market"
+md(f"**{params.title}.** {params.description} The data were {source}: {data.n_dates} weeks "
+   f"({data.dates[0]:%Y-%m-%d} to {data.dates[-1]:%Y-%m-%d}), {panel}, channels {', '.join(data.channels)}, "
+   f"controls {', '.join(data.controls) or 'none'}.")
+
+# %%
+from mmmhelpers.report import data_summary
+
+table(data_summary(data), percent=("weeks with spend",), caption="Spend per channel")
+
+# %%
+#| label: fig-data
+#| fig-cap: "Target and media spend over time."
+fig = plots.plot_data(data)
+plt.show()
+
+# %% [markdown]
+# Spend that moves together with the target is what makes attribution hard; bursty channels (zero most weeks)
+# identify carryover best.
+
+# %%
+from mmmhelpers.recovery import truth_table
+
+if truth is None:
+    display(md("No true parameters are known for this case: the recovery page will say so."))
+else:
+    display(table(truth_table(truth), caption="True parameters (saved to artifacts/truth.nc)"))
