@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/ruff check mmmhelpers tests notebooks benchmarks
 	$(BIN)/python notebooks/build_notebooks.py --check
 
-notebooks: install  ## rewrite notebooks/*.ipynb from notebooks/build_notebooks.py
+notebooks: install  ## regenerate notebooks/0N_*.ipynb from their jupytext sources notebooks/0N_*.py
 	$(BIN)/python notebooks/build_notebooks.py
 
 clean:
