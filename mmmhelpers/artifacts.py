@@ -1,27 +1,221 @@
-"""Reading and writing the files under ``<run_dir>/artifacts/`` that stages pass to each other."""
+"""The files a run writes, one owner each: file names, typed records, ``save`` and ``load``.
+
+Stages pass results to each other (and to the index page) through ``<run_dir>/artifacts/``. The
+JSON records are frozen pydantic models whose field names are the file's keys (DESIGN.md,
+"Outputs of a run"): ``Diagnostics``, ``OutOfSample``, ``Allocation`` and ``Manifest``. Data,
+truth, posterior and recovery tables keep their own formats (CSV, netCDF) with the functions below.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, ClassVar, Self
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import BaseModel, ConfigDict
 
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData, from_frame, load_csv
 from mmmhelpers.simulate import simulate
 
-__all__ = ["artifacts_dir", "prepare_data", "save_data", "load_data", "load_truth", "save_json", "load_json",
-           "save_idata", "load_idata"]
+__all__ = [
+    "DATA_CSV", "DATA_COLUMNS", "TRUTH", "IDATA", "RECOVERY", "REPLICATES", "MANIFEST",
+    "Record", "Diagnostics", "Fold", "Scores", "InSample", "OutOfSample", "Response", "Baseline", "Scenario", "Allocation",
+    "Manifest", "artifacts_dir", "prepare_data", "save_data", "load_data", "load_truth", "save_idata", "load_idata",
+    "save_recovery", "load_recovery", "save_replicates",
+]
+
+DATA_CSV = "data.csv"  # the model input actually used (long layout)
+DATA_COLUMNS = "data_columns.json"  # the column roles of data.csv
+TRUTH = "truth.nc"  # true parameters (simulated cases, or a published case's truth file)
+IDATA = "idata.nc"  # posterior, posterior predictive, observed data
+RECOVERY = "recovery.csv"  # parameter, truth, mean, hdi_low, hdi_high, covered, ...
+REPLICATES = "recovery_replicates.csv"  # the replicate study, one row per replicate × parameter
+MANIFEST = "manifest.json"  # provenance, beside artifacts/ (not inside)
 
 
 def artifacts_dir(run_dir: str | Path) -> Path:
     path = Path(run_dir) / "artifacts"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (pd.Timestamp, np.datetime64)):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+class Record(BaseModel):
+    """A JSON artifact: frozen, unknown keys are errors, ``FILE`` names it inside ``artifacts/``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    FILE: ClassVar[str]
+    IN_ARTIFACTS: ClassVar[bool] = True
+
+    @classmethod
+    def path(cls, run_dir: str | Path) -> Path:
+        return (artifacts_dir(run_dir) if cls.IN_ARTIFACTS else Path(run_dir)) / cls.FILE
+
+    def save(self, run_dir: str | Path) -> Path:
+        path = self.path(run_dir)
+        path.write_text(json.dumps(self.model_dump(), indent=2, default=_default) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Self:
+        return cls.model_validate(json.loads(cls.path(run_dir).read_text()))
+
+    @classmethod
+    def load_or_none(cls, run_dir: str | Path) -> Self | None:
+        """The record of an earlier stage, or None when that stage did not run (or wrote another shape)."""
+        try:
+            return cls.load(run_dir)
+        except (OSError, ValueError):
+            return None
+
+
+class Diagnostics(Record):
+    """``diagnostics.json``: how the sampler did (thresholds in ``fit.health``)."""
+
+    FILE: ClassVar[str] = "diagnostics.json"
+    sampler: str
+    chains: int
+    draws: int
+    tune: int
+    compile_seconds: float
+    sampling_seconds: float
+    divergences: int
+    rhat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    bfmi_min: float
+    ess_bulk_min_variable: str
+    rhat_max_variable: str
+    ess_bulk_per_second: float
+    health: str
+
+
+class Fold(BaseModel):
+    """One origin of the out-of-sample check (original scale)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    origin: str
+    train_end: str
+    test_start: str
+    test_end: str
+    crps: float
+    mape: float
+    smape: float
+    r2: float
+    coverage_50: float
+    coverage_94: float
+
+
+class Scores(BaseModel):
+    """Average scores over the folds (original scale)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    crps: float
+    mape: float
+    coverage_50: float
+    coverage_94: float
+
+
+class InSample(BaseModel):
+    """Scores of the first fold's training weeks (how well the model fits what it saw)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    crps: float
+    mape: float
+    r2: float
+    coverage_50: float
+    coverage_94: float
+
+
+class OutOfSample(Record):
+    """``out_of_sample.json``: the plain holdout first, rolling origins after; ``summary`` averages them."""
+
+    FILE: ClassVar[str] = "out_of_sample.json"
+    holdout_weeks: int
+    folds: list[Fold]
+    in_sample: InSample
+    summary: Scores
+
+
+class Response(BaseModel):
+    """Posterior mean and 94% HDI of a response (original target units)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mean: float
+    hdi_94: list[float]
+
+
+class Baseline(BaseModel):
+    """The split the optimum is compared with (the historical one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    allocation: list[dict[str, Any]]
+    response: Response
+
+
+class Scenario(BaseModel):
+    """The optimal split at ``multiplier`` × the budget."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    multiplier: float
+    budget_per_period: float
+    response: Response
+    allocation: list[dict[str, Any]]
+
+
+class Allocation(Record):
+    """``allocation.json``: one record per channel (and panel coordinate) in each ``allocation`` list."""
+
+    FILE: ClassVar[str] = "allocation.json"
+    budget_per_period: float
+    num_periods: int
+    objective: str
+    allocation: list[dict[str, Any]]
+    response: Response
+    initial: Baseline
+    scenarios: list[Scenario]
+    optimizer: dict[str, Any]
+
+    @property
+    def gain(self) -> float:
+        """Relative gain of the optimal split over the initial one (posterior means)."""
+        base = self.initial.response.mean
+        return self.response.mean / base - 1 if base else float("nan")
+
+
+class Manifest(Record):
+    """``manifest.json`` (beside ``artifacts/``): what was run, with what, and how long it took."""
+
+    FILE: ClassVar[str] = MANIFEST
+    IN_ARTIFACTS: ClassVar[bool] = False
+    case: str
+    title: str
+    params_file: str
+    params_sha256: str
+    seed: int
+    quick: bool
+    client: bool
+    stages_run: list[str]
+    renderer: str
+    git_commit: str
+    created: str
+    timings_seconds: dict[str, float]
+    total_seconds: float
+    versions: dict[str, str | None]
 
 
 def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:
@@ -36,52 +230,51 @@ def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:
 def save_data(run_dir: str | Path, data: MMMData, truth: xr.Dataset | None) -> None:
     """Write ``data.csv`` (+ its column roles) and ``truth.nc`` when the truth is known."""
     out = artifacts_dir(run_dir)
-    data.to_frame().to_csv(out / "data.csv", index=False)
+    data.to_frame().to_csv(out / DATA_CSV, index=False)
     roles = {"date_column": data.date_column, "target_column": data.target_column, "channel_columns": data.channels,
              "control_columns": data.controls, "dims": data.dims}
-    save_json(out / "data_columns.json", roles)
+    (out / DATA_COLUMNS).write_text(json.dumps(roles, indent=2) + "\n")
     if truth is not None:
-        truth.to_netcdf(out / "truth.nc", engine="h5netcdf")
+        truth.to_netcdf(out / TRUTH, engine="h5netcdf")
 
 
 def load_data(run_dir: str | Path) -> MMMData:
     """The model input written by stage 01."""
     out = artifacts_dir(run_dir)
-    roles = load_json(out / "data_columns.json")
-    df = pd.read_csv(out / "data.csv")
+    roles = json.loads((out / DATA_COLUMNS).read_text())
+    df = pd.read_csv(out / DATA_CSV)
     return from_frame(df, channels=roles["channel_columns"], controls=roles["control_columns"], dims=roles["dims"],
-                      date_column=roles["date_column"], target_column=roles["target_column"], source=str(out / "data.csv"))
+                      date_column=roles["date_column"], target_column=roles["target_column"], source=str(out / DATA_CSV))
 
 
 def load_truth(run_dir: str | Path) -> xr.Dataset | None:
-    path = artifacts_dir(run_dir) / "truth.nc"
+    path = artifacts_dir(run_dir) / TRUTH
     return xr.load_dataset(path, engine="h5netcdf") if path.exists() else None
-
-
-def _default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (pd.Timestamp, np.datetime64)):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def save_json(path: str | Path, obj) -> None:
-    Path(path).write_text(json.dumps(obj, indent=2, default=_default) + "\n")
-
-
-def load_json(path: str | Path):
-    return json.loads(Path(path).read_text())
 
 
 def save_idata(run_dir: str | Path, idata: az.InferenceData) -> Path:
     """``idata.nc`` with zlib compression of every variable."""
-    path = artifacts_dir(run_dir) / "idata.nc"
+    path = artifacts_dir(run_dir) / IDATA
     idata.to_netcdf(str(path), compress=True, engine="h5netcdf")
     return path
 
 
 def load_idata(run_dir: str | Path) -> az.InferenceData:
-    return az.from_netcdf(str(artifacts_dir(run_dir) / "idata.nc"), engine="h5netcdf")
+    return az.from_netcdf(str(artifacts_dir(run_dir) / IDATA), engine="h5netcdf")
+
+
+def save_recovery(run_dir: str | Path, table: pd.DataFrame) -> Path:
+    path = artifacts_dir(run_dir) / RECOVERY
+    table.to_csv(path, index=False)
+    return path
+
+
+def load_recovery(run_dir: str | Path) -> pd.DataFrame | None:
+    path = Path(run_dir) / "artifacts" / RECOVERY
+    return pd.read_csv(path) if path.exists() else None
+
+
+def save_replicates(run_dir: str | Path, table: pd.DataFrame) -> Path:
+    path = artifacts_dir(run_dir) / REPLICATES
+    table.to_csv(path, index=False)
+    return path

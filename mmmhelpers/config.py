@@ -14,11 +14,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mmmhelpers.priors import PriorError, parse_prior, prior_dims
+from mmmhelpers.priors import MODEL_PRIORS, PriorError, parse_prior, prior_dims
+from mmmhelpers.simulate import GENERATORS
+from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
 
 __all__ = ["Params", "ParamsError", "load_params", "params_hash", "quick"]
 
-GENERATORS = ("single_market", "geo_hierarchical", "time_varying_media", "confounded_demand")
+# The kinds a params file may name are the keys of their registries (one source of truth each).
+AdstockKind = Literal[tuple(ADSTOCKS)]  # type: ignore[valid-type]
+SaturationKind = Literal[tuple(SATURATIONS)]  # type: ignore[valid-type]
+GeneratorKind = Literal[tuple(GENERATORS)]  # type: ignore[valid-type]
 
 
 class ParamsError(ValueError):
@@ -45,21 +50,21 @@ class DataSpec(Strict):
 
 
 class SimulateSpec(Strict):
-    generator: Literal[GENERATORS]  # type: ignore[valid-type]
+    generator: GeneratorKind
     n_weeks: int = Field(104, ge=20, le=2000)
     start_date: date = date(2022, 1, 3)
     true_params: dict[str, Any] = Field(default_factory=dict)
 
 
 class AdstockSpec(Strict):
-    type: Literal["geometric", "delayed", "weibull_cdf", "weibull_pdf"] = "geometric"
-    l_max: int = Field(8, ge=1, le=60)
+    type: AdstockKind = "geometric"
+    l_max: int = Field(8, ge=1, le=60)  # weeks the model carries spend over (the truth's own is simulate.true_params.l_max)
     normalize: bool = True
     priors: dict[str, Any] = Field(default_factory=dict)
 
 
 class SaturationSpec(Strict):
-    type: Literal["logistic", "michaelis_menten", "hill", "tanh"] = "logistic"
+    type: SaturationKind = "logistic"
     priors: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -97,7 +102,7 @@ class ModelSpec(Strict):
     @field_validator("priors")
     @classmethod
     def _known_priors(cls, v: dict) -> dict:
-        known = {"intercept", "gamma_control", "gamma_fourier", "gamma_trend"}
+        known = set(MODEL_PRIORS)
         unknown = set(v) - known
         if unknown:
             raise ValueError(f"unknown prior names {sorted(unknown)} (known: {sorted(known)})")
@@ -172,7 +177,7 @@ def _check_priors(params: Params) -> list[str]:
     problems: list[str] = []
     allowed = {"channel", "control", "fourier_mode", "date", *params.data.dims}
     if params.simulate is not None:
-        allowed |= {"geo"}
+        allowed |= set(GENERATORS[params.simulate.generator].panel_dims)
     groups = {
         "model.adstock.priors": params.model.adstock.priors,
         "model.saturation.priors": params.model.saturation.priors,
@@ -189,8 +194,6 @@ def _check_priors(params: Params) -> list[str]:
         bad = prior_dims(prior) - allowed
         if bad:
             problems.append(f"{where}: unknown dims {sorted(bad)} (allowed: {sorted(allowed)})")
-    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
-
     for where, comp, names in [
         ("model.adstock.priors", ADSTOCKS[params.model.adstock.type], params.model.adstock.priors),
         ("model.saturation.priors", SATURATIONS[params.model.saturation.type], params.model.saturation.priors),

@@ -11,6 +11,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.model import MMM
 
 __all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters"]
@@ -126,7 +127,7 @@ def health(d: dict) -> str:
     return "red"
 
 
-def diagnostics(idata: az.InferenceData, fit, timings: dict) -> dict:
+def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     """The ``diagnostics.json`` record (see DESIGN.md)."""
     names = scalar_parameters(idata)
     summ = az.summary(idata, var_names=names, kind="diagnostics")
@@ -152,4 +153,4 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> dict:
     }
     d["ess_bulk_per_second"] = round(d["ess_bulk_min"] / max(d["compile_seconds"] + d["sampling_seconds"], 1e-9), 2)
     d["health"] = health(d)
-    return d
+    return Diagnostics(**d)

@@ -18,17 +18,10 @@ from pymc_extras.prior import handle_dims
 
 from mmmhelpers.config import HSGPSpec, ModelSpec
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
-from mmmhelpers.priors import create, describe_prior, parse_prior
+from mmmhelpers.priors import MODEL_PRIORS, create, describe_prior, parse_prior
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
 
-__all__ = ["MMM", "build_model", "model_for", "add_lift_tests", "model_graph", "DEFAULT_PRIORS"]
-
-DEFAULT_PRIORS = {
-    "intercept": {"distribution": "Normal", "mu": 0.5, "sigma": 0.5},
-    "gamma_control": {"distribution": "Normal", "mu": 0, "sigma": 1, "dims": ["control"]},
-    "gamma_fourier": {"distribution": "Laplace", "mu": 0, "b": 1, "dims": ["fourier_mode"]},
-    "gamma_trend": {"distribution": "Normal", "mu": 0, "sigma": 0.5},
-}
+__all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_for", "add_lift_tests", "model_graph", "scales"]
 
 
 @dataclass
@@ -137,6 +130,155 @@ def _multiplier(name: str, f, train_mask, dims: tuple[str, ...]):
     return pm.Deterministic(name, pt.exp(f - centre), dims=dims)
 
 
+def _hsgp_spec(value: bool | HSGPSpec) -> HSGPSpec:
+    return value if isinstance(value, HSGPSpec) else HSGPSpec()
+
+
+def media_contribution(x_scaled, spec: ModelSpec, adstock_params: dict, saturation_params: dict, multiplier=None):
+    """Spend (divided by the channel scale; time on axis 0) -> media contribution on the model scale.
+
+    adstock -> saturation -> optional multiplier. The one media path: the model calls it with random
+    variables, the optimizer with posterior draws (extra leading batch axes broadcast), so every media
+    feature reaches the optimizer by construction.
+    """
+    w = adstock_weights(spec.adstock.type, adstock_params, spec.adstock.l_max, spec.adstock.normalize)
+    contrib = saturation(lagged_sum(x_scaled, w), spec.saturation.type, saturation_params)
+    return contrib if multiplier is None else contrib * multiplier
+
+
+@dataclass
+class Inputs:
+    """The model's ``pm.Data`` tensors, plus what the builders derive from them."""
+
+    X: object  # channel_data (date, *panel, channel), original units
+    t: object  # time_index (date,), weeks since the first training date
+    y: object  # target_scaled (obs, *panel)
+    train_end: object  # train_end_time: weeks at the last observed date
+    obs_index: object | None  # observed_index (cross-validation form only)
+    channel_scale: object
+    target_scale: object
+    half_range: float  # half the training span (weeks): the HSGP boundary, fixed at build time
+    obs_dim: str  # "date", or "obs" in the cross-validation form
+
+    @property
+    def train_mask(self):
+        return pt.le(self.t, self.train_end)
+
+
+def _inputs(mmm: MMM, values: dict, n_obs: int, cv: bool) -> Inputs:
+    """Register the data containers (order matters for reproducibility: keep it)."""
+    panel = mmm.dims
+    obs_dim = "obs" if cv else "date"
+    if cv:
+        mmm.model.add_coord("obs", mmm.data.dates[:n_obs])
+    X = pm.Data("channel_data", values["channel_data"], dims=("date", *panel, "channel"))
+    t = pm.Data("time_index", values["time_index"], dims="date")
+    y = pm.Data("target_scaled", values["target_scaled"][:n_obs], dims=(obs_dim, *panel))
+    train_end = pm.Data("train_end_time", max(float(values["time_index"][n_obs - 1]), 1.0))
+    obs_index = pm.Data("observed_index", np.arange(n_obs), dims=obs_dim) if cv else None
+    cs = pm.Data("channel_scale", mmm.channel_scale, dims=(*panel, "channel"))
+    ts = pm.Data("target_scale", mmm.target_scale, dims=panel)
+    half_range = max(float(values["time_index"][n_obs - 1]), 1.0) / 2
+    return Inputs(X, t, y, train_end, obs_index, cs, ts, half_range, obs_dim)
+
+
+def _media_multiplier(mmm: MMM, inp: Inputs):
+    """The time-varying media multiplier broadcast to ``(date, *panel, channel)``, or None."""
+    if not mmm.spec.time_varying_media:
+        return None
+    tvm = _hsgp_spec(mmm.spec.time_varying_media)
+    extra = "channel" if tvm.per_channel else None
+    f = _hsgp("media_temporal_latent", inp.t, tvm, inp.half_range, mmm.table, extra_dim=extra)
+    mult = _multiplier("media_temporal_latent_multiplier", f, inp.train_mask, ("date", "channel") if extra else ("date",))
+    pad = (None,) * len(mmm.dims)
+    return mult[(slice(None), *pad, slice(None))] if extra else mult[(slice(None), *pad, None)]
+
+
+def _media(mmm: MMM, inp: Inputs):
+    """Channel contribution ``(date, *panel, channel)`` on the model scale, plus its original-scale twins."""
+    target_dims = (*mmm.dims, "channel")
+    ad = _component_params(mmm.spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table)
+    sat = _component_params(mmm.spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table)
+    mmm.saturation_params = sat
+    contrib = media_contribution(inp.X / inp.channel_scale, mmm.spec, ad, sat, _media_multiplier(mmm, inp))
+    dims = ("date", *mmm.dims, "channel")
+    contrib = pm.Deterministic("channel_contribution", contrib, dims=dims)
+    original = contrib * inp.target_scale[None, ..., None]
+    pm.Deterministic("channel_contribution_original_scale", original, dims=dims)
+    pm.Deterministic("total_media_contribution_original_scale", original.sum())
+    return contrib
+
+
+def _by_date(mmm: MMM, v):
+    """Broadcast a ``(date,)`` tensor over the panel dims."""
+    return v[(slice(None),) + (None,) * len(mmm.dims)]
+
+
+def _intercept(mmm: MMM, inp: Inputs, priors: dict):
+    """Baseline ``(date, *panel)``: the intercept, times an HSGP multiplier when time-varying."""
+    mu = _coefficient("intercept_contribution", priors["intercept"], "model.priors.intercept", mmm.dims,
+                      ("date", *mmm.dims), mmm.table)
+    if mmm.spec.time_varying_intercept:
+        f = _hsgp("intercept_latent", inp.t, _hsgp_spec(mmm.spec.time_varying_intercept), inp.half_range, mmm.table)
+        mu = mu * _by_date(mmm, _multiplier("intercept_latent_multiplier", f, inp.train_mask, ("date",)))
+    return mu
+
+
+def _controls(mmm: MMM, values: dict, priors: dict):
+    """Control contribution summed over controls ``(date, *panel)``, or None without controls."""
+    if not mmm.data.controls:
+        return None
+    panel = mmm.dims
+    C = pm.Data("control_data", values["control_data"], dims=("date", *panel, "control"))
+    gamma = _coefficient("gamma_control", priors["gamma_control"], "model.priors.gamma_control", ("control",),
+                         (*panel, "control"), mmm.table)
+    contrib = pm.Deterministic("control_contribution", C * gamma, dims=("date", *panel, "control")).sum(axis=-1)
+    pm.Data("control_scale", mmm.control_scale, dims=(*panel, "control"))
+    return contrib
+
+
+def _seasonality(mmm: MMM, inp: Inputs, values: dict, priors: dict):
+    """Yearly Fourier seasonality ``(date, *panel)``, or None when the order is 0."""
+    if not mmm.spec.yearly_seasonality:
+        return None
+    panel = mmm.dims
+    F = pm.Data("fourier_features", values["fourier_features"], dims=("date", "fourier_mode"))
+    gf = _coefficient("gamma_fourier", priors["gamma_fourier"], "model.priors.gamma_fourier", ("fourier_mode",),
+                      (*panel, "fourier_mode"), mmm.table)
+    F_b = F[(slice(None),) + (None,) * len(panel) + (slice(None),)]
+    # + zeros of (date, *panel): full shape even when gamma_fourier has no panel dims
+    season = (F_b * gf).sum(axis=-1) + pt.zeros_like(inp.X[..., 0])
+    return pm.Deterministic("yearly_seasonality_contribution", season, dims=("date", *panel))
+
+
+def _trend(mmm: MMM, inp: Inputs, priors: dict):
+    """Linear trend over the training weeks ``(date, *panel)``, or None."""
+    if not mmm.spec.trend:
+        return None
+    gt = _coefficient("gamma_trend", priors["gamma_trend"], "model.priors.gamma_trend", mmm.dims, mmm.dims, mmm.table)
+    return _by_date(mmm, inp.t / inp.train_end) * gt
+
+
+def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
+    """The observed target ``y`` (on the ``obs`` weeks only in the cross-validation form)."""
+    lik = parse_prior(mmm.spec.likelihood, "model.likelihood").deepcopy()
+    lik.dims = (inp.obs_dim, *mmm.dims)
+    lik.create_likelihood_variable("y", mu=mu if inp.obs_index is None else mu[inp.obs_index], observed=inp.y)
+    mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
+
+
+def _new_mmm(spec: ModelSpec, data: MMMData, observed_weeks: int | None) -> MMM:
+    """An empty model with coords, and the scales (from the observed weeks only)."""
+    cv = observed_weeks is not None
+    channel_scale, target_scale, control_scale = scales(data.slice(0, observed_weeks) if cv else data)
+    coords = {"date": data.dates, **data.panel, "channel": data.channels}
+    if data.controls:
+        coords["control"] = data.controls
+    if spec.yearly_seasonality:
+        coords["fourier_mode"] = fourier_modes(spec.yearly_seasonality)
+    return MMM(pm.Model(coords=coords), spec, data, channel_scale, target_scale, control_scale, data.dates[0], [])
+
+
 def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None = None,
                 observed_weeks: int | None = None) -> MMM:
     """The PyMC model of ``spec`` on ``data`` (see module docstring for names).
@@ -146,93 +288,17 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
     weeks, through ``pm.Data`` (``observed_index``, ``train_end_time``, the scales), and scales come
     from those weeks. One compiled model then serves every fold: only data change between folds.
     """
-    panel = tuple(data.dims)
-    cv = observed_weeks is not None
-    channel_scale, target_scale, control_scale = scales(data.slice(0, observed_weeks) if cv else data)
-    t0 = data.dates[0]
-    coords = {"date": data.dates, **data.panel, "channel": data.channels}
-    if data.controls:
-        coords["control"] = data.controls
-    if spec.yearly_seasonality:
-        coords["fourier_mode"] = fourier_modes(spec.yearly_seasonality)
-    table: list[dict] = []
-    mmm = MMM(pm.Model(coords=coords), spec, data, channel_scale, target_scale, control_scale, t0, table)
+    mmm = _new_mmm(spec, data, observed_weeks)
     values = mmm.data_values(data)
-    n_obs = observed_weeks if cv else data.n_dates
-    obs_dim = "obs" if cv else "date"
-    if cv:
-        mmm.model.add_coord("obs", data.dates[:n_obs])
-    bc = (slice(None),) + (None,) * len(panel)  # broadcast (date,) over panel
+    priors = {k: spec.priors.get(k, v) for k, v in MODEL_PRIORS.items()}
     with mmm.model:
-        X = pm.Data("channel_data", values["channel_data"], dims=("date", *panel, "channel"))
-        t = pm.Data("time_index", values["time_index"], dims="date")
-        y = pm.Data("target_scaled", values["target_scaled"][:n_obs], dims=(obs_dim, *panel))
-        n_train = pm.Data("train_end_time", max(float(values["time_index"][n_obs - 1]), 1.0))
-        obs_index = pm.Data("observed_index", np.arange(n_obs), dims=obs_dim) if cv else None
-        cs = pm.Data("channel_scale", channel_scale, dims=(*panel, "channel"))
-        ts = pm.Data("target_scale", target_scale, dims=panel)
-
-        target_dims = (*panel, "channel")
-        ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, table)
-        sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, table)
-        mmm.saturation_params = sat
-        w = adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize)
-        x_ad = lagged_sum(X / cs, w)
-        contrib = saturation(x_ad, spec.saturation.type, sat)
-
-        half_range = max(float(values["time_index"][n_obs - 1]), 1.0) / 2  # HSGP boundary: fixed at build
-        train_mask = pt.le(t, n_train)
-        tvm = spec.time_varying_media
-        if tvm:
-            tvm = tvm if isinstance(tvm, HSGPSpec) else HSGPSpec()
-            if tvm.per_channel:
-                f = _hsgp("media_temporal_latent", t, tvm, half_range, table, extra_dim="channel")
-                mult = _multiplier("media_temporal_latent_multiplier", f, train_mask, ("date", "channel"))
-                contrib = contrib * mult[(slice(None),) + (None,) * len(panel) + (slice(None),)]
-            else:
-                f = _hsgp("media_temporal_latent", t, tvm, half_range, table)
-                mult = _multiplier("media_temporal_latent_multiplier", f, train_mask, ("date",))
-                contrib = contrib * mult[bc + (None,)]
-        contrib = pm.Deterministic("channel_contribution", contrib, dims=("date", *panel, "channel"))
-        pm.Deterministic("channel_contribution_original_scale", contrib * ts[None, ..., None], dims=("date", *panel, "channel"))
-        pm.Deterministic("total_media_contribution_original_scale", (contrib * ts[None, ..., None]).sum())
-
-        priors = {k: spec.priors.get(k, v) for k, v in DEFAULT_PRIORS.items()}
-        mu = _coefficient("intercept_contribution", priors["intercept"], "model.priors.intercept", panel,
-                          ("date", *panel), table)
-        if spec.time_varying_intercept:
-            tvi = spec.time_varying_intercept
-            tvi = tvi if isinstance(tvi, HSGPSpec) else HSGPSpec()
-            f_i = _hsgp("intercept_latent", t, tvi, half_range, table)
-            mu = mu * _multiplier("intercept_latent_multiplier", f_i, train_mask, ("date",))[bc]
-        mu = mu + contrib.sum(axis=-1)
-
-        if data.controls:
-            C = pm.Data("control_data", values["control_data"], dims=("date", *panel, "control"))
-            gamma = _coefficient("gamma_control", priors["gamma_control"], "model.priors.gamma_control", ("control",),
-                                 (*panel, "control"), table)
-            mu = mu + pm.Deterministic("control_contribution", C * gamma, dims=("date", *panel, "control")).sum(axis=-1)
-            pm.Data("control_scale", control_scale, dims=(*panel, "control"))
-
-        if spec.yearly_seasonality:
-            F = pm.Data("fourier_features", values["fourier_features"], dims=("date", "fourier_mode"))
-            gf = _coefficient("gamma_fourier", priors["gamma_fourier"], "model.priors.gamma_fourier", ("fourier_mode",),
-                              (*panel, "fourier_mode"), table)
-            F_b = F[(slice(None),) + (None,) * len(panel) + (slice(None),)]
-            # + zeros of (date, *panel): full shape even when gamma_fourier has no panel dims
-            season = (F_b * gf).sum(axis=-1) + pt.zeros_like(X[..., 0])
-            season = pm.Deterministic("yearly_seasonality_contribution", season, dims=("date", *panel))
-            mu = mu + season
-
-        if spec.trend:
-            gt = _coefficient("gamma_trend", priors["gamma_trend"], "model.priors.gamma_trend", panel, panel, table)
-            mu = mu + (t / n_train)[bc] * gt
-
-        lik = parse_prior(spec.likelihood, "model.likelihood")
-        lik = lik.deepcopy()
-        lik.dims = (obs_dim, *panel)
-        lik.create_likelihood_variable("y", mu=mu[obs_index] if cv else mu, observed=y)
-        table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
+        inp = _inputs(mmm, values, observed_weeks or data.n_dates, observed_weeks is not None)
+        media = _media(mmm, inp)
+        mu = _intercept(mmm, inp, priors) + media.sum(axis=-1)
+        for term in (_controls(mmm, values, priors), _seasonality(mmm, inp, values, priors), _trend(mmm, inp, priors)):
+            if term is not None:
+                mu = mu + term
+        _likelihood(mmm, inp, mu)
     if lift_tests is not None and len(lift_tests):
         add_lift_tests(mmm, lift_tests)
     return mmm

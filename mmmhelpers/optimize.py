@@ -4,6 +4,8 @@ The response of an allocation is the media contribution (original scale) summed 
 spend ``x[panel, channel]`` every period for ``num_periods`` periods, then ``l_max - 1`` periods of
 zero spend so that carryover is counted. The objective is its posterior mean. The pytensor
 function (value and gradient over all draws) is compiled once and reused for every scenario.
+Spend reaches the response through the model's own media path (``model.media_contribution``);
+a time-varying media multiplier enters at its value in the last observed week.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy.optimize import minimize
 
-from mmmhelpers.model import MMM
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
+from mmmhelpers.artifacts import Allocation, Baseline, Response, Scenario
+from mmmhelpers.config import ModelSpec
+from mmmhelpers.data import MMMData
+from mmmhelpers.model import media_contribution, scales
+from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
 
-__all__ = ["ResponseModel", "response_model", "optimize_budget", "allocation_records", "allocate", "hdi94"]
+__all__ = ["ResponseModel", "posterior_media", "response_model", "optimize_budget", "allocation_records", "allocate", "hdi94"]
 
 
 def hdi94(samples: np.ndarray) -> list[float]:
@@ -66,31 +71,54 @@ def _param_draws(idata, name: str, panel: dict, channels: list[str], idx: np.nda
     return post.broadcast_like(template).transpose("sample", *panel, "channel").values
 
 
-def response_model(mmm: MMM, idata, num_periods: int, n_draws: int = 400, seed: int = 0) -> ResponseModel:
-    """Compile the window-response function of ``mmm``'s media part for ``n_draws`` posterior draws."""
-    spec = mmm.spec
-    panel, channels = mmm.data.panel, mmm.data.channels
-    ad_comp, sat_comp = ADSTOCKS[spec.adstock.type], SATURATIONS[spec.saturation.type]
-    names = [f"adstock_{p}" for p in ad_comp.params] + [f"saturation_{p}" for p in sat_comp.params]
+def _window_multiplier(idata, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray | None:
+    """The media multiplier at the last observed week, per draw ``(1, draw, *panel, channel)``, or None.
+
+    A time-varying model carries its last known media effectiveness into the plan's window.
+    """
+    name = "media_temporal_latent_multiplier"
+    if name not in idata.posterior:
+        return None
+    last = idata.posterior[name].isel(date=-1).expand_dims(_window=[0])
+    last = az.extract(last.to_dataset(name=name), var_names=[name]).isel(sample=idx)
+    template = xr.DataArray(np.zeros((1, *[len(v) for v in panel.values()], len(channels))),
+                            dims=("_window", *panel, "channel"), coords={**panel, "channel": channels})
+    return last.broadcast_like(template).transpose("_window", "sample", *panel, "channel").values
+
+
+def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarray, multiplier=None):
+    """Media contribution (original units, ``(time, draw, *panel, channel)``) of a spend series under draws ``idx``.
+
+    ``spend`` is ``(time, 1, *panel, channel)`` in original units (numpy or pytensor). It runs through the
+    model's own media path (``model.media_contribution``) with posterior draws in place of random
+    variables, scaled with the training data's scales.
+    """
+    panel, channels = data.panel, data.channels
+    channel_scale, target_scale, _ = scales(data)
+
+    def draws_of(prefix: str, registry) -> dict:
+        return {p: pt.as_tensor_variable(_param_draws(idata, f"{prefix}_{p}", panel, channels, idx))
+                for p in registry[getattr(spec, prefix).type].params}
+
+    contrib = media_contribution(spend / channel_scale, spec, draws_of("adstock", ADSTOCKS),
+                                 draws_of("saturation", SATURATIONS), multiplier)
+    return contrib * target_scale[..., None]
+
+
+def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_draws: int = 400,
+                   seed: int = 0) -> ResponseModel:
+    """Compile the window response of the media part for ``n_draws`` posterior draws (one subset for all)."""
+    panel, channels = data.panel, data.channels
     n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
-    idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n_draws, n), replace=False))  # one subset for all
-    values = {name: _param_draws(idata, name, panel, channels, idx) for name in names}
+    idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n_draws, n), replace=False))
     shape = (*[len(v) for v in panel.values()], len(channels))
     l_max = spec.adstock.l_max
-    n_t = num_periods + l_max - 1
-
     x = pt.vector("x")
-    spend = x.reshape(shape) / mmm.channel_scale
-    on = np.r_[np.ones(num_periods), np.zeros(l_max - 1)].reshape((n_t, 1) + (1,) * len(shape))
-    series = on * spend[None, None]  # (time, 1(draw), *panel, channel)
-    ad = {p: pt.as_tensor_variable(values[f"adstock_{p}"]) for p in ad_comp.params}
-    sat = {p: pt.as_tensor_variable(values[f"saturation_{p}"]) for p in sat_comp.params}
-    w = adstock_weights(spec.adstock.type, ad, l_max, spec.adstock.normalize)
-    contrib = saturation(lagged_sum(series, w), spec.saturation.type, sat)  # (time, draw, *panel, channel)
-    contrib = contrib * mmm.target_scale[..., None]
+    on = np.r_[np.ones(num_periods), np.zeros(l_max - 1)].reshape((num_periods + l_max - 1, 1) + (1,) * len(shape))
+    series = on * x.reshape(shape)[None, None]  # (time, 1(draw), *panel, channel)
+    contrib = posterior_media(spec, data, idata, series, idx, _window_multiplier(idata, panel, channels, idx))
     per_draw = contrib.sum(axis=0).reshape((contrib.shape[1], -1)).sum(axis=1)
-    grad = pt.grad(per_draw.mean(), x)
-    fn = pytensor.function([x], [per_draw, grad])
+    fn = pytensor.function([x], [per_draw, pt.grad(per_draw.mean(), x)])
     per_cell = pytensor.function([x], contrib.sum(axis=0).mean(axis=0).ravel())
     return ResponseModel(list(channels), dict(panel), num_periods, fn, per_cell)
 
@@ -156,34 +184,31 @@ def allocation_records(rm: ResponseModel, x: np.ndarray) -> list[dict]:
     return out
 
 
-def _response(draws: np.ndarray) -> dict:
-    return {"mean": round(float(np.mean(draws)), 4), "hdi_94": [round(v, 4) for v in hdi94(draws)]}
+def _response(draws: np.ndarray) -> Response:
+    return Response(mean=round(float(np.mean(draws)), 4), hdi_94=[round(v, 4) for v in hdi94(draws)])
 
 
-def allocate(params, data, idata) -> tuple[dict, ResponseModel]:
+def allocate(params, data: MMMData, idata) -> tuple[Allocation, ResponseModel]:
     """Stage 05: optimal split, the historical split as baseline, and budget scenarios (``allocation.json``)."""
-    from mmmhelpers.model import model_for
-
     opt = params.optimization
-    mmm = model_for(params, data)
-    rm = response_model(mmm, idata, opt.num_periods, n_draws=opt.draws, seed=params.seed)
+    rm = response_model(params.model, data, idata, opt.num_periods, n_draws=opt.draws, seed=params.seed)
     history = data.X.mean(axis=0)  # historical average split, (*panel, channel)
     initial = history / max(history.sum(), 1e-12) * opt.budget
     best = optimize_budget(rm, opt.budget, opt.bounds, x0=initial)
     scenarios = []
     for m in opt.scenarios:
         res = optimize_budget(rm, opt.budget * m, opt.bounds, x0=best["x"])
-        scenarios.append({"multiplier": m, "budget_per_period": opt.budget * m, "response": _response(res["draws"]),
-                          "allocation": allocation_records(rm, res["x"])})
-    alloc = {
-        "budget_per_period": opt.budget,
-        "num_periods": opt.num_periods,
-        "objective": "mean_response_in_window",
-        "allocation": allocation_records(rm, best["x"]),
-        "response": _response(best["draws"]),
-        "initial": {"allocation": allocation_records(rm, initial), "response": _response(rm.draws(initial))},
-        "scenarios": scenarios,
-        "optimizer": {"method": "SLSQP", "success": best["success"], "message": best["message"],
-                      "posterior_draws": int(len(best["draws"]))},
-    }
+        scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res["draws"]),
+                                  allocation=allocation_records(rm, res["x"])))
+    alloc = Allocation(
+        budget_per_period=opt.budget,
+        num_periods=opt.num_periods,
+        objective="mean_response_in_window",
+        allocation=allocation_records(rm, best["x"]),
+        response=_response(best["draws"]),
+        initial=Baseline(allocation=allocation_records(rm, initial), response=_response(rm.draws(initial))),
+        scenarios=scenarios,
+        optimizer={"method": "SLSQP", "success": best["success"], "message": best["message"],
+                   "posterior_draws": int(len(best["draws"]))},
+    )
     return alloc, rm

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import importlib.metadata
-import json
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery
 from mmmhelpers.config import Params, load_params, params_hash
 
 __all__ = ["STAGES", "RunError", "run", "render", "write_index", "ROOT"]
@@ -142,13 +142,6 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
     return "nbconvert"
 
 
-def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _fmt(v, digits: int = 3) -> str:
     if v is None:
         return "–"
@@ -159,64 +152,70 @@ def _fmt(v, digits: int = 3) -> str:
     return html.escape(str(v))
 
 
-def write_index(run_dir: Path, params: Params, manifest: dict) -> None:
-    """The landing page: health banner, headline numbers, links to the five pages."""
-    art = run_dir / "artifacts"
-    diag = _read(art / "diagnostics.json") or {}
-    oos = _read(art / "out_of_sample.json") or {}
-    alloc = _read(art / "allocation.json") or {}
-    rec = None
-    if (art / "recovery.csv").exists():
-        import pandas as pd
+HEALTH_COLORS = {"green": "#1b7f3b", "amber": "#b26a00", "red": "#b3261e", "unknown": "#555"}
 
-        df = pd.read_csv(art / "recovery.csv")
-        rec = f"{int(df['covered'].sum())} of {len(df)} true parameters inside their 94% HDI"
-    health = diag.get("health", "unknown")
-    colors = {"green": "#1b7f3b", "amber": "#b26a00", "red": "#b3261e", "unknown": "#555"}
-    banner = (f"Sampler health: <b>{health.upper()}</b> — {diag.get('divergences', '–')} divergences, "
-              f"max R-hat {_fmt(diag.get('rhat_max'))}, min bulk ESS {_fmt(diag.get('ess_bulk_min'))}")
+
+def _headlines(run_dir: Path) -> tuple[str, list[tuple[str, str]], Diagnostics | None]:
+    """Health word, (label, text) rows of the landing page and the diagnostics, from the typed artifacts."""
+    diag = Diagnostics.load_or_none(run_dir)
+    oos = OutOfSample.load_or_none(run_dir)
+    alloc = Allocation.load_or_none(run_dir)
+    rec = load_recovery(run_dir)
     rows = []
     if diag:
-        rows.append(("Sampling", f"{diag['sampler']}, {diag['chains']} chains × {diag['draws']} draws; "
-                                 f"compile {diag['compile_seconds']:.1f} s, sampling {diag['sampling_seconds']:.1f} s"))
-    if rec:
-        rows.append(("Parameter recovery", rec))
-    if oos.get("summary"):
-        s = oos["summary"]
-        rows.append(("Out of sample", f"{oos['holdout_weeks']}-week holdout: CRPS {_fmt(s['crps'])}, "
-                                      f"MAPE {s['mape']:.1%}, 94% coverage {s['coverage_94']:.0%}"))
-    if alloc.get("response"):
-        base = alloc["initial"]["response"]["mean"]
-        best = alloc["response"]["mean"]
-        lift = best / base - 1 if base else float("nan")
-        rows.append(("Budget", f"{_fmt(alloc['budget_per_period'])} per period over {alloc['num_periods']} periods: "
-                               f"optimal split {_fmt(best)} vs initial {_fmt(base)} ({lift:+.1%})"))
+        rows.append(("Sampling", f"{diag.sampler}, {diag.chains} chains × {diag.draws} draws; "
+                                 f"compile {diag.compile_seconds:.1f} s, sampling {diag.sampling_seconds:.1f} s"))
+    if rec is not None:
+        rows.append(("Parameter recovery", f"{int(rec['covered'].sum())} of {len(rec)} true parameters inside "
+                                           "their 94% HDI"))
+    if oos:
+        s = oos.summary
+        rows.append(("Out of sample", f"{oos.holdout_weeks}-week holdout: CRPS {_fmt(s.crps)}, "
+                                      f"MAPE {s.mape:.1%}, 94% coverage {s.coverage_94:.0%}"))
+    if alloc:
+        rows.append(("Budget", f"{_fmt(alloc.budget_per_period)} per period over {alloc.num_periods} periods: "
+                               f"optimal split {_fmt(alloc.response.mean)} vs initial "
+                               f"{_fmt(alloc.initial.response.mean)} ({alloc.gain:+.1%})"))
+    return (diag.health if diag else "unknown"), rows, diag
+
+
+INDEX_STYLE = """
+body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; max-width: 900px; margin: 2rem auto;
+       padding: 0 1rem; color: #222; line-height: 1.5; }
+h1 { margin-bottom: .2rem; } .sub { color: #666; margin-top: 0; }
+.banner { padding: .8rem 1rem; border-radius: 6px; color: white; }
+table { border-collapse: collapse; width: 100%; margin: 1.2rem 0; }
+th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+th { width: 12rem; color: #444; } li { margin: .3rem 0; } footer { color: #777; font-size: .85rem; margin-top: 2rem; }
+"""
+
+
+def write_index(run_dir: Path, params: Params, manifest: Manifest) -> None:
+    """The landing page: health banner, headline numbers, links to the five pages."""
+    health, rows, diag = _headlines(run_dir)
+    banner = (f"Sampler health: <b>{health.upper()}</b> — {diag.divergences if diag else '–'} divergences, "
+              f"max R-hat {_fmt(diag.rhat_max if diag else None)}, "
+              f"min bulk ESS {_fmt(diag.ess_bulk_min if diag else None)}")
     table = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
     links = "\n".join(
         f'<li><a href="{s}.html">{TITLES[s]}</a>' + ("" if (run_dir / f"{s}.html").exists() else " (not run)") + "</li>"
         for s in STAGES
     )
+    title = html.escape(params.title)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(params.title)}</title>
-<style>
-body {{ font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; max-width: 900px; margin: 2rem auto;
-       padding: 0 1rem; color: #222; line-height: 1.5; }}
-h1 {{ margin-bottom: .2rem; }} .sub {{ color: #666; margin-top: 0; }}
-.banner {{ padding: .8rem 1rem; border-radius: 6px; color: white; background: {colors.get(health, '#555')}; }}
-table {{ border-collapse: collapse; width: 100%; margin: 1.2rem 0; }}
-th, td {{ text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
-th {{ width: 12rem; color: #444; }} li {{ margin: .3rem 0; }} footer {{ color: #777; font-size: .85rem; margin-top: 2rem; }}
+<title>{title}</title>
+<style>{INDEX_STYLE}.banner {{ background: {HEALTH_COLORS.get(health, '#555')}; }}
 </style></head><body>
-<h1>{html.escape(params.title)}</h1>
-<p class="sub">case <code>{html.escape(params.case)}</code> · seed {params.seed} · rendered {manifest['created']}
- with {manifest['renderer']}{' · quick run' if manifest.get('quick') else ''}</p>
+<h1>{title}</h1>
+<p class="sub">case <code>{html.escape(params.case)}</code> · seed {params.seed} · rendered {manifest.created}
+ with {manifest.renderer}{' · quick run' if manifest.quick else ''}</p>
 <p>{html.escape(params.description)}</p>
 <div class="banner">{banner}</div>
 <table>{table}</table>
 <h2>Pages</h2>
 <ol>{links}</ol>
-<footer>params sha256 {manifest['params_sha256'][:12]} · commit {manifest['git_commit'][:10]} ·
+<footer>params sha256 {manifest.params_sha256[:12]} · commit {manifest.git_commit[:10]} ·
 artifacts in <code>artifacts/</code>, executed notebooks in <code>notebooks/</code>, provenance in
 <code>manifest.json</code></footer>
 </body></html>
@@ -228,6 +227,85 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
+def _staging(out: Path, stages: list[str]) -> Path:
+    """A fresh temporary run folder beside ``out`` (a copy of ``out`` when only some stages re-run)."""
+    if stages != STAGES and not (out / "artifacts").exists():
+        raise RunError(f"--only {','.join(stages)}: no earlier run in {out} to reuse; run all stages first")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    if stages != STAGES:
+        shutil.copytree(out, staging)
+    (staging / "notebooks").mkdir(parents=True, exist_ok=True)
+    return staging
+
+
+def _keep_failed(staging: Path, out: Path) -> Path:
+    """Move a failed run to ``<out>.failed/`` (replacing an older one); the last good report stays."""
+    failed = out.parent / f"{out.name}.failed"
+    shutil.rmtree(failed, ignore_errors=True)
+    shutil.move(str(staging), str(failed))
+    return failed
+
+
+def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool) -> None:
+    """Run one stage's notebook with papermill into ``staging/notebooks/``."""
+    import papermill as pm
+
+    pm.execute_notebook(
+        str(NOTEBOOKS / f"{stage}.ipynb"),
+        str(staging / "notebooks" / f"{stage}.ipynb"),
+        parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick)},
+        kernel_name=kernel,
+        cwd=str(staging),
+        progress_bar=progress,
+        log_output=False,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter from the kernel
+    )
+
+
+def _manifest(params: Params, params_path: Path, stages: list[str], quick: bool, client: bool, renderer: str,
+              timings: dict, total: float) -> Manifest:
+    return Manifest(
+        case=params.case, title=params.title, params_file=str(params_path), params_sha256=params_hash(params_path),
+        seed=params.seed, quick=bool(quick), client=bool(client), stages_run=stages, renderer=renderer,
+        git_commit=_git_commit(), created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), timings_seconds=timings,
+        total_seconds=round(total, 2), versions=_versions(),
+    )
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Swap the finished run in for ``out`` (the old report is removed only after the swap)."""
+    backup = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(backup)
+    staging.rename(out)
+    shutil.rmtree(backup, ignore_errors=True)
+    shutil.rmtree(out.parent / f"{out.name}.failed", ignore_errors=True)
+
+
+def _run_stages(stages: list[str], staging: Path, out: Path, params_path: Path, quick: bool, progress: bool,
+                timings: dict) -> None:
+    """Execute the stages in order, timing each; a failure keeps the run in ``<out>.failed/``."""
+    kernel = ensure_kernel()
+    for i, stage in enumerate(stages, 1):
+        _say(f"[{i}/{len(stages)}] {stage}: running ...")
+        t0 = time.perf_counter()
+        try:
+            _execute(stage, staging, params_path, quick, kernel, progress)
+        except Exception as err:
+            failed = _keep_failed(staging, out)
+            last = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+            raise RunError(
+                f"stage {stage} failed after {time.perf_counter() - t0:.1f} s: {type(err).__name__}: {last}\n"
+                f"  executed notebook with the error: {failed / 'notebooks' / (stage + '.ipynb')}\n"
+                f"  the last good report is untouched: {out}",
+                failed,
+            ) from err
+        timings[stage] = round(time.perf_counter() - t0, 2)
+        _say(f"[{i}/{len(stages)}] {stage}: done in {timings[stage]:.1f} s")
+
+
 def run(
     params_path: str | Path,
     out: str | Path | None = None,
@@ -237,89 +315,30 @@ def run(
     progress: bool = True,
 ) -> Path:
     """Execute and render one case; returns the report folder."""
-    import papermill as pm
-
     params_path = Path(params_path).resolve()
     params = load_params(params_path)
     client = params.report.client if client is None else client
     stages = _parse_only(only)
     out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
-    if stages != STAGES and not (out / "artifacts").exists():
-        raise RunError(f"--only {','.join(stages)}: no earlier run in {out} to reuse; run all stages first")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    if stages != STAGES:
-        shutil.copytree(out, staging)
-    (staging / "notebooks").mkdir(parents=True, exist_ok=True)
-    kernel = ensure_kernel()
-    old_manifest = _read(staging / "manifest.json") or {}
-    timings = dict(old_manifest.get("timings_seconds", {}))
+    staging = _staging(out, stages)
+    old = Manifest.load_or_none(staging)
+    timings = dict(old.timings_seconds) if old else {}
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")
     t_all = time.perf_counter()
-    for i, stage in enumerate(stages, 1):
-        _say(f"[{i}/{len(stages)}] {stage}: running ...")
-        t0 = time.perf_counter()
-        target = staging / "notebooks" / f"{stage}.ipynb"
-        try:
-            pm.execute_notebook(
-                str(NOTEBOOKS / f"{stage}.ipynb"),
-                str(target),
-                parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick)},
-                kernel_name=kernel,
-                cwd=str(staging),
-                progress_bar=progress,
-                log_output=False,
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter from the kernel
-            )
-        except Exception as err:
-            failed = out.parent / f"{out.name}.failed"
-            shutil.rmtree(failed, ignore_errors=True)
-            shutil.move(str(staging), str(failed))
-            raise RunError(
-                f"stage {stage} failed after {time.perf_counter() - t0:.1f} s: {type(err).__name__}: "
-                f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''}\n"
-                f"  executed notebook with the error: {failed / 'notebooks' / (stage + '.ipynb')}\n"
-                f"  the last good report is untouched: {out}",
-                failed,
-            ) from err
-        timings[stage] = round(time.perf_counter() - t0, 2)
-        _say(f"[{i}/{len(stages)}] {stage}: done in {timings[stage]:.1f} s")
+    _run_stages(stages, staging, out, params_path, quick, progress, timings)
     t0 = time.perf_counter()
-    all_rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
-    _say(f"rendering {len(all_rendered)} pages ...")
+    rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
+    _say(f"rendering {len(rendered)} pages ...")
     try:
-        renderer = render(staging, all_rendered, client)
+        renderer = render(staging, rendered, client)
     except Exception:
-        failed = out.parent / f"{out.name}.failed"
-        shutil.rmtree(failed, ignore_errors=True)
-        shutil.move(str(staging), str(failed))
+        _keep_failed(staging, out)
         raise
     timings["render"] = round(time.perf_counter() - t0, 2)
     _say(f"rendered with {renderer} in {timings['render']:.1f} s")
-    manifest = {
-        "case": params.case,
-        "title": params.title,
-        "params_file": str(params_path),
-        "params_sha256": params_hash(params_path),
-        "seed": params.seed,
-        "quick": bool(quick),
-        "client": bool(client),
-        "stages_run": stages,
-        "renderer": renderer,
-        "git_commit": _git_commit(),
-        "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "timings_seconds": timings,
-        "total_seconds": round(time.perf_counter() - t_all, 2),
-        "versions": _versions(),
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all)
+    manifest.save(staging)
     write_index(staging, params, manifest)
-    backup = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(backup)
-    staging.rename(out)
-    shutil.rmtree(backup, ignore_errors=True)
-    shutil.rmtree(out.parent / f"{out.name}.failed", ignore_errors=True)
-    _say(f"report: {out / 'index.html'} ({manifest['total_seconds']:.0f} s)")
+    _publish(staging, out)
+    _say(f"report: {out / 'index.html'} ({manifest.total_seconds:.0f} s)")
     return out

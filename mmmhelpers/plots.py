@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import arviz as az
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -11,10 +12,12 @@ import pandas as pd
 import seaborn as sns
 import xarray as xr
 
+from mmmhelpers.artifacts import Allocation
 from mmmhelpers.data import MMMData
 
 __all__ = [
     "style",
+    "hdi_band",
     "plot_saturation_recovery",
     "plot_multiplier",
     "plot_residuals",
@@ -31,6 +34,12 @@ __all__ = [
 ]
 
 THOUSANDS = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
+
+
+def hdi_band(draws: np.ndarray, prob: float = 0.94) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edges of the ``prob`` HDI (arviz) of ``draws`` ``(sample, point)`` at each point."""
+    edges = az.hdi(np.asarray(draws, dtype=float)[None], hdi_prob=prob)  # (1, sample, point): one chain
+    return edges[..., 0], edges[..., 1]
 
 
 def style() -> None:
@@ -171,7 +180,7 @@ def plot_holdout(pred: xr.Dataset, data: MMMData, train_end: int, context_weeks:
     return fig
 
 
-def plot_allocation(initial: list[dict], optimal: list[dict]):
+def plot_allocation(alloc: Allocation):
     """Spend per period by channel (and panel coordinate): initial split vs optimum."""
     def frame(recs, label):
         df = pd.DataFrame(recs)
@@ -180,7 +189,7 @@ def plot_allocation(initial: list[dict], optimal: list[dict]):
         df["allocation"] = label
         return df
 
-    df = pd.concat([frame(initial, "initial split"), frame(optimal, "optimal")])
+    df = pd.concat([frame(alloc.initial.allocation, "initial split"), frame(alloc.allocation, "optimal")])
     fig, ax = plt.subplots(figsize=(9, 0.5 * df["cell"].nunique() + 2))
     sns.barplot(df, y="cell", x="spend_per_period", hue="allocation", ax=ax, orient="h")
     ax.set(title="Budget allocation per period", xlabel="spend per period", ylabel="channel")
@@ -189,12 +198,11 @@ def plot_allocation(initial: list[dict], optimal: list[dict]):
     return fig
 
 
-def plot_scenarios(scenarios: list[dict], budget: float, planned: dict | None = None):
+def plot_scenarios(alloc: Allocation):
     """Expected response (94% HDI) of the optimal allocation at each budget multiplier."""
-    points = [(s["multiplier"] * budget, s["response"]) for s in scenarios]
-    if planned is not None:
-        points.append((budget, planned))
-    df = pd.DataFrame([{"budget": b, "mean": r["mean"], "lo": r["hdi_94"][0], "hi": r["hdi_94"][1]} for b, r in points])
+    budget = alloc.budget_per_period
+    points = [(s.budget_per_period, s.response) for s in alloc.scenarios] + [(budget, alloc.response)]
+    df = pd.DataFrame([{"budget": b, "mean": r.mean, "lo": r.hdi_94[0], "hi": r.hdi_94[1]} for b, r in points])
     df = df.sort_values("budget")
     fig, ax = plt.subplots(figsize=(8, 3.8))
     ax.fill_between(df["budget"], df["lo"], df["hi"], alpha=0.25, color="C0", label="94% HDI")
@@ -220,7 +228,7 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
             ax = axes[r, c]
             x = spend[(slice(None), *idx, c)]
             draws = est[(slice(None), slice(None), *idx, c)]
-            lo, hi = np.quantile(draws, [0.03, 0.97], axis=0)
+            lo, hi = hdi_band(draws)
             ax.fill_between(x, lo, hi, color="C0", alpha=0.25, lw=0, label="94% HDI")
             ax.plot(x, draws.mean(axis=0), color="C0", label="posterior mean")
             if true is not None:

@@ -24,6 +24,7 @@ import pytensor.tensor as pt
 from pymc_extras.prior import Prior, handle_dims
 
 __all__ = [
+    "MODEL_PRIORS",
     "PriorError",
     "LogNormalMeanStd",
     "LaplaceMixture",
@@ -34,6 +35,15 @@ __all__ = [
 ]
 
 _META_KEYS = {"dims", "centered", "transform"}
+
+# The model-level priors a params file may set under ``model.priors`` (the registry of their names),
+# with their defaults; adstock/saturation priors live with their components in ``transforms``.
+MODEL_PRIORS: dict[str, dict] = {
+    "intercept": {"distribution": "Normal", "mu": 0.5, "sigma": 0.5},
+    "gamma_control": {"distribution": "Normal", "mu": 0, "sigma": 1, "dims": ["control"]},
+    "gamma_fourier": {"distribution": "Laplace", "mu": 0, "b": 1, "dims": ["fourier_mode"]},
+    "gamma_trend": {"distribution": "Normal", "mu": 0, "sigma": 0.5},
+}
 
 
 class PriorError(ValueError):

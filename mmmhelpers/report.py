@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from mmmhelpers.artifacts import Allocation
 from mmmhelpers.config import Params, load_params, quick
 
 __all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "scenario_table"]
@@ -92,11 +93,10 @@ def contribution_summary(idata, data) -> pd.DataFrame:
     })
 
 
-def scenario_table(alloc: dict) -> pd.DataFrame:
+def scenario_table(alloc: Allocation) -> pd.DataFrame:
     """Budget scenarios of ``allocation.json`` as a table (the planned budget included)."""
-    rows = [{"multiplier": 1.0, "response": alloc["response"]}] + alloc["scenarios"]
-    budget = alloc["budget_per_period"]
-    df = pd.DataFrame([{"budget multiplier": r["multiplier"], "budget per period": r["multiplier"] * budget,
-                        "expected response": r["response"]["mean"], "HDI 3%": r["response"]["hdi_94"][0],
-                        "HDI 97%": r["response"]["hdi_94"][1]} for r in rows])
+    rows = [(1.0, alloc.response)] + [(s.multiplier, s.response) for s in alloc.scenarios]
+    budget = alloc.budget_per_period
+    df = pd.DataFrame([{"budget multiplier": m, "budget per period": m * budget, "expected response": r.mean,
+                        "HDI 3%": r.hdi_94[0], "HDI 97%": r.hdi_94[1]} for m, r in rows])
     return df.sort_values("budget multiplier").reset_index(drop=True)

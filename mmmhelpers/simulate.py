@@ -8,6 +8,8 @@ true contributions on the original scale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,7 @@ import xarray as xr
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.transforms import adstock, logistic_saturation
 
-__all__ = ["simulate", "spend_pattern"]
+__all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern"]
 
 SINGLE_MARKET_DEFAULTS: dict[str, Any] = {
     "channels": ["x1", "x2"],
@@ -293,14 +295,23 @@ def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     return data, truth
 
 
-GENERATORS = {
-    "single_market": lambda spec, seed: _panel_mmm(spec, seed, None),
-    "geo_hierarchical": lambda spec, seed: _panel_mmm(spec, seed, []),
-    "confounded_demand": _confounded_demand,
-    "time_varying_media": _time_varying_media,
+@dataclass(frozen=True)
+class Generator:
+    """A data-generating process: ``fn(spec, seed) -> (data, truth)`` and the panel dims its data have."""
+
+    fn: Callable[[Any, int], tuple[MMMData, xr.Dataset]]
+    panel_dims: tuple[str, ...] = ()
+
+
+# The registry of generators: ``simulate.generator`` in a params file names one of these keys.
+GENERATORS: dict[str, Generator] = {
+    "single_market": Generator(lambda spec, seed: _panel_mmm(spec, seed, None)),
+    "geo_hierarchical": Generator(lambda spec, seed: _panel_mmm(spec, seed, []), ("geo",)),
+    "confounded_demand": Generator(_confounded_demand),
+    "time_varying_media": Generator(_time_varying_media),
 }
 
 
 def simulate(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     """Run the generator named by ``spec.generator`` (a ``SimulateSpec``)."""
-    return GENERATORS[spec.generator](spec, seed)
+    return GENERATORS[spec.generator].fn(spec, seed)

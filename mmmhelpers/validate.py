@@ -13,6 +13,7 @@ import pymc as pm
 import xarray as xr
 from tqdm import tqdm
 
+from mmmhelpers.artifacts import OutOfSample
 from mmmhelpers.data import MMMData
 from mmmhelpers.fit import sample_many
 from mmmhelpers.model import MMM, model_for, scales
@@ -126,7 +127,7 @@ def predict_fold(mmm: MMM, idata, data: MMMData, values: dict, test_end: int, se
     return _original_scale_draws(pp.rename({"obs": "date"}), v["target_scale"], data.panel)
 
 
-def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[dict, list[xr.Dataset]]:
+def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[OutOfSample, list[xr.Dataset]]:
     """Holdout + rolling origins with one compiled model; returns ``out_of_sample.json`` and predictions.
 
     The cross-validation model spans every week (so adstock carries over from training weeks into
@@ -150,10 +151,10 @@ def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[d
             ins = scores(y_draws[:, :train_end], data.y[:train_end])
             in_sample = {m: round(ins[m], 6) for m in ("crps", "mape", "r2", "coverage_50", "coverage_94")}
     summary = {m: round(float(np.mean([r[m] for r in records])), 6) for m in ("crps", "mape", "coverage_50", "coverage_94")}
-    result = {"holdout_weeks": oos.holdout_weeks, "folds": records, "in_sample": in_sample, "summary": summary}
+    result = OutOfSample(holdout_weeks=oos.holdout_weeks, folds=records, in_sample=in_sample, summary=summary)
     return result, preds
 
 
-def fold_frame(result: dict) -> pd.DataFrame:
+def fold_frame(result: OutOfSample) -> pd.DataFrame:
     """The folds as a table (one row per origin)."""
-    return pd.DataFrame(result["folds"])
+    return pd.DataFrame([f.model_dump() for f in result.folds])

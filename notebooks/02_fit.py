@@ -41,11 +41,11 @@ graph if graph is not None else md("*(Model graph skipped: graphviz's `dot` prog
 idata, timings = sample(mmm, params.fit, seed=params.seed, progress=False)
 artifacts.save_idata(run_dir, idata)
 diag = diagnostics(idata, params.fit, timings)
-artifacts.save_json(artifacts.artifacts_dir(run_dir) / "diagnostics.json", diag)
-md(f"**Sampler health: {diag['health'].upper()}.** {diag['divergences']} divergences, max R-hat "
-   f"{diag['rhat_max']:.3f} ({diag['rhat_max_variable']}), min bulk ESS {diag['ess_bulk_min']:,.0f} "
-   f"({diag['ess_bulk_min_variable']}); {diag['sampler']} compiled in {diag['compile_seconds']:.1f} s and "
-   f"sampled {diag['chains']} × {diag['draws']} draws in {diag['sampling_seconds']:.1f} s.")
+diag.save(run_dir)
+md(f"**Sampler health: {diag.health.upper()}.** {diag.divergences} divergences, max R-hat "
+   f"{diag.rhat_max:.3f} ({diag.rhat_max_variable}), min bulk ESS {diag.ess_bulk_min:,.0f} "
+   f"({diag.ess_bulk_min_variable}); {diag.sampler} compiled in {diag.compile_seconds:.1f} s and "
+   f"sampled {diag.chains} × {diag.draws} draws in {diag.sampling_seconds:.1f} s.")
 
 # %%
 #| label: fig-ppc

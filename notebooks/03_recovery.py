@@ -31,7 +31,7 @@ if truth is None:
 else:
     idata = artifacts.load_idata(run_dir)
     rec = recovery_table(idata, truth)
-    rec.to_csv(artifacts.artifacts_dir(run_dir) / "recovery.csv", index=False)
+    artifacts.save_recovery(run_dir, rec)
     contrib = contribution_table(idata, truth)
     display(md(f"**{verdict(rec, contrib)}**"))
 
@@ -76,7 +76,7 @@ n_reps = params.recovery.replicates
 if n_reps and params.simulate is not None:
     fit = replicate_fit(params)
     reps = replicate_study(params, n_reps, fit=fit, progress=False)
-    reps.to_csv(artifacts.artifacts_dir(run_dir) / "recovery_replicates.csv", index=False)
+    artifacts.save_replicates(run_dir, reps)
     display(md(f"## Coverage over {n_reps} replicates\n\nEach replicate is a new dataset from the same DGP "
                f"(new seed), fitted with {fit.chains} × {fit.draws} draws. Calibrated intervals cover the "
                f"truth about 50% and 94% of the time."))

@@ -25,11 +25,11 @@ from mmmhelpers.validate import fold_frame, run_folds
 
 data = artifacts.load_data(run_dir)
 result, preds = run_folds(params, data, progress=False)
-artifacts.save_json(artifacts.artifacts_dir(run_dir) / "out_of_sample.json", result)
-s, ins = result["summary"], result["in_sample"]
-md(f"**Holdout of {result['holdout_weeks']} weeks:** CRPS {s['crps']:,.0f}, MAPE {s['mape']:.1%}, "
-   f"94% interval coverage {s['coverage_94']:.0%} (in sample: MAPE {ins['mape']:.1%}, "
-   f"coverage {ins['coverage_94']:.0%}).")
+result.save(run_dir)
+s, ins = result.summary, result.in_sample
+md(f"**Holdout of {result.holdout_weeks} weeks:** CRPS {s.crps:,.0f}, MAPE {s.mape:.1%}, "
+   f"94% interval coverage {s.coverage_94:.0%} (in sample: MAPE {ins.mape:.1%}, "
+   f"coverage {ins.coverage_94:.0%}).")
 
 # %%
 #| label: fig-holdout
@@ -43,7 +43,7 @@ table(fold_frame(result), percent=("mape", "smape", "coverage_50", "coverage_94"
       caption="Scores per origin (original scale; CRPS in target units)")
 
 # %%
-if len(result["folds"]) > 1:
+if len(result.folds) > 1:
     fig = plots.plot_folds(fold_frame(result))
     plt.show()
 

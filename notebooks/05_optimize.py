@@ -31,26 +31,26 @@ else:
     data = artifacts.load_data(run_dir)
     idata = artifacts.load_idata(run_dir)
     alloc, rm = allocate(params, data, idata)
-    artifacts.save_json(artifacts.artifacts_dir(run_dir) / "allocation.json", alloc)
-    base, best = alloc["initial"]["response"], alloc["response"]
+    alloc.save(run_dir)
+    base, best = alloc.initial.response, alloc.response
     display(md(f"**Optimal split of {opt.budget:,.0f} per period over {opt.num_periods} periods:** expected "
-               f"response {best['mean']:,.0f} (94% HDI {best['hdi_94'][0]:,.0f}–{best['hdi_94'][1]:,.0f}) vs "
-               f"{base['mean']:,.0f} for the historical split ({best['mean'] / base['mean'] - 1:+.1%})."))
+               f"response {best.mean:,.0f} (94% HDI {best.hdi_94[0]:,.0f}–{best.hdi_94[1]:,.0f}) vs "
+               f"{base.mean:,.0f} for the historical split ({alloc.gain:+.1%})."))
 
 # %%
 if opt is not None:
-    fig = plots.plot_allocation(alloc["initial"]["allocation"], alloc["allocation"])
+    fig = plots.plot_allocation(alloc)
     plt.show()
 
 # %%
-if opt is not None and alloc["scenarios"]:
-    fig = plots.plot_scenarios(alloc["scenarios"], opt.budget, planned=alloc["response"])
+if opt is not None and alloc.scenarios:
+    fig = plots.plot_scenarios(alloc)
     plt.show()
 
 # %%
 from mmmhelpers.report import scenario_table
 
-if opt is not None and alloc["scenarios"]:
+if opt is not None and alloc.scenarios:
     display(table(scenario_table(alloc), caption="Budget scenarios (optimal split at each budget)"))
 
 # %% [markdown]

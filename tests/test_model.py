@@ -124,8 +124,8 @@ def test_fit_recovers_adstock_and_saturation_on_clean_data():
     mmm = build_model(spec, data)
     idata, timings = sample(mmm, fit, seed=1, progress=False)
     diag = diagnostics(idata, fit, timings)
-    assert diag["divergences"] <= 3
-    assert diag["rhat_max"] < 1.05
+    assert diag.divergences <= 3
+    assert diag.rhat_max < 1.05
     table = recovery_table(idata, truth).set_index("parameter")
     for name in ["adstock_alpha[x1]", "adstock_alpha[x2]", "saturation_lam[x1]", "saturation_lam[x2]",
                  "saturation_beta[x1]", "saturation_beta[x2]"]:

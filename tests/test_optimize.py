@@ -37,14 +37,14 @@ def hand_response(mmm, idata, x, periods):
 
 def test_window_response_matches_hand_computation(fitted):
     mmm, idata, _ = fitted
-    rm = response_model(mmm, idata, num_periods=5, n_draws=3)
+    rm = response_model(mmm.spec, mmm.data, idata, num_periods=5, n_draws=3)
     x = np.array([4000.0, 2500.0])
     np.testing.assert_allclose(rm.draws(x), hand_response(mmm, idata, x, 5), rtol=1e-10)
 
 
 def test_gradient_matches_finite_differences(fitted):
     mmm, idata, _ = fitted
-    rm = response_model(mmm, idata, num_periods=5, n_draws=3)
+    rm = response_model(mmm.spec, mmm.data, idata, num_periods=5, n_draws=3)
     x = np.array([4000.0, 2500.0])
     _, grad = rm.mean_and_grad(x)
     eps = 1e-3
@@ -55,7 +55,7 @@ def test_gradient_matches_finite_differences(fitted):
 @pytest.mark.parametrize("budget", [2000.0, 8000.0, 30000.0], ids=["small-budget", "medium-budget", "large-budget"])
 def test_optimum_matches_brute_force_grid(fitted, budget):
     mmm, idata, _ = fitted
-    rm = response_model(mmm, idata, num_periods=6, n_draws=3)
+    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
     res = optimize_budget(rm, budget)
     grid = np.linspace(0, budget, 2001)
     values = np.array([rm.draws(np.array([g, budget - g])).mean() for g in grid])
@@ -67,7 +67,7 @@ def test_optimum_matches_brute_force_grid(fitted, budget):
 
 def test_bounds_are_respected_and_binding(fitted):
     mmm, idata, _ = fitted
-    rm = response_model(mmm, idata, num_periods=6, n_draws=3)
+    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
     free = optimize_budget(rm, 8000.0)
     cap = 0.5 * free["x"][0]
     res = optimize_budget(rm, 8000.0, bounds={"x1": (0.0, cap)})
@@ -78,7 +78,7 @@ def test_bounds_are_respected_and_binding(fitted):
 
 def test_infeasible_bounds_and_unknown_channel_are_errors(fitted):
     mmm, idata, _ = fitted
-    rm = response_model(mmm, idata, num_periods=6, n_draws=3)
+    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
     with pytest.raises(ValueError, match="outside what the bounds allow"):
         optimize_budget(rm, 8000.0, bounds={"x1": (0, 1000), "x2": (0, 1000)})
     with pytest.raises(ValueError, match="unknown channels"):
@@ -87,6 +87,28 @@ def test_infeasible_bounds_and_unknown_channel_are_errors(fitted):
 
 def test_allocation_records_one_per_channel(fitted):
     mmm, idata, _ = fitted
-    rm = response_model(mmm, idata, num_periods=6, n_draws=3)
+    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
     recs = allocation_records(rm, np.array([1.0, 2.0]))
     assert recs == [{"channel": "x1", "spend_per_period": 1.0}, {"channel": "x2", "spend_per_period": 2.0}]
+
+
+@pytest.mark.parametrize("saturation", ["logistic", "hill"])
+def test_optimizer_and_model_share_one_media_path(single_market, saturation):
+    """The optimizer's contribution of the observed spend equals the model's channel_contribution, draw by draw."""
+    import pymc as pm
+
+    from mmmhelpers.config import ModelSpec
+    from mmmhelpers.optimize import posterior_media
+
+    data, _ = single_market
+    spec = ModelSpec.model_validate({"saturation": {"type": saturation}, "yearly_seasonality": 0})
+    mmm = build_model(spec, data)
+    names = [f"adstock_{p}" for p in ("alpha",)] + [v.name for v in mmm.model.free_RVs if v.name.startswith("saturation_")]
+    prior = pm.sample_prior_predictive(draws=3, model=mmm.model, var_names=names, random_seed=2)
+    prior.add_groups(posterior=prior.prior)
+    got = posterior_media(spec, data, prior, data.X[:, None], np.arange(3)).eval()  # (date, draw, channel)
+    fn = mmm.model.compile_fn(mmm.model["channel_contribution_original_scale"], inputs=[mmm.model[n] for n in names],
+                              on_unused_input="ignore")
+    for d in range(3):
+        want = fn({n: prior.prior[n].values[0, d] for n in names})
+        np.testing.assert_allclose(got[:, d], want, rtol=1e-12)

@@ -1,0 +1,57 @@
+"""Typed artifacts: each owns its file name, saves the design's JSON keys and loads back what it saved."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample
+
+DIAG = {"sampler": "nutpie", "chains": 4, "draws": 1000, "tune": 1000, "compile_seconds": 20.5,
+        "sampling_seconds": 5.25, "divergences": 0, "rhat_max": 1.004, "ess_bulk_min": 812.0, "ess_tail_min": 900.0,
+        "bfmi_min": 0.9, "ess_bulk_min_variable": "saturation_lam", "rhat_max_variable": "y_sigma",
+        "ess_bulk_per_second": 31.6, "health": "green"}
+FOLD = {"origin": "2024-05-06", "train_end": "2024-04-29", "test_start": "2024-05-06", "test_end": "2024-06-24",
+        "crps": 142.0, "mape": 0.032, "smape": 0.031, "r2": 0.9, "coverage_50": 0.5, "coverage_94": 1.0}
+OOS = {"holdout_weeks": 8, "folds": [FOLD],
+       "in_sample": {"crps": 100.0, "mape": 0.02, "r2": 0.95, "coverage_50": 0.52, "coverage_94": 0.94},
+       "summary": {"crps": 142.0, "mape": 0.032, "coverage_50": 0.5, "coverage_94": 1.0}}
+RESP = {"mean": 1200.0, "hdi_94": [1000.0, 1400.0]}
+ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_response_in_window",
+         "allocation": [{"channel": "x1", "spend_per_period": 5000.0}, {"channel": "x2", "spend_per_period": 3000.0}],
+         "response": RESP, "initial": {"allocation": [{"channel": "x1", "spend_per_period": 4000.0}],
+                                       "response": {"mean": 1000.0, "hdi_94": [800.0, 1200.0]}},
+         "scenarios": [{"multiplier": 0.5, "budget_per_period": 4000.0, "response": RESP, "allocation": []}],
+         "optimizer": {"method": "SLSQP", "success": True}}
+
+
+@pytest.mark.parametrize("cls, raw, where", [
+    (Diagnostics, DIAG, "artifacts/diagnostics.json"),
+    (OutOfSample, OOS, "artifacts/out_of_sample.json"),
+    (Allocation, ALLOC, "artifacts/allocation.json"),
+], ids=["diagnostics", "out-of-sample", "allocation"])
+def test_record_round_trips_with_the_design_keys(tmp_path, cls, raw, where):
+    record = cls.model_validate(raw)
+    path = record.save(tmp_path)
+    assert path == tmp_path / where
+    assert json.loads(path.read_text()) == raw  # same keys, same order-independent content, no extras
+    assert list(json.loads(path.read_text())) == list(raw)  # and the design's key order
+    assert cls.load(tmp_path) == record
+
+
+def test_unknown_keys_are_errors_and_missing_records_are_none(tmp_path):
+    with pytest.raises(ValidationError, match="extra"):
+        Diagnostics.model_validate({**DIAG, "divergnces": 0})
+    assert Allocation.load_or_none(tmp_path) is None
+
+
+def test_allocation_gain_is_relative_to_the_initial_split():
+    assert Allocation.model_validate(ALLOC).gain == pytest.approx(0.2)
+
+
+def test_manifest_lives_beside_the_artifacts(tmp_path):
+    m = Manifest(case="c", title="t", params_file="p.yaml", params_sha256="0" * 64, seed=1, quick=False, client=False,
+                 stages_run=["01_simulate"], renderer="nbconvert", git_commit="abc", created="now",
+                 timings_seconds={"01_simulate": 1.5}, total_seconds=2.0, versions={"pymc": "5", "x": None})
+    assert m.save(tmp_path) == tmp_path / "manifest.json"
+    assert Manifest.load(tmp_path).timings_seconds == {"01_simulate": 1.5}
