@@ -1,7 +1,7 @@
 """The files a run writes, one owner each: file names, typed records, ``save`` and ``load``.
 
 Stages pass results to each other (and to the index page) through ``<run_dir>/artifacts/``. The
-JSON records are frozen pydantic models whose field names are the file's keys (DESIGN.md,
+JSON records are frozen pydantic models whose field names are the file's keys (docs/params.md,
 "Outputs of a run"): ``Diagnostics``, ``OutOfSample``, ``Allocation`` and ``Manifest``. Data,
 truth, posterior and recovery tables keep their own formats (CSV, netCDF) with the functions below.
 """

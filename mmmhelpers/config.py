@@ -1,4 +1,4 @@
-"""Params files: the validated, frozen spec of one case (see DESIGN.md, "Params file").
+"""Params files: the validated, frozen spec of one case (see docs/params.md).
 
 ``load_params(path)`` returns a :class:`Params` or raises :class:`ParamsError` listing every
 problem as ``file: field: value: message``. Unknown keys are errors.

@@ -68,29 +68,16 @@ class MMMData:
         return df[[self.date_column, *self.dims, *self.channels, *self.controls, self.target_column]]
 
 
-def from_frame(
-    df: pd.DataFrame,
-    channels: list[str],
-    controls: list[str] | None = None,
-    dims: list[str] | None = None,
-    date_column: str = "date",
-    target_column: str = "y",
-    source: str = "data",
-) -> MMMData:
-    """Validate a long frame and return ``MMMData``; every problem is reported at once."""
-    controls, dims = list(controls or []), list(dims or [])
+def _coerced(df: pd.DataFrame, date_column: str, numeric: list[str], channels: list[str], source: str) -> pd.DataFrame:
+    """A copy with parsed dates and numeric columns; every unparseable or negative value reported at once."""
     problems = []
-    needed = [date_column, *dims, *channels, *controls, target_column]
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise DataError(f"{source}: missing columns {missing} (has {list(df.columns)})")
     df = df.copy()
     dates = pd.to_datetime(df[date_column], errors="coerce")
     if dates.isna().any():
         bad = df.loc[dates.isna(), date_column].head(3).tolist()
         problems.append(f"column {date_column!r}: unparseable dates {bad}")
     df[date_column] = dates
-    for col in [*channels, *controls, target_column]:
+    for col in numeric:
         values = pd.to_numeric(df[col], errors="coerce")
         bad = df.loc[values.isna(), col].head(3).tolist()
         if bad:
@@ -102,7 +89,12 @@ def from_frame(
             problems.append(f"column {col!r}: negative spend {neg}")
     if problems:
         raise DataError(f"{source}: " + "; ".join(problems))
-    key = [date_column, *dims]
+    return df
+
+
+def _weekly_dates(df: pd.DataFrame, key: list[str], source: str) -> pd.DatetimeIndex:
+    """The sorted unique dates, after checking for duplicate rows and a weekly, gap-free calendar."""
+    date_column = key[0]
     dup = df[df.duplicated(key, keep=False)]
     if len(dup):
         raise DataError(f"{source}: duplicate rows for {key}: {dup[key].head(3).to_dict('records')}")
@@ -110,29 +102,41 @@ def from_frame(
     steps = np.unique(np.diff(udates.values).astype("timedelta64[D]").astype(int))
     if len(udates) > 1 and not (len(steps) == 1 and steps[0] == 7):
         raise DataError(f"{source}: column {date_column!r}: dates must be weekly and gap-free (steps {steps.tolist()} days)")
+    return udates
+
+
+def from_frame(
+    df: pd.DataFrame,
+    channels: list[str],
+    controls: list[str] | None = None,
+    dims: list[str] | None = None,
+    date_column: str = "date",
+    target_column: str = "y",
+    source: str = "data",
+) -> MMMData:
+    """Validate a long frame and return ``MMMData``; every problem is reported at once."""
+    controls, dims = list(controls or []), list(dims or [])
+    needed = [date_column, *dims, *channels, *controls, target_column]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise DataError(f"{source}: missing columns {missing} (has {list(df.columns)})")
+    df = _coerced(df, date_column, [*channels, *controls, target_column], channels, source)
+    key = [date_column, *dims]
+    udates = _weekly_dates(df, key, source)
     panel = {d: sorted(df[d].unique().tolist()) for d in dims}
-    ds = df.set_index(key).to_xarray()
     n_expected = len(udates) * int(np.prod([len(v) for v in panel.values()] or [1]))
     if len(df) != n_expected:
         raise DataError(f"{source}: unbalanced panel: {len(df)} rows, expected {n_expected} (every date × {dims})")
-    ds = ds.rename({date_column: "date"}).reindex(date=udates, **panel)
+    ds = df.set_index(key).to_xarray().rename({date_column: "date"}).reindex(date=udates, **panel)
 
     def stack(cols: list[str]) -> np.ndarray:
         if not cols:
             return np.zeros((len(udates), *[len(v) for v in panel.values()], 0))
         return np.stack([ds[c].transpose("date", *dims).values for c in cols], axis=-1).astype(float)
 
-    return MMMData(
-        dates=udates,
-        panel=panel,
-        channels=list(channels),
-        controls=controls,
-        X=stack(channels),
-        C=stack(controls),
-        y=ds[target_column].transpose("date", *dims).values.astype(float),
-        date_column=date_column,
-        target_column=target_column,
-    )
+    return MMMData(dates=udates, panel=panel, channels=list(channels), controls=controls, X=stack(channels),
+                   C=stack(controls), y=ds[target_column].transpose("date", *dims).values.astype(float),
+                   date_column=date_column, target_column=target_column)
 
 
 def load_csv(path: str | Path, spec) -> MMMData:

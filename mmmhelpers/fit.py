@@ -128,7 +128,7 @@ def health(d: dict) -> str:
 
 
 def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
-    """The ``diagnostics.json`` record (see DESIGN.md)."""
+    """The ``diagnostics.json`` record (see docs/params.md)."""
     names = scalar_parameters(idata)
     summ = az.summary(idata, var_names=names, kind="diagnostics")
     divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0

@@ -1,6 +1,6 @@
 """Build the PyMC marketing-mix model from a ``model:`` spec and ``MMMData``.
 
-Names follow pymc-marketing (see DESIGN.md): ``adstock_*``, ``saturation_*``,
+Names follow pymc-marketing (see docs/params.md): ``adstock_*``, ``saturation_*``,
 ``intercept_contribution``, ``gamma_control``, ``gamma_fourier``, ``y_sigma``, deterministics
 ``channel_contribution`` (model scale) and ``channel_contribution_original_scale``.
 All data enter through ``pm.Data`` so one compiled model serves new dates (holdout, CV).

@@ -97,20 +97,29 @@ def _bands(ax, dates, draws: np.ndarray, color: str, label: str):
     ax.plot(dates, draws.mean(axis=0), color=color, lw=1.2, label=f"{label} mean")
 
 
-def plot_ppc(idata, data: MMMData):
-    """Observed target vs the posterior predictive (original scale)."""
-    pp = idata.posterior_predictive["y_original_scale"].stack(sample=("chain", "draw")).transpose("sample", "date", ...)
-    cells = _cells(data.panel)
-    fig, axes = _grid(len(cells))
-    for ax, cell in zip(axes, cells):
-        _bands(ax, data.dates, pp.sel(cell).values, "C0", "posterior predictive")
-        ax.plot(data.dates, data.y[(slice(None), *_index(data, cell))], "k.", ms=3, label="observed")
-        ax.set(title=f"Posterior predictive check ({_label(cell)})", ylabel="target per week")
+def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, title: str, color: str, label: str,
+                           observed_style: dict, cut: int | None = None):
+    """One panel per coordinate: 50%/94% bands of ``draws`` (sample, date, ...) against the observed target."""
+    dates = data.dates[window]
+    fig, axes = _grid(len(_cells(data.panel)))
+    for ax, cell in zip(axes, _cells(data.panel)):
+        _bands(ax, dates, draws.sel(cell).values[:, window], color, label)
+        ax.plot(dates, data.y[(window, *_index(data, cell))], label="observed", **observed_style)
+        if cut is not None:
+            ax.axvline(data.dates[cut], color="grey", ls="--", lw=1.5, label="train | test")
+        ax.set(title=f"{title} ({_label(cell)})", ylabel="target per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
     axes[0].legend(loc="upper left", fontsize=8, ncol=3)
     axes[-1].set_xlabel("week")
     fig.tight_layout()
     return fig
+
+
+def plot_ppc(idata, data: MMMData):
+    """Observed target vs the posterior predictive (original scale)."""
+    pp = idata.posterior_predictive["y_original_scale"].stack(sample=("chain", "draw")).transpose("sample", "date", ...)
+    return _predicted_vs_observed(pp, data, slice(None), "Posterior predictive check", "C0", "posterior predictive",
+                                  observed_style={"color": "black", "marker": ".", "ls": "none", "ms": 3})
 
 
 def plot_contributions(idata, data: MMMData):
@@ -162,22 +171,10 @@ def plot_contribution_recovery(ctab: pd.DataFrame):
 
 def plot_holdout(pred: xr.Dataset, data: MMMData, train_end: int, context_weeks: int = 26):
     """Observed vs predicted around the train/test cut, with 50% and 94% bands."""
-    start = max(0, train_end - context_weeks)
-    stop = pred.sizes["date"]
-    dates = data.dates[start:stop]
-    cells = _cells(data.panel)
-    fig, axes = _grid(len(cells))
-    y = pred["y_original_scale"]
-    for ax, cell in zip(axes, cells):
-        _bands(ax, dates, y.sel(cell).values[:, start:stop], "C1", "predicted")
-        ax.plot(dates, data.y[(slice(start, stop), *_index(data, cell))], "k.-", ms=4, lw=0.8, label="observed")
-        ax.axvline(data.dates[train_end], color="grey", ls="--", lw=1.5, label="train | test")
-        ax.set(title=f"Holdout forecast with carryover ({_label(cell)})", ylabel="target per week")
-        ax.yaxis.set_major_formatter(THOUSANDS)
-    axes[0].legend(loc="upper left", fontsize=8, ncol=3)
-    axes[-1].set_xlabel("week")
-    fig.tight_layout()
-    return fig
+    window = slice(max(0, train_end - context_weeks), pred.sizes["date"])
+    return _predicted_vs_observed(pred["y_original_scale"], data, window, "Holdout forecast with carryover", "C1",
+                                  "predicted", cut=train_end,
+                                  observed_style={"color": "black", "marker": ".", "ls": "-", "ms": 4, "lw": 0.8})
 
 
 def plot_allocation(alloc: Allocation):

@@ -77,78 +77,86 @@ def _merged(defaults: dict, given: dict) -> dict:
     return {**defaults, **given}
 
 
-def _panel_mmm(spec, seed: int, geos: list[str] | None) -> tuple[MMMData, xr.Dataset]:
-    """Single market (``geos`` None) or a geo panel with hierarchical betas."""
+def _checked_panel_params(spec, geos: list[str] | None) -> dict:
+    """The true parameters of the panel DGP (defaults + params), with one value per channel."""
     p = _merged(GEO_DEFAULTS if geos is not None else SINGLE_MARKET_DEFAULTS, spec.true_params)
-    if geos is not None:
-        geos = list(p["geos"])
-    rng = np.random.default_rng(seed)
-    n = spec.n_weeks
-    dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
-    channels = list(p["channels"])
-    n_ch = len(channels)
+    n_ch = len(p["channels"])
     for key in ("patterns", "spend_mean", "alpha", "lam", "beta"):
         if len(p[key]) != n_ch:
             raise ValueError(f"simulate.true_params.{key}: needs {n_ch} values (one per channel), got {p[key]}")
-    panel_shape = (len(geos),) if geos is not None else ()
-    panel = {"geo": geos} if geos is not None else {}
-    G = int(np.prod(panel_shape)) if panel_shape else 1
+    return p
 
+
+def _geo_spread(rng: np.random.Generator, p: dict, G: int) -> dict:
+    """Per-geo alphas (logit spread), log-normal betas, intercepts and Fourier coefficients."""
+    alpha, beta = np.asarray(p["alpha"], float), np.asarray(p["beta"], float)
+    intercept, gamma_f = np.asarray(p["intercept"], float), np.asarray(p["gamma_fourier"], float)
+    n_ch = len(alpha)
+    logit = np.log(alpha / (1 - alpha))
+    alpha = 1 / (1 + np.exp(-(logit + rng.normal(0, p["alpha_spread"], (G, n_ch)))))
+    std = np.asarray(p["beta_std"], float)
+    s2 = np.log1p((std / beta) ** 2)
+    beta = np.exp(np.log(beta) - s2 / 2 + np.sqrt(s2) * rng.standard_normal((G, n_ch)))
+    if intercept.size not in (1, G):
+        raise ValueError(f"simulate.true_params.intercept: needs 1 or {G} values (one per geo), got {p['intercept']}")
+    intercept = np.broadcast_to(intercept, (G,)).astype(float)
+    gamma_f = gamma_f + rng.laplace(0, p["fourier_sd"] / np.sqrt(2), (G, len(gamma_f)))
+    return {"alpha": alpha, "beta": beta, "intercept": intercept, "gamma_fourier": gamma_f}
+
+
+def _panel_truth(spec, seed: int, p: dict, data: MMMData, tp: dict, contrib: np.ndarray) -> xr.Dataset:
+    """The truth of the panel DGP under the model's names, on the model scale (and contributions in sales)."""
+    _, y_scale = max_scales(data)
+    pdims = tuple(data.panel)
+    per_geo = y_scale[..., None] if pdims else y_scale
+    alpha_dims = (*pdims, "channel") if pdims else ("channel",)
+    return xr.Dataset(
+        {
+            "adstock_alpha": (alpha_dims, tp["alpha"]),
+            "saturation_lam": (("channel",), tp["lam"]),
+            "saturation_beta": ((*pdims, "channel"), tp["beta"] / y_scale[..., None]),
+            "intercept_contribution": (pdims, tp["intercept"] / y_scale),
+            "gamma_control": ((*pdims, "control"), tp["gamma_control"] / per_geo),
+            "gamma_fourier": ((*pdims, "fourier_mode"), tp["gamma_fourier"] / per_geo),
+            "y_sigma": (pdims, np.broadcast_to(p["sigma"] / y_scale, y_scale.shape)),
+            "channel_contribution_original_scale": (("date", *pdims, "channel"), contrib),
+            "total_media_contribution_original_scale": ((), contrib.sum()),
+            "saturation_beta_original_scale": ((*pdims, "channel"), tp["beta"]),
+        },
+        coords={"date": data.dates, **data.panel, "channel": data.channels, "control": data.controls,
+                "fourier_mode": fourier_modes(len(p["gamma_fourier"]) // 2)},
+        attrs={"generator": spec.generator, "seed": seed, "adstock": "geometric", "saturation": "logistic",
+               "l_max": int(p["l_max"]), "normalize": int(bool(p["normalize"]))},
+    )
+
+
+def _panel_mmm(spec, seed: int, geos: list[str] | None) -> tuple[MMMData, xr.Dataset]:
+    """Single market (``geos`` None) or a geo panel with hierarchical betas.
+
+    Draw order (spend, geo spread, noise) is part of the seed's contract: keep it.
+    """
+    p = _checked_panel_params(spec, geos)
+    panel = {"geo": list(p["geos"])} if geos is not None else {}
+    panel_shape = tuple(len(v) for v in panel.values())
+    G, n, n_ch = int(np.prod(panel_shape)), spec.n_weeks, len(p["channels"])
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
     X = np.stack(
         [np.stack([spend_pattern(rng, p["patterns"][c], n, p["spend_mean"][c]) for c in range(n_ch)], -1) for _ in range(G)],
         axis=1,
     ).reshape((n, *panel_shape, n_ch))
-    alpha = np.asarray(p["alpha"], float)
-    lam = np.asarray(p["lam"], float)
-    beta = np.asarray(p["beta"], float)
-    intercept = np.asarray(p["intercept"], float)
-    order = len(p["gamma_fourier"]) // 2
-    gamma_f = np.asarray(p["gamma_fourier"], float)
-    if geos is not None:
-        logit = np.log(alpha / (1 - alpha))
-        alpha = 1 / (1 + np.exp(-(logit + rng.normal(0, p["alpha_spread"], (G, n_ch)))))
-        std = np.asarray(p["beta_std"], float)
-        s2 = np.log1p((std / beta) ** 2)
-        beta = np.exp(np.log(beta) - s2 / 2 + np.sqrt(s2) * rng.standard_normal((G, n_ch)))
-        if intercept.size not in (1, G):
-            raise ValueError(f"simulate.true_params.intercept: needs 1 or {G} values (one per geo), got {p['intercept']}")
-        intercept = np.broadcast_to(intercept, (G,)).astype(float)
-        gamma_f = gamma_f + rng.laplace(0, p["fourier_sd"] / np.sqrt(2), (G, 2 * order))
+    tp = {k: np.asarray(p[k], float) for k in ("alpha", "lam", "beta", "intercept", "gamma_fourier", "gamma_control")}
+    if panel:
+        tp.update(_geo_spread(rng, p, G))
     C = np.broadcast_to(_events(dates)[(slice(None),) + (None,) * len(panel_shape)], (n, *panel_shape, 2)).copy()
-    gamma_c = np.asarray(p["gamma_control"], float)
-
     x_scale = np.where(X.max(axis=0) > 0, X.max(axis=0), 1.0)
-    x_ad = adstock(X / x_scale, "geometric", {"alpha": alpha}, int(p["l_max"]), bool(p["normalize"])).eval()
-    contrib = np.asarray(logistic_saturation(x_ad, lam, beta).eval())
-    F = fourier_features(dates, order)
-    season = np.einsum("tf,...f->t...", F, gamma_f)
-    control = (C * gamma_c).sum(-1)
-    mean = intercept + contrib.sum(-1) + season + control
+    x_ad = adstock(X / x_scale, "geometric", {"alpha": tp["alpha"]}, int(p["l_max"]), bool(p["normalize"])).eval()
+    contrib = np.asarray(logistic_saturation(x_ad, tp["lam"], tp["beta"]).eval())
+    season = np.einsum("tf,...f->t...", fourier_features(dates, len(p["gamma_fourier"]) // 2), tp["gamma_fourier"])
+    mean = tp["intercept"] + contrib.sum(-1) + season + (C * tp["gamma_control"]).sum(-1)
     y = mean + rng.normal(0, p["sigma"], mean.shape)
-
-    data = MMMData(dates, panel, channels, ["event_1", "event_2"], X, C, y)
-    _, y_scale = max_scales(data)
-    pdims = tuple(panel)
-    modes = fourier_modes(order)
-    alpha_dims = (*pdims, "channel") if geos is not None else ("channel",)
-    truth = xr.Dataset(
-        {
-            "adstock_alpha": (alpha_dims, alpha),
-            "saturation_lam": (("channel",), lam),
-            "saturation_beta": ((*pdims, "channel"), beta / y_scale[..., None]),
-            "intercept_contribution": (pdims, intercept / y_scale),
-            "gamma_control": ((*pdims, "control"), gamma_c / y_scale[..., None] if pdims else gamma_c / y_scale),
-            "gamma_fourier": ((*pdims, "fourier_mode"), gamma_f / (y_scale[..., None] if pdims else y_scale)),
-            "y_sigma": (pdims, np.broadcast_to(p["sigma"] / y_scale, panel_shape)),
-            "channel_contribution_original_scale": (("date", *pdims, "channel"), contrib),
-            "total_media_contribution_original_scale": ((), contrib.sum()),
-            "saturation_beta_original_scale": ((*pdims, "channel"), beta),
-        },
-        coords={"date": dates, **panel, "channel": channels, "control": data.controls, "fourier_mode": modes},
-        attrs={"generator": spec.generator, "seed": seed, "adstock": "geometric", "saturation": "logistic",
-               "l_max": int(p["l_max"]), "normalize": int(bool(p["normalize"]))},
-    )
-    return data, truth
+    data = MMMData(dates, panel, list(p["channels"]), ["event_1", "event_2"], X, C, y)
+    return data, _panel_truth(spec, seed, p, data, tp, contrib)
 
 
 CONFOUNDED_DEFAULTS: dict[str, Any] = {
@@ -228,6 +236,36 @@ TIME_VARYING_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _tvm_fixed(p: dict) -> dict:
+    """The fixed (true) values of the time-varying model's free parameters, on its unit target scale."""
+    keys = {"adstock_alpha": "adstock_alpha", "saturation_alpha": "saturation_alpha", "saturation_lam": "saturation_lam",
+            "intercept_contribution": "intercept", "gamma_control": "gamma_control", "gamma_fourier": "gamma_fourier",
+            "y_sigma": "sigma", "media_temporal_latent_eta": "eta", "media_temporal_latent_ls": "ls"}
+    return {name: np.asarray(p[key], float) for name, key in keys.items()}
+
+
+def _tvm_truth(fixed: dict, k: float, data: MMMData, mult, contrib_m, S: float, seed: int, l_max: int) -> xr.Dataset:
+    """Truth of the time-varying DGP: parameters on the fitted model's scale (``k`` converts), sales for contributions."""
+    scaled = {"saturation_alpha": "channel", "intercept_contribution": None, "gamma_control": "control",
+              "gamma_fourier": "fourier_mode", "y_sigma": None}
+    ds = {"adstock_alpha": (("channel",), fixed["adstock_alpha"]),
+          "saturation_lam": (("channel",), fixed["saturation_lam"])}
+    ds.update({name: ((dim,) if dim else (), fixed[name] * k) for name, dim in scaled.items()})
+    ds.update({"media_temporal_latent_multiplier": (("date",), mult),
+               "channel_contribution_original_scale": (("date", "channel"), contrib_m * S),
+               "total_media_contribution_original_scale": ((), contrib_m.sum() * S)})
+    order = ["adstock_alpha", "saturation_alpha", "saturation_lam", "intercept_contribution", "gamma_control",
+             "gamma_fourier", "y_sigma", "media_temporal_latent_multiplier", "channel_contribution_original_scale",
+             "total_media_contribution_original_scale"]
+    return xr.Dataset(
+        {name: ds[name] for name in order},
+        coords={"date": data.dates, "channel": data.channels, "control": data.controls,
+                "fourier_mode": fourier_modes(len(fixed["gamma_fourier"]) // 2)},
+        attrs={"generator": "time_varying_media", "seed": seed, "adstock": "geometric",
+               "saturation": "michaelis_menten", "l_max": l_max, "normalize": 1},
+    )
+
+
 def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     """One market, two channels, a smooth media multiplier over time (HSGP), Michaelis-Menten.
 
@@ -246,53 +284,22 @@ def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     channels = list(p["channels"])
     X = np.stack([spend_pattern(rng, p["patterns"][c], n, p["spend_mean"][c]) for c in range(len(channels))], -1)
     C = _events(dates)
-    order = len(p["gamma_fourier"]) // 2
     placeholder = MMMData(dates, {}, channels, ["event_1", "event_2"], X, C, np.ones(n))  # target scale 1
     model_spec = ModelSpec.model_validate({
         "adstock": {"type": "geometric", "l_max": int(p["l_max"]), "normalize": True},
         "saturation": {"type": "michaelis_menten"},
-        "yearly_seasonality": order,
+        "yearly_seasonality": len(p["gamma_fourier"]) // 2,
         "time_varying_media": HSGPSpec(m=int(p["m"])).model_dump(),
     })
-    mmm = build_model(model_spec, placeholder)
-    fixed = {
-        "adstock_alpha": np.asarray(p["adstock_alpha"], float),
-        "saturation_alpha": np.asarray(p["saturation_alpha"], float),
-        "saturation_lam": np.asarray(p["saturation_lam"], float),
-        "intercept_contribution": np.asarray(p["intercept"], float),
-        "gamma_control": np.asarray(p["gamma_control"], float),
-        "gamma_fourier": np.asarray(p["gamma_fourier"], float),
-        "y_sigma": np.asarray(p["sigma"], float),
-        "media_temporal_latent_eta": np.asarray(p["eta"], float),
-        "media_temporal_latent_ls": np.asarray(p["ls"], float),
-    }
-    dgp = pm.do(mmm.model, fixed)
-    names = ["y", "channel_contribution", "media_temporal_latent_multiplier"]
-    y_m, contrib_m, mult = pm.draw([dgp[k] for k in names], random_seed=rng)
+    fixed = _tvm_fixed(p)
+    dgp = pm.do(build_model(model_spec, placeholder).model, fixed)
+    y_m, contrib_m, mult = pm.draw([dgp[k] for k in ["y", "channel_contribution", "media_temporal_latent_multiplier"]],
+                                   random_seed=rng)
     S = float(p["sales_scale"])
-    y = y_m * S
-    data = MMMData(dates, {}, channels, placeholder.controls, X, C, y)
+    data = MMMData(dates, {}, channels, placeholder.controls, X, C, y_m * S)
     _, y_scale = max_scales(data)
     k = S / float(y_scale)  # model-unit (target scale 1) -> the fitted model's scale (max of y)
-    truth = xr.Dataset(
-        {
-            "adstock_alpha": (("channel",), fixed["adstock_alpha"]),
-            "saturation_alpha": (("channel",), fixed["saturation_alpha"] * k),
-            "saturation_lam": (("channel",), fixed["saturation_lam"]),
-            "intercept_contribution": ((), fixed["intercept_contribution"] * k),
-            "gamma_control": (("control",), fixed["gamma_control"] * k),
-            "gamma_fourier": (("fourier_mode",), fixed["gamma_fourier"] * k),
-            "y_sigma": ((), fixed["y_sigma"] * k),
-            "media_temporal_latent_multiplier": (("date",), mult),
-            "channel_contribution_original_scale": (("date", "channel"), contrib_m * S),
-            "total_media_contribution_original_scale": ((), contrib_m.sum() * S),
-        },
-        coords={"date": dates, "channel": channels, "control": placeholder.controls,
-                "fourier_mode": fourier_modes(order)},
-        attrs={"generator": "time_varying_media", "seed": seed, "adstock": "geometric",
-               "saturation": "michaelis_menten", "l_max": int(p["l_max"]), "normalize": 1},
-    )
-    return data, truth
+    return data, _tvm_truth(fixed, k, data, mult, contrib_m, S, seed, int(p["l_max"]))
 
 
 @dataclass(frozen=True)

@@ -86,3 +86,17 @@ def test_quick_shrinks_the_fit_only():
     q = quick(params)
     assert (q.fit.chains, q.fit.tune, q.fit.draws) == (2, 200, 200)
     assert q.model == params.model and q.fit.target_accept == params.fit.target_accept
+
+
+def test_docs_list_every_registered_kind():
+    """docs/params.md names every adstock, saturation and generator the registries hold (one source of truth)."""
+    from mmmhelpers.simulate import GENERATORS
+    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
+
+    text = (ROOT / "docs" / "params.md").read_text()
+    for kind in [*ADSTOCKS, *SATURATIONS, *GENERATORS]:
+        assert f"`{kind}`" in text, kind
+    for registry in (ADSTOCKS, SATURATIONS):
+        for comp in registry.values():
+            for name in comp.params:
+                assert f"`{name}`" in text, name

@@ -110,6 +110,7 @@ def test_set_data_swaps_dates_without_rebuilding(single_market, truth_model_spec
     assert len(mmm.model.coords["date"]) == 60
 
 
+@pytest.mark.slow
 def test_fit_recovers_adstock_and_saturation_on_clean_data():
     """A real nutpie fit on 104 simulated weeks: alpha and lam inside their 94% HDIs, no divergences."""
     data, truth = simulate(SimulateSpec(generator="single_market", n_weeks=104), seed=8413)

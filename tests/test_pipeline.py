@@ -15,6 +15,7 @@ from mmmhelpers.pipeline import STAGES, render
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "params" / "tiny.yaml"
 CLI = [sys.executable, "-m", "mmmhelpers.cli"]
+pytestmark = pytest.mark.slow  # real papermill runs with sampling: minutes
 
 
 def cli(*args, check=True):

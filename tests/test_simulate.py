@@ -82,6 +82,7 @@ def test_recovery_table_and_saturation_curves_on_a_perfect_posterior(single_mark
     np.testing.assert_allclose(true[-1], beta * (1 - np.exp(-lam)) / (1 + np.exp(-lam)))  # at max spend
 
 
+@pytest.mark.slow
 def test_replicate_study_and_coverage_by_hand():
     import pandas as pd
 
