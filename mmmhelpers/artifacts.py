@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData, from_frame, load_csv
+from mmmhelpers.seeds import seed_for
 from mmmhelpers.simulate import simulate
 
 __all__ = [
@@ -224,7 +225,7 @@ def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:
         data = load_csv(params.resolve(params.data.path), params.data)
         truth = xr.load_dataset(params.resolve(params.data.truth)) if params.data.truth else None
         return data, truth
-    return simulate(params.simulate, params.seed)
+    return simulate(params.simulate, seed_for(params.seed, "simulate"))
 
 
 def save_data(run_dir: str | Path, data: MMMData, truth: xr.Dataset | None) -> None:

@@ -13,6 +13,7 @@ import xarray as xr
 
 from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.model import MMM
+from mmmhelpers.seeds import seed_for
 
 __all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters"]
 
@@ -57,6 +58,8 @@ def _compile(mmm: MMM, sampler: str):
 def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.InferenceData, dict]:
     """Sample the posterior and the posterior predictive; return ``(idata, timings)``.
 
+    ``seed`` is the case seed: the sampler and the posterior predictive get their own children of it.
+
     ``fit`` is the params' FitSpec. nutpie is used when asked for and installed (diagonal or
     low-rank mass-matrix adaptation, ``fit.mass_matrix``); otherwise PyMC's NUTS.
     """
@@ -65,18 +68,19 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.Inferenc
     compiled = _compile(mmm, sampler)
     timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    idata = _nuts(mmm, compiled, fit, cores, seed, progress)
+    idata = _nuts(mmm, compiled, fit, cores, seed_for(seed, "fit"), progress)
     timings["sampling_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with mmm.model:
-        pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed + 1, progressbar=False)
+        pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed_for(seed, "posterior_predictive"),
+                                     progressbar=False)
     add_original_scale_predictions(idata, mmm)
     timings["posterior_predictive_seconds"] = time.perf_counter() - t0
     return idata, timings
 
 
-def sample_many(mmm: MMM, values: list[dict], fit, seed: int, coords: list[dict] | None = None):
-    """Posteriors of one model under several data sets, compiling it once.
+def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: list[dict] | None = None):
+    """Posteriors of one model under several data sets (one sampler seed each), compiling it once.
 
     ``values`` holds one ``{pm.Data name: array}`` dict per fit (same ranks as the model's data;
     lengths may differ where no stored variable depends on them, e.g. ``observed_index``). With
@@ -90,11 +94,11 @@ def sample_many(mmm: MMM, values: list[dict], fit, seed: int, coords: list[dict]
         vals = {n: v for n, v in vals.items() if n in names}
         if compiled is not None:
             used = {n: v for n, v in vals.items() if n in compiled.shared_data}  # data the graph reads
-            yield _nuts(mmm, compiled.with_data(**used), fit, cores, seed + k, progress=False)
+            yield _nuts(mmm, compiled.with_data(**used), fit, cores, seeds[k], progress=False)
         else:
             with mmm.model:
                 pm.set_data(vals, coords=(coords[k] if coords else None))
-            yield _nuts(mmm, None, fit, cores, seed + k, progress=False)
+            yield _nuts(mmm, None, fit, cores, seeds[k], progress=False)
 
 
 def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str = "posterior_predictive") -> None:

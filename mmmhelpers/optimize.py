@@ -23,6 +23,7 @@ from mmmhelpers.artifacts import Allocation, Baseline, Response, Scenario
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
+from mmmhelpers.seeds import seed_for
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
 
 __all__ = ["ResponseModel", "posterior_media", "response_model", "optimize_budget", "allocation_records", "allocate", "hdi94"]
@@ -191,7 +192,8 @@ def _response(draws: np.ndarray) -> Response:
 def allocate(params, data: MMMData, idata) -> tuple[Allocation, ResponseModel]:
     """Stage 05: optimal split, the historical split as baseline, and budget scenarios (``allocation.json``)."""
     opt = params.optimization
-    rm = response_model(params.model, data, idata, opt.num_periods, n_draws=opt.draws, seed=params.seed)
+    rm = response_model(params.model, data, idata, opt.num_periods, n_draws=opt.draws,
+                        seed=seed_for(params.seed, "optimize"))
     history = data.X.mean(axis=0)  # historical average split, (*panel, channel)
     initial = history / max(history.sum(), 1e-12) * opt.budget
     best = optimize_budget(rm, opt.budget, opt.bounds, x0=initial)

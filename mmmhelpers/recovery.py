@@ -116,7 +116,7 @@ def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws
 
 
 def replicate_study(params, n: int, fit=None, progress: bool = True) -> pd.DataFrame:
-    """Simulate ``n`` datasets from the case's DGP (seeds ``seed + 1000 + r``), fit each, compare with truth.
+    """Simulate ``n`` datasets from the case's DGP (seed ``seed_for(seed, "replicate_data", r)``), fit each, compare with truth.
 
     The model is compiled once (nutpie) and each replicate swaps its data in (``with_data``), so a
     replicate costs only its sampling time. Returns one row per replicate × parameter with the 94%
@@ -127,15 +127,17 @@ def replicate_study(params, n: int, fit=None, progress: bool = True) -> pd.DataF
 
     from mmmhelpers.fit import sample_many
     from mmmhelpers.model import model_for
+    from mmmhelpers.seeds import seed_for
     from mmmhelpers.simulate import simulate
 
     if params.simulate is None:
         raise ValueError("recovery.replicates needs a simulate section (a DGP to draw replicates from)")
     fit = fit or params.fit
-    datasets = [simulate(params.simulate, params.seed + 1000 + r) for r in range(n)]
+    datasets = [simulate(params.simulate, seed_for(params.seed, "replicate_data", r)) for r in range(n)]
     mmm = model_for(params, datasets[0][0])
     rows = []
-    fits = sample_many(mmm, [mmm.data_values(d, rescale=True) for d, _ in datasets], fit, seed=params.seed + 2000)
+    seeds = [seed_for(params.seed, "replicate_fit", r) for r in range(n)]
+    fits = sample_many(mmm, [mmm.data_values(d, rescale=True) for d, _ in datasets], fit, seeds)
     for r, ((_, truth), idata) in enumerate(tqdm(zip(datasets, fits), total=n, desc="replicates", disable=not progress)):
         t94 = recovery_table(idata, truth, 0.94)
         t50 = recovery_table(idata, truth, 0.5)

@@ -17,6 +17,7 @@ from mmmhelpers.artifacts import OutOfSample
 from mmmhelpers.data import MMMData
 from mmmhelpers.fit import sample_many
 from mmmhelpers.model import MMM, model_for, scales
+from mmmhelpers.seeds import seed_for
 
 __all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds"]
 
@@ -139,11 +140,12 @@ def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[O
     mmm = model_for(params, data, observed_weeks=folds[0][0])
     values = [fold_values(mmm, data, train_end) for train_end, _ in folds]
     coords = [{"obs": data.dates[:train_end]} for train_end, _ in folds]
-    fits = sample_many(mmm, values, fit, seed=params.seed + 100, coords=coords)
+    seeds = [seed_for(params.seed, "cv_fit", k) for k in range(len(folds))]
+    fits = sample_many(mmm, values, fit, seeds, coords=coords)
     records, preds, in_sample = [], [], None
     for k, ((train_end, test_end), idata) in enumerate(tqdm(zip(folds, fits), total=len(folds), desc="folds",
                                                             disable=not progress)):
-        pred = predict_fold(mmm, idata, data, values[k], test_end, seed=params.seed + 200 + k)
+        pred = predict_fold(mmm, idata, data, values[k], test_end, seed=seed_for(params.seed, "cv_predict", k))
         y_draws = pred["y_original_scale"].values
         records.append(_fold_record(data, train_end, test_end, y_draws))
         preds.append(pred)
