@@ -81,6 +81,14 @@ class HSGPSpec(Strict):
 class ScalingSpec(Strict):
     channel: Literal["max"] = "max"
     target: Literal["max"] = "max"
+    dims: list[str] = Field(default_factory=list)  # panel dims pooled into one scale ([geo]: one max over all geos)
+    controls: Literal["max_abs", "none"] = "max_abs"  # controls divided by their max |value|, or left raw
+
+    def describe(self) -> str:
+        """One line for the spec table and ``idata.attrs``."""
+        where = f"pooled over {', '.join(self.dims)}" if self.dims else "per panel cell"
+        controls = "max |value|" if self.controls == "max_abs" else "raw (not scaled)"
+        return f"channels and target divided by their max over dates, {where}; controls: {controls}"
 
 
 def _default_likelihood() -> dict:
@@ -175,9 +183,7 @@ class Params(Strict):
 def _check_priors(params: Params) -> list[str]:
     """Parse every prior now so that a bad one is reported at load time with its field."""
     problems: list[str] = []
-    allowed = {"channel", "control", "fourier_mode", "date", *params.data.dims}
-    if params.simulate is not None:
-        allowed |= set(GENERATORS[params.simulate.generator].panel_dims)
+    allowed = {"channel", "control", "fourier_mode", "date", *_panel_dims(params)}
     groups = {
         "model.adstock.priors": params.model.adstock.priors,
         "model.saturation.priors": params.model.saturation.priors,
@@ -201,6 +207,20 @@ def _check_priors(params: Params) -> list[str]:
         for name in set(names) - set(comp.params):
             problems.append(f"{where}.{name}: not a parameter of this component (has {list(comp.params)})")
     return problems
+
+
+def _panel_dims(params: Params) -> set[str]:
+    if params.data.path is not None:
+        return set(params.data.dims)
+    return set(GENERATORS[params.simulate.generator].panel_dims) if params.simulate else set()
+
+
+def _check_scaling(params: Params) -> list[str]:
+    bad = set(params.model.scaling.dims) - _panel_dims(params)
+    if bad:
+        return [f"model.scaling.dims: value {params.model.scaling.dims!r}: {sorted(bad)} are not panel dims of this "
+                f"case (panel dims: {sorted(_panel_dims(params))})"]
+    return []
 
 
 def _fmt_loc(loc: tuple) -> str:
@@ -243,7 +263,7 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
                 msg = e["msg"]
             problems.append(f"{_fmt_loc(loc) or '<top>'}: value {value!r}: {msg}")
         raise ParamsError(path, problems) from None
-    problems = _check_priors(params)
+    problems = _check_priors(params) + _check_scaling(params)
     if problems:
         raise ParamsError(path, problems)
     return params

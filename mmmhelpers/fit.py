@@ -75,6 +75,7 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.Inferenc
         pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed_for(seed, "posterior_predictive"),
                                      progressbar=False)
     add_original_scale_predictions(idata, mmm)
+    idata.attrs["scaling"] = mmm.spec.scaling.describe()
     timings["posterior_predictive_seconds"] = time.perf_counter() - t0
     return idata, timings
 

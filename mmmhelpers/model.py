@@ -16,7 +16,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc_extras.prior import handle_dims
 
-from mmmhelpers.config import HSGPSpec, ModelSpec
+from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.priors import MODEL_PRIORS, create, describe_prior, parse_prior
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
@@ -49,7 +49,7 @@ class MMM:
         computes the scales of ``data`` itself: a new dataset of the same shape (replicate fits).
         """
         if rescale:
-            channel_scale, target_scale, control_scale = scales(data)
+            channel_scale, target_scale, control_scale = scales(data, self.spec.scaling)
         else:
             channel_scale, target_scale, control_scale = self.channel_scale, self.target_scale, self.control_scale
         values = {
@@ -74,11 +74,24 @@ class MMM:
         return pd.DataFrame(self.table)
 
 
-def scales(data: MMMData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Max scales of channels ``(*panel, channel)``, target ``(*panel)`` and controls ``(*panel, control)``."""
+def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Max scales of channels ``(*panel, channel)``, target ``(*panel)`` and controls ``(*panel, control)``.
+
+    Per panel cell by default; ``scaling.dims`` pools the named panel dims into one scale (broadcast back to
+    every cell), ``scaling.controls == "none"`` leaves controls raw (scale one).
+    """
+    scaling = scaling or ScalingSpec()
     channel_scale, target_scale = max_scales(data)
     control_scale = np.abs(data.C).max(axis=0)
-    return channel_scale, target_scale, np.where(control_scale > 0, control_scale, 1.0)
+    control_scale = np.where(control_scale > 0, control_scale, 1.0)
+    if scaling.controls == "none":
+        control_scale = np.ones_like(control_scale)
+    axes = tuple(data.dims.index(d) for d in scaling.dims)
+    if axes:
+        channel_scale, target_scale, control_scale = (
+            np.broadcast_to(a.max(axis=axes, keepdims=True), a.shape).copy()
+            for a in (channel_scale, target_scale, control_scale))
+    return channel_scale, target_scale, control_scale
 
 
 def _param_dims(prior, default_dims: tuple[str, ...]) -> tuple[str, ...]:
@@ -270,7 +283,7 @@ def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
 def _new_mmm(spec: ModelSpec, data: MMMData, observed_weeks: int | None) -> MMM:
     """An empty model with coords, and the scales (from the observed weeks only)."""
     cv = observed_weeks is not None
-    channel_scale, target_scale, control_scale = scales(data.slice(0, observed_weeks) if cv else data)
+    channel_scale, target_scale, control_scale = scales(data.slice(0, observed_weeks) if cv else data, spec.scaling)
     coords = {"date": data.dates, **data.panel, "channel": data.channels}
     if data.controls:
         coords["control"] = data.controls
@@ -299,6 +312,7 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
             if term is not None:
                 mu = mu + term
         _likelihood(mmm, inp, mu)
+    mmm.table.append({"variable": "scaling", "distribution": spec.scaling.describe(), "dims": ", ".join(spec.scaling.dims)})
     if lift_tests is not None and len(lift_tests):
         add_lift_tests(mmm, lift_tests)
     return mmm

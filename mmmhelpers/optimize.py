@@ -95,7 +95,7 @@ def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarra
     variables, scaled with the training data's scales.
     """
     panel, channels = data.panel, data.channels
-    channel_scale, target_scale, _ = scales(data)
+    channel_scale, target_scale, _ = scales(data, spec.scaling)
 
     def draws_of(prefix: str, registry) -> dict:
         return {p: pt.as_tensor_variable(_param_draws(idata, f"{prefix}_{p}", panel, channels, idx))

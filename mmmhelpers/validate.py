@@ -111,7 +111,7 @@ def _fold_record(data: MMMData, train_end: int, test_end: int, y_draws: np.ndarr
 def fold_values(mmm: MMM, data: MMMData, train_end: int) -> dict:
     """``pm.Data`` values of the cross-validation model for a fold: likelihood on ``[:train_end]``,
     scales from those weeks only (no look-ahead), spend history over every date."""
-    ch, tg, ct = scales(data.slice(0, train_end))
+    ch, tg, ct = scales(data.slice(0, train_end), mmm.spec.scaling)
     v = mmm.data_values(data)
     v.update(channel_scale=ch, target_scale=tg, control_data=data.C / ct, target_scaled=data.y[:train_end] / tg,
              observed_index=np.arange(train_end), train_end_time=max(float(v["time_index"][train_end - 1]), 1.0))

@@ -209,3 +209,26 @@ def test_two_panel_dims_build_and_scale_per_cell():
     assert mmm.model.named_vars_to_dims["channel_contribution"] == ("date", "geo", "brand", "channel")
     assert mmm.target_scale.shape == (2, 3) and mmm.channel_scale.shape == (2, 3, 2)
     assert np.isfinite(mmm.model.compile_logp()(mmm.model.initial_point()))
+
+
+def test_scaling_pooled_over_geos_and_raw_controls(geo_data):
+    """scaling.dims: [geo] gives one max over every geo (pymc-marketing's pooled choice); controls: none keeps them raw."""
+    data, _ = geo_data
+    spec = ModelSpec.model_validate({"scaling": {"dims": ["geo"], "controls": "none"}})
+    mmm = build_model(spec, data)
+    np.testing.assert_array_equal(mmm.target_scale, np.full(2, np.abs(data.y).max()))
+    np.testing.assert_array_equal(mmm.channel_scale, np.broadcast_to(data.X.max(axis=(0, 1)), (2, 2)))
+    np.testing.assert_array_equal(mmm.control_scale, np.ones((2, 2)))
+    per_cell = build_model(ModelSpec(), data)
+    np.testing.assert_array_equal(per_cell.target_scale, np.abs(data.y).max(axis=0))
+    row = mmm.summary_table().set_index("variable").loc["scaling"]
+    assert "pooled over geo" in row["distribution"] and "raw" in row["distribution"]
+
+
+def test_scaling_dims_must_be_panel_dims(tmp_path):
+    from mmmhelpers.config import ParamsError, load_params
+
+    path = tmp_path / "case.yaml"
+    path.write_text("case: c\ntitle: t\nseed: 1\nsimulate: {generator: single_market}\nmodel: {scaling: {dims: [geo]}}\n")
+    with pytest.raises(ParamsError, match=r"model.scaling.dims: value \['geo'\]"):
+        load_params(path)
