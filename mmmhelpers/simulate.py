@@ -47,7 +47,8 @@ GEO_DEFAULTS: dict[str, Any] = {
 
 
 def spend_pattern(rng: np.random.Generator, kind: str, n: int, mean: float) -> np.ndarray:
-    """Weekly spend: ``always_on`` (smooth, positive) or ``campaign`` (bursts, zero most weeks)."""
+    """Weekly spend: ``always_on`` (smooth, positive), ``campaign`` (bursts, zero most weeks) or
+    ``dark_stretches`` (noisy spend that stops for 8-14 weeks at a time)."""
     if kind == "always_on":
         wave = 1 + 0.3 * np.sin(2 * np.pi * np.arange(n) / 52 + rng.uniform(0, 2 * np.pi))
         return mean * wave * rng.uniform(0.2, 1.8, n)
@@ -59,7 +60,14 @@ def spend_pattern(rng: np.random.Generator, kind: str, n: int, mean: float) -> n
             x[t : t + length] = mean * 2.5 * rng.uniform(0.7, 1.3, min(length, n - t))
             t += length + int(rng.integers(4, 10))
         return x
-    raise ValueError(f"simulate.true_params.patterns: unknown spend pattern {kind!r} (always_on | campaign)")
+    if kind == "dark_stretches":
+        x = mean * rng.uniform(0.4, 1.6, n)
+        for _ in range(max(1, n // 40)):  # a dark stretch of 8-14 weeks per ~40 weeks
+            start, length = int(rng.integers(0, max(1, n - 8))), int(rng.integers(8, 15))
+            x[start : start + length] = 0.0
+        return x
+    raise ValueError(f"simulate.true_params.patterns: unknown spend pattern {kind!r} "
+                     "(always_on | campaign | dark_stretches)")
 
 
 def _events(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -266,16 +274,27 @@ def _tvm_truth(fixed: dict, k: float, data: MMMData, mult, contrib_m, S: float, 
     )
 
 
+def _draw_from_model(model_spec: dict, data: MMMData, fixed: dict, rng: np.random.Generator, names: list[str]):
+    """Draw ``names`` from the very model ``mmmhelpers`` fits, its free parameters fixed with ``pm.do``.
+
+    ``data`` carries the spend and controls (its target is a placeholder of ones: target scale 1).
+    """
+    import pymc as pm
+
+    from mmmhelpers.config import ModelSpec
+    from mmmhelpers.model import build_model
+
+    dgp = pm.do(build_model(ModelSpec.model_validate(model_spec), data).model, fixed)
+    return pm.draw([dgp[k] for k in names], random_seed=rng)
+
+
 def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     """One market, two channels, a smooth media multiplier over time (HSGP), Michaelis-Menten.
 
     The data are drawn from the very model ``mmmhelpers`` fits (``pm.do`` fixes its parameters), so
     the generator and the fitted model share one definition.
     """
-    import pymc as pm
-
-    from mmmhelpers.config import HSGPSpec, ModelSpec
-    from mmmhelpers.model import build_model
+    from mmmhelpers.config import HSGPSpec
 
     p = _merged(TIME_VARYING_DEFAULTS, spec.true_params)
     rng = np.random.default_rng(seed)
@@ -285,21 +304,71 @@ def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     X = np.stack([spend_pattern(rng, p["patterns"][c], n, p["spend_mean"][c]) for c in range(len(channels))], -1)
     C = _events(dates)
     placeholder = MMMData(dates, {}, channels, ["event_1", "event_2"], X, C, np.ones(n))  # target scale 1
-    model_spec = ModelSpec.model_validate({
+    model_spec = {
         "adstock": {"type": "geometric", "l_max": int(p["l_max"]), "normalize": True},
         "saturation": {"type": "michaelis_menten"},
         "yearly_seasonality": len(p["gamma_fourier"]) // 2,
         "time_varying_media": HSGPSpec(m=int(p["m"])).model_dump(),
-    })
+    }
     fixed = _tvm_fixed(p)
-    dgp = pm.do(build_model(model_spec, placeholder).model, fixed)
-    y_m, contrib_m, mult = pm.draw([dgp[k] for k in ["y", "channel_contribution", "media_temporal_latent_multiplier"]],
-                                   random_seed=rng)
+    y_m, contrib_m, mult = _draw_from_model(model_spec, placeholder, fixed, rng,
+                                            ["y", "channel_contribution", "media_temporal_latent_multiplier"])
     S = float(p["sales_scale"])
     data = MMMData(dates, {}, channels, placeholder.controls, X, C, y_m * S)
     _, y_scale = max_scales(data)
     k = S / float(y_scale)  # model-unit (target scale 1) -> the fitted model's scale (max of y)
     return data, _tvm_truth(fixed, k, data, mult, contrib_m, S, seed, int(p["l_max"]))
+
+
+SPARSE_DEFAULTS: dict[str, Any] = {
+    "channels": ["tv", "search", "social", "display"],
+    "patterns": ["dark_stretches", "always_on", "dark_stretches", "campaign"],
+    "spend_mean": [6000.0, 3000.0, 2000.0, 1500.0],
+    "adstock_alpha": [0.5, 0.2, 0.35, 0.1],
+    "saturation_slope": [0.6, 0.9, 0.4, 0.7],  # Hill slopes below one: concave from the first dollar
+    "saturation_kappa": [0.5, 0.4, 0.3, 0.6],  # half-saturation points (adstocked spend / max spend)
+    "saturation_beta": [0.2, 0.15, 0.12, 0.08],  # ceilings (fraction of the sales scale)
+    "intercept": 0.45,
+    "gamma_control": [0.12, -0.08],
+    "gamma_fourier": [0.04, 0.01, 0.03, -0.01],
+    "sigma": 0.02,
+    "sales_scale": 20000.0,  # sales units per model unit
+    "l_max": 8,
+}
+
+
+def _sparse_channels(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
+    """One market, Hill channels with long zero-spend stretches and slopes below one (drawn from the model).
+
+    The case that broke naive Hill saturation: ``x**slope`` at zero spend has an infinite derivative.
+    """
+    p = _merged(SPARSE_DEFAULTS, spec.true_params)
+    rng = np.random.default_rng(seed)
+    n, channels = spec.n_weeks, list(p["channels"])
+    dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
+    X = np.stack([spend_pattern(rng, p["patterns"][c], n, p["spend_mean"][c]) for c in range(len(channels))], -1)
+    C = _events(dates)
+    placeholder = MMMData(dates, {}, channels, ["event_1", "event_2"], X, C, np.ones(n))
+    model_spec = {"adstock": {"type": "geometric", "l_max": int(p["l_max"]), "normalize": True},
+                  "saturation": {"type": "hill"}, "yearly_seasonality": len(p["gamma_fourier"]) // 2}
+    names = {"adstock_alpha": "adstock_alpha", "saturation_slope": "saturation_slope",
+             "saturation_kappa": "saturation_kappa", "saturation_beta": "saturation_beta",
+             "intercept_contribution": "intercept", "gamma_control": "gamma_control",
+             "gamma_fourier": "gamma_fourier", "y_sigma": "sigma"}
+    fixed = {name: np.asarray(p[key], float) for name, key in names.items()}
+    y_m, contrib_m = _draw_from_model(model_spec, placeholder, fixed, rng, ["y", "channel_contribution"])
+    S = float(p["sales_scale"])
+    data = MMMData(dates, {}, channels, placeholder.controls, X, C, y_m * S)
+    k = S / float(max_scales(data)[1])  # model unit -> the fitted model's scale (max of y)
+    unscaled = {"adstock_alpha", "saturation_slope", "saturation_kappa"}  # shape parameters: no target units
+    dims = {"intercept_contribution": (), "y_sigma": (), "gamma_control": ("control",), "gamma_fourier": ("fourier_mode",)}
+    truth = {name: (dims.get(name, ("channel",)), v if name in unscaled else v * k) for name, v in fixed.items()}
+    truth["channel_contribution_original_scale"] = (("date", "channel"), contrib_m * S)
+    truth["total_media_contribution_original_scale"] = ((), contrib_m.sum() * S)
+    return data, xr.Dataset(truth, coords={"date": dates, "channel": channels, "control": data.controls,
+                                           "fourier_mode": fourier_modes(len(p["gamma_fourier"]) // 2)},
+                            attrs={"generator": "sparse_channels", "seed": seed, "adstock": "geometric",
+                                   "saturation": "hill", "l_max": int(p["l_max"]), "normalize": 1})
 
 
 @dataclass(frozen=True)
@@ -316,6 +385,7 @@ GENERATORS: dict[str, Generator] = {
     "geo_hierarchical": Generator(lambda spec, seed: _panel_mmm(spec, seed, []), ("geo",)),
     "confounded_demand": Generator(_confounded_demand),
     "time_varying_media": Generator(_time_varying_media),
+    "sparse_channels": Generator(_sparse_channels),
 }
 
 

@@ -104,3 +104,20 @@ def test_replicate_study_and_coverage_by_hand():
     per_rep = out[out.parameter == "saturation_beta[x1]"]["truth"]
     assert per_rep.nunique() == 3  # each replicate is its own dataset with its own model-scale truth
     assert out["quantile"].between(0, 1).all()
+
+
+def test_sparse_channels_have_long_dark_stretches_and_hill_truth():
+    data, truth = simulate(SimulateSpec(generator="sparse_channels", n_weeks=104), seed=2611)
+    zero_runs = []
+    for c in range(len(data.channels)):
+        run = best = 0
+        for v in data.X[:, c]:
+            run = run + 1 if v == 0 else 0
+            best = max(best, run)
+        zero_runs.append(best)
+    assert max(zero_runs) >= 8  # at least one channel is dark for 8+ weeks in a row
+    np.testing.assert_array_equal(truth["saturation_slope"].values, [0.6, 0.9, 0.4, 0.7])
+    assert truth.attrs["saturation"] == "hill"
+    # the truth's contributions add up with the data: y = baseline + media + ... (media a third of sales here)
+    share = float(truth["total_media_contribution_original_scale"]) / data.y.sum()
+    assert 0.2 < share < 0.5
