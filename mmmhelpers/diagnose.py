@@ -3,7 +3,8 @@
 ``gradient_check`` evaluates the joint log density and its gradient (unconstrained space, jacobian
 included, the model's own data) at the initial point and a few prior draws, and names every variable
 whose gradient is not finite, with the parameter values there and a likely cause (zero spend under a
-power-based saturation).
+power-based saturation). ``divergence_report`` ranks the scalar parameters by how far the divergent
+draws sit from the others and suggests what to change.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import arviz as az
 import numpy as np
 import pytensor.tensor as pt
 from pymc.initial_point import make_initial_point_fn
 from pytensor.compile.mode import Mode
 
+from mmmhelpers.fit import scalar_parameters
 from mmmhelpers.model import MMM
 
 __all__ = [
@@ -26,6 +29,11 @@ __all__ = [
     "GradientCheckError",
     "gradient_check",
     "raise_if_bad",
+    "Hotspot",
+    "DivergenceReport",
+    "divergence_report",
+    "rank_parameters",
+    "diverging_mask",
 ]
 
 # Saturations built on x**p: the derivative in x is infinite at x = 0 when p < 1 (name of p).
@@ -33,7 +41,11 @@ POWER_SATURATIONS = {"hill": "slope"}
 # Full graph rewrites (stabilization as when sampling) on numpy's IEEE arithmetic: no C compilation,
 # and no fused Composite ops, whose Python fallback raises on 0.0 ** negative instead of giving inf.
 CHECK_MODE = Mode(linker="py", optimizer="fast_run").excluding("fusion")
+DEFAULT_TARGET_ACCEPT = 0.9  # FitSpec's default
+TARGET_ACCEPT_STEPS = (0.8, 0.9, 0.95, 0.99)
+SCALE_SUFFIXES = ("_sigma", "_std", "_b")
 MAX_LISTED = 12  # problems listed in an error message
+MIN_SCORE = 0.5  # a hotspot's divergent draws sit at least this many sds from the others (and 3 standard errors)
 
 
 # ----------------------------------------------------------------------------------- gradient check
@@ -252,3 +264,139 @@ def gradient_check(mmm: MMM, n_prior_draws: int = 3, seed: int = 0) -> GradientR
             continue
         found += _problems_at(mmm, where, point, out, term_names)
     return GradientReport(len(points), _merge(found), time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------ divergences explained
+
+
+@dataclass(frozen=True)
+class Hotspot:
+    """One scalar parameter element and where the divergent draws sit compared with the others."""
+
+    parameter: str  # e.g. "saturation_slope[x2]"
+    variable: str
+    coords: tuple[tuple[str, Any], ...]
+    divergent_mean: float
+    other_mean: float
+    score: float  # |mean_div - mean_other| / sd_all (log scale for positive parameters)
+
+    def draws(self, idata: az.InferenceData) -> np.ndarray:
+        """This element's posterior draws, flattened in (chain, draw) order like ``diverging``."""
+        da = idata.posterior[self.variable].sel(dict(self.coords))
+        return da.transpose("chain", "draw").values.ravel()
+
+    def text(self) -> str:
+        return f"divergences sit at {self.parameter} ≈ {self.divergent_mean:.3g} (others: {self.other_mean:.3g})"
+
+    def to_dict(self) -> dict:
+        return {"parameter": self.parameter, "divergent_mean": round(self.divergent_mean, 6),
+                "other_mean": round(self.other_mean, 6), "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class DivergenceReport:
+    """Share of divergent draws, the parameters they concentrate on, and what to try."""
+
+    share: float
+    count: int
+    draws: int
+    threshold: float
+    hotspots: tuple[Hotspot, ...]
+    suggestion: str
+
+    def to_dict(self) -> dict:
+        """Keys for diagnostics.json."""
+        return {"divergence_share": round(self.share, 6),
+                "divergence_hotspots": [h.to_dict() for h in self.hotspots],
+                "divergence_suggestion": self.suggestion}
+
+    def summary(self) -> str:
+        """One line for a CLI warning or report banner."""
+        if self.count == 0:
+            return f"no divergences ({self.draws} draws)"
+        head = f"{self.count} divergences ({self.share:.1%} of {self.draws} draws)"
+        if self.share <= self.threshold:
+            return f"{head}, below the {self.threshold:.1%} threshold"
+        where = self.hotspots[0].text() if self.hotspots else "not concentrated on any one parameter"
+        return f"{head}: {where}; {self.suggestion}"
+
+
+def diverging_mask(idata: az.InferenceData) -> np.ndarray:
+    """Divergent-draw mask, flattened in (chain, draw) order (all False when not recorded)."""
+    n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+    if "sample_stats" not in idata.groups() or "diverging" not in idata.sample_stats:
+        return np.zeros(n, dtype=bool)
+    return idata.sample_stats["diverging"].transpose("chain", "draw").values.ravel().astype(bool)
+
+
+def _score(x: np.ndarray, div: np.ndarray) -> tuple[float, float, float]:
+    """``(divergent mean, other mean, score)`` of one parameter's draws."""
+    if not div.any() or div.all():
+        return float("nan"), float(x.mean()), 0.0
+    z = np.log(x) if np.all(x > 0) else x
+    sd = z.std()
+    score = abs(z[div].mean() - z[~div].mean()) / sd if sd > 0 else 0.0
+    return float(x[div].mean()), float(x[~div].mean()), float(score)
+
+
+def rank_parameters(idata: az.InferenceData) -> list[Hotspot]:
+    """Every scalar element of ``fit.scalar_parameters``, most implicated in divergences first."""
+    div = diverging_mask(idata)
+    ranked = []
+    for name in scalar_parameters(idata):
+        da = idata.posterior[name].transpose("chain", "draw", ...)
+        other_dims = da.dims[2:]
+        values = da.values.reshape(div.size, -1)
+        for k, index in enumerate(np.ndindex(*da.shape[2:])):
+            coords = tuple((d, da[d].values[i].item()) for d, i in zip(other_dims, index))
+            label = name + (f"[{', '.join(str(v) for _, v in coords)}]" if coords else "")
+            ranked.append(Hotspot(label, name, coords, *_score(values[:, k], div)))
+    return sorted(ranked, key=lambda h: -h.score)
+
+
+def _scale_of(name: str, posterior_names: set[str]) -> str | None:
+    """The parent of a hierarchical scale parameter (``gamma_fourier`` of ``gamma_fourier_b``), else None."""
+    for suffix in SCALE_SUFFIXES:
+        if name.endswith(suffix) and name[: -len(suffix)] in posterior_names:
+            return name[: -len(suffix)]
+    return None
+
+
+def _suggestion(hotspots: tuple[Hotspot, ...], idata: az.InferenceData, target_accept: float) -> str:
+    """Plain-words advice: non-centred scales, a tighter prior, a higher target_accept."""
+    names = set(idata.posterior.data_vars)
+    advice = []
+    for h in hotspots:
+        parent = _scale_of(h.variable, names)
+        if parent and any(n.startswith(f"{parent}_") and n.endswith("offset") for n in names):
+            advice.append(f"tighten the prior of {h.variable} ({parent} is already non-centred)")
+        elif parent:
+            advice.append(f"reparameterize {parent} non-centred (`centered: false` in its prior; its scale "
+                          f"{h.variable} is where divergences sit)")
+    plain = [h for h in hotspots if not _scale_of(h.variable, names)]
+    if plain:
+        h = plain[0]
+        side = "above" if h.divergent_mean > h.other_mean else "below"
+        advice.append(f"tighten the prior of {h.variable} (divergent draws sit {side} the others: "
+                      f"{h.divergent_mean:.3g} vs {h.other_mean:.3g})")
+    higher = [s for s in TARGET_ACCEPT_STEPS if s > target_accept + 1e-9]
+    advice.append(f"raise fit.target_accept from {target_accept:g} to {higher[0]:g}" if higher
+                  else f"fit.target_accept is already {target_accept:g}: reparameterize rather than raise it")
+    return "; ".join(advice)
+
+
+def divergence_report(idata: az.InferenceData, threshold: float = 0.005, top: int = 3,
+                      target_accept: float | None = None) -> DivergenceReport:
+    """Divergences explained: when more than ``threshold`` of draws diverge, the ``top`` parameter
+    elements where they concentrate and a suggestion (``target_accept``: the value used, FitSpec's
+    default when None)."""
+    div = diverging_mask(idata)
+    count, share = int(div.sum()), float(div.mean()) if div.size else 0.0
+    hotspots: tuple[Hotspot, ...] = ()
+    suggestion = ""
+    if count and share > threshold:
+        floor = max(MIN_SCORE, 3 * np.sqrt(1 / count + 1 / max(div.size - count, 1)))  # beyond noise
+        hotspots = tuple(h for h in rank_parameters(idata)[:top] if h.score >= floor)
+        suggestion = _suggestion(hotspots, idata, DEFAULT_TARGET_ACCEPT if target_accept is None else target_accept)
+    return DivergenceReport(share, count, int(div.size), threshold, hotspots, suggestion)
+
