@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import arviz as az
+import matplotlib
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -12,6 +13,9 @@ from mmmhelpers import transforms
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.diagnose import GradientCheckError, divergence_report, gradient_check, raise_if_bad, rank_parameters
 from mmmhelpers.model import build_model
+
+matplotlib.use("Agg")
+
 
 # ----------------------------------------------------------------------------------- gradient check
 
@@ -142,3 +146,20 @@ def test_few_divergences_have_no_hotspots(n_div):
     assert report.count == n_div and report.hotspots == () and report.suggestion == ""
     assert report.to_dict()["divergence_hotspots"] == []
     assert ("no divergences" if n_div == 0 else "below the 0.5% threshold") in report.summary()
+
+
+def test_pair_plot_marks_divergent_draws():
+    from mmmhelpers.plots_diagnose import plot_divergence_pair
+
+    idata = divergent_idata(40)
+    report = divergence_report(idata)
+    fig = plot_divergence_pair(idata, report)
+    ax = fig.axes[0]
+    assert len(ax.collections) == 2
+    assert len(ax.collections[1].get_offsets()) == 40  # the divergent draws, drawn last (on top)
+    assert ax.get_xlabel().startswith(report.hotspots[0].parameter)
+    assert ax.get_ylabel().startswith(rank_parameters(idata)[1].parameter)  # topped up from the ranking
+    assert ax.get_title() and ax.get_legend() is not None
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
