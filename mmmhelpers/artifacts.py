@@ -103,6 +103,10 @@ class Diagnostics(Record):
     rhat_max_variable: str
     ess_bulk_per_second: float
     health: str
+    divergence_share: float = 0.0  # divergent draws / all draws
+    divergence_hotspots: list[dict[str, Any]] = []  # parameters whose divergent draws sit apart (over 0.5%)
+    divergence_suggestion: str = ""  # what to try: reparameterize, tighten a prior, raise target_accept
+    divergence_summary: str = ""  # one line for the banner and the CLI
 
 
 class Fold(BaseModel):

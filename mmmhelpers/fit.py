@@ -47,6 +47,19 @@ def _nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool) -> az.
                          compute_convergence_checks=False)
 
 
+def check_gradients(mmm: MMM, seed: int) -> float:
+    """Fail within seconds, before any compiling or sampling, when logp or a gradient is not finite.
+
+    Raises ``diagnose.GradientCheckError`` naming the variables, the values and a likely cause; returns
+    the seconds the check took.
+    """
+    from mmmhelpers.diagnose import gradient_check, raise_if_bad
+
+    report = gradient_check(mmm, seed=seed)
+    raise_if_bad(report)
+    return report.seconds
+
+
 def _compile(mmm: MMM, sampler: str):
     if sampler != "nutpie":
         return None
@@ -64,9 +77,10 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.Inferenc
     low-rank mass-matrix adaptation, ``fit.mass_matrix``); otherwise PyMC's NUTS.
     """
     sampler, cores = _sampler(fit)
+    checked = check_gradients(mmm, seed_for(seed, "fit"))
     t0 = time.perf_counter()
     compiled = _compile(mmm, sampler)
-    timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0}
+    timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0, "gradient_check_seconds": checked}
     t0 = time.perf_counter()
     idata = _nuts(mmm, compiled, fit, cores, seed_for(seed, "fit"), progress)
     timings["sampling_seconds"] = time.perf_counter() - t0
@@ -89,6 +103,7 @@ def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: lis
     Yields one InferenceData (posterior) per dict.
     """
     sampler, cores = _sampler(fit)
+    check_gradients(mmm, seeds[0] if seeds else 0)
     compiled = _compile(mmm, sampler)
     names = set(mmm.model.named_vars)
     for k, vals in enumerate(values):
@@ -158,4 +173,12 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     }
     d["ess_bulk_per_second"] = round(d["ess_bulk_min"] / max(d["compile_seconds"] + d["sampling_seconds"], 1e-9), 2)
     d["health"] = health(d)
-    return Diagnostics(**d)
+    return Diagnostics(**d, **_divergences(idata, fit))
+
+
+def _divergences(idata: az.InferenceData, fit) -> dict:
+    """Where divergences concentrate (when over 0.5% of draws) and what to try, for diagnostics.json."""
+    from mmmhelpers.diagnose import divergence_report
+
+    report = divergence_report(idata, target_accept=fit.target_accept)
+    return {**report.to_dict(), "divergence_summary": report.summary()}

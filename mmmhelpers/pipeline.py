@@ -196,6 +196,8 @@ def write_index(run_dir: Path, params: Params, manifest: Manifest) -> None:
     banner = (f"Sampler health: <b>{health.upper()}</b> — {diag.divergences if diag else '–'} divergences, "
               f"max R-hat {_fmt(diag.rhat_max if diag else None)}, "
               f"min bulk ESS {_fmt(diag.ess_bulk_min if diag else None)}")
+    if diag and diag.divergence_hotspots:
+        banner += f"<br>{html.escape(diag.divergence_summary)}"
     table = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
     links = "\n".join(
         f'<li><a href="{s}.html">{TITLES[s]}</a>' + ("" if (run_dir / f"{s}.html").exists() else " (not run)") + "</li>"
@@ -306,6 +308,14 @@ def _run_stages(stages: list[str], staging: Path, out: Path, params_path: Path, 
         _say(f"[{i}/{len(stages)}] {stage}: done in {timings[stage]:.1f} s")
 
 
+def _warn_if_red(out: Path) -> None:
+    """One line on stderr when the fit is RED: the report exists, but its numbers should not be trusted yet."""
+    diag = Diagnostics.load_or_none(out)
+    if diag is not None and diag.health == "red":
+        why = diag.divergence_summary if diag.divergences else f"max R-hat {diag.rhat_max:.3f}, min ESS {diag.ess_bulk_min:.0f}"
+        print(f"mmm-report: WARNING: sampler health is RED ({why}); see {out / '02_fit.html'}", file=sys.stderr, flush=True)
+
+
 def run(
     params_path: str | Path,
     out: str | Path | None = None,
@@ -341,4 +351,5 @@ def run(
     write_index(staging, params, manifest)
     _publish(staging, out)
     _say(f"report: {out / 'index.html'} ({manifest.total_seconds:.0f} s)")
+    _warn_if_red(out)
     return out

@@ -14,6 +14,7 @@ quick = False  # True: few draws for a fast look
 #| include: false
 # %matplotlib inline
 import matplotlib.pyplot as plt
+from IPython.display import display
 
 from mmmhelpers import artifacts, plots
 from mmmhelpers.report import md, setup, table
@@ -46,6 +47,15 @@ md(f"**Sampler health: {diag.health.upper()}.** {diag.divergences} divergences, 
    f"{diag.rhat_max:.3f} ({diag.rhat_max_variable}), min bulk ESS {diag.ess_bulk_min:,.0f} "
    f"({diag.ess_bulk_min_variable}); {diag.sampler} compiled in {diag.compile_seconds:.1f} s and "
    f"sampled {diag.chains} × {diag.draws} draws in {diag.sampling_seconds:.1f} s.")
+
+# %%
+from mmmhelpers.diagnose import divergence_report
+from mmmhelpers.plots_diagnose import plot_divergence_pair
+
+if diag.divergence_hotspots:
+    display(md(f"**Where the divergences sit.** {diag.divergence_summary}"))
+    fig = plot_divergence_pair(idata, divergence_report(idata, target_accept=params.fit.target_accept))
+    plt.show()
 
 # %%
 #| label: fig-ppc
