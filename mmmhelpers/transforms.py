@@ -3,13 +3,23 @@
 Parameters broadcast against ``x[0]`` (everything but time). Adstock is a vectorized sum of
 ``l_max`` lagged copies of ``x`` weighted by the kernel ``w[l]``: no Python loop in the graph's
 time dimension, no ``set_subtensor`` scan.
+
+Every transform is finite, with a finite gradient wrt ``x`` and every parameter, over its domain:
+spend ``x >= 0`` with exact zeros (and up to 1e6 times its scale), parameters over their priors'
+support (tests: the unit interval with its ends, 1e-8 to 1e4 for positive ones). Powers and logs
+are taken of a *safe* argument (``switch(ok, a, 1)``) inside ``switch(ok, ..., limit)``, so the
+untaken branch never puts ``0 * inf`` into the gradient; kernels that underflow are computed in log
+space. Values are the textbook formulas' wherever those are finite and do not underflow on the way
+(bit for bit for the geometric kernel and the logistic saturation, which the default case uses).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.signal import convolve1d
 
@@ -51,43 +61,125 @@ def _lags(l_max: int, like):
 
 
 def geometric_weights(alpha, l_max: int):
-    """``w[l] = alpha**l``."""
+    """``w[l] = alpha**l``.
+
+    Lag 0 is ``1**0`` (exactly ``alpha**0``): pow's gradient ``l * alpha**(l - 1)`` would be ``0 * inf``
+    there at ``alpha = 0``.
+    """
     alpha = pt.as_tensor_variable(alpha)
-    return pt.power(alpha[None, ...], _lags(l_max, alpha))
+    lags = _lags(l_max, alpha)
+    return pt.power(pt.switch(pt.gt(lags, 0), alpha[None, ...], 1.0), lags)
+
+
+def _delayed_exponent(alpha, theta, l_max: int):
+    lags = _lags(l_max, alpha + theta)
+    return (lags - theta[None, ...]) ** 2
 
 
 def delayed_weights(alpha, theta, l_max: int):
-    """``w[l] = alpha**((l - theta)**2)`` (peak at lag ``theta``)."""
+    """``w[l] = alpha**((l - theta)**2)`` (peak at lag ``theta``); at ``alpha = 0`` the limit ``[l == theta]``."""
     alpha, theta = pt.as_tensor_variable(alpha), pt.as_tensor_variable(theta)
-    lags = _lags(l_max, alpha + theta)
-    return pt.power(alpha[None, ...], (lags - theta[None, ...]) ** 2)
+    e = _delayed_exponent(alpha, theta, l_max)
+    pos = pt.gt(alpha, 0)[None, ...]
+    return pt.switch(pos, pt.power(pt.switch(pos, alpha[None, ...], 1.0), e), pt.eq(e, 0))
 
 
-def weibull_cdf_weights(lam, k, l_max: int):
-    """Weibull-CDF kernel (as pymc-marketing): ``w[l] = prod_{i<=l+1} exp(-(i/lam)**k)``."""
-    lam, k = pt.as_tensor_variable(lam), pt.as_tensor_variable(k)
-    t = _lags(l_max, lam + k) + 1.0
-    survival = pt.exp(-pt.power(t / lam[None, ...], k[None, ...]))
-    return pt.cumprod(survival, axis=0)
+def _delayed_log_weights(alpha, theta, l_max: int):
+    """``(l - theta)**2 * log(alpha)``; at ``alpha = 0`` the limit of the normalized kernel (lag(s) nearest theta)."""
+    alpha, theta = pt.as_tensor_variable(alpha), pt.as_tensor_variable(theta)
+    e = _delayed_exponent(alpha, theta, l_max)
+    pos = pt.gt(alpha, 0)[None, ...]
+    nearest = pt.switch(pt.eq(e, e.min(axis=0, keepdims=True)), 0.0, -np.inf)
+    return pt.switch(pos, e * pt.log(pt.switch(pos, alpha[None, ...], 1.0)), nearest)
 
 
-def weibull_pdf_weights(lam, k, l_max: int):
-    """Weibull-PDF kernel (as pymc-marketing): the pdf at lags ``1..l_max``, min-max scaled."""
+# (t / lam)**k >= e**600: the survival exp(-(t / lam)**k) is exactly 0 in float64, and e**600 leaves
+# room to add up a few thousand of them without overflow.
+_LOG_U_MAX = 600.0
+
+
+def _weibull_u(lam, k, l_max: int):
+    """``log t`` and ``u = (t / lam)**k`` at ``t = 1..l_max``, capped at ``e**600`` with a finite gradient."""
     lam, k = pt.as_tensor_variable(lam), pt.as_tensor_variable(k)
     t = _lags(l_max, lam + k) + 1.0
     ratio = t / lam[None, ...]
-    pdf = (k / lam)[None, ...] * pt.power(ratio, k[None, ...] - 1) * pt.exp(-pt.power(ratio, k[None, ...]))
-    lo, hi = pt.min(pdf, axis=0, keepdims=True), pt.max(pdf, axis=0, keepdims=True)
-    return (pdf - lo) / (hi - lo)
+    ok = pt.lt(k[None, ...] * pt.log(ratio), _LOG_U_MAX)
+    u = pt.switch(ok, pt.power(pt.switch(ok, ratio, 1.0), k[None, ...]), np.exp(_LOG_U_MAX))
+    return pt.log(t), u, ok
+
+
+def weibull_cdf_weights(lam, k, l_max: int):
+    """Weibull-CDF kernel (as pymc-marketing): ``w[l] = prod_{i<=l+1} exp(-(i/lam)**k)``.
+
+    As ``exp(-cumsum((i/lam)**k))``: a cumulative sum of log-survivals (cumprod's gradient divides by
+    its factors, 0 when they underflow).
+    """
+    return pt.exp(_weibull_cdf_log_weights(lam, k, l_max))
+
+
+def _weibull_cdf_log_weights(lam, k, l_max: int):
+    """``log w[l] = -sum_{i<=l+1} (i/lam)**k``."""
+    return -pt.cumsum(_weibull_u(lam, k, l_max)[1], axis=0)
+
+
+def weibull_pdf_weights(lam, k, l_max: int):
+    """Weibull-PDF kernel (as pymc-marketing): the pdf at lags ``1..l_max``, min-max scaled.
+
+    Scaled in log space: with ``s = log pdf`` up to a constant, ``(pdf - lo) / (hi - lo)`` is
+    ``expm1(s - s_min) / expm1(s_max - s_min)`` (nearly flat kernels) or
+    ``(exp(s - s_max) - exp(s_min - s_max)) / -expm1(s_min - s_max)``; no underflow to ``0 / 0``. A flat
+    kernel (``l_max = 1``) is all ones; when even ``(1/lam)**k`` exceeds ``e**600`` the pdf falls off
+    at once: ``[1, 0, ...]``.
+    """
+    log_t, u, ok = _weibull_u(lam, k, l_max)
+    k = pt.as_tensor_variable(k)
+    s = (k[None, ...] - 1.0) * log_t - u
+    s_max, s_min = s.max(axis=0, keepdims=True), s.min(axis=0, keepdims=True)
+    d = s_max - s_min
+    flat, near = pt.le(d, 0), pt.lt(d, 1.0)
+    use_near = near & ~flat
+    w_near = pt.expm1(pt.switch(use_near, s - s_min, 0.0)) / pt.expm1(pt.switch(use_near, d, 1.0))
+    d_far = pt.switch(near, 1.0, d)
+    w_far = (pt.exp(pt.switch(near, 0.0, s - s_max)) - pt.exp(-d_far)) / -pt.expm1(-d_far)
+    w = pt.switch(flat, 1.0, pt.switch(near, w_near, w_far))
+    first_lag = pt.eq(_lags(l_max, k), 0)
+    return pt.switch(ok[:1], w, pt.cast(first_lag, w.dtype))
+
+
+_DATA_ARGS = ("x", "l_max")  # a Component's non-parameter arguments
 
 
 @dataclass(frozen=True)
 class Component:
-    """A transform: its parameter names, weight/response function and default priors."""
+    """A transform: its parameter names, weight/response function and default priors.
+
+    ``fn`` takes the parameters positionally in the order of ``params`` (after the data ``x`` for a
+    saturation; before the keyword ``l_max`` for an adstock kernel). ``log_fn`` (adstock kernels
+    only, optional) gives the log-weights up to a constant per series, finite where ``fn``
+    underflows to all zeros; ``adstock_weights(normalize=True)`` then takes their softmax.
+    """
 
     params: tuple[str, ...]
     fn: Callable
     defaults: dict
+    log_fn: Callable | None = None
+
+    def __post_init__(self):
+        name = getattr(self.fn, "__name__", repr(self.fn))
+        for fn in (self.fn, self.log_fn):
+            if fn is None:
+                continue
+            args = tuple(p for p in inspect.signature(fn).parameters if p not in _DATA_ARGS)
+            if args != tuple(self.params):
+                missing, extra = set(args) - set(self.params), set(self.params) - set(args)
+                detail = f"missing {sorted(missing)}" if missing else ""
+                detail += ("; " if detail and extra else "") + (f"not in the signature {sorted(extra)}" if extra else "")
+                raise TypeError(f"Component {name}: params {tuple(self.params)} do not match the signature of "
+                                f"{getattr(fn, '__name__', fn)}{inspect.signature(fn)} (expects {args}, in this order"
+                                f"{': ' + detail if detail else ''})")
+        if set(self.defaults) != set(self.params):
+            raise TypeError(f"Component {name}: default priors for {sorted(self.defaults)} but params are "
+                            f"{list(self.params)}")
 
 
 ADSTOCKS: dict[str, Component] = {
@@ -101,6 +193,7 @@ ADSTOCKS: dict[str, Component] = {
             "alpha": {"distribution": "Beta", "alpha": 1, "beta": 3, "dims": ["channel"]},
             "theta": {"distribution": "HalfNormal", "sigma": 1, "dims": ["channel"]},
         },
+        _delayed_log_weights,
     ),
     "weibull_cdf": Component(
         ("lam", "k"),
@@ -109,6 +202,7 @@ ADSTOCKS: dict[str, Component] = {
             "lam": {"distribution": "Gamma", "mu": 2, "sigma": 1, "dims": ["channel"]},
             "k": {"distribution": "Gamma", "mu": 2, "sigma": 1, "dims": ["channel"]},
         },
+        _weibull_cdf_log_weights,
     ),
     "weibull_pdf": Component(
         ("lam", "k"),
@@ -122,11 +216,20 @@ ADSTOCKS: dict[str, Component] = {
 
 
 def adstock_weights(kind: str, params: dict, l_max: int, normalize: bool):
-    """Kernel ``w`` of shape ``(l_max, *param_shape)`` (normalized to sum one if asked)."""
+    """Kernel ``w`` of shape ``(l_max, *param_shape)`` (normalized to sum one if asked).
+
+    Normalized as the softmax of the component's log-weights when it has them (no ``0 / 0`` when all
+    weights underflow), else as ``w / sum(w)`` (the kernels without log-weights have a weight of
+    one; an all-zero kernel stays zero rather than ``0 / 0``).
+    """
     comp = ADSTOCKS[kind]
-    w = comp.fn(*(params[p] for p in comp.params), l_max=l_max)
+    args = [params[p] for p in comp.params]
+    if normalize and comp.log_fn is not None:
+        return pt.special.softmax(comp.log_fn(*args, l_max=l_max), axis=0)
+    w = comp.fn(*args, l_max=l_max)
     if normalize:
-        w = w / w.sum(axis=0, keepdims=True)
+        total = w.sum(axis=0, keepdims=True)
+        w = w / pt.switch(pt.gt(total, 0), total, 1.0)
     return w
 
 
@@ -148,9 +251,16 @@ def michaelis_menten(x, alpha, lam):
 
 
 def hill_saturation(x, slope, kappa, beta=1.0):
-    """``beta * x**slope / (kappa**slope + x**slope)``."""
-    xs = pt.power(pt.as_tensor_variable(x), slope)
-    return beta * xs / (pt.power(kappa, slope) + xs)
+    """``beta * x**slope / (kappa**slope + x**slope)``, 0 at ``x <= 0``.
+
+    As ``beta * sigmoid(slope * (log x - log kappa))``: no ``x**slope`` to overflow (``inf / inf``), and
+    at ``x = 0`` (zero-spend weeks) no ``d x**slope / dx = inf`` for ``slope < 1``, whose product with
+    ``d x / d alpha = 0`` made the adstock parameters' gradients NaN.
+    """
+    x = pt.as_tensor_variable(x)
+    pos = pt.gt(x, 0)
+    x_safe = pt.switch(pos, x, 1.0)
+    return pt.switch(pos, beta * pt.sigmoid(slope * (pt.log(x_safe) - pt.log(kappa))), 0.0)
 
 
 def tanh_saturation(x, b, c):

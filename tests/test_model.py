@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from conftest import MODEL_VARS
+from reference import numpy_adstock
 
 from mmmhelpers.config import FitSpec, ModelSpec, SimulateSpec
 from mmmhelpers.fit import diagnostics, sample
@@ -68,7 +69,7 @@ def test_channel_contribution_equals_hand_computation(single_market, truth_model
     xs = data.X / data.X.max(0)
     w = point["adstock_alpha"][None] ** np.arange(8)[:, None]
     w = w / w.sum(0)
-    ad = np.array([sum(w[lag] * xs[t - lag] for lag in range(8) if t - lag >= 0) for t in range(len(xs))])
+    ad = numpy_adstock(xs, w)
     lam, beta = point["saturation_lam"], point["saturation_beta"]
     want = beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad)) * np.abs(data.y).max()
     np.testing.assert_allclose(got, want, rtol=1e-10)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from conftest import MODEL_VARS, idata_from_truth
+from reference import numpy_adstock
 
 from mmmhelpers.model import build_model
 from mmmhelpers.optimize import allocation_records, optimize_budget, response_model
@@ -29,7 +30,7 @@ def hand_response(mmm, idata, x, periods):
         series = np.r_[np.ones(periods), np.zeros(l_max - 1)][:, None] * (x / mmm.channel_scale)[None]
         w = alpha[None] ** np.arange(l_max)[:, None]
         w = w / w.sum(0)
-        ad = np.array([sum(w[lag] * series[t - lag] for lag in range(l_max) if t - lag >= 0) for t in range(len(series))])
+        ad = numpy_adstock(series, w)
         sat = beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad))
         total.append((sat * mmm.target_scale).sum())
     return np.array(total)
