@@ -15,7 +15,7 @@ non-centred ``Laplace`` written as a normal scale mixture.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Union
 
 import numpy as np
@@ -91,13 +91,7 @@ class LogNormalMeanStd:
         return pm.Deterministic(name, pt.exp(mu_log + pt.sqrt(s2) * z), dims=self.dims)
 
     def to_dict(self) -> dict:
-        return {
-            "distribution": "LogNormal",
-            "mean": _to_dict(self.mean),
-            "std": _to_dict(self.std),
-            "dims": list(self.dims),
-            "centered": self.centered,
-        }
+        return _fields_dict("LogNormal", self)
 
 
 @dataclass
@@ -122,13 +116,7 @@ class LaplaceMixture:
         return pm.Deterministic(name, mu + pt.sqrt(handle_dims(var, b_dims, self.dims)) * z, dims=self.dims)
 
     def to_dict(self) -> dict:
-        return {
-            "distribution": "Laplace",
-            "mu": _to_dict(self.mu),
-            "b": _to_dict(self.b),
-            "dims": list(self.dims),
-            "centered": False,
-        }
+        return _fields_dict("Laplace", self)
 
 
 PriorLike = Union[Prior, LogNormalMeanStd, LaplaceMixture, float]
@@ -136,6 +124,15 @@ PriorLike = Union[Prior, LogNormalMeanStd, LaplaceMixture, float]
 
 def _to_dict(value: Any) -> Any:
     return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+def _fields_dict(distribution: str, prior) -> dict:
+    """The params-file dict of one of the custom priors above (parameters nested as dicts)."""
+    out: dict[str, Any] = {"distribution": distribution}
+    for f in fields(prior):
+        value = getattr(prior, f.name)
+        out[f.name] = list(value) if f.name == "dims" else _to_dict(value)
+    return out
 
 
 def _dist_parameters(distribution: str, where: str) -> set[str]:
