@@ -339,6 +339,11 @@ def _score(x: np.ndarray, div: np.ndarray) -> tuple[float, float, float]:
     return float(x[div].mean()), float(x[~div].mean()), float(score)
 
 
+def _plain(value: Any) -> Any:
+    """A coordinate value as a plain Python object (numpy scalars have ``item``, object arrays hold str)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def rank_parameters(idata: az.InferenceData) -> list[Hotspot]:
     """Every scalar element of ``fit.scalar_parameters``, most implicated in divergences first."""
     div = diverging_mask(idata)
@@ -348,7 +353,7 @@ def rank_parameters(idata: az.InferenceData) -> list[Hotspot]:
         other_dims = da.dims[2:]
         values = da.values.reshape(div.size, -1)
         for k, index in enumerate(np.ndindex(*da.shape[2:])):
-            coords = tuple((d, da[d].values[i].item()) for d, i in zip(other_dims, index))
+            coords = tuple((d, _plain(da[d].values[i])) for d, i in zip(other_dims, index))
             label = name + (f"[{', '.join(str(v) for _, v in coords)}]" if coords else "")
             ranked.append(Hotspot(label, name, coords, *_score(values[:, k], div)))
     return sorted(ranked, key=lambda h: -h.score)

@@ -163,3 +163,10 @@ def test_pair_plot_marks_divergent_draws():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_divergences_with_object_coords_as_a_sampler_writes_them():
+    """nutpie/PyMC traces carry channel names as an object array of str (no ``.item()``)."""
+    idata = divergent_idata(40)
+    idata.posterior = idata.posterior.assign_coords(channel=np.array(["x1", "x2"], dtype=object))
+    assert divergence_report(idata).hotspots[0].parameter == "saturation_slope[x2]"
