@@ -58,3 +58,30 @@ def test_manifest_lives_beside_the_artifacts(tmp_path):
                  timings_seconds={"01_simulate": 1.5}, total_seconds=2.0, versions={"pymc": "5", "x": None})
     assert m.save(tmp_path) == tmp_path / "manifest.json"
     assert Manifest.load(tmp_path).timings_seconds == {"01_simulate": 1.5}
+
+
+def test_red_fit_warns_on_the_command_line_and_the_banner_says_where(tmp_path, capsys):
+    from mmmhelpers.config import Params
+    from mmmhelpers.pipeline import _warn_if_red, write_index
+
+    red = {**DIAG, "health": "red", "divergences": 48,
+           "divergence_summary": "48 divergences (1.2% of 4000 draws): divergences sit at saturation_slope[x2] ≈ 1"}
+    Diagnostics.model_validate(red).save(tmp_path)
+    _warn_if_red(tmp_path)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "WARNING: sampler health is RED" in err and "saturation_slope[x2]" in err
+    params = Params(case="c", title="T", seed=1, simulate={"generator": "single_market"})
+    manifest = Manifest(case="c", title="T", params_file="p", params_sha256="0" * 64, seed=1, quick=False,
+                        client=False, stages_run=[], renderer="nbconvert", git_commit="abc", created="now",
+                        timings_seconds={}, total_seconds=1.0, versions={})
+    write_index(tmp_path, params, manifest)
+    html = (tmp_path / "index.html").read_text()
+    assert "<b>RED</b>" in html and "divergences sit at saturation_slope[x2]" in html
+
+
+def test_green_fit_prints_nothing(tmp_path, capsys):
+    from mmmhelpers.pipeline import _warn_if_red
+
+    Diagnostics.model_validate(DIAG).save(tmp_path)
+    _warn_if_red(tmp_path)
+    assert capsys.readouterr().err == ""
