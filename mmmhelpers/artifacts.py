@@ -25,7 +25,8 @@ from mmmhelpers.simulate import simulate
 
 __all__ = [
     "DATA_CSV", "DATA_COLUMNS", "TRUTH", "IDATA", "RECOVERY", "REPLICATES", "MANIFEST",
-    "Record", "Diagnostics", "Fold", "Scores", "InSample", "OutOfSample", "Response", "Baseline", "Scenario", "Allocation",
+    "Record", "Diagnostics", "Fold", "Scores", "InSample", "OutOfSample", "Response", "Gain", "Baseline", "Scenario",
+    "Allocation",
     "Manifest", "artifacts_dir", "prepare_data", "save_data", "load_data", "load_truth", "save_idata", "load_idata",
     "save_recovery", "load_recovery", "save_replicates",
 ]
@@ -164,12 +165,22 @@ class Response(BaseModel):
     hdi_94: list[float]
 
 
+class Gain(BaseModel):
+    """The paired gain of one plan over another, draw by draw (original target units)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mean: float
+    hdi_94: list[float]
+    prob_positive: float  # share of posterior draws in which the plan beats the baseline
+
+
 class Baseline(BaseModel):
     """The split the optimum is compared with (the historical one)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     allocation: list[dict[str, Any]]
     response: Response
+    gain: Gain | None = None  # the optimal plan's paired gain over this baseline
 
 
 class Scenario(BaseModel):

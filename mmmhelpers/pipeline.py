@@ -173,9 +173,12 @@ def _headlines(run_dir: Path) -> tuple[str, list[tuple[str, str]], Diagnostics |
         rows.append(("Out of sample", f"{oos.holdout_weeks}-week holdout: CRPS {_fmt(s.crps)}, "
                                       f"MAPE {s.mape:.1%}, 94% coverage {s.coverage_94:.0%}"))
     if alloc:
+        gain = alloc.initial.gain
+        paired = (f"; paired gain {_fmt(gain.mean)} (94% HDI {_fmt(gain.hdi_94[0])} to {_fmt(gain.hdi_94[1])}), "
+                  f"P(gain > 0) = {gain.prob_positive:.0%}") if gain else ""
         rows.append(("Budget", f"{_fmt(alloc.budget_per_period)} per period over {alloc.num_periods} periods: "
                                f"optimal split {_fmt(alloc.response.mean)} vs initial "
-                               f"{_fmt(alloc.initial.response.mean)} ({alloc.gain:+.1%})"))
+                               f"{_fmt(alloc.initial.response.mean)} ({alloc.gain:+.1%}){paired}"))
     return (diag.health if diag else "unknown"), rows, diag
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from mmmhelpers.artifacts import Allocation
 from mmmhelpers.config import Params, load_params, quick
 
-__all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "scenario_table"]
+__all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "allocation_headline", "scenario_table"]
 
 
 def setup(params_path: str, quick_run: bool = False) -> Params:
@@ -91,6 +91,18 @@ def contribution_summary(idata, data) -> pd.DataFrame:
         "ROAS 3%": hdi[name].sel(hdi="lower").values,
         "ROAS 97%": hdi[name].sel(hdi="higher").values,
     })
+
+
+def allocation_headline(alloc: Allocation) -> str:
+    """The optimize page's first sentence: the optimal split's response against the historical split, paired."""
+    best, base, gain = alloc.response, alloc.initial.response, alloc.initial.gain
+    text = (f"**Optimal split of {alloc.budget_per_period:,.0f} per period over {alloc.num_periods} periods:** expected "
+            f"response {best.mean:,.0f} (94% HDI {best.hdi_94[0]:,.0f}–{best.hdi_94[1]:,.0f}) vs {base.mean:,.0f} for "
+            f"the historical split ({alloc.gain:+.1%}).")
+    if gain is not None:
+        text += (f" Paired draw by draw, the gain is {gain.mean:,.0f} (94% HDI {gain.hdi_94[0]:,.0f} to "
+                 f"{gain.hdi_94[1]:,.0f}); the optimal split wins in {gain.prob_positive:.0%} of posterior draws.")
+    return text
 
 
 def scenario_table(alloc: Allocation) -> pd.DataFrame:

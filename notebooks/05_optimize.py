@@ -23,6 +23,7 @@ params = setup(params_path, quick)
 
 # %%
 from mmmhelpers.optimize import allocate
+from mmmhelpers.report import allocation_headline
 
 opt = params.optimization
 if opt is None:
@@ -32,10 +33,7 @@ else:
     idata = artifacts.load_idata(run_dir)
     alloc, rm = allocate(params, data, idata)
     alloc.save(run_dir)
-    base, best = alloc.initial.response, alloc.response
-    display(md(f"**Optimal split of {opt.budget:,.0f} per period over {opt.num_periods} periods:** expected "
-               f"response {best.mean:,.0f} (94% HDI {best.hdi_94[0]:,.0f}–{best.hdi_94[1]:,.0f}) vs "
-               f"{base.mean:,.0f} for the historical split ({alloc.gain:+.1%})."))
+    display(md(allocation_headline(alloc)))
 
 # %%
 if opt is not None:

@@ -23,7 +23,8 @@ RESP = {"mean": 1200.0, "hdi_94": [1000.0, 1400.0]}
 ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_response_in_window",
          "allocation": [{"channel": "x1", "spend_per_period": 5000.0}, {"channel": "x2", "spend_per_period": 3000.0}],
          "response": RESP, "initial": {"allocation": [{"channel": "x1", "spend_per_period": 4000.0}],
-                                       "response": {"mean": 1000.0, "hdi_94": [800.0, 1200.0]}},
+                                       "response": {"mean": 1000.0, "hdi_94": [800.0, 1200.0]},
+                                       "gain": {"mean": 200.0, "hdi_94": [-50.0, 420.0], "prob_positive": 0.93}},
          "scenarios": [{"multiplier": 0.5, "budget_per_period": 4000.0, "response": RESP, "allocation": []}],
          "optimizer": {"method": "SLSQP", "success": True}}
 
