@@ -22,8 +22,10 @@ from mmmhelpers.report import md, setup, table
 params = setup(params_path, quick)
 
 # %%
+from mmmhelpers.diagnose import divergence_report
 from mmmhelpers.fit import diagnostics, sample
 from mmmhelpers.model import model_for, model_graph
+from mmmhelpers.plots_diagnose import plot_divergence_pair
 from mmmhelpers.report import contribution_summary
 
 data = artifacts.load_data(run_dir)
@@ -43,16 +45,11 @@ idata, timings = sample(mmm, params.fit, seed=params.seed, progress=False)
 artifacts.save_idata(run_dir, idata)
 diag = diagnostics(idata, params.fit, timings)
 diag.save(run_dir)
-md(f"**Sampler health: {diag.health.upper()}.** {diag.divergences} divergences, max R-hat "
-   f"{diag.rhat_max:.3f} ({diag.rhat_max_variable}), min bulk ESS {diag.ess_bulk_min:,.0f} "
-   f"({diag.ess_bulk_min_variable}); {diag.sampler} compiled in {diag.compile_seconds:.1f} s and "
-   f"sampled {diag.chains} × {diag.draws} draws in {diag.sampling_seconds:.1f} s.")
-
-# %%
-from mmmhelpers.diagnose import divergence_report
-from mmmhelpers.plots_diagnose import plot_divergence_pair
-
-if diag.divergence_hotspots:
+display(md(f"**Sampler health: {diag.health.upper()}.** {diag.divergences} divergences, max R-hat "
+           f"{diag.rhat_max:.3f} ({diag.rhat_max_variable}), min bulk ESS {diag.ess_bulk_min:,.0f} "
+           f"({diag.ess_bulk_min_variable}); {diag.sampler} compiled in {diag.compile_seconds:.1f} s and "
+           f"sampled {diag.chains} × {diag.draws} draws in {diag.sampling_seconds:.1f} s."))
+if diag.divergence_hotspots:  # where they sit, and a pair plot of the two most implicated parameters
     display(md(f"**Where the divergences sit.** {diag.divergence_summary}"))
     fig = plot_divergence_pair(idata, divergence_report(idata, target_accept=params.fit.target_accept))
     plt.show()
