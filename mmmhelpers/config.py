@@ -216,10 +216,11 @@ def _panel_dims(params: Params) -> set[str]:
 
 
 def _check_scaling(params: Params) -> list[str]:
-    bad = set(params.model.scaling.dims) - _panel_dims(params)
+    panel = _panel_dims(params)
+    bad = set(params.model.scaling.dims) - panel
     if bad:
         return [f"model.scaling.dims: value {params.model.scaling.dims!r}: {sorted(bad)} are not panel dims of this "
-                f"case (panel dims: {sorted(_panel_dims(params))})"]
+                f"case (panel dims: {sorted(panel)})"]
     return []
 
 

@@ -77,12 +77,13 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.Inferenc
     low-rank mass-matrix adaptation, ``fit.mass_matrix``); otherwise PyMC's NUTS.
     """
     sampler, cores = _sampler(fit)
-    checked = check_gradients(mmm, seed_for(seed, "fit"))
+    fit_seed = seed_for(seed, "fit")
+    checked = check_gradients(mmm, fit_seed)
     t0 = time.perf_counter()
     compiled = _compile(mmm, sampler)
     timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0, "gradient_check_seconds": checked}
     t0 = time.perf_counter()
-    idata = _nuts(mmm, compiled, fit, cores, seed_for(seed, "fit"), progress)
+    idata = _nuts(mmm, compiled, fit, cores, fit_seed, progress)
     timings["sampling_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with mmm.model:

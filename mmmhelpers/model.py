@@ -187,12 +187,12 @@ def _inputs(mmm: MMM, values: dict, n_obs: int, cv: bool) -> Inputs:
     X = pm.Data("channel_data", values["channel_data"], dims=("date", *panel, "channel"))
     t = pm.Data("time_index", values["time_index"], dims="date")
     y = pm.Data("target_scaled", values["target_scaled"][:n_obs], dims=(obs_dim, *panel))
-    train_end = pm.Data("train_end_time", max(float(values["time_index"][n_obs - 1]), 1.0))
+    train_weeks = max(float(values["time_index"][n_obs - 1]), 1.0)
+    train_end = pm.Data("train_end_time", train_weeks)
     obs_index = pm.Data("observed_index", np.arange(n_obs), dims=obs_dim) if cv else None
     cs = pm.Data("channel_scale", mmm.channel_scale, dims=(*panel, "channel"))
     ts = pm.Data("target_scale", mmm.target_scale, dims=panel)
-    half_range = max(float(values["time_index"][n_obs - 1]), 1.0) / 2
-    return Inputs(X, t, y, train_end, obs_index, cs, ts, half_range, obs_dim)
+    return Inputs(X, t, y, train_end, obs_index, cs, ts, train_weeks / 2, obs_dim)
 
 
 def _media_multiplier(mmm: MMM, inp: Inputs):

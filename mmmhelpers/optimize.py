@@ -66,11 +66,16 @@ class ResponseModel:
         return self._per_cell(np.asarray(x, dtype=float).ravel()).reshape(self.shape)
 
 
-def _param_draws(idata, name: str, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray:
-    post = az.extract(idata, var_names=[name]).isel(sample=idx)
+def _draws_on_grid(da: xr.DataArray, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray:
+    """Posterior draws ``idx`` of ``da`` (chain, draw, ...) broadcast to ``(sample, *panel, channel)``."""
+    post = da.stack(sample=("chain", "draw")).isel(sample=idx)
     template = xr.DataArray(np.zeros((*[len(v) for v in panel.values()], len(channels))),
                             dims=(*panel, "channel"), coords={**panel, "channel": channels})
     return post.broadcast_like(template).transpose("sample", *panel, "channel").values
+
+
+def _param_draws(idata, name: str, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray:
+    return _draws_on_grid(idata.posterior[name], panel, channels, idx)
 
 
 def _window_multiplier(idata, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray | None:
@@ -81,11 +86,7 @@ def _window_multiplier(idata, panel: dict, channels: list[str], idx: np.ndarray)
     name = "media_temporal_latent_multiplier"
     if name not in idata.posterior:
         return None
-    last = idata.posterior[name].isel(date=-1).expand_dims(_window=[0])
-    last = az.extract(last.to_dataset(name=name), var_names=[name]).isel(sample=idx)
-    template = xr.DataArray(np.zeros((1, *[len(v) for v in panel.values()], len(channels))),
-                            dims=("_window", *panel, "channel"), coords={**panel, "channel": channels})
-    return last.broadcast_like(template).transpose("_window", "sample", *panel, "channel").values
+    return _draws_on_grid(idata.posterior[name].isel(date=-1), panel, channels, idx)[None]
 
 
 def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarray, multiplier=None):
@@ -208,6 +209,7 @@ def allocate(params, data: MMMData, idata) -> tuple[Allocation, ResponseModel]:
     history = data.X.mean(axis=0)  # historical average split, (*panel, channel)
     initial = history / max(history.sum(), 1e-12) * opt.budget
     best = optimize_budget(rm, opt.budget, opt.bounds, x0=initial)
+    initial_draws = rm.draws(initial)
     scenarios = []
     for m in opt.scenarios:
         res = optimize_budget(rm, opt.budget * m, opt.bounds, x0=best["x"])
@@ -219,8 +221,8 @@ def allocate(params, data: MMMData, idata) -> tuple[Allocation, ResponseModel]:
         objective="mean_response_in_window",
         allocation=allocation_records(rm, best["x"]),
         response=_response(best["draws"]),
-        initial=Baseline(allocation=allocation_records(rm, initial), response=_response(rm.draws(initial)),
-                         gain=paired_gain(best["draws"], rm.draws(initial))),
+        initial=Baseline(allocation=allocation_records(rm, initial), response=_response(initial_draws),
+                         gain=paired_gain(best["draws"], initial_draws)),
         scenarios=scenarios,
         optimizer={"method": "SLSQP", "success": best["success"], "message": best["message"],
                    "posterior_draws": int(len(best["draws"]))},

@@ -155,9 +155,8 @@ def _fmt(v, digits: int = 3) -> str:
 HEALTH_COLORS = {"green": "#1b7f3b", "amber": "#b26a00", "red": "#b3261e", "unknown": "#555"}
 
 
-def _headlines(run_dir: Path) -> tuple[str, list[tuple[str, str]], Diagnostics | None]:
-    """Health word, (label, text) rows of the landing page and the diagnostics, from the typed artifacts."""
-    diag = Diagnostics.load_or_none(run_dir)
+def _headlines(run_dir: Path, diag: Diagnostics | None) -> list[tuple[str, str]]:
+    """The (label, text) rows of the landing page, from the typed artifacts."""
     oos = OutOfSample.load_or_none(run_dir)
     alloc = Allocation.load_or_none(run_dir)
     rec = load_recovery(run_dir)
@@ -179,7 +178,7 @@ def _headlines(run_dir: Path) -> tuple[str, list[tuple[str, str]], Diagnostics |
         rows.append(("Budget", f"{_fmt(alloc.budget_per_period)} per period over {alloc.num_periods} periods: "
                                f"optimal split {_fmt(alloc.response.mean)} vs initial "
                                f"{_fmt(alloc.initial.response.mean)} ({alloc.gain:+.1%}){paired}"))
-    return (diag.health if diag else "unknown"), rows, diag
+    return rows
 
 
 INDEX_STYLE = """
@@ -195,7 +194,9 @@ th { width: 12rem; color: #444; } li { margin: .3rem 0; } footer { color: #777; 
 
 def write_index(run_dir: Path, params: Params, manifest: Manifest) -> None:
     """The landing page: health banner, headline numbers, links to the five pages."""
-    health, rows, diag = _headlines(run_dir)
+    diag = Diagnostics.load_or_none(run_dir)
+    health = diag.health if diag else "unknown"
+    rows = _headlines(run_dir, diag)
     banner = (f"Sampler health: <b>{health.upper()}</b> — {diag.divergences if diag else '–'} divergences, "
               f"max R-hat {_fmt(diag.rhat_max if diag else None)}, "
               f"min bulk ESS {_fmt(diag.ess_bulk_min if diag else None)}")
