@@ -16,7 +16,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData, from_frame, load_csv
@@ -193,6 +193,30 @@ class Scenario(BaseModel):
     allocation: list[dict[str, Any]]
 
 
+class WindowInfo(BaseModel):
+    """How a plan is judged: history carried in, the window, the tail, what is optimized, the multiplier."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    history_weeks: int
+    num_periods: int
+    tail_weeks: int
+    objective_window: str
+    multiplier: str
+    description: str
+
+
+class TargetResult(BaseModel):
+    """The budget per period whose optimal plan reaches a target response, ROAS or mROAS."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: str
+    value: float
+    budget_per_period: float
+    achieved: float
+    response: Response
+    allocation: list[dict[str, Any]]
+
+
 class Allocation(Record):
     """``allocation.json``: one record per channel (and panel coordinate) in each ``allocation`` list."""
 
@@ -205,6 +229,17 @@ class Allocation(Record):
     initial: Baseline
     scenarios: list[Scenario]
     optimizer: dict[str, Any]
+    window: WindowInfo | None = None
+    response_window: Response | None = None  # the part of the response inside the window
+    response_tail: Response | None = None  # the carryover after it
+    equal: Baseline | None = None  # the equal split over cells, the second baseline
+    spend_by_period: list[list[float]] | None = None  # period x cell (see ``cells``), for patterned or timed plans
+    budget_use: str = "exact"
+    constraints: list[dict[str, Any]] = Field(default_factory=list)
+    capped: list[dict[str, Any]] = Field(default_factory=list)  # cells held to the most spend the data saw
+    target: TargetResult | None = None
+    response_with_noise: Response | None = None  # the plan's response with noise_level on its spend
+    cells: list[str] = Field(default_factory=list)  # cell labels in spend_by_period order
 
     @property
     def gain(self) -> float:

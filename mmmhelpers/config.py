@@ -132,12 +132,97 @@ class OutOfSampleSpec(Strict):
     rolling_origins: int = Field(0, ge=0)
 
 
+class ConstraintSpec(Strict):
+    """One linear budget constraint, written as data (never evaluated as code).
+
+    ``bounds``: spend per period of the matched cells within [lower, upper]; ``min_share``/``max_share``:
+    their share of the total spend; ``max_ratio``/``min_ratio``: their spend vs ``value`` times the spend of
+    ``other`` (``x2 <= 0.5 * x1`` is ``{type: max_ratio, channel: x2, other: x1, value: 0.5}``). ``where``
+    narrows to panel coordinates, e.g. ``{geo: geo_a}``; no channel means every channel.
+    """
+
+    type: Literal["bounds", "min_share", "max_share", "max_ratio", "min_ratio"]
+    channel: str | None = None
+    where: dict[str, str] = Field(default_factory=dict)
+    other: str | None = None  # the reference channel of a ratio
+    value: float | None = Field(None, ge=0)  # the share (0-1) or the ratio
+    lower: float | None = Field(None, ge=0)
+    upper: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ConstraintSpec:
+        if self.type == "bounds":
+            if self.lower is None and self.upper is None:
+                raise ValueError("a bounds constraint needs lower and/or upper")
+            if self.lower is not None and self.upper is not None and self.lower > self.upper:
+                raise ValueError(f"lower {self.lower} is above upper {self.upper}")
+        elif self.value is None:
+            raise ValueError(f"a {self.type} constraint needs a value")
+        if self.type.endswith("_share") and self.value > 1:
+            raise ValueError(f"a share is between 0 and 1, got {self.value}")
+        if self.type.endswith("_ratio") and (self.other is None or self.channel is None):
+            raise ValueError(f"a {self.type} constraint needs channel and other")
+        return self
+
+
+class ObjectiveSpec(Strict):
+    """What the optimizer maximizes over the posterior draws of the plan's incremental response."""
+
+    type: Literal["mean", "var", "cvar", "mean_minus_sd"] = "mean"
+    alpha: float = Field(0.05, gt=0, lt=1)  # var / cvar: the lower tail probability
+    k: float = Field(1.0, ge=0)  # mean_minus_sd: mean - k * sd
+
+
+class TargetSpec(Strict):
+    """Find the budget that reaches a target: the least budget for a response, the largest for a (m)ROAS."""
+
+    type: Literal["response", "roas", "mroas"]
+    value: float = Field(..., gt=0)
+
+
 class OptimizationSpec(Strict):
     budget: float = Field(..., gt=0)  # total per period, original spend units
     num_periods: int = Field(13, ge=1)
-    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)  # per channel, per period
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)  # per channel: spend per period of each cell
+    constraints: list[ConstraintSpec] = Field(default_factory=list)
+    budget_use: Literal["exact", "at_most"] = "exact"  # spend exactly the budget, or at most it
+    objective: ObjectiveSpec = ObjectiveSpec()
+    objective_window: Literal["window", "window_and_tail"] = "window_and_tail"  # the tail: carryover after the window
+    carryover_history: bool = True  # the last l_max-1 observed weeks carry into the window
+    allow_extrapolation: bool = False  # let a cell spend above the highest spend per period the data saw
+    pattern: list[float] | None = None  # weights per period (flighting); default flat
+    optimize_over_time: bool = False  # the optimizer picks the spend of every period
+    target: TargetSpec | None = None
+    noise_level: float = Field(0.0, ge=0, lt=1)  # sd of multiplicative noise on the planned spend (robustness)
     scenarios: list[float] = Field(default_factory=list)  # budget multipliers
     draws: int = Field(400, ge=10)  # posterior draws used for the objective
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered_bounds(cls, v: dict) -> dict:
+        for ch, (lo, hi) in v.items():
+            if lo < 0 or hi < lo:
+                raise ValueError(f"{ch}: bounds [{lo}, {hi}] must satisfy 0 <= lower <= upper")
+        return v
+
+    @model_validator(mode="after")
+    def _pattern_fits(self) -> OptimizationSpec:
+        if self.pattern is not None:
+            if len(self.pattern) != self.num_periods:
+                raise ValueError(f"pattern has {len(self.pattern)} weights, num_periods is {self.num_periods}")
+            if min(self.pattern) < 0 or sum(self.pattern) <= 0:
+                raise ValueError("pattern weights must be >= 0 with a positive sum")
+        if self.pattern is not None and self.optimize_over_time:
+            raise ValueError("give either pattern or optimize_over_time, not both")
+        if any(m <= 0 for m in self.scenarios):
+            raise ValueError(f"scenario multipliers must be > 0, got {self.scenarios}")
+        return self
+
+    @property
+    def weights(self) -> list[float]:
+        """Spend weight of each period, mean 1 (flat: all ones)."""
+        w = self.pattern or [1.0] * self.num_periods
+        return [v * len(w) / sum(w) for v in w]
 
 
 class RecoverySpec(Strict):

@@ -1,33 +1,31 @@
-"""Budget allocation over posterior draws with scipy (SLSQP, exact gradients from pytensor).
+"""Budget allocation over posterior draws: scipy SLSQP with exact pytensor gradients.
 
-The response of an allocation is the media contribution (original scale) summed over a window:
-spend ``x[panel, channel]`` every period for ``num_periods`` periods, then ``l_max - 1`` periods of
-zero spend so that carryover is counted. The objective is its posterior mean. The pytensor
-function (value and gradient over all draws) is compiled once and reused for every scenario.
-Spend reaches the response through the model's own media path (``model.media_contribution``);
-a time-varying media multiplier enters at its value in the last observed week.
+The response side (window, history, tail, incremental response per draw) is ``mmmhelpers.response``;
+the linear rules (budget, bounds, shares, ratios, observed-range caps) are ``mmmhelpers.constraints``.
+This module chooses the objective over draws (mean, VaR, CVaR, mean - k sd, each with its exact
+gradient), solves, finds the budget that reaches a target, and assembles ``allocation.json``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
-import pytensor
-import pytensor.tensor as pt
-import xarray as xr
 from scipy.optimize import minimize
 
-from mmmhelpers.artifacts import Allocation, Baseline, Gain, Response, Scenario
-from mmmhelpers.config import ModelSpec
+from mmmhelpers.artifacts import Allocation, Baseline, Gain, Response, Scenario, TargetResult, WindowInfo
+from mmmhelpers.config import ObjectiveSpec, OptimizationSpec, Params
+from mmmhelpers.constraints import InfeasibleError, LinearProblem, build_problem, cell_labels, check_feasible
 from mmmhelpers.data import MMMData
-from mmmhelpers.model import media_contribution, scales
+from mmmhelpers.response import ResponseModel, posterior_media, response_model
 from mmmhelpers.seeds import seed_for
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
 
-__all__ = ["ResponseModel", "posterior_media", "response_model", "optimize_budget", "allocation_records", "allocate", "hdi94",
-           "paired_gain"]
+__all__ = ["Plan", "objective_value", "optimize_budget", "allocation_records", "allocate", "hdi94", "paired_gain",
+           "InfeasibleError",
+           "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media", "response_model",
+           "history_split", "equal_split"]
 
 
 def hdi94(samples: np.ndarray) -> list[float]:
@@ -36,154 +34,171 @@ def hdi94(samples: np.ndarray) -> list[float]:
     return [float(lo), float(hi)]
 
 
+def objective_value(r: np.ndarray, spec: ObjectiveSpec | None = None) -> tuple[float, np.ndarray]:
+    """The objective over draws ``r`` and its gradient with respect to each draw (weights summing the jacobian).
+
+    ``mean``; ``var``: the ``alpha`` quantile (linear interpolation, as ``np.quantile``); ``cvar``: the mean
+    of the ``ceil(alpha * n)`` lowest draws; ``mean_minus_sd``: mean - k * sd (population sd).
+    """
+    spec = spec or ObjectiveSpec()
+    r = np.asarray(r, dtype=float)
+    n = len(r)
+    w = np.zeros(n)
+    if spec.type == "mean":
+        return float(r.mean()), np.full(n, 1.0 / n)
+    if spec.type == "mean_minus_sd":
+        m, sd = r.mean(), r.std()
+        dsd = (r - m) / (n * sd) if sd > 0 else np.zeros(n)
+        return float(m - spec.k * sd), 1.0 / n - spec.k * dsd
+    order = np.argsort(r, kind="stable")
+    if spec.type == "var":
+        h = spec.alpha * (n - 1)
+        lo = int(np.floor(h))
+        hi = min(lo + 1, n - 1)
+        frac = h - lo
+        w[order[lo]] += 1 - frac
+        w[order[hi]] += frac
+        return float(w @ r), w
+    k = max(1, int(np.ceil(spec.alpha * n)))  # cvar
+    w[order[:k]] = 1.0 / k
+    return float(w @ r), w
+
+
+def objective_name(opt: OptimizationSpec) -> str:
+    o = opt.objective
+    what = {"mean": "mean", "var": f"var_{o.alpha:g}", "cvar": f"cvar_{o.alpha:g}",
+            "mean_minus_sd": f"mean_minus_{o.k:g}sd"}[o.type]
+    return f"{what}_response_in_{opt.objective_window}"
+
+
 @dataclass
-class ResponseModel:
-    """Window response of an allocation for every posterior draw; compiled once."""
+class Plan:
+    """An optimized plan: spend per period and cell (``spend``: period × cell), its objective, its draws."""
 
-    channels: list[str]
-    panel: dict[str, list]
-    num_periods: int
-    _fn: object  # x(flat) -> (response per draw, gradient of the mean)
-    _per_cell: object  # x(flat) -> mean response per cell (panel × channel)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (*[len(v) for v in self.panel.values()], len(self.channels))
+    spend: np.ndarray  # (num_periods, *panel, channel)
+    value: float
+    draws: np.ndarray  # objective-window response per draw
+    success: bool
+    message: str
 
     @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
-    def draws(self, x: np.ndarray) -> np.ndarray:
-        """Window response per posterior draw for spend ``x`` (per period, shape ``self.shape``)."""
-        return self._fn(np.asarray(x, dtype=float).ravel())[0]
-
-    def mean_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        r, g = self._fn(np.asarray(x, dtype=float).ravel())
-        return float(r.mean()), g
-
-    def per_cell(self, x: np.ndarray) -> np.ndarray:
-        return self._per_cell(np.asarray(x, dtype=float).ravel()).reshape(self.shape)
+    def per_period(self) -> np.ndarray:
+        """Average spend per period of each cell."""
+        return self.spend.mean(axis=0)
 
 
-def _draws_on_grid(da: xr.DataArray, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray:
-    """Posterior draws ``idx`` of ``da`` (chain, draw, ...) broadcast to ``(sample, *panel, channel)``."""
-    post = da.stack(sample=("chain", "draw")).isel(sample=idx)
-    template = xr.DataArray(np.zeros((*[len(v) for v in panel.values()], len(channels))),
-                            dims=(*panel, "channel"), coords={**panel, "channel": channels})
-    return post.broadcast_like(template).transpose("sample", *panel, "channel").values
+def _violation(p: LinearProblem, v: np.ndarray) -> float:
+    eq = np.abs(p.A_eq @ v - p.b_eq).max(initial=0.0)
+    ub = np.maximum(p.A_ub @ v - p.b_ub, 0).max(initial=0.0)
+    box = max(np.maximum(p.lo - v, 0).max(initial=0.0), np.maximum(v - p.hi, 0).max(initial=0.0))
+    return float(max(eq, ub, box))
 
 
-def _param_draws(idata, name: str, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray:
-    return _draws_on_grid(idata.posterior[name], panel, channels, idx)
+def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: ObjectiveSpec | None = None,
+                    x0: np.ndarray | None = None, budget: float | None = None,
+                    extra_constraints: list[dict] | None = None) -> Plan:
+    """Maximize the objective over draws subject to ``problem`` (checked feasible first).
 
-
-def _window_multiplier(idata, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray | None:
-    """The media multiplier at the last observed week, per draw ``(1, draw, *panel, channel)``, or None.
-
-    A time-varying model carries its last known media effectiveness into the plan's window.
+    ``x0``: a start (spend per period and cell, rescaled to the budget); the even split is always tried
+    too and the best feasible optimum kept. ``extra_constraints``: scipy-style dicts on the variables
+    (library users' callables). Constraints hold to 1e-6 of the budget or the plan is marked unsuccessful.
     """
-    name = "media_temporal_latent_multiplier"
-    if name not in idata.posterior:
-        return None
-    return _draws_on_grid(idata.posterior[name].isel(date=-1), panel, channels, idx)[None]
+    budget = float(budget if budget is not None else (problem.b_eq[0] if len(problem.b_eq) else problem.b_ub[-1]))
+    check_feasible(problem, budget)
+    scale = max(budget, 1e-12)
+    lo, hi = problem.lo, np.where(np.isfinite(problem.hi), problem.hi, budget * problem.M.shape[0])
+    free = hi - lo > 1e-12 * scale  # variables pinned by their bounds are left out of the search
+    fixed = np.where(free, 0.0, lo)
+    M = problem.M[:, free]
+    A_eq, A_ub = problem.A_eq[:, free] * scale, problem.A_ub[:, free] * scale
+    b_eq, b_ub = problem.b_eq - problem.A_eq @ fixed, problem.b_ub - problem.A_ub @ fixed
 
+    def full(u):
+        v = fixed.copy()
+        v[free] = u * scale
+        return v
 
-def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarray, multiplier=None):
-    """Media contribution (original units, ``(time, draw, *panel, channel)``) of a spend series under draws ``idx``.
-
-    ``spend`` is ``(time, 1, *panel, channel)`` in original units (numpy or pytensor). It runs through the
-    model's own media path (``model.media_contribution``) with posterior draws in place of random
-    variables, scaled with the training data's scales.
-    """
-    panel, channels = data.panel, data.channels
-    channel_scale, target_scale, _ = scales(data, spec.scaling)
-
-    def draws_of(prefix: str, registry) -> dict:
-        return {p: pt.as_tensor_variable(_param_draws(idata, f"{prefix}_{p}", panel, channels, idx))
-                for p in registry[getattr(spec, prefix).type].params}
-
-    contrib = media_contribution(spend / channel_scale, spec, draws_of("adstock", ADSTOCKS),
-                                 draws_of("saturation", SATURATIONS), multiplier)
-    return contrib * target_scale[..., None]
-
-
-def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_draws: int = 400,
-                   seed: int = 0) -> ResponseModel:
-    """Compile the window response of the media part for ``n_draws`` posterior draws (one subset for all)."""
-    panel, channels = data.panel, data.channels
-    n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
-    idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n_draws, n), replace=False))
-    shape = (*[len(v) for v in panel.values()], len(channels))
-    l_max = spec.adstock.l_max
-    x = pt.vector("x")
-    on = np.r_[np.ones(num_periods), np.zeros(l_max - 1)].reshape((num_periods + l_max - 1, 1) + (1,) * len(shape))
-    series = on * x.reshape(shape)[None, None]  # (time, 1(draw), *panel, channel)
-    contrib = posterior_media(spec, data, idata, series, idx, _window_multiplier(idata, panel, channels, idx))
-    per_draw = contrib.sum(axis=0).reshape((contrib.shape[1], -1)).sum(axis=1)
-    fn = pytensor.function([x], [per_draw, pt.grad(per_draw.mean(), x)])
-    per_cell = pytensor.function([x], contrib.sum(axis=0).mean(axis=0).ravel())
-    return ResponseModel(list(channels), dict(panel), num_periods, fn, per_cell)
-
-
-def _bounds(rm: ResponseModel, bounds: dict[str, tuple[float, float]], budget: float) -> list[tuple[float, float]]:
-    unknown = set(bounds) - set(rm.channels)
-    if unknown:
-        raise ValueError(f"optimization.bounds: unknown channels {sorted(unknown)} (channels: {rm.channels})")
-    per_channel = [bounds.get(c, (0.0, budget)) for c in rm.channels]
-    cells = int(rm.size // len(rm.channels))
-    return [tuple(map(float, per_channel[i % len(rm.channels)])) for i in range(cells * len(rm.channels))]
-
-
-def optimize_budget(
-    rm: ResponseModel,
-    budget: float,
-    bounds: dict[str, tuple[float, float]] | None = None,
-    x0: np.ndarray | None = None,
-) -> dict:
-    """Maximize the posterior-mean window response s.t. ``sum(x) == budget`` and bounds per channel.
-
-    Starts from ``x0`` (default: even split) and from the even split; keeps the best optimum.
-    Returns ``{"x": allocation (rm.shape), "mean": ..., "draws": response per draw}``.
-    """
-    b = _bounds(rm, bounds or {}, budget)
-    lo = np.array([v[0] for v in b])
-    hi = np.array([v[1] for v in b])
-    if lo.sum() > budget + 1e-9 or hi.sum() < budget - 1e-9:
-        raise ValueError(f"optimization: budget {budget:,.0f} is outside what the bounds allow "
-                         f"[{lo.sum():,.0f}, {hi.sum():,.0f}]")
-    scale = budget
+    ref = [1.0]
 
     def f(u):
-        m, g = rm.mean_and_grad(u * scale)
-        return -m / scale, -g
+        r, jac = rm.value_and_jac((problem.M @ full(u)).reshape(rm.num_periods, *rm.shape))
+        val, w = objective_value(r, objective)
+        grad = np.einsum("s,sk->k", w, jac.reshape(len(r), -1)) @ M * scale
+        return -val / ref[0], -grad / ref[0]
 
-    starts = [np.full(rm.size, budget / rm.size)]
+    cons = [{"type": "eq", "fun": lambda u, i=i: A_eq[i] @ u - b_eq[i], "jac": lambda u, i=i: A_eq[i]}
+            for i in range(len(b_eq))]
+    cons += [{"type": "ineq", "fun": lambda u, i=i: b_ub[i] - A_ub[i] @ u, "jac": lambda u, i=i: -A_ub[i]}
+             for i in range(len(b_ub))]
+    cons += list(extra_constraints or [])
+    starts = [np.full(problem.size, budget / max(problem.total.sum(), 1e-12))]
     if x0 is not None:
-        starts.insert(0, np.asarray(x0, float).ravel() * budget / max(np.sum(x0), 1e-12))
+        x0 = np.asarray(x0, float).ravel()
+        start = x0 * budget / max(x0.sum(), 1e-12)
+        starts.insert(0, np.tile(start, problem.size // start.size))
+    starts = [np.clip(s, lo, hi)[free] / scale for s in starts]
+    ref[0] = max(abs(f(starts[-1])[0]), 1e-9)
     best = None
-    for start in starts:
-        u0 = np.clip(start, lo, hi) / scale
-        res = minimize(
-            f, u0, jac=True, method="SLSQP",
-            bounds=list(zip(lo / scale, hi / scale)),
-            constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0, "jac": lambda u: np.ones_like(u)}],
-            options={"maxiter": 500, "ftol": 1e-12},
-        )
-        if best is None or res.fun < best.fun:
-            best = res
-    x = np.clip(best.x * scale, lo, hi).reshape(rm.shape)
-    draws = rm.draws(x)
-    return {"x": x, "mean": float(draws.mean()), "draws": draws, "success": bool(best.success), "message": str(best.message)}
+    for u0 in starts:
+        res = minimize(f, u0, jac=True, method="SLSQP", bounds=list(zip(lo[free] / scale, hi[free] / scale)),
+                       constraints=cons, options={"maxiter": 500, "ftol": 1e-12})
+        v = np.clip(full(res.x), lo, hi)
+        bad = _violation(problem, v)
+        if best is None or (bad <= 1e-6 * scale and (best[2] > 1e-6 * scale or res.fun < best[0].fun)):
+            best = (res, v, bad)
+    res, v, bad = best
+    spend = (problem.M @ v).reshape(rm.num_periods, *rm.shape)
+    draws = rm.draws(spend)
+    ok = bad <= 1e-6 * scale
+    return Plan(spend, objective_value(draws, objective)[0], draws, bool(res.success and ok),
+                str(res.message) if ok else f"constraint violated by {bad:.3g}")
 
 
-def allocation_records(rm: ResponseModel, x: np.ndarray) -> list[dict]:
-    """One record per channel (and panel coordinate), as in ``allocation.json``."""
+def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float) -> LinearProblem:
+    """The linear system of ``opt`` at ``budget`` per period (observed-range caps unless extrapolation is allowed)."""
+    return build_problem(rm.channels, rm.panel, budget, opt.weights, bounds=opt.bounds, constraints=opt.constraints,
+                         budget_use=opt.budget_use, over_time=opt.optimize_over_time,
+                         observed_max=None if opt.allow_extrapolation else rm.observed_max)
+
+
+def problem_for(rm: ResponseModel, budget: float, **rules) -> LinearProblem:
+    """A flat-spend linear system for library use: ``rules`` as :func:`constraints.build_problem`'s keywords."""
+    return build_problem(rm.channels, rm.panel, budget, [1.0] * rm.num_periods, **rules)
+
+
+def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray) -> list[str]:
+    """Every problem of the optimization section against the data, before anything runs (for ``validate``)."""
+    problems = []
+    for m in [1.0, *opt.scenarios]:
+        what = "optimization" if m == 1.0 else f"optimization.scenarios ({m:g}x)"
+        try:
+            p = build_problem(channels, panel, opt.budget * m, opt.weights, bounds=opt.bounds,
+                              constraints=opt.constraints, budget_use=opt.budget_use,
+                              over_time=opt.optimize_over_time,
+                              observed_max=None if opt.allow_extrapolation else observed_max)
+            check_feasible(p, opt.budget * m, what)
+        except ValueError as err:
+            problems.append(str(err))
+    return list(dict.fromkeys(problems))
+
+
+def allocation_records(rm: ResponseModel, x: np.ndarray, cells: np.ndarray | None = None,
+                       mroas: np.ndarray | None = None) -> list[dict]:
+    """One record per channel (and panel coordinate): spend per period, and with ``cells`` (draw × cell
+    responses) the response's mean and 94% HDI, the ROAS over the plan and (``mroas``: draw × cell) the mROAS."""
     x = np.asarray(x).reshape(rm.shape)
     out = []
-    for idx in np.ndindex(*rm.shape):
-        rec = {d: rm.panel[d][i] for d, i in zip(rm.panel, idx[:-1])}
-        out.append({"channel": rm.channels[idx[-1]], **rec, "spend_per_period": round(float(x[idx]), 2)})
+    for k, idx in enumerate(np.ndindex(*rm.shape)):
+        rec = {"channel": rm.channels[idx[-1]], **{d: rm.panel[d][i] for d, i in zip(rm.panel, idx[:-1])},
+               "spend_per_period": round(float(x[idx]), 4)}
+        if cells is not None:
+            c = cells.reshape(len(cells), -1)[:, k]
+            rec["response"] = _response(c).model_dump()
+            spent = float(x[idx]) * rm.num_periods
+            rec["roas"] = round(float(c.mean()) / spent, 6) if spent > 0 else None
+        if mroas is not None:
+            rec["mroas"] = round(float(mroas.reshape(len(mroas), -1)[:, k].mean()), 6)
+        out.append(rec)
     return out
 
 
@@ -201,30 +216,127 @@ def paired_gain(plan_draws: np.ndarray, base_draws: np.ndarray) -> Gain:
                 prob_positive=round(float(np.mean(diff > 0)), 4))
 
 
-def allocate(params, data: MMMData, idata) -> tuple[Allocation, ResponseModel]:
-    """Stage 05: optimal split, the historical split as baseline, and budget scenarios (``allocation.json``)."""
+def history_split(data: MMMData, budget: float) -> np.ndarray:
+    """The historical average split of spend, scaled to ``budget`` per period, ``(*panel, channel)``."""
+    history = data.X.mean(axis=0)
+    return history / max(history.sum(), 1e-12) * budget
+
+
+def equal_split(rm: ResponseModel, budget: float) -> np.ndarray:
+    return np.full(rm.shape, budget / rm.size)
+
+
+def _mean_response(rm: ResponseModel, opt: OptimizationSpec, budget: float, x0) -> tuple[float, Plan]:
+    plan = optimize_budget(rm, plan_problem(opt, rm, budget), opt.objective, x0=x0, budget=budget)
+    return float(plan.draws.mean()), plan
+
+
+def target_budget(rm: ResponseModel, opt: OptimizationSpec, x0: np.ndarray | None = None,
+                  solve: Callable | None = None, rel_tol: float = 1e-4) -> tuple[float, Plan, float]:
+    """The budget per period that reaches ``opt.target`` with its optimal plan, by bisection.
+
+    ``response``: the least budget whose optimal plan's mean response reaches the value. ``roas`` /
+    ``mroas``: the largest budget whose optimal plan keeps the ROAS (mean response per unit of spend over
+    the window) or the marginal ROAS at or above the value (decreasing returns assumed above it).
+    Returns ``(budget, plan, achieved value)``; raises :class:`InfeasibleError` when no budget reaches it.
+    """
+    solve = solve or (lambda b, start: _mean_response(rm, opt, b, start))
+    t, T = opt.target, rm.num_periods
+    cap = opt.budget * 1000.0
+    box = plan_problem(opt, rm, opt.budget)
+    hi_b = min(float(box.total @ np.where(np.isfinite(box.hi), box.hi, cap)), cap)
+
+    def metric(b):
+        r, plan = solve(b, x0 if x0 is not None else None)
+        if t.type == "response":
+            return r, plan
+        if t.type == "roas":
+            return r / (b * T), plan
+        h = 1e-3 * b
+        return (solve(b + h, plan.per_period)[0] - solve(b - h, plan.per_period)[0]) / (2 * h * T), plan
+
+    top, _ = metric(hi_b)
+    if t.type == "response" and top < t.value:
+        raise InfeasibleError(f"optimization.target: mean response {t.value:,.6g} is out of reach: the largest "
+                              f"allowed budget ({hi_b:,.6g} per period) reaches {top:,.6g}")
+    lo_b = hi_b * 1e-4
+    low, _ = metric(lo_b)
+    if t.type != "response" and low < t.value:
+        raise InfeasibleError(f"optimization.target: {t.type} {t.value:g} is out of reach: even "
+                              f"{lo_b:,.6g} per period gives {low:.4g}")
+    if t.type != "response" and top >= t.value:
+        lo_b = hi_b  # the whole allowed range keeps the (m)ROAS above the target
+    while (hi_b - lo_b) > rel_tol * hi_b:
+        mid = 0.5 * (lo_b + hi_b)
+        val, _ = metric(mid)
+        reached = val >= t.value
+        if (t.type == "response") == reached:
+            hi_b = mid
+        else:
+            lo_b = mid
+    b = hi_b if t.type == "response" else lo_b
+    val, plan = metric(b)
+    return b, plan, val
+
+
+def _noise_response(rm: ResponseModel, plan: Plan, noise: float, seed: int) -> Response:
+    rng = np.random.default_rng(seed)
+    factor = np.clip(1 + noise * rng.standard_normal((rm.n_draws, rm.num_periods, rm.size)), 0, None)
+    return _response(rm.split(plan.spend, factor)["objective"])
+
+
+def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, ResponseModel]:
+    """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``)."""
     opt = params.optimization
     rm = response_model(params.model, data, idata, opt.num_periods, n_draws=opt.draws,
-                        seed=seed_for(params.seed, "optimize"))
-    history = data.X.mean(axis=0)  # historical average split, (*panel, channel)
-    initial = history / max(history.sum(), 1e-12) * opt.budget
-    best = optimize_budget(rm, opt.budget, opt.bounds, x0=initial)
-    initial_draws = rm.draws(initial)
+                        seed=seed_for(params.seed, "optimize"), objective_window=opt.objective_window,
+                        carryover_history=opt.carryover_history)
+    initial = history_split(data, opt.budget)
+    best = optimize_budget(rm, plan_problem(opt, rm, opt.budget), opt.objective, x0=initial, budget=opt.budget)
+    if not best.success:
+        raise RuntimeError(f"optimization: the optimizer did not converge ({best.message})")
+
+    def baseline(x) -> Baseline:
+        split = rm.split(x)
+        return Baseline(allocation=allocation_records(rm, x, split["cells"], rm.marginal(x, opt.weights)),
+                        response=_response(split["objective"]), gain=paired_gain(best.draws, split["objective"]))
+
     scenarios = []
     for m in opt.scenarios:
-        res = optimize_budget(rm, opt.budget * m, opt.bounds, x0=best["x"])
-        scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res["draws"]),
-                                  allocation=allocation_records(rm, res["x"])))
+        res = optimize_budget(rm, plan_problem(opt, rm, opt.budget * m), opt.objective, x0=best.per_period,
+                              budget=opt.budget * m)
+        scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res.draws),
+                                  allocation=allocation_records(rm, res.per_period)))
+    target = None
+    if opt.target is not None:
+        b, plan, achieved = target_budget(rm, opt, x0=best.per_period)
+        target = TargetResult(type=opt.target.type, value=opt.target.value, budget_per_period=round(b, 6),
+                              achieved=round(achieved, 6), response=_response(plan.draws),
+                              allocation=allocation_records(rm, plan.per_period))
+    split = rm.split(best.spend)
+    problem = plan_problem(opt, rm, opt.budget)
     alloc = Allocation(
         budget_per_period=opt.budget,
         num_periods=opt.num_periods,
-        objective="mean_response_in_window",
-        allocation=allocation_records(rm, best["x"]),
-        response=_response(best["draws"]),
-        initial=Baseline(allocation=allocation_records(rm, initial), response=_response(initial_draws),
-                         gain=paired_gain(best["draws"], initial_draws)),
+        objective=objective_name(opt),
+        allocation=allocation_records(rm, best.per_period, split["cells"], rm.marginal(best.spend, opt.weights)),
+        response=_response(best.draws),
+        initial=baseline(initial),
         scenarios=scenarios,
-        optimizer={"method": "SLSQP", "success": best["success"], "message": best["message"],
-                   "posterior_draws": int(len(best["draws"]))},
+        optimizer={"method": "SLSQP", "success": best.success, "message": best.message,
+                   "posterior_draws": int(rm.n_draws), "objective_value": round(best.value, 4)},
+        window=WindowInfo(**rm.window.__dict__, description=rm.window.describe()),
+        response_window=_response(split["window"]),
+        response_tail=_response(split["tail"]),
+        equal=baseline(equal_split(rm, opt.budget)),
+        spend_by_period=(best.spend.reshape(rm.num_periods, -1).round(4).tolist()
+                         if opt.pattern or opt.optimize_over_time else None),
+        budget_use=opt.budget_use,
+        constraints=[c.model_dump(exclude_defaults=True) for c in opt.constraints],
+        capped=[{"cell": k, "observed_max_per_period": round(v, 4)} for k, v in problem.capped.items()],
+        target=target,
+        response_with_noise=(_noise_response(rm, best, opt.noise_level, seed_for(params.seed, "optimize", 1))
+                             if opt.noise_level else None),
+        cells=cell_labels(rm.channels, rm.panel),
     )
     return alloc, rm

@@ -1,12 +1,25 @@
-"""Budget optimizer: window response by hand, optimum vs a brute-force grid, bounds."""
+"""Budget optimizer: window response by hand (history, tail), optimum vs brute force, KKT, constraints, targets, risk."""
 
 import numpy as np
 import pytest
 from conftest import MODEL_VARS, idata_from_truth
 from reference import numpy_adstock
 
+from mmmhelpers.config import ConstraintSpec, ObjectiveSpec, OptimizationSpec, TargetSpec
+from mmmhelpers.constraints import InfeasibleError
 from mmmhelpers.model import build_model
-from mmmhelpers.optimize import allocation_records, optimize_budget, response_model
+from mmmhelpers.optimize import (
+    allocation_records,
+    objective_value,
+    optimize_budget,
+    plan_problem,
+    plan_problems,
+    problem_for,
+    response_model,
+    target_budget,
+)
+
+BUDGET = 8000.0
 
 
 @pytest.fixture(scope="module")
@@ -18,78 +31,202 @@ def fitted(single_market, truth_model_spec):
     return build_model(truth_model_spec, data), idata, truth
 
 
-def hand_response(mmm, idata, x, periods):
-    """Numpy: spend x every period, l_max-1 periods of zeros, normalized geometric adstock, logistic."""
+@pytest.fixture(scope="module")
+def rm6(fitted):
+    mmm, idata, _ = fitted
+    return response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3, carryover_history=False)
+
+
+def hand_contrib(mmm, idata, plan, history=None):
+    """Numpy: history weeks, then the plan (period × channel), then l_max-1 zeros; normalized geometric adstock,
+    logistic; contribution per draw and week after the history (original units)."""
     l_max = mmm.spec.adstock.l_max
     post = idata.posterior
-    total = []
+    history = np.zeros((0, plan.shape[1])) if history is None else history
+    out = []
     for d in range(post.sizes["draw"]):
-        alpha = post["adstock_alpha"].values[0, d]
-        lam = post["saturation_lam"].values[0, d]
-        beta = post["saturation_beta"].values[0, d]
-        series = np.r_[np.ones(periods), np.zeros(l_max - 1)][:, None] * (x / mmm.channel_scale)[None]
+        alpha, lam, beta = (post[v].values[0, d] for v in ("adstock_alpha", "saturation_lam", "saturation_beta"))
+        series = np.r_[history, plan, np.zeros((l_max - 1, plan.shape[1]))] / mmm.channel_scale
         w = alpha[None] ** np.arange(l_max)[:, None]
-        w = w / w.sum(0)
-        ad = numpy_adstock(series, w)
+        ad = numpy_adstock(series, w / w.sum(0))
         sat = beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad))
-        total.append((sat * mmm.target_scale).sum())
-    return np.array(total)
+        out.append((sat * mmm.target_scale)[len(history):])
+    return np.array(out)  # (draw, period, channel)
+
+
+def hand_response(mmm, idata, x, periods, history=None):
+    plan = np.broadcast_to(x, (periods, len(x)))
+    incr = hand_contrib(mmm, idata, plan, history) - hand_contrib(mmm, idata, 0 * plan, history)
+    return incr.sum(axis=(1, 2))
 
 
 def test_window_response_matches_hand_computation(fitted):
     mmm, idata, _ = fitted
-    rm = response_model(mmm.spec, mmm.data, idata, num_periods=5, n_draws=3)
+    rm = response_model(mmm.spec, mmm.data, idata, num_periods=5, n_draws=3, carryover_history=False)
     x = np.array([4000.0, 2500.0])
     np.testing.assert_allclose(rm.draws(x), hand_response(mmm, idata, x, 5), rtol=1e-10)
+    split = rm.split(x)
+    np.testing.assert_allclose(split["window"] + split["tail"], rm.draws(x), rtol=1e-12)
+    assert rm.window.tail_weeks == 7 and rm.window.history_weeks == 0
 
 
-def test_gradient_matches_finite_differences(fitted):
+def test_history_carries_into_the_window_by_hand(fitted):
+    """A spike in the last observed week saturates the window: lower incremental response, by the hand amount,
+    and the optimizer moves money away from the spiked channel."""
     mmm, idata, _ = fitted
-    rm = response_model(mmm.spec, mmm.data, idata, num_periods=5, n_draws=3)
+    data = mmm.data
+    X = data.X.copy()
+    X[-1, 0] = X[:, 0].max()  # a spike to the largest spend seen (the channel scale stays)
+    spiked = data.with_X(X)
     x = np.array([4000.0, 2500.0])
-    _, grad = rm.mean_and_grad(x)
-    eps = 1e-3
-    fd = [(rm.mean_and_grad(x + eps * e)[0] - rm.mean_and_grad(x - eps * e)[0]) / (2 * eps) for e in np.eye(2)]
-    np.testing.assert_allclose(grad, fd, rtol=1e-5)
+    rms = {name: response_model(mmm.spec, d, idata, num_periods=5, n_draws=3) for name, d in
+           [("plain", data), ("spiked", spiked)]}
+    for name, d in [("plain", data), ("spiked", spiked)]:
+        want = hand_response(mmm, idata, x, 5, history=d.X[-7:])
+        np.testing.assert_allclose(rms[name].draws(x), want, rtol=1e-9)
+    assert rms["spiked"].draws(x).mean() < rms["plain"].draws(x).mean()
+    plans = {k: optimize_budget(rm, problem_for(rm, BUDGET)).per_period for k, rm in rms.items()}
+    assert plans["spiked"][0] < plans["plain"][0] - 100
+
+
+def test_jacobian_per_draw_matches_finite_differences(rm6):
+    x = np.array([4000.0, 2500.0])
+    _, jac = rm6.value_and_jac(x)
+    flat = jac.sum(axis=1)  # d r_s / d x_c for flat spend
+    eps = 1e-2
+    fd = np.stack([(rm6.draws(x + eps * e) - rm6.draws(x - eps * e)) / (2 * eps) for e in np.eye(2)], axis=1)
+    np.testing.assert_allclose(flat, fd, rtol=1e-6)
 
 
 @pytest.mark.parametrize("budget", [2000.0, 8000.0, 30000.0], ids=["small-budget", "medium-budget", "large-budget"])
-def test_optimum_matches_brute_force_grid(fitted, budget):
-    mmm, idata, _ = fitted
-    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
-    res = optimize_budget(rm, budget)
+def test_optimum_matches_brute_force_grid_and_kkt(rm6, budget):
+    res = optimize_budget(rm6, problem_for(rm6, budget))
     grid = np.linspace(0, budget, 2001)
-    values = np.array([rm.draws(np.array([g, budget - g])).mean() for g in grid])
-    best = grid[values.argmax()]
-    assert res["x"].sum() == pytest.approx(budget)
-    assert res["mean"] >= values.max() - 1e-6 * abs(values.max())
-    assert res["x"][0] == pytest.approx(best, abs=budget / 1000 + 1e-6)
+    values = np.array([rm6.draws(np.array([g, budget - g])).mean() for g in grid])
+    assert res.per_period.sum() == pytest.approx(budget, rel=1e-9)
+    assert res.value >= values.max() - 1e-6 * abs(values.max())
+    assert res.per_period[0] == pytest.approx(grid[values.argmax()], abs=budget / 1000 + 1e-6)
+    if (res.per_period > 1e-3 * budget).all():  # KKT: equal marginal response across interior channels
+        m = rm6.marginal(res.per_period).mean(axis=0)
+        assert m[0] == pytest.approx(m[1], rel=1e-3)
 
 
-def test_bounds_are_respected_and_binding(fitted):
+def _grid_best(rm, budget, keep):
+    grid = np.linspace(0, budget, 4001)
+    ok = [g for g in grid if keep(np.array([g, budget - g]))]
+    values = [rm.draws(np.array([g, budget - g])).mean() for g in ok]
+    return ok[int(np.argmax(values))], max(values)
+
+
+@pytest.mark.parametrize("con, keep", [
+    (ConstraintSpec(type="min_share", channel="x2", value=0.6), lambda x: x[1] >= 0.6 * x.sum() - 1e-9),
+    (ConstraintSpec(type="max_share", channel="x1", value=0.2), lambda x: x[0] <= 0.2 * x.sum() + 1e-9),
+    (ConstraintSpec(type="max_ratio", channel="x1", other="x2", value=0.5), lambda x: x[0] <= 0.5 * x[1] + 1e-9),
+    (ConstraintSpec(type="min_ratio", channel="x2", other="x1", value=3.0), lambda x: x[1] >= 3 * x[0] - 1e-9),
+    (ConstraintSpec(type="bounds", channel="x1", lower=6500.0), lambda x: x[0] >= 6500 - 1e-9),
+], ids=["min_share", "max_share", "max_ratio", "min_ratio", "bounds-constraint"])
+def test_each_constraint_type_matches_a_filtered_grid(rm6, con, keep):
+    res = optimize_budget(rm6, problem_for(rm6, BUDGET, constraints=[con]))
+    x = res.per_period
+    assert keep(x + np.array([0, 0])) or keep(x)  # holds (to 1e-6 of the budget below)
+    best_x1, best_value = _grid_best(rm6, BUDGET, keep)
+    assert res.value >= best_value - 1e-6 * abs(best_value)
+    assert x[0] == pytest.approx(best_x1, abs=BUDGET / 2000 + 1e-6)
+    assert x.sum() == pytest.approx(BUDGET, abs=1e-6 * BUDGET)
+
+
+def test_bounds_hold_and_bind(rm6):
+    free = optimize_budget(rm6, problem_for(rm6, BUDGET))
+    cap = 0.5 * free.per_period[0]
+    res = optimize_budget(rm6, problem_for(rm6, BUDGET, bounds={"x1": (0.0, cap)}))
+    assert res.per_period[0] <= cap + 1e-6 * BUDGET and res.per_period[0] == pytest.approx(cap, rel=1e-6)
+    assert res.per_period.sum() == pytest.approx(BUDGET, abs=1e-6 * BUDGET)
+    assert res.value <= free.value + 1e-9
+
+
+def test_at_most_the_budget_spends_less_when_the_caps_bind(rm6):
+    res = optimize_budget(rm6, problem_for(rm6, BUDGET, budget_use="at_most", bounds={"x1": (0, 1000), "x2": (0, 2000)}))
+    np.testing.assert_allclose(res.per_period, [1000, 2000], atol=1e-6 * BUDGET)
+
+
+def test_infeasible_problems_are_clear_errors(rm6):
+    with pytest.raises(InfeasibleError, match="more than the bounds allow"):
+        optimize_budget(rm6, problem_for(rm6, BUDGET, bounds={"x1": (0, 1000), "x2": (0, 1000)}))
+    with pytest.raises(InfeasibleError, match="less than the lower bounds need"):
+        optimize_budget(rm6, problem_for(rm6, BUDGET, bounds={"x1": (5000, 9000), "x2": (5000, 9000)}))
+    cons = [ConstraintSpec(type="min_share", channel="x1", value=0.7), ConstraintSpec(type="min_share", channel="x2",
+                                                                                       value=0.7)]
+    with pytest.raises(InfeasibleError, match="dropping any one of"):
+        optimize_budget(rm6, problem_for(rm6, BUDGET, constraints=cons))
+    with pytest.raises(ValueError, match="unknown channel 'tv'"):
+        problem_for(rm6, BUDGET, bounds={"tv": (0, 1000)})
+
+
+def test_no_signal_channel_gets_nothing_beyond_what_the_data_saw(fitted):
     mmm, idata, _ = fitted
-    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
-    free = optimize_budget(rm, 8000.0)
-    cap = 0.5 * free["x"][0]
-    res = optimize_budget(rm, 8000.0, bounds={"x1": (0.0, cap)})
-    assert res["x"][0] == pytest.approx(cap, rel=1e-6)
-    assert res["x"].sum() == pytest.approx(8000.0)
-    assert res["mean"] <= free["mean"] + 1e-9
+    X = mmm.data.X.copy()
+    X[:, 1] = 0.0  # x2 never spent
+    rm = response_model(mmm.spec, mmm.data.with_X(X), idata, num_periods=6, n_draws=3)
+    opt = OptimizationSpec(budget=3000.0, num_periods=6)
+    res = optimize_budget(rm, plan_problem(opt, rm, 3000.0))
+    assert res.per_period[1] == pytest.approx(0.0, abs=1e-6) and res.per_period[0] == pytest.approx(3000.0)
+    assert "x2" in plan_problem(opt, rm, 3000.0).capped
+    big = OptimizationSpec(budget=1e6, num_periods=6, scenarios=[2.0])
+    base, scenario = plan_problems(big, rm.channels, rm.panel, rm.observed_max)
+    assert base.startswith("optimization: budget 1e+06 per period") and "allow_extrapolation: true" in base
+    assert scenario.startswith("optimization.scenarios (2x): budget 2e+06")
 
 
-def test_infeasible_bounds_and_unknown_channel_are_errors(fitted):
-    mmm, idata, _ = fitted
-    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
-    with pytest.raises(ValueError, match="outside what the bounds allow"):
-        optimize_budget(rm, 8000.0, bounds={"x1": (0, 1000), "x2": (0, 1000)})
-    with pytest.raises(ValueError, match="unknown channels"):
-        optimize_budget(rm, 8000.0, bounds={"tv": (0, 1000)})
+def test_spend_over_time_beats_flat_and_keeps_the_budget(rm6):
+    opt = OptimizationSpec(budget=BUDGET, num_periods=6, optimize_over_time=True, allow_extrapolation=True,
+                           bounds={"x1": (0, 6000)})
+    res = optimize_budget(rm6, plan_problem(opt, rm6, BUDGET))
+    flat = optimize_budget(rm6, problem_for(rm6, BUDGET, bounds={"x1": (0, 6000)}))
+    assert res.spend.sum() == pytest.approx(BUDGET * 6, rel=1e-6)
+    assert res.spend[:, 0].max() <= 6000 * (1 + 1e-6)
+    assert res.value >= flat.value - 1e-6 * abs(flat.value)
 
 
-def test_allocation_records_one_per_channel(fitted):
-    mmm, idata, _ = fitted
-    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
-    recs = allocation_records(rm, np.array([1.0, 2.0]))
+def test_pattern_weights_shape_the_spend(rm6):
+    opt = OptimizationSpec(budget=BUDGET, num_periods=6, pattern=[2, 2, 1, 1, 0, 0], allow_extrapolation=True)
+    res = optimize_budget(rm6, plan_problem(opt, rm6, BUDGET))
+    np.testing.assert_allclose(res.spend.sum(axis=1), BUDGET * np.array([2, 2, 1, 1, 0, 0]) * 6 / 6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("objective", [ObjectiveSpec(type="mean"), ObjectiveSpec(type="var", alpha=0.3),
+                                       ObjectiveSpec(type="cvar", alpha=0.4), ObjectiveSpec(type="mean_minus_sd", k=1.5)],
+                         ids=["mean", "var", "cvar", "mean-k-sd"])
+def test_risk_objectives_against_numpy_and_their_gradients(rm6, objective):
+    r = np.array([3.0, -1.0, 7.0, 2.0, 5.0])
+    val, w = objective_value(r, objective)
+    want = {"mean": r.mean(), "var": np.quantile(r, 0.3), "cvar": np.sort(r)[:2].mean(),
+            "mean_minus_sd": r.mean() - 1.5 * r.std()}[objective.type]
+    assert val == pytest.approx(want)
+    eps = 1e-6  # the weights are the exact gradient of the value with respect to each draw
+    fd = [(objective_value(r + eps * e, objective)[0] - objective_value(r - eps * e, objective)[0]) / (2 * eps)
+          for e in np.eye(5)]
+    np.testing.assert_allclose(w, fd, atol=1e-6)
+    res = optimize_budget(rm6, problem_for(rm6, BUDGET), objective)
+    grid = np.linspace(0, BUDGET, 801)
+    values = [objective_value(rm6.draws(np.array([g, BUDGET - g])), objective)[0] for g in grid]
+    assert res.value >= max(values) - 1e-6 * abs(max(values))
+
+
+@pytest.mark.parametrize("kind", ["response", "roas"])
+def test_target_budget_reaches_the_target(rm6, kind):
+    base = optimize_budget(rm6, problem_for(rm6, 5000.0))
+    value = base.draws.mean() if kind == "response" else base.draws.mean() / (5000.0 * 6)
+    opt = OptimizationSpec(budget=BUDGET, num_periods=6, allow_extrapolation=True,
+                           target=TargetSpec(type=kind, value=float(value)))
+    budget, plan, achieved = target_budget(rm6, opt)
+    assert achieved == pytest.approx(value, rel=5e-3)
+    assert budget == pytest.approx(5000.0, rel=5e-3)
+    with pytest.raises(InfeasibleError, match="out of reach"):
+        target_budget(rm6, opt.model_copy(update={"target": TargetSpec(type=kind, value=float(value) * 1e6)}))
+
+
+def test_allocation_records_one_per_channel(rm6):
+    recs = allocation_records(rm6, np.array([1.0, 2.0]))
     assert recs == [{"channel": "x1", "spend_per_period": 1.0}, {"channel": "x2", "spend_per_period": 2.0}]
 
 
@@ -115,17 +252,16 @@ def test_optimizer_and_model_share_one_media_path(single_market, saturation):
         np.testing.assert_allclose(got[:, d], want, rtol=1e-12)
 
 
-def test_paired_gain_is_the_draw_by_draw_difference(fitted):
+def test_paired_gain_is_the_draw_by_draw_difference(fitted, rm6):
     """The number a client quotes (gain, its HDI, P(gain > 0)) against an independent numpy computation."""
     import arviz as az
 
     from mmmhelpers.optimize import paired_gain
 
     mmm, idata, _ = fitted
-    rm = response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3)
-    base, plan = np.array([4000.0, 4000.0]), optimize_budget(rm, 8000.0)["x"]
+    base, plan = np.array([4000.0, 4000.0]), optimize_budget(rm6, problem_for(rm6, BUDGET)).per_period
     want = hand_response(mmm, idata, plan, 6) - hand_response(mmm, idata, base, 6)
-    gain = paired_gain(rm.draws(plan), rm.draws(base))
+    gain = paired_gain(rm6.draws(plan), rm6.draws(base))
     assert gain.mean == pytest.approx(want.mean(), rel=1e-6)
     assert gain.prob_positive == pytest.approx(np.mean(want > 0))
     np.testing.assert_allclose(gain.hdi_94, az.hdi(want, hdi_prob=0.94), rtol=1e-6)

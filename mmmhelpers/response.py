@@ -1,0 +1,208 @@
+"""The incremental media response of a spend plan over posterior draws, compiled once.
+
+A plan is spend per period and per cell (``*panel, channel``) for ``num_periods`` periods. The window
+starts where the data end: the observed spend of the last ``l_max - 1`` weeks carries into it
+(``carryover_history``), and the plan's own spend carries ``l_max - 1`` periods past its end (the
+tail). The response of a plan is incremental: the media contribution with the plan minus the media
+contribution with zero plan spend, both with the same history. Spend reaches the response through the
+model's own media path (``model.media_contribution``) with posterior draws in place of random
+variables. A time-varying media multiplier enters at its value in the last observed week.
+
+Cells are independent (a cell's spend reaches only its own contribution), so one gradient of the sum
+over draws with respect to a per-draw copy of the plan gives every draw's exact gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+
+from mmmhelpers.config import ModelSpec
+from mmmhelpers.data import MMMData
+from mmmhelpers.model import media_contribution, scales
+from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
+
+__all__ = ["ResponseModel", "Window", "posterior_media", "response_model", "draw_indices", "MULTIPLIER_NAME"]
+
+MULTIPLIER_NAME = "media_temporal_latent_multiplier"
+
+
+def draw_indices(idata, n_draws: int, seed: int) -> np.ndarray:
+    """A fixed random subset of ``n_draws`` stacked (chain, draw) posterior samples, sorted."""
+    n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(n_draws, n), replace=False))
+
+
+def _draws_on_grid(da: xr.DataArray, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray:
+    """Posterior draws ``idx`` of ``da`` (chain, draw, ...) broadcast to ``(sample, *panel, channel)``."""
+    post = da.stack(sample=("chain", "draw")).isel(sample=idx)
+    template = xr.DataArray(np.zeros((*[len(v) for v in panel.values()], len(channels))),
+                            dims=(*panel, "channel"), coords={**panel, "channel": channels})
+    return post.broadcast_like(template).transpose("sample", *panel, "channel").values
+
+
+def last_week_multiplier(idata, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray | None:
+    """The media multiplier at the last observed week, per draw ``(sample, *panel, channel)``, or None."""
+    if MULTIPLIER_NAME not in idata.posterior:
+        return None
+    return _draws_on_grid(idata.posterior[MULTIPLIER_NAME].isel(date=-1), panel, channels, idx)
+
+
+def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarray, multiplier=None):
+    """Media contribution (original units, ``(time, draw, *panel, channel)``) of a spend series under draws ``idx``.
+
+    ``spend`` is ``(time, 1 or draw, *panel, channel)`` in original units (numpy or pytensor), scaled with
+    the training data's scales.
+    """
+    panel, channels = data.panel, data.channels
+    channel_scale, target_scale, _ = scales(data, spec.scaling)
+
+    def draws_of(prefix: str, registry) -> dict:
+        return {p: pt.as_tensor_variable(_draws_on_grid(idata.posterior[f"{prefix}_{p}"], panel, channels, idx))
+                for p in registry[getattr(spec, prefix).type].params}
+
+    contrib = media_contribution(spend / channel_scale, spec, draws_of("adstock", ADSTOCKS),
+                                 draws_of("saturation", SATURATIONS), multiplier)
+    return contrib * target_scale[..., None]
+
+
+@dataclass(frozen=True)
+class Window:
+    """The weeks a plan is judged on: history carried in, the plan's periods, the tail after them."""
+
+    history_weeks: int  # observed weeks whose spend carries into the window (0: start from zero spend)
+    num_periods: int
+    tail_weeks: int  # periods after the window that still carry the plan's spend
+    objective_window: str  # "window" or "window_and_tail": which part the optimizer maximizes
+    multiplier: str  # how a time-varying media multiplier enters: "none" or "last_observed_week"
+
+    def describe(self) -> str:
+        hist = (f"the spend of the last {self.history_weeks} observed weeks carries into it" if self.history_weeks
+                else "it starts from zero spend (no history carried in)")
+        part = "the window and its tail" if self.objective_window == "window_and_tail" else "the window only"
+        mult = ("; the media multiplier is held at its value in the last observed week"
+                if self.multiplier == "last_observed_week" else "")
+        return (f"{self.num_periods} periods; {hist}; the plan's carryover is counted for {self.tail_weeks} periods "
+                f"after it (the tail); the optimizer maximizes the response over {part}{mult}.")
+
+
+@dataclass
+class ResponseModel:
+    """Incremental response of plans for a fixed set of posterior draws; compiled once, reused for every plan.
+
+    Plans are arrays ``(num_periods, *panel, channel)`` of spend per period, or ``(*panel, channel)`` for
+    flat spend. Responses are in the target's original units.
+    """
+
+    channels: list[str]
+    panel: dict[str, list]
+    window: Window
+    draw_idx: np.ndarray
+    _value_and_jac: object  # spend (draw, time, cell) -> (objective-window response per draw, its jacobian)
+    _detail: object  # spend (draw, time, cell) -> incremental contribution (draw, time + tail, cell)
+    observed_max: np.ndarray = field(repr=False, default=None)  # highest spend per period seen, (*panel, channel)
+    observed_min: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (*[len(v) for v in self.panel.values()], len(self.channels))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def n_draws(self) -> int:
+        return len(self.draw_idx)
+
+    @property
+    def num_periods(self) -> int:
+        return self.window.num_periods
+
+    def _per_draw(self, plan) -> np.ndarray:
+        plan = np.asarray(plan, dtype=float)
+        if plan.shape == self.shape:
+            plan = np.broadcast_to(plan, (self.num_periods, *self.shape))
+        if plan.shape != (self.num_periods, *self.shape):
+            raise ValueError(f"plan shape {plan.shape}: expected {self.shape} or {(self.num_periods, *self.shape)}")
+        plan = plan.reshape(1, self.num_periods, self.size)
+        return np.ascontiguousarray(np.broadcast_to(plan, (self.n_draws, *plan.shape[1:])))
+
+    def value_and_jac(self, plan) -> tuple[np.ndarray, np.ndarray]:
+        """Objective-window response per draw ``(draw,)`` and its exact jacobian ``(draw, period, cell)``."""
+        r, j = self._value_and_jac(self._per_draw(plan))
+        return r, j
+
+    def draws(self, plan) -> np.ndarray:
+        """Objective-window response per draw."""
+        return self.value_and_jac(plan)[0]
+
+    def contributions(self, plan, noisy: np.ndarray | None = None) -> np.ndarray:
+        """Incremental contribution ``(draw, window + tail period, *panel, channel)``; ``noisy`` multiplies the spend."""
+        spend = self._per_draw(plan)
+        if noisy is not None:
+            spend = spend * noisy.reshape(spend.shape)
+        out = self._detail(spend)
+        return out.reshape(self.n_draws, out.shape[1], *self.shape)
+
+    def split(self, plan, noisy: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Per draw: ``window`` and ``tail`` totals, ``cells`` (objective-window total per cell), ``objective`` (total)."""
+        c = self.contributions(plan, noisy)
+        n = self.num_periods
+        stop = n if self.window.objective_window == "window" else c.shape[1]
+        cells = c[:, :stop].reshape(self.n_draws, stop, -1).sum(1)
+        return {"window": c[:, :n].reshape(self.n_draws, -1).sum(1), "tail": c[:, n:].reshape(self.n_draws, -1).sum(1),
+                "cells": cells, "objective": cells.sum(1), "over_time": c.reshape(self.n_draws, c.shape[1], -1).sum(2)}
+
+    def marginal(self, plan, weights: list[float] | None = None) -> np.ndarray:
+        """Marginal ROAS per draw and cell ``(draw, cell)``: extra objective-window response per extra unit of
+        window spend in that cell, spread over the periods by ``weights`` (default flat)."""
+        w = np.asarray(weights if weights is not None else np.ones(self.num_periods), float)
+        _, jac = self.value_and_jac(plan)
+        return np.einsum("t,stc->sc", w, jac) / w.sum()
+
+
+def _multiplier(idata, data: MMMData, idx: np.ndarray) -> tuple[np.ndarray | None, str]:
+    m = last_week_multiplier(idata, data.panel, data.channels, idx)
+    return m, ("none" if m is None else "last_observed_week")
+
+
+def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_draws: int = 400, seed: int = 0,
+                   objective_window: str = "window_and_tail", carryover_history: bool = True) -> ResponseModel:
+    """Compile the incremental response of plans over ``num_periods`` for ``n_draws`` posterior draws."""
+    panel, channels = data.panel, data.channels
+    idx = draw_indices(idata, n_draws, seed)
+    shape = (*[len(v) for v in panel.values()], len(channels))
+    n_cells = int(np.prod(shape))
+    tail = spec.adstock.l_max - 1
+    hist_weeks = min(tail, data.n_dates) if carryover_history else 0
+    history = data.X[data.n_dates - hist_weeks:].reshape(hist_weeks, 1, n_cells)
+    multiplier, how = _multiplier(idata, data, idx)
+
+    spend = pt.tensor3("spend")  # (draw, period, cell)
+    series = pt.concatenate([pt.as_tensor_variable(np.broadcast_to(history, (hist_weeks, len(idx), n_cells))),
+                             spend.dimshuffle(1, 0, 2), pt.zeros((tail, len(idx), n_cells))], axis=0)
+
+    def contribution(s):
+        s = s.reshape((s.shape[0], len(idx), *shape))
+        out = posterior_media(spec, data, idata, s, idx, multiplier)[hist_weeks:]
+        return out.reshape((out.shape[0], len(idx), n_cells))
+
+    if hist_weeks:  # the history's own contribution in the window: subtracted so that responses are incremental
+        quiet = np.zeros((hist_weeks + num_periods + tail, len(idx), n_cells))
+        quiet[:hist_weeks] = history
+        base = contribution(pt.as_tensor_variable(quiet)).eval()
+    else:
+        base = 0.0
+    incr = (contribution(series) - base).dimshuffle(1, 0, 2)  # (draw, time, cell)
+    stop = num_periods if objective_window == "window" else num_periods + tail
+    per_draw = incr[:, :stop].sum(axis=(1, 2))
+    value_and_jac = pytensor.function([spend], [per_draw, pt.grad(per_draw.sum(), spend)])
+    detail = pytensor.function([spend], incr)
+    window = Window(hist_weeks, num_periods, tail, objective_window, how)
+    return ResponseModel(list(channels), dict(panel), window, idx, value_and_jac, detail,
+                         observed_max=data.X.max(axis=0), observed_min=data.X.min(axis=0))
