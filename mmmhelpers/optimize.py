@@ -22,10 +22,9 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.response import ResponseModel, posterior_media, response_model
 from mmmhelpers.seeds import seed_for
 
-__all__ = ["Plan", "objective_value", "optimize_budget", "allocation_records", "allocate", "hdi94", "paired_gain",
-           "InfeasibleError",
-           "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media", "response_model",
-           "history_split", "equal_split"]
+__all__ = ["Plan", "InfeasibleError", "objective_value", "optimize_budget", "allocation_records", "allocate",
+           "hdi94", "paired_gain", "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media",
+           "response_model", "history_split", "equal_split"]
 
 
 def hdi94(samples: np.ndarray) -> list[float]:
