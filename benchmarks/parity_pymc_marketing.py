@@ -28,8 +28,8 @@ COMPARED = ["adstock_alpha", "saturation_lam", "saturation_beta", "intercept_con
             "gamma_fourier", "y_sigma"]
 
 
-def pymc_marketing_fit(df: pd.DataFrame, params, seed: int):
-    """The same model written with pymc-marketing's multidimensional MMM."""
+def pymc_marketing_mmm():
+    """The same model written with pymc-marketing's multidimensional MMM (unfitted)."""
     from pymc_extras.prior import Prior
     from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
     from pymc_marketing.mmm.multidimensional import MMM
@@ -52,9 +52,14 @@ def pymc_marketing_fit(df: pd.DataFrame, params, seed: int):
         "likelihood": Prior("TruncatedNormal", lower=0, sigma=Prior("HalfNormal", sigma=1.5), dims=("date", "geo")),
     }
     scaling = Scaling(target=VariableScaling(method="max", dims=()), channel=VariableScaling(method="max", dims=()))
-    mmm = MMM(date_column="date", channel_columns=["x1", "x2"], target_column="y",
-              control_columns=["event_1", "event_2"], dims=("geo",), yearly_seasonality=2,
-              adstock=adstock, saturation=saturation, model_config=model_config, scaling=scaling)
+    return MMM(date_column="date", channel_columns=["x1", "x2"], target_column="y",
+               control_columns=["event_1", "event_2"], dims=("geo",), yearly_seasonality=2,
+               adstock=adstock, saturation=saturation, model_config=model_config, scaling=scaling)
+
+
+def pymc_marketing_fit(df: pd.DataFrame, params, seed: int):
+    """Fit :func:`pymc_marketing_mmm` with nutpie and the case's fit settings."""
+    mmm = pymc_marketing_mmm()
     fit = params.fit
     t0 = time.perf_counter()
     idata = mmm.fit(df.drop(columns="y"), df["y"], progressbar=False, random_seed=seed, nuts_sampler="nutpie",

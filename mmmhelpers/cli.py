@@ -12,25 +12,17 @@ __all__ = ["main"]
 
 
 def _validate(path: str) -> int:
-    from mmmhelpers.artifacts import prepare_data
-    from mmmhelpers.data import DataError
+    from mmmhelpers.pipeline import check_case
 
     try:
         params = load_params(path)
     except ParamsError as err:
         print(err, file=sys.stderr)
         return 1
-    try:
-        data, truth = prepare_data(params)
-    except (DataError, ValueError, NotImplementedError, OSError) as err:
-        print(f"{path}: 1 problem(s)\n  - {err}", file=sys.stderr)
+    data, truth, problems = check_case(params)
+    if problems:
+        print(f"{path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
         return 1
-    if params.optimization is not None:
-        unknown = set(params.optimization.bounds) - set(data.channels)
-        if unknown:
-            print(f"{path}: 1 problem(s)\n  - optimization.bounds: unknown channels {sorted(unknown)} "
-                  f"(channels: {data.channels})", file=sys.stderr)
-            return 1
     dims = " × ".join(f"{len(v)} {d}" for d, v in data.panel.items()) or "single market"
     print(f"{path}: OK — case {params.case!r}: {data.n_dates} weeks, {dims}, channels {data.channels}, "
           f"controls {data.controls}, truth {'yes' if truth is not None else 'no'}")

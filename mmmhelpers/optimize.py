@@ -24,7 +24,7 @@ from mmmhelpers.seeds import seed_for
 
 __all__ = ["Plan", "InfeasibleError", "objective_value", "optimize_budget", "allocation_records", "allocate",
            "hdi94", "paired_gain", "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media",
-           "response_model", "history_split", "equal_split"]
+           "response_model", "history_split", "equal_split", "plan_spend", "response_over_time"]
 
 
 def hdi94(samples: np.ndarray) -> list[float]:
@@ -284,6 +284,30 @@ def _noise_response(rm: ResponseModel, plan: Plan, noise: float, seed: int) -> R
     return _response(rm.split(plan.spend, factor)["objective"])
 
 
+def plan_spend(rm: ResponseModel, alloc: Allocation, which: str = "optimal") -> np.ndarray:
+    """The spend ``(period, *panel, channel)`` of a plan in ``allocation.json``: optimal, historical or equal."""
+    if which == "optimal" and alloc.spend_by_period is not None:
+        return np.asarray(alloc.spend_by_period).reshape(rm.num_periods, *rm.shape)
+    recs = {"optimal": alloc.allocation, "historical": alloc.initial.allocation,
+            "equal": alloc.equal.allocation if alloc.equal else None}[which]
+    return np.broadcast_to(np.array([r["spend_per_period"] for r in recs]).reshape(rm.shape),
+                           (rm.num_periods, *rm.shape))
+
+
+def response_over_time(rm: ResponseModel, alloc: Allocation) -> dict[str, np.ndarray]:
+    """Incremental response per period and draw ``(draw, period)`` of the optimal plan and each baseline."""
+    plans = {"optimal plan": "optimal", "historical split": "historical"} | ({"equal split": "equal"} if alloc.equal
+                                                                              else {})
+    return {label: rm.split(plan_spend(rm, alloc, which))["over_time"] for label, which in plans.items()}
+
+
+def _caps(rm: ResponseModel, problem: LinearProblem, plan: Plan) -> list[dict]:
+    """Observed-range caps on cells, each marked binding when the plan spends up to it in some period."""
+    top = dict(zip(cell_labels(rm.channels, rm.panel), plan.spend.reshape(rm.num_periods, -1).max(axis=0)))
+    return [{"cell": k, "observed_max_per_period": round(v, 4), "binding": bool(top[k] >= v * (1 - 1e-6))}
+            for k, v in problem.capped.items()]
+
+
 def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, ResponseModel]:
     """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``)."""
     opt = params.optimization
@@ -332,7 +356,7 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
                          if opt.pattern or opt.optimize_over_time else None),
         budget_use=opt.budget_use,
         constraints=[c.model_dump(exclude_defaults=True) for c in opt.constraints],
-        capped=[{"cell": k, "observed_max_per_period": round(v, 4)} for k, v in problem.capped.items()],
+        capped=_caps(rm, problem, best),
         target=target,
         response_with_noise=(_noise_response(rm, best, opt.noise_level, seed_for(params.seed, "optimize", 1))
                              if opt.noise_level else None),

@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
+import xarray as xr
 
-from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery
+from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery, prepare_data
 from mmmhelpers.config import Params, load_params, params_hash
+from mmmhelpers.data import MMMData
 
 __all__ = ["STAGES", "RunError", "run", "render", "write_index", "ROOT"]
 
@@ -320,6 +322,22 @@ def _warn_if_red(out: Path) -> None:
         print(f"mmm-report: WARNING: sampler health is RED ({why}); see {out / '02_fit.html'}", file=sys.stderr, flush=True)
 
 
+def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[str]]:
+    """Params against their data, before anything runs: the data themselves, then the optimization
+    section (unknown channels/geos, bounds and constraints vs the budget and every scenario)."""
+    from mmmhelpers.data import DataError
+    from mmmhelpers.optimize import plan_problems
+
+    try:
+        data, truth = prepare_data(params)
+    except (DataError, ValueError, NotImplementedError, OSError) as err:
+        return None, None, [str(err)]
+    problems = []
+    if params.optimization is not None:
+        problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0))
+    return data, truth, problems
+
+
 def run(
     params_path: str | Path,
     out: str | Path | None = None,
@@ -331,6 +349,9 @@ def run(
     """Execute and render one case; returns the report folder."""
     params_path = Path(params_path).resolve()
     params = load_params(params_path)
+    _, _, problems = check_case(params)
+    if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
+        raise RunError(f"{params_path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
     client = params.report.client if client is None else client
     stages = _parse_only(only)
     out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()

@@ -12,7 +12,6 @@ import pandas as pd
 import seaborn as sns
 import xarray as xr
 
-from mmmhelpers.artifacts import Allocation
 from mmmhelpers.data import MMMData
 
 __all__ = [
@@ -29,8 +28,6 @@ __all__ = [
     "plot_recovery",
     "plot_contribution_recovery",
     "plot_holdout",
-    "plot_allocation",
-    "plot_scenarios",
 ]
 
 THOUSANDS = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
@@ -175,43 +172,6 @@ def plot_holdout(pred: xr.Dataset, data: MMMData, train_end: int, context_weeks:
     return _predicted_vs_observed(pred["y_original_scale"], data, window, "Holdout forecast with carryover", "C1",
                                   "predicted", cut=train_end,
                                   observed_style={"color": "black", "marker": ".", "ls": "-", "ms": 4, "lw": 0.8})
-
-
-def plot_allocation(alloc: Allocation):
-    """Spend per period by channel (and panel coordinate): initial split vs optimum."""
-    def frame(recs, label):
-        df = pd.DataFrame(recs)
-        keys = [c for c in df.columns if c not in ("spend_per_period",)]
-        df["cell"] = df[keys].astype(str).agg(" / ".join, axis=1)
-        df["allocation"] = label
-        return df
-
-    df = pd.concat([frame(alloc.initial.allocation, "initial split"), frame(alloc.allocation, "optimal")])
-    fig, ax = plt.subplots(figsize=(9, 0.5 * df["cell"].nunique() + 2))
-    sns.barplot(df, y="cell", x="spend_per_period", hue="allocation", ax=ax, orient="h")
-    ax.set(title="Budget allocation per period", xlabel="spend per period", ylabel="channel")
-    ax.xaxis.set_major_formatter(THOUSANDS)
-    fig.tight_layout()
-    return fig
-
-
-def plot_scenarios(alloc: Allocation):
-    """Expected response (94% HDI) of the optimal allocation at each budget multiplier."""
-    budget = alloc.budget_per_period
-    points = [(s.budget_per_period, s.response) for s in alloc.scenarios] + [(budget, alloc.response)]
-    df = pd.DataFrame([{"budget": b, "mean": r.mean, "lo": r.hdi_94[0], "hi": r.hdi_94[1]} for b, r in points])
-    df = df.sort_values("budget")
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    ax.fill_between(df["budget"], df["lo"], df["hi"], alpha=0.25, color="C0", label="94% HDI")
-    ax.plot(df["budget"], df["mean"], "o-", color="C0", label="posterior mean")
-    ax.axvline(budget, color="grey", ls="--", lw=1, label="planned budget")
-    ax.set(title="Response at the optimal allocation vs budget", xlabel="budget per period",
-           ylabel="media response in window (target units)")
-    ax.xaxis.set_major_formatter(THOUSANDS)
-    ax.yaxis.set_major_formatter(THOUSANDS)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
 
 
 def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarray | None, channels: list[str],

@@ -11,7 +11,8 @@ import pandas as pd
 from mmmhelpers.artifacts import Allocation
 from mmmhelpers.config import Params, load_params, quick
 
-__all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "allocation_headline", "scenario_table"]
+__all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "allocation_headline", "scenario_table",
+           "plan_table", "target_sentence", "constraint_table"]
 
 
 def setup(params_path: str, quick_run: bool = False) -> Params:
@@ -93,16 +94,74 @@ def contribution_summary(idata, data) -> pd.DataFrame:
     })
 
 
+def _hdi(r) -> str:
+    return f"94% HDI {r.hdi_94[0]:,.0f} to {r.hdi_94[1]:,.0f}"
+
+
 def allocation_headline(alloc: Allocation) -> str:
-    """The optimize page's first sentence: the optimal split's response against the historical split, paired."""
+    """The optimize page's first paragraph: the plan's response against the historical split, paired, and
+    what the window counts."""
     best, base, gain = alloc.response, alloc.initial.response, alloc.initial.gain
-    text = (f"**Optimal split of {alloc.budget_per_period:,.0f} per period over {alloc.num_periods} periods:** expected "
-            f"response {best.mean:,.0f} (94% HDI {best.hdi_94[0]:,.0f}–{best.hdi_94[1]:,.0f}) vs {base.mean:,.0f} for "
-            f"the historical split ({alloc.gain:+.1%}).")
+    spend = "at most" if alloc.budget_use == "at_most" else ""
+    text = (f"**Optimal plan for {spend} {alloc.budget_per_period:,.6g} per period over {alloc.num_periods} periods:** "
+            f"expected incremental response {best.mean:,.0f} ({_hdi(best)}) vs {base.mean:,.0f} for the historical "
+            f"split ({alloc.gain:+.1%}).").replace("for  ", "for ")
     if gain is not None:
-        text += (f" Paired draw by draw, the gain is {gain.mean:,.0f} (94% HDI {gain.hdi_94[0]:,.0f} to "
-                 f"{gain.hdi_94[1]:,.0f}); the optimal split wins in {gain.prob_positive:.0%} of posterior draws.")
+        text += (f" Paired draw by draw, the gain is {gain.mean:,.0f} ({_hdi(gain)}); the optimal plan wins in "
+                 f"{gain.prob_positive:.0%} of posterior draws.")
+    if alloc.equal is not None and alloc.equal.gain is not None:
+        g = alloc.equal.gain
+        text += f" Against an equal split it gains {g.mean:,.0f} ({_hdi(g)}; wins in {g.prob_positive:.0%} of draws)."
+    if alloc.window is not None:
+        text += f"\n\n**Window:** {alloc.window.description}"
+        if alloc.response_window is not None and alloc.response_tail is not None:
+            text += (f" Of the plan's response, {alloc.response_window.mean:,.0f} falls inside the window and "
+                     f"{alloc.response_tail.mean:,.0f} in the tail.")
+    held = [c for c in alloc.capped if c.get("binding", True)]
+    if held:
+        cells = ", ".join(f"{c['cell']} (at most {c['observed_max_per_period']:,.0f})" for c in held)
+        text += (f"\n\n**Held to the spend the data saw:** {cells}. The model has no evidence beyond the most each of "
+                 "these spent in one week, so the plan does not go there (`optimization.allow_extrapolation: true` "
+                 "lifts this).")
+    if alloc.response_with_noise is not None:
+        r = alloc.response_with_noise
+        text += f"\n\n**With noise on the planned spend**, the response is {r.mean:,.0f} ({_hdi(r)})."
     return text
+
+
+def plan_table(alloc: Allocation) -> pd.DataFrame:
+    """Per cell: spend, response (mean, HDI), ROAS and mROAS of the historical split and of the optimal plan."""
+    rows = []
+    for hist, best in zip(alloc.initial.allocation, alloc.allocation):
+        keys = [k for k in best if k not in ("spend_per_period", "response", "roas", "mroas")]
+        row = {"channel": " @ ".join(str(best[k]) for k in keys)}
+        for label, rec in [("historical", hist), ("optimal", best)]:
+            r = rec.get("response") or {"mean": np.nan, "hdi_94": [np.nan, np.nan]}
+            row |= {f"{label} spend": rec["spend_per_period"], f"{label} response": r["mean"],
+                    f"{label} ROAS": rec.get("roas") if rec.get("roas") is not None else np.nan,
+                    f"{label} mROAS": rec.get("mroas", np.nan)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def target_sentence(alloc: Allocation) -> str | None:
+    """The target budget result in words, or None."""
+    t = alloc.target
+    if t is None:
+        return None
+    what = {"response": f"a mean incremental response of {t.value:,.6g}", "roas": f"a ROAS of at least {t.value:g}",
+            "mroas": f"a marginal ROAS of at least {t.value:g}"}[t.type]
+    how = "least" if t.type == "response" else "largest"
+    return (f"**Target:** the {how} budget whose optimal plan reaches {what} is **{t.budget_per_period:,.6g} per "
+            f"period** (achieved {t.achieved:,.4g}; response {t.response.mean:,.0f}, {_hdi(t.response)}).")
+
+
+def constraint_table(alloc: Allocation) -> pd.DataFrame:
+    """The constraints of the plan as given in the params, one row each."""
+    rows = [{"rule": c["type"], "channel": c.get("channel", "all"), "where": str(c.get("where", "")) or "",
+             "value": c.get("value", ""), "lower": c.get("lower", ""), "upper": c.get("upper", "")}
+            for c in alloc.constraints]
+    return pd.DataFrame(rows)
 
 
 def scenario_table(alloc: Allocation) -> pd.DataFrame:

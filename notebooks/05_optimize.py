@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Budget optimization
 #
-# How to split a budget across channels to maximize the expected media response, with its uncertainty,
-# compared with the historical split.
+# How to split a budget across channels to maximize the incremental media response, with its uncertainty,
+# against the historical and the equal split; response curves with marginal ROAS; budget scenarios.
 
 # %% tags=["parameters"]
 # Parameters (papermill injects the real values after this cell)
@@ -16,41 +16,63 @@ quick = False  # True: few draws for a fast look
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from mmmhelpers import artifacts, plots
+from mmmhelpers import artifacts, plots_optimize, report
+from mmmhelpers.optimize import allocate, response_over_time
 from mmmhelpers.report import md, setup, table
+from mmmhelpers.response import response_curves, response_model
 
 params = setup(params_path, quick)
+opt = params.optimization
+data = artifacts.load_data(run_dir)
+idata = artifacts.load_idata(run_dir)
 
 # %%
-from mmmhelpers.optimize import allocate
-from mmmhelpers.report import allocation_headline
-
-opt = params.optimization
 if opt is None:
-    display(md("**Skipped:** this case has no `optimization` section."))
+    display(md("This case has no `optimization` section: no plan, only the response curves of the fitted model."))
+    alloc, rm = None, response_model(params.model, data, idata, num_periods=13, n_draws=400)
 else:
-    data = artifacts.load_data(run_dir)
-    idata = artifacts.load_idata(run_dir)
     alloc, rm = allocate(params, data, idata)
     alloc.save(run_dir)
-    display(md(allocation_headline(alloc)))
+    display(md(report.allocation_headline(alloc)))
 
 # %%
-if opt is not None:
-    fig = plots.plot_allocation(alloc)
+#| fig-cap: "Spend per period of the optimal plan and of the two baselines."
+if alloc is not None:
+    fig = plots_optimize.plot_allocation(alloc)
     plt.show()
-
-# %%
-if opt is not None and alloc.scenarios:
-    fig = plots.plot_scenarios(alloc)
-    plt.show()
-
-# %%
-from mmmhelpers.report import scenario_table
-
-if opt is not None and alloc.scenarios:
-    display(table(scenario_table(alloc), caption="Budget scenarios (optimal split at each budget)"))
+    display(table(report.plan_table(alloc), caption="Per channel: spend per period, incremental response over the "
+                  "plan, ROAS and marginal ROAS (response per extra unit of spend) of the historical split and the "
+                  "optimal plan"))
 
 # %% [markdown]
-# Diminishing returns make the response grow more slowly than the budget; the response counts carryover for
-# the adstock window after the last period.
+# At the optimum, channels that are not held by a bound or a rule have (nearly) equal marginal ROAS: moving a unit of
+# spend from one to another would not raise the response.
+
+# %%
+#| fig-cap: "Response and marginal ROAS against spend per period: posterior mean and 94% HDI."
+curves = response_curves(rm, weights=opt.weights if opt else None)
+fig = plots_optimize.plot_response_curves(curves, alloc)
+plt.show()
+
+# %% [markdown]
+# The shaded band is the spend range the data saw: beyond it the curve is the model's extrapolation, and the
+# HDI widens accordingly.
+
+# %%
+#| fig-cap: "Incremental response per period of each plan, with the carryover tail after the window."
+if alloc is not None:
+    fig = plots_optimize.plot_response_over_time(response_over_time(rm, alloc), alloc.num_periods)
+    plt.show()
+
+# %%
+if alloc is not None and alloc.scenarios:
+    fig = plots_optimize.plot_scenarios(alloc)
+    plt.show()
+    display(table(report.scenario_table(alloc), caption="Budget scenarios (optimal split at each budget)"))
+
+# %%
+if alloc is not None and (alloc.constraints or alloc.target):
+    if alloc.constraints:
+        display(table(report.constraint_table(alloc), caption="Constraints of the plan (from the params)"))
+    if alloc.target:
+        display(md(report.target_sentence(alloc)))

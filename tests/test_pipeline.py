@@ -165,13 +165,28 @@ def test_failed_run_keeps_the_last_good_report(report, tmp_path):
     copy = tmp_path / "tiny"
     shutil.copytree(out, copy)
     index = (copy / "index.html").read_text()
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(TINY.read_text().replace("budget: 8000", "budget: 8000, bounds: {tv: [0, 1]}"))
+    bad = tmp_path / "bad.yaml"  # a target no budget reaches: only the fitted model can tell
+    bad.write_text(TINY.read_text().replace("budget: 8000", "budget: 8000, target: {type: response, value: 1.0e+12}"))
     proc = cli("run", str(bad), "--out", str(copy), "--only", "05_optimize", "--no-progress", check=False)
     assert proc.returncode == 1
-    assert "05_optimize failed" in proc.stderr and "unknown channels" in proc.stderr
+    assert "05_optimize failed" in proc.stderr and "out of reach" in proc.stderr
     assert (copy / "index.html").read_text() == index
     assert (tmp_path / "tiny.failed" / "notebooks" / "05_optimize.ipynb").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ("bounds: {tv: [0, 1]}", "optimization.bounds.tv: unknown channel 'tv'"),
+    ("scenarios: [0.5, 9.0]", "optimization.scenarios (9x): budget 72,000 per period is more than the bounds allow"),
+    ("constraints: [{type: min_share, channel: x1, where: {geo: a}, value: 0.2}]", "unknown dim 'geo'"),
+], ids=["unknown-channel", "unreachable-scenario", "unknown-dim"])
+def test_optimization_problems_stop_the_run_before_any_notebook(tmp_path, change, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("scenarios: [0.5, 1.5]", change))
+    for command in ("validate", "run"):
+        proc = cli(command, str(bad), "--out", str(tmp_path / "out"), check=False) if command == "run" else \
+            cli(command, str(bad), check=False)
+        assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists() and "01_simulate" not in proc.stdout
 
 
 def test_bad_params_exit_1_with_file_field_value(tmp_path):

@@ -1,0 +1,114 @@
+"""Figures of the budget page: plan vs baselines, response curves with mROAS, response over time, scenarios."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import xarray as xr
+
+from mmmhelpers.artifacts import Allocation
+from mmmhelpers.plots import THOUSANDS, hdi_band
+
+__all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time"]
+
+
+def _frame(recs: list[dict], label: str) -> pd.DataFrame:
+    df = pd.DataFrame(recs)
+    keys = [c for c in df.columns if c not in ("spend_per_period", "response", "roas", "mroas")]
+    df["cell"] = df[keys].astype(str).agg(" @ ".join, axis=1)
+    df["plan"] = label
+    return df
+
+
+def plot_allocation(alloc: Allocation):
+    """Spend per period by channel (and panel coordinate): the optimal plan against the baselines."""
+    frames = [_frame(alloc.initial.allocation, "historical split")]
+    if alloc.equal is not None:
+        frames.append(_frame(alloc.equal.allocation, "equal split"))
+    df = pd.concat([*frames, _frame(alloc.allocation, "optimal")])
+    fig, ax = plt.subplots(figsize=(9, 0.6 * df["cell"].nunique() * len(frames) + 2))
+    sns.barplot(df, y="cell", x="spend_per_period", hue="plan", ax=ax, orient="h")
+    ax.set(title="Budget per period: optimal plan vs baselines", xlabel="spend per period (currency units)",
+           ylabel="channel")
+    ax.xaxis.set_major_formatter(THOUSANDS)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False, title=None)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scenarios(alloc: Allocation):
+    """Expected response (94% HDI) of the optimal allocation at each budget multiplier."""
+    budget = alloc.budget_per_period
+    points = [(s.budget_per_period, s.response) for s in alloc.scenarios] + [(budget, alloc.response)]
+    df = pd.DataFrame([{"budget": b, "mean": r.mean, "lo": r.hdi_94[0], "hi": r.hdi_94[1]} for b, r in points])
+    df = df.sort_values("budget")
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.fill_between(df["budget"], df["lo"], df["hi"], alpha=0.25, color="C0", label="94% HDI")
+    ax.plot(df["budget"], df["mean"], "o-", color="C0", label="posterior mean")
+    ax.axvline(budget, color="grey", ls="--", lw=1, label="planned budget")
+    ax.set(title="Response at the optimal allocation vs budget", xlabel="budget per period (currency units)",
+           ylabel="incremental response (target units)")
+    ax.xaxis.set_major_formatter(THOUSANDS)
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_response_curves(curves: xr.Dataset, alloc: Allocation | None = None, max_cols: int = 4):
+    """Per cell: response (top) and marginal ROAS (bottom) vs spend per period, mean and 94% HDI, with the range
+    the data saw shaded and the historical and optimal spends marked."""
+    cells = list(curves["cell"].values)
+    cols = min(len(cells), max_cols)
+    blocks = int(np.ceil(len(cells) / cols))
+    fig, axes = plt.subplots(2 * blocks, cols, figsize=(4.2 * cols, 6.2 * blocks), squeeze=False, sharex="col")
+    marks = {}
+    if alloc is not None:
+        for label, recs, style in [("historical", alloc.initial.allocation, "s"), ("optimal", alloc.allocation, "o")]:
+            marks[label] = (dict(zip(_frame(recs, label)["cell"], [r["spend_per_period"] for r in recs])), style)
+    for i, cell in enumerate(cells):
+        c = curves.sel(cell=cell)
+        x = c["spend_per_period"].values
+        for row, (name, ylabel) in enumerate([("response", "incremental response\n(target units)"),
+                                              ("mroas", "marginal ROAS\n(target units per currency unit)")]):
+            ax = axes[2 * (i // cols) + row, i % cols]
+            ax.axvspan(float(c["observed_min"]), float(c["observed_max"]), color="grey", alpha=0.12,
+                       label="spend range in the data")
+            ax.fill_between(x, c[f"{name}_lo"], c[f"{name}_hi"], alpha=0.3, color="C0", label="94% HDI")
+            ax.plot(x, c[name], color="C0", label="posterior mean")
+            for label, (where, marker) in marks.items():
+                if cell in where:
+                    ax.plot(where[cell], np.interp(where[cell], x, c[name]), marker, color="C1" if label == "optimal"
+                            else "C2", ms=7, label=f"{label} spend")
+            ax.set(xlabel="spend per period (currency units)" if row else "", ylabel=ylabel if i % cols == 0 else "",
+                   title=cell if row == 0 else "")
+            ax.xaxis.set_major_formatter(THOUSANDS)
+            if row == 0:
+                ax.yaxis.set_major_formatter(THOUSANDS)
+    for j in range(len(cells), blocks * cols):
+        for row in (0, 1):
+            axes[2 * (j // cols) + row, j % cols].set_visible(False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=8)
+    fig.suptitle(f"Response curves over a {curves.attrs.get('num_periods', '')}-period plan", fontweight="bold")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    return fig
+
+
+def plot_response_over_time(over_time: dict[str, np.ndarray], num_periods: int):
+    """Incremental response per period (mean and 94% HDI) of each plan; the tail after the window shaded."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    for k, (label, draws) in enumerate(over_time.items()):
+        t = np.arange(1, draws.shape[1] + 1)
+        lo, hi = hdi_band(draws)
+        ax.fill_between(t, lo, hi, alpha=0.2, color=f"C{k}")
+        ax.plot(t, draws.mean(0), color=f"C{k}", label=label)
+    ax.axvspan(num_periods + 0.5, t[-1] + 0.5, color="grey", alpha=0.12, label="tail (carryover after the plan)")
+    ax.set(title="Incremental response per period of each plan (94% HDI)", xlabel="period of the plan",
+           ylabel="incremental response (target units)")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
