@@ -26,7 +26,18 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
                                        "response": {"mean": 1000.0, "hdi_94": [800.0, 1200.0]},
                                        "gain": {"mean": 200.0, "hdi_94": [-50.0, 420.0], "prob_positive": 0.93}},
          "scenarios": [{"multiplier": 0.5, "budget_per_period": 4000.0, "response": RESP, "allocation": []}],
-         "optimizer": {"method": "SLSQP", "success": True}}
+         "optimizer": {"method": "SLSQP", "success": True},
+         "window": {"history_weeks": 7, "num_periods": 13, "tail_weeks": 7, "objective_window": "window_and_tail",
+                    "multiplier": "none", "description": "13 periods; ..."},
+         "response_window": RESP, "response_tail": {"mean": 200.0, "hdi_94": [100.0, 300.0]},
+         "equal": {"allocation": [{"channel": "x1", "spend_per_period": 4000.0}], "response": RESP,
+                   "gain": {"mean": 0.0, "hdi_94": [-10.0, 10.0], "prob_positive": 0.5}},
+         "spend_by_period": None, "budget_use": "exact",
+         "constraints": [{"type": "min_share", "channel": "x1", "value": 0.3}],
+         "capped": [{"cell": "x2", "observed_max_per_period": 9000.0, "binding": False}],
+         "target": {"type": "response", "value": 1000.0, "budget_per_period": 5000.0, "achieved": 1000.0,
+                    "response": RESP, "allocation": []},
+         "response_with_noise": None, "cells": ["x1", "x2"]}
 
 
 @pytest.mark.parametrize("cls, raw, where", [
