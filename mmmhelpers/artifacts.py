@@ -217,6 +217,17 @@ class TargetResult(BaseModel):
     allocation: list[dict[str, Any]]
 
 
+class AlternativeResult(BaseModel):
+    """A named plan with other budget or rules (``optimization.alternatives``), on the same window and draws."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    budget_per_period: float
+    response: Response
+    gain_over_historical: Gain  # paired, over the historical split at this plan's budget
+    allocation: list[dict[str, Any]]
+
+
 class Allocation(Record):
     """``allocation.json``: one record per channel (and panel coordinate) in each ``allocation`` list."""
 
@@ -238,6 +249,7 @@ class Allocation(Record):
     constraints: list[dict[str, Any]] = Field(default_factory=list)
     capped: list[dict[str, Any]] = Field(default_factory=list)  # cells held to the most spend the data saw
     target: TargetResult | None = None
+    alternatives: list[AlternativeResult] = Field(default_factory=list)
     response_with_noise: Response | None = None  # the plan's response with noise_level on its spend
     cells: list[str] = Field(default_factory=list)  # cell labels in spend_by_period order
 

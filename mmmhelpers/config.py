@@ -180,6 +180,18 @@ class TargetSpec(Strict):
     value: float = Field(..., gt=0)
 
 
+class AlternativeSpec(Strict):
+    """Another plan on the same window: a name and the optimization fields it changes (budget, rules, objective)."""
+
+    name: str
+    budget: float | None = Field(None, gt=0)
+    bounds: dict[str, tuple[float, float]] | None = None
+    constraints: list[ConstraintSpec] | None = None
+    budget_use: Literal["exact", "at_most"] | None = None
+    objective: ObjectiveSpec | None = None
+    allow_extrapolation: bool | None = None
+
+
 class OptimizationSpec(Strict):
     budget: float = Field(..., gt=0)  # total per period, original spend units
     num_periods: int = Field(13, ge=1)
@@ -195,7 +207,14 @@ class OptimizationSpec(Strict):
     target: TargetSpec | None = None
     noise_level: float = Field(0.0, ge=0, lt=1)  # sd of multiplicative noise on the planned spend (robustness)
     scenarios: list[float] = Field(default_factory=list)  # budget multipliers
+    alternatives: list[AlternativeSpec] = Field(default_factory=list)  # named plans with other budgets or rules
     draws: int = Field(400, ge=10)  # posterior draws used for the objective
+
+    def alternative(self, alt: AlternativeSpec) -> OptimizationSpec:
+        """This section with ``alt``'s fields in place (no scenarios, alternatives or target of its own)."""
+        changes = {k: v for k, v in alt.model_dump(exclude={"name"}).items() if v is not None}
+        return OptimizationSpec.model_validate({**self.model_dump(), **changes, "scenarios": [], "alternatives": [],
+                                                "target": None})
 
     @field_validator("bounds")
     @classmethod
@@ -216,6 +235,10 @@ class OptimizationSpec(Strict):
             raise ValueError("give either pattern or optimize_over_time, not both")
         if any(m <= 0 for m in self.scenarios):
             raise ValueError(f"scenario multipliers must be > 0, got {self.scenarios}")
+        for alt in self.alternatives:
+            self.alternative(alt)
+        if len({a.name for a in self.alternatives}) < len(self.alternatives):
+            raise ValueError("alternatives need distinct names")
         return self
 
     @property
@@ -229,8 +252,18 @@ class RecoverySpec(Strict):
     replicates: int = Field(0, ge=0)
 
 
+class PublishedNumber(Strict):
+    """A number a case study published, and where this report's own value is found (see docs/params.md)."""
+
+    label: str
+    value: float
+    source: str  # allocation:<cell> | alternative:<name>:<cell> | target_budget | posterior:<var>[<coord>, ...]
+    note: str = ""
+
+
 class ReportSpec(Strict):
     client: bool = False
+    published: list[PublishedNumber] = Field(default_factory=list)  # "published vs this report" table
 
 
 class Params(Strict):

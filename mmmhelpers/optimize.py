@@ -15,7 +15,16 @@ import arviz as az
 import numpy as np
 from scipy.optimize import minimize
 
-from mmmhelpers.artifacts import Allocation, Baseline, Gain, Response, Scenario, TargetResult, WindowInfo
+from mmmhelpers.artifacts import (
+    Allocation,
+    AlternativeResult,
+    Baseline,
+    Gain,
+    Response,
+    Scenario,
+    TargetResult,
+    WindowInfo,
+)
 from mmmhelpers.config import ObjectiveSpec, OptimizationSpec, Params
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, build_problem, cell_labels, check_feasible
 from mmmhelpers.data import MMMData
@@ -168,14 +177,15 @@ def problem_for(rm: ResponseModel, budget: float, **rules) -> LinearProblem:
 def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray) -> list[str]:
     """Every problem of the optimization section against the data, before anything runs (for ``validate``)."""
     problems = []
-    for m in [1.0, *opt.scenarios]:
-        what = "optimization" if m == 1.0 else f"optimization.scenarios ({m:g}x)"
+    runs = [("optimization", opt, 1.0)] + [(f"optimization.scenarios ({m:g}x)", opt, m) for m in opt.scenarios]
+    runs += [(f"optimization.alternatives[{a.name!r}]", opt.alternative(a), 1.0) for a in opt.alternatives]
+    for what, spec, m in runs:
         try:
-            p = build_problem(channels, panel, opt.budget * m, opt.weights, bounds=opt.bounds,
-                              constraints=opt.constraints, budget_use=opt.budget_use,
-                              over_time=opt.optimize_over_time,
-                              observed_max=None if opt.allow_extrapolation else observed_max)
-            check_feasible(p, opt.budget * m, what)
+            p = build_problem(channels, panel, spec.budget * m, spec.weights, bounds=spec.bounds,
+                              constraints=spec.constraints, budget_use=spec.budget_use,
+                              over_time=spec.optimize_over_time,
+                              observed_max=None if spec.allow_extrapolation else observed_max)
+            check_feasible(p, spec.budget * m, what)
         except ValueError as err:
             problems.append(str(err))
     return list(dict.fromkeys(problems))
@@ -330,6 +340,15 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
                               budget=opt.budget * m)
         scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res.draws),
                                   allocation=allocation_records(rm, res.per_period)))
+    alternatives = []
+    for a in opt.alternatives:
+        spec = opt.alternative(a)
+        res = optimize_budget(rm, plan_problem(spec, rm, spec.budget), spec.objective, x0=best.per_period,
+                              budget=spec.budget)
+        hist = rm.split(history_split(data, spec.budget))["objective"]
+        alternatives.append(AlternativeResult(name=a.name, budget_per_period=spec.budget, response=_response(res.draws),
+                                              gain_over_historical=paired_gain(res.draws, hist),
+                                              allocation=allocation_records(rm, res.per_period)))
     target = None
     if opt.target is not None:
         b, plan, achieved = target_budget(rm, opt, x0=best.per_period)
@@ -358,6 +377,7 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
         constraints=[c.model_dump(exclude_defaults=True) for c in opt.constraints],
         capped=_caps(rm, problem, best),
         target=target,
+        alternatives=alternatives,
         response_with_noise=(_noise_response(rm, best, opt.noise_level, seed_for(params.seed, "optimize", 1))
                              if opt.noise_level else None),
         cells=cell_labels(rm.channels, rm.panel),

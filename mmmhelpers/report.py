@@ -12,7 +12,8 @@ from mmmhelpers.artifacts import Allocation
 from mmmhelpers.config import Params, load_params, quick
 
 __all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "allocation_headline", "scenario_table",
-           "plan_table", "target_sentence", "constraint_table"]
+           "plan_table", "target_sentence", "constraint_table", "published_table", "resolve_source",
+           "alternatives_table"]
 
 
 def setup(params_path: str, quick_run: bool = False) -> Params:
@@ -156,6 +157,18 @@ def target_sentence(alloc: Allocation) -> str | None:
             f"period** (achieved {t.achieved:,.4g}; response {t.response.mean:,.0f}, {_hdi(t.response)}).")
 
 
+def alternatives_table(alloc: Allocation) -> pd.DataFrame:
+    """Each named alternative plan: budget, split, response and its paired gain over the historical split."""
+    rows = []
+    for a in alloc.alternatives:
+        split = {c: r["spend_per_period"] for c, r in zip(alloc.cells, a.allocation)}
+        g = a.gain_over_historical
+        rows.append({"plan": a.name, "budget per period": a.budget_per_period, **split, "response": a.response.mean,
+                     "HDI 3%": a.response.hdi_94[0], "HDI 97%": a.response.hdi_94[1],
+                     "gain vs historical": g.mean, "P(gain > 0)": g.prob_positive})
+    return pd.DataFrame(rows)
+
+
 def constraint_table(alloc: Allocation) -> pd.DataFrame:
     """The constraints of the plan as given in the params, one row each."""
     rows = [{"rule": c["type"], "channel": c.get("channel", "all"), "where": str(c.get("where", "")) or "",
@@ -171,3 +184,49 @@ def scenario_table(alloc: Allocation) -> pd.DataFrame:
     df = pd.DataFrame([{"budget multiplier": m, "budget per period": m * budget, "expected response": r.mean,
                         "HDI 3%": r.hdi_94[0], "HDI 97%": r.hdi_94[1]} for m, r in rows])
     return df.sort_values("budget multiplier").reset_index(drop=True)
+
+
+def _cell_spend(records: list[dict], cells: list[str], cell: str) -> float:
+    if cell not in cells:
+        raise KeyError(f"unknown cell {cell!r} (cells: {cells})")
+    return records[cells.index(cell)]["spend_per_period"]
+
+
+def resolve_source(source: str, alloc: Allocation | None, idata) -> float:
+    """This report's value for a ``report.published`` source (see docs/params.md)."""
+    kind, _, rest = source.partition(":")
+    if kind == "posterior":
+        name, _, coords = rest.partition("[")
+        da = idata.posterior[name]
+        dims = [d for d in da.dims if d not in ("chain", "draw")]
+        keys = [c.strip() for c in coords.rstrip("]").split(",")] if coords else []
+        return float(da.sel(dict(zip(dims, keys))).mean())
+    if alloc is None:
+        raise KeyError(f"{source}: this run has no allocation")
+    alts = {a.name: a for a in alloc.alternatives}
+    if kind == "allocation":
+        return _cell_spend(alloc.allocation, alloc.cells, rest)
+    if kind == "alternative":
+        name, _, cell = rest.rpartition(":")
+        return _cell_spend(alts[name].allocation, alloc.cells, cell)
+    if kind == "target_budget" and alloc.target is not None:
+        return alloc.target.budget_per_period
+    if kind == "response":
+        plans = {"optimal": alloc.response, "historical": alloc.initial.response,
+                 "equal": alloc.equal.response if alloc.equal else None} | {a: v.response for a, v in alts.items()}
+        return plans[rest].mean
+    raise KeyError(f"unknown source {source!r}")
+
+
+def published_table(params: Params, alloc: Allocation | None, idata) -> pd.DataFrame:
+    """``report.published``: each published number beside this report's, with the relative difference."""
+    rows = []
+    for p in params.report.published:
+        try:
+            ours = resolve_source(p.source, alloc, idata)
+        except (KeyError, ValueError) as err:
+            ours = np.nan
+            p = p.model_copy(update={"note": f"{p.note} (not found: {err})".strip()})
+        rows.append({"quantity": p.label, "published": p.value, "this report": ours,
+                     "difference": (ours - p.value) / abs(p.value) if p.value else np.nan, "note": p.note})
+    return pd.DataFrame(rows)

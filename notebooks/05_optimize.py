@@ -71,8 +71,19 @@ if alloc is not None and alloc.scenarios:
     display(table(report.scenario_table(alloc), caption="Budget scenarios (optimal split at each budget)"))
 
 # %%
+if alloc is not None and alloc.alternatives:
+    display(table(report.alternatives_table(alloc), percent=("P(gain > 0)",),
+                  caption="Alternative plans (optimization.alternatives): spend per period per channel, response, "
+                  "and the paired gain over the historical split at the same budget"))
+
+# %%
 if alloc is not None and (alloc.constraints or alloc.target):
     if alloc.constraints:
         display(table(report.constraint_table(alloc), caption="Constraints of the plan (from the params)"))
     if alloc.target:
         display(md(report.target_sentence(alloc)))
+
+# %%
+if params.report.published:
+    display(table(report.published_table(params, alloc, idata), percent=("difference",),
+                  caption="Published vs this report"))
