@@ -11,7 +11,8 @@ import xarray as xr
 from mmmhelpers.artifacts import Allocation
 from mmmhelpers.plots import THOUSANDS, hdi_band
 
-__all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time"]
+__all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
+           "plot_spend_over_time"]
 
 
 def _frame(recs: list[dict], label: str) -> pd.DataFrame:
@@ -110,5 +111,18 @@ def plot_response_over_time(over_time: dict[str, np.ndarray], num_periods: int):
            ylabel="incremental response (target units)")
     ax.yaxis.set_major_formatter(THOUSANDS)
     ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_spend_over_time(alloc: Allocation):
+    """Planned spend per period and cell (patterned or optimized over time), stacked."""
+    spend = np.asarray(alloc.spend_by_period)
+    t = np.arange(1, spend.shape[0] + 1)
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    ax.stackplot(t, spend.T, labels=alloc.cells, alpha=0.85)
+    ax.set(title="Planned spend per period", xlabel="period of the plan", ylabel="spend (currency units)")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     return fig

@@ -59,6 +59,11 @@ plt.show()
 # HDI widens accordingly.
 
 # %%
+if alloc is not None and alloc.spend_by_period is not None:
+    fig = plots_optimize.plot_spend_over_time(alloc)
+    plt.show()
+
+# %%
 #| fig-cap: "Incremental response per period of each plan, with the carryover tail after the window."
 if alloc is not None:
     fig = plots_optimize.plot_response_over_time(response_over_time(rm, alloc), alloc.num_periods)

@@ -267,3 +267,50 @@ def test_paired_gain_is_the_draw_by_draw_difference(fitted, rm6):
     np.testing.assert_allclose(gain.hdi_94, az.hdi(want, hdi_prob=0.94), rtol=1e-6)
     lose = paired_gain(np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 1.0, 5.0, 3.0]))
     assert lose.mean == pytest.approx(-0.25) and lose.prob_positive == 0.5
+
+
+def test_alternatives_are_validated_at_load_time():
+    from pydantic import ValidationError
+
+    from mmmhelpers.config import AlternativeSpec
+
+    opt = OptimizationSpec(budget=10.0, alternatives=[AlternativeSpec(name="half", budget=5.0, bounds={"x1": (0, 2)})])
+    alt = opt.alternative(opt.alternatives[0])
+    assert alt.budget == 5.0 and alt.bounds == {"x1": (0, 2)} and alt.num_periods == opt.num_periods
+    with pytest.raises(ValidationError, match="must satisfy 0 <= lower <= upper"):
+        OptimizationSpec(budget=10.0, alternatives=[{"name": "bad", "bounds": {"x1": [3, 1]}}])
+    with pytest.raises(ValidationError, match="distinct names"):
+        OptimizationSpec(budget=10.0, alternatives=[{"name": "a"}, {"name": "a"}])
+
+
+def test_published_sources_resolve_to_this_reports_numbers(fitted):
+    from mmmhelpers.artifacts import Allocation
+    from mmmhelpers.report import resolve_source
+
+    _, idata, _ = fitted
+    alloc = Allocation.model_validate({
+        "budget_per_period": 5.0, "num_periods": 8, "objective": "mean", "cells": ["x1", "x2"],
+        "allocation": [{"channel": "x1", "spend_per_period": 2.8}, {"channel": "x2", "spend_per_period": 2.2}],
+        "response": {"mean": 10.0, "hdi_94": [8.0, 12.0]},
+        "initial": {"allocation": [], "response": {"mean": 9.0, "hdi_94": [7.0, 11.0]}}, "scenarios": [],
+        "optimizer": {}})
+    assert resolve_source("allocation:x2", alloc, idata) == 2.2
+    assert resolve_source("response:historical", alloc, idata) == 9.0
+    lam = idata.posterior["saturation_lam"].sel(channel="x1").mean().item()
+    assert resolve_source("posterior:saturation_lam[x1]", alloc, idata) == pytest.approx(lam)
+    with pytest.raises(KeyError, match="unknown cell"):
+        resolve_source("allocation:tv", alloc, idata)
+
+
+def test_time_varying_media_uses_the_multiplier_of_the_last_observed_week(fitted, rm6):
+    mmm, idata, _ = fitted
+    tv = idata.copy()
+    dates = mmm.data.dates
+    mult = np.ones((1, 3, len(dates)))
+    mult[..., -1] = [1.5, 2.0, 0.5]  # only the last week's value may matter
+    tv.posterior["media_temporal_latent_multiplier"] = (("chain", "draw", "date"), mult)
+    tv.posterior = tv.posterior.assign_coords(date=dates)
+    rm = response_model(mmm.spec, mmm.data, tv, num_periods=6, n_draws=3, carryover_history=False)
+    assert rm.window.multiplier == "last_observed_week" and rm6.window.multiplier == "none"
+    x = np.array([4000.0, 2500.0])
+    np.testing.assert_allclose(rm.draws(x), rm6.draws(x) * np.array([1.5, 2.0, 0.5]), rtol=1e-10)

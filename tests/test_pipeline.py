@@ -108,6 +108,18 @@ def test_allocation_spends_the_budget_and_beats_the_initial_split(report):
     assert lo <= a["response"]["mean"] <= hi
     assert [s["multiplier"] for s in a["scenarios"]] == [0.5, 1.5]
     assert a["scenarios"][0]["response"]["mean"] < a["response"]["mean"] < a["scenarios"][1]["response"]["mean"]
+    x2 = next(r["spend_per_period"] for r in a["allocation"] if r["channel"] == "x2")
+    assert x2 >= 0.25 * 8000 * (1 - 1e-6)  # the min_share constraint holds
+    cells = sum(r["response"]["mean"] for r in a["allocation"])
+    assert cells == pytest.approx(a["response"]["mean"], rel=1e-6)  # per-channel responses add up
+    assert a["response_window"]["mean"] + a["response_tail"]["mean"] == pytest.approx(a["response"]["mean"], rel=1e-6)
+    assert a["window"]["history_weeks"] == 3 and a["window"]["tail_weeks"] == 3
+    for base in ("initial", "equal"):
+        gain = a[base]["gain"]
+        assert gain["hdi_94"][0] <= gain["mean"] <= gain["hdi_94"][1] and 0 <= gain["prob_positive"] <= 1
+    (alt,) = a["alternatives"]
+    assert alt["name"] == "half budget" and sum(r["spend_per_period"] for r in alt["allocation"]) == pytest.approx(4000)
+    assert a["response_with_noise"] is not None
 
 
 def test_manifest_has_provenance(report):
