@@ -56,10 +56,15 @@ def _default(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-class Record(BaseModel):
-    """A JSON artifact: frozen, unknown keys are errors, ``FILE`` names it inside ``artifacts/``."""
+class Part(BaseModel):
+    """A piece of a JSON artifact: frozen, unknown keys are errors."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Record(Part):
+    """A JSON artifact: ``FILE`` names it inside ``artifacts/``."""
+
     FILE: ClassVar[str]
     IN_ARTIFACTS: ClassVar[bool] = True
 
@@ -110,10 +115,9 @@ class Diagnostics(Record):
     divergence_summary: str = ""  # one line for the banner and the CLI
 
 
-class Fold(BaseModel):
+class Fold(Part):
     """One origin of the out-of-sample check (original scale)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     origin: str
     train_end: str
     test_start: str
@@ -126,20 +130,18 @@ class Fold(BaseModel):
     coverage_94: float
 
 
-class Scores(BaseModel):
+class Scores(Part):
     """Average scores over the folds (original scale)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     crps: float
     mape: float
     coverage_50: float
     coverage_94: float
 
 
-class InSample(BaseModel):
+class InSample(Part):
     """Scores of the first fold's training weeks (how well the model fits what it saw)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     crps: float
     mape: float
     r2: float
@@ -157,46 +159,41 @@ class OutOfSample(Record):
     summary: Scores
 
 
-class Response(BaseModel):
+class Response(Part):
     """Posterior mean and 94% HDI of a response (original target units)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     mean: float
     hdi_94: list[float]
 
 
-class Gain(BaseModel):
+class Gain(Part):
     """The paired gain of one plan over another, draw by draw (original target units)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     mean: float
     hdi_94: list[float]
     prob_positive: float  # share of posterior draws in which the plan beats the baseline
 
 
-class Baseline(BaseModel):
+class Baseline(Part):
     """The split the optimum is compared with (the historical one)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     allocation: list[dict[str, Any]]
     response: Response
     gain: Gain | None = None  # the optimal plan's paired gain over this baseline
 
 
-class Scenario(BaseModel):
+class Scenario(Part):
     """The optimal split at ``multiplier`` × the budget."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     multiplier: float
     budget_per_period: float
     response: Response
     allocation: list[dict[str, Any]]
 
 
-class WindowInfo(BaseModel):
+class WindowInfo(Part):
     """How a plan is judged: history carried in, the window, the tail, what is optimized, the multiplier."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     history_weeks: int
     num_periods: int
     tail_weeks: int
@@ -205,10 +202,9 @@ class WindowInfo(BaseModel):
     description: str
 
 
-class TargetResult(BaseModel):
+class TargetResult(Part):
     """The budget per period whose optimal plan reaches a target response, ROAS or mROAS."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     type: str
     value: float
     budget_per_period: float
@@ -217,10 +213,9 @@ class TargetResult(BaseModel):
     allocation: list[dict[str, Any]]
 
 
-class AlternativeResult(BaseModel):
+class AlternativeResult(Part):
     """A named plan with other budget or rules (``optimization.alternatives``), on the same window and draws."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
     budget_per_period: float
     response: Response

@@ -37,6 +37,9 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
          "capped": [{"cell": "x2", "observed_max_per_period": 9000.0, "binding": False}],
          "target": {"type": "response", "value": 1000.0, "budget_per_period": 5000.0, "achieved": 1000.0,
                     "response": RESP, "allocation": []},
+         "alternatives": [{"name": "half", "budget_per_period": 4000.0, "response": RESP,
+                           "gain_over_historical": {"mean": 1.0, "hdi_94": [0.0, 2.0], "prob_positive": 0.9},
+                           "allocation": []}],
          "response_with_noise": None, "cells": ["x1", "x2"]}
 
 
