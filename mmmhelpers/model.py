@@ -147,7 +147,8 @@ def _hsgp_spec(value: bool | HSGPSpec) -> HSGPSpec:
     return value if isinstance(value, HSGPSpec) else HSGPSpec()
 
 
-def media_contribution(x_scaled, spec: ModelSpec, adstock_params: dict, saturation_params: dict, multiplier=None):
+def media_contribution(x_scaled, spec: ModelSpec, adstock_params: dict, saturation_params: dict, multiplier=None,
+                       lagged=lagged_sum):
     """Spend (divided by the channel scale; time on axis 0) -> media contribution on the model scale.
 
     adstock -> saturation -> optional multiplier. The one media path: the model calls it with random
@@ -155,7 +156,7 @@ def media_contribution(x_scaled, spec: ModelSpec, adstock_params: dict, saturati
     feature reaches the optimizer by construction.
     """
     w = adstock_weights(spec.adstock.type, adstock_params, spec.adstock.l_max, spec.adstock.normalize)
-    contrib = saturation(lagged_sum(x_scaled, w), spec.saturation.type, saturation_params)
+    contrib = saturation(lagged(x_scaled, w), spec.saturation.type, saturation_params)
     return contrib if multiplier is None else contrib * multiplier
 
 

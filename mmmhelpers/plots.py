@@ -30,7 +30,8 @@ __all__ = [
     "plot_holdout",
 ]
 
-THOUSANDS = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
+THOUSANDS = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 or v == 0 else f"{v:.3g}")
+"""Tick labels with thousands separators; small values (spend of 0.5, a ROAS of 1.2) keep their digits."""
 
 
 def hdi_band(draws: np.ndarray, prob: float = 0.94) -> tuple[np.ndarray, np.ndarray]:

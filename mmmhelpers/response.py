@@ -24,7 +24,7 @@ import xarray as xr
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
+from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, shifted_sum
 
 __all__ = ["ResponseModel", "Window", "posterior_media", "response_model", "response_curves", "draw_indices",
            "MULTIPLIER_NAME"]
@@ -67,7 +67,7 @@ def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarra
                 for p in registry[getattr(spec, prefix).type].params}
 
     contrib = media_contribution(spend / channel_scale, spec, draws_of("adstock", ADSTOCKS),
-                                 draws_of("saturation", SATURATIONS), multiplier)
+                                 draws_of("saturation", SATURATIONS), multiplier, lagged=shifted_sum)
     return contrib * target_scale[..., None]
 
 
@@ -210,9 +210,10 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
 
 
 def response_curves(rm: ResponseModel, n_points: int = 41, max_multiple: float = 2.0,
-                    weights: list[float] | None = None) -> xr.Dataset:
+                    weights: list[float] | None = None, reach: np.ndarray | None = None) -> xr.Dataset:
     """Response and marginal ROAS of each cell against its spend per period, from 0 to ``max_multiple`` times the
-    most it spent in one week (posterior mean and 94% HDI over the model's draws).
+    most it spent in one week, or 10% past ``reach`` (e.g. a plan's spend per cell) if that is further
+    (posterior mean and 94% HDI over the model's draws).
 
     The response is the incremental one of the window (and tail, if the objective counts it) for flat spend
     at that level; cells are independent, so every cell's curve comes from the same evaluations.
@@ -222,6 +223,8 @@ def response_curves(rm: ResponseModel, n_points: int = 41, max_multiple: float =
     from mmmhelpers.constraints import cell_labels
 
     top = np.where(rm.observed_max > 0, rm.observed_max, 1.0).ravel() * max_multiple
+    if reach is not None:
+        top = np.maximum(top, 1.1 * np.asarray(reach, float).ravel())
     levels = np.linspace(0.0, 1.0, n_points)[:, None] * top[None]  # (point, cell)
     resp, marg = [], []
     for lv in levels:

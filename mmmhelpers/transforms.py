@@ -29,6 +29,7 @@ __all__ = [
     "adstock",
     "adstock_weights",
     "lagged_sum",
+    "shifted_sum",
     "logistic_saturation",
     "michaelis_menten",
     "hill_saturation",
@@ -53,6 +54,23 @@ def lagged_sum(x, weights):
     padded = pt.concatenate([pt.zeros((*(xt.shape[i] for i in range(xt.ndim - 1)), l_max - 1), dtype=x.dtype), xt],
                             axis=-1)
     return pt.moveaxis(convolve1d(padded, wt, mode="valid"), -1, 0)
+
+
+def shifted_sum(x, weights):
+    """The same as :func:`lagged_sum` as an explicit sum of ``l_max`` shifted copies: elementwise work that
+    pytensor's C backend fuses, for the optimizer's many small evaluations (``lagged_sum``'s batched
+    convolution is fastest under numba, where the sampler runs)."""
+    x = pt.as_tensor_variable(x)
+    weights = pt.as_tensor_variable(weights)
+    l_max = weights.type.shape[0]
+    if l_max is None:
+        raise ValueError("adstock weights need a static lag length")
+    nb = max(x.ndim, weights.ndim) - 1  # batch dims of both, aligned right (as lagged_sum)
+    x = x.dimshuffle(0, *["x"] * (nb - x.ndim + 1), *range(1, x.ndim))
+    weights = weights.dimshuffle(0, *["x"] * (nb - weights.ndim + 1), *range(1, weights.ndim))
+    n = x.shape[0]
+    padded = pt.concatenate([pt.zeros((l_max - 1, *(x.shape[i] for i in range(1, x.ndim))), dtype=x.dtype), x], axis=0)
+    return sum(weights[lag] * padded[l_max - 1 - lag: l_max - 1 - lag + n] for lag in range(l_max))
 
 
 def _lags(l_max: int, like):

@@ -14,10 +14,11 @@ quick = False  # True: few draws for a fast look
 #| include: false
 # %matplotlib inline
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import display
 
 from mmmhelpers import artifacts, plots_optimize, report
-from mmmhelpers.optimize import allocate, response_over_time
+from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
 
@@ -50,7 +51,8 @@ if alloc is not None:
 
 # %%
 #| fig-cap: "Response and marginal ROAS against spend per period: posterior mean and 94% HDI."
-curves = response_curves(rm, weights=opt.weights if opt else None)
+reach = None if alloc is None else np.max([plan_spend(rm, alloc, w).max(0) for w in ("optimal", "historical")], 0)
+curves = response_curves(rm, weights=opt.weights if opt else None, reach=reach)
 fig = plots_optimize.plot_response_curves(curves, alloc)
 plt.show()
 

@@ -24,6 +24,7 @@ from mmmhelpers.transforms import (
     logistic_saturation,
     michaelis_menten,
     saturation,
+    shifted_sum,
     tanh_saturation,
 )
 
@@ -398,3 +399,18 @@ def test_component_with_mismatched_params_raises():
         Component(("lam", "alpha"), michaelis_menten, {"alpha": prior, "lam": prior})  # passed positionally
     with pytest.raises(TypeError, match=r"delayed_weights: default priors for \['alpha'\]"):
         Component(("alpha", "theta"), ADSTOCKS["delayed"].fn, {"alpha": prior})
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((12,), (4,)), ((12, 3), (4, 3)), ((12, 5, 3), (4, 3)), ((3,), (5, 2))],
+                         ids=["1d", "per-channel", "batch-broadcast", "series-shorter-than-lags"])
+def test_shifted_sum_equals_the_convolution_and_the_loop(x_shape, w_shape):
+    rng = np.random.default_rng(0)
+    x, w = rng.uniform(0, 1, x_shape), rng.uniform(0, 1, w_shape)
+    got = shifted_sum(x, w).eval()
+    np.testing.assert_allclose(got, lagged_sum(x, w).eval(), rtol=1e-12)
+    full = np.broadcast_shapes(x.shape[1:], w.shape[1:])
+
+    def spread(a):  # batch dims aligned right, then broadcast to the full batch shape
+        return np.broadcast_to(a.reshape(a.shape[0], *(1,) * (len(full) - a.ndim + 1), *a.shape[1:]), (a.shape[0], *full))
+
+    np.testing.assert_allclose(got, numpy_adstock(spread(x), spread(w)), rtol=1e-12)
