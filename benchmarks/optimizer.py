@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -85,14 +85,14 @@ Differences that remain (solver settings, not the problem):
 T = TypeVar("T")
 
 
-def timed(fn: Callable[[], T], repeats: int) -> tuple[list[float], T]:
-    """Wall seconds of ``repeats`` calls of ``fn`` and the last call's result."""
-    seconds, out = [], None
+def timed(fn: Callable[[], T], repeats: int) -> tuple[list[float], list[T]]:
+    """Wall seconds of ``repeats`` calls of ``fn`` and every call's result."""
+    seconds, outs = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        out = fn()
+        outs.append(fn())
         seconds.append(time.perf_counter() - t0)
-    return seconds, out
+    return seconds, outs
 
 
 def prior_as_posterior(params: Params, data: MMMData, chains: int, draws: int, seed: int) -> xr.Dataset:
@@ -116,15 +116,19 @@ def ours_compile(params: Params, data: MMMData, posterior: xr.Dataset) -> Respon
                           objective_window="window_and_tail", carryover_history=False)
 
 
-def ours_solve(rm: ResponseModel, budget: float) -> Plan:
-    return optimize_budget(rm, problem_for(rm, budget, bounds={ch: [0.0, budget] for ch in rm.channels}))
+def ours_solve(rm: ResponseModel, budget: float) -> tuple[Plan, dict[str, Any]]:
+    """One optimization; with it, how many response evaluations it made and SLSQP's result."""
+    with counting(rm) as found:
+        plan = optimize_budget(rm, problem_for(rm, budget, bounds={ch: [0.0, budget] for ch in rm.channels}))
+    return plan, found
 
 
 @contextmanager
-def counting(rm: ResponseModel, found: dict[str, Any]):
-    """Count the compiled response calls (value + jacobian) of ``rm`` and record SLSQP's result."""
+def counting(rm: ResponseModel) -> Iterator[dict[str, Any]]:
+    """Count the compiled response calls (value + jacobian) of ``rm`` and record SLSQP's result (a Python
+    call and a list append per evaluation: microseconds against the evaluation's milliseconds)."""
     calls, minimize = rm.value_and_jac, mmmhelpers.optimize.minimize
-    found["evaluations"] = 0
+    found: dict[str, Any] = {"evaluations": 0}
 
     def counted(plan):
         found["evaluations"] += 1
@@ -250,6 +254,11 @@ def fmt_times(seconds: list[float]) -> str:
     return f"{statistics.median(seconds):.2f}" + (f" ({runs})" if len(seconds) > 1 else "")
 
 
+def fmt_counts(counts: list[int]) -> str:
+    """One count, or every run's when they differ."""
+    return str(counts[0]) if len(set(counts)) == 1 else "/".join(map(str, counts))
+
+
 def goal_line(ours_s: float, theirs_s: float | None) -> str:
     fast = ours_s <= SOLVE_GOAL_S
     text = f"mmmhelpers <= {SOLVE_GOAL_S:g} s: {'MET' if fast else 'MISSED'}"
@@ -286,19 +295,24 @@ def main() -> None:
     budget = float(data.X.mean(axis=0).sum())
     labels = cell_labels(data.channels, data.panel)
 
-    ours_compile_s, rm = timed(lambda: ours_compile(params, data, posterior), args.repeats)
-    ours_solve_s, plan = timed(lambda: ours_solve(rm, budget), args.repeats)
-    with counting(rm, {}) as ours_count:
-        ours_solve(rm, budget)
+    ours_compile_s, rms = timed(lambda: ours_compile(params, data, posterior), args.repeats)
+    rm = rms[-1]
+    ours_solve_s, ours_runs = timed(lambda: ours_solve(rm, budget), args.repeats)
+    plan = ours_runs[-1][0]
+    ours_nit = "/".join(sorted({str(found["result"].nit) for _, found in ours_runs}))
+    ours_evals = [found["evaluations"] for _, found in ours_runs]
 
     missing = pymc_marketing_available()
     theirs = None
     if missing is None:
         mmm = theirs_fitted(data, posterior)
-        their_compile_s, allocator = timed(lambda: theirs_compile(mmm, data), args.repeats)
-        their_solve_s, (their_x, their_res) = timed(lambda: theirs_solve(allocator, data, budget), args.repeats)
+        their_compile_s, allocators = timed(lambda: theirs_compile(mmm, data), args.repeats)
+        allocator = allocators[-1]
+        their_solve_s, their_runs = timed(lambda: theirs_solve(allocator, data, budget), args.repeats)
+        their_x, their_res = their_runs[-1]
+        their_nfev = [res.nfev for _, res in their_runs]
         documented_s, documented_x = theirs_documented(mmm, data, budget)
-        theirs = {"compile": their_compile_s, "solve": their_solve_s, "x": their_x, "res": their_res,
+        theirs = {"compile": their_compile_s, "solve": their_solve_s, "x": their_x, "res": their_res, "nfev": their_nfev,
                   "documented_s": documented_s, "documented_x": documented_x, "allocator": allocator}
     load_after = os.getloadavg()[0]
 
@@ -308,29 +322,29 @@ def main() -> None:
     print(f"case {Path(args.params).name}; budget per period B = {budget:,.2f}; times in wall seconds: median of "
           f"{args.repeats} runs (every run in brackets, in order)\n")
     t_ours, t_ours_c = statistics.median(ours_solve_s), statistics.median(ours_compile_s)
-    res_ours = ours_count["result"]
+    ev_ours = statistics.median(ours_evals)
     if theirs is None:
         print(f"pymc-marketing is not importable ({missing}): timing mmmhelpers only. Install the `benchmark`"
               " extra in a separate venv (see this script's docstring).\n")
         rows = [["compile s", fmt_times(ours_compile_s), "reported apart"],
                 ["solve s", fmt_times(ours_solve_s), goal_line(t_ours, None)],
                 ["compile + solve s", f"{t_ours_c + t_ours:.2f}", ""],
-                ["SLSQP iterations / evaluations", f"{res_ours.nit} / {ours_count['evaluations']}", ""]]
+                ["SLSQP iterations / evaluations", f"{ours_nit} / {fmt_counts(ours_evals)}", ""]]
         print_table(rows, ["", "mmmhelpers", "goal"])
     else:
         t_th, t_th_c = statistics.median(theirs["solve"]), statistics.median(theirs["compile"])
         res_th = theirs["res"]
-        ev_ours = ours_count["evaluations"]
+        ev_th = statistics.median(theirs["nfev"])
         rows = [["compile s", fmt_times(ours_compile_s), fmt_times(theirs["compile"]), f"{t_th_c / t_ours_c:.1f}x",
                  "reported apart"],
                 ["solve s (one SLSQP run)", fmt_times(ours_solve_s), fmt_times(theirs["solve"]), f"{t_th / t_ours:.1f}x",
                  goal_line(t_ours, t_th)],
                 ["compile + solve s", f"{t_ours_c + t_ours:.2f}", f"{t_th_c + t_th:.2f}",
                  f"{(t_th_c + t_th) / (t_ours_c + t_ours):.1f}x", goal_line(t_ours_c + t_ours, t_th_c + t_th)],
-                ["SLSQP iterations / objective+gradient evaluations", f"{res_ours.nit} / {ev_ours}",
-                 f"{res_th.nit} / {res_th.nfev}", "", "mmmhelpers: + 1 scaling call + 1 final call"],
-                ["solve s per evaluation", f"{t_ours / ev_ours:.3f}", f"{t_th / res_th.nfev:.3f}",
-                 f"{(t_th / res_th.nfev) / (t_ours / ev_ours):.1f}x", ""]]
+                ["SLSQP iterations / objective+gradient evaluations", f"{ours_nit} / {fmt_counts(ours_evals)}",
+                 f"{res_th.nit} / {fmt_counts(theirs['nfev'])}", "", "mmmhelpers: + 1 scaling call + 1 final call"],
+                ["solve s per evaluation", f"{t_ours / ev_ours:.3f}", f"{t_th / ev_th:.3f}",
+                 f"{(t_th / ev_th) / (t_ours / ev_ours):.1f}x", ""]]
         print_table(rows, ["", "mmmhelpers", "pymc-marketing", "pymc-marketing / mmmhelpers", "goal"])
         print(f"\npymc-marketing's documented one call, MultiDimensionalBudgetOptimizerWrapper(...).optimize_budget"
               f"(budget, budget_bounds) (compiles, then solves), once: {theirs['documented_s']:.2f} s")
@@ -352,7 +366,7 @@ def main() -> None:
         same_eval = max(abs(at_ours[0] - at_ours[1]), abs(at_theirs[0] - at_theirs[1])) / abs(at_ours[0])
         print(f"\nsame plan, two evaluators: relative difference {same_eval:.2g}; the two optima differ by "
               f"{(at_ours[0] - at_theirs[0]) / abs(at_ours[0]):+.2g} (relative, mmmhelpers' minus pymc-marketing's)")
-        print(f"\nSLSQP: mmmhelpers '{res_ours.message}'; pymc-marketing '{res_th.message}'")
+        print(f"\nSLSQP: mmmhelpers '{ours_runs[-1][1]['result'].message}'; pymc-marketing '{res_th.message}'")
     print("\n" + DEFINITIONS)
     print(f"versions: {versions()}")
     print(f"mmmhelpers: {mmmhelpers_revision()}")

@@ -238,6 +238,7 @@ class Allocation(Record):
     window: WindowInfo | None = None
     response_window: Response | None = None  # the part of the response inside the window
     response_tail: Response | None = None  # the carryover after it
+    carryover_in: Response | None = None  # the window's media response from spend before it (no plan changes it)
     equal: Baseline | None = None  # the equal split over cells, the second baseline
     spend_by_period: list[list[float]] | None = None  # period x cell (see ``cells``), for patterned or timed plans
     budget_use: str = "exact"

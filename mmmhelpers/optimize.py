@@ -370,6 +370,7 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
         window=WindowInfo(**rm.window.__dict__, description=rm.window.describe()),
         response_window=_response(split["window"]),
         response_tail=_response(split["tail"]),
+        carryover_in=_response(rm.carryover_in) if rm.window.history_weeks else None,
         equal=baseline(equal_split(rm, opt.budget)),
         spend_by_period=(best.spend.reshape(rm.num_periods, -1).round(4).tolist()
                          if opt.pattern or opt.optimize_over_time else None),

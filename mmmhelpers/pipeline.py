@@ -178,8 +178,9 @@ def _headlines(run_dir: Path, diag: Diagnostics | None) -> list[tuple[str, str]]
         paired = (f"; paired gain {_fmt(gain.mean)} (94% HDI {_fmt(gain.hdi_94[0])} to {_fmt(gain.hdi_94[1])}), "
                   f"P(gain > 0) = {gain.prob_positive:.0%}") if gain else ""
         rows.append(("Budget", f"{_fmt(alloc.budget_per_period)} per period over {alloc.num_periods} periods: "
-                               f"optimal split {_fmt(alloc.response.mean)} vs initial "
-                               f"{_fmt(alloc.initial.response.mean)} ({alloc.gain:+.1%}){paired}"))
+                               f"incremental response of the optimal plan {_fmt(alloc.response.mean)} vs "
+                               f"{_fmt(alloc.initial.response.mean)} for the historical split ({alloc.gain:+.1%})"
+                               f"{paired}"))
     return rows
 
 

@@ -118,6 +118,9 @@ def allocation_headline(alloc: Allocation) -> str:
         if alloc.response_window is not None and alloc.response_tail is not None:
             text += (f" Of the plan's response, {alloc.response_window.mean:,.0f} falls inside the window and "
                      f"{alloc.response_tail.mean:,.0f} in the tail.")
+        if alloc.carryover_in is not None:
+            text += (f" Spend before the window still adds {alloc.carryover_in.mean:,.0f} inside it whatever the plan "
+                     "(not counted in the plan's response).")
     held = [c for c in alloc.capped if c.get("binding", True)]
     if held:
         cells = ", ".join(f"{c['cell']} (at most {c['observed_max_per_period']:,.0f})" for c in held)

@@ -107,6 +107,7 @@ class ResponseModel:
     _detail: object  # spend (draw, time, cell) -> incremental contribution (draw, time + tail, cell)
     observed_max: np.ndarray = field(repr=False, default=None)  # highest spend per period seen, (*panel, channel)
     observed_min: np.ndarray = field(repr=False, default=None)
+    carryover_in: np.ndarray = field(repr=False, default=None)  # per draw: the history's own response in the window
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -198,7 +199,7 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
         quiet[:hist_weeks] = history
         base = contribution(pt.as_tensor_variable(quiet)).eval()
     else:
-        base = 0.0
+        base = np.zeros((1, len(idx), n_cells))
     incr = (contribution(series) - base).dimshuffle(1, 0, 2)  # (draw, time, cell)
     stop = num_periods if objective_window == "window" else num_periods + tail
     per_draw = incr[:, :stop].sum(axis=(1, 2))
@@ -206,7 +207,8 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     detail = pytensor.function([spend], incr)
     window = Window(hist_weeks, num_periods, tail, objective_window, how)
     return ResponseModel(list(channels), dict(panel), window, idx, value_and_jac, detail,
-                         observed_max=data.X.max(axis=0), observed_min=data.X.min(axis=0))
+                         observed_max=data.X.max(axis=0), observed_min=data.X.min(axis=0),
+                         carryover_in=base[:num_periods].sum(axis=(0, 2)))
 
 
 def response_curves(rm: ResponseModel, n_points: int = 41, max_multiple: float = 2.0,

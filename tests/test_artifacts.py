@@ -30,6 +30,7 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
          "window": {"history_weeks": 7, "num_periods": 13, "tail_weeks": 7, "objective_window": "window_and_tail",
                     "multiplier": "none", "description": "13 periods; ..."},
          "response_window": RESP, "response_tail": {"mean": 200.0, "hdi_94": [100.0, 300.0]},
+         "carryover_in": RESP,
          "equal": {"allocation": [{"channel": "x1", "spend_per_period": 4000.0}], "response": RESP,
                    "gain": {"mean": 0.0, "hdi_94": [-10.0, 10.0], "prob_positive": 0.5}},
          "spend_by_period": None, "budget_use": "exact",

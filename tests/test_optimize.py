@@ -85,6 +85,12 @@ def test_history_carries_into_the_window_by_hand(fitted):
         want = hand_response(mmm, idata, x, 5, history=d.X[-7:])
         np.testing.assert_allclose(rms[name].draws(x), want, rtol=1e-9)
     assert rms["spiked"].draws(x).mean() < rms["plain"].draws(x).mean()
+    quiet = np.zeros((5, 2))  # the window's response to the history alone rises by the spike's carryover
+    carry = {k: hand_contrib(mmm, idata, quiet, d.X[-7:])[:, :5].sum(axis=(1, 2)) for k, d in
+             [("plain", data), ("spiked", spiked)]}
+    for k in rms:
+        np.testing.assert_allclose(rms[k].carryover_in, carry[k], rtol=1e-9)
+    assert (carry["spiked"] > carry["plain"]).all()
     plans = {k: optimize_budget(rm, problem_for(rm, BUDGET)).per_period for k, rm in rms.items()}
     assert plans["spiked"][0] < plans["plain"][0] - 100
 
