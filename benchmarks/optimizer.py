@@ -125,8 +125,8 @@ def ours_solve(rm: ResponseModel, budget: float) -> tuple[Plan, dict[str, Any]]:
 
 @contextmanager
 def counting(rm: ResponseModel) -> Iterator[dict[str, Any]]:
-    """Count the compiled response calls (value + jacobian) of ``rm`` and record SLSQP's result (a Python
-    call and a list append per evaluation: microseconds against the evaluation's milliseconds)."""
+    """Count the compiled response calls (value + jacobian) of ``rm`` and record SLSQP's result (one Python
+    call and one increment per evaluation: microseconds against the evaluation's milliseconds)."""
     calls, minimize = rm.value_and_jac, mmmhelpers.optimize.minimize
     found: dict[str, Any] = {"evaluations": 0}
 
@@ -287,7 +287,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-    load_before = os.getloadavg()[0]
+    load_before, revision = os.getloadavg()[0], mmmhelpers_revision()  # others may commit while this runs
     params = load_params(args.params)
     data, _ = prepare_data(params)
     posterior = prior_as_posterior(params, data, args.chains, args.draws, seed=params.seed)
@@ -369,7 +369,7 @@ def main() -> None:
         print(f"\nSLSQP: mmmhelpers '{ours_runs[-1][1]['result'].message}'; pymc-marketing '{res_th.message}'")
     print("\n" + DEFINITIONS)
     print(f"versions: {versions()}")
-    print(f"mmmhelpers: {mmmhelpers_revision()}")
+    print(f"mmmhelpers: {revision}")
     print(f"pytensor: mode {pytensor.config.mode}, linker {pytensor.config.linker}, cxx {pytensor.config.cxx or 'none'}, "
           f"blas '{pytensor.config.blas__ldflags}'")
     print(f"machine: {os.cpu_count()} cores; 1-min load average {load_before:.2f} before, {load_after:.2f} after "

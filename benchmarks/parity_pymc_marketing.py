@@ -4,8 +4,12 @@ Both fit the same simulated data with the same priors (params/geo_hierarchical.y
 scaling on both sides) and the same sampler (nutpie). Prints, per scalar parameter, both posterior
 means and sds and |difference| / posterior sd (parity: < 0.5 everywhere), then time and min ESS.
 
-    .venv/bin/pip install pymc-marketing==0.19.2      # optional extra, benchmarks only
-    .venv/bin/python benchmarks/parity_pymc_marketing.py [params/geo_hierarchical.yaml] [--draws 1000]
+pymc-marketing is the optional ``benchmark`` extra; keep it out of the project's .venv (it may move pins):
+
+    python3 -m venv /work/bench-venv
+    /work/bench-venv/bin/pip install -r requirements.txt pymc-marketing==0.19.2
+    /work/bench-venv/bin/pip install --no-deps -e .
+    /work/bench-venv/bin/python benchmarks/parity_pymc_marketing.py [params/geo_hierarchical.yaml] [--draws 1000]
 """
 
 from __future__ import annotations

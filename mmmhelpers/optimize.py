@@ -36,6 +36,9 @@ __all__ = ["Plan", "InfeasibleError", "objective_value", "optimize_budget", "all
            "response_model", "history_split", "equal_split", "plan_spend", "response_over_time"]
 
 
+FTOL = 1e-10  # on the objective relative to the starting split's: 1e-12 sits at float noise and only adds steps
+
+
 def hdi94(samples: np.ndarray) -> list[float]:
     """94% HDI of a 1-D sample (arviz)."""
     lo, hi = az.hdi(np.asarray(samples, dtype=float), hdi_prob=0.94)
@@ -149,7 +152,7 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
     best = None
     for u0 in starts:
         res = minimize(f, u0, jac=True, method="SLSQP", bounds=list(zip(lo[free] / scale, hi[free] / scale)),
-                       constraints=cons, options={"maxiter": 500, "ftol": 1e-12})
+                       constraints=cons, options={"maxiter": 500, "ftol": FTOL})
         v = np.clip(full(res.x), lo, hi)
         bad = _violation(problem, v)
         if best is None or (bad <= 1e-6 * scale and (best[2] > 1e-6 * scale or res.fun < best[0].fun)):

@@ -168,6 +168,18 @@ class ResponseModel:
         return np.einsum("t,stc->sc", w, jac) / w.sum()
 
 
+class _Lazy:
+    """A function compiled on its first call."""
+
+    def __init__(self, build):
+        self._build, self._fn = build, None
+
+    def __call__(self, *args):
+        if self._fn is None:
+            self._fn = self._build()
+        return self._fn(*args)
+
+
 def _multiplier(idata, data: MMMData, idx: np.ndarray) -> tuple[np.ndarray | None, str]:
     m = last_week_multiplier(idata, data.panel, data.channels, idx)
     return m, ("none" if m is None else "last_observed_week")
@@ -204,7 +216,7 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     stop = num_periods if objective_window == "window" else num_periods + tail
     per_draw = incr[:, :stop].sum(axis=(1, 2))
     value_and_jac = pytensor.function([spend], [per_draw, pt.grad(per_draw.sum(), spend)])
-    detail = pytensor.function([spend], incr)
+    detail = _Lazy(lambda: pytensor.function([spend], incr))  # only reports need it: compiled on first use
     window = Window(hist_weeks, num_periods, tail, objective_window, how)
     return ResponseModel(list(channels), dict(panel), window, idx, value_and_jac, detail,
                          observed_max=data.X.max(axis=0), observed_min=data.X.min(axis=0),
