@@ -12,7 +12,7 @@ __all__ = ["main"]
 
 
 def _validate(path: str) -> int:
-    from mmmhelpers.pipeline import check_case
+    from mmmhelpers.checks import check_case
 
     try:
         params = load_params(path)

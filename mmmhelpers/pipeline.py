@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
-import xarray as xr
 
-from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery, prepare_data
+from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery
+from mmmhelpers.checks import check_case
 from mmmhelpers.config import Params, load_params, params_hash
-from mmmhelpers.data import MMMData
 
 __all__ = ["STAGES", "RunError", "run", "render", "write_index", "ROOT"]
 
@@ -321,22 +320,6 @@ def _warn_if_red(out: Path) -> None:
     if diag is not None and diag.health == "red":
         why = diag.divergence_summary if diag.divergences else f"max R-hat {diag.rhat_max:.3f}, min ESS {diag.ess_bulk_min:.0f}"
         print(f"mmm-report: WARNING: sampler health is RED ({why}); see {out / '02_fit.html'}", file=sys.stderr, flush=True)
-
-
-def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[str]]:
-    """Params against their data, before anything runs: the data themselves, then the optimization
-    section (unknown channels/geos, bounds and constraints vs the budget and every scenario)."""
-    from mmmhelpers.data import DataError
-    from mmmhelpers.optimize import plan_problems
-
-    try:
-        data, truth = prepare_data(params)
-    except (DataError, ValueError, NotImplementedError, OSError) as err:
-        return None, None, [str(err)]
-    problems = []
-    if params.optimization is not None:
-        problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0))
-    return data, truth, problems
 
 
 def run(
