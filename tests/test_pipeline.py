@@ -186,14 +186,16 @@ def test_failed_run_keeps_the_last_good_report(report, tmp_path):
     assert (tmp_path / "tiny.failed" / "notebooks" / "05_optimize.ipynb").exists()
 
 
-@pytest.mark.parametrize("change, message", [
-    ("bounds: {tv: [0, 1]}", "optimization.bounds.tv: unknown channel 'tv'"),
-    ("scenarios: [0.5, 9.0]", "optimization.scenarios (9x): budget 72,000 per period is more than the bounds allow"),
-    ("constraints: [{type: min_share, channel: x1, where: {geo: a}, value: 0.2}]", "unknown dim 'geo'"),
+@pytest.mark.parametrize("old, change, message", [
+    ("scenarios: [0.5, 1.5]", "bounds: {tv: [0, 1]}", "optimization.bounds.tv: unknown channel 'tv'"),
+    ("scenarios: [0.5, 1.5]", "scenarios: [0.5, 9.0]",
+     "optimization.scenarios (9x): budget 72,000 per period is more than the bounds allow"),
+    ("channel: x2, value: 0.25", "channel: x1, where: {geo: a}, value: 0.2", "unknown dim 'geo'"),
 ], ids=["unknown-channel", "unreachable-scenario", "unknown-dim"])
-def test_optimization_problems_stop_the_run_before_any_notebook(tmp_path, change, message):
+def test_optimization_problems_stop_the_run_before_any_notebook(tmp_path, old, change, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(TINY.read_text().replace("scenarios: [0.5, 1.5]", change))
+    assert old in TINY.read_text()
+    bad.write_text(TINY.read_text().replace(old, change))
     for command in ("validate", "run"):
         proc = cli(command, str(bad), "--out", str(tmp_path / "out"), check=False) if command == "run" else \
             cli(command, str(bad), check=False)
