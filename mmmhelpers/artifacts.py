@@ -256,6 +256,25 @@ class Allocation(Record):
         return self.response.mean / base - 1 if base else float("nan")
 
 
+class ReviewCheck(Part):
+    """One check of the model review: verdict (pass / review / fail), the number, the threshold, what to do."""
+
+    name: str
+    verdict: str
+    value: float | None
+    threshold: str
+    detail: str = ""
+    action: str = ""
+
+
+class Review(Record):
+    """``review.json``: the automated model review (``mmmhelpers.review``); ``verdict`` is the worst check's."""
+
+    FILE: ClassVar[str] = "review.json"
+    verdict: str
+    checks: list[ReviewCheck]
+
+
 class Manifest(Record):
     """``manifest.json`` (beside ``artifacts/``): what was run, with what, and how long it took."""
 

@@ -264,6 +264,7 @@ class PublishedNumber(Strict):
 class ReportSpec(Strict):
     client: bool = False
     published: list[PublishedNumber] = Field(default_factory=list)  # "published vs this report" table
+    roas_range: tuple[float, float] | None = None  # plausible ROAS (target units per currency unit) for the review
 
 
 class Params(Strict):

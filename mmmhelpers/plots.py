@@ -113,10 +113,12 @@ def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, ti
     return fig
 
 
-def plot_ppc(idata, data: MMMData):
-    """Observed target vs the posterior predictive (original scale)."""
-    pp = idata.posterior_predictive["y_original_scale"].stack(sample=("chain", "draw")).transpose("sample", "date", ...)
-    return _predicted_vs_observed(pp, data, slice(None), "Posterior predictive check", "C0", "posterior predictive",
+def plot_ppc(idata, data: MMMData, group: str = "posterior_predictive"):
+    """Observed target vs the posterior (or prior: ``group="prior_predictive"``) predictive, original scale."""
+    pp = idata[group]["y_original_scale"].stack(sample=("chain", "draw")).transpose("sample", "date", ...)
+    kind = group.split("_")[0]
+    return _predicted_vs_observed(pp, data, slice(None), f"{kind.capitalize()} predictive check",
+                                  "C0" if kind == "posterior" else "C4", f"{kind} predictive",
                                   observed_style={"color": "black", "marker": ".", "ls": "none", "ms": 3})
 
 

@@ -41,6 +41,22 @@ graph if graph is not None else md("*(Model graph skipped: graphviz's `dot` prog
 # reported back on the original scale.
 
 # %%
+#| label: fig-prior-ppc
+#| fig-cap: "Observed target against the prior predictive distribution: what the priors allow before seeing data."
+from mmmhelpers.fit import add_original_scale_predictions
+from mmmhelpers.review import sample_prior
+from mmmhelpers.seeds import seed_for
+
+prior = sample_prior(mmm, draws=500, seed=seed_for(params.seed, "prior"))
+add_original_scale_predictions(prior, mmm, group="prior_predictive")
+fig = plots.plot_ppc(prior, data, group="prior_predictive")
+plt.show()
+
+# %% [markdown]
+# The prior band should cover the data with room to spare, without being absurdly wide: the priors allow the
+# data, and the fit, not the priors, picks the values.
+
+# %%
 idata, timings = sample(mmm, params.fit, seed=params.seed, progress=False)
 artifacts.save_idata(run_dir, idata)
 diag = diagnostics(idata, params.fit, timings)
@@ -73,3 +89,17 @@ plt.show()
 # %%
 table(contribution_summary(idata, data), percent=("share of media",),
       caption="Contribution over the fitted window (original scale) and return on ad spend (94% HDI)")
+
+# %% [markdown]
+# ## Model review
+#
+# Automated checks of the fit, each with its verdict (PASS, REVIEW: look before quoting the numbers, FAIL: do not
+# quote them), the number behind it and what to do.
+
+# %%
+from mmmhelpers.review import model_review, review_table
+
+review = model_review(idata, data, diag, prior, roas_range=params.report.roas_range)
+review.save(run_dir)
+display(md(f"**Model review: {review.verdict.upper()}.**"))
+table(review_table(review), caption="Model review")

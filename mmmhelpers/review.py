@@ -1,0 +1,181 @@
+"""Automated model review: checks of a fitted model with a verdict, the number behind it and what to do.
+
+Convergence (R-hat, ESS, divergences, BFMI), the probability of a negative baseline, Bayesian posterior
+predictive p-values, prior-to-posterior contraction per parameter (parameters the data did not inform),
+implausible ROAS (outside ``report.roas_range``) and media-control correlation. Verdicts: ``pass``,
+``review`` (look before quoting numbers) and ``fail`` (do not quote the numbers).
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from mmmhelpers.artifacts import Diagnostics, Review, ReviewCheck
+from mmmhelpers.data import MMMData
+from mmmhelpers.fit import scalar_parameters
+
+__all__ = ["sample_prior", "model_review", "contraction", "ppp_values", "negative_baseline_probability",
+           "review_table"]
+
+BASELINE_PARTS = ("intercept_contribution", "control_contribution", "yearly_seasonality_contribution",
+                  "trend_contribution")
+
+
+def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
+    """Prior draws of the model's parameters and of ``y`` (the prior predictive), in an InferenceData."""
+    return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed)
+
+
+def _worst(verdicts: list[str]) -> str:
+    return "fail" if "fail" in verdicts else "review" if "review" in verdicts else "pass"
+
+
+def _convergence(diag: Diagnostics) -> list[ReviewCheck]:
+    n = diag.chains * diag.draws
+    ess_floor = min(400, 0.1 * n)
+    checks = []
+    v = "pass" if diag.rhat_max <= 1.01 else "review" if diag.rhat_max <= 1.05 else "fail"
+    checks.append(ReviewCheck(name="R-hat", verdict=v, value=diag.rhat_max, threshold="<= 1.01",
+                              detail=f"worst: {diag.rhat_max_variable}",
+                              action="" if v == "pass" else f"run longer (fit.tune, fit.draws) or give "
+                              f"{diag.rhat_max_variable} a tighter prior"))
+    v = "pass" if diag.ess_bulk_min >= ess_floor else "review" if diag.ess_bulk_min >= 0.25 * ess_floor else "fail"
+    checks.append(ReviewCheck(name="bulk ESS", verdict=v, value=diag.ess_bulk_min, threshold=f">= {ess_floor:.0f}",
+                              detail=f"worst: {diag.ess_bulk_min_variable}",
+                              action="" if v == "pass" else "more draws, or fit.mass_matrix: low_rank"))
+    share = diag.divergences / max(n, 1)
+    v = "pass" if diag.divergences == 0 else "review" if share <= 0.01 else "fail"
+    checks.append(ReviewCheck(name="divergences", verdict=v, value=diag.divergences, threshold="0",
+                              detail=diag.divergence_summary or f"{share:.1%} of draws",
+                              action="" if v == "pass" else (diag.divergence_suggestion or
+                                                             "raise fit.target_accept to 0.95")))
+    bfmi = diag.bfmi_min
+    v = "pass" if not np.isfinite(bfmi) or bfmi >= 0.3 else "review"
+    checks.append(ReviewCheck(name="BFMI", verdict=v, value=bfmi, threshold=">= 0.3", detail="energy diagnostic",
+                              action="" if v == "pass" else "reparameterize heavy-tailed priors (non-centred)"))
+    return checks
+
+
+def negative_baseline_probability(idata) -> float:
+    """Share of posterior draws whose baseline (everything but media, summed over the weeks) is negative,
+    worst over panel cells (model scale: the sign does not depend on the target's scale)."""
+    post = idata.posterior
+    n_dates = post.sizes.get("date", 1)
+    total = 0
+    for name in BASELINE_PARTS:
+        if name not in post:
+            continue
+        da = post[name]
+        extra = [d for d in da.dims if d not in ("chain", "draw", "date") and d not in ("geo",)]
+        da = da.sum(extra) if extra else da
+        total = total + (da.sum("date") if "date" in da.dims else da * n_dates)
+    if isinstance(total, int):
+        return float("nan")
+    neg = (total < 0).mean(("chain", "draw"))
+    return float(neg.max())
+
+
+def ppp_values(idata) -> dict[str, float]:
+    """Bayesian posterior predictive p-values P(T(y_rep) >= T(y)) for the mean, sd, min and max of ``y``."""
+    obs = idata.observed_data["y"].values
+    rep = idata.posterior_predictive["y"].stack(sample=("chain", "draw")).transpose("sample", ...).values
+    rep = rep.reshape(rep.shape[0], -1)
+    obs = obs.reshape(-1)
+    stats = {"mean": np.mean, "sd": np.std, "min": np.min, "max": np.max}
+    return {k: float(np.mean(f(rep, axis=1) >= f(obs))) for k, f in stats.items()}
+
+
+def contraction(prior, idata, names: list[str] | None = None) -> pd.DataFrame:
+    """Per scalar parameter element: posterior sd / prior sd and the shift of the mean in prior sds."""
+    post = idata.posterior
+    names = names or [n for n in scalar_parameters(idata) if n in prior.prior]
+    rows = []
+    for name in names:
+        p = prior.prior[name].stack(sample=("chain", "draw"))
+        q = post[name].stack(sample=("chain", "draw"))
+        dims = [d for d in q.dims if d != "sample"]
+        for idx in np.ndindex(*[q.sizes[d] for d in dims]):
+            sel = {d: i for d, i in zip(dims, idx)}
+            label = name + ("[" + ", ".join(str(q[d].values[i]) for d, i in sel.items()) + "]" if sel else "")
+            ps, qs = p.isel(sel).values, q.isel(sel).values
+            sd_prior = float(np.std(ps))
+            rows.append({"parameter": label, "prior sd": sd_prior, "posterior sd": float(np.std(qs)),
+                         "sd ratio": float(np.std(qs)) / sd_prior if sd_prior > 0 else np.nan,
+                         "shift (prior sds)": abs(float(np.mean(qs) - np.mean(ps))) / sd_prior if sd_prior > 0
+                         else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _roas(idata, data: MMMData) -> pd.Series:
+    c = idata.posterior["channel_contribution_original_scale"]
+    tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).mean(("chain", "draw"))
+    spend = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
+    return pd.Series(tot.values / np.where(spend > 0, spend, np.nan), index=data.channels)
+
+
+def _media_control_correlation(data: MMMData) -> tuple[float, str]:
+    if not data.controls:
+        return 0.0, ""
+    X = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=1)
+    C = data.C.reshape(data.n_dates, -1, len(data.controls)).sum(axis=1)
+    best, where = 0.0, ""
+    for i, ch in enumerate(data.channels):
+        for j, ct in enumerate(data.controls):
+            if np.std(X[:, i]) > 0 and np.std(C[:, j]) > 0:
+                r = float(np.corrcoef(X[:, i], C[:, j])[0, 1])
+                if abs(r) > abs(best):
+                    best, where = r, f"{ch} vs {ct}"
+    return best, where
+
+
+def model_review(idata, data: MMMData, diag: Diagnostics, prior=None,
+                 roas_range: tuple[float, float] | None = None) -> Review:
+    """Every check with its verdict; the overall verdict is the worst."""
+    checks = _convergence(diag)
+    p_neg = negative_baseline_probability(idata)
+    if np.isfinite(p_neg):
+        v = "pass" if p_neg < 0.05 else "review" if p_neg < 0.2 else "fail"
+        checks.append(ReviewCheck(name="negative baseline", verdict=v, value=round(p_neg, 4), threshold="< 5%",
+                                  detail="P(baseline summed over the weeks < 0)",
+                                  action="" if v == "pass" else "a tighter intercept prior, or a missing control "
+                                  "that the baseline is absorbing"))
+    ppp = ppp_values(idata)
+    extreme = {k: v for k, v in ppp.items() if v < 0.025 or v > 0.975}
+    checks.append(ReviewCheck(name="posterior predictive p-value", verdict="review" if extreme else "pass",
+                              value=round(min(ppp.values(), key=lambda v: min(v, 1 - v)), 4),
+                              threshold="0.025 to 0.975",
+                              detail=", ".join(f"{k} {v:.2f}" for k, v in ppp.items()),
+                              action="" if not extreme else f"the model misses the data's {', '.join(extreme)}: "
+                              "look at the residuals for a trend, an event or seasonality"))
+    if prior is not None:
+        ct = contraction(prior, idata)
+        flat = ct[(ct["sd ratio"] > 0.9) & (ct["shift (prior sds)"] < 0.2)]
+        checks.append(ReviewCheck(name="prior to posterior", verdict="review" if len(flat) else "pass",
+                                  value=int(len(flat)), threshold="0 uninformed",
+                                  detail=("posterior ≈ prior for " + ", ".join(flat["parameter"][:6]))
+                                  if len(flat) else f"all {len(ct)} parameters moved or narrowed",
+                                  action="" if flat.empty else "these numbers come from the prior, not the data: "
+                                  "say so, or give them an informed prior (lift tests)"))
+    if roas_range is not None:
+        roas = _roas(idata, data)
+        out = roas[(roas < roas_range[0]) | (roas > roas_range[1])]
+        checks.append(ReviewCheck(name="ROAS plausibility", verdict="review" if len(out) else "pass",
+                                  value=int(len(out)), threshold=f"ROAS in [{roas_range[0]:g}, {roas_range[1]:g}]",
+                                  detail=", ".join(f"{k} {v:.3g}" for k, v in roas.items()),
+                                  action="" if out.empty else "check the spend units and the channel's prior"))
+    r, where = _media_control_correlation(data)
+    v = "pass" if abs(r) < 0.7 else "review"
+    checks.append(ReviewCheck(name="media-control correlation", verdict=v, value=round(r, 3), threshold="|r| < 0.7",
+                              detail=where or "no controls",
+                              action="" if v == "pass" else "the model cannot separate them well: expect wide "
+                              "intervals, or add a lift test"))
+    return Review(verdict=_worst([c.verdict for c in checks]), checks=checks)
+
+
+def review_table(review: Review) -> pd.DataFrame:
+    """The review as a table: check, verdict, value, threshold, detail, what to do."""
+    return pd.DataFrame([{"check": c.name, "verdict": c.verdict.upper(), "value": c.value, "threshold": c.threshold,
+                          "detail": c.detail, "what to do": c.action} for c in review.checks])
