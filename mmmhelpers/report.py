@@ -13,7 +13,7 @@ from mmmhelpers.config import Params, load_params, quick
 
 __all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "allocation_headline", "scenario_table",
            "plan_table", "target_sentence", "constraint_table", "published_table", "resolve_source",
-           "alternatives_table"]
+           "alternatives_table", "parameter_summary"]
 
 
 def setup(params_path: str, quick_run: bool = False) -> Params:
@@ -72,6 +72,18 @@ def data_summary(data) -> pd.DataFrame:
         "mean weekly spend": X.mean(axis=(0, 1)),
         "weeks with spend": (X > 0).mean(axis=(0, 1)),
     })
+
+
+def parameter_summary(idata) -> pd.DataFrame:
+    """Mean, sd, 94% HDI, bulk ESS and R-hat of every scalar parameter (worst-mixing first)."""
+    import arviz as az
+
+    from mmmhelpers.fit import scalar_parameters
+
+    names = [n for n in scalar_parameters(idata) if not n.endswith("_contribution") or n == "intercept_contribution"]
+    summ = az.summary(idata, var_names=names, hdi_prob=0.94)[["mean", "sd", "hdi_3%", "hdi_97%", "ess_bulk", "r_hat"]]
+    summ = summ.sort_values(["ess_bulk"]).reset_index(names="parameter")
+    return summ.rename(columns={"hdi_3%": "HDI 3%", "hdi_97%": "HDI 97%", "ess_bulk": "bulk ESS", "r_hat": "R-hat"})
 
 
 def contribution_summary(idata, data) -> pd.DataFrame:

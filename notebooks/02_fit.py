@@ -16,7 +16,7 @@ quick = False  # True: few draws for a fast look
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from mmmhelpers import artifacts, plots
+from mmmhelpers import artifacts, plots, plots_fit
 from mmmhelpers.report import md, setup, table
 
 params = setup(params_path, quick)
@@ -103,3 +103,46 @@ review = model_review(idata, data, diag, prior, roas_range=params.report.roas_ra
 review.save(run_dir)
 display(md(f"**Model review: {review.verdict.upper()}.**"))
 table(review_table(review), caption="Model review")
+
+# %%
+from mmmhelpers.report import parameter_summary
+
+summary = parameter_summary(idata)
+display(table(summary, caption="Parameters (model scale): posterior mean, sd, 94% HDI, bulk ESS, R-hat; "
+              "worst-mixing first"))
+fig = plots_fit.plot_worst_ranks(idata, list(summary["parameter"][:3]))
+plt.show()
+
+# %% [markdown]
+# ## What drove the target
+
+# %%
+#| label: fig-decomposition
+#| fig-cap: "Each component's contribution per week, original scale, with its 94% HDI."
+from mmmhelpers.contributions import component_totals, decomposition, effect_vs_spend, roas_table
+
+dec = decomposition(idata)
+fig = plots_fit.plot_decomposition(dec, data.channels)
+plt.show()
+
+# %%
+#| label: fig-waterfall
+#| fig-cap: "Total contribution of each component over the data: the baseline, then what each driver added."
+totals = component_totals(dec, data.channels)
+fig = plots_fit.plot_waterfall(totals)
+plt.show()
+table(totals, percent=("share", "share 3%", "share 97%"), caption="Contribution per component (94% HDI)")
+
+# %%
+#| label: fig-effect-vs-spend
+#| fig-cap: "A channel whose share of effect exceeds its share of spend earns more than its budget share."
+fig = plots_fit.plot_effect_vs_spend(effect_vs_spend(idata, data))
+plt.show()
+
+# %%
+#| label: fig-roas
+#| fig-cap: "ROAS over the data and marginal ROAS (the return of one more unit of spend), 94% HDI."
+roas = roas_table(idata, data, params.model, seed=seed_for(params.seed, "optimize"))
+fig = plots_fit.plot_roas_forest(roas)
+plt.show()
+table(roas, caption="ROAS and marginal ROAS per channel (target units per currency unit, 94% HDI)")

@@ -1,0 +1,104 @@
+"""What drove the target: the fitted model's decomposition over time, totals, effect vs spend, ROAS and mROAS.
+
+Everything is on the original scale (target units), computed from the posterior's deterministics and the
+model's scales in ``constant_data``.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from mmmhelpers.config import ModelSpec
+from mmmhelpers.data import MMMData
+
+__all__ = ["decomposition", "component_totals", "effect_vs_spend", "roas_table"]
+
+BASE_PARTS = {"intercept_contribution": "baseline", "yearly_seasonality_contribution": "seasonality",
+              "trend_contribution": "trend"}
+
+
+def decomposition(idata) -> xr.DataArray:
+    """Contribution of every component per draw and week: ``(component, chain, draw, date, *panel)``.
+
+    Components: baseline (intercept), seasonality, trend, each control, each channel.
+    """
+    post = idata.posterior
+    scale = idata.constant_data["target_scale"]
+    dates = post["date"]
+    parts = {}
+    for name, label in BASE_PARTS.items():
+        if name in post:
+            da = post[name] * scale
+            parts[label] = da.broadcast_like(dates) if "date" not in da.dims else da
+    if "control_contribution" in post:
+        c = post["control_contribution"] * scale
+        for ctl in c["control"].values:
+            parts[str(ctl)] = c.sel(control=ctl, drop=True)
+    ch = post["channel_contribution_original_scale"]
+    for name in ch["channel"].values:
+        parts[str(name)] = ch.sel(channel=name, drop=True)
+    dims = ("chain", "draw", "date", *[d for d in ch.dims if d not in ("chain", "draw", "date", "channel")])
+    arrays = [parts[k].broadcast_like(ch.isel(channel=0, drop=True)).transpose(*dims) for k in parts]
+    return xr.concat(arrays, dim=pd.Index(list(parts), name="component"))
+
+
+def _summary(draws: np.ndarray) -> tuple[float, float, float]:
+    lo, hi = az.hdi(np.asarray(draws, float), hdi_prob=0.94)
+    return float(np.mean(draws)), float(lo), float(hi)
+
+
+def component_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
+    """Per component: total over the data (mean, 94% HDI) and share of the total (mean, 94% HDI)."""
+    other = [d for d in dec.dims if d not in ("component", "chain", "draw")]
+    tot = dec.sum(other).stack(sample=("chain", "draw"))
+    grand = tot.sum("component")
+    rows = []
+    for comp in dec["component"].values:
+        t = tot.sel(component=comp).values
+        m, lo, hi = _summary(t)
+        sm, slo, shi = _summary(t / grand.values)
+        rows.append({"component": str(comp), "kind": "media" if comp in channels else "base",
+                     "contribution": m, "HDI 3%": lo, "HDI 97%": hi, "share": sm, "share 3%": slo, "share 97%": shi})
+    return pd.DataFrame(rows)
+
+
+def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:
+    """Per channel: share of media spend against share of media effect (mean, 94% HDI)."""
+    c = idata.posterior["channel_contribution_original_scale"]
+    tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
+    share = (tot / tot.sum("channel")).transpose("channel", "sample").values
+    spend = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
+    rows = []
+    for i, ch in enumerate(data.channels):
+        m, lo, hi = _summary(share[i])
+        rows.append({"channel": ch, "share of spend": spend[i] / spend.sum(), "share of effect": m,
+                     "effect 3%": lo, "effect 97%": hi})
+    return pd.DataFrame(rows)
+
+
+def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: int = 0,
+               step: float = 0.01) -> pd.DataFrame:
+    """Per channel: ROAS (contribution / spend over the data) and marginal ROAS (extra contribution per extra
+    unit of spend when that channel's spend rises by ``step`` in every week), mean and 94% HDI."""
+    from mmmhelpers.response import draw_indices, posterior_media
+
+    idx = draw_indices(idata, n_draws, seed)
+    c = idata.posterior["channel_contribution_original_scale"]
+    tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
+    tot = tot.isel(sample=idx).transpose("sample", "channel").values
+    spend = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
+    base = posterior_media(spec, data, idata, data.X[:, None], idx).eval()
+    rows = []
+    for i, ch in enumerate(data.channels):
+        X = data.X.copy()
+        X[..., i] *= 1 + step
+        more = posterior_media(spec, data, idata, X[:, None], idx).eval()
+        extra = (more - base)[..., i].reshape(base.shape[0], base.shape[1], -1).sum(axis=(0, 2))
+        roas = _summary(tot[:, i] / spend[i]) if spend[i] > 0 else (np.nan,) * 3
+        mroas = _summary(extra / (step * spend[i])) if spend[i] > 0 else (np.nan,) * 3
+        rows.append({"channel": ch, "ROAS": roas[0], "ROAS 3%": roas[1], "ROAS 97%": roas[2],
+                     "mROAS": mroas[0], "mROAS 3%": mroas[1], "mROAS 97%": mroas[2]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,106 @@
+"""Figures of the fit page: decomposition over time, waterfall of totals, effect vs spend, ROAS forest."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from mmmhelpers.plots import THOUSANDS, hdi_band
+
+__all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks"]
+
+
+def plot_worst_ranks(idata, parameters: list[str]):
+    """Rank plots (one row per parameter element, one bar set per chain) of the worst-mixing parameters:
+    flat, overlapping ranks mean the chains agree."""
+    import arviz as az
+
+    names = sorted({p.split("[")[0] for p in parameters})
+    axes = az.plot_rank(idata, var_names=names, kind="vlines", figsize=(9, 1.8 * len(names) + 1))
+    fig = np.ravel(axes)[0].figure
+    for ax in np.ravel(axes):
+        ax.set_xlabel("rank of the draw among all chains")
+    fig.suptitle("Rank plots of the worst-mixing parameters (uniform = chains agree)", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3):
+    """Each component's contribution per week (summed over panel cells): posterior mean and 94% HDI."""
+    comps = [str(c) for c in dec["component"].values]
+    rows = int(np.ceil(len(comps) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), sharex=True, squeeze=False)
+    panel = [d for d in dec.dims if d not in ("component", "chain", "draw", "date")]
+    total = dec.sum(panel) if panel else dec
+    dates = dec["date"].values
+    for k, comp in enumerate(comps):
+        ax = axes[k // cols, k % cols]
+        draws = total.sel(component=comp).stack(sample=("chain", "draw")).transpose("sample", "date").values
+        lo, hi = hdi_band(draws)
+        color = f"C{channels.index(comp)}" if comp in channels else "grey"
+        ax.fill_between(dates, lo, hi, color=color, alpha=0.3, lw=0)
+        ax.plot(dates, draws.mean(0), color=color, lw=1.2)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(comp + (" (media)" if comp in channels else ""), fontsize=10)
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        if k % cols == 0:
+            ax.set_ylabel("target per week")
+    for k in range(len(comps), rows * cols):
+        axes[k // cols, k % cols].set_visible(False)
+    fig.suptitle("Decomposition of the target over time (posterior mean, 94% HDI)", fontweight="bold")
+    fig.supxlabel("week")
+    fig.tight_layout()
+    return fig
+
+
+def plot_waterfall(totals: pd.DataFrame):
+    """Total contribution of each component over the data, stacked from zero to the modeled total."""
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(totals) + 1.8))
+    start = 0.0
+    for i, row in enumerate(totals.itertuples()):
+        color = "C0" if row.kind == "media" else "grey"
+        ax.barh(i, row.contribution, left=start, color=color if row.contribution >= 0 else "C3", alpha=0.85)
+        ax.text(start + row.contribution, i, f" {row.contribution:,.0f} ({row.share:.0%})", va="center", fontsize=8)
+        start += row.contribution
+    ax.barh(len(totals), start, color="black", alpha=0.7)
+    ax.text(start, len(totals), f" {start:,.0f}", va="center", fontsize=8)
+    ax.set_yticks(range(len(totals) + 1), [*totals["component"], "total (model)"])
+    ax.invert_yaxis()
+    ax.set(title="What drove the target: total contribution per component", xlabel="target units over the data")
+    ax.xaxis.set_major_formatter(THOUSANDS)
+    ax.margins(x=0.15)
+    fig.tight_layout()
+    return fig
+
+
+def plot_effect_vs_spend(df: pd.DataFrame):
+    """Share of media spend against share of media effect (94% HDI) per channel."""
+    y = np.arange(len(df))
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(df) + 1.6))
+    ax.barh(y + 0.2, df["share of spend"], height=0.4, color="lightgrey", label="share of spend")
+    err = [df["share of effect"] - df["effect 3%"], df["effect 97%"] - df["share of effect"]]
+    ax.barh(y - 0.2, df["share of effect"], height=0.4, xerr=err, color="C0", alpha=0.8, label="share of effect (94% HDI)")
+    ax.set_yticks(y, df["channel"])
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set(title="Share of effect vs share of spend", xlabel="share of media (percent)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_roas_forest(df: pd.DataFrame):
+    """ROAS and marginal ROAS per channel: posterior mean and 94% HDI."""
+    y = np.arange(len(df))
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(df) + 1.6))
+    for k, (name, off) in enumerate([("ROAS", -0.12), ("mROAS", 0.12)]):
+        ax.hlines(y + off, df[f"{name} 3%"], df[f"{name} 97%"], color=f"C{k}", lw=3, alpha=0.7)
+        ax.plot(df[name], y + off, "o", color=f"C{k}", label=f"{name} (mean, 94% HDI)")
+    ax.set_yticks(y, df["channel"])
+    ax.invert_yaxis()
+    ax.set(title="Return on ad spend and its margin", xlabel="target units per currency unit")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.tight_layout()
+    return fig
