@@ -120,6 +120,7 @@ plt.show()
 #| label: fig-decomposition
 #| fig-cap: "Each component's contribution per week, original scale, with its 94% HDI."
 from mmmhelpers.contributions import component_totals, decomposition, effect_vs_spend, roas_table
+from mmmhelpers.exports import save_table
 
 dec = decomposition(idata)
 fig = plots_fit.plot_decomposition(dec, data.channels)
@@ -131,6 +132,7 @@ plt.show()
 totals = component_totals(dec, data.channels)
 fig = plots_fit.plot_waterfall(totals)
 plt.show()
+save_table(run_dir, "contributions", totals)
 table(totals, percent=("share", "share 3%", "share 97%"), caption="Contribution per component (94% HDI)")
 
 # %%
@@ -145,4 +147,5 @@ plt.show()
 roas = roas_table(idata, data, params.model, seed=seed_for(params.seed, "optimize"))
 fig = plots_fit.plot_roas_forest(roas)
 plt.show()
+save_table(run_dir, "roas", roas)
 table(roas, caption="ROAS and marginal ROAS per channel (target units per currency unit, 94% HDI)")

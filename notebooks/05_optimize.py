@@ -18,6 +18,7 @@ import numpy as np
 from IPython.display import display
 
 from mmmhelpers import artifacts, plots_optimize, report
+from mmmhelpers.exports import save_table
 from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
@@ -34,6 +35,7 @@ if opt is None:
 else:
     alloc, rm = allocate(params, data, idata)
     alloc.save(run_dir)
+    save_table(run_dir, "allocation", report.plan_table(alloc))
     display(md(report.allocation_headline(alloc)))
 
 # %%
