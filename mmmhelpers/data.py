@@ -80,10 +80,14 @@ class MMMData:
         return df[[self.date_column, *self.dims, *self.channels, *self.controls, self.target_column]]
 
 
-def _listing(items: list[str], limit: int = 3) -> str:
-    """The first ``limit`` items, then how many more."""
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
+LIMIT = 3  # values, rows or dates named per problem; the rest are counted
+
+
+def _listing(items: list[str], total: int | None = None) -> str:
+    """The first ``LIMIT`` items, then how many more (``total``: when ``items`` holds only the first ones)."""
+    total = len(items) if total is None else total
+    more = f" and {total - LIMIT} more" if total > LIMIT else ""
+    return ", ".join(items[:LIMIT]) + more
 
 
 def _show(value) -> str:
@@ -116,8 +120,9 @@ class _Rows:
 
     @staticmethod
     def numbers(positions) -> str:
-        rows = [str(i + 2) for i in positions]
-        return ("row " if len(rows) == 1 else "rows ") + _listing(rows)
+        positions = list(positions)
+        rows = [str(i + 2) for i in positions[:LIMIT]]
+        return ("row " if len(positions) == 1 else "rows ") + _listing(rows, len(positions))
 
 
 def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[str], channels: list[str]
@@ -130,8 +135,8 @@ def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[
     rows = _Rows(df, dates, date_column, dims)
     bad = np.flatnonzero(dates.isna().to_numpy())
     if len(bad):
-        items = [f"{_show(df[date_column].iloc[i])} (row {i + 2})" for i in bad]
-        problems.append(f"column {date_column!r}: unparseable dates {_listing(items)}")
+        items = [f"{_show(df[date_column].iloc[i])} (row {i + 2})" for i in bad[:LIMIT]]
+        problems.append(f"column {date_column!r}: unparseable dates {_listing(items, len(bad))}")
     for dim in dims:
         bad = np.flatnonzero(df[dim].isna().to_numpy())
         if len(bad):
@@ -142,14 +147,14 @@ def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[
         values = pd.to_numeric(df[col], errors="coerce").astype(float)
         bad = np.flatnonzero(~np.isfinite(values.to_numpy()))
         if len(bad):
-            items = [f"{_show(df[col].iloc[i])} {rows.where(i)}" for i in bad]
-            problems.append(f"column {col!r}: non-numeric or missing values {_listing(items)}")
+            items = [f"{_show(df[col].iloc[i])} {rows.where(i)}" for i in bad[:LIMIT]]
+            problems.append(f"column {col!r}: non-numeric or missing values {_listing(items, len(bad))}")
         out[col] = values
     for col in channels:
         neg = np.flatnonzero((out[col] < 0).to_numpy())
         if len(neg):
-            items = [f"{float(out[col].iloc[i])!r} {rows.where(i)}" for i in neg]
-            problems.append(f"column {col!r}: negative spend {_listing(items)}")
+            items = [f"{float(out[col].iloc[i])!r} {rows.where(i)}" for i in neg[:LIMIT]]
+            problems.append(f"column {col!r}: negative spend {_listing(items, len(neg))}")
     return out, problems
 
 
@@ -189,8 +194,11 @@ def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.D
             have = present.get(cell if len(dims) > 1 else cell[0], set())
             missing = [d for d in udates if d not in have]
             if missing:
-                items.append(f"{_cell(dims, cell)} has no rows for {_listing([_day(d) for d in missing])}")
-        problems += items
+                days = [_day(d) for d in missing[:LIMIT]]
+                items.append(f"{_cell(dims, cell)} has no rows for {_listing(days, len(missing))}")
+        problems += items[:LIMIT]
+        if len(items) > LIMIT:
+            problems.append(f"and {len(items) - LIMIT} more panel cells ({', '.join(dims)}) with missing weeks")
     return udates, problems
 
 

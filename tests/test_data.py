@@ -112,6 +112,13 @@ def test_a_geo_with_missing_weeks_names_the_geo_and_the_dates():
     assert bad(df, dims=["geo"]).problems == ["sales.csv: geo 'b' has no rows for 2024-02-12, 2024-02-19"]
 
 
+def test_many_cells_with_missing_weeks_name_three_and_count_the_rest():
+    df = frame(3, geos=("a", "b", "c", "d", "e")).iloc[:-4]  # the last date lacks geos b-e
+    assert bad(df, dims=["geo"]).problems == [
+        "sales.csv: geo 'b' has no rows for 2024-01-15", "sales.csv: geo 'c' has no rows for 2024-01-15",
+        "sales.csv: geo 'd' has no rows for 2024-01-15", "sales.csv: and 1 more panel cells (geo) with missing weeks"]
+
+
 def test_two_panel_dims_name_the_cell():
     df = pd.concat([frame(3).assign(brand=b) for b in ("p", "q")], ignore_index=True)
     df = df[~((df.geo == "a") & (df.brand == "q"))]  # a cell with no rows at all
