@@ -1,31 +1,217 @@
 """Checks of a case against its data, before anything runs (``mmm-report validate`` and the start of ``run``).
 
 Everything that can be known before fitting is reported at once, each problem naming the field and the
-value: the data themselves (``data.prepare``), then the optimization section against the data.
+value: the files the params name, the data themselves (``data.from_frame``: values, dates, panel), what the
+model needs of them (enough weeks, channels that vary and can be told apart, a target that varies), then the
+optimization section against the data. :func:`check_warnings` lists what is suspicious but valid.
 """
 
 from __future__ import annotations
 
+from itertools import combinations
+
+import numpy as np
 import xarray as xr
 
 from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
 
-__all__ = ["check_case"]
+__all__ = ["check_case", "check_warnings", "data_problems", "MIN_WEEKS", "CV_MIN", "CORR_MAX", "SPARSE_SHARE"]
+
+MIN_WEEKS = 20  # the fewest training weeks a fit gets (and at least 2 x model.adstock.l_max)
+CV_MIN = 1e-3  # a channel whose spend varies less (sd / mean) is a second intercept
+CORR_MAX = 0.98  # two channels whose spend correlates more cannot be told apart
+SPARSE_SHARE = 0.05  # a channel spending in fewer weeks than this share gets a warning
 
 
 def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[str]]:
-    """Params against their data, before anything runs: the data themselves, then the optimization
-    section (unknown channels/geos, bounds and constraints vs the budget and every scenario)."""
+    """Params against their data, before anything runs: the files they name, the data themselves, what the
+    model needs of the data (:func:`data_problems`), then the optimization section (unknown channels/geos,
+    bounds and constraints vs the budget and every scenario)."""
     from mmmhelpers.data import DataError
     from mmmhelpers.optimize import plan_problems
 
+    problems = []
+    truth_path = params.resolve(params.data.truth)
+    if truth_path is not None and not truth_path.exists():
+        problems.append(f"data.truth: file not found: {truth_path}")
+        params = params.model_copy(update={"data": params.data.model_copy(update={"truth": None})})
     try:
         data, truth = prepare_data(params)
-    except (DataError, ValueError, NotImplementedError, OSError) as err:
-        return None, None, [str(err)]
-    problems = []
+    except DataError as err:
+        return None, None, problems + err.problems
+    except (ValueError, NotImplementedError, OSError) as err:
+        return None, None, problems + [str(err)]
+    problems += data_problems(params, data)
+    problems += _lift_test_problems(params, data)
     if params.optimization is not None:
         problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0))
     return data, truth, problems
+
+
+def _cells(data: MMMData) -> list[tuple[tuple, str]]:
+    """Each panel cell: its index and its words (``""`` for a single market, ``" in geo 'a'"``)."""
+    sizes = [len(v) for v in data.panel.values()]
+    out = []
+    for idx in np.ndindex(*sizes):
+        words = ", ".join(f"{d} {data.panel[d][i]!r}" for d, i in zip(data.panel, idx))
+        out.append((idx, f" in {words}" if words else ""))
+    return out
+
+
+def _source(params: Params) -> str:
+    return "data.path" if params.data.path is not None else "simulate"
+
+
+def _drop_channel(params: Params) -> str:
+    return "remove it from data.channel_columns" if params.data.path is not None else "check simulate.true_params"
+
+
+def _weeks_problems(params: Params, n: int) -> list[str]:
+    """Enough weeks for the model, and for the earliest out-of-sample fold to train on."""
+    l_max = params.model.adstock.l_max
+    need = max(MIN_WEEKS, 2 * l_max)
+    if n < need:
+        more = "data.path: give more weeks" if params.data.path is not None else "raise simulate.n_weeks"
+        return [f"{_source(params)}: {n} weeks are too few for this model: it needs at least {need} "
+                f"(max({MIN_WEEKS}, 2 × model.adstock.l_max {l_max})); {more} or lower model.adstock.l_max"]
+    oos = params.out_of_sample
+    h, r = oos.holdout_weeks, oos.rolling_origins
+    need = max(MIN_WEEKS, 2 * l_max, 2 * h)
+    train = n - h * (1 + r)
+    if train >= need:
+        return []
+    fits = (n - need) // h - 1  # the most rolling origins that leave enough weeks
+    hint = f" (with holdout_weeks {h}, at most rolling_origins {fits} fits)" if fits >= 0 else ""
+    return [f"out_of_sample: holdout_weeks {h} × (1 + rolling_origins {r}) = {h * (1 + r)} of the {n} weeks "
+            f"leaves {train} weeks to fit the earliest fold on; it needs at least {need} (max({MIN_WEEKS}, "
+            f"2 × model.adstock.l_max {l_max}, 2 × holdout_weeks {h})): lower out_of_sample.holdout_weeks or "
+            f"out_of_sample.rolling_origins{hint}"]
+
+
+def data_problems(params: Params, data: MMMData) -> list[str]:
+    """What the model needs of valid data, each problem naming the field, the value and the panel cell:
+    enough weeks (for the fit and the out-of-sample folds), channels that spend, vary, and can be told apart,
+    a target that varies."""
+    problems = _weeks_problems(params, data.n_dates)
+    n, cells, X = data.n_dates, _cells(data), data.X
+    single = not data.panel
+    for k, ch in enumerate(data.channels):
+        if not X[..., k].any():
+            where = "" if single else " of every cell"
+            problems.append(f"channel {ch!r} never spends (all {n} weeks{where} are 0): {_drop_channel(params)}")
+            continue
+        for idx, cell in cells:
+            x = X[(slice(None), *idx, k)]
+            if not x.any():
+                problems.append(f"channel {ch!r} never spends{cell} (all {n} weeks are 0): its effect there cannot "
+                                f"be estimated; drop that cell's rows or {_drop_channel(params)}")
+                continue
+            if not _varies(x):
+                cv = x.std() / x.mean()
+                problems.append(f"channel {ch!r} barely varies{cell} (spend {x.mean():,.6g} on average, coefficient "
+                                f"of variation {cv:.1e} < {CV_MIN:g}): its effect cannot be told apart from the "
+                                f"intercept; {_drop_channel(params)} or calibrate it with model.lift_tests")
+    problems += _collinear(data, cells)
+    for idx, cell in cells:
+        y = data.y[(slice(None), *idx)]
+        if np.ptp(y) == 0:
+            problems.append(f"target {data.target_column!r} is constant{cell} ({y[0]:,.6g} in all {n} weeks): "
+                            f"there is nothing to explain" +
+                            ("; check data.target_column" if params.data.path is not None else ""))
+    return problems
+
+
+def _varies(x: np.ndarray) -> bool:
+    return bool(x.any()) and x.std() >= CV_MIN * x.mean()
+
+
+def _collinear(data: MMMData, cells: list[tuple[tuple, str]]) -> list[str]:
+    """Pairs of channels whose spend moves together over time (|correlation| > CORR_MAX), per panel cell."""
+    problems = []
+    for a, b in combinations(range(len(data.channels)), 2):
+        hits = []
+        for idx, cell in cells:
+            xa, xb = data.X[(slice(None), *idx, a)], data.X[(slice(None), *idx, b)]
+            if not (_varies(xa) and _varies(xb)):
+                continue  # never spends or barely varies: reported on its own
+            r = float(np.corrcoef(xa, xb)[0, 1])
+            if abs(r) > CORR_MAX:
+                hits.append((cell, r))
+        if not hits:
+            continue
+        ca, cb = data.channels[a], data.channels[b]
+        if not data.panel:
+            how = f"correlation {hits[0][1]:.3f} over {data.n_dates} weeks"
+        else:
+            how = f"correlation over {data.n_dates} weeks" + ",".join(f"{cell} {r:.3f}" for cell, r in hits)
+        problems.append(f"channels {ca!r} and {cb!r} move together ({how}; above {CORR_MAX:g}): the model cannot "
+                        f"split their effects; merge them into one column or calibrate one with model.lift_tests")
+    return problems
+
+
+def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
+    """The lift-test CSV the model reads at build time: found, its columns, channels and panel coordinates."""
+    if params.model.lift_tests is None:
+        return []
+    import pandas as pd
+
+    from mmmhelpers.model import LIFT_COLUMNS
+
+    path = params.resolve(params.model.lift_tests)
+    if not path.exists():
+        return [f"model.lift_tests: file not found: {path}"]
+    try:
+        lift = pd.read_csv(path)
+    except Exception as err:  # pandas raises many kinds
+        return [f"model.lift_tests: {path}: cannot read CSV: {err}"]
+    needed = [*LIFT_COLUMNS, *data.panel]
+    missing = [c for c in needed if c not in lift.columns]
+    if missing:
+        return [f"model.lift_tests: {path}: missing columns {missing} (needs {needed})"]
+    problems = []
+    for dim, values in [("channel", data.channels), *data.panel.items()]:
+        unknown = sorted({str(v) for v in lift[dim]} - {str(v) for v in values})
+        if unknown:
+            problems.append(f"model.lift_tests: {path}: column {dim!r}: unknown values {unknown} (known: {values})")
+    for col in ["x", "delta_x", "delta_y", "sigma"]:
+        values = pd.to_numeric(lift[col], errors="coerce")
+        if values.isna().any():
+            rows = [str(i + 2) for i in np.flatnonzero(values.isna().to_numpy())][:3]
+            problems.append(f"model.lift_tests: {path}: column {col!r}: non-numeric or missing values (rows "
+                            f"{', '.join(rows)})")
+        elif col == "sigma" and (values <= 0).any():
+            rows = [str(i + 2) for i in np.flatnonzero((values <= 0).to_numpy())][:3]
+            problems.append(f"model.lift_tests: {path}: column 'sigma' must be positive (rows {', '.join(rows)})")
+    return problems
+
+
+def check_warnings(params: Params, data: MMMData) -> list[str]:
+    """Suspicious but valid: channels that spend in under 5% of the weeks (of a cell), and budgets per period
+    above the data's highest total weekly spend when ``allow_extrapolation`` lets the plan go there."""
+    warnings = []
+    n = data.n_dates
+    for k, ch in enumerate(data.channels):
+        for idx, cell in _cells(data):
+            weeks = int(np.count_nonzero(data.X[(slice(None), *idx, k)]))
+            if 0 < weeks < SPARSE_SHARE * n:
+                warnings.append(f"channel {ch!r} spends in only {weeks} of {n} weeks{cell} ({weeks / n:.1%}): its "
+                                f"response curve rests on those few weeks")
+    if params.optimization is not None:
+        warnings += _extrapolation_warnings(params, data)
+    return warnings
+
+
+def _extrapolation_warnings(params: Params, data: MMMData) -> list[str]:
+    opt = params.optimization
+    most = float(data.X.max(axis=0).sum())  # each cell's highest week, summed over cells
+    runs = [("the budget", opt, 1.0)] + [(f"scenario {m:g}x", opt, m) for m in opt.scenarios]
+    runs += [(f"alternative {a.name!r}", opt.alternative(a), 1.0) for a in opt.alternatives]
+    over = [f"{what} {spec.budget * m:,.6g}" for what, spec, m in runs
+            if spec.allow_extrapolation and spec.budget * m > most]
+    if not over:
+        return []
+    return [f"optimization: allow_extrapolation is true and {', '.join(over)} per period "
+            f"{'is' if len(over) == 1 else 'are'} above the data's highest total weekly spend {most:,.6g} (each "
+            f"channel's and cell's highest week, summed): the plan may rest on spend levels the data never saw"]

@@ -6,10 +6,12 @@ problem as ``file: field: value: message``. Unknown keys are errors.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import types
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -356,6 +358,80 @@ def _value_at(raw: Any, loc: tuple) -> Any:
     return raw
 
 
+def _step(tp: Any, key: Any) -> tuple[list, bool]:
+    """The types one loc step below ``tp``, and whether ``key`` was a union member's tag (not a raw key)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(key) if isinstance(key, str) else None
+        return ([field.annotation] if field else []), False
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        tagged = [a for a in args if getattr(a, "__name__", None) == key]  # pydantic names the member: bool | HSGPSpec
+        if tagged:
+            return tagged, True
+        out = [t for a in args if a is not type(None) for t in _step(a, key)[0]]
+        return out, False
+    if origin in (list, tuple, set, frozenset) and isinstance(key, int) and args:
+        return [args[0]], False
+    if origin is dict and len(args) == 2:
+        return [args[1]], False
+    return [], False
+
+
+def _models(types_: list) -> list[type[BaseModel]]:
+    """The pydantic models among ``types_``, unions opened."""
+    out = []
+    for tp in types_:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            out.append(tp)
+        elif get_origin(tp) in (Union, types.UnionType):
+            out += _models(list(get_args(tp)))
+    return out
+
+
+def _walk(loc: tuple) -> tuple[tuple, list[str], bool]:
+    """Along an error's ``loc`` from :class:`Params`: the loc without pydantic's union tags (the key path in
+    the file), the field names allowed where its last key sits, and whether that last key is a union tag
+    (the error says the whole value is not that member, e.g. not a ``bool``)."""
+    types_, path, parent, tag = [Params], [], [Params], False
+    for key in loc:
+        parent, nxt, tag = types_, [], False
+        for tp in types_:
+            found, is_tag = _step(tp, key)
+            nxt += found
+            tag = tag or is_tag
+        types_ = nxt
+        if not tag:
+            path.append(key)
+    fields = [f for m in _models(parent) for f in m.model_fields if f != "source"]
+    return tuple(path), list(dict.fromkeys(fields)), tag
+
+
+def _problems(err: ValidationError, raw: dict) -> list[str]:
+    """One line per error, ``field: value: message``; an unknown key gets the closest allowed name."""
+    errors = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not str(p).startswith("function-after"))
+        path, allowed, tag = _walk(loc)
+        errors.append((e, loc, path, allowed, tag))
+    problems = []
+    for e, loc, path, allowed, tag in errors:
+        # ``bool | HSGPSpec`` given a mapping with a typo: the typo matters, "not a valid boolean" does not
+        if tag and any(p[:len(path)] == path and len(p) > len(path) for _, _, p, _, _ in errors):
+            continue
+        value = e.get("input") if e["type"] != "missing" else "<missing>"
+        if e["type"] == "extra_forbidden":
+            value = _value_at(raw, path)
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            if close:
+                msg = f"unknown key; did you mean {close[0]!r}?"
+            else:
+                msg = f"unknown key (allowed here: {', '.join(allowed)})" if allowed else "unknown key"
+        else:
+            msg = e["msg"]
+        problems.append(f"{_fmt_loc(path) or '<top>'}: value {value!r}: {msg}")
+    return problems
+
+
 def load_params(path: str | Path, overrides: dict | None = None) -> Params:
     """Read, validate and freeze a params file; raise ParamsError naming file, field and value."""
     path = Path(path)
@@ -372,16 +448,7 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
     try:
         params = Params.model_validate({**raw, "source": path.resolve()})
     except ValidationError as err:
-        problems = []
-        for e in err.errors():
-            loc = tuple(p for p in e["loc"] if not str(p).startswith("function-after"))
-            value = e.get("input") if e["type"] != "missing" else "<missing>"
-            if e["type"] == "extra_forbidden":
-                value = _value_at(raw, loc)
-                msg = "unknown key"
-            else:
-                msg = e["msg"]
-            problems.append(f"{_fmt_loc(loc) or '<top>'}: value {value!r}: {msg}")
+        problems = _problems(err, raw)
         raise ParamsError(path, problems) from None
     problems = _check_priors(params) + _check_scaling(params)
     if problems:

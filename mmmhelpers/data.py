@@ -18,7 +18,19 @@ __all__ = ["DataError", "MMMData", "from_frame", "load_csv", "fourier_features",
 
 
 class DataError(ValueError):
-    """Bad input data; the message names the file, column and offending values."""
+    """Bad input data; the message names the file, column and offending values.
+
+    ``DataError(message)`` is one problem; ``DataError(source, problems)`` lists every problem of one file at
+    once, and ``.problems`` holds them one by one, each starting with the file.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        self.problems = [f"{message}: {p}" for p in problems] if problems else [message]
+        if problems and len(problems) > 1:
+            message = f"{message}: {len(problems)} problems\n" + "\n".join(f"  - {p}" for p in problems)
+        elif problems:
+            message = self.problems[0]
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -68,41 +80,151 @@ class MMMData:
         return df[[self.date_column, *self.dims, *self.channels, *self.controls, self.target_column]]
 
 
-def _coerced(df: pd.DataFrame, date_column: str, numeric: list[str], channels: list[str], source: str) -> pd.DataFrame:
-    """A copy with parsed dates and numeric columns; every unparseable or negative value reported at once."""
+LIMIT = 3  # values, rows or dates named per problem; the rest are counted
+
+
+def _listing(items: list[str], total: int | None = None) -> str:
+    """The first ``LIMIT`` items, then how many more (``total``: when ``items`` holds only the first ones)."""
+    total = len(items) if total is None else total
+    more = f" and {total - LIMIT} more" if total > LIMIT else ""
+    return ", ".join(items[:LIMIT]) + more
+
+
+def _show(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return "<missing>"
+    return repr(float(value)) if isinstance(value, (int, float, np.number)) else repr(str(value))
+
+
+def _day(d) -> str:
+    return pd.Timestamp(d).strftime("%Y-%m-%d")
+
+
+def _cell(dims: list[str], values) -> str:
+    """``geo 'a'`` or ``geo 'a', brand 'b'``."""
+    return ", ".join(f"{d} {v!r}" for d, v in zip(dims, values))
+
+
+class _Rows:
+    """Names rows of the frame as a person finds them in the CSV: the date, the panel cell and the row number
+    (the header is row 1, the first data row is row 2)."""
+
+    def __init__(self, df: pd.DataFrame, dates: pd.Series, date_column: str, dims: list[str]):
+        self.df, self.dates, self.date_column, self.dims = df, dates, date_column, dims
+
+    def where(self, i: int) -> str:
+        d = self.dates.iloc[i]
+        when = _day(d) if not pd.isna(d) else _show(self.df[self.date_column].iloc[i])
+        cell = f" in {_cell(self.dims, [self.df[c].iloc[i] for c in self.dims])}" if self.dims else ""
+        return f"on {when}{cell} (row {i + 2})"
+
+    @staticmethod
+    def numbers(positions) -> str:
+        positions = list(positions)
+        rows = [str(i + 2) for i in positions[:LIMIT]]
+        return ("row " if len(positions) == 1 else "rows ") + _listing(rows, len(positions))
+
+
+def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[str], channels: list[str]
+             ) -> tuple[pd.DataFrame, list[str]]:
+    """A copy with parsed dates and numeric columns, and every unparseable, missing or negative value (with
+    its rows)."""
     problems = []
-    df = df.copy()
+    df = df.reset_index(drop=True)
     dates = pd.to_datetime(df[date_column], errors="coerce")
-    if dates.isna().any():
-        bad = df.loc[dates.isna(), date_column].head(3).tolist()
-        problems.append(f"column {date_column!r}: unparseable dates {bad}")
-    df[date_column] = dates
+    rows = _Rows(df, dates, date_column, dims)
+    bad = np.flatnonzero(dates.isna().to_numpy())
+    if len(bad):
+        items = [f"{_show(df[date_column].iloc[i])} (row {i + 2})" for i in bad[:LIMIT]]
+        problems.append(f"column {date_column!r}: unparseable dates {_listing(items, len(bad))}")
+    for dim in dims:
+        bad = np.flatnonzero(df[dim].isna().to_numpy())
+        if len(bad):
+            problems.append(f"column {dim!r}: missing values in {rows.numbers(bad)}")
+    out = df.copy()
+    out[date_column] = dates
     for col in numeric:
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = df.loc[values.isna(), col].head(3).tolist()
-        if bad:
-            problems.append(f"column {col!r}: non-numeric or missing values {bad}")
-        df[col] = values
+        values = pd.to_numeric(df[col], errors="coerce").astype(float)
+        bad = np.flatnonzero(~np.isfinite(values.to_numpy()))
+        if len(bad):
+            items = [f"{_show(df[col].iloc[i])} {rows.where(i)}" for i in bad[:LIMIT]]
+            problems.append(f"column {col!r}: non-numeric or missing values {_listing(items, len(bad))}")
+        out[col] = values
     for col in channels:
-        neg = df.loc[df[col] < 0, col].head(3).tolist()
-        if neg:
-            problems.append(f"column {col!r}: negative spend {neg}")
-    if problems:
-        raise DataError(f"{source}: " + "; ".join(problems))
-    return df
+        neg = np.flatnonzero((out[col] < 0).to_numpy())
+        if len(neg):
+            items = [f"{float(out[col].iloc[i])!r} {rows.where(i)}" for i in neg[:LIMIT]]
+            problems.append(f"column {col!r}: negative spend {_listing(items, len(neg))}")
+    return out, problems
 
 
-def _weekly_dates(df: pd.DataFrame, key: list[str], source: str) -> pd.DatetimeIndex:
-    """The sorted unique dates, after checking for duplicate rows and a weekly, gap-free calendar."""
-    date_column = key[0]
-    dup = df[df.duplicated(key, keep=False)]
+def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.DatetimeIndex, list[str]]:
+    """The sorted unique dates, and every duplicate row, gap or irregular step, and missing panel row."""
+    problems = []
+    key = [date_column, *dims]
+    ok = df[key].notna().all(axis=1)
+    valid = df[ok]
+    dup = valid[valid.duplicated(key, keep=False)]
     if len(dup):
-        raise DataError(f"{source}: duplicate rows for {key}: {dup[key].head(3).to_dict('records')}")
-    udates = pd.DatetimeIndex(sorted(df[date_column].unique()))
-    steps = np.unique(np.diff(udates.values).astype("timedelta64[D]").astype(int))
-    if len(udates) > 1 and not (len(steps) == 1 and steps[0] == 7):
-        raise DataError(f"{source}: column {date_column!r}: dates must be weekly and gap-free (steps {steps.tolist()} days)")
-    return udates
+        items = []
+        for k, group in dup.groupby(key, sort=True):
+            k = k if isinstance(k, tuple) else (k,)
+            cell = f" in {_cell(dims, k[1:])}" if dims else ""
+            items.append(f"{_day(k[0])}{cell} ({_Rows.numbers(group.index)})")
+        problems.append(f"duplicate rows for the same {' and '.join(key)}: {_listing(items)}")
+    udates = pd.DatetimeIndex(sorted(valid[date_column].unique()))
+    gaps = []
+    for a, b in zip(udates[:-1], udates[1:]):
+        days = (b - a).days
+        if days == 7:
+            continue
+        if days % 7 == 0:
+            n = days // 7 - 1
+            gaps.append(f"missing weeks between {_day(a)} and {_day(b)} ({n} week{'s' if n > 1 else ''})")
+        else:
+            gaps.append(f"irregular step of {days} days from {_day(a)} to {_day(b)}")
+    if gaps:
+        problems.append(f"column {date_column!r}: dates must be weekly and gap-free: {_listing(gaps)}")
+    if dims and not len(dup):
+        present = valid.groupby(dims, sort=True)[date_column].agg(set)
+        panel = [sorted(valid[d].unique().tolist()) for d in dims]
+        items = []
+        for cell in pd.MultiIndex.from_product(panel, names=dims) if len(dims) > 1 else panel[0]:
+            cell = cell if isinstance(cell, tuple) else (cell,)
+            have = present.get(cell if len(dims) > 1 else cell[0], set())
+            missing = [d for d in udates if d not in have]
+            if missing:
+                days = [_day(d) for d in missing[:LIMIT]]
+                items.append(f"{_cell(dims, cell)} has no rows for {_listing(days, len(missing))}")
+        problems += items[:LIMIT]
+        if len(items) > LIMIT:
+            problems.append(f"and {len(items) - LIMIT} more panel cells ({', '.join(dims)}) with missing weeks")
+    return udates, problems
+
+
+def _missing_columns(df: pd.DataFrame, roles: dict[str, list[str]]) -> list[str]:
+    """Columns the params name that the frame lacks (with the field naming them and the closest column), and
+    columns named twice."""
+    import difflib
+
+    problems = []
+    have = [str(c) for c in df.columns]
+    missing = []
+    for field, cols in roles.items():
+        for c in cols:
+            if c not in df.columns:
+                close = difflib.get_close_matches(c, have, n=1, cutoff=0.6)
+                missing.append(f"{c!r} ({field}{f'; did you mean {close[0]!r}?' if close else ''})")
+    if missing:
+        problems.append(f"missing columns: {', '.join(missing)}; the file has {have}")
+    named: dict[str, list[str]] = {}
+    for field, cols in roles.items():
+        for c in cols:
+            named.setdefault(c, []).append(field)
+    for c, fields in named.items():
+        if len(fields) > 1:
+            problems.append(f"column {c!r} is named more than once: in {', '.join(dict.fromkeys(fields))}")
+    return problems
 
 
 def from_frame(
@@ -114,19 +236,21 @@ def from_frame(
     target_column: str = "y",
     source: str = "data",
 ) -> MMMData:
-    """Validate a long frame and return ``MMMData``; every problem is reported at once."""
+    """Validate a long frame and return ``MMMData``; every problem is reported at once (``DataError``), each
+    with its column, values, dates and row numbers (the header is row 1)."""
     controls, dims = list(controls or []), list(dims or [])
-    needed = [date_column, *dims, *channels, *controls, target_column]
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise DataError(f"{source}: missing columns {missing} (has {list(df.columns)})")
-    df = _coerced(df, date_column, [*channels, *controls, target_column], channels, source)
+    roles = {"data.date_column": [date_column], "data.dims": dims, "data.channel_columns": list(channels),
+             "data.control_columns": controls, "data.target_column": [target_column]}
+    problems = _missing_columns(df, roles)
+    if problems:
+        raise DataError(source, problems)
+    df, problems = _coerced(df, date_column, dims, [*channels, *controls, target_column], channels)
+    udates, calendar = _calendar(df, date_column, dims)
+    problems += calendar
+    if problems:
+        raise DataError(source, problems)
     key = [date_column, *dims]
-    udates = _weekly_dates(df, key, source)
     panel = {d: sorted(df[d].unique().tolist()) for d in dims}
-    n_expected = len(udates) * int(np.prod([len(v) for v in panel.values()] or [1]))
-    if len(df) != n_expected:
-        raise DataError(f"{source}: unbalanced panel: {len(df)} rows, expected {n_expected} (every date × {dims})")
     ds = df.set_index(key).to_xarray().rename({date_column: "date"}).reindex(date=udates, **panel)
 
     def stack(cols: list[str]) -> np.ndarray:

@@ -36,6 +36,31 @@ def test_unknown_key_names_file_field_and_value(tmp_path):
         load_params(path)
     text = str(err.value)
     assert str(path) in text and "model.adstok" in text and "unknown key" in text and "l_max" in text
+    assert "did you mean 'adstock'?" in text
+
+
+@pytest.mark.parametrize(("extra", "where", "suggestion"), [
+    ("optimisation: {budget: 100}\n", "optimisation: value {'budget': 100}", "did you mean 'optimization'?"),
+    ("optimization: {budjet: 100, budget: 100}\n", "optimization.budjet: value 100", "did you mean 'budget'?"),
+    ("optimization: {budget: 100, constraints: [{type: max_share, chanel: x1, value: 0.5}]}\n",
+     "optimization.constraints.0.chanel: value 'x1'", "did you mean 'channel'?"),
+    ("optimization: {budget: 100, alternatives: [{name: a, budgt: 50}]}\n",
+     "optimization.alternatives.0.budgt: value 50", "did you mean 'budget'?"),
+    ("model: {time_varying_media: {etalam: 2}}\n", "model.time_varying_media.etalam: value 2",
+     "did you mean 'eta_lam'?"),
+    ("model: {scaling: {chanel: max}}\n", "model.scaling.chanel: value 'max'", "did you mean 'channel'?"),
+], ids=["top-level", "optimization", "in-a-list", "alternative", "union-member", "nested"])
+def test_unknown_key_suggests_the_closest_field(tmp_path, extra, where, suggestion):
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, BASE + extra))
+    assert err.value.problems == [f"{where}: unknown key; {suggestion}"]
+
+
+def test_unknown_key_without_a_close_match_lists_the_allowed_keys(tmp_path):
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, BASE + "fit: {zzz: 1}\n"))
+    assert err.value.problems == ["fit.zzz: value 1: unknown key (allowed here: sampler, chains, tune, draws, "
+                                  "target_accept, cores, mass_matrix)"]
 
 
 def test_bad_value_is_reported_with_its_value(tmp_path):

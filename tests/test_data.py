@@ -29,21 +29,125 @@ def test_max_scales_never_divide_by_zero():
     np.testing.assert_allclose(target, [19.0, 19.0])
 
 
+def single(n=10):
+    return frame(n, geos=("a",)).drop(columns="geo")
+
+
+def with_value(df, col, row, value):
+    df = df.astype({col: object})
+    df.loc[row, col] = value
+    return df
+
+
+def bad(df, channels=("x1", "x2"), **kw) -> DataError:
+    with pytest.raises(DataError) as err:
+        from_frame(df, channels=list(channels), source="sales.csv", **kw)
+    return err.value
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda df: df.drop(columns="x2"), r"missing columns \['x2'\]"),
-        (lambda df: df.assign(x1=-df.x1), "negative spend"),
+        (lambda df: df.drop(columns="x2"), r"missing columns: 'x2' \(data.channel_columns\)"),
+        (lambda df: df.assign(x1=-df.x1), "column 'x1': negative spend"),
         (lambda df: df.assign(y=df.y.astype(object).where(df.index != 3, "n/a")), "non-numeric"),
         (lambda df: df[df.date != df.date.iloc[6]], "weekly and gap-free"),
         (lambda df: pd.concat([df, df.iloc[:1]]), "duplicate rows"),
-        (lambda df: df.iloc[1:], "unbalanced panel"),
+        (lambda df: df.iloc[1:], "geo 'a' has no rows for 2024-01-01"),
     ],
     ids=["missing-column", "negative-spend", "non-numeric", "gap-in-dates", "duplicate", "unbalanced"],
 )
 def test_bad_data_is_a_clear_error(mutate, message):
     with pytest.raises(DataError, match=message):
         from_frame(mutate(frame()), channels=["x1", "x2"], dims=["geo"], source="sales.csv")
+
+
+def test_negative_spend_names_column_value_date_and_row():
+    err = bad(with_value(single(), "x1", 1, -500.0))
+    assert err.problems == ["sales.csv: column 'x1': negative spend -500.0 on 2024-01-08 (row 3)"]
+
+
+def test_many_negative_values_list_the_first_three_and_count_the_rest():
+    df = frame(4).assign(x1=lambda d: -d.x1)
+    assert str(bad(df, dims=["geo"])) == (
+        "sales.csv: column 'x1': negative spend -1.0 on 2024-01-01 in geo 'a' (row 2), -1.0 on 2024-01-01 in "
+        "geo 'b' (row 3), -2.0 on 2024-01-08 in geo 'a' (row 4) and 5 more")
+
+
+def test_every_problem_at_once_with_rows(tmp_path):
+    """Row numbers are the CSV's own (header = row 1): what a person finds in an editor or a spreadsheet."""
+    from types import SimpleNamespace
+
+    from mmmhelpers.data import load_csv
+
+    path = tmp_path / "sales.csv"
+    path.write_text("date,x1,y\n2024-01-01,1,10\n2024-01-08,,11\nsoon,2,12\n2024-01-22,-3,abc\n2024-01-29,3,13\n")
+    spec = SimpleNamespace(channel_columns=["x1"], control_columns=[], dims=[], date_column="date", target_column="y")
+    with pytest.raises(DataError) as err:
+        load_csv(path, spec)
+    assert [p.removeprefix(f"{path}: ") for p in err.value.problems] == [
+        "column 'date': unparseable dates 'soon' (row 4)",
+        "column 'x1': non-numeric or missing values <missing> on 2024-01-08 (row 3)",
+        "column 'y': non-numeric or missing values 'abc' on 2024-01-22 (row 5)",
+        "column 'x1': negative spend -3.0 on 2024-01-22 (row 5)",
+        "column 'date': dates must be weekly and gap-free: missing weeks between 2024-01-08 and 2024-01-22 (1 week)",
+    ]
+    assert str(err.value).startswith(f"{path}: 5 problems\n  - column 'date': unparseable dates 'soon' (row 4)\n")
+
+
+def test_gaps_and_irregular_steps_are_named():
+    df = single(12)
+    df = df[~df.date.isin(pd.to_datetime(["2024-01-15", "2024-01-22"]))]  # two weeks missing
+    df = with_value(df.reset_index(drop=True), "date", 8, pd.Timestamp("2024-03-13"))  # 11 March -> Wednesday 13
+    err = bad(df)
+    assert err.problems == [
+        "sales.csv: column 'date': dates must be weekly and gap-free: missing weeks between 2024-01-08 and "
+        "2024-01-29 (2 weeks), irregular step of 9 days from 2024-03-04 to 2024-03-13, irregular step of 5 days "
+        "from 2024-03-13 to 2024-03-18"]
+
+
+def test_a_geo_with_missing_weeks_names_the_geo_and_the_dates():
+    df = frame(12)
+    df = df[~((df.geo == "b") & df.date.isin(pd.to_datetime(["2024-02-12", "2024-02-19"])))]
+    assert bad(df, dims=["geo"]).problems == ["sales.csv: geo 'b' has no rows for 2024-02-12, 2024-02-19"]
+
+
+def test_many_cells_with_missing_weeks_name_three_and_count_the_rest():
+    df = frame(3, geos=("a", "b", "c", "d", "e")).iloc[:-4]  # the last date lacks geos b-e
+    assert bad(df, dims=["geo"]).problems == [
+        "sales.csv: geo 'b' has no rows for 2024-01-15", "sales.csv: geo 'c' has no rows for 2024-01-15",
+        "sales.csv: geo 'd' has no rows for 2024-01-15", "sales.csv: and 1 more panel cells (geo) with missing weeks"]
+
+
+def test_two_panel_dims_name_the_cell():
+    df = pd.concat([frame(3).assign(brand=b) for b in ("p", "q")], ignore_index=True)
+    df = df[~((df.geo == "a") & (df.brand == "q"))]  # a cell with no rows at all
+    assert bad(df, dims=["geo", "brand"]).problems == [
+        "sales.csv: geo 'a', brand 'q' has no rows for 2024-01-01, 2024-01-08, 2024-01-15"]
+
+
+def test_duplicate_rows_name_the_date_cell_and_rows():
+    df = pd.concat([frame(3), frame(3).iloc[[1]]], ignore_index=True)
+    assert bad(df, dims=["geo"]).problems == [
+        "sales.csv: duplicate rows for the same date and geo: 2024-01-01 in geo 'b' (rows 3, 8)"]
+
+
+def test_missing_columns_name_the_field_and_the_closest_column():
+    df = frame().rename(columns={"x2": "x_2"})
+    assert bad(df, dims=["geo", "region"]).problems == [
+        "sales.csv: missing columns: 'region' (data.dims), 'x2' (data.channel_columns; did you mean 'x_2'?); "
+        "the file has ['date', 'geo', 'x1', 'x_2', 'y']"]
+
+
+def test_a_column_named_twice():
+    err = bad(frame(), dims=["geo"], controls=["x1"])
+    assert err.problems == ["sales.csv: column 'x1' is named more than once: in data.channel_columns, "
+                            "data.control_columns"]
+
+
+def test_missing_panel_coordinate_is_named():
+    df = with_value(frame(3), "geo", 2, None)
+    assert bad(df, dims=["geo"]).problems[0] == "sales.csv: column 'geo': missing values in row 4"
 
 
 def test_fourier_features_hand_values():

@@ -1,0 +1,214 @@
+"""Pre-fit checks of a case against its data (``mmm-report validate``): one test per rule, with its message."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmmhelpers.checks import check_case, check_warnings
+from mmmhelpers.config import load_params
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sales(n=60, geos=(), seed=0, channels=("x1", "x2", "x3")) -> pd.DataFrame:
+    """Independent random spend per channel (and geo), a noisy target: a clean case."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2024-01-01", periods=n, freq="7D")
+    frames = []
+    for g in geos or [None]:
+        df = pd.DataFrame({"date": dates.strftime("%Y-%m-%d")})
+        if g is not None:
+            df["geo"] = g
+        for ch in channels:
+            df[ch] = rng.gamma(2.0, 500.0, n).round(2)
+        df["y"] = (10_000 + rng.normal(0, 500, n)).round(2)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def case(tmp_path, df, extra="", channels=("x1", "x2", "x3"), dims=()):
+    """Write the CSV and a params file naming it; return ``check_case``'s answer and the params."""
+    df.to_csv(tmp_path / "sales.csv", index=False)
+    path = tmp_path / "case.yaml"
+    path.write_text(f"case: t\ntitle: T\nseed: 1\ndata: {{path: sales.csv, channel_columns: [{', '.join(channels)}], "
+                    f"dims: [{', '.join(dims)}]}}\n" + extra)
+    params = load_params(path)
+    return (*check_case(params), params)
+
+
+def test_a_clean_case_has_no_problems_and_no_warnings(tmp_path):
+    data, truth, problems, params = case(tmp_path, sales(geos=("geo_a", "geo_b")), dims=("geo",))
+    assert problems == [] and truth is None and data.X.shape == (60, 2, 3)
+    assert check_warnings(params, data) == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")) + [ROOT / "tests/params/tiny.yaml"],
+                         ids=lambda p: p.name)
+def test_shipped_cases_pass(path):
+    """Every shipped case validates (sparse_channels' dark stretches are no error)."""
+    params = load_params(path)
+    data, _, problems = check_case(params)
+    assert problems == []
+    warnings = check_warnings(params, data)
+    assert warnings == [] or path.name == "budget_allocation.yaml"  # it asks for the extrapolation
+
+
+def test_data_errors_come_one_by_one_with_file_and_rows(tmp_path):
+    df = sales(n=30).astype({"y": object})
+    df.loc[1, "x1"] = -500.0
+    df.loc[4, "y"] = "n/a"
+    data, _, problems, _ = case(tmp_path, df.drop(index=[10, 11]))
+    src = tmp_path / "sales.csv"
+    assert data is None
+    assert problems == [
+        f"{src}: column 'y': non-numeric or missing values <missing> on 2024-01-29 (row 6)",
+        f"{src}: column 'x1': negative spend -500.0 on 2024-01-08 (row 3)",
+        f"{src}: column 'date': dates must be weekly and gap-free: missing weeks between 2024-03-04 and "
+        "2024-03-25 (2 weeks)",
+    ]
+
+
+def test_a_dim_missing_from_the_csv(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales().assign(region="north"), dims=("geo",))
+    assert problems == [f"{tmp_path / 'sales.csv'}: missing columns: 'geo' (data.dims); the file has "
+                        "['date', 'x1', 'x2', 'x3', 'y', 'region']"]
+
+
+def test_too_few_weeks_for_the_model(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales(n=30), "model: {adstock: {l_max: 20}}\n")
+    assert problems == ["data.path: 30 weeks are too few for this model: it needs at least 40 (max(20, "
+                        "2 × model.adstock.l_max 20)); data.path: give more weeks or lower model.adstock.l_max"]
+
+
+def test_holdout_and_rolling_origins_leave_too_few_training_weeks(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales(n=40), "out_of_sample: {holdout_weeks: 8, rolling_origins: 2}\n")
+    assert problems == ["out_of_sample: holdout_weeks 8 × (1 + rolling_origins 2) = 24 of the 40 weeks leaves 16 "
+                        "weeks to fit the earliest fold on; it needs at least 20 (max(20, 2 × model.adstock.l_max 8, "
+                        "2 × holdout_weeks 8)): lower out_of_sample.holdout_weeks or out_of_sample.rolling_origins "
+                        "(with holdout_weeks 8, at most rolling_origins 1 fits)"]
+
+
+def test_a_channel_that_never_spends(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales().assign(x3=0.0))
+    assert problems == ["channel 'x3' never spends (all 60 weeks are 0): remove it from data.channel_columns"]
+
+
+def test_a_channel_that_never_spends_in_one_geo(tmp_path):
+    df = sales(geos=("geo_a", "geo_b"))
+    df.loc[df.geo == "geo_b", "x2"] = 0.0
+    _, _, problems, _ = case(tmp_path, df, dims=("geo",))
+    assert problems == ["channel 'x2' never spends in geo 'geo_b' (all 60 weeks are 0): its effect there cannot be "
+                        "estimated; drop that cell's rows or remove it from data.channel_columns"]
+
+
+def test_a_channel_that_never_spends_anywhere_is_one_problem(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales(geos=("geo_a", "geo_b")).assign(x1=0.0), dims=("geo",))
+    assert problems == ["channel 'x1' never spends (all 60 weeks of every cell are 0): remove it from "
+                        "data.channel_columns"]
+
+
+def test_a_near_constant_channel(tmp_path):
+    df = sales().assign(x2=1000.0)
+    df.loc[5, "x2"] = 1000.5
+    _, _, problems, _ = case(tmp_path, df)
+    assert problems == ["channel 'x2' barely varies (spend 1,000.01 on average, coefficient of variation 6.4e-05 "
+                        "< 0.001): its effect cannot be told apart from the intercept; remove it from "
+                        "data.channel_columns or calibrate it with model.lift_tests"]
+
+
+def test_collinear_channels(tmp_path):
+    df = sales()
+    df["x3"] = (df.x1 * 0.5 + 1.0).round(2)
+    _, _, problems, _ = case(tmp_path, df)
+    assert problems == ["channels 'x1' and 'x3' move together (correlation 1.000 over 60 weeks; above 0.98): the "
+                        "model cannot split their effects; merge them into one column or calibrate one with "
+                        "model.lift_tests"]
+
+
+def test_collinear_channels_in_one_geo_only(tmp_path):
+    df = sales(geos=("geo_a", "geo_b"))
+    b = df.geo == "geo_b"
+    df.loc[b, "x2"] = -df.loc[b, "x1"] + 10_000  # spend moves in opposite directions: as confounded
+    _, _, problems, _ = case(tmp_path, df, dims=("geo",))
+    assert problems == ["channels 'x1' and 'x2' move together (correlation over 60 weeks in geo 'geo_b' -1.000; "
+                        "above 0.98): the model cannot split their effects; merge them into one column or calibrate "
+                        "one with model.lift_tests"]
+
+
+def test_a_constant_target_in_one_geo(tmp_path):
+    df = sales(geos=("geo_a", "geo_b"))
+    df.loc[df.geo == "geo_a", "y"] = 500.0
+    _, _, problems, _ = case(tmp_path, df, dims=("geo",))
+    assert problems == ["target 'y' is constant in geo 'geo_a' (500 in all 60 weeks): there is nothing to explain; "
+                        "check data.target_column"]
+
+
+def test_every_rule_at_once(tmp_path):
+    df = sales(n=40).assign(x3=0.0, y=1.0)
+    _, _, problems, _ = case(tmp_path, df, "out_of_sample: {holdout_weeks: 8, rolling_origins: 2}\n"
+                                           "optimization: {budget: 1000, bounds: {tv: [0, 10]}}\n")
+    assert [p.split(":")[0] for p in problems] == ["out_of_sample", "channel 'x3' never spends (all 40 weeks are 0)",
+                                                   "target 'y' is constant (1 in all 40 weeks)",
+                                                   "optimization.bounds.tv"]
+
+
+def test_a_constraint_on_an_unknown_geo(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales(geos=("geo_a", "geo_b")), dims=("geo",), extra=(
+        "optimization: {budget: 1000, constraints: [{type: max_share, channel: x1, where: {geo: geo_c}, value: 0.5}]}\n"))
+    assert problems == ["optimization.constraints[0].where.geo: unknown value 'geo_c' (values: ['geo_a', 'geo_b'])"]
+
+
+def test_a_budget_above_the_data_without_extrapolation_is_a_problem(tmp_path):
+    df = sales(n=30)
+    most = df[["x1", "x2", "x3"]].max().sum()
+    _, _, problems, _ = case(tmp_path, df, f"optimization: {{budget: {round(most * 2)}}}\n")
+    assert len(problems) == 1 and problems[0].startswith(f"optimization: budget {round(most * 2):,} per period is "
+                                                         "more than the bounds allow")
+    assert "allow_extrapolation: true lifts this" in problems[0]
+
+
+def test_a_budget_above_the_data_with_extrapolation_is_a_warning(tmp_path):
+    df = sales(n=30)
+    most = df[["x1", "x2", "x3"]].max().sum()
+    budget = round(most * 2)
+    data, _, problems, params = case(tmp_path, df, (
+        f"optimization: {{budget: {budget}, allow_extrapolation: true, scenarios: [0.1, 1.5],"
+        f" alternatives: [{{name: small, budget: 10}}]}}\n"))
+    assert problems == []
+    assert check_warnings(params, data) == [
+        f"optimization: allow_extrapolation is true and the budget {budget:,}, scenario 1.5x {budget * 1.5:,.6g} per "
+        f"period are above the data's highest total weekly spend {most:,.6g} (each channel's and cell's highest week,"
+        " summed): the plan may rest on spend levels the data never saw"]
+
+
+def test_a_channel_that_rarely_spends_is_a_warning(tmp_path):
+    df = sales(geos=("geo_a", "geo_b"))
+    df.loc[(df.geo == "geo_a") & (df.index % 30 != 0), "x3"] = 0.0  # 2 of 60 weeks
+    data, _, problems, params = case(tmp_path, df, dims=("geo",))
+    assert problems == []
+    assert check_warnings(params, data) == ["channel 'x3' spends in only 2 of 60 weeks in geo 'geo_a' (3.3%): its "
+                                            "response curve rests on those few weeks"]
+
+
+def test_missing_truth_and_lift_test_files(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales(), "model: {lift_tests: lifts.csv}\n")
+    assert problems == [f"model.lift_tests: file not found: {tmp_path / 'lifts.csv'}"]
+    sales().to_csv(tmp_path / "sales.csv", index=False)
+    path = tmp_path / "truth.yaml"
+    path.write_text("case: t\ntitle: T\nseed: 1\ndata: {path: sales.csv, channel_columns: [x1], truth: truth.nc}\n")
+    data, truth, problems = check_case(load_params(path))
+    assert problems == [f"data.truth: file not found: {tmp_path / 'truth.nc'}"] and data is not None
+
+
+def test_lift_tests_against_the_data(tmp_path):
+    (tmp_path / "lifts.csv").write_text("channel,x,delta_x,delta_y,sigma\nx1,100,50,20,5\ntv,100,50,20,0\n"
+                                        "x2,abc,50,20,5\n")
+    _, _, problems, _ = case(tmp_path, sales(), "model: {lift_tests: lifts.csv}\n")
+    src = tmp_path / "lifts.csv"
+    assert problems == [
+        f"model.lift_tests: {src}: column 'channel': unknown values ['tv'] (known: ['x1', 'x2', 'x3'])",
+        f"model.lift_tests: {src}: column 'x': non-numeric or missing values (rows 4)",
+        f"model.lift_tests: {src}: column 'sigma' must be positive (rows 3)",
+    ]
