@@ -32,6 +32,13 @@ md(f"**{params.title}.** {params.description} The data were {source}: {data.n_da
    f"controls {', '.join(data.controls) or 'none'}.")
 
 # %%
+from mmmhelpers.checks import check_warnings
+
+warnings_found = check_warnings(params, data)
+if warnings_found:
+    display(md("**Worth a look before trusting the results:**\n\n" + "\n".join(f"- {w}" for w in warnings_found)))
+
+# %%
 from mmmhelpers.report import data_summary
 
 table(data_summary(data), percent=("weeks with spend",), caption="Spend per channel")
