@@ -1,0 +1,57 @@
+"""Executed notebooks -> the notebooks a renderer turns into pages (the same content for Quarto and nbconvert).
+
+Both renderers: papermill's parameter cells go (their values are in manifest.json) and so do code cells
+with nothing to show. For nbconvert, which does not read Quarto's ``#|`` cell options, the options are
+applied here: ``#| include: false`` cells go, ``#| fig-cap`` becomes a caption under the figure, and the
+``#|`` lines leave the code; the page template folds code behind "Show code" (workshop) or hides it (client).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["for_rendering", "cell_options", "TEMPLATE"]
+
+TEMPLATE = Path(__file__).parent / "templates" / "mmm_page.html.j2"
+HIDDEN_TAGS = {"parameters", "injected-parameters"}
+_OPTION = re.compile(r"^#\|\s*([\w-]+)\s*:\s*(.*?)\s*$")
+
+
+def cell_options(source: str) -> dict[str, str]:
+    """Quarto's ``#| key: value`` options at the top of a cell (quotes stripped)."""
+    opts = {}
+    for line in source.splitlines():
+        m = _OPTION.match(line)
+        if not m:
+            break
+        opts[m.group(1)] = m.group(2).strip("\"'")
+    return opts
+
+
+def _has_output(cell) -> bool:
+    return any(o.get("output_type") != "stream" or o.get("text", "").strip() for o in cell.get("outputs", []))
+
+
+def for_rendering(path: Path, quarto: bool) -> nbformat.NotebookNode:
+    """The executed notebook at ``path`` as the renderer should see it (see the module docstring)."""
+    nb = nbformat.read(path, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if HIDDEN_TAGS & set(cell.metadata.get("tags", [])):
+            continue
+        if cell.cell_type != "code":
+            cells.append(cell)
+            continue
+        opts = cell_options(cell.source)
+        if not _has_output(cell) or (not quarto and opts.get("include") == "false"):
+            continue
+        if not quarto:
+            cell.source = "\n".join(line for line in cell.source.splitlines() if not _OPTION.match(line)).strip()
+        cells.append(cell)
+        if not quarto and "fig-cap" in opts:
+            cells.append(nbformat.v4.new_markdown_cell(f'<p class="mmm-caption">{opts["fig-cap"]}</p>'))
+    nb.cells = cells
+    return nb

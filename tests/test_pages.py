@@ -1,0 +1,38 @@
+"""Pages: what each renderer gets from an executed notebook (Quarto's cell options applied for nbconvert)."""
+
+import nbformat
+
+from mmmhelpers.pages import cell_options, for_rendering
+
+
+def _nb(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    out = nbformat.v4.new_output("display_data", data={"text/plain": "a figure"})
+    nb.cells = [
+        nbformat.v4.new_code_cell("params_path = 'x'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("#| include: false\nimport numpy", outputs=[out]),
+        nbformat.v4.new_code_cell('#| label: fig-a\n#| fig-cap: "Spend over time."\nplot()', outputs=[out]),
+        nbformat.v4.new_code_cell("x = 1"),  # nothing to show
+        nbformat.v4.new_markdown_cell("Some words."),
+    ]
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_cell_options_read_quartos_header():
+    assert cell_options('#| label: fig-a\n#| fig-cap: "A caption: with a colon"\ncode()\n#| not: this') == {
+        "label": "fig-a", "fig-cap": "A caption: with a colon"}
+
+
+def test_nbconvert_gets_quartos_options_applied(tmp_path):
+    cells = for_rendering(_nb(tmp_path), quarto=False).cells
+    assert [c.cell_type for c in cells] == ["code", "markdown", "markdown"]
+    assert cells[0].source == "plot()"  # no #| lines left
+    assert "Spend over time." in cells[1].source and "mmm-caption" in cells[1].source
+    assert not any("#|" in c.source for c in cells)
+
+
+def test_quarto_keeps_its_options_and_both_drop_empty_and_parameter_cells(tmp_path):
+    cells = for_rendering(_nb(tmp_path), quarto=True).cells
+    assert [c.source.splitlines()[0] for c in cells] == ["#| include: false", "#| label: fig-a", "Some words."]
