@@ -73,7 +73,7 @@ Same problem on both sides:
 - objective: mean over all draws of the total media contribution in the target's units, summed over periods,
   geos and channels (pymc-marketing: total_media_contribution_original_scale with average_response).
 Differences that remain (solver settings, not the problem):
-- mmmhelpers runs SLSQP on spend / B with the objective divided by its value at the start, ftol 1e-12,
+- mmmhelpers runs SLSQP on spend / B with the objective divided by its value at the start, ftol {ftol:g},
   maxiter 500; pymc-marketing runs SLSQP on raw spend and raw objective, ftol 1e-9, maxiter 1000.
 - pymc-marketing's documented call (MultiDimensionalBudgetOptimizerWrapper.optimize_budget) builds and
   compiles a new BudgetOptimizer every call; mmmhelpers compiles the response once per posterior
@@ -367,7 +367,9 @@ def main() -> None:
         print(f"\nsame plan, two evaluators: relative difference {same_eval:.2g}; the two optima differ by "
               f"{(at_ours[0] - at_theirs[0]) / abs(at_ours[0]):+.2g} (relative, mmmhelpers' minus pymc-marketing's)")
         print(f"\nSLSQP: mmmhelpers '{ours_runs[-1][1]['result'].message}'; pymc-marketing '{res_th.message}'")
-    print("\n" + DEFINITIONS)
+    from mmmhelpers.optimize import FTOL
+
+    print("\n" + DEFINITIONS.format(ftol=FTOL))
     print(f"versions: {versions()}")
     print(f"mmmhelpers: {revision}")
     print(f"pytensor: mode {pytensor.config.mode}, linker {pytensor.config.linker}, cxx {pytensor.config.cxx or 'none'}, "
