@@ -6,6 +6,7 @@ when every stage succeeded; a failed run keeps its executed notebooks in ``<case
 
 from __future__ import annotations
 
+import hashlib
 import html
 import importlib.metadata
 import os
@@ -272,13 +273,35 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
     )
 
 
+def _sha256(path: Path | None) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git_dirty() -> bool | None:
+    """Uncommitted changes (tracked or new files outside .gitignore) in the repository; None without git."""
+    try:
+        return bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
+                                   check=True, timeout=10).stdout.strip())
+    except Exception:
+        return None
+
+
+def _provenance(params: Params) -> dict:
+    """What a run read besides the params file: the CSV, the pinned requirements, the state of the checkout."""
+    data = params.resolve(params.data.path)
+    return {"data_file": str(data) if data else None, "data_sha256": _sha256(data),
+            "requirements_sha256": _sha256(ROOT / "requirements.txt"), "git_dirty": _git_dirty()}
+
+
 def _manifest(params: Params, params_path: Path, stages: list[str], quick: bool, client: bool, renderer: str,
-              timings: dict, total: float) -> Manifest:
+              timings: dict, total: float, provenance: dict) -> Manifest:
     return Manifest(
         case=params.case, title=params.title, params_file=str(params_path), params_sha256=params_hash(params_path),
         seed=params.seed, quick=bool(quick), client=bool(client), stages_run=stages, renderer=renderer,
         git_commit=_git_commit(), created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), timings_seconds=timings,
-        total_seconds=round(total, 2), versions=_versions(),
+        total_seconds=round(total, 2), versions=_versions(), **provenance,
     )
 
 
@@ -336,6 +359,7 @@ def run(
     _, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
         raise RunError(f"{params_path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+    provenance = _provenance(params)  # the data as they were when the run started
     client = params.report.client if client is None else client
     stages = _parse_only(only)
     out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
@@ -355,7 +379,8 @@ def run(
         raise
     timings["render"] = round(time.perf_counter() - t0, 2)
     _say(f"rendered with {renderer} in {timings['render']:.1f} s")
-    manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all)
+    manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all,
+                         provenance)
     manifest.save(staging)
     write_index(staging, params, manifest)
     _publish(staging, out)

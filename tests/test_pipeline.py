@@ -130,6 +130,9 @@ def test_manifest_has_provenance(report):
     assert m["versions"]["pymc"] and m["renderer"] in {"quarto", "nbconvert"}
     if shutil.which("quarto"):
         assert m["renderer"] == "quarto"
+    assert list(m)[-4:] == ["data_file", "data_sha256", "requirements_sha256", "git_dirty"]
+    assert m["data_file"] is None and m["data_sha256"] is None  # simulated: no data file
+    assert len(m["requirements_sha256"]) == 64 and m["git_dirty"] in (True, False)
 
 
 def test_executed_notebooks_keep_outputs_and_params(report):
