@@ -1,7 +1,8 @@
 """Run a case: papermill executes the five notebooks, Quarto (or nbconvert) renders them.
 
 A run works in a temporary folder beside the report folder and replaces ``reports/<case>/`` only
-when every stage succeeded; a failed run keeps its executed notebooks in ``<case>.failed/``.
+when every stage succeeded; a failed run keeps its executed notebooks in ``<case>.failed/``. A fit
+beyond the health gates of ``fit.fail_on`` is a failed run.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import importlib.metadata
+import math
 import os
 import shutil
 import subprocess
@@ -23,7 +25,7 @@ from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample,
 from mmmhelpers.checks import check_case
 from mmmhelpers.config import Params, load_params, params_hash
 
-__all__ = ["STAGES", "RunError", "run", "render", "write_index", "ROOT"]
+__all__ = ["STAGES", "RunError", "run", "render", "write_index", "gate_failures", "ROOT"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = Path(os.environ.get("MMM_NOTEBOOKS", ROOT / "notebooks"))
@@ -273,6 +275,58 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
     )
 
 
+GATES = {  # fit.fail_on key: (Diagnostics field, label, format, does a larger value fail?, variable field)
+    "divergences": ("divergences", "divergences", "{:,}", True, None),
+    "rhat": ("rhat_max", "max R-hat", "{:.3f}", True, "rhat_max_variable"),
+    "ess_bulk": ("ess_bulk_min", "min bulk ESS", "{:,.0f}", False, "ess_bulk_min_variable"),
+    "bfmi": ("bfmi_min", "min E-BFMI", "{:.2f}", False, None),
+}
+
+
+def gate_failures(diag: Diagnostics, fail_on) -> list[str]:
+    """The health gates of ``fit.fail_on`` the fit does not pass, each with its value, e.g.
+    ``3 divergences > 0``, ``max R-hat 1.031 > 1.01 (y_sigma)``. A value the diagnostics could not compute
+    (R-hat of a single chain, E-BFMI without energy) fails its gate."""
+    if fail_on is None:
+        return []
+    fails = []
+    for key, (field, label, fmt, larger_fails, where) in GATES.items():
+        limit = getattr(fail_on, key)
+        if limit is None:
+            continue
+        value = getattr(diag, field)
+        bound = f"{limit:,}" if key == "divergences" else f"{limit:,g}" if limit < 1e5 else f"{limit:,.0f}"
+        name = f" ({getattr(diag, where)})" if where else ""
+        if math.isnan(value):
+            fails.append(f"{label} could not be computed (gate {bound})")
+        elif key == "divergences" and value > limit:
+            fails.append(f"{value:,} divergences > {bound}")
+        elif key != "divergences" and ((value > limit) if larger_fails else (value < limit)):
+            fails.append(f"{label} {fmt.format(value)} {'>' if larger_fails else '<'} {bound}{name}")
+    return fails
+
+
+def _check_gates(staging: Path, out: Path, params: Params) -> None:
+    """Stop the run when the fit in the run folder fails a health gate (``fit.fail_on``)."""
+    fail_on = params.fit.fail_on
+    diag = Diagnostics.load_or_none(staging)
+    if fail_on is None or diag is None:
+        return
+    fails = gate_failures(diag, fail_on)
+    if not fails:
+        _say(f"fit.fail_on: the fit passes every gate ({diag.divergences} divergences, max R-hat "
+             f"{diag.rhat_max:.3f}, min bulk ESS {diag.ess_bulk_min:,.0f}, min E-BFMI {diag.bfmi_min:.2f})")
+        return
+    failed = _keep_failed(staging, out)
+    raise RunError(
+        f"fit.fail_on: {'; '.join(fails)}\n"
+        f"  the fit is in {failed / 'notebooks' / '02_fit.ipynb'} (diagnostics: "
+        f"{failed / 'artifacts' / Diagnostics.FILE})\n"
+        f"  the last good report is untouched: {out}",
+        failed,
+    )
+
+
 def _sha256(path: Path | None) -> str | None:
     if path is None or not path.is_file():
         return None
@@ -315,10 +369,12 @@ def _publish(staging: Path, out: Path) -> None:
     shutil.rmtree(out.parent / f"{out.name}.failed", ignore_errors=True)
 
 
-def _run_stages(stages: list[str], staging: Path, out: Path, params_path: Path, quick: bool, progress: bool,
-                timings: dict) -> None:
+def _run_stages(stages: list[str], staging: Path, out: Path, params: Params, params_path: Path, quick: bool,
+                progress: bool, timings: dict) -> None:
     """Execute the stages in order, timing each; a failure keeps the run in ``<out>.failed/``."""
     kernel = ensure_kernel()
+    if "02_fit" not in stages:  # the fit being reused must pass the gates too
+        _check_gates(staging, out, params)
     for i, stage in enumerate(stages, 1):
         _say(f"[{i}/{len(stages)}] {stage}: running ...")
         t0 = time.perf_counter()
@@ -335,6 +391,8 @@ def _run_stages(stages: list[str], staging: Path, out: Path, params_path: Path, 
             ) from err
         timings[stage] = round(time.perf_counter() - t0, 2)
         _say(f"[{i}/{len(stages)}] {stage}: done in {timings[stage]:.1f} s")
+        if stage == "02_fit":
+            _check_gates(staging, out, params)
 
 
 def _warn_if_red(out: Path) -> None:
@@ -368,7 +426,7 @@ def run(
     timings = dict(old.timings_seconds) if old else {}
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")
     t_all = time.perf_counter()
-    _run_stages(stages, staging, out, params_path, quick, progress, timings)
+    _run_stages(stages, staging, out, params, params_path, quick, progress, timings)
     t0 = time.perf_counter()
     rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
     _say(f"rendering {len(rendered)} pages ...")
