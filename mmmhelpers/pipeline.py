@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
+from jupyter_client import AsyncKernelManager
 
 from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery
 from mmmhelpers.checks import check_case
@@ -48,6 +49,20 @@ class RunError(RuntimeError):
     def __init__(self, message: str, failed_dir: Path | None = None):
         super().__init__(message)
         self.failed_dir = failed_dir
+
+
+class _KernelManager(AsyncKernelManager):
+    """The kernel manager papermill gets (nbclient's AsyncKernelManager), without the interrupt before shutdown.
+
+    The notebook is done and the kernel idle when papermill shuts it down; the interrupt's SIGINT could land
+    while the kernel finishes its last reply, which it logs as ``[IPKernelApp] ERROR | KeyboardInterrupt
+    caught in kernel`` on our stderr after a good run.
+    """
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
 
 
 def ensure_kernel() -> str:
@@ -268,6 +283,7 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
         str(staging / "notebooks" / f"{stage}.ipynb"),
         parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick)},
         kernel_name=kernel,
+        kernel_manager_class=_KernelManager,
         cwd=str(staging),
         progress_bar=progress,
         log_output=False,
