@@ -1,8 +1,21 @@
-"""Runs that stop early: health gates (``fit.fail_on``); a kernel's shutdown says nothing."""
+"""Runs that stop early: Ctrl-C, a failure before any report existed, health gates, killed runs' leftovers.
 
+Most tests run the real CLI on stand-in notebooks (``MMM_NOTEBOOKS``) that fail or sleep at once, so that
+they take seconds; ``test_ctrl_c_during_the_fit`` interrupts the real tiny case while it fits (slow).
+"""
+
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from mmmhelpers import pipeline
@@ -12,6 +25,7 @@ from mmmhelpers.pipeline import STAGES, gate_failures
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "params" / "tiny.yaml"
+CLI = [sys.executable, "-m", "mmmhelpers.cli"]
 
 
 def stand_in_notebooks(folder: Path, code: dict[str, str]) -> Path:
@@ -24,6 +38,171 @@ def stand_in_notebooks(folder: Path, code: dict[str, str]) -> Path:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, folder / f"{stage}.ipynb")
     return folder
+
+
+def env_with(notebooks: Path | None = None) -> dict:
+    env = {**os.environ, "MMM_RENDERER": "nbconvert"}
+    if notebooks is not None:
+        env["MMM_NOTEBOOKS"] = str(notebooks)
+    return env
+
+
+def fake_report(out: Path) -> dict[str, bytes]:
+    """A stand-in for the last good report at ``out`` (a full run reads nothing of it); its files' bytes."""
+    (out / "artifacts").mkdir(parents=True)
+    (out / "index.html").write_text("<p>the last good report</p>\n")
+    (out / "manifest.json").write_text('{"case": "tiny"}\n')
+    (out / "artifacts" / "diagnostics.json").write_text('{"divergences": 0}\n')
+    return snapshot(out)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def kernels_of(pid: int) -> list[psutil.Process]:
+    """The ipykernel processes started by process ``pid`` (and their children)."""
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return kids if any("ipykernel" in " ".join(_cmdline(k)) for k in kids) else []
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
+
+
+def running(procs: list[psutil.Process]) -> list[int]:
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float] = (0.0, 0.0), timeout: float = 900):
+    """Start ``mmm-report run tiny.yaml --out out``; once ``stage`` runs in a kernel, wait a random delay,
+    send SIGINT. Returns (exit code, stdout, stderr, the kernel processes it had, seconds to exit)."""
+    proc = subprocess.Popen([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    stdout, deadline = [], time.monotonic() + timeout
+    try:
+        while not any(f"{stage}: running" in line for line in stdout):
+            assert proc.poll() is None, f"the run ended before {stage}: {stdout}\n{proc.stderr.read()}"
+            assert time.monotonic() < deadline, f"{stage} never started: {stdout}"
+            try:
+                stdout.append(lines.get(timeout=1))
+            except queue.Empty:
+                pass
+        while not kernels_of(proc.pid):  # the stage's kernel is up
+            assert time.monotonic() < deadline and proc.poll() is None, stdout
+            time.sleep(0.2)
+        time.sleep(random.uniform(*delay))
+        kernels = kernels_of(proc.pid)
+        assert proc.poll() is None, f"the run ended before the interrupt: {stdout}"
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        proc.wait(timeout=120)
+        seconds = time.monotonic() - t0
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(0.2)
+    while not lines.empty():
+        stdout.append(lines.get())
+    return proc.returncode, "".join(stdout), err, kernels, seconds
+
+
+def assert_clean_interrupt(code, err, kernels, out: Path, stage: str, left: str):
+    assert code == 130, err
+    assert err.splitlines() == [f"mmm-report: interrupted during {stage}; {left}"], err
+    assert "Traceback" not in err
+    assert kernels, "no kernel was running when the run was interrupted"
+    time.sleep(0.5)
+    assert not running(kernels), f"kernel processes left behind: {running(kernels)}"
+    assert not list(out.parent.glob(f".{out.name}.tmp-*")), "staging folder left behind"
+
+
+@pytest.mark.parametrize("had_report", [True, False], ids=["with-report", "first-run"])
+def test_ctrl_c_stops_the_run_kills_the_kernel_and_keeps_the_report(tmp_path, had_report):
+    notebooks = stand_in_notebooks(tmp_path / "nb", {"02_fit": "import time\ntime.sleep(600)"})
+    out = tmp_path / "reports" / "r"
+    before = fake_report(out) if had_report else None
+    code, stdout, err, kernels, seconds = interrupt_during("02_fit", out, env_with(notebooks))
+    left = "last good report unchanged" if had_report else "no report was published"
+    assert_clean_interrupt(code, err, kernels, out, "02_fit", left)
+    assert "[1/5] 01_simulate: done" in stdout
+    if had_report:
+        assert snapshot(out) == before
+    else:
+        assert not out.exists()
+    assert not (tmp_path / "reports" / "r.failed").exists()  # an interrupt is not a failure to keep
+    assert seconds < 60
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_fit(tmp_path):
+    """The real tiny case, interrupted at a random moment of 02_fit (compiling or sampling)."""
+    out = tmp_path / "reports" / "tiny"
+    before = fake_report(out)
+    code, stdout, err, kernels, seconds = interrupt_during("02_fit", out, env_with(), delay=(1.0, 20.0))
+    assert_clean_interrupt(code, err, kernels, out, "02_fit", "last good report unchanged")
+    assert "02_fit: done" not in stdout
+    assert snapshot(out) == before
+    assert seconds < 60
+
+
+def test_a_failed_first_run_says_no_report_was_published(tmp_path):
+    notebooks = stand_in_notebooks(tmp_path / "nb", {"01_simulate": "raise RuntimeError('no data today')"})
+    out = tmp_path / "reports" / "r"
+    proc = subprocess.run([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT,
+                          env=env_with(notebooks), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "stage 01_simulate failed" in proc.stderr and "RuntimeError: no data today" in proc.stderr
+    assert "no report was published (there was none before)" in proc.stderr
+    assert "untouched" not in proc.stderr
+    assert not out.exists() and (out.parent / "r.failed" / "notebooks" / "01_simulate.ipynb").exists()
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporary_folders_of_killed_runs_are_removed(tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    gone, alive = dead_pid(), os.getppid()
+    stale = tmp_path / f".r.tmp-{gone}"
+    mine = tmp_path / f".r.tmp-{alive}"  # a run still going
+    other = tmp_path / f".rr.tmp-{gone}"  # another report's
+    unlike = tmp_path / ".r.tmp-backup"  # not our naming
+    for d in (stale, mine, other, unlike):
+        (d / "notebooks").mkdir(parents=True)
+    pipeline._remove_stale(out)
+    assert not stale.exists()
+    assert mine.exists() and other.exists() and unlike.exists() and out.exists()
+    assert f".r.tmp-{gone}" in capsys.readouterr().out
+
+
+def test_a_report_left_half_published_is_restored(tmp_path):
+    out = tmp_path / "r"
+    old = tmp_path / f".r.old-{dead_pid()}"  # killed between its two renames: no report at out
+    old.mkdir()
+    (old / "index.html").write_text("last good")
+    pipeline._remove_stale(out)
+    assert (out / "index.html").read_text() == "last good" and not old.exists()
 
 
 SLOW_LAST_REPLY = """
