@@ -42,6 +42,7 @@ def test_run_prints_progress_per_stage(report):
     for i, stage in enumerate(STAGES, 1):
         assert f"[{i}/5] {stage}: done in" in proc.stdout
     assert "report:" in proc.stdout
+    assert "KeyboardInterrupt" not in proc.stderr and "Traceback" not in proc.stderr  # no kernel shutdown noise
 
 
 def test_every_page_and_artifact_exists(report):
