@@ -294,6 +294,10 @@ class Manifest(Record):
     timings_seconds: dict[str, float]
     total_seconds: float
     versions: dict[str, str | None]
+    data_file: str | None = None  # the CSV read (data.path resolved against the params file); None when simulated
+    data_sha256: str | None = None  # sha256 of that CSV's bytes
+    requirements_sha256: str | None = None  # sha256 of requirements.txt (the pinned environment)
+    git_dirty: bool | None = None  # uncommitted changes in the repository at run time (None: not a git checkout)
 
 
 def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -64,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args.params)
     if args.command == "list":
         return _list(args.dir)
-    from mmmhelpers.pipeline import RunError, run
-
     try:
+        from mmmhelpers.pipeline import RunError, run
+
         run(args.params, out=args.out, client=args.client, only=args.only, quick=args.quick,
             progress=not args.no_progress)
     except ParamsError as err:
@@ -75,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as err:
         print(f"mmm-report: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as err:  # pipeline.Interrupted says where and what is left; one line, no traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"mmm-report: {str(err) or 'interrupted'}", file=sys.stderr, flush=True)
+        return 130
     return 0
 
 

@@ -128,6 +128,16 @@ class FitSpec(Strict):
     cores: int | None = Field(None, ge=1)
     mass_matrix: Literal["diag", "low_rank"] = "diag"  # nutpie's adaptation (see benchmarks/sampler_settings.py)
 
+    class FailOn(Strict):
+        """Health gates: a fit beyond any of them fails the run (no report is published)."""
+
+        divergences: int | None = Field(None, ge=0)  # most divergent draws allowed
+        rhat: float | None = Field(None, ge=1.0)  # largest R-hat allowed
+        ess_bulk: float | None = Field(None, ge=0)  # smallest bulk ESS allowed
+        bfmi: float | None = Field(None, ge=0)  # smallest E-BFMI allowed
+
+    fail_on: FailOn | None = None
+
 
 class OutOfSampleSpec(Strict):
     holdout_weeks: int = Field(8, ge=1)

@@ -1,28 +1,40 @@
 """Run a case: papermill executes the five notebooks, Quarto (or nbconvert) renders them.
 
 A run works in a temporary folder beside the report folder and replaces ``reports/<case>/`` only
-when every stage succeeded; a failed run keeps its executed notebooks in ``<case>.failed/``.
+when every stage succeeded; a failed run keeps its executed notebooks in ``<case>.failed/``. A fit
+beyond the health gates of ``fit.fail_on`` is a failed run. Ctrl-C stops the run's kernel, removes the
+temporary folder and raises :class:`Interrupted`; temporary folders of killed runs are removed by the
+next run of the same report folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import importlib.metadata
+import logging
+import math
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
+from jupyter_client import AsyncKernelManager
 
 from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery
 from mmmhelpers.checks import check_case
 from mmmhelpers.config import Params, load_params, params_hash
 
-__all__ = ["STAGES", "RunError", "run", "render", "write_index", "ROOT"]
+__all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", "gate_failures", "ROOT"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = Path(os.environ.get("MMM_NOTEBOOKS", ROOT / "notebooks"))
@@ -45,6 +57,63 @@ class RunError(RuntimeError):
     def __init__(self, message: str, failed_dir: Path | None = None):
         super().__init__(message)
         self.failed_dir = failed_dir
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run: its kernel is gone, its temporary folder removed; the message says where it
+    stopped and what is left at the report folder."""
+
+
+_STOP = threading.Event()  # set on Ctrl-C: no new kernel starts, the running ones are killed
+_KERNELS: set[AsyncKernelManager] = set()  # kernels of this process that are running
+
+
+class _KernelManager(AsyncKernelManager):
+    """The kernel manager papermill gets (nbclient's AsyncKernelManager), with two changes.
+
+    * Shutting down does not interrupt the kernel first: the notebook is done and the kernel idle, and the
+      interrupt's SIGINT could land while the kernel finishes its last reply, which it logs as
+      ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel`` on our stderr after a good run.
+    * Each running kernel is known to :func:`_kill_kernels` (Ctrl-C kills it, and every process it started).
+    """
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
+    async def start_kernel(self, **kw) -> None:
+        if _STOP.is_set():
+            raise RuntimeError("interrupted: no new kernel")
+        await super().start_kernel(**kw)
+        _KERNELS.add(self)
+        if _STOP.is_set():  # Ctrl-C came while it was starting
+            _kill(self)
+
+    async def cleanup_resources(self, restart: bool = False) -> None:
+        _KERNELS.discard(self)
+        await super().cleanup_resources(restart=restart)
+
+
+def _kill(km: AsyncKernelManager) -> None:
+    """SIGKILL a kernel's process group (it runs in a session of its own: the kernel and its children)."""
+    proc = getattr(km.provisioner, "process", None)
+    if proc is None or proc.poll() is not None:  # not started, or already gone (and its pid maybe reused)
+        return
+    try:
+        os.killpg(getattr(km.provisioner, "pgid", None) or proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+
+
+class _QuietWhenStopped(logging.Filter):
+    """Drop papermill's log records once Ctrl-C killed the kernel ("Kernel died while waiting ...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _STOP.is_set()
+
+
+logging.getLogger("papermill").addFilter(_QuietWhenStopped())
 
 
 def ensure_kernel() -> str:
@@ -235,6 +304,70 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
+@dataclass
+class _Run:
+    """Where a run is: its report folder, its temporary folder, whether a report was there before, the stage."""
+
+    out: Path | None = None
+    staging: Path | None = None
+    had_report: bool | None = None  # None: not looked at yet
+    phase: str = "start-up"
+
+    def kept(self) -> str:
+        """What a failed run leaves at the report folder."""
+        if self.had_report:
+            return f"the last good report is untouched: {self.out}"
+        return "no report was published (there was none before)"
+
+    def interrupted(self) -> str:
+        """The one line of an interrupted run."""
+        if self.phase == "published":
+            return f"interrupted after publishing; the new report is in {self.out}"
+        left = {True: "last good report unchanged", False: "no report was published"}.get(self.had_report,
+                                                                                             "nothing was changed")
+        return f"interrupted during {self.phase}; {left}"
+
+
+def _had_report(out: Path) -> bool:
+    return (out / "index.html").exists() or (out / "manifest.json").exists()
+
+
+_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the temporary folders that killed runs (SIGKILL, power loss) left beside ``out``.
+
+    Only ``.<out>.tmp-<pid>`` (a run's staging) and ``.<out>.old-<pid>`` (the report being replaced while
+    publishing) whose process is gone. An old report whose replacement never arrived goes back to ``out``.
+    """
+    if not out.parent.is_dir():
+        return
+    for path in sorted(out.parent.iterdir()):
+        m = _TEMP.fullmatch(path.name)
+        if not m or m["name"] != out.name or not path.is_dir():
+            continue
+        pid = int(m["pid"])
+        if pid == os.getpid() or _alive(pid):
+            continue
+        if m["kind"] == "old" and not out.exists():
+            path.rename(out)
+            _say(f"restored {out} from {path.name} (run {pid} was killed while publishing)")
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        _say(f"removed {path.name}, left by run {pid} (no longer running)")
+
+
 def _staging(out: Path, stages: list[str]) -> Path:
     """A fresh temporary run folder beside ``out`` (a copy of ``out`` when only some stages re-run)."""
     if stages != STAGES and not (out / "artifacts").exists():
@@ -257,29 +390,153 @@ def _keep_failed(staging: Path, out: Path) -> Path:
 
 
 def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool) -> None:
-    """Run one stage's notebook with papermill into ``staging/notebooks/``."""
+    """Run one stage's notebook with papermill into ``staging/notebooks/``.
+
+    papermill works in a thread of its own while this (main) thread waits, so that Ctrl-C reaches us and not
+    papermill half-way through a message: we kill the kernel, wait for papermill to notice and re-raise.
+    """
     import papermill as pm
 
-    pm.execute_notebook(
-        str(NOTEBOOKS / f"{stage}.ipynb"),
-        str(staging / "notebooks" / f"{stage}.ipynb"),
-        parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick)},
-        kernel_name=kernel,
-        cwd=str(staging),
-        progress_bar=progress,
-        log_output=False,
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter from the kernel
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            pm.execute_notebook(
+                str(NOTEBOOKS / f"{stage}.ipynb"),
+                str(staging / "notebooks" / f"{stage}.ipynb"),
+                parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick)},
+                kernel_name=kernel,
+                kernel_manager_class=_KernelManager,
+                cwd=str(staging),
+                progress_bar=progress,
+                log_output=False,
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter from the kernel
+            )
+        except BaseException as err:  # re-raised in the main thread
+            failure.append(err)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name=f"papermill {stage}", daemon=True).start()
+    try:
+        # Not Thread.join: Ctrl-C inside join() can leave the thread marked as finished while it still runs.
+        while not done.is_set():
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        _kill_kernels(done)
+        raise
+    if failure:
+        raise failure[0]
+
+
+def _kill_kernels(done: threading.Event | None = None, wait: float = 15.0) -> None:
+    """Ctrl-C: no new kernel, the running ones killed; then give papermill a moment to see it and return."""
+    _STOP.set()
+    for km in list(_KERNELS):
+        _kill(km)
+    if done is not None:
+        done.wait(wait)
+
+
+GATES = {  # fit.fail_on key: (Diagnostics field, label, format, does a larger value fail?, variable field)
+    "divergences": ("divergences", "divergences", "{:,}", True, None),
+    "rhat": ("rhat_max", "max R-hat", "{:.3f}", True, "rhat_max_variable"),
+    "ess_bulk": ("ess_bulk_min", "min bulk ESS", "{:,.0f}", False, "ess_bulk_min_variable"),
+    "bfmi": ("bfmi_min", "min E-BFMI", "{:.2f}", False, None),
+}
+
+
+def gate_failures(diag: Diagnostics, fail_on) -> list[str]:
+    """The health gates of ``fit.fail_on`` the fit does not pass, each with its value, e.g.
+    ``3 divergences > 0``, ``max R-hat 1.031 > 1.01 (y_sigma)``. A value the diagnostics could not compute
+    (R-hat of a single chain, E-BFMI without energy) fails its gate."""
+    if fail_on is None:
+        return []
+    fails = []
+    for key, (field, label, fmt, larger_fails, where) in GATES.items():
+        limit = getattr(fail_on, key)
+        if limit is None:
+            continue
+        value = getattr(diag, field)
+        bound = f"{limit:,}" if key == "divergences" else f"{limit:,g}" if limit < 1e5 else f"{limit:,.0f}"
+        name = f" ({getattr(diag, where)})" if where else ""
+        if math.isnan(value):
+            fails.append(f"{label} could not be computed (gate {bound})")
+        elif key == "divergences" and value > limit:
+            fails.append(f"{value:,} divergences > {bound}")
+        elif key != "divergences" and ((value > limit) if larger_fails else (value < limit)):
+            fails.append(f"{label} {fmt.format(value)} {'>' if larger_fails else '<'} {bound}{name}")
+    return fails
+
+
+def _check_gates(state: _Run, params: Params) -> None:
+    """Stop the run when the fit in the run folder fails a health gate (``fit.fail_on``)."""
+    fail_on = params.fit.fail_on
+    diag = Diagnostics.load_or_none(state.staging)
+    if fail_on is None or diag is None:
+        return
+    fails = gate_failures(diag, fail_on)
+    if not fails:
+        _say(f"fit.fail_on: the fit passes every gate ({diag.divergences} divergences, max R-hat "
+             f"{diag.rhat_max:.3f}, min bulk ESS {diag.ess_bulk_min:,.0f}, min E-BFMI {diag.bfmi_min:.2f})")
+        return
+    failed = _keep_failed(state.staging, state.out)
+    raise RunError(
+        f"fit.fail_on: {'; '.join(fails)}\n"
+        f"  the fit is in {failed / 'notebooks' / '02_fit.ipynb'} (diagnostics: "
+        f"{failed / 'artifacts' / Diagnostics.FILE})\n"
+        f"  {state.kept()}",
+        failed,
     )
 
 
+def _sha256(path: Path | None) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git_dirty() -> bool | None:
+    """Uncommitted changes (tracked or new files outside .gitignore) in the repository; None without git."""
+    try:
+        return bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
+                                   check=True, timeout=10).stdout.strip())
+    except Exception:
+        return None
+
+
+def _provenance(params: Params) -> dict:
+    """What a run read besides the params file: the CSV, the pinned requirements, the state of the checkout."""
+    data = params.resolve(params.data.path)
+    return {"data_file": str(data) if data else None, "data_sha256": _sha256(data),
+            "requirements_sha256": _sha256(ROOT / "requirements.txt"), "git_dirty": _git_dirty()}
+
+
 def _manifest(params: Params, params_path: Path, stages: list[str], quick: bool, client: bool, renderer: str,
-              timings: dict, total: float) -> Manifest:
+              timings: dict, total: float, provenance: dict) -> Manifest:
     return Manifest(
         case=params.case, title=params.title, params_file=str(params_path), params_sha256=params_hash(params_path),
         seed=params.seed, quick=bool(quick), client=bool(client), stages_run=stages, renderer=renderer,
         git_commit=_git_commit(), created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), timings_seconds=timings,
-        total_seconds=round(total, 2), versions=_versions(),
+        total_seconds=round(total, 2), versions=_versions(), **provenance,
     )
+
+
+@contextmanager
+def _ctrl_c_waits():
+    """Ctrl-C during the block takes effect after it (publishing must not stop between its two renames)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _publish(staging: Path, out: Path) -> None:
@@ -292,26 +549,31 @@ def _publish(staging: Path, out: Path) -> None:
     shutil.rmtree(out.parent / f"{out.name}.failed", ignore_errors=True)
 
 
-def _run_stages(stages: list[str], staging: Path, out: Path, params_path: Path, quick: bool, progress: bool,
+def _run_stages(state: _Run, stages: list[str], params: Params, params_path: Path, quick: bool, progress: bool,
                 timings: dict) -> None:
     """Execute the stages in order, timing each; a failure keeps the run in ``<out>.failed/``."""
     kernel = ensure_kernel()
+    if "02_fit" not in stages:  # the fit being reused must pass the gates too
+        _check_gates(state, params)
     for i, stage in enumerate(stages, 1):
+        state.phase = stage
         _say(f"[{i}/{len(stages)}] {stage}: running ...")
         t0 = time.perf_counter()
         try:
-            _execute(stage, staging, params_path, quick, kernel, progress)
+            _execute(stage, state.staging, params_path, quick, kernel, progress)
         except Exception as err:
-            failed = _keep_failed(staging, out)
+            failed = _keep_failed(state.staging, state.out)
             last = str(err).strip().splitlines()[-1] if str(err).strip() else ""
             raise RunError(
                 f"stage {stage} failed after {time.perf_counter() - t0:.1f} s: {type(err).__name__}: {last}\n"
                 f"  executed notebook with the error: {failed / 'notebooks' / (stage + '.ipynb')}\n"
-                f"  the last good report is untouched: {out}",
+                f"  {state.kept()}",
                 failed,
             ) from err
         timings[stage] = round(time.perf_counter() - t0, 2)
         _say(f"[{i}/{len(stages)}] {stage}: done in {timings[stage]:.1f} s")
+        if stage == "02_fit":
+            _check_gates(state, params)
 
 
 def _warn_if_red(out: Path) -> None:
@@ -330,21 +592,53 @@ def run(
     quick: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Execute and render one case; returns the report folder."""
-    params_path = Path(params_path).resolve()
+    """Execute and render one case; returns the report folder.
+
+    Raises :class:`RunError` when a stage fails (the last good report stays) and :class:`Interrupted` on
+    Ctrl-C (the run's kernel is killed and its temporary folder removed; the last good report stays).
+    """
+    _STOP.clear()
+    state = _Run()
+    try:
+        return _run(state, Path(params_path).resolve(), out, client, only, quick, progress)
+    except KeyboardInterrupt:
+        with _ctrl_c_ignored():  # a second Ctrl-C must not stop the clean-up
+            _kill_kernels()
+            if state.staging is not None:
+                shutil.rmtree(state.staging, ignore_errors=True)
+        raise Interrupted(state.interrupted()) from None
+
+
+@contextmanager
+def _ctrl_c_ignored():
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
+         progress: bool) -> Path:
     params = load_params(params_path)
     _, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
         raise RunError(f"{params_path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+    provenance = _provenance(params)  # the data as they were when the run started
     client = params.report.client if client is None else client
     stages = _parse_only(only)
-    out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
-    staging = _staging(out, stages)
+    state.out = out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
+    _remove_stale(out)
+    state.had_report = _had_report(out)
+    state.staging = staging = _staging(out, stages)
     old = Manifest.load_or_none(staging)
     timings = dict(old.timings_seconds) if old else {}
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")
     t_all = time.perf_counter()
-    _run_stages(stages, staging, out, params_path, quick, progress, timings)
+    _run_stages(state, stages, params, params_path, quick, progress, timings)
+    state.phase = "rendering"
     t0 = time.perf_counter()
     rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
     _say(f"rendering {len(rendered)} pages ...")
@@ -355,10 +649,14 @@ def run(
         raise
     timings["render"] = round(time.perf_counter() - t0, 2)
     _say(f"rendered with {renderer} in {timings['render']:.1f} s")
-    manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all)
+    manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all,
+                         provenance)
     manifest.save(staging)
     write_index(staging, params, manifest)
-    _publish(staging, out)
+    state.phase = "publishing"
+    with _ctrl_c_waits():
+        _publish(staging, out)
+        state.phase = "published"
     _say(f"report: {out / 'index.html'} ({manifest.total_seconds:.0f} s)")
     _warn_if_red(out)
     return out

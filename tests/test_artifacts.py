@@ -68,12 +68,39 @@ def test_allocation_gain_is_relative_to_the_initial_split():
     assert Allocation.model_validate(ALLOC).gain == pytest.approx(0.2)
 
 
+MANIFEST_KEYS = ["case", "title", "params_file", "params_sha256", "seed", "quick", "client", "stages_run", "renderer",
+                 "git_commit", "created", "timings_seconds", "total_seconds", "versions",
+                 "data_file", "data_sha256", "requirements_sha256", "git_dirty"]
+
+
 def test_manifest_lives_beside_the_artifacts(tmp_path):
     m = Manifest(case="c", title="t", params_file="p.yaml", params_sha256="0" * 64, seed=1, quick=False, client=False,
                  stages_run=["01_simulate"], renderer="nbconvert", git_commit="abc", created="now",
                  timings_seconds={"01_simulate": 1.5}, total_seconds=2.0, versions={"pymc": "5", "x": None})
     assert m.save(tmp_path) == tmp_path / "manifest.json"
     assert Manifest.load(tmp_path).timings_seconds == {"01_simulate": 1.5}
+    assert list(json.loads((tmp_path / "manifest.json").read_text())) == MANIFEST_KEYS  # new keys at the end
+    assert m.data_file is None and m.git_dirty is None  # a manifest written before them still loads
+
+
+def test_manifest_records_the_data_file_the_environment_and_the_checkout(tmp_path):
+    import hashlib
+
+    from mmmhelpers.config import load_params
+    from mmmhelpers.pipeline import ROOT, _provenance
+
+    (tmp_path / "data").mkdir()
+    csv = tmp_path / "data" / "sales.csv"
+    csv.write_text("date,x1,y\n2024-01-01,1,10\n2024-01-08,5,11\n")
+    params = tmp_path / "case.yaml"
+    params.write_text("case: csv\ntitle: CSV\nseed: 1\ndata: {path: data/sales.csv, channel_columns: [x1]}\n")
+    got = _provenance(load_params(params))
+    assert got["data_file"] == str(csv.resolve())
+    assert got["data_sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
+    assert got["requirements_sha256"] == hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
+    assert got["git_dirty"] in (True, False)
+    simulated = _provenance(load_params(ROOT / "tests" / "params" / "tiny.yaml"))
+    assert simulated["data_file"] is None and simulated["data_sha256"] is None
 
 
 def test_red_fit_warns_on_the_command_line_and_the_banner_says_where(tmp_path, capsys):

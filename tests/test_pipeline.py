@@ -1,6 +1,7 @@
 """Smoke runs of the whole product through the real CLI (papermill + Quarto/nbconvert) on tiny params."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def test_run_prints_progress_per_stage(report):
     for i, stage in enumerate(STAGES, 1):
         assert f"[{i}/5] {stage}: done in" in proc.stdout
     assert "report:" in proc.stdout
+    assert "KeyboardInterrupt" not in proc.stderr and "Traceback" not in proc.stderr  # no kernel shutdown noise
 
 
 def test_every_page_and_artifact_exists(report):
@@ -130,6 +132,9 @@ def test_manifest_has_provenance(report):
     assert m["versions"]["pymc"] and m["renderer"] in {"quarto", "nbconvert"}
     if shutil.which("quarto"):
         assert m["renderer"] == "quarto"
+    assert list(m)[-4:] == ["data_file", "data_sha256", "requirements_sha256", "git_dirty"]
+    assert m["data_file"] is None and m["data_sha256"] is None  # simulated: no data file
+    assert len(m["requirements_sha256"]) == 64 and m["git_dirty"] in (True, False)
 
 
 def test_executed_notebooks_keep_outputs_and_params(report):
@@ -184,6 +189,25 @@ def test_failed_run_keeps_the_last_good_report(report, tmp_path):
     assert "05_optimize failed" in proc.stderr and "out of reach" in proc.stderr
     assert (copy / "index.html").read_text() == index
     assert (tmp_path / "tiny.failed" / "notebooks" / "05_optimize.ipynb").exists()
+
+
+def test_a_fit_beyond_the_health_gates_fails_the_run(report, tmp_path):
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    before = {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()}
+    gated = tmp_path / "gated.yaml"  # no 2 x 100 draws reach a bulk ESS of a million
+    gated.write_text(TINY.read_text().replace("mass_matrix: low_rank}", "mass_matrix: low_rank, "
+                                              "fail_on: {ess_bulk: 1000000, rhat: 1.5}}"))
+    proc = cli("run", str(gated), "--out", str(copy), "--only", "02_fit", "--no-progress", check=False)
+    assert proc.returncode == 1
+    (line, *rest) = proc.stderr.splitlines()
+    assert re.fullmatch(r"mmm-report: fit\.fail_on: min bulk ESS [\d,]+ < 1,000,000 \(.+\)", line), line
+    assert "R-hat" not in line  # the gate it passes is not named
+    assert f"the last good report is untouched: {copy}" in proc.stderr
+    assert "[1/1] 02_fit: done" in proc.stdout and "rendering" not in proc.stdout
+    assert {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()} == before
+    assert (tmp_path / "tiny.failed" / "artifacts" / "diagnostics.json").exists()
 
 
 @pytest.mark.parametrize("old, change, message", [

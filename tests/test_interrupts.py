@@ -1,0 +1,266 @@
+"""Runs that stop early: Ctrl-C, a failure before any report existed, health gates, killed runs' leftovers.
+
+Most tests run the real CLI on stand-in notebooks (``MMM_NOTEBOOKS``) that fail or sleep at once, so that
+they take seconds; ``test_ctrl_c_during_the_fit`` interrupts the real tiny case while it fits (slow).
+"""
+
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from mmmhelpers import pipeline
+from mmmhelpers.artifacts import Diagnostics
+from mmmhelpers.config import FitSpec
+from mmmhelpers.pipeline import STAGES, gate_failures
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "params" / "tiny.yaml"
+CLI = [sys.executable, "-m", "mmmhelpers.cli"]
+
+
+def stand_in_notebooks(folder: Path, code: dict[str, str]) -> Path:
+    """Five notebooks with papermill's parameters cell; a stage's code is ``code[stage]`` (default: nothing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stage in STAGES:
+        params = nbformat.v4.new_code_cell('params_path = ""\nrun_dir = ""\nquick = False')
+        params.metadata["tags"] = ["parameters"]
+        nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(code.get(stage, "pass"))])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / f"{stage}.ipynb")
+    return folder
+
+
+def env_with(notebooks: Path | None = None) -> dict:
+    env = {**os.environ, "MMM_RENDERER": "nbconvert"}
+    if notebooks is not None:
+        env["MMM_NOTEBOOKS"] = str(notebooks)
+    return env
+
+
+def fake_report(out: Path) -> dict[str, bytes]:
+    """A stand-in for the last good report at ``out`` (a full run reads nothing of it); its files' bytes."""
+    (out / "artifacts").mkdir(parents=True)
+    (out / "index.html").write_text("<p>the last good report</p>\n")
+    (out / "manifest.json").write_text('{"case": "tiny"}\n')
+    (out / "artifacts" / "diagnostics.json").write_text('{"divergences": 0}\n')
+    return snapshot(out)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def kernels_of(pid: int) -> list[psutil.Process]:
+    """The ipykernel processes started by process ``pid`` (and their children)."""
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return kids if any("ipykernel" in " ".join(_cmdline(k)) for k in kids) else []
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
+
+
+def running(procs: list[psutil.Process]) -> list[int]:
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float] = (0.0, 0.0), timeout: float = 900):
+    """Start ``mmm-report run tiny.yaml --out out``; once ``stage`` runs in a kernel, wait a random delay,
+    send SIGINT. Returns (exit code, stdout, stderr, the kernel processes it had, seconds to exit)."""
+    proc = subprocess.Popen([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    stdout, deadline = [], time.monotonic() + timeout
+    try:
+        while not any(f"{stage}: running" in line for line in stdout):
+            assert proc.poll() is None, f"the run ended before {stage}: {stdout}\n{proc.stderr.read()}"
+            assert time.monotonic() < deadline, f"{stage} never started: {stdout}"
+            try:
+                stdout.append(lines.get(timeout=1))
+            except queue.Empty:
+                pass
+        while not kernels_of(proc.pid):  # the stage's kernel is up
+            assert time.monotonic() < deadline and proc.poll() is None, stdout
+            time.sleep(0.2)
+        time.sleep(random.uniform(*delay))
+        kernels = kernels_of(proc.pid)
+        assert proc.poll() is None, f"the run ended before the interrupt: {stdout}"
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        proc.wait(timeout=120)
+        seconds = time.monotonic() - t0
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(0.2)
+    while not lines.empty():
+        stdout.append(lines.get())
+    return proc.returncode, "".join(stdout), err, kernels, seconds
+
+
+def assert_clean_interrupt(code, err, kernels, out: Path, stage: str, left: str):
+    assert code == 130, err
+    assert err.splitlines() == [f"mmm-report: interrupted during {stage}; {left}"], err
+    assert "Traceback" not in err
+    assert kernels, "no kernel was running when the run was interrupted"
+    time.sleep(0.5)
+    assert not running(kernels), f"kernel processes left behind: {running(kernels)}"
+    assert not list(out.parent.glob(f".{out.name}.tmp-*")), "staging folder left behind"
+
+
+@pytest.mark.parametrize("had_report", [True, False], ids=["with-report", "first-run"])
+def test_ctrl_c_stops_the_run_kills_the_kernel_and_keeps_the_report(tmp_path, had_report):
+    notebooks = stand_in_notebooks(tmp_path / "nb", {"02_fit": "import time\ntime.sleep(600)"})
+    out = tmp_path / "reports" / "r"
+    before = fake_report(out) if had_report else None
+    code, stdout, err, kernels, seconds = interrupt_during("02_fit", out, env_with(notebooks))
+    left = "last good report unchanged" if had_report else "no report was published"
+    assert_clean_interrupt(code, err, kernels, out, "02_fit", left)
+    assert "[1/5] 01_simulate: done" in stdout
+    if had_report:
+        assert snapshot(out) == before
+    else:
+        assert not out.exists()
+    assert not (tmp_path / "reports" / "r.failed").exists()  # an interrupt is not a failure to keep
+    assert seconds < 60
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_fit(tmp_path):
+    """The real tiny case, interrupted at a random moment of 02_fit (compiling or sampling)."""
+    out = tmp_path / "reports" / "tiny"
+    before = fake_report(out)
+    code, stdout, err, kernels, seconds = interrupt_during("02_fit", out, env_with(), delay=(1.0, 20.0))
+    assert_clean_interrupt(code, err, kernels, out, "02_fit", "last good report unchanged")
+    assert "02_fit: done" not in stdout
+    assert snapshot(out) == before
+    assert seconds < 60
+
+
+def test_a_failed_first_run_says_no_report_was_published(tmp_path):
+    notebooks = stand_in_notebooks(tmp_path / "nb", {"01_simulate": "raise RuntimeError('no data today')"})
+    out = tmp_path / "reports" / "r"
+    proc = subprocess.run([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT,
+                          env=env_with(notebooks), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "stage 01_simulate failed" in proc.stderr and "RuntimeError: no data today" in proc.stderr
+    assert "no report was published (there was none before)" in proc.stderr
+    assert "untouched" not in proc.stderr
+    assert not out.exists() and (out.parent / "r.failed" / "notebooks" / "01_simulate.ipynb").exists()
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporary_folders_of_killed_runs_are_removed(tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    gone, alive = dead_pid(), os.getppid()
+    stale = tmp_path / f".r.tmp-{gone}"
+    mine = tmp_path / f".r.tmp-{alive}"  # a run still going
+    other = tmp_path / f".rr.tmp-{gone}"  # another report's
+    unlike = tmp_path / ".r.tmp-backup"  # not our naming
+    for d in (stale, mine, other, unlike):
+        (d / "notebooks").mkdir(parents=True)
+    pipeline._remove_stale(out)
+    assert not stale.exists()
+    assert mine.exists() and other.exists() and unlike.exists() and out.exists()
+    assert f".r.tmp-{gone}" in capsys.readouterr().out
+
+
+def test_a_report_left_half_published_is_restored(tmp_path):
+    out = tmp_path / "r"
+    old = tmp_path / f".r.old-{dead_pid()}"  # killed between its two renames: no report at out
+    old.mkdir()
+    (old / "index.html").write_text("last good")
+    pipeline._remove_stale(out)
+    assert (out / "index.html").read_text() == "last good" and not old.exists()
+
+
+SLOW_LAST_REPLY = """
+import asyncio, time
+kernel = get_ipython().kernel
+reply = kernel.shell_handlers["kernel_info_request"]
+
+async def slow(*args):  # papermill's last request: the kernel keeps handling it for a second after replying
+    result = reply(*args)
+    if asyncio.iscoroutine(result):
+        await result
+    time.sleep(1.0)
+
+kernel.shell_handlers["kernel_info_request"] = slow
+"""
+
+
+def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd):
+    """jupyter_client interrupts a kernel before shutting it down; when the SIGINT lands while the kernel
+    finishes its last reply, the kernel logs "KeyboardInterrupt caught in kernel" on our stderr."""
+    import papermill as pm
+
+    notebooks = stand_in_notebooks(tmp_path / "nb", {"01_simulate": SLOW_LAST_REPLY})
+    kernel = pipeline.ensure_kernel()
+    run = tmp_path / "run"
+    (run / "notebooks").mkdir(parents=True)
+    pm.execute_notebook(str(notebooks / "01_simulate.ipynb"), str(tmp_path / "plain.ipynb"), kernel_name=kernel,
+                        progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    assert "KeyboardInterrupt caught in kernel" in capfd.readouterr().err  # the cause, with papermill's own manager
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", notebooks)
+    pipeline._execute("01_simulate", run, TINY, quick=False, kernel=kernel, progress=False)
+    assert capfd.readouterr().err == ""
+    assert (run / "notebooks" / "01_simulate.ipynb").exists()
+
+
+DIAG = {"sampler": "nutpie", "chains": 2, "draws": 100, "tune": 150, "compile_seconds": 20.0,
+        "sampling_seconds": 5.0, "divergences": 3, "rhat_max": 1.0312, "ess_bulk_min": 212.4, "ess_tail_min": 150.0,
+        "bfmi_min": 0.25, "ess_bulk_min_variable": "saturation_lam[x1]", "rhat_max_variable": "y_sigma",
+        "ess_bulk_per_second": 8.5, "health": "red"}
+
+
+def test_gates_name_each_failure_and_its_value():
+    diag = Diagnostics.model_validate(DIAG)
+    gates = FitSpec.FailOn(divergences=0, rhat=1.01, ess_bulk=400, bfmi=0.3)
+    assert gate_failures(diag, gates) == [
+        "3 divergences > 0", "max R-hat 1.031 > 1.01 (y_sigma)", "min bulk ESS 212 < 400 (saturation_lam[x1])",
+        "min E-BFMI 0.25 < 0.3"]
+    assert gate_failures(diag, FitSpec.FailOn(divergences=3, rhat=1.05, ess_bulk=200, bfmi=0.2)) == []
+    assert gate_failures(diag, None) == []
+    assert gate_failures(diag, FitSpec.FailOn(ess_bulk=1e6)) == ["min bulk ESS 212 < 1,000,000 (saturation_lam[x1])"]
+    one_chain = Diagnostics.model_validate({**DIAG, "rhat_max": float("nan")})
+    assert gate_failures(one_chain, FitSpec.FailOn(rhat=1.01)) == ["max R-hat could not be computed (gate 1.01)"]
+
+
+def test_gates_are_optional_and_checked():
+    assert FitSpec().fail_on is None
+    assert FitSpec.model_validate({"fail_on": {"rhat": 1.01}}).fail_on.divergences is None
+    with pytest.raises(ValueError, match="ess_bulkk"):
+        FitSpec.model_validate({"fail_on": {"ess_bulkk": 400}})
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        FitSpec.model_validate({"fail_on": {"rhat": 0.99}})
