@@ -33,6 +33,8 @@ from jupyter_client import AsyncKernelManager
 from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery
 from mmmhelpers.checks import check_case
 from mmmhelpers.config import Params, load_params, params_hash
+from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
+from mmmhelpers.pages import for_rendering
 
 __all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", "gate_failures", "ROOT"]
 
@@ -169,14 +171,6 @@ def _quarto() -> str | None:
     return shutil.which("quarto")
 
 
-def _for_rendering(path: Path):
-    """The executed notebook without papermill's parameter cells (they are in manifest.json)."""
-    nb = nbformat.read(path, as_version=4)
-    hidden = {"parameters", "injected-parameters"}
-    nb.cells = [c for c in nb.cells if not hidden & set(c.metadata.get("tags", []))]
-    return nb
-
-
 def render(run_dir: Path, stages: list[str], client: bool) -> str:
     """Render ``run_dir/notebooks/<stage>.ipynb`` to ``run_dir/<stage>.html``; returns the renderer used."""
     nb_dir = run_dir / "notebooks"
@@ -187,7 +181,7 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
         work.mkdir()
         shutil.copy(ROOT / "_quarto.yml", work / "_quarto.yml")
         for stage in stages:
-            nbformat.write(_for_rendering(nb_dir / f"{stage}.ipynb"), work / f"{stage}.ipynb")
+            nbformat.write(for_rendering(nb_dir / f"{stage}.ipynb", quarto=True), work / f"{stage}.ipynb")
         cmd = [quarto, "render", ".", "--to", "html"]
         if client:
             cmd += ["--profile", "client"]
@@ -202,11 +196,12 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
         return "quarto"
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=client, embed_images=True)
+    exporter = HTMLExporter(template_file=str(PAGE_TEMPLATE), extra_template_basedirs=[str(PAGE_TEMPLATE.parent)],
+                            exclude_input=client, embed_images=True)
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     for stage in stages:
-        nb = _for_rendering(nb_dir / f"{stage}.ipynb")
+        nb = for_rendering(nb_dir / f"{stage}.ipynb", quarto=False)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": TITLES[stage]}})
         (run_dir / f"{stage}.html").write_text(body)
     return "nbconvert"

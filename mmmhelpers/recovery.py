@@ -161,12 +161,15 @@ def coverage_summary(reps: pd.DataFrame) -> pd.DataFrame:
 def truth_table(truth: xr.Dataset, max_size: int = 24) -> pd.DataFrame:
     """The true parameters as a table: one row per variable without a ``date`` dim and at most ``max_size`` values.
 
-    ``true value (model scale)`` lists the values (flattened in the variable's dim order) to three
-    significant digits, comma-separated. Time series such as contributions are left out.
+    ``true value`` lists the values (flattened in the variable's dim order) as plain numbers (thousands
+    separators, three significant digits, no scientific notation), comma-separated; ``scale`` names the scale. Time series such as contributions are left out.
     """
-    rows = [{"parameter": name, "true value (model scale)": ", ".join(f"{x:.3g}" for x in da.values.ravel())}
+    from mmmhelpers.report import plain_number
+
+    rows = [{"parameter": name, "true value": ", ".join(plain_number(x) for x in da.values.ravel()),
+             "scale": "original" if name.endswith("_original_scale") else "model"}
             for name, da in truth.data_vars.items() if "date" not in da.dims and da.size <= max_size]
-    return pd.DataFrame(rows, columns=["parameter", "true value (model scale)"])
+    return pd.DataFrame(rows, columns=["parameter", "true value", "scale"])
 
 
 def replicate_fit(params: Params, max_draws: int = 500, max_tune: int = 500) -> FitSpec:

@@ -33,17 +33,23 @@ def setup(params_path: str, quick_run: bool = False) -> Params:
     return params
 
 
+def plain_number(v: float) -> str:
+    """A number for people: thousands separators from 1,000 on, else three significant digits, never 1e+05."""
+    v = float(v)
+    if not np.isfinite(v):
+        return "–"
+    if abs(v) >= 999.5:
+        return f"{v:,.0f}"
+    return np.format_float_positional(v, precision=3, fractional=False, trim="-")
+
+
 def _fmt_number(v) -> str:
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     if isinstance(v, (int, np.integer)):
         return f"{v:,}"
     if isinstance(v, (float, np.floating)):
-        if not np.isfinite(v):
-            return "–"
-        if v != 0 and abs(v) >= 1000:
-            return f"{v:,.0f}"
-        return f"{v:.3g}"
+        return plain_number(v)
     return str(v)
 
 

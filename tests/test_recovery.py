@@ -19,11 +19,11 @@ def test_truth_table_lists_small_non_temporal_variables():
         coords={"channel": ["tv", "radio"], "geo": ["north", "south"]},
     )
     table = truth_table(truth)
-    assert list(table.columns) == ["parameter", "true value (model scale)"]
+    assert list(table.columns) == ["parameter", "true value", "scale"]
     assert table.to_dict("records") == [
-        {"parameter": "adstock_alpha", "true value (model scale)": "0.5, 0.25"},
-        {"parameter": "saturation_lam", "true value (model scale)": "1, 2, 3, 1.23e+04"},
-        {"parameter": "y_sigma", "true value (model scale)": "0.123"},
+        {"parameter": "adstock_alpha", "true value": "0.5, 0.25", "scale": "model"},
+        {"parameter": "saturation_lam", "true value": "1, 2, 3, 12,346", "scale": "model"},
+        {"parameter": "y_sigma", "true value": "0.123", "scale": "model"},
     ]
     assert truth_table(truth, max_size=25)["parameter"].tolist()[-1] == "gamma_fourier"
     assert truth_table(truth[["channel_contribution"]]).empty
