@@ -162,7 +162,8 @@ def truth_table(truth: xr.Dataset, max_size: int = 24) -> pd.DataFrame:
     """The true parameters as a table: one row per variable without a ``date`` dim and at most ``max_size`` values.
 
     ``true value`` lists the values (flattened in the variable's dim order) as plain numbers (thousands
-    separators, three significant digits, no scientific notation), comma-separated; ``scale`` names the scale. Time series such as contributions are left out.
+    separators, three significant digits, no scientific notation), comma-separated; ``scale`` names the scale.
+    Time series such as contributions are left out.
     """
     from mmmhelpers.report import plain_number
 
