@@ -13,7 +13,7 @@ __all__ = ["main"]
 
 
 def _validate(path: str) -> int:
-    from mmmhelpers.checks import check_case
+    from mmmhelpers.checks import check_case, check_warnings
 
     try:
         params = load_params(path)
@@ -27,6 +27,8 @@ def _validate(path: str) -> int:
     dims = " × ".join(f"{len(v)} {d}" for d, v in data.panel.items()) or "single market"
     print(f"{path}: OK — case {params.case!r}: {data.n_dates} weeks, {dims}, channels {data.channels}, "
           f"controls {data.controls}, truth {'yes' if truth is not None else 'no'}")
+    for w in check_warnings(params, data):
+        print(f"  warning: {w}")
     return 0
 
 

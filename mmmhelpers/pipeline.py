@@ -31,7 +31,7 @@ import nbformat
 from jupyter_client import AsyncKernelManager
 
 from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery
-from mmmhelpers.checks import check_case
+from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering
@@ -618,9 +618,11 @@ def _ctrl_c_ignored():
 def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
          progress: bool) -> Path:
     params = load_params(params_path)
-    _, _, problems = check_case(params)
+    data, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
         raise RunError(f"{params_path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+    for w in check_warnings(params, data):
+        _say(f"warning: {w}")
     provenance = _provenance(params)  # the data as they were when the run started
     client = params.report.client if client is None else client
     stages = _parse_only(only)
