@@ -277,6 +277,8 @@ class ReportSpec(Strict):
     client: bool = False
     published: list[PublishedNumber] = Field(default_factory=list)  # "published vs this report" table
     roas_range: tuple[float, float] | None = None  # plausible ROAS (target units per currency unit) for the review
+    currency: str = ""  # e.g. EUR: put before every amount of spend in the summary
+    target_label: str = "units of the target"  # what the target counts, e.g. "sales" or "new users"
 
 
 class Params(Strict):

@@ -14,7 +14,7 @@ import xarray as xr
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 
-__all__ = ["decomposition", "component_totals", "effect_vs_spend", "roas_table"]
+__all__ = ["decomposition", "component_totals", "driver_totals", "effect_vs_spend", "roas_table"]
 
 BASE_PARTS = {"intercept_contribution": "baseline", "yearly_seasonality_contribution": "seasonality",
               "trend_contribution": "trend"}
@@ -63,6 +63,17 @@ def component_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
         rows.append({"component": str(comp), "kind": "media" if comp in channels else "base",
                      "contribution": m, "HDI 3%": lo, "HDI 97%": hi, "share": sm, "share 3%": slo, "share 97%": shi})
     return pd.DataFrame(rows)
+
+
+def driver_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
+    """As :func:`component_totals` for the groups a client asks about: baseline, seasonality, trend, controls
+    (all together) and media (all channels together)."""
+    group = {c: ("media" if c in channels else c if c in ("baseline", "seasonality", "trend") else "controls")
+             for c in map(str, dec["component"].values)}
+    order = [g for g in ("baseline", "seasonality", "trend", "controls", "media") if g in group.values()]
+    grouped = xr.concat([dec.sel(component=[c for c, g in group.items() if g == name]).sum("component")
+                         for name in order], dim=pd.Index(order, name="component"))
+    return component_totals(grouped, ["media"])
 
 
 def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["for_rendering", "cell_options", "TEMPLATE"]
+__all__ = ["for_rendering", "cell_options", "nav", "TEMPLATE"]
 
 TEMPLATE = Path(__file__).parent / "templates" / "mmm_page.html.j2"
 HIDDEN_TAGS = {"parameters", "injected-parameters"}
@@ -35,8 +35,15 @@ def _has_output(cell) -> bool:
     return any(o.get("output_type") != "stream" or o.get("text", "").strip() for o in cell.get("outputs", []))
 
 
-def for_rendering(path: Path, quarto: bool) -> nbformat.NotebookNode:
-    """The executed notebook at ``path`` as the renderer should see it (see the module docstring)."""
+def nav(stage: str, pages: dict[str, str]) -> str:
+    """A line of links: back to the index and to every page (this one in bold)."""
+    links = [f"**{title}**" if s == stage else f"[{title}]({s}.html)" for s, title in pages.items()]
+    return "[← Summary](index.html) · " + " · ".join(links)
+
+
+def for_rendering(path: Path, quarto: bool, nav: str | None = None) -> nbformat.NotebookNode:
+    """The executed notebook at ``path`` as the renderer should see it (see the module docstring); ``nav``
+    (markdown) goes first and last, so every page links back to the index and to the others."""
     nb = nbformat.read(path, as_version=4)
     cells = []
     for cell in nb.cells:
@@ -53,5 +60,7 @@ def for_rendering(path: Path, quarto: bool) -> nbformat.NotebookNode:
         cells.append(cell)
         if not quarto and "fig-cap" in opts:
             cells.append(nbformat.v4.new_markdown_cell(f'<p class="mmm-caption">{opts["fig-cap"]}</p>'))
+    if nav:
+        cells = [nbformat.v4.new_markdown_cell(nav), *cells, nbformat.v4.new_markdown_cell(nav)]
     nb.cells = cells
     return nb

@@ -10,7 +10,6 @@ next run of the same report folder.
 from __future__ import annotations
 
 import hashlib
-import html
 import importlib.metadata
 import logging
 import math
@@ -30,11 +29,12 @@ from pathlib import Path
 import nbformat
 from jupyter_client import AsyncKernelManager
 
-from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, load_recovery
+from mmmhelpers.artifacts import Diagnostics, Manifest
 from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
-from mmmhelpers.pages import for_rendering
+from mmmhelpers.pages import for_rendering, nav
+from mmmhelpers.summary import PAGES, write_index
 
 __all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", "gate_failures", "ROOT"]
 
@@ -44,13 +44,7 @@ STAGES = ["01_simulate", "02_fit", "03_recovery", "04_out_of_sample", "05_optimi
 KERNEL = "mmm-report"
 PACKAGES = ["pymc", "pytensor", "pymc-extras", "arviz", "nutpie", "numpy", "pandas", "xarray", "scipy",
             "papermill", "matplotlib", "seaborn", "pydantic", "mmmhelpers"]
-TITLES = {
-    "01_simulate": "Data",
-    "02_fit": "Model fit",
-    "03_recovery": "Parameter recovery",
-    "04_out_of_sample": "Out-of-sample checks",
-    "05_optimize": "Budget optimization",
-}
+TITLES = PAGES  # stage -> page title
 
 
 class RunError(RuntimeError):
@@ -181,7 +175,7 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
         work.mkdir()
         shutil.copy(ROOT / "_quarto.yml", work / "_quarto.yml")
         for stage in stages:
-            nbformat.write(for_rendering(nb_dir / f"{stage}.ipynb", quarto=True), work / f"{stage}.ipynb")
+            nbformat.write(for_rendering(nb_dir / f"{stage}.ipynb", quarto=True, nav=nav(stage, PAGES)), work / f"{stage}.ipynb")
         cmd = [quarto, "render", ".", "--to", "html"]
         if client:
             cmd += ["--profile", "client"]
@@ -201,98 +195,10 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     for stage in stages:
-        nb = for_rendering(nb_dir / f"{stage}.ipynb", quarto=False)
+        nb = for_rendering(nb_dir / f"{stage}.ipynb", quarto=False, nav=nav(stage, PAGES))
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": TITLES[stage]}})
         (run_dir / f"{stage}.html").write_text(body)
     return "nbconvert"
-
-
-def _fmt(v, digits: int = 3) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        if abs(v) >= 1000:
-            return f"{v:,.0f}"
-        return f"{v:.{digits}g}"
-    return html.escape(str(v))
-
-
-HEALTH_COLORS = {"green": "#1b7f3b", "amber": "#b26a00", "red": "#b3261e", "unknown": "#555"}
-
-
-def _headlines(run_dir: Path, diag: Diagnostics | None) -> list[tuple[str, str]]:
-    """The (label, text) rows of the landing page, from the typed artifacts."""
-    oos = OutOfSample.load_or_none(run_dir)
-    alloc = Allocation.load_or_none(run_dir)
-    rec = load_recovery(run_dir)
-    rows = []
-    if diag:
-        rows.append(("Sampling", f"{diag.sampler}, {diag.chains} chains × {diag.draws} draws; "
-                                 f"compile {diag.compile_seconds:.1f} s, sampling {diag.sampling_seconds:.1f} s"))
-    if rec is not None:
-        rows.append(("Parameter recovery", f"{int(rec['covered'].sum())} of {len(rec)} true parameters inside "
-                                           "their 94% HDI"))
-    if oos:
-        s = oos.summary
-        rows.append(("Out of sample", f"{oos.holdout_weeks}-week holdout: CRPS {_fmt(s.crps)}, "
-                                      f"MAPE {s.mape:.1%}, 94% coverage {s.coverage_94:.0%}"))
-    if alloc:
-        gain = alloc.initial.gain
-        paired = (f"; paired gain {_fmt(gain.mean)} (94% HDI {_fmt(gain.hdi_94[0])} to {_fmt(gain.hdi_94[1])}), "
-                  f"P(gain > 0) = {gain.prob_positive:.0%}") if gain else ""
-        rows.append(("Budget", f"{_fmt(alloc.budget_per_period)} per period over {alloc.num_periods} periods: "
-                               f"incremental response of the optimal plan {_fmt(alloc.response.mean)} vs "
-                               f"{_fmt(alloc.initial.response.mean)} for the historical split ({alloc.gain:+.1%})"
-                               f"{paired}"))
-    return rows
-
-
-INDEX_STYLE = """
-body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; max-width: 900px; margin: 2rem auto;
-       padding: 0 1rem; color: #222; line-height: 1.5; }
-h1 { margin-bottom: .2rem; } .sub { color: #666; margin-top: 0; }
-.banner { padding: .8rem 1rem; border-radius: 6px; color: white; }
-table { border-collapse: collapse; width: 100%; margin: 1.2rem 0; }
-th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
-th { width: 12rem; color: #444; } li { margin: .3rem 0; } footer { color: #777; font-size: .85rem; margin-top: 2rem; }
-"""
-
-
-def write_index(run_dir: Path, params: Params, manifest: Manifest) -> None:
-    """The landing page: health banner, headline numbers, links to the five pages."""
-    diag = Diagnostics.load_or_none(run_dir)
-    health = diag.health if diag else "unknown"
-    rows = _headlines(run_dir, diag)
-    banner = (f"Sampler health: <b>{health.upper()}</b> — {diag.divergences if diag else '–'} divergences, "
-              f"max R-hat {_fmt(diag.rhat_max if diag else None)}, "
-              f"min bulk ESS {_fmt(diag.ess_bulk_min if diag else None)}")
-    if diag and diag.divergence_hotspots:
-        banner += f"<br>{html.escape(diag.divergence_summary)}"
-    table = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    links = "\n".join(
-        f'<li><a href="{s}.html">{TITLES[s]}</a>' + ("" if (run_dir / f"{s}.html").exists() else " (not run)") + "</li>"
-        for s in STAGES
-    )
-    title = html.escape(params.title)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{INDEX_STYLE}.banner {{ background: {HEALTH_COLORS.get(health, '#555')}; }}
-</style></head><body>
-<h1>{title}</h1>
-<p class="sub">case <code>{html.escape(params.case)}</code> · seed {params.seed} · rendered {manifest.created}
- with {manifest.renderer}{' · quick run' if manifest.quick else ''}</p>
-<p>{html.escape(params.description)}</p>
-<div class="banner">{banner}</div>
-<table>{table}</table>
-<h2>Pages</h2>
-<ol>{links}</ol>
-<footer>params sha256 {manifest.params_sha256[:12]} · commit {manifest.git_commit[:10]} ·
-artifacts in <code>artifacts/</code>, executed notebooks in <code>notebooks/</code>, provenance in
-<code>manifest.json</code></footer>
-</body></html>
-"""
-    (run_dir / "index.html").write_text(page)
 
 
 def _say(msg: str) -> None:

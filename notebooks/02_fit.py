@@ -119,7 +119,7 @@ plt.show()
 # %%
 #| label: fig-decomposition
 #| fig-cap: "Each component's contribution per week, original scale, with its 94% HDI."
-from mmmhelpers.contributions import component_totals, decomposition, effect_vs_spend, roas_table
+from mmmhelpers.contributions import component_totals, decomposition, driver_totals, effect_vs_spend, roas_table
 from mmmhelpers.exports import save_table
 
 dec = decomposition(idata)
@@ -133,6 +133,7 @@ totals = component_totals(dec, data.channels)
 fig = plots_fit.plot_waterfall(totals)
 plt.show()
 save_table(run_dir, "contributions", totals)
+save_table(run_dir, "drivers", driver_totals(dec, data.channels))
 table(totals, percent=("share", "share 3%", "share 97%"), caption="Contribution per component (94% HDI)")
 
 # %%

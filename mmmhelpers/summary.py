@@ -1,0 +1,177 @@
+"""The index page: an executive summary in plain words, generated from the run's artifacts only.
+
+It says the data period, what drove the target, the top channels by contribution and ROAS, the
+recommended reallocation with its paired gain, what the checks say, and a health banner that explains
+every threshold a check failed and what to do. Every number carries its unit (``report.currency``,
+``report.target_label``). The page is a jinja2 template (``templates/index.html.j2``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, Review, load_recovery
+from mmmhelpers.config import Params
+from mmmhelpers.exports import TABLES
+from mmmhelpers.report import plain_number
+
+__all__ = ["Summary", "executive_summary", "write_index", "HEALTH_COLORS", "PAGES"]
+
+HEALTH_COLORS = {"green": "#1b7f3b", "amber": "#b26a00", "red": "#b3261e", "unknown": "#555"}
+PAGES = {"01_simulate": "Data", "02_fit": "Model fit", "03_recovery": "Parameter recovery",
+         "04_out_of_sample": "Out-of-sample checks", "05_optimize": "Budget optimization"}
+TEMPLATE = Path(__file__).parent / "templates" / "index.html.j2"
+
+
+@dataclass
+class Summary:
+    """What the index says: the banner, the summary's points (label, sentence) and the details table."""
+
+    health: str
+    banner: str
+    banner_items: list[tuple[str, str]] = field(default_factory=list)  # (check, what it found and what to do)
+    points: list[tuple[str, str]] = field(default_factory=list)
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _hdi(lo: float, hi: float, unit: str = "") -> str:
+    return f"94% HDI {unit}{plain_number(lo)} to {unit}{plain_number(hi)}"
+
+
+def _pct_hdi(m: float, lo: float, hi: float) -> str:
+    return f"{m:.0%} (94% HDI {lo:.0%} to {hi:.0%})"
+
+
+def _table(run_dir: Path, name: str) -> pd.DataFrame | None:
+    path = run_dir / "artifacts" / TABLES / f"{name}.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _period(run_dir: Path) -> str | None:
+    import json
+
+    cols = run_dir / "artifacts" / "data_columns.json"
+    data = run_dir / "artifacts" / "data.csv"
+    if not (cols.exists() and data.exists()):
+        return None
+    roles = json.loads(cols.read_text())
+    df = pd.read_csv(data, usecols=[roles["date_column"]], parse_dates=[roles["date_column"]])
+    dates = df[roles["date_column"]].drop_duplicates().sort_values()
+    return f"{len(dates)} weeks, {dates.iloc[0]:%d %b %Y} to {dates.iloc[-1]:%d %b %Y}."
+
+
+def _drivers(drivers: pd.DataFrame, target: str) -> str:
+    parts = [f"{r.component} {_pct_hdi(r.share, r._6, r._7)}" for r in drivers.itertuples()]
+    return f"Shares of {target} explained by the model: " + "; ".join(parts) + "."
+
+
+def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str) -> str | None:
+    bits = []
+    if contrib is not None:
+        media = contrib[contrib["kind"] == "media"].sort_values("contribution", ascending=False)
+        if len(media):
+            top = media.iloc[0]
+            bits.append(f"{top.component} contributed the most: {plain_number(top.contribution)} {target} "
+                        f"({_hdi(top['HDI 3%'], top['HDI 97%'])}), {top.share:.0%} of the total")
+    if roas is not None and roas["ROAS"].notna().any():
+        best = roas.sort_values("ROAS", ascending=False).iloc[0]
+        bits.append(f"{best.channel} returned the most per {cur or 'currency unit'} spent: ROAS {plain_number(best.ROAS)} "
+                    f"{target} per {cur or 'unit'} ({_hdi(best['ROAS 3%'], best['ROAS 97%'])}); the next "
+                    f"{cur or 'unit'} there returns {plain_number(best.mROAS)} (marginal ROAS)")
+    return "; ".join(bits) + "." if bits else None
+
+
+def _plan(alloc: Allocation, target: str, cur: str) -> str:
+    moves = []
+    for hist, best in zip(alloc.initial.allocation, alloc.allocation):
+        label = " @ ".join(str(v) for k, v in best.items() if k not in ("spend_per_period", "response", "roas", "mroas"))
+        if abs(best["spend_per_period"] - hist["spend_per_period"]) > 0.005 * alloc.budget_per_period:
+            moves.append(f"{label} {cur}{plain_number(hist['spend_per_period'])} → "
+                         f"{cur}{plain_number(best['spend_per_period'])}")
+    g = alloc.initial.gain
+    text = (f"For {cur}{plain_number(alloc.budget_per_period)} per week over {alloc.num_periods} weeks, the "
+            f"recommended split ({'; '.join(moves) or 'the historical split is already optimal'}) adds an expected "
+            f"{plain_number(g.mean)} {target} over the historical split ({_hdi(*g.hdi_94)}); it does better in "
+            f"{g.prob_positive:.0%} of the posterior draws.")
+    if g.prob_positive < 0.8:
+        text += " That is not a confident win: treat the reallocation as a hypothesis to test, not a decision."
+    return text
+
+
+def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | None, rec) -> str:
+    bits = []
+    if review is not None:
+        bits.append(f"model review {review.verdict.upper()}")
+    elif diag is not None:
+        bits.append(f"sampler {diag.health.upper()}")
+    if oos is not None:
+        s = oos.summary
+        bits.append(f"on {oos.holdout_weeks} held-out weeks the forecast was off by {s.mape:.1%} on average (MAPE) "
+                    f"and {s.coverage_94:.0%} of the weeks fell inside the 94% band")
+    if rec is not None:
+        bits.append(f"{int(rec['covered'].sum())} of {len(rec)} known true parameters recovered inside their 94% HDI")
+    return "; ".join(bits).capitalize() + "." if bits else "No checks ran."
+
+
+def _banner(diag: Diagnostics | None, review: Review | None) -> tuple[str, str, list[str]]:
+    health = diag.health if diag else "unknown"
+    if review is not None and review.verdict == "fail":
+        health = "red"
+    elif review is not None and review.verdict == "review" and health == "green":
+        health = "amber"
+    head = {"green": "GREEN: the fit passed every check; the numbers below can be quoted with their intervals.",
+            "amber": "AMBER: read the flagged checks before quoting numbers.",
+            "red": "RED: do not quote these numbers until the failed checks are fixed.",
+            "unknown": "No fit in this report."}[health]
+    items = [(c.name, f"{plain_number(c.value) if c.value is not None else ''} (wanted {c.threshold})"
+                      f"{': ' + c.detail if c.detail else ''}. What to do: {c.action}")
+             for c in (review.checks if review else []) if c.verdict != "pass"]
+    if not items and diag and diag.health != "green":
+        items.append(("sampler", f"max R-hat {plain_number(diag.rhat_max)}, min bulk ESS "
+                                 f"{plain_number(diag.ess_bulk_min)}, {diag.divergences} divergences. "
+                                 f"{diag.divergence_summary}"))
+    return health, head, items
+
+
+def executive_summary(run_dir: Path, params: Params) -> Summary:
+    """The index page's content, from the artifacts in ``run_dir``."""
+    diag, review = Diagnostics.load_or_none(run_dir), Review.load_or_none(run_dir)
+    oos, alloc, rec = OutOfSample.load_or_none(run_dir), Allocation.load_or_none(run_dir), load_recovery(run_dir)
+    target, cur = params.report.target_label, params.report.currency
+    cur = f"{cur} " if cur else ""
+    health, head, items = _banner(diag, review)
+    points = []
+    period = _period(run_dir)
+    if period:
+        points.append(("Data", period))
+    drivers = _table(run_dir, "drivers")
+    if drivers is not None:
+        points.append(("What drove " + target, _drivers(drivers.rename(columns={"share 3%": "_6", "share 97%": "_7"}),
+                                                        target)))
+    channels = _channels(_table(run_dir, "contributions"), _table(run_dir, "roas"), target, cur.strip())
+    if channels:
+        points.append(("Channels", channels))
+    if alloc is not None and alloc.initial.gain is not None:
+        points.append(("Recommendation", _plan(alloc, target, cur)))
+    points.append(("Checks", _checks(diag, review, oos, rec)))
+    details = []
+    if diag:
+        details.append(("Sampling", f"{diag.sampler}, {diag.chains} chains × {diag.draws} draws; compile "
+                                    f"{diag.compile_seconds:.1f} s, sampling {diag.sampling_seconds:.1f} s; "
+                                    f"max R-hat {plain_number(diag.rhat_max)}, min bulk ESS "
+                                    f"{plain_number(diag.ess_bulk_min)}, {diag.divergences} divergences"))
+    return Summary(health=health, banner=head, banner_items=items, points=points, details=details)
+
+
+def write_index(run_dir: Path, params: Params, manifest: Manifest) -> None:
+    """``index.html``: the executive summary, the banner, links to every page (from the jinja2 template)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), autoescape=True)
+    pages = [(s, t, (run_dir / f"{s}.html").exists()) for s, t in PAGES.items()]
+    html = env.get_template(TEMPLATE.name).render(
+        params=params, manifest=manifest, summary=executive_summary(run_dir, params), pages=pages,
+        color=HEALTH_COLORS)
+    (run_dir / "index.html").write_text(html)
