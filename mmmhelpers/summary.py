@@ -114,7 +114,8 @@ def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | 
                     f"and {s.coverage_94:.0%} of the weeks fell inside the 94% band")
     if rec is not None:
         bits.append(f"{int(rec['covered'].sum())} of {len(rec)} known true parameters recovered inside their 94% HDI")
-    return "; ".join(bits).capitalize() + "." if bits else "No checks ran."
+    text = "; ".join(bits)
+    return text[:1].upper() + text[1:] + "." if bits else "No checks ran."
 
 
 def _banner(diag: Diagnostics | None, review: Review | None) -> tuple[str, str, list[str]]:

@@ -67,6 +67,33 @@ def test_pages_are_self_contained(report):
     assert "googleapis" not in (out / "02_fit.html").read_text()
 
 
+def test_pages_show_no_cell_options_warnings_or_tracebacks_and_link_back(report):
+    out, _ = report
+    for s in STAGES:
+        text = re.sub(r"<[^>]+>", " ", (out / f"{s}.html").read_text())  # what a reader sees (and the code)
+        assert "#|" not in text, s
+        assert "Traceback" not in text and "Warning:" not in text and "warnings.warn" not in text, s
+        assert 'href="index.html"' in (out / f"{s}.html").read_text(), s
+
+
+def test_executive_summary_numbers_equal_the_artifacts(report):
+    from mmmhelpers.report import plain_number
+
+    out, _ = report
+    page = (out / "index.html").read_text()
+    g = load(out, "allocation.json")["initial"]["gain"]
+    assert f"adds an expected {plain_number(g['mean'])} " in page
+    assert f"94% HDI {plain_number(g['hdi_94'][0])} to {plain_number(g['hdi_94'][1])}" in page
+    assert f"does better in {g['prob_positive']:.0%} of the posterior draws" in page
+    oos = load(out, "out_of_sample.json")["summary"]
+    assert f"off by {oos['mape']:.1%} on average" in page and f"{oos['coverage_94']:.0%} of the weeks" in page
+    for row in pd.read_csv(out / "artifacts" / "tables" / "drivers.csv").itertuples():
+        assert f"{row.component} {row.share:.0%} (94% HDI {row._6:.0%} to {row._7:.0%})" in page
+    review = load(out, "review.json")
+    assert f"Model review {review['verdict'].upper()}" in page
+    assert (out / "artifacts" / "tables.xlsx").exists()
+
+
 def test_diagnostics_are_sane(report):
     out, _ = report
     d = load(out, "diagnostics.json")
