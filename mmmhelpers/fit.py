@@ -90,7 +90,12 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.Inferenc
         pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed_for(seed, "posterior_predictive"),
                                      progressbar=False)
     add_original_scale_predictions(idata, mmm)
-    idata.attrs["scaling"] = mmm.spec.scaling.describe()
+    spec = mmm.spec
+    idata.attrs["scaling"] = spec.scaling.describe()
+    idata.attrs["model_structure"] = (
+        f"adstock {spec.adstock.type} (l_max {spec.adstock.l_max}, normalize {spec.adstock.normalize}); saturation "
+        f"{spec.saturation.type}; yearly seasonality order {spec.yearly_seasonality}; trend {spec.trend}; "
+        f"time-varying media {bool(spec.time_varying_media)}; time-varying intercept {bool(spec.time_varying_intercept)}")
     timings["posterior_predictive_seconds"] = time.perf_counter() - t0
     return idata, timings
 
