@@ -41,13 +41,15 @@ def nav(stage: str, pages: dict[str, str]) -> str:
     return "[← Summary](index.html) · " + " · ".join(links)
 
 
-def for_rendering(path: Path, quarto: bool, nav: str | None = None) -> nbformat.NotebookNode:
+def for_rendering(path: Path, quarto: bool, nav: str | None = None, client: bool = False) -> nbformat.NotebookNode:
     """The executed notebook at ``path`` as the renderer should see it (see the module docstring); ``nav``
-    (markdown) goes first and last, so every page links back to the index and to the others."""
+    (markdown) goes first and last, so every page links back to the index and to the others. In the ``client``
+    version, cells tagged ``workshop-only`` (notes for analysts, e.g. how to install graphviz) are left out."""
     nb = nbformat.read(path, as_version=4)
     cells = []
     for cell in nb.cells:
-        if HIDDEN_TAGS & set(cell.metadata.get("tags", [])):
+        tags = set(cell.metadata.get("tags", []))
+        if HIDDEN_TAGS & tags or (client and "workshop-only" in tags):
             continue
         if cell.cell_type != "code":
             cells.append(cell)

@@ -175,7 +175,7 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
         work.mkdir()
         shutil.copy(ROOT / "_quarto.yml", work / "_quarto.yml")
         for stage in stages:
-            nbformat.write(for_rendering(nb_dir / f"{stage}.ipynb", quarto=True, nav=nav(stage, PAGES)), work / f"{stage}.ipynb")
+            nbformat.write(for_rendering(nb_dir / f"{stage}.ipynb", True, nav(stage, PAGES), client), work / f"{stage}.ipynb")
         cmd = [quarto, "render", ".", "--to", "html"]
         if client:
             cmd += ["--profile", "client"]
@@ -195,7 +195,7 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     for stage in stages:
-        nb = for_rendering(nb_dir / f"{stage}.ipynb", quarto=False, nav=nav(stage, PAGES))
+        nb = for_rendering(nb_dir / f"{stage}.ipynb", False, nav(stage, PAGES), client)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": TITLES[stage]}})
         (run_dir / f"{stage}.html").write_text(body)
     return "nbconvert"

@@ -34,7 +34,13 @@ table(mmm.summary_table(), caption="Model specification (priors on the model sca
 
 # %%
 graph = model_graph(mmm)
-graph if graph is not None else md("*(Model graph skipped: graphviz's `dot` program is not installed.)*")
+if graph is not None:
+    display(graph)
+
+# %% tags=["workshop-only"]
+if graph is None:  # this cell is left out of the client version
+    display(md("*(Model graph skipped: graphviz's `dot` program is not installed: `apt-get install graphviz`, "
+               "`brew install graphviz` or `conda install -c conda-forge graphviz`.)*"))
 
 # %% [markdown]
 # Spend and target are divided by their maximum per panel coordinate before fitting; contributions are
