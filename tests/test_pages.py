@@ -36,3 +36,14 @@ def test_nbconvert_gets_quartos_options_applied(tmp_path):
 def test_quarto_keeps_its_options_and_both_drop_empty_and_parameter_cells(tmp_path):
     cells = for_rendering(_nb(tmp_path), quarto=True).cells
     assert [c.source.splitlines()[0] for c in cells] == ["#| include: false", "#| label: fig-a", "Some words."]
+
+
+def test_client_version_leaves_out_workshop_notes_and_every_page_gets_navigation(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    out = nbformat.v4.new_output("display_data", data={"text/markdown": "install graphviz"})
+    nb.cells = [nbformat.v4.new_code_cell("note()", metadata={"tags": ["workshop-only"]}, outputs=[out])]
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nb, path)
+    assert len(for_rendering(path, quarto=True).cells) == 1
+    client = for_rendering(path, quarto=True, nav="[← Summary](index.html)", client=True).cells
+    assert [c.source for c in client] == ["[← Summary](index.html)"] * 2
