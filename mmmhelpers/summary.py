@@ -42,8 +42,13 @@ def _hdi(lo: float, hi: float, unit: str = "") -> str:
     return f"94% HDI {unit}{plain_number(lo)} to {unit}{plain_number(hi)}"
 
 
+def _pct(v: float) -> str:
+    text = f"{v:.0%}"
+    return "0%" if text == "-0%" else text
+
+
 def _pct_hdi(m: float, lo: float, hi: float) -> str:
-    return f"{m:.0%} (94% HDI {lo:.0%} to {hi:.0%})"
+    return f"{_pct(m)} (94% HDI {_pct(lo)} to {_pct(hi)})"
 
 
 def _table(run_dir: Path, name: str) -> pd.DataFrame | None:
@@ -65,7 +70,8 @@ def _period(run_dir: Path) -> str | None:
 
 
 def _drivers(drivers: pd.DataFrame, target: str) -> str:
-    parts = [f"{r.component} {_pct_hdi(r.share, r._6, r._7)}" for r in drivers.itertuples()]
+    parts = [f"{r['component']} {_pct_hdi(r['share'], r['share 3%'], r['share 97%'])}"
+             for r in drivers.to_dict("records")]
     return f"Shares of {target} explained by the model: " + "; ".join(parts) + "."
 
 
@@ -124,9 +130,9 @@ def _banner(diag: Diagnostics | None, review: Review | None) -> tuple[str, str, 
         health = "red"
     elif review is not None and review.verdict == "review" and health == "green":
         health = "amber"
-    head = {"green": "GREEN: the fit passed every check; the numbers below can be quoted with their intervals.",
-            "amber": "AMBER: read the flagged checks before quoting numbers.",
-            "red": "RED: do not quote these numbers until the failed checks are fixed.",
+    head = {"green": "the fit passed every check; the numbers below can be quoted with their intervals.",
+            "amber": "read the flagged checks before quoting numbers.",
+            "red": "do not quote these numbers until the failed checks are fixed.",
             "unknown": "No fit in this report."}[health]
     items = [(c.name, f"{plain_number(c.value) if c.value is not None else ''} (wanted {c.threshold})"
                       f"{': ' + c.detail if c.detail else ''}. What to do: {c.action}")
@@ -151,8 +157,7 @@ def executive_summary(run_dir: Path, params: Params) -> Summary:
         points.append(("Data", period))
     drivers = _table(run_dir, "drivers")
     if drivers is not None:
-        points.append(("What drove " + target, _drivers(drivers.rename(columns={"share 3%": "_6", "share 97%": "_7"}),
-                                                        target)))
+        points.append(("What drove " + target, _drivers(drivers, target)))
     channels = _channels(_table(run_dir, "contributions"), _table(run_dir, "roas"), target, cur.strip())
     if channels:
         points.append(("Channels", channels))

@@ -78,6 +78,7 @@ def test_pages_show_no_cell_options_warnings_or_tracebacks_and_link_back(report)
 
 def test_executive_summary_numbers_equal_the_artifacts(report):
     from mmmhelpers.report import plain_number
+    from mmmhelpers.summary import _pct
 
     out, _ = report
     page = (out / "index.html").read_text()
@@ -87,8 +88,9 @@ def test_executive_summary_numbers_equal_the_artifacts(report):
     assert f"does better in {g['prob_positive']:.0%} of the posterior draws" in page
     oos = load(out, "out_of_sample.json")["summary"]
     assert f"off by {oos['mape']:.1%} on average" in page and f"{oos['coverage_94']:.0%} of the weeks" in page
-    for row in pd.read_csv(out / "artifacts" / "tables" / "drivers.csv").itertuples():
-        assert f"{row.component} {row.share:.0%} (94% HDI {row._6:.0%} to {row._7:.0%})" in page
+    for row in pd.read_csv(out / "artifacts" / "tables" / "drivers.csv").to_dict("records"):
+        shares = [_pct(row[k]) for k in ("share", "share 3%", "share 97%")]
+        assert f"{row['component']} {shares[0]} (94% HDI {shares[1]} to {shares[2]})" in page
     review = load(out, "review.json")
     assert f"Model review {review['verdict'].upper()}" in page
     assert (out / "artifacts" / "tables.xlsx").exists()
