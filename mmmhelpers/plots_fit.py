@@ -18,10 +18,10 @@ def plot_worst_ranks(idata, parameters: list[str]):
     import arviz as az
 
     names = sorted({p.split("[")[0] for p in parameters})
-    axes = az.plot_rank(idata, var_names=names, kind="vlines", figsize=(9, 1.8 * len(names) + 1))
+    axes = az.plot_rank(idata, var_names=names, figsize=(9, 1.8 * len(names) + 1))
     fig = np.ravel(axes)[0].figure
     for ax in np.ravel(axes):
-        ax.set_xlabel("rank of the draw among all chains")
+        ax.set_xlabel("rank (all chains)")
     fig.suptitle("Rank plots of the worst-mixing parameters (uniform = chains agree)", fontweight="bold")
     fig.tight_layout()
     return fig

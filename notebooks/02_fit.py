@@ -138,6 +138,8 @@ plt.show()
 totals = component_totals(dec, data.channels)
 fig = plots_fit.plot_waterfall(totals)
 plt.show()
+
+# %%
 save_table(run_dir, "contributions", totals)
 save_table(run_dir, "drivers", driver_totals(dec, data.channels))
 table(totals, percent=("share", "share 3%", "share 97%"), caption="Contribution per component (94% HDI)")
@@ -154,5 +156,7 @@ plt.show()
 roas = roas_table(idata, data, params.model, seed=seed_for(params.seed, "optimize"))
 fig = plots_fit.plot_roas_forest(roas)
 plt.show()
+
+# %%
 save_table(run_dir, "roas", roas)
 table(roas, caption="ROAS and marginal ROAS per channel (target units per currency unit, 94% HDI)")

@@ -43,6 +43,9 @@ else:
 if alloc is not None:
     fig = plots_optimize.plot_allocation(alloc)
     plt.show()
+
+# %%
+if alloc is not None:
     display(table(report.plan_table(alloc), caption="Per channel: spend per period, incremental response over the "
                   "plan, ROAS and marginal ROAS (response per extra unit of spend) of the historical split and the "
                   "optimal plan"))
@@ -77,6 +80,9 @@ if alloc is not None:
 if alloc is not None and alloc.scenarios:
     fig = plots_optimize.plot_scenarios(alloc)
     plt.show()
+
+# %%
+if alloc is not None and alloc.scenarios:
     display(table(report.scenario_table(alloc), caption="Budget scenarios (optimal split at each budget)"))
 
 # %%
