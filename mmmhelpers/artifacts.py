@@ -298,6 +298,7 @@ class Manifest(Record):
     data_sha256: str | None = None  # sha256 of that CSV's bytes
     requirements_sha256: str | None = None  # sha256 of requirements.txt (the pinned environment)
     git_dirty: bool | None = None  # uncommitted changes in the repository at run time (None: not a git checkout)
+    stage_inputs: dict[str, dict[str, str]] = Field(default_factory=dict)  # per stage: input -> hash (cache.py)
 
 
 def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--client", action="store_true", default=None, help="hide code (client version)")
     r.add_argument("--only", help="comma-separated stages to re-run, reusing the others' artifacts")
     r.add_argument("--quick", action="store_true", help="few draws/tune for a fast look")
+    r.add_argument("--force", action="store_true", help="re-run every stage, even those whose inputs did not change")
     r.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
     v = sub.add_parser("validate", help="check params + data, print every problem")
     v.add_argument("params")
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         from mmmhelpers.pipeline import RunError, run
 
         run(args.params, out=args.out, client=args.client, only=args.only, quick=args.quick,
-            progress=not args.no_progress)
+            progress=not args.no_progress, force=args.force)
     except ParamsError as err:
         print(err, file=sys.stderr)
         return 1

@@ -30,6 +30,7 @@ import nbformat
 from jupyter_client import AsyncKernelManager
 
 from mmmhelpers.artifacts import Diagnostics, Manifest
+from mmmhelpers.cache import changed_stages, stage_inputs, stale_reuse
 from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
@@ -492,8 +493,10 @@ def run(
     only: str | list[str] | None = None,
     quick: bool = False,
     progress: bool = True,
+    force: bool = False,
 ) -> Path:
-    """Execute and render one case; returns the report folder.
+    """Execute and render one case; returns the report folder. Stages whose inputs did not change since the
+    report at ``out`` was made are skipped (``force`` re-runs everything).
 
     Raises :class:`RunError` when a stage fails (the last good report stays) and :class:`Interrupted` on
     Ctrl-C (the run's kernel is killed and its temporary folder removed; the last good report stays).
@@ -501,7 +504,7 @@ def run(
     _STOP.clear()
     state = _Run()
     try:
-        return _run(state, Path(params_path).resolve(), out, client, only, quick, progress)
+        return _run(state, Path(params_path).resolve(), out, client, only, quick, progress, force)
     except KeyboardInterrupt:
         with _ctrl_c_ignored():  # a second Ctrl-C must not stop the clean-up
             _kill_kernels()
@@ -521,8 +524,28 @@ def _ctrl_c_ignored():
             signal.signal(signal.SIGINT, previous)
 
 
+def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path, client: bool) -> list[str] | None:
+    """The stages this run executes: ``--only``'s (refused when a reused stage's inputs changed), all with
+    ``--force`` or without an earlier report, else those whose inputs changed; None when nothing needs doing."""
+    old = Manifest.load_or_none(out) if (out / "index.html").exists() else None
+    if only:
+        stages = _parse_only(only)
+        reasons = stale_reuse(old.stage_inputs if old else {}, inputs, stages) if old and old.stage_inputs else []
+        if reasons and not force:
+            raise RunError(f"--only {','.join(stages)} would reuse stages whose inputs changed:\n"
+                           + "\n".join(f"  - {r}" for r in reasons)
+                           + "\n  run without --only (changed stages re-run by themselves), or add --force")
+        return stages
+    if force or old is None or not old.stage_inputs:
+        return list(STAGES)
+    stages = changed_stages(old.stage_inputs, inputs)
+    if not stages and old.params_sha256 == params_hash(params_path) and old.client == client:
+        return None
+    return stages  # possibly none: the pages and the summary are rendered again (report settings changed)
+
+
 def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
-         progress: bool) -> Path:
+         progress: bool, force: bool = False) -> Path:
     params = load_params(params_path)
     data, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
@@ -531,10 +554,14 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
         _say(f"warning: {w}")
     provenance = _provenance(params)  # the data as they were when the run started
     client = params.report.client if client is None else client
-    stages = _parse_only(only)
     state.out = out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
     _remove_stale(out)
     state.had_report = _had_report(out)
+    inputs = stage_inputs(params, NOTEBOOKS, provenance.get("data_sha256"), quick)
+    stages = _stages_to_run(out, only, force, inputs, params_path, client)
+    if stages is None:
+        _say(f"mmm-report: {out} is up to date: no stage's inputs changed (mmm-report run --force re-runs them)")
+        return out
     state.staging = staging = _staging(out, stages)
     old = Manifest.load_or_none(staging)
     timings = dict(old.timings_seconds) if old else {}
@@ -553,7 +580,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     timings["render"] = round(time.perf_counter() - t0, 2)
     _say(f"rendered with {renderer} in {timings['render']:.1f} s")
     manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all,
-                         provenance)
+                         {**provenance, "stage_inputs": inputs})
     manifest.save(staging)
     write_index(staging, params, manifest)
     state.phase = "publishing"

@@ -206,6 +206,35 @@ def test_only_reruns_a_stage_and_keeps_the_rest(report, tmp_path):
     assert m["stages_run"] == ["05_optimize"] and "02_fit" in m["timings_seconds"]
 
 
+def test_an_unchanged_case_skips_every_stage_and_a_new_budget_reruns_only_the_optimizer(report, tmp_path):
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    before = {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()}
+    proc = cli("run", str(TINY), "--out", str(copy), "--no-progress")
+    assert "is up to date: no stage's inputs changed" in proc.stdout and "running" not in proc.stdout
+    assert {p: p.read_bytes() for p in sorted(copy.rglob("*")) if p.is_file()} == before
+    cheaper = tmp_path / "cheaper.yaml"
+    cheaper.write_text(TINY.read_text().replace("budget: 8000", "budget: 7000"))
+    proc = cli("run", str(cheaper), "--out", str(copy), "--no-progress")
+    assert "[1/1] 05_optimize: done" in proc.stdout and "02_fit" not in proc.stdout
+    assert json.loads((copy / "manifest.json").read_text())["stages_run"] == ["05_optimize"]
+    assert sum(r["spend_per_period"] for r in load(copy, "allocation.json")["allocation"]) == pytest.approx(7000)
+
+
+def test_only_refuses_to_reuse_a_fit_made_with_other_inputs(report, tmp_path):
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    index = (copy / "index.html").read_bytes()
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(TINY.read_text().replace("yearly_seasonality: 1", "yearly_seasonality: 2"))
+    proc = cli("run", str(changed), "--out", str(copy), "--only", "05_optimize", "--no-progress", check=False)
+    assert proc.returncode == 1
+    assert "02_fit was made with other inputs: params.model changed" in proc.stderr
+    assert (copy / "index.html").read_bytes() == index
+
+
 def test_failed_run_keeps_the_last_good_report(report, tmp_path):
     out, _ = report
     copy = tmp_path / "tiny"

@@ -1,0 +1,79 @@
+"""Stage inputs and their hashes: which stages an unchanged case can skip, and when ``--only`` may reuse a stage.
+
+A stage's inputs are the params sections it reads (its own and its upstream stages'), the data file, the
+notebook of every stage it depends on, the package's code and the ``--quick`` flag. ``manifest.json`` keeps
+each stage's input hashes; a new run compares them (like Quarto's freeze, but for the computation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from mmmhelpers.config import Params
+
+__all__ = ["stage_inputs", "changed_stages", "stale_reuse", "SECTIONS", "UPSTREAM"]
+
+PACKAGE = Path(__file__).resolve().parent
+SECTIONS = {
+    "01_simulate": ["seed", "data", "simulate"],
+    "02_fit": ["model", "fit", "report.roas_range"],
+    "03_recovery": ["recovery"],
+    "04_out_of_sample": ["out_of_sample"],
+    "05_optimize": ["optimization", "report.published"],
+}
+UPSTREAM = {"01_simulate": [], "02_fit": ["01_simulate"], "03_recovery": ["01_simulate", "02_fit"],
+            "04_out_of_sample": ["01_simulate", "02_fit"], "05_optimize": ["01_simulate", "02_fit"]}
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _section(dumped: dict, name: str):
+    value = dumped
+    for key in name.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _code_hash() -> str:
+    files = sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.j2")])
+    return _sha(b"".join(f.relative_to(PACKAGE).as_posix().encode() + f.read_bytes() for f in files))
+
+
+def stage_inputs(params: Params, notebooks: Path, data_sha256: str | None, quick: bool) -> dict[str, dict[str, str]]:
+    """For every stage, its inputs by name -> short hash."""
+    dumped = params.model_dump(mode="json", exclude={"source"})
+    code = _code_hash()
+    out = {}
+    for stage in SECTIONS:
+        deps = [*UPSTREAM[stage], stage]
+        inputs = {f"params.{sec}": _sha(json.dumps(_section(dumped, sec), sort_keys=True).encode())
+                  for dep in deps for sec in SECTIONS[dep]}
+        inputs |= {f"notebook {dep}": _sha((notebooks / f"{dep}.ipynb").read_bytes()) for dep in deps}
+        inputs |= {"data file": data_sha256 or "simulated", "code (mmmhelpers)": code, "quick": str(bool(quick))}
+        out[stage] = inputs
+    return out
+
+
+def changed_stages(old: dict[str, dict[str, str]], new: dict[str, dict[str, str]]) -> list[str]:
+    """The stages whose inputs differ from the last run's (every stage when there is no record)."""
+    return [s for s in new if old.get(s) != new[s]]
+
+
+def stale_reuse(old: dict[str, dict[str, str]], new: dict[str, dict[str, str]], only: list[str]) -> list[str]:
+    """Why ``--only`` must not reuse the other stages' artifacts: one line per reused upstream stage whose
+    inputs changed, naming what changed (empty when the reuse is safe)."""
+    reasons = []
+    needed = {dep for s in only for dep in UPSTREAM[s]} - set(only)
+    for stage in [s for s in SECTIONS if s in needed]:
+        was = old.get(stage)
+        if was is None:
+            reasons.append(f"{stage}: the earlier report does not record its inputs")
+            continue
+        diff = [k for k in new[stage] if was.get(k) != new[stage][k]]
+        if diff:
+            reasons.append(f"{stage} was made with other inputs: {', '.join(diff)} changed")
+    return reasons

@@ -1,0 +1,35 @@
+"""Stage inputs: what changes which stage, and when --only may reuse a stage."""
+
+from pathlib import Path
+
+from mmmhelpers.cache import changed_stages, stage_inputs, stale_reuse
+from mmmhelpers.config import load_params
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "params" / "tiny.yaml"
+
+
+def _inputs(tmp_path, old: str = "", new: str = "", quick: bool = False):
+    path = tmp_path / "case.yaml"
+    path.write_text(TINY.read_text().replace(old, new) if old else TINY.read_text())
+    return stage_inputs(load_params(path), ROOT / "notebooks", None, quick)
+
+
+def test_a_section_changes_its_stage_and_the_stages_after_it(tmp_path):
+    base = _inputs(tmp_path)
+    assert changed_stages(base, _inputs(tmp_path)) == []
+    assert changed_stages(base, _inputs(tmp_path, "budget: 8000", "budget: 7000")) == ["05_optimize"]
+    assert changed_stages(base, _inputs(tmp_path, "holdout_weeks: 6", "holdout_weeks: 5")) == ["04_out_of_sample"]
+    assert changed_stages(base, _inputs(tmp_path, "yearly_seasonality: 1", "yearly_seasonality: 2")) == [
+        "02_fit", "03_recovery", "04_out_of_sample", "05_optimize"]
+    assert changed_stages(base, _inputs(tmp_path, "seed: 11", "seed: 12")) == list(base)
+    assert changed_stages(base, _inputs(tmp_path, quick=True)) == list(base)
+    assert changed_stages({}, base) == list(base)
+
+
+def test_only_names_what_changed_in_a_reused_stage(tmp_path):
+    base = _inputs(tmp_path)
+    new = _inputs(tmp_path, "yearly_seasonality: 1", "yearly_seasonality: 2")
+    assert stale_reuse(base, new, ["05_optimize"]) == ["02_fit was made with other inputs: params.model changed"]
+    assert stale_reuse(base, new, ["02_fit", "05_optimize"]) == []  # the fit is re-run, not reused
+    assert stale_reuse(base, _inputs(tmp_path, "budget: 8000", "budget: 7000"), ["05_optimize"]) == []
