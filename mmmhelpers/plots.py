@@ -16,6 +16,7 @@ from mmmhelpers.data import MMMData
 
 __all__ = [
     "style",
+    "legend_outside",
     "hdi_band",
     "plot_saturation_recovery",
     "plot_multiplier",
@@ -38,6 +39,11 @@ def hdi_band(draws: np.ndarray, prob: float = 0.94) -> tuple[np.ndarray, np.ndar
     """Lower and upper edges of the ``prob`` HDI (arviz) of ``draws`` ``(sample, point)`` at each point."""
     edges = az.hdi(np.asarray(draws, dtype=float)[None], hdi_prob=prob)  # (1, sample, point): one chain
     return edges[..., 0], edges[..., 1]
+
+
+def legend_outside(ax, **kw) -> None:
+    """The legend to the right of the axes, never over the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8, **kw)
 
 
 def style() -> None:
@@ -78,7 +84,7 @@ def plot_data(data: MMMData, target_label: str = "sales"):
         for c, ch in enumerate(data.channels):
             row[1].plot(data.dates, data.X[(slice(None), *idx, c)], lw=1, label=ch)
         row[1].set(title=f"Media spend ({_label(cell)})", ylabel="spend per week")
-        row[1].legend(loc="upper right", fontsize=8)
+        legend_outside(row[1])
         for ax in row:
             ax.yaxis.set_major_formatter(THOUSANDS)
     for ax in axes[-1]:
@@ -107,7 +113,7 @@ def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, ti
             ax.axvline(data.dates[cut], color="grey", ls="--", lw=1.5, label="train | test")
         ax.set(title=f"{title} ({_label(cell)})", ylabel="target per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
-    axes[0].legend(loc="upper left", fontsize=8, ncol=3)
+    legend_outside(axes[0])
     axes[-1].set_xlabel("week")
     fig.tight_layout()
     return fig
@@ -132,7 +138,7 @@ def plot_contributions(idata, data: MMMData):
         ax.stackplot(data.dates, c.values.T, labels=list(c["channel"].values), alpha=0.8)
         ax.set(title=f"Media contribution by channel ({_label(cell)})", ylabel="target per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
-    axes[0].legend(loc="upper left", fontsize=8)
+    legend_outside(axes[0])
     axes[-1].set_xlabel("week")
     fig.tight_layout()
     return fig
@@ -149,7 +155,7 @@ def plot_recovery(table: pd.DataFrame):
     ax.plot(table["truth"], y, "x", color="C3", ms=7, mew=2, label="truth")
     ax.set_yticks(y, table["parameter"])
     ax.set(title="Parameter recovery (model scale)", xlabel="parameter value (model scale: spend and target / max)")
-    ax.legend(loc="lower right", fontsize=8)
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -164,7 +170,7 @@ def plot_contribution_recovery(ctab: pd.DataFrame):
     ax.set_xticks(x, ctab["channel"])
     ax.set(title="Total media contribution over the fitted window", xlabel="channel", ylabel="target units (sum over weeks)")
     ax.yaxis.set_major_formatter(THOUSANDS)
-    ax.legend(fontsize=8)
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -197,7 +203,7 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
             ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
             ax.xaxis.set_major_formatter(THOUSANDS)
             ax.yaxis.set_major_formatter(THOUSANDS)
-    axes[0, 0].legend(fontsize=8)
+    legend_outside(axes[0, 0])
     fig.suptitle("Saturation curves: truth vs posterior (one week of spend, no carryover)", fontweight="bold")
     fig.tight_layout()
     return fig
@@ -218,7 +224,7 @@ def plot_multiplier(idata, truth=None, name: str = "media_temporal_latent_multip
         ax.plot(dates, truth[name].sel(date=dates).values, color="C3", ls="--", lw=2, label="truth")
     ax.axhline(1.0, color="grey", lw=1)
     ax.set(title="Time-varying media multiplier", xlabel="week", ylabel="multiplier (1 = average)")
-    ax.legend(fontsize=8, ncol=3)
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -246,7 +252,7 @@ def plot_residuals(idata, data: MMMData, max_lag: int = 20):
         row[1].bar(np.arange(len(acf)), acf, color="C0", width=0.6)
         row[1].axhspan(-band, band, color="grey", alpha=0.2, label="±1.96/√n")
         row[1].set(title=f"Autocorrelation ({_label(cell)})", xlabel="lag (weeks)", ylabel="autocorrelation")
-        row[1].legend(fontsize=8)
+        legend_outside(row[1])
     fig.tight_layout()
     return fig
 

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mmmhelpers.diagnose import DivergenceReport, Hotspot, diverging_mask, rank_parameters
+from mmmhelpers.plots import legend_outside
 
 __all__ = ["plot_divergence_pair"]
 
@@ -41,6 +42,6 @@ def plot_divergence_pair(idata: az.InferenceData, report: DivergenceReport):
     ax.scatter(x[div], y[div], s=14, color="red", alpha=0.9, lw=0, zorder=3, label=f"divergent draws ({int(div.sum())})")
     ax.set(title=f"Divergences: {report.share:.1%} of draws\n{hx.parameter} vs {hy.parameter}",
            xlabel=f"{hx.parameter} ({_scale(ax, 'x', x)})", ylabel=f"{hy.parameter} ({_scale(ax, 'y', y)})")
-    ax.legend(loc="best", fontsize=8)
+    legend_outside(ax)
     fig.tight_layout()
     return fig

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from mmmhelpers.plots import THOUSANDS, hdi_band
+from mmmhelpers.plots import THOUSANDS, hdi_band, legend_outside
 
 __all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks"]
 
@@ -86,7 +86,7 @@ def plot_effect_vs_spend(df: pd.DataFrame):
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set(title="Share of effect vs share of spend", xlabel="share of media (percent)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -101,6 +101,6 @@ def plot_roas_forest(df: pd.DataFrame):
     ax.set_yticks(y, df["channel"])
     ax.invert_yaxis()
     ax.set(title="Return on ad spend and its margin", xlabel="target units per currency unit")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    legend_outside(ax)
     fig.tight_layout()
     return fig

@@ -9,7 +9,7 @@ import seaborn as sns
 import xarray as xr
 
 from mmmhelpers.artifacts import Allocation
-from mmmhelpers.plots import THOUSANDS, hdi_band
+from mmmhelpers.plots import THOUSANDS, hdi_band, legend_outside
 
 __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
            "plot_spend_over_time"]
@@ -53,7 +53,7 @@ def plot_scenarios(alloc: Allocation):
            ylabel="incremental response (target units)")
     ax.xaxis.set_major_formatter(THOUSANDS)
     ax.yaxis.set_major_formatter(THOUSANDS)
-    ax.legend(fontsize=8, loc="lower right")
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -110,7 +110,7 @@ def plot_response_over_time(over_time: dict[str, np.ndarray], num_periods: int):
     ax.set(title="Incremental response per period of each plan (94% HDI)", xlabel="period of the plan",
            ylabel="incremental response (target units)")
     ax.yaxis.set_major_formatter(THOUSANDS)
-    ax.legend(fontsize=8, loc="upper right")
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -123,6 +123,6 @@ def plot_spend_over_time(alloc: Allocation):
     ax.stackplot(t, spend.T, labels=alloc.cells, alpha=0.85)
     ax.set(title="Planned spend per period", xlabel="period of the plan", ylabel="spend (currency units)")
     ax.yaxis.set_major_formatter(THOUSANDS)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    legend_outside(ax)
     fig.tight_layout()
     return fig

@@ -60,7 +60,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys(tmp_path):
     with pytest.raises(ParamsError) as err:
         load_params(write(tmp_path, BASE + "fit: {zzz: 1}\n"))
     assert err.value.problems == ["fit.zzz: value 1: unknown key (allowed here: sampler, chains, tune, draws, "
-                                  "target_accept, cores, mass_matrix)"]
+                                  "target_accept, cores, mass_matrix, fail_on)"]
 
 
 def test_bad_value_is_reported_with_its_value(tmp_path):
