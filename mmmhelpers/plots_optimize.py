@@ -69,20 +69,22 @@ def plot_response_curves(curves: xr.Dataset, alloc: Allocation | None = None, ma
     if alloc is not None:
         for label, recs, style in [("historical", alloc.initial.allocation, "s"), ("optimal", alloc.allocation, "o")]:
             marks[label] = (dict(zip(_frame(recs, label)["cell"], [r["spend_per_period"] for r in recs])), style)
+    channels = list(dict.fromkeys(cell.split(" @ ")[0] for cell in cells))  # one colour per channel, as elsewhere
     for i, cell in enumerate(cells):
         c = curves.sel(cell=cell)
+        color = f"C{channels.index(cell.split(' @ ')[0])}"
         x = c["spend_per_period"].values
         for row, (name, ylabel) in enumerate([("response", "incremental response\n(target units)"),
                                               ("mroas", "marginal ROAS\n(target units per currency unit)")]):
             ax = axes[2 * (i // cols) + row, i % cols]
             ax.axvspan(float(c["observed_min"]), float(c["observed_max"]), color="grey", alpha=0.12,
                        label="spend range in the data")
-            ax.fill_between(x, c[f"{name}_lo"], c[f"{name}_hi"], alpha=0.3, color="C0", label="94% HDI")
-            ax.plot(x, c[name], color="C0", label="posterior mean")
+            ax.fill_between(x, c[f"{name}_lo"], c[f"{name}_hi"], alpha=0.3, color=color, label="94% HDI")
+            ax.plot(x, c[name], color=color, label="posterior mean")
             for label, (where, marker) in marks.items():
                 if cell in where:
-                    ax.plot(where[cell], np.interp(where[cell], x, c[name]), marker, color="C1" if label == "optimal"
-                            else "C2", ms=7, label=f"{label} spend")
+                    ax.plot(where[cell], np.interp(where[cell], x, c[name]), marker, color="black" if label == "optimal"
+                            else "grey", ms=7, label=f"{label} spend")
             ax.set(xlabel="spend per period (currency units)" if row else "", ylabel=ylabel if i % cols == 0 else "",
                    title=cell if row == 0 else "")
             ax.xaxis.set_major_formatter(THOUSANDS)
