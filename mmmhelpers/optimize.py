@@ -165,11 +165,17 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
                 str(res.message) if ok else f"constraint violated by {bad:.3g}")
 
 
-def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float) -> LinearProblem:
-    """The linear system of ``opt`` at ``budget`` per period (observed-range caps unless extrapolation is allowed)."""
-    return build_problem(rm.channels, rm.panel, budget, opt.weights, bounds=opt.bounds, constraints=opt.constraints,
+def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray,
+                     budget: float) -> LinearProblem:
+    """The linear system of an optimization section at ``budget`` per period (caps unless extrapolation is allowed)."""
+    return build_problem(channels, panel, budget, opt.weights, bounds=opt.bounds, constraints=opt.constraints,
                          budget_use=opt.budget_use, over_time=opt.optimize_over_time,
-                         observed_max=None if opt.allow_extrapolation else rm.observed_max)
+                         observed_max=None if opt.allow_extrapolation else observed_max)
+
+
+def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float) -> LinearProblem:
+    """The linear system of ``opt`` at ``budget`` per period, for the plans of ``rm``."""
+    return _section_problem(opt, rm.channels, rm.panel, rm.observed_max, budget)
 
 
 def problem_for(rm: ResponseModel, budget: float, **rules) -> LinearProblem:
@@ -184,11 +190,7 @@ def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, obser
     runs += [(f"optimization.alternatives[{a.name!r}]", opt.alternative(a), 1.0) for a in opt.alternatives]
     for what, spec, m in runs:
         try:
-            p = build_problem(channels, panel, spec.budget * m, spec.weights, bounds=spec.bounds,
-                              constraints=spec.constraints, budget_use=spec.budget_use,
-                              over_time=spec.optimize_over_time,
-                              observed_max=None if spec.allow_extrapolation else observed_max)
-            check_feasible(p, spec.budget * m, what)
+            check_feasible(_section_problem(spec, channels, panel, observed_max, spec.budget * m), spec.budget * m, what)
         except ValueError as err:
             problems.append(str(err))
     return list(dict.fromkeys(problems))
