@@ -87,11 +87,17 @@ def running(procs: list[psutil.Process]) -> list[int]:
     return alive
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C's default action in the child, as in a terminal: a test runner started in the background (make,
+    CI, `cmd &`) ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float] = (0.0, 0.0), timeout: float = 900):
     """Start ``mmm-report run tiny.yaml --out out``; once ``stage`` runs in a kernel, wait a random delay,
     send SIGINT. Returns (exit code, stdout, stderr, the kernel processes it had, seconds to exit)."""
     proc = subprocess.Popen([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_as_in_a_terminal)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     stdout, deadline = [], time.monotonic() + timeout
