@@ -209,7 +209,7 @@ def allocation_records(rm: ResponseModel, x: np.ndarray, cells: np.ndarray | Non
             c = cells.reshape(len(cells), -1)[:, k]
             rec["response"] = _response(c).model_dump()
             spent = float(x[idx]) * rm.num_periods
-            rec["roas"] = round(float(c.mean()) / spent, 6) if spent > 0 else None
+            rec["roas"] = round(float(c.mean()) / spent, 6) if spent > 1e-6 * max(x.sum(), 1.0) else None
         if mroas is not None:
             rec["mroas"] = round(float(mroas.reshape(len(mroas), -1)[:, k].mean()), 6)
         out.append(rec)
