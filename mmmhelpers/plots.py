@@ -69,6 +69,14 @@ def _grid(n: int, width: float = 11, height: float = 3.2, sharex: bool = True):
     return fig, axes[:, 0]
 
 
+def _weekly_rows_done(fig, axes):
+    """Finish a figure of weekly series, one row per panel cell: legend beside the first row, week axis."""
+    legend_outside(axes[0])
+    axes[-1].set_xlabel("week")
+    fig.tight_layout()
+    return fig
+
+
 def _index(data: MMMData, cell: dict) -> tuple:
     return tuple(data.panel[d].index(cell[d]) for d in data.panel)
 
@@ -113,10 +121,7 @@ def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, ti
             ax.axvline(data.dates[cut], color="grey", ls="--", lw=1.5, label="train | test")
         ax.set(title=f"{title} ({_label(cell)})", ylabel="target per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
-    legend_outside(axes[0])
-    axes[-1].set_xlabel("week")
-    fig.tight_layout()
-    return fig
+    return _weekly_rows_done(fig, axes)
 
 
 def plot_ppc(idata, data: MMMData, group: str = "posterior_predictive"):
@@ -138,10 +143,7 @@ def plot_contributions(idata, data: MMMData):
         ax.stackplot(data.dates, c.values.T, labels=list(c["channel"].values), alpha=0.8)
         ax.set(title=f"Media contribution by channel ({_label(cell)})", ylabel="target per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
-    legend_outside(axes[0])
-    axes[-1].set_xlabel("week")
-    fig.tight_layout()
-    return fig
+    return _weekly_rows_done(fig, axes)
 
 
 def plot_recovery(table: pd.DataFrame):
