@@ -330,7 +330,8 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
                         seed=seed_for(params.seed, "optimize"), objective_window=opt.objective_window,
                         carryover_history=opt.carryover_history)
     initial = history_split(data, opt.budget)
-    best = optimize_budget(rm, plan_problem(opt, rm, opt.budget), opt.objective, x0=initial, budget=opt.budget)
+    problem = plan_problem(opt, rm, opt.budget)
+    best = optimize_budget(rm, problem, opt.objective, x0=initial, budget=opt.budget)
     if not best.success:
         raise RuntimeError(f"optimization: the optimizer did not converge ({best.message})")
 
@@ -361,7 +362,6 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
                               achieved=round(achieved, 6), response=_response(plan.draws),
                               allocation=allocation_records(rm, plan.per_period))
     split = rm.split(best.spend)
-    problem = plan_problem(opt, rm, opt.budget)
     alloc = Allocation(
         budget_per_period=opt.budget,
         num_periods=opt.num_periods,

@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, Review, load_recovery
+from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, Review, load_data, load_recovery
 from mmmhelpers.config import Params
 from mmmhelpers.exports import TABLES
 from mmmhelpers.report import plain_number
@@ -57,16 +57,11 @@ def _table(run_dir: Path, name: str) -> pd.DataFrame | None:
 
 
 def _period(run_dir: Path) -> str | None:
-    import json
-
-    cols = run_dir / "artifacts" / "data_columns.json"
-    data = run_dir / "artifacts" / "data.csv"
-    if not (cols.exists() and data.exists()):
+    try:
+        dates = load_data(run_dir).dates
+    except OSError:  # stage 01 did not run
         return None
-    roles = json.loads(cols.read_text())
-    df = pd.read_csv(data, usecols=[roles["date_column"]], parse_dates=[roles["date_column"]])
-    dates = df[roles["date_column"]].drop_duplicates().sort_values()
-    return f"{len(dates)} weeks, {dates.iloc[0]:%d %b %Y} to {dates.iloc[-1]:%d %b %Y}."
+    return f"{len(dates)} weeks, {dates[0]:%d %b %Y} to {dates[-1]:%d %b %Y}."
 
 
 def _drivers(drivers: pd.DataFrame, target: str) -> str:
