@@ -539,9 +539,10 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
     if force or old is None or not old.stage_inputs:
         return list(STAGES)
     stages = changed_stages(old.stage_inputs, inputs)
-    if not stages and old.params_sha256 == params_hash(params_path) and old.client == client:
+    renderer = "quarto" if _quarto() else "nbconvert"
+    if not stages and old.params_sha256 == params_hash(params_path) and (old.client, old.renderer) == (client, renderer):
         return None
-    return stages  # possibly none: the pages and the summary are rendered again (report settings changed)
+    return stages  # possibly none: the pages and the summary are rendered again (report settings or renderer changed)
 
 
 def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
