@@ -16,6 +16,9 @@ from mmmhelpers.data import MMMData
 
 __all__ = [
     "style",
+    "channel_colors",
+    "cell_colors",
+    "plan_color",
     "legend_outside",
     "hdi_band",
     "plot_saturation_recovery",
@@ -33,6 +36,41 @@ __all__ = [
 
 THOUSANDS = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 or v == 0 else f"{v:.3g}")
 """Tick labels with thousands separators; small values (spend of 0.5, a ROAS of 1.2) keep their digits."""
+
+
+CHANNEL_PALETTE = sns.color_palette("colorblind", 10)
+"""Channel k's colour in every figure: the k-th colour of seaborn's colour-blind palette."""
+MODEL = "#2f3e5c"
+"""The model's estimate where a figure is not per channel (posterior, forecast, optimal plan)."""
+PRIOR = "0.55"
+TRUTH = "black"
+"""Truth and observations: black (dashed lines, crosses or dots)."""
+ALERT = "#b2182b"
+"""What needs a look: a truth outside its interval, a divergent draw, a negative contribution."""
+PLAN_COLORS = {"optimal": MODEL, "historical": "0.62", "equal": "0.4"}
+
+
+def channel_colors(channels) -> dict[str, tuple]:
+    """``{channel: colour}``, the same in every figure of the report."""
+    return {str(ch): CHANNEL_PALETTE[k % len(CHANNEL_PALETTE)] for k, ch in enumerate(channels)}
+
+
+def cell_colors(cells: list[str]) -> list[tuple]:
+    """Colours of ``"channel @ market"`` cells: the channel's colour, lighter for each further market."""
+    channels = list(dict.fromkeys(c.split(" @ ")[0] for c in cells))
+    base = channel_colors(channels)
+    seen: dict[str, int] = {}
+    out = []
+    for cell in cells:
+        ch = cell.split(" @ ")[0]
+        k = seen[ch] = seen.get(ch, -1) + 1
+        out.append(tuple(v + (1 - v) * min(0.6, 0.3 * k) for v in base[ch]))
+    return out
+
+
+def plan_color(label: str):
+    """The colour of a plan (optimal, historical, equal split, ...) by the first word of its label."""
+    return PLAN_COLORS.get(label.split()[0].lower(), "0.5")
 
 
 def hdi_band(draws: np.ndarray, prob: float = 0.94) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +167,7 @@ def plot_ppc(idata, data: MMMData, group: str = "posterior_predictive"):
     pp = idata[group]["y_original_scale"].stack(sample=("chain", "draw")).transpose("sample", "date", ...)
     kind = group.split("_")[0]
     return _predicted_vs_observed(pp, data, slice(None), f"{kind.capitalize()} predictive check",
-                                  "C0" if kind == "posterior" else "C4", f"{kind} predictive",
+                                  MODEL if kind == "posterior" else PRIOR, f"{kind} predictive",
                                   observed_style={"color": "black", "marker": ".", "ls": "none", "ms": 3})
 
 
@@ -140,21 +178,22 @@ def plot_contributions(idata, data: MMMData):
     fig, axes = _grid(len(cells))
     for ax, cell in zip(axes, cells):
         c = contrib.sel(cell).transpose("date", "channel")
-        ax.stackplot(data.dates, c.values.T, labels=list(c["channel"].values), alpha=0.8)
+        names = [str(ch) for ch in c["channel"].values]
+        ax.stackplot(data.dates, c.values.T, labels=names, colors=[channel_colors(names)[n] for n in names], alpha=0.8)
         ax.set(title=f"Media contribution by channel ({_label(cell)})", ylabel="target per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
 
 
 def plot_recovery(table: pd.DataFrame):
-    """Forest plot: 94% HDI and posterior mean (blue) against the truth (red)."""
+    """Forest plot: 94% HDI and posterior mean against the truth (x); intervals that miss it in red."""
     n = len(table)
     fig, ax = plt.subplots(figsize=(9, 0.32 * n + 1.5))
     y = np.arange(n)[::-1]
-    colors = np.where(table["covered"], "C0", "C3")
+    colors = [MODEL if c else ALERT for c in table["covered"]]
     ax.hlines(y, table["hdi_low"], table["hdi_high"], colors=colors, lw=3, alpha=0.7, label="94% HDI")
-    ax.plot(table["mean"], y, "o", color="C0", ms=4, label="posterior mean")
-    ax.plot(table["truth"], y, "x", color="C3", ms=7, mew=2, label="truth")
+    ax.plot(table["mean"], y, "o", color=MODEL, ms=4, label="posterior mean")
+    ax.plot(table["truth"], y, "x", color=TRUTH, ms=7, mew=2, label="truth")
     ax.set_yticks(y, table["parameter"])
     ax.set(title="Parameter recovery (model scale)", xlabel="parameter value (model scale: spend and target / max)")
     legend_outside(ax)
@@ -166,9 +205,10 @@ def plot_contribution_recovery(ctab: pd.DataFrame):
     """True vs estimated total contribution per channel (with 94% HDI)."""
     fig, ax = plt.subplots(figsize=(8, 3.5))
     x = np.arange(len(ctab))
-    ax.bar(x - 0.2, ctab["truth"], 0.4, label="truth", color="C3", alpha=0.8)
+    colors = list(channel_colors(ctab["channel"]).values())
+    ax.bar(x - 0.2, ctab["truth"], 0.4, label="truth", color="white", edgecolor=TRUTH, hatch="//")
     err = np.vstack([ctab["estimate"] - ctab["hdi_low"], ctab["hdi_high"] - ctab["estimate"]])
-    ax.bar(x + 0.2, ctab["estimate"], 0.4, yerr=err, capsize=4, label="estimate (94% HDI)", color="C0", alpha=0.8)
+    ax.bar(x + 0.2, ctab["estimate"], 0.4, yerr=err, capsize=4, label="estimate (94% HDI)", color=colors, alpha=0.85)
     ax.set_xticks(x, ctab["channel"])
     ax.set(title="Total media contribution over the fitted window", xlabel="channel", ylabel="target units (sum over weeks)")
     ax.yaxis.set_major_formatter(THOUSANDS)
@@ -180,7 +220,7 @@ def plot_contribution_recovery(ctab: pd.DataFrame):
 def plot_holdout(pred: xr.Dataset, data: MMMData, train_end: int, context_weeks: int = 26):
     """Observed vs predicted around the train/test cut, with 50% and 94% bands."""
     window = slice(max(0, train_end - context_weeks), pred.sizes["date"])
-    return _predicted_vs_observed(pred["y_original_scale"], data, window, "Holdout forecast with carryover", "C1",
+    return _predicted_vs_observed(pred["y_original_scale"], data, window, "Holdout forecast with carryover", MODEL,
                                   "predicted", cut=train_end,
                                   observed_style={"color": "black", "marker": ".", "ls": "-", "ms": 4, "lw": 0.8})
 
@@ -189,6 +229,7 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
                              panel: dict[str, list]):
     """Posterior saturation curve (mean, 94% band) against the true curve, per channel and panel cell."""
     cells = _cells(panel)
+    colors = channel_colors(channels)
     fig, axes = plt.subplots(len(cells), len(channels), figsize=(4.2 * len(channels), 3.2 * len(cells)), squeeze=False)
     for r, cell in enumerate(cells):
         idx = tuple(panel[d].index(cell[d]) for d in panel)
@@ -197,10 +238,10 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
             x = spend[(slice(None), *idx, c)]
             draws = est[(slice(None), slice(None), *idx, c)]
             lo, hi = hdi_band(draws)
-            ax.fill_between(x, lo, hi, color="C0", alpha=0.25, lw=0, label="94% HDI")
-            ax.plot(x, draws.mean(axis=0), color="C0", label="posterior mean")
+            ax.fill_between(x, lo, hi, color=colors[ch], alpha=0.3, lw=0, label="94% HDI")
+            ax.plot(x, draws.mean(axis=0), color=colors[ch], label="posterior mean")
             if true is not None:
-                ax.plot(x, true[(slice(None), *idx, c)], color="C3", ls="--", lw=2, label="truth")
+                ax.plot(x, true[(slice(None), *idx, c)], color=TRUTH, ls="--", lw=2, label="truth")
             ax.set(title=f"{ch} ({_label(cell)})", xlabel="spend per week", ylabel="contribution per week")
             ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
             ax.xaxis.set_major_formatter(THOUSANDS)
@@ -218,12 +259,13 @@ def plot_multiplier(idata, truth=None, name: str = "media_temporal_latent_multip
     fig, ax = plt.subplots(figsize=(11, 3.5))
     dates = pd.DatetimeIndex(m["date"].values)
     if m.ndim == 2:
-        _bands(ax, dates, m.values, "C0", "posterior")
+        _bands(ax, dates, m.values, MODEL, "posterior")
     else:
+        colors = channel_colors(m["channel"].values)
         for i, ch in enumerate(m["channel"].values):
-            ax.plot(dates, m.values[..., i].mean(axis=0), color=f"C{i}", label=f"{ch} posterior mean")
+            ax.plot(dates, m.values[..., i].mean(axis=0), color=colors[str(ch)], label=f"{ch} posterior mean")
     if truth is not None and name in truth:
-        ax.plot(dates, truth[name].sel(date=dates).values, color="C3", ls="--", lw=2, label="truth")
+        ax.plot(dates, truth[name].sel(date=dates).values, color=TRUTH, ls="--", lw=2, label="truth")
     ax.axhline(1.0, color="grey", lw=1)
     ax.set(title="Time-varying media multiplier", xlabel="week", ylabel="multiplier (1 = average)")
     legend_outside(ax)
@@ -246,12 +288,12 @@ def plot_residuals(idata, data: MMMData, max_lag: int = 20):
     for row, cell in zip(axes, cells):
         resid = data.y[(slice(None), *_index(data, cell))] - pp.sel(cell).values
         row[0].axhline(0, color="grey", lw=1)
-        row[0].plot(data.dates, resid, ".-", color="C0", lw=0.8, ms=3)
+        row[0].plot(data.dates, resid, ".-", color=MODEL, lw=0.8, ms=3)
         row[0].set(title=f"Residuals over time ({_label(cell)})", xlabel="week", ylabel="observed − predicted")
         row[0].yaxis.set_major_formatter(THOUSANDS)
         acf = _acf(resid, min(max_lag, len(resid) - 2))
         band = 1.96 / np.sqrt(len(resid))
-        row[1].bar(np.arange(len(acf)), acf, color="C0", width=0.6)
+        row[1].bar(np.arange(len(acf)), acf, color=MODEL, width=0.6)
         row[1].axhspan(-band, band, color="grey", alpha=0.2, label="±1.96/√n")
         row[1].set(title=f"Autocorrelation ({_label(cell)})", xlabel="lag (weeks)", ylabel="autocorrelation")
         legend_outside(row[1])
@@ -263,14 +305,14 @@ def plot_folds(folds: pd.DataFrame):
     """Scores per rolling origin: CRPS (bars) and 94% coverage (points)."""
     fig, ax = plt.subplots(figsize=(8, 3.5))
     x = np.arange(len(folds))
-    ax.bar(x, folds["crps"], color="C0", alpha=0.8, label="CRPS")
+    ax.bar(x, folds["crps"], color=MODEL, alpha=0.8, label="CRPS")
     ax.set_xticks(x, folds["origin"])
     ax.set(title="Out-of-sample scores per origin", xlabel="forecast origin (first test week)",
            ylabel="CRPS (target units)")
     ax.yaxis.set_major_formatter(THOUSANDS)
     ax2 = ax.twinx()
-    ax2.plot(x, folds["coverage_94"], "o-", color="C3", label="94% coverage")
-    ax2.axhline(0.94, color="C3", ls=":", lw=1)
+    ax2.plot(x, folds["coverage_94"], "o-", color=ALERT, label="94% coverage")
+    ax2.axhline(0.94, color=ALERT, ls=":", lw=1)
     ax2.set(ylim=(0, 1.05), ylabel="coverage of 94% interval")
     ax2.grid(False)
     fig.legend(loc="lower right", fontsize=8)
@@ -287,8 +329,8 @@ def plot_rank_histograms(reps: pd.DataFrame, bins: int = 10):
     n = reps["replicate"].nunique()
     for ax, name in zip(axes.ravel(), params):
         q = reps.loc[reps["parameter"] == name, "quantile"]
-        ax.hist(q, bins=np.linspace(0, 1, bins + 1), color="C0", alpha=0.8)
-        ax.axhline(n / bins, color="C3", ls="--", lw=1)
+        ax.hist(q, bins=np.linspace(0, 1, bins + 1), color=MODEL, alpha=0.8)
+        ax.axhline(n / bins, color=TRUTH, ls="--", lw=1)
         ax.set(title=name, xlabel="quantile of truth in posterior", ylabel="replicates")
         ax.title.set_fontsize(9)
     for ax in axes.ravel()[len(params):]:

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mmmhelpers.diagnose import DivergenceReport, Hotspot, diverging_mask, rank_parameters
-from mmmhelpers.plots import legend_outside
+from mmmhelpers.plots import ALERT, legend_outside
 
 __all__ = ["plot_divergence_pair"]
 
@@ -39,7 +39,7 @@ def plot_divergence_pair(idata: az.InferenceData, report: DivergenceReport):
     x, y, div = hx.draws(idata), hy.draws(idata), diverging_mask(idata)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     ax.scatter(x[~div], y[~div], s=6, color="0.55", alpha=0.35, lw=0, label=f"non-divergent draws ({int((~div).sum())})")
-    ax.scatter(x[div], y[div], s=14, color="red", alpha=0.9, lw=0, zorder=3, label=f"divergent draws ({int(div.sum())})")
+    ax.scatter(x[div], y[div], s=14, color=ALERT, alpha=0.9, lw=0, zorder=3, label=f"divergent draws ({int(div.sum())})")
     ax.set(title=f"Divergences: {report.share:.1%} of draws\n{hx.parameter} vs {hy.parameter}",
            xlabel=f"{hx.parameter} ({_scale(ax, 'x', x)})", ylabel=f"{hy.parameter} ({_scale(ax, 'y', y)})")
     legend_outside(ax)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from mmmhelpers.plots import THOUSANDS, hdi_band, legend_outside
+from mmmhelpers.plots import ALERT, MODEL, PRIOR, THOUSANDS, channel_colors, hdi_band, legend_outside
 
 __all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks"]
 
@@ -39,7 +39,7 @@ def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3):
         ax = axes[k // cols, k % cols]
         draws = total.sel(component=comp).stack(sample=("chain", "draw")).transpose("sample", "date").values
         lo, hi = hdi_band(draws)
-        color = f"C{channels.index(comp)}" if comp in channels else "grey"
+        color = channel_colors(channels)[comp] if comp in channels else "grey"
         ax.fill_between(dates, lo, hi, color=color, alpha=0.3, lw=0)
         ax.plot(dates, draws.mean(0), color=color, lw=1.2)
         ax.axhline(0, color="black", lw=0.6)
@@ -59,9 +59,10 @@ def plot_waterfall(totals: pd.DataFrame):
     """Total contribution of each component over the data, stacked from zero to the modeled total."""
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(totals) + 1.8))
     start = 0.0
+    colors = channel_colors(totals.loc[totals["kind"] == "media", "component"])
     for i, row in enumerate(totals.itertuples()):
-        color = "C0" if row.kind == "media" else "grey"
-        ax.barh(i, row.contribution, left=start, color=color if row.contribution >= 0 else "C3", alpha=0.85)
+        color = colors.get(row.component, "grey") if row.contribution >= 0 else ALERT
+        ax.barh(i, row.contribution, left=start, color=color, alpha=0.85)
         ax.text(start + row.contribution, i, f" {row.contribution:,.0f} ({row.share:.0%})", va="center", fontsize=8)
         start += row.contribution
     ax.barh(len(totals), start, color="black", alpha=0.7)
@@ -81,7 +82,8 @@ def plot_effect_vs_spend(df: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(df) + 1.6))
     ax.barh(y + 0.2, df["share of spend"], height=0.4, color="lightgrey", label="share of spend")
     err = [df["share of effect"] - df["effect 3%"], df["effect 97%"] - df["share of effect"]]
-    ax.barh(y - 0.2, df["share of effect"], height=0.4, xerr=err, color="C0", alpha=0.8, label="share of effect (94% HDI)")
+    ax.barh(y - 0.2, df["share of effect"], height=0.4, xerr=err, color=list(channel_colors(df["channel"]).values()),
+            alpha=0.85, label="share of effect (94% HDI)")
     ax.set_yticks(y, df["channel"])
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
@@ -95,9 +97,9 @@ def plot_roas_forest(df: pd.DataFrame):
     """ROAS and marginal ROAS per channel: posterior mean and 94% HDI."""
     y = np.arange(len(df))
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(df) + 1.6))
-    for k, (name, off) in enumerate([("ROAS", -0.12), ("mROAS", 0.12)]):
-        ax.hlines(y + off, df[f"{name} 3%"], df[f"{name} 97%"], color=f"C{k}", lw=3, alpha=0.7)
-        ax.plot(df[name], y + off, "o", color=f"C{k}", label=f"{name} (mean, 94% HDI)")
+    for name, off, color, marker in [("ROAS", -0.12, MODEL, "o"), ("mROAS", 0.12, PRIOR, "D")]:
+        ax.hlines(y + off, df[f"{name} 3%"], df[f"{name} 97%"], color=color, lw=3, alpha=0.7)
+        ax.plot(df[name], y + off, marker, color=color, label=f"{name} (mean, 94% HDI)")
     ax.set_yticks(y, df["channel"])
     ax.invert_yaxis()
     ax.set(title="Return on ad spend and its margin", xlabel="target units per currency unit")

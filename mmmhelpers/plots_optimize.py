@@ -9,7 +9,7 @@ import seaborn as sns
 import xarray as xr
 
 from mmmhelpers.artifacts import Allocation
-from mmmhelpers.plots import THOUSANDS, hdi_band, legend_outside
+from mmmhelpers.plots import MODEL, THOUSANDS, cell_colors, hdi_band, legend_outside, plan_color
 
 __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
            "plot_spend_over_time"]
@@ -30,7 +30,8 @@ def plot_allocation(alloc: Allocation):
         frames.append(_frame(alloc.equal.allocation, "equal split"))
     df = pd.concat([*frames, _frame(alloc.allocation, "optimal")])
     fig, ax = plt.subplots(figsize=(9, 0.6 * df["cell"].nunique() * len(frames) + 2))
-    sns.barplot(df, y="cell", x="spend_per_period", hue="plan", ax=ax, orient="h")
+    sns.barplot(df, y="cell", x="spend_per_period", hue="plan", ax=ax, orient="h",
+                palette={p: plan_color(p) for p in df["plan"].unique()})
     ax.set(title="Budget per period: optimal plan vs baselines", xlabel="spend per period (currency units)",
            ylabel="channel")
     ax.xaxis.set_major_formatter(THOUSANDS)
@@ -46,8 +47,8 @@ def plot_scenarios(alloc: Allocation):
     df = pd.DataFrame([{"budget": b, "mean": r.mean, "lo": r.hdi_94[0], "hi": r.hdi_94[1]} for b, r in points])
     df = df.sort_values("budget")
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    ax.fill_between(df["budget"], df["lo"], df["hi"], alpha=0.25, color="C0", label="94% HDI")
-    ax.plot(df["budget"], df["mean"], "o-", color="C0", label="posterior mean")
+    ax.fill_between(df["budget"], df["lo"], df["hi"], alpha=0.25, color=MODEL, label="94% HDI")
+    ax.plot(df["budget"], df["mean"], "o-", color=MODEL, label="posterior mean")
     ax.axvline(budget, color="grey", ls="--", lw=1, label="planned budget")
     ax.set(title="Response at the optimal allocation vs budget", xlabel="budget per period (currency units)",
            ylabel="incremental response (target units)")
@@ -69,10 +70,10 @@ def plot_response_curves(curves: xr.Dataset, alloc: Allocation | None = None, ma
     if alloc is not None:
         for label, recs, style in [("historical", alloc.initial.allocation, "s"), ("optimal", alloc.allocation, "o")]:
             marks[label] = (dict(zip(_frame(recs, label)["cell"], [r["spend_per_period"] for r in recs])), style)
-    channels = list(dict.fromkeys(cell.split(" @ ")[0] for cell in cells))  # one colour per channel, as elsewhere
+    colors = dict(zip(cells, cell_colors(cells)))  # one colour per channel, as elsewhere
     for i, cell in enumerate(cells):
         c = curves.sel(cell=cell)
-        color = f"C{channels.index(cell.split(' @ ')[0])}"
+        color = colors[cell]
         x = c["spend_per_period"].values
         for row, (name, ylabel) in enumerate([("response", "incremental response\n(target units)"),
                                               ("mroas", "marginal ROAS\n(target units per currency unit)")]):
@@ -103,11 +104,11 @@ def plot_response_curves(curves: xr.Dataset, alloc: Allocation | None = None, ma
 def plot_response_over_time(over_time: dict[str, np.ndarray], num_periods: int):
     """Incremental response per period (mean and 94% HDI) of each plan; the tail after the window shaded."""
     fig, ax = plt.subplots(figsize=(9, 3.8))
-    for k, (label, draws) in enumerate(over_time.items()):
+    for label, draws in over_time.items():
         t = np.arange(1, draws.shape[1] + 1)
         lo, hi = hdi_band(draws)
-        ax.fill_between(t, lo, hi, alpha=0.2, color=f"C{k}")
-        ax.plot(t, draws.mean(0), color=f"C{k}", label=label)
+        ax.fill_between(t, lo, hi, alpha=0.2, color=plan_color(label))
+        ax.plot(t, draws.mean(0), color=plan_color(label), label=label)
     ax.axvspan(num_periods + 0.5, t[-1] + 0.5, color="grey", alpha=0.12, label="tail (carryover after the plan)")
     ax.set(title="Incremental response per period of each plan (94% HDI)", xlabel="period of the plan",
            ylabel="incremental response (target units)")
@@ -122,7 +123,7 @@ def plot_spend_over_time(alloc: Allocation):
     spend = np.asarray(alloc.spend_by_period)
     t = np.arange(1, spend.shape[0] + 1)
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    ax.stackplot(t, spend.T, labels=alloc.cells, alpha=0.85)
+    ax.stackplot(t, spend.T, labels=alloc.cells, colors=cell_colors(alloc.cells), alpha=0.85)
     ax.set(title="Planned spend per period", xlabel="period of the plan", ylabel="spend (currency units)")
     ax.yaxis.set_major_formatter(THOUSANDS)
     legend_outside(ax)
