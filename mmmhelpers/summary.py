@@ -65,9 +65,18 @@ def _period(run_dir: Path) -> str | None:
 
 
 def _drivers(drivers: pd.DataFrame, target: str) -> str:
-    parts = [f"{r['component']} {_pct_hdi(r['share'], r['share 3%'], r['share 97%'])}"
-             for r in drivers.to_dict("records")]
-    return f"Shares of {target} explained by the model: " + "; ".join(parts) + "."
+    """Group shares with intervals; groups that net to under 1% either way (seasonality over whole years,
+    one-off events) are named together rather than shown as "0% (0% to 0%)"."""
+    rows = drivers.to_dict("records")
+    small = [r["component"] for r in rows if max(abs(r["share 3%"]), abs(r["share 97%"])) < 0.01]
+    parts = [f"{r['component']} {_pct_hdi(r['share'], r['share 3%'], r['share 97%'])}" for r in rows
+             if r["component"] not in small]
+    text = f"Shares of {target} explained by the model: " + "; ".join(parts) + "."
+    if small:
+        verb = "nets" if len(small) == 1 else "net"
+        text += (f" {' and '.join(small).capitalize()} {verb} to under 1% of {target} over these weeks "
+                 "(they move it between weeks more than they add to it).")
+    return text
 
 
 def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str) -> str | None:
@@ -106,7 +115,10 @@ def _plan(alloc: Allocation, target: str, cur: str) -> str:
 def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | None, rec) -> str:
     bits = []
     if review is not None:
-        bits.append(f"model review {review.verdict.upper()}")
+        flagged = [c.name for c in review.checks if c.verdict != "pass"]
+        bits.append("the automated model review passed every check" if not flagged else
+                    f"the automated model review {'failed' if review.verdict == 'fail' else 'flags'} "
+                    f"{len(flagged)} check{'s' if len(flagged) > 1 else ''} ({', '.join(flagged)}; see the banner)")
     elif diag is not None:
         bits.append(f"sampler {diag.health.upper()}")
     if oos is not None:
