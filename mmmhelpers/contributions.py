@@ -92,14 +92,15 @@ def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:
 
 def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: int = 0,
                step: float = 0.01) -> pd.DataFrame:
-    """Per channel: ROAS (contribution / spend over the data) and marginal ROAS (extra contribution per extra
-    unit of spend when that channel's spend rises by ``step`` in every week), mean and 94% HDI."""
+    """Per channel: ROAS (contribution / spend over the data, every posterior draw) and marginal ROAS (extra
+    contribution per extra unit of spend when that channel's spend rises by ``step`` in every week, on
+    ``n_draws`` draws), mean and 94% HDI."""
     from mmmhelpers.response import draw_indices, posterior_media
 
-    idx = draw_indices(idata, n_draws, seed)
+    idx = draw_indices(idata, n_draws, seed)  # mROAS re-evaluates the media: a subsample; ROAS uses every draw
     c = idata.posterior["channel_contribution_original_scale"]
     tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
-    tot = tot.isel(sample=idx).transpose("sample", "channel").values
+    tot = tot.transpose("sample", "channel").values
     spend = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
     base = posterior_media(spec, data, idata, data.X[:, None], idx).eval()
     rows = []

@@ -93,23 +93,15 @@ def parameter_summary(idata) -> pd.DataFrame:
 
 
 def contribution_summary(idata, data) -> pd.DataFrame:
-    """Per channel: posterior-mean contribution (original scale), share of media, ROAS with 94% HDI."""
-    import arviz as az
-
+    """Per channel: spend, posterior-mean contribution (original scale) and share of media over the data
+    (ROAS, with its interval, is :func:`mmmhelpers.contributions.roas_table`'s: one number in one place)."""
     c = idata.posterior["channel_contribution_original_scale"]
-    other = [d for d in c.dims if d not in ("chain", "draw", "channel")]
-    tot = c.sum(other)
-    spend = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
-    roas = tot / spend
-    hdi = az.hdi(roas, hdi_prob=0.94)
-    name = list(hdi.data_vars)[0]
+    tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")])
     return pd.DataFrame({
         "channel": data.channels,
+        "spend": data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1)),
         "contribution": tot.mean(("chain", "draw")).values,
         "share of media": (tot / tot.sum("channel")).mean(("chain", "draw")).values,
-        "ROAS": roas.mean(("chain", "draw")).values,
-        "ROAS 3%": hdi[name].sel(hdi="lower").values,
-        "ROAS 97%": hdi[name].sel(hdi="higher").values,
     })
 
 

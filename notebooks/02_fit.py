@@ -94,7 +94,7 @@ plt.show()
 
 # %%
 table(contribution_summary(idata, data), percent=("share of media",),
-      caption="Contribution over the fitted window (original scale) and return on ad spend (94% HDI)")
+      caption="Spend and contribution over the fitted window (original scale); ROAS is further down")
 
 # %% [markdown]
 # ## Model review

@@ -320,3 +320,25 @@ def test_time_varying_media_uses_the_multiplier_of_the_last_observed_week(fitted
     assert rm.window.multiplier == "last_observed_week" and rm6.window.multiplier == "none"
     x = np.array([4000.0, 2500.0])
     np.testing.assert_allclose(rm.draws(x), rm6.draws(x) * np.array([1.5, 2.0, 0.5]), rtol=1e-10)
+
+
+def test_roas_and_marginal_roas_match_a_hand_computation(fitted):
+    """ROAS = contribution / spend over the data; mROAS = the extra contribution when a channel's spend rises
+    1% every week, per extra unit of spend: both per draw by numpy, then mean and interval."""
+    from mmmhelpers.contributions import roas_table
+
+    mmm, idata, _ = fitted
+    data = mmm.data
+    n = data.n_dates
+    base = hand_contrib(mmm, idata, data.X)[:, :n]  # (draw, week, channel): the data's own weeks
+    idata = idata.copy()
+    idata.posterior["channel_contribution_original_scale"] = (("chain", "draw", "date", "channel"), base[None])
+    table = roas_table(idata, data, mmm.spec, n_draws=3, step=0.01).set_index("channel")
+    spend = data.X.sum(axis=0)
+    for i, ch in enumerate(data.channels):
+        X = data.X.copy()
+        X[:, i] *= 1.01
+        extra = (hand_contrib(mmm, idata, X)[:, :n, i] - base[..., i]).sum(axis=1)
+        assert table.loc[ch, "ROAS"] == pytest.approx((base[..., i].sum(axis=1) / spend[i]).mean(), rel=1e-10)
+        assert table.loc[ch, "mROAS"] == pytest.approx((extra / (0.01 * spend[i])).mean(), rel=1e-8)
+        assert table.loc[ch, "mROAS"] < table.loc[ch, "ROAS"]  # a concave curve: the next unit returns less
