@@ -8,6 +8,7 @@ import pandas as pd
 import xarray as xr
 
 from mmmhelpers.plots import ALERT, MODEL, PRIOR, THOUSANDS, channel_colors, hdi_band, legend_outside
+from mmmhelpers.report import as_percent
 
 __all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks"]
 
@@ -63,7 +64,7 @@ def plot_waterfall(totals: pd.DataFrame):
     for i, row in enumerate(totals.itertuples()):
         color = colors.get(row.component, "grey") if row.contribution >= 0 else ALERT
         ax.barh(i, row.contribution, left=start, color=color, alpha=0.85)
-        ax.text(start + row.contribution, i, f" {row.contribution:,.0f} ({row.share:.0%})", va="center", fontsize=8)
+        ax.text(start + row.contribution, i, f" {row.contribution:,.0f} ({as_percent(row.share, 0)})", va="center", fontsize=8)
         start += row.contribution
     ax.barh(len(totals), start, color="black", alpha=0.7)
     ax.text(start, len(totals), f" {start:,.0f}", va="center", fontsize=8)

@@ -11,7 +11,7 @@ import pandas as pd
 from mmmhelpers.artifacts import Allocation
 from mmmhelpers.config import Params, load_params, quick
 
-__all__ = ["setup", "table", "md", "data_summary", "contribution_summary", "allocation_headline", "scenario_table",
+__all__ = ["setup", "table", "as_percent", "md", "data_summary", "contribution_summary", "allocation_headline", "scenario_table",
            "plan_table", "target_sentence", "constraint_table", "published_table", "resolve_source",
            "alternatives_table", "parameter_summary"]
 
@@ -43,6 +43,14 @@ def plain_number(v: float) -> str:
     return np.format_float_positional(v, precision=3, fractional=False, trim="-")
 
 
+def as_percent(v: float, digits: int = 1) -> str:
+    """A share as a percentage with ``digits`` decimals; never "-0.0%" for a share that rounds to zero."""
+    if pd.isna(v):
+        return "–"
+    text = f"{float(v):.{digits}%}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.%") else text
+
+
 def _fmt_number(v) -> str:
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
@@ -55,7 +63,7 @@ def _fmt_number(v) -> str:
 
 def table(df: pd.DataFrame, percent: tuple[str, ...] = (), caption: str | None = None):
     """A formatted table: thousands separators, 3 significant digits, percentages, no index."""
-    fmt = {c: (lambda v: "–" if pd.isna(v) else f"{v:.1%}") if c in percent else _fmt_number for c in df.columns}
+    fmt = {c: as_percent if c in percent else _fmt_number for c in df.columns}
     styler = df.style.format(fmt).hide(axis="index")
     if caption:
         styler = styler.set_caption(caption)

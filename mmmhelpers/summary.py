@@ -17,7 +17,7 @@ import pandas as pd
 from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, Review, load_data, load_recovery
 from mmmhelpers.config import Params
 from mmmhelpers.exports import TABLES
-from mmmhelpers.report import plain_number
+from mmmhelpers.report import as_percent, plain_number
 
 __all__ = ["Summary", "executive_summary", "write_index", "HEALTH_COLORS", "PAGES"]
 
@@ -43,8 +43,7 @@ def _hdi(lo: float, hi: float, unit: str = "") -> str:
 
 
 def _pct(v: float) -> str:
-    text = f"{v:.0%}"
-    return "0%" if text == "-0%" else text
+    return as_percent(v, 0)
 
 
 def _pct_hdi(m: float, lo: float, hi: float) -> str:
