@@ -61,10 +61,18 @@ def _fmt_number(v) -> str:
     return str(v)
 
 
+HEADERS = {"hdi_low": "HDI 3%", "hdi_high": "HDI 97%", "rel_error": "relative error", "true_share": "true share",
+           "est_share": "estimated share", "coverage_50": "50% coverage", "coverage_94": "94% coverage",
+           "mean_rel_error": "mean relative error", "mape": "MAPE", "smape": "sMAPE", "crps": "CRPS"}
+"""Column headers for people; other snake_case headers get spaces."""
+
+
 def table(df: pd.DataFrame, percent: tuple[str, ...] = (), caption: str | None = None):
-    """A formatted table: thousands separators, 3 significant digits, percentages, no index."""
+    """A formatted table: thousands separators, 3 significant digits, percentages, readable headers, no index."""
     fmt = {c: as_percent if c in percent else _fmt_number for c in df.columns}
-    styler = df.style.format(fmt).hide(axis="index")
+    headers = {c: HEADERS.get(c, c.replace("_", " ")) for c in df.columns if isinstance(c, str)}
+    styler = df.style.format(fmt).hide(axis="index").relabel_index(
+        [headers.get(c, c) for c in df.columns], axis="columns")
     if caption:
         styler = styler.set_caption(caption)
     return styler
