@@ -102,6 +102,11 @@ def _label(cell: dict) -> str:
     return ", ".join(f"{v}" for v in cell.values()) or "all"
 
 
+def _titled(title: str, cell: dict) -> str:
+    """``title (market)`` in a panel; just ``title`` for a single market."""
+    return f"{title} ({_label(cell)})" if cell else title
+
+
 def _grid(n: int, width: float = 11, height: float = 3.2, sharex: bool = True):
     fig, axes = plt.subplots(n, 1, figsize=(width, height * n), sharex=sharex, squeeze=False)
     return fig, axes[:, 0]
@@ -126,10 +131,10 @@ def plot_data(data: MMMData, target_label: str = "sales"):
     for row, cell in zip(axes, cells):
         idx = _index(data, cell)
         row[0].plot(data.dates, data.y[(slice(None), *idx)], color="black", lw=1.2)
-        row[0].set(title=f"Target ({_label(cell)})", ylabel=f"{target_label} per week")
+        row[0].set(title=_titled("Target", cell), ylabel=f"{target_label} per week")
         for c, ch in enumerate(data.channels):
             row[1].plot(data.dates, data.X[(slice(None), *idx, c)], lw=1, label=ch)
-        row[1].set(title=f"Media spend ({_label(cell)})", ylabel="spend per week")
+        row[1].set(title=_titled("Media spend", cell), ylabel="spend per week")
         legend_outside(row[1])
         for ax in row:
             ax.yaxis.set_major_formatter(THOUSANDS)
@@ -157,7 +162,7 @@ def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, ti
         ax.plot(dates, data.y[(window, *_index(data, cell))], label="observed", **observed_style)
         if cut is not None:
             ax.axvline(data.dates[cut], color="grey", ls="--", lw=1.5, label="train | test")
-        ax.set(title=f"{title} ({_label(cell)})", ylabel="target per week")
+        ax.set(title=_titled(title, cell), ylabel="target per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
 
@@ -180,7 +185,7 @@ def plot_contributions(idata, data: MMMData):
         c = contrib.sel(cell).transpose("date", "channel")
         names = [str(ch) for ch in c["channel"].values]
         ax.stackplot(data.dates, c.values.T, labels=names, colors=[channel_colors(names)[n] for n in names], alpha=0.8)
-        ax.set(title=f"Media contribution by channel ({_label(cell)})", ylabel="target per week")
+        ax.set(title=_titled("Media contribution by channel", cell), ylabel="target per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
 
@@ -242,7 +247,7 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
             ax.plot(x, draws.mean(axis=0), color=colors[ch], label="posterior mean")
             if true is not None:
                 ax.plot(x, true[(slice(None), *idx, c)], color=TRUTH, ls="--", lw=2, label="truth")
-            ax.set(title=f"{ch} ({_label(cell)})", xlabel="spend per week", ylabel="contribution per week")
+            ax.set(title=_titled(ch, cell), xlabel="spend per week", ylabel="contribution per week")
             ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
             ax.xaxis.set_major_formatter(THOUSANDS)
             ax.yaxis.set_major_formatter(THOUSANDS)
@@ -289,13 +294,13 @@ def plot_residuals(idata, data: MMMData, max_lag: int = 20):
         resid = data.y[(slice(None), *_index(data, cell))] - pp.sel(cell).values
         row[0].axhline(0, color="grey", lw=1)
         row[0].plot(data.dates, resid, ".-", color=MODEL, lw=0.8, ms=3)
-        row[0].set(title=f"Residuals over time ({_label(cell)})", xlabel="week", ylabel="observed − predicted")
+        row[0].set(title=_titled("Residuals over time", cell), xlabel="week", ylabel="observed − predicted")
         row[0].yaxis.set_major_formatter(THOUSANDS)
         acf = _acf(resid, min(max_lag, len(resid) - 2))
         band = 1.96 / np.sqrt(len(resid))
         row[1].bar(np.arange(len(acf)), acf, color=MODEL, width=0.6)
         row[1].axhspan(-band, band, color="grey", alpha=0.2, label="±1.96/√n")
-        row[1].set(title=f"Autocorrelation ({_label(cell)})", xlabel="lag (weeks)", ylabel="autocorrelation")
+        row[1].set(title=_titled("Autocorrelation", cell), xlabel="lag (weeks)", ylabel="autocorrelation")
         legend_outside(row[1])
     fig.tight_layout()
     return fig
@@ -306,7 +311,7 @@ def plot_folds(folds: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 3.5))
     x = np.arange(len(folds))
     ax.bar(x, folds["crps"], color=MODEL, alpha=0.8, label="CRPS")
-    ax.set_xticks(x, folds["origin"])
+    ax.set_xticks(x, [f"{pd.Timestamp(d):%d %b %Y}" for d in folds["origin"]])
     ax.set(title="Out-of-sample scores per origin", xlabel="forecast origin (first test week)",
            ylabel="CRPS (target units)")
     ax.yaxis.set_major_formatter(THOUSANDS)

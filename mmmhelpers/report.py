@@ -52,6 +52,8 @@ def as_percent(v: float, digits: int = 1) -> str:
 
 
 def _fmt_number(v) -> str:
+    if isinstance(v, pd.Timestamp):
+        return f"{v:%d %b %Y}".replace(" ", "\u00a0")  # a date on one line
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     if isinstance(v, (int, np.integer)):

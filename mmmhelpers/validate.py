@@ -158,5 +158,8 @@ def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[O
 
 
 def fold_frame(result: OutOfSample) -> pd.DataFrame:
-    """The folds as a table (one row per origin)."""
-    return pd.DataFrame([f.model_dump() for f in result.folds])
+    """The folds as a table (one row per origin; dates as dates)."""
+    df = pd.DataFrame([f.model_dump() for f in result.folds])
+    dates = [c for c in ("origin", "train_end", "test_start", "test_end") if c in df]
+    df[dates] = df[dates].apply(pd.to_datetime)
+    return df
