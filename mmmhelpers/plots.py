@@ -84,8 +84,14 @@ def legend_outside(ax, **kw) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8, **kw)
 
 
-def style() -> None:
-    """Seaborn theme used by every page; concise date axes everywhere."""
+UNITS = {"currency": "currency units", "per_currency": "currency unit", "target": "target units"}
+"""Axis units: set from the params' ``report.currency`` and ``report.target_label`` by :func:`style`."""
+
+
+def style(currency: str = "", target_label: str = "") -> None:
+    """Seaborn theme used by every page; concise date axes everywhere; the case's units on the axes."""
+    UNITS.update(currency=currency or "currency units", per_currency=currency or "currency unit",
+                 target=target_label if target_label and target_label != "units of the target" else "target units")
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "figure.autolayout": False,
                          "date.converter": "concise"})
@@ -134,7 +140,7 @@ def plot_data(data: MMMData, target_label: str = "sales"):
         row[0].set(title=_titled("Target", cell), ylabel=f"{target_label} per week")
         for c, ch in enumerate(data.channels):
             row[1].plot(data.dates, data.X[(slice(None), *idx, c)], lw=1, label=ch)
-        row[1].set(title=_titled("Media spend", cell), ylabel="spend per week")
+        row[1].set(title=_titled("Media spend", cell), ylabel=f"spend per week ({UNITS['currency']})")
         legend_outside(row[1])
         for ax in row:
             ax.yaxis.set_major_formatter(THOUSANDS)
@@ -162,7 +168,7 @@ def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, ti
         ax.plot(dates, data.y[(window, *_index(data, cell))], label="observed", **observed_style)
         if cut is not None:
             ax.axvline(data.dates[cut], color="grey", ls="--", lw=1.5, label="train | test")
-        ax.set(title=_titled(title, cell), ylabel="target per week")
+        ax.set(title=_titled(title, cell), ylabel=f"{UNITS['target']} per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
 
@@ -185,7 +191,7 @@ def plot_contributions(idata, data: MMMData):
         c = contrib.sel(cell).transpose("date", "channel")
         names = [str(ch) for ch in c["channel"].values]
         ax.stackplot(data.dates, c.values.T, labels=names, colors=[channel_colors(names)[n] for n in names], alpha=0.8)
-        ax.set(title=_titled("Media contribution by channel", cell), ylabel="target per week")
+        ax.set(title=_titled("Media contribution by channel", cell), ylabel=f"{UNITS['target']} per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
 
@@ -215,7 +221,8 @@ def plot_contribution_recovery(ctab: pd.DataFrame):
     err = np.vstack([ctab["estimate"] - ctab["hdi_low"], ctab["hdi_high"] - ctab["estimate"]])
     ax.bar(x + 0.2, ctab["estimate"], 0.4, yerr=err, capsize=4, label="estimate (94% HDI)", color=colors, alpha=0.85)
     ax.set_xticks(x, ctab["channel"])
-    ax.set(title="Total media contribution over the fitted window", xlabel="channel", ylabel="target units (sum over weeks)")
+    ax.set(title="Total media contribution over the fitted window", xlabel="channel",
+           ylabel=f"{UNITS['target']} (sum over weeks)")
     ax.yaxis.set_major_formatter(THOUSANDS)
     legend_outside(ax)
     fig.tight_layout()
@@ -247,7 +254,7 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
             ax.plot(x, draws.mean(axis=0), color=colors[ch], label="posterior mean")
             if true is not None:
                 ax.plot(x, true[(slice(None), *idx, c)], color=TRUTH, ls="--", lw=2, label="truth")
-            ax.set(title=_titled(ch, cell), xlabel="spend per week", ylabel="contribution per week")
+            ax.set(title=_titled(ch, cell), xlabel=f"spend per week ({UNITS['currency']})", ylabel=f"{UNITS['target']} per week")
             ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
             ax.xaxis.set_major_formatter(THOUSANDS)
             ax.yaxis.set_major_formatter(THOUSANDS)
@@ -313,7 +320,7 @@ def plot_folds(folds: pd.DataFrame):
     ax.bar(x, folds["crps"], color=MODEL, alpha=0.8, label="CRPS")
     ax.set_xticks(x, [f"{pd.Timestamp(d):%d %b %Y}" for d in folds["origin"]])
     ax.set(title="Out-of-sample scores per origin", xlabel="forecast origin (first test week)",
-           ylabel="CRPS (target units)")
+           ylabel=f"CRPS ({UNITS['target']})")
     ax.yaxis.set_major_formatter(THOUSANDS)
     ax2 = ax.twinx()
     ax2.plot(x, folds["coverage_94"], "o-", color=ALERT, label="94% coverage")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from mmmhelpers.plots import ALERT, MODEL, PRIOR, THOUSANDS, channel_colors, hdi_band, legend_outside
+from mmmhelpers.plots import ALERT, MODEL, PRIOR, THOUSANDS, UNITS, channel_colors, hdi_band, legend_outside
 from mmmhelpers.report import as_percent
 
 __all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks"]
@@ -47,7 +47,7 @@ def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3):
         ax.set_title(comp + (" (media)" if comp in channels else ""), fontsize=10)
         ax.yaxis.set_major_formatter(THOUSANDS)
         if k % cols == 0:
-            ax.set_ylabel("target per week")
+            ax.set_ylabel(f"{UNITS['target']} per week")
     for k in range(len(comps), rows * cols):
         axes[k // cols, k % cols].set_visible(False)
     fig.suptitle("Decomposition of the target over time (posterior mean, 94% HDI)", fontweight="bold")
@@ -70,7 +70,7 @@ def plot_waterfall(totals: pd.DataFrame):
     ax.text(start, len(totals), f" {start:,.0f}", va="center", fontsize=8)
     ax.set_yticks(range(len(totals) + 1), [*totals["component"], "total (model)"])
     ax.invert_yaxis()
-    ax.set(title="What drove the target: total contribution per component", xlabel="target units over the data")
+    ax.set(title="What drove the target: total contribution per component", xlabel=f"{UNITS['target']} over the data")
     ax.xaxis.set_major_formatter(THOUSANDS)
     ax.margins(x=0.15)
     fig.tight_layout()
@@ -103,7 +103,7 @@ def plot_roas_forest(df: pd.DataFrame):
         ax.plot(df[name], y + off, marker, color=color, label=f"{name} (mean, 94% HDI)")
     ax.set_yticks(y, df["channel"])
     ax.invert_yaxis()
-    ax.set(title="Return on ad spend and its margin", xlabel="target units per currency unit")
+    ax.set(title="Return on ad spend and its margin", xlabel=f"{UNITS['target']} per {UNITS['per_currency']}")
     legend_outside(ax)
     fig.tight_layout()
     return fig

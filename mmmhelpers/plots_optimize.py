@@ -9,7 +9,7 @@ import seaborn as sns
 import xarray as xr
 
 from mmmhelpers.artifacts import Allocation
-from mmmhelpers.plots import MODEL, THOUSANDS, cell_colors, hdi_band, legend_outside, plan_color
+from mmmhelpers.plots import MODEL, THOUSANDS, UNITS, cell_colors, hdi_band, legend_outside, plan_color
 
 __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
            "plot_spend_over_time"]
@@ -32,7 +32,7 @@ def plot_allocation(alloc: Allocation):
     fig, ax = plt.subplots(figsize=(9, 0.6 * df["cell"].nunique() * len(frames) + 2))
     sns.barplot(df, y="cell", x="spend_per_period", hue="plan", ax=ax, orient="h",
                 palette={p: plan_color(p) for p in df["plan"].unique()})
-    ax.set(title="Budget per period: optimal plan vs baselines", xlabel="spend per period (currency units)",
+    ax.set(title="Budget per period: optimal plan vs baselines", xlabel=f"spend per period ({UNITS['currency']})",
            ylabel="channel")
     ax.xaxis.set_major_formatter(THOUSANDS)
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False, title=None)
@@ -50,8 +50,8 @@ def plot_scenarios(alloc: Allocation):
     ax.fill_between(df["budget"], df["lo"], df["hi"], alpha=0.25, color=MODEL, label="94% HDI")
     ax.plot(df["budget"], df["mean"], "o-", color=MODEL, label="posterior mean")
     ax.axvline(budget, color="grey", ls="--", lw=1, label="planned budget")
-    ax.set(title="Response at the optimal allocation vs budget", xlabel="budget per period (currency units)",
-           ylabel="incremental response (target units)")
+    ax.set(title="Response at the optimal allocation vs budget", xlabel=f"budget per period ({UNITS['currency']})",
+           ylabel=f"incremental response ({UNITS['target']})")
     ax.xaxis.set_major_formatter(THOUSANDS)
     ax.yaxis.set_major_formatter(THOUSANDS)
     legend_outside(ax)
@@ -75,8 +75,8 @@ def plot_response_curves(curves: xr.Dataset, alloc: Allocation | None = None, ma
         c = curves.sel(cell=cell)
         color = colors[cell]
         x = c["spend_per_period"].values
-        for row, (name, ylabel) in enumerate([("response", "incremental response\n(target units)"),
-                                              ("mroas", "marginal ROAS\n(target units per currency unit)")]):
+        for row, (name, ylabel) in enumerate([("response", f"incremental response\n({UNITS['target']})"),
+                                              ("mroas", f"marginal ROAS\n({UNITS['target']} per {UNITS['per_currency']})")]):
             ax = axes[2 * (i // cols) + row, i % cols]
             ax.axvspan(float(c["observed_min"]), float(c["observed_max"]), color="grey", alpha=0.12,
                        label="spend range in the data")
@@ -86,7 +86,7 @@ def plot_response_curves(curves: xr.Dataset, alloc: Allocation | None = None, ma
                 if cell in where:
                     ax.plot(where[cell], np.interp(where[cell], x, c[name]), marker, color="black" if label == "optimal"
                             else "grey", ms=7, label=f"{label} spend")
-            ax.set(xlabel="spend per period (currency units)" if row else "", ylabel=ylabel if i % cols == 0 else "",
+            ax.set(xlabel=f"spend per period ({UNITS['currency']})" if row else "", ylabel=ylabel if i % cols == 0 else "",
                    title=cell if row == 0 else "")
             ax.xaxis.set_major_formatter(THOUSANDS)
             if row == 0:
@@ -111,7 +111,7 @@ def plot_response_over_time(over_time: dict[str, np.ndarray], num_periods: int):
         ax.plot(t, draws.mean(0), color=plan_color(label), label=label)
     ax.axvspan(num_periods + 0.5, t[-1] + 0.5, color="grey", alpha=0.12, label="tail (carryover after the plan)")
     ax.set(title="Incremental response per period of each plan (94% HDI)", xlabel="period of the plan",
-           ylabel="incremental response (target units)")
+           ylabel=f"incremental response ({UNITS['target']})")
     ax.yaxis.set_major_formatter(THOUSANDS)
     legend_outside(ax)
     fig.tight_layout()
@@ -124,7 +124,7 @@ def plot_spend_over_time(alloc: Allocation):
     t = np.arange(1, spend.shape[0] + 1)
     fig, ax = plt.subplots(figsize=(9, 3.5))
     ax.stackplot(t, spend.T, labels=alloc.cells, colors=cell_colors(alloc.cells), alpha=0.85)
-    ax.set(title="Planned spend per period", xlabel="period of the plan", ylabel="spend (currency units)")
+    ax.set(title="Planned spend per period", xlabel="period of the plan", ylabel=f"spend ({UNITS['currency']})")
     ax.yaxis.set_major_formatter(THOUSANDS)
     legend_outside(ax)
     fig.tight_layout()

@@ -23,7 +23,7 @@ def setup(params_path: str, quick_run: bool = False) -> Params:
     params = load_params(params_path)
     if quick_run:
         params = quick(params)
-    style()
+    style(params.report.currency, params.report.target_label)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
     warnings.filterwarnings("ignore", category=UserWarning, module="pytensor")
@@ -127,13 +127,15 @@ def _hdi(r) -> str:
     return f"94% HDI {r.hdi_94[0]:,.0f} to {r.hdi_94[1]:,.0f}"
 
 
-def allocation_headline(alloc: Allocation) -> str:
+def allocation_headline(alloc: Allocation, currency: str = "", target_label: str = "") -> str:
     """The optimize page's first paragraph: the plan's response against the historical split, paired, and
-    what the window counts."""
+    what the window counts; amounts in ``currency`` (e.g. EUR), responses in ``target_label`` (e.g. sales)."""
     best, base, gain = alloc.response, alloc.initial.response, alloc.initial.gain
     spend = "at most" if alloc.budget_use == "at_most" else ""
-    text = (f"**Optimal plan for {spend} {alloc.budget_per_period:,.6g} per period over {alloc.num_periods} periods:** "
-            f"expected incremental response {best.mean:,.0f} ({_hdi(best)}) vs {base.mean:,.0f} for the historical "
+    budget = f"{currency} {alloc.budget_per_period:,.6g}".strip()
+    what = f" ({target_label})" if target_label and target_label != "units of the target" else ""
+    text = (f"**Optimal plan for {spend} {budget} per period over {alloc.num_periods} periods:** "
+            f"expected incremental response{what} {best.mean:,.0f} ({_hdi(best)}) vs {base.mean:,.0f} for the historical "
             f"split ({alloc.gain:+.1%}).").replace("for  ", "for ")
     if gain is not None:
         text += (f" Paired draw by draw, the gain is {gain.mean:,.0f} ({_hdi(gain)}); the optimal plan wins in "

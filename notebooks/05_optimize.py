@@ -36,7 +36,7 @@ else:
     alloc, rm = allocate(params, data, idata)
     alloc.save(run_dir)
     save_table(run_dir, "allocation", report.plan_table(alloc))
-    display(md(report.allocation_headline(alloc)))
+    display(md(report.allocation_headline(alloc, params.report.currency, params.report.target_label)))
 
 # %%
 #| fig-cap: "Spend per period of the optimal plan and of the two baselines."
