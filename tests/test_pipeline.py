@@ -33,6 +33,15 @@ def report(tmp_path_factory):
     return out, proc
 
 
+def in_process(capsys, *args) -> tuple[int, str, str]:
+    """``mmm-report ARGS`` in this process (for what fails before any notebook runs): exit code, stdout, stderr."""
+    from mmmhelpers.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def load(out, name):
     return json.loads((out / "artifacts" / name).read_text())
 
@@ -227,16 +236,16 @@ def test_an_unchanged_case_skips_every_stage_and_a_new_budget_reruns_only_the_op
     assert sum(r["spend_per_period"] for r in load(copy, "allocation.json")["allocation"]) == pytest.approx(7000)
 
 
-def test_only_refuses_to_reuse_a_fit_made_with_other_inputs(report, tmp_path):
+def test_only_refuses_to_reuse_a_fit_made_with_other_inputs(report, tmp_path, capsys):
     out, _ = report
     copy = tmp_path / "tiny"
     shutil.copytree(out, copy)
     index = (copy / "index.html").read_bytes()
     changed = tmp_path / "changed.yaml"
     changed.write_text(TINY.read_text().replace("yearly_seasonality: 1", "yearly_seasonality: 2"))
-    proc = cli("run", str(changed), "--out", str(copy), "--only", "05_optimize", "--no-progress", check=False)
-    assert proc.returncode == 1
-    assert "02_fit was made with other inputs: params.model changed" in proc.stderr
+    code, _, err = in_process(capsys, "run", str(changed), "--out", str(copy), "--only", "05_optimize", "--no-progress")
+    assert code == 1
+    assert "02_fit was made with other inputs: params.model changed" in err
     assert (copy / "index.html").read_bytes() == index
 
 
@@ -279,24 +288,25 @@ def test_a_fit_beyond_the_health_gates_fails_the_run(report, tmp_path):
      "optimization.scenarios (9x): budget 72,000 per period is more than the bounds allow"),
     ("channel: x2, value: 0.25", "channel: x1, where: {geo: a}, value: 0.2", "unknown dim 'geo'"),
 ], ids=["unknown-channel", "unreachable-scenario", "unknown-dim"])
-def test_optimization_problems_stop_the_run_before_any_notebook(tmp_path, old, change, message):
+def test_optimization_problems_stop_the_run_before_any_notebook(tmp_path, capsys, old, change, message):
     bad = tmp_path / "bad.yaml"
     assert old in TINY.read_text()
     bad.write_text(TINY.read_text().replace(old, change))
-    for command in ("validate", "run"):
-        proc = cli(command, str(bad), "--out", str(tmp_path / "out"), check=False) if command == "run" else \
-            cli(command, str(bad), check=False)
-        assert proc.returncode == 1 and message in proc.stderr, proc.stderr
-    assert not (tmp_path / "out").exists() and "01_simulate" not in proc.stdout
+    for args in (["validate", str(bad)], ["run", str(bad), "--out", str(tmp_path / "out")]):
+        code, out, err = in_process(capsys, *args)
+        assert code == 1 and message in err, err
+    assert not (tmp_path / "out").exists() and "01_simulate" not in out
 
 
-def test_bad_params_exit_1_with_file_field_value(tmp_path):
+def test_bad_params_exit_1_with_file_field_value(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY.read_text().replace("chains: 2", "chains: 0"))
     for command in ("run", "validate"):
-        proc = cli(command, str(bad), check=False)
-        assert proc.returncode == 1
-        assert str(bad) in proc.stderr and "fit.chains: value 0" in proc.stderr
+        code, _, err = in_process(capsys, command, str(bad))
+        assert code == 1
+        assert str(bad) in err and "fit.chains: value 0" in err
+    proc = cli("validate", str(bad), check=False)  # the installed command says the same
+    assert proc.returncode == 1 and "fit.chains: value 0" in proc.stderr
 
 
 def test_validate_and_list():
@@ -306,10 +316,10 @@ def test_validate_and_list():
     assert "default" in proc.stdout
 
 
-def test_validate_reports_bad_csv(tmp_path):
+def test_validate_reports_bad_csv(tmp_path, capsys):
     csv = tmp_path / "sales.csv"
     csv.write_text("date,x1,y\n2024-01-01,1,10\n2024-01-08,-5,11\n2024-01-15,2,12\n")
     params = tmp_path / "case.yaml"
     params.write_text("case: csv\ntitle: CSV\nseed: 1\ndata: {path: sales.csv, channel_columns: [x1]}\n")
-    proc = cli("validate", str(params), check=False)
-    assert proc.returncode == 1 and "negative spend" in proc.stderr and "sales.csv" in proc.stderr
+    code, _, err = in_process(capsys, "validate", str(params))
+    assert code == 1 and "negative spend" in err and "sales.csv" in err
