@@ -24,7 +24,8 @@ def _validate(path: str) -> int:
     if problems:
         print(f"{path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
         return 1
-    dims = " × ".join(f"{len(v)} {d}" for d, v in data.panel.items()) or "single market"
+    dims = " × ".join(f"{len(v)} {d}{'s' if len(v) > 1 else ''} ({', '.join(map(str, v))})"
+                      for d, v in data.panel.items()) or "single market"
     print(f"{path}: OK — case {params.case!r}: {data.n_dates} weeks, {dims}, channels {data.channels}, "
           f"controls {data.controls}, truth {'yes' if truth is not None else 'no'}")
     for w in check_warnings(params, data):
