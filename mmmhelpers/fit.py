@@ -15,7 +15,12 @@ from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.model import MMM
 from mmmhelpers.seeds import seed_for
 
-__all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters"]
+__all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters",
+           "time_gradient", "sampling_estimate"]
+
+STEPS_PER_DRAW = 24
+"""Leapfrog steps per draw the estimate assumes: the mean over the shipped cases' fits (see benchmarks/)."""
+LONG_FIT_SECONDS = 600.0
 
 
 def _nutpie_available() -> bool:
@@ -68,20 +73,60 @@ def _compile(mmm: MMM, sampler: str):
     return nutpie.compile_pymc_model(mmm.model)
 
 
-def sample(mmm: MMM, fit, seed: int, progress: bool = True) -> tuple[az.InferenceData, dict]:
+def time_gradient(compiled, evaluations: int = 100) -> float | None:
+    """Seconds per log-density + gradient evaluation of a nutpie-compiled model (its own numba function,
+    called from Python: the call overhead makes this an upper bound); None when it cannot be timed."""
+    logp = getattr(compiled, "logp_func", None)
+    if logp is None:
+        return None
+    x = np.random.default_rng(0).normal(0.0, 0.3, compiled.n_dim)
+    try:
+        logp(x)
+        t0 = time.perf_counter()
+        for _ in range(evaluations):
+            logp(x)
+    except Exception:  # an exotic compiled object: no estimate rather than no fit
+        return None
+    return (time.perf_counter() - t0) / evaluations
+
+
+def sampling_estimate(gradient_seconds: float, fit, cores: int) -> float:
+    """Expected sampling seconds: gradient cost × steps per draw × draws per chain × chains per core."""
+    chains_per_core = -(-fit.chains // max(1, min(cores, fit.chains)))
+    return gradient_seconds * STEPS_PER_DRAW * (fit.tune + fit.draws) * chains_per_core
+
+
+def _say_estimate(say, gradient_seconds: float | None, fit, cores: int) -> float | None:
+    if gradient_seconds is None:
+        return None
+    est = sampling_estimate(gradient_seconds, fit, cores)
+    note = f"sampling {fit.chains} chains × {fit.tune + fit.draws} steps: about {est:,.0f} s expected " \
+           f"({gradient_seconds * 1e6:,.0f} µs per gradient)"
+    if est > LONG_FIT_SECONDS:
+        note += " — a long fit: fewer draws (--quick for a first look) or a simpler model make it shorter"
+    say(note)
+    return est
+
+
+def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[az.InferenceData, dict]:
     """Sample the posterior and the posterior predictive; return ``(idata, timings)``.
 
     ``seed`` is the case seed: the sampler and the posterior predictive get their own children of it.
 
     ``fit`` is the params' FitSpec. nutpie is used when asked for and installed (diagonal or
-    low-rank mass-matrix adaptation, ``fit.mass_matrix``); otherwise PyMC's NUTS.
+    low-rank mass-matrix adaptation, ``fit.mass_matrix``); otherwise PyMC's NUTS. ``say`` (a callable taking
+    one line) hears the progress: compile time and the sampling-time estimate before sampling starts.
     """
+    say = say or (lambda _msg: None)
     sampler, cores = _sampler(fit)
     fit_seed = seed_for(seed, "fit")
     checked = check_gradients(mmm, fit_seed)
     t0 = time.perf_counter()
     compiled = _compile(mmm, sampler)
     timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0, "gradient_check_seconds": checked}
+    say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
+    timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
+    timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
     t0 = time.perf_counter()
     idata = _nuts(mmm, compiled, fit, cores, fit_seed, progress)
     timings["sampling_seconds"] = time.perf_counter() - t0
@@ -179,6 +224,10 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     }
     d["ess_bulk_per_second"] = round(d["ess_bulk_min"] / max(d["compile_seconds"] + d["sampling_seconds"], 1e-9), 2)
     d["health"] = health(d)
+    steps = idata.sample_stats.get("n_steps")
+    d["steps_per_draw"] = round(float(steps.mean()), 1) if steps is not None else None
+    for key in ("gradient_seconds", "estimated_sampling_seconds"):
+        d[key] = None if timings.get(key) is None else float(f"{timings[key]:.3g}")
     return Diagnostics(**d, **_divergences(idata, fit))
 
 

@@ -35,6 +35,7 @@ from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
+from mmmhelpers.report import PROGRESS
 from mmmhelpers.summary import PAGES, write_index
 
 __all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", "gate_failures", "ROOT"]
@@ -291,6 +292,23 @@ def _keep_failed(staging: Path, out: Path) -> Path:
     return failed
 
 
+class _ProgressLines:
+    """The lines a notebook appended to the run's progress file since the last look."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset = path, path.stat().st_size if path.exists() else 0
+
+    def new(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with open(self.path) as f:
+            f.seek(self.offset)
+            text = f.read()
+        complete = text[: text.rfind("\n") + 1]  # a half-written line waits for the next look
+        self.offset += len(complete.encode())
+        return complete.splitlines()
+
+
 def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool) -> None:
     """Run one stage's notebook with papermill into ``staging/notebooks/``.
 
@@ -321,10 +339,13 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
             done.set()
 
     threading.Thread(target=work, name=f"papermill {stage}", daemon=True).start()
+    lines = _ProgressLines(staging / PROGRESS)
     try:
         # Not Thread.join: Ctrl-C inside join() can leave the thread marked as finished while it still runs.
         while not done.is_set():
             time.sleep(0.1)
+            for line in lines.new():
+                _say(f"      {stage}: {line}")
     except KeyboardInterrupt:
         _kill_kernels(done)
         raise
@@ -569,6 +590,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")
     t_all = time.perf_counter()
     _run_stages(state, stages, params, params_path, quick, progress, timings)
+    (staging / PROGRESS).unlink(missing_ok=True)  # said already; not part of the report
     state.phase = "rendering"
     t0 = time.perf_counter()
     rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]

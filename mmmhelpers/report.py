@@ -11,9 +11,9 @@ import pandas as pd
 from mmmhelpers.artifacts import Allocation
 from mmmhelpers.config import Params, load_params, quick
 
-__all__ = ["setup", "table", "as_percent", "md", "data_summary", "contribution_summary", "allocation_headline", "scenario_table",
-           "plan_table", "target_sentence", "constraint_table", "published_table", "resolve_source",
-           "alternatives_table", "parameter_summary"]
+__all__ = ["setup", "table", "as_percent", "progress", "md", "data_summary", "contribution_summary",
+           "allocation_headline", "scenario_table", "plan_table", "target_sentence", "constraint_table",
+           "published_table", "resolve_source", "alternatives_table", "parameter_summary"]
 
 
 def setup(params_path: str, quick_run: bool = False) -> Params:
@@ -31,6 +31,18 @@ def setup(params_path: str, quick_run: bool = False) -> Params:
     for name in ("pymc", "pytensor", "arviz"):
         logging.getLogger(name).setLevel(logging.ERROR)
     return params
+
+
+PROGRESS = ".progress"
+"""A run's progress lines: a notebook appends, ``mmm-report run`` prints them as they come."""
+
+
+def progress(run_dir, message: str) -> None:
+    """Tell the person running ``mmm-report`` how long work is going (one line, printed by the CLI)."""
+    from pathlib import Path
+
+    with open(Path(run_dir) / PROGRESS, "a") as f:
+        f.write(message.replace("\n", " ") + "\n")
 
 
 def plain_number(v: float) -> str:

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from mmmhelpers import artifacts, plots, plots_fit
-from mmmhelpers.report import md, setup, table
+from mmmhelpers.report import md, progress, setup, table
 
 params = setup(params_path, quick)
 
@@ -63,14 +63,16 @@ plt.show()
 # data, and the fit, not the priors, picks the values.
 
 # %%
-idata, timings = sample(mmm, params.fit, seed=params.seed, progress=False)
+idata, timings = sample(mmm, params.fit, seed=params.seed, progress=False, say=lambda line: progress(run_dir, line))
 artifacts.save_idata(run_dir, idata)
 diag = diagnostics(idata, params.fit, timings)
 diag.save(run_dir)
 display(md(f"**Sampler health: {diag.health.upper()}.** {diag.divergences} divergences, max R-hat "
            f"{diag.rhat_max:.3f} ({diag.rhat_max_variable}), min bulk ESS {diag.ess_bulk_min:,.0f} "
            f"({diag.ess_bulk_min_variable}); {diag.sampler} compiled in {diag.compile_seconds:.1f} s and "
-           f"sampled {diag.chains} × {diag.draws} draws in {diag.sampling_seconds:.1f} s."))
+           f"sampled {diag.chains} × {diag.draws} draws in {diag.sampling_seconds:.1f} s"
+           + (f" (estimated beforehand: {diag.estimated_sampling_seconds:,.0f} s; {diag.steps_per_draw:.0f} "
+              "leapfrog steps per draw)." if diag.estimated_sampling_seconds else ".")))
 if diag.divergence_hotspots:  # where they sit, and a pair plot of the two most implicated parameters
     display(md(f"**Where the divergences sit.** {diag.divergence_summary}"))
     fig = plot_divergence_pair(idata, divergence_report(idata, target_accept=params.fit.target_accept))

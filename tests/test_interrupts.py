@@ -270,3 +270,19 @@ def test_gates_are_optional_and_checked():
         FitSpec.model_validate({"fail_on": {"ess_bulkk": 400}})
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         FitSpec.model_validate({"fail_on": {"rhat": 0.99}})
+
+
+def test_progress_lines_are_printed_once_and_only_when_complete(tmp_path):
+    from mmmhelpers.pipeline import _ProgressLines
+    from mmmhelpers.report import progress
+
+    (tmp_path / ".progress").write_text("said in an earlier stage\n")
+    lines = _ProgressLines(tmp_path / ".progress")
+    assert lines.new() == []
+    progress(tmp_path, "compiled in 3.0 s")
+    with open(tmp_path / ".progress", "a") as f:
+        f.write("sampling: about")  # a line still being written
+    assert lines.new() == ["compiled in 3.0 s"]
+    with open(tmp_path / ".progress", "a") as f:
+        f.write(" 40 s expected\n")
+    assert lines.new() == ["sampling: about 40 s expected"] and lines.new() == []
