@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 
-.PHONY: install report test lint notebooks clean
+.PHONY: install report test lint notebooks bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ lint: install
 
 notebooks: install  ## regenerate notebooks/0N_*.ipynb from their jupytext sources notebooks/0N_*.py
 	$(BIN)/python notebooks/build_notebooks.py
+
+bench: install  ## run benchmarks/ one after the other and write benchmarks/results.md (an hour or more)
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf reports/*/ reports/.*.tmp-* .pytest_cache
