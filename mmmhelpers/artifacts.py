@@ -113,6 +113,7 @@ class Diagnostics(Record):
     divergence_hotspots: list[dict[str, Any]] = []  # parameters whose divergent draws sit apart (over 0.5%)
     divergence_suggestion: str = ""  # what to try: reparameterize, tighten a prior, raise target_accept
     divergence_summary: str = ""  # one line for the banner and the CLI
+    target_accept: float | None = None  # the fit's setting (the review's advice starts from it)
     gradient_seconds: float | None = None  # one log-density + gradient evaluation, timed before sampling
     steps_per_draw: float | None = None  # mean leapfrog steps per draw (tuning included)
     estimated_sampling_seconds: float | None = None  # the forecast shown before sampling

@@ -384,10 +384,15 @@ def _suggestion(hotspots: tuple[Hotspot, ...], idata: az.InferenceData, target_a
         side = "above" if h.divergent_mean > h.other_mean else "below"
         advice.append(f"tighten the prior of {h.variable} (divergent draws sit {side} the others: "
                       f"{h.divergent_mean:.3g} vs {h.other_mean:.3g})")
-    higher = [s for s in TARGET_ACCEPT_STEPS if s > target_accept + 1e-9]
-    advice.append(f"raise fit.target_accept from {target_accept:g} to {higher[0]:g}" if higher
-                  else f"fit.target_accept is already {target_accept:g}: reparameterize rather than raise it")
+    advice.append(target_accept_advice(target_accept))
     return "; ".join(advice)
+
+
+def target_accept_advice(target_accept: float) -> str:
+    """The next step up for ``fit.target_accept``, or to reparameterize once it is at the top."""
+    higher = [s for s in TARGET_ACCEPT_STEPS if s > target_accept + 1e-9]
+    return (f"raise fit.target_accept from {target_accept:g} to {higher[0]:g}" if higher
+            else f"fit.target_accept is already {target_accept:g}: reparameterize rather than raise it")
 
 
 def divergence_report(idata: az.InferenceData, threshold: float = 0.005, top: int = 3,

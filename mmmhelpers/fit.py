@@ -224,6 +224,7 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     }
     d["ess_bulk_per_second"] = round(d["ess_bulk_min"] / max(d["compile_seconds"] + d["sampling_seconds"], 1e-9), 2)
     d["health"] = health(d)
+    d["target_accept"] = float(fit.target_accept)
     steps = idata.sample_stats.get("n_steps")
     d["steps_per_draw"] = round(float(steps.mean()), 1) if steps is not None else None
     for key in ("gradient_seconds", "estimated_sampling_seconds"):

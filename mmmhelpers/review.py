@@ -15,6 +15,7 @@ import pymc as pm
 
 from mmmhelpers.artifacts import Diagnostics, Review, ReviewCheck
 from mmmhelpers.data import MMMData
+from mmmhelpers.diagnose import target_accept_advice
 from mmmhelpers.fit import scalar_parameters
 
 __all__ = ["sample_prior", "model_review", "contraction", "ppp_values", "negative_baseline_probability",
@@ -51,7 +52,7 @@ def _convergence(diag: Diagnostics) -> list[ReviewCheck]:
     checks.append(ReviewCheck(name="divergences", verdict=v, value=diag.divergences, threshold="0",
                               detail=diag.divergence_summary or f"{share:.1%} of draws",
                               action="" if v == "pass" else (diag.divergence_suggestion or
-                                                             "raise fit.target_accept to 0.95")))
+                                                             target_accept_advice(diag.target_accept or 0.8))))
     bfmi = diag.bfmi_min
     v = "pass" if not np.isfinite(bfmi) or bfmi >= 0.3 else "review"
     checks.append(ReviewCheck(name="BFMI", verdict=v, value=bfmi, threshold=">= 0.3", detail="energy diagnostic",

@@ -58,6 +58,9 @@ def test_review_verdicts_follow_the_thresholds(single_market, tmp_path):
     assert verdicts["R-hat"].verdict == "review" and "y_sigma" in verdicts["R-hat"].action
     assert verdicts["divergences"].verdict == "fail" and bad.verdict == "fail"
     assert verdicts["ROAS plausibility"].verdict == "review"
+    assert verdicts["divergences"].action == "raise fit.target_accept from 0.8 to 0.9"
+    at_top = model_review(idata, data, Diagnostics(**{**DIAG, "divergences": 3, "target_accept": 0.99}))
+    assert "already 0.99: reparameterize" in {c.name: c for c in at_top.checks}["divergences"].action
     bad.save(tmp_path)
     assert Review.load(tmp_path) == bad
     assert list(review_table(bad)["check"])[:4] == ["R-hat", "bulk ESS", "divergences", "BFMI"]
