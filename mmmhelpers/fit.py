@@ -18,8 +18,8 @@ from mmmhelpers.seeds import seed_for
 __all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters",
            "time_gradient", "sampling_estimate"]
 
-STEPS_PER_DRAW = 24
-"""Leapfrog steps per draw the estimate assumes: the mean over the shipped cases' fits (see benchmarks/)."""
+STEPS_PER_DRAW = (16, 64)
+"""The range of leapfrog steps per draw the estimate assumes: the shipped cases' fits took 15 to 78."""
 LONG_FIT_SECONDS = 600.0
 
 
@@ -90,17 +90,20 @@ def time_gradient(compiled, evaluations: int = 100) -> float | None:
     return (time.perf_counter() - t0) / evaluations
 
 
-def sampling_estimate(gradient_seconds: float, fit, cores: int) -> float:
-    """Expected sampling seconds: gradient cost × steps per draw × draws per chain × chains per core."""
+def sampling_estimate(gradient_seconds: float, fit, cores: int) -> tuple[float, float]:
+    """The range of sampling seconds to expect: gradient cost × leapfrog steps per draw (``STEPS_PER_DRAW``)
+    × draws per chain × chains per core. How hard the posterior is to walk sets where in the range a fit lands."""
     chains_per_core = -(-fit.chains // max(1, min(cores, fit.chains)))
-    return gradient_seconds * STEPS_PER_DRAW * (fit.tune + fit.draws) * chains_per_core
+    low, high = (gradient_seconds * steps * (fit.tune + fit.draws) * chains_per_core for steps in STEPS_PER_DRAW)
+    return low, high
 
 
 def _say_estimate(say, gradient_seconds: float | None, fit, cores: int) -> float | None:
+    """Say the expected sampling time before sampling; return the upper end of the range."""
     if gradient_seconds is None:
         return None
-    est = sampling_estimate(gradient_seconds, fit, cores)
-    note = f"sampling {fit.chains} chains × {fit.tune + fit.draws} steps: about {est:,.0f} s expected " \
+    low, est = sampling_estimate(gradient_seconds, fit, cores)
+    note = f"sampling {fit.chains} chains × {fit.tune + fit.draws} steps: {low:,.0f} to {est:,.0f} s expected " \
            f"({gradient_seconds * 1e6:,.0f} µs per gradient)"
     if est > LONG_FIT_SECONDS:
         note += " — a long fit: fewer draws (--quick for a first look) or a simpler model make it shorter"

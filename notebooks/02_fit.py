@@ -71,7 +71,7 @@ display(md(f"**Sampler health: {diag.health.upper()}.** {diag.divergences} diver
            f"{diag.rhat_max:.3f} ({diag.rhat_max_variable}), min bulk ESS {diag.ess_bulk_min:,.0f} "
            f"({diag.ess_bulk_min_variable}); {diag.sampler} compiled in {diag.compile_seconds:.1f} s and "
            f"sampled {diag.chains} × {diag.draws} draws in {diag.sampling_seconds:.1f} s"
-           + (f" (estimated beforehand: {diag.estimated_sampling_seconds:,.0f} s; {diag.steps_per_draw:.0f} "
+           + (f" (estimated beforehand: at most {diag.estimated_sampling_seconds:,.0f} s; {diag.steps_per_draw:.0f} "
               "leapfrog steps per draw)." if diag.estimated_sampling_seconds else ".")))
 if diag.divergence_hotspots:  # where they sit, and a pair plot of the two most implicated parameters
     display(md(f"**Where the divergences sit.** {diag.divergence_summary}"))

@@ -53,14 +53,14 @@ def test_run_prints_progress_per_stage(report):
         assert f"[{i}/5] {stage}: done in" in proc.stdout
     assert "report:" in proc.stdout
     assert "KeyboardInterrupt" not in proc.stderr and "Traceback" not in proc.stderr  # no kernel shutdown noise
-    said = re.search(r"02_fit: sampling 2 chains × (\d+) steps: about ([\d,]+) s expected", proc.stdout)
+    said = re.search(r"02_fit: sampling 2 chains × (\d+) steps: ([\d,]+) to ([\d,]+) s expected", proc.stdout)
     assert said, proc.stdout  # the estimate comes before the fit ends
     assert proc.stdout.index(said.group(0)) < proc.stdout.index("02_fit: done")
     diag = load(report[0], "diagnostics.json")
     assert diag["gradient_seconds"] > 0 and diag["steps_per_draw"] >= 1
     chains_per_core = 2 // min(2, os.cpu_count() or 1)
     assert diag["estimated_sampling_seconds"] == pytest.approx(
-        diag["gradient_seconds"] * 24 * int(said.group(1)) * chains_per_core, rel=0.01)
+        diag["gradient_seconds"] * 64 * int(said.group(1)) * chains_per_core, rel=0.01)
     assert not (report[0] / ".progress").exists()
 
 
