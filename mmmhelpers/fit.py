@@ -66,11 +66,20 @@ def check_gradients(mmm: MMM, seed: int) -> float:
 
 
 def _compile(mmm: MMM, sampler: str):
+    """nutpie's compiled model, its C callbacks cached on disk (``compile.compile_model``: a model
+    structure compiled once loads in about a second in later runs); nutpie's own compile if that fails."""
     if sampler != "nutpie":
         return None
     import nutpie
 
-    return nutpie.compile_pymc_model(mmm.model)
+    from mmmhelpers.compile import compile_model
+
+    try:
+        return compile_model(mmm.model)
+    except Exception as err:  # noqa: BLE001 - the cache is an optimization: never fail a fit over it
+        warnings.warn(f"cached compile failed ({type(err).__name__}: {err}); using nutpie.compile_pymc_model",
+                      RuntimeWarning, stacklevel=2)
+        return nutpie.compile_pymc_model(mmm.model)
 
 
 def time_gradient(compiled, evaluations: int = 100) -> float | None:

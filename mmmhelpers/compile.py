@@ -1,0 +1,598 @@
+"""Compile a PyMC model for nutpie with C callbacks that numba caches on disk.
+
+``nutpie.compile_pymc_model`` spends 20–30 s in every process, even with PyTensor's numba cache on:
+
+- PyTensor caches the logp function as a whole under a key built from the *rewritten* graph, and its
+  rewrites are not deterministic (the nesting of the shape asserts changes from process to process),
+  so that key, and with it the cache entry, changes each run: the logp function is compiled anew;
+- nutpie builds its two C callbacks (logp + gradient, expand) with ``numba.cfunc`` from closures that
+  numba cannot cache, so their type inference and LLVM optimization (of the whole inlined graph) are
+  paid again every time.
+
+Here the two callbacks are generated as source text (no closures: every value they need is a constant
+of the source or comes through nutpie's ``user_data`` pointer at run time) and registered with
+PyTensor's numba cache locator under a key of our own: a structural hash of the model as built (random
+and value variables, transforms, observed data, potentials, deterministics; order-independent, so the
+same in every process), the layout of the parameter and trace vectors, the shared data's names, shapes
+and dtypes (not their values) and the library versions. A later process with the same model structure
+loads both callbacks from disk in about a second, whatever the data values; a new structure, a new
+shape or a new library version compiles (and caches) once. scipy.special functions (``erfcx`` in the
+TruncatedNormal likelihood) get a cacheable numba implementation (see
+:func:`_register_cacheable_cython_scalars`).
+
+The result is nutpie's own ``CompiledPyMCModel``: ``nutpie.sample``, ``with_data`` and
+``shared_data`` work as they do on ``nutpie.compile_pymc_model``'s, and the logp and draws are the
+same. On a cache hit its ``logp_func`` and ``expand_func`` (PyTensor functions nutpie itself never
+calls while sampling) are ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import types
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
+from math import prod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Constant, Variable
+from pytensor.graph.traversal import graph_inputs, io_toposort
+from pytensor.tensor.random.type import RandomGeneratorType
+
+__all__ = ["compile_model", "cache_dir", "CacheInfo"]
+
+CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-3"  # bump when the generated source or the key changes
+_VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
+
+
+class _Uncacheable(Exception):
+    """The graph holds something the key cannot describe safely (compile without the cache)."""
+
+
+@dataclass
+class CacheInfo:
+    """How the last :func:`compile_model` call went (for timings and tests)."""
+
+    key: str | None = None
+    hit: bool = False
+    reason: str = ""
+
+
+last_info = CacheInfo()
+
+
+def cache_dir() -> Path:
+    """Where the callbacks are cached: PyTensor's numba cache directory (``config.base_compiledir``)."""
+    from pytensor.link.numba.cache import NUMBA_CACHE_PATH
+
+    return Path(NUMBA_CACHE_PATH)
+
+
+# --- the graphs ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Graphs:
+    """The layout of the flat parameter vector and of the trace vector, as nutpie makes them."""
+
+    value_vars: list[Variable]
+    joined_names: list[str]
+    joined_slices: list[slice]
+    joined_shapes: list[tuple[int, ...]]
+    remaining: list[Variable]  # trace-only variables (deterministics, untransformed values)
+    all_names: list[str]
+    all_slices: list[slice]
+    all_shapes: list[tuple[int, ...]]
+
+    @property
+    def n_dim(self) -> int:
+        return self.joined_slices[-1].stop if self.joined_slices else 0
+
+    @property
+    def n_expanded(self) -> int:
+        return self.all_slices[-1].stop if self.all_slices else 0
+
+
+def _graphs(model: pm.Model, var_names: Iterable[str] | None) -> _Graphs:
+    """The layouts, as in nutpie's ``_make_functions``."""
+    from nutpie.compile_pymc import _compute_shapes
+
+    shapes = _compute_shapes(model)
+    count = 0
+    joined_names, joined_slices, joined_shapes = [], [], []
+    for var in model.free_RVs:
+        value_var = model.rvs_to_values[var]
+        shape = tuple(int(s) for s in shapes[value_var.name])
+        joined_names.append(value_var.name)
+        joined_shapes.append(shape)
+        joined_slices.append(slice(count, count + prod(shape)))
+        count += prod(shape)
+    remaining = [var for var in model.unobserved_value_vars if var.name not in joined_names]
+    if var_names is not None:
+        names = set(var_names)
+        remaining = [var for var in remaining if var.name in names]
+    all_names, all_slices, all_shapes = joined_names.copy(), joined_slices.copy(), joined_shapes.copy()
+    for var in remaining:
+        shape = tuple(int(s) for s in shapes[var.name])
+        all_names.append(var.name)
+        all_shapes.append(shape)
+        all_slices.append(slice(count, count + prod(shape)))
+        count += prod(shape)
+    value_vars = [model.rvs_to_values[var] for var in model.free_RVs]
+    return _Graphs(value_vars, joined_names, joined_slices, joined_shapes, remaining, all_names, all_slices,
+                   all_shapes)
+
+
+def _functions(model: pm.Model, g: _Graphs):
+    """nutpie's two PyTensor functions (NUMBA mode): ``(logp, grad)`` and the joined trace vector."""
+    from pymc.pytensorf import compile as compile_pymc
+
+    rewrites = ["canonicalize", "stabilize"]
+    if not model.check_bounds:
+        rewrites.append("local_remove_check_parameter")
+    logp = pytensor.graph.rewrite_graph(model.logp(), include=rewrites)
+    grads = pytensor.gradient.grad(logp, g.value_vars)
+    grad = pt.concatenate([pt.as_tensor(gr, allow_xtensor_conversion=True).ravel() for gr in grads])
+    joined = pt.TensorType("float64", shape=(g.n_dim,))(name="_unconstrained_point")
+    variables = [joined[slice_val] for slice_val in zip(g.joined_slices)]
+    replacements = {
+        model.rvs_to_values[var]: value.reshape(shape).astype(var.dtype)
+        for var, shape, value in zip(model.free_RVs, g.joined_shapes, variables)
+    }
+    logp, grad = pytensor.clone_replace([logp, grad], replacements)
+    with model:
+        logp_fn = compile_pymc((joined,), (logp, grad), mode="NUMBA")
+    allvars = [pt.concatenate([joined, *[pt.as_tensor(v, allow_xtensor_conversion=True).ravel() for v in g.remaining]])]
+    with model:
+        expand_fn = compile_pymc((joined,), allvars, givens=list(replacements.items()), mode="NUMBA")
+    return logp_fn, expand_fn
+
+
+# --- the cache key ---------------------------------------------------------------------------------
+
+
+class _Hasher:
+    """Stable hashes of graphs and of the objects their ops hold: the same in every process.
+
+    A variable's hash covers its op and its inputs' hashes (a Merkle hash), so it does not depend on
+    the order in which the graph was built; texts never contain ids, addresses or set order.
+    """
+
+    def __init__(self) -> None:
+        self.keys: dict[Variable, str] = {}
+        self.shared: dict[str, SharedVariable] = {}  # the data the graphs read, by name (no RNGs)
+
+    def graph(self, outputs: list[Variable]) -> list[str]:
+        outputs = [o for o in outputs if o is not None]
+        for var in graph_inputs(outputs):
+            if var not in self.keys:
+                self.keys[var] = _sha(self._root(var))
+        for node in io_toposort(list(graph_inputs(outputs)), outputs):
+            if all(out in self.keys for out in node.outputs):
+                continue
+            head = self.op(node.op) + "|" + ",".join(self.keys[i] for i in node.inputs)
+            for k, out in enumerate(node.outputs):
+                self.keys[out] = _sha(f"{head}|{k}|{self.type(out.type)}")
+        return [self.keys[o] for o in outputs]
+
+    def _root(self, var: Variable) -> str:
+        if isinstance(var.type, RandomGeneratorType):
+            return f"rng({self.type(var.type)})"  # its state never enters logp or the trace
+        if isinstance(var, SharedVariable):
+            if var.name is None or self.shared.get(var.name, var) is not var:
+                raise _Uncacheable(f"shared variables need unique names: {var.name}")
+            self.shared[var.name] = var
+            return f"shared({var.name},{self.type(var.type)})"
+        if isinstance(var, Constant):
+            return f"const({self.type(var.type)},{self.text(var.data)})"
+        return f"input({var.name},{self.type(var.type)})"
+
+    def op(self, op) -> str:
+        if not hasattr(op, "__props__"):
+            raise _Uncacheable(f"op without __props__: {op}")
+        return self.cls(type(op)) + self.text(op._props_dict())
+
+    def type(self, t) -> str:
+        if isinstance(t, pt.TensorType):
+            return f"tensor({t.dtype},{t.shape})"
+        return f"{self.cls(type(t))}:{t}"
+
+    @staticmethod
+    def cls(c: type) -> str:
+        """A class by where it is defined; classes made at run time (e.g. CustomDist's) are refused."""
+        if "<locals>" in c.__qualname__ or getattr(sys.modules.get(c.__module__), c.__qualname__, None) is not c:
+            raise _Uncacheable(f"class made at run time: {c.__module__}.{c.__qualname__}")
+        return f"{c.__module__}.{c.__qualname__}"
+
+    def text(self, obj: Any, depth: int = 0) -> str:
+        """A stable text of ``obj`` (props, transforms, constants); ``_Uncacheable`` when there is none."""
+        if depth > 20:
+            raise _Uncacheable("nested too deeply")
+        rec = lambda o: self.text(o, depth + 1)  # noqa: E731
+        if obj is None or isinstance(obj, bool | int | float | str | bytes):
+            return repr(obj)
+        if isinstance(obj, np.generic):
+            return f"np({obj.dtype.str},{obj.tobytes().hex()})"
+        if isinstance(obj, np.ndarray):
+            return f"nd({obj.dtype.str},{obj.shape},{_sha(np.ascontiguousarray(obj).tobytes())})"
+        if isinstance(obj, np.dtype):
+            return f"dtype({obj.str})"
+        if isinstance(obj, tuple | list):
+            return "(" + ",".join(rec(o) for o in obj) + ")"
+        if isinstance(obj, Mapping):
+            return "{" + ",".join(sorted(f"{rec(k)}:{rec(v)}" for k, v in obj.items())) + "}"
+        if isinstance(obj, set | frozenset):
+            return "set(" + ",".join(sorted(rec(o) for o in obj)) + ")"
+        if isinstance(obj, type):
+            return f"type({self.cls(obj)})"
+        if isinstance(obj, Variable):
+            return f"var({self.graph([obj])[0]})"
+        if isinstance(obj, pytensor.graph.type.Type):
+            return self.type(obj)
+        if hasattr(obj, "__props__"):
+            return self.cls(type(obj)) + rec(obj._props_dict())
+        if isinstance(obj, types.CodeType):
+            return f"code({_sha(obj.co_code)},{rec(obj.co_consts)},{rec(obj.co_names)})"
+        if isinstance(obj, types.FunctionType):
+            cells = [c.cell_contents for c in obj.__closure__ or ()]
+            return (f"fn({obj.__module__}.{obj.__qualname__},{rec(obj.__code__)},{rec(obj.__defaults__)},"
+                    f"{rec(cells)})")
+        if isinstance(obj, types.BuiltinFunctionType | types.MethodType):
+            return f"fn({getattr(obj, '__module__', '')}.{obj.__qualname__})"
+        if hasattr(obj, "__dict__") and not callable(obj):  # e.g. a transform: its class and its state
+            return self.cls(type(obj)) + rec(vars(obj))
+        text = repr(obj)
+        if " at 0x" in text or "<locals>" in text:
+            raise _Uncacheable(f"no stable description of {text}")
+        return f"{self.cls(type(obj))}:{text}"
+
+
+def _sha(data: str | bytes) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def _cache_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVariable]]:
+    """The key of the compiled callbacks: structure, shapes and versions, never data values.
+
+    It hashes the model as built (its random variables, value variables, transforms, observed data,
+    potentials and deterministics) rather than ``model.logp()``: deriving the logp graph runs
+    rewrites whose result changes from process to process (the order of the operands of some shape
+    checks), while the built model is the same each time and determines the logp graph.
+    """
+    h = _Hasher()
+    free = [(h.graph([rv])[0], h.graph([model.rvs_to_values[rv]])[0], h.text(model.rvs_to_transforms.get(rv)))
+            for rv in model.free_RVs]
+    observed = [(h.graph([rv])[0], h.graph([model.rvs_to_values[rv]])[0]) for rv in model.observed_RVs]
+    dim_lengths = {}
+    for name, length in model.dim_lengths.items():  # dims are structure: their lengths are shapes
+        dim_lengths[name] = int(length.get_value()) if isinstance(length, SharedVariable) else h.text(length)
+    parts = {
+        "format": CACHE_FORMAT,
+        "python": sys.version,
+        "versions": {p: version(p) for p in _VERSIONED},
+        "config": [pytensor.config.floatX, pytensor.config.numba__fastmath, pytensor.config.optimizer_including,
+                   pytensor.config.optimizer_excluding, pytensor.config.optimizer_requiring],
+        "check_bounds": bool(model.check_bounds),
+        "free": free,
+        "observed": observed,
+        "potentials": h.graph(list(model.potentials)),
+        "deterministics": [(d.name, k) for d, k in zip(model.deterministics, h.graph(list(model.deterministics)))],
+        "layout": [g.all_names, [(s.start, s.stop) for s in g.all_slices], g.all_shapes, g.n_dim],
+        "shared": sorted((n, str(v.type.dtype), np.shape(v.get_value(borrow=True))) for n, v in h.shared.items()),
+        "dims": dim_lengths,
+    }
+    return _sha(json.dumps(parts, sort_keys=True, default=str)), h.shared
+
+
+# --- the C callbacks -------------------------------------------------------------------------------
+# As nutpie's, but only the PyTensor function's call sits in the ``try`` block: numba's SSA reconstruction
+# takes minutes on a try block holding the dozens of calls that read the shared arrays (they cannot raise).
+
+_LOGP = '''
+def mmm_logp_cfunc(dim, x_, out_, logp_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    x = carray(x_, ({n_dim},))
+    out = carray(out_, ({n_dim},))
+    logp = carray(logp_, ())
+{extract}
+    try:
+        logp_val, grad = inner(x{args})
+        logp[()] = logp_val
+        out[...] = grad
+        if not np.all(np.isfinite(out)):
+            return 3
+        if not np.isfinite(logp_val):
+            return 4
+    except Exception:  # noqa: BLE001
+        return 1
+    return 0
+'''
+
+_EXPAND = '''
+def mmm_expand_cfunc(dim, expanded, x_, out_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    if expanded != {n_expanded}:
+        return -1
+    x = carray(x_, ({n_dim},))
+    out = carray(out_, ({n_expanded},))
+{extract}
+    try:
+        (values,) = inner(x{args})
+        out[...] = values
+    except Exception:  # noqa: BLE001
+        return -2
+    return 0
+'''
+
+
+def _extract(names: list[str], ndims: dict[str, int]) -> tuple[str, str]:
+    """Source lines reading each shared array from nutpie's user-data record (pointer, size, shape)."""
+    if not names:
+        return "", ""
+    lines = ["    user_data = carray(user_data_, (), record_dtype)", '    shared = user_data["shared"]']
+    for k, name in enumerate(names):
+        n = repr(name)
+        lines.append(f'    flat{k} = carray(address_as_void_pointer(shared["data"][{n}][()]), '
+                     f'int(shared["size"][{n}][()]), dtype{k})')
+        lines.append(f'    shape{k} = shared["shape"][{n}]')
+        dims = "".join(f"int(shape{k}[{i}]), " for i in range(ndims[name]))
+        lines.append(f"    a{k} = flat{k}.reshape(({dims}))")
+    return "\n".join(lines), "".join(f", a{k}" for k in range(len(names)))
+
+
+def _source(kind: str, names: list[str], ndims: dict[str, int], n_dim: int, n_expanded: int) -> str:
+    extract, args = _extract(names, ndims)
+    template = _LOGP if kind == "logp" else _EXPAND
+    return template.format(n_dim=n_dim, n_expanded=n_expanded, extract=extract, args=args)
+
+
+def _signature(kind: str):
+    import numba
+
+    p = numba.types.CPointer(numba.types.double)
+    if kind == "logp":
+        return numba.types.int64(numba.types.uint64, p, p, p, numba.types.voidptr)
+    return numba.types.int64(numba.types.uint64, numba.types.uint64, p, p, numba.types.voidptr)
+
+
+def _cfunc(kind: str, key: str | None, meta: dict, record_dtype, inner, load_only: bool):
+    """The numba C callback of ``kind``; with ``load_only`` from the disk cache or None."""
+    import numba
+    from numba.core.ccallback import CFunc
+    from nutpie.compile_pymc import address_as_void_pointer
+    from pytensor.link.numba.cache import compile_numba_function_src
+
+    names = meta[f"{kind}_shared"]
+    src = _source(kind, names, meta["ndims"], meta["n_dim"], meta["n_expanded"])
+    env = {"__name__": __name__, "carray": numba.carray, "np": np, "address_as_void_pointer": address_as_void_pointer,
+           "record_dtype": record_dtype, "inner": inner,
+           **{f"dtype{k}": np.dtype(meta["dtypes"][name]) for k, name in enumerate(names)}}
+    name = f"mmm_{kind}_cfunc"
+    fn = compile_numba_function_src(src, name, global_env=env, cache_key=None if key is None else f"{key}-{kind}")
+    sig = _signature(kind)
+    cf = CFunc(fn, (sig.args, sig.return_type), locals={}, options={})
+    if key is not None:
+        cf.enable_caching()
+    if load_only:
+        try:
+            cres = cf._cache.load_overload(cf._sig, cf._targetdescr.target_context)
+        except Exception:  # noqa: BLE001 - an unreadable entry is a miss: compile and overwrite it
+            return None
+        if cres is None:
+            return None
+        cf._cache_hits += 1
+        cf._library = cres.library
+        cf._wrapper_name = cres.fndesc.llvm_cfunc_wrapper_name
+        cf._wrapper_address = cf._library.get_pointer_to_function(cf._wrapper_name)
+        return cf
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", numba.NumbaWarning)
+        cf.compile()
+    for w in caught:
+        if "Cannot cache" in str(w.message):
+            cf.uncached_reason = str(w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return cf
+
+
+# --- scipy.special functions without dynamic globals ----------------------------------------------
+
+_CYTHON_REGISTERED = False
+
+
+def _cython_address(capsule: str) -> int:
+    """The address of a ``scipy.special.cython_special`` C function (looked up once per process)."""
+    from numba.core.extending import get_cython_function_address
+
+    return get_cython_function_address("scipy.special.cython_special", capsule)
+
+
+def _register_cacheable_cython_scalars() -> None:
+    """Let PyTensor's numba backend cache scalar ops that call ``scipy.special`` (``erfcx``: the
+    TruncatedNormal likelihood; ``gammaincc``, ...).
+
+    PyTensor calls them through a function pointer that numba bakes into the code as a *dynamic
+    global*: such code cannot be cached, nor can anything that inlines it, our callbacks included.
+    Here the pointer is looked up at run time, once per process, as PyTensor does for LAPACK
+    (``_call_cached_ptr``); the same C function is called with the same arguments, so results are
+    unchanged. Other scalar ops keep PyTensor's own implementation.
+    """
+    global _CYTHON_REGISTERED
+    if _CYTHON_REGISTERED:
+        return
+    import numba
+    import scipy.special.cython_special as cython_special
+    from numba.core import types as nbtypes
+    from pytensor.link.numba.cache import _call_cached_ptr, compile_numba_function_src
+    from pytensor.link.numba.dispatch import basic as numba_basic
+    from pytensor.link.numba.dispatch import scalar as numba_scalar
+    from pytensor.link.numba.dispatch.cython_support import wrap_cython_function
+    from pytensor.scalar.basic import ScalarOp
+
+    original = numba_scalar.numba_funcify_ScalarOp
+
+    def funcify(op, node, **kwargs):
+        spec = getattr(op, "nfunc_spec", None)
+        func = None
+        if spec and spec[0].startswith("scipy.special.") and len(node.outputs) == 1:
+            func = getattr(cython_special, spec[0].rsplit(".", 1)[1], None)
+        if func is None:
+            return original(op, node, **kwargs)
+        in_dtypes = [np.dtype(i.type.dtype) for i in node.inputs]
+        out_dtype = np.dtype(node.outputs[0].type.dtype)
+        try:
+            wrapper = wrap_cython_function(func, out_dtype, in_dtypes)
+        except NotImplementedError:
+            return original(op, node, **kwargs)
+        capsule = next(k for k, c in cython_special.__pyx_capi__.items() if c is wrapper._keep_alive)
+
+        @numba_basic.numba_njit
+        def get_ptr():
+            with numba.objmode(ptr=nbtypes.intp):
+                ptr = _cython_address(capsule)
+            return ptr
+
+        names = [f"x{i}" for i in range(len(node.inputs))]
+        args = ", ".join(f"direct_cast({n}, in_dtype{i})" for i, n in enumerate(names))
+        if wrapper.has_pyx_skip_dispatch():
+            args += ", np.intc(1)"
+        fn_name = f"scipy_special_{capsule}"
+        src = (f"def {fn_name}({', '.join(names)}):\n"
+               f"    fn = _call_cached_ptr(get_ptr_func=get_ptr, func_type_ref=func_type, "
+               f"unique_func_name_lit={fn_name!r})\n"
+               f"    return direct_cast(fn({args}), out_dtype)\n")
+        env = {"np": np, "_call_cached_ptr": _call_cached_ptr, "get_ptr": get_ptr, "direct_cast": numba_basic.direct_cast,
+               "func_type": nbtypes.FunctionType(wrapper.signature()),
+               "out_dtype": np.dtype(wrapper.numpy_output_dtype()),
+               **{f"in_dtype{i}": np.dtype(d) for i, d in enumerate(wrapper.numpy_arg_dtypes())}}
+        fn = compile_numba_function_src(src, fn_name, global_env=env)
+        key = _sha(f"{CACHE_FORMAT}|cython|{type(op).__module__}.{type(op).__qualname__}|{in_dtypes}|{out_dtype}|{capsule}")
+        return numba_basic.numba_njit(fn), key
+
+    numba_basic.register_funcify_and_cache_key(ScalarOp)(funcify)
+    _CYTHON_REGISTERED = True
+
+
+# --- the compiled model ----------------------------------------------------------------------------
+
+
+def _meta_path(key: str) -> Path:
+    return cache_dir() / f"{CACHE_FORMAT}-{key}.json"
+
+
+def _write_meta(key: str, meta: dict) -> None:
+    """Write the callbacks' description last and atomically: its presence means both are cached."""
+    path = _meta_path(key)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(meta, f)
+    os.replace(tmp, path)
+
+
+def _read_meta(key: str) -> dict | None:
+    try:
+        return json.loads(_meta_path(key).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _user_data(meta: dict, shared: dict[str, SharedVariable]):
+    """Copies of the shared data and nutpie's user-data record pointing at them.
+
+    The record holds every shared variable of the model's graphs in name order (not only those the
+    compiled functions read, in PyTensor's order, which changes from process to process): the
+    callbacks read their fields by offset, so one layout must serve every process with the same key.
+    """
+    from nutpie.compile_pymc import make_user_data
+
+    shared_data = {}
+    for name in meta["record"]:
+        value = np.array(shared[name].get_value(), order="C", copy=True)
+        value.flags.writeable = False
+        shared_data[name] = value
+    return shared_data, make_user_data({name: shared[name] for name in meta["record"]}, shared_data)
+
+
+def _initial_point_fn(model: pm.Model, g: _Graphs):
+    """nutpie's default initial points: support points jittered, as a flat float64 array."""
+    from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper, _wrap_with_lock
+    from pymc.initial_point import make_initial_point_fn
+
+    fn = make_initial_point_fn(model=model, overrides=None, default_strategy="support_point",
+                               jitter_rvs=set(model.free_RVs), return_transformed=True)
+    return _rv_dict_to_flat_array_wrapper(_wrap_with_lock(fn), names=g.joined_names, shapes=g.joined_shapes)
+
+
+def _load(key: str, meta: dict, record_dtype) -> list | None:
+    """Both callbacks from the cache, or None (a miss)."""
+    compiled = [_cfunc(kind, key, meta, record_dtype, None, load_only=True) for kind in ("logp", "expand")]
+    return None if any(c is None for c in compiled) else compiled
+
+
+def compile_model(model: pm.Model, var_names: list[str] | None = None):
+    """``nutpie.compile_pymc_model(model, var_names=var_names)`` with its C callbacks cached on disk.
+
+    The first compile of a model structure costs what nutpie's does; later ones, in any process and
+    with any data values of the same shapes, load the callbacks (see the module docstring).
+    """
+    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords
+
+    global last_info
+    _register_cacheable_cython_scalars()
+    g = _graphs(model, var_names)
+    try:
+        key, shared = _cache_key(model, g)
+        reason = "compiled and cached"
+    except _Uncacheable as err:
+        key, shared, reason = None, {}, f"not cached: {err}"
+    if key is not None and not pytensor.config.numba__cache:
+        key, reason = None, "not cached: pytensor.config.numba__cache is off"
+    meta = _read_meta(key) if key is not None else None
+    compiled = None
+    if meta is not None and meta.get("record") == sorted(shared):
+        shared_data, user_data = _user_data(meta, shared)
+        compiled = _load(key, meta, user_data.dtype)
+    logp_fn = expand_fn = None
+    if compiled is not None:
+        last_info = CacheInfo(key, True, "loaded from the cache")
+    else:
+        logp_fn, expand_fn = _functions(model, g)
+        used = {v.name: v for v in [*logp_fn.get_shared(), *expand_fn.get_shared()]}
+        if key is not None and not used.keys() <= shared.keys():
+            key, reason = None, f"not cached: shared variables outside the model graph: {sorted(used.keys() - shared.keys())}"
+        if key is None:
+            shared = used
+        record = sorted(shared)
+        meta = {"n_dim": g.n_dim, "n_expanded": g.n_expanded, "record": record,
+                "logp_shared": [v.name for v in logp_fn.get_shared()],
+                "expand_shared": [v.name for v in expand_fn.get_shared()],
+                "ndims": {n: shared[n].type.ndim for n in record}, "dtypes": {n: str(shared[n].type.dtype) for n in record}}
+        shared_data, user_data = _user_data(meta, shared)
+        compiled = [_cfunc(kind, key, meta, user_data.dtype, fn.vm.jit_fn, load_only=False)
+                    for kind, fn in (("logp", logp_fn), ("expand", expand_fn))]
+        refused = [c.uncached_reason for c in compiled if hasattr(c, "uncached_reason")]
+        if key is not None and not refused:
+            _write_meta(key, meta)
+        last_info = CacheInfo(key, False, "; ".join(refused) or reason)
+    shape_info = (g.all_names, g.all_slices, g.all_shapes)
+    dims, coords = _prepare_dims_and_coords(model, shape_info)
+    return CompiledPyMCModel(
+        _n_dim=g.n_dim, dims=dims, _coords=coords, _shapes={n: tuple(s) for n, _, s in zip(*shape_info)},
+        compiled_logp_func=compiled[0], compiled_expand_func=compiled[1],
+        initial_point_func=_initial_point_fn(model, g), shared_data=shared_data, user_data=user_data,
+        n_expanded=g.n_expanded, shape_info=shape_info, logp_func=logp_fn, expand_func=expand_fn)

@@ -1,0 +1,149 @@
+"""compile.compile_model: nutpie's compiled model with its C callbacks cached on disk.
+
+The key tests are fast (no compiling); the others compile with numba (the first run of a structure
+takes about a minute on 2 cores, nutpie's own compile as long every time) and are marked slow.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmmhelpers import compile as mc
+from mmmhelpers.config import ModelSpec, SimulateSpec
+from mmmhelpers.model import build_model
+from mmmhelpers.simulate import simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+N_WEEKS = 60
+
+
+def _mmm(seed: int = 3, spec: ModelSpec | None = None, n_weeks: int = N_WEEKS):
+    data, _ = simulate(SimulateSpec(generator="single_market", n_weeks=n_weeks), seed=seed)
+    return build_model(spec or ModelSpec(yearly_seasonality=2), data)
+
+
+def _key(mmm) -> str:
+    return mc._cache_key(mmm.model, mc._graphs(mmm.model, None))[0]
+
+
+def test_key_ignores_data_values_but_not_structure_or_shapes():
+    """A weekly refresh (new numbers, same shapes) keeps the key; another model or length changes it."""
+    base = _key(_mmm(seed=3))
+    assert _key(_mmm(seed=4)) == base  # other simulated data, same shapes
+    assert _key(_mmm(seed=3, spec=ModelSpec(yearly_seasonality=3))) != base
+    assert _key(_mmm(seed=3, n_weeks=N_WEEKS + 1)) != base
+
+
+def test_key_describes_transforms_and_refuses_what_it_cannot_describe():
+    """Transforms are part of the key; objects without a stable description make the model uncacheable."""
+    h = mc._Hasher()
+    from pymc.distributions.transforms import log, logodds
+
+    assert h.text(log) != h.text(logodds)
+    assert h.text(log) == mc._Hasher().text(log)
+
+    class Opaque:
+        __slots__ = ()
+
+    with pytest.raises(mc._Uncacheable):
+        h.text(Opaque())
+
+
+def _logp(compiled, x: np.ndarray) -> tuple[int, float, np.ndarray]:
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                          ctypes.c_void_p)(compiled.compiled_logp_func.address)
+    x = np.ascontiguousarray(x, dtype=float)
+    grad, logp = np.zeros(compiled.n_dim), np.zeros(())
+    code = fn(compiled.n_dim, x.ctypes.data, grad.ctypes.data, logp.ctypes.data, compiled.user_data.ctypes.data)
+    return code, float(logp), grad
+
+
+def _expand(compiled, x: np.ndarray) -> tuple[int, np.ndarray]:
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p,
+                          ctypes.c_void_p)(compiled.compiled_expand_func.address)
+    x = np.ascontiguousarray(x, dtype=float)
+    out = np.zeros(compiled.n_expanded)
+    code = fn(compiled.n_dim, compiled.n_expanded, x.ctypes.data, out.ctypes.data, compiled.user_data.ctypes.data)
+    return code, out
+
+
+@pytest.fixture(scope="module")
+def both():
+    """The same model compiled by nutpie and by compile_model (cold or warm, whatever the cache holds)."""
+    import nutpie
+
+    mmm = _mmm()
+    return mmm, nutpie.compile_pymc_model(mmm.model), mc.compile_model(mmm.model)
+
+
+def _points(compiled, n: int = 4) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    x0 = compiled.initial_point_func(0)
+    return [x0] + [x0 + rng.normal(0, 0.3, compiled.n_dim) for _ in range(n - 1)]
+
+
+@pytest.mark.slow
+def test_same_logp_gradient_and_trace_as_nutpie(both):
+    _, ref, ours = both
+    assert (ours.n_dim, ours.n_expanded, ours.shape_info[0]) == (ref.n_dim, ref.n_expanded, ref.shape_info[0])
+    assert set(ref.shared_data) <= set(ours.shared_data)
+    for x in _points(ref):
+        code_r, logp_r, grad_r = _logp(ref, x)
+        code_o, logp_o, grad_o = _logp(ours, x)
+        assert code_o == code_r == 0
+        np.testing.assert_allclose(logp_o, logp_r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(grad_o, grad_r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(_expand(ours, x)[1], _expand(ref, x)[1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_with_data_changes_logp_as_nutpie_does(both):
+    _, ref, ours = both
+    new = {"channel_data": ref.shared_data["channel_data"] * 1.3, "target_scaled": ref.shared_data["target_scaled"][::-1]}
+    ref2, ours2 = ref.with_data(**new), ours.with_data(**new)
+    x = ref.initial_point_func(1)
+    assert _logp(ours2, x)[1] != _logp(ours, x)[1]
+    np.testing.assert_allclose(_logp(ours2, x)[1], _logp(ref2, x)[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_logp(ours2, x)[2], _logp(ref2, x)[2], rtol=1e-12, atol=1e-12)
+    with pytest.raises(KeyError):
+        ours.with_data(no_such_data=np.zeros(3))
+
+
+@pytest.mark.slow
+def test_same_draws_as_nutpie_for_a_seed(both):
+    import nutpie
+
+    _, ref, ours = both
+    kwargs = dict(chains=2, tune=200, draws=200, seed=11, cores=1, progress_bar=False)
+    a, b = nutpie.sample(ours, **kwargs), nutpie.sample(ref, **kwargs)
+    assert set(a.posterior.data_vars) == set(b.posterior.data_vars)
+    for name in b.posterior.data_vars:
+        np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
+
+
+@pytest.mark.slow
+def test_a_new_process_loads_the_callbacks(both):
+    """Once compiled (by the fixture), the same structure with other data values loads from the cache."""
+    script = textwrap.dedent("""
+        import time
+        from mmmhelpers import compile as mc
+        from tests.test_compile import _mmm
+        mmm = _mmm(seed=5)  # a "weekly refresh": other values, same shapes
+        t0 = time.perf_counter()
+        compiled = mc.compile_model(mmm.model)
+        print(mc.last_info.hit, time.perf_counter() - t0, compiled.n_dim)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    hit, seconds, n_dim = out.stdout.split()[-3:]
+    assert hit == "True", out.stdout + out.stderr
+    assert float(seconds) < 15  # about 1 s on 2 idle cores; compiling takes a minute
+    assert int(n_dim) == both[2].n_dim
