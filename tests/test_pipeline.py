@@ -58,9 +58,12 @@ def test_run_prints_progress_per_stage(report):
     assert proc.stdout.index(said.group(0)) < proc.stdout.index("02_fit: done")
     diag = load(report[0], "diagnostics.json")
     assert diag["gradient_seconds"] > 0 and diag["steps_per_draw"] >= 1
+    from mmmhelpers.fit import STARTUP_SECONDS, STEPS_PER_DRAW
+
     chains_per_core = 2 // min(2, os.cpu_count() or 1)
     assert diag["estimated_sampling_seconds"] == pytest.approx(
-        diag["gradient_seconds"] * 64 * int(said.group(1)) * chains_per_core, rel=0.01)
+        STARTUP_SECONDS + diag["gradient_seconds"] * STEPS_PER_DRAW[1] * int(said.group(1)) * chains_per_core,
+        rel=0.01)
     assert not (report[0] / ".progress").exists()
 
 
