@@ -23,7 +23,15 @@ TruncatedNormal likelihood) get a cacheable numba implementation (see
 The result is nutpie's own ``CompiledPyMCModel``: ``nutpie.sample``, ``with_data`` and
 ``shared_data`` work as they do on ``nutpie.compile_pymc_model``'s, and the logp and draws are the
 same. On a cache hit its ``logp_func`` and ``expand_func`` (PyTensor functions nutpie itself never
-calls while sampling) are ``None``.
+calls while sampling) are ``None``; its ``shared_data`` holds every shared variable of the model's
+graphs (a superset of nutpie's: dims' lengths too).
+
+Caveats: nutpie's compile options (initial points, jitter, ``freeze_model``) are its defaults; the
+cache lives in ``cache_dir()`` (about 3 MB per model structure and shape, never pruned: delete the
+``*mmm_*_cfunc*`` and ``mmmhelpers-nutpie-cfunc-*`` files to clear it); entries are written
+atomically (numba's temp-file-and-rename, then our description file last), so concurrent processes
+at worst compile the same structure twice; a model the key cannot describe (an op without
+``__props__``, a class made at run time such as CustomDist's) compiles as nutpie does, uncached.
 """
 
 from __future__ import annotations
