@@ -84,6 +84,14 @@ def legend_outside(ax, **kw) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8, **kw)
 
 
+def finish(ax):
+    """How a one-axes figure ends: thousands separators on the value axis, the legend outside, tight layout."""
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    legend_outside(ax)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
 UNITS = {"currency": "currency units", "per_currency": "currency unit", "target": "target units"}
 """Axis units: set from the params' ``report.currency`` and ``report.target_label`` by :func:`style`."""
 
@@ -223,10 +231,7 @@ def plot_contribution_recovery(ctab: pd.DataFrame):
     ax.set_xticks(x, ctab["channel"])
     ax.set(title="Total media contribution over the fitted window", xlabel="channel",
            ylabel=f"{UNITS['target']} (sum over weeks)")
-    ax.yaxis.set_major_formatter(THOUSANDS)
-    legend_outside(ax)
-    fig.tight_layout()
-    return fig
+    return finish(ax)
 
 
 def plot_holdout(pred: xr.Dataset, data: MMMData, train_end: int, context_weeks: int = 26):

@@ -9,7 +9,7 @@ import seaborn as sns
 import xarray as xr
 
 from mmmhelpers.artifacts import Allocation
-from mmmhelpers.plots import MODEL, THOUSANDS, UNITS, cell_colors, hdi_band, legend_outside, plan_color
+from mmmhelpers.plots import MODEL, THOUSANDS, UNITS, cell_colors, finish, hdi_band, legend_outside, plan_color
 
 __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
            "plot_spend_over_time"]
@@ -112,10 +112,7 @@ def plot_response_over_time(over_time: dict[str, np.ndarray], num_periods: int):
     ax.axvspan(num_periods + 0.5, t[-1] + 0.5, color="grey", alpha=0.12, label="tail (carryover after the plan)")
     ax.set(title="Incremental response per period of each plan (94% HDI)", xlabel="period of the plan",
            ylabel=f"incremental response ({UNITS['target']})")
-    ax.yaxis.set_major_formatter(THOUSANDS)
-    legend_outside(ax)
-    fig.tight_layout()
-    return fig
+    return finish(ax)
 
 
 def plot_spend_over_time(alloc: Allocation):
@@ -125,7 +122,4 @@ def plot_spend_over_time(alloc: Allocation):
     fig, ax = plt.subplots(figsize=(9, 3.5))
     ax.stackplot(t, spend.T, labels=alloc.cells, colors=cell_colors(alloc.cells), alpha=0.85)
     ax.set(title="Planned spend per period", xlabel="period of the plan", ylabel=f"spend ({UNITS['currency']})")
-    ax.yaxis.set_major_formatter(THOUSANDS)
-    legend_outside(ax)
-    fig.tight_layout()
-    return fig
+    return finish(ax)
