@@ -102,15 +102,19 @@ def plot_response_curves(curves: xr.Dataset, alloc: Allocation | None = None, ma
 
 
 def plot_response_over_time(over_time: dict[str, np.ndarray], num_periods: int):
-    """Incremental response per period (mean and 94% HDI) of each plan; the tail after the window shaded."""
+    """Incremental response per period of each plan (the optimal plan's with its 94% HDI); the tail shaded."""
     fig, ax = plt.subplots(figsize=(9, 3.8))
     for label, draws in over_time.items():
         t = np.arange(1, draws.shape[1] + 1)
-        lo, hi = hdi_band(draws)
-        ax.fill_between(t, lo, hi, alpha=0.2, color=plan_color(label))
-        ax.plot(t, draws.mean(0), color=plan_color(label), label=label)
+        optimal = label.startswith("optimal")
+        if optimal:  # one band: the baselines' bands would hide it (their paired gains are in the table)
+            lo, hi = hdi_band(draws)
+            ax.fill_between(t, lo, hi, alpha=0.2, color=plan_color(label), label="optimal plan 94% HDI")
+        ax.plot(t, draws.mean(0), color=plan_color(label), ls="-" if optimal else "--" if "historical" in label else ":",
+                lw=2 if optimal else 1.5, label=label)
     ax.axvspan(num_periods + 0.5, t[-1] + 0.5, color="grey", alpha=0.12, label="tail (carryover after the plan)")
-    ax.set(title="Incremental response per period of each plan (94% HDI)", xlabel="period of the plan",
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.set(title="Incremental response per period of each plan", xlabel="period of the plan",
            ylabel=f"incremental response ({UNITS['target']})")
     return finish(ax)
 
