@@ -88,7 +88,8 @@ if n_reps and params.simulate is not None:
     fig = plots.plot_rank_histograms(reps)
     plt.show()
 
-# %% [markdown]
-# A parameter outside its interval is not automatically a bug: with a 94% interval about one in seventeen
-# should miss. Systematic misses in one direction (all media over-credited) point to confounding or a
-# misspecified model.
+# %%
+if truth is not None:
+    display(md("A parameter outside its interval is not automatically a bug: with a 94% interval about one in "
+               "seventeen should miss. Systematic misses in one direction (all media over-credited) point to "
+               "confounding or a misspecified model."))
