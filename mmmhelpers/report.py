@@ -195,11 +195,13 @@ def target_sentence(alloc: Allocation) -> str | None:
     t = alloc.target
     if t is None:
         return None
-    what = {"response": f"a mean incremental response of {t.value:,.6g}", "roas": f"a ROAS of at least {t.value:g}",
-            "mroas": f"a marginal ROAS of at least {t.value:g}"}[t.type]
+    what = {"response": f"a mean incremental response of {plain_number(t.value)}",
+            "roas": f"a ROAS of at least {plain_number(t.value)}",
+            "mroas": f"a marginal ROAS of at least {plain_number(t.value)}"}[t.type]
     how = "least" if t.type == "response" else "largest"
+    achieved = "" if t.type == "response" else f"achieved {plain_number(t.achieved)}; "  # a response target: below
     return (f"**Target:** the {how} budget whose optimal plan reaches {what} is **{t.budget_per_period:,.6g} per "
-            f"period** (achieved {t.achieved:,.4g}; response {t.response.mean:,.0f}, {_hdi(t.response)}).")
+            f"period** ({achieved}response {t.response.mean:,.0f}, {_hdi(t.response)}).")
 
 
 def alternatives_table(alloc: Allocation) -> pd.DataFrame:
