@@ -177,6 +177,7 @@ def model_review(idata, data: MMMData, diag: Diagnostics, prior=None,
 
 
 def review_table(review: Review) -> pd.DataFrame:
-    """The review as a table: check, verdict, value, threshold, detail, what to do."""
-    return pd.DataFrame([{"check": c.name, "verdict": c.verdict.upper(), "value": c.value, "threshold": c.threshold,
-                          "detail": c.detail, "what to do": c.action} for c in review.checks])
+    """The review as a table: check, verdict, value, threshold, detail, what to do (when a check says)."""
+    df = pd.DataFrame([{"check": c.name, "verdict": c.verdict.upper(), "value": c.value, "threshold": c.threshold,
+                        "detail": c.detail, "what to do": c.action} for c in review.checks])
+    return df if df["what to do"].astype(bool).any() else df.drop(columns="what to do")
