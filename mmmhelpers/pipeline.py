@@ -345,6 +345,8 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
         while not done.is_set():
             time.sleep(0.1)
             for line in lines.new():
+                if progress:  # papermill's cell bar is mid-line on stderr: end it so the line stands alone
+                    sys.stderr.write("\n")
                 _say(f"      {stage}: {line}")
     except KeyboardInterrupt:
         _kill_kernels(done)
