@@ -81,7 +81,7 @@ def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:
     c = idata.posterior["channel_contribution_original_scale"]
     tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
     share = (tot / tot.sum("channel")).transpose("channel", "sample").values
-    spend = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
+    spend = data.total_spend
     rows = []
     for i, ch in enumerate(data.channels):
         m, lo, hi = _summary(share[i])
@@ -101,7 +101,7 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
     c = idata.posterior["channel_contribution_original_scale"]
     tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
     tot = tot.transpose("sample", "channel").values
-    spend = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
+    spend = data.total_spend
     base = posterior_media(spec, data, idata, data.X[:, None], idx).eval()
     rows = []
     for i, ch in enumerate(data.channels):

@@ -52,6 +52,11 @@ class MMMData:
         return list(self.panel)
 
     @property
+    def total_spend(self) -> np.ndarray:
+        """Spend per channel summed over every date and panel cell."""
+        return self.X.reshape(self.n_dates, -1, len(self.channels)).sum(axis=(0, 1))
+
+    @property
     def n_dates(self) -> int:
         return len(self.dates)
 

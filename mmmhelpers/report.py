@@ -129,7 +129,7 @@ def contribution_summary(idata, data) -> pd.DataFrame:
     tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")])
     return pd.DataFrame({
         "channel": data.channels,
-        "spend": data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1)),
+        "spend": data.total_spend,
         "contribution": tot.mean(("chain", "draw")).values,
         "share of media": (tot / tot.sum("channel")).mean(("chain", "draw")).values,
     })

@@ -113,7 +113,7 @@ def contraction(prior, idata, names: list[str] | None = None) -> pd.DataFrame:
 def _roas(idata, data: MMMData) -> pd.Series:
     c = idata.posterior["channel_contribution_original_scale"]
     tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).mean(("chain", "draw"))
-    spend = data.X.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
+    spend = data.total_spend
     return pd.Series(tot.values / np.where(spend > 0, spend, np.nan), index=data.channels)
 
 
