@@ -67,21 +67,23 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     return report.seconds
 
 
-def _compile(mmm: MMM, sampler: str):
+def _compile(mmm: MMM, sampler: str) -> tuple[object | None, str | None]:
     """nutpie's compiled model, its C callbacks cached on disk (``compile.compile_model``: a model
-    structure compiled once loads in about a second in later runs); nutpie's own compile if that fails."""
+    structure compiled once loads in about a second in later runs); nutpie's own compile if that fails.
+    Also returns how: "hit" or "miss" of the cache, "nutpie" for the fallback (None for PyMC's sampler)."""
     if sampler != "nutpie":
-        return None
+        return None, None
     import nutpie
 
-    from mmmhelpers.compile import compile_model
+    from mmmhelpers import compile as mc
 
     try:
-        return compile_model(mmm.model)
+        compiled = mc.compile_model(mmm.model)
+        return compiled, "hit" if mc.last_info.hit else "miss"
     except Exception as err:  # noqa: BLE001 - the cache is an optimization: never fail a fit over it
         warnings.warn(f"cached compile failed ({type(err).__name__}: {err}); using nutpie.compile_pymc_model",
                       RuntimeWarning, stacklevel=2)
-        return nutpie.compile_pymc_model(mmm.model)
+        return nutpie.compile_pymc_model(mmm.model), "nutpie"
 
 
 def time_gradient(compiled, evaluations: int = 200) -> float | None:
@@ -141,8 +143,9 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     fit_seed = seed_for(seed, "fit")
     checked = check_gradients(mmm, fit_seed)
     t0 = time.perf_counter()
-    compiled = _compile(mmm, sampler)
-    timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0, "gradient_check_seconds": checked}
+    compiled, how = _compile(mmm, sampler)
+    timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0, "gradient_check_seconds": checked,
+               "compile_cache": how}
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
@@ -174,7 +177,7 @@ def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: lis
     """
     sampler, cores = _sampler(fit)
     check_gradients(mmm, seeds[0] if seeds else 0)
-    compiled = _compile(mmm, sampler)
+    compiled, _ = _compile(mmm, sampler)
     names = set(mmm.model.named_vars)
     for k, vals in enumerate(values):
         vals = {n: v for n, v in vals.items() if n in names}
@@ -248,6 +251,7 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     d["steps_per_draw"] = round(float(steps.mean()), 1) if steps is not None else None
     for key in ("gradient_seconds", "estimated_sampling_seconds"):
         d[key] = None if timings.get(key) is None else float(f"{timings[key]:.3g}")
+    d["compile_cache"] = timings.get("compile_cache")
     return Diagnostics(**d, **_divergences(idata, fit))
 
 

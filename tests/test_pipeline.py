@@ -58,6 +58,7 @@ def test_run_prints_progress_per_stage(report):
     assert proc.stdout.index(said.group(0)) < proc.stdout.index("02_fit: done")
     diag = load(report[0], "diagnostics.json")
     assert diag["gradient_seconds"] > 0 and diag["steps_per_draw"] >= 1
+    assert diag["compile_cache"] in ("hit", "miss")  # the MMM goes through our cached compile, not the fallback
     from mmmhelpers.fit import STARTUP_SECONDS, STEPS_PER_DRAW
 
     chains_per_core = 2 // min(2, os.cpu_count() or 1)
