@@ -19,7 +19,7 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmmhelpers.config import Params
-from mmmhelpers.data import MMMData, from_frame, load_csv
+from mmmhelpers.data import MMMData, from_frame, load_csv, truth_from_csv
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.simulate import simulate
 
@@ -309,9 +309,12 @@ class Manifest(Record):
 def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:
     """Simulate (truth known) or load + validate the CSV (truth from ``data.truth`` if given)."""
     if params.data.path is not None:
-        data = load_csv(params.resolve(params.data.path), params.data)
-        truth = xr.load_dataset(params.resolve(params.data.truth)) if params.data.truth else None
-        return data, truth
+        path = params.resolve(params.data.path)
+        data = load_csv(path, params.data)
+        parts = [xr.load_dataset(params.resolve(params.data.truth))] if params.data.truth else []
+        if params.data.truth_columns or params.data.truth_values:
+            parts.append(truth_from_csv(path, params.data, data))
+        return data, (xr.merge(parts) if parts else None)
     return simulate(params.simulate, seed_for(params.seed, "simulate"))
 
 

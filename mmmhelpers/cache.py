@@ -18,10 +18,11 @@ __all__ = ["stage_inputs", "changed_stages", "stale_reuse", "SECTIONS", "UPSTREA
 PACKAGE = Path(__file__).resolve().parent
 SECTIONS = {
     "01_simulate": ["seed", "data", "simulate"],
-    "02_fit": ["model", "fit", "report.roas_range"],
+    "02_fit": ["model", "fit", "report.roas_range", "report.published", "report.reference",
+               "model_variants"],
     "03_recovery": ["recovery"],
     "04_out_of_sample": ["out_of_sample"],
-    "05_optimize": ["optimization", "report.published"],
+    "05_optimize": ["optimization"],
 }
 UPSTREAM = {"01_simulate": [], "02_fit": ["01_simulate"], "03_recovery": ["01_simulate", "02_fit"],
             "04_out_of_sample": ["01_simulate", "02_fit"], "05_optimize": ["01_simulate", "02_fit"]}

@@ -48,7 +48,10 @@ class DataSpec(Strict):
     channel_columns: list[str] = Field(default_factory=list)
     control_columns: list[str] = Field(default_factory=list)
     dims: list[str] = Field(default_factory=list)  # panel dims, e.g. [geo]
-    truth: Path | None = None  # optional truth file of a published case
+    truth: Path | None = None  # optional truth file of a published case (netCDF)
+    # truth held in the CSV itself: truth variable -> column, or {channel: column} for a per-channel series
+    truth_columns: dict[str, str | dict[str, str]] = Field(default_factory=dict)
+    truth_values: dict[str, float | list[float]] = Field(default_factory=dict)  # true parameters (one per channel)
 
 
 class SimulateSpec(Strict):
@@ -142,6 +145,7 @@ class FitSpec(Strict):
 class OutOfSampleSpec(Strict):
     holdout_weeks: int = Field(8, ge=1)
     rolling_origins: int = Field(0, ge=0)
+    forecast_weeks: int = Field(0, ge=0, le=104)  # forecast after the last week: spend held at its last level
 
 
 class ConstraintSpec(Strict):
@@ -269,16 +273,50 @@ class PublishedNumber(Strict):
 
     label: str
     value: float
-    source: str  # allocation:<cell> | alternative:<name>:<cell> | target_budget | posterior:<var>[<coord>, ...]
+    # posterior:<var>[<coord>, ...] | data:<name>[<coord>, ...] | diagnostics:<field> (shown on the fit page);
+    # allocation:<cell> | alternative:<name>:<cell> | target_budget | response:<plan> (on the budget page)
+    source: str
+    tolerance: float = Field(0.05, ge=0)  # a point value agrees within this relative difference (0: exactly)
+    variant: str | None = None  # the model variant it is compared with (default: the main model)
     note: str = ""
+
+    @field_validator("source")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        kind = v.partition(":")[0]
+        kinds = ("posterior", "data", "diagnostics", "allocation", "alternative", "target_budget", "response")
+        if kind not in kinds:
+            raise ValueError(f"unknown source kind {kind!r} (known: {', '.join(kinds)})")
+        return v
+
+    @property
+    def page(self) -> str:
+        """The page whose table shows it: the fit page for the model's numbers, the budget page for plans."""
+        return "fit" if self.source.partition(":")[0] in ("posterior", "data", "diagnostics") else "optimize"
 
 
 class ReportSpec(Strict):
     client: bool = False
     published: list[PublishedNumber] = Field(default_factory=list)  # "published vs this report" table
+    reference: str = ""  # the published document this case reproduces (named on the index page)
+    reference_url: str = ""  # where to read it (linked from its name)
     roas_range: tuple[float, float] | None = None  # plausible ROAS (target units per currency unit) for the review
     currency: str = ""  # e.g. EUR: put before every amount of spend in the summary
     target_label: str = "units of the target"  # what the target counts, e.g. "sales" or "new users"
+
+
+class VariantSpec(Strict):
+    """Another model of the same data, fitted beside the main one and compared with it on the fit page: the
+    fields of ``model`` and ``fit`` it changes (merged into the main ones, as written in the main sections)."""
+
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    label: str = ""  # as the pages name it (default: the name)
+    model: dict[str, Any] = Field(default_factory=dict)
+    fit: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
 
 
 class Params(Strict):
@@ -294,6 +332,7 @@ class Params(Strict):
     recovery: RecoverySpec = RecoverySpec()
     optimization: OptimizationSpec | None = None
     report: ReportSpec = ReportSpec()
+    model_variants: list[VariantSpec] = Field(default_factory=list)  # other models fitted and compared on page 2
     source: Path | None = Field(None, exclude=True)  # the file it was read from
 
     @model_validator(mode="after")
@@ -303,6 +342,25 @@ class Params(Strict):
         if self.data.path is not None and not self.data.channel_columns:
             raise ValueError("data.channel_columns must list at least one channel for a CSV")
         return self
+
+    @model_validator(mode="after")
+    def _distinct_variants(self) -> Params:
+        names = [v.name for v in self.model_variants]
+        if len(set(names)) < len(names) or "main" in names:
+            raise ValueError(f"model_variants need distinct names other than 'main', got {names}")
+        for p in self.report.published:
+            if p.variant is not None and p.variant not in names:
+                raise ValueError(f"report.published {p.label!r}: no model variant named {p.variant!r} "
+                                 f"(variants: {names})")
+        return self
+
+    def variant(self, name: str) -> Params:
+        """This case with the named model variant's ``model`` and ``fit`` fields in place (and no variants)."""
+        v = next(v for v in self.model_variants if v.name == name)
+        dumped = self.model_dump(exclude={"source"})
+        merged = {**dumped, "model": _deep_merge(dumped["model"], v.model), "fit": _deep_merge(dumped["fit"], v.fit),
+                  "model_variants": [], "report": {**dumped["report"], "published": []}}
+        return Params.model_validate({**merged, "source": self.source})
 
     @property
     def base_dir(self) -> Path:
@@ -462,10 +520,26 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
     except ValidationError as err:
         problems = _problems(err, raw)
         raise ParamsError(path, problems) from None
-    problems = _check_priors(params) + _check_scaling(params)
+    problems = _check_priors(params) + _check_scaling(params) + _check_variants(params, raw)
     if problems:
         raise ParamsError(path, problems)
     return params
+
+
+def _check_variants(params: Params, raw: dict) -> list[str]:
+    """Each model variant, merged into the main sections, is a valid case: problems named under its entry."""
+    problems = []
+    for i, v in enumerate(params.model_variants):
+        where = f"model_variants.{i}"
+        try:
+            merged = params.variant(v.name)
+        except ValidationError as err:
+            raw_v = {**raw, "model": _deep_merge(raw.get("model") or {}, v.model),
+                     "fit": _deep_merge(raw.get("fit") or {}, v.fit)}
+            problems += [f"{where}.{p}" for p in _problems(err, raw_v)]
+            continue
+        problems += [f"{where}.{p}" for p in _check_priors(merged)]
+    return problems
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:

@@ -311,3 +311,31 @@ def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
     k = np.arange(1, order + 1)
     ang = 2 * np.pi * t[:, None] * k[None, :]
     return np.concatenate([np.sin(ang), np.cos(ang)], axis=1)
+
+
+MULTIPLIERS = ("media_temporal_latent_multiplier", "intercept_latent_multiplier")
+
+
+def truth_from_csv(path: str | Path, spec, data: MMMData) -> xr.Dataset:
+    """The truth a published case keeps in its CSV (``data.truth_columns``) and in the params
+    (``data.truth_values``). A latent multiplier is divided by its geometric mean over the data, as the
+    model's is (its level sits in the betas)."""
+    df = pd.read_csv(path, parse_dates=[spec.date_column]).set_index([spec.date_column, *spec.dims])
+    out = {}
+    for name, col in spec.truth_columns.items():
+        cols = {None: col} if isinstance(col, str) else col
+        missing = [c for c in cols.values() if c not in df.columns]
+        if missing:
+            raise DataError(f"data.truth_columns.{name}: column(s) {missing} not in {path}")
+        parts = [df[c].to_xarray().rename({spec.date_column: "date"}) for c in cols.values()]
+        da = parts[0] if isinstance(col, str) else xr.concat(parts, pd.Index(list(cols), name="channel", dtype=object))
+        da = da.assign_coords(date=da["date"].values.astype("datetime64[ns]"))
+        if name in MULTIPLIERS:
+            da = da / np.exp(np.log(da).mean("date"))
+        out[name] = da.drop_vars([c for c in da.coords if c not in da.dims])
+    for name, value in spec.truth_values.items():
+        v = np.asarray(value, dtype=float)
+        if v.ndim and len(v) != len(data.channels):
+            raise DataError(f"data.truth_values.{name}: {len(v)} values, one per channel needs {len(data.channels)}")
+        out[name] = xr.DataArray(v, dims=["channel"] * v.ndim, coords={"channel": data.channels} if v.ndim else {})
+    return xr.Dataset(out)

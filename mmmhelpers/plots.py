@@ -48,6 +48,8 @@ TRUTH = "black"
 ALERT = "#b2182b"
 """What needs a look: a truth outside its interval, a divergent draw, a negative contribution."""
 PLAN_COLORS = {"optimal": MODEL, "historical": "0.62", "equal": "0.4"}
+VARIANT_COLORS = [MODEL, "#d08c3c", "#6a9f58", "#8c6bb1"]
+"""The main model, then each model variant, where a figure compares models."""
 
 
 def channel_colors(channels) -> dict[str, tuple]:
@@ -167,7 +169,7 @@ def _bands(ax, dates, draws: np.ndarray, color: str, label: str):
 
 
 def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, title: str, color: str, label: str,
-                           observed_style: dict, cut: int | None = None):
+                           observed_style: dict, cut: int | None = None, cut_label: str = "train | test"):
     """One panel per coordinate: 50%/94% bands of ``draws`` (sample, date, ...) against the observed target."""
     dates = data.dates[window]
     fig, axes = _grid(len(_cells(data.panel)))
@@ -175,7 +177,7 @@ def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, ti
         _bands(ax, dates, draws.sel(cell).values[:, window], color, label)
         ax.plot(dates, data.y[(window, *_index(data, cell))], label="observed", **observed_style)
         if cut is not None:
-            ax.axvline(data.dates[cut], color="grey", ls="--", lw=1.5, label="train | test")
+            ax.axvline(data.dates[cut], color="grey", ls="--", lw=1.5, label=cut_label)
         ax.set(title=_titled(title, cell), ylabel=f"{UNITS['target']} per week")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
@@ -242,6 +244,15 @@ def plot_holdout(pred: xr.Dataset, data: MMMData, train_end: int, context_weeks:
                                   observed_style={"color": "black", "marker": ".", "ls": "-", "ms": 4, "lw": 0.8})
 
 
+def plot_forecast(pred: xr.Dataset, data: MMMData, n_observed: int, context_weeks: int = 30):
+    """The last observed weeks and the forecast after them, with 50% and 94% bands (``data``: the extended
+    data of ``validate.forecast_data``, target NaN after the last observation)."""
+    window = slice(max(0, n_observed - context_weeks), data.n_dates)
+    return _predicted_vs_observed(pred["y_original_scale"], data, window, "Forecast after the last observation",
+                                  MODEL, "forecast", cut=n_observed, cut_label="first forecast week",
+                                  observed_style={"color": "black", "marker": ".", "ls": "-", "ms": 4, "lw": 0.8})
+
+
 def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarray | None, channels: list[str],
                              panel: dict[str, list]):
     """Posterior saturation curve (mean, 94% band) against the true curve, per channel and panel cell."""
@@ -267,6 +278,26 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
     fig.suptitle("Saturation curves: truth vs posterior (one week of spend, no carryover)", fontweight="bold")
     fig.tight_layout()
     return fig
+
+
+def plot_contribution_paths(idatas: dict[str, object], truth):
+    """Each channel's contribution per week (summed over markets), the truth against every model's mean and
+    50%/94% bands: one row per channel, one colour per model (the main model first)."""
+    truth_c = truth["channel_contribution_original_scale"]
+    channels = [str(c) for c in truth_c["channel"].values]
+    fig, axes = _grid(len(channels))
+    for ax, ch in zip(axes, channels):
+        for color, (label, idata) in zip(VARIANT_COLORS, idatas.items()):
+            est = idata.posterior["channel_contribution_original_scale"].sel(channel=ch)
+            est = est.sum([d for d in est.dims if d not in ("chain", "draw", "date")])
+            draws = est.stack(sample=("chain", "draw")).transpose("sample", "date")
+            _bands(ax, pd.DatetimeIndex(draws["date"].values), draws.values, color, label)
+        true = truth_c.sel(channel=ch)
+        true = true.sum([d for d in true.dims if d != "date"]).sel(date=draws["date"].values)
+        ax.plot(pd.DatetimeIndex(true["date"].values), true.values, color=TRUTH, ls="--", lw=1.5, label="truth")
+        ax.set(title=f"Contribution of {ch}: truth vs each model", ylabel=f"{UNITS['target']} per week")
+        ax.yaxis.set_major_formatter(THOUSANDS)
+    return _weekly_rows_done(fig, axes)
 
 
 def plot_multiplier(idata, truth=None, name: str = "media_temporal_latent_multiplier"):

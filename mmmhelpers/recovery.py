@@ -9,7 +9,7 @@ import xarray as xr
 
 from mmmhelpers.config import FitSpec, Params
 
-__all__ = ["recovery_table", "contribution_table", "verdict", "saturation_curves", "replicate_study",
+__all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict", "saturation_curves", "replicate_study",
            "coverage_summary", "truth_table", "replicate_fit"]
 
 
@@ -51,6 +51,13 @@ def recovery_table(idata, truth: xr.Dataset, hdi_prob: float = 0.94) -> pd.DataF
                          "rel_error": float((m - t) / t) if t != 0 else float("nan"), "quantile": float(q)})
     return pd.DataFrame(rows, columns=["parameter", "truth", "mean", "hdi_low", "hdi_high", "covered", "rel_error",
                                        "quantile"])
+
+
+def recovery_by_model(idatas: dict[str, object], truth: xr.Dataset) -> pd.DataFrame:
+    """``recovery_table`` of every model (main first, then the variants), with a ``model`` column."""
+    return pd.concat([recovery_table(idata, truth).assign(model=label) for label, idata in idatas.items()],
+                     ignore_index=True)[["model", "parameter", "truth", "mean", "hdi_low", "hdi_high", "covered",
+                                         "rel_error"]]
 
 
 def contribution_table(idata, truth: xr.Dataset, hdi_prob: float = 0.94) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 
+import arviz as az
 import numpy as np
 import pandas as pd
 
@@ -13,7 +14,7 @@ from mmmhelpers.config import Params, load_params, quick
 
 __all__ = ["setup", "table", "as_percent", "progress", "md", "data_summary", "contribution_summary",
            "allocation_headline", "scenario_table", "plan_table", "target_sentence", "constraint_table",
-           "published_table", "resolve_source", "alternatives_table", "parameter_summary"]
+           "published_table", "resolve_source", "scales_table", "verdict", "alternatives_table", "parameter_summary"]
 
 
 def setup(params_path: str, quick_run: bool = False) -> Params:
@@ -108,6 +109,16 @@ def data_summary(data) -> pd.DataFrame:
         "mean weekly spend": X.mean(axis=(0, 1)),
         "weeks with spend": (X > 0).mean(axis=(0, 1)),
     })
+
+
+def scales_table(mmm) -> pd.DataFrame:
+    """The scales the model divides by: the target's and each channel's, per panel cell (original units)."""
+    cells = list(np.ndindex(*mmm.target_scale.shape))
+    names = [", ".join(str(mmm.data.panel[d][i]) for d, i in zip(mmm.data.panel, idx)) or "all" for idx in cells]
+    frame = pd.DataFrame({"market": names, "target": [float(mmm.target_scale[idx]) for idx in cells]})
+    for k, ch in enumerate(mmm.data.channels):
+        frame[f"{ch} spend"] = [float(mmm.channel_scale[(*idx, k)]) for idx in cells]
+    return frame
 
 
 def parameter_summary(idata) -> pd.DataFrame:
@@ -239,17 +250,36 @@ def _cell_spend(records: list[dict], cells: list[str], cell: str) -> float:
     return records[cells.index(cell)]["spend_per_period"]
 
 
-def resolve_source(source: str, alloc: Allocation | None, idata) -> float:
-    """This report's value for a ``report.published`` source (see docs/params.md)."""
+def _select(da, coords: str):
+    """``da`` at the comma-separated coordinates of ``name[a, b]`` (in the order of its non-sample dims)."""
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    keys = [c.strip() for c in coords.rstrip("]").split(",")] if coords else []
+    if len(keys) != len(dims):
+        raise KeyError(f"give {len(dims)} coordinate(s) ({', '.join(dims) or 'none'}), got {keys}")
+    return da.sel(dict(zip(dims, keys)))
+
+
+def resolve_source(source: str, idata, alloc: Allocation | None = None, diag=None) -> tuple[float, float, float]:
+    """This report's value for a ``report.published`` source (see docs/params.md): ``(value, hdi_low,
+    hdi_high)``; the HDI (94%) only for posterior quantities, NaN otherwise."""
     kind, _, rest = source.partition(":")
+    name, _, coords = rest.partition("[")
     if kind == "posterior":
-        name, _, coords = rest.partition("[")
-        da = idata.posterior[name]
-        dims = [d for d in da.dims if d not in ("chain", "draw")]
-        keys = [c.strip() for c in coords.rstrip("]").split(",")] if coords else []
-        return float(da.sel(dict(zip(dims, keys))).mean())
+        da = _select(idata.posterior[name], coords)
+        low, high = az.hdi(da, hdi_prob=0.94)[name].values
+        return float(da.mean()), float(low), float(high)
+    if kind == "data":
+        return float(_select(idata.constant_data[name], coords)), np.nan, np.nan
+    if kind == "diagnostics":
+        if diag is None or not hasattr(diag, rest):
+            raise KeyError(f"{source}: no such diagnostics field")
+        return float(getattr(diag, rest)), np.nan, np.nan
+    return _plan_value(kind, rest, alloc), np.nan, np.nan
+
+
+def _plan_value(kind: str, rest: str, alloc: Allocation | None) -> float:
     if alloc is None:
-        raise KeyError(f"{source}: this run has no allocation")
+        raise KeyError(f"{kind}: this run has no allocation")
     alts = {a.name: a for a in alloc.alternatives}
     if kind == "allocation":
         return _cell_spend(alloc.allocation, alloc.cells, rest)
@@ -262,18 +292,42 @@ def resolve_source(source: str, alloc: Allocation | None, idata) -> float:
         plans = {"optimal": alloc.response, "historical": alloc.initial.response,
                  "equal": alloc.equal.response if alloc.equal else None} | {a: v.response for a, v in alts.items()}
         return plans[rest].mean
-    raise KeyError(f"unknown source {source!r}")
+    raise KeyError(f"unknown source {kind}:{rest}")
 
 
-def published_table(params: Params, alloc: Allocation | None, idata) -> pd.DataFrame:
-    """``report.published``: each published number beside this report's, with the relative difference."""
+def verdict(published: float, ours: float, low: float, high: float, tolerance: float) -> str:
+    """Does this report agree with the published number? Posterior quantities: is it inside our 94% HDI;
+    point values: within ``tolerance`` (relative; 0: exactly equal)."""
+    if np.isnan(ours):
+        return "not found"
+    if not np.isnan(low):
+        return "inside our 94% HDI" if low <= published <= high else "outside our 94% HDI"
+    if tolerance == 0 or published == 0:
+        return "same" if ours == published else "differs"
+    rel = (ours - published) / abs(published)
+    return f"agrees (within {tolerance:.0%})" if abs(rel) <= tolerance else f"differs by {rel:+.0%}"
+
+
+def published_table(params: Params, page: str, idata, alloc: Allocation | None = None, diag=None,
+                    variants: dict | None = None) -> pd.DataFrame:
+    """``report.published`` numbers of one page ("fit" or "optimize"): the published value beside ours, its
+    94% HDI (posterior quantities), the relative difference and a verdict. ``variants`` maps a model variant's
+    name to its ``(idata, diagnostics)``, for the numbers compared with a variant."""
     rows = []
-    for p in params.report.published:
+    for p in (p for p in params.report.published if p.page == page):
+        note = p.note
         try:
-            ours = resolve_source(p.source, alloc, idata)
+            if p.variant is not None and p.variant not in (variants or {}):
+                raise KeyError(f"model variant {p.variant!r} was not fitted")
+            idata_p, diag_p = (variants or {}).get(p.variant, (idata, diag))
+            ours, low, high = resolve_source(p.source, idata_p, alloc, diag_p)
         except (KeyError, ValueError) as err:
-            ours = np.nan
-            p = p.model_copy(update={"note": f"{p.note} (not found: {err})".strip()})
-        rows.append({"quantity": p.label, "published": p.value, "this report": ours,
-                     "difference": (ours - p.value) / abs(p.value) if p.value else np.nan, "note": p.note})
+            ours = low = high = np.nan
+            note = f"{note} (not found: {err})".strip()
+        hdi = "" if np.isnan(low) else f"{plain_number(low)} to {plain_number(high)}"
+        model = {"model": next((v.title for v in params.model_variants if v.name == p.variant), "main model")} \
+            if getattr(params, "model_variants", None) else {}
+        rows.append({"quantity": p.label, **model, "published": p.value, "this report": ours, "94% HDI": hdi,
+                     "difference": (ours - p.value) / abs(p.value) if p.value else np.nan,
+                     "verdict": verdict(p.value, ours, low, high, p.tolerance), "note": note})
     return pd.DataFrame(rows)

@@ -2,11 +2,14 @@
 
 Prediction swaps the full spend history into the fitted model (``pm.set_data``) so that adstock
 carries over from training weeks into the test weeks (no cold start), then draws the posterior
-predictive and keeps the test weeks.
+predictive and keeps the test weeks. ``forecast`` does the same after the last observed week.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -19,7 +22,8 @@ from mmmhelpers.fit import sample_many
 from mmmhelpers.model import MMM, model_for, scales
 from mmmhelpers.seeds import seed_for
 
-__all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds"]
+__all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds", "forecast", "forecast_data",
+           "forecast_table"]
 
 
 def crps(samples: np.ndarray, obs: np.ndarray) -> np.ndarray:
@@ -74,6 +78,33 @@ def predict(mmm: MMM, idata, data: MMMData, seed: int = 0, var_names=("y",)) -> 
     finally:
         mmm.set_data(mmm.data)
     return _original_scale_draws(pp, mmm.target_scale, mmm.data.panel)
+
+
+def forecast_data(data: MMMData, weeks: int) -> MMMData:
+    """``data`` followed by ``weeks`` future weeks: every cell's spend held at its last observed week's, controls
+    at 0 (no event), the target unknown (NaN). The history stays, so its carryover runs into the future."""
+    step = data.dates[-1] - data.dates[-2] if data.n_dates > 1 else pd.Timedelta(weeks=1)
+    dates = data.dates.append(pd.DatetimeIndex([data.dates[-1] + step * (k + 1) for k in range(weeks)]))
+    tail = lambda a, fill: np.concatenate([a, np.broadcast_to(fill, (weeks, *a.shape[1:]))])  # noqa: E731
+    return replace(data, dates=dates, X=tail(data.X, data.X[-1]), C=tail(data.C, 0.0), y=tail(data.y, np.nan))
+
+
+def forecast(mmm: MMM, idata, data: MMMData, weeks: int, seed: int = 0,
+             var_names=("y",)) -> tuple[MMMData, xr.Dataset]:
+    """The fitted model's posterior predictive over ``data`` and ``weeks`` future weeks (``forecast_data``):
+    the extended data and the draws ``(sample, date, *panel)``, original scale."""
+    future = forecast_data(data, weeks)
+    return future, predict(mmm, idata, replace(future, y=np.nan_to_num(future.y)), seed=seed, var_names=var_names)
+
+
+def forecast_table(pred: xr.Dataset, data: MMMData, n_observed: int) -> pd.DataFrame:
+    """Per forecast week and panel cell: the mean and 94% HDI of the target (original scale)."""
+    y = pred["y_original_scale"].isel(date=slice(n_observed, None))
+    hdi = az.hdi(y.unstack("sample"), hdi_prob=0.94)["y_original_scale"]
+    frame = y.mean("sample").to_dataframe("forecast").drop(columns=["chain", "draw"], errors="ignore")
+    frame["94% low"] = hdi.sel(hdi="lower").to_dataframe("v")["v"]
+    frame["94% high"] = hdi.sel(hdi="higher").to_dataframe("v")["v"]
+    return frame.reset_index()
 
 
 def _original_scale_draws(pp: xr.Dataset, target_scale: np.ndarray, panel: dict) -> xr.Dataset:

@@ -43,8 +43,14 @@ if graph is None:  # this cell is left out of the client version
                "`brew install graphviz` or `conda install -c conda-forge graphviz`.)*"))
 
 # %% [markdown]
-# Spend and target are divided by their maximum per panel coordinate before fitting; contributions are
-# reported back on the original scale.
+# Spend and target are divided by their maximum before fitting (`model.scaling`); contributions are reported
+# back on the original scale. The priors are on the divided scale: a saturation beta of 0.2 means a channel adds
+# at most a fifth of the target's largest week.
+
+# %%
+from mmmhelpers.report import scales_table
+
+table(scales_table(mmm), caption="Scales: the target and each channel's spend are divided by these (original units)")
 
 # %%
 #| label: fig-prior-ppc
@@ -120,6 +126,30 @@ display(table(summary, caption="Parameters (model scale): posterior mean, sd, 94
               "worst-mixing first"))
 fig = plots_fit.plot_worst_ranks(idata, list(summary["parameter"][:3]))
 plt.show()
+
+# %%
+from mmmhelpers.variants import Fitted, comparison_table, fit_variants, parameter_comparison, published_models
+
+variants = fit_variants(params, data, run_dir, say=lambda line: progress(run_dir, line))
+if variants:
+    models = [Fitted("main", "main model", mmm, idata, diag), *variants]
+    display(md("## Model variants\n\nThe same data fitted with other model specs (`model_variants`). The main model "
+               "is the one the other pages use. A higher elpd (PSIS-LOO) predicts unseen weeks better; a "
+               "difference within about two of its standard errors is not a clear winner."))
+    display(table(comparison_table(models), percent=("LOO weight",), caption="Model variants: sampler health "
+                  "and expected log predictive density (PSIS-LOO)"))
+    display(table(parameter_comparison(models), caption="Shared parameters: posterior mean (94% HDI) per model"))
+
+# %%
+from mmmhelpers.report import published_table
+
+if any(p.page == "fit" for p in params.report.published):
+    display(md(f"**Published vs this report.** The published numbers are those of *{params.report.reference}*."
+               if params.report.reference else "**Published vs this report.**"))
+    display(table(published_table(params, "fit", idata, diag=diag, variants=published_models(variants)),
+                  percent=("difference",),
+                  caption="Published vs this report: posterior means with our 94% HDI; a published value inside "
+                  "it agrees"))
 
 # %% [markdown]
 # ## What drove the target

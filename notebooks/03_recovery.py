@@ -70,6 +70,26 @@ if truth is not None and "media_temporal_latent_multiplier" in idata.posterior:
     plt.show()
 
 # %%
+from mmmhelpers.recovery import recovery_by_model
+from mmmhelpers.variants import load_variants
+
+if truth is not None:
+    idatas = {"main model": idata} | {v.label: v.idata for v in load_variants(params, run_dir)}
+if truth is not None and params.model_variants:
+    display(md("## Every model against the truth\n\nThe main model and each variant of the fit page, compared "
+               "with the same true values."))
+    display(table(recovery_by_model(idatas, truth).drop(columns=["covered"]), percent=("rel_error",),
+                  caption="Truth vs posterior per model (model scale)"))
+
+# %%
+#| label: fig-contribution-paths
+#| fig-cap: "Each channel's weekly contribution: the truth (dashed) against each model's estimate (94% and 50% bands)."
+contributions = truth.get("channel_contribution_original_scale") if truth is not None else None
+if contributions is not None and "date" in contributions.dims:
+    fig = plots.plot_contribution_paths(idatas, truth)
+    plt.show()
+
+# %%
 from mmmhelpers.recovery import coverage_summary, replicate_fit, replicate_study
 
 n_reps = params.recovery.replicates

@@ -14,6 +14,7 @@ quick = False  # True: few draws for a fast look
 #| include: false
 # %matplotlib inline
 import matplotlib.pyplot as plt
+from IPython.display import display
 
 from mmmhelpers import artifacts, plots
 from mmmhelpers.report import md, setup, table
@@ -62,3 +63,21 @@ plt.show()
 # %% [markdown]
 # Coverage near 94% (and 50%) means the intervals are honest; a MAPE much larger out of sample than in sample
 # means the model overfits.
+
+# %%
+#| label: fig-forecast
+#| fig-cap: "Forecast of the weeks after the last observation, from the model fitted on every week."
+if params.out_of_sample.forecast_weeks:
+    from mmmhelpers.model import model_for
+    from mmmhelpers.seeds import seed_for
+    from mmmhelpers.validate import forecast, forecast_table
+
+    weeks = params.out_of_sample.forecast_weeks
+    future, pred = forecast(model_for(params, data), artifacts.load_idata(run_dir), data, weeks,
+                            seed=seed_for(params.seed, "forecast"))
+    display(md(f"## Forecast\n\nThe next {weeks} weeks with every market's spend held at its last observed week "
+               "and no events; the spend of the last weeks keeps working through carryover."))
+    fig = plots.plot_forecast(pred, future, data.n_dates)
+    plt.show()
+    display(table(forecast_table(pred, future, data.n_dates), caption=f"Forecast of the target, next {weeks} weeks "
+                  "(mean and 94% HDI, original scale)"))

@@ -99,6 +99,7 @@ if alloc is not None and (alloc.constraints or alloc.target):
         display(md(report.target_sentence(alloc)))
 
 # %%
-if params.report.published:
-    display(table(report.published_table(params, alloc, idata), percent=("difference",),
-                  caption="Published vs this report"))
+if any(p.page == "optimize" for p in params.report.published):
+    display(table(report.published_table(params, "optimize", idata, alloc), percent=("difference",),
+                  caption="Published vs this report" + (f" ({params.report.reference})" if params.report.reference
+                                                        else "")))

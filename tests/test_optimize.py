@@ -1,5 +1,7 @@
 """Budget optimizer: window response by hand (history, tail), optimum vs brute force, KKT, constraints, targets, risk."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from conftest import MODEL_VARS, idata_from_truth
@@ -289,23 +291,65 @@ def test_alternatives_are_validated_at_load_time():
         OptimizationSpec(budget=10.0, alternatives=[{"name": "a"}, {"name": "a"}])
 
 
-def test_published_sources_resolve_to_this_reports_numbers(fitted):
+def _published_alloc():
     from mmmhelpers.artifacts import Allocation
-    from mmmhelpers.report import resolve_source
 
-    _, idata, _ = fitted
-    alloc = Allocation.model_validate({
+    return Allocation.model_validate({
         "budget_per_period": 5.0, "num_periods": 8, "objective": "mean", "cells": ["x1", "x2"],
         "allocation": [{"channel": "x1", "spend_per_period": 2.8}, {"channel": "x2", "spend_per_period": 2.2}],
         "response": {"mean": 10.0, "hdi_94": [8.0, 12.0]},
         "initial": {"allocation": [], "response": {"mean": 9.0, "hdi_94": [7.0, 11.0]}}, "scenarios": [],
         "optimizer": {}})
-    assert resolve_source("allocation:x2", alloc, idata) == 2.2
-    assert resolve_source("response:historical", alloc, idata) == 9.0
-    lam = idata.posterior["saturation_lam"].sel(channel="x1").mean().item()
-    assert resolve_source("posterior:saturation_lam[x1]", alloc, idata) == pytest.approx(lam)
+
+
+def test_published_sources_resolve_to_this_reports_numbers(fitted):
+    from mmmhelpers.report import resolve_source
+
+    _, idata, _ = fitted
+    alloc = _published_alloc()
+    assert resolve_source("allocation:x2", idata, alloc)[0] == 2.2
+    assert resolve_source("response:historical", idata, alloc)[0] == 9.0
+    draws = idata.posterior["saturation_lam"].sel(channel="x1").values.ravel()
+    mean, low, high = resolve_source("posterior:saturation_lam[x1]", idata, alloc)
+    assert mean == pytest.approx(draws.mean())
+    assert (low, high) == pytest.approx((draws.min(), draws.max()))  # 3 draws: the 94% HDI spans them all
+    idata = idata.copy()
+    import xarray as xr
+
+    scales = xr.DataArray([13812.08, 11002.98], dims=["geo"], coords={"geo": ["geo_a", "geo_b"]})
+    idata.add_groups(constant_data=xr.Dataset({"target_scale": scales}))
+    assert resolve_source("data:target_scale[geo_b]", idata)[0] == 11002.98
+    assert resolve_source("diagnostics:divergences", idata, diag=SimpleNamespace(divergences=3))[0] == 3
     with pytest.raises(KeyError, match="unknown cell"):
-        resolve_source("allocation:tv", alloc, idata)
+        resolve_source("allocation:tv", idata, alloc)
+    with pytest.raises(KeyError, match="give 1 coordinate"):
+        resolve_source("posterior:saturation_lam", idata, alloc)
+
+
+def test_published_verdicts_and_the_page_each_number_goes_on(fitted):
+    from pydantic import ValidationError
+
+    from mmmhelpers.config import ReportSpec
+    from mmmhelpers.report import published_table, verdict
+
+    assert verdict(0.475, 0.47, 0.1, 0.9, 0.05) == "inside our 94% HDI"
+    assert verdict(0.95, 0.47, 0.1, 0.9, 0.05) == "outside our 94% HDI"
+    assert verdict(2.80, 2.85, np.nan, np.nan, 0.05) == "agrees (within 5%)"
+    assert verdict(2.80, 3.08, np.nan, np.nan, 0.05) == "differs by +10%"
+    assert verdict(0, 0, np.nan, np.nan, 0) == "same" and verdict(0, 2, np.nan, np.nan, 0) == "differs"
+    _, idata, _ = fitted
+    report = ReportSpec(published=[
+        {"label": "lam x1", "value": 0.5, "source": "posterior:saturation_lam[x1]"},
+        {"label": "x1 spend", "value": 2.8, "source": "allocation:x1"},
+        {"label": "missing", "value": 1.0, "source": "posterior:no_such_var"}])
+    params = SimpleNamespace(report=report)
+    fit = published_table(params, "fit", idata)
+    assert list(fit["quantity"]) == ["lam x1", "missing"]
+    assert fit["verdict"].iloc[1] == "not found" and "not found" in fit["note"].iloc[1]
+    plans = published_table(params, "optimize", idata, _published_alloc())
+    assert list(plans["verdict"]) == ["agrees (within 5%)"]
+    with pytest.raises(ValidationError, match="unknown source kind"):
+        ReportSpec(published=[{"label": "x", "value": 1, "source": "posteriors:x"}])
 
 
 def test_time_varying_media_uses_the_multiplier_of_the_last_observed_week(fitted, rm6):

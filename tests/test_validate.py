@@ -101,3 +101,32 @@ def test_cross_validation_model_on_a_geo_panel_evaluates():
     season = m.compile_fn(m["yearly_seasonality_contribution"], inputs=[m.rvs_to_values[m["gamma_fourier"]]],
                           on_unused_input="ignore")({"gamma_fourier": point["gamma_fourier"] + 0.1})
     assert season.shape == (40, 2)
+
+
+def test_forecast_holds_the_last_spend_and_carries_the_history_over(single_market, truth_model_spec):
+    """The forecast's media contribution equals a numpy computation: normalized geometric adstock over the
+    history followed by the last week's spend held, then logistic saturation, per channel (true parameters)."""
+    from reference import numpy_adstock
+
+    from mmmhelpers.validate import forecast, forecast_table
+
+    data, truth = single_market
+    mmm = build_model(truth_model_spec, data)
+    idata = idata_from_truth(truth, MODEL_VARS, n_draws=2)
+    weeks = 7
+    future, pred = forecast(mmm, idata, data, weeks, seed=1, var_names=("y", "channel_contribution"))
+    n = data.n_dates
+    assert future.n_dates == n + weeks and (np.diff(future.dates[n - 1:]) == np.timedelta64(7, "D")).all()
+    assert np.isnan(future.y[n:]).all() and (future.C[n:] == 0).all()
+    np.testing.assert_array_equal(future.X[n:], np.broadcast_to(data.X[-1], (weeks, len(data.channels))))
+    assert mmm.model["channel_data"].get_value().shape[0] == n  # the model is back on its own data
+    alpha, lam, beta = (truth[v].values for v in ("adstock_alpha", "saturation_lam", "saturation_beta"))
+    l_max = truth_model_spec.adstock.l_max
+    w = alpha[None] ** np.arange(l_max)[:, None]
+    ad = numpy_adstock(future.X / mmm.channel_scale, w / w.sum(0))
+    expected = beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad))
+    np.testing.assert_allclose(pred["channel_contribution"].values[0, n:], expected[n:], rtol=1e-8)
+    table = forecast_table(pred, future, n)
+    assert len(table) == weeks and (table["94% low"] <= table["forecast"]).all()
+    assert (table["forecast"] <= table["94% high"]).all()
+    assert table["date"].iloc[0] == future.dates[n]

@@ -1,0 +1,115 @@
+"""Model variants: other model specs fitted on the same data beside the main model, and compared with it.
+
+A case lists them under ``model_variants`` (see docs/params.md); each is the main ``model``/``fit`` with some
+fields changed (``Params.variant``). The fit page fits each one, saves its posterior and diagnostics under
+``artifacts/variants/<name>/`` and compares: sampler health, expected log predictive density (PSIS-LOO,
+``arviz.compare``) and the parameters the models share. The other pages use the main model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from mmmhelpers import artifacts
+from mmmhelpers.artifacts import Diagnostics
+from mmmhelpers.config import Params
+from mmmhelpers.data import MMMData
+from mmmhelpers.fit import diagnostics, sample, scalar_parameters
+from mmmhelpers.model import MMM, model_for
+from mmmhelpers.report import plain_number
+from mmmhelpers.seeds import seed_for
+
+__all__ = ["Fitted", "variant_dir", "fit_variants", "load_variants", "comparison_table", "parameter_comparison",
+           "MAIN", "published_models", "contributions_over_time"]
+
+MAIN = "main"
+
+
+@dataclass
+class Fitted:
+    """One fitted model of the case: its label, model, posterior and diagnostics."""
+
+    name: str
+    label: str
+    mmm: MMM | None
+    idata: az.InferenceData
+    diag: Diagnostics
+
+
+def variant_dir(run_dir: str | Path, name: str) -> Path:
+    """Where a variant keeps its ``artifacts/`` (posterior and diagnostics)."""
+    return Path(run_dir) / "artifacts" / "variants" / name
+
+
+def fit_variants(params: Params, data: MMMData, run_dir: str | Path, say=None) -> list[Fitted]:
+    """Fit every ``model_variants`` entry on ``data`` (each its own seed), save each, return them in order."""
+    say = say or (lambda _msg: None)
+    out = []
+    for k, v in enumerate(params.model_variants):
+        p = params.variant(v.name)
+        say(f"model variant {v.title!r} ({k + 1}/{len(params.model_variants)})")
+        mmm = model_for(p, data)
+        idata, timings = sample(mmm, p.fit, seed=seed_for(params.seed, "variant", k), progress=False, say=say)
+        diag = diagnostics(idata, p.fit, timings)
+        where = variant_dir(run_dir, v.name)
+        artifacts.save_idata(where, idata)
+        diag.save(where)
+        out.append(Fitted(v.name, v.title, mmm, idata, diag))
+    return out
+
+
+def load_variants(params: Params, run_dir: str | Path) -> list[Fitted]:
+    """The variants a fit page saved (without their models)."""
+    return [Fitted(v.name, v.title, None, artifacts.load_idata(variant_dir(run_dir, v.name)),
+                   Diagnostics.load(variant_dir(run_dir, v.name))) for v in params.model_variants]
+
+
+def _with_log_likelihood(fitted: Fitted) -> az.InferenceData:
+    idata = fitted.idata
+    if "log_likelihood" not in idata.groups():
+        with fitted.mmm.model:
+            pm.compute_log_likelihood(idata, var_names=["y"], extend_inferencedata=True, progressbar=False)
+    return idata
+
+
+def comparison_table(models: list[Fitted]) -> pd.DataFrame:
+    """Per model: sampler health, divergences, worst R-hat and bulk ESS, sampling time, and the expected log
+    predictive density of PSIS-LOO with its difference to the best model (higher predicts better)."""
+    loo = az.compare({m.label: _with_log_likelihood(m) for m in models}, ic="loo")
+    rows = []
+    for m in models:
+        d, c = m.diag, loo.loc[m.label]
+        rows.append({"model": m.label, "health": d.health.upper(), "divergences": d.divergences,
+                     "max R-hat": d.rhat_max, "min bulk ESS": d.ess_bulk_min, "sampling s": d.sampling_seconds,
+                     "elpd (LOO)": c["elpd_loo"], "elpd difference": -c["elpd_diff"], "difference se": c["dse"],
+                     "LOO weight": c["weight"]})
+    return pd.DataFrame(rows)
+
+
+def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:
+    """Each parameter the models share: its posterior mean and 94% HDI in every model, side by side."""
+    shared = [n for n in scalar_parameters(models[0].idata) if all(n in m.idata.posterior for m in models[1:])]
+    columns = {}
+    for m in models:
+        summ = az.summary(m.idata, var_names=shared, kind="stats", hdi_prob=0.94)
+        columns[m.label] = [f"{plain_number(r['mean'])} ({plain_number(r['hdi_3%'])} to {plain_number(r['hdi_97%'])})"
+                            for _, r in summ.iterrows()]
+    index = az.summary(models[0].idata, var_names=shared, kind="stats").index
+    return pd.DataFrame({"parameter": list(index), **columns})
+
+
+def published_models(variants: list[Fitted]) -> dict[str, tuple]:
+    """``(idata, diagnostics)`` by the name a ``report.published`` entry's ``variant`` gives."""
+    return {v.name: (v.idata, v.diag) for v in variants}
+
+
+def contributions_over_time(models: list[Fitted], channel: str) -> dict[str, np.ndarray]:
+    """Per model: the draws ``(sample, date)`` of one channel's contribution, original scale (single market)."""
+    return {m.label: m.idata.posterior["channel_contribution_original_scale"].sel(channel=channel)
+            .stack(sample=("chain", "draw")).transpose("sample", "date", ...).values for m in models}
