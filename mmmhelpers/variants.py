@@ -3,11 +3,13 @@
 A case lists them under ``model_variants`` (see docs/params.md); each is the main ``model``/``fit`` with some
 fields changed (``Params.variant``). The fit page fits each one, saves its posterior and diagnostics under
 ``artifacts/variants/<name>/`` and compares: sampler health, expected log predictive density (PSIS-LOO,
-``arviz.compare``) and the parameters the models share. The other pages use the main model.
+``arviz.compare``, with the weeks whose Pareto k is above 0.7, where that estimate is unreliable) and the
+parameters the models share. The other pages use the main model.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,14 +83,17 @@ def _with_log_likelihood(fitted: Fitted) -> az.InferenceData:
 def comparison_table(models: list[Fitted]) -> pd.DataFrame:
     """Per model: sampler health, divergences, worst R-hat and bulk ESS, sampling time, and the expected log
     predictive density of PSIS-LOO with its difference to the best model (higher predicts better)."""
-    loo = az.compare({m.label: _with_log_likelihood(m) for m in models}, ic="loo")
+    with warnings.catch_warnings():  # high Pareto k is reported in the table, not as a warning
+        warnings.simplefilter("ignore", UserWarning)
+        loos = {m.label: az.loo(_with_log_likelihood(m), pointwise=True) for m in models}
+        loo = az.compare(loos, ic="loo")
     rows = []
     for m in models:
         d, c = m.diag, loo.loc[m.label]
         rows.append({"model": m.label, "health": d.health.upper(), "divergences": d.divergences,
                      "max R-hat": d.rhat_max, "min bulk ESS": d.ess_bulk_min, "sampling s": d.sampling_seconds,
                      "elpd (LOO)": c["elpd_loo"], "elpd difference": -c["elpd_diff"], "difference se": c["dse"],
-                     "LOO weight": c["weight"]})
+                     "LOO weight": c["weight"], "weeks with Pareto k > 0.7": int((loos[m.label].pareto_k > 0.7).sum())})
     return pd.DataFrame(rows)
 
 

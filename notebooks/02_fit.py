@@ -135,7 +135,8 @@ if variants:
     models = [Fitted("main", "main model", mmm, idata, diag), *variants]
     display(md("## Model variants\n\nThe same data fitted with other model specs (`model_variants`). The main model "
                "is the one the other pages use. A higher elpd (PSIS-LOO) predicts unseen weeks better; a "
-               "difference within about two of its standard errors is not a clear winner."))
+               "difference within about two of its standard errors is not a clear winner, and weeks with a Pareto k "
+               "above 0.7 make a model's elpd unreliable."))
     display(table(comparison_table(models), percent=("LOO weight",), caption="Model variants: sampler health "
                   "and expected log predictive density (PSIS-LOO)"))
     display(table(parameter_comparison(models), caption="Shared parameters: posterior mean (94% HDI) per model"))

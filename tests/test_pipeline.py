@@ -81,6 +81,27 @@ def test_every_page_and_artifact_exists(report):
     assert not list(out.parent.glob(".tiny.tmp-*")), "staging folder left behind"
 
 
+def test_case_study_parts_model_variants_forecast_and_published_table(report):
+    """The tiny case has one model variant, a 3-week forecast and published numbers of three kinds."""
+    import arviz as az
+
+    out, _ = report
+    variant = out / "artifacts" / "variants" / "no-seasonality" / "artifacts"
+    post = az.from_netcdf(variant / "idata.nc").posterior
+    assert "gamma_fourier" not in post and "gamma_fourier" in az.from_netcdf(out / "artifacts" / "idata.nc").posterior
+    fit = re.sub(r"<[^>]+>", " ", (out / "02_fit.html").read_text())
+    assert "Model variants" in fit and "elpd (LOO)" in fit and "no seasonality" in fit
+    assert "Published vs this report" in fit and "A made-up reference" in fit
+    published = fit[fit.index("Published vs this report"):]
+    divergences = json.loads((variant / "diagnostics.json").read_text())["divergences"]
+    assert ("same" if divergences == 0 else "differs") in published  # the variant's own diagnostics
+    assert "inside our 94% HDI" in published or "outside our 94% HDI" in published
+    assert "Forecast after the last observation" in (out / "04_out_of_sample.html").read_text() or \
+        "Forecast" in re.sub(r"<[^>]+>", " ", (out / "04_out_of_sample.html").read_text())
+    assert "Every model against the truth" in re.sub(r"<[^>]+>", " ", (out / "03_recovery.html").read_text())
+    assert "A made-up reference" in (out / "index.html").read_text()
+
+
 def test_pages_are_self_contained(report):
     out, _ = report
     for s in STAGES:
