@@ -111,6 +111,7 @@ class ModelSpec(Strict):
     priors: dict[str, Any] = Field(default_factory=dict)  # intercept, gamma_control, gamma_fourier, ...
     likelihood: dict[str, Any] = Field(default_factory=_default_likelihood)
     lift_tests: Path | None = None  # CSV: channel, *dims, x, delta_x, delta_y, sigma (relative to the params file)
+    lift_tests_from_truth: bool = False  # simulated cases: calibrate with lift tests simulated from the truth
 
     @field_validator("priors")
     @classmethod
@@ -341,6 +342,14 @@ class Params(Strict):
             raise ValueError("give either data.path (a CSV) or a simulate section")
         if self.data.path is not None and not self.data.channel_columns:
             raise ValueError("data.channel_columns must list at least one channel for a CSV")
+        return self
+
+    @model_validator(mode="after")
+    def _lift_tests_need_a_truth(self) -> Params:
+        uses = [self.model.lift_tests_from_truth, *(v.model.get("lift_tests_from_truth", False)
+                                                    for v in self.model_variants)]
+        if any(uses) and (self.simulate is None or self.data.dims):
+            raise ValueError("model.lift_tests_from_truth needs a simulated single-market case (a simulate section)")
         return self
 
     @model_validator(mode="after")

@@ -372,7 +372,18 @@ def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
 
             raise DataError(f"model.lift_tests: file not found: {path}")
         lift = pd.read_csv(path)
+    elif params.model.lift_tests_from_truth:
+        lift = simulated_lift_tests(params)
     return build_model(params.model, data, lift_tests=lift, observed_weeks=observed_weeks)
+
+
+def simulated_lift_tests(params) -> pd.DataFrame:
+    """The lift tests an experiment would have measured on a simulated case (``simulate.lift_tests_from_truth``)."""
+    from mmmhelpers.seeds import seed_for
+    from mmmhelpers.simulate import lift_tests_from_truth, simulate
+
+    data, truth = simulate(params.simulate, seed_for(params.seed, "simulate"))
+    return lift_tests_from_truth(data, truth, seed_for(params.seed, "lift_tests"))
 
 
 def model_graph(mmm: MMM):

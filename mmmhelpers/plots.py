@@ -300,6 +300,27 @@ def plot_contribution_paths(idatas: dict[str, object], truth):
     return _weekly_rows_done(fig, axes)
 
 
+def plot_shares(shares: pd.DataFrame):
+    """True vs estimated share of the target per component (``recovery.effect_shares``): bars with 94% HDIs, one
+    colour per model and the truth in black."""
+    models = [c.removesuffix(" share") for c in shares.columns if c.endswith(" share") and c != "true share"]
+    y = np.arange(len(shares))[::-1]
+    height = 0.8 / (len(models) + 1)
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(shares) * (len(models) + 1) + 1.5))
+    ax.barh(y + height * len(models) / 2, shares["true share"], height, color=TRUTH, label="truth")
+    for k, (model, color) in enumerate(zip(models, VARIANT_COLORS)):
+        pos = y + height * (len(models) / 2 - k - 1)
+        mean, low, high = (shares[f"{model} {q}"] for q in ("share", "3%", "97%"))
+        ax.barh(pos, mean, height, color=color, alpha=0.85, label=model,
+                xerr=[mean - low, high - mean], error_kw={"ecolor": "0.3", "lw": 1})
+    ax.set_yticks(y, shares["component"])
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+    ax.set(title="Share of the target: truth vs each model", xlabel="share of the target over the data (94% HDI)")
+    legend_outside(ax)
+    fig.tight_layout()
+    return fig
+
+
 def plot_multiplier(idata, truth=None, name: str = "media_temporal_latent_multiplier"):
     """The time-varying media multiplier: posterior band against the truth."""
     m = idata.posterior[name].stack(sample=("chain", "draw"))
@@ -328,11 +349,11 @@ def _acf(x: np.ndarray, max_lag: int) -> np.ndarray:
 
 
 def plot_residuals(idata, data: MMMData, max_lag: int = 20):
-    """Residuals (observed − posterior-predictive mean) over time and their autocorrelation."""
+    """Residuals (observed − posterior-predictive mean) over time, their autocorrelation and distribution."""
     pp = idata.posterior_predictive["y_original_scale"].mean(("chain", "draw"))
     cells = _cells(data.panel)
-    fig, axes = plt.subplots(len(cells), 2, figsize=(12, 3.2 * len(cells)), squeeze=False,
-                             gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, axes = plt.subplots(len(cells), 3, figsize=(14, 3.2 * len(cells)), squeeze=False,
+                             gridspec_kw={"width_ratios": [2.2, 1, 1]})
     for row, cell in zip(axes, cells):
         resid = data.y[(slice(None), *_index(data, cell))] - pp.sel(cell).values
         row[0].axhline(0, color="grey", lw=1)
@@ -344,7 +365,11 @@ def plot_residuals(idata, data: MMMData, max_lag: int = 20):
         row[1].bar(np.arange(len(acf)), acf, color=MODEL, width=0.6)
         row[1].axhspan(-band, band, color="grey", alpha=0.2, label="±1.96/√n")
         row[1].set(title=_titled("Autocorrelation", cell), xlabel="lag (weeks)", ylabel="autocorrelation")
-        legend_outside(row[1])
+        sns.histplot(resid, kde=True, color=MODEL, ax=row[2], stat="count")
+        row[2].axvline(0, color="grey", lw=1)
+        row[2].set(title=_titled("Residual distribution", cell), xlabel="observed − predicted", ylabel="weeks")
+        row[2].xaxis.set_major_formatter(THOUSANDS)
+        row[1].legend(loc="upper right", fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 

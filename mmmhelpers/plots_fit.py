@@ -10,7 +10,8 @@ import xarray as xr
 from mmmhelpers.plots import ALERT, MODEL, PRIOR, THOUSANDS, UNITS, channel_colors, hdi_band, legend_outside
 from mmmhelpers.report import as_percent
 
-__all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks"]
+__all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks",
+           "plot_transforms"]
 
 
 def plot_worst_ranks(idata, parameters: list[str]):
@@ -105,5 +106,33 @@ def plot_roas_forest(df: pd.DataFrame):
     ax.invert_yaxis()
     ax.set(title="Return on ad spend and its margin", xlabel=f"{UNITS['target']} per {UNITS['per_currency']}")
     legend_outside(ax)
+    fig.tight_layout()
+    return fig
+
+
+def _band(ax, x, draws: np.ndarray, color, label: str, lw: float = 1.5):
+    low, high = np.quantile(draws, [0.03, 0.97], axis=0)
+    ax.fill_between(x, low, high, color=color, alpha=0.25, lw=0, label=f"{label} 94%")
+    ax.plot(x, np.median(draws, axis=0), color=color, lw=lw, label=f"{label} median")
+
+
+def plot_transforms(prior: tuple, posterior: tuple, channels: list[str], truth: tuple | None = None):
+    """Adstock weights by lag and the saturation curve per channel (rows): the prior's band (grey) against the
+    posterior's (the channel's colour), and the truth when known. Each tuple is ``recovery.transform_curves``'
+    ``(weights, curves, grid)``; ``truth`` the true weights ``(lag, channel)`` and curves ``(point, channel)``."""
+    colors = channel_colors(channels)
+    fig, axes = plt.subplots(len(channels), 2, figsize=(11, 2.6 * len(channels)), squeeze=False)
+    lags = np.arange(prior[0].shape[1])
+    for k, (ch, (ax_w, ax_s)) in enumerate(zip(channels, axes)):
+        for (w, curves, grid), color, label in [(prior, PRIOR, "prior"), (posterior, colors[ch], "posterior")]:
+            _band(ax_w, lags, w[..., k], color, label)
+            _band(ax_s, grid, curves[..., k], color, label)
+        if truth is not None:
+            ax_w.plot(lags, truth[0][:, k], color="black", ls="--", lw=1.5, label="truth")
+            ax_s.plot(prior[2], truth[1][:, k], color="black", ls="--", lw=1.5, label="truth")
+        ax_w.set(title=f"{ch}: adstock weight by lag", xlabel="weeks after the spend", ylabel="share of the effect")
+        ax_s.set(title=f"{ch}: saturation of one week's spend", xlabel="spend / the channel's largest week",
+                 ylabel="effect (target / its max)")
+    legend_outside(axes[0, 1])
     fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ import xarray as xr
 from mmmhelpers.config import FitSpec, Params
 
 __all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict", "saturation_curves", "replicate_study",
-           "coverage_summary", "truth_table", "replicate_fit"]
+           "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms", "effect_shares"]
 
 
 def _labels(da: xr.DataArray) -> list[str]:
@@ -120,6 +120,70 @@ def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws
               for n in names}
         true = saturation(xs, kind, tv).eval() * scale
     return frac * mmm.channel_scale, est * scale, true
+
+
+def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int = 40, n_draws: int = 300,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a posterior (or prior) says about the media transforms, model scale: the adstock weights by lag
+    ``(sample, lag, channel)`` and the saturation curve of one week's spend ``(sample, point, channel)`` over
+    spend / max spend in ``[0, 1]``, returned with that grid. Panel cells are pooled into the samples."""
+    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, saturation
+
+    stacked = group.stack(sample=("chain", "draw"))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(stacked.sizes["sample"], min(n_draws, stacked.sizes["sample"]), replace=False)
+
+    def draws(prefix: str, names) -> dict[str, np.ndarray]:  # (cell, channel): panel cells pooled into samples
+        das = xr.broadcast(*(stacked[f"{prefix}_{n}"].isel(sample=pick).drop_vars(["sample", "chain", "draw"],
+                                                                                 errors="ignore") for n in names))
+        out = {}
+        for n, da in zip(names, das):
+            da = da if "channel" in da.dims else da.expand_dims(channel=channels)
+            da = da.transpose("sample", ..., "channel")
+            out[n] = da.values.reshape(-1, da.sizes["channel"])
+        return out
+
+    ad = draws("adstock", ADSTOCKS[spec.adstock.type].params)
+    w = np.asarray(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize).eval())
+    sat = draws("saturation", SATURATIONS[spec.saturation.type].params)
+    grid = np.linspace(0, 1, n_points)
+    params = {k: v[:, None, :] for k, v in sat.items()}
+    curves = np.asarray(saturation(grid[None, :, None], spec.saturation.type, params).eval())
+    return np.moveaxis(w, 0, 1), curves, grid
+
+
+def effect_shares(idatas: dict[str, object], truth: xr.Dataset, data) -> pd.DataFrame:
+    """Each channel's share of the target over the data, and the share of everything else ("demand and
+    baseline": intercept, controls, seasonality), true vs each model's (mean and 94% HDI). The truth of a
+    confounded case: its channels' contributions and its demand, over the observed target's total."""
+    total = float(data.y.sum())
+    true_media = truth["channel_contribution_original_scale"].sum([d for d in truth["channel_contribution_original_scale"].dims
+                                                                  if d != "channel"]).values
+    rows = {"component": [*data.channels, "demand and baseline"],
+            "true share": [*(true_media / total), 1 - true_media.sum() / total]}
+    for label, idata in idatas.items():
+        est = idata.posterior["channel_contribution_original_scale"]
+        per = est.sum([d for d in est.dims if d not in ("chain", "draw", "channel")]) / total
+        rest = 1 - per.sum("channel")
+        draws = np.concatenate([per.transpose("chain", "draw", "channel").values,
+                                rest.values[..., None]], axis=-1).reshape(-1, len(data.channels) + 1)
+        hdi = az.hdi(draws[None], hdi_prob=0.94)
+        rows[f"{label} share"], rows[f"{label} 3%"], rows[f"{label} 97%"] = draws.mean(0), hdi[:, 0], hdi[:, 1]
+    return pd.DataFrame(rows)
+
+
+def true_transforms(truth: xr.Dataset | None, spec, channels: list[str], n_points: int = 40):
+    """The true adstock weights ``(lag, channel)`` and saturation curve ``(point, channel)`` on
+    ``transform_curves``' grid, or None when the truth lacks a parameter or varies over markets."""
+    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
+
+    names = [f"adstock_{n}" for n in ADSTOCKS[spec.adstock.type].params] + \
+        [f"saturation_{n}" for n in SATURATIONS[spec.saturation.type].params]
+    if truth is None or any(n not in truth or set(truth[n].dims) - {"channel"} for n in names):
+        return None
+    weights, curves, _ = transform_curves(truth[names].expand_dims(chain=[0], draw=[0]), spec, channels, n_points,
+                                          n_draws=1)
+    return weights[0], curves[0]
 
 
 def replicate_study(params, n: int, fit=None, progress: bool = True) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import xarray as xr
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.transforms import adstock, logistic_saturation
 
-__all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern"]
+__all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "lift_tests_from_truth"]
 
 SINGLE_MARKET_DEFAULTS: dict[str, Any] = {
     "channels": ["x1", "x2"],
@@ -225,6 +225,78 @@ def _confounded_demand(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     return data, truth
 
 
+MASTERING_DEFAULTS: dict[str, Any] = {
+    # The case study's own settings ("Mastering MMM", case study 002): 3 years of weekly data from 2021-01-01.
+    "numpy_seed": 10,  # np.random.seed(10): the case study's legacy global seed, so its draws are reproduced
+    "start_date": "2021-01-01",
+    "channels": ["tv", "social", "search"],
+    "spend_scalar": [10.0, 15.0, 20.0],
+    "alpha": [0.50, 0.25, 0.05],
+    "lam": [1.5, 2.5, 3.5],
+    "beta": [350.0, 150.0, 50.0],
+    "l_max": 8,
+}
+
+
+def _mastering_mmm(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
+    """The "Mastering MMM" generator, step by step as the case study draws it (numpy's legacy global
+    stream, seeded with ``numpy_seed``): demand = (trend x (1 + season) + noise) x 1000; a demand proxy with
+    10% noise; each channel's spend follows demand (spend scalar x demand x 30% noise); sales = demand +
+    sum of beta x logistic(geometric adstock(spend / max spend)). No other noise. ``n_weeks`` periods."""
+    p = _merged(MASTERING_DEFAULTS, spec.true_params)
+    rs = np.random.RandomState(int(p["numpy_seed"]))
+    n = spec.n_weeks
+    dates = pd.date_range(pd.Timestamp(p["start_date"]), periods=n, freq="W")
+    trend = (np.linspace(0.0, 20, n) + 5) ** (1 / 8) - 1
+    season = 0.1 * np.sin(2 * np.pi * np.arange(n) / 52)
+    demand = (trend * (1 + season) + rs.normal(0, 0.10, n)) * 1000
+    proxy = np.abs(demand * rs.normal(1, 0.10, n))
+    channels = list(p["channels"])
+    X = np.empty((n, len(channels)))
+    for i, scalar in enumerate(p["spend_scalar"]):
+        X[:, i] = np.abs(demand * scalar * rs.normal(1, 0.30, n))
+    alpha, lam, beta = (np.asarray(p[k], float) for k in ("alpha", "lam", "beta"))
+    x_ad = adstock(X / X.max(axis=0), "geometric", {"alpha": alpha}, int(p["l_max"]), True).eval()
+    contrib = np.asarray(logistic_saturation(x_ad, lam, beta).eval())
+    y = demand + contrib.sum(-1)
+    data = MMMData(dates, {}, channels, ["demand_proxy"], X, proxy[:, None], y)
+    truth = xr.Dataset(
+        {
+            "adstock_alpha": (("channel",), alpha),
+            "saturation_lam": (("channel",), lam),
+            "saturation_beta": (("channel",), beta / y.max()),  # the case study's betas_scaled
+            "channel_contribution_original_scale": (("date", "channel"), contrib),
+            "total_media_contribution_original_scale": ((), contrib.sum()),
+            "demand": (("date",), demand),
+        },
+        coords={"date": dates, "channel": channels},
+        attrs={"generator": "mastering_mmm", "seed": int(p["numpy_seed"]), "adstock": "geometric",
+               "saturation": "logistic", "l_max": int(p["l_max"]), "normalize": 1},
+    )
+    return data, truth
+
+
+def lift_tests_from_truth(data: MMMData, truth: xr.Dataset, seed: int, relative_delta: float = 0.2,
+                          relative_sigma: float = 0.1) -> pd.DataFrame:
+    """Lift tests as an experiment would measure them on a simulated case (single market): per channel, spend
+    ``relative_delta`` more than its median week, the true steady-state lift of the saturation curve, observed
+    with ``relative_sigma`` relative noise (the standard error given as ``sigma``)."""
+    from mmmhelpers.transforms import saturation
+
+    kind = truth.attrs["saturation"]
+    x = np.median(data.X, axis=0)
+    dx = relative_delta * x
+    scale = data.X.max(axis=0)
+    params = {k.removeprefix("saturation_"): truth[k].values for k in truth.data_vars if k.startswith("saturation_")}
+    curve = [saturation(np.stack([level / scale]), kind, params) for level in (x + dx, x)]
+    up, base = (np.asarray(c.eval() if hasattr(c, "eval") else c) for c in curve)
+    lift = (up - base)[0] * data.y.max()
+    sigma = relative_sigma * np.abs(lift)
+    observed = lift + np.random.default_rng(seed).normal(0, sigma)
+    return pd.DataFrame({"channel": data.channels, "x": x, "delta_x": dx, "delta_y": observed, "sigma": sigma,
+                         "true_delta_y": lift})
+
+
 TIME_VARYING_DEFAULTS: dict[str, Any] = {
     "channels": ["social", "tv"],
     "patterns": ["always_on", "campaign"],
@@ -386,6 +458,7 @@ GENERATORS: dict[str, Generator] = {
     "confounded_demand": Generator(_confounded_demand),
     "time_varying_media": Generator(_time_varying_media),
     "sparse_channels": Generator(_sparse_channels),
+    "mastering_mmm": Generator(_mastering_mmm),
 }
 
 

@@ -54,6 +54,23 @@ plt.show()
 # identify carryover best.
 
 # %%
+#| label: fig-correlations
+#| fig-cap: "Correlations between the weekly columns: spend that rises and falls with the target is hard to credit."
+from mmmhelpers import plots_data
+
+fig = plots_data.plot_correlations(data, truth)
+plt.show()
+
+# %%
+#| label: fig-confounder
+#| fig-cap: "A simulated confounder: the true demand against the control the model sees in its place."
+if truth is not None and "demand" in truth and data.controls:
+    fig = plots_data.plot_confounder(data, truth, data.controls[0])
+    plt.show()
+    display(md("Demand drives both sales and the spend plan here. The model only sees this proxy: whatever part of "
+               "demand the proxy misses can be credited to the channels whose spend follows demand."))
+
+# %%
 from mmmhelpers.recovery import truth_table
 
 if truth is None:

@@ -95,6 +95,19 @@ plt.show()
 # (a trend, an event, seasonality).
 
 # %%
+#| label: fig-transforms
+#| fig-cap: "What the priors allowed (grey) and what the data made of it (colour): carryover and saturation."
+from mmmhelpers.recovery import transform_curves
+
+fig = plots_fit.plot_transforms(transform_curves(prior.prior, params.model, data.channels),
+                                transform_curves(idata.posterior, params.model, data.channels), data.channels)
+plt.show()
+
+# %% [markdown]
+# A posterior band much narrower than the prior's means the data pinned the transform down; one that just
+# repeats the prior means the data said little about it, and the prior made the call.
+
+# %%
 #| label: fig-contributions
 #| fig-cap: "Posterior-mean media contribution per channel over time."
 fig = plots.plot_contributions(idata, data)

@@ -82,6 +82,18 @@ if truth is not None and params.model_variants:
                   caption="Truth vs posterior per model (model scale)"))
 
 # %%
+#| label: fig-shares
+#| fig-cap: "Share of the target credited to each channel and to everything else, truth vs each model."
+from mmmhelpers.recovery import effect_shares
+
+if truth is not None and "demand" in truth:
+    shares = effect_shares(idatas, truth, artifacts.load_data(run_dir))
+    fig = plots.plot_shares(shares)
+    plt.show()
+    display(table(shares, percent=tuple(c for c in shares.columns if c != "component"),
+                  caption="Share of the target: truth vs each model (mean, 94% HDI)"))
+
+# %%
 #| label: fig-contribution-paths
 #| fig-cap: "Each channel's weekly contribution: the truth (dashed) against each model's estimate (94% and 50% bands)."
 contributions = truth.get("channel_contribution_original_scale") if truth is not None else None

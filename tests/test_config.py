@@ -125,3 +125,35 @@ def test_docs_list_every_registered_kind():
         for comp in registry.values():
             for name in comp.params:
                 assert f"`{name}`" in text, name
+
+
+def test_a_model_variant_is_the_main_case_with_its_fields_changed(tmp_path):
+    text = BASE + ("model: {adstock: {l_max: 6}, yearly_seasonality: 2}\nfit: {chains: 2, target_accept: 0.95}\n"
+                   "model_variants: [{name: basic, label: Basic, model: {yearly_seasonality: 0}, "
+                   "fit: {target_accept: 0.9}}]\n")
+    params = load_params(write(tmp_path, text))
+    basic = params.variant("basic")
+    assert basic.model.yearly_seasonality == 0 and basic.model.adstock.l_max == 6  # the rest is the main model's
+    assert basic.fit.target_accept == 0.9 and basic.fit.chains == 2
+    assert basic.model_variants == [] and params.model_variants[0].title == "Basic"
+
+
+def test_model_variant_problems_are_named_under_their_entry(tmp_path):
+    text = BASE + ("model_variants:\n  - {name: a, model: {yearly_seasonality: 30}}\n"
+                   "  - {name: b, model: {adstok: {l_max: 3}}}\n"
+                   "  - {name: c, model: {saturation: {priors: {lam: {distribution: Gamma, mu: 1, sd: 2}}}}}\n")
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, text))
+    problems = "\n".join(err.value.problems)
+    assert "model_variants.0.model.yearly_seasonality: value 30" in problems
+    assert "model_variants.1.model.adstok" in problems and "did you mean 'adstock'" in problems
+    assert "model_variants.2.model.saturation.priors.lam: unknown parameters ['sd']" in problems
+
+
+def test_variant_names_and_published_variants_must_match(tmp_path):
+    with pytest.raises(ParamsError, match="distinct names"):
+        load_params(write(tmp_path, BASE + "model_variants: [{name: a}, {name: a}]\n"))
+    text = BASE + ("model_variants: [{name: a}]\n"
+                   "report: {published: [{label: x, value: 1, source: 'diagnostics:divergences', variant: b}]}\n")
+    with pytest.raises(ParamsError, match="no model variant named 'b'"):
+        load_params(write(tmp_path, text))

@@ -155,3 +155,36 @@ def test_fourier_features_hand_values():
     F = fourier_features(dates, 1)
     t = np.array([1, 92]) / 365.25  # day of year of 1 Jan and 1 Apr (leap year)
     np.testing.assert_allclose(F, np.c_[np.sin(2 * np.pi * t), np.cos(2 * np.pi * t)])
+
+
+def test_truth_from_csv_columns_and_values(tmp_path):
+    """A published case's truth read from its CSV: a multiplier rescaled to geometric mean 1 (as the model's),
+    per-channel series stacked on a channel dim, true parameters per channel; a missing column is named."""
+    import pandas as pd
+
+    from mmmhelpers.config import DataSpec
+    from mmmhelpers.data import DataError, load_csv, truth_from_csv
+
+    dates = pd.date_range("2024-01-01", periods=6, freq="7D")
+    mult = np.array([0.5, 1.0, 2.0, 2.0, 1.0, 0.5])
+    df = pd.DataFrame({"": range(6), "week": dates, "x1": 1.0, "x2": 2.0, "y": 10.0, "fluct": mult,
+                       "c1": np.arange(6.0), "c2": 2 * np.arange(6.0)})
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    spec = DataSpec(path=path, date_column="week", channel_columns=["x1", "x2"],
+                    truth_columns={"media_temporal_latent_multiplier": "fluct",
+                                   "channel_contribution_original_scale": {"x1": "c1", "x2": "c2"}},
+                    truth_values={"adstock_alpha": [0.5, 0.4], "y_sigma": 0.2})
+    data = load_csv(path, spec)
+    truth = truth_from_csv(path, spec, data)
+    np.testing.assert_allclose(truth["media_temporal_latent_multiplier"].values, mult)  # geometric mean is 1
+    c = truth["channel_contribution_original_scale"]
+    assert c.sel(channel="x2").values.tolist() == (2 * np.arange(6.0)).tolist()
+    assert (c["date"].values == data.dates.values).all()
+    assert truth["adstock_alpha"].sel(channel="x2").item() == 0.4 and truth["y_sigma"].item() == 0.2
+    bad = spec.model_copy(update={"truth_columns": {"channel_contribution_original_scale": {"x1": "nope"}}})
+    with pytest.raises(DataError, match=r"data.truth_columns.channel_contribution_original_scale: .*'nope'"):
+        truth_from_csv(path, bad, data)
+    wrong = spec.model_copy(update={"truth_values": {"adstock_alpha": [0.5]}})
+    with pytest.raises(DataError, match="one per channel needs 2"):
+        truth_from_csv(path, wrong, data)

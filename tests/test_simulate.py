@@ -121,3 +121,76 @@ def test_sparse_channels_have_long_dark_stretches_and_hill_truth():
     # the truth's contributions add up with the data: y = baseline + media + ... (media a third of sales here)
     share = float(truth["total_media_contribution_original_scale"]) / data.y.sum()
     assert 0.2 < share < 0.5
+
+
+def _numpy_mastering(n: int = 156, seed: int = 10):
+    """The case study's generator line by line, with numpy only (legacy global stream, np.random.seed)."""
+    from reference import numpy_adstock
+
+    np.random.seed(seed)
+    trend = (np.linspace(start=0.0, stop=20, num=n) + 5) ** (1 / 8) - 1
+    season = 0.1 * np.sin(2 * np.pi * np.arange(n) / 52)
+    demand = (trend * (1 + season) + np.random.normal(loc=0, scale=0.10, size=n)) * 1000
+    proxy = np.abs(demand * np.random.normal(loc=1, scale=0.10, size=n))
+    sales, spends, contribs = demand.copy(), [], []
+    for scalar, alpha, lam, beta in zip([10, 15, 20], [0.50, 0.25, 0.05], [1.5, 2.5, 3.5], [350, 150, 50]):
+        raw = np.abs(demand * scalar * np.random.normal(loc=1, scale=0.30, size=n))
+        w = alpha ** np.arange(8)
+        ad = numpy_adstock(raw / np.abs(raw).max(), w / w.sum())
+        c = beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad))
+        sales += c
+        spends.append(raw)
+        contribs.append(c)
+    return demand, proxy, np.stack(spends, 1), np.stack(contribs, 1), sales
+
+
+def test_mastering_mmm_reproduces_the_case_study_generator_draw_for_draw():
+    data, truth = simulate(SimulateSpec(generator="mastering_mmm", n_weeks=156), seed=123)  # numpy_seed 10 rules
+    demand, proxy, X, contrib, sales = _numpy_mastering()
+    np.testing.assert_allclose(truth["demand"].values, demand, rtol=1e-12)
+    np.testing.assert_allclose(data.C[:, 0], proxy, rtol=1e-12)
+    np.testing.assert_allclose(data.X, X, rtol=1e-12)
+    np.testing.assert_allclose(truth["channel_contribution_original_scale"].values, contrib, rtol=1e-10)
+    np.testing.assert_allclose(data.y, sales, rtol=1e-12)
+    np.testing.assert_allclose(truth["saturation_beta"].values, np.array([350, 150, 50]) / sales.max())
+    assert data.channels == ["tv", "social", "search"] and str(data.dates[0].date()) == "2021-01-03"  # freq "W"
+    assert np.corrcoef(data.X[:, 0], demand)[0, 1] > 0.6  # spend follows demand: the confounding
+
+
+def test_lift_tests_from_the_truth_by_hand():
+    from mmmhelpers.simulate import lift_tests_from_truth
+
+    data, truth = simulate(SimulateSpec(generator="mastering_mmm", n_weeks=156), seed=1)
+    lift = lift_tests_from_truth(data, truth, seed=5)
+    x, dx, scale = np.median(data.X, 0), 0.2 * np.median(data.X, 0), data.X.max(0)
+    lam, beta = truth["saturation_lam"].values, truth["saturation_beta"].values * data.y.max()
+
+    def curve(v):
+        return beta * (1 - np.exp(-lam * v / scale)) / (1 + np.exp(-lam * v / scale))
+
+    np.testing.assert_allclose(lift["true_delta_y"], curve(x + dx) - curve(x), rtol=1e-10)
+    np.testing.assert_allclose(lift["sigma"], 0.1 * (curve(x + dx) - curve(x)), rtol=1e-10)
+    assert (np.abs(lift["delta_y"] - lift["true_delta_y"]) < 4 * lift["sigma"]).all()
+    assert list(lift["channel"]) == data.channels
+
+
+def test_transform_curves_and_effect_shares_by_hand(single_market, truth_model_spec):
+    """Prior/posterior transforms and shares of the target, computed by hand from the true parameters."""
+    from mmmhelpers.recovery import effect_shares, transform_curves, true_transforms
+
+    data, truth = single_market
+    idata = idata_from_truth(truth, ["adstock_alpha", "saturation_lam", "saturation_beta",
+                                     "channel_contribution_original_scale"], n_draws=2)
+    weights, curves, grid = transform_curves(idata.posterior, truth_model_spec, data.channels, n_points=5)
+    alpha, lam, beta = (truth[v].values for v in ("adstock_alpha", "saturation_lam", "saturation_beta"))
+    w = alpha[None] ** np.arange(8)[:, None]
+    np.testing.assert_allclose(weights[0], w / w.sum(0), rtol=1e-10)
+    e = np.exp(-lam[None] * grid[:, None])
+    np.testing.assert_allclose(curves[1], beta * (1 - e) / (1 + e), rtol=1e-10)
+    np.testing.assert_allclose(true_transforms(truth, truth_model_spec, data.channels, n_points=5)[1], curves[0])
+    shares = effect_shares({"m": idata}, truth.assign(demand=truth["channel_contribution_original_scale"]
+                                                      .sum("channel") * 0), data)
+    true = truth["channel_contribution_original_scale"].sum("date").values / data.y.sum()
+    np.testing.assert_allclose(shares["m share"][:2], true, rtol=1e-10)
+    np.testing.assert_allclose(shares["true share"], shares["m share"], rtol=1e-10)
+    assert shares["component"].iloc[-1] == "demand and baseline"
