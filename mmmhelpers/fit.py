@@ -44,14 +44,23 @@ def _nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool) -> az.
     if compiled is not None:
         import nutpie
 
-        return nutpie.sample(compiled, draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores, seed=seed,
-                             target_accept=fit.target_accept,
-                             low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank", progress_bar=progress)
+        idata = nutpie.sample(compiled, draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores, seed=seed,
+                              target_accept=fit.target_accept, save_warmup=False,
+                              low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank", progress_bar=progress)
+        return _without_unconstrained(idata)
     with mmm.model, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return pm.sample(draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores,
                          target_accept=fit.target_accept, random_seed=seed, progressbar=progress,
                          compute_convergence_checks=False)
+
+
+def _without_unconstrained(idata: az.InferenceData) -> az.InferenceData:
+    """Drop the sampler's unconstrained copies (``alpha_logodds__``, ...): every one has its constrained
+    variable beside it, and they would double the stored trace of the free parameters."""
+    extra = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
+    idata.posterior = idata.posterior.drop_vars(extra)
+    return idata
 
 
 def check_gradients(mmm: MMM, seed: int) -> float:

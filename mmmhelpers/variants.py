@@ -102,7 +102,7 @@ def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:
     shared = [n for n in scalar_parameters(models[0].idata) if all(n in m.idata.posterior for m in models[1:])]
     columns = {}
     for m in models:
-        summ = az.summary(m.idata, var_names=shared, kind="stats", hdi_prob=0.94)
+        summ = az.summary(m.idata, var_names=shared, kind="stats", hdi_prob=0.94, round_to="none")
         columns[m.label] = [f"{plain_number(r['mean'])} ({plain_number(r['hdi_3%'])} to {plain_number(r['hdi_97%'])})"
                             for _, r in summ.iterrows()]
     index = az.summary(models[0].idata, var_names=shared, kind="stats").index

@@ -1,0 +1,50 @@
+"""Model variants: the comparison tables, on posteriors made from known values (the pipeline test fits one)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import MODEL_VARS, idata_from_truth
+
+from mmmhelpers.artifacts import Diagnostics
+from mmmhelpers.model import build_model
+from mmmhelpers.variants import Fitted, comparison_table, parameter_comparison
+
+
+def _diag(**kw) -> Diagnostics:
+    base = dict(sampler="nutpie", chains=1, draws=40, tune=10, compile_seconds=1.0, sampling_seconds=2.0,
+                divergences=0, rhat_max=1.0, ess_bulk_min=400.0, ess_tail_min=400.0, bfmi_min=1.0,
+                ess_bulk_min_variable="x", rhat_max_variable="x", ess_bulk_per_second=100.0, health="green")
+    return Diagnostics(**(base | kw))
+
+
+@pytest.fixture(scope="module")
+def two_models(single_market, truth_model_spec):
+    """The true model and one whose noise sd is three times too large: the true one must predict better."""
+    data, truth = single_market
+    rng = np.random.default_rng(0)
+    good = idata_from_truth(truth, MODEL_VARS, n_draws=40)
+    for name in ("saturation_lam", "intercept_contribution"):  # some spread, so that LOO has draws to weigh
+        good.posterior[name] = good.posterior[name] * (1 + 0.01 * rng.standard_normal(good.posterior[name].shape))
+    bad = good.copy()
+    bad.posterior["y_sigma"] = bad.posterior["y_sigma"] * 3
+    mmm = build_model(truth_model_spec, data)
+    return [Fitted("main", "true model", mmm, good, _diag()),
+            Fitted("wide", "wide noise", build_model(truth_model_spec, data), bad, _diag(divergences=3))]
+
+
+def test_comparison_prefers_the_true_model(two_models):
+    table = comparison_table(two_models).set_index("model")
+    assert table.loc["true model", "elpd (LOO)"] > table.loc["wide noise", "elpd (LOO)"]
+    assert table.loc["true model", "elpd difference"] == 0 and table.loc["wide noise", "elpd difference"] < 0
+    assert table.loc["wide noise", "divergences"] == 3
+    assert table["LOO weight"].sum() == pytest.approx(1.0)
+
+
+def test_parameter_comparison_side_by_side(two_models):
+    table = parameter_comparison(two_models).set_index("parameter")
+    sigma = float(two_models[0].idata.posterior["y_sigma"].mean())
+    assert list(table.columns) == ["true model", "wide noise"]
+    assert table.loc["y_sigma", "true model"].startswith(f"{sigma:.3g}")
+    assert table.loc["y_sigma", "wide noise"].startswith(f"{3 * sigma:.3g}")
+    assert "adstock_alpha[x1]" in table.index
