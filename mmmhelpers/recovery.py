@@ -10,7 +10,8 @@ import xarray as xr
 from mmmhelpers.config import FitSpec, Params
 
 __all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict", "saturation_curves", "replicate_study",
-           "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms", "effect_shares"]
+           "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms",
+           "effect_shares", "overcredit_sentence"]
 
 
 def _labels(da: xr.DataArray) -> list[str]:
@@ -170,6 +171,19 @@ def effect_shares(idatas: dict[str, object], truth: xr.Dataset, data) -> pd.Data
         hdi = az.hdi(draws[None], hdi_prob=0.94)
         rows[f"{label} share"], rows[f"{label} 3%"], rows[f"{label} 97%"] = draws.mean(0), hdi[:, 0], hdi[:, 1]
     return pd.DataFrame(rows)
+
+
+def overcredit_sentence(shares: pd.DataFrame) -> str:
+    """One sentence from ``effect_shares``: media's true share of the target and each model's, in points."""
+    media = shares[shares["component"] != "demand and baseline"]
+    true = media["true share"].sum()
+    models = [c.removesuffix(" share") for c in shares.columns if c.endswith(" share") and c != "true share"]
+    parts = []
+    for m in models:
+        est = media[f"{m} share"].sum()
+        parts.append(f"{m} {est:.1%} ({'over' if est > true else 'under'}-credits media by "
+                     f"{abs(est - true) * 100:.1f} points)")
+    return f"Media drove {true:.1%} of the target in truth; " + "; ".join(parts) + "."
 
 
 def true_transforms(truth: xr.Dataset | None, spec, channels: list[str], n_points: int = 40):

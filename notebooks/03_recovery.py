@@ -84,10 +84,11 @@ if truth is not None and params.model_variants:
 # %%
 #| label: fig-shares
 #| fig-cap: "Share of the target credited to each channel and to everything else, truth vs each model."
-from mmmhelpers.recovery import effect_shares
+from mmmhelpers.recovery import effect_shares, overcredit_sentence
 
 if truth is not None and "demand" in truth:
     shares = effect_shares(idatas, truth, artifacts.load_data(run_dir))
+    display(md(f"**{overcredit_sentence(shares)}**"))
     fig = plots.plot_shares(shares)
     plt.show()
     display(table(shares, percent=tuple(c for c in shares.columns if c != "component"),
