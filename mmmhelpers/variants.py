@@ -92,7 +92,7 @@ def comparison_table(models: list[Fitted]) -> pd.DataFrame:
         d, c = m.diag, loo.loc[m.label]
         rows.append({"model": m.label, "health": d.health.upper(), "divergences": d.divergences,
                      "max R-hat": d.rhat_max, "min bulk ESS": d.ess_bulk_min, "sampling s": d.sampling_seconds,
-                     "elpd (LOO)": c["elpd_loo"], "elpd difference": -c["elpd_diff"], "difference se": c["dse"],
+                     "elpd (LOO)": c["elpd_loo"], "elpd difference": 0.0 - c["elpd_diff"], "difference se": c["dse"],
                      "LOO weight": c["weight"], "weeks with Pareto k > 0.7": int((loos[m.label].pareto_k > 0.7).sum())})
     return pd.DataFrame(rows)
 

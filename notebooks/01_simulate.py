@@ -67,6 +67,9 @@ plt.show()
 if truth is not None and "demand" in truth and data.controls:
     fig = plots_data.plot_confounder(data, truth, data.controls[0])
     plt.show()
+
+# %%
+if truth is not None and "demand" in truth and data.controls:
     display(md("Demand drives both sales and the spend plan here. The model only sees this proxy: whatever part of "
                "demand the proxy misses can be credited to the channels whose spend follows demand."))
 

@@ -82,17 +82,20 @@ if truth is not None and params.model_variants:
                   caption="Truth vs posterior per model (model scale)"))
 
 # %%
-#| label: fig-shares
-#| fig-cap: "Share of the target credited to each channel and to everything else, truth vs each model."
 from mmmhelpers.recovery import effect_shares, overcredit_sentence
 
-if truth is not None and "demand" in truth:
-    shares = effect_shares(idatas, truth, artifacts.load_data(run_dir))
-    display(md(f"**{overcredit_sentence(shares)}**"))
-    fig = plots.plot_shares(shares)
-    plt.show()
+shares = effect_shares(idatas, truth, artifacts.load_data(run_dir)) if truth is not None and "demand" in truth else None
+if shares is not None:
+    display(md(f"## Media credit vs the truth\n\n**{overcredit_sentence(shares)}**"))
     display(table(shares, percent=tuple(c for c in shares.columns if c != "component"),
                   caption="Share of the target: truth vs each model (mean, 94% HDI)"))
+
+# %%
+#| label: fig-shares
+#| fig-cap: "Share of the target credited to each channel and to everything else, truth vs each model."
+if shares is not None:
+    fig = plots.plot_shares(shares)
+    plt.show()
 
 # %%
 #| label: fig-contribution-paths

@@ -65,8 +65,6 @@ plt.show()
 # means the model overfits.
 
 # %%
-#| label: fig-forecast
-#| fig-cap: "Forecast of the weeks after the last observation, from the model fitted on every week."
 if params.out_of_sample.forecast_weeks:
     from mmmhelpers.model import model_for
     from mmmhelpers.seeds import seed_for
@@ -77,7 +75,15 @@ if params.out_of_sample.forecast_weeks:
                             seed=seed_for(params.seed, "forecast"))
     display(md(f"## Forecast\n\nThe next {weeks} weeks with every market's spend held at its last observed week "
                "and no events; the spend of the last weeks keeps working through carryover."))
+
+# %%
+#| label: fig-forecast
+#| fig-cap: "Forecast of the weeks after the last observation, from the model fitted on every week."
+if params.out_of_sample.forecast_weeks:
     fig = plots.plot_forecast(pred, future, data.n_dates)
     plt.show()
+
+# %%
+if params.out_of_sample.forecast_weeks:
     display(table(forecast_table(pred, future, data.n_dates), caption=f"Forecast of the target, next {weeks} weeks "
                   "(mean and 94% HDI, original scale)"))
