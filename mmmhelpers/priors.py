@@ -34,7 +34,7 @@ __all__ = [
     "create",
 ]
 
-_META_KEYS = {"dims", "centered", "transform"}
+_META_KEYS = {"dims", "centered", "transform", "offsets"}
 
 # The model-level priors a params file may set under ``model.priors`` (the registry of their names),
 # with their defaults; adstock/saturation priors live with their components in ``transforms``.
@@ -96,24 +96,32 @@ class LogNormalMeanStd:
 
 @dataclass
 class LaplaceMixture:
-    """Non-centred Laplace(mu, b) as a normal scale mixture: var ~ Exp(1/(2b²)), mu + sqrt(var)·z.
+    """pymc-marketing's non-centred ``LaplacePrior``: a normal scale mixture, var ~ Exp(1/(2b²)) and the value
+    Normal(mu, sqrt(var)). The mixing variance ``<name>_sigma`` has the dims of ``b`` (one shared variance when
+    ``b`` is a scalar).
 
-    As pymc-marketing's ``LaplacePrior``: the mixing variance ``<name>_sigma`` has the dims of ``b``
-    (one shared variance when ``b`` is a scalar), the offsets ``<name>_offset`` the prior's dims.
+    The prior is pymc-marketing's; the sampling form is ours. By default the values are sampled directly
+    (centred), which mixes better when the data inform them, as weekly seasonality does
+    (``benchmarks/laplace_mixture.py``: min ESS 489 -> 858 and sampling 53 -> 31 s on geo_hierarchical).
+    ``offsets=True`` samples pymc-marketing's form instead, ``mu + sqrt(var)·z`` with ``z = <name>_offset``.
     """
 
     mu: Any = 0.0
     b: Any = 1.0
     dims: tuple[str, ...] = ()
     centered: bool = field(default=False)
+    offsets: bool = False
 
     def create_variable(self, name: str):
         mu = _create_param(self.mu, f"{name}_mu", self.dims)
         b_dims = _as_dims(getattr(self.b, "dims", None))
         b = self.b.create_variable(f"{name}_b") if hasattr(self.b, "create_variable") else pt.as_tensor(float(self.b))
         var = pm.Exponential(f"{name}_sigma", scale=2 * b**2, dims=b_dims or None)
+        sd = pt.sqrt(handle_dims(var, b_dims, self.dims))
+        if not self.offsets:
+            return pm.Normal(name, mu=mu, sigma=sd, dims=self.dims)
         z = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=self.dims)
-        return pm.Deterministic(name, mu + pt.sqrt(handle_dims(var, b_dims, self.dims)) * z, dims=self.dims)
+        return pm.Deterministic(name, mu + sd * z, dims=self.dims)
 
     def to_dict(self) -> dict:
         return _fields_dict("Laplace", self)
@@ -197,7 +205,8 @@ def parse_prior(spec: Any, where: str = "prior") -> PriorLike:
         extra = set(parsed) - {"mu", "b"}
         if extra:
             raise PriorError(where, f"unknown parameters {sorted(extra)} for Laplace(mu, b)")
-        return LaplaceMixture(parsed.get("mu", 0.0), parsed.get("b", 1.0), dims=dims)
+        return LaplaceMixture(parsed.get("mu", 0.0), parsed.get("b", 1.0), dims=dims,
+                              offsets=bool(meta.get("offsets", False)))
     allowed = _dist_parameters(dist, where)
     unknown = set(parsed) - allowed
     if unknown:

@@ -51,7 +51,7 @@ def test_geo_design_case_builds_with_hierarchical_priors(geo_data):
     assert m.named_vars_to_dims["channel_contribution_original_scale"] == ("date", "geo", "channel")
     assert m.named_vars_to_dims["saturation_beta"] == ("geo", "channel")
     for name in ["saturation_beta_log_offset", "saturation_beta_mean", "saturation_beta_std",
-                 "gamma_fourier_sigma", "gamma_fourier_offset", "gamma_fourier_b"]:
+                 "gamma_fourier_sigma", "gamma_fourier", "gamma_fourier_b"]:  # the mixture sampled centred
         assert name in m.named_vars, name
     assert np.isfinite(m.compile_logp()(m.initial_point()))
     table = mmm.summary_table()

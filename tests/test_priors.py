@@ -75,8 +75,32 @@ def test_laplace_mixture_has_laplace_marginal():
 def test_laplace_mixture_shares_the_variance_of_a_scalar_b():
     with pm.Model(coords={"i": range(3)}) as m:
         LaplaceMixture(0.0, parse_prior({"distribution": "HalfNormal"}),
-                       dims=("i",)).create_variable("g")
+                       dims=("i",), offsets=True).create_variable("g")
     assert m["g_sigma"].ndim == 0 and m["g_offset"].ndim == 1
+
+
+def _mixture_draws(offsets: bool, seed: int) -> np.ndarray:
+    with pm.Model(coords={"i": range(3)}) as m:
+        LaplaceMixture(0.0, parse_prior({"distribution": "HalfNormal", "sigma": 0.2}), dims=("i",),
+                       offsets=offsets).create_variable("g")
+    assert ("g_offset" in m.named_vars) == offsets and m["g"] in (m.deterministics if offsets else m.free_RVs)
+    with m:
+        return pm.sample_prior_predictive(draws=20000, random_seed=seed).prior["g"].values.reshape(-1, 3)
+
+
+def test_centred_laplace_mixture_keeps_pymc_marketings_prior():
+    """Sampled centred (the default) or through offsets, the joint prior is the same: same spread, same
+    Laplace-like tails, and the same dependence between elements that share the mixing variance."""
+    from scipy import stats
+
+    centred, offsets = _mixture_draws(False, 3), _mixture_draws(True, 4)
+    assert stats.ks_2samp(centred.ravel(), offsets.ravel()).pvalue > 0.01
+    for q in (0.5, 0.9, 0.99):
+        a, b = np.quantile(np.abs(centred), q), np.quantile(np.abs(offsets), q)
+        assert a == pytest.approx(b, rel=0.06), q
+    dep = [stats.spearmanr(np.abs(d[:, 0]), np.abs(d[:, 1])).statistic for d in (centred, offsets)]
+    assert dep[0] == pytest.approx(dep[1], abs=0.03) and dep[0] > 0.2  # the shared variance ties them
+    assert parse_prior({"distribution": "Laplace", "b": 0.2, "centered": False, "offsets": True}).offsets
 
 
 def test_describe_prior_reads_like_the_yaml():
