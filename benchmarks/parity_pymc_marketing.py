@@ -16,6 +16,7 @@ pymc-marketing is the optional ``benchmark`` extra; keep it out of the project's
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -67,8 +68,9 @@ def pymc_marketing_fit(df: pd.DataFrame, params, seed: int, sampler: str = "nutp
     mmm = pymc_marketing_mmm()
     fit = params.fit
     t0 = time.perf_counter()
+    cores = fit.cores or min(fit.chains, os.cpu_count() or 1)  # the same cores as ours (PyMC may pick 1 here)
     idata = mmm.fit(df.drop(columns="y"), df["y"], progressbar=False, random_seed=seed, nuts_sampler=sampler,
-                    chains=fit.chains, draws=fit.draws, tune=fit.tune, target_accept=fit.target_accept)
+                    chains=fit.chains, draws=fit.draws, tune=fit.tune, target_accept=fit.target_accept, cores=cores)
     return idata, time.perf_counter() - t0
 
 

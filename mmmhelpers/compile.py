@@ -59,7 +59,7 @@ from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.traversal import graph_inputs, io_toposort
 from pytensor.tensor.random.type import RandomGeneratorType
 
-__all__ = ["compile_model", "cache_dir", "CacheInfo"]
+__all__ = ["compile_model", "cache_dir", "CacheInfo", "is_cached"]
 
 CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-3"  # bump when the generated source or the key changes
 _VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
@@ -550,6 +550,16 @@ def _load(key: str, meta: dict, record_dtype) -> list | None:
     """Both callbacks from the cache, or None (a miss)."""
     compiled = [_cfunc(kind, key, meta, record_dtype, None, load_only=True) for kind in ("logp", "expand")]
     return None if any(c is None for c in compiled) else compiled
+
+
+def is_cached(model: pm.Model, var_names: list[str] | None = None) -> bool:
+    """Whether ``compile_model`` would load this model's callbacks from the cache (a second or so) rather than
+    compile them (a minute or more)."""
+    try:
+        key, _ = _cache_key(model, _graphs(model, var_names))
+    except _Uncacheable:
+        return False
+    return pytensor.config.numba__cache and _read_meta(key) is not None
 
 
 def compile_model(model: pm.Model, var_names: list[str] | None = None):

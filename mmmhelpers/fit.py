@@ -63,6 +63,36 @@ def _without_unconstrained(idata: az.InferenceData) -> az.InferenceData:
     return idata
 
 
+def _is_cached(mmm: MMM) -> bool:
+    from mmmhelpers.compile import is_cached
+
+    try:
+        return is_cached(mmm.model)
+    except Exception:  # noqa: BLE001 - an optimization: when in doubt, check the slow way
+        return False
+
+
+def _check_compiled(mmm: MMM, compiled, seed: int, points: int = 4) -> float:
+    """The gradient check through the compiled model (milliseconds): logp and gradient at the sampler's
+    initial points. Only when one is not finite does the full check run, to name the variable and the cause."""
+    import ctypes
+
+    t0 = time.perf_counter()
+    try:
+        call = compiled.compiled_logp_func.ctypes
+        n = compiled.n_dim
+        for k in range(points):
+            x = np.ascontiguousarray(compiled.initial_point_func(seed + k), dtype=float)
+            grad, logp = np.empty(n), np.empty(1)
+            code = call(ctypes.c_uint64(n), *(a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for a in (x, grad, logp)),
+                        ctypes.c_void_p(compiled.user_data.ctypes.data))
+            if code != 0 or not (np.isfinite(logp).all() and np.isfinite(grad).all()):
+                return check_gradients(mmm, seed)
+    except Exception:  # noqa: BLE001 - an exotic compiled object: the full check instead
+        return check_gradients(mmm, seed)
+    return time.perf_counter() - t0
+
+
 def check_gradients(mmm: MMM, seed: int) -> float:
     """Fail within seconds, before any compiling or sampling, when logp or a gradient is not finite.
 
@@ -150,9 +180,12 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     say = say or (lambda _msg: None)
     sampler, cores = _sampler(fit)
     fit_seed = seed_for(seed, "fit")
-    checked = check_gradients(mmm, fit_seed)
+    cached = sampler == "nutpie" and _is_cached(mmm)
+    checked = None if cached else check_gradients(mmm, fit_seed)  # before a long compile: fail in seconds
     t0 = time.perf_counter()
     compiled, how = _compile(mmm, sampler)
+    if checked is None:
+        checked = _check_compiled(mmm, compiled, fit_seed)
     timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0, "gradient_check_seconds": checked,
                "compile_cache": how}
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
@@ -162,9 +195,7 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     idata = _nuts(mmm, compiled, fit, cores, fit_seed, progress)
     timings["sampling_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with mmm.model:
-        pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed_for(seed, "posterior_predictive"),
-                                     progressbar=False)
+    posterior_predictive(mmm, idata, seed_for(seed, "posterior_predictive"))
     add_original_scale_predictions(idata, mmm)
     spec = mmm.spec
     idata.attrs["scaling"] = spec.scaling.describe()
@@ -174,6 +205,30 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
         f"time-varying media {bool(spec.time_varying_media)}; time-varying intercept {bool(spec.time_varying_intercept)}")
     timings["posterior_predictive_seconds"] = time.perf_counter() - t0
     return idata, timings
+
+
+def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
+    """Add the in-sample posterior predictive ``y`` to ``idata``: the likelihood drawn once, vectorized over
+    every posterior draw, from the traced mean ``mu`` and the likelihood's own parameters (a second rather than
+    PyMC's loop over draws, ten or more on a two-market model); PyMC's ``sample_posterior_predictive`` when the
+    likelihood cannot be rebuilt that way."""
+    from mmmhelpers.priors import parse_prior
+
+    post = idata.posterior
+    try:
+        lik = parse_prior(mmm.spec.likelihood, "model.likelihood")
+        mu = post["mu"]
+        kwargs = {}
+        for name, value in lik.parameters.items():
+            da = post[f"y_{name}"] if hasattr(value, "create_variable") else xr.DataArray(np.asarray(value, float))
+            kwargs[name] = xr.broadcast(da, mu)[0].transpose(*mu.dims).values
+        dist = getattr(pm, lik.distribution).dist(mu=mu.values, **kwargs)
+        y = np.reshape(pm.draw(dist, random_seed=seed), mu.shape)  # TruncatedNormal drops a leading 1
+    except Exception:  # noqa: BLE001 - an unusual likelihood: PyMC's loop over draws
+        with mmm.model:
+            pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed, progressbar=False)
+        return
+    idata.add_groups(posterior_predictive=xr.Dataset({"y": mu.copy(data=y)}))
 
 
 def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: list[dict] | None = None):

@@ -277,7 +277,8 @@ def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
     """The observed target ``y`` (on the ``obs`` weeks only in the cross-validation form)."""
     lik = parse_prior(mmm.spec.likelihood, "model.likelihood").deepcopy()
     lik.dims = (inp.obs_dim, *mmm.dims)
-    lik.create_likelihood_variable("y", mu=mu if inp.obs_index is None else mu[inp.obs_index], observed=inp.y)
+    mu = pm.Deterministic("mu", mu if inp.obs_index is None else mu[inp.obs_index], dims=lik.dims)
+    lik.create_likelihood_variable("y", mu=mu, observed=inp.y)
     mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
 
 

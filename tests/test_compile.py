@@ -165,3 +165,19 @@ def test_a_new_process_loads_the_callbacks(both):
     assert hit == "True", out.stdout + out.stderr
     assert float(seconds) < 15  # about 1 s on 2 idle cores; compiling takes a minute
     assert int(n_dim) == both[2].n_dim
+
+
+@pytest.mark.slow
+def test_fast_gradient_check_passes_finite_models_and_hands_the_rest_to_the_full_check(both, monkeypatch):
+    """On a cache hit the fit checks logp and gradient through the compiled callback (milliseconds); a
+    non-finite value there runs the full check, which names the variable."""
+    from types import SimpleNamespace
+
+    from mmmhelpers import fit
+
+    model, _, ours = both
+    full = []
+    monkeypatch.setattr(fit, "check_gradients", lambda mmm, seed: full.append(seed) or 9.0)
+    assert fit._check_compiled(SimpleNamespace(model=model), ours, seed=1) < 1.0 and not full
+    bad = ours.with_data(target_scaled=np.full(30, np.nan))
+    assert fit._check_compiled(SimpleNamespace(model=model), bad, seed=1) == 9.0 and full == [1]
