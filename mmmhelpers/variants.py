@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import arviz as az
-import numpy as np
 import pandas as pd
 import pymc as pm
 
@@ -28,9 +27,7 @@ from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["Fitted", "variant_dir", "fit_variants", "load_variants", "comparison_table", "parameter_comparison",
-           "MAIN", "published_models", "contributions_over_time"]
-
-MAIN = "main"
+           "published_models"]
 
 
 @dataclass
@@ -112,9 +109,3 @@ def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:
 def published_models(variants: list[Fitted]) -> dict[str, tuple]:
     """``(idata, diagnostics)`` by the name a ``report.published`` entry's ``variant`` gives."""
     return {v.name: (v.idata, v.diag) for v in variants}
-
-
-def contributions_over_time(models: list[Fitted], channel: str) -> dict[str, np.ndarray]:
-    """Per model: the draws ``(sample, date)`` of one channel's contribution, original scale (single market)."""
-    return {m.label: m.idata.posterior["channel_contribution_original_scale"].sel(channel=channel)
-            .stack(sample=("chain", "draw")).transpose("sample", "date", ...).values for m in models}
