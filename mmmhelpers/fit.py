@@ -228,7 +228,11 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
         with mmm.model:
             pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed, progressbar=False)
         return
-    idata.add_groups(posterior_predictive=xr.Dataset({"y": mu.copy(data=y)}))
+    groups = {"posterior_predictive": xr.Dataset({"y": mu.copy(data=y)})}
+    if "observed_data" not in idata.groups():  # as PyMC's sample_posterior_predictive adds it
+        obs = mmm.model["target_scaled"].get_value()
+        groups["observed_data"] = xr.Dataset({"y": (mu.dims[2:], obs)}, coords={d: mu[d] for d in mu.dims[2:]})
+    idata.add_groups(groups)
 
 
 def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: list[dict] | None = None):
