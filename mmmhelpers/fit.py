@@ -228,11 +228,8 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
         with mmm.model:
             pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed, progressbar=False)
         return
-    groups = {"posterior_predictive": xr.Dataset({"y": mu.copy(data=y)})}
-    if "observed_data" not in idata.groups():  # as PyMC's sample_posterior_predictive adds it
-        obs = mmm.model["target_scaled"].get_value()
-        groups["observed_data"] = xr.Dataset({"y": (mu.dims[2:], obs)}, coords={d: mu[d] for d in mu.dims[2:]})
-    idata.add_groups(groups)
+    with mmm.model:  # the groups PyMC's sample_posterior_predictive adds: observed and constant data too
+        idata.extend(pm.to_inference_data(posterior_predictive={"y": y}, log_likelihood=False))
 
 
 def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: list[dict] | None = None):

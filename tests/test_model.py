@@ -259,6 +259,8 @@ def test_vectorized_posterior_predictive_matches_pymcs(single_market):
     assert a.shape == b.shape and (a >= 0).all()
     np.testing.assert_array_equal(ours.observed_data["y"].values, ref.observed_data["y"].values)
     assert ours.observed_data["y"].dims == ref.observed_data["y"].dims
+    assert ours.posterior_predictive["y"].dims == ref.posterior_predictive["y"].dims
+    assert set(ours.constant_data.data_vars) == set(ref.constant_data.data_vars)
     for week in (0, 10, 30):
         assert stats.ks_2samp(a[:, week], b[:, week]).pvalue > 0.001, week
     np.testing.assert_allclose(a.mean(0), b.mean(0), atol=0.05)
