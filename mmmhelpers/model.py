@@ -277,7 +277,10 @@ def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
     """The observed target ``y`` (on the ``obs`` weeks only in the cross-validation form)."""
     lik = parse_prior(mmm.spec.likelihood, "model.likelihood").deepcopy()
     lik.dims = (inp.obs_dim, *mmm.dims)
-    mu = pm.Deterministic("mu", mu if inp.obs_index is None else mu[inp.obs_index], dims=lik.dims)
+    if inp.obs_index is None:  # traced for the fast posterior predictive (fit.posterior_predictive)
+        mu = pm.Deterministic("mu", mu, dims=lik.dims)
+    else:  # no deterministic whose length follows the fold: one compiled model serves every fold
+        mu = mu[inp.obs_index]
     lik.create_likelihood_variable("y", mu=mu, observed=inp.y)
     mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
 
