@@ -56,7 +56,7 @@ if len(result.folds) > 1:
 
 # %%
 #| label: fig-residuals
-#| fig-cap: "Residuals of the full fit over time and their autocorrelation."
+#| fig-cap: "Residuals of the full fit: over time, their autocorrelation and their distribution."
 fig = plots.plot_residuals(artifacts.load_idata(run_dir), data)
 plt.show()
 
