@@ -73,7 +73,8 @@ idata, timings = sample(mmm, params.fit, seed=params.seed, progress=False, say=l
 artifacts.save_idata(run_dir, idata)
 diag = diagnostics(idata, params.fit, timings)
 diag.save(run_dir)
-display(md(f"**Sampler health: {diag.health.upper()}.** {diag.divergences} divergences, max R-hat "
+plural = "" if diag.divergences == 1 else "s"
+display(md(f"**Sampler health: {diag.health.upper()}.** {diag.divergences} divergence{plural}, max R-hat "
            f"{diag.rhat_max:.3f} ({diag.rhat_max_variable}), min bulk ESS {diag.ess_bulk_min:,.0f} "
            f"({diag.ess_bulk_min_variable}); {diag.sampler} compiled in {diag.compile_seconds:.1f} s and "
            f"sampled {diag.chains} × {diag.draws} draws in {diag.sampling_seconds:.1f} s"
