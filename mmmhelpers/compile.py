@@ -59,7 +59,7 @@ from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.traversal import graph_inputs, io_toposort
 from pytensor.tensor.random.type import RandomGeneratorType
 
-__all__ = ["compile_model", "cache_dir", "CacheInfo", "is_cached"]
+__all__ = ["compile_model", "cache_dir", "CacheInfo"]
 
 CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-3"  # bump when the generated source or the key changes
 _VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
@@ -552,21 +552,12 @@ def _load(key: str, meta: dict, record_dtype) -> list | None:
     return None if any(c is None for c in compiled) else compiled
 
 
-def is_cached(model: pm.Model, var_names: list[str] | None = None) -> bool:
-    """Whether ``compile_model`` would load this model's callbacks from the cache (a second or so) rather than
-    compile them (a minute or more)."""
-    try:
-        key, _ = _cache_key(model, _graphs(model, var_names))
-    except _Uncacheable:
-        return False
-    return pytensor.config.numba__cache and _read_meta(key) is not None
-
-
-def compile_model(model: pm.Model, var_names: list[str] | None = None):
+def compile_model(model: pm.Model, var_names: list[str] | None = None, before_compile=None):
     """``nutpie.compile_pymc_model(model, var_names=var_names)`` with its C callbacks cached on disk.
 
     The first compile of a model structure costs what nutpie's does; later ones, in any process and
     with any data values of the same shapes, load the callbacks (see the module docstring).
+    ``before_compile`` (no arguments) is called when the cache misses, before the long compile starts.
     """
     from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords
 
@@ -589,6 +580,8 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None):
     if compiled is not None:
         last_info = CacheInfo(key, True, "loaded from the cache")
     else:
+        if before_compile is not None:
+            before_compile()
         logp_fn, expand_fn = _functions(model, g)
         used = {v.name: v for v in [*logp_fn.get_shared(), *expand_fn.get_shared()]}
         if key is not None and not used.keys() <= shared.keys():

@@ -63,30 +63,28 @@ def _without_unconstrained(idata: az.InferenceData) -> az.InferenceData:
     return idata
 
 
-def _is_cached(mmm: MMM) -> bool:
-    from mmmhelpers.compile import is_cached
+def _logp_callback(compiled):
+    """nutpie's C log-density callback of ``compiled`` bound to buffers: ``(evaluate, x, grad, logp)``.
+    ``evaluate()`` reads the point ``x``, fills ``grad`` and ``logp`` and returns nutpie's error code."""
+    import ctypes
 
-    try:
-        return is_cached(mmm.model)
-    except Exception:  # noqa: BLE001 - an optimization: when in doubt, check the slow way
-        return False
+    call = compiled.compiled_logp_func.ctypes
+    n = compiled.n_dim
+    x, grad, logp = np.zeros(n), np.empty(n), np.empty(1)
+    args = [ctypes.c_uint64(n), *(a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for a in (x, grad, logp)),
+            ctypes.c_void_p(compiled.user_data.ctypes.data)]
+    return (lambda: call(*args)), x, grad, logp
 
 
 def _check_compiled(mmm: MMM, compiled, seed: int, points: int = 4) -> float:
     """The gradient check through the compiled model (milliseconds): logp and gradient at the sampler's
     initial points. Only when one is not finite does the full check run, to name the variable and the cause."""
-    import ctypes
-
     t0 = time.perf_counter()
     try:
-        call = compiled.compiled_logp_func.ctypes
-        n = compiled.n_dim
+        evaluate, x, grad, logp = _logp_callback(compiled)
         for k in range(points):
-            x = np.ascontiguousarray(compiled.initial_point_func(seed + k), dtype=float)
-            grad, logp = np.empty(n), np.empty(1)
-            code = call(ctypes.c_uint64(n), *(a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for a in (x, grad, logp)),
-                        ctypes.c_void_p(compiled.user_data.ctypes.data))
-            if code != 0 or not (np.isfinite(logp).all() and np.isfinite(grad).all()):
+            x[:] = compiled.initial_point_func(seed + k)
+            if evaluate() != 0 or not (np.isfinite(logp).all() and np.isfinite(grad).all()):
                 return check_gradients(mmm, seed)
     except Exception:  # noqa: BLE001 - an exotic compiled object: the full check instead
         return check_gradients(mmm, seed)
@@ -106,10 +104,11 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     return report.seconds
 
 
-def _compile(mmm: MMM, sampler: str) -> tuple[object | None, str | None]:
+def _compile(mmm: MMM, sampler: str, before_compile=None) -> tuple[object | None, str | None]:
     """nutpie's compiled model, its C callbacks cached on disk (``compile.compile_model``: a model
     structure compiled once loads in about a second in later runs); nutpie's own compile if that fails.
-    Also returns how: "hit" or "miss" of the cache, "nutpie" for the fallback (None for PyMC's sampler)."""
+    Also returns how: "hit" or "miss" of the cache, "nutpie" for the fallback (None for PyMC's sampler).
+    ``before_compile`` runs before a compile that is not a cache hit (it may run twice on the fallback)."""
     if sampler != "nutpie":
         return None, None
     import nutpie
@@ -117,30 +116,26 @@ def _compile(mmm: MMM, sampler: str) -> tuple[object | None, str | None]:
     from mmmhelpers import compile as mc
 
     try:
-        compiled = mc.compile_model(mmm.model)
+        compiled = mc.compile_model(mmm.model, before_compile=before_compile)
         return compiled, "hit" if mc.last_info.hit else "miss"
     except Exception as err:  # noqa: BLE001 - the cache is an optimization: never fail a fit over it
         warnings.warn(f"cached compile failed ({type(err).__name__}: {err}); using nutpie.compile_pymc_model",
                       RuntimeWarning, stacklevel=2)
+        if before_compile is not None:
+            before_compile()
         return nutpie.compile_pymc_model(mmm.model), "nutpie"
 
 
 def time_gradient(compiled, evaluations: int = 200) -> float | None:
     """Seconds per log-density + gradient evaluation of a nutpie-compiled model: its C callback, the one
     nutpie calls, through ctypes (a microsecond of overhead); None when it cannot be timed."""
-    import ctypes
-
     try:
-        call = compiled.compiled_logp_func.ctypes
-        n = compiled.n_dim
-        x = np.random.default_rng(0).normal(0.0, 0.3, n)
-        grad, logp = np.empty(n), np.empty(1)
-        args = [ctypes.c_uint64(n), *(a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for a in (x, grad, logp)),
-                ctypes.c_void_p(compiled.user_data.ctypes.data)]
-        call(*args)
+        evaluate, x, _, _ = _logp_callback(compiled)
+        x[:] = np.random.default_rng(0).normal(0.0, 0.3, x.size)
+        evaluate()
         t0 = time.perf_counter()
         for _ in range(evaluations):
-            call(*args)
+            evaluate()
     except Exception:  # an exotic compiled object: no estimate rather than no fit
         return None
     return (time.perf_counter() - t0) / evaluations
@@ -180,13 +175,18 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     say = say or (lambda _msg: None)
     sampler, cores = _sampler(fit)
     fit_seed = seed_for(seed, "fit")
-    cached = sampler == "nutpie" and _is_cached(mmm)
-    checked = None if cached else check_gradients(mmm, fit_seed)  # before a long compile: fail in seconds
+    checked: list[float] = []
+
+    def full_check() -> None:  # before a long compile: fail in seconds
+        if not checked:
+            checked.append(check_gradients(mmm, fit_seed))
+
     t0 = time.perf_counter()
-    compiled, how = _compile(mmm, sampler)
-    if checked is None:
-        checked = _check_compiled(mmm, compiled, fit_seed)
-    timings = {"sampler": sampler, "compile_seconds": time.perf_counter() - t0, "gradient_check_seconds": checked,
+    compiled, how = _compile(mmm, sampler, before_compile=full_check)
+    compile_seconds = time.perf_counter() - t0 - sum(checked)
+    if not checked:  # a cache hit (milliseconds through the compiled model), or PyMC's sampler
+        checked.append(_check_compiled(mmm, compiled, fit_seed) if how == "hit" else check_gradients(mmm, fit_seed))
+    timings = {"sampler": sampler, "compile_seconds": compile_seconds, "gradient_check_seconds": checked[0],
                "compile_cache": how}
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None

@@ -97,13 +97,13 @@ def comparison_table(models: list[Fitted]) -> pd.DataFrame:
 def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:
     """Each parameter the models share: its posterior mean and 94% HDI in every model, side by side."""
     shared = [n for n in scalar_parameters(models[0].idata) if all(n in m.idata.posterior for m in models[1:])]
-    columns = {}
+    columns, index = {}, None
     for m in models:
         summ = az.summary(m.idata, var_names=shared, kind="stats", hdi_prob=0.94, round_to="none")
         columns[m.label] = [f"{plain_number(r['mean'])} ({plain_number(r['hdi_3%'])} to {plain_number(r['hdi_97%'])})"
                             for _, r in summ.iterrows()]
-    index = az.summary(models[0].idata, var_names=shared, kind="stats").index
-    return pd.DataFrame({"parameter": list(index), **columns})
+        index = list(summ.index) if index is None else index  # the same rows in every model
+    return pd.DataFrame({"parameter": index, **columns})
 
 
 def published_models(variants: list[Fitted]) -> dict[str, tuple]:

@@ -181,3 +181,14 @@ def test_fast_gradient_check_passes_finite_models_and_hands_the_rest_to_the_full
     assert fit._check_compiled(SimpleNamespace(model=model), ours, seed=1) < 1.0 and not full
     bad = ours.with_data(target_scaled=np.full(30, np.nan))
     assert fit._check_compiled(SimpleNamespace(model=model), bad, seed=1) == 9.0 and full == [1]
+
+
+@pytest.mark.slow
+def test_before_compile_runs_on_a_miss_only(both, tmp_path, monkeypatch):
+    """The fit's full gradient check rides on this hook: before a long compile, never on a cache hit."""
+    calls = []
+    mc.compile_model(_small(seed=9), before_compile=lambda: calls.append("hit?"))  # the fixture's structure
+    assert mc.last_info.hit and calls == []
+    monkeypatch.setattr(mc, "cache_dir", lambda: tmp_path)  # an empty cache: a miss
+    mc.compile_model(_small(seed=9), before_compile=lambda: calls.append("miss"))
+    assert not mc.last_info.hit and calls == ["miss"]
