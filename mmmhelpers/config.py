@@ -84,8 +84,8 @@ class HSGPSpec(Strict):
 
 
 class ScalingSpec(Strict):
-    channel: Literal["max"] = "max"
-    target: Literal["max"] = "max"
+    channel: Literal["max", "none"] = "max"  # spend divided by its max over dates, or left raw
+    target: Literal["max", "none"] = "max"  # target divided by its max over dates, or left raw
     dims: list[str] = Field(default_factory=list)  # panel dims pooled into one scale ([geo]: one max over all geos)
     controls: Literal["max_abs", "none"] = "max_abs"  # controls divided by their max |value|, or left raw
 
@@ -93,7 +93,11 @@ class ScalingSpec(Strict):
         """One line for the spec table and ``idata.attrs``."""
         where = f"pooled over {', '.join(self.dims)}" if self.dims else "per panel cell"
         controls = "max |value|" if self.controls == "max_abs" else "raw (not scaled)"
-        return f"channels and target divided by their max over dates, {where}; controls: {controls}"
+        divided = [name for name, how in [("channels", self.channel), ("target", self.target)] if how == "max"]
+        raw = [name for name, how in [("channels", self.channel), ("target", self.target)] if how == "none"]
+        parts = [f"{' and '.join(divided)} divided by their max over dates, {where}"] if divided else []
+        parts += [f"{' and '.join(raw)} raw (not scaled)"] if raw else []
+        return f"{'; '.join(parts)}; controls: {controls}"
 
 
 def _default_likelihood() -> dict:
@@ -209,6 +213,43 @@ class AlternativeSpec(Strict):
     allow_extrapolation: bool | None = None
 
 
+class ResponseFloorSpec(Strict):
+    """A target's mean response the plan must reach (``at_least``) or hit (``equal_to``)."""
+
+    target: str
+    at_least: float | None = None
+    equal_to: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> ResponseFloorSpec:
+        if (self.at_least is None) == (self.equal_to is None):
+            raise ValueError("give exactly one of at_least or equal_to")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "at_least" if self.at_least is not None else "equal_to"
+
+    @property
+    def value(self) -> float:
+        return float(self.at_least if self.at_least is not None else self.equal_to)
+
+
+class MultiObjectiveSpec(Strict):
+    """Several targets, one budget: maximize the sum of some targets' responses subject to another's
+    (``constraint``), and trace the trade-off between the two (the Pareto frontier)."""
+
+    maximize: list[str]  # targets whose responses are added up (one name: that target alone)
+    constraint: ResponseFloorSpec | None = None
+    frontier_points: int = Field(20, ge=0, le=200)  # points of the frontier (0: none); needs a constraint
+    spend: Literal["auto", "shared", "per_target"] = "auto"  # one spend per channel for all targets, or per target
+
+    @field_validator("maximize", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
 class OptimizationSpec(Strict):
     budget: float = Field(..., gt=0)  # total per period, original spend units
     num_periods: int = Field(13, ge=1)
@@ -226,6 +267,7 @@ class OptimizationSpec(Strict):
     scenarios: list[float] = Field(default_factory=list)  # budget multipliers
     alternatives: list[AlternativeSpec] = Field(default_factory=list)  # named plans with other budgets or rules
     draws: int = Field(400, ge=10)  # posterior draws used for the objective
+    multi_objective: MultiObjectiveSpec | None = None  # cases with several targets (see ``targets``)
 
     def alternative(self, alt: AlternativeSpec) -> OptimizationSpec:
         """This section with ``alt``'s fields in place (no scenarios, alternatives or target of its own)."""
@@ -275,7 +317,8 @@ class PublishedNumber(Strict):
     label: str
     value: float
     # posterior:<var>[<coord>, ...] | data:<name>[<coord>, ...] | diagnostics:<field> (shown on the fit page);
-    # allocation:<cell> | alternative:<name>:<cell> | target_budget | response:<plan> (on the budget page)
+    # allocation:<cell> | alternative:<name>:<cell> | target_budget | response:<plan> |
+    # multi_objective:best[<target>] | multi_objective:constrained[<target>] | multi_objective:binds (budget page)
     source: str
     tolerance: float = Field(0.05, ge=0)  # a point value agrees within this relative difference (0: exactly)
     variant: str | None = None  # the model variant it is compared with (default: the main model)
@@ -285,7 +328,8 @@ class PublishedNumber(Strict):
     @classmethod
     def _known_kind(cls, v: str) -> str:
         kind = v.partition(":")[0]
-        kinds = ("posterior", "data", "diagnostics", "allocation", "alternative", "target_budget", "response")
+        kinds = ("posterior", "data", "diagnostics", "allocation", "alternative", "target_budget", "response",
+                 "multi_objective")
         if kind not in kinds:
             raise ValueError(f"unknown source kind {kind!r} (known: {', '.join(kinds)})")
         return v
@@ -304,6 +348,7 @@ class ReportSpec(Strict):
     roas_range: tuple[float, float] | None = None  # plausible ROAS (target units per currency unit) for the review
     currency: str = ""  # e.g. EUR: put before every amount of spend in the summary
     target_label: str = "units of the target"  # what the target counts, e.g. "sales" or "new users"
+    period: Literal["day", "week", "month"] = "week"  # what one row of the data is (axis labels say "per week")
 
 
 class VariantSpec(Strict):
@@ -313,6 +358,22 @@ class VariantSpec(Strict):
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     label: str = ""  # as the pages name it (default: the name)
     model: dict[str, Any] = Field(default_factory=dict)
+    fit: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+
+class TargetModelSpec(Strict):
+    """One of several targets of the case, fitted with its own model: a column of the data (two KPIs of the
+    same channels) or one coordinate of a panel dim (one market modelled alone). The first is the main model."""
+
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    label: str = ""  # as the pages name it (default: the name)
+    column: str | None = None  # the target column (default data.target_column)
+    where: dict[str, str] = Field(default_factory=dict)  # panel dim -> the coordinate this target keeps
+    model: dict[str, Any] = Field(default_factory=dict)  # fields of the main model section it changes
     fit: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -334,6 +395,7 @@ class Params(Strict):
     optimization: OptimizationSpec | None = None
     report: ReportSpec = ReportSpec()
     model_variants: list[VariantSpec] = Field(default_factory=list)  # other models fitted and compared on page 2
+    targets: list[TargetModelSpec] = Field(default_factory=list)  # several targets, one model each (first: main)
     source: Path | None = Field(None, exclude=True)  # the file it was read from
 
     @model_validator(mode="after")
@@ -363,12 +425,54 @@ class Params(Strict):
                                  f"(variants: {names})")
         return self
 
+    @model_validator(mode="after")
+    def _known_targets(self) -> Params:
+        names = [t.name for t in self.targets]
+        if len(set(names)) < len(names) or "main" in names:
+            raise ValueError(f"targets need distinct names other than 'main', got {names}")
+        if self.targets and (self.targets[0].model or self.targets[0].fit):
+            raise ValueError(f"targets.0 ({names[0]!r}) is the main model: put its settings in the model and fit "
+                             "sections")
+        panel = _panel_dims(self)
+        for i, t in enumerate(self.targets):
+            if set(t.where) - panel:
+                raise ValueError(f"targets.{i}.where: {sorted(set(t.where) - panel)} are not panel dims "
+                                 f"(the data's: {sorted(panel)})")
+            if t.column is not None and self.data.path is None:
+                raise ValueError(f"targets.{i}.column: a simulated case names its targets with where (dims "
+                                 f"{sorted(panel)})")
+        mo = self.optimization.multi_objective if self.optimization else None
+        if mo is not None:
+            named = [*mo.maximize, *([mo.constraint.target] if mo.constraint else [])]
+            unknown = [n for n in named if n not in names]
+            if len(names) < 2 or unknown:
+                raise ValueError(f"optimization.multi_objective names targets {unknown or named}; the case's "
+                                 f"targets are {names} (it needs at least two)")
+            if mo.frontier_points and mo.constraint is None:
+                raise ValueError("optimization.multi_objective.frontier_points: the frontier is traced against "
+                                 "the constraint's target: give a constraint (or frontier_points: 0)")
+        return self
+
     def variant(self, name: str) -> Params:
         """This case with the named model variant's ``model`` and ``fit`` fields in place (and no variants)."""
         v = next(v for v in self.model_variants if v.name == name)
+        return self._changed(v.model, v.fit)
+
+    def for_target(self, name: str) -> Params:
+        """This case as the named target's own model: its ``model``/``fit`` changes in place, its column as
+        the target, the dims it selects gone (no variants, targets or published numbers of its own)."""
+        t = next(t for t in self.targets if t.name == name)
+        data = {"target_column": t.column or self.data.target_column,
+                "dims": [d for d in self.data.dims if d not in t.where]}
+        return self._changed(t.model, t.fit, data)
+
+    def _changed(self, model: dict, fit: dict, data: dict | None = None) -> Params:
         dumped = self.model_dump(exclude={"source"})
-        merged = {**dumped, "model": _deep_merge(dumped["model"], v.model), "fit": _deep_merge(dumped["fit"], v.fit),
-                  "model_variants": [], "report": {**dumped["report"], "published": []}}
+        merged = {**dumped, "model": _deep_merge(dumped["model"], model), "fit": _deep_merge(dumped["fit"], fit),
+                  "data": {**dumped["data"], **(data or {})}, "model_variants": [], "targets": [],
+                  "report": {**dumped["report"], "published": []}}
+        if data is not None and merged["optimization"]:
+            merged["optimization"] = {**merged["optimization"], "multi_objective": None}
         return Params.model_validate({**merged, "source": self.source})
 
     @property
@@ -530,6 +634,7 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
         problems = _problems(err, raw)
         raise ParamsError(path, problems) from None
     problems = _check_priors(params) + _check_scaling(params) + _check_variants(params, raw)
+    problems += _check_targets(params, raw)
     if problems:
         raise ParamsError(path, problems)
     return params
@@ -546,6 +651,22 @@ def _check_variants(params: Params, raw: dict) -> list[str]:
             raw_v = {**raw, "model": _deep_merge(raw.get("model") or {}, v.model),
                      "fit": _deep_merge(raw.get("fit") or {}, v.fit)}
             problems += [f"{where}.{p}" for p in _problems(err, raw_v)]
+            continue
+        problems += [f"{where}.{p}" for p in _check_priors(merged)]
+    return problems
+
+
+def _check_targets(params: Params, raw: dict) -> list[str]:
+    """Each target's own model (the main sections with its changes) is valid: problems named under its entry."""
+    problems = []
+    for i, t in enumerate(params.targets[1:], start=1):
+        where = f"targets.{i}"
+        try:
+            merged = params.for_target(t.name)
+        except ValidationError as err:
+            raw_t = {**raw, "model": _deep_merge(raw.get("model") or {}, t.model),
+                     "fit": _deep_merge(raw.get("fit") or {}, t.fit)}
+            problems += [f"{where}.{p}" for p in _problems(err, raw_t)]
             continue
         problems += [f"{where}.{p}" for p in _check_priors(merged)]
     return problems

@@ -57,6 +57,14 @@ class MMMData:
         return self.X.reshape(self.n_dates, -1, len(self.channels)).sum(axis=(0, 1))
 
     @property
+    def period(self) -> str:
+        """What one row of time is: ``day``, ``week``, ``month`` or ``period`` (from the median date step)."""
+        if len(self.dates) < 2:
+            return "period"
+        days = float(np.median(np.diff(self.dates.values).astype("timedelta64[D]").astype(float)))
+        return {1.0: "day", 7.0: "week"}.get(days, "month" if 28 <= days <= 31 else "period")
+
+    @property
     def n_dates(self) -> int:
         return len(self.dates)
 
@@ -67,6 +75,20 @@ class MMMData:
         """Rows ``start:stop`` along the date axis."""
         s = slice(start, stop)
         return replace(self, dates=self.dates[s], X=self.X[s], C=self.C[s], y=self.y[s])
+
+    def select(self, where: dict[str, str], source: str = "data") -> MMMData:
+        """The rows of one coordinate per named panel dim, those dims dropped (e.g. one market of a panel)."""
+        index, panel = [], {}
+        for d, coords in self.panel.items():
+            if d in where:
+                if where[d] not in coords:
+                    raise DataError(f"{source}: {d} has no coordinate {where[d]!r} (it has {coords})")
+                index.append(coords.index(where[d]))
+            else:
+                index.append(slice(None))
+                panel[d] = coords
+        at = (slice(None), *index)
+        return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at])
 
     def with_X(self, X: np.ndarray) -> MMMData:
         return replace(self, X=np.asarray(X, dtype=float))
@@ -179,17 +201,20 @@ def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.D
         problems.append(f"duplicate rows for the same {' and '.join(key)}: {_listing(items)}")
     udates = pd.DatetimeIndex(sorted(valid[date_column].unique()))
     gaps = []
+    steps = np.diff(udates.values).astype("timedelta64[D]").astype(int)
+    step = 1 if len(steps) and np.mean(steps == 1) > 0.5 else 7  # daily data, or (the usual) weekly
+    unit = "day" if step == 1 else "week"
     for a, b in zip(udates[:-1], udates[1:]):
         days = (b - a).days
-        if days == 7:
+        if days == step:
             continue
-        if days % 7 == 0:
-            n = days // 7 - 1
-            gaps.append(f"missing weeks between {_day(a)} and {_day(b)} ({n} week{'s' if n > 1 else ''})")
+        if days % step == 0:
+            n = days // step - 1
+            gaps.append(f"missing {unit}s between {_day(a)} and {_day(b)} ({n} {unit}{'s' if n > 1 else ''})")
         else:
             gaps.append(f"irregular step of {days} days from {_day(a)} to {_day(b)}")
     if gaps:
-        problems.append(f"column {date_column!r}: dates must be weekly and gap-free: {_listing(gaps)}")
+        problems.append(f"column {date_column!r}: dates must be {unit}ly and gap-free: {_listing(gaps)}")
     if dims and not len(dup):
         present = valid.groupby(dims, sort=True)[date_column].agg(set)
         panel = [sorted(valid[d].unique().tolist()) for d in dims]

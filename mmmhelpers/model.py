@@ -8,6 +8,7 @@ All data enter through ``pm.Data`` so one compiled model serves new dates (holdo
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,7 +76,8 @@ class MMM:
 
 
 def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Max scales of channels ``(*panel, channel)``, target ``(*panel)`` and controls ``(*panel, control)``.
+    """Max scales of channels ``(*panel, channel)``, target ``(*panel)`` and controls ``(*panel, control)``
+    (one where ``scaling`` says ``none``).
 
     Per panel cell by default; ``scaling.dims`` pools the named panel dims into one scale (broadcast back to
     every cell), ``scaling.controls == "none"`` leaves controls raw (scale one).
@@ -86,6 +88,10 @@ def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarra
     control_scale = np.where(control_scale > 0, control_scale, 1.0)
     if scaling.controls == "none":
         control_scale = np.ones_like(control_scale)
+    if scaling.channel == "none":
+        channel_scale = np.ones_like(channel_scale)
+    if scaling.target == "none":
+        target_scale = np.ones_like(target_scale)
     axes = tuple(data.dims.index(d) for d in scaling.dims)
     if axes:
         channel_scale, target_scale, control_scale = (
@@ -275,7 +281,7 @@ def _trend(mmm: MMM, inp: Inputs, priors: dict):
 
 def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
     """The observed target ``y`` (on the ``obs`` weeks only in the cross-validation form)."""
-    lik = parse_prior(mmm.spec.likelihood, "model.likelihood").deepcopy()
+    lik = copy.deepcopy(parse_prior(mmm.spec.likelihood, "model.likelihood"))
     lik.dims = (inp.obs_dim, *mmm.dims)
     if inp.obs_index is None:  # traced for the fast posterior predictive (fit.posterior_predictive)
         mu = pm.Deterministic("mu", mu, dims=lik.dims)

@@ -94,14 +94,15 @@ def finish(ax):
     return ax.figure
 
 
-UNITS = {"currency": "currency units", "per_currency": "currency unit", "target": "target units"}
+UNITS = {"currency": "currency units", "per_currency": "currency unit", "target": "target units", "period": "week"}
 """Axis units: set from the params' ``report.currency`` and ``report.target_label`` by :func:`style`."""
 
 
-def style(currency: str = "", target_label: str = "") -> None:
+def style(currency: str = "", target_label: str = "", period: str = "week") -> None:
     """Seaborn theme used by every page; concise date axes everywhere; the case's units on the axes."""
     UNITS.update(currency=currency or "currency units", per_currency=currency or "currency unit",
-                 target=target_label if target_label and target_label != "units of the target" else "target units")
+                 target=target_label if target_label and target_label != "units of the target" else "target units",
+                 period=period)
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "figure.autolayout": False,
                          "date.converter": "concise"})
@@ -147,10 +148,10 @@ def plot_data(data: MMMData, target_label: str = "sales"):
     for row, cell in zip(axes, cells):
         idx = _index(data, cell)
         row[0].plot(data.dates, data.y[(slice(None), *idx)], color="black", lw=1.2)
-        row[0].set(title=_titled("Target", cell), ylabel=f"{target_label} per week")
+        row[0].set(title=_titled("Target", cell), ylabel=f"{target_label} per {UNITS['period']}")
         for c, ch in enumerate(data.channels):
             row[1].plot(data.dates, data.X[(slice(None), *idx, c)], lw=1, label=ch)
-        row[1].set(title=_titled("Media spend", cell), ylabel=f"spend per week ({UNITS['currency']})")
+        row[1].set(title=_titled("Media spend", cell), ylabel=f"spend per {UNITS['period']} ({UNITS['currency']})")
         legend_outside(row[1])
         for ax in row:
             ax.yaxis.set_major_formatter(THOUSANDS)
@@ -178,16 +179,16 @@ def _predicted_vs_observed(draws: xr.DataArray, data: MMMData, window: slice, ti
         ax.plot(dates, data.y[(window, *_index(data, cell))], label="observed", **observed_style)
         if cut is not None:
             ax.axvline(data.dates[cut], color="grey", ls="--", lw=1.5, label=cut_label)
-        ax.set(title=_titled(title, cell), ylabel=f"{UNITS['target']} per week")
+        ax.set(title=_titled(title, cell), ylabel=f"{UNITS['target']} per {UNITS['period']}")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
 
 
-def plot_ppc(idata, data: MMMData, group: str = "posterior_predictive"):
+def plot_ppc(idata, data: MMMData, group: str = "posterior_predictive", title: str | None = None):
     """Observed target vs the posterior (or prior: ``group="prior_predictive"``) predictive, original scale."""
     pp = idata[group]["y_original_scale"].stack(sample=("chain", "draw")).transpose("sample", "date", ...)
     kind = group.split("_")[0]
-    return _predicted_vs_observed(pp, data, slice(None), f"{kind.capitalize()} predictive check",
+    return _predicted_vs_observed(pp, data, slice(None), title or f"{kind.capitalize()} predictive check",
                                   MODEL if kind == "posterior" else PRIOR, f"{kind} predictive",
                                   observed_style={"color": "black", "marker": ".", "ls": "none", "ms": 3})
 
@@ -201,7 +202,7 @@ def plot_contributions(idata, data: MMMData):
         c = contrib.sel(cell).transpose("date", "channel")
         names = [str(ch) for ch in c["channel"].values]
         ax.stackplot(data.dates, c.values.T, labels=names, colors=[channel_colors(names)[n] for n in names], alpha=0.8)
-        ax.set(title=_titled("Media contribution by channel", cell), ylabel=f"{UNITS['target']} per week")
+        ax.set(title=_titled("Media contribution by channel", cell), ylabel=f"{UNITS['target']} per {UNITS['period']}")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
 
@@ -232,7 +233,7 @@ def plot_contribution_recovery(ctab: pd.DataFrame):
     ax.bar(x + 0.2, ctab["estimate"], 0.4, yerr=err, capsize=4, label="estimate (94% HDI)", color=colors, alpha=0.85)
     ax.set_xticks(x, ctab["channel"])
     ax.set(title="Total media contribution over the fitted window", xlabel="channel",
-           ylabel=f"{UNITS['target']} (sum over weeks)")
+           ylabel=f"{UNITS['target']} (sum over {UNITS['period']}s)")
     return finish(ax)
 
 
@@ -270,7 +271,8 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
             ax.plot(x, draws.mean(axis=0), color=colors[ch], label="posterior mean")
             if true is not None:
                 ax.plot(x, true[(slice(None), *idx, c)], color=TRUTH, ls="--", lw=2, label="truth")
-            ax.set(title=_titled(ch, cell), xlabel=f"spend per week ({UNITS['currency']})", ylabel=f"{UNITS['target']} per week")
+            ax.set(title=_titled(ch, cell), xlabel=f"spend per {UNITS['period']} ({UNITS['currency']})",
+                   ylabel=f"{UNITS['target']} per {UNITS['period']}")
             ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
             ax.xaxis.set_major_formatter(THOUSANDS)
             ax.yaxis.set_major_formatter(THOUSANDS)
@@ -295,7 +297,7 @@ def plot_contribution_paths(idatas: dict[str, object], truth):
         true = truth_c.sel(channel=ch)
         true = true.sum([d for d in true.dims if d != "date"]).sel(date=draws["date"].values)
         ax.plot(pd.DatetimeIndex(true["date"].values), true.values, color=TRUTH, ls="--", lw=1.5, label="truth")
-        ax.set(title=f"Contribution of {ch}: truth vs each model", ylabel=f"{UNITS['target']} per week")
+        ax.set(title=f"Contribution of {ch}: truth vs each model", ylabel=f"{UNITS['target']} per {UNITS['period']}")
         ax.yaxis.set_major_formatter(THOUSANDS)
     return _weekly_rows_done(fig, axes)
 
@@ -367,7 +369,7 @@ def plot_residuals(idata, data: MMMData, max_lag: int = 20):
         row[1].set(title=_titled("Autocorrelation", cell), xlabel="lag (weeks)", ylabel="autocorrelation")
         sns.histplot(resid, kde=True, color=MODEL, ax=row[2], stat="count")
         row[2].axvline(0, color="grey", lw=1)
-        row[2].set(title=_titled("Residual distribution", cell), xlabel="observed − predicted", ylabel="weeks")
+        row[2].set(title=_titled("Residual distribution", cell), xlabel="observed − predicted", ylabel=f"{UNITS['period']}s")
         row[2].xaxis.set_major_formatter(THOUSANDS)
         row[1].legend(loc="upper right", fontsize=8, frameon=False)
     fig.tight_layout()

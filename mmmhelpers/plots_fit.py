@@ -116,23 +116,33 @@ def _band(ax, x, draws: np.ndarray, color, label: str, lw: float = 1.5):
     ax.plot(x, np.median(draws, axis=0), color=color, lw=lw, label=f"{label} median")
 
 
-def plot_transforms(prior: tuple, posterior: tuple, channels: list[str], truth: tuple | None = None):
+def plot_transforms(prior: tuple, posterior: tuple, channels: list[str], truth: tuple | None = None,
+                    scaled: bool = True):
     """Adstock weights by lag and the saturation curve per channel (rows): the prior's band (grey) against the
     posterior's (the channel's colour), and the truth when known. Each tuple is ``recovery.transform_curves``'
     ``(weights, curves, grid)``; ``truth`` the true weights ``(lag, channel)`` and curves ``(point, channel)``."""
     colors = channel_colors(channels)
-    fig, axes = plt.subplots(len(channels), 2, figsize=(11, 2.6 * len(channels)), squeeze=False)
     lags = np.arange(prior[0].shape[1])
+    if len(lags) == 1:  # no carryover: only the saturation curves say something
+        fig, axes = plt.subplots(len(channels), 1, figsize=(6.5, 2.6 * len(channels)), squeeze=False)
+        axes = np.concatenate([np.array([[None]] * len(channels)), axes], axis=1)
+    else:
+        fig, axes = plt.subplots(len(channels), 2, figsize=(11, 2.6 * len(channels)), squeeze=False)
     for k, (ch, (ax_w, ax_s)) in enumerate(zip(channels, axes)):
         for (w, curves, grid), color, label in [(prior, PRIOR, "prior"), (posterior, colors[ch], "posterior")]:
-            _band(ax_w, lags, w[..., k], color, label)
+            if ax_w is not None:
+                _band(ax_w, lags, w[..., k], color, label)
             _band(ax_s, grid, curves[..., k], color, label)
         if truth is not None:
-            ax_w.plot(lags, truth[0][:, k], color="black", ls="--", lw=1.5, label="truth")
+            if ax_w is not None:
+                ax_w.plot(lags, truth[0][:, k], color="black", ls="--", lw=1.5, label="truth")
             ax_s.plot(prior[2], truth[1][:, k], color="black", ls="--", lw=1.5, label="truth")
-        ax_w.set(title=f"{ch}: adstock weight by lag", xlabel="weeks after the spend", ylabel="share of the effect")
-        ax_s.set(title=f"{ch}: saturation of one week's spend", xlabel="spend / the channel's largest week",
-                 ylabel="effect (target / its max)")
+        if ax_w is not None:
+            ax_w.set(title=f"{ch}: adstock weight by lag", xlabel=f"{UNITS['period']}s after the spend",
+                     ylabel="share of the effect")
+        ax_s.set(title=f"{ch}: saturation of one {UNITS['period']}'s spend",
+                 xlabel="spend / the channel's largest week" if scaled else f"spend ({UNITS['currency']})",
+                 ylabel="effect (target / its max)" if scaled else f"effect ({UNITS['target']})")
     legend_outside(axes[0, 1])
     fig.tight_layout()
     return fig

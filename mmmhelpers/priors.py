@@ -21,7 +21,7 @@ from typing import Any, Union
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc_extras.prior import Prior, handle_dims
+from pymc_extras.prior import Censored, Prior, handle_dims
 
 __all__ = [
     "MODEL_PRIORS",
@@ -127,7 +127,7 @@ class LaplaceMixture:
         return _fields_dict("Laplace", self)
 
 
-PriorLike = Union[Prior, LogNormalMeanStd, LaplaceMixture, float]
+PriorLike = Union[Prior, Censored, LogNormalMeanStd, LaplaceMixture, float]
 
 
 def _to_dict(value: Any) -> Any:
@@ -182,7 +182,7 @@ def _split(spec: dict, where: str) -> tuple[str, dict, dict]:
 
 def parse_prior(spec: Any, where: str = "prior") -> PriorLike:
     """Turn a params-file prior into a ``Prior`` (or custom factory, or a number)."""
-    if isinstance(spec, (Prior, LogNormalMeanStd, LaplaceMixture)):
+    if isinstance(spec, (Prior, Censored, LogNormalMeanStd, LaplaceMixture)):
         return spec
     if isinstance(spec, bool):
         raise PriorError(where, f"expected a number or a prior, got {spec!r}")
@@ -192,6 +192,8 @@ def parse_prior(spec: Any, where: str = "prior") -> PriorLike:
         return np.asarray(spec, dtype=float)
     if not isinstance(spec, dict):
         raise PriorError(where, f"expected a number or a prior mapping, got {spec!r}")
+    if spec.get("class") == "Censored" or spec.get("distribution") == "Censored":
+        return _censored(spec, where)
     dist, params, meta = _split(spec, where)
     dims = _as_dims(meta.get("dims"))
     centered = bool(meta.get("centered", True))
@@ -217,8 +219,26 @@ def parse_prior(spec: Any, where: str = "prior") -> PriorLike:
         raise PriorError(where, f"{type(err).__name__}: {err}") from err
 
 
+def _censored(spec: dict, where: str) -> Censored:
+    """``{distribution: Censored, dist: <prior>, lower: 0, upper: ...}`` or ``Censored.to_dict()``'s shape:
+    a likelihood observed only within [lower, upper] (values outside are recorded at the bound)."""
+    body = dict(spec.get("data", {})) if "class" in spec else {k: v for k, v in spec.items() if k != "distribution"}
+    unknown = set(body) - {"dist", "lower", "upper"}
+    if unknown or "dist" not in body:
+        raise PriorError(where, f"Censored takes dist (a prior), lower and upper; got keys {sorted(body)}")
+    inner = parse_prior(body["dist"], f"{where}.dist")
+    if not isinstance(inner, Prior):
+        raise PriorError(f"{where}.dist", f"expected a distribution to censor, got {body['dist']!r}")
+    try:
+        return Censored(inner, lower=body.get("lower", -np.inf), upper=body.get("upper", np.inf))
+    except Exception as err:  # pymc-extras' own validation
+        raise PriorError(where, f"{type(err).__name__}: {err}") from err
+
+
 def prior_dims(prior: Any) -> set[str]:
     """All dims a prior and its nested parameters use."""
+    if isinstance(prior, Censored):
+        return prior_dims(prior.distribution)
     if isinstance(prior, (Prior, LogNormalMeanStd, LaplaceMixture)):
         out = set(_as_dims(prior.dims))
         children = prior.parameters.values() if isinstance(prior, Prior) else vars(prior).values()
@@ -245,6 +265,8 @@ def describe_prior(prior: Any) -> str:
         args = ", ".join(f"{k}={describe_prior(v)}" for k, v in prior.parameters.items())
         tail = "" if prior.centered else ", non-centred"
         return f"{prior.distribution}({args}{tail})"
+    if isinstance(prior, Censored):
+        return f"Censored({describe_prior(prior.distribution)}, lower={prior.lower:g}, upper={prior.upper:g})"
     if isinstance(prior, LogNormalMeanStd):
         return f"LogNormal(mean={describe_prior(prior.mean)}, std={describe_prior(prior.std)}, non-centred)"
     if isinstance(prior, LaplaceMixture):

@@ -10,7 +10,7 @@ import xarray as xr
 from mmmhelpers.config import FitSpec, Params
 
 __all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict", "saturation_curves", "replicate_study",
-           "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms",
+           "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms", "curve_top",
            "effect_shares", "overcredit_sentence"]
 
 
@@ -123,11 +123,18 @@ def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws
     return frac * mmm.channel_scale, est * scale, true
 
 
+def curve_top(spec, data) -> float:
+    """The end of the saturation curves' grid on the model scale: 1 (the largest week) for max-scaled spend,
+    else the largest spend of any channel in one period."""
+    return 1.0 if spec.scaling.channel == "max" else float(data.X.max())
+
+
 def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int = 40, n_draws: int = 300,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     seed: int = 0, top: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What a posterior (or prior) says about the media transforms, model scale: the adstock weights by lag
     ``(sample, lag, channel)`` and the saturation curve of one week's spend ``(sample, point, channel)`` over
-    spend / max spend in ``[0, 1]``, returned with that grid. Panel cells are pooled into the samples."""
+    model-scale spend in ``[0, top]`` (``curve_top``), returned with that grid. Panel cells are pooled into the
+    samples."""
     from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, saturation
 
     stacked = group.stack(sample=("chain", "draw"))
@@ -147,9 +154,11 @@ def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int
     ad = draws("adstock", ADSTOCKS[spec.adstock.type].params)
     w = np.asarray(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize).eval())
     sat = draws("saturation", SATURATIONS[spec.saturation.type].params)
-    grid = np.linspace(0, 1, n_points)
+    grid = np.linspace(0, top, n_points)
     params = {k: v[:, None, :] for k, v in sat.items()}
     curves = np.asarray(saturation(grid[None, :, None], spec.saturation.type, params).eval())
+    if w.ndim == 1:  # a kernel without parameters (no adstock): the same weights in every sample
+        w = np.broadcast_to(w[:, None, None], (len(w), *curves.shape[::2]))
     return np.moveaxis(w, 0, 1), curves, grid
 
 
@@ -186,7 +195,7 @@ def overcredit_sentence(shares: pd.DataFrame) -> str:
     return f"Media drove {true:.1%} of the target in truth; " + "; ".join(parts) + "."
 
 
-def true_transforms(truth: xr.Dataset | None, spec, channels: list[str], n_points: int = 40):
+def true_transforms(truth: xr.Dataset | None, spec, channels: list[str], n_points: int = 40, top: float = 1.0):
     """The true adstock weights ``(lag, channel)`` and saturation curve ``(point, channel)`` on
     ``transform_curves``' grid, or None when the truth lacks a parameter or varies over markets."""
     from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
@@ -196,7 +205,7 @@ def true_transforms(truth: xr.Dataset | None, spec, channels: list[str], n_point
     if truth is None or any(n not in truth or set(truth[n].dims) - {"channel"} for n in names):
         return None
     weights, curves, _ = transform_curves(truth[names].expand_dims(chain=[0], draw=[0]), spec, channels, n_points,
-                                          n_draws=1)
+                                          n_draws=1, top=top)
     return weights[0], curves[0]
 
 

@@ -24,7 +24,7 @@ def setup(params_path: str, quick_run: bool = False) -> Params:
     params = load_params(params_path)
     if quick_run:
         params = quick(params)
-    style(params.report.currency, params.report.target_label)
+    style(params.report.currency, params.report.target_label, params.report.period)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
     warnings.filterwarnings("ignore", category=UserWarning, module="pytensor")

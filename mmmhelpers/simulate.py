@@ -276,6 +276,75 @@ def _mastering_mmm(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     return data, truth
 
 
+MULTI_OBJECTIVE_DEFAULTS: dict[str, Any] = {
+    # The multi-objective case study's settings (case study 004): 100 daily periods from 2020-01-01, four
+    # channels of impressions as bounded random walks, two targets driven by the same channels.
+    "walk_seed": sum(map(ord, "mmm_multi_objective_optimization")),
+    "start_date": "2020-01-01",
+    "channels": ["impressions_x1_var", "impressions_x2_var", "impressions_x3_var", "impressions_x4_var"],
+    "walk_mu": [0.5, 1.0, 1.0, 1.2],
+    "walk_sigma": [0.5, 0.05, 0.5, 0.5],
+    "walk_seed_offset": [1, 2, -3, -1],
+    "walk_bounds": [0.0, 2.0],
+    "targets": {
+        "new_users": {"intercept": 0.5, "lam": [0.1, 0.3, 1.0, 0.8], "alpha": [0.3, 0.5, 4.0, 3.0], "sigma": 0.05},
+        "reengage": {"intercept": 0.5, "lam": [1.0, 0.8, 0.6, 0.2], "alpha": [4.0, 3.0, 0.4, 0.5], "sigma": 0.09},
+    },
+}
+
+
+def bounded_random_walk(mu: float, sigma: float, steps: int, lower: float, upper: float, seed: int) -> np.ndarray:
+    """The case study's ``random_walk``: steps of sd ``sigma / 10`` from ``mu`` (legacy ``RandomState(seed)``),
+    reflected off the bounds, then rescaled to mean ``mu`` and sd ``sigma`` and clipped to the bounds."""
+    rs = np.random.RandomState(seed)
+    walk = np.zeros(steps)
+    walk[0] = mu
+    for i in range(1, steps):
+        nxt = walk[i - 1] + rs.normal(0, sigma * 0.1)
+        nxt = lower + (lower - nxt) if nxt < lower else nxt
+        nxt = upper - (nxt - upper) if nxt > upper else nxt
+        walk[i] = min(max(nxt, lower), upper)
+    sd = walk.std()
+    if sd > 0:
+        walk = np.clip((walk - walk.mean()) / sd * sigma + mu, lower, upper)
+    return walk
+
+
+def _multi_objective(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
+    """Two targets (dim ``kpi``) from the same spend: each ``intercept + sum of alpha x / (lam + x)`` plus normal
+    noise, censored at zero (case study 004). The spend is the case study's random walks, draw for draw; the
+    targets' noise comes from ``seed`` (the case study's own draw is unseeded). ``n_weeks`` daily periods."""
+    p = _merged(MULTI_OBJECTIVE_DEFAULTS, spec.true_params)
+    n, channels = spec.n_weeks, list(p["channels"])
+    lo, hi = (float(b) for b in p["walk_bounds"])
+    X = np.stack([bounded_random_walk(m, s, n, lo, hi, int(p["walk_seed"]) + off)
+                  for m, s, off in zip(p["walk_mu"], p["walk_sigma"], p["walk_seed_offset"])], axis=-1)
+    dates = pd.date_range(pd.Timestamp(p["start_date"]), periods=n, freq="D")
+    kpis = list(p["targets"])
+    rng = np.random.default_rng(seed)
+    tp = {k: {q: np.asarray(v, float) for q, v in p["targets"][k].items()} for k in kpis}
+    contrib = np.stack([tp[k]["alpha"] * X / (tp[k]["lam"] + X) for k in kpis], axis=1)  # (date, kpi, channel)
+    mu = np.stack([tp[k]["intercept"] for k in kpis]) + contrib.sum(-1)
+    y = np.maximum(mu + rng.normal(size=mu.shape) * np.stack([tp[k]["sigma"] for k in kpis]), 0.0)
+    data = MMMData(dates, {"kpi": kpis}, channels, [], np.broadcast_to(X[:, None], contrib.shape).copy(),
+                   np.zeros((n, len(kpis), 0)), y)
+    by_kpi = (("kpi", "channel"), lambda q: np.stack([tp[k][q] for k in kpis]))
+    truth = xr.Dataset(
+        {
+            "saturation_alpha": (by_kpi[0], by_kpi[1]("alpha")),
+            "saturation_lam": (by_kpi[0], by_kpi[1]("lam")),
+            "intercept": (("kpi",), np.stack([tp[k]["intercept"] for k in kpis])),
+            "y_sigma": (("kpi",), np.stack([tp[k]["sigma"] for k in kpis])),
+            "channel_contribution_original_scale": (("date", "kpi", "channel"), contrib),
+            "total_media_contribution_original_scale": (("kpi",), contrib.sum(axis=(0, 2))),
+        },
+        coords={"date": dates, "kpi": kpis, "channel": channels},
+        attrs={"generator": "multi_objective", "seed": seed, "adstock": "none", "saturation": "michaelis_menten",
+               "l_max": 1, "normalize": 1},
+    )
+    return data, truth
+
+
 def lift_tests_from_truth(data: MMMData, truth: xr.Dataset, seed: int, relative_delta: float = 0.2,
                           relative_sigma: float = 0.1) -> pd.DataFrame:
     """Lift tests as an experiment would measure them on a simulated case (single market): per channel, spend
@@ -459,6 +528,7 @@ GENERATORS: dict[str, Generator] = {
     "time_varying_media": Generator(_time_varying_media),
     "sparse_channels": Generator(_sparse_channels),
     "mastering_mmm": Generator(_mastering_mmm),
+    "multi_objective": Generator(_multi_objective, ("kpi",)),
 }
 
 

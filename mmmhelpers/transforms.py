@@ -89,6 +89,11 @@ def geometric_weights(alpha, l_max: int):
     return pt.power(pt.switch(pt.gt(lags, 0), alpha[None, ...], 1.0), lags)
 
 
+def no_carryover_weights(l_max: int):
+    """``w = [1, 0, ..., 0]``: each week's spend acts in that week only (no adstock)."""
+    return pt.as_tensor_variable(np.eye(l_max)[0])
+
+
 def _delayed_exponent(alpha, theta, l_max: int):
     lags = _lags(l_max, alpha + theta)
     return (lags - theta[None, ...]) ** 2
@@ -201,6 +206,7 @@ class Component:
 
 
 ADSTOCKS: dict[str, Component] = {
+    "none": Component((), no_carryover_weights, {}),
     "geometric": Component(
         ("alpha",), geometric_weights, {"alpha": {"distribution": "Beta", "alpha": 1, "beta": 3, "dims": ["channel"]}}
     ),

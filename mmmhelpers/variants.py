@@ -26,7 +26,7 @@ from mmmhelpers.model import MMM, model_for
 from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
 
-__all__ = ["Fitted", "variant_dir", "fit_variants", "load_variants", "comparison_table", "parameter_comparison",
+__all__ = ["Fitted", "variant_dir", "fit_variants", "load_variants", "health_table", "comparison_table", "parameter_comparison",
            "published_models"]
 
 
@@ -77,6 +77,14 @@ def _with_log_likelihood(fitted: Fitted) -> az.InferenceData:
     return idata
 
 
+def health_table(models: list[Fitted]) -> pd.DataFrame:
+    """Per model: sampler health, divergences, worst R-hat and bulk ESS (with its variable), sampling time."""
+    return pd.DataFrame([{"model": m.label, "health": m.diag.health.upper(), "divergences": m.diag.divergences,
+                          "max R-hat": m.diag.rhat_max, "min bulk ESS": m.diag.ess_bulk_min,
+                          "worst-mixing": m.diag.ess_bulk_min_variable, "sampling s": m.diag.sampling_seconds}
+                         for m in models])
+
+
 def comparison_table(models: list[Fitted]) -> pd.DataFrame:
     """Per model: sampler health, divergences, worst R-hat and bulk ESS, sampling time, and the expected log
     predictive density of PSIS-LOO with its difference to the best model (higher predicts better)."""
@@ -86,12 +94,10 @@ def comparison_table(models: list[Fitted]) -> pd.DataFrame:
         loo = az.compare(loos, ic="loo")
     rows = []
     for m in models:
-        d, c = m.diag, loo.loc[m.label]
-        rows.append({"model": m.label, "health": d.health.upper(), "divergences": d.divergences,
-                     "max R-hat": d.rhat_max, "min bulk ESS": d.ess_bulk_min, "sampling s": d.sampling_seconds,
-                     "elpd (LOO)": c["elpd_loo"], "elpd difference": 0.0 - c["elpd_diff"], "difference se": c["dse"],
+        c = loo.loc[m.label]
+        rows.append({"elpd (LOO)": c["elpd_loo"], "elpd difference": 0.0 - c["elpd_diff"], "difference se": c["dse"],
                      "LOO weight": c["weight"], "weeks with Pareto k > 0.7": int((loos[m.label].pareto_k > 0.7).sum())})
-    return pd.DataFrame(rows)
+    return pd.concat([health_table(models).drop(columns="worst-mixing"), pd.DataFrame(rows)], axis=1)
 
 
 def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:

@@ -98,10 +98,12 @@ plt.show()
 # %%
 #| label: fig-transforms
 #| fig-cap: "What the priors allowed (grey) and what the data made of it (colour): carryover and saturation."
-from mmmhelpers.recovery import transform_curves
+from mmmhelpers.recovery import curve_top, transform_curves
 
-fig = plots_fit.plot_transforms(transform_curves(prior.prior, params.model, data.channels),
-                                transform_curves(idata.posterior, params.model, data.channels), data.channels)
+top = curve_top(params.model, data)
+fig = plots_fit.plot_transforms(transform_curves(prior.prior, params.model, data.channels, top=top),
+                                transform_curves(idata.posterior, params.model, data.channels, top=top), data.channels,
+                                scaled=params.model.scaling.channel == "max")
 plt.show()
 
 # %% [markdown]
@@ -154,6 +156,21 @@ if variants:
     display(table(comparison_table(models), percent=("LOO weight",), caption="Model variants: sampler health "
                   "and expected log predictive density (PSIS-LOO)"))
     display(table(parameter_comparison(models), caption="Shared parameters: posterior mean (94% HDI) per model"))
+
+# %%
+from mmmhelpers.targets import fit_targets
+from mmmhelpers.variants import health_table
+
+others = fit_targets(params, run_dir, say=lambda line: progress(run_dir, line))
+if others:
+    models = [Fitted(params.targets[0].name, params.targets[0].title, mmm, idata, diag), *others]
+    display(md(f"## Every target's fit\n\nEach target has its own model with the same specification, fitted to "
+               f"its own data. Above: *{models[0].label}* (the model the next pages follow); here all of them."))
+    display(table(health_table(models), caption="Sampler health of each target's model"))
+    display(table(parameter_comparison(models), caption="Parameters: posterior mean (94% HDI) per target"))
+    for other in others:
+        fig = plots.plot_ppc(other.idata, other.mmm.data, title=f"{other.label}: observed vs posterior predictive")
+        plt.show()
 
 # %%
 from mmmhelpers.report import published_table

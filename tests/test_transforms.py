@@ -313,8 +313,11 @@ def _columns(params: dict, series: dict) -> tuple[np.ndarray, dict]:
     return x, {p: np.tile(v, len(series)) for p, v in params.items()}
 
 
+PARAMETRIC_ADSTOCKS = [k for k, comp in ADSTOCKS.items() if comp.params]  # "none" has nothing to vary
+
+
 @pytest.mark.parametrize("source", ["grid", "prior_draws"])
-@pytest.mark.parametrize("kind", list(ADSTOCKS))
+@pytest.mark.parametrize("kind", PARAMETRIC_ADSTOCKS)
 def test_adstock_finite_with_finite_gradients_and_naive_values(kind, source):
     params = _grid("adstock", ADSTOCKS[kind].params) if source == "grid" else _prior_draws("adstock", kind)
     _check("adstock", kind, *_columns(params, SERIES))
@@ -362,9 +365,16 @@ def _property(role: str, kind: str):
     check()
 
 
-@pytest.mark.parametrize("kind", list(ADSTOCKS))
+@pytest.mark.parametrize("kind", PARAMETRIC_ADSTOCKS)
 def test_adstock_property(kind):
     _property("adstock", kind)
+
+
+@pytest.mark.parametrize("l_max", [1, 4])
+def test_no_adstock_leaves_spend_as_it_is(l_max):
+    x = np.array([[0.0, 2.0], [1.5, 0.0], [0.25, 3.0]])
+    for normalize in (True, False):
+        np.testing.assert_array_equal(adstock(x, "none", {}, l_max, normalize).eval(), x)
 
 
 @pytest.mark.parametrize("kind", list(SATURATIONS))

@@ -1,0 +1,91 @@
+"""Several targets in one case: each fitted with its own model over the same channels and dates.
+
+A case lists them under ``targets`` (see docs/params.md): each is a column of the data (two KPIs driven by the
+same channels, e.g. new and re-engaged users) or one coordinate of a panel dim (one market modelled alone).
+The first target is the main model: the data page shows every target, and the fit, recovery and
+out-of-sample pages use the first. The fit page also fits the others, each saved under
+``artifacts/targets/<name>/artifacts/`` (its data, truth, posterior and diagnostics); the budget page
+optimizes over all of them (``mmmhelpers.multi_objective``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import xarray as xr
+
+from mmmhelpers import artifacts
+from mmmhelpers.artifacts import Diagnostics
+from mmmhelpers.config import Params, TargetModelSpec
+from mmmhelpers.data import MMMData, load_csv
+from mmmhelpers.fit import diagnostics, sample
+from mmmhelpers.model import model_for
+from mmmhelpers.seeds import seed_for
+from mmmhelpers.variants import Fitted
+
+__all__ = ["target_dir", "split_targets", "save_targets", "load_target_data", "fit_targets", "load_targets"]
+
+
+def target_dir(run_dir: str | Path, name: str) -> Path:
+    """Where a target other than the first keeps its ``artifacts/``."""
+    return Path(run_dir) / "artifacts" / "targets" / name
+
+
+def _one_target(params: Params, t: TargetModelSpec, data: MMMData, truth: xr.Dataset | None
+                ) -> tuple[MMMData, xr.Dataset | None]:
+    source = str(params.resolve(params.data.path)) if params.data.path else f"simulated data ({t.name})"
+    if t.column is not None and t.column != data.target_column:
+        data = load_csv(params.resolve(params.data.path), params.for_target(t.name).data.model_copy(
+            update={"dims": params.data.dims}))
+    data = data.select(t.where, source=source)
+    if truth is not None:
+        truth = truth.sel({d: c for d, c in t.where.items() if d in truth.dims})
+    return data, truth
+
+
+def split_targets(params: Params, data: MMMData, truth: xr.Dataset | None
+                  ) -> dict[str, tuple[MMMData, xr.Dataset | None]]:
+    """Each target's own data and truth (in the order of ``targets``)."""
+    return {t.name: _one_target(params, t, data, truth) for t in params.targets}
+
+
+def save_targets(run_dir: str | Path, parts: dict[str, tuple[MMMData, xr.Dataset | None]]) -> None:
+    """The first target's data as the case's ``data.csv`` (the main model's), the others' under their folders."""
+    for k, (name, (data, truth)) in enumerate(parts.items()):
+        artifacts.save_data(run_dir if k == 0 else target_dir(run_dir, name), data, truth)
+
+
+def load_target_data(run_dir: str | Path, name: str, first: bool = False) -> MMMData:
+    return artifacts.load_data(run_dir if first else target_dir(run_dir, name))
+
+
+def fit_targets(params: Params, run_dir: str | Path, say=None) -> list[Fitted]:
+    """Fit every target after the first (each its own seed), save each, return them in order. A sampler error
+    or a failed health gate (``fit.fail_on``) of any target stops the run, naming the target."""
+    from mmmhelpers.pipeline import gate_failures
+
+    say = say or (lambda _msg: None)
+    out = []
+    for k, t in enumerate(params.targets[1:], start=1):
+        p = params.for_target(t.name)
+        where = target_dir(run_dir, t.name)
+        say(f"target {t.title!r} ({k + 1}/{len(params.targets)})")
+        mmm = model_for(p, artifacts.load_data(where))
+        try:
+            idata, timings = sample(mmm, p.fit, seed=seed_for(params.seed, "target", k), progress=False, say=say)
+        except Exception as err:
+            raise RuntimeError(f"the fit of target {t.name!r} failed: {err}") from err
+        diag = diagnostics(idata, p.fit, timings)
+        artifacts.save_idata(where, idata)
+        diag.save(where)
+        fails = gate_failures(diag, p.fit.fail_on)
+        if fails:
+            raise RuntimeError(f"the fit of target {t.name!r} fails fit.fail_on: {'; '.join(fails)}")
+        out.append(Fitted(t.name, t.title, mmm, idata, diag))
+    return out
+
+
+def load_targets(params: Params, run_dir: str | Path) -> list[Fitted]:
+    """Every target after the first as the fit page saved it (without their models)."""
+    return [Fitted(t.name, t.title, None, artifacts.load_idata(target_dir(run_dir, t.name)),
+                   Diagnostics.load(target_dir(run_dir, t.name))) for t in params.targets[1:]]
