@@ -214,7 +214,8 @@ def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.D
         else:
             gaps.append(f"irregular step of {days} days from {_day(a)} to {_day(b)}")
     if gaps:
-        problems.append(f"column {date_column!r}: dates must be {unit}ly and gap-free: {_listing(gaps)}")
+        problems.append(f"column {date_column!r}: dates must be {'daily' if step == 1 else 'weekly'} and gap-free: "
+                        f"{_listing(gaps)}")
     if dims and not len(dup):
         present = valid.groupby(dims, sort=True)[date_column].agg(set)
         panel = [sorted(valid[d].unique().tolist()) for d in dims]

@@ -157,3 +157,47 @@ def test_variant_names_and_published_variants_must_match(tmp_path):
                    "report: {published: [{label: x, value: 1, source: 'diagnostics:divergences', variant: b}]}\n")
     with pytest.raises(ParamsError, match="no model variant named 'b'"):
         load_params(write(tmp_path, text))
+
+
+MULTI = """
+case: t2
+title: T
+seed: 1
+simulate: {generator: multi_objective, n_weeks: 40}
+model: {adstock: {type: none, l_max: 1}, saturation: {type: michaelis_menten}, scaling: {channel: none, target: none}}
+optimization: {budget: 2, num_periods: 10}
+"""
+
+
+def test_targets_are_the_main_case_with_their_column_or_slice(tmp_path):
+    text = MULTI + ("targets:\n  - {name: a, where: {kpi: new_users}}\n"
+                    "  - {name: b, label: B, where: {kpi: reengage}, fit: {target_accept: 0.85}}\n")
+    params = load_params(write(tmp_path, text))
+    b = params.for_target("b")
+    assert b.fit.target_accept == 0.85 and b.model.saturation.type == "michaelis_menten"
+    assert b.targets == [] and params.targets[1].title == "B"
+
+
+@pytest.mark.parametrize("targets, message", [
+    ("[{name: a, where: {kpi: new_users}}, {name: a, where: {kpi: reengage}}]", "distinct names"),
+    ("[{name: a, where: {kpi: new_users}, fit: {draws: 50}}, {name: b}]", "targets.0 ('a') is the main model"),
+    ("[{name: a, where: {geo: x}}, {name: b}]", "targets.0.where: ['geo'] are not panel dims"),
+    ("[{name: a, column: y2}, {name: b}]", "targets.0.column: a simulated case names its targets with where"),
+], ids=["duplicate", "first-has-overrides", "unknown-dim", "column-on-simulated"])
+def test_bad_targets_are_named(tmp_path, targets, message):
+    with pytest.raises(ParamsError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        load_params(write(tmp_path, MULTI + f"targets: {targets}\n"))
+
+
+def test_multi_objective_names_known_targets_and_needs_a_constraint_for_a_frontier(tmp_path):
+    targets = "targets: [{name: a, where: {kpi: new_users}}, {name: b, where: {kpi: reengage}}]\n"
+    bad = MULTI.replace("num_periods: 10}", "num_periods: 10, multi_objective: {maximize: c}}")
+    with pytest.raises(ParamsError, match=r"names targets \['c'\]"):
+        load_params(write(tmp_path, bad + targets))
+    no_constraint = MULTI.replace("num_periods: 10}", "num_periods: 10, multi_objective: {maximize: a}}")
+    with pytest.raises(ParamsError, match="give a constraint"):
+        load_params(write(tmp_path, no_constraint + targets))
+    both = MULTI.replace("num_periods: 10}", "num_periods: 10, multi_objective: {maximize: a, constraint: "
+                         "{target: b, at_least: 1, equal_to: 2}}}")
+    with pytest.raises(ParamsError, match="exactly one of at_least or equal_to"):
+        load_params(write(tmp_path, both + targets))

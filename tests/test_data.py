@@ -188,3 +188,21 @@ def test_truth_from_csv_columns_and_values(tmp_path):
     wrong = spec.model_copy(update={"truth_values": {"adstock_alpha": [0.5]}})
     with pytest.raises(DataError, match="one per channel needs 2"):
         truth_from_csv(path, wrong, data)
+
+
+def test_select_keeps_one_coordinate_and_drops_its_dim():
+    data = from_frame(frame(), channels=["x1", "x2"], dims=["geo"])
+    b = data.select({"geo": "b"})
+    assert b.panel == {} and b.X.shape == (10, 2) and (b.y == data.y[:, 1]).all()
+    with pytest.raises(DataError, match=r"geo has no coordinate 'c' \(it has \['a', 'b'\]\)"):
+        data.select({"geo": "c"})
+
+
+def test_daily_data_are_accepted_and_a_missing_day_is_named():
+    df = frame(geos=("a",))
+    df["date"] = pd.date_range("2024-01-01", periods=len(df), freq="D")
+    data = from_frame(df, channels=["x1", "x2"], dims=["geo"])
+    assert data.period == "day" and from_frame(frame(), channels=["x1"], dims=["geo"]).period == "week"
+    with pytest.raises(DataError, match=r"dates must be daily and gap-free: missing days between 2024-01-04 "
+                                        r"and 2024-01-06 \(1 day\)"):
+        from_frame(df.drop(index=4), channels=["x1", "x2"], dims=["geo"])

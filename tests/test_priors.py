@@ -105,3 +105,21 @@ def test_centred_laplace_mixture_keeps_pymc_marketings_prior():
 
 def test_describe_prior_reads_like_the_yaml():
     assert describe_prior(parse_prior({"distribution": "Beta", "alpha": 2, "beta": 5})) == "Beta(alpha=2, beta=5)"
+
+
+def test_a_censored_likelihood_parses_in_both_shapes_and_counts_zeros_as_at_or_below():
+    from pymc_extras.prior import Censored
+    from scipy import stats
+
+    spec = {"distribution": "Censored", "dist": {"distribution": "Normal", "sigma": 1.0}, "lower": 0}
+    lik = parse_prior(spec, "model.likelihood")
+    exported = Censored(Prior("Normal", sigma=1.0), lower=0).to_dict()
+    assert isinstance(lik, Censored) and lik.lower == 0 and isinstance(parse_prior(exported), Censored)
+    assert describe_prior(lik) == "Censored(Normal(sigma=1), lower=0, upper=inf)"
+    with pm.Model(coords={"date": range(3)}) as model:
+        lik.dims = ("date",)
+        lik.create_likelihood_variable("y", mu=-0.5, observed=np.array([0.0, 1.0, 2.0]))
+    hand = stats.norm.logcdf(0.5) + stats.norm.logpdf([1.0, 2.0], loc=-0.5).sum()  # P(y <= 0), then densities
+    assert float(model.compile_logp()({})) == pytest.approx(hand, rel=1e-8)
+    with pytest.raises(PriorError, match="Censored takes dist"):
+        parse_prior({"distribution": "Censored", "lower": 0}, "model.likelihood")

@@ -194,3 +194,20 @@ def test_transform_curves_and_effect_shares_by_hand(single_market, truth_model_s
     np.testing.assert_allclose(shares["m share"][:2], true, rtol=1e-10)
     np.testing.assert_allclose(shares["true share"], shares["m share"], rtol=1e-10)
     assert shares["component"].iloc[-1] == "demand and baseline"
+
+
+def test_multi_objective_generator_prints_the_case_studys_first_rows():
+    """The case study's dataset.head(): its random walks, draw for draw; the targets' means by hand."""
+    data, truth = simulate(SimulateSpec(generator="multi_objective", n_weeks=100), seed=7)
+    head = np.array([[0.866098, 0.948983, 1.686121, 1.372259], [1.208886, 0.929276, 1.724699, 1.247626],
+                     [1.571934, 0.934704, 1.561938, 1.325415], [1.316408, 0.942521, 1.697812, 1.473127],
+                     [1.468910, 0.899849, 1.712968, 1.365724]])
+    np.testing.assert_allclose(data.X[:5, 0], head, atol=5e-7)
+    assert (data.X[:, 0] == data.X[:, 1]).all() and data.panel == {"kpi": ["new_users", "reengage"]}
+    assert str(data.dates[1].date()) == "2020-01-02" and data.X.min() >= 0 and data.X.max() <= 2
+    x = head[0]
+    new_users = 0.5 + np.sum(np.array([0.3, 0.5, 4, 3]) * x / (np.array([0.1, 0.3, 1, 0.8]) + x))
+    np.testing.assert_allclose(truth["channel_contribution_original_scale"].values[0, 0].sum() + 0.5, new_users,
+                               rtol=1e-5)
+    resid = data.y - (truth["intercept"].values + truth["channel_contribution_original_scale"].values.sum(-1))
+    assert np.abs(resid / truth["y_sigma"].values).max() < 4.5 and (data.y >= 0).all()  # noise of the given sd
