@@ -253,6 +253,7 @@ class Allocation(Record):
     alternatives: list[AlternativeResult] = Field(default_factory=list)
     response_with_noise: Response | None = None  # the plan's response with noise_level on its spend
     cells: list[str] = Field(default_factory=list)  # cell labels in spend_by_period order
+    multi_objective: dict[str, Any] | None = None  # several targets: best plans, constrained plan, frontier
 
     @property
     def gain(self) -> float:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import arviz as az
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, nnls
 
 from mmmhelpers.artifacts import (
     Allocation,
@@ -31,8 +32,8 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.response import ResponseModel, posterior_media, response_model
 from mmmhelpers.seeds import seed_for
 
-__all__ = ["Plan", "InfeasibleError", "objective_value", "optimize_budget", "allocation_records", "allocate",
-           "hdi94", "paired_gain", "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media",
+__all__ = ["Plan", "InfeasibleError", "ResponseConstraint", "objective_value", "optimize_budget", "allocation_records",
+           "allocate", "hdi94", "paired_gain", "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media",
            "response_model", "history_split", "equal_split", "plan_spend", "response_over_time"]
 
 
@@ -98,6 +99,50 @@ class Plan:
         return self.spend.mean(axis=0)
 
 
+@dataclass(frozen=True)
+class ResponseConstraint:
+    """The mean over draws of ``rm.draws(plan)`` is at least (``at_least``) or equal to (``equal_to``) ``value``.
+
+    ``rm``: anything with ``value_and_jac(plan)``, ``num_periods`` and ``shape`` over the same plans as the
+    optimized model (e.g. one target of a :class:`mmmhelpers.multi_objective.JointResponse`).
+    """
+
+    rm: Any
+    kind: Literal["at_least", "equal_to"]
+    value: float
+    name: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("at_least", "equal_to"):
+            raise ValueError(f"ResponseConstraint.kind: {self.kind!r} is not 'at_least' or 'equal_to'")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name or 'response'} {'≥' if self.kind == 'at_least' else '='} {self.value:,.6g}"
+
+    def violation(self, mean: float) -> float:
+        """How far a mean response is off, relative to ``max(1, |value|)`` (0 when it holds)."""
+        gap = float(mean) - self.value
+        return (max(-gap, 0.0) if self.kind == "at_least" else abs(gap)) / max(1.0, abs(self.value))
+
+    def scipy(self, spend_of: Callable, M: np.ndarray, scale: float) -> dict:
+        """The SLSQP constraint on the scaled free variables ``u`` (``spend_of(u)``: the plan), exact jacobian
+        by the chain rule, divided by ``max(|value|, 1e-9)``; ``fun`` and ``jac`` share one evaluation per ``u``."""
+        norm = max(abs(self.value), 1e-9)
+        memo: dict = {}
+
+        def evaluate(u):
+            key = u.tobytes()
+            if key not in memo:
+                r, jac = self.rm.value_and_jac(spend_of(u))
+                memo.clear()
+                memo[key] = ((r.mean() - self.value) / norm, jac.reshape(len(r), -1).mean(0) @ M * scale / norm)
+            return memo[key]
+
+        return {"type": "eq" if self.kind == "equal_to" else "ineq", "fun": lambda u: evaluate(u)[0],
+                "jac": lambda u: evaluate(u)[1]}
+
+
 def _violation(p: LinearProblem, v: np.ndarray) -> float:
     eq = np.abs(p.A_eq @ v - p.b_eq).max(initial=0.0)
     ub = np.maximum(p.A_ub @ v - p.b_ub, 0).max(initial=0.0)
@@ -105,14 +150,38 @@ def _violation(p: LinearProblem, v: np.ndarray) -> float:
     return float(max(eq, ub, box))
 
 
+def _stationary(u: np.ndarray, grad: np.ndarray, cons: list[dict], lo: np.ndarray, hi: np.ndarray,
+                tol: float = 1e-6) -> bool:
+    """Whether ``u`` is a KKT point of minimizing a function with gradient ``grad`` subject to ``cons`` (scipy
+    dicts: ``fun(u) = 0`` or ``>= 0``) and ``lo <= u <= hi``: ``grad`` is a nonnegative combination of the
+    active constraints' gradients (equalities either sign), to ``tol`` relative (activity: within ``tol``)."""
+    cols = []
+    for d in cons:
+        if "jac" not in d:
+            return False
+        g = np.asarray(d["jac"](u), float)
+        if d["type"] == "eq":
+            cols += [g, -g]
+        elif d["fun"](u) <= tol:
+            cols.append(g)
+    eye = np.eye(len(u))
+    cols += [eye[k] for k in np.flatnonzero(u - lo <= tol)] + [-eye[k] for k in np.flatnonzero(hi - u <= tol)]
+    resid = nnls(np.array(cols).T, grad)[1] if cols else float(np.linalg.norm(grad))
+    return bool(resid <= tol * max(float(np.linalg.norm(grad)), 1e-12))
+
+
 def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: ObjectiveSpec | None = None,
                     x0: np.ndarray | None = None, budget: float | None = None,
-                    extra_constraints: list[dict] | None = None) -> Plan:
+                    extra_constraints: list[dict] | None = None,
+                    response_constraints: list[ResponseConstraint] | None = None, even_start: bool = True) -> Plan:
     """Maximize the objective over draws subject to ``problem`` (checked feasible first).
 
-    ``x0``: a start (spend per period and cell, rescaled to the budget); the even split is always tried
-    too and the best feasible optimum kept. ``extra_constraints``: scipy-style dicts on the variables
-    (library users' callables). Constraints hold to 1e-6 of the budget or the plan is marked unsuccessful.
+    ``x0``: a start (spend per period and cell, rescaled to the budget); the even split is tried too
+    (unless ``even_start`` is False and ``x0`` is given, e.g. a warm start along a sweep) and the best
+    feasible optimum kept. ``extra_constraints``: scipy-style dicts on the variables (library users'
+    callables). ``response_constraints``: mean responses held at or above a value (exact gradients).
+    Linear constraints hold to 1e-6 of the budget and response constraints to 1e-6 of ``max(1, |value|)``,
+    or the plan is marked unsuccessful.
     """
     budget = float(budget if budget is not None else (problem.b_eq[0] if len(problem.b_eq) else problem.b_ub[-1]))
     check_feasible(problem, budget)
@@ -142,7 +211,22 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
     cons += [{"type": "ineq", "fun": lambda u, i=i: b_ub[i] - A_ub[i] @ u, "jac": lambda u, i=i: -A_ub[i]}
              for i in range(len(b_ub))]
     cons += list(extra_constraints or [])
+    rcs = list(response_constraints or [])
+    for rc in rcs:
+        if (rc.rm.num_periods, tuple(rc.rm.shape)) != (rm.num_periods, tuple(rm.shape)):
+            raise ValueError(f"response constraint {rc.label}: its model plans {rc.rm.num_periods} periods of "
+                             f"{tuple(rc.rm.shape)} cells, the optimized one {rm.num_periods} of {tuple(rm.shape)}")
+        cons.append(rc.scipy(lambda u: (problem.M @ full(u)).reshape(rm.num_periods, *rm.shape), M, scale))
+
+    def response_off(spend) -> tuple[float, str]:
+        """The worst response constraint's relative violation at ``spend`` and a message naming it."""
+        means = [float(rc.rm.draws(spend).mean()) for rc in rcs]
+        off, rc, mean = max(((rc.violation(m), rc, m) for rc, m in zip(rcs, means)), key=lambda t: t[0])
+        return off, f"response constraint {rc.label} violated: its mean response is {mean:,.6g}"
+
     starts = [np.full(problem.size, budget / max(problem.total.sum(), 1e-12))]
+    if x0 is not None and not even_start:
+        starts = []
     if x0 is not None:
         x0 = np.asarray(x0, float).ravel()
         start = x0 * budget / max(x0.sum(), 1e-12)
@@ -153,16 +237,20 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
     for u0 in starts:
         res = minimize(f, u0, jac=True, method="SLSQP", bounds=list(zip(lo[free] / scale, hi[free] / scale)),
                        constraints=cons, options={"maxiter": 500, "ftol": FTOL})
+        if rcs and not res.success:  # SLSQP may stall at an optimum whose response constraint holds to ~1e-9
+            res.success = _stationary(res.x, f(res.x)[1], cons, lo[free] / scale, hi[free] / scale)  # (not 1e-10)
+            res.message = f"{res.message}; {'a' if res.success else 'not a'} KKT point"
         v = np.clip(full(res.x), lo, hi)
         bad = _violation(problem, v)
-        if best is None or (bad <= 1e-6 * scale and (best[2] > 1e-6 * scale or res.fun < best[0].fun)):
-            best = (res, v, bad)
-    res, v, bad = best
+        off, why = response_off((problem.M @ v).reshape(rm.num_periods, *rm.shape)) if rcs else (0.0, "")
+        ok = bad <= 1e-6 * scale and off <= 1e-6
+        if best is None or (ok and (not best[3] or res.fun < best[0].fun)):
+            best = (res, v, bad, ok, why)
+    res, v, bad, ok, why = best
     spend = (problem.M @ v).reshape(rm.num_periods, *rm.shape)
     draws = rm.draws(spend)
-    ok = bad <= 1e-6 * scale
-    return Plan(spend, objective_value(draws, objective)[0], draws, bool(res.success and ok),
-                str(res.message) if ok else f"constraint violated by {bad:.3g}")
+    message = str(res.message) if ok else (f"constraint violated by {bad:.3g}" if bad > 1e-6 * scale else why)
+    return Plan(spend, objective_value(draws, objective)[0], draws, bool(res.success and ok), message)
 
 
 def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray,

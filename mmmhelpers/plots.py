@@ -132,7 +132,7 @@ def _grid(n: int, width: float = 11, height: float = 3.2, sharex: bool = True):
 def _weekly_rows_done(fig, axes):
     """Finish a figure of weekly series, one row per panel cell: legend beside the first row, week axis."""
     legend_outside(axes[0])
-    axes[-1].set_xlabel("week")
+    axes[-1].set_xlabel(UNITS["period"])
     fig.tight_layout()
     return fig
 
@@ -156,7 +156,7 @@ def plot_data(data: MMMData, target_label: str = "sales"):
         for ax in row:
             ax.yaxis.set_major_formatter(THOUSANDS)
     for ax in axes[-1]:
-        ax.set_xlabel("week")
+        ax.set_xlabel(UNITS["period"])
     fig.tight_layout()
     return fig
 
@@ -338,7 +338,7 @@ def plot_multiplier(idata, truth=None, name: str = "media_temporal_latent_multip
     if truth is not None and name in truth:
         ax.plot(dates, truth[name].sel(date=dates).values, color=TRUTH, ls="--", lw=2, label="truth")
     ax.axhline(1.0, color="grey", lw=1)
-    ax.set(title="Time-varying media multiplier", xlabel="week", ylabel="multiplier (1 = average)")
+    ax.set(title="Time-varying media multiplier", xlabel=UNITS["period"], ylabel="multiplier (1 = average)")
     legend_outside(ax)
     fig.tight_layout()
     return fig
@@ -360,7 +360,7 @@ def plot_residuals(idata, data: MMMData, max_lag: int = 20):
         resid = data.y[(slice(None), *_index(data, cell))] - pp.sel(cell).values
         row[0].axhline(0, color="grey", lw=1)
         row[0].plot(data.dates, resid, ".-", color=MODEL, lw=0.8, ms=3)
-        row[0].set(title=_titled("Residuals over time", cell), xlabel="week", ylabel="observed − predicted")
+        row[0].set(title=_titled("Residuals over time", cell), xlabel=UNITS["period"], ylabel="observed − predicted")
         row[0].yaxis.set_major_formatter(THOUSANDS)
         acf = _acf(resid, min(max_lag, len(resid) - 2))
         band = 1.96 / np.sqrt(len(resid))

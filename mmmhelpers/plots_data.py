@@ -45,7 +45,7 @@ def plot_confounder(data: MMMData, truth, control: str):
     ax.scatter(x, demand, s=12, color=MODEL, alpha=0.8)
     r = np.corrcoef(x, demand)[0, 1]
     ax.set(title=f"{control} vs the true demand (correlation {r:.2f})", xlabel=f"{control} (as in the data)",
-           ylabel=f"true demand ({UNITS['target']} per week)")
+           ylabel=f"true demand ({UNITS['target']} per {UNITS['period']})")
     ax.yaxis.set_major_formatter(THOUSANDS)
     ax.xaxis.set_major_formatter(THOUSANDS)
     fig.tight_layout()

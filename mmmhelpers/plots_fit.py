@@ -48,11 +48,11 @@ def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3):
         ax.set_title(comp + (" (media)" if comp in channels else ""), fontsize=10)
         ax.yaxis.set_major_formatter(THOUSANDS)
         if k % cols == 0:
-            ax.set_ylabel(f"{UNITS['target']} per week")
+            ax.set_ylabel(f"{UNITS['target']} per {UNITS['period']}")
     for k in range(len(comps), rows * cols):
         axes[k // cols, k % cols].set_visible(False)
     fig.suptitle("Decomposition of the target over time (posterior mean, 94% HDI)", fontweight="bold")
-    fig.supxlabel("week")
+    fig.supxlabel(UNITS["period"])
     fig.tight_layout()
     return fig
 

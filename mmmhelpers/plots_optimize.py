@@ -12,7 +12,7 @@ from mmmhelpers.artifacts import Allocation
 from mmmhelpers.plots import MODEL, THOUSANDS, UNITS, cell_colors, finish, hdi_band, legend_outside, plan_color
 
 __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
-           "plot_spend_over_time"]
+           "plot_spend_over_time", "plot_target_plans", "plot_frontier"]
 
 
 def _frame(recs: list[dict], label: str) -> pd.DataFrame:
@@ -127,3 +127,52 @@ def plot_spend_over_time(alloc: Allocation):
     ax.stackplot(t, spend.T, labels=alloc.cells, colors=cell_colors(alloc.cells), alpha=0.85)
     ax.set(title="Planned spend per period", xlabel="period of the plan", ylabel=f"spend ({UNITS['currency']})")
     return finish(ax)
+
+
+def plot_target_plans(cp):
+    """Spend per period of each cell under each plan of a case with several targets (``multi_objective.CasePlans``)."""
+    from mmmhelpers.constraints import cell_labels
+
+    cells = cell_labels(cp.joint.channels, cp.joint.panel)
+    df = pd.DataFrame([{"plan": plan, "cell": c, "spend": v} for plan, spend in cp.plans.items()
+                       for c, v in zip(cells, np.ravel(spend))])
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(cells) * len(cp.plans) + 1.8))
+    sns.barplot(df, y="cell", x="spend", hue="plan", ax=ax, orient="h", palette="colorblind")
+    ax.set(title="Spend per period of each plan", xlabel=f"spend per period ({UNITS['currency']})", ylabel="channel")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False, title=None)
+    fig.tight_layout()
+    return fig
+
+
+def plot_frontier(cp, unit: str = ""):
+    """The Pareto frontier of a case with several targets: the objective against the constrained target's response
+    (posterior means, 94% HDI bars), both single-objective optima, the constrained plan, the historical split and
+    the constraint's level."""
+    from mmmhelpers.multi_objective import _label, weighted_draws
+
+    t, a, b = cp.front.table, _label(cp.maximize), cp.constrained.constraint.target
+    fig, ax = plt.subplots(figsize=(8.5, 5.5))
+    ax.fill_between(t[f"{b}_mean"], t[f"{a}_hdi_lo"], t[f"{a}_hdi_hi"], color=MODEL, alpha=0.15,
+                    label=f"94% HDI of {cp.objective_label}")
+    ax.fill_betweenx(t[f"{a}_mean"], t[f"{b}_hdi_lo"], t[f"{b}_hdi_hi"], color="C2", alpha=0.12,
+                     label=f"94% HDI of {cp.titles[b]}")
+    ax.plot(t[f"{b}_mean"], t[f"{a}_mean"], "o-", color=MODEL, ms=4, lw=1.5, label="frontier (posterior means)")
+    marks = [(f"best for {cp.objective_label}", cp.objective, "*", "C1"),
+             (f"best for {cp.titles[b]}", cp.best[b], "*", "C2"),
+             ("constrained plan", cp.constrained.plan, "D", "C3")]
+    for label, plan, marker, color in marks:
+        ax.plot(plan.targets[b].mean(), weighted_draws(plan, cp.maximize).mean(), marker, color=color, ms=13,
+                mec="black", label=label, zorder=5)
+    hist = cp.joint.per_target(cp.historical)
+    ax.plot(hist[b].mean(), sum(w * hist[n] for n, w in
+                                ({a: 1.0} if isinstance(cp.maximize, str) else cp.maximize).items()).mean(),
+            "X", color="0.3", ms=11, label="historical split", zorder=5)
+    ax.axvline(cp.constrained.constraint.value, color="0.4", ls="--", lw=1,
+               label=f"constraint: {cp.titles[b]} {'≥' if cp.constrained.constraint.kind == 'at_least' else '='} "
+                     f"{cp.constrained.constraint.value:g}")
+    n = cp.joint.num_periods
+    ax.set(title=f"Pareto frontier: {cp.objective_label} vs {cp.titles[b]}",
+           xlabel=f"{cp.titles[b]} over the {n} periods{unit}", ylabel=f"{cp.objective_label} over the {n} periods{unit}")
+    legend_outside(ax)
+    fig.tight_layout()
+    return fig

@@ -292,6 +292,13 @@ def _plan_value(kind: str, rest: str, alloc: Allocation | None) -> float:
         plans = {"optimal": alloc.response, "historical": alloc.initial.response,
                  "equal": alloc.equal.response if alloc.equal else None} | {a: v.response for a, v in alts.items()}
         return plans[rest].mean
+    if kind == "multi_objective" and alloc.multi_objective is not None:
+        mo = alloc.multi_objective
+        if rest == "binds":
+            return float(mo["constrained"]["binds"])
+        which, _, target = rest.rstrip("]").partition("[")
+        plan = mo["best"][target] if which == "best" else mo[which]
+        return plan["responses"][target]["mean"]
     raise KeyError(f"unknown source {kind}:{rest}")
 
 

@@ -99,6 +99,41 @@ if alloc is not None and (alloc.constraints or alloc.target):
         display(md(report.target_sentence(alloc)))
 
 # %%
+from mmmhelpers import multi_objective as mobj
+from mmmhelpers.report import progress
+
+many = opt is not None and opt.multi_objective is not None
+if many:  # several targets: one budget for all of them
+    cp = mobj.plan_case(params, run_dir, say=lambda line: progress(run_dir, line))
+    alloc = alloc.model_copy(update={"multi_objective": mobj.case_record(cp)})
+    alloc.save(run_dir)
+    display(md(f"## Several goals, one budget\n\nEach target has its own model ({', '.join(cp.titles.values())}). "
+               f"First each goal alone, then every plan judged by every goal's model: what favouring one goal costs "
+               f"the others. Responses are totals over the {opt.num_periods} periods with their 94% HDI."))
+    display(table(mobj.cross_table(cp), percent=tuple(c for c in mobj.cross_table(cp).columns if "share" in c),
+                  caption="Every plan under every target's model: mean response (94% HDI) and its share of that "
+                  "target's own best"))
+
+# %%
+#| fig-cap: "Spend per period of each goal's best plan, the constrained plan and the historical split."
+if many:
+    fig = plots_optimize.plot_target_plans(cp)
+    plt.show()
+    if cp.constrained is not None:
+        display(md(mobj.constrained_sentence(cp, f" {params.report.target_label}")))
+
+# %%
+#| fig-cap: "The Pareto frontier: the best objective for each level of the constrained target, with 94% HDIs."
+if many and cp.front is not None:
+    fig = plots_optimize.plot_frontier(cp, f" ({params.report.target_label})")
+    plt.show()
+    display(md(f"Every point on the line is a plan no other plan beats on both goals at once ({len(cp.front.table)} "
+               f"points, traced in {cp.front_seconds:.1f} s). Moving along it trades one goal for the other. "
+               + mobj.historical_sentence(cp, f" {params.report.target_label}")))
+    display(table(mobj.front_table(cp), caption="The frontier's plans: both responses (94% HDI) and the spend per "
+                  "period of each channel"))
+
+# %%
 if any(p.page == "optimize" for p in params.report.published):
     display(table(report.published_table(params, "optimize", idata, alloc), percent=("difference",),
                   caption="Published vs this report" + (f" ({params.report.reference})" if params.report.reference
