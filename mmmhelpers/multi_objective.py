@@ -244,6 +244,13 @@ def _fmt(x: float) -> str:
     return f"{x:,.2f}" if abs(x) >= 100 else f"{x:.4g}"
 
 
+def _show(x: float) -> str:
+    """A response for the pages: 3 significant digits or thousands separators; float dust below 1e-9 as 0."""
+    from mmmhelpers.report import plain_number
+
+    return plain_number(0.0 if abs(x) < 1e-9 else x)
+
+
 def _joint_plan(joint: JointResponse, plan: Plan) -> JointPlan:
     return JointPlan(**plan.__dict__, targets=joint.per_target(plan.spend))
 
@@ -496,7 +503,7 @@ def _plan_name(titles: dict[str, str], target: Target) -> str:
 
 
 def _constraint_words(titles: dict[str, str], con: TargetConstraint) -> str:
-    return f"{titles[con.target]} {'≥' if con.kind == 'at_least' else '='} {_fmt(con.value)}"
+    return f"{titles[con.target]} {'≥' if con.kind == 'at_least' else '='} {_show(con.value)}"
 
 
 def case_record(cp: CasePlans) -> dict:
@@ -523,9 +530,7 @@ def case_record(cp: CasePlans) -> dict:
 
 
 def _with_hdi(mean: float, lo: float, hi: float) -> str:
-    from mmmhelpers.report import plain_number
-
-    return f"{plain_number(mean)} ({plain_number(lo)} to {plain_number(hi)})"
+    return f"{_show(mean)} ({_show(lo)} to {_show(hi)})"
 
 
 def cross_table(cp: CasePlans) -> pd.DataFrame:
@@ -549,7 +554,9 @@ def front_table(cp: CasePlans) -> pd.DataFrame:
                         cp.objective_label: [_with_hdi(*r) for r in t[[f"{a}_mean", f"{a}_hdi_lo", f"{a}_hdi_hi"]]
                                              .to_numpy()],
                         cp.titles[b]: [_with_hdi(*r) for r in t[[f"{b}_mean", f"{b}_hdi_lo", f"{b}_hdi_hi"]].to_numpy()]})
-    return pd.concat([out, t[cells].reset_index(drop=True)], axis=1)
+    spend = t[cells].reset_index(drop=True)
+    return pd.concat([out, spend.where(spend.abs() > 1e-9 * max(float(spend.abs().to_numpy().max()), 1.0), 0.0)],
+                     axis=1)
 
 
 def constrained_sentence(cp: CasePlans, unit: str = "") -> str:
@@ -558,17 +565,17 @@ def constrained_sentence(cp: CasePlans, unit: str = "") -> str:
     words = _constraint_words(cp.titles, c.constraint)
     obj, free = weighted_draws(c.plan, cp.maximize), weighted_draws(c.unconstrained, cp.maximize)
     lo, hi = hdi94(obj)
-    head = (f"**{cp.objective_label.capitalize()} with {words}:** {_fmt(obj.mean())}{unit} (94% HDI {_fmt(lo)} to "
-            f"{_fmt(hi)}), and {cp.titles[c.constraint.target]} reach {_fmt(c.value)}.")
+    head = (f"**{cp.objective_label.capitalize()} with {words}:** {_show(obj.mean())}{unit} (94% HDI {_show(lo)} to "
+            f"{_show(hi)}), and {cp.titles[c.constraint.target]} reach {_show(c.value)}.")
     if not c.binds:
         return head + (f" The constraint does not bind: the best plan for {cp.objective_label} alone already reaches "
                        f"it, so it costs nothing.")
     cost = 1 - obj.mean() / free.mean()
     return head + (f" The constraint binds: without it the best plan for {cp.objective_label} reaches "
-                   f"{_fmt(free.mean())}{unit} but leaves {cp.titles[c.constraint.target]} at "
-                   f"{_fmt(c.unconstrained.targets[c.constraint.target].mean())}; holding the floor costs "
+                   f"{_show(free.mean())}{unit} but leaves {cp.titles[c.constraint.target]} at "
+                   f"{_show(c.unconstrained.targets[c.constraint.target].mean())}; holding the floor costs "
                    f"{cost:.1%} of {cp.objective_label}. The most {cp.titles[c.constraint.target]} can reach with this "
-                   f"budget is {_fmt(c.reachable)}.")
+                   f"budget is {_show(c.reachable)}.")
 
 
 def historical_sentence(cp: CasePlans, unit: str = "") -> str:
@@ -580,9 +587,13 @@ def historical_sentence(cp: CasePlans, unit: str = "") -> str:
     ha, hb = float(sum(w * hist[n] for n, w in weights.items()).mean()), float(hist[b].mean())
     order = np.argsort(t[f"{b}_mean"].to_numpy())
     bs, as_ = t[f"{b}_mean"].to_numpy()[order], t[f"{a}_mean"].to_numpy()[order]
-    head = f"The historical split gives {_fmt(ha)}{unit} ({cp.objective_label}) and {_fmt(hb)} ({cp.titles[b]})."
-    if not bs[0] <= hb <= bs[-1]:
-        return head + " Its level of the second goal lies outside the frontier's range."
+    head = f"The historical split gives {_show(ha)}{unit} ({cp.objective_label}) and {_show(hb)} ({cp.titles[b]})."
+    if hb < bs[0]:  # below the objective's own optimum on both counts, or trading the other way
+        better = as_[0] >= ha
+        return head + (f" The best plan for {cp.objective_label} gives {_show(as_[0])}{unit} ({as_[0] / ha - 1:+.1%}) "
+                       f"and {_show(bs[0])} ({cp.titles[b]})" + (": more of both." if better else "."))
+    if hb > bs[-1]:
+        return head + f" No plan of this budget reaches that much {cp.titles[b]} (see the caps and rules above)."
     on_front = float(np.interp(hb, bs, as_))
-    return head + (f" The frontier plan with the same level of {cp.titles[b]} gives {_fmt(on_front)}{unit} "
+    return head + (f" The frontier plan with the same level of {cp.titles[b]} gives {_show(on_front)}{unit} "
                    f"({cp.objective_label}, {on_front / ha - 1:+.1%}): the same budget, split differently.")

@@ -292,7 +292,7 @@ def allocation_records(rm: ResponseModel, x: np.ndarray, cells: np.ndarray | Non
     out = []
     for k, idx in enumerate(np.ndindex(*rm.shape)):
         rec = {"channel": rm.channels[idx[-1]], **{d: rm.panel[d][i] for d, i in zip(rm.panel, idx[:-1])},
-               "spend_per_period": round(float(x[idx]), 4)}
+               "spend_per_period": float(f"{float(x[idx]):.10g}")}  # 10 significant digits, any unit
         if cells is not None:
             c = cells.reshape(len(cells), -1)[:, k]
             rec["response"] = _response(c).model_dump()

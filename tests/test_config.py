@@ -23,7 +23,7 @@ simulate: {generator: single_market, n_weeks: 52}
 """
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")) + [ROOT / "tests/params/tiny.yaml"],
+@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")) + sorted((ROOT / "tests/params").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_shipped_params_are_valid(path):
     params = load_params(path)
