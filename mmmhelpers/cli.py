@@ -48,17 +48,40 @@ def _list(folder: str) -> int:
     return 0
 
 
+def _batch(args) -> int:
+    """Several cases through the executor; a summary table; exit 1 if any case failed."""
+    from mmmhelpers.batch import case_files, run_batch, summary_table
+    from mmmhelpers.executor import executor_for
+
+    try:
+        paths = case_files(args.params)
+        executor = executor_for(args.workers, args.scheduler)
+    except (FileNotFoundError, RuntimeError) as err:
+        print(f"mmm-report: {err}", file=sys.stderr)
+        return 1
+    flags = [f for f, on in [("--client", args.client), ("--quick", args.quick), ("--force", args.force)] if on]
+    flags += ["--only", args.only] if args.only else []
+    print(f"mmm-report: {len(paths)} cases, {executor.description}", flush=True)
+    with executor:
+        df = run_batch(paths, executor, flags, args.out, progress=not args.no_progress)
+    print(summary_table(df), flush=True)
+    return int((df["status"] != "ok").any())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mmm-report", description="Bayesian MMM report template")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="execute the notebooks of a case and render the report")
-    r.add_argument("params", help="params YAML, e.g. params/default.yaml")
-    r.add_argument("--out", help="report folder (default reports/<case>/)")
+    r.add_argument("params", nargs="+", help="params YAML, e.g. params/default.yaml; several files or a folder: a batch")
+    r.add_argument("--out", help="report folder (default reports/<case>/); for a batch, the folder of the reports")
     r.add_argument("--client", action="store_true", default=None, help="hide code (client version)")
     r.add_argument("--only", help="comma-separated stages to re-run, reusing the others' artifacts")
     r.add_argument("--quick", action="store_true", help="few draws/tune for a fast look")
     r.add_argument("--force", action="store_true", help="re-run every stage, even those whose inputs did not change")
     r.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
+    r.add_argument("--workers", type=int, default=0,
+                   help="run independent fits (SBC draws, batch cases) on a local Dask cluster of N workers")
+    r.add_argument("--scheduler", default="", help="run them on an existing Dask cluster, e.g. tcp://host:8786")
     v = sub.add_parser("validate", help="check params + data, print every problem")
     v.add_argument("params")
     ls = sub.add_parser("list", help="the cases in params/")
@@ -69,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args.params)
     if args.command == "list":
         return _list(args.dir)
+    if len(args.params) > 1 or Path(args.params[0]).is_dir():
+        return _batch(args)
     try:
         from mmmhelpers.pipeline import RunError, run
 
-        run(args.params, out=args.out, client=args.client, only=args.only, quick=args.quick,
+        run(args.params[0], out=args.out, workers=args.workers, scheduler=args.scheduler, client=args.client,
+            only=args.only, quick=args.quick,
             progress=not args.no_progress, force=args.force)
     except ParamsError as err:
         print(err, file=sys.stderr)

@@ -307,8 +307,24 @@ class OptimizationSpec(Strict):
         return [v * len(w) / sum(w) for v in w]
 
 
+class SBCSpec(Strict):
+    """Simulation-based calibration: ``draws`` fits of data simulated from the prior (see mmmhelpers.sbc)."""
+
+    draws: int = Field(0, ge=0)  # SBC draws (fits); 0: none
+    ranks: int = Field(99, ge=9, le=999)  # L: posterior draws each truth is ranked among (ranks 0..L)
+    fit: dict[str, Any] = Field(default_factory=dict)  # fields of the main fit section it changes (e.g. fewer draws)
+
+
 class RecoverySpec(Strict):
     replicates: int = Field(0, ge=0)
+    sbc: SBCSpec = SBCSpec()
+
+
+class ExecutionSpec(Strict):
+    """Where independent fits (SBC draws, replicates) run: in sequence here (default), or on Dask."""
+
+    workers: int = Field(0, ge=0)  # > 0: a local Dask cluster of this many single-threaded workers
+    scheduler: str = ""  # e.g. tcp://host:8786: an existing Dask cluster
 
 
 class PublishedNumber(Strict):
@@ -396,6 +412,7 @@ class Params(Strict):
     report: ReportSpec = ReportSpec()
     model_variants: list[VariantSpec] = Field(default_factory=list)  # other models fitted and compared on page 2
     targets: list[TargetModelSpec] = Field(default_factory=list)  # several targets, one model each (first: main)
+    execution: ExecutionSpec = ExecutionSpec()  # where independent fits run (``--workers``/``--scheduler`` override)
     source: Path | None = Field(None, exclude=True)  # the file it was read from
 
     @model_validator(mode="after")
@@ -457,6 +474,10 @@ class Params(Strict):
         """This case with the named model variant's ``model`` and ``fit`` fields in place (and no variants)."""
         v = next(v for v in self.model_variants if v.name == name)
         return self._changed(v.model, v.fit)
+
+    def for_sbc(self) -> Params:
+        """This case with ``recovery.sbc.fit``'s changes to the fit (the settings of each SBC fit)."""
+        return self._changed({}, self.recovery.sbc.fit)
 
     def for_target(self, name: str) -> Params:
         """This case as the named target's own model: its ``model``/``fit`` changes in place, its column as

@@ -309,7 +309,8 @@ class _ProgressLines:
         return complete.splitlines()
 
 
-def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool) -> None:
+def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool,
+             extra: dict | None = None) -> None:
     """Run one stage's notebook with papermill into ``staging/notebooks/``.
 
     papermill works in a thread of its own while this (main) thread waits, so that Ctrl-C reaches us and not
@@ -325,7 +326,8 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
             pm.execute_notebook(
                 str(NOTEBOOKS / f"{stage}.ipynb"),
                 str(staging / "notebooks" / f"{stage}.ipynb"),
-                parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick)},
+                parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick),
+                            **(extra or {})},
                 kernel_name=kernel,
                 kernel_manager_class=_KernelManager,
                 cwd=str(staging),
@@ -474,8 +476,12 @@ def _publish(staging: Path, out: Path) -> None:
     shutil.rmtree(out.parent / f"{out.name}.failed", ignore_errors=True)
 
 
+# Where the recovery page's independent fits run (``--workers`` / ``--scheduler``): its notebook's parameters.
+EXECUTION_STAGE = "03_recovery"
+
+
 def _run_stages(state: _Run, stages: list[str], params: Params, params_path: Path, quick: bool, progress: bool,
-                timings: dict) -> None:
+                timings: dict, execution: dict | None = None) -> None:
     """Execute the stages in order, timing each; a failure keeps the run in ``<out>.failed/``."""
     kernel = ensure_kernel()
     if "02_fit" not in stages:  # the fit being reused must pass the gates too
@@ -485,7 +491,8 @@ def _run_stages(state: _Run, stages: list[str], params: Params, params_path: Pat
         _say(f"[{i}/{len(stages)}] {stage}: running ...")
         t0 = time.perf_counter()
         try:
-            _execute(stage, state.staging, params_path, quick, kernel, progress)
+            _execute(stage, state.staging, params_path, quick, kernel, progress,
+                     execution if stage == EXECUTION_STAGE else None)
         except Exception as err:
             failed = _keep_failed(state.staging, state.out)
             last = str(err).strip().splitlines()[-1] if str(err).strip() else ""
@@ -517,17 +524,22 @@ def run(
     quick: bool = False,
     progress: bool = True,
     force: bool = False,
+    workers: int = 0,
+    scheduler: str = "",
 ) -> Path:
     """Execute and render one case; returns the report folder. Stages whose inputs did not change since the
     report at ``out`` was made are skipped (``force`` re-runs everything).
 
     Raises :class:`RunError` when a stage fails (the last good report stays) and :class:`Interrupted` on
     Ctrl-C (the run's kernel is killed and its temporary folder removed; the last good report stays).
+    ``workers`` / ``scheduler`` (default: the params' ``execution``) say where the recovery page's independent
+    fits run (mmmhelpers.executor); results do not depend on them.
     """
     _STOP.clear()
     state = _Run()
     try:
-        return _run(state, Path(params_path).resolve(), out, client, only, quick, progress, force)
+        return _run(state, Path(params_path).resolve(), out, client, only, quick, progress, force,
+                    {"workers": int(workers or 0), "scheduler": scheduler or ""})
     except KeyboardInterrupt:
         with _ctrl_c_ignored():  # a second Ctrl-C must not stop the clean-up
             _kill_kernels()
@@ -569,7 +581,7 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
 
 
 def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
-         progress: bool, force: bool = False) -> Path:
+         progress: bool, force: bool = False, execution: dict | None = None) -> Path:
     params = load_params(params_path)
     data, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
@@ -591,7 +603,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     timings = dict(old.timings_seconds) if old else {}
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")
     t_all = time.perf_counter()
-    _run_stages(state, stages, params, params_path, quick, progress, timings)
+    _run_stages(state, stages, params, params_path, quick, progress, timings, execution)
     (staging / PROGRESS).unlink(missing_ok=True)  # said already; not part of the report
     state.phase = "rendering"
     t0 = time.perf_counter()

@@ -11,7 +11,7 @@ from mmmhelpers.plots import ALERT, MODEL, PRIOR, THOUSANDS, UNITS, channel_colo
 from mmmhelpers.report import as_percent
 
 __all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks",
-           "plot_transforms"]
+           "plot_transforms", "plot_sbc_histograms", "plot_sbc_ecdf"]
 
 
 def plot_worst_ranks(idata, parameters: list[str]):
@@ -144,5 +144,59 @@ def plot_transforms(prior: tuple, posterior: tuple, channels: list[str], truth: 
                  xlabel="spend / the channel's largest week" if scaled else f"spend ({UNITS['currency']})",
                  ylabel="effect (target / its max)" if scaled else f"effect ({UNITS['target']})")
     legend_outside(axes[0, 1])
+    fig.tight_layout()
+    return fig
+
+
+def _sbc_order(table: pd.DataFrame, max_params: int) -> list[str]:
+    return list(table.sort_values("p-value")["parameter"][:max_params])
+
+
+def plot_sbc_histograms(ranks: pd.DataFrame, table: pd.DataFrame, L: int, max_params: int = 12, cols: int = 4):
+    """SBC rank histograms (least uniform first), with the 99% band of a uniform histogram's bin counts."""
+    from scipy import stats
+
+    from mmmhelpers.sbc import _bins
+
+    names = _sbc_order(table, max_params)
+    n = len(ranks)
+    b = _bins(n, L)
+    lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / b)
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        r = ranks[name].dropna().astype(int).to_numpy()
+        ax.axhspan(lo, hi, color=PRIOR, alpha=0.35, lw=0)
+        ax.hist(r, bins=np.linspace(0, L + 1, b + 1), color=MODEL if table.set_index("parameter").loc[name, "uniform"]
+                else ALERT, edgecolor="white")
+        ax.set(title=name, xlabel=f"rank (0 to {L})", ylabel="SBC draws")
+        ax.title.set_fontsize(9)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle("SBC rank histograms (grey: 99% band of a uniform histogram; red: flagged)", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sbc_ecdf(ranks: pd.DataFrame, table: pd.DataFrame, L: int, max_params: int = 12):
+    """ECDF of each parameter's scaled rank minus the uniform CDF, with the 99% pointwise band of a uniform
+    sample of the same size: a line leaving the band is a calibration problem."""
+    from scipy import stats
+
+    n = len(ranks)
+    z = np.linspace(0, 1, 201)
+    band = (stats.binom.ppf([[0.005], [0.995]], n, z[None]) / n) - z[None]
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    ax.fill_between(z, band[0], band[1], color=PRIOR, alpha=0.35, lw=0, label="99% band (uniform ranks)")
+    flagged = set(table.loc[~table["uniform"], "parameter"])
+    for name in _sbc_order(table, max_params):
+        u = (ranks[name].dropna().to_numpy() + 0.5) / (L + 1)
+        ecdf = (u[None] <= z[:, None]).mean(axis=1)
+        ax.plot(z, ecdf - z, lw=1.8 if name in flagged else 0.9, color=ALERT if name in flagged else None,
+                alpha=1 if name in flagged else 0.6, label=name)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(title="SBC: ECDF of the ranks minus the uniform", xlabel="scaled rank (rank / L)",
+           ylabel="ECDF − uniform CDF")
+    legend_outside(ax)
     fig.tight_layout()
     return fig

@@ -338,3 +338,18 @@ def published_table(params: Params, page: str, idata, alloc: Allocation | None =
                      "difference": (ours - p.value) / abs(p.value) if p.value else np.nan,
                      "verdict": verdict(p.value, ours, low, high, p.tolerance), "note": note})
     return pd.DataFrame(rows)
+
+
+def data_intro(params: Params, data) -> str:
+    """The data page's opening: the case, where the data come from, their size and columns, and its targets."""
+    source = (f"simulated by the `{params.simulate.generator}` generator (seed {params.seed})"
+              if params.data.path is None else f"loaded from `{params.data.path}`")
+    panel = ", ".join(f"{len(v)} {d}" for d, v in data.panel.items()) or "a single market"
+    targets = "; ".join(f"{t.title} ({', '.join(f'{d} = {c}' for d, c in t.where.items()) or t.column})"
+                        for t in params.targets)
+    return (f"**{params.title}.** {params.description} The data were {source}: {data.n_dates} {data.period}s "
+            f"({data.dates[0]:%Y-%m-%d} to {data.dates[-1]:%Y-%m-%d}), {panel}, channels {', '.join(data.channels)}, "
+            f"controls {', '.join(data.controls) or 'none'}."
+            + (f" **{len(params.targets)} targets, one model each:** {targets}. The fit, recovery and out-of-sample "
+               f"pages follow the first; the fit page checks every target's fit and the budget page plans for all "
+               f"of them." if params.targets else ""))

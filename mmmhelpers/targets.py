@@ -23,7 +23,7 @@ from mmmhelpers.model import model_for
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.variants import Fitted
 
-__all__ = ["target_dir", "split_targets", "save_targets", "load_target_data", "fit_targets", "load_targets"]
+__all__ = ["target_dir", "split_targets", "save_targets", "save_case_data", "load_target_data", "fit_targets", "load_targets"]
 
 
 def target_dir(run_dir: str | Path, name: str) -> Path:
@@ -53,6 +53,14 @@ def save_targets(run_dir: str | Path, parts: dict[str, tuple[MMMData, xr.Dataset
     """The first target's data as the case's ``data.csv`` (the main model's), the others' under their folders."""
     for k, (name, (data, truth)) in enumerate(parts.items()):
         artifacts.save_data(run_dir if k == 0 else target_dir(run_dir, name), data, truth)
+
+
+def save_case_data(run_dir: str | Path, params: Params, data: MMMData, truth: xr.Dataset | None) -> None:
+    """Stage 01's output: the data (and truth) as one case, or split by target (the first is the main model's)."""
+    if params.targets:
+        save_targets(run_dir, split_targets(params, data, truth))
+    else:
+        artifacts.save_data(run_dir, data, truth)
 
 
 def load_target_data(run_dir: str | Path, name: str, first: bool = False) -> MMMData:

@@ -22,24 +22,12 @@ from mmmhelpers.report import md, setup, table
 params = setup(params_path, quick)
 
 # %%
-from mmmhelpers.targets import save_targets, split_targets
+from mmmhelpers.report import data_intro
+from mmmhelpers.targets import save_case_data
 
 data, truth = artifacts.prepare_data(params)
-if params.targets:  # one model per target: the first target's data are the main model's
-    save_targets(run_dir, split_targets(params, data, truth))
-else:
-    artifacts.save_data(run_dir, data, truth)
-source = (f"simulated by the `{params.simulate.generator}` generator (seed {params.seed})"
-          if params.data.path is None else f"loaded from `{params.data.path}`")
-panel = ", ".join(f"{len(v)} {d}" for d, v in data.panel.items()) or "a single market"
-targets = "; ".join(f"{t.title} ({', '.join(f'{d} = {c}' for d, c in t.where.items()) or t.column})"
-                    for t in params.targets)
-md(f"**{params.title}.** {params.description} The data were {source}: {data.n_dates} {data.period}s "
-   f"({data.dates[0]:%Y-%m-%d} to {data.dates[-1]:%Y-%m-%d}), {panel}, channels {', '.join(data.channels)}, "
-   f"controls {', '.join(data.controls) or 'none'}."
-   + (f" **{len(params.targets)} targets, one model each:** {targets}. The fit, recovery and out-of-sample pages "
-      f"follow the first; the fit page checks every target's fit and the budget page plans for all of them."
-      if params.targets else ""))
+save_case_data(run_dir, params, data, truth)
+md(data_intro(params, data))
 
 # %%
 from mmmhelpers.checks import check_warnings

@@ -9,6 +9,8 @@
 params_path = "../params/default.yaml"  # the case's params file
 run_dir = "../reports/default"  # report folder being written; artifacts/ inside it
 quick = False  # True: few draws for a fast look
+workers = 0  # > 0: SBC draws and replicates on a local Dask cluster of this many workers (0: params' execution)
+scheduler = ""  # an existing Dask cluster, e.g. tcp://host:8786 (empty: params' execution)
 
 # %%
 #| include: false
@@ -16,7 +18,7 @@ quick = False  # True: few draws for a fast look
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from mmmhelpers import artifacts, plots
+from mmmhelpers import artifacts, plots, plots_fit
 from mmmhelpers.report import md, setup, table
 
 params = setup(params_path, quick)
@@ -129,3 +131,22 @@ if truth is not None:
     display(md("A parameter outside its interval is not automatically a bug: with a 94% interval about one in "
                "seventeen should miss. Systematic misses in one direction (all media over-credited) point to "
                "confounding or a misspecified model."))
+
+
+# %%
+from mmmhelpers.sbc import sbc_section
+
+sbc = params.recovery.sbc
+if sbc.draws:
+    ranks, sbc_summary, text = sbc_section(params, run_dir, workers or params.execution.workers,
+                                           scheduler or params.execution.scheduler)
+    display(md(text))
+    display(table(sbc_summary, caption="SBC per parameter: chi-square test of uniform ranks (flagged below p = 0.01)"))
+
+# %%
+#| fig-cap: "SBC rank histograms and the ECDF difference: bars or lines outside the grey band are calibration problems."
+if sbc.draws:
+    fig = plots_fit.plot_sbc_histograms(ranks, sbc_summary, sbc.ranks)
+    plt.show()
+    fig = plots_fit.plot_sbc_ecdf(ranks, sbc_summary, sbc.ranks)
+    plt.show()

@@ -43,7 +43,8 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
          "alternatives": [{"name": "half", "budget_per_period": 4000.0, "response": RESP,
                            "gain_over_historical": {"mean": 1.0, "hdi_94": [0.0, 2.0], "prob_positive": 0.9},
                            "allocation": []}],
-         "response_with_noise": None, "cells": ["x1", "x2"]}
+         "response_with_noise": None, "cells": ["x1", "x2"],
+         "multi_objective": {"targets": ["a", "b"], "best": {}, "frontier": []}}
 
 
 @pytest.mark.parametrize("cls, raw, where", [

@@ -165,6 +165,10 @@ def test_recovery_table_is_sane(report):
     assert alpha.truth == pytest.approx(0.6)
     reps = pd.read_csv(out / "artifacts" / "recovery_replicates.csv")
     assert sorted(reps["replicate"].unique()) == [0, 1] and reps["quantile"].between(0, 1).all()
+    ranks = pd.read_csv(out / "artifacts" / "sbc_ranks.csv")  # SBC: 6 draws, ranks 0..19
+    assert len(ranks) == 6 and "adstock_alpha[x1]" in ranks and ranks.drop(columns="divergences").stack().between(
+        0, 19).all()
+    assert "Simulation-based calibration (6 draws)" in (out / "03_recovery.html").read_text()
 
 
 def test_out_of_sample_scores_are_sane(report):
@@ -269,6 +273,20 @@ def test_an_unchanged_case_skips_every_stage_and_a_new_budget_reruns_only_the_op
     assert "[1/1] 05_optimize: done" in proc.stdout and "02_fit" not in proc.stdout
     assert json.loads((copy / "manifest.json").read_text())["stages_run"] == ["05_optimize"]
     assert sum(r["spend_per_period"] for r in load(copy, "allocation.json")["allocation"]) == pytest.approx(7000)
+
+
+def test_a_batch_runs_every_case_reports_each_and_fails_if_one_fails(report, tmp_path):
+    out, _ = report
+    shutil.copytree(out, tmp_path / "reports" / "tiny")  # up to date: the batch re-renders nothing for it
+    bad = tmp_path / "cases" / "broken.yaml"
+    bad.parent.mkdir()
+    bad.write_text(TINY.read_text().replace("n_weeks: 60", "n_weeks: 5"))
+    proc = cli("run", str(TINY), str(bad.parent), "--out", str(tmp_path / "reports"), "--no-progress", check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "2 cases, in sequence, in this process" in proc.stdout
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.startswith(("tiny", "broken"))}
+    assert rows["tiny"][1] == "ok" and rows["broken"][1] == "FAILED"
+    assert "broken: " in proc.stdout and "simulate.n_weeks" in proc.stdout  # the failed case's own error, by name
 
 
 def test_only_refuses_to_reuse_a_fit_made_with_other_inputs(report, tmp_path, capsys):

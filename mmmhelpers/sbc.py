@@ -1,0 +1,166 @@
+"""Simulation-based calibration (Talts et al. 2018): is the fitted posterior the model's true posterior?
+
+Each SBC draw takes its true parameters from the prior, simulates data from the model with them, fits, and
+records the rank of each truth among ``L`` thinned posterior draws (0..L). When the fit recovers the exact
+posterior, every rank is uniform on 0..L. Ranks piled at both ends mean a posterior too narrow
+(overconfident), piled in the middle a posterior too wide, skewed to one side a biased one.
+
+``rank_of`` and ``sbc_table`` are generic; ``mmm_sbc_task`` is one draw of a case's own model (prior draw,
+simulated target on the case's own spend and controls, fit, ranks), a picklable task for
+:mod:`mmmhelpers.executor`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["rank_of", "uniformity_p", "reading", "sbc_table", "mmm_sbc_task", "run_sbc", "sbc_parameters",
+           "sbc_section"]
+
+ALPHA = 0.01  # a parameter's ranks are flagged when the uniformity test's p-value is below this
+
+
+def rank_of(truth: np.ndarray, posterior: np.ndarray, L: int) -> np.ndarray:
+    """Rank (0..L) of each truth ``(p,)`` among ``L`` evenly thinned draws of ``posterior`` ``(draws, p)``."""
+    posterior = np.asarray(posterior, float)
+    keep = np.linspace(0, len(posterior) - 1, L).round().astype(int)
+    return (posterior[keep] < np.asarray(truth, float)[None]).sum(axis=0)
+
+
+def _bins(n: int, L: int) -> int:
+    """Histogram bins: about 10 ranks' worth of draws per bin expected, at most 20, dividing 0..L evenly."""
+    b = int(np.clip(n // 10, 2, 20))
+    while (L + 1) % b and b > 2:
+        b -= 1
+    return b
+
+
+def uniformity_p(ranks: np.ndarray, L: int) -> float:
+    """p-value of a chi-square test that ``ranks`` (0..L) are uniform, on ``_bins`` equal bins."""
+    ranks = np.asarray(ranks)
+    b = _bins(len(ranks), L)
+    counts = np.bincount((ranks * b) // (L + 1), minlength=b)
+    return float(stats.chisquare(counts).pvalue)
+
+
+def reading(ranks: np.ndarray, L: int, p: float) -> str:
+    """The ranks in plain words."""
+    u = (np.asarray(ranks) + 0.5) / (L + 1)
+    if p >= ALPHA:
+        return "uniform: the fit recovers this parameter's posterior"
+    ends, mean = float(np.mean((u < 0.1) | (u > 0.9))), float(np.mean(u))
+    if abs(mean - 0.5) > 2.5 * np.sqrt(1 / 12 / len(u)):
+        side = "above" if mean < 0.5 else "below"
+        return f"skewed: the truth sits {side} most posterior draws less often than it should (the posterior is " \
+               f"biased {'upward' if mean < 0.5 else 'downward'})"
+    if ends > 0.2:
+        return f"piled at both ends ({ends:.0%} of ranks in the outer 20%): the posterior is too narrow (overconfident)"
+    if ends < 0.2:
+        return f"piled in the middle (only {ends:.0%} of ranks in the outer 20%): the posterior is too wide"
+    return "not uniform, without a simple pattern: look at the histogram"
+
+
+def sbc_table(ranks: pd.DataFrame, L: int) -> pd.DataFrame:
+    """Per parameter (columns of ``ranks``, one row per SBC draw): draws, the uniformity p-value, a flag, a reading."""
+    rows = []
+    for name in ranks.columns:
+        r = ranks[name].dropna().astype(int).to_numpy()
+        p = uniformity_p(r, L)
+        rows.append({"parameter": name, "draws": len(r), "p-value": p, "uniform": p >= ALPHA,
+                     "reading": reading(r, L, p)})
+    return pd.DataFrame(rows)
+
+
+def sbc_parameters(idata) -> list[str]:
+    """The posterior's named parameters SBC ranks: every scalar parameter but the sampler's raw offsets."""
+    from mmmhelpers.fit import scalar_parameters
+
+    return [n for n in scalar_parameters(idata) if not n.endswith(("_offset", "_raw", "_z", "_variance"))
+            and n not in ("mu",)]
+
+
+def _flat(da) -> dict[str, float]:
+    """A (chain, draw, ...) variable of one draw, flattened to ``name[coord, ...]`` -> value."""
+    values = np.asarray(da.values).reshape(-1) if da.ndim else np.asarray([da.values])
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    if not dims:
+        return {da.name: float(values[0])}
+    labels = pd.MultiIndex.from_product([da[d].values for d in dims]).map(
+        lambda k: ", ".join(map(str, k if isinstance(k, tuple) else (k,))))
+    return {f"{da.name}[{lab}]": float(v) for lab, v in zip(labels, values)}
+
+
+def mmm_sbc_task(params: dict, frame: pd.DataFrame, roles: dict, seed: int, L: int = 99) -> dict[str, Any]:
+    """One SBC draw of a case's model: parameters and target from the prior predictive (the case's own spend,
+    controls and scales), a fit with the case's settings, the rank of every truth among ``L`` thinned draws.
+
+    Returns ``{"ranks": {parameter: rank}, "divergences": int}``: summaries only, never the trace.
+    """
+    import pymc as pm
+
+    from mmmhelpers.config import Params
+    from mmmhelpers.data import from_frame
+    from mmmhelpers.fit import sample_many
+    from mmmhelpers.model import model_for
+
+    p = Params.model_validate(params)
+    data = from_frame(frame, channels=roles["channel_columns"], controls=roles["control_columns"],
+                      dims=roles["dims"], date_column=roles["date_column"], target_column=roles["target_column"])
+    mmm = model_for(p, data)
+    seed_prior, seed_fit = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(2))
+    with mmm.model:
+        prior = pm.sample_prior_predictive(draws=1, random_seed=seed_prior)
+    y = prior.prior_predictive["y"].values[0, 0]
+    idata = next(sample_many(mmm, [{"target_scaled": y}], p.fit, [seed_fit]))
+    ranks: dict[str, int] = {}
+    for name in sbc_parameters(idata):
+        truth = _flat(prior.prior[name].isel(chain=0, draw=0, drop=True).rename(name))
+        post = idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...)
+        flat = post.values.reshape(post.sizes["sample"], -1)
+        ranks |= dict(zip(truth, rank_of(np.array(list(truth.values())), flat, L).tolist()))
+    return {"ranks": ranks, "divergences": int(idata.sample_stats["diverging"].sum())}
+
+
+def run_sbc(params, data, n: int, executor=None, L: int = 99, progress: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """``n`` SBC draws of the case's model on its own data's design, on ``executor`` (default: in sequence).
+    Returns the ranks (one row per draw, one column per parameter, plus ``divergences``) and the failed draws."""
+    from mmmhelpers.executor import SequentialExecutor, Task, failures, task_seeds
+    from mmmhelpers.seeds import seed_for
+
+    executor = executor or SequentialExecutor()
+    dumped = params.model_dump(mode="json", exclude={"source"})
+    roles = {"channel_columns": data.channels, "control_columns": data.controls, "dims": data.dims,
+             "date_column": data.date_column, "target_column": data.target_column}
+    frame = data.to_frame()
+    tasks = [Task(f"sbc draw {k}", mmm_sbc_task, {"params": dumped, "frame": frame, "roles": roles, "seed": s, "L": L})
+             for k, s in enumerate(task_seeds(seed_for(params.seed, "sbc"), n))]
+    outcomes = executor.map(tasks, desc="SBC draws", progress=progress)
+    rows = [{**o.value["ranks"], "divergences": o.value["divergences"]} for o in outcomes if o.ok]
+    return pd.DataFrame(rows), failures(outcomes)
+
+
+def sbc_section(params, run_dir, workers: int = 0, scheduler: str = "") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The recovery page's SBC: ``recovery.sbc.draws`` draws on the executor, ranks saved to
+    ``artifacts/sbc_ranks.csv``; returns the ranks, the per-parameter table and the section's text."""
+    from mmmhelpers import artifacts
+    from mmmhelpers.executor import executor_for
+
+    sbc, sbc_params = params.recovery.sbc, params.for_sbc()
+    with executor_for(workers, scheduler) as ex:
+        ranks, failed = run_sbc(sbc_params, artifacts.load_data(run_dir), sbc.draws, ex, L=sbc.ranks, progress=False)
+        where = ex.description
+    ranks.to_csv(artifacts.artifacts_dir(run_dir) / "sbc_ranks.csv", index=False)
+    summary = sbc_table(ranks.drop(columns="divergences"), sbc.ranks)
+    flagged = summary.loc[~summary["uniform"], "parameter"].tolist()
+    text = (f"## Simulation-based calibration ({len(ranks)} draws)\n\nEach draw takes its parameters from the prior, "
+            f"simulates the target on this case's own spend and controls, and fits it ({sbc_params.fit.chains} × "
+            f"{sbc_params.fit.draws} draws, {where}). If the fit recovers the model's posterior, each truth's rank "
+            f"among {sbc.ranks} posterior draws is uniform. "
+            + (f"**Not uniform:** {', '.join(flagged)}." if flagged else "**Every parameter's ranks look uniform.**")
+            + (f" {len(failed)} draw(s) failed: {'; '.join(failed)}." if failed else "")
+            + f" Divergent draws in {int((ranks['divergences'] > 0).sum())} of the {len(ranks)} fits.")
+    return ranks, summary, text
