@@ -44,7 +44,8 @@ def run_case(path: str, out: str | None, flags: list[str]) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     diag = folder / "artifacts" / "diagnostics.json"
     health = json.loads(diag.read_text()).get("health", "?") if proc.returncode == 0 and diag.exists() else "–"
-    error = (proc.stderr.strip().splitlines() or [""])[0] if proc.returncode else ""
+    lines = [ln.strip() for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    error = " ".join(lines[:4]) if proc.returncode else ""  # the message and its first problems
     return {"case": Path(path).stem, "status": "ok" if proc.returncode == 0 else "FAILED", "health": health,
             "seconds": round(time.perf_counter() - t0, 1), "report": str(folder / "index.html"), "error": error}
 

@@ -654,40 +654,28 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
     except ValidationError as err:
         problems = _problems(err, raw)
         raise ParamsError(path, problems) from None
-    problems = _check_priors(params) + _check_scaling(params) + _check_variants(params, raw)
-    problems += _check_targets(params, raw)
+    problems = _check_priors(params) + _check_scaling(params) + _check_changed(params, raw)
     if problems:
         raise ParamsError(path, problems)
     return params
 
 
-def _check_variants(params: Params, raw: dict) -> list[str]:
-    """Each model variant, merged into the main sections, is a valid case: problems named under its entry."""
+def _check_changed(params: Params, raw: dict) -> list[str]:
+    """Each model variant, each target after the first and the SBC fit settings, merged into the main sections, is
+    a valid case: problems named under its entry (``model_variants.1.model.adstok: ...``)."""
+    entries = [(f"model_variants.{i}", lambda v=v: params.variant(v.name), v.model, v.fit)
+               for i, v in enumerate(params.model_variants)]
+    entries += [(f"targets.{i}", lambda t=t: params.for_target(t.name), t.model, t.fit)
+                for i, t in enumerate(params.targets) if i > 0]
+    entries += [("recovery.sbc", params.for_sbc, {}, params.recovery.sbc.fit)] if params.recovery.sbc.fit else []
     problems = []
-    for i, v in enumerate(params.model_variants):
-        where = f"model_variants.{i}"
+    for where, merged_case, model, fit in entries:
         try:
-            merged = params.variant(v.name)
+            merged = merged_case()
         except ValidationError as err:
-            raw_v = {**raw, "model": _deep_merge(raw.get("model") or {}, v.model),
-                     "fit": _deep_merge(raw.get("fit") or {}, v.fit)}
-            problems += [f"{where}.{p}" for p in _problems(err, raw_v)]
-            continue
-        problems += [f"{where}.{p}" for p in _check_priors(merged)]
-    return problems
-
-
-def _check_targets(params: Params, raw: dict) -> list[str]:
-    """Each target's own model (the main sections with its changes) is valid: problems named under its entry."""
-    problems = []
-    for i, t in enumerate(params.targets[1:], start=1):
-        where = f"targets.{i}"
-        try:
-            merged = params.for_target(t.name)
-        except ValidationError as err:
-            raw_t = {**raw, "model": _deep_merge(raw.get("model") or {}, t.model),
-                     "fit": _deep_merge(raw.get("fit") or {}, t.fit)}
-            problems += [f"{where}.{p}" for p in _problems(err, raw_t)]
+            changed = {**raw, "model": _deep_merge(raw.get("model") or {}, model),
+                       "fit": _deep_merge(raw.get("fit") or {}, fit)}
+            problems += [f"{where}.{p}" for p in _problems(err, changed)]
             continue
         problems += [f"{where}.{p}" for p in _check_priors(merged)]
     return problems

@@ -22,7 +22,7 @@ import pandas as pd
 from mmmhelpers.config import ObjectiveSpec
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, cell_labels
 from mmmhelpers.optimize import Plan, ResponseConstraint, hdi94, optimize_budget
-from mmmhelpers.response import ResponseModel
+from mmmhelpers.response import PlanCells, ResponseModel
 
 __all__ = ["JointResponse", "JointPlan", "TargetConstraint", "ConstrainedOptimum", "ParetoFront", "best_for",
            "reachable", "constrained_optimum", "cross_evaluation", "pareto_front"]
@@ -31,7 +31,7 @@ Target = str | dict[str, float]  # one target's name, or weights over targets (e
 
 
 @dataclass
-class JointResponse:
+class JointResponse(PlanCells):
     """Weighted sum of several targets' responses over one joint plan ``(period, *panel, channel)``.
 
     ``parts``: target name -> (its ResponseModel, ``cells``): ``cells`` maps the target's flat cells into the
@@ -100,14 +100,6 @@ class JointResponse:
         """Joint flat cells of target ``name``'s flat cells."""
         rm, cells = self.parts[name]
         return np.arange(rm.size) if cells is None else np.asarray(cells, int)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (*[len(v) for v in self.panel.values()], len(self.channels))
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
 
     @property
     def _first(self) -> ResponseModel:

@@ -91,8 +91,23 @@ class Window:
                 f"after it (the tail); the optimizer maximizes the response over {part}{mult}.")
 
 
+class PlanCells:
+    """The cells of a plan, ``(*panel, channel)``: their shape and count (for classes with ``panel``/``channels``)."""
+
+    channels: list[str]
+    panel: dict[str, list]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (*[len(v) for v in self.panel.values()], len(self.channels))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
 @dataclass
-class ResponseModel:
+class ResponseModel(PlanCells):
     """Incremental response of plans for a fixed set of posterior draws; compiled once, reused for every plan.
 
     Plans are arrays ``(num_periods, *panel, channel)`` of spend per period, or ``(*panel, channel)`` for
@@ -108,14 +123,6 @@ class ResponseModel:
     observed_max: np.ndarray = field(repr=False, default=None)  # highest spend per period seen, (*panel, channel)
     observed_min: np.ndarray = field(repr=False, default=None)
     carryover_in: np.ndarray = field(repr=False, default=None)  # per draw: the history's own response in the window
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (*[len(v) for v in self.panel.values()], len(self.channels))
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
 
     @property
     def n_draws(self) -> int:

@@ -201,3 +201,10 @@ def test_multi_objective_names_known_targets_and_needs_a_constraint_for_a_fronti
                          "{target: b, at_least: 1, equal_to: 2}}}")
     with pytest.raises(ParamsError, match="exactly one of at_least or equal_to"):
         load_params(write(tmp_path, both + targets))
+
+
+def test_sbc_fit_changes_are_checked_and_applied(tmp_path):
+    params = load_params(write(tmp_path, BASE + "recovery: {sbc: {draws: 10, fit: {draws: 50, chains: 2}}}\n"))
+    assert params.for_sbc().fit.draws == 50 and params.for_sbc().fit.chains == 2 and params.fit.draws == 1000
+    with pytest.raises(ParamsError, match=r"recovery\.sbc\.fit\.chanes"):
+        load_params(write(tmp_path, BASE + "recovery: {sbc: {draws: 10, fit: {chanes: 2}}}\n"))

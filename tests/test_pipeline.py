@@ -284,7 +284,8 @@ def test_a_batch_runs_every_case_reports_each_and_fails_if_one_fails(report, tmp
     proc = cli("run", str(TINY), str(bad.parent), "--out", str(tmp_path / "reports"), "--no-progress", check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "2 cases, in sequence, in this process" in proc.stdout
-    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.startswith(("tiny", "broken"))}
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines()
+            if line.strip().startswith(("tiny ", "broken "))}
     assert rows["tiny"][1] == "ok" and rows["broken"][1] == "FAILED"
     assert "broken: " in proc.stdout and "simulate.n_weeks" in proc.stdout  # the failed case's own error, by name
 
