@@ -12,6 +12,7 @@ simulated target on the case's own spend and controls, fit, ranks), a picklable 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -100,20 +101,23 @@ def mmm_sbc_task(params: dict, frame: pd.DataFrame, roles: dict, seed: int, L: i
 
     Returns ``{"ranks": {parameter: rank}, "divergences": int}``: summaries only, never the trace.
     """
-    import pymc as pm
-
     from mmmhelpers.config import Params
     from mmmhelpers.data import from_frame
     from mmmhelpers.fit import sample_many
     from mmmhelpers.model import model_for
+    from mmmhelpers.review import sample_prior
 
     p = Params.model_validate(params)
     data = from_frame(frame, channels=roles["channel_columns"], controls=roles["control_columns"],
                       dims=roles["dims"], date_column=roles["date_column"], target_column=roles["target_column"])
     mmm = model_for(p, data)
     seed_prior, seed_fit = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(2))
-    with mmm.model:
-        prior = pm.sample_prior_predictive(draws=1, random_seed=seed_prior)
+    quiet = logging.getLogger("pymc")
+    level, _ = quiet.level, quiet.setLevel(logging.WARNING)  # no "Sampling: [...]" line per draw
+    try:
+        prior = sample_prior(mmm, draws=1, seed=seed_prior)
+    finally:
+        quiet.setLevel(level)
     y = prior.prior_predictive["y"].values[0, 0]
     idata = next(sample_many(mmm, [{"target_scaled": y}], p.fit, [seed_fit]))
     ranks: dict[str, int] = {}
