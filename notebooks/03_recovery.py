@@ -108,12 +108,14 @@ if contributions is not None and "date" in contributions.dims:
     plt.show()
 
 # %%
+from mmmhelpers.executor import executor_for
 from mmmhelpers.recovery import coverage_summary, replicate_fit, replicate_study
 
 n_reps = params.recovery.replicates
 if n_reps and params.simulate is not None:
     fit = replicate_fit(params)
-    reps = replicate_study(params, n_reps, fit=fit, progress=False)
+    with executor_for(workers or params.execution.workers, scheduler or params.execution.scheduler) as ex:
+        reps = replicate_study(params, n_reps, fit=fit, progress=False, executor=ex)
     artifacts.save_replicates(run_dir, reps)
     display(md(f"## Coverage over {n_reps} replicates\n\nEach replicate is a new dataset from the same DGP "
                f"(new seed), fitted with {fit.chains} × {fit.draws} draws. Calibrated intervals cover the "

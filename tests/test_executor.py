@@ -70,6 +70,7 @@ def test_dask_local_cluster_gives_the_sequential_results_bit_for_bit_and_reports
     pytest.importorskip("distributed")
     from mmmhelpers.artifacts import prepare_data
     from mmmhelpers.config import load_params
+    from mmmhelpers.recovery import replicate_study
     from mmmhelpers.sbc import mmm_sbc_task, run_sbc
 
     params = load_params(ROOT / "tests" / "params" / "tiny.yaml")
@@ -84,6 +85,9 @@ def test_dask_local_cluster_gives_the_sequential_results_bit_for_bit_and_reports
                           "date_column": data.date_column, "target_column": data.target_column}, "seed": 5, "L": 49}
         mixed = ex.map([Task("good", mmm_sbc_task, good), Task("bad", mmm_sbc_task, good | {"params": bad})],
                        progress=False)
+        reps_dask = replicate_study(params, 2, progress=False, executor=ex)
+    reps_seq = replicate_study(params, 2, progress=False)  # the in-process study: one compiled model, data swapped
+    pd.testing.assert_frame_equal(reps_seq, reps_dask)
     assert seq_failed == [] and par_failed == []
     pd.testing.assert_frame_equal(seq, par)  # same seeds, same ranks: the worker count does not matter
     assert mixed[0].ok and mixed[0].value["ranks"] and not mixed[1].ok
