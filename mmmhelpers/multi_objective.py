@@ -558,7 +558,7 @@ def constrained_sentence(cp: CasePlans, unit: str = "") -> str:
     obj, free = weighted_draws(c.plan, cp.maximize), weighted_draws(c.unconstrained, cp.maximize)
     lo, hi = hdi94(obj)
     head = (f"**{cp.objective_label.capitalize()} with {words}:** {_show(obj.mean())}{unit} (94% HDI {_show(lo)} to "
-            f"{_show(hi)}), and {cp.titles[c.constraint.target]} reach {_show(c.value)}.")
+            f"{_show(hi)}), with {cp.titles[c.constraint.target]} at {_show(c.value)}.")
     if not c.binds:
         return head + (f" The constraint does not bind: the best plan for {cp.objective_label} alone already reaches "
                        f"it, so it costs nothing.")
