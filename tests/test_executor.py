@@ -92,3 +92,14 @@ def test_dask_local_cluster_gives_the_sequential_results_bit_for_bit_and_reports
     pd.testing.assert_frame_equal(seq, par)  # same seeds, same ranks: the worker count does not matter
     assert mixed[0].ok and mixed[0].value["ranks"] and not mixed[1].ok
     assert failures(mixed)[0].startswith("bad: ValidationError")
+
+
+def test_asking_for_workers_without_dask_names_the_extra(monkeypatch):
+    import sys
+
+    from mmmhelpers.executor import executor_for
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if the extra were not installed
+    assert isinstance(executor_for(0, ""), SequentialExecutor)  # the default needs nothing
+    with pytest.raises(RuntimeError, match=r"needs the optional extra: pip install 'mmmhelpers\[distributed\]'"):
+        executor_for(workers=2)
