@@ -397,6 +397,13 @@ class TargetModelSpec(Strict):
         return self.label or self.name
 
 
+def _distinct(names: list[str], what: str) -> list[str]:
+    """``names`` when they are distinct and none is "main" (the main model's own name on the pages)."""
+    if len(set(names)) < len(names) or "main" in names:
+        raise ValueError(f"{what} need distinct names other than 'main', got {names}")
+    return names
+
+
 class Params(Strict):
     case: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     title: str
@@ -433,9 +440,7 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _distinct_variants(self) -> Params:
-        names = [v.name for v in self.model_variants]
-        if len(set(names)) < len(names) or "main" in names:
-            raise ValueError(f"model_variants need distinct names other than 'main', got {names}")
+        names = _distinct([v.name for v in self.model_variants], "model_variants")
         for p in self.report.published:
             if p.variant is not None and p.variant not in names:
                 raise ValueError(f"report.published {p.label!r}: no model variant named {p.variant!r} "
@@ -444,9 +449,7 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _known_targets(self) -> Params:
-        names = [t.name for t in self.targets]
-        if len(set(names)) < len(names) or "main" in names:
-            raise ValueError(f"targets need distinct names other than 'main', got {names}")
+        names = _distinct([t.name for t in self.targets], "targets")
         if self.targets and (self.targets[0].model or self.targets[0].fit):
             raise ValueError(f"targets.0 ({names[0]!r}) is the main model: put its settings in the model and fit "
                              "sections")

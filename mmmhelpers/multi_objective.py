@@ -134,14 +134,6 @@ class JointResponse(PlanCells):
     def observed_min(self) -> np.ndarray:
         return self._scatter("observed_min", np.minimum)
 
-    def _flat(self, plan) -> np.ndarray:
-        plan = np.asarray(plan, dtype=float)
-        if plan.shape == self.shape:
-            plan = np.broadcast_to(plan, (self.num_periods, *self.shape))
-        if plan.shape != (self.num_periods, *self.shape):
-            raise ValueError(f"plan shape {plan.shape}: expected {self.shape} or {(self.num_periods, *self.shape)}")
-        return plan.reshape(self.num_periods, self.size)
-
     def _part(self, name: str, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Target ``name``'s draws and jacobian ``(draw, period, its cell)`` at the joint plan ``flat``."""
         rm, _ = self.parts[name]
@@ -155,7 +147,7 @@ class JointResponse(PlanCells):
 
     def value_and_jac(self, plan) -> tuple[np.ndarray, np.ndarray]:
         """Weighted response per draw ``(draw,)`` and its exact jacobian ``(draw, period, joint cell)``."""
-        flat = self._flat(plan)
+        flat = self.plan_matrix(plan)
         total = np.zeros(self.n_draws)
         jac = np.zeros((self.n_draws, self.num_periods, self.size))
         for name, w in self.weights.items():
@@ -171,7 +163,7 @@ class JointResponse(PlanCells):
 
     def per_target(self, plan) -> dict[str, np.ndarray]:
         """Each target's response per draw at the joint plan."""
-        flat = self._flat(plan)
+        flat = self.plan_matrix(plan)
         return {name: self._part(name, flat)[0].copy() for name in self.parts}
 
 

@@ -92,7 +92,8 @@ class Window:
 
 
 class PlanCells:
-    """The cells of a plan, ``(*panel, channel)``: their shape and count (for classes with ``panel``/``channels``)."""
+    """The cells of a plan, ``(*panel, channel)``: their shape and count, and plans as ``(period, cell)`` matrices
+    (for classes with ``panel``, ``channels`` and ``num_periods``)."""
 
     channels: list[str]
     panel: dict[str, list]
@@ -104,6 +105,15 @@ class PlanCells:
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
+
+    def plan_matrix(self, plan) -> np.ndarray:
+        """A plan ``(num_periods, *shape)``, or flat ``shape`` spend repeated every period, as ``(period, cell)``."""
+        plan = np.asarray(plan, dtype=float)
+        if plan.shape == self.shape:
+            plan = np.broadcast_to(plan, (self.num_periods, *self.shape))
+        if plan.shape != (self.num_periods, *self.shape):
+            raise ValueError(f"plan shape {plan.shape}: expected {self.shape} or {(self.num_periods, *self.shape)}")
+        return plan.reshape(self.num_periods, self.size)
 
 
 @dataclass
@@ -133,12 +143,7 @@ class ResponseModel(PlanCells):
         return self.window.num_periods
 
     def _per_draw(self, plan) -> np.ndarray:
-        plan = np.asarray(plan, dtype=float)
-        if plan.shape == self.shape:
-            plan = np.broadcast_to(plan, (self.num_periods, *self.shape))
-        if plan.shape != (self.num_periods, *self.shape):
-            raise ValueError(f"plan shape {plan.shape}: expected {self.shape} or {(self.num_periods, *self.shape)}")
-        plan = plan.reshape(1, self.num_periods, self.size)
+        plan = self.plan_matrix(plan)[None]
         return np.ascontiguousarray(np.broadcast_to(plan, (self.n_draws, *plan.shape[1:])))
 
     def value_and_jac(self, plan) -> tuple[np.ndarray, np.ndarray]:
