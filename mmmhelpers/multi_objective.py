@@ -275,16 +275,19 @@ def _solve(joint: JointResponse, maximize: Target, con: TargetConstraint, proble
 
 
 def constrained_optimum(joint: JointResponse, maximize: Target, constraint, problem: LinearProblem,
-                        objective: ObjectiveSpec | None = None) -> ConstrainedOptimum:
+                        objective: ObjectiveSpec | None = None, free: JointPlan | None = None,
+                        top: JointPlan | None = None) -> ConstrainedOptimum:
     """Maximize ``maximize`` (a target or weights) with ``constraint`` on one target's mean response: a
     TargetConstraint, ``(target, kind, Z)``, ``{"target": t, "at_least": Z}`` (or ``equal_to``) or a
     ResponseConstraint whose ``name`` is the target.
 
     Raises :class:`InfeasibleError` naming the target, Z and the reachable range when no plan meets the
     constraint. When the unconstrained optimum already meets it, that plan is the answer (``binds`` False).
+    ``free`` (the objective's own optimum) and ``top`` (the constrained target's mean optimum): plans already
+    solved, not solved again.
     """
     con = _as_constraint(constraint)
-    top = best_for(joint, con.target, problem)
+    top = top or best_for(joint, con.target, problem)
     hi = float(top.draws.mean())
     if con.value > hi + 1e-9 * max(1.0, abs(hi)):
         raise InfeasibleError(f"multi_objective.constraint: {con.label} is out of reach: with this budget its mean "
@@ -294,7 +297,7 @@ def constrained_optimum(joint: JointResponse, maximize: Target, constraint, prob
         if con.value < lo - 1e-9 * max(1.0, abs(lo)):
             raise InfeasibleError(f"multi_objective.constraint: {con.label} is out of reach: with this budget its "
                                   f"mean response is at least {_fmt(lo)}")
-    free = best_for(joint, maximize, problem, objective)
+    free = free or best_for(joint, maximize, problem, objective)
     gap = ResponseConstraint(None, con.kind, con.value).violation(free.targets[con.target].mean())
     if gap <= 1e-6:  # the unconstrained optimum meets it
         plan, binds = free, False
@@ -342,16 +345,18 @@ def weighted_draws(plan: JointPlan, target: Target) -> np.ndarray:
 
 
 def pareto_front(joint: JointResponse, a: Target, b: str, problem: LinearProblem, n_points: int = 20,
-                 objective: ObjectiveSpec | None = None, warm_start: bool = True) -> ParetoFront:
+                 objective: ObjectiveSpec | None = None, warm_start: bool = True, a_star: JointPlan | None = None,
+                 b_star: JointPlan | None = None) -> ParetoFront:
     """The trade-off of ``a`` (a target, or weights over targets: its column is named by ``_label(a)``) and target
     ``b`` for this budget: maximize ``a`` subject to mean ``b`` ≥ Z for ``n_points`` values of Z from b's value at
     a's optimum to b's reachable maximum.
 
     The ends are the two single-objective optima; each inner point starts from the previous point's plan only
     (``warm_start``; if that solve fails it is redone from a's optimum and the even split). Points another
-    point dominates are dropped (``table.attrs["dominated_dropped"]`` counts them).
+    point dominates are dropped (``table.attrs["dominated_dropped"]`` counts them). ``a_star`` (a's optimum under
+    ``objective``) and ``b_star`` (b's mean optimum): plans already solved, not solved again.
     """
-    a_star, b_star = best_for(joint, a, problem, objective), best_for(joint, b, problem)
+    a_star, b_star = a_star or best_for(joint, a, problem, objective), b_star or best_for(joint, b, problem)
     z_lo, z_hi = float(a_star.targets[b].mean()), float(b_star.targets[b].mean())
     plans, binds, zs = [a_star], [False], [z_lo]
     if z_hi - z_lo > 1e-6 * max(1.0, abs(z_hi)):
@@ -423,10 +428,10 @@ def case_joint(params, run_dir) -> tuple[JointResponse, dict[str, np.ndarray]]:
     from mmmhelpers import artifacts
     from mmmhelpers.response import response_model
     from mmmhelpers.seeds import seed_for
-    from mmmhelpers.targets import target_dir
+    from mmmhelpers.targets import target_home
 
     opt = params.optimization
-    dirs = {t.name: (run_dir if k == 0 else target_dir(run_dir, t.name)) for k, t in enumerate(params.targets)}
+    dirs = {t.name: target_home(params, run_dir, t.name) for t in params.targets}
     fits = {n: (artifacts.load_data(d), artifacts.load_idata(d)) for n, d in dirs.items()}
     n_draws = min([opt.draws, *(i.posterior.sizes["chain"] * i.posterior.sizes["draw"] for _, i in fits.values())])
     models = {n: response_model(params.for_target(n).model, data, idata, opt.num_periods, n_draws=n_draws,
@@ -457,11 +462,13 @@ def plan_case(params, run_dir, say=None) -> CasePlans:
     objective = best[maximize] if isinstance(maximize, str) else best_for(joint, maximize, problem, opt.objective)
     total = np.concatenate(list(spent.values()))
     historical = (total / max(total.sum(), 1e-12) * opt.budget).reshape(joint.shape)
-    constrained = None
+    constrained = b_best = None
     if mo.constraint is not None:
         say("the constrained plan")
+        b = mo.constraint.target  # its reachable most is the optimum of its mean: best[b] unless a risk objective
+        b_best = best[b] if opt.objective.type == "mean" else best_for(joint, b, problem)
         constrained = constrained_optimum(joint, maximize, mo.constraint.model_dump(exclude_none=True), problem,
-                                          opt.objective)
+                                          opt.objective, free=objective, top=b_best)
     plans = {f"best for {titles[n]}": p for n, p in best.items()}
     if not isinstance(maximize, str):
         plans[f"best {_plan_name(titles, maximize)}"] = objective
@@ -474,7 +481,8 @@ def plan_case(params, run_dir, say=None) -> CasePlans:
     if constrained is not None and mo.frontier_points:
         say(f"the Pareto frontier ({mo.frontier_points} points)")
         t0 = time.perf_counter()
-        front = pareto_front(joint, maximize, mo.constraint.target, problem, mo.frontier_points, opt.objective)
+        front = pareto_front(joint, maximize, mo.constraint.target, problem, mo.frontier_points, opt.objective,
+                             a_star=objective, b_star=b_best)
         seconds = time.perf_counter() - t0
     spends = {k: (v.per_period if isinstance(v, Plan) else v) for k, v in plans.items()}
     return CasePlans(joint, problem, titles, maximize, best, objective, historical, constrained, cross, front,

@@ -15,20 +15,24 @@ from pathlib import Path
 import xarray as xr
 
 from mmmhelpers import artifacts
-from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.config import Params, TargetModelSpec
 from mmmhelpers.data import MMMData, load_csv
-from mmmhelpers.fit import diagnostics, sample
 from mmmhelpers.model import model_for
 from mmmhelpers.seeds import seed_for
-from mmmhelpers.variants import Fitted
+from mmmhelpers.variants import Fitted, fit_and_save
 
-__all__ = ["target_dir", "split_targets", "save_targets", "save_case_data", "load_target_data", "fit_targets", "load_targets"]
+__all__ = ["target_dir", "target_home", "split_targets", "save_targets", "save_case_data", "fit_targets"]
 
 
 def target_dir(run_dir: str | Path, name: str) -> Path:
     """Where a target other than the first keeps its ``artifacts/``."""
     return Path(run_dir) / "artifacts" / "targets" / name
+
+
+def target_home(params: Params, run_dir: str | Path, name: str) -> Path:
+    """The folder whose ``artifacts/`` hold target ``name``'s data and fit: the run's own for the first target
+    (the main model), ``target_dir`` for the others."""
+    return Path(run_dir) if name == params.targets[0].name else target_dir(run_dir, name)
 
 
 def _one_target(params: Params, t: TargetModelSpec, data: MMMData, truth: xr.Dataset | None
@@ -49,22 +53,18 @@ def split_targets(params: Params, data: MMMData, truth: xr.Dataset | None
     return {t.name: _one_target(params, t, data, truth) for t in params.targets}
 
 
-def save_targets(run_dir: str | Path, parts: dict[str, tuple[MMMData, xr.Dataset | None]]) -> None:
+def save_targets(params: Params, run_dir: str | Path, parts: dict[str, tuple[MMMData, xr.Dataset | None]]) -> None:
     """The first target's data as the case's ``data.csv`` (the main model's), the others' under their folders."""
-    for k, (name, (data, truth)) in enumerate(parts.items()):
-        artifacts.save_data(run_dir if k == 0 else target_dir(run_dir, name), data, truth)
+    for name, (data, truth) in parts.items():
+        artifacts.save_data(target_home(params, run_dir, name), data, truth)
 
 
 def save_case_data(run_dir: str | Path, params: Params, data: MMMData, truth: xr.Dataset | None) -> None:
     """Stage 01's output: the data (and truth) as one case, or split by target (the first is the main model's)."""
     if params.targets:
-        save_targets(run_dir, split_targets(params, data, truth))
+        save_targets(params, run_dir, split_targets(params, data, truth))
     else:
         artifacts.save_data(run_dir, data, truth)
-
-
-def load_target_data(run_dir: str | Path, name: str, first: bool = False) -> MMMData:
-    return artifacts.load_data(run_dir if first else target_dir(run_dir, name))
 
 
 def fit_targets(params: Params, run_dir: str | Path, say=None) -> list[Fitted]:
@@ -80,20 +80,11 @@ def fit_targets(params: Params, run_dir: str | Path, say=None) -> list[Fitted]:
         say(f"target {t.title!r} ({k + 1}/{len(params.targets)})")
         mmm = model_for(p, artifacts.load_data(where))
         try:
-            idata, timings = sample(mmm, p.fit, seed=seed_for(params.seed, "target", k), progress=False, say=say)
+            fitted = fit_and_save(mmm, p.fit, seed_for(params.seed, "target", k), where, t.name, t.title, say)
         except Exception as err:
             raise RuntimeError(f"the fit of target {t.name!r} failed: {err}") from err
-        diag = diagnostics(idata, p.fit, timings)
-        artifacts.save_idata(where, idata)
-        diag.save(where)
-        fails = gate_failures(diag, p.fit.fail_on)
+        fails = gate_failures(fitted.diag, p.fit.fail_on)
         if fails:
             raise RuntimeError(f"the fit of target {t.name!r} fails fit.fail_on: {'; '.join(fails)}")
-        out.append(Fitted(t.name, t.title, mmm, idata, diag))
+        out.append(fitted)
     return out
-
-
-def load_targets(params: Params, run_dir: str | Path) -> list[Fitted]:
-    """Every target after the first as the fit page saved it (without their models)."""
-    return [Fitted(t.name, t.title, None, artifacts.load_idata(target_dir(run_dir, t.name)),
-                   Diagnostics.load(target_dir(run_dir, t.name))) for t in params.targets[1:]]

@@ -26,8 +26,8 @@ from mmmhelpers.model import MMM, model_for
 from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
 
-__all__ = ["Fitted", "variant_dir", "fit_variants", "load_variants", "health_table", "comparison_table", "parameter_comparison",
-           "published_models"]
+__all__ = ["Fitted", "variant_dir", "fit_and_save", "fit_variants", "load_variants", "health_table",
+           "comparison_table", "parameter_comparison", "published_models"]
 
 
 @dataclass
@@ -46,6 +46,16 @@ def variant_dir(run_dir: str | Path, name: str) -> Path:
     return Path(run_dir) / "artifacts" / "variants" / name
 
 
+def fit_and_save(mmm: MMM, fit, seed: int, where: str | Path, name: str, label: str, say=None) -> Fitted:
+    """Sample one more model of the case (a variant, a target), save its posterior and diagnostics under
+    ``where/artifacts/``."""
+    idata, timings = sample(mmm, fit, seed=seed, progress=False, say=say)
+    diag = diagnostics(idata, fit, timings)
+    artifacts.save_idata(where, idata)
+    diag.save(where)
+    return Fitted(name, label, mmm, idata, diag)
+
+
 def fit_variants(params: Params, data: MMMData, run_dir: str | Path, say=None) -> list[Fitted]:
     """Fit every ``model_variants`` entry on ``data`` (each its own seed), save each, return them in order."""
     say = say or (lambda _msg: None)
@@ -53,13 +63,8 @@ def fit_variants(params: Params, data: MMMData, run_dir: str | Path, say=None) -
     for k, v in enumerate(params.model_variants):
         p = params.variant(v.name)
         say(f"model variant {v.title!r} ({k + 1}/{len(params.model_variants)})")
-        mmm = model_for(p, data)
-        idata, timings = sample(mmm, p.fit, seed=seed_for(params.seed, "variant", k), progress=False, say=say)
-        diag = diagnostics(idata, p.fit, timings)
-        where = variant_dir(run_dir, v.name)
-        artifacts.save_idata(where, idata)
-        diag.save(where)
-        out.append(Fitted(v.name, v.title, mmm, idata, diag))
+        out.append(fit_and_save(model_for(p, data), p.fit, seed_for(params.seed, "variant", k),
+                                variant_dir(run_dir, v.name), v.name, v.title, say))
     return out
 
 
