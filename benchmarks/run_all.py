@@ -29,6 +29,7 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
     ("compile", ["compile_cache.py"], False, "(c) cold vs warm compile, each in a new process"),
     ("sampler", ["sampler_settings.py", "params/geo_hierarchical.yaml"], False,
      "(a) this project with each sampler setting"),
+    ("mass_matrix", ["mass_matrix.py"], False, "(a) diagonal vs low-rank mass matrix on four cases"),
     ("laplace", ["laplace_mixture.py"], False, "(a) the Laplace mixture prior sampled through offsets vs centred"),
     ("parity", ["parity_pymc_marketing.py"], True,
      "(b) pymc-marketing vs this project, same data and priors"),
