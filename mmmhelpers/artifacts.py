@@ -314,7 +314,10 @@ def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:
         data = load_csv(path, params.data)
         parts = [xr.load_dataset(params.resolve(params.data.truth))] if params.data.truth else []
         if params.data.truth_columns or params.data.truth_values:
-            parts.append(truth_from_csv(path, params.data, data))
+            links = {f"{kind}_latent_multiplier": getattr(spec, "link", "exp") for kind, spec in
+                     [("media_temporal", params.model.time_varying_media),
+                      ("intercept", params.model.time_varying_intercept)]}
+            parts.append(truth_from_csv(path, params.data, data, links))
         return data, (xr.merge(parts) if parts else None)
     return simulate(params.simulate, seed_for(params.seed, "simulate"))
 

@@ -81,6 +81,7 @@ class HSGPSpec(Strict):
     ls_mu: float = Field(5.0, gt=0)  # length-scale prior mean (weeks)
     ls_sigma: float = Field(10.0, gt=0)  # length-scale prior sd (weeks)
     per_channel: bool = False
+    link: Literal["exp", "softplus"] = "exp"  # multiplier exp(f - mean f), or softplus(f) / mean softplus(f)
 
 
 class ScalingSpec(Strict):

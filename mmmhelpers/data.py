@@ -342,10 +342,10 @@ def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
 MULTIPLIERS = ("media_temporal_latent_multiplier", "intercept_latent_multiplier")
 
 
-def truth_from_csv(path: str | Path, spec, data: MMMData) -> xr.Dataset:
+def truth_from_csv(path: str | Path, spec, data: MMMData, links: dict[str, str] | None = None) -> xr.Dataset:
     """The truth a published case keeps in its CSV (``data.truth_columns``) and in the params
-    (``data.truth_values``). A latent multiplier is divided by its geometric mean over the data, as the
-    model's is (its level sits in the betas)."""
+    (``data.truth_values``). A latent multiplier is normalized as the model's is (its level sits in the betas):
+    divided by its geometric mean over the data, or by its mean where ``links`` gives it the softplus link."""
     df = pd.read_csv(path, parse_dates=[spec.date_column]).set_index([spec.date_column, *spec.dims])
     out = {}
     for name, col in spec.truth_columns.items():
@@ -357,7 +357,8 @@ def truth_from_csv(path: str | Path, spec, data: MMMData) -> xr.Dataset:
         da = parts[0] if isinstance(col, str) else xr.concat(parts, pd.Index(list(cols), name="channel", dtype=object))
         da = da.assign_coords(date=da["date"].values.astype("datetime64[ns]"))
         if name in MULTIPLIERS:
-            da = da / np.exp(np.log(da).mean("date"))
+            softplus = (links or {}).get(name) == "softplus"
+            da = da / (da.mean("date") if softplus else np.exp(np.log(da).mean("date")))
         out[name] = da.drop_vars([c for c in da.coords if c not in da.dims])
     for name, value in spec.truth_values.items():
         v = np.asarray(value, dtype=float)

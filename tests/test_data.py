@@ -178,6 +178,8 @@ def test_truth_from_csv_columns_and_values(tmp_path):
     data = load_csv(path, spec)
     truth = truth_from_csv(path, spec, data)
     np.testing.assert_allclose(truth["media_temporal_latent_multiplier"].values, mult)  # geometric mean is 1
+    softplus = truth_from_csv(path, spec, data, {"media_temporal_latent_multiplier": "softplus"})
+    np.testing.assert_allclose(softplus["media_temporal_latent_multiplier"].values, mult / mult.mean())
     c = truth["channel_contribution_original_scale"]
     assert c.sel(channel="x2").values.tolist() == (2 * np.arange(6.0)).tolist()
     assert (c["date"].values == data.dates.values).all()

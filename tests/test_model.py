@@ -175,17 +175,58 @@ def test_lift_tests_with_unknown_channel_are_an_error(single_market, truth_model
 
 
 @pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "per-channel"])
-def test_media_multiplier_is_centred_over_training_weeks(single_market, per_channel):
+@pytest.mark.parametrize("link", ["exp", "softplus"])
+def test_media_multiplier_is_centred_over_training_weeks(single_market, per_channel, link):
+    """exp link: geometric mean one over the training weeks; softplus link (pymc-marketing's SoftPlusHSGP):
+    softplus of the same GP divided by its mean, so arithmetic mean one."""
     data, _ = single_market
-    spec = ModelSpec.model_validate({"time_varying_media": {"m": 12, "per_channel": per_channel}})
+    spec = ModelSpec.model_validate({"time_varying_media": {"m": 12, "per_channel": per_channel, "link": link}})
     mmm = build_model(spec, data.slice(0, 40))
     m = mmm.model
     draw = pm_draw(m, "media_temporal_latent_multiplier")
     assert draw.shape == ((40, 2) if per_channel else (40,))
-    np.testing.assert_allclose(np.log(draw).mean(axis=0), 0.0, atol=1e-10)
+    centre = np.exp(np.log(draw).mean(axis=0)) if link == "exp" else draw.mean(axis=0)
+    np.testing.assert_allclose(centre, 1.0, atol=1e-10)
     mmm.set_data(data)  # predicting later weeks keeps the training centring
     longer = pm_draw(m, "media_temporal_latent_multiplier")
     assert longer.shape[0] == 60
+
+
+def test_hsgp_basis_matches_pymc():
+    """The HSGP basis computed once in numpy equals PyMC's own ``prior_linearized`` (sines and spectral weights),
+    at the build dates and at later dates (the centre stays the build midpoint)."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from mmmhelpers.model import HSGPBasis
+
+    t = np.arange(30.0)
+    basis = HSGPBasis(centre=14.5, L=40.0, m=12)
+    cov = 0.7**2 * pm.gp.cov.Matern52(1, ls=6.0)
+    gp = pm.gp.HSGP(m=[12], L=[40.0], cov_func=cov)
+    x = pytensor.shared(t[:, None])
+    phi, sqrt_psd = gp.prior_linearized(X=x)
+    np.testing.assert_allclose(basis.phi(t), phi.eval(), rtol=1e-12)
+    x.set_value(np.arange(40.0)[:, None])
+    np.testing.assert_allclose(basis.phi(np.arange(40.0)), phi.eval(), rtol=1e-12)
+    ours = pt.sqrt(cov.power_spectral_density(pt.as_tensor(basis.omega))).eval()
+    np.testing.assert_allclose(ours, sqrt_psd.eval(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("link", ["exp", "softplus"])
+def test_multiplier_link_by_hand(link):
+    """The multiplier of a known GP path, normalized over the training weeks only (the last two are held out)."""
+    import pytensor.tensor as pt
+
+    from mmmhelpers.model import _multiplier
+
+    f = np.array([-1.0, 0.0, 0.5, 2.0, 3.0, -4.0])
+    mask = np.array([1.0, 1, 1, 1, 0, 0])
+    with pm.Model(coords={"date": range(6)}):
+        got = _multiplier("m", pt.as_tensor(f), pt.as_tensor(mask), ("date",), link).eval()
+    g = np.log1p(np.exp(f)) if link == "softplus" else np.exp(f)
+    train = g[:4].mean() if link == "softplus" else np.exp(f[:4].mean())
+    np.testing.assert_allclose(got, g / train, rtol=1e-12)
 
 
 def pm_draw(model, name):
