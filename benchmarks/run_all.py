@@ -31,7 +31,7 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
      "(a) this project with each sampler setting"),
     ("mass_matrix", ["mass_matrix.py"], False, "(a) diagonal vs low-rank mass matrix on four cases"),
     ("laplace", ["laplace_mixture.py"], False, "(a) the Laplace mixture prior sampled through offsets vs centred"),
-    ("parity", ["parity_pymc_marketing.py", "--pymc-draws", "media_tvp_example=200"], True,
+    ("parity", ["parity_pymc_marketing.py", "--pymc-draws", "media_tvp_example=50"], True,
      "(b) pymc-marketing vs this project, same data and priors"),
     ("optimizer", ["optimizer.py"], True, "(d) the budget optimizer against pymc-marketing's"),
     ("geos", ["geo_scaling.py"], False, "(e) fit time for 2, 4, 8 and 16 geos"),
