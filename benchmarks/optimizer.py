@@ -157,14 +157,14 @@ def pymc_marketing_available() -> str | None:
     return None
 
 
-def theirs_fitted(data: MMMData, posterior: xr.Dataset):
+def theirs_fitted(params: Params, data: MMMData, posterior: xr.Dataset):
     """pymc-marketing's MMM of the case, built on the data, with ``posterior`` as if ``fit`` had produced it."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from parity_pymc_marketing import pymc_marketing_mmm
 
     df = data.to_frame()
     X, y = df.drop(columns=data.target_column), df[data.target_column]
-    mmm = pymc_marketing_mmm()
+    mmm = pymc_marketing_mmm(params, data)
     mmm.build_model(X, y)
     idata = az.InferenceData(posterior=posterior[THEIR_VARS])
     idata.add_groups(fit_data=mmm.create_fit_data(X, y))  # as fit() does
@@ -305,7 +305,7 @@ def main() -> None:
     missing = pymc_marketing_available()
     theirs = None
     if missing is None:
-        mmm = theirs_fitted(data, posterior)
+        mmm = theirs_fitted(params, data, posterior)
         their_compile_s, allocators = timed(lambda: theirs_compile(mmm, data), args.repeats)
         allocator = allocators[-1]
         their_solve_s, their_runs = timed(lambda: theirs_solve(allocator, data, budget), args.repeats)

@@ -135,13 +135,14 @@ def pymc_marketing_mmm(params, data):
     from pymc_marketing.mmm.multidimensional import MMM
     from pymc_marketing.mmm.scaling import Scaling, VariableScaling
 
-    spec, panel = params.model, tuple(params.data.dims)
+    spec, panel = params.model, tuple(data.dims)  # names from the data: a simulated case's params have none
+    controls_scaled = bool(data.controls) and not np.allclose(np.abs(data.C).max(axis=0), 1.0)  # 0/1 events: as is
     unsupported = [name for name, on in [
         ("trend", spec.trend), ("time_varying_intercept", spec.time_varying_intercept),
         ("lift tests", spec.lift_tests is not None or spec.lift_tests_from_truth),
         ("unscaled channels or target", "none" in (spec.scaling.channel, spec.scaling.target)),
         ("max-scaled controls (pymc-marketing leaves controls raw)",
-         spec.scaling.controls != "none" and bool(params.data.control_columns)),
+         spec.scaling.controls != "none" and controls_scaled),
         (f"adstock {spec.adstock.type}", spec.adstock.type != "geometric"),
         (f"saturation {spec.saturation.type}", spec.saturation.type not in ("logistic", "michaelis_menten")),
     ] if on]
@@ -158,7 +159,7 @@ def pymc_marketing_mmm(params, data):
         "intercept": _pmm_prior(priors["intercept"], "intercept", _dims(priors["intercept"], panel)),
         "likelihood": _pmm_prior(spec.likelihood, "likelihood", ("date", *panel)),
     }
-    if params.data.control_columns:
+    if data.controls:
         model_config["gamma_control"] = _pmm_prior(priors["gamma_control"], "gamma_control",
                                                    _dims(priors["gamma_control"], ("control",)))
     if spec.yearly_seasonality:
@@ -170,8 +171,8 @@ def pymc_marketing_mmm(params, data):
     pooled = tuple(spec.scaling.dims)
     scaling = Scaling(target=VariableScaling(method="max", dims=pooled),
                       channel=VariableScaling(method="max", dims=pooled))
-    return MMM(date_column=params.data.date_column, channel_columns=list(params.data.channel_columns),
-               target_column=params.data.target_column, control_columns=list(params.data.control_columns) or None,
+    return MMM(date_column=data.date_column, channel_columns=list(data.channels),
+               target_column=data.target_column, control_columns=list(data.controls) or None,
                dims=panel, yearly_seasonality=spec.yearly_seasonality or None, adstock=adstock,
                saturation=saturation, time_varying_media=bool(spec.time_varying_media), model_config=model_config,
                scaling=scaling)
