@@ -30,7 +30,7 @@ lint: install
 notebooks: install  ## regenerate notebooks/0N_*.ipynb from their jupytext sources notebooks/0N_*.py
 	$(BIN)/python notebooks/build_notebooks.py
 
-bench: install  ## run benchmarks/ one after the other and write benchmarks/results.md (two hours or more)
+bench: install  ## run benchmarks/ one after the other and write benchmarks/results.md (about an hour)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
