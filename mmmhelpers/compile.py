@@ -54,15 +54,23 @@ import numpy as np
 import pymc as pm
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile import optdb
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
-from pytensor.graph.traversal import graph_inputs, io_toposort
+from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+from pytensor.graph.traversal import applys_between, graph_inputs, io_toposort
+from pytensor.tensor.blockwise import Blockwise, BlockwiseWithCoreShape
 from pytensor.tensor.random.type import RandomGeneratorType
 
-__all__ = ["compile_model", "cache_dir", "CacheInfo"]
+__all__ = ["compile_model", "cache_dir", "CacheInfo", "ObjectModeError"]
 
-CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-3"  # bump when the generated source or the key changes
+CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-4"  # bump when the generated source or the key changes
 _VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
+
+
+class ObjectModeError(RuntimeError):
+    """An op of the model has no numba implementation: numba would run it in object mode, which nutpie's C
+    callbacks cannot (they fail at the first evaluation)."""
 
 
 class _Uncacheable(Exception):
@@ -160,11 +168,17 @@ def _functions(model: pm.Model, g: _Graphs):
         for var, shape, value in zip(model.free_RVs, g.joined_shapes, variables)
     }
     logp, grad = pytensor.clone_replace([logp, grad], replacements)
-    with model:
-        logp_fn = compile_pymc((joined,), (logp, grad), mode="NUMBA")
     allvars = [pt.concatenate([joined, *[pt.as_tensor(v, allow_xtensor_conversion=True).ravel() for v in g.remaining]])]
-    with model:
+    with model, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        logp_fn = compile_pymc((joined,), (logp, grad), mode="NUMBA")
         expand_fn = compile_pymc((joined,), allvars, givens=list(replacements.items()), mode="NUMBA")
+    object_mode = [str(w.message) for w in caught if "Numba will use object mode" in str(w.message)]
+    for w in caught:
+        if str(w.message) not in object_mode:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if object_mode:
+        raise ObjectModeError("; ".join(sorted(set(object_mode))))
     return logp_fn, expand_fn
 
 
@@ -302,6 +316,31 @@ def _cache_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVariab
         "dims": dim_lengths,
     }
     return _sha(json.dumps(parts, sort_keys=True, default=str)), h.shared
+
+
+# --- Blockwise ops in numba --------------------------------------------------------------------------
+# PyTensor's numba backend runs a Blockwise (our adstock's batched ``convolve1d`` and its gradient) only once
+# ``introduce_explicit_core_shape_blockwise`` has given it its core output shape; that rewrite takes the shape from
+# the graph's shape feature and gives up when another Blockwise appears in it, which depends on the rewrites' order
+# and so on the process (``PYTHONHASHSEED``): in about half the processes the HSGP models' convolution gradient was
+# left to numba's object mode, which a C callback cannot run ("Logp function returned error", then a segfault).
+
+
+@node_rewriter([Blockwise])
+def core_shape_from_inputs(fgraph, node):
+    """The same rewrite with the core shape taken from the Blockwise's own inputs' shapes (its ``infer_shape``)."""
+    if type(node.op) is not Blockwise:
+        return None
+    batch_ndim = node.op.batch_ndim(node)
+    shapes = node.op.infer_shape(fgraph, node, [tuple(inp.shape) for inp in node.inputs])
+    core = [pt.as_tensor(s[batch_ndim:]) if len(s) > batch_ndim else pt.constant([], dtype="int64") for s in shapes]
+    if any(isinstance(n.op, Blockwise) for n in applys_between(node.inputs, core)):
+        return None
+    return BlockwiseWithCoreShape([*node.inputs, *core], node.outputs, destroy_map=node.op.destroy_map)(
+        *node.inputs, *core, return_list=True)
+
+
+optdb.register(core_shape_from_inputs.__name__, dfs_rewriter(core_shape_from_inputs), "numba", position=100.5)
 
 
 # --- the C callbacks -------------------------------------------------------------------------------

@@ -118,6 +118,8 @@ def _compile(mmm: MMM, sampler: str, before_compile=None) -> tuple[object | None
     try:
         compiled = mc.compile_model(mmm.model, before_compile=before_compile)
         return compiled, "hit" if mc.last_info.hit else "miss"
+    except mc.ObjectModeError as err:  # nutpie's own compile would fail the same way, at its first draw
+        raise RuntimeError(f"nutpie cannot sample this model ({err}); use fit: {{sampler: pymc}}") from err
     except Exception as err:  # noqa: BLE001 - the cache is an optimization: never fail a fit over it
         warnings.warn(f"cached compile failed ({type(err).__name__}: {err}); using nutpie.compile_pymc_model",
                       RuntimeWarning, stacklevel=2)

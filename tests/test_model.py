@@ -192,6 +192,27 @@ def test_media_multiplier_is_centred_over_training_weeks(single_market, per_chan
     assert longer.shape[0] == 60
 
 
+def test_hsgp_basis_matches_pymc():
+    """The HSGP basis computed once in numpy equals PyMC's own ``prior_linearized`` (sines and spectral weights),
+    at the build dates and at later dates (the centre stays the build midpoint)."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from mmmhelpers.model import HSGPBasis
+
+    t = np.arange(30.0)
+    basis = HSGPBasis(centre=14.5, L=40.0, m=12)
+    cov = 0.7**2 * pm.gp.cov.Matern52(1, ls=6.0)
+    gp = pm.gp.HSGP(m=[12], L=[40.0], cov_func=cov)
+    x = pytensor.shared(t[:, None])
+    phi, sqrt_psd = gp.prior_linearized(X=x)
+    np.testing.assert_allclose(basis.phi(t), phi.eval(), rtol=1e-12)
+    x.set_value(np.arange(40.0)[:, None])
+    np.testing.assert_allclose(basis.phi(np.arange(40.0)), phi.eval(), rtol=1e-12)
+    ours = pt.sqrt(cov.power_spectral_density(pt.as_tensor(basis.omega))).eval()
+    np.testing.assert_allclose(ours, sqrt_psd.eval(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("link", ["exp", "softplus"])
 def test_multiplier_link_by_hand(link):
     """The multiplier of a known GP path, normalized over the training weeks only (the last two are held out)."""
