@@ -30,12 +30,12 @@ import nbformat
 from jupyter_client import AsyncKernelManager
 
 from mmmhelpers.artifacts import Diagnostics, Manifest
-from mmmhelpers.cache import changed_stages, stage_inputs, stale_reuse
+from mmmhelpers.cache import UPSTREAM, changed_stages, stage_inputs, stale_reuse
 from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
-from mmmhelpers.report import PROGRESS
+from mmmhelpers.report import PROGRESS, progress_file
 from mmmhelpers.summary import PAGES, write_index
 
 __all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", "gate_failures", "ROOT"]
@@ -73,6 +73,7 @@ class _KernelManager(AsyncKernelManager):
       interrupt's SIGINT could land while the kernel finishes its last reply, which it logs as
       ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel`` on our stderr after a good run.
     * Each running kernel is known to :func:`_kill_kernels` (Ctrl-C kills it, and every process it started).
+    * The kernel's environment names its stage (``MMM_STAGE``, for :func:`mmmhelpers.report.progress`).
     """
 
     async def _async_interrupt_kernel(self) -> None:
@@ -80,9 +81,13 @@ class _KernelManager(AsyncKernelManager):
             return
         await super()._async_interrupt_kernel()
 
+    stage: str | None = None  # set per stage (``_start``): the kernel's MMM_STAGE
+
     async def start_kernel(self, **kw) -> None:
         if _STOP.is_set():
             raise RuntimeError("interrupted: no new kernel")
+        if self.stage:
+            kw["env"] = {**kw.get("env", os.environ), "MMM_STAGE": self.stage}
         await super().start_kernel(**kw)
         _KERNELS.add(self)
         if _STOP.is_set():  # Ctrl-C came while it was starting
@@ -309,17 +314,30 @@ class _ProgressLines:
         return complete.splitlines()
 
 
-def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool,
-             extra: dict | None = None) -> None:
-    """Run one stage's notebook with papermill into ``staging/notebooks/``.
+@dataclass
+class _Job:
+    """One stage's notebook running in a papermill thread."""
 
-    papermill works in a thread of its own while this (main) thread waits, so that Ctrl-C reaches us and not
-    papermill half-way through a message: we kill the kernel, wait for papermill to notice and re-raise.
+    stage: str
+    done: threading.Event
+    lines: _ProgressLines
+    t0: float
+    failure: BaseException | None = None
+    seconds: float | None = None
+    reported: bool = False
+
+
+def _start(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool,
+           extra: dict | None = None) -> _Job:
+    """Start one stage's notebook with papermill (in a thread) into ``staging/notebooks/``.
+
+    papermill works in a thread of its own while the main thread waits (:func:`_wait`), so that Ctrl-C reaches us
+    and not papermill half-way through a message: we kill the kernels, wait for papermill to notice and re-raise.
+    The kernel knows its stage (``MMM_STAGE``): its progress lines go to a file of its own.
     """
     import papermill as pm
 
-    failure: list[BaseException] = []
-    done = threading.Event()
+    job = _Job(stage, threading.Event(), _ProgressLines(staging / progress_file(stage)), time.perf_counter())
 
     def work() -> None:
         try:
@@ -329,41 +347,60 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
                 parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick),
                             **(extra or {})},
                 kernel_name=kernel,
-                kernel_manager_class=_KernelManager,
+                kernel_manager_class=type(f"_KernelManager_{stage}", (_KernelManager,), {"stage": stage}),
                 cwd=str(staging),
                 progress_bar=progress,
                 log_output=False,
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter from the kernel
             )
         except BaseException as err:  # re-raised in the main thread
-            failure.append(err)
+            job.failure = err
         finally:
-            done.set()
+            job.seconds = round(time.perf_counter() - job.t0, 2)
+            job.done.set()
 
     threading.Thread(target=work, name=f"papermill {stage}", daemon=True).start()
-    lines = _ProgressLines(staging / PROGRESS)
+    return job
+
+
+def _wait(jobs: list[_Job], progress: bool, on_done=None) -> None:
+    """Print the jobs' progress lines as they come until every job is done; ``on_done(job)`` as each ends."""
     try:
         # Not Thread.join: Ctrl-C inside join() can leave the thread marked as finished while it still runs.
-        while not done.is_set():
+        while not all(job.reported for job in jobs):
             time.sleep(0.1)
-            for line in lines.new():
-                if progress:  # papermill's cell bar is mid-line on stderr: end it so the line stands alone
-                    sys.stderr.write("\n")
-                _say(f"      {stage}: {line}")
+            for job in jobs:
+                finished = job.done.is_set()  # before reading: no line written before the end is missed
+                for line in job.lines.new():
+                    if progress:  # papermill's cell bar is mid-line on stderr: end it so the line stands alone
+                        sys.stderr.write("\n")
+                    _say(f"      {job.stage}: {line}")
+                if finished and not job.reported:
+                    job.reported = True
+                    if on_done is not None:
+                        on_done(job)
     except KeyboardInterrupt:
-        _kill_kernels(done)
+        _kill_kernels([job.done for job in jobs])
         raise
-    if failure:
-        raise failure[0]
 
 
-def _kill_kernels(done: threading.Event | None = None, wait: float = 15.0) -> None:
+def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool,
+             extra: dict | None = None) -> None:
+    """Run one stage's notebook with papermill into ``staging/notebooks/`` (see :func:`_start`)."""
+    job = _start(stage, staging, params_path, quick, kernel, progress, extra)
+    _wait([job], progress)
+    if job.failure is not None:
+        raise job.failure
+
+
+def _kill_kernels(done: list[threading.Event] | None = None, wait: float = 15.0) -> None:
     """Ctrl-C: no new kernel, the running ones killed; then give papermill a moment to see it and return."""
     _STOP.set()
     for km in list(_KERNELS):
         _kill(km)
-    if done is not None:
-        done.wait(wait)
+    deadline = time.monotonic() + wait
+    for event in done or []:
+        event.wait(max(0.0, deadline - time.monotonic()))
 
 
 GATES = {  # fit.fail_on key: (Diagnostics field, label, format, does a larger value fail?, variable field)
@@ -480,31 +517,54 @@ def _publish(staging: Path, out: Path) -> None:
 EXECUTION_STAGE = "03_recovery"
 
 
+def waves(stages: list[str]) -> list[list[str]]:
+    """The stages in groups that run side by side: a stage joins the group before it unless it reads that group's
+    artifacts (``cache.UPSTREAM``), so recovery, out-of-sample and optimization run together after the fit."""
+    groups: list[list[str]] = []
+    for stage in stages:
+        if groups and not set(UPSTREAM[stage]) & set(groups[-1]):
+            groups[-1].append(stage)
+        else:
+            groups.append([stage])
+    return groups
+
+
 def _run_stages(state: _Run, stages: list[str], params: Params, params_path: Path, quick: bool, progress: bool,
                 timings: dict, execution: dict | None = None) -> None:
-    """Execute the stages in order, timing each; a failure keeps the run in ``<out>.failed/``."""
+    """Execute the stages (side by side where they are independent, see :func:`waves`), timing each; a failure
+    keeps the run in ``<out>.failed/`` (the other stages of its group finish first)."""
     kernel = ensure_kernel()
     if "02_fit" not in stages:  # the fit being reused must pass the gates too
         _check_gates(state, params)
-    for i, stage in enumerate(stages, 1):
-        state.phase = stage
-        _say(f"[{i}/{len(stages)}] {stage}: running ...")
-        t0 = time.perf_counter()
-        try:
-            _execute(stage, state.staging, params_path, quick, kernel, progress,
-                     execution if stage == EXECUTION_STAGE else None)
-        except Exception as err:
+    number = {stage: i for i, stage in enumerate(stages, 1)}
+    for group in waves(stages):
+        state.phase = " + ".join(group)
+        jobs = []
+        for stage in group:
+            _say(f"[{number[stage]}/{len(stages)}] {stage}: running ...")
+            jobs.append(_start(stage, state.staging, params_path, quick, kernel, progress and len(group) == 1,
+                               execution if stage == EXECUTION_STAGE else None))
+
+        def done(job: _Job) -> None:
+            if job.failure is None:
+                timings[job.stage] = job.seconds
+                _say(f"[{number[job.stage]}/{len(stages)}] {job.stage}: done in {job.seconds:.1f} s")
+
+        _wait(jobs, progress and len(group) == 1, done)
+        failed_jobs = [job for job in jobs if job.failure is not None]
+        if failed_jobs:
+            job, err = failed_jobs[0], failed_jobs[0].failure
+            if isinstance(err, KeyboardInterrupt):
+                raise err
             failed = _keep_failed(state.staging, state.out)
             last = str(err).strip().splitlines()[-1] if str(err).strip() else ""
             raise RunError(
-                f"stage {stage} failed after {time.perf_counter() - t0:.1f} s: {type(err).__name__}: {last}\n"
-                f"  executed notebook with the error: {failed / 'notebooks' / (stage + '.ipynb')}\n"
+                f"stage {job.stage} failed after {job.seconds:.1f} s: {type(err).__name__}: {last}\n"
+                f"  executed notebook with the error: {failed / 'notebooks' / (job.stage + '.ipynb')}\n"
                 f"  {state.kept()}",
                 failed,
             ) from err
-        timings[stage] = round(time.perf_counter() - t0, 2)
-        _say(f"[{i}/{len(stages)}] {stage}: done in {timings[stage]:.1f} s")
-        if stage == "02_fit":
+        if "02_fit" in group:
             _check_gates(state, params)
 
 
@@ -604,7 +664,8 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")
     t_all = time.perf_counter()
     _run_stages(state, stages, params, params_path, quick, progress, timings, execution)
-    (staging / PROGRESS).unlink(missing_ok=True)  # said already; not part of the report
+    for path in staging.glob(f"{PROGRESS}*"):  # said already; not part of the report
+        path.unlink(missing_ok=True)
     state.phase = "rendering"
     t0 = time.perf_counter()
     rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]

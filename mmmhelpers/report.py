@@ -38,11 +38,17 @@ PROGRESS = ".progress"
 """A run's progress lines: a notebook appends, ``mmm-report run`` prints them as they come."""
 
 
+def progress_file(stage: str | None) -> str:
+    """The progress file of a stage's notebook (stages may run side by side), in the run folder."""
+    return f"{PROGRESS}-{stage}" if stage else PROGRESS
+
+
 def progress(run_dir, message: str) -> None:
     """Tell the person running ``mmm-report`` how long work is going (one line, printed by the CLI)."""
+    import os
     from pathlib import Path
 
-    with open(Path(run_dir) / PROGRESS, "a") as f:
+    with open(Path(run_dir) / progress_file(os.environ.get("MMM_STAGE")), "a") as f:
         f.write(message.replace("\n", " ") + "\n")
 
 

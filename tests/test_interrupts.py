@@ -32,7 +32,7 @@ def stand_in_notebooks(folder: Path, code: dict[str, str]) -> Path:
     """Five notebooks with papermill's parameters cell; a stage's code is ``code[stage]`` (default: nothing)."""
     folder.mkdir(parents=True, exist_ok=True)
     for stage in STAGES:
-        params = nbformat.v4.new_code_cell('params_path = ""\nrun_dir = ""\nquick = False')
+        params = nbformat.v4.new_code_cell('params_path = ""\nrun_dir = ""\nquick = False\nworkers = 0\nscheduler = ""')
         params.metadata["tags"] = ["parameters"]
         nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(code.get(stage, "pass"))])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -287,3 +287,53 @@ def test_progress_lines_are_printed_once_and_only_when_complete(tmp_path):
     with open(tmp_path / ".progress", "a") as f:
         f.write(" 40 s expected\n")
     assert lines.new() == ["sampling: about 40 s expected"] and lines.new() == []
+
+
+PARALLEL = " + ".join(STAGES[2:])
+
+
+def test_independent_stages_form_one_wave():
+    """Recovery, out-of-sample and optimization read only the data and the fit (cache.UPSTREAM): they run side by
+    side after the fit; a stage never runs beside one whose artifacts it reads."""
+    assert pipeline.waves(STAGES) == [["01_simulate"], ["02_fit"], STAGES[2:]]
+    assert pipeline.waves(["02_fit", "04_out_of_sample"]) == [["02_fit"], ["04_out_of_sample"]]
+    assert pipeline.waves(["04_out_of_sample", "05_optimize"]) == [["04_out_of_sample", "05_optimize"]]
+
+
+def test_progress_goes_to_the_stage_s_own_file(tmp_path, monkeypatch):
+    from mmmhelpers.report import progress, progress_file
+
+    monkeypatch.setenv("MMM_STAGE", "05_optimize")
+    progress(tmp_path, "plan 1 of 3")
+    assert (tmp_path / progress_file("05_optimize")).read_text() == "plan 1 of 3\n"
+    assert not (tmp_path / progress_file(None)).exists()
+
+
+def test_the_wave_runs_side_by_side_and_a_failure_names_its_stage(tmp_path):
+    """Each stand-in of the last three stages records when it ran; they overlap. The one that fails is named, the
+    others finish and are timed, and the failed run is kept with its notebook."""
+    stamp = ("import os, time\nt0 = time.time(); time.sleep(2)\n"
+             "with open(os.environ['MMM_STAGE'] + '.t', 'w') as f:\n    f.write(f'{t0} {time.time()}')")
+    code = {s: stamp for s in STAGES[2:]}
+    code["04_out_of_sample"] += "\nraise ValueError('holdout went wrong')"
+    notebooks = stand_in_notebooks(tmp_path / "nb", code)
+    out = tmp_path / "reports" / "r"
+    proc = subprocess.run([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT,
+                          env=env_with(notebooks), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "stage 04_out_of_sample failed" in proc.stderr and "holdout went wrong" in proc.stderr, proc.stderr
+    assert "[3/5] 03_recovery: done in" in proc.stdout and "[5/5] 05_optimize: done in" in proc.stdout
+    failed = tmp_path / "reports" / "r.failed"
+    assert (failed / "notebooks" / "04_out_of_sample.ipynb").exists() and not out.exists()
+    spans = [tuple(map(float, (failed / f"{s}.t").read_text().split())) for s in STAGES[2:]]
+    assert max(start for start, _ in spans) < min(end for _, end in spans), spans  # all three ran at once
+
+
+def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path):
+    notebooks = stand_in_notebooks(tmp_path / "nb", {s: "import time\ntime.sleep(600)" for s in STAGES[2:]})
+    out = tmp_path / "reports" / "r"
+    before = fake_report(out)
+    code, stdout, err, kernels, seconds = interrupt_during("05_optimize", out, env_with(notebooks), delay=(1.0, 2.0))
+    assert_clean_interrupt(code, err, kernels, out, PARALLEL, "last good report unchanged")
+    assert len(kernels) >= 3  # the three stages' kernels (a stand-in's kernel starts no process of its own)
+    assert snapshot(out) == before
