@@ -337,3 +337,16 @@ def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path):
     assert_clean_interrupt(code, err, kernels, out, PARALLEL, "last good report unchanged")
     assert len(kernels) >= 3  # the three stages' kernels (a stand-in's kernel starts no process of its own)
     assert snapshot(out) == before
+
+
+def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch):
+    """Each stage's kernel was started ahead and has imported the stack; the notebook's namespace is as new. Run in
+    this process, so that a kernel left running would still be our child (a kernel exits with its parent)."""
+    probe = ("import sys\nwith open(sys.modules['os'].environ['MMM_STAGE'] + '.warm', 'w') as f:\n"
+             "    f.write(f\"{'mmmhelpers.report' in sys.modules} {[n for n in dir() if 'matplotlib' in n or 'mmm' in n]}\")")
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", stand_in_notebooks(tmp_path / "nb", {s: probe for s in STAGES}))
+    monkeypatch.setenv("MMM_RENDERER", "nbconvert")
+    out = pipeline.run(TINY, out=tmp_path / "reports" / "r", progress=False)
+    assert [(out / f"{s}.warm").read_text() for s in STAGES] == ["True []"] * 5
+    time.sleep(0.5)
+    assert not running(kernels_of(os.getpid())), "kernels left running after the run"
