@@ -387,33 +387,35 @@ def _start(stage: str, staging: Path, params_path: Path, quick: bool, kernel: st
 
     papermill works in a thread of its own while the main thread waits (:func:`_wait`), so that Ctrl-C reaches us
     and not papermill half-way through a message: we kill the kernels, wait for papermill to notice and re-raise.
-    The kernel knows its stage (``MMM_STAGE``): its progress lines go to a file of its own. ``warm``: a kernel
-    started ahead (:func:`_prestart`), used once it is ready unless it failed.
+    The kernel knows its stage (``MMM_STAGE``): its progress lines go to a file of its own. It is ``warm``, started
+    ahead (:func:`_prestart`), or started now the same way: in the run folder, which papermill's ``cwd`` would do by
+    changing the working directory of this whole process (stages running side by side raced on it).
     """
     import papermill as pm
 
     job = _Job(stage, threading.Event(), _ProgressLines(staging / progress_file(stage)), time.perf_counter())
 
     def work() -> None:
+        nonlocal warm
         km = None
         try:
-            if warm is not None:
-                while not warm.ready.wait(0.1):
-                    if _STOP.is_set():
-                        raise KeyboardInterrupt
-                km = warm.km if warm.error is None and warm.km.has_kernel else None
+            if warm is None or (warm.ready.is_set() and (warm.error is not None or not warm.km.has_kernel)):
+                warm = _prestart(stage, staging, kernel)
+            km = warm.km
+            while not warm.ready.wait(0.1):
+                if _STOP.is_set():
+                    raise KeyboardInterrupt
+            if warm.error is not None:
+                raise warm.error
             pm.execute_notebook(
                 str(NOTEBOOKS / f"{stage}.ipynb"),
                 str(staging / "notebooks" / f"{stage}.ipynb"),
                 parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick),
                             **(extra or {})},
                 kernel_name=kernel,
-                kernel_manager_class=type(f"_KernelManager_{stage}", (_KernelManager,), {"stage": stage}),
-                cwd=str(staging),
+                km=km,  # not papermill's cwd: it changes this whole process's working directory while it runs
                 progress_bar=progress,
                 log_output=False,
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter from the kernel
-                **({"km": km} if km is not None else {}),
             )
         except BaseException as err:  # re-raised in the main thread
             job.failure = err

@@ -346,7 +346,9 @@ def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch
              "    f.write(f\"{'mmmhelpers.report' in sys.modules} {[n for n in dir() if 'matplotlib' in n or 'mmm' in n]}\")")
     monkeypatch.setattr(pipeline, "NOTEBOOKS", stand_in_notebooks(tmp_path / "nb", {s: probe for s in STAGES}))
     monkeypatch.setenv("MMM_RENDERER", "nbconvert")
+    cwd = Path.cwd()
     out = pipeline.run(TINY, out=tmp_path / "reports" / "r", progress=False)
-    assert [(out / f"{s}.warm").read_text() for s in STAGES] == ["True []"] * 5
+    assert [(out / f"{s}.warm").read_text() for s in STAGES] == ["True []"] * 5  # each kernel ran in the run folder
+    assert Path.cwd() == cwd  # and ours never moved (papermill's cwd would chdir this process)
     time.sleep(0.5)
     assert not running(kernels_of(os.getpid())), "kernels left running after the run"
