@@ -240,7 +240,7 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
         if rcs and not res.success:  # SLSQP may stall at an optimum whose response constraint holds to ~1e-9
             res.success = _stationary(res.x, f(res.x)[1], cons, lo[free] / scale, hi[free] / scale)  # (not 1e-10)
             res.message = f"{res.message}; {'a' if res.success else 'not a'} KKT point"
-        v = np.clip(full(res.x), lo, hi)
+        v = _snap(np.clip(full(res.x), lo, hi), lo, hi, 1e-9 * scale)
         bad = _violation(problem, v)
         off, why = response_off((problem.M @ v).reshape(rm.num_periods, *rm.shape)) if rcs else (0.0, "")
         ok = bad <= 1e-6 * scale and off <= 1e-6
@@ -251,6 +251,12 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
     draws = rm.draws(spend)
     message = str(res.message) if ok else (f"constraint violated by {bad:.3g}" if bad > 1e-6 * scale else why)
     return Plan(spend, objective_value(draws, objective)[0], draws, bool(res.success and ok), message)
+
+
+def _snap(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) -> np.ndarray:
+    """Spend within ``tol`` of a bound set to the bound: SLSQP leaves e.g. 2.8e-14 where a channel gets nothing, which
+    a report would print as 0.0000000000000278."""
+    return np.where(np.abs(v - lo) <= tol, lo, np.where(np.abs(hi - v) <= tol, hi, v))
 
 
 def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray,

@@ -148,6 +148,10 @@ def test_bounds_hold_and_bind(rm6):
     cap = 0.5 * free.per_period[0]
     res = optimize_budget(rm6, problem_for(rm6, BUDGET, bounds={"x1": (0.0, cap)}))
     assert res.per_period[0] <= cap + 1e-6 * BUDGET and res.per_period[0] == pytest.approx(cap, rel=1e-6)
+    assert np.all(res.spend[..., 0] == cap)  # exactly the bound, not cap - 3e-12 (snapped)
+    small = optimize_budget(rm6, problem_for(rm6, BUDGET / 10))  # a corner: x1 gets it all (SLSQP left x2 2.9e-13)
+    assert np.all(small.spend[..., 1] == 0.0)  # exactly 0, which the report prints as 0
+    assert small.per_period.sum() == pytest.approx(BUDGET / 10, abs=1e-6 * BUDGET)
     assert res.per_period.sum() == pytest.approx(BUDGET, abs=1e-6 * BUDGET)
     assert res.value <= free.value + 1e-9
 
