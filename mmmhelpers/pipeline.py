@@ -81,7 +81,7 @@ class _KernelManager(AsyncKernelManager):
             return
         await super()._async_interrupt_kernel()
 
-    stage: str | None = None  # set per stage (``_start``): the kernel's MMM_STAGE
+    stage: str | None = None  # set per kernel (``_prestart``): the kernel's MMM_STAGE
 
     async def start_kernel(self, **kw) -> None:
         if _STOP.is_set():
@@ -345,7 +345,8 @@ def _prestart(stage: str, staging: Path, kernel: str) -> _Warm:
     """Start ``stage``'s kernel now, in the run folder, and import the stack in it (in a thread of its own)."""
     import asyncio
 
-    km = type(f"_KernelManager_{stage}", (_KernelManager,), {"stage": stage})(kernel_name=kernel)
+    km = _KernelManager(kernel_name=kernel)
+    km.stage = stage
     warm = _Warm(km, threading.Event())
 
     async def start() -> None:
