@@ -2,7 +2,7 @@
 
 One module per stage: ``config`` (params), ``data``, ``simulate``, ``transforms``, ``priors``,
 ``model``, ``fit``, ``recovery``, ``validate`` (out of sample), ``optimize``, ``plots``,
-``pipeline`` (papermill + rendering) and ``cli``.
+``pipeline`` (papermill + rendering), ``kernels`` (the Jupyter kernels stages run in) and ``cli``.
 """
 
 __version__ = "0.1.0"

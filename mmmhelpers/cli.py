@@ -7,13 +7,12 @@ import signal
 import sys
 from pathlib import Path
 
-from mmmhelpers.config import ParamsError, load_params
-
 __all__ = ["main"]
 
 
 def _validate(path: str) -> int:
     from mmmhelpers.checks import check_case, check_warnings
+    from mmmhelpers.config import ParamsError, load_params
 
     try:
         params = load_params(path)
@@ -34,6 +33,8 @@ def _validate(path: str) -> int:
 
 
 def _list(folder: str) -> int:
+    from mmmhelpers.config import ParamsError, load_params
+
     files = sorted(Path(folder).glob("*.yaml"))
     if not files:
         print(f"no params files in {folder}/", file=sys.stderr)
@@ -94,12 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         return _list(args.dir)
     if len(args.params) > 1 or Path(args.params[0]).is_dir():
         return _batch(args)
-    try:
-        from mmmhelpers.pipeline import RunError, run
+    return _run(args)
 
+
+def _run(args) -> int:
+    """One case. Its first kernel starts now, before PyMC is imported here: both import the stack at once."""
+    from mmmhelpers.kernels import ensure_kernel, prestart
+
+    kernel = prestart(ensure_kernel())
+    from mmmhelpers.config import ParamsError
+    from mmmhelpers.pipeline import RunError, run
+
+    try:
         run(args.params[0], out=args.out, workers=args.workers, scheduler=args.scheduler, client=args.client,
-            only=args.only, quick=args.quick,
-            progress=not args.no_progress, force=args.force)
+            only=args.only, quick=args.quick, progress=not args.no_progress, force=args.force, kernel=kernel)
     except ParamsError as err:
         print(err, file=sys.stderr)
         return 1

@@ -96,18 +96,19 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
     contribution per extra unit of spend when that channel's spend rises by ``step`` in every week, on
     ``n_draws`` draws), mean and 94% HDI."""
     from mmmhelpers.response import draw_indices, posterior_media
+    from mmmhelpers.transforms import evaluate
 
     idx = draw_indices(idata, n_draws, seed)  # mROAS re-evaluates the media: a subsample; ROAS uses every draw
     c = idata.posterior["channel_contribution_original_scale"]
     tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
     tot = tot.transpose("sample", "channel").values
     spend = data.total_spend
-    base = posterior_media(spec, data, idata, data.X[:, None], idx).eval()
+    base = evaluate(posterior_media(spec, data, idata, data.X[:, None], idx))
     rows = []
     for i, ch in enumerate(data.channels):
         X = data.X.copy()
         X[..., i] *= 1 + step
-        more = posterior_media(spec, data, idata, X[:, None], idx).eval()
+        more = evaluate(posterior_media(spec, data, idata, X[:, None], idx))
         extra = (more - base)[..., i].reshape(base.shape[0], base.shape[1], -1).sum(axis=(0, 2))
         roas = _summary(tot[:, i] / spend[i]) if spend[i] > 0 else (np.nan,) * 3
         mroas = _summary(extra / (step * spend[i])) if spend[i] > 0 else (np.nan,) * 3

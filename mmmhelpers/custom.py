@@ -24,6 +24,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from pytensor.graph.traversal import ancestors
 
 from mmmhelpers.response import ResponseModel, Window, _Lazy, draw_indices
+from mmmhelpers.transforms import evaluate
 
 __all__ = ["response_model_from_pymc"]
 
@@ -34,7 +35,7 @@ def _dims(model: pm.Model, name: str) -> tuple[str, ...]:
 
 def _coords(model: pm.Model, dim: str) -> list:
     values = model.coords.get(dim)
-    return list(values) if values is not None else list(range(int(model.dim_lengths[dim].eval())))
+    return list(values) if values is not None else list(range(int(evaluate(model.dim_lengths[dim]))))
 
 
 def _posterior(model: pm.Model, idata, rv, idx: np.ndarray, shapes: dict) -> np.ndarray:

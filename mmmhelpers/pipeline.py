@@ -22,17 +22,17 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
-from jupyter_client import AsyncKernelManager
 
 from mmmhelpers.artifacts import Diagnostics, Manifest
 from mmmhelpers.cache import UPSTREAM, changed_stages, stage_inputs, stale_reuse
 from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
+from mmmhelpers.kernels import STOP, Warm, discard, ensure_kernel, enter, kill_all, prestart, shutdown
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
 from mmmhelpers.report import PROGRESS, progress_file
@@ -43,7 +43,6 @@ __all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = Path(os.environ.get("MMM_NOTEBOOKS", ROOT / "notebooks"))
 STAGES = ["01_simulate", "02_fit", "03_recovery", "04_out_of_sample", "05_optimize"]
-KERNEL = "mmm-report"
 PACKAGES = ["pymc", "pytensor", "pymc-extras", "arviz", "nutpie", "numpy", "pandas", "xarray", "scipy",
             "papermill", "matplotlib", "seaborn", "pydantic", "mmmhelpers"]
 TITLES = PAGES  # stage -> page title
@@ -62,77 +61,14 @@ class Interrupted(KeyboardInterrupt):
     stopped and what is left at the report folder."""
 
 
-_STOP = threading.Event()  # set on Ctrl-C: no new kernel starts, the running ones are killed
-_KERNELS: set[AsyncKernelManager] = set()  # kernels of this process that are running
-
-
-class _KernelManager(AsyncKernelManager):
-    """The kernel manager papermill gets (nbclient's AsyncKernelManager), with two changes.
-
-    * Shutting down does not interrupt the kernel first: the notebook is done and the kernel idle, and the
-      interrupt's SIGINT could land while the kernel finishes its last reply, which it logs as
-      ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel`` on our stderr after a good run.
-    * Each running kernel is known to :func:`_kill_kernels` (Ctrl-C kills it, and every process it started).
-    * The kernel's environment names its stage (``MMM_STAGE``, for :func:`mmmhelpers.report.progress`).
-    """
-
-    async def _async_interrupt_kernel(self) -> None:
-        if self.shutting_down:
-            return
-        await super()._async_interrupt_kernel()
-
-    stage: str | None = None  # set per kernel (``_prestart``): the kernel's MMM_STAGE
-
-    async def start_kernel(self, **kw) -> None:
-        if _STOP.is_set():
-            raise RuntimeError("interrupted: no new kernel")
-        if self.stage:
-            kw["env"] = {**kw.get("env", os.environ), "MMM_STAGE": self.stage}
-        await super().start_kernel(**kw)
-        _KERNELS.add(self)
-        if _STOP.is_set():  # Ctrl-C came while it was starting
-            _kill(self)
-
-    async def cleanup_resources(self, restart: bool = False) -> None:
-        _KERNELS.discard(self)
-        await super().cleanup_resources(restart=restart)
-
-
-def _kill(km: AsyncKernelManager) -> None:
-    """SIGKILL a kernel's process group (it runs in a session of its own: the kernel and its children)."""
-    proc = getattr(km.provisioner, "process", None)
-    if proc is None or proc.poll() is not None:  # not started, or already gone (and its pid maybe reused)
-        return
-    try:
-        os.killpg(getattr(km.provisioner, "pgid", None) or proc.pid, signal.SIGKILL)
-    except OSError:
-        proc.kill()
-
-
 class _QuietWhenStopped(logging.Filter):
     """Drop papermill's log records once Ctrl-C killed the kernel ("Kernel died while waiting ...")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not _STOP.is_set()
+        return not STOP.is_set()
 
 
 logging.getLogger("papermill").addFilter(_QuietWhenStopped())
-
-
-def ensure_kernel() -> str:
-    """A Jupyter kernel named ``mmm-report`` that runs this Python (installed into sys.prefix)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        spec = KernelSpecManager().get_kernel_spec(KERNEL)
-        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
-            return KERNEL
-    except NoSuchKernel:
-        pass
-    from ipykernel.kernelspec import install
-
-    install(kernel_name=KERNEL, display_name="Python (mmm-report)", prefix=sys.prefix)
-    return KERNEL
 
 
 def _parse_only(only: str | list[str] | None) -> list[str]:
@@ -220,6 +156,7 @@ class _Run:
     staging: Path | None = None
     had_report: bool | None = None  # None: not looked at yet
     phase: str = "start-up"
+    spares: list[Warm] = field(default_factory=list)  # kernels started ahead (kernels.prestart), for the next stages
 
     def kept(self) -> str:
         """What a failed run leaves at the report folder."""
@@ -327,70 +264,15 @@ class _Job:
     reported: bool = False
 
 
-# What every notebook imports first (about 4 s): a kernel started ahead of its stage imports it while the stage
-# before it runs, so the stage starts warm. The user namespace stays empty: the notebook runs as in a new kernel.
-WARM_UP = "import matplotlib.pyplot, mmmhelpers.artifacts, mmmhelpers.plots, mmmhelpers.report\ndel matplotlib, mmmhelpers"
-
-
-@dataclass
-class _Warm:
-    """A kernel started ahead of its stage (:func:`_prestart`); ``ready`` is set once it has imported the stack."""
-
-    km: AsyncKernelManager
-    ready: threading.Event
-    error: BaseException | None = None
-
-
-def _prestart(stage: str, staging: Path, kernel: str) -> _Warm:
-    """Start ``stage``'s kernel now, in the run folder, and import the stack in it (in a thread of its own)."""
-    import asyncio
-
-    km = _KernelManager(kernel_name=kernel)
-    km.stage = stage
-    warm = _Warm(km, threading.Event())
-
-    async def start() -> None:
-        await km.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"], cwd=str(staging))
-        kc = km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=120)
-            await kc.execute_interactive(WARM_UP, store_history=False, timeout=300, output_hook=lambda msg: None)
-        finally:
-            kc.stop_channels()
-
-    def work() -> None:
-        try:
-            asyncio.run(start())
-        except BaseException as err:  # the stage then starts a kernel of its own
-            warm.error = err
-        finally:
-            warm.ready.set()
-
-    threading.Thread(target=work, name=f"kernel for {stage}", daemon=True).start()
-    return warm
-
-
-def _shutdown(km: AsyncKernelManager) -> None:
-    """Stop a kernel papermill did not start (it leaves those running) and remove its connection file."""
-    import asyncio
-
-    try:
-        asyncio.run(km.shutdown_kernel(now=True))
-    except Exception:  # noqa: BLE001 - already gone
-        _kill(km)
-        _KERNELS.discard(km)
-
-
 def _start(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool,
-           extra: dict | None = None, warm: _Warm | None = None) -> _Job:
+           extra: dict | None = None, warm: Warm | None = None) -> _Job:
     """Start one stage's notebook with papermill (in a thread) into ``staging/notebooks/``.
 
     papermill works in a thread of its own while the main thread waits (:func:`_wait`), so that Ctrl-C reaches us
     and not papermill half-way through a message: we kill the kernels, wait for papermill to notice and re-raise.
-    The kernel knows its stage (``MMM_STAGE``): its progress lines go to a file of its own. It is ``warm``, started
-    ahead (:func:`_prestart`), or started now the same way: in the run folder, which papermill's ``cwd`` would do by
-    changing the working directory of this whole process (stages running side by side raced on it).
+    The kernel is ``warm``, started ahead (:func:`mmmhelpers.kernels.prestart`), or started now the same way; it
+    moves into the run folder and learns its stage (``MMM_STAGE``: its progress lines go to a file of its own).
+    Not papermill's ``cwd``: that changes the working directory of this whole process (stages side by side raced).
     """
     import papermill as pm
 
@@ -400,21 +282,17 @@ def _start(stage: str, staging: Path, params_path: Path, quick: bool, kernel: st
         nonlocal warm
         km = None
         try:
-            if warm is None or (warm.ready.is_set() and (warm.error is not None or not warm.km.has_kernel)):
-                warm = _prestart(stage, staging, kernel)
+            if warm is None or not warm.usable:
+                warm = prestart(kernel)
             km = warm.km
-            while not warm.ready.wait(0.1):
-                if _STOP.is_set():
-                    raise KeyboardInterrupt
-            if warm.error is not None:
-                raise warm.error
+            enter(warm, stage, staging)
             pm.execute_notebook(
                 str(NOTEBOOKS / f"{stage}.ipynb"),
                 str(staging / "notebooks" / f"{stage}.ipynb"),
                 parameters={"params_path": str(params_path), "run_dir": str(staging), "quick": bool(quick),
                             **(extra or {})},
                 kernel_name=kernel,
-                km=km,  # not papermill's cwd: it changes this whole process's working directory while it runs
+                km=km,
                 progress_bar=progress,
                 log_output=False,
             )
@@ -422,7 +300,7 @@ def _start(stage: str, staging: Path, params_path: Path, quick: bool, kernel: st
             job.failure = err
         finally:
             if km is not None:
-                _shutdown(km)
+                shutdown(km)
             job.seconds = round(time.perf_counter() - job.t0, 2)
             job.done.set()
 
@@ -447,7 +325,7 @@ def _wait(jobs: list[_Job], progress: bool, on_done=None) -> None:
                     if on_done is not None:
                         on_done(job)
     except KeyboardInterrupt:
-        _kill_kernels([job.done for job in jobs])
+        kill_all([job.done for job in jobs])
         raise
 
 
@@ -458,16 +336,6 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
     _wait([job], progress)
     if job.failure is not None:
         raise job.failure
-
-
-def _kill_kernels(done: list[threading.Event] | None = None, wait: float = 15.0) -> None:
-    """Ctrl-C: no new kernel, the running ones killed; then give papermill a moment to see it and return."""
-    _STOP.set()
-    for km in list(_KERNELS):
-        _kill(km)
-    deadline = time.monotonic() + wait
-    for event in done or []:
-        event.wait(max(0.0, deadline - time.monotonic()))
 
 
 GATES = {  # fit.fail_on key: (Diagnostics field, label, format, does a larger value fail?, variable field)
@@ -485,11 +353,11 @@ def gate_failures(diag: Diagnostics, fail_on) -> list[str]:
     if fail_on is None:
         return []
     fails = []
-    for key, (field, label, fmt, larger_fails, where) in GATES.items():
+    for key, (attr, label, fmt, larger_fails, where) in GATES.items():
         limit = getattr(fail_on, key)
         if limit is None:
             continue
-        value = getattr(diag, field)
+        value = getattr(diag, attr)
         bound = f"{limit:,}" if key == "divergences" else f"{limit:,g}" if limit < 1e5 else f"{limit:,.0f}"
         name = f" ({getattr(diag, where)})" if where else ""
         if math.isnan(value):
@@ -605,29 +473,24 @@ def _run_stages(state: _Run, stages: list[str], params: Params, params_path: Pat
         _check_gates(state, params)
     number = {stage: i for i, stage in enumerate(stages, 1)}
     groups = waves(stages)
-    warm = {stage: _prestart(stage, state.staging, kernel) for stage in groups[0]}
-    try:
-        for k, group in enumerate(groups):
-            _run_wave(state, group, groups[k + 1] if k + 1 < len(groups) else [], warm, number, params, params_path,
-                      quick, progress, timings, kernel, execution)
-    finally:
-        for w in warm.values():  # kernels a failed run did not get to
-            if w.km in _KERNELS:
-                _shutdown(w.km)
+    state.spares += [prestart(kernel) for _ in range(len(groups[0]) - len(state.spares))]
+    for k, group in enumerate(groups):
+        _run_wave(state, group, len(groups[k + 1]) if k + 1 < len(groups) else 0, number, params, params_path,
+                  quick, progress, timings, kernel, execution)
 
 
-def _run_wave(state: _Run, group: list[str], following: list[str], warm: dict[str, _Warm], number: dict[str, int],
-              params: Params, params_path: Path, quick: bool, progress: bool, timings: dict, kernel: str,
+def _run_wave(state: _Run, group: list[str], following: int, number: dict[str, int], params: Params,
+              params_path: Path, quick: bool, progress: bool, timings: dict, kernel: str,
               execution: dict | None) -> None:
-    """Run one group of stages side by side, their kernels warm when started ahead; start the next group's."""
+    """Run one group of stages side by side in kernels started ahead; start the ``following`` group's kernels."""
     n = len(number)
     state.phase = " + ".join(group)
     jobs = []
     for stage in group:
         _say(f"[{number[stage]}/{n}] {stage}: running ...")
         jobs.append(_start(stage, state.staging, params_path, quick, kernel, progress and len(group) == 1,
-                           execution if stage == EXECUTION_STAGE else None, warm.pop(stage, None)))
-    warm.update({stage: _prestart(stage, state.staging, kernel) for stage in following})
+                           execution if stage == EXECUTION_STAGE else None, state.spares.pop(0) if state.spares else None))
+    state.spares += [prestart(kernel) for _ in range(following)]
 
     def done(job: _Job) -> None:
         if job.failure is None:
@@ -640,8 +503,6 @@ def _run_wave(state: _Run, group: list[str], following: list[str], warm: dict[st
         job, err = failed_jobs[0], failed_jobs[0].failure
         if isinstance(err, KeyboardInterrupt):
             raise err
-        for w in warm.values():  # before the run folder moves: they work in it
-            _shutdown(w.km)
         failed = _keep_failed(state.staging, state.out)
         last = str(err).strip().splitlines()[-1] if str(err).strip() else ""
         raise RunError(
@@ -672,6 +533,7 @@ def run(
     force: bool = False,
     workers: int = 0,
     scheduler: str = "",
+    kernel: Warm | None = None,
 ) -> Path:
     """Execute and render one case; returns the report folder. Stages whose inputs did not change since the
     report at ``out`` was made are skipped (``force`` re-runs everything).
@@ -679,19 +541,23 @@ def run(
     Raises :class:`RunError` when a stage fails (the last good report stays) and :class:`Interrupted` on
     Ctrl-C (the run's kernel is killed and its temporary folder removed; the last good report stays).
     ``workers`` / ``scheduler`` (default: the params' ``execution``) say where the recovery page's independent
-    fits run (mmmhelpers.executor); results do not depend on them.
+    fits run (mmmhelpers.executor); results do not depend on them. ``kernel``: one the caller started ahead
+    (:func:`mmmhelpers.kernels.prestart`, the CLI does before it imports PyMC); else one starts before the checks.
     """
-    _STOP.clear()
-    state = _Run()
+    STOP.clear()
+    state = _Run(spares=[kernel or prestart(ensure_kernel())])  # the first stage's: it starts while the case is checked
     try:
         return _run(state, Path(params_path).resolve(), out, client, only, quick, progress, force,
                     {"workers": int(workers or 0), "scheduler": scheduler or ""})
     except KeyboardInterrupt:
         with _ctrl_c_ignored():  # a second Ctrl-C must not stop the clean-up
-            _kill_kernels()
+            kill_all()
             if state.staging is not None:
                 shutil.rmtree(state.staging, ignore_errors=True)
         raise Interrupted(state.interrupted()) from None
+    finally:
+        for warm in state.spares:  # started ahead for stages that did not run (a failure, or nothing to do)
+            discard(warm)
 
 
 @contextmanager

@@ -102,7 +102,7 @@ def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws
     spend, estimated draws ``(sample, point, *panel, channel)`` and the true curve (or None when the
     truth lacks a saturation parameter). Adstock is not applied: the curve of one week's spend.
     """
-    from mmmhelpers.transforms import SATURATIONS, saturation
+    from mmmhelpers.transforms import SATURATIONS, evaluate, saturation
 
     kind = mmm.spec.saturation.type
     names = [f"saturation_{p}" for p in SATURATIONS[kind].params]
@@ -112,14 +112,14 @@ def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws
     post = az.extract(idata, var_names=names, num_samples=n_draws, rng=np.random.default_rng(seed))
     frac = np.linspace(0, 1, n_points).reshape((n_points,) + (1,) * template.ndim)
     xs = frac  # spend / channel scale
-    est = saturation(xs[None], kind, {n.removeprefix("saturation_"): post[n].broadcast_like(template)
-                                      .transpose("sample", *panel, "channel").values[:, None] for n in names}).eval()
+    est = evaluate(saturation(xs[None], kind, {n.removeprefix("saturation_"): post[n].broadcast_like(template)
+                                      .transpose("sample", *panel, "channel").values[:, None] for n in names}))
     scale = mmm.target_scale[..., None]
     true = None
     if all(n in truth for n in names):
         tv = {n.removeprefix("saturation_"): truth[n].broadcast_like(template).transpose(*panel, "channel").values
               for n in names}
-        true = saturation(xs, kind, tv).eval() * scale
+        true = evaluate(saturation(xs, kind, tv)) * scale
     return frac * mmm.channel_scale, est * scale, true
 
 
@@ -135,7 +135,7 @@ def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int
     ``(sample, lag, channel)`` and the saturation curve of one week's spend ``(sample, point, channel)`` over
     model-scale spend in ``[0, top]`` (``curve_top``), returned with that grid. Panel cells are pooled into the
     samples."""
-    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, saturation
+    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, evaluate, saturation
 
     stacked = group.stack(sample=("chain", "draw"))
     rng = np.random.default_rng(seed)
@@ -152,11 +152,11 @@ def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int
         return out
 
     ad = draws("adstock", ADSTOCKS[spec.adstock.type].params)
-    w = np.asarray(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize).eval())
+    w = evaluate(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize))
     sat = draws("saturation", SATURATIONS[spec.saturation.type].params)
     grid = np.linspace(0, top, n_points)
     params = {k: v[:, None, :] for k, v in sat.items()}
-    curves = np.asarray(saturation(grid[None, :, None], spec.saturation.type, params).eval())
+    curves = evaluate(saturation(grid[None, :, None], spec.saturation.type, params))
     if w.ndim == 1:  # a kernel without parameters (no adstock): the same weights in every sample
         w = np.broadcast_to(w[:, None, None], (len(w), *curves.shape[::2]))
     return np.moveaxis(w, 0, 1), curves, grid

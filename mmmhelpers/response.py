@@ -24,7 +24,7 @@ import xarray as xr
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, shifted_sum
+from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, evaluate, shifted_sum
 
 __all__ = ["ResponseModel", "Window", "posterior_media", "response_model", "response_curves", "draw_indices",
            "MULTIPLIER_NAME"]
@@ -221,7 +221,7 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     if hist_weeks:  # the history's own contribution in the window: subtracted so that responses are incremental
         quiet = np.zeros((hist_weeks + num_periods + tail, len(idx), n_cells))
         quiet[:hist_weeks] = history
-        base = contribution(pt.as_tensor_variable(quiet)).eval()
+        base = evaluate(contribution(pt.as_tensor_variable(quiet)))
     else:
         base = np.zeros((1, len(idx), n_cells))
     incr = (contribution(series) - base).dimshuffle(1, 0, 2)  # (draw, time, cell)

@@ -26,8 +26,12 @@ BASELINE_PARTS = ("intercept_contribution", "control_contribution", "yearly_seas
 
 
 def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
-    """Prior draws of the model's parameters and of ``y`` (the prior predictive), in an InferenceData."""
-    return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed)
+    """Prior draws of the model's parameters and of ``y`` (the prior predictive), in an InferenceData.
+
+    Drawn once, by numpy (FAST_COMPILE, see ``transforms.evaluate``): compiling C for it took longer than drawing.
+    """
+    return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed,
+                                      compile_kwargs={"mode": "FAST_COMPILE"})
 
 
 def _worst(verdicts: list[str]) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
-from mmmhelpers.transforms import adstock, logistic_saturation
+from mmmhelpers.transforms import adstock, evaluate, logistic_saturation
 
 __all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "lift_tests_from_truth"]
 
@@ -158,8 +158,8 @@ def _panel_mmm(spec, seed: int, geos: list[str] | None) -> tuple[MMMData, xr.Dat
         tp.update(_geo_spread(rng, p, G))
     C = np.broadcast_to(_events(dates)[(slice(None),) + (None,) * len(panel_shape)], (n, *panel_shape, 2)).copy()
     x_scale = np.where(X.max(axis=0) > 0, X.max(axis=0), 1.0)
-    x_ad = adstock(X / x_scale, "geometric", {"alpha": tp["alpha"]}, int(p["l_max"]), bool(p["normalize"])).eval()
-    contrib = np.asarray(logistic_saturation(x_ad, tp["lam"], tp["beta"]).eval())
+    x_ad = evaluate(adstock(X / x_scale, "geometric", {"alpha": tp["alpha"]}, int(p["l_max"]), bool(p["normalize"])))
+    contrib = evaluate(logistic_saturation(x_ad, tp["lam"], tp["beta"]))
     season = np.einsum("tf,...f->t...", fourier_features(dates, len(p["gamma_fourier"]) // 2), tp["gamma_fourier"])
     mean = tp["intercept"] + contrib.sum(-1) + season + (C * tp["gamma_control"]).sum(-1)
     y = mean + rng.normal(0, p["sigma"], mean.shape)
@@ -202,8 +202,8 @@ def _confounded_demand(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     X = base[None] * rel[:, None] * np.exp(rng.normal(0, p["spend_noise"], (n, len(base))))
     alpha, lam, beta = (np.asarray(p[k], float) for k in ("alpha", "lam", "beta"))
     x_scale = X.max(axis=0)
-    x_ad = adstock(X / x_scale, "geometric", {"alpha": alpha}, int(p["l_max"]), True).eval()
-    contrib = np.asarray(logistic_saturation(x_ad, lam, beta).eval())
+    x_ad = evaluate(adstock(X / x_scale, "geometric", {"alpha": alpha}, int(p["l_max"]), True))
+    contrib = evaluate(logistic_saturation(x_ad, lam, beta))
     y = p["intercept"] + p["demand_effect"] * demand + contrib.sum(-1) + rng.normal(0, p["sigma"], n)
     proxy = demand * (1 + rng.normal(0, p["proxy_noise"], n))
     data = MMMData(dates, {}, list(p["channels"]), ["demand_proxy"], X, proxy[:, None], y)
@@ -256,8 +256,8 @@ def _mastering_mmm(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     for i, scalar in enumerate(p["spend_scalar"]):
         X[:, i] = np.abs(demand * scalar * rs.normal(1, 0.30, n))
     alpha, lam, beta = (np.asarray(p[k], float) for k in ("alpha", "lam", "beta"))
-    x_ad = adstock(X / X.max(axis=0), "geometric", {"alpha": alpha}, int(p["l_max"]), True).eval()
-    contrib = np.asarray(logistic_saturation(x_ad, lam, beta).eval())
+    x_ad = evaluate(adstock(X / X.max(axis=0), "geometric", {"alpha": alpha}, int(p["l_max"]), True))
+    contrib = evaluate(logistic_saturation(x_ad, lam, beta))
     y = demand + contrib.sum(-1)
     data = MMMData(dates, {}, channels, ["demand_proxy"], X, proxy[:, None], y)
     truth = xr.Dataset(
@@ -350,7 +350,7 @@ def lift_tests_from_truth(data: MMMData, truth: xr.Dataset, seed: int, relative_
     """Lift tests as an experiment would measure them on a simulated case (single market): per channel, spend
     ``relative_delta`` more than its median week, the true steady-state lift of the saturation curve, observed
     with ``relative_sigma`` relative noise (the standard error given as ``sigma``)."""
-    from mmmhelpers.transforms import saturation
+    from mmmhelpers.transforms import evaluate, saturation
 
     kind = truth.attrs["saturation"]
     x = np.median(data.X, axis=0)
@@ -358,7 +358,7 @@ def lift_tests_from_truth(data: MMMData, truth: xr.Dataset, seed: int, relative_
     scale = data.X.max(axis=0)
     params = {k.removeprefix("saturation_"): truth[k].values for k in truth.data_vars if k.startswith("saturation_")}
     curve = [saturation(np.stack([level / scale]), kind, params) for level in (x + dx, x)]
-    up, base = (np.asarray(c.eval() if hasattr(c, "eval") else c) for c in curve)
+    up, base = (evaluate(c) if hasattr(c, "eval") else np.asarray(c) for c in curve)
     lift = (up - base)[0] * data.y.max()
     sigma = relative_sigma * np.abs(lift)
     observed = lift + np.random.default_rng(seed).normal(0, sigma)
@@ -426,7 +426,7 @@ def _draw_from_model(model_spec: dict, data: MMMData, fixed: dict, rng: np.rando
     from mmmhelpers.model import build_model
 
     dgp = pm.do(build_model(ModelSpec.model_validate(model_spec), data).model, fixed)
-    return pm.draw([dgp[k] for k in names], random_seed=rng)
+    return pm.draw([dgp[k] for k in names], random_seed=rng, mode="FAST_COMPILE")  # once: no C compile
 
 
 def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:

@@ -34,7 +34,18 @@ __all__ = [
     "michaelis_menten",
     "hill_saturation",
     "tanh_saturation",
+    "evaluate",
 ]
+
+
+def evaluate(graph) -> np.ndarray:
+    """A graph's value computed once by numpy (PyTensor's FAST_COMPILE mode: Python implementations, no C).
+
+    ``graph.eval()`` would compile C code, and the first time in a process load PyTensor's C module cache: about
+    3 s with a thousand entries in the compiledir, paid by the CLI's checks and every notebook. Use this for
+    one-off values (simulated data, curves); functions called many times are compiled (``pytensor.function``).
+    """
+    return np.asarray(graph.eval(mode="FAST_COMPILE"))
 
 
 def lagged_sum(x, weights):

@@ -212,3 +212,32 @@ def test_lift_tests_against_the_data(tmp_path):
         f"model.lift_tests: {src}: column 'x': non-numeric or missing values (rows 4)",
         f"model.lift_tests: {src}: column 'sigma' must be positive (rows 3)",
     ]
+
+
+def test_checking_every_shipped_case_and_drawing_its_prior_compiles_no_c():
+    """The CLI checks the case (simulating its data) before the first stage; 01_simulate simulates again and 02_fit
+    draws the prior predictive. One-off values are computed by numpy (``transforms.evaluate``): loading PyTensor's
+    C module cache alone took about 3 s per process. Run in a fresh process, where nothing has loaded it yet."""
+    import subprocess
+    import sys
+
+    code = """
+import glob
+import pytensor.link.c.cmodule as cmodule
+from mmmhelpers.checks import check_case
+from mmmhelpers.config import load_params
+from mmmhelpers.model import build_model
+from mmmhelpers.review import sample_prior
+for path in sorted(glob.glob("params/*.yaml")):
+    params = load_params(path)
+    data, _, problems = check_case(params)
+    assert not problems, (path, problems)
+    if path.endswith("default.yaml"):
+        prior = sample_prior(build_model(params.model, data), draws=20, seed=1)
+        assert prior.prior_predictive["y"].shape[:2] == (1, 20)
+    assert cmodule._module_cache is None, f"{path}: C code was compiled"
+print("ok")
+"""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]

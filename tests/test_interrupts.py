@@ -18,7 +18,7 @@ import nbformat
 import psutil
 import pytest
 
-from mmmhelpers import pipeline
+from mmmhelpers import kernels, pipeline
 from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.config import FitSpec
 from mmmhelpers.pipeline import STAGES, gate_failures
@@ -340,15 +340,39 @@ def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path):
 
 
 def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch):
-    """Each stage's kernel was started ahead and has imported the stack; the notebook's namespace is as new. Run in
-    this process, so that a kernel left running would still be our child (a kernel exits with its parent)."""
+    """Each stage's kernel was started ahead and has imported the stack; the notebook's namespace is as new. The
+    first stage runs in the kernel the caller started (the CLI starts it before it imports PyMC). Run in this
+    process, so that a kernel left running would still be our child (a kernel exits with its parent)."""
     probe = ("import sys\nwith open(sys.modules['os'].environ['MMM_STAGE'] + '.warm', 'w') as f:\n"
-             "    f.write(f\"{'mmmhelpers.report' in sys.modules} {[n for n in dir() if 'matplotlib' in n or 'mmm' in n]}\")")
+             "    f.write(f\"{'mmmhelpers.report' in sys.modules} {[n for n in dir() if 'matplotlib' in n or 'mmm' in n]} \"\n"
+             "            f\"{sys.modules['os'].getpid()}\")")
     monkeypatch.setattr(pipeline, "NOTEBOOKS", stand_in_notebooks(tmp_path / "nb", {s: probe for s in STAGES}))
     monkeypatch.setenv("MMM_RENDERER", "nbconvert")
     cwd = Path.cwd()
-    out = pipeline.run(TINY, out=tmp_path / "reports" / "r", progress=False)
-    assert [(out / f"{s}.warm").read_text() for s in STAGES] == ["True []"] * 5  # each kernel ran in the run folder
+    first = kernels.prestart(kernels.ensure_kernel())
+    assert first.ready.wait(120) and first.error is None
+    pid = first.km.provisioner.process.pid
+    out = pipeline.run(TINY, out=tmp_path / "reports" / "r", progress=False, kernel=first)
+    said = [(out / f"{s}.warm").read_text().rsplit(" ", 1) for s in STAGES]  # each kernel ran in the run folder
+    assert [warm for warm, _ in said] == ["True []"] * 5
+    assert int(said[0][1]) == pid and len({p for _, p in said}) == 5  # one kernel per stage, the first one ours
     assert Path.cwd() == cwd  # and ours never moved (papermill's cwd would chdir this process)
     time.sleep(0.5)
     assert not running(kernels_of(os.getpid())), "kernels left running after the run"
+
+
+@pytest.mark.parametrize("when", ["starting", "ready"])
+def test_a_case_that_fails_its_checks_leaves_no_kernel(tmp_path, when):
+    """The first stage's kernel starts before the case is checked. A case that fails its checks stops the run, and
+    that kernel is shut down whether it was still starting or already warm."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("scenarios: [0.5, 1.5]", "bounds: {tv: [0, 1]}"))
+    first = kernels.prestart(kernels.ensure_kernel())
+    if when == "ready":
+        assert first.ready.wait(120) and first.error is None
+    with pytest.raises(pipeline.RunError, match="unknown channel 'tv'"):
+        pipeline.run(bad, out=tmp_path / "out", progress=False, kernel=first)
+    assert first.ready.wait(120)
+    time.sleep(0.5)
+    assert not running(kernels_of(os.getpid())), "a kernel was left running"
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,174 @@
+"""The Jupyter kernels the stages run in: started ahead and warm, given their stage when it begins, killed on Ctrl-C.
+
+A kernel starts in the system's temporary folder (never in a run folder, which Ctrl-C may remove while the kernel
+is still starting) and imports the stack (:data:`WARM_UP`) while earlier work goes on: the CLI's own imports and
+checks for the first stage, the stage before for the others. When its stage begins, :func:`enter` moves it into
+the run folder and names the stage (``MMM_STAGE``, for :func:`mmmhelpers.report.progress`). This module imports
+only jupyter_client, so that the CLI can start the first kernel before it imports PyMC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client import AsyncKernelManager
+
+__all__ = ["KERNEL", "STOP", "Warm", "ensure_kernel", "prestart", "enter", "shutdown", "discard", "kill_all"]
+
+KERNEL = "mmm-report"
+STOP = threading.Event()  # set on Ctrl-C: no new kernel starts, the running ones are killed
+_KERNELS: set[AsyncKernelManager] = set()  # kernels of this process that are running
+
+# What every notebook imports first (about 4 s). The user namespace stays empty: the notebook runs as in a new kernel.
+WARM_UP = "import matplotlib.pyplot, mmmhelpers.artifacts, mmmhelpers.plots, mmmhelpers.report\ndel matplotlib, mmmhelpers"
+
+
+class _KernelManager(AsyncKernelManager):
+    """The kernel manager papermill gets (nbclient's AsyncKernelManager), with two changes.
+
+    * Shutting down does not interrupt the kernel first: the notebook is done and the kernel idle, and the
+      interrupt's SIGINT could land while the kernel finishes its last reply, which it logs as
+      ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel`` on our stderr after a good run.
+    * Each running kernel is known to :func:`kill_all` (Ctrl-C kills it, and every process it started).
+    """
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
+    async def start_kernel(self, **kw) -> None:
+        if STOP.is_set():
+            raise RuntimeError("interrupted: no new kernel")
+        await super().start_kernel(**kw)
+        _KERNELS.add(self)
+        if STOP.is_set():  # Ctrl-C came while it was starting
+            _kill(self)
+
+    async def cleanup_resources(self, restart: bool = False) -> None:
+        _KERNELS.discard(self)
+        await super().cleanup_resources(restart=restart)
+
+
+def _kill(km: AsyncKernelManager) -> None:
+    """SIGKILL a kernel's process group (it runs in a session of its own: the kernel and its children)."""
+    proc = getattr(km.provisioner, "process", None)
+    if proc is None or proc.poll() is not None:  # not started, or already gone (and its pid maybe reused)
+        return
+    try:
+        os.killpg(getattr(km.provisioner, "pgid", None) or proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+
+
+def ensure_kernel() -> str:
+    """A Jupyter kernel named ``mmm-report`` that runs this Python (installed into sys.prefix)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL, display_name="Python (mmm-report)", prefix=sys.prefix)
+    return KERNEL
+
+
+@dataclass
+class Warm:
+    """A kernel started ahead of its stage (:func:`prestart`); ``ready`` is set once it has imported the stack."""
+
+    km: AsyncKernelManager
+    ready: threading.Event
+    error: BaseException | None = None
+    discarded: bool = False  # not needed after all (:func:`discard`): shut down as soon as it is up
+
+    @property
+    def usable(self) -> bool:
+        """Still starting, or started well: not failed, not gone."""
+        return not self.ready.is_set() or (self.error is None and self.km.has_kernel)
+
+
+async def _execute(km: AsyncKernelManager, code: str, wait_ready: bool = False) -> None:
+    """Run ``code`` in the kernel; raise if it fails."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        if wait_ready:
+            await kc.wait_for_ready(timeout=120)
+        reply = await kc.execute_interactive(code, store_history=False, timeout=300, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"kernel: {reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+    finally:
+        kc.stop_channels()
+
+
+def prestart(kernel: str = KERNEL) -> Warm:
+    """Start a kernel now, in the temporary folder, and import the stack in it (in a thread of its own)."""
+    km = _KernelManager(kernel_name=kernel)
+    warm = Warm(km, threading.Event())
+
+    async def start() -> None:
+        await km.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"], cwd=tempfile.gettempdir())
+        if warm.discarded:  # after start_kernel registered it: discard() saw it running, or we see the flag
+            await km.shutdown_kernel(now=True)
+            return
+        await _execute(km, WARM_UP, wait_ready=True)
+
+    def work() -> None:
+        try:
+            asyncio.run(start())
+        except BaseException as err:  # the stage then starts a kernel of its own
+            warm.error = err
+        finally:
+            warm.ready.set()
+
+    threading.Thread(target=work, name="kernel started ahead", daemon=True).start()
+    return warm
+
+
+def enter(warm: Warm, stage: str, folder: Path) -> None:
+    """Once ``warm`` is ready: move it into the run ``folder`` and name its ``stage`` (Ctrl-C stops the wait)."""
+    while not warm.ready.wait(0.1):
+        if STOP.is_set():
+            raise KeyboardInterrupt
+    if warm.error is not None:
+        raise warm.error
+    asyncio.run(_execute(warm.km, f"import os\nos.chdir({str(folder)!r})\nos.environ['MMM_STAGE'] = {stage!r}\ndel os"))
+
+
+def shutdown(km: AsyncKernelManager) -> None:
+    """Stop a kernel papermill did not start (it leaves those running) and remove its connection file."""
+    try:
+        asyncio.run(km.shutdown_kernel(now=True))
+    except Exception:  # noqa: BLE001 - already gone
+        _kill(km)
+        _KERNELS.discard(km)
+
+
+def discard(warm: Warm) -> None:
+    """A kernel started ahead that no stage will use: shut it down now, or as soon as it has started."""
+    warm.discarded = True
+    if warm.km in _KERNELS:
+        shutdown(warm.km)
+
+
+def kill_all(done: list[threading.Event] | None = None, wait: float = 15.0) -> None:
+    """Ctrl-C: no new kernel, the running ones killed; then give papermill a moment to see it and return."""
+    STOP.set()
+    for km in list(_KERNELS):
+        _kill(km)
+    deadline = time.monotonic() + wait
+    for event in done or []:
+        event.wait(max(0.0, deadline - time.monotonic()))
