@@ -82,6 +82,9 @@ class HSGPSpec(Strict):
     ls_sigma: float = Field(10.0, gt=0)  # length-scale prior sd (weeks)
     per_channel: bool = False
     link: Literal["exp", "softplus"] = "exp"  # multiplier exp(f - mean f), or softplus(f) / mean softplus(f)
+    # The slowest modes' weights are sampled centred, the rest non-centred (the same prior): None = the modes whose
+    # period 4 L / j is a year or longer, which several years of data pin down (see model.HSGPBasis).
+    centred_modes: int | None = Field(None, ge=0)
 
 
 class ScalingSpec(Strict):

@@ -270,7 +270,7 @@ def scalar_parameters(idata: az.InferenceData) -> list[str]:
     """Free parameters and small deterministics worth diagnosing (no per-date quantities)."""
     names = []
     for name, da in idata.posterior.data_vars.items():
-        if "date" in da.dims or name.endswith(("_original_scale", "_hsgp_coefs", "__")):
+        if "date" in da.dims or name.endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")):
             continue
         names.append(name)
     return names

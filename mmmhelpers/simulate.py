@@ -449,7 +449,8 @@ def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
         "adstock": {"type": "geometric", "l_max": int(p["l_max"]), "normalize": True},
         "saturation": {"type": "michaelis_menten"},
         "yearly_seasonality": len(p["gamma_fourier"]) // 2,
-        "time_varying_media": HSGPSpec(m=int(p["m"])).model_dump(),
+        # every mode non-centred: the draws (and so the data of a seed) as before centring existed; same prior
+        "time_varying_media": HSGPSpec(m=int(p["m"]), centred_modes=0).model_dump(),
     }
     fixed = _tvm_fixed(p)
     y_m, contrib_m, mult = _draw_from_model(model_spec, placeholder, fixed, rng,

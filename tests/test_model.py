@@ -305,3 +305,46 @@ def test_vectorized_posterior_predictive_matches_pymcs(single_market):
     for week in (0, 10, 30):
         assert stats.ks_2samp(a[:, week], b[:, week]).pvalue > 0.001, week
     np.testing.assert_allclose(a.mean(0), b.mean(0), atol=0.05)
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "per-channel"])
+def test_centring_the_slow_hsgp_modes_keeps_the_prior(single_market, per_channel):
+    """The slowest modes' weights sampled centred (``N(0, sd_j)``), the rest as ``sd_j * z_j``: a change of
+    coordinates, not of the prior. With eta and ls fixed, the log multiplier ``f - mean f`` is Gaussian with sd
+    ``sqrt(diag(A S A'))``, ``A`` the basis centred over the training weeks and ``S = diag(sd_j²)``: the prior
+    draws match it with every mode non-centred and with five centred."""
+    import pytensor.tensor as pt
+
+    data, _ = single_market
+    eta, ls = 0.8, 20.0
+    for k in (0, 5):
+        spec = ModelSpec.model_validate({"time_varying_media": {"m": 12, "per_channel": per_channel,
+                                                                "centred_modes": k}})
+        mmm = build_model(spec, data)
+        shapes = {n: v.shape for n, v in mmm.model.initial_point().items() if "hsgp" in n}
+        extra = (2,) if per_channel else ()
+        assert shapes == ({"media_temporal_latent_hsgp_coefs": (12, *extra)} if k == 0 else
+                          {"media_temporal_latent_hsgp_coefs_slow": (5, *extra),
+                           "media_temporal_latent_hsgp_coefs": (7, *extra)})
+        fixed = pm.do(mmm.model, {"media_temporal_latent_eta": eta, "media_temporal_latent_ls": ls})
+        log_mult = np.log(pm.draw(fixed["media_temporal_latent_multiplier"], draws=4000, random_seed=3,
+                                  mode="FAST_COMPILE"))
+        basis = mmm.hsgp["media_temporal_latent"]
+        phi = basis.phi(np.arange(data.n_dates, dtype=float))
+        a = phi - phi.mean(axis=0)
+        sd2 = (eta**2 * pm.gp.cov.Matern52(1, ls=ls).power_spectral_density(pt.as_tensor(basis.omega))).eval()
+        expected = np.sqrt(np.einsum("tj,j,tj->t", a, sd2, a))
+        got = log_mult.std(axis=0)
+        np.testing.assert_allclose(got, expected[:, None] * np.ones(extra) if per_channel else expected, rtol=0.06)
+        np.testing.assert_allclose(log_mult.mean(axis=0), 0, atol=4 * expected.max() / np.sqrt(4000) * 1.5)
+
+
+def test_the_slow_hsgp_modes_are_those_of_a_year_or_longer(single_market):
+    """By default the modes with period 4 L / j of at least a year are centred: L = 1.5 × half the 60 weeks."""
+    data, _ = single_market
+    mmm = build_model(ModelSpec.model_validate({"time_varying_media": {"m": 12}}), data)
+    basis = mmm.hsgp["media_temporal_latent"]
+    assert basis.L == pytest.approx(1.5 * 59 / 2)
+    assert basis.centred == int(4 * basis.L / (365.25 / 7)) == 3
+    assert build_model(ModelSpec.model_validate({"time_varying_media": {"m": 4, "L": 200}}), data).hsgp[
+        "media_temporal_latent"].centred == 4  # at most every mode
