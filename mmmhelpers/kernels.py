@@ -100,7 +100,7 @@ class Warm:
         return not self.ready.is_set() or (self.error is None and self.km.has_kernel)
 
 
-async def _execute(km: AsyncKernelManager, code: str, wait_ready: bool = False) -> None:
+async def _run_code(km: AsyncKernelManager, code: str, wait_ready: bool = False) -> None:
     """Run ``code`` in the kernel; raise if it fails."""
     kc = km.client()
     kc.start_channels()
@@ -124,7 +124,7 @@ def prestart(kernel: str = KERNEL) -> Warm:
         if warm.discarded:  # after start_kernel registered it: discard() saw it running, or we see the flag
             await km.shutdown_kernel(now=True)
             return
-        await _execute(km, WARM_UP, wait_ready=True)
+        await _run_code(km, WARM_UP, wait_ready=True)
 
     def work() -> None:
         try:
@@ -145,7 +145,7 @@ def enter(warm: Warm, stage: str, folder: Path) -> None:
             raise KeyboardInterrupt
     if warm.error is not None:
         raise warm.error
-    asyncio.run(_execute(warm.km, f"import os\nos.chdir({str(folder)!r})\nos.environ['MMM_STAGE'] = {stage!r}\ndel os"))
+    asyncio.run(_run_code(warm.km, f"import os\nos.chdir({str(folder)!r})\nos.environ['MMM_STAGE'] = {stage!r}\ndel os"))
 
 
 def shutdown(km: AsyncKernelManager) -> None:
