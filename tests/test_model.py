@@ -114,7 +114,13 @@ def test_set_data_swaps_dates_without_rebuilding(single_market, truth_model_spec
 
 @pytest.mark.slow
 def test_fit_recovers_adstock_and_saturation_on_clean_data():
-    """A real nutpie fit on 104 simulated weeks: alpha and lam inside their 94% HDIs, no divergences."""
+    """A real nutpie fit on 104 simulated weeks: each channel's alpha, lam and beta inside the central 99% of its
+    posterior, at least 75% of all parameters inside their 94% HDIs, no divergences.
+
+    Each of the six inside its 94% HDI was asked before: a calibrated posterior misses that about one time in
+    three (1 - 0.94^6), and did on 6 of 11 data seeds; on this seed adstock_alpha[x1]'s truth sat at the
+    posterior's 4.3% quantile. Over those 11 seeds the 66 quantiles ranged 0.017-0.97. A wrong transform puts the
+    truth at the 0% or 100% quantile, which this still catches."""
     data, truth = simulate(SimulateSpec(generator="single_market", n_weeks=104), seed=8413)
     spec = ModelSpec.model_validate({
         "adstock": {"priors": {"alpha": {"distribution": "Beta", "alpha": 2, "beta": 3, "dims": ["channel"]}}},
@@ -132,7 +138,7 @@ def test_fit_recovers_adstock_and_saturation_on_clean_data():
     table = recovery_table(idata, truth).set_index("parameter")
     for name in ["adstock_alpha[x1]", "adstock_alpha[x2]", "saturation_lam[x1]", "saturation_lam[x2]",
                  "saturation_beta[x1]", "saturation_beta[x2]"]:
-        assert table.loc[name, "covered"], table.loc[name].to_dict()
+        assert 0.005 <= table.loc[name, "quantile"] <= 0.995, table.loc[name].to_dict()
     assert table["covered"].mean() >= 0.75
 
 
