@@ -81,3 +81,22 @@ def test_target_sentence_has_no_scientific_notation(kind, value, achieved):
     text = target_sentence(Allocation.model_construct(target=target))
     assert "e+" not in text and "41,562" in text and "1.98371 per period" in text
     assert ("achieved" in text) == (kind != "response")  # a response target's achieved value is its response
+
+
+def test_predictive_bands_are_not_dragged_by_one_extreme_draw():
+    """The central line is the median: one prior draw 1e7 times the data moves neither it nor the axis."""
+    import matplotlib.pyplot as plt
+
+    from mmmhelpers.plots import _bands
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2024-01-01", periods=20, freq="W-MON")
+    draws = rng.normal(100.0, 10.0, size=(500, 20))
+    draws[7, 5] = 1e9
+    fig, ax = plt.subplots()
+    _bands(ax, dates, draws, MODEL, "prior predictive")
+    line = ax.get_lines()[0]
+    assert line.get_label() == "prior predictive median"
+    np.testing.assert_allclose(line.get_ydata(), np.median(draws, axis=0))
+    assert ax.get_ylim()[1] < 200
+    plt.close(fig)
