@@ -14,6 +14,7 @@ import xarray as xr
 from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.model import MMM
 from mmmhelpers.seeds import seed_for
+from mmmhelpers.transforms import ONE_OFF_MODE
 
 __all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters",
            "time_gradient", "sampling_estimate"]
@@ -225,7 +226,7 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
             da = post[f"y_{name}"] if hasattr(value, "create_variable") else xr.DataArray(np.asarray(value, float))
             kwargs[name] = xr.broadcast(da, mu)[0].transpose(*mu.dims).values
         dist = getattr(pm, lik.distribution).dist(mu=mu.values, **kwargs)
-        y = np.reshape(pm.draw(dist, random_seed=seed, mode="FAST_COMPILE"), mu.shape)  # TruncatedNormal drops a leading 1
+        y = np.reshape(pm.draw(dist, random_seed=seed, mode=ONE_OFF_MODE), mu.shape)  # TruncatedNormal drops a leading 1
     except Exception:  # noqa: BLE001 - an unusual likelihood: PyMC's loop over draws
         with mmm.model:
             pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed, progressbar=False)

@@ -112,8 +112,9 @@ def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws
     post = az.extract(idata, var_names=names, num_samples=n_draws, rng=np.random.default_rng(seed))
     frac = np.linspace(0, 1, n_points).reshape((n_points,) + (1,) * template.ndim)
     xs = frac  # spend / channel scale
-    est = evaluate(saturation(xs[None], kind, {n.removeprefix("saturation_"): post[n].broadcast_like(template)
-                                      .transpose("sample", *panel, "channel").values[:, None] for n in names}))
+    draws = {n.removeprefix("saturation_"): post[n].broadcast_like(template).transpose("sample", *panel, "channel")
+             .values[:, None] for n in names}
+    est = evaluate(saturation(xs[None], kind, draws))
     scale = mmm.target_scale[..., None]
     true = None
     if all(n in truth for n in names):

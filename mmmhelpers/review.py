@@ -17,6 +17,7 @@ from mmmhelpers.artifacts import Diagnostics, Review, ReviewCheck
 from mmmhelpers.data import MMMData
 from mmmhelpers.diagnose import target_accept_advice
 from mmmhelpers.fit import scalar_parameters
+from mmmhelpers.transforms import ONE_OFF_MODE
 
 __all__ = ["sample_prior", "model_review", "contraction", "ppp_values", "negative_baseline_probability",
            "review_table"]
@@ -28,10 +29,10 @@ BASELINE_PARTS = ("intercept_contribution", "control_contribution", "yearly_seas
 def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
     """Prior draws of the model's parameters and of ``y`` (the prior predictive), in an InferenceData.
 
-    Drawn once, by numpy (FAST_COMPILE, see ``transforms.evaluate``): compiling C for it took longer than drawing.
+    Drawn once, by numpy (``transforms.ONE_OFF_MODE``): compiling C for it took longer than drawing.
     """
     return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed,
-                                      compile_kwargs={"mode": "FAST_COMPILE"})
+                                      compile_kwargs={"mode": ONE_OFF_MODE})
 
 
 def _worst(verdicts: list[str]) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
-from mmmhelpers.transforms import adstock, evaluate, logistic_saturation
+from mmmhelpers.transforms import ONE_OFF_MODE, adstock, evaluate, logistic_saturation
 
 __all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "lift_tests_from_truth"]
 
@@ -426,7 +426,7 @@ def _draw_from_model(model_spec: dict, data: MMMData, fixed: dict, rng: np.rando
     from mmmhelpers.model import build_model
 
     dgp = pm.do(build_model(ModelSpec.model_validate(model_spec), data).model, fixed)
-    return pm.draw([dgp[k] for k in names], random_seed=rng, mode="FAST_COMPILE")  # once: no C compile
+    return pm.draw([dgp[k] for k in names], random_seed=rng, mode=ONE_OFF_MODE)
 
 
 def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:

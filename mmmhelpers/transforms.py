@@ -35,7 +35,12 @@ __all__ = [
     "hill_saturation",
     "tanh_saturation",
     "evaluate",
+    "ONE_OFF_MODE",
 ]
+
+# PyTensor's mode for values computed once (simulated data, curves, prior and predictive draws): Python
+# implementations through numpy, no C code compiled or loaded (see :func:`evaluate`).
+ONE_OFF_MODE = "FAST_COMPILE"
 
 
 def evaluate(graph) -> np.ndarray:
@@ -45,7 +50,7 @@ def evaluate(graph) -> np.ndarray:
     3 s with a thousand entries in the compiledir, paid by the CLI's checks and every notebook. Use this for
     one-off values (simulated data, curves); functions called many times are compiled (``pytensor.function``).
     """
-    return np.asarray(graph.eval(mode="FAST_COMPILE"))
+    return np.asarray(graph.eval(mode=ONE_OFF_MODE))
 
 
 def lagged_sum(x, weights):
