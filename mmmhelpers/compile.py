@@ -20,6 +20,11 @@ shape or a new library version compiles (and caches) once. scipy.special functio
 TruncatedNormal likelihood) get a cacheable numba implementation (see
 :func:`_register_cacheable_cython_scalars`).
 
+A miss is compiled in a new Python process (``cloudpickle`` carries the model) and then loaded from the cache,
+like any later run: a process that compiled the callbacks itself samples with code that differs in the last
+bits from what later processes load, and NUTS turns last bits into other draws (the first run of a case would
+not be reproducible by the second).
+
 The result is nutpie's own ``CompiledPyMCModel``: ``nutpie.sample``, ``with_data`` and
 ``shared_data`` work as they do on ``nutpie.compile_pymc_model``'s, and the logp and draws are the
 same. On a cache hit its ``logp_func`` and ``expand_func`` (PyTensor functions nutpie itself never
@@ -591,12 +596,60 @@ def _load(key: str, meta: dict, record_dtype) -> list | None:
     return None if any(c is None for c in compiled) else compiled
 
 
-def compile_model(model: pm.Model, var_names: list[str] | None = None, before_compile=None):
+def _loaded(key: str | None, shared: dict[str, SharedVariable]):
+    """``(meta, shared_data, user_data, callbacks)`` from the cache, or None on a miss."""
+    meta = _read_meta(key) if key is not None else None
+    if meta is None or meta.get("record") != sorted(shared):
+        return None
+    shared_data, user_data = _user_data(meta, shared)
+    compiled = _load(key, meta, user_data.dtype)
+    return None if compiled is None else (meta, shared_data, user_data, compiled)
+
+
+def _compile_in_child(model: pm.Model, var_names: list[str] | None) -> str | None:
+    """Compile and cache ``model`` in a new Python process; None when it worked, else why not.
+
+    A process that compiled the callbacks itself gets code that differs in the last bits from what every later
+    process loads from the cache (the numba functions of PyTensor's nodes, compiled fresh vs loaded), and NUTS
+    turns last bits into other draws. Compiling in a child and loading here makes the first run sample with
+    exactly the code of every later run.
+    """
+    import subprocess
+
+    import cloudpickle
+
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    env = {**os.environ, "PYTENSOR_FLAGS": f"{flags},base_compiledir={pytensor.config.base_compiledir}".lstrip(",")}
+    try:
+        payload = cloudpickle.dumps((model, var_names))
+    except Exception as err:  # noqa: BLE001 - a model that cannot travel compiles here
+        return f"cannot pickle the model ({type(err).__name__}: {err})"
+    done = subprocess.run([sys.executable, "-c", "from mmmhelpers.compile import _child_main; _child_main()"],
+                          input=payload, capture_output=True, env=env, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit code {done.returncode}"
+    return None
+
+
+def _child_main() -> None:
+    """The child of :func:`_compile_in_child`: read ``(model, var_names)`` from stdin, compile and cache."""
+    import cloudpickle
+
+    model, var_names = cloudpickle.loads(sys.stdin.buffer.read())
+    compile_model(model, var_names, in_child=False)
+    if last_info.key is None or _read_meta(last_info.key) is None:
+        raise SystemExit(f"not cached: {last_info.reason}")
+
+
+def compile_model(model: pm.Model, var_names: list[str] | None = None, before_compile=None, in_child: bool = True):
     """``nutpie.compile_pymc_model(model, var_names=var_names)`` with its C callbacks cached on disk.
 
     The first compile of a model structure costs what nutpie's does; later ones, in any process and
     with any data values of the same shapes, load the callbacks (see the module docstring).
     ``before_compile`` (no arguments) is called when the cache misses, before the long compile starts.
+    With ``in_child`` (the default) a miss is compiled in a new process and then loaded from the cache, so
+    that the first run samples with the same code as every later one (:func:`_compile_in_child`).
     """
     from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords
 
@@ -610,14 +663,20 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
         key, shared, reason = None, {}, f"not cached: {err}"
     if key is not None and not pytensor.config.numba__cache:
         key, reason = None, "not cached: pytensor.config.numba__cache is off"
-    meta = _read_meta(key) if key is not None else None
-    compiled = None
-    if meta is not None and meta.get("record") == sorted(shared):
-        shared_data, user_data = _user_data(meta, shared)
-        compiled = _load(key, meta, user_data.dtype)
+    found = _loaded(key, shared)
+    hit = found is not None
+    if found is None and key is not None and in_child:
+        if before_compile is not None:
+            before_compile()
+            before_compile = None
+        why_not = _compile_in_child(model, var_names)
+        found = _loaded(key, shared) if why_not is None else None
+        reason = ("compiled in a new process, cached and loaded" if found is not None else
+                  f"compiled here: the compile in a new process failed ({why_not or 'nothing cached'})")
     logp_fn = expand_fn = None
-    if compiled is not None:
-        last_info = CacheInfo(key, True, "loaded from the cache")
+    if found is not None:
+        meta, shared_data, user_data, compiled = found
+        last_info = CacheInfo(key, hit, "loaded from the cache" if hit else reason)
     else:
         if before_compile is not None:
             before_compile()
