@@ -14,16 +14,19 @@ import xarray as xr
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 
-__all__ = ["decomposition", "component_totals", "driver_totals", "effect_vs_spend", "roas_table"]
+__all__ = ["decomposition", "baseline_total", "component_totals", "driver_totals", "effect_vs_spend", "roas_table"]
 
 BASE_PARTS = {"intercept_contribution": "baseline", "yearly_seasonality_contribution": "seasonality",
               "trend_contribution": "trend"}
+INTERCEPT_MULTIPLIER = "intercept_latent_multiplier"  # the time-varying intercept's HSGP multiplier (date,)
 
 
 def decomposition(idata) -> xr.DataArray:
-    """Contribution of every component per draw and week: ``(component, chain, draw, date, *panel)``.
+    """Contribution of every term of the model per draw and week: ``(component, chain, draw, date, *panel)``.
 
-    Components: baseline (intercept), seasonality, trend, each control, each channel.
+    Components: baseline (the intercept, times its multiplier when time-varying), seasonality, trend, each
+    control (events included), each channel (times the media multiplier when time-varying). They add up to
+    the fitted mean draw by draw (``mu`` × the target scale).
     """
     post = idata.posterior
     scale = idata.constant_data["target_scale"]
@@ -32,6 +35,8 @@ def decomposition(idata) -> xr.DataArray:
     for name, label in BASE_PARTS.items():
         if name in post:
             da = post[name] * scale
+            if name == "intercept_contribution" and INTERCEPT_MULTIPLIER in post:
+                da = da * post[INTERCEPT_MULTIPLIER]
             parts[label] = da.broadcast_like(dates) if "date" not in da.dims else da
     if "control_contribution" in post:
         c = post["control_contribution"] * scale
@@ -43,6 +48,12 @@ def decomposition(idata) -> xr.DataArray:
     dims = ("chain", "draw", "date", *[d for d in ch.dims if d not in ("chain", "draw", "date", "channel")])
     arrays = [parts[k].broadcast_like(ch.isel(channel=0, drop=True)).transpose(*dims) for k in parts]
     return xr.concat(arrays, dim=pd.Index(list(parts), name="component"))
+
+
+def baseline_total(dec: xr.DataArray, channels: list[str]) -> xr.DataArray:
+    """Everything but media, summed over the weeks, per draw and panel cell: ``(chain, draw, *panel)``."""
+    base = [c for c in map(str, dec["component"].values) if c not in channels]
+    return dec.sel(component=base).sum(("component", "date"))
 
 
 def _summary(draws: np.ndarray) -> tuple[float, float, float]:

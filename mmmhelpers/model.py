@@ -333,7 +333,7 @@ def _trend(mmm: MMM, inp: Inputs, priors: dict):
     if not mmm.spec.trend:
         return None
     gt = _coefficient("gamma_trend", priors["gamma_trend"], "model.priors.gamma_trend", mmm.dims, mmm.dims, mmm.table)
-    return _by_date(mmm, inp.t / inp.train_end) * gt
+    return pm.Deterministic("trend_contribution", _by_date(mmm, inp.t / inp.train_end) * gt, dims=("date", *mmm.dims))
 
 
 def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:

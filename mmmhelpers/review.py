@@ -14,6 +14,7 @@ import pandas as pd
 import pymc as pm
 
 from mmmhelpers.artifacts import Diagnostics, Review, ReviewCheck
+from mmmhelpers.contributions import baseline_total, decomposition
 from mmmhelpers.data import MMMData
 from mmmhelpers.diagnose import target_accept_advice
 from mmmhelpers.fit import scalar_parameters
@@ -21,9 +22,6 @@ from mmmhelpers.transforms import ONE_OFF_MODE
 
 __all__ = ["sample_prior", "model_review", "contraction", "ppp_values", "negative_baseline_probability",
            "review_table"]
-
-BASELINE_PARTS = ("intercept_contribution", "control_contribution", "yearly_seasonality_contribution",
-                  "trend_contribution")
 
 
 def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
@@ -66,22 +64,11 @@ def _convergence(diag: Diagnostics) -> list[ReviewCheck]:
 
 
 def negative_baseline_probability(idata) -> float:
-    """Share of posterior draws whose baseline (everything but media, summed over the weeks) is negative,
-    worst over panel cells (model scale: the sign does not depend on the target's scale)."""
-    post = idata.posterior
-    n_dates = post.sizes.get("date", 1)
-    total = 0
-    for name in BASELINE_PARTS:
-        if name not in post:
-            continue
-        da = post[name]
-        extra = [d for d in da.dims if d not in ("chain", "draw", "date") and d not in ("geo",)]
-        da = da.sum(extra) if extra else da
-        total = total + (da.sum("date") if "date" in da.dims else da * n_dates)
-    if isinstance(total, int):
-        return float("nan")
-    neg = (total < 0).mean(("chain", "draw"))
-    return float(neg.max())
+    """Share of posterior draws whose baseline (every term but media, summed over the weeks) is negative,
+    worst over the model's panel cells (markets, whatever their dim's name)."""
+    channels = [str(c) for c in idata.posterior["channel"].values]
+    total = baseline_total(decomposition(idata), channels)
+    return float((total < 0).mean(("chain", "draw")).max())
 
 
 def ppp_values(idata) -> dict[str, float]:

@@ -3,6 +3,7 @@
 import arviz as az
 import numpy as np
 import pytest
+import xarray as xr
 from conftest import MODEL_VARS, idata_from_truth
 
 from mmmhelpers.artifacts import Diagnostics, Review
@@ -14,14 +15,39 @@ DIAG = dict(sampler="nutpie", chains=2, draws=500, tune=500, compile_seconds=1.0
             health="green")
 
 
+def _posterior(parts: dict, panel: dict | None = None, n_dates: int = 10) -> az.InferenceData:
+    """A posterior of 1 chain x 4 draws with the given non-media parts and one channel of media."""
+    panel = panel or {}
+    shape = (1, 4, n_dates, *map(len, panel.values()))
+    media = np.full((*shape, 1), 100.0)  # large positive media never rescues a negative baseline
+    dims = {k: v[1] for k, v in parts.items()} | {"channel_contribution_original_scale": ["date", *panel, "channel"]}
+    posterior = {k: v[0] for k, v in parts.items()} | {"channel_contribution_original_scale": media}
+    idata = az.from_dict(posterior=posterior, dims=dims, coords={"channel": ["tv"], **panel})
+    scale = xr.DataArray(np.ones([len(v) for v in panel.values()]), dims=list(panel), coords=panel)
+    idata.add_groups(constant_data=xr.Dataset({"target_scale": scale}))
+    return idata
+
+
 def test_negative_baseline_probability_by_hand():
     intercept = np.array([[-1.0, 1.0, 2.0, 3.0]])
     season = np.zeros((1, 4, 10))
     season[0, 1] = -0.5  # draw 1: 10 * 1.0 - 5.0 > 0
     season[0, 2] = -2.5  # draw 2: 10 * 2.0 - 25 < 0
-    idata = az.from_dict(posterior={"intercept_contribution": intercept, "yearly_seasonality_contribution": season},
-                         dims={"yearly_seasonality_contribution": ["date"]})
+    idata = _posterior({"intercept_contribution": (intercept, []), "yearly_seasonality_contribution": (season, ["date"])})
     assert negative_baseline_probability(idata) == pytest.approx(0.5)
+    trend = np.zeros((1, 4, 10))
+    trend[0, 3] = -4.0  # draw 3: 10 * 3.0 - 40 < 0: the trend is part of the baseline
+    idata = _posterior({"intercept_contribution": (intercept, []), "yearly_seasonality_contribution": (season, ["date"]),
+                        "trend_contribution": (trend, ["date"])})
+    assert negative_baseline_probability(idata) == pytest.approx(0.75)
+
+
+def test_negative_baseline_is_judged_per_market_whatever_the_dim_is_called():
+    """One market of two with an always-negative baseline: probability 1, whether the dim is geo or market."""
+    for dim in ("geo", "market"):
+        intercept = np.stack([np.full(4, -1.0), np.full(4, 2.0)], axis=-1)[None]  # (chain, draw, market)
+        idata = _posterior({"intercept_contribution": (intercept, [dim])}, panel={dim: ["north", "south"]})
+        assert negative_baseline_probability(idata) == 1.0, dim
 
 
 def test_ppp_values_by_hand():
@@ -49,7 +75,7 @@ def test_review_verdicts_follow_the_thresholds(single_market, tmp_path):
     idata = idata_from_truth(truth, [*MODEL_VARS, "channel_contribution_original_scale"], n_draws=4)
     rng = np.random.default_rng(2)
     idata.add_groups(posterior_predictive={"y": rng.normal(0, 1, (1, 4, data.n_dates))},
-                     observed_data={"y": rng.normal(0, 1, data.n_dates)})
+                     observed_data={"y": rng.normal(0, 1, data.n_dates)}, constant_data={"target_scale": np.array(1.0)})
     good = model_review(idata, data, Diagnostics(**DIAG))
     assert {c.name: c.verdict for c in good.checks}["R-hat"] == "pass"
     bad = model_review(idata, data, Diagnostics(**{**DIAG, "rhat_max": 1.03, "divergences": 50}),

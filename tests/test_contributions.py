@@ -1,0 +1,51 @@
+"""contributions: the decomposition holds every term of the model and adds up to the fitted mean, draw by draw."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pytest
+
+from mmmhelpers.config import HSGPSpec, ModelSpec, SimulateSpec
+from mmmhelpers.contributions import baseline_total, decomposition
+from mmmhelpers.model import build_model
+from mmmhelpers.review import sample_prior
+from mmmhelpers.simulate import simulate
+
+SMALL_GP = HSGPSpec(m=8)
+TERMS = {  # every term the schema allows, one at a time and all together
+    "seasonality": {"yearly_seasonality": 2},
+    "trend": {"trend": True},
+    "time-varying intercept": {"time_varying_intercept": SMALL_GP},
+    "time-varying media": {"time_varying_media": SMALL_GP},
+    "all": {"yearly_seasonality": 2, "trend": True, "time_varying_intercept": SMALL_GP, "time_varying_media": SMALL_GP},
+}
+
+
+def _prior_as_posterior(generator: str, spec: ModelSpec):
+    data, _ = simulate(SimulateSpec(generator=generator, n_weeks=40), seed=5)
+    assert data.controls  # the events: the control term is in every case here
+    mmm = build_model(spec, data)
+    prior = sample_prior(mmm, draws=6, seed=1)
+    return az.InferenceData(posterior=prior.prior, constant_data=prior.constant_data), data
+
+
+@pytest.mark.parametrize("generator", ["single_market", "geo_hierarchical"])
+@pytest.mark.parametrize("term", list(TERMS))
+def test_the_parts_add_up_to_the_fitted_mean_draw_by_draw(generator, term):
+    idata, data = _prior_as_posterior(generator, ModelSpec(**{"yearly_seasonality": 0, **TERMS[term]}))
+    dec = decomposition(idata)
+    fitted = idata.posterior["mu"] * idata.constant_data["target_scale"]
+    np.testing.assert_allclose(dec.sum("component").transpose(*fitted.dims).values, fitted.values, rtol=1e-9)
+    names = set(map(str, dec["component"].values))
+    assert set(data.channels) | set(data.controls) | {"baseline"} <= names
+    assert ("trend" in names) == (term in ("trend", "all"))
+    assert ("seasonality" in names) == (term in ("seasonality", "all"))
+
+
+def test_baseline_total_is_every_non_media_part_over_the_weeks():
+    idata, data = _prior_as_posterior("single_market", ModelSpec(yearly_seasonality=2, trend=True))
+    dec = decomposition(idata)
+    media = dec.sel(component=data.channels).sum(("component", "date"))
+    total = dec.sum(("component", "date"))
+    np.testing.assert_allclose(baseline_total(dec, data.channels).values, (total - media).values, rtol=1e-9)
