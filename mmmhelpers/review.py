@@ -57,9 +57,12 @@ def _convergence(diag: Diagnostics) -> list[ReviewCheck]:
                               action="" if v == "pass" else (diag.divergence_suggestion or
                                                              target_accept_advice(diag.target_accept or 0.8))))
     bfmi = diag.bfmi_min
-    v = "pass" if not np.isfinite(bfmi) or bfmi >= 0.3 else "review"
-    checks.append(ReviewCheck(name="BFMI", verdict=v, value=bfmi, threshold=">= 0.3", detail="energy diagnostic",
-                              action="" if v == "pass" else "reparameterize heavy-tailed priors (non-centred)"))
+    v = "pass" if np.isfinite(bfmi) and bfmi >= 0.3 else "review"
+    missing = not np.isfinite(bfmi)
+    checks.append(ReviewCheck(name="BFMI", verdict=v, value=None if missing else bfmi, threshold=">= 0.3",
+                              detail="not computed: the sampler recorded no energy" if missing else "energy diagnostic",
+                              action="" if v == "pass" else "sample with nutpie or PyMC's NUTS, which record the energy"
+                              if missing else "reparameterize heavy-tailed priors (non-centred)"))
     return checks
 
 

@@ -130,19 +130,39 @@ def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | 
     return text[:1].upper() + text[1:] + "." if bits else "No checks ran."
 
 
-def _banner(diag: Diagnostics | None, review: Review | None) -> tuple[str, str, list[str]]:
+def _scope(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | None, rec) -> str:
+    """What the health verdict rests on, and what it does not cover, in words."""
+    checked = ["sampler diagnostics (divergences, R-hat, ESS, BFMI)"] if diag else []
+    if review is not None:
+        checked.append("in-sample model review")
+    if oos is not None:
+        checked.append(f"holdout forecast (scored, {oos.summary.coverage_94:.0%} of held-out periods in the 94% band)")
+    if rec is not None:
+        checked.append("recovery of the known true parameters")
+    missing = [name for name, there in (("a holdout forecast", oos is not None),
+                                        ("recovery of known parameters (no truth)", rec is not None)) if not there]
+    text = "Checked: " + "; ".join(checked) + "." if checked else ""
+    return text + (" Not checked: " + "; ".join(missing) + "." if missing else "")
+
+
+def _banner(diag: Diagnostics | None, review: Review | None, quick: bool = False) -> tuple[str, str, list[str]]:
     health = diag.health if diag else "unknown"
     if review is not None and review.verdict == "fail":
         health = "red"
     elif review is not None and review.verdict == "review" and health == "green":
         health = "amber"
-    head = {"green": "the fit passed every check; the numbers below can be quoted with their intervals.",
+    if quick and health == "green":
+        health = "amber"
+    head = {"green": "the sampler converged and the in-sample checks passed; quote numbers with their intervals.",
             "amber": "read the flagged checks before quoting numbers.",
             "red": "do not quote these numbers until the failed checks are fixed.",
             "unknown": "No fit in this report."}[health]
     items = [(c.name, f"{plain_number(c.value) if c.value is not None else ''} (wanted {c.threshold})"
                       f"{': ' + c.detail if c.detail else ''}. What to do: {c.action}")
              for c in (review.checks if review else []) if c.verdict != "pass"]
+    if quick and diag:
+        items.insert(0, ("--quick run", f"{diag.chains} chains × {diag.draws} draws: a fast look, never a report to "
+                                        "quote. What to do: run without --quick."))
     if not items and diag and diag.health != "green":
         items.append(("sampler", f"max R-hat {plain_number(diag.rhat_max)}, min bulk ESS "
                                  f"{plain_number(diag.ess_bulk_min)}, {diag.divergences} divergences. "
@@ -150,13 +170,16 @@ def _banner(diag: Diagnostics | None, review: Review | None) -> tuple[str, str, 
     return health, head, items
 
 
-def executive_summary(run_dir: Path, params: Params) -> Summary:
-    """The index page's content, from the artifacts in ``run_dir``."""
+def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Summary:
+    """The index page's content, from the artifacts in ``run_dir``; a ``quick`` run is never green."""
     diag, review = Diagnostics.load_or_none(run_dir), Review.load_or_none(run_dir)
     oos, alloc, rec = OutOfSample.load_or_none(run_dir), Allocation.load_or_none(run_dir), load_recovery(run_dir)
     target, cur = params.report.target_label, params.report.currency
     cur = f"{cur} " if cur else ""
-    health, head, items = _banner(diag, review)
+    health, head, items = _banner(diag, review, quick)
+    scope = _scope(diag, review, oos, rec)
+    if diag:
+        head = f"{head} {scope}"
     points = []
     period = _period(run_dir)
     if period:
@@ -184,6 +207,6 @@ def write_index(run_dir: Path, params: Params, manifest: Manifest) -> None:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), autoescape=True)
     pages = [(s, t, (run_dir / f"{s}.html").exists()) for s, t in PAGES.items()]
     html = env.get_template(TEMPLATE.name).render(
-        params=params, manifest=manifest, summary=executive_summary(run_dir, params), pages=pages,
+        params=params, manifest=manifest, summary=executive_summary(run_dir, params, manifest.quick), pages=pages,
         color=HEALTH_COLORS)
     (run_dir / "index.html").write_text(html)

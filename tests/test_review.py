@@ -90,3 +90,13 @@ def test_review_verdicts_follow_the_thresholds(single_market, tmp_path):
     bad.save(tmp_path)
     assert Review.load(tmp_path) == bad
     assert list(review_table(bad)["check"])[:4] == ["R-hat", "bulk ESS", "divergences", "BFMI"]
+
+
+def test_a_missing_bfmi_is_not_a_pass(single_market):
+    data, truth = single_market
+    idata = idata_from_truth(truth, [*MODEL_VARS, "channel_contribution_original_scale"], n_draws=4)
+    rng = np.random.default_rng(2)
+    idata.add_groups(posterior_predictive={"y": rng.normal(0, 1, (1, 4, data.n_dates))},
+                     observed_data={"y": rng.normal(0, 1, data.n_dates)}, constant_data={"target_scale": np.array(1.0)})
+    bfmi = {c.name: c for c in model_review(idata, data, Diagnostics(**{**DIAG, "bfmi_min": float("nan")})).checks}["BFMI"]
+    assert bfmi.verdict == "review" and "not computed" in bfmi.detail
