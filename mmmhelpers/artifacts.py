@@ -177,6 +177,7 @@ class Gain(Part):
     mean: float
     hdi_94: list[float]
     prob_positive: float  # share of posterior draws in which the plan beats the baseline
+    held_out: bool | None = None  # True: scored on draws not used to choose the plan (cross-fit), not optimistic by construction
 
 
 class Baseline(Part):
@@ -184,7 +185,8 @@ class Baseline(Part):
 
     allocation: list[dict[str, Any]]
     response: Response
-    gain: Gain | None = None  # the optimal plan's paired gain over this baseline
+    gain: Gain | None = None  # the optimal plan's paired gain over this baseline (held out when gain.held_out)
+    gain_in_sample: Gain | None = None  # the same, scored on the draws that chose the plan (optimistic)
 
 
 class Scenario(Part):
@@ -257,9 +259,13 @@ class Allocation(Record):
 
     @property
     def gain(self) -> float:
-        """Relative gain of the optimal split over the initial one (posterior means)."""
+        """Relative gain of the optimal split over the initial one: the paired gain's mean (held out when it is)
+        over the initial split's mean response."""
         base = self.initial.response.mean
-        return self.response.mean / base - 1 if base else float("nan")
+        if not base:
+            return float("nan")
+        g = self.initial.gain
+        return g.mean / base if g is not None else self.response.mean / base - 1
 
 
 class ReviewCheck(Part):

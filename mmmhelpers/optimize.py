@@ -29,12 +29,13 @@ from mmmhelpers.artifacts import (
 from mmmhelpers.config import ObjectiveSpec, OptimizationSpec, Params
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, build_problem, cell_labels, check_feasible
 from mmmhelpers.data import MMMData
-from mmmhelpers.response import ResponseModel, posterior_media, response_model
+from mmmhelpers.response import ResponseModel, draw_subset, posterior_media, response_model
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["Plan", "InfeasibleError", "ResponseConstraint", "objective_value", "optimize_budget", "allocation_records",
            "allocate", "hdi94", "paired_gain", "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media",
-           "response_model", "history_split", "equal_split", "plan_spend", "response_over_time"]
+           "response_model", "history_split", "equal_split", "plan_spend", "response_over_time", "cross_fit_plans",
+           "held_out_gain"]
 
 
 FTOL = 1e-10  # on the objective relative to the starting split's: 1e-12 sits at float noise and only adds steps
@@ -324,6 +325,35 @@ def paired_gain(plan_draws: np.ndarray, base_draws: np.ndarray) -> Gain:
                 prob_positive=round(float(np.mean(diff > 0)), 4))
 
 
+HALVES = 2  # cross-fitting: the draws are split in two; each half chooses a plan, the other scores it
+
+
+def cross_fit_plans(rm: ResponseModel, problem: LinearProblem, objective: ObjectiveSpec | None, x0: np.ndarray,
+                    budget: float, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Plans chosen on one half of the posterior draws, each with the positions of the other half (to score it on).
+
+    The gain of a plan scored on the draws that chose it is optimistic by construction (the optimizer fits the
+    draws' noise); scored on the other half, it is not.
+    """
+    order = np.random.default_rng(seed).permutation(rm.n_draws)
+    halves = [np.sort(part) for part in np.array_split(order, HALVES)]
+    plans = []
+    for k, fit_on in enumerate(halves):
+        plan = optimize_budget(draw_subset(rm, fit_on), problem, objective, x0=x0, budget=budget)
+        if not plan.success:
+            raise RuntimeError(f"optimization: the plan on half {k + 1} of the draws (for the held-out gain) did not "
+                               f"converge ({plan.message})")
+        plans.append((plan.spend, halves[1 - k]))
+    return plans
+
+
+def held_out_gain(rm: ResponseModel, plans: list[tuple[np.ndarray, np.ndarray]], base: np.ndarray) -> Gain:
+    """The paired gain over ``base`` of each half's plan, on the draws that did not choose it (pooled)."""
+    base_draws = rm.draws(base)
+    diff = np.concatenate([rm.draws(spend)[score] - base_draws[score] for spend, score in plans])
+    return paired_gain(diff, np.zeros_like(diff)).model_copy(update={"held_out": True})
+
+
 def history_split(data: MMMData, budget: float) -> np.ndarray:
     """The historical average split of spend, scaled to ``budget`` per period, ``(*panel, channel)``."""
     history = data.X.mean(axis=0)
@@ -429,10 +459,13 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
     if not best.success:
         raise RuntimeError(f"optimization: the optimizer did not converge ({best.message})")
 
+    halves = cross_fit_plans(rm, problem, opt.objective, initial, opt.budget, seed_for(params.seed, "optimize", 2))
+
     def baseline(x) -> Baseline:
         split = rm.split(x)
         return Baseline(allocation=allocation_records(rm, x, split["cells"], rm.marginal(x, opt.weights)),
-                        response=_response(split["objective"]), gain=paired_gain(best.draws, split["objective"]))
+                        response=_response(split["objective"]), gain=held_out_gain(rm, halves, x),
+                        gain_in_sample=paired_gain(best.draws, split["objective"]))
 
     scenarios = []
     for m in opt.scenarios:

@@ -156,6 +156,10 @@ def _hdi(r) -> str:
     return f"94% HDI {r.hdi_94[0]:,.0f} to {r.hdi_94[1]:,.0f}"
 
 
+HELD_OUT_WORDS = ("scored on posterior draws not used to choose the plan (plans chosen on one half of the draws, "
+                  "scored on the other)")
+
+
 def allocation_headline(alloc: Allocation, currency: str = "", target_label: str = "") -> str:
     """The optimize page's first paragraph: the plan's response against the historical split, paired, and
     what the window counts; amounts in ``currency`` (e.g. EUR), responses in ``target_label`` (e.g. sales)."""
@@ -169,6 +173,10 @@ def allocation_headline(alloc: Allocation, currency: str = "", target_label: str
     if gain is not None:
         text += (f" Paired draw by draw, the gain is {gain.mean:,.0f} ({_hdi(gain)}); the optimal plan wins in "
                  f"{gain.prob_positive:.0%} of posterior draws.")
+        if gain.held_out and alloc.initial.gain_in_sample is not None:
+            text += (f" Both are {HELD_OUT_WORDS}; scored on the draws that chose it, the gain would read "
+                     f"{alloc.initial.gain_in_sample.mean:,.0f} ({alloc.initial.gain_in_sample.prob_positive:.0%}), "
+                     "optimistic by construction.")
     if alloc.equal is not None and alloc.equal.gain is not None:
         g = alloc.equal.gain
         text += f" Against an equal split it gains {g.mean:,.0f} ({_hdi(g)}; wins in {g.prob_positive:.0%} of draws)."

@@ -14,7 +14,7 @@ over draws with respect to a per-draw copy of the plan gives every draw's exact 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytensor
@@ -26,7 +26,7 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, evaluate, shifted_sum
 
-__all__ = ["ResponseModel", "Window", "posterior_media", "response_model", "response_curves", "draw_indices",
+__all__ = ["ResponseModel", "Window", "draw_subset", "posterior_media", "response_model", "response_curves", "draw_indices",
            "MULTIPLIER_NAME"]
 
 MULTIPLIER_NAME = "media_temporal_latent_multiplier"
@@ -178,6 +178,26 @@ class ResponseModel(PlanCells):
         w = np.asarray(weights if weights is not None else np.ones(self.num_periods), float)
         _, jac = self.value_and_jac(plan)
         return np.einsum("t,stc->sc", w, jac) / w.sum()
+
+
+def draw_subset(rm: ResponseModel, keep: np.ndarray) -> ResponseModel:
+    """``rm`` restricted to the posterior draws at positions ``keep``: the same compiled functions, evaluated on
+    every draw (the others at zero spend) and the kept draws returned."""
+    keep = np.asarray(keep)
+    n = rm.n_draws
+
+    def full(spend):  # spend (kept draw, period, cell) -> (draw, period, cell)
+        out = np.zeros((n, *spend.shape[1:]))
+        out[keep] = spend
+        return out
+
+    def value_and_jac(spend):
+        r, j = rm._value_and_jac(full(spend))
+        return r[keep], j[keep]
+
+    return replace(rm, draw_idx=rm.draw_idx[keep], _value_and_jac=value_and_jac,
+                   _detail=lambda spend: rm._detail(full(spend))[keep],
+                   carryover_in=None if rm.carryover_in is None else rm.carryover_in[keep])
 
 
 class _Lazy:

@@ -105,7 +105,7 @@ def _plan(alloc: Allocation, target: str, cur: str) -> str:
     text = (f"For {cur}{plain_number(alloc.budget_per_period)} per week over {alloc.num_periods} weeks, the "
             f"recommended split ({'; '.join(moves) or 'the historical split is already optimal'}) adds an expected "
             f"{plain_number(g.mean)} {target} over the historical split ({_hdi(*g.hdi_94)}); it does better in "
-            f"{g.prob_positive:.0%} of the posterior draws.")
+            f"{g.prob_positive:.0%} of the posterior draws{' not used to choose it' if g.held_out else ''}.")
     if g.prob_positive < 0.8:
         text += " That is not a confident win: treat the reallocation as a hypothesis to test, not a decision."
     return text
