@@ -14,7 +14,8 @@ import xarray as xr
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 
-__all__ = ["decomposition", "baseline_total", "component_totals", "driver_totals", "effect_vs_spend", "roas_table"]
+__all__ = ["decomposition", "baseline_total", "rank_probability", "component_totals", "driver_totals", "effect_vs_spend",
+           "roas_table"]
 
 BASE_PARTS = {"intercept_contribution": "baseline", "yearly_seasonality_contribution": "seasonality",
               "trend_contribution": "trend"}
@@ -62,18 +63,29 @@ def _summary(draws: np.ndarray) -> tuple[float, float, float]:
 
 
 def component_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
-    """Per component: total over the data (mean, 94% HDI) and share of the total (mean, 94% HDI)."""
+    """Per component: total over the data (mean, 94% HDI), share of the total (mean, 94% HDI) and, for media, the
+    share of draws in which it contributed the most of all channels (``P(largest)``)."""
     other = [d for d in dec.dims if d not in ("component", "chain", "draw")]
     tot = dec.sum(other).stack(sample=("chain", "draw"))
     grand = tot.sum("component")
+    media = [str(c) for c in dec["component"].values if c in channels]
+    p_top = rank_probability(tot.sel(component=media).transpose("sample", "component").values) if media else []
     rows = []
     for comp in dec["component"].values:
         t = tot.sel(component=comp).values
         m, lo, hi = _summary(t)
         sm, slo, shi = _summary(t / grand.values)
         rows.append({"component": str(comp), "kind": "media" if comp in channels else "base",
-                     "contribution": m, "HDI 3%": lo, "HDI 97%": hi, "share": sm, "share 3%": slo, "share 97%": shi})
+                     "contribution": m, "HDI 3%": lo, "HDI 97%": hi, "share": sm, "share 3%": slo, "share 97%": shi,
+                     "P(largest)": p_top[media.index(str(comp))] if str(comp) in media else np.nan})
     return pd.DataFrame(rows)
+
+
+def rank_probability(draws: np.ndarray) -> np.ndarray:
+    """Per column of ``draws`` ``(sample, item)``: the share of samples in which it is the largest (NaN ignored)."""
+    draws = np.where(np.isnan(draws), -np.inf, draws)
+    top = np.argmax(draws, axis=1)
+    return np.bincount(top, minlength=draws.shape[1]) / draws.shape[0]
 
 
 def driver_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
@@ -103,10 +115,11 @@ def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:
 
 def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: int = 0,
                step: float = 0.01) -> pd.DataFrame:
-    """Per channel: ROAS (contribution / spend over the data, every posterior draw) and marginal ROAS (extra
+    """Per channel, over the data's weeks: ROAS (contribution / spend, every posterior draw), marginal ROAS (extra
     contribution per extra unit of spend when that channel's spend rises by ``step`` in every week, on
-    ``n_draws`` draws), mean and 94% HDI."""
-    from mmmhelpers.response import draw_indices, posterior_media
+    ``n_draws`` draws; the time-varying media multiplier included, as in the contribution), mean and 94% HDI, and
+    the share of draws in which the channel's ROAS is the highest (``P(highest ROAS)``)."""
+    from mmmhelpers.response import data_window_multiplier, draw_indices, posterior_media
     from mmmhelpers.transforms import evaluate
 
     idx = draw_indices(idata, n_draws, seed)  # mROAS re-evaluates the media: a subsample; ROAS uses every draw
@@ -114,15 +127,20 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
     tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
     tot = tot.transpose("sample", "channel").values
     spend = data.total_spend
-    base = evaluate(posterior_media(spec, data, idata, data.X[:, None], idx))
+    mult = data_window_multiplier(idata, data.panel, data.channels, idx)
+    base = evaluate(posterior_media(spec, data, idata, data.X[:, None], idx, mult))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roas_draws = np.where(spend > 0, tot / spend, np.nan)
+    p_top = rank_probability(roas_draws)
     rows = []
     for i, ch in enumerate(data.channels):
         X = data.X.copy()
         X[..., i] *= 1 + step
-        more = evaluate(posterior_media(spec, data, idata, X[:, None], idx))
+        more = evaluate(posterior_media(spec, data, idata, X[:, None], idx, mult))
         extra = (more - base)[..., i].reshape(base.shape[0], base.shape[1], -1).sum(axis=(0, 2))
         roas = _summary(tot[:, i] / spend[i]) if spend[i] > 0 else (np.nan,) * 3
         mroas = _summary(extra / (step * spend[i])) if spend[i] > 0 else (np.nan,) * 3
         rows.append({"channel": ch, "ROAS": roas[0], "ROAS 3%": roas[1], "ROAS 97%": roas[2],
-                     "mROAS": mroas[0], "mROAS 3%": mroas[1], "mROAS 97%": mroas[2]})
+                     "mROAS": mroas[0], "mROAS 3%": mroas[1], "mROAS 97%": mroas[2],
+                     "P(highest ROAS)": p_top[i] if spend[i] > 0 else np.nan})
     return pd.DataFrame(rows)

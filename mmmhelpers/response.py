@@ -26,7 +26,8 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, evaluate, shifted_sum
 
-__all__ = ["ResponseModel", "Window", "draw_subset", "posterior_media", "response_model", "response_curves", "draw_indices",
+__all__ = ["ResponseModel", "Window", "draw_subset",
+           "data_window_multiplier", "posterior_media", "response_model", "response_curves", "draw_indices",
            "MULTIPLIER_NAME"]
 
 MULTIPLIER_NAME = "media_temporal_latent_multiplier"
@@ -51,6 +52,17 @@ def last_week_multiplier(idata, panel: dict, channels: list[str], idx: np.ndarra
     if MULTIPLIER_NAME not in idata.posterior:
         return None
     return _draws_on_grid(idata.posterior[MULTIPLIER_NAME].isel(date=-1), panel, channels, idx)
+
+
+def data_window_multiplier(idata, panel: dict, channels: list[str], idx: np.ndarray) -> np.ndarray | None:
+    """The media multiplier over the data's weeks, per draw ``(date, sample, *panel, channel)``, or None."""
+    if MULTIPLIER_NAME not in idata.posterior:
+        return None
+    da = idata.posterior[MULTIPLIER_NAME]
+    post = da.stack(sample=("chain", "draw")).isel(sample=idx)
+    template = xr.DataArray(np.zeros((*[len(v) for v in panel.values()], len(channels))),
+                            dims=(*panel, "channel"), coords={**panel, "channel": channels})
+    return post.broadcast_like(template).transpose("date", "sample", *panel, "channel").values
 
 
 def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarray, multiplier=None):

@@ -55,15 +55,22 @@ def _table(run_dir: Path, name: str) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.exists() else None
 
 
-def _period(run_dir: Path) -> str | None:
+def _data_period(run_dir: Path, default: str) -> tuple[str | None, str]:
+    """The data's span in words, and the period word of one row (day, week, month) from the data themselves."""
     try:
-        dates = load_data(run_dir).dates
+        data = load_data(run_dir)
     except OSError:  # stage 01 did not run
-        return None
-    return f"{len(dates)} weeks, {dates[0]:%d %b %Y} to {dates[-1]:%d %b %Y}."
+        return None, default
+    dates, word = data.dates, data.period
+    return f"{len(dates)} {word}s, {dates[0]:%d %b %Y} to {dates[-1]:%d %b %Y}.", word
 
 
-def _drivers(drivers: pd.DataFrame, target: str) -> str:
+def _chance(p) -> str:
+    """', the largest in 83% of the posterior draws' from a probability column (nothing when it is missing)."""
+    return "" if p is None or pd.isna(p) else f" in {p:.0%} of the posterior draws"
+
+
+def _drivers(drivers: pd.DataFrame, target: str, period: str = "week") -> str:
     """Group shares with intervals; groups that net to under 1% either way (seasonality over whole years,
     one-off events) are named together rather than shown as "0% (0% to 0%)"."""
     rows = drivers.to_dict("records")
@@ -73,28 +80,33 @@ def _drivers(drivers: pd.DataFrame, target: str) -> str:
     text = f"Shares of {target} explained by the model: " + "; ".join(parts) + "."
     if small:
         verb = "nets" if len(small) == 1 else "net"
-        text += (f" {' and '.join(small).capitalize()} {verb} to under 1% of {target} over these weeks "
-                 "(they move it between weeks more than they add to it).")
+        text += (f" {' and '.join(small).capitalize()} {verb} to under 1% of {target} over these {period}s "
+                 f"(they move it between {period}s more than they add to it).")
     return text
 
 
-def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str) -> str | None:
+def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str,
+              period: str = "week") -> str | None:
     bits = []
     if contrib is not None:
         media = contrib[contrib["kind"] == "media"].sort_values("contribution", ascending=False)
         if len(media):
             top = media.iloc[0]
             bits.append(f"{top.component} contributed the most: {plain_number(top.contribution)} {target} "
-                        f"({_hdi(top['HDI 3%'], top['HDI 97%'])}), {top.share:.0%} of the total")
+                        f"({_hdi(top['HDI 3%'], top['HDI 97%'])}), {top.share:.0%} of the total; it is the largest"
+                        f"{_chance(top.get('P(largest)'))}")
     if roas is not None and roas["ROAS"].notna().any():
         best = roas.sort_values("ROAS", ascending=False).iloc[0]
-        bits.append(f"{best.channel} returned the most per {cur or 'currency unit'} spent: ROAS {plain_number(best.ROAS)} "
-                    f"{target} per {cur or 'unit'} ({_hdi(best['ROAS 3%'], best['ROAS 97%'])}); the next "
-                    f"{cur or 'unit'} there returns {plain_number(best.mROAS)} (marginal ROAS)")
+        unit = cur or "currency unit"
+        bits.append(f"over the data's {period}s, {best.channel} returned the most per {unit} spent: ROAS "
+                    f"{plain_number(best.ROAS)} {target} per {unit} ({_hdi(best['ROAS 3%'], best['ROAS 97%'])}), the "
+                    f"highest{_chance(best.get('P(highest ROAS)'))}; one more {unit} in each of those {period}s would "
+                    f"have returned {plain_number(best.mROAS)} per {unit} (marginal ROAS; the budget page's marginal ROAS "
+                    "is at the plan's spend, in the plan's window)")
     return "; ".join(bits) + "." if bits else None
 
 
-def _plan(alloc: Allocation, target: str, cur: str) -> str:
+def _plan(alloc: Allocation, target: str, cur: str, period: str = "week") -> str:
     moves = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
         label = " @ ".join(str(v) for k, v in best.items() if k not in ("spend_per_period", "response", "roas", "mroas"))
@@ -102,7 +114,7 @@ def _plan(alloc: Allocation, target: str, cur: str) -> str:
             moves.append(f"{label} {cur}{plain_number(hist['spend_per_period'])} → "
                          f"{cur}{plain_number(best['spend_per_period'])}")
     g = alloc.initial.gain
-    text = (f"For {cur}{plain_number(alloc.budget_per_period)} per week over {alloc.num_periods} weeks, the "
+    text = (f"For {cur}{plain_number(alloc.budget_per_period)} per {period} over {alloc.num_periods} {period}s, the "
             f"recommended split ({'; '.join(moves) or 'the historical split is already optimal'}) adds an expected "
             f"{plain_number(g.mean)} {target} over the historical split ({_hdi(*g.hdi_94)}); it does better in "
             f"{g.prob_positive:.0%} of the posterior draws{' not used to choose it' if g.held_out else ''}.")
@@ -111,7 +123,7 @@ def _plan(alloc: Allocation, target: str, cur: str) -> str:
     return text
 
 
-def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | None, rec) -> str:
+def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | None, rec, period: str = "week") -> str:
     bits = []
     if review is not None:
         flagged = [c.name for c in review.checks if c.verdict != "pass"]
@@ -122,8 +134,9 @@ def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | 
         bits.append(f"sampler {diag.health.upper()}")
     if oos is not None:
         s = oos.summary
-        bits.append(f"on {oos.holdout_weeks} held-out weeks the forecast was off by {s.mape:.1%} on average (MAPE) "
-                    f"and {s.coverage_94:.0%} of the weeks fell inside the 94% band")
+        folds = f" (mean over {len(oos.folds)} forecast origins)" if len(oos.folds) > 1 else ""
+        bits.append(f"on {oos.holdout_weeks} held-out {period}s{folds} the forecast was off by {s.mape:.1%} on average "
+                    f"(MAPE) and {s.coverage_94:.0%} of the {period}s fell inside the 94% band")
     if rec is not None:
         bits.append(f"{int(rec['covered'].sum())} of {len(rec)} known true parameters recovered inside their 94% HDI")
     text = "; ".join(bits)
@@ -181,18 +194,18 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     if diag:
         head = f"{head} {scope}"
     points = []
-    period = _period(run_dir)
-    if period:
-        points.append(("Data", period))
+    span, period = _data_period(run_dir, params.report.period)
+    if span:
+        points.append(("Data", span))
     drivers = _table(run_dir, "drivers")
     if drivers is not None:
-        points.append(("What drove " + target, _drivers(drivers, target)))
-    channels = _channels(_table(run_dir, "contributions"), _table(run_dir, "roas"), target, cur.strip())
+        points.append(("What drove " + target, _drivers(drivers, target, period)))
+    channels = _channels(_table(run_dir, "contributions"), _table(run_dir, "roas"), target, cur.strip(), period)
     if channels:
         points.append(("Channels", channels))
     if alloc is not None and alloc.initial.gain is not None:
-        points.append(("Recommendation", _plan(alloc, target, cur)))
-    points.append(("Checks", _checks(diag, review, oos, rec)))
+        points.append(("Recommendation", _plan(alloc, target, cur, period)))
+    points.append(("Checks", _checks(diag, review, oos, rec, period)))
     details = []
     if diag:
         details.append(("Sampling", f"{diag.sampler}, {diag.chains} chains × {diag.draws} draws; compile "

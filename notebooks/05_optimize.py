@@ -48,7 +48,8 @@ if alloc is not None:
 if alloc is not None:
     display(table(report.plan_table(alloc), caption="Per channel: spend per period, incremental response over the "
                   "plan, ROAS and marginal ROAS (response per extra unit of spend) of the historical split and the "
-                  "optimal plan"))
+                  "optimal plan, in the plan's window with its carryover tail and at each plan's spend (the fit "
+                  "page's ROAS is over the data's weeks at the spend that happened: another quantity)"))
 
 # %% [markdown]
 # At the optimum, channels that are not held by a bound or a rule have (nearly) equal marginal ROAS: moving a unit of

@@ -390,6 +390,18 @@ def test_roas_and_marginal_roas_match_a_hand_computation(fitted):
         assert table.loc[ch, "ROAS"] == pytest.approx((base[..., i].sum(axis=1) / spend[i]).mean(), rel=1e-10)
         assert table.loc[ch, "mROAS"] == pytest.approx((extra / (0.01 * spend[i])).mean(), rel=1e-8)
         assert table.loc[ch, "mROAS"] < table.loc[ch, "ROAS"]  # a concave curve: the next unit returns less
+    roas_draws = base.sum(axis=1) / spend  # (draw, channel)
+    for i, ch in enumerate(data.channels):
+        assert table.loc[ch, "P(highest ROAS)"] == pytest.approx(np.mean(roas_draws.argmax(axis=1) == i))
+    # a time-varying media multiplier enters the marginal ROAS as it enters the contribution
+    ramp = np.linspace(0.5, 1.5, n)
+    idata.posterior["media_temporal_latent_multiplier"] = (("chain", "draw", "date"), np.broadcast_to(ramp, (1, 3, n)))
+    tv = roas_table(idata, data, mmm.spec, n_draws=3, step=0.01).set_index("channel")
+    for i, ch in enumerate(data.channels):
+        X = data.X.copy()
+        X[:, i] *= 1.01
+        extra = ((hand_contrib(mmm, idata, X)[:, :n, i] - base[..., i]) * ramp).sum(axis=1)
+        assert tv.loc[ch, "mROAS"] == pytest.approx((extra / (0.01 * spend[i])).mean(), rel=1e-8)
 
 
 def _numpy_rm(b: np.ndarray, k: float, num_periods: int = 1):

@@ -28,3 +28,33 @@ def test_a_quick_run_is_never_green(tmp_path):
     s = executive_summary(tmp_path, PARAMS, quick=True)
     assert s.health == "amber"
     assert s.banner_items[0][0] == "--quick run" and "4 chains × 1000 draws" in s.banner_items[0][1]
+
+
+def test_rankings_carry_their_probability_and_the_period_word_comes_from_the_data(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from mmmhelpers.data import from_frame
+    from mmmhelpers.exports import save_table
+
+    dates = pd.date_range("2024-01-01", periods=40, freq="D")  # daily data
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"date": dates, "y": rng.uniform(90, 110, 40), "tv": rng.uniform(0, 5, 40),
+                          "search": rng.uniform(0, 5, 40)})
+    from mmmhelpers.artifacts import save_data
+
+    save_data(tmp_path, from_frame(frame, channels=["tv", "search"], controls=[], dims=[], date_column="date",
+                                   target_column="y"), None)
+    save_table(tmp_path, "contributions", pd.DataFrame([
+        {"component": "tv", "kind": "media", "contribution": 500.0, "HDI 3%": 300.0, "HDI 97%": 700.0, "share": 0.12,
+         "share 3%": 0.08, "share 97%": 0.16, "P(largest)": 0.71},
+        {"component": "search", "kind": "media", "contribution": 400.0, "HDI 3%": 200.0, "HDI 97%": 600.0,
+         "share": 0.1, "share 3%": 0.05, "share 97%": 0.15, "P(largest)": 0.29}]))
+    save_table(tmp_path, "roas", pd.DataFrame([
+        {"channel": "tv", "ROAS": 2.0, "ROAS 3%": 1.0, "ROAS 97%": 3.0, "mROAS": 1.5, "P(highest ROAS)": 0.17},
+        {"channel": "search", "ROAS": 3.0, "ROAS 3%": 1.5, "ROAS 97%": 4.5, "mROAS": 2.0, "P(highest ROAS)": 0.83}]))
+    points = dict(executive_summary(tmp_path, PARAMS).points)
+    assert points["Data"].startswith("40 days,")
+    assert "the largest in 71% of the posterior draws" in points["Channels"]
+    assert "search returned the most" in points["Channels"] and "the highest in 83% of the posterior draws" in points["Channels"]
+    assert "over the data's days" in points["Channels"] and "week" not in points["Channels"]
