@@ -196,6 +196,7 @@ class Scenario(Part):
     budget_per_period: float
     response: Response
     allocation: list[dict[str, Any]]
+    solver: str | None = None  # "ok", or why the optimizer failed (the page flags it)
 
 
 class WindowInfo(Part):
@@ -228,6 +229,7 @@ class AlternativeResult(Part):
     response: Response
     gain_over_historical: Gain  # paired, over the historical split at this plan's budget
     allocation: list[dict[str, Any]]
+    solver: str | None = None  # "ok", or why the optimizer failed (the page flags it)
 
 
 class Allocation(Record):

@@ -364,8 +364,16 @@ def equal_split(rm: ResponseModel, budget: float) -> np.ndarray:
     return np.full(rm.shape, budget / rm.size)
 
 
+def solver_status(plan: Plan) -> str:
+    """``ok``, or the optimizer's own words when it failed or broke a constraint (shown beside the number)."""
+    return "ok" if plan.success else f"FAILED: {plan.message}"
+
+
 def _mean_response(rm: ResponseModel, opt: OptimizationSpec, budget: float, x0) -> tuple[float, Plan]:
     plan = optimize_budget(rm, plan_problem(opt, rm, budget), opt.objective, x0=x0, budget=budget)
+    if not plan.success:  # a step of the target search: a wrong step would move the answer silently
+        raise RuntimeError(f"optimization.target: the optimal plan at {budget:,.6g} per period did not converge "
+                           f"({plan.message})")
     return float(plan.draws.mean()), plan
 
 
@@ -472,7 +480,7 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
         res = optimize_budget(rm, plan_problem(opt, rm, opt.budget * m), opt.objective, x0=best.per_period,
                               budget=opt.budget * m)
         scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res.draws),
-                                  allocation=allocation_records(rm, res.per_period)))
+                                  allocation=allocation_records(rm, res.per_period), solver=solver_status(res)))
     alternatives = []
     for a in opt.alternatives:
         spec = opt.alternative(a)
@@ -481,7 +489,8 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
         hist = rm.split(history_split(data, spec.budget))["objective"]
         alternatives.append(AlternativeResult(name=a.name, budget_per_period=spec.budget, response=_response(res.draws),
                                               gain_over_historical=paired_gain(res.draws, hist),
-                                              allocation=allocation_records(rm, res.per_period)))
+                                              allocation=allocation_records(rm, res.per_period),
+                                              solver=solver_status(res)))
     target = None
     if opt.target is not None:
         b, plan, achieved = target_budget(rm, opt, x0=best.per_period)

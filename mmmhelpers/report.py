@@ -237,7 +237,7 @@ def alternatives_table(alloc: Allocation) -> pd.DataFrame:
         g = a.gain_over_historical
         rows.append({"plan": a.name, "budget per period": a.budget_per_period, **split, "response": a.response.mean,
                      "HDI 3%": a.response.hdi_94[0], "HDI 97%": a.response.hdi_94[1],
-                     "gain vs historical": g.mean, "P(gain > 0)": g.prob_positive})
+                     "gain vs historical": g.mean, "P(gain > 0)": g.prob_positive, "optimizer": a.solver or "ok"})
     return pd.DataFrame(rows)
 
 
@@ -251,10 +251,10 @@ def constraint_table(alloc: Allocation) -> pd.DataFrame:
 
 def scenario_table(alloc: Allocation) -> pd.DataFrame:
     """Budget scenarios of ``allocation.json`` as a table (the planned budget included)."""
-    rows = [(1.0, alloc.response)] + [(s.multiplier, s.response) for s in alloc.scenarios]
+    rows = [(1.0, alloc.response, "ok")] + [(s.multiplier, s.response, s.solver or "ok") for s in alloc.scenarios]
     budget = alloc.budget_per_period
     df = pd.DataFrame([{"budget multiplier": m, "budget per period": m * budget, "expected response": r.mean,
-                        "HDI 3%": r.hdi_94[0], "HDI 97%": r.hdi_94[1]} for m, r in rows])
+                        "HDI 3%": r.hdi_94[0], "HDI 97%": r.hdi_94[1], "optimizer": how} for m, r, how in rows])
     return df.sort_values("budget multiplier").reset_index(drop=True)
 
 

@@ -30,7 +30,8 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
                                                 "held_out": True},
                                        "gain_in_sample": {"mean": 260.0, "hdi_94": [0.0, 480.0], "prob_positive": 0.97,
                                                           "held_out": None}},
-         "scenarios": [{"multiplier": 0.5, "budget_per_period": 4000.0, "response": RESP, "allocation": []}],
+         "scenarios": [{"multiplier": 0.5, "budget_per_period": 4000.0, "response": RESP, "allocation": [],
+                        "solver": "ok"}],
          "optimizer": {"method": "SLSQP", "success": True},
          "window": {"history_weeks": 7, "num_periods": 13, "tail_weeks": 7, "objective_window": "window_and_tail",
                     "multiplier": "none", "description": "13 periods; ..."},
@@ -47,7 +48,7 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
          "alternatives": [{"name": "half", "budget_per_period": 4000.0, "response": RESP,
                            "gain_over_historical": {"mean": 1.0, "hdi_94": [0.0, 2.0], "prob_positive": 0.9,
                                                     "held_out": None},
-                           "allocation": []}],
+                           "allocation": [], "solver": "FAILED: Iteration limit reached"}],
          "response_with_noise": None, "cells": ["x1", "x2"],
          "multi_objective": {"targets": ["a", "b"], "best": {}, "frontier": []}}
 

@@ -450,3 +450,18 @@ def test_draw_subset_answers_for_its_draws_only(rm6):
     np.testing.assert_allclose(sub.draws(x), rm6.draws(x)[keep], rtol=1e-12)
     np.testing.assert_allclose(sub.value_and_jac(x)[1], rm6.value_and_jac(x)[1][keep], rtol=1e-12)
     np.testing.assert_allclose(sub.split(x)["objective"], rm6.split(x)["objective"][keep], rtol=1e-12)
+
+
+def test_a_failed_solve_is_flagged_beside_its_number():
+    from test_artifacts import ALLOC
+
+    from mmmhelpers.artifacts import Allocation
+    from mmmhelpers.optimize import Plan, solver_status
+    from mmmhelpers.report import alternatives_table, scenario_table
+
+    assert solver_status(Plan(np.zeros((1, 2)), 0.0, np.zeros(3), False, "Iteration limit reached")) == \
+        "FAILED: Iteration limit reached"
+    raw = {**ALLOC, "scenarios": [{**ALLOC["scenarios"][0], "solver": "FAILED: Iteration limit reached"}]}
+    alloc = Allocation.model_validate(raw)
+    assert scenario_table(alloc).set_index("budget multiplier").loc[0.5, "optimizer"].startswith("FAILED")
+    assert alternatives_table(alloc).loc[0, "optimizer"] == "FAILED: Iteration limit reached"
