@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import NamedTuple
 
 import arviz as az
 import numpy as np
@@ -273,22 +274,31 @@ def _select(da, coords: str):
     return da.sel(dict(zip(dims, keys)))
 
 
-def resolve_source(source: str, idata, alloc: Allocation | None = None, diag=None) -> tuple[float, float, float]:
-    """This report's value for a ``report.published`` source (see docs/params.md): ``(value, hdi_low,
-    hdi_high)``; the HDI (94%) only for posterior quantities, NaN otherwise."""
+class Resolved(NamedTuple):
+    """This report's value for a published number: the value, and for posterior quantities its 94% HDI and sd."""
+
+    value: float
+    low: float = np.nan
+    high: float = np.nan
+    sd: float = np.nan
+
+
+def resolve_source(source: str, idata, alloc: Allocation | None = None, diag=None) -> Resolved:
+    """This report's value for a ``report.published`` source (see docs/params.md); the HDI (94%) and the
+    posterior sd only for posterior quantities, NaN otherwise."""
     kind, _, rest = source.partition(":")
     name, _, coords = rest.partition("[")
     if kind == "posterior":
         da = _select(idata.posterior[name], coords)
         low, high = az.hdi(da, hdi_prob=0.94)[name].values
-        return float(da.mean()), float(low), float(high)
+        return Resolved(float(da.mean()), float(low), float(high), float(da.std()))
     if kind == "data":
-        return float(_select(idata.constant_data[name], coords)), np.nan, np.nan
+        return Resolved(float(_select(idata.constant_data[name], coords)))
     if kind == "diagnostics":
         if diag is None or not hasattr(diag, rest):
             raise KeyError(f"{source}: no such diagnostics field")
-        return float(getattr(diag, rest)), np.nan, np.nan
-    return _plan_value(kind, rest, alloc), np.nan, np.nan
+        return Resolved(float(getattr(diag, rest)))
+    return Resolved(_plan_value(kind, rest, alloc))
 
 
 def _plan_value(kind: str, rest: str, alloc: Allocation | None) -> float:
@@ -317,23 +327,30 @@ def _plan_value(kind: str, rest: str, alloc: Allocation | None) -> float:
 
 
 def verdict(published: float, ours: float, low: float, high: float, tolerance: float) -> str:
-    """Does this report agree with the published number? Posterior quantities: is it inside our 94% HDI;
-    point values: within ``tolerance`` (relative; 0: exactly equal)."""
+    """Does this report agree with the published number? Within ``tolerance`` (relative; 0: exactly equal) it
+    agrees; a posterior quantity further off is "inside our 94% HDI, but ... off" (a wide interval is not
+    agreement) or "outside our 94% HDI"."""
     if np.isnan(ours):
         return "not found"
+    exact = tolerance == 0 or published == 0
+    rel = 0.0 if exact else (ours - published) / abs(published)
+    close = ours == published if exact else abs(rel) <= tolerance
     if not np.isnan(low):
-        return "inside our 94% HDI" if low <= published <= high else "outside our 94% HDI"
-    if tolerance == 0 or published == 0:
-        return "same" if ours == published else "differs"
-    rel = (ours - published) / abs(published)
-    return f"agrees (within {tolerance:.0%})" if abs(rel) <= tolerance else f"differs by {rel:+.0%}"
+        if not low <= published <= high:
+            return "outside our 94% HDI"
+        return (f"agrees (within {tolerance:.0%}; inside our 94% HDI)" if close else
+                f"inside our 94% HDI, but {rel:+.0%} off: not agreement")
+    if exact:
+        return "same" if close else "differs"
+    return f"agrees (within {tolerance:.0%})" if close else f"differs by {rel:+.0%}"
 
 
 def published_table(params: Params, page: str, idata, alloc: Allocation | None = None, diag=None,
                     variants: dict | None = None) -> pd.DataFrame:
     """``report.published`` numbers of one page ("fit" or "optimize"): the published value beside ours, its
-    94% HDI (posterior quantities), the relative difference and a verdict. ``variants`` maps a model variant's
-    name to its ``(idata, diagnostics)``, for the numbers compared with a variant."""
+    94% HDI (posterior quantities), the relative difference, the z-score (difference in posterior sds) and a
+    verdict. ``variants`` maps a model variant's name to its ``(idata, diagnostics)``, for the numbers compared
+    with a variant."""
     rows = []
     for p in (p for p in params.report.published if p.page == page):
         note = p.note
@@ -341,15 +358,16 @@ def published_table(params: Params, page: str, idata, alloc: Allocation | None =
             if p.variant is not None and p.variant not in (variants or {}):
                 raise KeyError(f"model variant {p.variant!r} was not fitted")
             idata_p, diag_p = (variants or {}).get(p.variant, (idata, diag))
-            ours, low, high = resolve_source(p.source, idata_p, alloc, diag_p)
+            ours, low, high, sd = resolve_source(p.source, idata_p, alloc, diag_p)
         except (KeyError, ValueError) as err:
-            ours = low = high = np.nan
+            ours = low = high = sd = np.nan
             note = f"{note} (not found: {err})".strip()
         hdi = "" if np.isnan(low) else f"{plain_number(low)} to {plain_number(high)}"
         model = {"model": next((v.title for v in params.model_variants if v.name == p.variant), "main model")} \
             if getattr(params, "model_variants", None) else {}
         rows.append({"quantity": p.label, **model, "published": p.value, "this report": ours, "94% HDI": hdi,
-                     "difference": (ours - p.value) / abs(p.value) if p.value else np.nan,
+                     "relative difference": (ours - p.value) / abs(p.value) if p.value else np.nan,
+                     "z-score": (ours - p.value) / sd if sd > 0 else np.nan,
                      "verdict": verdict(p.value, ours, low, high, p.tolerance), "note": note})
     return pd.DataFrame(rows)
 

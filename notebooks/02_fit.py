@@ -179,7 +179,7 @@ if any(p.page == "fit" for p in params.report.published):
     display(md(f"**Published vs this report.** The published numbers are those of *{params.report.reference}*."
                if params.report.reference else "**Published vs this report.**"))
     display(table(published_table(params, "fit", idata, diag=diag, variants=published_models(variants)),
-                  percent=("difference",),
+                  percent=("relative difference",),
                   caption="Published vs this report: posterior means with our 94% HDI; a published value inside "
                   "it agrees"))
 

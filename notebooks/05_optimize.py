@@ -136,6 +136,6 @@ if many and cp.front is not None:
 
 # %%
 if any(p.page == "optimize" for p in params.report.published):
-    display(table(report.published_table(params, "optimize", idata, alloc), percent=("difference",),
+    display(table(report.published_table(params, "optimize", idata, alloc), percent=("relative difference",),
                   caption="Published vs this report" + (f" ({params.report.reference})" if params.report.reference
                                                         else "")))

@@ -314,8 +314,8 @@ def test_published_sources_resolve_to_this_reports_numbers(fitted):
     assert resolve_source("allocation:x2", idata, alloc)[0] == 2.2
     assert resolve_source("response:historical", idata, alloc)[0] == 9.0
     draws = idata.posterior["saturation_lam"].sel(channel="x1").values.ravel()
-    mean, low, high = resolve_source("posterior:saturation_lam[x1]", idata, alloc)
-    assert mean == pytest.approx(draws.mean())
+    mean, low, high, sd = resolve_source("posterior:saturation_lam[x1]", idata, alloc)
+    assert mean == pytest.approx(draws.mean()) and sd == pytest.approx(draws.std())
     assert (low, high) == pytest.approx((draws.min(), draws.max()))  # 3 draws: the 94% HDI spans them all
     idata = idata.copy()
     import xarray as xr
@@ -336,7 +336,8 @@ def test_published_verdicts_and_the_page_each_number_goes_on(fitted):
     from mmmhelpers.config import ReportSpec
     from mmmhelpers.report import published_table, verdict
 
-    assert verdict(0.475, 0.47, 0.1, 0.9, 0.05) == "inside our 94% HDI"
+    assert verdict(0.475, 0.47, 0.1, 0.9, 0.05) == "agrees (within 5%; inside our 94% HDI)"
+    assert verdict(0.8, 0.47, 0.1, 0.9, 0.05) == "inside our 94% HDI, but -41% off: not agreement"
     assert verdict(0.95, 0.47, 0.1, 0.9, 0.05) == "outside our 94% HDI"
     assert verdict(2.80, 2.85, np.nan, np.nan, 0.05) == "agrees (within 5%)"
     assert verdict(2.80, 3.08, np.nan, np.nan, 0.05) == "differs by +10%"
@@ -350,6 +351,9 @@ def test_published_verdicts_and_the_page_each_number_goes_on(fitted):
     fit = published_table(params, "fit", idata)
     assert list(fit["quantity"]) == ["lam x1", "missing"]
     assert fit["verdict"].iloc[1] == "not found" and "not found" in fit["note"].iloc[1]
+    draws = idata.posterior["saturation_lam"].sel(channel="x1").values.ravel()
+    assert fit["z-score"].iloc[0] == pytest.approx((draws.mean() - 0.5) / draws.std())
+    assert fit["relative difference"].iloc[0] == pytest.approx((draws.mean() - 0.5) / 0.5)
     plans = published_table(params, "optimize", idata, _published_alloc())
     assert list(plans["verdict"]) == ["agrees (within 5%)"]
     with pytest.raises(ValidationError, match="unknown source kind"):
