@@ -253,6 +253,7 @@ class Allocation(Record):
     budget_use: str = "exact"
     constraints: list[dict[str, Any]] = Field(default_factory=list)
     capped: list[dict[str, Any]] = Field(default_factory=list)  # cells held to the most spend the data saw
+    extrapolation_allowed: bool | None = None  # True: optimization.allow_extrapolation lifted those caps
     target: TargetResult | None = None
     alternatives: list[AlternativeResult] = Field(default_factory=list)
     response_with_noise: Response | None = None  # the plan's response with noise_level on its spend

@@ -518,6 +518,7 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
         budget_use=opt.budget_use,
         constraints=[c.model_dump(exclude_defaults=True) for c in opt.constraints],
         capped=_caps(rm, problem, best),
+        extrapolation_allowed=True if opt.allow_extrapolation else None,
         target=target,
         alternatives=alternatives,
         response_with_noise=(_noise_response(rm, best, opt.noise_level, seed_for(params.seed, "optimize", 1))

@@ -157,6 +157,10 @@ def _hdi(r) -> str:
     return f"94% HDI {r.hdi_94[0]:,.0f} to {r.hdi_94[1]:,.0f}"
 
 
+GUARD_WORDS = ("The guard caps each cell's spend in every period of the plan at the most that cell spent in one period "
+               "of the data; it does not keep spend above the least the data saw.")
+EXTRAPOLATION_WORDS = ("Extrapolation allowed (optimization.allow_extrapolation: true): the plan may spend more in a cell "
+                       "than the data ever saw there, where its response is the model's extrapolation, not evidence.")
 HELD_OUT_WORDS = ("scored on posterior draws not used to choose the plan (plans chosen on one half of the draws, "
                   "scored on the other)")
 
@@ -192,9 +196,10 @@ def allocation_headline(alloc: Allocation, currency: str = "", target_label: str
     held = [c for c in alloc.capped if c.get("binding", True)]
     if held:
         cells = ", ".join(f"{c['cell']} (at most {c['observed_max_per_period']:,.0f})" for c in held)
-        text += (f"\n\n**Held to the spend the data saw:** {cells}. The model has no evidence beyond the most each of "
-                 "these spent in one week, so the plan does not go there (`optimization.allow_extrapolation: true` "
-                 "lifts this).")
+        text += (f"\n\n**Held to the spend the data saw:** {cells}. {GUARD_WORDS} These cells reach their cap: "
+                 "the model has no evidence beyond it (`optimization.allow_extrapolation: true` lifts this).")
+    if alloc.extrapolation_allowed:
+        text += f"\n\n**{EXTRAPOLATION_WORDS}**"
     if alloc.response_with_noise is not None:
         r = alloc.response_with_noise
         text += f"\n\n**With noise on the planned spend**, the response is {r.mean:,.0f} ({_hdi(r)})."

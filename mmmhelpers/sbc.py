@@ -22,7 +22,7 @@ from scipy import stats
 __all__ = ["rank_of", "uniformity_p", "reading", "sbc_table", "mmm_sbc_task", "run_sbc", "sbc_parameters",
            "sbc_section"]
 
-ALPHA = 0.01  # a parameter's ranks are flagged when the uniformity test's p-value is below this
+ALPHA = 0.01  # family-wise: a parameter is flagged when its p-value is below ALPHA / (parameters tested) (Bonferroni)
 
 
 def rank_of(truth: np.ndarray, posterior: np.ndarray, L: int) -> np.ndarray:
@@ -48,11 +48,11 @@ def uniformity_p(ranks: np.ndarray, L: int) -> float:
     return float(stats.chisquare(counts).pvalue)
 
 
-def reading(ranks: np.ndarray, L: int, p: float) -> str:
-    """The ranks in plain words."""
+def reading(ranks: np.ndarray, L: int, p: float, alpha: float = ALPHA) -> str:
+    """The ranks in plain words (``alpha``: the per-parameter threshold, adjusted for the number tested)."""
     u = (np.asarray(ranks) + 0.5) / (L + 1)
-    if p >= ALPHA:
-        return "uniform: the fit recovers this parameter's posterior"
+    if p >= alpha:
+        return "no evidence of miscalibration (ranks consistent with uniform)"
     ends, mean = float(np.mean((u < 0.1) | (u > 0.9))), float(np.mean(u))
     if abs(mean - 0.5) > 2.5 * np.sqrt(1 / 12 / len(u)):
         side = "above" if mean < 0.5 else "below"
@@ -66,13 +66,16 @@ def reading(ranks: np.ndarray, L: int, p: float) -> str:
 
 
 def sbc_table(ranks: pd.DataFrame, L: int) -> pd.DataFrame:
-    """Per parameter (columns of ``ranks``, one row per SBC draw): draws, the uniformity p-value, a flag, a reading."""
+    """Per parameter (columns of ``ranks``, one row per SBC draw): draws, the uniformity p-value and its Bonferroni
+    adjustment for the number of parameters tested, a flag (``uniform``: no evidence against it) and a reading."""
     rows = []
+    alpha = ALPHA / max(len(ranks.columns), 1)
     for name in ranks.columns:
         r = ranks[name].dropna().astype(int).to_numpy()
         p = uniformity_p(r, L)
-        rows.append({"parameter": name, "draws": len(r), "p-value": p, "uniform": p >= ALPHA,
-                     "reading": reading(r, L, p)})
+        rows.append({"parameter": name, "draws": len(r), "p-value": p,
+                     "adjusted p-value": min(1.0, p * len(ranks.columns)), "uniform": p >= alpha,
+                     "reading": reading(r, L, p, alpha)})
     return pd.DataFrame(rows)
 
 
@@ -162,9 +165,11 @@ def sbc_section(params, run_dir, workers: int = 0, scheduler: str = "") -> tuple
     flagged = summary.loc[~summary["uniform"], "parameter"].tolist()
     text = (f"## Simulation-based calibration ({len(ranks)} draws)\n\nEach draw takes its parameters from the prior, "
             f"simulates the target on this case's own spend and controls, and fits it ({sbc_params.fit.chains} × "
-            f"{sbc_params.fit.draws} draws, {where}). If the fit recovers the model's posterior, each truth's rank "
-            f"among {sbc.ranks} posterior draws is uniform. "
-            + (f"**Not uniform:** {', '.join(flagged)}." if flagged else "**Every parameter's ranks look uniform.**")
+            f"{sbc_params.fit.draws} draws, {where}). If the fit is calibrated, each truth's rank among {sbc.ranks} "
+            f"posterior draws is uniform; each parameter's test is adjusted for the {len(summary)} tested (Bonferroni, "
+            f"family-wise {ALPHA:.0%}). "
+            + (f"**Evidence of miscalibration:** {', '.join(flagged)}." if flagged else
+               f"**No evidence of miscalibration** in {len(ranks)} draws (few draws detect only large problems).")
             + (f" {len(failed)} draw(s) failed: {'; '.join(failed)}." if failed else "")
             + f" Divergent draws in {int((ranks['divergences'] > 0).sum())} of the {len(ranks)} fits.")
     return ranks, summary, text

@@ -17,7 +17,7 @@ import pandas as pd
 from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, Review, load_data, load_recovery
 from mmmhelpers.config import Params
 from mmmhelpers.exports import TABLES
-from mmmhelpers.report import as_percent, plain_number
+from mmmhelpers.report import EXTRAPOLATION_WORDS, as_percent, plain_number
 
 __all__ = ["Summary", "executive_summary", "write_index", "HEALTH_COLORS", "PAGES"]
 
@@ -118,6 +118,8 @@ def _plan(alloc: Allocation, target: str, cur: str, period: str = "week") -> str
             f"recommended split ({'; '.join(moves) or 'the historical split is already optimal'}) adds an expected "
             f"{plain_number(g.mean)} {target} over the historical split ({_hdi(*g.hdi_94)}); it does better in "
             f"{g.prob_positive:.0%} of the posterior draws{' not used to choose it' if g.held_out else ''}.")
+    if alloc.extrapolation_allowed:
+        text += f" {EXTRAPOLATION_WORDS}"
     if g.prob_positive < 0.8:
         text += " That is not a confident win: treat the reallocation as a hypothesis to test, not a decision."
     return text

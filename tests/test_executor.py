@@ -53,7 +53,7 @@ def _conjugate_sbc(n_sims: int, fit_prior_sd: float, L: int = 99, n_obs: int = 5
 def test_sbc_ranks_are_uniform_for_the_right_posterior_and_not_for_a_wrong_one():
     right = sbc_table(_conjugate_sbc(500, 1.0), 99).iloc[0]
     wrong = sbc_table(_conjugate_sbc(500, 0.5), 99).iloc[0]  # the fit's prior sd halved: too narrow
-    assert right["uniform"] and right["p-value"] > 0.01 and right["reading"].startswith("uniform")
+    assert right["uniform"] and right["p-value"] > 0.01 and right["reading"].startswith("no evidence of miscalibration")
     assert not wrong["uniform"] and wrong["p-value"] < 1e-6
     assert "both ends" in wrong["reading"] and "too narrow" in wrong["reading"]
 
@@ -103,3 +103,16 @@ def test_asking_for_workers_without_dask_names_the_extra(monkeypatch):
     assert isinstance(executor_for(0, ""), SequentialExecutor)  # the default needs nothing
     with pytest.raises(RuntimeError, match=r"needs the optional extra: pip install 'mmmhelpers\[distributed\]'"):
         executor_for(workers=2)
+
+
+def test_sbc_flags_are_adjusted_for_the_number_of_parameters_tested():
+    """p = 0.0039: evidence against uniformity for one parameter tested alone (< 0.01), none when it is one of five
+    tested (Bonferroni: 0.01 / 5 = 0.002): with five tests, one p-value that low is no longer rare."""
+    odd = np.r_[np.tile(np.arange(100), 3), np.zeros(26, int)]
+    assert uniformity_p(odd, 99) == pytest.approx(0.0039, abs=1e-4)
+    alone = sbc_table(pd.DataFrame({"a": odd}), 99).iloc[0]
+    assert not alone["uniform"] and alone["adjusted p-value"] == pytest.approx(alone["p-value"])
+    flat = np.r_[np.tile(np.arange(100), 3), np.arange(26)]
+    five = sbc_table(pd.DataFrame({"a": odd, **{k: flat for k in "bcde"}}), 99).set_index("parameter")
+    assert five.loc["a", "uniform"] and five.loc["a", "adjusted p-value"] == pytest.approx(5 * alone["p-value"])
+    assert five.loc["a", "reading"].startswith("no evidence of miscalibration")

@@ -58,3 +58,20 @@ def test_rankings_carry_their_probability_and_the_period_word_comes_from_the_dat
     assert "the largest in 71% of the posterior draws" in points["Channels"]
     assert "search returned the most" in points["Channels"] and "the highest in 83% of the posterior draws" in points["Channels"]
     assert "over the data's days" in points["Channels"] and "week" not in points["Channels"]
+
+
+def test_allowed_extrapolation_is_said_on_the_budget_page_and_in_the_summary(tmp_path):
+    from test_artifacts import ALLOC
+
+    from mmmhelpers.artifacts import Allocation
+    from mmmhelpers.report import allocation_headline
+
+    Diagnostics.model_validate(DIAG).save(tmp_path)
+    Allocation.model_validate(ALLOC).save(tmp_path)
+    assert "Extrapolation allowed" not in dict(executive_summary(tmp_path, PARAMS).points)["Recommendation"]
+    alloc = Allocation.model_validate({**ALLOC, "extrapolation_allowed": True})
+    alloc.save(tmp_path)
+    assert "Extrapolation allowed" in dict(executive_summary(tmp_path, PARAMS).points)["Recommendation"]
+    assert "Extrapolation allowed" in allocation_headline(alloc)
+    assert "it does not keep spend above the least the data saw" in allocation_headline(Allocation.model_validate(
+        {**ALLOC, "capped": [{"cell": "x2", "observed_max_per_period": 9000.0, "binding": True}]}))
