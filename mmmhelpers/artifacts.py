@@ -133,6 +133,9 @@ class Fold(Part):
     r2: float
     coverage_50: float
     coverage_94: float
+    divergences: int | None = None  # of this fold's refit
+    rhat_max: float | None = None
+    converged: bool | None = None  # False: the scores come from a fit that did not converge (the page marks them)
 
 
 class Scores(Part):

@@ -17,7 +17,8 @@ from mmmhelpers.seeds import seed_for
 from mmmhelpers.transforms import ONE_OFF_MODE
 
 __all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters",
-           "time_gradient", "sampling_estimate"]
+           "time_gradient", "sampling_estimate",
+           "convergence"]
 
 STEPS_PER_DRAW = (16, 64)
 """The range of leapfrog steps per draw the estimate assumes: the shipped cases' fits took 15 to 106."""
@@ -275,6 +276,20 @@ def scalar_parameters(idata: az.InferenceData) -> list[str]:
             continue
         names.append(name)
     return names
+
+
+RHAT_OK = 1.01  # a refit (holdout fold, replicate) counts as converged at no divergence and R-hat at most this
+
+
+def convergence(idata: az.InferenceData) -> dict:
+    """A refit's divergences and largest R-hat over its scalar parameters, and whether both pass
+    (``converged``): what a holdout fold or a replicate carries to its page beside its scores."""
+    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    names = scalar_parameters(idata)
+    rhat = az.rhat(idata, var_names=names) if idata.posterior.sizes.get("chain", 1) > 1 else None
+    rhat_max = max(float(rhat[n].max()) for n in names) if rhat is not None and names else float("nan")
+    return {"divergences": divergences, "rhat_max": round(rhat_max, 4),
+            "converged": bool(divergences == 0 and (rhat_max <= RHAT_OK or np.isnan(rhat_max)))}
 
 
 def health(d: dict) -> str:

@@ -211,9 +211,13 @@ def true_transforms(truth: xr.Dataset | None, spec, channels: list[str], n_point
 
 
 def _replicate_rows(idata, truth: xr.Dataset, r: int) -> pd.DataFrame:
+    from mmmhelpers.fit import convergence
+
     t94 = recovery_table(idata, truth, 0.94)
     t94["covered_50"] = recovery_table(idata, truth, 0.5)["covered"].values
     t94["replicate"] = r
+    for key, value in convergence(idata).items():
+        t94[key] = value
     return t94
 
 
@@ -271,14 +275,18 @@ def replicate_study(params, n: int, fit=None, progress: bool = True, executor=No
 
 
 def coverage_summary(reps: pd.DataFrame) -> pd.DataFrame:
-    """Empirical coverage of the 50% and 94% intervals per parameter over replicates."""
+    """Empirical coverage of the 50% and 94% intervals per parameter over replicates, and how many of those
+    replicates' fits did not converge (divergences or R-hat over 1.01: their coverage is not evidence)."""
     g = reps.groupby("parameter", sort=False)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "replicates": g.size(),
         "coverage_50": g["covered_50"].mean(),
         "coverage_94": g["covered"].mean(),
         "mean_rel_error": g["rel_error"].mean(),
-    }).reset_index()
+    })
+    if "converged" in reps:
+        out["not converged"] = g["converged"].apply(lambda c: int((~c.astype(bool)).sum()))
+    return out.reset_index()
 
 
 def truth_table(truth: xr.Dataset, max_size: int = 24) -> pd.DataFrame:

@@ -18,12 +18,12 @@ from tqdm import tqdm
 
 from mmmhelpers.artifacts import OutOfSample
 from mmmhelpers.data import MMMData
-from mmmhelpers.fit import sample_many
+from mmmhelpers.fit import convergence, sample_many
 from mmmhelpers.model import MMM, model_for, scales
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds", "forecast", "forecast_data",
-           "forecast_table"]
+           "forecast_table", "fit_note"]
 
 
 def crps(samples: np.ndarray, obs: np.ndarray) -> np.ndarray:
@@ -178,7 +178,7 @@ def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[O
                                                             disable=not progress)):
         pred = predict_fold(mmm, idata, data, values[k], test_end, seed=seed_for(params.seed, "cv_predict", k))
         y_draws = pred["y_original_scale"].values
-        records.append(_fold_record(data, train_end, test_end, y_draws))
+        records.append({**_fold_record(data, train_end, test_end, y_draws), **convergence(idata)})
         preds.append(pred)
         if k == 0:
             ins = scores(y_draws[:, :train_end], data.y[:train_end])
@@ -193,4 +193,14 @@ def fold_frame(result: OutOfSample) -> pd.DataFrame:
     df = pd.DataFrame([f.model_dump() for f in result.folds])
     dates = [c for c in ("origin", "train_end", "test_start", "test_end") if c in df]
     df[dates] = df[dates].apply(pd.to_datetime)
+    if "converged" in df and df["converged"].notna().any():
+        df["fit"] = [fit_note(f.divergences, f.rhat_max, f.converged) for f in result.folds]
+        df = df.drop(columns=["divergences", "rhat_max", "converged"])
     return df
+
+
+def fit_note(divergences: int | None, rhat_max: float | None, converged: bool | None) -> str:
+    """A refit's convergence in a table cell: "converged", or what failed (its scores are not to be trusted)."""
+    if converged is None:
+        return ""
+    return "converged" if converged else f"NOT converged ({divergences} divergences, max R-hat {rhat_max:.3g})"

@@ -165,6 +165,7 @@ def test_recovery_table_is_sane(report):
     assert alpha.truth == pytest.approx(0.6)
     reps = pd.read_csv(out / "artifacts" / "recovery_replicates.csv")
     assert sorted(reps["replicate"].unique()) == [0, 1] and reps["quantile"].between(0, 1).all()
+    assert reps["divergences"].ge(0).all() and reps["rhat_max"].gt(0.99).all()  # each replicate's own fit
     ranks = pd.read_csv(out / "artifacts" / "sbc_ranks.csv")  # SBC: 6 draws, ranks 0..19
     assert len(ranks) == 6 and "adstock_alpha[x1]" in ranks and ranks.drop(columns="divergences").stack().between(
         0, 19).all()
@@ -180,6 +181,9 @@ def test_out_of_sample_scores_are_sane(report):
     assert fold["test_start"] > fold["train_end"]
     assert 0 < fold["crps"] < 2000 and 0 <= fold["mape"] < 0.3
     assert 0 <= fold["coverage_94"] <= 1 and o["in_sample"]["coverage_94"] > 0.7
+    for f in o["folds"]:  # each fold's refit carries its convergence
+        assert f["divergences"] >= 0 and f["rhat_max"] > 0.99
+        assert f["converged"] == (f["divergences"] == 0 and f["rhat_max"] <= 1.01)
 
 
 def test_allocation_spends_the_budget_and_beats_the_initial_split(report):

@@ -130,3 +130,21 @@ def test_forecast_holds_the_last_spend_and_carries_the_history_over(single_marke
     assert len(table) == weeks and (table["94% low"] <= table["forecast"]).all()
     assert (table["forecast"] <= table["94% high"]).all()
     assert table["date"].iloc[0] == future.dates[n]
+
+
+def test_a_refit_carries_its_divergences_and_rhat():
+    import arviz as az
+
+    from mmmhelpers.fit import convergence
+    from mmmhelpers.validate import fit_note
+
+    rng = np.random.default_rng(0)
+    mixed = az.from_dict(posterior={"a": rng.normal(0, 1, (2, 500))},
+                         sample_stats={"diverging": np.zeros((2, 500), bool)})
+    apart = az.from_dict(posterior={"a": rng.normal(0, 1, (2, 500)) + np.array([[0.0], [3.0]])},
+                         sample_stats={"diverging": np.eye(2, 500, dtype=bool)})
+    good, bad = convergence(mixed), convergence(apart)
+    assert good["converged"] and good["divergences"] == 0 and good["rhat_max"] < 1.01
+    assert not bad["converged"] and bad["divergences"] == 2 and bad["rhat_max"] > 1.5
+    assert fit_note(**good) == "converged"
+    assert fit_note(**bad).startswith("NOT converged (2 divergences, max R-hat")
