@@ -105,9 +105,7 @@ def data_problems(params: Params, data: MMMData) -> list[str]:
         for idx, cell in cells:
             x = X[(slice(None), *idx, k)]
             if not x.any():
-                problems.append(f"channel {ch!r} never spends{cell} (all {n} weeks are 0): its effect there cannot "
-                                f"be estimated; drop that cell's rows or {_drop_channel(params)}")
-                continue
+                continue  # dark in this cell only (TV bought in some regions): valid, a warning (check_warnings)
             if not _varies(x):
                 cv = x.std() / x.mean()
                 problems.append(f"channel {ch!r} barely varies{cell} (spend {x.mean():,.6g} on average, coefficient "
@@ -188,13 +186,18 @@ def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def check_warnings(params: Params, data: MMMData) -> list[str]:
-    """Suspicious but valid: channels that spend in under 5% of the weeks (of a cell), and budgets per period
+    """Suspicious but valid: a channel dark in some cells, channels that spend in under 5% of the weeks (of a cell), and
+    budgets per period
     above the data's highest total weekly spend when ``allow_extrapolation`` lets the plan go there."""
     warnings = []
     n = data.n_dates
     for k, ch in enumerate(data.channels):
         for idx, cell in _cells(data):
             weeks = int(np.count_nonzero(data.X[(slice(None), *idx, k)]))
+            if weeks == 0 and data.X[..., k].any():
+                warnings.append(f"channel {ch!r} never spends{cell} (all {n} weeks are 0): that cell contributes "
+                                f"nothing, its effect parameters there (if per cell) stay at their prior, and the plan "
+                                f"never spends there")
             if 0 < weeks < SPARSE_SHARE * n:
                 warnings.append(f"channel {ch!r} spends in only {weeks} of {n} weeks{cell} ({weeks / n:.1%}): its "
                                 f"response curve rests on those few weeks")

@@ -91,8 +91,10 @@ def _mapping(weights: list[float], n_cells: int, over_time: bool) -> np.ndarray:
 
 def build_problem(channels: list[str], panel: dict[str, list], budget: float, weights: list[float], *,
                   bounds: dict | None = None, constraints: list[ConstraintSpec] = (), budget_use: str = "exact",
-                  over_time: bool = False, observed_max: np.ndarray | None = None) -> LinearProblem:
-    """The linear system of one budget per period (``observed_max``: cap each cell at it, None = no cap)."""
+                  over_time: bool = False, observed_max: np.ndarray | None = None,
+                  never_spent: np.ndarray | None = None) -> LinearProblem:
+    """The linear system of one budget per period (``observed_max``: cap each cell at it, None = no cap;
+    ``never_spent``: cells, ``(*panel, channel)`` booleans, that spent nothing in the data: pinned at 0 always)."""
     bounds = bounds or {}
     labels = cell_labels(channels, panel)
     n, T = len(labels), len(weights)
@@ -111,6 +113,9 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
         for c in np.flatnonzero(cap < hi):
             capped[labels[cell_of[c]]] = float(np.asarray(observed_max).ravel()[cell_of[c]])
         hi = np.minimum(hi, cap)
+    if never_spent is not None:  # a channel dark in a market: no evidence at all there, and no bound applies
+        dark = np.asarray(never_spent, bool).ravel()[cell_of]
+        lo[dark], hi[dark] = 0.0, 0.0
     total_row = np.ones(T * n) @ M / T  # average spend per period
     A_ub, b_ub, rows = [], [], []
     window_total = np.ones(T * n) @ M  # total spend over the window, per variable

@@ -265,7 +265,8 @@ def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, ob
     """The linear system of an optimization section at ``budget`` per period (caps unless extrapolation is allowed)."""
     return build_problem(channels, panel, budget, opt.weights, bounds=opt.bounds, constraints=opt.constraints,
                          budget_use=opt.budget_use, over_time=opt.optimize_over_time,
-                         observed_max=None if opt.allow_extrapolation else observed_max)
+                         observed_max=None if opt.allow_extrapolation else observed_max,
+                         never_spent=None if observed_max is None else observed_max <= 0)
 
 
 def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float) -> LinearProblem:
@@ -361,7 +362,9 @@ def history_split(data: MMMData, budget: float) -> np.ndarray:
 
 
 def equal_split(rm: ResponseModel, budget: float) -> np.ndarray:
-    return np.full(rm.shape, budget / rm.size)
+    """The budget spread evenly over the cells that spent in the data (a channel dark in a market gets none)."""
+    live = rm.observed_max > 0 if rm.observed_max is not None else np.ones(rm.shape, bool)
+    return np.where(live, budget / max(int(live.sum()), 1), 0.0)
 
 
 def solver_status(plan: Plan) -> str:

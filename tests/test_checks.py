@@ -95,12 +95,15 @@ def test_a_channel_that_never_spends(tmp_path):
     assert problems == ["channel 'x3' never spends (all 60 weeks are 0): remove it from data.channel_columns"]
 
 
-def test_a_channel_that_never_spends_in_one_geo(tmp_path):
+def test_a_channel_dark_in_one_geo_is_valid_with_a_warning(tmp_path):
+    """TV bought in some regions only is normal client data: no problem, one warning saying what follows."""
     df = sales(geos=("geo_a", "geo_b"))
     df.loc[df.geo == "geo_b", "x2"] = 0.0
-    _, _, problems, _ = case(tmp_path, df, dims=("geo",))
-    assert problems == ["channel 'x2' never spends in geo 'geo_b' (all 60 weeks are 0): its effect there cannot be "
-                        "estimated; drop that cell's rows or remove it from data.channel_columns"]
+    data, _, problems, params = case(tmp_path, df, dims=("geo",))
+    assert problems == []
+    assert check_warnings(params, data) == [
+        "channel 'x2' never spends in geo 'geo_b' (all 60 weeks are 0): that cell contributes nothing, its effect "
+        "parameters there (if per cell) stay at their prior, and the plan never spends there"]
 
 
 def test_a_channel_that_never_spends_anywhere_is_one_problem(tmp_path):

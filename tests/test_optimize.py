@@ -7,7 +7,7 @@ import pytest
 from conftest import MODEL_VARS, idata_from_truth
 from reference import numpy_adstock
 
-from mmmhelpers.config import ConstraintSpec, ObjectiveSpec, OptimizationSpec, TargetSpec
+from mmmhelpers.config import ConstraintSpec, ModelSpec, ObjectiveSpec, OptimizationSpec, TargetSpec
 from mmmhelpers.constraints import InfeasibleError
 from mmmhelpers.model import build_model
 from mmmhelpers.optimize import (
@@ -469,3 +469,26 @@ def test_a_failed_solve_is_flagged_beside_its_number():
     alloc = Allocation.model_validate(raw)
     assert scenario_table(alloc).set_index("budget multiplier").loc[0.5, "optimizer"].startswith("FAILED")
     assert alternatives_table(alloc).loc[0, "optimizer"] == "FAILED: Iteration limit reached"
+
+
+def test_a_channel_dark_in_one_market_gets_no_spend_in_any_plan():
+    """x2 never spent in geo_b: the plan, the equal split and plans with extrapolation allowed leave that cell at 0."""
+    from dataclasses import replace
+
+    from mmmhelpers.config import SimulateSpec
+    from mmmhelpers.optimize import equal_split
+    from mmmhelpers.simulate import simulate
+
+    data, truth = simulate(SimulateSpec(generator="geo_hierarchical", n_weeks=60), seed=3)
+    X = data.X.copy()
+    X[:, 1, 1] = 0.0
+    data = replace(data, X=X)
+    idata = idata_from_truth(truth, ["adstock_alpha", "saturation_lam", "saturation_beta"], n_draws=2)
+    spec = build_model(ModelSpec(), data).spec
+    rm = response_model(spec, data, idata, num_periods=4, n_draws=2, carryover_history=False)
+    assert equal_split(rm, 4000.0)[1, 1] == 0 and equal_split(rm, 4000.0).sum() == pytest.approx(4000.0)
+    for allow in (False, True):
+        opt = OptimizationSpec(budget=4000.0, num_periods=4, allow_extrapolation=allow, bounds={"x2": [100, 3000]})
+        plan = optimize_budget(rm, plan_problem(opt, rm, 4000.0), budget=4000.0)
+        assert plan.success and plan.spend[:, 1, 1].max() == 0.0  # the bound's lower 100 does not apply there
+        assert plan.spend[:, 0, 1].min() >= 100 - 1e-6 and plan.per_period.sum() == pytest.approx(4000.0)
