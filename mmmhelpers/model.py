@@ -475,3 +475,14 @@ def model_graph(mmm: MMM):
         return None
     graph.attr(rankdir="LR")  # left to right: many priors stack vertically instead of one unreadable row
     return graph
+
+
+def model_mermaid(mmm: MMM) -> str:
+    """The model's graph as Mermaid text (no system program needed; Quarto renders it): PyMC's own, left to right,
+    without the ``node@{ shape: ... }`` lines that Mermaid before 11.3 (Quarto 1.7 ships 11.2) cannot parse (each
+    node's shape is in its definition already)."""
+    lines = pm.model_to_mermaid(mmm.model).splitlines()
+    lines = [line.replace("fill:#757575", "fill:#cfcfcf") for line in lines if "@{" not in line]  # observed: light grey
+    if lines and lines[0].strip() in ("graph TD", "flowchart TD"):
+        lines[0] = lines[0].replace("TD", "LR")
+    return "\n".join(lines)

@@ -24,7 +24,7 @@ params = setup(params_path, quick)
 # %%
 from mmmhelpers.diagnose import divergence_report
 from mmmhelpers.fit import diagnostics, sample
-from mmmhelpers.model import model_for, model_graph
+from mmmhelpers.model import model_for, model_graph, model_mermaid
 from mmmhelpers.plots_diagnose import plot_divergence_pair
 from mmmhelpers.report import contribution_summary
 
@@ -36,11 +36,9 @@ table(mmm.summary_table(), caption="Model specification (priors on the model sca
 graph = model_graph(mmm)
 if graph is not None:
     display(graph)
-
-# %% tags=["workshop-only"]
-if graph is None:  # this cell is left out of the client version
-    display(md("*(Model graph skipped: graphviz's `dot` program is not installed: `apt-get install graphviz`, "
-               "`brew install graphviz` or `conda install -c conda-forge graphviz`.)*"))
+else:  # no graphviz `dot` program (pip installs): Mermaid, which Quarto draws itself
+    display(md(f"```{{mermaid}}\n{model_mermaid(mmm)}\n```\n\nThe model graph: parameters (rounded), data (boxes), "
+               "the observed target (grey); each frame is a dimension the variables in it run over."))
 
 # %% [markdown]
 # Spend and target are divided by their maximum before fitting (`model.scaling`); contributions are reported

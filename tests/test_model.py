@@ -354,3 +354,15 @@ def test_the_slow_hsgp_modes_are_those_of_a_year_or_longer(single_market):
     assert basis.centred == int(4 * basis.L / (365.25 / 7)) == 3
     assert build_model(ModelSpec.model_validate({"time_varying_media": {"m": 4, "L": 200}}), data).hsgp[
         "media_temporal_latent"].centred == 4  # at most every mode
+
+
+def test_the_model_graph_needs_no_system_program(single_market, truth_model_spec):
+    """Mermaid text (Quarto draws it) with every free parameter, left to right, and no syntax Mermaid 11.2 rejects."""
+    from mmmhelpers.model import model_mermaid
+
+    data, _ = single_market
+    mmm = build_model(truth_model_spec, data)
+    text = model_mermaid(mmm)
+    assert text.splitlines()[0] == "graph LR" and "@{" not in text
+    for rv in mmm.model.free_RVs:
+        assert f"{rv.name} --> " in text or f"--> {rv.name}" in text
