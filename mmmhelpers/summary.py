@@ -136,10 +136,10 @@ def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | 
         bits.append(f"sampler {diag.health.upper()}")
     if oos is not None:
         s = oos.summary
-        folds = f" (mean over {len(oos.folds)} forecast origins)" if len(oos.folds) > 1 else ""
-        bad = [f for f in oos.folds if f.converged is False]
-        if bad:
-            folds += f" ({len(bad)} of {len(oos.folds)} from refits that did not converge: see the out-of-sample page)"
+        bad = sum(f.converged is False for f in oos.folds)
+        notes = ([f"mean over {len(oos.folds)} forecast origins"] if len(oos.folds) > 1 else []) + \
+            ([f"{bad} of {len(oos.folds)} from refits that did not converge: see the out-of-sample page"] if bad else [])
+        folds = f" ({'; '.join(notes)})" if notes else ""
         bits.append(f"on {oos.holdout_weeks} held-out {period}s{folds} the forecast was off by {s.mape:.1%} on average "
                     f"(MAPE) and {s.coverage_94:.0%} of the {period}s fell inside the 94% band")
     if rec is not None:
