@@ -41,20 +41,74 @@ def _sampler(fit) -> tuple[str, int]:
     return sampler, fit.cores or min(fit.chains, os.cpu_count() or 1)
 
 
-def _nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool) -> az.InferenceData:
-    """One NUTS run: nutpie on ``compiled`` when given, otherwise PyMC on ``mmm.model``."""
+def _nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say=None) -> az.InferenceData:
+    """One NUTS run: nutpie on ``compiled`` when given, otherwise PyMC on ``mmm.model``. With ``say``, the
+    nutpie run says once, early in the warm-up, how long it will take from the steps the warm-up takes."""
     if compiled is not None:
         import nutpie
 
-        idata = nutpie.sample(compiled, draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores, seed=seed,
-                              target_accept=fit.target_accept, save_warmup=False,
-                              low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank", progress_bar=progress)
+        kwargs = dict(draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores, seed=seed,
+                      target_accept=fit.target_accept, low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank",
+                      progress_bar=progress)
+        if say is None:
+            return _without_unconstrained(nutpie.sample(compiled, save_warmup=False, **kwargs))
+        sampler = nutpie.sample(compiled, save_warmup=True, blocking=False, **kwargs)
+        try:
+            _watch_warmup(sampler, fit, say)
+            idata = sampler.wait()
+        except BaseException:
+            sampler.cancel()
+            raise
+        for group in [g for g in idata.groups() if g.startswith("warmup_")]:
+            delattr(idata, group)
         return _without_unconstrained(idata)
     with mmm.model, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return pm.sample(draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores,
                          target_accept=fit.target_accept, random_seed=seed, progressbar=progress,
                          compute_convergence_checks=False)
+
+
+WATCH_AFTER = (0.1, 3.0)  # the warm-up estimate: after this share of the warm-up draws, and at least these seconds
+
+
+def warmup_estimate(elapsed: float, done: np.ndarray, fit) -> float:
+    """Seconds of sampling left when ``done`` draws per chain (warm-up included) took ``elapsed`` seconds: the pace so
+    far (the steps per draw the warm-up really takes, at the gradient's real cost) over the slowest chain's draws left."""
+    total = fit.tune + fit.draws
+    slowest = float(np.min(done))
+    return elapsed * (total - slowest) / max(slowest, 1.0)
+
+
+def _finished(sampler) -> bool:
+    """nutpie's ``is_finished``, which raises TimeoutError (nutpie 0.16) while the sampler is still running."""
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:
+        return False
+
+
+def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> None:
+    """Wait for the sampler; once, early in the warm-up, say the time left from the steps per draw it is taking."""
+    t0, said = time.perf_counter(), False
+    while not _finished(sampler):
+        time.sleep(poll)
+        elapsed = time.perf_counter() - t0
+        if said or elapsed < WATCH_AFTER[1]:
+            continue
+        try:
+            with warnings.catch_warnings():  # arviz warns of a trace with no draws yet
+                warnings.simplefilter("ignore", UserWarning)
+                steps = sampler.inspect().warmup_sample_stats["n_steps"].values  # (chain, draw), NaN: not drawn yet
+        except Exception:  # noqa: BLE001 - nothing drawn yet, or a trace without the stat: keep waiting
+            continue
+        done = np.isfinite(steps).sum(axis=1)
+        if done.min() < WATCH_AFTER[0] * fit.tune:
+            continue
+        per_draw = float(np.nanmean(steps))
+        left = warmup_estimate(elapsed, done, fit)
+        say(f"warm-up at {per_draw:,.0f} leapfrog steps per draw: about {left:,.0f} s of sampling left")
+        said = True
 
 
 def _without_unconstrained(idata: az.InferenceData) -> az.InferenceData:
@@ -196,7 +250,7 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
     t0 = time.perf_counter()
-    idata = _nuts(mmm, compiled, fit, cores, fit_seed, progress)
+    idata = _nuts(mmm, compiled, fit, cores, fit_seed, progress, say=say)
     timings["sampling_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     posterior_predictive(mmm, idata, seed_for(seed, "posterior_predictive"))
