@@ -273,6 +273,9 @@ def from_frame(
     roles = {"data.date_column": [date_column], "data.dims": dims, "data.channel_columns": list(channels),
              "data.control_columns": controls, "data.target_column": [target_column]}
     problems = _missing_columns(df, roles)
+    if not len(df):  # a header and nothing under it: nothing below can be checked (or computed)
+        header = ", ".join(str(c) for c in df.columns)
+        problems.append(f"no data rows (only the header: {header}): add one row per date below the header")
     if problems:
         raise DataError(source, problems)
     df, problems = _coerced(df, date_column, dims, [*channels, *controls, target_column], channels)

@@ -70,6 +70,13 @@ def test_data_errors_come_one_by_one_with_file_and_rows(tmp_path):
     ]
 
 
+def test_a_csv_with_a_header_and_no_rows(tmp_path):
+    data, _, problems, _ = case(tmp_path, sales().iloc[:0])
+    assert data is None
+    assert problems == [f"{tmp_path / 'sales.csv'}: no data rows (only the header: date, x1, x2, x3, y): add one row "
+                        "per date below the header"]
+
+
 def test_a_dim_missing_from_the_csv(tmp_path):
     _, _, problems, _ = case(tmp_path, sales().assign(region="north"), dims=("geo",))
     assert problems == [f"{tmp_path / 'sales.csv'}: missing columns: 'geo' (data.dims); the file has "
