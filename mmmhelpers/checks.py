@@ -188,8 +188,9 @@ def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def check_warnings(params: Params, data: MMMData) -> list[str]:
-    """Suspicious but valid: channels that spend in under 5% of the weeks (of a cell), and budgets per period
-    above the data's highest total weekly spend when ``allow_extrapolation`` lets the plan go there."""
+    """Suspicious but valid: day-first dates read without ``data.date_format``, channels that spend in under 5% of
+    the weeks (of a cell), and budgets per period above the data's highest total weekly spend when
+    ``allow_extrapolation`` lets the plan go there."""
     warnings = []
     n = data.n_dates
     for k, ch in enumerate(data.channels):
@@ -200,7 +201,29 @@ def check_warnings(params: Params, data: MMMData) -> list[str]:
                                 f"response curve rests on those few weeks")
     if params.optimization is not None:
         warnings += _extrapolation_warnings(params, data)
-    return warnings
+    return _date_order_warnings(params) + warnings
+
+
+def _date_order_warnings(params: Params) -> list[str]:
+    """Day-first dates read right only because pandas guessed the order from the first date (16/01/2024): a
+    file starting on 01/02/2024 would be read month first."""
+    if params.data.path is None or params.data.date_format is not None:
+        return []
+    import pandas as pd
+
+    from mmmhelpers.data import DAY_FIRST, numeric_date_order
+
+    path, column = params.resolve(params.data.path), params.data.date_column
+    try:
+        raw = pd.read_csv(path, usecols=[column], dtype=str)[column]
+    except Exception:  # pandas raises many kinds; the data checks said what is wrong with the file
+        return []
+    order = numeric_date_order(raw)
+    if order is None or order[0] != DAY_FIRST:
+        return []
+    return [f"{path}: column {column!r}: dates such as {raw.dropna().iloc[0]!r} are read {order[0]} only because "
+            f"pandas guessed the order from the first date; add data.date_format: \"{order[1]}\" to the params file "
+            "so that they are always read that way"]
 
 
 def _extrapolation_warnings(params: Params, data: MMMData) -> list[str]:

@@ -44,6 +44,7 @@ class Strict(BaseModel):
 class DataSpec(Strict):
     path: Path | None = None  # CSV, relative to the params file
     date_column: str = "date"
+    date_format: str | None = None  # strptime format of the dates, e.g. "%d/%m/%Y"; None: pandas infers it
     target_column: str = "y"
     channel_columns: list[str] = Field(default_factory=list)
     control_columns: list[str] = Field(default_factory=list)
@@ -52,6 +53,13 @@ class DataSpec(Strict):
     # truth held in the CSV itself: truth variable -> column, or {channel: column} for a per-channel series
     truth_columns: dict[str, str | dict[str, str]] = Field(default_factory=dict)
     truth_values: dict[str, float | list[float]] = Field(default_factory=dict)  # true parameters (one per channel)
+
+    @field_validator("date_format")
+    @classmethod
+    def _a_strptime_format(cls, v: str | None) -> str | None:
+        if v is not None and "%" not in v:
+            raise ValueError('a strptime format of the dates, e.g. "%d/%m/%Y" for 16/01/2023 or "%Y-%m-%d"')
+        return v
 
 
 class SimulateSpec(Strict):

@@ -28,12 +28,13 @@ def sales(n=60, geos=(), seed=0, channels=("x1", "x2", "x3")) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def case(tmp_path, df, extra="", channels=("x1", "x2", "x3"), dims=()):
-    """Write the CSV and a params file naming it; return ``check_case``'s answer and the params."""
+def case(tmp_path, df, extra="", channels=("x1", "x2", "x3"), dims=(), data=""):
+    """Write the CSV and a params file naming it (``data``: more keys of its data section); return
+    ``check_case``'s answer and the params."""
     df.to_csv(tmp_path / "sales.csv", index=False)
     path = tmp_path / "case.yaml"
     path.write_text(f"case: t\ntitle: T\nseed: 1\ndata: {{path: sales.csv, channel_columns: [{', '.join(channels)}], "
-                    f"dims: [{', '.join(dims)}]}}\n" + extra)
+                    f"dims: [{', '.join(dims)}]{data}}}\n" + extra)
     params = load_params(path)
     return (*check_case(params), params)
 
@@ -75,6 +76,51 @@ def test_a_csv_with_a_header_and_no_rows(tmp_path):
     assert data is None
     assert problems == [f"{tmp_path / 'sales.csv'}: no data rows (only the header: date, x1, x2, x3, y): add one row "
                         "per date below the header"]
+
+
+def day_first(df: pd.DataFrame) -> pd.DataFrame:
+    """The same dates written day first (16/01/2024), as a spreadsheet set to a European locale saves them."""
+    return df.assign(date=pd.to_datetime(df.date).dt.strftime("%d/%m/%Y"))
+
+
+def test_day_first_dates_get_one_problem_that_names_the_date_format(tmp_path):
+    """pandas reads 01/01/2024 month first, then cannot read 15/01/2024: one problem that says what to write,
+    and no irregular steps made up from the dates it read wrongly."""
+    _, _, problems, _ = case(tmp_path, day_first(sales(n=30)))
+    assert problems == [f"{tmp_path / 'sales.csv'}: column 'date': unparseable dates '15/01/2024' (row 4), "
+                        "'22/01/2024' (row 5), '29/01/2024' (row 6) and 14 more: they look day-first "
+                        "(day/month/year): add data.date_format: \"%d/%m/%Y\" to the params file"]
+
+
+def test_data_date_format_reads_day_first_dates(tmp_path):
+    df = sales(n=30)
+    data, _, problems, params = case(tmp_path, day_first(df), data=', date_format: "%d/%m/%Y"')
+    assert problems == [] and params.data.date_format == "%d/%m/%Y"
+    assert (data.dates == pd.DatetimeIndex(pd.to_datetime(df.date))).all()
+
+
+def test_day_first_dates_read_by_guess_get_a_warning(tmp_path):
+    """16/01/2024 first: pandas guesses day first and reads them right, but a file starting on 01/02 would be read
+    month first; a warning says what to write, and pandas' own advice (dayfirst=True) is not printed."""
+    import warnings
+
+    df = sales(n=30)
+    df["date"] = (pd.to_datetime(df.date) + pd.Timedelta(days=15)).dt.strftime("%d/%m/%Y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data, _, problems, params = case(tmp_path, df)
+    assert problems == [] and data.dates[0] == pd.Timestamp("2024-01-16")
+    assert check_warnings(params, data) == [
+        f"{tmp_path / 'sales.csv'}: column 'date': dates such as '16/01/2024' are read day-first (day/month/year) "
+        'only because pandas guessed the order from the first date; add data.date_format: "%d/%m/%Y" to the params '
+        "file so that they are always read that way"]
+
+
+def test_dates_that_do_not_match_data_date_format_name_it(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales(n=30), data=', date_format: "%d/%m/%Y"')
+    assert len(problems) == 1 and problems[0].startswith(
+        f"{tmp_path / 'sales.csv'}: column 'date': unparseable dates '2024-01-01' (row 2), '2024-01-08' (row 3), "
+        "'2024-01-15' (row 4) and 27 more: they do not match data.date_format '%d/%m/%Y'")
 
 
 def test_a_dim_missing_from_the_csv(tmp_path):
