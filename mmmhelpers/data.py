@@ -155,6 +155,7 @@ class _Rows:
 
 
 _NUMERIC_DATE = re.compile(r"\s*\d{1,2}([/.\-])\d{1,2}\1(\d{4}|\d{2})\s*")
+_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*")
 
 
 DAY_FIRST = "day-first (day/month/year)"
@@ -188,6 +189,16 @@ def _date_hint(raw: pd.Series, date_format: str | None) -> str:
             '"%d.%m.%Y") in the params file')
 
 
+def _thousands_hint(raw: pd.Series, bad: np.ndarray) -> str:
+    """A hint when the column's unreadable values are numbers with thousands separators (8,630.60)."""
+    example = next((str(raw.iloc[i]).strip() for i in bad if isinstance(raw.iloc[i], str)
+                    and _THOUSANDS.fullmatch(raw.iloc[i])), None)
+    if example is None:
+        return ""
+    return (f": it is read as text with thousands separators (e.g. {example!r}): remove the thousands separators "
+            f"(write {example.replace(',', '')}) or save the CSV with plain numbers")
+
+
 def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[str], channels: list[str],
              date_format: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """A copy with parsed dates (``date_format``: their strptime format, else pandas infers it) and numeric
@@ -214,7 +225,8 @@ def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[
         bad = np.flatnonzero(~np.isfinite(values.to_numpy()))
         if len(bad):
             items = [f"{_show(df[col].iloc[i])} {rows.where(i)}" for i in bad[:LIMIT]]
-            problems.append(f"column {col!r}: non-numeric or missing values {_listing(items, len(bad))}")
+            problems.append(f"column {col!r}: non-numeric or missing values {_listing(items, len(bad))}"
+                            f"{_thousands_hint(df[col], bad)}")
         out[col] = values
     for col in channels:
         neg = np.flatnonzero((out[col] < 0).to_numpy())

@@ -123,6 +123,18 @@ def test_dates_that_do_not_match_data_date_format_name_it(tmp_path):
         "'2024-01-15' (row 4) and 27 more: they do not match data.date_format '%d/%m/%Y'")
 
 
+def test_numbers_with_thousands_separators_get_a_hint(tmp_path):
+    df = sales(n=30)
+    df["x2"] = (df.x2 * 10).map(lambda v: f"{v:,.2f}")  # 8,630.60: the column is read as text
+    _, _, problems, _ = case(tmp_path, df)
+    first = df.x2.iloc[0]
+    assert len(problems) == 1 and problems[0].startswith(
+        f"{tmp_path / 'sales.csv'}: column 'x2': non-numeric or missing values {first!r} on 2024-01-01 (row 2)")
+    assert problems[0].endswith(f": it is read as text with thousands separators (e.g. {first!r}): remove the "
+                                f"thousands separators (write {first.replace(',', '')}) or save the CSV with "
+                                "plain numbers")
+
+
 def test_a_dim_missing_from_the_csv(tmp_path):
     _, _, problems, _ = case(tmp_path, sales().assign(region="north"), dims=("geo",))
     assert problems == [f"{tmp_path / 'sales.csv'}: missing columns: 'geo' (data.dims); the file has "
