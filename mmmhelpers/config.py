@@ -537,6 +537,9 @@ def _check_priors(params: Params) -> list[str]:
         except PriorError as err:
             problems.append(f"{err.where}: {err.message}")
             continue
+        except (TypeError, ValueError) as err:  # a shape parse_prior does not name yet: still the field and value
+            problems.append(f"{where}: value {spec!r}: not a prior ({type(err).__name__}: {err})")
+            continue
         bad = prior_dims(prior) - allowed
         if bad:
             problems.append(f"{where}: unknown dims {sorted(bad)} (allowed: {sorted(allowed)})")
@@ -660,6 +663,9 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ParamsError(path, [f"not valid YAML: {err}"]) from err
+    except UnicodeDecodeError as err:
+        raise ParamsError(path, [f"not a text file (UTF-8): {err.reason} at byte {err.start}; save it as UTF-8 "
+                                 "text"]) from None
     if not isinstance(raw, dict):
         raise ParamsError(path, [f"top level must be a mapping, got {type(raw).__name__}"])
     if overrides:
