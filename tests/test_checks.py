@@ -257,6 +257,32 @@ def test_a_channel_that_rarely_spends_is_a_warning(tmp_path):
                                             "response curve rests on those few weeks"]
 
 
+HIERARCHICAL = """model:
+  saturation:
+    priors:
+      beta: {distribution: LogNormal, mean: {distribution: Gamma, mu: 0.25, sigma: 0.1, dims: [channel]},
+             std: {distribution: Exponential, scale: 0.1}, dims: [geo, channel], centered: false}
+  priors:
+    intercept: {distribution: Gamma, mu: 0.5, sigma: 0.25, dims: [geo]}
+    gamma_fourier: {distribution: Laplace, mu: 0, b: {distribution: HalfNormal, sigma: 0.2}, dims: [fourier_mode]}
+"""
+
+
+def test_a_hierarchy_over_a_single_market_is_a_warning(tmp_path):
+    """One geo in the data: the log-normal hierarchy of betas across geos has one value to learn from, and the
+    intercept's geo dim is one value; the Laplace hierarchy over Fourier modes is no panel's and stays quiet."""
+    data, _, problems, params = case(tmp_path, sales(geos=("geo_a",)), HIERARCHICAL, dims=("geo",))
+    assert problems == []
+    assert check_warnings(params, data) == [
+        "model.saturation.priors.beta: a hierarchical prior over geo, but the data have a single geo ('geo_a'): its "
+        "hyperpriors (mean, std) learn from one value; use a plain prior instead: drop geo from its dims and give "
+        "numbers for mean, std",
+        "model.priors.intercept: dims name geo, but the data have a single geo ('geo_a'): use a plain prior: drop geo "
+        "from its dims (the same model)"]
+    data, _, problems, params = case(tmp_path, sales(geos=("geo_a", "geo_b")), HIERARCHICAL, dims=("geo",))
+    assert problems == [] and check_warnings(params, data) == []
+
+
 def test_missing_truth_and_lift_test_files(tmp_path):
     _, _, problems, _ = case(tmp_path, sales(), "model: {lift_tests: lifts.csv}\n")
     assert problems == [f"model.lift_tests: file not found: {tmp_path / 'lifts.csv'}"]
