@@ -186,9 +186,10 @@ def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def check_warnings(params: Params, data: MMMData) -> list[str]:
-    """Suspicious but valid: a channel dark in some cells, channels that spend in under 5% of the weeks (of a cell), and
-    budgets per period
-    above the data's highest total weekly spend when ``allow_extrapolation`` lets the plan go there."""
+    """Suspicious but valid: day-first dates read without ``data.date_format``, priors over a panel dim with a
+    single level (a hierarchy over one market), a channel dark in some cells, channels that spend in under 5% of
+    the weeks (of a cell), and budgets per period above the data's highest total weekly spend when
+    ``allow_extrapolation`` lets the plan go there."""
     warnings = []
     n = data.n_dates
     for k, ch in enumerate(data.channels):
@@ -203,7 +204,78 @@ def check_warnings(params: Params, data: MMMData) -> list[str]:
                                 f"response curve rests on those few weeks")
     if params.optimization is not None:
         warnings += _extrapolation_warnings(params, data)
+    return _date_order_warnings(params) + _single_level_warnings(params, data) + warnings
+
+
+def _prior_nodes(prior):
+    """A parsed prior and every prior among its parameters, each as ``(node, its parameters that are priors)``."""
+    from pymc_extras.prior import Censored, Prior
+
+    from mmmhelpers.priors import LaplaceMixture, LogNormalMeanStd
+
+    if isinstance(prior, Censored):
+        yield from _prior_nodes(prior.distribution)
+        return
+    if not isinstance(prior, (Prior, LogNormalMeanStd, LaplaceMixture)):
+        return
+    params = prior.parameters if isinstance(prior, Prior) else {k: v for k, v in vars(prior).items() if k != "dims"}
+    children = {k: v for k, v in params.items() if isinstance(v, (Prior, Censored, LogNormalMeanStd, LaplaceMixture))}
+    yield prior, children
+    for child in children.values():
+        yield from _prior_nodes(child)
+
+
+def _single_level_warnings(params: Params, data: MMMData) -> list[str]:
+    """Priors over a panel dim that has a single level in the data (one market): a hierarchy across it (a
+    hyperprior shared by its levels) has one value to learn from, and a plain prior over it is the same as one
+    without it."""
+    from mmmhelpers.priors import _as_dims, parse_prior, prior_dims
+
+    single = {d: v[0] for d, v in data.panel.items() if len(v) == 1}
+    if not single:
+        return []
+    model = params.model
+    specs = [(f"model.{group}.{k}", v) for group, priors in [("adstock.priors", model.adstock.priors),
+                                                             ("saturation.priors", model.saturation.priors),
+                                                             ("priors", model.priors)] for k, v in priors.items()]
+    warnings = []
+    for where, spec in [*specs, ("model.likelihood", model.likelihood)]:
+        prior = parse_prior(spec, where)
+        for dim in sorted(prior_dims(prior) & set(single)):
+            pooled = sorted({name for node, children in _prior_nodes(prior) if dim in _as_dims(node.dims)
+                             for name, child in children.items() if dim not in prior_dims(child)})
+            if pooled:
+                warnings.append(
+                    f"{where}: a hierarchical prior over {dim}, but the data have a single {dim} ({single[dim]!r}): "
+                    f"its hyperpriors ({', '.join(pooled)}) learn from one value; use a plain prior instead: drop "
+                    f"{dim} from its dims and give numbers for {', '.join(pooled)}")
+            else:
+                warnings.append(
+                    f"{where}: dims name {dim}, but the data have a single {dim} ({single[dim]!r}): use a plain "
+                    f"prior: drop {dim} from its dims (the same model)")
     return warnings
+
+
+def _date_order_warnings(params: Params) -> list[str]:
+    """Day-first dates read right only because pandas guessed the order from the first date (16/01/2024): a
+    file starting on 01/02/2024 would be read month first."""
+    if params.data.path is None or params.data.date_format is not None:
+        return []
+    import pandas as pd
+
+    from mmmhelpers.data import DAY_FIRST, numeric_date_order
+
+    path, column = params.resolve(params.data.path), params.data.date_column
+    try:
+        raw = pd.read_csv(path, usecols=[column], dtype=str)[column]
+    except Exception:  # pandas raises many kinds; the data checks said what is wrong with the file
+        return []
+    order = numeric_date_order(raw)
+    if order is None or order[0] != DAY_FIRST:
+        return []
+    return [f"{path}: column {column!r}: dates such as {raw.dropna().iloc[0]!r} are read {order[0]} only because "
+            f"pandas guessed the order from the first date; add data.date_format: \"{order[1]}\" to the params file "
+            "so that they are always read that way"]
 
 
 def _extrapolation_warnings(params: Params, data: MMMData) -> list[str]:

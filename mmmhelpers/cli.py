@@ -33,6 +33,8 @@ def _validate(path: str) -> int:
 
 
 def _list(folder: str) -> int:
+    """One line per params file: its case and title, or INVALID with its first problem; then a warning for each
+    report folder that several files write (the same ``case``)."""
     from mmmhelpers.config import ParamsError, load_params
 
     files = sorted(Path(folder).glob("*.yaml"))
@@ -40,12 +42,22 @@ def _list(folder: str) -> int:
         print(f"no params files in {folder}/", file=sys.stderr)
         return 1
     width = max(len(f.name) for f in files)
+    cases: dict[str, list[str]] = {}
     for f in files:
         try:
             p = load_params(f)
-            print(f"{f.name:<{width}}  {p.case:<24} {p.title}")
-        except ParamsError as err:
-            print(f"{f.name:<{width}}  INVALID ({len(err.problems)} problem(s); run mmm-report validate {f})")
+        except Exception as err:  # ParamsError, or a bug: the file is marked, the others are still listed
+            problems = err.problems if isinstance(err, ParamsError) else [f"{type(err).__name__}: {err}"]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            print(f"{f.name:<{width}}  INVALID: {problems[0].splitlines()[0]}{more}; see mmm-report validate {f}")
+            continue
+        cases.setdefault(p.case, []).append(f.name)
+        print(f"{f.name:<{width}}  {p.case:<24} {p.title}")
+    for case, names in cases.items():
+        if len(names) > 1:
+            files_ = f"{', '.join(names[:-1])} and {names[-1]}"
+            print(f"warning: {files_} have the same case: {case!r} and write the same report folder "
+                  f"reports/{case}/ (each run replaces the other's report): give each file its own case")
     return 0
 
 

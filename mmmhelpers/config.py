@@ -44,6 +44,7 @@ class Strict(BaseModel):
 class DataSpec(Strict):
     path: Path | None = None  # CSV, relative to the params file
     date_column: str = "date"
+    date_format: str | None = None  # strptime format of the dates, e.g. "%d/%m/%Y"; None: pandas infers it
     target_column: str = "y"
     channel_columns: list[str] = Field(default_factory=list)
     control_columns: list[str] = Field(default_factory=list)
@@ -52,6 +53,13 @@ class DataSpec(Strict):
     # truth held in the CSV itself: truth variable -> column, or {channel: column} for a per-channel series
     truth_columns: dict[str, str | dict[str, str]] = Field(default_factory=dict)
     truth_values: dict[str, float | list[float]] = Field(default_factory=dict)  # true parameters (one per channel)
+
+    @field_validator("date_format")
+    @classmethod
+    def _a_strptime_format(cls, v: str | None) -> str | None:
+        if v is not None and "%" not in v:
+            raise ValueError('a strptime format of the dates, e.g. "%d/%m/%Y" for 16/01/2023 or "%Y-%m-%d"')
+        return v
 
 
 class SimulateSpec(Strict):
@@ -529,6 +537,9 @@ def _check_priors(params: Params) -> list[str]:
         except PriorError as err:
             problems.append(f"{err.where}: {err.message}")
             continue
+        except (TypeError, ValueError) as err:  # a shape parse_prior does not name yet: still the field and value
+            problems.append(f"{where}: value {spec!r}: not a prior ({type(err).__name__}: {err})")
+            continue
         bad = prior_dims(prior) - allowed
         if bad:
             problems.append(f"{where}: unknown dims {sorted(bad)} (allowed: {sorted(allowed)})")
@@ -652,6 +663,9 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ParamsError(path, [f"not valid YAML: {err}"]) from err
+    except UnicodeDecodeError as err:
+        raise ParamsError(path, [f"not a text file (UTF-8): {err.reason} at byte {err.start}; save it as UTF-8 "
+                                 "text"]) from None
     if not isinstance(raw, dict):
         raise ParamsError(path, [f"top level must be a mapping, got {type(raw).__name__}"])
     if overrides:

@@ -7,6 +7,8 @@ The canonical table is long: one row per date (and panel coordinate), columns
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -152,18 +154,66 @@ class _Rows:
         return ("row " if len(positions) == 1 else "rows ") + _listing(rows, len(positions))
 
 
-def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[str], channels: list[str]
-             ) -> tuple[pd.DataFrame, list[str]]:
-    """A copy with parsed dates and numeric columns, and every unparseable, missing or negative value (with
-    its rows)."""
+_NUMERIC_DATE = re.compile(r"\s*\d{1,2}([/.\-])\d{1,2}\1(\d{4}|\d{2})\s*")
+_THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*")
+
+
+DAY_FIRST = "day-first (day/month/year)"
+
+
+def numeric_date_order(raw: pd.Series) -> tuple[str, str] | None:
+    """Dates written in numbers only (16/01/2024, 16.01.24): the one order that reads every one of them, as
+    ``(words, strptime format)``; None for other layouts, or when either order reads them all."""
+    values = raw.dropna().astype(str)
+    matches = [_NUMERIC_DATE.fullmatch(v) for v in values]
+    if not len(values) or not all(matches) or len({(m[1], len(m[2])) for m in matches}) > 1:
+        return None
+    sep, year = matches[0][1], "%Y" if len(matches[0][2]) == 4 else "%y"
+    orders = [(DAY_FIRST, f"%d{sep}%m{sep}{year}"), ("month-first (month/day/year)", f"%m{sep}%d{sep}{year}")]
+    reads = [o for o in orders if pd.to_datetime(values, format=o[1], errors="coerce").notna().all()]
+    return reads[0] if len(reads) == 1 else None
+
+
+def _date_hint(raw: pd.Series, date_format: str | None) -> str:
+    """What to do about dates that did not parse: the day-first (or month-first) format that reads every one of
+    them, or where to give their format."""
+    said = f": they do not match data.date_format {date_format!r}" if date_format else ""
+    order = numeric_date_order(raw)
+    if order is not None and order[1] != date_format:
+        verb = "set" if date_format else "add"
+        return f"{said}{'; ' if said else ': '}they look {order[0]}: {verb} data.date_format: \"{order[1]}\" to " \
+               "the params file"
+    if date_format:
+        return said
+    return ('; write the dates as 2024-01-31, or give their strptime format as data.date_format (e.g. '
+            '"%d.%m.%Y") in the params file')
+
+
+def _thousands_hint(raw: pd.Series, bad: np.ndarray) -> str:
+    """A hint when the column's unreadable values are numbers with thousands separators (8,630.60)."""
+    example = next((str(raw.iloc[i]).strip() for i in bad if isinstance(raw.iloc[i], str)
+                    and _THOUSANDS.fullmatch(raw.iloc[i])), None)
+    if example is None:
+        return ""
+    return (f": it is read as text with thousands separators (e.g. {example!r}): remove the thousands separators "
+            f"(write {example.replace(',', '')}) or save the CSV with plain numbers")
+
+
+def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[str], channels: list[str],
+             date_format: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """A copy with parsed dates (``date_format``: their strptime format, else pandas infers it) and numeric
+    columns, and every unparseable, missing or negative value (with its rows)."""
     problems = []
     df = df.reset_index(drop=True)
-    dates = pd.to_datetime(df[date_column], errors="coerce")
+    with warnings.catch_warnings():  # pandas' advice on its guess (dayfirst=...) is not the user's to follow
+        warnings.simplefilter("ignore", UserWarning)
+        dates = pd.to_datetime(df[date_column], format=date_format, errors="coerce")
     rows = _Rows(df, dates, date_column, dims)
     bad = np.flatnonzero(dates.isna().to_numpy())
     if len(bad):
         items = [f"{_show(df[date_column].iloc[i])} (row {i + 2})" for i in bad[:LIMIT]]
-        problems.append(f"column {date_column!r}: unparseable dates {_listing(items, len(bad))}")
+        problems.append(f"column {date_column!r}: unparseable dates {_listing(items, len(bad))}"
+                        f"{_date_hint(df[date_column], date_format)}")
     for dim in dims:
         bad = np.flatnonzero(df[dim].isna().to_numpy())
         if len(bad):
@@ -175,7 +225,8 @@ def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[
         bad = np.flatnonzero(~np.isfinite(values.to_numpy()))
         if len(bad):
             items = [f"{_show(df[col].iloc[i])} {rows.where(i)}" for i in bad[:LIMIT]]
-            problems.append(f"column {col!r}: non-numeric or missing values {_listing(items, len(bad))}")
+            problems.append(f"column {col!r}: non-numeric or missing values {_listing(items, len(bad))}"
+                            f"{_thousands_hint(df[col], bad)}")
         out[col] = values
     for col in channels:
         neg = np.flatnonzero((out[col] < 0).to_numpy())
@@ -266,18 +317,24 @@ def from_frame(
     date_column: str = "date",
     target_column: str = "y",
     source: str = "data",
+    date_format: str | None = None,
 ) -> MMMData:
     """Validate a long frame and return ``MMMData``; every problem is reported at once (``DataError``), each
-    with its column, values, dates and row numbers (the header is row 1)."""
+    with its column, values, dates and row numbers (the header is row 1). ``date_format``: the dates' strptime
+    format (``data.date_format``); by default pandas infers it."""
     controls, dims = list(controls or []), list(dims or [])
     roles = {"data.date_column": [date_column], "data.dims": dims, "data.channel_columns": list(channels),
              "data.control_columns": controls, "data.target_column": [target_column]}
     problems = _missing_columns(df, roles)
+    if not len(df):  # a header and nothing under it: nothing below can be checked (or computed)
+        header = ", ".join(str(c) for c in df.columns)
+        problems.append(f"no data rows (only the header: {header}): add one row per date below the header")
     if problems:
         raise DataError(source, problems)
-    df, problems = _coerced(df, date_column, dims, [*channels, *controls, target_column], channels)
-    udates, calendar = _calendar(df, date_column, dims)
-    problems += calendar
+    df, problems = _coerced(df, date_column, dims, [*channels, *controls, target_column], channels, date_format)
+    if df[date_column].notna().all():  # else the calendar of the dates read would be wrong: fix them first
+        udates, calendar = _calendar(df, date_column, dims)
+        problems += calendar
     if problems:
         raise DataError(source, problems)
     key = [date_column, *dims]
@@ -311,6 +368,7 @@ def load_csv(path: str | Path, spec) -> MMMData:
         date_column=spec.date_column,
         target_column=spec.target_column,
         source=str(path),
+        date_format=spec.date_format,
     )
 
 
@@ -346,7 +404,9 @@ def truth_from_csv(path: str | Path, spec, data: MMMData, links: dict[str, str] 
     """The truth a published case keeps in its CSV (``data.truth_columns``) and in the params
     (``data.truth_values``). A latent multiplier is normalized as the model's is (its level sits in the betas):
     divided by its geometric mean over the data, or by its mean where ``links`` gives it the softplus link."""
-    df = pd.read_csv(path, parse_dates=[spec.date_column]).set_index([spec.date_column, *spec.dims])
+    df = pd.read_csv(path)
+    df[spec.date_column] = pd.to_datetime(df[spec.date_column], format=spec.date_format)
+    df = df.set_index([spec.date_column, *spec.dims])
     out = {}
     for name, col in spec.truth_columns.items():
         cols = {None: col} if isinstance(col, str) else col

@@ -473,6 +473,8 @@ def _run_stages(state: _Run, stages: list[str], params: Params, params_path: Pat
         _check_gates(state, params)
     number = {stage: i for i, stage in enumerate(stages, 1)}
     groups = waves(stages)
+    if not groups:  # nothing to re-run: the pages are rendered again (--client or the renderer changed)
+        return
     state.spares += [prestart(kernel) for _ in range(len(groups[0]) - len(state.spares))]
     for k, group in enumerate(groups):
         _run_wave(state, group, len(groups[k + 1]) if k + 1 < len(groups) else 0, number, params, params_path,
@@ -555,6 +557,10 @@ def run(
             if state.staging is not None:
                 shutil.rmtree(state.staging, ignore_errors=True)
         raise Interrupted(state.interrupted()) from None
+    except Exception:  # a failed stage moved it to <out>.failed already; anything else must not leave it behind
+        if state.staging is not None and state.phase != "publishing":
+            shutil.rmtree(state.staging, ignore_errors=True)
+        raise
     finally:
         for warm in state.spares:  # started ahead for stages that did not run (a failure, or nothing to do)
             discard(warm)
@@ -614,6 +620,9 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     old = Manifest.load_or_none(staging)
     timings = dict(old.timings_seconds) if old else {}
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")
+    if not stages:
+        code = "client version: code hidden" if client else "code shown"
+        _say(f"mmm-report: {out}: no stage's inputs changed; rendering the pages again ({code})")
     t_all = time.perf_counter()
     _run_stages(state, stages, params, params_path, quick, progress, timings, execution)
     for path in staging.glob(f"{PROGRESS}*"):  # said already; not part of the report

@@ -151,11 +151,28 @@ def _dist_parameters(distribution: str, where: str) -> set[str]:
 
 
 def _split(spec: dict, where: str) -> tuple[str, dict, dict]:
-    """Normalize the three dict shapes to (distribution, parameters, meta)."""
+    """Normalize the three dict shapes to (distribution, parameters, meta), each part checked for its type."""
+    dist, params, meta = _split_shape(spec, where)
+    if not isinstance(dist, str):
+        raise PriorError(where, f"distribution: expected a name such as 'Normal', got {dist!r}")
+    if not isinstance(params, dict):
+        raise PriorError(where, f"kwargs: expected a mapping of parameters, got {params!r}")
+    dims = meta.get("dims")
+    if not (dims is None or isinstance(dims, str)
+            or (isinstance(dims, (list, tuple)) and all(isinstance(d, str) for d in dims))):
+        raise PriorError(where, f"dims: expected a list of dim names such as [channel], got {dims!r}")
+    return dist, params, meta
+
+
+def _copied(params: Any) -> Any:
+    return dict(params) if isinstance(params, dict) else params
+
+
+def _split_shape(spec: dict, where: str) -> tuple[str, dict, dict]:
     spec = dict(spec)
     if "special_prior" in spec:
         name = spec.pop("special_prior")
-        params = dict(spec.pop("kwargs", {}) or {})
+        params = _copied(spec.pop("kwargs", {}) or {})
         meta = {k: spec.pop(k) for k in list(spec) if k in _META_KEYS}
         meta.setdefault("centered", False)
         if spec:
@@ -163,12 +180,12 @@ def _split(spec: dict, where: str) -> tuple[str, dict, dict]:
         dist = {"LogNormalPrior": "LogNormal", "LaplacePrior": "Laplace"}.get(name)
         if dist is None:
             raise PriorError(where, f"unknown special_prior {name!r} (LogNormalPrior | LaplacePrior)")
-        if dist == "LogNormal" and {"mu", "sigma"} <= set(params):
+        if dist == "LogNormal" and isinstance(params, dict) and {"mu", "sigma"} <= set(params):
             params = {"mean": params.pop("mu"), "std": params.pop("sigma"), **params}
         return dist, params, meta
     if "dist" in spec:
         dist = spec.pop("dist")
-        params = dict(spec.pop("kwargs", {}) or {})
+        params = _copied(spec.pop("kwargs", {}) or {})
         meta = {k: spec.pop(k) for k in list(spec) if k in _META_KEYS}
         if spec:
             raise PriorError(where, f"unknown keys {sorted(spec)} (Prior.to_dict shape)")
@@ -189,7 +206,10 @@ def parse_prior(spec: Any, where: str = "prior") -> PriorLike:
     if isinstance(spec, (int, float)):
         return float(spec)
     if isinstance(spec, (list, tuple)):
-        return np.asarray(spec, dtype=float)
+        try:
+            return np.asarray(spec, dtype=float)
+        except (TypeError, ValueError):
+            raise PriorError(where, f"expected numbers, got {list(spec)!r}") from None
     if not isinstance(spec, dict):
         raise PriorError(where, f"expected a number or a prior mapping, got {spec!r}")
     if spec.get("class") == "Censored" or spec.get("distribution") == "Censored":

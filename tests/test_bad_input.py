@@ -29,6 +29,7 @@ CLASSES = {
     "unreachable-scenario": (None, PARAMS.replace("[0.5, 1.5]", "[0.5, 40.0]"),
                              "optimization.scenarios (40x): budget 80,000 per period is more than the bounds allow"),
     "missing-column": (lambda df: df.drop(columns=["x2"]), PARAMS, "missing columns: 'x2' (data.channel_columns)"),
+    "header-only": (lambda df: df.iloc[:0], PARAMS, "sales.csv: no data rows"),
 }
 
 

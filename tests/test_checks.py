@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from shipped import shipped_params
 
 from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import load_params
@@ -28,12 +29,13 @@ def sales(n=60, geos=(), seed=0, channels=("x1", "x2", "x3")) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def case(tmp_path, df, extra="", channels=("x1", "x2", "x3"), dims=()):
-    """Write the CSV and a params file naming it; return ``check_case``'s answer and the params."""
+def case(tmp_path, df, extra="", channels=("x1", "x2", "x3"), dims=(), data=""):
+    """Write the CSV and a params file naming it (``data``: more keys of its data section); return
+    ``check_case``'s answer and the params."""
     df.to_csv(tmp_path / "sales.csv", index=False)
     path = tmp_path / "case.yaml"
     path.write_text(f"case: t\ntitle: T\nseed: 1\ndata: {{path: sales.csv, channel_columns: [{', '.join(channels)}], "
-                    f"dims: [{', '.join(dims)}]}}\n" + extra)
+                    f"dims: [{', '.join(dims)}]{data}}}\n" + extra)
     params = load_params(path)
     return (*check_case(params), params)
 
@@ -44,8 +46,7 @@ def test_a_clean_case_has_no_problems_and_no_warnings(tmp_path):
     assert check_warnings(params, data) == []
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")) + [ROOT / "tests/params/tiny.yaml"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", shipped_params() + [ROOT / "tests/params/tiny.yaml"], ids=lambda p: p.name)
 def test_shipped_cases_pass(path):
     """Every shipped case validates (sparse_channels' dark stretches are no error)."""
     params = load_params(path)
@@ -68,6 +69,70 @@ def test_data_errors_come_one_by_one_with_file_and_rows(tmp_path):
         f"{src}: column 'date': dates must be weekly and gap-free: missing weeks between 2024-03-04 and "
         "2024-03-25 (2 weeks)",
     ]
+
+
+def test_a_csv_with_a_header_and_no_rows(tmp_path):
+    data, _, problems, _ = case(tmp_path, sales().iloc[:0])
+    assert data is None
+    assert problems == [f"{tmp_path / 'sales.csv'}: no data rows (only the header: date, x1, x2, x3, y): add one row "
+                        "per date below the header"]
+
+
+def day_first(df: pd.DataFrame) -> pd.DataFrame:
+    """The same dates written day first (16/01/2024), as a spreadsheet set to a European locale saves them."""
+    return df.assign(date=pd.to_datetime(df.date).dt.strftime("%d/%m/%Y"))
+
+
+def test_day_first_dates_get_one_problem_that_names_the_date_format(tmp_path):
+    """pandas reads 01/01/2024 month first, then cannot read 15/01/2024: one problem that says what to write,
+    and no irregular steps made up from the dates it read wrongly."""
+    _, _, problems, _ = case(tmp_path, day_first(sales(n=30)))
+    assert problems == [f"{tmp_path / 'sales.csv'}: column 'date': unparseable dates '15/01/2024' (row 4), "
+                        "'22/01/2024' (row 5), '29/01/2024' (row 6) and 14 more: they look day-first "
+                        "(day/month/year): add data.date_format: \"%d/%m/%Y\" to the params file"]
+
+
+def test_data_date_format_reads_day_first_dates(tmp_path):
+    df = sales(n=30)
+    data, _, problems, params = case(tmp_path, day_first(df), data=', date_format: "%d/%m/%Y"')
+    assert problems == [] and params.data.date_format == "%d/%m/%Y"
+    assert (data.dates == pd.DatetimeIndex(pd.to_datetime(df.date))).all()
+
+
+def test_day_first_dates_read_by_guess_get_a_warning(tmp_path):
+    """16/01/2024 first: pandas guesses day first and reads them right, but a file starting on 01/02 would be read
+    month first; a warning says what to write, and pandas' own advice (dayfirst=True) is not printed."""
+    import warnings
+
+    df = sales(n=30)
+    df["date"] = (pd.to_datetime(df.date) + pd.Timedelta(days=15)).dt.strftime("%d/%m/%Y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data, _, problems, params = case(tmp_path, df)
+    assert problems == [] and data.dates[0] == pd.Timestamp("2024-01-16")
+    assert check_warnings(params, data) == [
+        f"{tmp_path / 'sales.csv'}: column 'date': dates such as '16/01/2024' are read day-first (day/month/year) "
+        'only because pandas guessed the order from the first date; add data.date_format: "%d/%m/%Y" to the params '
+        "file so that they are always read that way"]
+
+
+def test_dates_that_do_not_match_data_date_format_name_it(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales(n=30), data=', date_format: "%d/%m/%Y"')
+    assert len(problems) == 1 and problems[0].startswith(
+        f"{tmp_path / 'sales.csv'}: column 'date': unparseable dates '2024-01-01' (row 2), '2024-01-08' (row 3), "
+        "'2024-01-15' (row 4) and 27 more: they do not match data.date_format '%d/%m/%Y'")
+
+
+def test_numbers_with_thousands_separators_get_a_hint(tmp_path):
+    df = sales(n=30)
+    df["x2"] = (df.x2 * 10).map(lambda v: f"{v:,.2f}")  # 8,630.60: the column is read as text
+    _, _, problems, _ = case(tmp_path, df)
+    first = df.x2.iloc[0]
+    assert len(problems) == 1 and problems[0].startswith(
+        f"{tmp_path / 'sales.csv'}: column 'x2': non-numeric or missing values {first!r} on 2024-01-01 (row 2)")
+    assert problems[0].endswith(f": it is read as text with thousands separators (e.g. {first!r}): remove the "
+                                f"thousands separators (write {first.replace(',', '')}) or save the CSV with "
+                                "plain numbers")
 
 
 def test_a_dim_missing_from_the_csv(tmp_path):
@@ -195,6 +260,32 @@ def test_a_channel_that_rarely_spends_is_a_warning(tmp_path):
                                             "response curve rests on those few weeks"]
 
 
+HIERARCHICAL = """model:
+  saturation:
+    priors:
+      beta: {distribution: LogNormal, mean: {distribution: Gamma, mu: 0.25, sigma: 0.1, dims: [channel]},
+             std: {distribution: Exponential, scale: 0.1}, dims: [geo, channel], centered: false}
+  priors:
+    intercept: {distribution: Gamma, mu: 0.5, sigma: 0.25, dims: [geo]}
+    gamma_fourier: {distribution: Laplace, mu: 0, b: {distribution: HalfNormal, sigma: 0.2}, dims: [fourier_mode]}
+"""
+
+
+def test_a_hierarchy_over_a_single_market_is_a_warning(tmp_path):
+    """One geo in the data: the log-normal hierarchy of betas across geos has one value to learn from, and the
+    intercept's geo dim is one value; the Laplace hierarchy over Fourier modes is no panel's and stays quiet."""
+    data, _, problems, params = case(tmp_path, sales(geos=("geo_a",)), HIERARCHICAL, dims=("geo",))
+    assert problems == []
+    assert check_warnings(params, data) == [
+        "model.saturation.priors.beta: a hierarchical prior over geo, but the data have a single geo ('geo_a'): its "
+        "hyperpriors (mean, std) learn from one value; use a plain prior instead: drop geo from its dims and give "
+        "numbers for mean, std",
+        "model.priors.intercept: dims name geo, but the data have a single geo ('geo_a'): use a plain prior: drop geo "
+        "from its dims (the same model)"]
+    data, _, problems, params = case(tmp_path, sales(geos=("geo_a", "geo_b")), HIERARCHICAL, dims=("geo",))
+    assert problems == [] and check_warnings(params, data) == []
+
+
 def test_missing_truth_and_lift_test_files(tmp_path):
     _, _, problems, _ = case(tmp_path, sales(), "model: {lift_tests: lifts.csv}\n")
     assert problems == [f"model.lift_tests: file not found: {tmp_path / 'lifts.csv'}"]
@@ -225,13 +316,13 @@ def test_checking_every_shipped_case_and_drawing_its_prior_compiles_no_c():
     import sys
 
     code = """
-import glob
+import sys
 import pytensor.link.c.cmodule as cmodule
 from mmmhelpers.checks import check_case
 from mmmhelpers.config import load_params
 from mmmhelpers.model import build_model
 from mmmhelpers.review import sample_prior
-for path in sorted(glob.glob("params/*.yaml")):
+for path in sys.argv[1:]:
     params = load_params(path)
     data, _, problems = check_case(params)
     assert not problems, (path, problems)
@@ -242,5 +333,6 @@ for path in sorted(glob.glob("params/*.yaml")):
 print("ok")
 """
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, shipped_params())], cwd=root, capture_output=True,
+                          text=True, timeout=600)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from shipped import shipped_params
 
 from mmmhelpers.config import ParamsError, load_params
 
@@ -23,11 +24,30 @@ simulate: {generator: single_market, n_weeks: 52}
 """
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")) + sorted((ROOT / "tests/params").glob("*.yaml")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", shipped_params() + sorted((ROOT / "tests/params").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_params_are_valid(path):
     params = load_params(path)
     assert params.case and params.title
+
+
+def test_an_untracked_file_in_params_is_not_a_shipped_case(tmp_path):
+    """The shipped cases are the params files git tracks: a user's own broken file in params/ does not enter the
+    parametrizations above (nor test_checks'), a case being added enters once it is staged."""
+    import subprocess
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+    folder = tmp_path / "params"
+    folder.mkdir()
+    for name in ("good.yaml", "added.yaml"):
+        (folder / name).write_text(BASE)
+    (folder / "notes.txt").write_text("not a case")
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "params/good.yaml", "params/notes.txt"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "cases"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "params/added.yaml"], cwd=tmp_path, check=True)
+    (folder / "mine.yaml").write_text("case: [broken\n")  # the user's own, never added
+    assert shipped_params(tmp_path) == [folder / "added.yaml", folder / "good.yaml"]
+    assert (ROOT / "params" / "default.yaml") in shipped_params()
 
 
 def test_unknown_key_names_file_field_and_value(tmp_path):

@@ -4,6 +4,7 @@ Most tests run the real CLI on stand-in notebooks (``MMM_NOTEBOOKS``) that fail 
 they take seconds; ``test_ctrl_c_during_the_fit`` interrupts the real tiny case while it fits (slow).
 """
 
+import json
 import os
 import queue
 import random
@@ -179,6 +180,40 @@ def test_a_failed_first_run_says_no_report_was_published(tmp_path):
     assert "no report was published (there was none before)" in proc.stderr
     assert "untouched" not in proc.stderr
     assert not out.exists() and (out.parent / "r.failed" / "notebooks" / "01_simulate.ipynb").exists()
+
+
+def test_client_on_an_up_to_date_report_renders_its_pages_again(tmp_path):
+    """Nothing to re-run but --client changed: no stage runs, the pages are rendered again with code hidden, and no
+    temporary folder is left (it crashed with IndexError in _run_stages and left .<case>.tmp-<pid>)."""
+    notebooks = stand_in_notebooks(tmp_path / "nb", {"02_fit": "print('build_model(params.model)')"})
+    out = tmp_path / "reports" / "tiny"
+    args = [*CLI, "run", str(TINY), "--out", str(out), "--no-progress"]
+    first = subprocess.run(args, cwd=ROOT, env=env_with(notebooks), capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    executed = snapshot(out / "notebooks")
+    assert "build_model" in (out / "02_fit.html").read_text()
+    proc = subprocess.run([*args, "--client"], cwd=ROOT, env=env_with(notebooks), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "no stage's inputs changed; rendering the pages again (client version: code hidden)" in proc.stdout
+    assert "running" not in proc.stdout and "rendering 5 pages" in proc.stdout
+    assert not list(out.parent.glob(".tiny.tmp-*")), "staging folder left behind"
+    assert snapshot(out / "notebooks") == executed  # nothing re-ran
+    assert "print(" not in (out / "02_fit.html").read_text()  # the code is hidden now
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["client"] is True and manifest["stages_run"] == []
+
+
+def test_an_unexpected_error_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    """A bug inside a run (not a failed stage, not Ctrl-C) still removes the run's temporary folder."""
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(pipeline, "_run_stages", broken)
+    out = tmp_path / "reports" / "tiny"
+    with pytest.raises(ZeroDivisionError):
+        pipeline.run(TINY, out=out, progress=False)
+    assert not list(out.parent.glob(".tiny.tmp-*")), "staging folder left behind"
 
 
 def dead_pid() -> int:
