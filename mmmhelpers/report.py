@@ -18,20 +18,23 @@ __all__ = ["setup", "table", "as_percent", "progress", "md", "data_summary", "co
            "published_table", "resolve_source", "scales_table", "verdict", "alternatives_table", "parameter_summary"]
 
 
+QUIET_DEPRECATIONS = ("arviz", "xarray", "pandas", "pymc", "pytensor", "numba", "seaborn", "matplotlib", "nutpie")
+
+
 def setup(params_path: str, quick_run: bool = False) -> Params:
-    """Load params, set the plotting style and quiet the samplers' chatter for the report."""
+    """Load params, set the plotting style and quiet the libraries' deprecation notes and progress chatter for the
+    report; a warning a modeller should see (a sampler's, a model's, ours) still reaches the page."""
     from mmmhelpers.plots import style
 
     params = load_params(params_path)
     if quick_run:
         params = quick(params)
     style(params.report.currency, params.report.target_label, params.report.period)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
-    warnings.filterwarnings("ignore", category=UserWarning, module="pytensor")
-    warnings.filterwarnings("ignore", category=RuntimeWarning, module="arviz")
+    for module in QUIET_DEPRECATIONS:  # libraries' notes to their own users' code, not to a modeller
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
     for name in ("pymc", "pytensor", "arviz"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.WARNING)  # their progress chatter (INFO) off, their warnings on
     return params
 
 
