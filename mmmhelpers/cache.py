@@ -1,8 +1,11 @@
 """Stage inputs and their hashes: which stages an unchanged case can skip, and when ``--only`` may reuse a stage.
 
-A stage's inputs are the params sections it reads (its own and its upstream stages'), the data file, the
-notebook of every stage it depends on, the package's code and the ``--quick`` flag. ``manifest.json`` keeps
-each stage's input hashes; a new run compares them (like Quarto's freeze, but for the computation).
+A stage's inputs are the params sections its computation reads (its own and its upstream stages', ``SECTIONS``),
+the params its page only shows (its own, ``PAGE``: units, titles, the data checks' warnings), the data file,
+the notebook of every stage it depends on, the package's code and the ``--quick`` flag. Every params key is
+in one of these lists or in ``NOT_INPUTS`` with the reason (a test checks that no key is left out).
+``manifest.json`` keeps each stage's input hashes; a new run compares them (like Quarto's freeze, but for the
+computation).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from mmmhelpers.config import Params
 
-__all__ = ["stage_inputs", "changed_stages", "stale_reuse", "SECTIONS", "UPSTREAM"]
+__all__ = ["stage_inputs", "changed_stages", "stale_reuse", "SECTIONS", "PAGE", "NOT_INPUTS", "UPSTREAM"]
 
 PACKAGE = Path(__file__).resolve().parent
 SECTIONS = {
@@ -23,6 +26,21 @@ SECTIONS = {
     "03_recovery": ["recovery"],
     "04_out_of_sample": ["out_of_sample"],
     "05_optimize": ["optimization"],
+}
+UNITS = ["report.currency", "report.target_label", "report.period"]  # every page's numbers and axes say them
+PAGE = {  # read by a stage's page only: a change re-runs that stage, not the stages after it
+    "01_simulate": [*UNITS, "title", "description", "report.reference_url"],
+    "02_fit": [*UNITS, "report.reference_url"],
+    "03_recovery": UNITS,
+    "04_out_of_sample": UNITS,
+    "05_optimize": [*UNITS, "report.reference_url"],
+}
+PAGE_ONLY = "page "  # the prefix of a page-only input: --only may reuse a stage whose page alone would change
+NOT_INPUTS = {
+    "case": "names the report folder",
+    "execution": "where SBC draws and replicates run; the results are the same bit for bit",
+    "report.client": "--client renders the pages again without re-running a stage",
+    "source": "the params file's own path",
 }
 UPSTREAM = {"01_simulate": [], "02_fit": ["01_simulate"], "03_recovery": ["01_simulate", "02_fit"],
             "04_out_of_sample": ["01_simulate", "02_fit"], "05_optimize": ["01_simulate", "02_fit"]}
@@ -39,6 +57,10 @@ def _section(dumped: dict, name: str):
     return value
 
 
+def _hash(dumped: dict, section: str) -> str:
+    return _sha(json.dumps(_section(dumped, section), sort_keys=True).encode())
+
+
 def _code_hash() -> str:
     files = sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.j2")])
     return _sha(b"".join(f.relative_to(PACKAGE).as_posix().encode() + f.read_bytes() for f in files))
@@ -51,8 +73,8 @@ def stage_inputs(params: Params, notebooks: Path, data_sha256: str | None, quick
     out = {}
     for stage in SECTIONS:
         deps = [*UPSTREAM[stage], stage]
-        inputs = {f"params.{sec}": _sha(json.dumps(_section(dumped, sec), sort_keys=True).encode())
-                  for dep in deps for sec in SECTIONS[dep]}
+        inputs = {f"params.{sec}": _hash(dumped, sec) for dep in deps for sec in SECTIONS[dep]}
+        inputs |= {f"{PAGE_ONLY}params.{sec}": _hash(dumped, sec) for sec in PAGE[stage]}
         inputs |= {f"notebook {dep}": _sha((notebooks / f"{dep}.ipynb").read_bytes()) for dep in deps}
         inputs |= {"data file": data_sha256 or "simulated", "code (mmmhelpers)": code, "quick": str(bool(quick))}
         out[stage] = inputs
@@ -74,7 +96,7 @@ def stale_reuse(old: dict[str, dict[str, str]], new: dict[str, dict[str, str]], 
         if was is None:
             reasons.append(f"{stage}: the earlier report does not record its inputs")
             continue
-        diff = [k for k in new[stage] if was.get(k) != new[stage][k]]
+        diff = [k for k in new[stage] if was.get(k) != new[stage][k] and not k.startswith(PAGE_ONLY)]
         if diff:
             reasons.append(f"{stage} was made with other inputs: {', '.join(diff)} changed")
     return reasons

@@ -186,10 +186,14 @@ def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def check_warnings(params: Params, data: MMMData) -> list[str]:
-    """Suspicious but valid: day-first dates read without ``data.date_format``, priors over a panel dim with a
-    single level (a hierarchy over one market), a channel dark in some cells, channels that spend in under 5% of
-    the weeks (of a cell), and budgets per period above the data's highest total weekly spend when
-    ``allow_extrapolation`` lets the plan go there."""
+    """Suspicious but valid, all of it (``validate`` and the start of ``run`` print them): the data's, the model's
+    and the plan's warnings, each shown again on the page of the stage it concerns."""
+    return data_warnings(params, data) + model_warnings(params, data) + plan_warnings(params, data)
+
+
+def data_warnings(params: Params, data: MMMData) -> list[str]:
+    """The data page's: day-first dates read without ``data.date_format``, a channel dark in some cells, channels
+    that spend in under 5% of the weeks (of a cell)."""
     warnings = []
     n = data.n_dates
     for k, ch in enumerate(data.channels):
@@ -202,9 +206,18 @@ def check_warnings(params: Params, data: MMMData) -> list[str]:
             if 0 < weeks < SPARSE_SHARE * n:
                 warnings.append(f"channel {ch!r} spends in only {weeks} of {n} weeks{cell} ({weeks / n:.1%}): its "
                                 f"response curve rests on those few weeks")
-    if params.optimization is not None:
-        warnings += _extrapolation_warnings(params, data)
-    return _date_order_warnings(params) + _single_level_warnings(params, data) + warnings
+    return _date_order_warnings(params) + warnings
+
+
+def model_warnings(params: Params, data: MMMData) -> list[str]:
+    """The fit page's: priors over a panel dim with a single level (a hierarchy over one market)."""
+    return _single_level_warnings(params, data)
+
+
+def plan_warnings(params: Params, data: MMMData) -> list[str]:
+    """The budget page's: budgets per period above the data's highest total weekly spend when
+    ``allow_extrapolation`` lets the plan go there."""
+    return _extrapolation_warnings(params, data) if params.optimization is not None else []
 
 
 def _prior_nodes(prior):

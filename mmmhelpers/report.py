@@ -38,6 +38,14 @@ def setup(params_path: str, quick_run: bool = False) -> Params:
     return params
 
 
+def worth_a_look(found: list[str]) -> None:
+    """Show a page's warnings (suspicious but valid findings of ``checks``) as one list; nothing when none."""
+    from IPython.display import display
+
+    if found:
+        display(md("**Worth a look before trusting the results:**\n\n" + "\n".join(f"- {w}" for w in found)))
+
+
 PROGRESS = ".progress"
 """A run's progress lines: a notebook appends, ``mmm-report run`` prints them as they come."""
 

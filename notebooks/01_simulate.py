@@ -30,11 +30,10 @@ save_case_data(run_dir, params, data, truth)
 md(data_intro(params, data))
 
 # %%
-from mmmhelpers.checks import check_warnings
+from mmmhelpers.checks import data_warnings
+from mmmhelpers.report import worth_a_look
 
-warnings_found = check_warnings(params, data)
-if warnings_found:
-    display(md("**Worth a look before trusting the results:**\n\n" + "\n".join(f"- {w}" for w in warnings_found)))
+worth_a_look(data_warnings(params, data))
 
 # %%
 from mmmhelpers.report import data_summary

@@ -22,14 +22,16 @@ from mmmhelpers.report import md, progress, setup, table
 params = setup(params_path, quick)
 
 # %%
+from mmmhelpers.checks import model_warnings
 from mmmhelpers.diagnose import divergence_report
 from mmmhelpers.fit import diagnostics, sample
 from mmmhelpers.model import model_for, model_graph, model_mermaid
 from mmmhelpers.plots_diagnose import plot_divergence_pair
-from mmmhelpers.report import contribution_summary
+from mmmhelpers.report import contribution_summary, worth_a_look
 
 data = artifacts.load_data(run_dir)
 mmm = model_for(params, data)
+worth_a_look(model_warnings(params, data))
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")
 
 # %%

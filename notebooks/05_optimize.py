@@ -18,6 +18,7 @@ import numpy as np
 from IPython.display import display
 
 from mmmhelpers import artifacts, plots_optimize, report
+from mmmhelpers.checks import plan_warnings
 from mmmhelpers.exports import save_table
 from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
@@ -37,6 +38,7 @@ else:
     alloc.save(run_dir)
     save_table(run_dir, "allocation", report.plan_table(alloc))
     display(md(report.allocation_headline(alloc, params.report.currency, params.report.target_label)))
+    report.worth_a_look(plan_warnings(params, data))
 
 # %%
 #| fig-cap: "Spend per period of the optimal plan and of the two baselines."

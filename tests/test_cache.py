@@ -33,3 +33,19 @@ def test_only_names_what_changed_in_a_reused_stage(tmp_path):
     assert stale_reuse(base, new, ["05_optimize"]) == ["02_fit was made with other inputs: params.model changed"]
     assert stale_reuse(base, new, ["02_fit", "05_optimize"]) == []  # the fit is re-run, not reused
     assert stale_reuse(base, _inputs(tmp_path, "budget: 8000", "budget: 7000"), ["05_optimize"]) == []
+
+
+def test_every_page_says_the_new_currency_and_every_params_key_is_an_input_or_says_why_not(tmp_path):
+    """Changing the currency re-ran no stage (the pages kept the old units while index.html showed the new ones)."""
+    from mmmhelpers.cache import NOT_INPUTS, PAGE, SECTIONS
+    from mmmhelpers.config import Params, ReportSpec
+
+    base = _inputs(tmp_path)
+    for old, new in [("report:\n", "report:\n  currency: USD\n"), ("report:\n", "report:\n  period: day\n"),
+                     ("report:\n", "report:\n  target_label: sign-ups\n")]:
+        assert changed_stages(base, _inputs(tmp_path, old, new)) == list(base), new
+    assert changed_stages(base, _inputs(tmp_path, "title: Tiny smoke-test case", "title: Another")) == ["01_simulate"]
+    listed = {k for keys in [*SECTIONS.values(), *PAGE.values()] for k in keys} | set(NOT_INPUTS)
+    keys = {f for f in Params.model_fields if f != "report"} | {f"report.{f}" for f in ReportSpec.model_fields}
+    covered = {k for k in keys if k in listed or k.split(".")[0] in listed}
+    assert covered == keys, f"params keys that are no stage's input and not in NOT_INPUTS: {sorted(keys - covered)}"
