@@ -17,7 +17,8 @@ DIAG = {"sampler": "nutpie", "chains": 4, "draws": 1000, "tune": 1000, "compile_
         "target_accept": 0.9, "gradient_seconds": 2.5e-05, "steps_per_draw": 15.3, "estimated_sampling_seconds": 7.1,
         "compile_cache": "hit"}
 FOLD = {"origin": "2024-05-06", "train_end": "2024-04-29", "test_start": "2024-05-06", "test_end": "2024-06-24",
-        "crps": 142.0, "mape": 0.032, "smape": 0.031, "r2": 0.9, "coverage_50": 0.5, "coverage_94": 1.0}
+        "crps": 142.0, "mape": 0.032, "smape": 0.031, "r2": 0.9, "coverage_50": 0.5, "coverage_94": 1.0,
+        "divergences": 0, "rhat_max": 1.004, "converged": True}
 OOS = {"holdout_weeks": 8, "folds": [FOLD],
        "in_sample": {"crps": 100.0, "mape": 0.02, "r2": 0.95, "coverage_50": 0.52, "coverage_94": 0.94},
        "summary": {"crps": 142.0, "mape": 0.032, "coverage_50": 0.5, "coverage_94": 1.0}}
