@@ -342,8 +342,9 @@ def convergence(idata: az.InferenceData) -> dict:
     names = scalar_parameters(idata)
     rhat = az.rhat(idata, var_names=names) if idata.posterior.sizes.get("chain", 1) > 1 else None
     rhat_max = max(float(rhat[n].max()) for n in names) if rhat is not None and names else float("nan")
+    judged = round(rhat_max, 2)  # as the main fit's health judges it (az.summary's R-hat, two decimals)
     return {"divergences": divergences, "rhat_max": round(rhat_max, 4),
-            "converged": bool(divergences == 0 and (rhat_max <= RHAT_OK or np.isnan(rhat_max)))}
+            "converged": bool(divergences == 0 and (judged <= RHAT_OK or np.isnan(rhat_max)))}
 
 
 def health(d: dict) -> str:

@@ -184,7 +184,7 @@ def test_out_of_sample_scores_are_sane(report):
     assert 0 <= fold["coverage_94"] <= 1 and o["in_sample"]["coverage_94"] > 0.7
     for f in o["folds"]:  # each fold's refit carries its convergence
         assert f["divergences"] >= 0 and f["rhat_max"] > 0.99
-        assert f["converged"] == (f["divergences"] == 0 and f["rhat_max"] <= 1.01)
+        assert f["converged"] == (f["divergences"] == 0 and round(f["rhat_max"], 2) <= 1.01)  # as the main fit
 
 
 def test_allocation_spends_the_budget_and_beats_the_initial_split(report):
