@@ -91,7 +91,7 @@ class Record(Part):
 
 
 class Diagnostics(Record):
-    """``diagnostics.json``: how the sampler did (thresholds in ``fit.health``)."""
+    """``diagnostics.json``: how the sampler did (thresholds in ``health``)."""
 
     FILE: ClassVar[str] = "diagnostics.json"
     sampler: str

@@ -12,11 +12,12 @@ import pymc as pm
 import xarray as xr
 
 from mmmhelpers.artifacts import Diagnostics
+from mmmhelpers.health import health, refit_converged
 from mmmhelpers.model import MMM
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.transforms import ONE_OFF_MODE
 
-__all__ = ["sample", "sample_many", "diagnostics", "health", "add_original_scale_predictions", "scalar_parameters",
+__all__ = ["sample", "sample_many", "diagnostics", "add_original_scale_predictions", "scalar_parameters",
            "time_gradient", "sampling_estimate",
            "convergence"]
 
@@ -332,30 +333,15 @@ def scalar_parameters(idata: az.InferenceData) -> list[str]:
     return names
 
 
-RHAT_OK = 1.01  # a refit (holdout fold, replicate) counts as converged at no divergence and R-hat at most this
-
-
 def convergence(idata: az.InferenceData) -> dict:
-    """A refit's divergences and largest R-hat over its scalar parameters, and whether both pass
-    (``converged``): what a holdout fold or a replicate carries to its page beside its scores."""
+    """A refit's divergences and largest R-hat over its scalar parameters, and whether it ``converged``
+    (``health.refit_converged``): what a holdout fold or a replicate carries to its page beside its scores."""
     divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
     names = scalar_parameters(idata)
     rhat = az.rhat(idata, var_names=names) if idata.posterior.sizes.get("chain", 1) > 1 else None
     rhat_max = max(float(rhat[n].max()) for n in names) if rhat is not None and names else float("nan")
-    judged = round(rhat_max, 2)  # as the main fit's health judges it (az.summary's R-hat, two decimals)
     return {"divergences": divergences, "rhat_max": round(rhat_max, 4),
-            "converged": bool(divergences == 0 and (judged <= RHAT_OK or np.isnan(rhat_max)))}
-
-
-def health(d: dict) -> str:
-    """green / amber / red from divergences, r-hat and ESS (thresholds of Vehtari et al. 2021)."""
-    n_draws = d["chains"] * d["draws"]
-    ess_floor = min(400, 0.1 * n_draws)
-    if d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= ess_floor:
-        return "green"
-    if d["divergences"] <= 0.01 * n_draws and d["rhat_max"] <= 1.05 and d["ess_bulk_min"] >= 0.25 * ess_floor:
-        return "amber"
-    return "red"
+            "converged": refit_converged(divergences, rhat_max)}
 
 
 def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
@@ -383,7 +369,7 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
         "rhat_max_variable": str(summ["r_hat"].idxmax()),
     }
     d["ess_bulk_per_second"] = round(d["ess_bulk_min"] / max(d["compile_seconds"] + d["sampling_seconds"], 1e-9), 2)
-    d["health"] = health(d)
+    d["health"] = health(d["divergences"], d["rhat_max"], d["ess_bulk_min"], d["chains"], d["draws"])
     d["target_accept"] = float(fit.target_accept)
     steps = idata.sample_stats.get("n_steps")
     d["steps_per_draw"] = round(float(steps.mean()), 1) if steps is not None else None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import logging
-import math
 import os
 import re
 import shutil
@@ -32,13 +31,14 @@ from mmmhelpers.artifacts import Diagnostics, Manifest
 from mmmhelpers.cache import UPSTREAM, changed_stages, stage_inputs, stale_reuse
 from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
+from mmmhelpers.health import gate_failures
 from mmmhelpers.kernels import STOP, Warm, discard, ensure_kernel, enter, kill_all, prestart, shutdown
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
 from mmmhelpers.report import PROGRESS, progress_file
 from mmmhelpers.summary import PAGES, write_index
 
-__all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", "gate_failures", "ROOT"]
+__all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", "ROOT"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = Path(os.environ.get("MMM_NOTEBOOKS", ROOT / "notebooks"))
@@ -336,37 +336,6 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
     _wait([job], progress)
     if job.failure is not None:
         raise job.failure
-
-
-GATES = {  # fit.fail_on key: (Diagnostics field, label, format, does a larger value fail?, variable field)
-    "divergences": ("divergences", "divergences", "{:,}", True, None),
-    "rhat": ("rhat_max", "max R-hat", "{:.3f}", True, "rhat_max_variable"),
-    "ess_bulk": ("ess_bulk_min", "min bulk ESS", "{:,.0f}", False, "ess_bulk_min_variable"),
-    "bfmi": ("bfmi_min", "min E-BFMI", "{:.2f}", False, None),
-}
-
-
-def gate_failures(diag: Diagnostics, fail_on) -> list[str]:
-    """The health gates of ``fit.fail_on`` the fit does not pass, each with its value, e.g.
-    ``3 divergences > 0``, ``max R-hat 1.031 > 1.01 (y_sigma)``. A value the diagnostics could not compute
-    (R-hat of a single chain, E-BFMI without energy) fails its gate."""
-    if fail_on is None:
-        return []
-    fails = []
-    for key, (attr, label, fmt, larger_fails, where) in GATES.items():
-        limit = getattr(fail_on, key)
-        if limit is None:
-            continue
-        value = getattr(diag, attr)
-        bound = f"{limit:,}" if key == "divergences" else f"{limit:,g}" if limit < 1e5 else f"{limit:,.0f}"
-        name = f" ({getattr(diag, where)})" if where else ""
-        if math.isnan(value):
-            fails.append(f"{label} could not be computed (gate {bound})")
-        elif key == "divergences" and value > limit:
-            fails.append(f"{value:,} divergences > {bound}")
-        elif key != "divergences" and ((value > limit) if larger_fails else (value < limit)):
-            fails.append(f"{label} {fmt.format(value)} {'>' if larger_fails else '<'} {bound}{name}")
-    return fails
 
 
 def _check_gates(state: _Run, params: Params) -> None:

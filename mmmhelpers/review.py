@@ -18,6 +18,7 @@ from mmmhelpers.contributions import baseline_total, decomposition
 from mmmhelpers.data import MMMData
 from mmmhelpers.diagnose import target_accept_advice
 from mmmhelpers.fit import scalar_parameters
+from mmmhelpers.health import THRESHOLDS, bfmi_verdict, divergence_verdict, ess_floor, ess_verdict, rhat_verdict
 from mmmhelpers.transforms import ONE_OFF_MODE
 
 __all__ = ["sample_prior", "model_review", "contraction", "ppp_values", "negative_baseline_probability",
@@ -38,28 +39,28 @@ def _worst(verdicts: list[str]) -> str:
 
 
 def _convergence(diag: Diagnostics) -> list[ReviewCheck]:
-    n = diag.chains * diag.draws
-    ess_floor = min(400, 0.1 * n)
+    """The sampler's checks, judged by ``health`` (the same thresholds as the fit's health and its gates)."""
+    t, n = THRESHOLDS, diag.chains * diag.draws
     checks = []
-    v = "pass" if diag.rhat_max <= 1.01 else "review" if diag.rhat_max <= 1.05 else "fail"
-    checks.append(ReviewCheck(name="R-hat", verdict=v, value=diag.rhat_max, threshold="<= 1.01",
+    v = rhat_verdict(diag.rhat_max)
+    checks.append(ReviewCheck(name="R-hat", verdict=v, value=diag.rhat_max, threshold=f"<= {t.rhat_pass:g}",
                               detail=f"worst: {diag.rhat_max_variable}",
                               action="" if v == "pass" else f"run longer (fit.tune, fit.draws) or give "
                               f"{diag.rhat_max_variable} a tighter prior"))
-    v = "pass" if diag.ess_bulk_min >= ess_floor else "review" if diag.ess_bulk_min >= 0.25 * ess_floor else "fail"
-    checks.append(ReviewCheck(name="bulk ESS", verdict=v, value=diag.ess_bulk_min, threshold=f">= {ess_floor:.0f}",
+    v = ess_verdict(diag.ess_bulk_min, diag.chains, diag.draws)
+    checks.append(ReviewCheck(name="bulk ESS", verdict=v, value=diag.ess_bulk_min,
+                              threshold=f">= {ess_floor(diag.chains, diag.draws):.0f}",
                               detail=f"worst: {diag.ess_bulk_min_variable}",
                               action="" if v == "pass" else "more draws, or fit.mass_matrix: low_rank"))
-    share = diag.divergences / max(n, 1)
-    v = "pass" if diag.divergences == 0 else "review" if share <= 0.01 else "fail"
+    v = divergence_verdict(diag.divergences, diag.chains, diag.draws)
     checks.append(ReviewCheck(name="divergences", verdict=v, value=diag.divergences, threshold="0",
-                              detail=diag.divergence_summary or f"{share:.1%} of draws",
+                              detail=diag.divergence_summary or f"{diag.divergences / max(n, 1):.1%} of draws",
                               action="" if v == "pass" else (diag.divergence_suggestion or
                                                              target_accept_advice(diag.target_accept or 0.8))))
     bfmi = diag.bfmi_min
-    v = "pass" if np.isfinite(bfmi) and bfmi >= 0.3 else "review"
+    v = bfmi_verdict(bfmi)
     missing = not np.isfinite(bfmi)
-    checks.append(ReviewCheck(name="BFMI", verdict=v, value=None if missing else bfmi, threshold=">= 0.3",
+    checks.append(ReviewCheck(name="BFMI", verdict=v, value=None if missing else bfmi, threshold=f">= {t.bfmi_pass:g}",
                               detail="not computed: the sampler recorded no energy" if missing else "energy diagnostic",
                               action="" if v == "pass" else "sample with nutpie or PyMC's NUTS, which record the energy"
                               if missing else "reparameterize heavy-tailed priors (non-centred)"))

@@ -17,6 +17,7 @@ import xarray as xr
 from mmmhelpers import artifacts
 from mmmhelpers.config import Params, TargetModelSpec
 from mmmhelpers.data import MMMData, load_csv
+from mmmhelpers.health import gate_failures
 from mmmhelpers.model import model_for
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.variants import Fitted, fit_and_save
@@ -70,8 +71,6 @@ def save_case_data(run_dir: str | Path, params: Params, data: MMMData, truth: xr
 def fit_targets(params: Params, run_dir: str | Path, say=None) -> list[Fitted]:
     """Fit every target after the first (each its own seed), save each, return them in order. A sampler error
     or a failed health gate (``fit.fail_on``) of any target stops the run, naming the target."""
-    from mmmhelpers.pipeline import gate_failures
-
     say = say or (lambda _msg: None)
     out = []
     for k, t in enumerate(params.targets[1:], start=1):

@@ -22,7 +22,8 @@ import pytest
 from mmmhelpers import kernels, pipeline
 from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.config import FitSpec
-from mmmhelpers.pipeline import STAGES, gate_failures
+from mmmhelpers.health import gate_failures
+from mmmhelpers.pipeline import STAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "params" / "tiny.yaml"
