@@ -16,16 +16,14 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mmmhelpers.priors import MODEL_PRIORS, PriorError, parse_prior, prior_dims
-from mmmhelpers.simulate import GENERATORS
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
+from mmmhelpers.registry import ADSTOCK_PARAMS, GENERATOR_PANEL_DIMS, MODEL_PRIOR_NAMES, SATURATION_PARAMS
 
 __all__ = ["Params", "ParamsError", "load_params", "params_hash", "quick"]
 
 # The kinds a params file may name are the keys of their registries (one source of truth each).
-AdstockKind = Literal[tuple(ADSTOCKS)]  # type: ignore[valid-type]
-SaturationKind = Literal[tuple(SATURATIONS)]  # type: ignore[valid-type]
-GeneratorKind = Literal[tuple(GENERATORS)]  # type: ignore[valid-type]
+AdstockKind = Literal[tuple(ADSTOCK_PARAMS)]  # type: ignore[valid-type]
+SaturationKind = Literal[tuple(SATURATION_PARAMS)]  # type: ignore[valid-type]
+GeneratorKind = Literal[tuple(GENERATOR_PANEL_DIMS)]  # type: ignore[valid-type]
 
 
 class ParamsError(ValueError):
@@ -132,7 +130,7 @@ class ModelSpec(Strict):
     @field_validator("priors")
     @classmethod
     def _known_priors(cls, v: dict) -> dict:
-        known = set(MODEL_PRIORS)
+        known = set(MODEL_PRIOR_NAMES)
         unknown = set(v) - known
         if unknown:
             raise ValueError(f"unknown prior names {sorted(unknown)} (known: {sorted(known)})")
@@ -521,7 +519,10 @@ class Params(Strict):
 
 
 def _check_priors(params: Params) -> list[str]:
-    """Parse every prior now so that a bad one is reported at load time with its field."""
+    """Parse every prior now so that a bad one is reported at load time with its field (pymc-extras' ``Prior``
+    parses them: imported here, so that importing the schema loads no PyMC)."""
+    from mmmhelpers.priors import PriorError, parse_prior, prior_dims
+
     problems: list[str] = []
     allowed = {"channel", "control", "fourier_mode", "date", *_panel_dims(params)}
     groups = {
@@ -543,19 +544,19 @@ def _check_priors(params: Params) -> list[str]:
         bad = prior_dims(prior) - allowed
         if bad:
             problems.append(f"{where}: unknown dims {sorted(bad)} (allowed: {sorted(allowed)})")
-    for where, comp, names in [
-        ("model.adstock.priors", ADSTOCKS[params.model.adstock.type], params.model.adstock.priors),
-        ("model.saturation.priors", SATURATIONS[params.model.saturation.type], params.model.saturation.priors),
+    for where, known, names in [
+        ("model.adstock.priors", ADSTOCK_PARAMS[params.model.adstock.type], params.model.adstock.priors),
+        ("model.saturation.priors", SATURATION_PARAMS[params.model.saturation.type], params.model.saturation.priors),
     ]:
-        for name in set(names) - set(comp.params):
-            problems.append(f"{where}.{name}: not a parameter of this component (has {list(comp.params)})")
+        for name in set(names) - set(known):
+            problems.append(f"{where}.{name}: not a parameter of this component (has {list(known)})")
     return problems
 
 
 def _panel_dims(params: Params) -> set[str]:
     if params.data.path is not None:
         return set(params.data.dims)
-    return set(GENERATORS[params.simulate.generator].panel_dims) if params.simulate else set()
+    return set(GENERATOR_PANEL_DIMS[params.simulate.generator]) if params.simulate else set()
 
 
 def _check_scaling(params: Params) -> list[str]:

@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
+from mmmhelpers.registry import GENERATOR_PANEL_DIMS
 from mmmhelpers.transforms import ONE_OFF_MODE, adstock, evaluate, logistic_saturation
 
 __all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "lift_tests_from_truth"]
@@ -522,15 +523,16 @@ class Generator:
 
 
 # The registry of generators: ``simulate.generator`` in a params file names one of these keys.
-GENERATORS: dict[str, Generator] = {
-    "single_market": Generator(lambda spec, seed: _panel_mmm(spec, seed, None)),
-    "geo_hierarchical": Generator(lambda spec, seed: _panel_mmm(spec, seed, []), ("geo",)),
-    "confounded_demand": Generator(_confounded_demand),
-    "time_varying_media": Generator(_time_varying_media),
-    "sparse_channels": Generator(_sparse_channels),
-    "mastering_mmm": Generator(_mastering_mmm),
-    "multi_objective": Generator(_multi_objective, ("kpi",)),
+_GENERATE = {
+    "single_market": lambda spec, seed: _panel_mmm(spec, seed, None),
+    "geo_hierarchical": lambda spec, seed: _panel_mmm(spec, seed, []),
+    "confounded_demand": _confounded_demand,
+    "time_varying_media": _time_varying_media,
+    "sparse_channels": _sparse_channels,
+    "mastering_mmm": _mastering_mmm,
+    "multi_objective": _multi_objective,
 }
+GENERATORS: dict[str, Generator] = {name: Generator(_GENERATE[name], dims) for name, dims in GENERATOR_PANEL_DIMS.items()}
 
 
 def simulate(spec, seed: int) -> tuple[MMMData, xr.Dataset]:

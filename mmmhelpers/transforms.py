@@ -23,6 +23,8 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.signal import convolve1d
 
+from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS
+
 __all__ = [
     "ADSTOCKS",
     "SATURATIONS",
@@ -222,12 +224,13 @@ class Component:
 
 
 ADSTOCKS: dict[str, Component] = {
-    "none": Component((), no_carryover_weights, {}),
+    "none": Component(ADSTOCK_PARAMS["none"], no_carryover_weights, {}),
     "geometric": Component(
-        ("alpha",), geometric_weights, {"alpha": {"distribution": "Beta", "alpha": 1, "beta": 3, "dims": ["channel"]}}
+        ADSTOCK_PARAMS["geometric"], geometric_weights,
+        {"alpha": {"distribution": "Beta", "alpha": 1, "beta": 3, "dims": ["channel"]}},
     ),
     "delayed": Component(
-        ("alpha", "theta"),
+        ADSTOCK_PARAMS["delayed"],
         delayed_weights,
         {
             "alpha": {"distribution": "Beta", "alpha": 1, "beta": 3, "dims": ["channel"]},
@@ -236,7 +239,7 @@ ADSTOCKS: dict[str, Component] = {
         _delayed_log_weights,
     ),
     "weibull_cdf": Component(
-        ("lam", "k"),
+        ADSTOCK_PARAMS["weibull_cdf"],
         weibull_cdf_weights,
         {
             "lam": {"distribution": "Gamma", "mu": 2, "sigma": 1, "dims": ["channel"]},
@@ -245,7 +248,7 @@ ADSTOCKS: dict[str, Component] = {
         _weibull_cdf_log_weights,
     ),
     "weibull_pdf": Component(
-        ("lam", "k"),
+        ADSTOCK_PARAMS["weibull_pdf"],
         weibull_pdf_weights,
         {
             "lam": {"distribution": "Gamma", "mu": 2, "sigma": 1, "dims": ["channel"]},
@@ -310,7 +313,7 @@ def tanh_saturation(x, b, c):
 
 SATURATIONS: dict[str, Component] = {
     "logistic": Component(
-        ("lam", "beta"),
+        SATURATION_PARAMS["logistic"],
         logistic_saturation,
         {
             "lam": {"distribution": "Gamma", "alpha": 3, "beta": 1, "dims": ["channel"]},
@@ -318,7 +321,7 @@ SATURATIONS: dict[str, Component] = {
         },
     ),
     "michaelis_menten": Component(
-        ("alpha", "lam"),
+        SATURATION_PARAMS["michaelis_menten"],
         michaelis_menten,
         {
             "alpha": {"distribution": "Gamma", "mu": 2, "sigma": 1, "dims": ["channel"]},
@@ -326,7 +329,7 @@ SATURATIONS: dict[str, Component] = {
         },
     ),
     "hill": Component(
-        ("slope", "kappa", "beta"),
+        SATURATION_PARAMS["hill"],
         hill_saturation,
         {
             "slope": {"distribution": "HalfNormal", "sigma": 1.5, "dims": ["channel"]},
@@ -335,7 +338,7 @@ SATURATIONS: dict[str, Component] = {
         },
     ),
     "tanh": Component(
-        ("b", "c"),
+        SATURATION_PARAMS["tanh"],
         tanh_saturation,
         {
             "b": {"distribution": "HalfNormal", "sigma": 1, "dims": ["channel"]},

@@ -1,0 +1,34 @@
+"""The names a params file may use, and nothing else: a leaf module the schema reads without the compute stack.
+
+Each registry here is the one list of its names; the modules that implement them (``transforms``' components,
+``simulate``'s generators, ``priors``' model-level defaults) are keyed by these names and checked against them
+(``tests/test_registry.py``), so ``import mmmhelpers.config`` loads no PyMC.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ADSTOCK_PARAMS", "SATURATION_PARAMS", "GENERATOR_PANEL_DIMS", "MODEL_PRIOR_NAMES"]
+
+ADSTOCK_PARAMS: dict[str, tuple[str, ...]] = {  # model.adstock.type -> its parameters (adstock_<name>)
+    "none": (),
+    "geometric": ("alpha",),
+    "delayed": ("alpha", "theta"),
+    "weibull_cdf": ("lam", "k"),
+    "weibull_pdf": ("lam", "k"),
+}
+SATURATION_PARAMS: dict[str, tuple[str, ...]] = {  # model.saturation.type -> its parameters (saturation_<name>)
+    "logistic": ("lam", "beta"),
+    "michaelis_menten": ("alpha", "lam"),
+    "hill": ("slope", "kappa", "beta"),
+    "tanh": ("b", "c"),
+}
+GENERATOR_PANEL_DIMS: dict[str, tuple[str, ...]] = {  # simulate.generator -> the panel dims of its data
+    "single_market": (),
+    "geo_hierarchical": ("geo",),
+    "confounded_demand": (),
+    "time_varying_media": (),
+    "sparse_channels": (),
+    "mastering_mmm": (),
+    "multi_objective": ("kpi",),
+}
+MODEL_PRIOR_NAMES: tuple[str, ...] = ("intercept", "gamma_control", "gamma_fourier", "gamma_trend")  # model.priors
