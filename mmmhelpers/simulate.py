@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from mmmhelpers.config import HSGPSpec, ModelSpec
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.registry import GENERATOR_PANEL_DIMS
 from mmmhelpers.transforms import ONE_OFF_MODE, adstock, evaluate, logistic_saturation
@@ -423,7 +424,6 @@ def _draw_from_model(model_spec: dict, data: MMMData, fixed: dict, rng: np.rando
     """
     import pymc as pm
 
-    from mmmhelpers.config import ModelSpec
     from mmmhelpers.model import build_model
 
     dgp = pm.do(build_model(ModelSpec.model_validate(model_spec), data).model, fixed)
@@ -436,7 +436,6 @@ def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     The data are drawn from the very model ``mmmhelpers`` fits (``pm.do`` fixes its parameters), so
     the generator and the fitted model share one definition.
     """
-    from mmmhelpers.config import HSGPSpec
 
     p = _merged(TIME_VARYING_DEFAULTS, spec.true_params)
     rng = np.random.default_rng(seed)
