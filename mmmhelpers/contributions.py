@@ -6,13 +6,13 @@ model's scales in ``constant_data``.
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
+from mmmhelpers.intervals import mean_hdi
 
 __all__ = ["decomposition", "baseline_total", "rank_probability", "component_totals", "driver_totals", "effect_vs_spend",
            "roas_table"]
@@ -57,11 +57,6 @@ def baseline_total(dec: xr.DataArray, channels: list[str]) -> xr.DataArray:
     return dec.sel(component=base).sum(("component", "date"))
 
 
-def _summary(draws: np.ndarray) -> tuple[float, float, float]:
-    lo, hi = az.hdi(np.asarray(draws, float), hdi_prob=0.94)
-    return float(np.mean(draws)), float(lo), float(hi)
-
-
 def component_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
     """Per component: total over the data (mean, 94% HDI), share of the total (mean, 94% HDI) and, for media, the
     share of draws in which it contributed the most of all channels (``P(largest)``)."""
@@ -73,8 +68,8 @@ def component_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
     rows = []
     for comp in dec["component"].values:
         t = tot.sel(component=comp).values
-        m, lo, hi = _summary(t)
-        sm, slo, shi = _summary(t / grand.values)
+        m, lo, hi = mean_hdi(t)
+        sm, slo, shi = mean_hdi(t / grand.values)
         rows.append({"component": str(comp), "kind": "media" if comp in channels else "base",
                      "contribution": m, "HDI 3%": lo, "HDI 97%": hi, "share": sm, "share 3%": slo, "share 97%": shi,
                      "P(largest)": p_top[media.index(str(comp))] if str(comp) in media else np.nan})
@@ -107,7 +102,7 @@ def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:
     spend = data.total_spend
     rows = []
     for i, ch in enumerate(data.channels):
-        m, lo, hi = _summary(share[i])
+        m, lo, hi = mean_hdi(share[i])
         rows.append({"channel": ch, "share of spend": spend[i] / spend.sum(), "share of effect": m,
                      "effect 3%": lo, "effect 97%": hi})
     return pd.DataFrame(rows)
@@ -138,8 +133,8 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
         X[..., i] *= 1 + step
         more = evaluate(posterior_media(spec, data, idata, X[:, None], idx, mult))
         extra = (more - base)[..., i].reshape(base.shape[0], base.shape[1], -1).sum(axis=(0, 2))
-        roas = _summary(tot[:, i] / spend[i]) if spend[i] > 0 else (np.nan,) * 3
-        mroas = _summary(extra / (step * spend[i])) if spend[i] > 0 else (np.nan,) * 3
+        roas = mean_hdi(tot[:, i] / spend[i]) if spend[i] > 0 else (np.nan,) * 3
+        mroas = mean_hdi(extra / (step * spend[i])) if spend[i] > 0 else (np.nan,) * 3
         rows.append({"channel": ch, "ROAS": roas[0], "ROAS 3%": roas[1], "ROAS 97%": roas[2],
                      "mROAS": mroas[0], "mROAS 3%": mroas[1], "mROAS 97%": mroas[2],
                      "P(highest ROAS)": p_top[i] if spend[i] > 0 else np.nan})

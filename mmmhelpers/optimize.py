@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import arviz as az
 import numpy as np
 from scipy.optimize import minimize, nnls
 
@@ -29,6 +28,7 @@ from mmmhelpers.artifacts import (
 from mmmhelpers.config import ObjectiveSpec, OptimizationSpec, Params
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, build_problem, cell_labels, check_feasible
 from mmmhelpers.data import MMMData
+from mmmhelpers.intervals import hdi
 from mmmhelpers.response import ResponseModel, draw_subset, posterior_media, response_model
 from mmmhelpers.seeds import seed_for
 
@@ -42,9 +42,8 @@ FTOL = 1e-10  # on the objective relative to the starting split's: 1e-12 sits at
 
 
 def hdi94(samples: np.ndarray) -> list[float]:
-    """94% HDI of a 1-D sample (arviz)."""
-    lo, hi = az.hdi(np.asarray(samples, dtype=float), hdi_prob=0.94)
-    return [float(lo), float(hi)]
+    """94% HDI of a 1-D sample (``intervals.hdi``)."""
+    return hdi(samples)
 
 
 def objective_value(r: np.ndarray, spec: ObjectiveSpec | None = None) -> tuple[float, np.ndarray]:

@@ -13,6 +13,7 @@ import seaborn as sns
 import xarray as xr
 
 from mmmhelpers.data import MMMData
+from mmmhelpers.intervals import HDI_PROB
 
 __all__ = [
     "style",
@@ -75,7 +76,7 @@ def plan_color(label: str):
     return PLAN_COLORS.get(label.split()[0].lower(), "0.5")
 
 
-def hdi_band(draws: np.ndarray, prob: float = 0.94) -> tuple[np.ndarray, np.ndarray]:
+def hdi_band(draws: np.ndarray, prob: float = HDI_PROB) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper edges of the ``prob`` HDI (arviz) of ``draws`` ``(sample, point)`` at each point."""
     edges = az.hdi(np.asarray(draws, dtype=float)[None], hdi_prob=prob)  # (1, sample, point): one chain
     return edges[..., 0], edges[..., 1]
@@ -390,7 +391,7 @@ def plot_folds(folds: pd.DataFrame):
     ax.yaxis.set_major_formatter(THOUSANDS)
     ax2 = ax.twinx()
     ax2.plot(x, folds["coverage_94"], "o-", color=ALERT, label="94% coverage")
-    ax2.axhline(0.94, color=ALERT, ls=":", lw=1)
+    ax2.axhline(HDI_PROB, color=ALERT, ls=":", lw=1)
     ax2.set(ylim=(0, 1.05), ylabel="coverage of 94% interval")
     ax2.grid(False)
     fig.legend(loc="lower right", fontsize=8)

@@ -8,6 +8,7 @@ import pandas as pd
 import xarray as xr
 
 from mmmhelpers.config import FitSpec, Params
+from mmmhelpers.intervals import HDI_PROB
 
 __all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict", "saturation_curves", "replicate_study",
            "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms", "curve_top",
@@ -25,7 +26,7 @@ def _labels(da: xr.DataArray) -> list[str]:
     return labels
 
 
-def recovery_table(idata, truth: xr.Dataset, hdi_prob: float = 0.94) -> pd.DataFrame:
+def recovery_table(idata, truth: xr.Dataset, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
     """One row per scalar parameter present in both: truth, mean, HDI, covered, relative error.
 
     Truth and posterior are broadcast against each other, so a truth per channel is compared with
@@ -61,7 +62,7 @@ def recovery_by_model(idatas: dict[str, object], truth: xr.Dataset) -> pd.DataFr
                                          "rel_error"]]
 
 
-def contribution_table(idata, truth: xr.Dataset, hdi_prob: float = 0.94) -> pd.DataFrame:
+def contribution_table(idata, truth: xr.Dataset, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
     """True vs estimated total contribution and share per channel over the fitted window."""
     est = idata.posterior["channel_contribution_original_scale"]
     true = truth["channel_contribution_original_scale"].sel(date=est["date"].values)
@@ -178,7 +179,7 @@ def effect_shares(idatas: dict[str, object], truth: xr.Dataset, data) -> pd.Data
         rest = 1 - per.sum("channel")
         draws = np.concatenate([per.transpose("chain", "draw", "channel").values,
                                 rest.values[..., None]], axis=-1).reshape(-1, len(data.channels) + 1)
-        hdi = az.hdi(draws[None], hdi_prob=0.94)
+        hdi = az.hdi(draws[None], hdi_prob=HDI_PROB)
         rows[f"{label} share"], rows[f"{label} 3%"], rows[f"{label} 97%"] = draws.mean(0), hdi[:, 0], hdi[:, 1]
     return pd.DataFrame(rows)
 
@@ -213,7 +214,7 @@ def true_transforms(truth: xr.Dataset | None, spec, channels: list[str], n_point
 def _replicate_rows(idata, truth: xr.Dataset, r: int) -> pd.DataFrame:
     from mmmhelpers.fit import convergence
 
-    t94 = recovery_table(idata, truth, 0.94)
+    t94 = recovery_table(idata, truth, HDI_PROB)
     t94["covered_50"] = recovery_table(idata, truth, 0.5)["covered"].values
     t94["replicate"] = r
     for key, value in convergence(idata).items():

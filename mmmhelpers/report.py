@@ -12,6 +12,7 @@ import pandas as pd
 
 from mmmhelpers.artifacts import Allocation
 from mmmhelpers.config import Params, load_params, quick
+from mmmhelpers.intervals import HDI_PROB
 
 __all__ = ["setup", "table", "as_percent", "progress", "md", "data_summary", "contribution_summary",
            "allocation_headline", "scenario_table", "plan_table", "target_sentence", "constraint_table",
@@ -146,7 +147,7 @@ def parameter_summary(idata) -> pd.DataFrame:
     from mmmhelpers.fit import scalar_parameters
 
     names = [n for n in scalar_parameters(idata) if not n.endswith("_contribution") or n == "intercept_contribution"]
-    summ = az.summary(idata, var_names=names, hdi_prob=0.94)[["mean", "sd", "hdi_3%", "hdi_97%", "ess_bulk", "r_hat"]]
+    summ = az.summary(idata, var_names=names, hdi_prob=HDI_PROB)[["mean", "sd", "hdi_3%", "hdi_97%", "ess_bulk", "r_hat"]]
     summ = summ.sort_values(["ess_bulk"]).reset_index(names="parameter")
     return summ.rename(columns={"hdi_3%": "HDI 3%", "hdi_97%": "HDI 97%", "ess_bulk": "bulk ESS", "r_hat": "R-hat"})
 
@@ -306,7 +307,7 @@ def resolve_source(source: str, idata, alloc: Allocation | None = None, diag=Non
     name, _, coords = rest.partition("[")
     if kind == "posterior":
         da = _select(idata.posterior[name], coords)
-        low, high = az.hdi(da, hdi_prob=0.94)[name].values
+        low, high = az.hdi(da, hdi_prob=HDI_PROB)[name].values
         return Resolved(float(da.mean()), float(low), float(high), float(da.std()))
     if kind == "data":
         return Resolved(float(_select(idata.constant_data[name], coords)))

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from mmmhelpers.artifacts import OutOfSample
 from mmmhelpers.data import MMMData
 from mmmhelpers.fit import convergence, sample_many
+from mmmhelpers.intervals import HDI_PROB
 from mmmhelpers.model import MMM, model_for, scales
 from mmmhelpers.seeds import seed_for
 
@@ -59,7 +60,7 @@ def scores(samples: np.ndarray, obs: np.ndarray) -> dict:
         "smape": float(np.mean(2 * np.abs(err) / (np.abs(obs) + np.abs(mean) + 1e-12))),
         "r2": float(1 - np.sum(err**2) / ss_tot) if ss_tot > 0 else float("nan"),
         "coverage_50": coverage(samples, obs, 0.5),
-        "coverage_94": coverage(samples, obs, 0.94),
+        "coverage_94": coverage(samples, obs, HDI_PROB),
     }
 
 
@@ -100,7 +101,7 @@ def forecast(mmm: MMM, idata, data: MMMData, weeks: int, seed: int = 0,
 def forecast_table(pred: xr.Dataset, data: MMMData, n_observed: int) -> pd.DataFrame:
     """Per forecast week and panel cell: the mean and 94% HDI of the target (original scale)."""
     y = pred["y_original_scale"].isel(date=slice(n_observed, None))
-    hdi = az.hdi(y.unstack("sample"), hdi_prob=0.94)["y_original_scale"]
+    hdi = az.hdi(y.unstack("sample"), hdi_prob=HDI_PROB)["y_original_scale"]
     frame = y.mean("sample").to_dataframe("forecast").drop(columns=["chain", "draw"], errors="ignore")
     frame["94% low"] = hdi.sel(hdi="lower").to_dataframe("v")["v"]
     frame["94% high"] = hdi.sel(hdi="higher").to_dataframe("v")["v"]

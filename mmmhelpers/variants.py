@@ -22,6 +22,7 @@ from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
 from mmmhelpers.fit import diagnostics, sample, scalar_parameters
+from mmmhelpers.intervals import HDI_PROB
 from mmmhelpers.model import MMM, model_for
 from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
@@ -110,7 +111,7 @@ def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:
     shared = [n for n in scalar_parameters(models[0].idata) if all(n in m.idata.posterior for m in models[1:])]
     columns, index = {}, None
     for m in models:
-        summ = az.summary(m.idata, var_names=shared, kind="stats", hdi_prob=0.94, round_to="none")
+        summ = az.summary(m.idata, var_names=shared, kind="stats", hdi_prob=HDI_PROB, round_to="none")
         columns[m.label] = [f"{plain_number(r['mean'])} ({plain_number(r['hdi_3%'])} to {plain_number(r['hdi_97%'])})"
                             for _, r in summ.iterrows()]
         index = list(summ.index) if index is None else index  # the same rows in every model
