@@ -1,7 +1,7 @@
 """mmmhelpers: the thin library behind the MMM report template.
 
 One module per stage: ``config`` (params), ``data``, ``simulate``, ``transforms``, ``priors``,
-``model``, ``fit``, ``recovery``, ``validate`` (out of sample), ``optimize``, ``plots``,
+``model``, ``fit``, ``recovery``, ``out_of_sample``, ``optimize``, ``plots``,
 ``pipeline`` (papermill + rendering), ``kernels`` (the Jupyter kernels stages run in) and ``cli``.
 """
 

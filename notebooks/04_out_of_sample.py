@@ -22,7 +22,7 @@ from mmmhelpers.report import md, setup, table
 params = setup(params_path, quick)
 
 # %%
-from mmmhelpers.validate import fold_frame, run_folds
+from mmmhelpers.out_of_sample import fold_frame, run_folds
 
 data = artifacts.load_data(run_dir)
 result, preds = run_folds(params, data, progress=False)
@@ -67,8 +67,8 @@ plt.show()
 # %%
 if params.out_of_sample.forecast_weeks:
     from mmmhelpers.model import model_for
+    from mmmhelpers.out_of_sample import forecast, forecast_table
     from mmmhelpers.seeds import seed_for
-    from mmmhelpers.validate import forecast, forecast_table
 
     weeks = params.out_of_sample.forecast_weeks
     future, pred = forecast(model_for(params, data), artifacts.load_idata(run_dir), data, weeks,

@@ -257,7 +257,7 @@ def test_hsgp_holdout_refit_through_the_cache():
         from mmmhelpers import compile as mc
         from mmmhelpers.artifacts import prepare_data
         from mmmhelpers.config import load_params
-        from mmmhelpers.validate import run_folds
+        from mmmhelpers.out_of_sample import run_folds
         params = load_params("tests/params/tiny.yaml", {"model": {"time_varying_media": {"m": 12, "link": "softplus"}},
                                                         "fit": {"tune": 60, "draws": 40}})
         data, _ = prepare_data(params)

@@ -6,7 +6,7 @@ from conftest import MODEL_VARS, idata_from_truth
 
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.model import build_model
-from mmmhelpers.validate import coverage, crps, holdout_folds, predict, scores
+from mmmhelpers.out_of_sample import coverage, crps, holdout_folds, predict, scores
 
 
 def test_crps_two_point_ensemble_by_hand():
@@ -67,7 +67,7 @@ def test_carryover_flows_into_the_holdout(single_market, truth_model_spec):
 
 def test_cross_validation_model_sees_only_training_weeks(single_market, truth_model_spec):
     """One model for every fold: the likelihood and the scales use only the fold's training weeks."""
-    from mmmhelpers.validate import fold_values
+    from mmmhelpers.out_of_sample import fold_values
 
     data, _ = single_market
     mmm = build_model(truth_model_spec, data, observed_weeks=40)
@@ -108,7 +108,7 @@ def test_forecast_holds_the_last_spend_and_carries_the_history_over(single_marke
     history followed by the last week's spend held, then logistic saturation, per channel (true parameters)."""
     from reference import numpy_adstock
 
-    from mmmhelpers.validate import forecast, forecast_table
+    from mmmhelpers.out_of_sample import forecast, forecast_table
 
     data, truth = single_market
     mmm = build_model(truth_model_spec, data)
@@ -136,7 +136,7 @@ def test_a_refit_carries_its_divergences_and_rhat():
     import arviz as az
 
     from mmmhelpers.fit import convergence
-    from mmmhelpers.validate import fit_note
+    from mmmhelpers.out_of_sample import fit_note
 
     rng = np.random.default_rng(0)
     mixed = az.from_dict(posterior={"a": rng.normal(0, 1, (2, 500))},
