@@ -74,6 +74,7 @@ class LinearProblem:
     A_ub: np.ndarray
     b_ub: np.ndarray
     total: np.ndarray  # average spend per period (the budget's units), per variable
+    budget: float  # per period: what the plan spends (budget_use exact) or at most spends (at_most)
     rows: list[str] = field(default_factory=list)  # a label per inequality row (for messages)
     capped: dict[str, float] = field(default_factory=dict)  # cell label -> observed-max cap that binds it
 
@@ -148,7 +149,7 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
     else:
         A_ub.append(total_row), b_ub.append(budget), rows.append("budget (at most)")
     A_ub = np.array(A_ub).reshape(-1, m)
-    return LinearProblem(M, lo, hi, A_eq, b_eq, A_ub, np.array(b_ub, float), total_row, rows, capped)
+    return LinearProblem(M, lo, hi, A_eq, b_eq, A_ub, np.array(b_ub, float), total_row, float(budget), rows, capped)
 
 
 def _feasible(p: LinearProblem, keep: np.ndarray | None = None) -> bool:

@@ -171,7 +171,7 @@ def _stationary(u: np.ndarray, grad: np.ndarray, cons: list[dict], lo: np.ndarra
 
 
 def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: ObjectiveSpec | None = None,
-                    x0: np.ndarray | None = None, budget: float | None = None,
+                    x0: np.ndarray | None = None,
                     extra_constraints: list[dict] | None = None,
                     response_constraints: list[ResponseConstraint] | None = None, even_start: bool = True) -> Plan:
     """Maximize the objective over draws subject to ``problem`` (checked feasible first).
@@ -183,7 +183,7 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
     Linear constraints hold to 1e-6 of the budget and response constraints to 1e-6 of ``max(1, |value|)``,
     or the plan is marked unsuccessful.
     """
-    budget = float(budget if budget is not None else (problem.b_eq[0] if len(problem.b_eq) else problem.b_ub[-1]))
+    budget = problem.budget
     check_feasible(problem, budget)
     scale = max(budget, 1e-12)
     lo, hi = problem.lo, np.where(np.isfinite(problem.hi), problem.hi, budget * problem.M.shape[0])
@@ -339,7 +339,7 @@ def cross_fit_plans(rm: ResponseModel, problem: LinearProblem, objective: Object
     halves = [np.sort(part) for part in np.array_split(order, HALVES)]
     plans = []
     for k, fit_on in enumerate(halves):
-        plan = optimize_budget(draw_subset(rm, fit_on), problem, objective, x0=x0, budget=budget)
+        plan = optimize_budget(draw_subset(rm, fit_on), problem, objective, x0=x0)
         if not plan.success:
             raise RuntimeError(f"optimization: the plan on half {k + 1} of the draws (for the held-out gain) did not "
                                f"converge ({plan.message})")
@@ -372,7 +372,7 @@ def solver_status(plan: Plan) -> str:
 
 
 def _mean_response(rm: ResponseModel, opt: OptimizationSpec, budget: float, x0) -> tuple[float, Plan]:
-    plan = optimize_budget(rm, plan_problem(opt, rm, budget), opt.objective, x0=x0, budget=budget)
+    plan = optimize_budget(rm, plan_problem(opt, rm, budget), opt.objective, x0=x0)
     if not plan.success:  # a step of the target search: a wrong step would move the answer silently
         raise RuntimeError(f"optimization.target: the optimal plan at {budget:,.6g} per period did not converge "
                            f"({plan.message})")
@@ -465,7 +465,7 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
                         carryover_history=opt.carryover_history)
     initial = history_split(data, opt.budget)
     problem = plan_problem(opt, rm, opt.budget)
-    best = optimize_budget(rm, problem, opt.objective, x0=initial, budget=opt.budget)
+    best = optimize_budget(rm, problem, opt.objective, x0=initial)
     if not best.success:
         raise RuntimeError(f"optimization: the optimizer did not converge ({best.message})")
 
@@ -479,15 +479,13 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
 
     scenarios = []
     for m in opt.scenarios:
-        res = optimize_budget(rm, plan_problem(opt, rm, opt.budget * m), opt.objective, x0=best.per_period,
-                              budget=opt.budget * m)
+        res = optimize_budget(rm, plan_problem(opt, rm, opt.budget * m), opt.objective, x0=best.per_period)
         scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res.draws),
                                   allocation=allocation_records(rm, res.per_period), solver=solver_status(res)))
     alternatives = []
     for a in opt.alternatives:
         spec = opt.alternative(a)
-        res = optimize_budget(rm, plan_problem(spec, rm, spec.budget), spec.objective, x0=best.per_period,
-                              budget=spec.budget)
+        res = optimize_budget(rm, plan_problem(spec, rm, spec.budget), spec.objective, x0=best.per_period)
         hist = rm.split(history_split(data, spec.budget))["objective"]
         alternatives.append(AlternativeResult(name=a.name, budget_per_period=spec.budget, response=_response(res.draws),
                                               gain_over_historical=paired_gain(res.draws, hist),

@@ -433,7 +433,7 @@ def test_held_out_gain_is_not_optimistic_where_the_in_sample_gain_is():
     for rep in range(12):
         rm = _numpy_rm(1000 * np.random.default_rng(rep).lognormal(0, 0.5, (30, 3)), k)
         problem = problem_for(rm, budget)
-        best = optimize_budget(rm, problem, budget=budget)
+        best = optimize_budget(rm, problem)
         in_sample.append(paired_gain(best.draws, rm.draws(equal)).mean)
         held_out.append(held_out_gain(rm, cross_fit_plans(rm, problem, None, equal, budget, seed=rep), equal).mean)
         true_gain.append(float((truth.draws(best.spend) - truth.draws(equal)).mean()))
@@ -489,6 +489,6 @@ def test_a_channel_dark_in_one_market_gets_no_spend_in_any_plan():
     assert equal_split(rm, 4000.0)[1, 1] == 0 and equal_split(rm, 4000.0).sum() == pytest.approx(4000.0)
     for allow in (False, True):
         opt = OptimizationSpec(budget=4000.0, num_periods=4, allow_extrapolation=allow, bounds={"x2": [100, 3000]})
-        plan = optimize_budget(rm, plan_problem(opt, rm, 4000.0), budget=4000.0)
+        plan = optimize_budget(rm, plan_problem(opt, rm, 4000.0))
         assert plan.success and plan.spend[:, 1, 1].max() == 0.0  # the bound's lower 100 does not apply there
         assert plan.spend[:, 0, 1].min() >= 100 - 1e-6 and plan.per_period.sum() == pytest.approx(4000.0)
