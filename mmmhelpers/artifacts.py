@@ -56,6 +56,16 @@ def _default(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
+PLAN_FIELDS = ("spend_per_period", "response", "roas", "mroas")  # a plan record's numbers; its other keys: the cell
+
+
+def cell_label(record: dict[str, Any]) -> str:
+    """The cell of a plan record (``allocation.json``) as every page names it: ``x1`` or ``x1 @ geo_a`` (the format
+    of ``constraints.cell_labels``)."""
+    where = ", ".join(str(v) for k, v in record.items() if k not in ("channel", *PLAN_FIELDS))
+    return str(record["channel"]) + (f" @ {where}" if where else "")
+
+
 class Part(BaseModel):
     """A piece of a JSON artifact: frozen, unknown keys are errors."""
 

@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 import xarray as xr
 
-from mmmhelpers.artifacts import Allocation
+from mmmhelpers.artifacts import Allocation, cell_label
 from mmmhelpers.plots import MODEL, THOUSANDS, UNITS, cell_colors, finish, hdi_band, legend_outside, plan_color
 
 __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
@@ -17,8 +17,7 @@ __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_re
 
 def _frame(recs: list[dict], label: str) -> pd.DataFrame:
     df = pd.DataFrame(recs)
-    keys = [c for c in df.columns if c not in ("spend_per_period", "response", "roas", "mroas")]
-    df["cell"] = df[keys].astype(str).agg(" @ ".join, axis=1)
+    df["cell"] = [cell_label(r) for r in recs]
     df["plan"] = label
     return df
 

@@ -10,7 +10,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from mmmhelpers.artifacts import Allocation
+from mmmhelpers.artifacts import Allocation, cell_label
 from mmmhelpers.config import Params, load_params, quick
 from mmmhelpers.intervals import HDI_PROB
 
@@ -222,8 +222,7 @@ def plan_table(alloc: Allocation) -> pd.DataFrame:
     """Per cell: spend, response (mean, HDI), ROAS and mROAS of the historical split and of the optimal plan."""
     rows = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
-        keys = [k for k in best if k not in ("spend_per_period", "response", "roas", "mroas")]
-        row = {"channel": " @ ".join(str(best[k]) for k in keys)}
+        row = {"channel": cell_label(best)}
         for label, rec in [("historical", hist), ("optimal", best)]:
             r = rec.get("response") or {"mean": np.nan, "hdi_94": [np.nan, np.nan]}
             row |= {f"{label} spend": rec["spend_per_period"], f"{label} response": r["mean"],

@@ -14,7 +14,16 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from mmmhelpers.artifacts import Allocation, Diagnostics, Manifest, OutOfSample, Review, load_data, load_recovery
+from mmmhelpers.artifacts import (
+    Allocation,
+    Diagnostics,
+    Manifest,
+    OutOfSample,
+    Review,
+    cell_label,
+    load_data,
+    load_recovery,
+)
 from mmmhelpers.config import Params
 from mmmhelpers.exports import TABLES
 from mmmhelpers.report import EXTRAPOLATION_WORDS, as_percent, plain_number
@@ -109,7 +118,7 @@ def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: s
 def _plan(alloc: Allocation, target: str, cur: str, period: str = "week") -> str:
     moves = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
-        label = " @ ".join(str(v) for k, v in best.items() if k not in ("spend_per_period", "response", "roas", "mroas"))
+        label = cell_label(best)
         if abs(best["spend_per_period"] - hist["spend_per_period"]) > 0.005 * alloc.budget_per_period:
             moves.append(f"{label} {cur}{plain_number(hist['spend_per_period'])} → "
                          f"{cur}{plain_number(best['spend_per_period'])}")

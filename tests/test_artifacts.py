@@ -138,3 +138,14 @@ def test_green_fit_prints_nothing(tmp_path, capsys):
     Diagnostics.model_validate(DIAG).save(tmp_path)
     _warn_if_red(tmp_path)
     assert capsys.readouterr().err == ""
+
+
+def test_a_plan_records_cell_is_named_as_the_constraints_name_it():
+    from mmmhelpers.artifacts import cell_label
+    from mmmhelpers.constraints import cell_labels
+
+    panel = {"geo": ["north", "south"], "kpi": ["sales"]}
+    records = [{"channel": ch, "geo": g, "kpi": "sales", "spend_per_period": 1.0, "roas": None}
+               for g in panel["geo"] for ch in ("tv", "search")]
+    assert [cell_label(r) for r in records] == cell_labels(["tv", "search"], panel)
+    assert cell_label({"channel": "tv", "spend_per_period": 2.0, "response": {}, "mroas": 0.1}) == "tv"
