@@ -15,7 +15,7 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.intervals import mean_hdi
 
 __all__ = ["decomposition", "baseline_total", "rank_probability", "component_totals", "driver_totals", "effect_vs_spend",
-           "roas_table"]
+           "roas_table", "roas_prior_posterior", "prior_dominated_sentence", "PRIOR_SD_RATIO"]
 
 BASE_PARTS = {"intercept_contribution": "baseline", "yearly_seasonality_contribution": "seasonality",
               "trend_contribution": "trend"}
@@ -92,6 +92,49 @@ def driver_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
     grouped = xr.concat([dec.sel(component=[c for c, g in group.items() if g == name]).sum("component")
                          for name in order], dim=pd.Index(order, name="component"))
     return component_totals(grouped, ["media"])
+
+
+PRIOR_SD_RATIO = 0.5  # a channel's ROAS whose posterior sd is above this share of its prior sd: the data say little
+
+
+def _roas_draws(group: xr.Dataset, data: MMMData) -> np.ndarray:
+    """ROAS over the data per draw and channel ``(sample, channel)`` (NaN for a channel that never spent)."""
+    c = group["channel_contribution_original_scale"]
+    tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
+    spend = data.total_spend
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(spend > 0, tot.transpose("sample", "channel").values / spend, np.nan)
+
+
+def roas_prior_posterior(prior, idata, data: MMMData) -> pd.DataFrame:
+    """Per channel: the ROAS over the data the priors imply (prior draws) and the posterior's, mean and 94% HDI, the
+    posterior sd as a share of the prior sd, and whether the data moved it (``informed``: that share at most
+    ``PRIOR_SD_RATIO``) or the number is mostly the prior's."""
+    before, after = _roas_draws(prior.prior, data), _roas_draws(idata.posterior, data)
+    rows = []
+    for i, ch in enumerate(data.channels):
+        if not np.isfinite(after[:, i]).any():
+            continue
+        pm_, plo, phi = mean_hdi(before[:, i])
+        qm, qlo, qhi = mean_hdi(after[:, i])
+        ratio = float(np.std(after[:, i]) / np.std(before[:, i])) if np.std(before[:, i]) > 0 else np.nan
+        rows.append({"channel": ch, "prior ROAS": pm_, "prior 3%": plo, "prior 97%": phi, "posterior ROAS": qm,
+                     "posterior 3%": qlo, "posterior 97%": qhi, "sd ratio": ratio,
+                     "informed": bool(ratio <= PRIOR_SD_RATIO)})
+    return pd.DataFrame(rows)
+
+
+def prior_dominated_sentence(table: pd.DataFrame) -> str:
+    """One sentence naming the channels whose ROAS is mostly the prior's (or saying the data moved every one)."""
+    weak = table.loc[~table["informed"].astype(bool), "channel"].tolist()
+    if not weak:
+        return (f"The data moved every channel's ROAS well away from its prior (posterior sd at most "
+                f"{PRIOR_SD_RATIO:.0%} of the prior's).")
+    names = weak[0] if len(weak) == 1 else ", ".join(weak[:-1]) + " and " + weak[-1]
+    its = "its" if len(weak) == 1 else "their"
+    return (f"The data say little about {names}: {its} ROAS is mostly the prior's (posterior sd over "
+            f"{PRIOR_SD_RATIO:.0%} of the prior's), so a plan that moves money there rests on the prior; an "
+            f"experiment there would settle it.")
 
 
 def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from mmmhelpers.artifacts import (
     load_recovery,
 )
 from mmmhelpers.config import Params
+from mmmhelpers.contributions import prior_dominated_sentence
 from mmmhelpers.exports import TABLES
 from mmmhelpers.report import EXTRAPOLATION_WORDS, as_percent, plain_number
 
@@ -215,6 +216,9 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     if drivers is not None:
         points.append(("What drove " + target, _drivers(drivers, target, period)))
     channels = _channels(_table(run_dir, "contributions"), _table(run_dir, "roas"), target, cur.strip(), period)
+    evidence = _table(run_dir, "roas_prior_posterior")
+    if channels and evidence is not None and not evidence["informed"].astype(bool).all():
+        channels += " " + prior_dominated_sentence(evidence)
     if channels:
         points.append(("Channels", channels))
     if alloc is not None and alloc.initial.gain is not None:

@@ -189,7 +189,15 @@ if any(p.page == "fit" for p in params.report.published):
 # %%
 #| label: fig-decomposition
 #| fig-cap: "Each component's contribution per week, original scale, with its 94% HDI."
-from mmmhelpers.contributions import component_totals, decomposition, driver_totals, effect_vs_spend, roas_table
+from mmmhelpers.contributions import (
+    component_totals,
+    decomposition,
+    driver_totals,
+    effect_vs_spend,
+    prior_dominated_sentence,
+    roas_prior_posterior,
+    roas_table,
+)
 from mmmhelpers.exports import save_table
 
 dec = decomposition(idata)
@@ -226,3 +234,10 @@ save_table(run_dir, "roas", roas)
 table(roas, caption="ROAS and marginal ROAS per channel over the data's weeks (target units per currency unit, 94% "
       "HDI; marginal: one more unit in every week), and the share of posterior draws in which each channel's ROAS "
       "is the highest")
+
+# %%
+roas_evidence = roas_prior_posterior(prior, idata, data)
+save_table(run_dir, "roas_prior_posterior", roas_evidence)
+display(md(prior_dominated_sentence(roas_evidence)))
+table(roas_evidence.drop(columns="informed"), caption="ROAS over the data's weeks before the data (what the priors "
+      "imply) and after, 94% HDI; sd ratio: posterior sd / prior sd (near 1: the data said little)")

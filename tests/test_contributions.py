@@ -49,3 +49,34 @@ def test_baseline_total_is_every_non_media_part_over_the_weeks():
     media = dec.sel(component=data.channels).sum(("component", "date"))
     total = dec.sum(("component", "date"))
     np.testing.assert_allclose(baseline_total(dec, data.channels).values, (total - media).values, rtol=1e-9)
+
+
+def test_roas_before_and_after_the_data_and_the_channels_it_left_at_their_prior():
+    """tv's posterior ROAS is a tenth as wide as its prior: informed; display's is as wide: the prior's."""
+    import pandas as pd
+    import xarray as xr
+
+    from mmmhelpers.contributions import PRIOR_SD_RATIO, prior_dominated_sentence, roas_prior_posterior
+    from mmmhelpers.data import from_frame
+
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=4, freq="W-MON"), "y": [10.0, 11, 12, 13],
+                          "tv": [10.0, 10, 10, 10], "display": [1.0, 1, 1, 1]})
+    data = from_frame(frame, channels=["tv", "display"], controls=[], dims=[], date_column="date", target_column="y")
+    rng = np.random.default_rng(0)
+    roas_prior = rng.normal(2.0, 1.0, (1, 4000, 2))
+    roas_post = np.stack([rng.normal(1.5, 0.1, 4000), rng.normal(2.0, 0.9, 4000)], axis=-1)[None]
+
+    def group(roas):  # contributions spread evenly over the 4 weeks: total / spend = roas
+        per_week = roas[:, :, None, :] * data.total_spend / 4
+        return xr.Dataset({"channel_contribution_original_scale": (("chain", "draw", "date", "channel"),
+                                                                   np.repeat(per_week, 4, axis=2))},
+                          coords={"channel": data.channels})
+
+    table = roas_prior_posterior(az.InferenceData(prior=group(roas_prior)), az.InferenceData(posterior=group(roas_post)),
+                                 data).set_index("channel")
+    assert table.loc["tv", "posterior ROAS"] == pytest.approx(1.5, abs=0.01)
+    assert table.loc["tv", "sd ratio"] == pytest.approx(0.1, abs=0.01) and table.loc["tv", "informed"]
+    assert table.loc["display", "sd ratio"] == pytest.approx(0.9, abs=0.05) and not table.loc["display", "informed"]
+    assert table.loc["display", "sd ratio"] > PRIOR_SD_RATIO
+    assert prior_dominated_sentence(table.reset_index()).startswith(
+        "The data say little about display: its ROAS is mostly the prior's")
