@@ -214,7 +214,8 @@ plt.show()
 # %%
 save_table(run_dir, "contributions", totals)
 save_table(run_dir, "drivers", driver_totals(dec, data.channels))
-table(totals, percent=("share", "share 3%", "share 97%"), caption="Contribution per component (94% HDI)")
+table(totals, percent=("share", "share 3%", "share 97%", "P(largest)"),
+      caption="Contribution per component (94% HDI); P(largest): share of draws in which the channel contributed most")
 
 # %%
 #| label: fig-effect-vs-spend
@@ -231,7 +232,8 @@ plt.show()
 
 # %%
 save_table(run_dir, "roas", roas)
-table(roas, caption="ROAS and marginal ROAS per channel over the data's weeks (target units per currency unit, 94% "
+table(roas, percent=("P(highest ROAS)",),
+      caption="ROAS and marginal ROAS per channel over the data's weeks (target units per currency unit, 94% "
       "HDI; marginal: one more unit in every week), and the share of posterior draws in which each channel's ROAS "
       "is the highest")
 
