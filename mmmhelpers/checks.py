@@ -46,7 +46,8 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
     problems += data_problems(params, data)
     problems += _lift_test_problems(params, data)
     if params.optimization is not None:
-        problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0))
+        problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0),
+                                  data.X.mean(axis=0))
     return data, truth, problems
 
 

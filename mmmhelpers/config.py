@@ -221,6 +221,7 @@ class AlternativeSpec(Strict):
     budget_use: Literal["exact", "at_most"] | None = None
     objective: ObjectiveSpec | None = None
     allow_extrapolation: bool | None = None
+    trust_region: float | None = Field(None, gt=0)
 
 
 class ResponseFloorSpec(Strict):
@@ -270,6 +271,8 @@ class OptimizationSpec(Strict):
     objective_window: Literal["window", "window_and_tail"] = "window_and_tail"  # the tail: carryover after the window
     carryover_history: bool = True  # the last l_max-1 observed weeks carry into the window
     allow_extrapolation: bool = False  # let a cell spend above the highest spend per period the data saw
+    trust_region: float | None = Field(None, gt=0)  # e.g. 0.3: each cell within +-30% of its historical spend
+    hold_uninformed: bool = False  # hold a channel whose ROAS is mostly its prior (and no lift test) at its history
     pattern: list[float] | None = None  # weights per period (flighting); default flat
     optimize_over_time: bool = False  # the optimizer picks the spend of every period
     target: TargetSpec | None = None

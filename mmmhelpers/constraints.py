@@ -77,6 +77,7 @@ class LinearProblem:
     budget: float  # per period: what the plan spends (budget_use exact) or at most spends (at_most)
     rows: list[str] = field(default_factory=list)  # a label per inequality row (for messages)
     capped: dict[str, float] = field(default_factory=dict)  # cell label -> observed-max cap that binds it
+    rules: list[str] = field(default_factory=list)  # the default rules in force (named in infeasibility messages)
 
     @property
     def size(self) -> int:
@@ -93,9 +94,14 @@ def _mapping(weights: list[float], n_cells: int, over_time: bool) -> np.ndarray:
 def build_problem(channels: list[str], panel: dict[str, list], budget: float, weights: list[float], *,
                   bounds: dict | None = None, constraints: list[ConstraintSpec] = (), budget_use: str = "exact",
                   over_time: bool = False, observed_max: np.ndarray | None = None,
-                  never_spent: np.ndarray | None = None) -> LinearProblem:
+                  never_spent: np.ndarray | None = None, historical: np.ndarray | None = None,
+                  trust_region: float | None = None, held: np.ndarray | None = None) -> LinearProblem:
     """The linear system of one budget per period (``observed_max``: cap each cell at it, None = no cap;
-    ``never_spent``: cells, ``(*panel, channel)`` booleans, that spent nothing in the data: pinned at 0 always)."""
+    ``never_spent``: cells, ``(*panel, channel)`` booleans, that spent nothing in the data: pinned at 0 always).
+
+    ``historical`` (mean spend per period per cell) scaled to this budget is each cell's historical level:
+    ``trust_region`` keeps every cell's average spend per period within that share of it, and ``held`` cells
+    (booleans) at it (within the caps)."""
     bounds = bounds or {}
     labels = cell_labels(channels, panel)
     n, T = len(labels), len(weights)
@@ -114,6 +120,21 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
         for c in np.flatnonzero(cap < hi):
             capped[labels[cell_of[c]]] = float(np.asarray(observed_max).ravel()[cell_of[c]])
         hi = np.minimum(hi, cap)
+    rules = []
+    if historical is not None and (trust_region is not None or held is not None):
+        hist = np.asarray(historical, float).ravel()
+        level = hist / max(hist.sum(), 1e-12) * budget  # each cell's historical share of this budget
+        per_var = level[cell_of] / (1.0 if over_time else float(np.mean(weights)))  # in the variables' units
+        if trust_region is not None:
+            hi = np.minimum(hi, (1 + trust_region) * per_var)
+            lo = np.minimum(np.maximum(lo, (1 - trust_region) * per_var), hi)
+            rules.append(f"each cell within ±{trust_region:.0%} of its historical spend (optimization.trust_region: "
+                         "null lifts it)")
+        if held is not None and np.any(held):
+            h = np.asarray(held, bool).ravel()[cell_of]
+            lo[h] = hi[h] = np.minimum(per_var[h], hi[h])
+            rules.append(f"{', '.join(sorted({labels[c] for c in cell_of[h]}))} held at historical spend "
+                         "(optimization.hold_uninformed: false lifts it)")
     if never_spent is not None:  # a channel dark in a market: no evidence at all there, and no bound applies
         dark = np.asarray(never_spent, bool).ravel()[cell_of]
         lo[dark], hi[dark] = 0.0, 0.0
@@ -149,7 +170,8 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
     else:
         A_ub.append(total_row), b_ub.append(budget), rows.append("budget (at most)")
     A_ub = np.array(A_ub).reshape(-1, m)
-    return LinearProblem(M, lo, hi, A_eq, b_eq, A_ub, np.array(b_ub, float), total_row, float(budget), rows, capped)
+    return LinearProblem(M, lo, hi, A_eq, b_eq, A_ub, np.array(b_ub, float), total_row, float(budget), rows, capped,
+                         rules)
 
 
 def _feasible(p: LinearProblem, keep: np.ndarray | None = None) -> bool:
@@ -164,8 +186,8 @@ def check_feasible(p: LinearProblem, budget: float, what: str = "optimization") 
     """Raise :class:`InfeasibleError` naming the cause when no plan satisfies every rule."""
     if _feasible(p):
         return
-    caps = "; ".join(f"{k} <= {v:,.0f} (the most it spent in one week; allow_extrapolation: true lifts this)"
-                     for k, v in p.capped.items())
+    caps = "; ".join([f"{k} <= {v:,.0f} (the most it spent in one week; allow_extrapolation: true lifts this)"
+                      for k, v in p.capped.items()] + p.rules)
     most, least = float(p.total @ p.hi), float(p.total @ p.lo)
     if len(p.b_eq) and most < budget * (1 - 1e-9):
         raise InfeasibleError(f"{what}: budget {budget:,.6g} per period is more than the bounds allow "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["save_table", "write_workbook", "TABLES", "WORKBOOK"]
+__all__ = ["save_table", "load_table", "write_workbook", "TABLES", "WORKBOOK"]
 
 TABLES = "tables"
 WORKBOOK = "tables.xlsx"
@@ -34,3 +34,9 @@ def write_workbook(run_dir: str | Path) -> Path:
         for csv in sorted((artifacts / TABLES).glob("*.csv")):
             pd.read_csv(csv).to_excel(xl, sheet_name=csv.stem[:31], index=False)
     return path
+
+
+def load_table(run_dir: str | Path, name: str) -> pd.DataFrame | None:
+    """A table an earlier stage saved with :func:`save_table`, or None when that stage did not save it."""
+    path = Path(run_dir) / "artifacts" / TABLES / f"{name}.csv"
+    return pd.read_csv(path) if path.exists() else None

@@ -134,6 +134,11 @@ class JointResponse(PlanCells):
     def observed_min(self) -> np.ndarray:
         return self._scatter("observed_min", np.minimum)
 
+    @property
+    def historical(self) -> np.ndarray:
+        """Mean spend per period in each joint cell (the targets' data agree on spend)."""
+        return self._scatter("historical", np.maximum)
+
     def _part(self, name: str, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Target ``name``'s draws and jacobian ``(draw, period, its cell)`` at the joint plan ``flat``."""
         rm, _ = self.parts[name]

@@ -35,6 +35,7 @@ from mmmhelpers.seeds import seed_for
 __all__ = ["Plan", "InfeasibleError", "ResponseConstraint", "objective_value", "optimize_budget", "allocation_records",
            "allocate", "hdi94", "paired_gain", "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media",
            "response_model", "history_split", "equal_split", "plan_spend", "response_over_time", "cross_fit_plans",
+           "uninformed_channels", "held_channels",
            "held_out_gain"]
 
 
@@ -260,17 +261,23 @@ def _snap(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) -> np.ndarr
 
 
 def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray,
-                     budget: float) -> LinearProblem:
-    """The linear system of an optimization section at ``budget`` per period (caps unless extrapolation is allowed)."""
+                     budget: float, historical: np.ndarray | None = None, held: np.ndarray | None = None
+                     ) -> LinearProblem:
+    """The linear system of an optimization section at ``budget`` per period (caps unless extrapolation is allowed;
+    the trust region around ``historical``; ``held`` cells at their historical level)."""
     return build_problem(channels, panel, budget, opt.weights, bounds=opt.bounds, constraints=opt.constraints,
                          budget_use=opt.budget_use, over_time=opt.optimize_over_time,
                          observed_max=None if opt.allow_extrapolation else observed_max,
-                         never_spent=None if observed_max is None else observed_max <= 0)
+                         never_spent=None if observed_max is None else observed_max <= 0,
+                         historical=historical, trust_region=opt.trust_region, held=held)
 
 
-def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float) -> LinearProblem:
-    """The linear system of ``opt`` at ``budget`` per period, for the plans of ``rm``."""
-    return _section_problem(opt, rm.channels, rm.panel, rm.observed_max, budget)
+def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float, held: np.ndarray | None = None
+                 ) -> LinearProblem:
+    """The linear system of ``opt`` at ``budget`` per period, for the plans of ``rm`` (``held``: cells held at their
+    historical level, ``(*panel, channel)`` booleans)."""
+    return _section_problem(opt, rm.channels, rm.panel, rm.observed_max, budget, getattr(rm, "historical", None),
+                            held)
 
 
 def problem_for(rm: ResponseModel, budget: float, **rules) -> LinearProblem:
@@ -278,14 +285,16 @@ def problem_for(rm: ResponseModel, budget: float, **rules) -> LinearProblem:
     return build_problem(rm.channels, rm.panel, budget, [1.0] * rm.num_periods, **rules)
 
 
-def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray) -> list[str]:
+def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray,
+                  historical: np.ndarray | None = None) -> list[str]:
     """Every problem of the optimization section against the data, before anything runs (for ``validate``)."""
     problems = []
     runs = [("optimization", opt, 1.0)] + [(f"optimization.scenarios ({m:g}x)", opt, m) for m in opt.scenarios]
     runs += [(f"optimization.alternatives[{a.name!r}]", opt.alternative(a), 1.0) for a in opt.alternatives]
     for what, spec, m in runs:
         try:
-            check_feasible(_section_problem(spec, channels, panel, observed_max, spec.budget * m), spec.budget * m, what)
+            check_feasible(_section_problem(spec, channels, panel, observed_max, spec.budget * m, historical),
+                           spec.budget * m, what)
         except ValueError as err:
             problems.append(str(err))
     return list(dict.fromkeys(problems))
@@ -371,8 +380,8 @@ def solver_status(plan: Plan) -> str:
     return "ok" if plan.success else f"FAILED: {plan.message}"
 
 
-def _mean_response(rm: ResponseModel, opt: OptimizationSpec, budget: float, x0) -> tuple[float, Plan]:
-    plan = optimize_budget(rm, plan_problem(opt, rm, budget), opt.objective, x0=x0)
+def _mean_response(rm: ResponseModel, opt: OptimizationSpec, budget: float, x0, held=None) -> tuple[float, Plan]:
+    plan = optimize_budget(rm, plan_problem(opt, rm, budget, held), opt.objective, x0=x0)
     if not plan.success:  # a step of the target search: a wrong step would move the answer silently
         raise RuntimeError(f"optimization.target: the optimal plan at {budget:,.6g} per period did not converge "
                            f"({plan.message})")
@@ -380,7 +389,8 @@ def _mean_response(rm: ResponseModel, opt: OptimizationSpec, budget: float, x0) 
 
 
 def target_budget(rm: ResponseModel, opt: OptimizationSpec, x0: np.ndarray | None = None,
-                  solve: Callable | None = None, rel_tol: float = 1e-4) -> tuple[float, Plan, float]:
+                  solve: Callable | None = None, rel_tol: float = 1e-4, held: np.ndarray | None = None
+                  ) -> tuple[float, Plan, float]:
     """The budget per period that reaches ``opt.target`` with its optimal plan, by bisection.
 
     ``response``: the least budget whose optimal plan's mean response reaches the value. ``roas`` /
@@ -388,10 +398,10 @@ def target_budget(rm: ResponseModel, opt: OptimizationSpec, x0: np.ndarray | Non
     the window) or the marginal ROAS at or above the value (decreasing returns assumed above it).
     Returns ``(budget, plan, achieved value)``; raises :class:`InfeasibleError` when no budget reaches it.
     """
-    solve = solve or (lambda b, start: _mean_response(rm, opt, b, start))
+    solve = solve or (lambda b, start: _mean_response(rm, opt, b, start, held))
     t, T = opt.target, rm.num_periods
     cap = opt.budget * 1000.0
-    box = plan_problem(opt, rm, opt.budget)
+    box = plan_problem(opt.model_copy(update={"trust_region": None}), rm, opt.budget)  # it scales with the budget
     hi_b = min(float(box.total @ np.where(np.isfinite(box.hi), box.hi, cap)), cap)
 
     def metric(b):
@@ -457,14 +467,42 @@ def _caps(rm: ResponseModel, problem: LinearProblem, plan: Plan) -> list[dict]:
             for k, v in problem.capped.items()]
 
 
-def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, ResponseModel]:
-    """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``)."""
+def uninformed_channels(evidence) -> list[str]:
+    """The channels of the fit page's prior-vs-posterior ROAS table (``contributions.roas_prior_posterior``) whose
+    ROAS the data left at its prior; none without the table."""
+    if evidence is None:
+        return []
+    return evidence.loc[~evidence["informed"].astype(bool), "channel"].astype(str).tolist()
+
+
+def held_channels(params: Params, uninformed: list[str]) -> list[str]:
+    """The channels a plan holds at their historical spend: those whose ROAS is mostly the prior's (``uninformed``,
+    from the fit page) when ``optimization.hold_uninformed``, unless lift tests calibrate them."""
+    if params.optimization is None or not params.optimization.hold_uninformed:
+        return []
+    calibrated = set()
+    if params.model.lift_tests is not None:
+        import pandas as pd
+
+        calibrated = set(pd.read_csv(params.resolve(params.model.lift_tests))["channel"].astype(str))
+    elif params.model.lift_tests_from_truth:
+        calibrated = set(uninformed)  # simulated lift tests cover every channel
+    return [ch for ch in uninformed if ch not in calibrated]
+
+
+def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -> tuple[Allocation, ResponseModel]:
+    """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``).
+
+    ``uninformed``: channels whose ROAS the data left at its prior (``contributions.roas_prior_posterior``); held at
+    their historical spend (``held_channels``)."""
     opt = params.optimization
     rm = response_model(params.model, data, idata, opt.num_periods, n_draws=opt.draws,
                         seed=seed_for(params.seed, "optimize"), objective_window=opt.objective_window,
                         carryover_history=opt.carryover_history)
+    held_names = held_channels(params, list(uninformed))
+    held = np.broadcast_to(np.isin(rm.channels, held_names), rm.shape) if held_names else None
     initial = history_split(data, opt.budget)
-    problem = plan_problem(opt, rm, opt.budget)
+    problem = plan_problem(opt, rm, opt.budget, held)
     best = optimize_budget(rm, problem, opt.objective, x0=initial)
     if not best.success:
         raise RuntimeError(f"optimization: the optimizer did not converge ({best.message})")
@@ -479,13 +517,13 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
 
     scenarios = []
     for m in opt.scenarios:
-        res = optimize_budget(rm, plan_problem(opt, rm, opt.budget * m), opt.objective, x0=best.per_period)
+        res = optimize_budget(rm, plan_problem(opt, rm, opt.budget * m, held), opt.objective, x0=best.per_period)
         scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res.draws),
                                   allocation=allocation_records(rm, res.per_period), solver=solver_status(res)))
     alternatives = []
     for a in opt.alternatives:
         spec = opt.alternative(a)
-        res = optimize_budget(rm, plan_problem(spec, rm, spec.budget), spec.objective, x0=best.per_period)
+        res = optimize_budget(rm, plan_problem(spec, rm, spec.budget, held), spec.objective, x0=best.per_period)
         hist = rm.split(history_split(data, spec.budget))["objective"]
         alternatives.append(AlternativeResult(name=a.name, budget_per_period=spec.budget, response=_response(res.draws),
                                               gain_over_historical=paired_gain(res.draws, hist),
@@ -493,7 +531,7 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
                                               solver=solver_status(res)))
     target = None
     if opt.target is not None:
-        b, plan, achieved = target_budget(rm, opt, x0=best.per_period)
+        b, plan, achieved = target_budget(rm, opt, x0=best.per_period, held=held)
         target = TargetResult(type=opt.target.type, value=opt.target.value, budget_per_period=round(b, 6),
                               achieved=round(achieved, 6), response=_response(plan.draws),
                               allocation=allocation_records(rm, plan.per_period))
@@ -519,6 +557,8 @@ def allocate(params: Params, data: MMMData, idata) -> tuple[Allocation, Response
         constraints=[c.model_dump(exclude_defaults=True) for c in opt.constraints],
         capped=_caps(rm, problem, best),
         extrapolation_allowed=True if opt.allow_extrapolation else None,
+        trust_region=opt.trust_region,
+        held=held_names,
         target=target,
         alternatives=alternatives,
         response_with_noise=(_noise_response(rm, best, opt.noise_level, seed_for(params.seed, "optimize", 1))

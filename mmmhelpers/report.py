@@ -177,6 +177,22 @@ HELD_OUT_WORDS = ("scored on posterior draws not used to choose the plan (plans 
                   "scored on the other)")
 
 
+def where_money_moves(alloc: Allocation) -> str:
+    """The default rules that keep a plan where the data can tell, in words, with what lifts each."""
+    rules = []
+    if alloc.trust_region:
+        rules.append(f"each channel stays within ±{alloc.trust_region:.0%} of its historical spend per period (scaled "
+                     "to this budget): further away the plan would rest on spend levels the data barely saw "
+                     "(`optimization.trust_region: null` lifts this)")
+    if alloc.held:
+        names = " and ".join(alloc.held)
+        one = len(alloc.held) == 1
+        rules.append(f"{names} {'is' if one else 'are'} held at historical spend because the data say little about "
+                     f"{'its' if one else 'their'} ROAS (the fit page's prior-vs-posterior table); a lift test there "
+                     "(`model.lift_tests`) would release it (`optimization.hold_uninformed: false` lifts this rule)")
+    return "; ".join(rules) + "." if rules else ""
+
+
 def allocation_headline(alloc: Allocation, currency: str = "", target_label: str = "") -> str:
     """The optimize page's first paragraph: the plan's response against the historical split, paired, and
     what the window counts; amounts in ``currency`` (e.g. EUR), responses in ``target_label`` (e.g. sales)."""
@@ -212,6 +228,9 @@ def allocation_headline(alloc: Allocation, currency: str = "", target_label: str
                  "the model has no evidence beyond it (`optimization.allow_extrapolation: true` lifts this).")
     if alloc.extrapolation_allowed:
         text += f"\n\n**{EXTRAPOLATION_WORDS}**"
+    rules = where_money_moves(alloc)
+    if rules:
+        text += f"\n\n**Where the plan may move money:** {rules}"
     if alloc.response_with_noise is not None:
         r = alloc.response_with_noise
         text += f"\n\n**With noise on the planned spend**, the response is {r.mean:,.0f} ({_hdi(r)})."

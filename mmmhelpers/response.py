@@ -145,6 +145,7 @@ class ResponseModel(PlanCells):
     observed_max: np.ndarray = field(repr=False, default=None)  # highest spend per period seen, (*panel, channel)
     observed_min: np.ndarray = field(repr=False, default=None)
     carryover_in: np.ndarray = field(repr=False, default=None)  # per draw: the history's own response in the window
+    historical: np.ndarray = field(repr=False, default=None)  # mean spend per period the data saw, (*panel, channel)
 
     @property
     def n_draws(self) -> int:
@@ -263,7 +264,7 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     detail = _Lazy(lambda: pytensor.function([spend], incr))  # only reports need it: compiled on first use
     window = Window(hist_weeks, num_periods, tail, objective_window, how)
     return ResponseModel(list(channels), dict(panel), window, idx, value_and_jac, detail,
-                         observed_max=data.X.max(axis=0), observed_min=data.X.min(axis=0),
+                         observed_max=data.X.max(axis=0), observed_min=data.X.min(axis=0), historical=data.X.mean(axis=0),
                          carryover_in=base[:num_periods].sum(axis=(0, 2)))
 
 

@@ -26,7 +26,7 @@ from mmmhelpers.artifacts import (
 )
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import prior_dominated_sentence
-from mmmhelpers.exports import TABLES
+from mmmhelpers.exports import load_table
 from mmmhelpers.report import EXTRAPOLATION_WORDS, as_percent, plain_number
 
 __all__ = ["Summary", "executive_summary", "write_index", "HEALTH_COLORS", "PAGES"]
@@ -60,9 +60,7 @@ def _pct_hdi(m: float, lo: float, hi: float) -> str:
     return f"{_pct(m)} (94% HDI {_pct(lo)} to {_pct(hi)})"
 
 
-def _table(run_dir: Path, name: str) -> pd.DataFrame | None:
-    path = run_dir / "artifacts" / TABLES / f"{name}.csv"
-    return pd.read_csv(path) if path.exists() else None
+_table = load_table
 
 
 def _data_period(run_dir: Path, default: str) -> tuple[str | None, str]:

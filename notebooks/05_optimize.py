@@ -19,8 +19,8 @@ from IPython.display import display
 
 from mmmhelpers import artifacts, plots_optimize, report
 from mmmhelpers.checks import plan_warnings
-from mmmhelpers.exports import save_table
-from mmmhelpers.optimize import allocate, plan_spend, response_over_time
+from mmmhelpers.exports import load_table, save_table
+from mmmhelpers.optimize import allocate, plan_spend, response_over_time, uninformed_channels
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
 
@@ -34,7 +34,7 @@ if opt is None:
     display(md("This case has no `optimization` section: no plan, only the response curves of the fitted model."))
     alloc, rm = None, response_model(params.model, data, idata, num_periods=13, n_draws=400)
 else:
-    alloc, rm = allocate(params, data, idata)
+    alloc, rm = allocate(params, data, idata, uninformed=uninformed_channels(load_table(run_dir, "roas_prior_posterior")))
     alloc.save(run_dir)
     save_table(run_dir, "allocation", report.plan_table(alloc))
     display(md(report.allocation_headline(alloc, params.report.currency, params.report.target_label)))

@@ -492,3 +492,52 @@ def test_a_channel_dark_in_one_market_gets_no_spend_in_any_plan():
         plan = optimize_budget(rm, plan_problem(opt, rm, 4000.0))
         assert plan.success and plan.spend[:, 1, 1].max() == 0.0  # the bound's lower 100 does not apply there
         assert plan.spend[:, 0, 1].min() >= 100 - 1e-6 and plan.per_period.sum() == pytest.approx(4000.0)
+
+
+def test_trust_region_and_hold_rule_are_exact_and_the_optimum_matches_brute_force(rm6):
+    """Historical spend 3:1, budget 8,000: levels 6,000 and 2,000. Within +-30%: x1 in [4,200, 7,800] and x2 in
+    [1,400, 2,600]; the optimum inside equals a brute-force grid over the band. Holding x2 pins it at 2,000."""
+    from dataclasses import replace
+
+    from mmmhelpers.report import where_money_moves
+
+    rm = replace(rm6, historical=np.array([300.0, 100.0]))
+    opt = OptimizationSpec(budget=BUDGET, num_periods=6, allow_extrapolation=True, trust_region=0.3)
+    problem = plan_problem(opt, rm, BUDGET)
+    np.testing.assert_allclose(problem.lo, [4200.0, 1400.0])
+    np.testing.assert_allclose(problem.hi, [7800.0, 2600.0])
+    plan = optimize_budget(rm, problem)
+    grid = np.linspace(1400.0, 2600.0, 1201)  # x2 on a 1-unit grid, x1 = the rest (always inside its band here)
+    means = [rm.draws(np.array([BUDGET - x2, x2])).mean() for x2 in grid]
+    assert plan.success and plan.draws.mean() >= max(means) - 1e-6 * abs(max(means))
+    assert abs(plan.per_period[1] - grid[int(np.argmax(means))]) <= 1.0
+    held = plan_problem(opt, rm, BUDGET, held=np.array([False, True]))
+    assert held.lo[1] == held.hi[1] == pytest.approx(2000.0) and held.lo[0] == pytest.approx(4200.0)
+    pinned = optimize_budget(rm, held)
+    assert pinned.per_period[1] == pytest.approx(2000.0) and pinned.per_period[0] == pytest.approx(6000.0)
+    with pytest.raises(InfeasibleError, match="trust_region: null lifts it"):
+        check = plan_problem(opt.model_copy(update={"bounds": {"x1": (0.0, 5000.0)}}), rm, BUDGET)  # 5,000 + 2,600
+        from mmmhelpers.constraints import check_feasible
+
+        check_feasible(check, BUDGET)
+    alloc_words = where_money_moves(SimpleNamespace(trust_region=0.3, held=["display"]))
+    assert "within ±30% of its historical spend" in alloc_words and "display is held at historical spend" in alloc_words
+
+
+def test_the_hold_rule_spares_channels_an_experiment_calibrates(tmp_path):
+    import pandas as pd
+
+    from mmmhelpers.config import Params
+    from mmmhelpers.optimize import held_channels, uninformed_channels
+
+    evidence = pd.DataFrame({"channel": ["tv", "display", "radio"], "informed": [True, False, False]})
+    assert uninformed_channels(evidence) == ["display", "radio"] and uninformed_channels(None) == []
+    pd.DataFrame({"channel": ["radio"], "x": [1.0], "delta_x": [1.0], "delta_y": [1.0], "sigma": [1.0]}).to_csv(
+        tmp_path / "lift.csv", index=False)
+    base = {"case": "c", "title": "T", "seed": 1, "simulate": {"generator": "single_market"},
+            "optimization": {"budget": 100.0, "hold_uninformed": True}}
+    assert held_channels(Params.model_validate(base), ["display", "radio"]) == ["display", "radio"]
+    with_lift = Params.model_validate({**base, "model": {"lift_tests": str(tmp_path / "lift.csv")}})
+    assert held_channels(with_lift, ["display", "radio"]) == ["display"]
+    off = Params.model_validate({**base, "optimization": {"budget": 100.0}})
+    assert held_channels(off, ["display"]) == []  # opt-in
