@@ -36,6 +36,7 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
     ("optimizer", ["optimizer.py"], True, "(d) the budget optimizer against pymc-marketing's"),
     ("geos", ["geo_scaling.py"], False, "(e) fit time for 2, 4, 8 and 16 geos"),
     ("report", ["report_time.py"], False, "(f) `make report` wall time for the default case, cold and warm"),
+    ("truth", ["truth_decisions.py"], False, "(g) decisions judged by the truth: claimed vs true gain, with the rules"),
 ]
 
 

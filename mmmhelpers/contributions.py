@@ -95,6 +95,7 @@ def driver_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
 
 
 PRIOR_SD_RATIO = 0.5  # a channel's ROAS whose posterior sd is above this share of its prior sd: the data say little
+WIDTH_RATIO = 1.0  # ... or whose 94% HDI is wider than this multiple of its mean (a wide prior contracts, and still)
 
 
 def _roas_draws(group: xr.Dataset, data: MMMData) -> np.ndarray:
@@ -108,8 +109,9 @@ def _roas_draws(group: xr.Dataset, data: MMMData) -> np.ndarray:
 
 def roas_prior_posterior(prior, idata, data: MMMData) -> pd.DataFrame:
     """Per channel: the ROAS over the data the priors imply (prior draws) and the posterior's, mean and 94% HDI, the
-    posterior sd as a share of the prior sd, and whether the data moved it (``informed``: that share at most
-    ``PRIOR_SD_RATIO``) or the number is mostly the prior's."""
+    posterior sd as a share of the prior sd, the HDI's width as a multiple of the mean, and whether the data pin it
+    down (``informed``: that share at most ``PRIOR_SD_RATIO`` and that width at most ``WIDTH_RATIO``). A very wide
+    prior (a ROAS of 20 allowed) contracts a lot and can still leave a ROAS of 0.5 +- 0.5: not informed."""
     before, after = _roas_draws(prior.prior, data), _roas_draws(idata.posterior, data)
     rows = []
     for i, ch in enumerate(data.channels):
@@ -118,9 +120,10 @@ def roas_prior_posterior(prior, idata, data: MMMData) -> pd.DataFrame:
         pm_, plo, phi = mean_hdi(before[:, i])
         qm, qlo, qhi = mean_hdi(after[:, i])
         ratio = float(np.std(after[:, i]) / np.std(before[:, i])) if np.std(before[:, i]) > 0 else np.nan
+        width = (qhi - qlo) / abs(qm) if qm else np.inf
         rows.append({"channel": ch, "prior ROAS": pm_, "prior 3%": plo, "prior 97%": phi, "posterior ROAS": qm,
-                     "posterior 3%": qlo, "posterior 97%": qhi, "sd ratio": ratio,
-                     "informed": bool(ratio <= PRIOR_SD_RATIO)})
+                     "posterior 3%": qlo, "posterior 97%": qhi, "sd ratio": ratio, "width / mean": width,
+                     "informed": bool(ratio <= PRIOR_SD_RATIO and width <= WIDTH_RATIO)})
     return pd.DataFrame(rows)
 
 
@@ -128,12 +131,12 @@ def prior_dominated_sentence(table: pd.DataFrame) -> str:
     """One sentence naming the channels whose ROAS is mostly the prior's (or saying the data moved every one)."""
     weak = table.loc[~table["informed"].astype(bool), "channel"].tolist()
     if not weak:
-        return (f"The data moved every channel's ROAS well away from its prior (posterior sd at most "
-                f"{PRIOR_SD_RATIO:.0%} of the prior's).")
+        return (f"The data pin down every channel's ROAS (posterior sd at most {PRIOR_SD_RATIO:.0%} of the prior's, "
+                f"94% HDI at most {WIDTH_RATIO:g} times the estimate).")
     names = weak[0] if len(weak) == 1 else ", ".join(weak[:-1]) + " and " + weak[-1]
     its = "its" if len(weak) == 1 else "their"
-    return (f"The data say little about {names}: {its} ROAS is mostly the prior's (posterior sd over "
-            f"{PRIOR_SD_RATIO:.0%} of the prior's), so a plan that moves money there rests on the prior; an "
+    return (f"The data say little about {names}: {its} ROAS is close to the prior's or its 94% HDI is wider than "
+            f"the estimate itself, so a plan that moves money there rests on assumptions, not evidence; an "
             f"experiment there would settle it.")
 
 

@@ -242,4 +242,5 @@ roas_evidence = roas_prior_posterior(prior, idata, data)
 save_table(run_dir, "roas_prior_posterior", roas_evidence)
 display(md(prior_dominated_sentence(roas_evidence)))
 table(roas_evidence.drop(columns="informed"), caption="ROAS over the data's weeks before the data (what the priors "
-      "imply) and after, 94% HDI; sd ratio: posterior sd / prior sd (near 1: the data said little)")
+      "imply) and after, 94% HDI; sd ratio: posterior sd / prior sd (near 1: the data said little); width / mean: "
+      "the posterior HDI's width over its mean (above 1: the estimate is not pinned down)")

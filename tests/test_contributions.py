@@ -52,7 +52,8 @@ def test_baseline_total_is_every_non_media_part_over_the_weeks():
 
 
 def test_roas_before_and_after_the_data_and_the_channels_it_left_at_their_prior():
-    """tv's posterior ROAS is a tenth as wide as its prior: informed; display's is as wide: the prior's."""
+    """tv's posterior ROAS is a tenth as wide as its prior: informed; display's is as wide: the prior's; radio's
+    contracted a lot from a very wide prior and still spans more than its own mean: not informed either."""
     import pandas as pd
     import xarray as xr
 
@@ -60,11 +61,13 @@ def test_roas_before_and_after_the_data_and_the_channels_it_left_at_their_prior(
     from mmmhelpers.data import from_frame
 
     frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=4, freq="W-MON"), "y": [10.0, 11, 12, 13],
-                          "tv": [10.0, 10, 10, 10], "display": [1.0, 1, 1, 1]})
-    data = from_frame(frame, channels=["tv", "display"], controls=[], dims=[], date_column="date", target_column="y")
+                          "tv": [10.0, 10, 10, 10], "display": [1.0, 1, 1, 1], "radio": [2.0, 2, 2, 2]})
+    data = from_frame(frame, channels=["tv", "display", "radio"], controls=[], dims=[], date_column="date",
+                      target_column="y")
     rng = np.random.default_rng(0)
-    roas_prior = rng.normal(2.0, 1.0, (1, 4000, 2))
-    roas_post = np.stack([rng.normal(1.5, 0.1, 4000), rng.normal(2.0, 0.9, 4000)], axis=-1)[None]
+    roas_prior = np.stack([rng.normal(2.0, 1.0, 4000), rng.normal(2.0, 1.0, 4000), rng.normal(20, 15, 4000)], -1)[None]
+    roas_post = np.stack([rng.normal(1.5, 0.1, 4000), rng.normal(2.0, 0.9, 4000), rng.normal(0.5, 0.3, 4000)],
+                         axis=-1)[None]
 
     def group(roas):  # contributions spread evenly over the 4 weeks: total / spend = roas
         per_week = roas[:, :, None, :] * data.total_spend / 4
@@ -78,5 +81,7 @@ def test_roas_before_and_after_the_data_and_the_channels_it_left_at_their_prior(
     assert table.loc["tv", "sd ratio"] == pytest.approx(0.1, abs=0.01) and table.loc["tv", "informed"]
     assert table.loc["display", "sd ratio"] == pytest.approx(0.9, abs=0.05) and not table.loc["display", "informed"]
     assert table.loc["display", "sd ratio"] > PRIOR_SD_RATIO
+    assert table.loc["radio", "sd ratio"] < 0.05 and table.loc["radio", "width / mean"] > 1
+    assert not table.loc["radio", "informed"]
     assert prior_dominated_sentence(table.reset_index()).startswith(
-        "The data say little about display: its ROAS is mostly the prior's")
+        "The data say little about display and radio: their ROAS is close to the prior's")
