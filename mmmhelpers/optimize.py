@@ -521,12 +521,15 @@ def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -
         scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res.draws),
                                   allocation=allocation_records(rm, res.per_period), solver=solver_status(res)))
     alternatives = []
-    for a in opt.alternatives:
+    for k, a in enumerate(opt.alternatives):
         spec = opt.alternative(a)
-        res = optimize_budget(rm, plan_problem(spec, rm, spec.budget, held), spec.objective, x0=best.per_period)
-        hist = rm.split(history_split(data, spec.budget))["objective"]
+        alt_problem = plan_problem(spec, rm, spec.budget, held)
+        res = optimize_budget(rm, alt_problem, spec.objective, x0=best.per_period)
+        alt_halves = cross_fit_plans(rm, alt_problem, spec.objective, best.per_period, spec.budget,
+                                     seed_for(params.seed, "optimize", 3 + k))
         alternatives.append(AlternativeResult(name=a.name, budget_per_period=spec.budget, response=_response(res.draws),
-                                              gain_over_historical=paired_gain(res.draws, hist),
+                                              gain_over_historical=held_out_gain(rm, alt_halves,
+                                                                                 history_split(data, spec.budget)),
                                               allocation=allocation_records(rm, res.per_period),
                                               solver=solver_status(res)))
     target = None

@@ -92,7 +92,8 @@ if alloc is not None and alloc.scenarios:
 if alloc is not None and alloc.alternatives:
     display(table(report.alternatives_table(alloc), percent=("P(gain > 0)",),
                   caption="Alternative plans (optimization.alternatives): spend per period per channel, response, "
-                  "and the paired gain over the historical split at the same budget"))
+                  "and the paired gain over the historical split at the same budget, scored on posterior draws "
+                  "that did not choose the plan"))
 
 # %%
 if alloc is not None and (alloc.constraints or alloc.target):

@@ -207,6 +207,7 @@ def test_allocation_spends_the_budget_and_beats_the_initial_split(report):
         assert gain["hdi_94"][0] <= gain["mean"] <= gain["hdi_94"][1] and 0 <= gain["prob_positive"] <= 1
         assert gain["held_out"] is True and a[base]["gain_in_sample"]["mean"] >= gain["mean"] - 1e-9 * abs(gain["mean"])
     assert [s["solver"] for s in a["scenarios"]] == ["ok", "ok"] and a["alternatives"][0]["solver"] == "ok"
+    assert a["alternatives"][0]["gain_over_historical"]["held_out"] is True
     (alt,) = a["alternatives"]
     assert alt["name"] == "half budget" and sum(r["spend_per_period"] for r in alt["allocation"]) == pytest.approx(4000)
     assert a["response_with_noise"] is not None
