@@ -3,7 +3,7 @@ claims (held-out gain, P(gain > 0)) against what the plan really gains under the
 
 Three channels over 104 weeks: tv in flights, steady search, and a small display channel (a tenth of search's
 spend) whose ROAS the data leave near its prior. The case is fitted once; the plan is made with and without
-``optimization.hold_uninformed`` and ``trust_region``, and each plan is scored under the true parameters
+``optimization.uninformed`` (hold, no_raise) and ``trust_region``, and each plan is scored under the true parameters
 (the simulation's) against the historical split, beside the true optimum under the same caps.
 
     .venv/bin/python benchmarks/truth_decisions.py [--draws 500] [--seed 7]
@@ -71,9 +71,9 @@ def main() -> None:
     hist = history_split(data, budget)
     base_truth = float(truth_rm.draws(hist)[0])
     rows = []
-    for label, rules in [("no rule", {}), ("hold_uninformed", {"hold_uninformed": True}),
-                         ("trust_region 0.3", {"trust_region": 0.3}),
-                         ("both", {"hold_uninformed": True, "trust_region": 0.3})]:
+    for label, rules in [("no rule", {}), ("uninformed: hold", {"uninformed": "hold"}),
+                         ("uninformed: no_raise", {"uninformed": "no_raise"}),
+                         ("trust_region 0.3", {"trust_region": 0.3})]:
         p = params.model_copy(update={"optimization": params.optimization.model_copy(
             update={"budget": budget, **rules})})
         alloc, rm = allocate(p, data, idata, uninformed=uninformed_channels(evidence))

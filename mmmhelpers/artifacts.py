@@ -268,7 +268,8 @@ class Allocation(Record):
     capped: list[dict[str, Any]] = Field(default_factory=list)  # cells held to the most spend the data saw
     extrapolation_allowed: bool | None = None  # True: optimization.allow_extrapolation lifted those caps
     trust_region: float | None = None  # each cell within +- this share of its historical spend (None: no such rule)
-    held: list[str] = Field(default_factory=list)  # channels held at historical spend: their ROAS is the prior's
+    held: list[str] = Field(default_factory=list)  # channels the data do not pin down, kept at/below history
+    held_mode: str | None = None  # how: "hold" (at historical spend) or "no_raise" (at most it)
     target: TargetResult | None = None
     alternatives: list[AlternativeResult] = Field(default_factory=list)
     response_with_noise: Response | None = None  # the plan's response with noise_level on its spend

@@ -272,7 +272,9 @@ class OptimizationSpec(Strict):
     carryover_history: bool = True  # the last l_max-1 observed weeks carry into the window
     allow_extrapolation: bool = False  # let a cell spend above the highest spend per period the data saw
     trust_region: float | None = Field(None, gt=0)  # e.g. 0.3: each cell within +-30% of its historical spend
-    hold_uninformed: bool = False  # hold a channel whose ROAS is mostly its prior (and no lift test) at its history
+    # a channel whose ROAS the data do not pin down (and no lift test): free, no_raise (never above its historical
+    # spend; cuts allowed) or hold (at its historical spend)
+    uninformed: Literal["free", "no_raise", "hold"] = "free"
     pattern: list[float] | None = None  # weights per period (flighting); default flat
     optimize_over_time: bool = False  # the optimizer picks the spend of every period
     target: TargetSpec | None = None

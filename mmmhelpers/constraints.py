@@ -95,13 +95,14 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
                   bounds: dict | None = None, constraints: list[ConstraintSpec] = (), budget_use: str = "exact",
                   over_time: bool = False, observed_max: np.ndarray | None = None,
                   never_spent: np.ndarray | None = None, historical: np.ndarray | None = None,
-                  trust_region: float | None = None, held: np.ndarray | None = None) -> LinearProblem:
+                  trust_region: float | None = None, held: np.ndarray | None = None,
+                  held_mode: str = "hold") -> LinearProblem:
     """The linear system of one budget per period (``observed_max``: cap each cell at it, None = no cap;
     ``never_spent``: cells, ``(*panel, channel)`` booleans, that spent nothing in the data: pinned at 0 always).
 
     ``historical`` (mean spend per period per cell) scaled to this budget is each cell's historical level:
     ``trust_region`` keeps every cell's average spend per period within that share of it, and ``held`` cells
-    (booleans) at it (within the caps)."""
+    (booleans) at it (``held_mode`` hold) or at most at it (``no_raise``), within the caps."""
     bounds = bounds or {}
     labels = cell_labels(channels, panel)
     n, T = len(labels), len(weights)
@@ -132,9 +133,11 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
                          "null lifts it)")
         if held is not None and np.any(held):
             h = np.asarray(held, bool).ravel()[cell_of]
-            lo[h] = hi[h] = np.minimum(per_var[h], hi[h])
-            rules.append(f"{', '.join(sorted({labels[c] for c in cell_of[h]}))} held at historical spend "
-                         "(optimization.hold_uninformed: false lifts it)")
+            hi[h] = np.minimum(per_var[h], hi[h])
+            lo[h] = np.minimum(lo[h], hi[h]) if held_mode == "no_raise" else hi[h]
+            how = "at most" if held_mode == "no_raise" else "held at"
+            rules.append(f"{', '.join(sorted({labels[c] for c in cell_of[h]}))} {how} historical spend "
+                         "(optimization.uninformed: free lifts it)")
     if never_spent is not None:  # a channel dark in a market: no evidence at all there, and no bound applies
         dark = np.asarray(never_spent, bool).ravel()[cell_of]
         lo[dark], hi[dark] = 0.0, 0.0

@@ -269,7 +269,7 @@ def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, ob
                          budget_use=opt.budget_use, over_time=opt.optimize_over_time,
                          observed_max=None if opt.allow_extrapolation else observed_max,
                          never_spent=None if observed_max is None else observed_max <= 0,
-                         historical=historical, trust_region=opt.trust_region, held=held)
+                         historical=historical, trust_region=opt.trust_region, held=held, held_mode=opt.uninformed)
 
 
 def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float, held: np.ndarray | None = None
@@ -477,8 +477,8 @@ def uninformed_channels(evidence) -> list[str]:
 
 def held_channels(params: Params, uninformed: list[str]) -> list[str]:
     """The channels a plan holds at their historical spend: those whose ROAS is mostly the prior's (``uninformed``,
-    from the fit page) when ``optimization.hold_uninformed``, unless lift tests calibrate them."""
-    if params.optimization is None or not params.optimization.hold_uninformed:
+    from the fit page) unless ``optimization.uninformed`` is free, or lift tests calibrate them."""
+    if params.optimization is None or params.optimization.uninformed == "free":
         return []
     calibrated = set()
     if params.model.lift_tests is not None:
@@ -562,6 +562,7 @@ def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -
         extrapolation_allowed=True if opt.allow_extrapolation else None,
         trust_region=opt.trust_region,
         held=held_names,
+        held_mode=opt.uninformed if held_names else None,
         target=target,
         alternatives=alternatives,
         response_with_noise=(_noise_response(rm, best, opt.noise_level, seed_for(params.seed, "optimize", 1))

@@ -187,9 +187,10 @@ def where_money_moves(alloc: Allocation) -> str:
     if alloc.held:
         names = " and ".join(alloc.held)
         one = len(alloc.held) == 1
-        rules.append(f"{names} {'is' if one else 'are'} held at historical spend because the data say little about "
+        how = "kept at or below" if alloc.held_mode == "no_raise" else "held at"
+        rules.append(f"{names} {'is' if one else 'are'} {how} historical spend because the data say little about "
                      f"{'its' if one else 'their'} ROAS (the fit page's prior-vs-posterior table); a lift test there "
-                     "(`model.lift_tests`) would release it (`optimization.hold_uninformed: false` lifts this rule)")
+                     "(`model.lift_tests`) would release it (`optimization.uninformed: free` lifts this rule)")
     return "; ".join(rules) + "." if rules else ""
 
 

@@ -44,7 +44,7 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
          "spend_by_period": None, "budget_use": "exact",
          "constraints": [{"type": "min_share", "channel": "x1", "value": 0.3}],
          "capped": [{"cell": "x2", "observed_max_per_period": 9000.0, "binding": False}], "extrapolation_allowed": None,
-         "trust_region": 0.3, "held": ["x2"],
+         "trust_region": 0.3, "held": ["x2"], "held_mode": "no_raise",
          "target": {"type": "response", "value": 1000.0, "budget_per_period": 5000.0, "achieved": 1000.0,
                     "response": RESP, "allocation": []},
          "alternatives": [{"name": "half", "budget_per_period": 4000.0, "response": RESP,

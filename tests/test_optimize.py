@@ -520,7 +520,9 @@ def test_trust_region_and_hold_rule_are_exact_and_the_optimum_matches_brute_forc
         from mmmhelpers.constraints import check_feasible
 
         check_feasible(check, BUDGET)
-    alloc_words = where_money_moves(SimpleNamespace(trust_region=0.3, held=["display"]))
+    no_raise = plan_problem(opt.model_copy(update={"uninformed": "no_raise"}), rm, BUDGET, held=np.array([False, True]))
+    assert no_raise.lo[1] == pytest.approx(1400.0) and no_raise.hi[1] == pytest.approx(2000.0)  # cuts allowed
+    alloc_words = where_money_moves(SimpleNamespace(trust_region=0.3, held=["display"], held_mode="hold"))
     assert "within ±30% of its historical spend" in alloc_words and "display is held at historical spend" in alloc_words
 
 
@@ -535,7 +537,7 @@ def test_the_hold_rule_spares_channels_an_experiment_calibrates(tmp_path):
     pd.DataFrame({"channel": ["radio"], "x": [1.0], "delta_x": [1.0], "delta_y": [1.0], "sigma": [1.0]}).to_csv(
         tmp_path / "lift.csv", index=False)
     base = {"case": "c", "title": "T", "seed": 1, "simulate": {"generator": "single_market"},
-            "optimization": {"budget": 100.0, "hold_uninformed": True}}
+            "optimization": {"budget": 100.0, "uninformed": "hold"}}
     assert held_channels(Params.model_validate(base), ["display", "radio"]) == ["display", "radio"]
     with_lift = Params.model_validate({**base, "model": {"lift_tests": str(tmp_path / "lift.csv")}})
     assert held_channels(with_lift, ["display", "radio"]) == ["display"]
