@@ -66,6 +66,13 @@ def cell_label(record: dict[str, Any]) -> str:
     return str(record["channel"]) + (f" @ {where}" if where else "")
 
 
+def cell_spend(records: list[dict], cells: list[str], cell: str) -> float:
+    """The spend per period of the plan record whose cell is ``cell`` (a label of ``cells``)."""
+    if cell not in cells:
+        raise KeyError(f"unknown cell {cell!r} (cells: {cells})")
+    return records[cells.index(cell)]["spend_per_period"]
+
+
 class Part(BaseModel):
     """A piece of a JSON artifact: frozen, unknown keys are errors."""
 

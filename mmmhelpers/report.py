@@ -10,13 +10,13 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from mmmhelpers.artifacts import Allocation, cell_label
+from mmmhelpers.artifacts import Allocation, cell_spend
 from mmmhelpers.config import Params, load_params, quick
 from mmmhelpers.intervals import HDI_PROB
 
-__all__ = ["setup", "table", "as_percent", "progress", "md", "data_summary", "contribution_summary",
-           "allocation_headline", "scenario_table", "plan_table", "target_sentence", "constraint_table",
-           "published_table", "resolve_source", "scales_table", "verdict", "alternatives_table", "parameter_summary"]
+__all__ = ["setup", "table", "as_percent", "plain_number", "progress", "md", "worth_a_look", "data_summary",
+           "contribution_summary", "published_table", "resolve_source", "scales_table", "verdict", "parameter_summary",
+           "data_intro"]
 
 
 QUIET_DEPRECATIONS = ("arviz", "xarray", "pandas", "pymc", "pytensor", "numba", "seaborn", "matplotlib", "nutpie")
@@ -165,142 +165,6 @@ def contribution_summary(idata, data) -> pd.DataFrame:
     })
 
 
-def _hdi(r) -> str:
-    return f"94% HDI {r.hdi_94[0]:,.0f} to {r.hdi_94[1]:,.0f}"
-
-
-GUARD_WORDS = ("The guard caps each cell's spend in every period of the plan at the most that cell spent in one period "
-               "of the data; it does not keep spend above the least the data saw.")
-EXTRAPOLATION_WORDS = ("Extrapolation allowed (optimization.allow_extrapolation: true): the plan may spend more in a cell "
-                       "than the data ever saw there, where its response is the model's extrapolation, not evidence.")
-HELD_OUT_WORDS = ("scored on posterior draws not used to choose the plan (plans chosen on one half of the draws, "
-                  "scored on the other)")
-
-
-def where_money_moves(alloc: Allocation) -> str:
-    """The default rules that keep a plan where the data can tell, in words, with what lifts each."""
-    rules = []
-    if alloc.trust_region:
-        rules.append(f"each channel stays within ±{alloc.trust_region:.0%} of its historical spend per period (scaled "
-                     "to this budget): further away the plan would rest on spend levels the data barely saw "
-                     "(`optimization.trust_region: null` lifts this)")
-    if alloc.held:
-        names = " and ".join(alloc.held)
-        one = len(alloc.held) == 1
-        how = "kept at or below" if alloc.held_mode == "no_raise" else "held at"
-        rules.append(f"{names} {'is' if one else 'are'} {how} historical spend because the data say little about "
-                     f"{'its' if one else 'their'} ROAS (the fit page's prior-vs-posterior table); a lift test there "
-                     "(`model.lift_tests`) would release it (`optimization.uninformed: free` lifts this rule)")
-    return "; ".join(rules) + "." if rules else ""
-
-
-def allocation_headline(alloc: Allocation, currency: str = "", target_label: str = "") -> str:
-    """The optimize page's first paragraph: the plan's response against the historical split, paired, and
-    what the window counts; amounts in ``currency`` (e.g. EUR), responses in ``target_label`` (e.g. sales)."""
-    best, base, gain = alloc.response, alloc.initial.response, alloc.initial.gain
-    spend = "at most" if alloc.budget_use == "at_most" else ""
-    budget = f"{currency} {alloc.budget_per_period:,.6g}".strip()
-    what = f" ({target_label})" if target_label and target_label != "units of the target" else ""
-    text = (f"**Optimal plan for {spend} {budget} per period over {alloc.num_periods} periods:** "
-            f"expected incremental response{what} {best.mean:,.0f} ({_hdi(best)}) vs {base.mean:,.0f} for the historical "
-            f"split ({alloc.gain:+.1%}).").replace("for  ", "for ")
-    if gain is not None:
-        text += (f" Paired draw by draw, the gain is {gain.mean:,.0f} ({_hdi(gain)}); the optimal plan wins in "
-                 f"{gain.prob_positive:.0%} of posterior draws.")
-        if gain.held_out and alloc.initial.gain_in_sample is not None:
-            text += (f" Both are {HELD_OUT_WORDS}; scored on the draws that chose it, the gain would read "
-                     f"{alloc.initial.gain_in_sample.mean:,.0f} ({alloc.initial.gain_in_sample.prob_positive:.0%}), "
-                     "optimistic by construction.")
-    if alloc.equal is not None and alloc.equal.gain is not None:
-        g = alloc.equal.gain
-        text += f" Against an equal split it gains {g.mean:,.0f} ({_hdi(g)}; wins in {g.prob_positive:.0%} of draws)."
-    if alloc.window is not None:
-        text += f"\n\n**Window:** {alloc.window.description}"
-        if alloc.response_window is not None and alloc.response_tail is not None:
-            text += (f" Of the plan's response, {alloc.response_window.mean:,.0f} falls inside the window and "
-                     f"{alloc.response_tail.mean:,.0f} in the tail.")
-        if alloc.carryover_in is not None:
-            text += (f" Spend before the window still adds {alloc.carryover_in.mean:,.0f} inside it whatever the plan "
-                     "(not counted in the plan's response).")
-    held = [c for c in alloc.capped if c.get("binding", True)]
-    if held:
-        cells = ", ".join(f"{c['cell']} (at most {c['observed_max_per_period']:,.0f})" for c in held)
-        text += (f"\n\n**Held to the spend the data saw:** {cells}. {GUARD_WORDS} These cells reach their cap: "
-                 "the model has no evidence beyond it (`optimization.allow_extrapolation: true` lifts this).")
-    if alloc.extrapolation_allowed:
-        text += f"\n\n**{EXTRAPOLATION_WORDS}**"
-    rules = where_money_moves(alloc)
-    if rules:
-        text += f"\n\n**Where the plan may move money:** {rules}"
-    if alloc.response_with_noise is not None:
-        r = alloc.response_with_noise
-        text += f"\n\n**With noise on the planned spend**, the response is {r.mean:,.0f} ({_hdi(r)})."
-    return text
-
-
-def plan_table(alloc: Allocation) -> pd.DataFrame:
-    """Per cell: spend, response (mean, HDI), ROAS and mROAS of the historical split and of the optimal plan."""
-    rows = []
-    for hist, best in zip(alloc.initial.allocation, alloc.allocation):
-        row = {"channel": cell_label(best)}
-        for label, rec in [("historical", hist), ("optimal", best)]:
-            r = rec.get("response") or {"mean": np.nan, "hdi_94": [np.nan, np.nan]}
-            row |= {f"{label} spend": rec["spend_per_period"], f"{label} response": r["mean"],
-                    f"{label} ROAS": rec.get("roas") if rec.get("roas") is not None else np.nan,
-                    f"{label} mROAS": rec.get("mroas", np.nan)}
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def target_sentence(alloc: Allocation) -> str | None:
-    """The target budget result in words, or None."""
-    t = alloc.target
-    if t is None:
-        return None
-    what = {"response": f"a mean incremental response of {plain_number(t.value)}",
-            "roas": f"a ROAS of at least {plain_number(t.value)}",
-            "mroas": f"a marginal ROAS of at least {plain_number(t.value)}"}[t.type]
-    how = "least" if t.type == "response" else "largest"
-    achieved = "" if t.type == "response" else f"achieved {plain_number(t.achieved)}; "  # a response target: below
-    return (f"**Target:** the {how} budget whose optimal plan reaches {what} is **{t.budget_per_period:,.6g} per "
-            f"period** ({achieved}response {t.response.mean:,.0f}, {_hdi(t.response)}).")
-
-
-def alternatives_table(alloc: Allocation) -> pd.DataFrame:
-    """Each named alternative plan: budget, split, response and its paired gain over the historical split."""
-    rows = []
-    for a in alloc.alternatives:
-        split = {c: r["spend_per_period"] for c, r in zip(alloc.cells, a.allocation)}
-        g = a.gain_over_historical
-        rows.append({"plan": a.name, "budget per period": a.budget_per_period, **split, "response": a.response.mean,
-                     "HDI 3%": a.response.hdi_94[0], "HDI 97%": a.response.hdi_94[1],
-                     "gain vs historical": g.mean, "P(gain > 0)": g.prob_positive, "optimizer": a.solver or "ok"})
-    return pd.DataFrame(rows)
-
-
-def constraint_table(alloc: Allocation) -> pd.DataFrame:
-    """The constraints of the plan as given in the params, one row each."""
-    rows = [{"rule": c["type"], "channel": c.get("channel", "all"), "where": str(c.get("where", "")) or "",
-             "value": c.get("value", ""), "lower": c.get("lower", ""), "upper": c.get("upper", "")}
-            for c in alloc.constraints]
-    return pd.DataFrame(rows)
-
-
-def scenario_table(alloc: Allocation) -> pd.DataFrame:
-    """Budget scenarios of ``allocation.json`` as a table (the planned budget included)."""
-    rows = [(1.0, alloc.response, "ok")] + [(s.multiplier, s.response, s.solver or "ok") for s in alloc.scenarios]
-    budget = alloc.budget_per_period
-    df = pd.DataFrame([{"budget multiplier": m, "budget per period": m * budget, "expected response": r.mean,
-                        "HDI 3%": r.hdi_94[0], "HDI 97%": r.hdi_94[1], "optimizer": how} for m, r, how in rows])
-    return df.sort_values("budget multiplier").reset_index(drop=True)
-
-
-def _cell_spend(records: list[dict], cells: list[str], cell: str) -> float:
-    if cell not in cells:
-        raise KeyError(f"unknown cell {cell!r} (cells: {cells})")
-    return records[cells.index(cell)]["spend_per_period"]
-
-
 def _select(da, coords: str):
     """``da`` at the comma-separated coordinates of ``name[a, b]`` (in the order of its non-sample dims)."""
     dims = [d for d in da.dims if d not in ("chain", "draw")]
@@ -342,10 +206,10 @@ def _plan_value(kind: str, rest: str, alloc: Allocation | None) -> float:
         raise KeyError(f"{kind}: this run has no allocation")
     alts = {a.name: a for a in alloc.alternatives}
     if kind == "allocation":
-        return _cell_spend(alloc.allocation, alloc.cells, rest)
+        return cell_spend(alloc.allocation, alloc.cells, rest)
     if kind == "alternative":
         name, _, cell = rest.rpartition(":")
-        return _cell_spend(alts[name].allocation, alloc.cells, cell)
+        return cell_spend(alts[name].allocation, alloc.cells, cell)
     if kind == "target_budget" and alloc.target is not None:
         return alloc.target.budget_per_period
     if kind == "response":

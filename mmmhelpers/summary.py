@@ -24,10 +24,11 @@ from mmmhelpers.artifacts import (
     load_data,
     load_recovery,
 )
+from mmmhelpers.budget_page import EXTRAPOLATION_WORDS
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import prior_dominated_sentence
 from mmmhelpers.exports import load_table
-from mmmhelpers.report import EXTRAPOLATION_WORDS, as_percent, plain_number
+from mmmhelpers.report import as_percent, plain_number
 
 __all__ = ["Summary", "executive_summary", "write_index", "HEALTH_COLORS", "PAGES"]
 

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from mmmhelpers import artifacts, plots_optimize, report
+from mmmhelpers import artifacts, budget_page, plots_optimize, report
 from mmmhelpers.checks import plan_warnings
 from mmmhelpers.exports import load_table, save_table
 from mmmhelpers.optimize import allocate, plan_spend, response_over_time, uninformed_channels
@@ -36,8 +36,8 @@ if opt is None:
 else:
     alloc, rm = allocate(params, data, idata, uninformed=uninformed_channels(load_table(run_dir, "roas_prior_posterior")))
     alloc.save(run_dir)
-    save_table(run_dir, "allocation", report.plan_table(alloc))
-    display(md(report.allocation_headline(alloc, params.report.currency, params.report.target_label)))
+    save_table(run_dir, "allocation", budget_page.plan_table(alloc))
+    display(md(budget_page.allocation_headline(alloc, params.report.currency, params.report.target_label)))
     report.worth_a_look(plan_warnings(params, data))
 
 # %%
@@ -48,7 +48,7 @@ if alloc is not None:
 
 # %%
 if alloc is not None:
-    display(table(report.plan_table(alloc), caption="Per channel: spend per period, incremental response over the "
+    display(table(budget_page.plan_table(alloc), caption="Per channel: spend per period, incremental response over the "
                   "plan, ROAS and marginal ROAS (response per extra unit of spend) of the historical split and the "
                   "optimal plan, in the plan's window with its carryover tail and at each plan's spend (the fit "
                   "page's ROAS is over the data's weeks at the spend that happened: another quantity)"))
@@ -86,11 +86,11 @@ if alloc is not None and alloc.scenarios:
 
 # %%
 if alloc is not None and alloc.scenarios:
-    display(table(report.scenario_table(alloc), caption="Budget scenarios (optimal split at each budget)"))
+    display(table(budget_page.scenario_table(alloc), caption="Budget scenarios (optimal split at each budget)"))
 
 # %%
 if alloc is not None and alloc.alternatives:
-    display(table(report.alternatives_table(alloc), percent=("P(gain > 0)",),
+    display(table(budget_page.alternatives_table(alloc), percent=("P(gain > 0)",),
                   caption="Alternative plans (optimization.alternatives): spend per period per channel, response, "
                   "and the paired gain over the historical split at the same budget, scored on posterior draws "
                   "that did not choose the plan"))
@@ -98,9 +98,9 @@ if alloc is not None and alloc.alternatives:
 # %%
 if alloc is not None and (alloc.constraints or alloc.target):
     if alloc.constraints:
-        display(table(report.constraint_table(alloc), caption="Constraints of the plan (from the params)"))
+        display(table(budget_page.constraint_table(alloc), caption="Constraints of the plan (from the params)"))
     if alloc.target:
-        display(md(report.target_sentence(alloc)))
+        display(md(budget_page.target_sentence(alloc)))
 
 # %%
 from mmmhelpers import multi_objective as mobj

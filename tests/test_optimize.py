@@ -460,8 +460,8 @@ def test_a_failed_solve_is_flagged_beside_its_number():
     from test_artifacts import ALLOC
 
     from mmmhelpers.artifacts import Allocation
+    from mmmhelpers.budget_page import alternatives_table, scenario_table
     from mmmhelpers.optimize import Plan, solver_status
-    from mmmhelpers.report import alternatives_table, scenario_table
 
     assert solver_status(Plan(np.zeros((1, 2)), 0.0, np.zeros(3), False, "Iteration limit reached")) == \
         "FAILED: Iteration limit reached"
@@ -499,7 +499,7 @@ def test_trust_region_and_hold_rule_are_exact_and_the_optimum_matches_brute_forc
     [1,400, 2,600]; the optimum inside equals a brute-force grid over the band. Holding x2 pins it at 2,000."""
     from dataclasses import replace
 
-    from mmmhelpers.report import where_money_moves
+    from mmmhelpers.budget_page import where_money_moves
 
     rm = replace(rm6, historical=np.array([300.0, 100.0]))
     opt = OptimizationSpec(budget=BUDGET, num_periods=6, allow_extrapolation=True, trust_region=0.3)

@@ -74,7 +74,7 @@ def test_plain_numbers_have_separators_and_no_scientific_notation(value, text):
 @pytest.mark.parametrize("kind, value, achieved", [("response", 41562.3, 41562.3), ("roas", 1.5, 1.52)])
 def test_target_sentence_has_no_scientific_notation(kind, value, achieved):
     from mmmhelpers.artifacts import Allocation, TargetResult
-    from mmmhelpers.report import target_sentence
+    from mmmhelpers.budget_page import target_sentence
 
     target = TargetResult(type=kind, value=value, budget_per_period=1.98371, achieved=achieved, allocation=[],
                           response={"mean": 41562.3, "hdi_94": [38495.0, 44600.0]})

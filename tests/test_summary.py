@@ -64,7 +64,7 @@ def test_allowed_extrapolation_is_said_on_the_budget_page_and_in_the_summary(tmp
     from test_artifacts import ALLOC
 
     from mmmhelpers.artifacts import Allocation
-    from mmmhelpers.report import allocation_headline
+    from mmmhelpers.budget_page import allocation_headline
 
     Diagnostics.model_validate(DIAG).save(tmp_path)
     Allocation.model_validate(ALLOC).save(tmp_path)
