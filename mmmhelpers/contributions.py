@@ -164,14 +164,10 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
     from mmmhelpers.transforms import evaluate
 
     idx = draw_indices(idata, n_draws, seed)  # mROAS re-evaluates the media: a subsample; ROAS uses every draw
-    c = idata.posterior["channel_contribution_original_scale"]
-    tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
-    tot = tot.transpose("sample", "channel").values
     spend = data.total_spend
+    roas_draws = _roas_draws(idata.posterior, data)
     mult = data_window_multiplier(idata, data.panel, data.channels, idx)
     base = evaluate(posterior_media(spec, data, idata, data.X[:, None], idx, mult))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        roas_draws = np.where(spend > 0, tot / spend, np.nan)
     p_top = rank_probability(roas_draws)
     rows = []
     for i, ch in enumerate(data.channels):
@@ -179,7 +175,7 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
         X[..., i] *= 1 + step
         more = evaluate(posterior_media(spec, data, idata, X[:, None], idx, mult))
         extra = (more - base)[..., i].reshape(base.shape[0], base.shape[1], -1).sum(axis=(0, 2))
-        roas = mean_hdi(tot[:, i] / spend[i]) if spend[i] > 0 else (np.nan,) * 3
+        roas = mean_hdi(roas_draws[:, i]) if spend[i] > 0 else (np.nan,) * 3
         mroas = mean_hdi(extra / (step * spend[i])) if spend[i] > 0 else (np.nan,) * 3
         rows.append({"channel": ch, "ROAS": roas[0], "ROAS 3%": roas[1], "ROAS 97%": roas[2],
                      "mROAS": mroas[0], "mROAS 3%": mroas[1], "mROAS 97%": mroas[2],
