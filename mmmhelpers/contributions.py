@@ -15,7 +15,7 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.intervals import mean_hdi
 
 __all__ = ["decomposition", "baseline_total", "rank_probability", "component_totals", "driver_totals", "effect_vs_spend",
-           "roas_table", "roas_prior_posterior", "prior_dominated_sentence", "PRIOR_SD_RATIO"]
+           "roas_table", "roas_prior_posterior", "uninformed_channels", "prior_dominated_sentence", "PRIOR_SD_RATIO"]
 
 BASE_PARTS = {"intercept_contribution": "baseline", "yearly_seasonality_contribution": "seasonality",
               "trend_contribution": "trend"}
@@ -127,9 +127,17 @@ def roas_prior_posterior(prior, idata, data: MMMData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def uninformed_channels(evidence) -> list[str]:
+    """The channels of the fit page's prior-vs-posterior ROAS table (``contributions.roas_prior_posterior``) whose
+    ROAS the data left at its prior; none without the table."""
+    if evidence is None:
+        return []
+    return evidence.loc[~evidence["informed"].astype(bool), "channel"].astype(str).tolist()
+
+
 def prior_dominated_sentence(table: pd.DataFrame) -> str:
     """One sentence naming the channels whose ROAS is mostly the prior's (or saying the data moved every one)."""
-    weak = table.loc[~table["informed"].astype(bool), "channel"].tolist()
+    weak = uninformed_channels(table)
     if not weak:
         return (f"The data pin down every channel's ROAS (posterior sd at most {PRIOR_SD_RATIO:.0%} of the prior's, "
                 f"94% HDI at most {WIDTH_RATIO:g} times the estimate).")

@@ -35,7 +35,7 @@ from mmmhelpers.seeds import seed_for
 __all__ = ["Plan", "InfeasibleError", "ResponseConstraint", "objective_value", "optimize_budget", "allocation_records",
            "allocate", "hdi94", "paired_gain", "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media",
            "response_model", "history_split", "equal_split", "plan_spend", "response_over_time", "cross_fit_plans",
-           "uninformed_channels", "held_channels",
+           "held_channels",
            "held_out_gain"]
 
 
@@ -465,14 +465,6 @@ def _caps(rm: ResponseModel, problem: LinearProblem, plan: Plan) -> list[dict]:
     top = dict(zip(cell_labels(rm.channels, rm.panel), plan.spend.reshape(rm.num_periods, -1).max(axis=0)))
     return [{"cell": k, "observed_max_per_period": round(v, 4), "binding": bool(top[k] >= v * (1 - 1e-6))}
             for k, v in problem.capped.items()]
-
-
-def uninformed_channels(evidence) -> list[str]:
-    """The channels of the fit page's prior-vs-posterior ROAS table (``contributions.roas_prior_posterior``) whose
-    ROAS the data left at its prior; none without the table."""
-    if evidence is None:
-        return []
-    return evidence.loc[~evidence["informed"].astype(bool), "channel"].astype(str).tolist()
 
 
 def held_channels(params: Params, uninformed: list[str]) -> list[str]:

@@ -61,9 +61,6 @@ def _pct_hdi(m: float, lo: float, hi: float) -> str:
     return f"{_pct(m)} (94% HDI {_pct(lo)} to {_pct(hi)})"
 
 
-_table = load_table
-
-
 def _data_period(run_dir: Path, default: str) -> tuple[str | None, str]:
     """The data's span in words, and the period word of one row (day, week, month) from the data themselves."""
     try:
@@ -211,11 +208,11 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     span, period = _data_period(run_dir, params.report.period)
     if span:
         points.append(("Data", span))
-    drivers = _table(run_dir, "drivers")
+    drivers = load_table(run_dir, "drivers")
     if drivers is not None:
         points.append(("What drove " + target, _drivers(drivers, target, period)))
-    channels = _channels(_table(run_dir, "contributions"), _table(run_dir, "roas"), target, cur.strip(), period)
-    evidence = _table(run_dir, "roas_prior_posterior")
+    channels = _channels(load_table(run_dir, "contributions"), load_table(run_dir, "roas"), target, cur.strip(), period)
+    evidence = load_table(run_dir, "roas_prior_posterior")
     if channels and evidence is not None and not evidence["informed"].astype(bool).all():
         channels += " " + prior_dominated_sentence(evidence)
     if channels:

@@ -19,8 +19,9 @@ from IPython.display import display
 
 from mmmhelpers import artifacts, budget_page, plots_optimize, report
 from mmmhelpers.checks import plan_warnings
+from mmmhelpers.contributions import uninformed_channels
 from mmmhelpers.exports import load_table, save_table
-from mmmhelpers.optimize import allocate, plan_spend, response_over_time, uninformed_channels
+from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
 

@@ -530,7 +530,8 @@ def test_the_hold_rule_spares_channels_an_experiment_calibrates(tmp_path):
     import pandas as pd
 
     from mmmhelpers.config import Params
-    from mmmhelpers.optimize import held_channels, uninformed_channels
+    from mmmhelpers.contributions import uninformed_channels
+    from mmmhelpers.optimize import held_channels
 
     evidence = pd.DataFrame({"channel": ["tv", "display", "radio"], "informed": [True, False, False]})
     assert uninformed_channels(evidence) == ["display", "radio"] and uninformed_channels(None) == []
