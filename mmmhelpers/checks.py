@@ -15,7 +15,7 @@ import xarray as xr
 
 from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.config import Params
-from mmmhelpers.data import MMMData
+from mmmhelpers.data import DataError, MMMData
 
 __all__ = ["check_case", "check_warnings", "data_problems", "MIN_WEEKS", "CV_MIN", "CORR_MAX", "SPARSE_SHARE"]
 
@@ -29,7 +29,6 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
     """Params against their data, before anything runs: the files they name, the data themselves, what the
     model needs of the data (:func:`data_problems`), then the optimization section (unknown channels/geos,
     bounds and constraints vs the budget and every scenario)."""
-    from mmmhelpers.data import DataError
     from mmmhelpers.optimize import plan_problems
 
     problems = []
@@ -45,6 +44,8 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
         return None, None, problems + [str(err)]
     problems += data_problems(params, data)
     problems += _lift_test_problems(params, data)
+    problems += _experiment_problems(params, data)
+    problems += _roas_prior_problems(params, data)
     if params.optimization is not None:
         problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0),
                                   data.X.mean(axis=0))
@@ -156,7 +157,7 @@ def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
         return []
     import pandas as pd
 
-    from mmmhelpers.model import LIFT_COLUMNS
+    from mmmhelpers.calibration import LIFT_COLUMNS
 
     path = params.resolve(params.model.lift_tests)
     if not path.exists():
@@ -184,6 +185,25 @@ def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
             rows = [str(i + 2) for i in np.flatnonzero((values <= 0).to_numpy())][:3]
             problems.append(f"model.lift_tests: {path}: column 'sigma' must be positive (rows {', '.join(rows)})")
     return problems
+
+
+def _experiment_problems(params: Params, data: MMMData) -> list[str]:
+    """The experiments CSV (``calibration.read_experiments``): found, its columns, values, dates and cells."""
+    if params.model.experiments is None:
+        return []
+    from mmmhelpers.calibration import read_experiments
+
+    try:
+        read_experiments(params.resolve(params.model.experiments), data)
+    except DataError as err:
+        return [str(err)]
+    return []
+
+
+def _roas_prior_problems(params: Params, data: MMMData) -> list[str]:
+    """ROAS priors name channels of the data."""
+    unknown = sorted(set(params.model.roas_priors) - set(data.channels))
+    return [f"model.roas_priors: unknown channels {unknown} (known: {data.channels})"] if unknown else []
 
 
 def check_warnings(params: Params, data: MMMData) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mmmhelpers.registry import ADSTOCK_PARAMS, GENERATOR_PANEL_DIMS, MODEL_PRIOR_NAMES, SATURATION_PARAMS
+from mmmhelpers.registry import ADSTOCK_PARAMS, GENERATOR_PANEL_DIMS, MODEL_PRIOR_NAMES, SATURATION_CEILING, SATURATION_PARAMS
 
 __all__ = ["Params", "ParamsError", "load_params", "params_hash", "quick"]
 
@@ -126,6 +126,18 @@ class ModelSpec(Strict):
     likelihood: dict[str, Any] = Field(default_factory=_default_likelihood)
     lift_tests: Path | None = None  # CSV: channel, *dims, x, delta_x, delta_y, sigma (relative to the params file)
     lift_tests_from_truth: bool = False  # simulated cases: calibrate with lift tests simulated from the truth
+    # CSV: channel, *dims, start, end, delta_spend, lift, lift_se (calibration.read_experiments): tests over their dates
+    experiments: Path | None = None
+    # channel -> a prior on its ROAS over the data's weeks (currency per currency), e.g. {distribution: LogNormal,
+    # mean: 1.5, std: 0.5}; the saturation's ceiling is then derived from it (model.py, _ceiling_from_roas)
+    roas_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _roas_priors_need_a_ceiling(self) -> ModelSpec:
+        if self.roas_priors and self.saturation.type not in SATURATION_CEILING:
+            raise ValueError(f"roas_priors: the {self.saturation.type} saturation has no parameter the response is "
+                             f"proportional to; use one of {sorted(SATURATION_CEILING)}")
+        return self
 
     @field_validator("priors")
     @classmethod

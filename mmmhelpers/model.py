@@ -19,10 +19,11 @@ from pymc_extras.prior import handle_dims
 
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
-from mmmhelpers.priors import MODEL_PRIORS, create, describe_prior, parse_prior
+from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_prior
+from mmmhelpers.registry import SATURATION_CEILING
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
 
-__all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_for", "add_lift_tests", "model_graph", "scales"]
+__all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_for", "model_graph", "scales"]
 
 WEEKS_PER_YEAR = 365.25 / 7  # the time index is in weeks (daily data too)
 
@@ -66,6 +67,8 @@ class MMM:
     t0: pd.Timestamp  # time index origin (first training date)
     table: list[dict] = field(default_factory=list)  # model summary rows
     saturation_params: dict = field(default_factory=dict)  # tensors broadcastable to (*panel, channel)
+    adstock_params: dict = field(default_factory=dict)  # the same for the adstock
+    media_multiplier: object = None  # the time-varying media multiplier, broadcastable to (date, *panel, channel)
     hsgp: dict[str, HSGPBasis] = field(default_factory=dict)  # each HSGP's basis, fixed at build time
 
     @property
@@ -147,13 +150,14 @@ def _coefficient(name: str, spec_value, where: str, default_dims: tuple[str, ...
     return handle_dims(var, dims, target_dims)
 
 
-def _component_params(kind_spec, registry, prefix: str, target_dims: tuple[str, ...], table: list) -> dict:
-    """Create the parameters of an adstock/saturation component, broadcast to ``target_dims``."""
+def _component_params(kind_spec, registry, prefix: str, target_dims: tuple[str, ...], table: list,
+                      skip: str | None = None) -> dict:
+    """Create the parameters of an adstock/saturation component (but ``skip``), broadcast to ``target_dims``."""
     comp = registry[kind_spec.type]
     return {
         name: _coefficient(f"{prefix}_{name}", kind_spec.priors.get(name, comp.defaults[name]), f"{prefix}.{name}",
                            ("channel",), target_dims, table)
-        for name in comp.params
+        for name in comp.params if name != skip
     }
 
 
@@ -270,13 +274,82 @@ def _media_multiplier(mmm: MMM, inp: Inputs):
     return mult[(slice(None), *pad, slice(None))] if extra else mult[(slice(None), *pad, None)]
 
 
+def _roas_prior(mmm: MMM, channels: list[str]):
+    """The ROAS variable ``media_roas`` over ``roas_channel`` (and any panel dims the priors name): the channels'
+    priors of ``model.roas_priors`` stacked into one vectorized prior (one distribution, numeric parameters)."""
+    where = "model.roas_priors"
+    specs = {ch: dict(mmm.spec.roas_priors[ch]) for ch in channels}
+    shapes = {(str(s.get("distribution")), tuple(sorted(k for k in s if k not in ("dims", "distribution"))),
+               tuple(s.get("dims") or ())) for s in specs.values()}
+    if len(shapes) > 1:
+        raise PriorError(where, "every channel's ROAS prior needs the same distribution, parameters and dims "
+                         f"(got {sorted(shapes)})")
+    (dist, keys, dims), = shapes
+    stacked: dict = {"distribution": dist, "dims": [*dims, "roas_channel"]}
+    for key in keys:
+        values = [specs[ch][key] for ch in channels]
+        bad = [ch for ch, v in zip(channels, values) if isinstance(v, (dict, list, bool)) or not np.isscalar(v)]
+        if bad:
+            raise PriorError(f"{where}.{bad[0]}.{key}", "a ROAS prior's parameters are numbers")
+        stacked[key] = values
+    prior = parse_prior(stacked, where)
+    mmm.table.append({"variable": "media_roas", "distribution": ", ".join(
+        f"{ch}: {describe_prior(parse_prior(specs[ch], f'{where}.{ch}'))}" for ch in channels) + " (ROAS over the data)",
+        "dims": ", ".join(stacked["dims"])})
+    return create("media_roas", prior, tuple(stacked["dims"]))
+
+
+def _ceiling_from_roas(mmm: MMM, inp: Inputs, unit, sat: dict):
+    """The saturation's ceiling ``(*panel, channel)`` with ``model.roas_priors`` honoured exactly.
+
+    A channel with a ROAS prior gets ``ceiling = roas * spend / (target_scale * sum(unit))`` over the observed weeks
+    (``unit``: its contribution with ceiling one), so its ROAS over them, ``sum(ceiling * unit) * target_scale /
+    spend``, is the prior's draw. Predictions on longer data keep it: the observed weeks are the same (``train_mask``).
+    The other channels keep the ceiling's own prior, over ``free_channel``."""
+    channels = mmm.data.channels
+    unknown = sorted(set(mmm.spec.roas_priors) - set(channels))
+    if unknown:
+        raise PriorError("model.roas_priors", f"unknown channels {unknown} (known: {channels})")
+    name = SATURATION_CEILING[mmm.spec.saturation.type]
+    with_roas = [ch for ch in channels if ch in mmm.spec.roas_priors]
+    free = [ch for ch in channels if ch not in mmm.spec.roas_priors]
+    mmm.model.add_coord("roas_channel", with_roas)
+    mask = inp.train_mask[(slice(None),) + (None,) * (len(mmm.dims) + 1)]
+    spend = (inp.X * mask).sum(axis=0)  # (*panel, channel), original units
+    unit_sum = (unit * mask).sum(axis=0)
+    per_roas = spend / (inp.target_scale[..., None] * pt.switch(pt.gt(unit_sum, 0), unit_sum, 1.0))
+    pick = [channels.index(ch) for ch in with_roas]
+    pieces = [_roas_prior(mmm, with_roas) * per_roas[..., pick]]
+    if free:
+        mmm.model.add_coord("free_channel", free)
+        spec = mmm.spec.saturation.priors.get(name, SATURATIONS[mmm.spec.saturation.type].defaults[name])
+        prior = parse_prior(spec, f"saturation.{name}")
+        dims = tuple("free_channel" if d == "channel" else d for d in _param_dims(prior, ("channel",)))
+        var = create(f"saturation_{name}_free", prior, dims)
+        mmm.table.append({"variable": f"saturation_{name}_free", "distribution": describe_prior(prior),
+                          "dims": ", ".join(dims)})
+        pieces.append(pt.broadcast_to(handle_dims(var, dims, (*mmm.dims, "free_channel")),
+                                      (*per_roas.shape[:-1], len(free))))
+    order = np.argsort([channels.index(ch) for ch in with_roas + free])
+    ceiling = pt.concatenate([pt.broadcast_to(p, (*per_roas.shape[:-1], p.shape[-1])) for p in pieces], axis=-1)
+    return pm.Deterministic(f"saturation_{name}", ceiling[..., order], dims=(*mmm.dims, "channel"))
+
+
 def _media(mmm: MMM, inp: Inputs):
     """Channel contribution ``(date, *panel, channel)`` on the model scale, plus its original-scale twins."""
     target_dims = (*mmm.dims, "channel")
-    ad = _component_params(mmm.spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table)
-    sat = _component_params(mmm.spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table)
-    mmm.saturation_params = sat
-    contrib = media_contribution(inp.X / inp.channel_scale, mmm.spec, ad, sat, _media_multiplier(mmm, inp))
+    spec = mmm.spec
+    ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table)
+    ceiling = SATURATION_CEILING.get(spec.saturation.type) if spec.roas_priors else None
+    sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table, skip=ceiling)
+    multiplier = _media_multiplier(mmm, inp)
+    if ceiling is None:
+        contrib = media_contribution(inp.X / inp.channel_scale, spec, ad, sat, multiplier)
+    else:  # the response is proportional to the ceiling: one unit curve, scaled by the ceiling the ROAS implies
+        unit = media_contribution(inp.X / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0}, multiplier)
+        sat[ceiling] = _ceiling_from_roas(mmm, inp, unit, sat)
+        contrib = unit * sat[ceiling]
+    mmm.saturation_params, mmm.adstock_params, mmm.media_multiplier = sat, ad, multiplier
     dims = ("date", *mmm.dims, "channel")
     contrib = pm.Deterministic("channel_contribution", contrib, dims=dims)
     original = contrib * inp.target_scale[None, ..., None]
@@ -392,55 +465,17 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
         _likelihood(mmm, inp, mu)
     mmm.table.append({"variable": "scaling", "distribution": spec.scaling.describe(), "dims": ", ".join(spec.scaling.dims)})
     if lift_tests is not None and len(lift_tests):
+        from mmmhelpers.calibration import add_lift_tests
+
         add_lift_tests(mmm, lift_tests)
     return mmm
 
 
-LIFT_COLUMNS = ["channel", "x", "delta_x", "delta_y", "sigma"]
-
-
-def add_lift_tests(mmm: MMM, lift: pd.DataFrame, source: str = "lift tests") -> None:
-    """Calibrate the saturation curves with lift tests (as pymc-marketing's ``add_lift_test_measurements``).
-
-    Each row says: at spend ``x`` (per week, original units) in ``channel`` (and panel coordinate),
-    adding ``delta_x`` changed the target by ``delta_y`` with standard error ``sigma``. The model's
-    lift ``saturation(x + delta_x) - saturation(x)`` (model scale) enters a Gamma likelihood
-    ``|delta_y| ~ Gamma(mu=|lift|, sigma)``.
-    """
-    from mmmhelpers.data import DataError
-
-    panel = mmm.data.panel
-    needed = [*LIFT_COLUMNS, *panel]
-    missing = [c for c in needed if c not in lift.columns]
-    if missing:
-        raise DataError(f"{source}: missing columns {missing} (needs {needed})")
-    idx = []
-    for dim, values in [*panel.items(), ("channel", mmm.data.channels)]:
-        unknown = sorted(set(lift[dim]) - set(values))
-        if unknown:
-            raise DataError(f"{source}: column {dim!r}: unknown values {unknown} (known: {values})")
-        idx.append(np.array([values.index(v) for v in lift[dim]]))
-    if (lift["sigma"] <= 0).any():
-        raise DataError(f"{source}: column 'sigma' must be positive")
-    idx = tuple(idx)
-    ch_scale = mmm.channel_scale[idx]
-    y_scale = mmm.target_scale[idx[:-1]] if panel else np.full(len(lift), float(mmm.target_scale))
-    shape = (*[len(v) for v in panel.values()], len(mmm.data.channels))
-    params = {k: pt.broadcast_to(v, shape)[idx] for k, v in mmm.saturation_params.items()}
-    x0 = lift["x"].to_numpy(float) / ch_scale
-    x1 = (lift["x"] + lift["delta_x"]).to_numpy(float) / ch_scale
-    kind = mmm.spec.saturation.type
-    with mmm.model:
-        mmm.model.add_coord("lift_test", range(len(lift)))
-        model_lift = saturation(x1, kind, params) - saturation(x0, kind, params)
-        pm.Gamma("lift_measurements", mu=pt.abs(model_lift) + 1e-9, sigma=lift["sigma"].to_numpy(float) / y_scale,
-                 observed=np.abs(lift["delta_y"].to_numpy(float)) / y_scale, dims="lift_test")
-    mmm.table.append({"variable": "lift_measurements", "distribution": "Gamma(mu=|model lift|, sigma=lift sigma)",
-                      "dims": "lift_test"})
-
-
 def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
-    """``build_model`` for a params file: reads the lift-test CSV it names, if any."""
+    """``build_model`` for a params file, calibrated with what it names: lift tests (a CSV, or simulated from the
+    truth) and experiments over their window (``calibration``)."""
+    from mmmhelpers.calibration import add_experiments, read_experiments
+
     lift = None
     if params.model.lift_tests is not None:
         path = params.resolve(params.model.lift_tests)
@@ -451,7 +486,10 @@ def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
         lift = pd.read_csv(path)
     elif params.model.lift_tests_from_truth:
         lift = simulated_lift_tests(params)
-    return build_model(params.model, data, lift_tests=lift, observed_weeks=observed_weeks)
+    mmm = build_model(params.model, data, lift_tests=lift, observed_weeks=observed_weeks)
+    if params.model.experiments is not None:
+        add_experiments(mmm, read_experiments(params.resolve(params.model.experiments), data))
+    return mmm
 
 
 def simulated_lift_tests(params) -> pd.DataFrame:

@@ -469,16 +469,13 @@ def _caps(rm: ResponseModel, problem: LinearProblem, plan: Plan) -> list[dict]:
 
 def held_channels(params: Params, uninformed: list[str]) -> list[str]:
     """The channels a plan holds at their historical spend: those whose ROAS is mostly the prior's (``uninformed``,
-    from the fit page) unless ``optimization.uninformed`` is free, or lift tests calibrate them."""
+    from the fit page) unless ``optimization.uninformed`` is free, or a lift test, an experiment or a ROAS prior
+    informs them (``calibration.calibrated_channels``)."""
     if params.optimization is None or params.optimization.uninformed == "free":
         return []
-    calibrated = set()
-    if params.model.lift_tests is not None:
-        import pandas as pd
+    from mmmhelpers.calibration import calibrated_channels
 
-        calibrated = set(pd.read_csv(params.resolve(params.model.lift_tests))["channel"].astype(str))
-    elif params.model.lift_tests_from_truth:
-        calibrated = set(uninformed)  # simulated lift tests cover every channel
+    calibrated = calibrated_channels(params, list(uninformed))
     return [ch for ch in uninformed if ch not in calibrated]
 
 

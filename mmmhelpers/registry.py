@@ -7,7 +7,7 @@ Each registry here is the one list of its names; the modules that implement them
 
 from __future__ import annotations
 
-__all__ = ["ADSTOCK_PARAMS", "SATURATION_PARAMS", "GENERATOR_PANEL_DIMS", "MODEL_PRIOR_NAMES"]
+__all__ = ["ADSTOCK_PARAMS", "SATURATION_PARAMS", "SATURATION_CEILING", "GENERATOR_PANEL_DIMS", "MODEL_PRIOR_NAMES"]
 
 ADSTOCK_PARAMS: dict[str, tuple[str, ...]] = {  # model.adstock.type -> its parameters (adstock_<name>)
     "none": (),
@@ -22,6 +22,9 @@ SATURATION_PARAMS: dict[str, tuple[str, ...]] = {  # model.saturation.type -> it
     "hill": ("slope", "kappa", "beta"),
     "tanh": ("b", "c"),
 }
+# model.saturation.type -> the parameter the response is proportional to (a ROAS prior sets it); tanh has none (its
+# ceiling b also sits inside the curve)
+SATURATION_CEILING: dict[str, str] = {"logistic": "beta", "michaelis_menten": "alpha", "hill": "beta"}
 GENERATOR_PANEL_DIMS: dict[str, tuple[str, ...]] = {  # simulate.generator -> the panel dims of its data
     "single_market": (),
     "geo_hierarchical": ("geo",),

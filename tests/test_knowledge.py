@@ -1,0 +1,138 @@
+"""What the analyst knows, in business units: ROAS priors hold exactly on the ROAS the pages report."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+from reference import numpy_adstock
+from scipy import stats
+
+from mmmhelpers.calibration import add_experiments, read_experiments
+from mmmhelpers.config import ModelSpec, SimulateSpec
+from mmmhelpers.contributions import _roas_draws
+from mmmhelpers.data import DataError
+from mmmhelpers.model import build_model
+from mmmhelpers.out_of_sample import forecast_data
+from mmmhelpers.priors import PriorError
+from mmmhelpers.review import sample_prior
+from mmmhelpers.simulate import simulate
+
+ROAS_TV = {"distribution": "LogNormal", "mean": 1.5, "std": 0.5}
+
+
+@pytest.fixture(scope="module", params=["single_market", "geo_hierarchical"])
+def data(request):
+    return simulate(SimulateSpec(generator=request.param, n_weeks=40), seed=5)[0]
+
+
+def _spec(**extra) -> ModelSpec:
+    return ModelSpec.model_validate({"roas_priors": {"x1": ROAS_TV}, **extra})
+
+
+@pytest.mark.parametrize("extra", [{}, {"time_varying_media": True}, {"saturation": {"type": "hill"}}],
+                         ids=["logistic", "time-varying media", "hill"])
+def test_the_roas_of_prior_draws_is_the_stated_prior(data, extra):
+    mmm = build_model(_spec(**extra), data)
+    prior = sample_prior(mmm, 2000, seed=3).prior
+    roas = _roas_draws(prior, data)  # what the fit page reports: contribution over the data / spend
+    drawn = prior["media_roas"].stack(sample=("chain", "draw")).values[0]
+    np.testing.assert_allclose(roas[:, 0], drawn, rtol=1e-9)  # draw by draw, every market pooled
+    s2 = np.log1p((0.5 / 1.5) ** 2)  # LogNormal(mean 1.5, std 0.5) in log space
+    assert stats.kstest(drawn, stats.lognorm(s=np.sqrt(s2), scale=np.exp(np.log(1.5) - s2 / 2)).cdf).pvalue > 0.01
+    if data.panel:  # every market's own ROAS is the channel's
+        c = prior["channel_contribution_original_scale"].sel(channel="x1").sum("date").stack(sample=("chain", "draw"))
+        spend = data.X[..., 0].sum(axis=0)
+        np.testing.assert_allclose(c.transpose("sample", ...).values / spend, np.repeat(drawn[:, None], 2, 1), rtol=1e-9)
+    assert "saturation_beta" in prior and prior["saturation_beta"].dims[-1] == "channel"
+
+
+def test_predictions_on_longer_data_keep_the_ceiling(data):
+    """The ceiling is fixed by the observed weeks: a forecast (more weeks in the data) does not move it."""
+    mmm = build_model(_spec(), data)
+    prior = sample_prior(mmm, 50, seed=4)
+    future = forecast_data(data, 5)
+    mmm.set_data(replace(future, y=np.nan_to_num(future.y)))
+    with mmm.model:
+        pp = pm.sample_posterior_predictive(prior.prior, var_names=["saturation_beta"], predictions=True,
+                                            random_seed=1, progressbar=False).predictions
+    np.testing.assert_allclose(pp["saturation_beta"].values, prior.prior["saturation_beta"].values, rtol=1e-9)
+
+
+def test_roas_prior_errors_name_the_field(data):
+    with pytest.raises(PriorError, match=r"model.roas_priors: unknown channels \['tv'\]"):
+        build_model(ModelSpec.model_validate({"roas_priors": {"tv": ROAS_TV}}), data)
+    mixed = {"x1": ROAS_TV, "x2": {"distribution": "Gamma", "mu": 1, "sigma": 0.5}}
+    with pytest.raises(PriorError, match="same distribution"):
+        build_model(ModelSpec.model_validate({"roas_priors": mixed}), data)
+    with pytest.raises(ValueError, match="tanh saturation has no parameter"):
+        ModelSpec.model_validate({"saturation": {"type": "tanh"}, "roas_priors": {"x1": ROAS_TV}})
+
+
+def _experiments_csv(tmp_path, data, rows):
+    table = pd.DataFrame(rows)
+    path = tmp_path / "experiments.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def _hand_response(spend, alpha, lam, beta, channel_scale, target_scale, l_max):
+    """Geometric adstock (normalized), logistic saturation, original units: per week, in numpy."""
+    w = alpha ** np.arange(l_max)
+    a = numpy_adstock(spend / channel_scale, w / w.sum())
+    return beta * (1 - np.exp(-lam * a)) / (1 + np.exp(-lam * a)) * target_scale
+
+
+def test_an_experiments_lift_counts_the_carryover_after_the_test(tmp_path):
+    """The model's lift of a test, computed by hand in numpy: spend raised for 4 weeks under a slow adstock, with the
+    lift that lands after the test ends; a test at the data's start (no history before it) and one at its end (the
+    carryover runs past the data, spend held at its last level). Two markets, so the cells are picked right."""
+    data = simulate(SimulateSpec(generator="geo_hierarchical", n_weeks=40), seed=5)[0]
+    d = data.dates
+    rows = [{"geo": "geo_b", "channel": "x2", "start": d[10], "end": d[13], "delta_spend": 800.0},
+            {"geo": "geo_a", "channel": "x1", "start": d[0], "end": d[2], "delta_spend": 500.0},
+            {"geo": "geo_a", "channel": "x2", "start": d[36] - pd.Timedelta(days=2), "end": d[39],
+             "delta_spend": -float(data.X[36:, 0, 1].min())}]
+    for r in rows:
+        r.update(lift=100.0, lift_se=10.0)
+    spec = ModelSpec.model_validate({"adstock": {"type": "geometric", "l_max": 6, "normalize": True,
+                                                 "priors": {"alpha": {"distribution": "Beta", "alpha": 8, "beta": 2,
+                                                                      "dims": ["channel"]}}}})  # slow carryover
+    mmm = build_model(spec, data)
+    add_experiments(mmm, read_experiments(_experiments_csv(tmp_path, data, rows), data))
+    draws = sample_prior(mmm, 3, seed=2).prior.isel(chain=0)
+    for k in range(3):
+        point = draws.isel(draw=k)
+        alpha, lam, beta = (point[n].values for n in ("adstock_alpha", "saturation_lam", "saturation_beta"))
+        for e, r in enumerate(rows):
+            g, c = data.panel["geo"].index(r["geo"]), data.channels.index(r["channel"])
+            x = np.concatenate([data.X[:, g, c], np.full(5, data.X[-1, g, c])])  # after the data: held at its level
+            weeks = np.arange(len(x))
+            first, last = d.searchsorted(r["start"]), d.searchsorted(r["end"], side="right") - 1
+            more = x + np.where((weeks >= first) & (weeks <= last), r["delta_spend"], 0.0)
+            by_week = np.subtract(*(_hand_response(s, alpha[c], lam[c], beta[c], mmm.channel_scale[g, c],
+                                                   mmm.target_scale[g], 6) for s in (more, x)))
+            np.testing.assert_allclose(point["experiment_model_lift"].values[e], by_week.sum(), rtol=1e-9)
+            if e == 0:
+                after = by_week[last + 1:].sum() / by_week.sum()
+                assert after > 0.2, f"a slow adstock puts {after:.0%} of the lift after the test: counted"
+
+
+def test_experiment_errors_name_the_file_column_and_rows(tmp_path, data):
+    d = data.dates
+    panel = {k: v[0] for k, v in data.panel.items()}
+    good = {**panel, "channel": "x1", "start": d[5], "end": d[8], "delta_spend": 100.0, "lift": 50.0, "lift_se": 5.0}
+    cases = [({**good, "channel": "tv"}, r"column 'channel': unknown values \['tv'\]"),
+             ({**good, "lift_se": 0.0}, r"'lift_se' must be positive \(rows 3\)"),
+             ({**good, "start": "not a date"}, r"column 'start': not a date \(rows 3\)"),
+             ({**good, "start": d[-1] + pd.Timedelta(days=30), "end": d[-1] + pd.Timedelta(days=60)},
+              "no period of the data"),
+             ({**good, "delta_spend": -1e12}, "below zero")]
+    for row, message in cases:
+        path = _experiments_csv(tmp_path, data, [good, row])
+        with pytest.raises(DataError, match=rf"model.experiments: {path}: .*{message}"):
+            read_experiments(path, data)
+    path = _experiments_csv(tmp_path, data, [{k: v for k, v in good.items() if k != "lift_se"}])
+    with pytest.raises(DataError, match=r"missing columns \['lift_se'\]"):
+        read_experiments(path, data)
