@@ -37,8 +37,9 @@ def where_money_moves(alloc: Allocation) -> str:
         one = len(alloc.held) == 1
         how = "kept at or below" if alloc.held_mode == "no_raise" else "held at"
         rules.append(f"{names} {'is' if one else 'are'} {how} historical spend because the data say little about "
-                     f"{'its' if one else 'their'} ROAS (the fit page's prior-vs-posterior table); a lift test there "
-                     "(`model.lift_tests`) would release it (`optimization.uninformed: free` lifts this rule)")
+                     f"{'its' if one else 'their'} ROAS (the fit page's prior-vs-posterior table); an experiment there "
+                     "(`model.experiments`), a lift test or a ROAS prior from an earlier study (`model.roas_priors`) "
+                     "would release it (`optimization.uninformed: free` lifts this rule)")
     return "; ".join(rules) + "." if rules else ""
 
 

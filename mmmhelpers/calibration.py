@@ -19,8 +19,8 @@ from mmmhelpers.data import DataError, MMMData
 from mmmhelpers.model import MMM, media_contribution
 from mmmhelpers.transforms import saturation
 
-__all__ = ["LIFT_COLUMNS", "EXPERIMENT_COLUMNS", "add_lift_tests", "read_experiments", "experiment_windows",
-           "add_experiments", "calibrated_channels"]
+__all__ = ["LIFT_COLUMNS", "EXPERIMENT_COLUMNS", "add_lift_tests", "read_experiments", "experiment_table",
+           "check_experiments", "experiment_windows", "add_experiments", "calibrated_channels"]
 
 LIFT_COLUMNS = ["channel", "x", "delta_x", "delta_y", "sigma"]
 EXPERIMENT_COLUMNS = ["channel", "start", "end", "delta_spend", "lift", "lift_se"]
@@ -70,25 +70,55 @@ def add_lift_tests(mmm: MMM, lift: pd.DataFrame, source: str = "lift tests") -> 
                       "dims": "lift_test"})
 
 
-def _rows(mask: np.ndarray) -> str:
-    """CSV row numbers (the header is row 1) of the true entries, at most three."""
-    return ", ".join(str(i + 2) for i in np.flatnonzero(mask)[:3])
+def _row_numbers(mask: np.ndarray, first: int = 2) -> str:
+    """Row numbers of the true entries (a CSV's first row under its header is 2), at most three."""
+    return ", ".join(str(i + first) for i in np.flatnonzero(mask)[:3])
 
 
 def read_experiments(path: Path, data: MMMData) -> pd.DataFrame:
-    """The experiments CSV, checked against the data: one row per test with ``channel`` (and a column per panel dim),
-    ``start`` and ``end`` (dates; the test covers the data's periods dated within them), ``delta_spend`` (spend
-    added per period during the test; negative for a go-dark test), ``lift`` (the measured incremental target over
-    the test and the weeks after it, carryover included) and ``lift_se`` (its standard error).
-
-    Adds ``first`` and ``last``: the test's first and last period (positions in ``data.dates``)."""
-    source = f"model.experiments: {path}"
+    """The experiments CSV, checked against the data (:func:`check_experiments`)."""
     if not path.exists():
         raise DataError(f"model.experiments: file not found: {path}")
     try:
         table = pd.read_csv(path)
     except Exception as err:  # pandas raises many kinds
-        raise DataError(f"{source}: cannot read CSV: {err}") from None
+        raise DataError(f"model.experiments: {path}: cannot read CSV: {err}") from None
+    return check_experiments(table, data, f"model.experiments: {path}")
+
+
+def experiment_table(params, data: MMMData) -> pd.DataFrame | None:
+    """The case's experiments, checked: its CSV, or the tests ``model.experiments_from_truth`` simulates from the
+    truth (their lift the true one, measured with noise); None without either."""
+    if params.model.experiments is not None:
+        return read_experiments(params.resolve(params.model.experiments), data)
+    if not params.model.experiments_from_truth:
+        return None
+    from mmmhelpers.seeds import seed_for
+    from mmmhelpers.simulate import simulate, true_experiment_lifts
+
+    rows = [{**d.where, **d.model_dump(exclude={"where"})} for d in params.model.experiments_from_truth]
+    source = "model.experiments_from_truth"
+    table = check_experiments(pd.DataFrame(rows).assign(lift=0.0), data, source, first_row=1)
+    _, truth = simulate(params.simulate, seed_for(params.seed, "simulate"))
+    table["true_lift"] = true_experiment_lifts(table, data, truth)
+    noise = np.random.default_rng(seed_for(params.seed, "experiments")).normal(0.0, table["lift_se"].to_numpy())
+    table["lift"] = table["true_lift"] + noise
+    return table
+
+
+def check_experiments(table: pd.DataFrame, data: MMMData, source: str, first_row: int = 2) -> pd.DataFrame:
+    """Experiments checked against the data: one row per test with ``channel`` (and a column per panel dim),
+    ``start`` and ``end`` (dates; the test covers the data's periods dated within them), ``delta_spend`` (spend
+    added per period during the test; negative for a go-dark test), ``lift`` (the measured incremental target over
+    the test and the weeks after it, carryover included) and ``lift_se`` (its standard error).
+
+    Adds ``first`` and ``last``: the test's first and last period (positions in ``data.dates``). Errors name the
+    rows, numbered from ``first_row`` (a list in the params: 1)."""
+    table = table.copy()
+
+    def _rows(mask) -> str:
+        return _row_numbers(mask, first_row)
+
     needed = [*EXPERIMENT_COLUMNS, *data.panel]
     missing = [c for c in needed if c not in table.columns]
     if missing:
@@ -178,11 +208,25 @@ def add_experiments(mmm: MMM, table: pd.DataFrame) -> None:
 
 def calibrated_channels(params, channels: list[str]) -> list[str]:
     """The channels something beyond the sales data informs: a lift test, an experiment or a ROAS prior."""
-    found = set(params.model.roas_priors)
-    for key in ("lift_tests", "experiments"):
-        path = getattr(params.model, key)
-        if path is not None and params.resolve(path).exists():
-            found |= set(pd.read_csv(params.resolve(path))["channel"].astype(str))
+    found = evidence_sources(params, channels)
+    return [ch for ch in channels if found.get(ch)]
+
+
+def evidence_sources(params, channels: list[str]) -> dict[str, list[str]]:
+    """Per channel, what beyond the sales data informs it: "ROAS prior", "experiment", "lift test" (a missing
+    file is the checks' to report: nothing here)."""
+    found: dict[str, list[str]] = {}
+
+    def add(channels, what: str) -> None:
+        for ch in dict.fromkeys(map(str, channels)):
+            found.setdefault(ch, []).append(what)
+
+    add(params.model.roas_priors, "ROAS prior")
+    if params.model.experiments is not None and params.resolve(params.model.experiments).exists():
+        add(pd.read_csv(params.resolve(params.model.experiments))["channel"], "experiment")
+    add([d.channel for d in params.model.experiments_from_truth], "experiment")
+    if params.model.lift_tests is not None and params.resolve(params.model.lift_tests).exists():
+        add(pd.read_csv(params.resolve(params.model.lift_tests))["channel"], "lift test")
     if params.model.lift_tests_from_truth:
-        found |= set(channels)  # simulated lift tests cover every channel
-    return [ch for ch in channels if ch in found]
+        add(channels, "lift test")  # simulated for every channel
+    return found

@@ -112,7 +112,8 @@ def data_problems(params: Params, data: MMMData) -> list[str]:
                 cv = x.std() / x.mean()
                 problems.append(f"channel {ch!r} barely varies{cell} (spend {x.mean():,.6g} on average, coefficient "
                                 f"of variation {cv:.1e} < {CV_MIN:g}): its effect cannot be told apart from the "
-                                f"intercept; {_drop_channel(params)} or calibrate it with model.lift_tests")
+                                f"intercept; {_drop_channel(params)} or calibrate it (model.experiments, model.roas_priors or "
+                                f"model.lift_tests)")
     problems += _collinear(data, cells)
     for idx, cell in cells:
         y = data.y[(slice(None), *idx)]
@@ -147,7 +148,8 @@ def _collinear(data: MMMData, cells: list[tuple[tuple, str]]) -> list[str]:
         else:
             how = f"correlation over {data.n_dates} weeks" + ",".join(f"{cell} {r:.3f}" for cell, r in hits)
         problems.append(f"channels {ca!r} and {cb!r} move together ({how}; above {CORR_MAX:g}): the model cannot "
-                        f"split their effects; merge them into one column or calibrate one with model.lift_tests")
+                        f"split their effects; merge them into one column or calibrate one (model.experiments, "
+                        f"model.roas_priors or model.lift_tests)")
     return problems
 
 
@@ -188,13 +190,11 @@ def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def _experiment_problems(params: Params, data: MMMData) -> list[str]:
-    """The experiments CSV (``calibration.read_experiments``): found, its columns, values, dates and cells."""
-    if params.model.experiments is None:
-        return []
-    from mmmhelpers.calibration import read_experiments
+    """The experiments (``calibration.experiment_table``): found, their columns, values, dates and cells."""
+    from mmmhelpers.calibration import experiment_table
 
     try:
-        read_experiments(params.resolve(params.model.experiments), data)
+        experiment_table(params, data)
     except DataError as err:
         return [str(err)]
     return []

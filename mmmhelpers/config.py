@@ -110,6 +110,18 @@ class ScalingSpec(Strict):
         return f"{'; '.join(parts)}; controls: {controls}"
 
 
+class ExperimentDesign(Strict):
+    """A test to simulate on a simulated case (``model.experiments_from_truth``): its lift is the truth's, measured
+    with noise of sd ``lift_se``; the columns of an experiments CSV otherwise."""
+
+    channel: str
+    where: dict[str, str] = Field(default_factory=dict)  # panel coordinates, e.g. {geo: geo_a}
+    start: date
+    end: date
+    delta_spend: float  # spend added per period during the test (negative: go dark)
+    lift_se: float = Field(..., gt=0)
+
+
 def _default_likelihood() -> dict:
     return {"distribution": "Normal", "sigma": {"distribution": "HalfNormal", "sigma": 1.0}}
 
@@ -128,9 +140,16 @@ class ModelSpec(Strict):
     lift_tests_from_truth: bool = False  # simulated cases: calibrate with lift tests simulated from the truth
     # CSV: channel, *dims, start, end, delta_spend, lift, lift_se (calibration.read_experiments): tests over their dates
     experiments: Path | None = None
+    experiments_from_truth: list[ExperimentDesign] = Field(default_factory=list)  # simulated cases: tests to simulate
     # channel -> a prior on its ROAS over the data's weeks (currency per currency), e.g. {distribution: LogNormal,
     # mean: 1.5, std: 0.5}; the saturation's ceiling is then derived from it (model.py, _ceiling_from_roas)
     roas_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_experiments_source(self) -> ModelSpec:
+        if self.experiments is not None and self.experiments_from_truth:
+            raise ValueError("give experiments (a CSV) or experiments_from_truth (simulated tests), not both")
+        return self
 
     @model_validator(mode="after")
     def _roas_priors_need_a_ceiling(self) -> ModelSpec:
@@ -463,6 +482,10 @@ class Params(Strict):
                                                     for v in self.model_variants)]
         if any(uses) and (self.simulate is None or self.data.dims):
             raise ValueError("model.lift_tests_from_truth needs a simulated single-market case (a simulate section)")
+        if self.model.experiments_from_truth and (self.simulate is None or self.simulate.generator not in
+                                                  ("single_market", "geo_hierarchical")):
+            raise ValueError("model.experiments_from_truth needs a simulated case whose generator is single_market or "
+                             "geo_hierarchical (their truth has the response the tests measure)")
         return self
 
     @model_validator(mode="after")

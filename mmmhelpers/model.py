@@ -474,7 +474,7 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
 def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
     """``build_model`` for a params file, calibrated with what it names: lift tests (a CSV, or simulated from the
     truth) and experiments over their window (``calibration``)."""
-    from mmmhelpers.calibration import add_experiments, read_experiments
+    from mmmhelpers.calibration import add_experiments, experiment_table
 
     lift = None
     if params.model.lift_tests is not None:
@@ -487,8 +487,9 @@ def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
     elif params.model.lift_tests_from_truth:
         lift = simulated_lift_tests(params)
     mmm = build_model(params.model, data, lift_tests=lift, observed_weeks=observed_weeks)
-    if params.model.experiments is not None:
-        add_experiments(mmm, read_experiments(params.resolve(params.model.experiments), data))
+    experiments = experiment_table(params, data)
+    if experiments is not None:
+        add_experiments(mmm, experiments)
     return mmm
 
 

@@ -21,7 +21,7 @@ from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.registry import GENERATOR_PANEL_DIMS
 from mmmhelpers.transforms import ONE_OFF_MODE, adstock, evaluate, logistic_saturation
 
-__all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "lift_tests_from_truth"]
+__all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "lift_tests_from_truth", "true_experiment_lifts"]
 
 SINGLE_MARKET_DEFAULTS: dict[str, Any] = {
     "channels": ["x1", "x2"],
@@ -366,6 +366,27 @@ def lift_tests_from_truth(data: MMMData, truth: xr.Dataset, seed: int, relative_
     observed = lift + np.random.default_rng(seed).normal(0, sigma)
     return pd.DataFrame({"channel": data.channels, "x": x, "delta_x": dx, "delta_y": observed, "sigma": sigma,
                          "true_delta_y": lift})
+
+
+def true_experiment_lifts(table: pd.DataFrame, data: MMMData, truth: xr.Dataset) -> np.ndarray:
+    """The true lift of each experiment (``calibration.check_experiments`` rows) under a panel generator's truth
+    (geometric adstock, logistic saturation): the target with the test's spend minus without, summed over the test
+    and every period its carryover reaches (spend after the data held at its last level)."""
+    l_max, normalize = int(truth.attrs["l_max"]), bool(truth.attrs["normalize"])
+    alpha = truth["adstock_alpha"].broadcast_like(truth["saturation_beta_original_scale"]).values
+    lam = np.broadcast_to(truth["saturation_lam"].values, alpha.shape)
+    beta = truth["saturation_beta_original_scale"].values
+    x_scale = np.where(data.X.max(axis=0) > 0, data.X.max(axis=0), 1.0)
+    lifts = []
+    for _, row in table.iterrows():
+        cell = (*[data.panel[d].index(row[d]) for d in data.panel], data.channels.index(row["channel"]))
+        x = np.concatenate([data.X[(slice(None), *cell)], np.full(l_max, data.X[(-1, *cell)])])
+        weeks = np.arange(len(x))
+        more = x + np.where((weeks >= row["first"]) & (weeks <= row["last"]), row["delta_spend"], 0.0)
+        out = [evaluate(logistic_saturation(adstock(s / x_scale[cell], "geometric", {"alpha": alpha[cell]}, l_max,
+                                                    normalize), lam[cell], beta[cell])) for s in (more, x)]
+        lifts.append(float((out[0] - out[1]).sum()))
+    return np.array(lifts)
 
 
 TIME_VARYING_DEFAULTS: dict[str, Any] = {

@@ -183,7 +183,7 @@ def test_a_near_constant_channel(tmp_path):
     _, _, problems, _ = case(tmp_path, df)
     assert problems == ["channel 'x2' barely varies (spend 1,000.01 on average, coefficient of variation 6.4e-05 "
                         "< 0.001): its effect cannot be told apart from the intercept; remove it from "
-                        "data.channel_columns or calibrate it with model.lift_tests"]
+                        "data.channel_columns or calibrate it (model.experiments, model.roas_priors or model.lift_tests)"]
 
 
 def test_collinear_channels(tmp_path):
@@ -191,8 +191,8 @@ def test_collinear_channels(tmp_path):
     df["x3"] = (df.x1 * 0.5 + 1.0).round(2)
     _, _, problems, _ = case(tmp_path, df)
     assert problems == ["channels 'x1' and 'x3' move together (correlation 1.000 over 60 weeks; above 0.98): the "
-                        "model cannot split their effects; merge them into one column or calibrate one with "
-                        "model.lift_tests"]
+                        "model cannot split their effects; merge them into one column or calibrate one (model.experiments, "
+                        "model.roas_priors or model.lift_tests)"]
 
 
 def test_collinear_channels_in_one_geo_only(tmp_path):
@@ -202,7 +202,7 @@ def test_collinear_channels_in_one_geo_only(tmp_path):
     _, _, problems, _ = case(tmp_path, df, dims=("geo",))
     assert problems == ["channels 'x1' and 'x2' move together (correlation over 60 weeks in geo 'geo_b' -1.000; "
                         "above 0.98): the model cannot split their effects; merge them into one column or calibrate "
-                        "one with model.lift_tests"]
+                        "one (model.experiments, model.roas_priors or model.lift_tests)"]
 
 
 def test_a_constant_target_in_one_geo(tmp_path):

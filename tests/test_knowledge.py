@@ -136,3 +136,42 @@ def test_experiment_errors_name_the_file_column_and_rows(tmp_path, data):
     path = _experiments_csv(tmp_path, data, [{k: v for k, v in good.items() if k != "lift_se"}])
     with pytest.raises(DataError, match=r"missing columns \['lift_se'\]"):
         read_experiments(path, data)
+
+
+def test_simulated_experiments_measure_the_truths_lift():
+    """``model.experiments_from_truth``: the true lift (the simulator's numpy) equals the model's lift at the true
+    parameters (the model's graph), and the measurement is it plus noise of the stated sd."""
+    import arviz as az
+
+    from mmmhelpers.calibration import experiment_table
+    from mmmhelpers.config import Params
+    from mmmhelpers.model import model_for
+    from mmmhelpers.simulate import simulate as sim
+
+    params = Params.model_validate({
+        "case": "t", "title": "t", "seed": 3, "simulate": {"generator": "geo_hierarchical", "n_weeks": 52},
+        "model": {"adstock": {"priors": {"alpha": {"distribution": "Beta", "alpha": 2, "beta": 2, "dims": ["geo", "channel"]}}},
+                  "saturation": {"priors": {"beta": {"distribution": "HalfNormal", "sigma": 1, "dims": ["geo", "channel"]}}},
+                  "experiments_from_truth": [
+            {"channel": "x1", "where": {"geo": "geo_b"}, "start": "2022-03-07", "end": "2022-03-28",
+             "delta_spend": 1000, "lift_se": 50},
+            {"channel": "x1", "where": {"geo": "geo_a"}, "start": "2022-12-05", "end": "2022-12-26",
+             "delta_spend": -2000, "lift_se": 50}]},
+        "fit": {"chains": 1}})
+    from mmmhelpers.seeds import seed_for
+
+    data, truth = sim(params.simulate, seed_for(params.seed, "simulate"))
+    table = experiment_table(params, data)
+    assert table["true_lift"].iloc[0] > 0 > table["true_lift"].iloc[1]
+    assert (np.abs(table["lift"] - table["true_lift"]) < 4 * 50).all()
+    spec = params.model.model_copy(update={"adstock": params.model.adstock.model_copy(
+        update={"l_max": int(truth.attrs["l_max"]), "normalize": bool(truth.attrs["normalize"])})})
+    mmm = model_for(params.model_copy(update={"model": spec}), data)
+    names = ["adstock_alpha", "saturation_lam", "saturation_beta"]
+    post = az.from_dict(posterior={n: truth[n].values[None, None] for n in names},
+                        dims={n: list(truth[n].dims) for n in names},
+                        coords={d: truth[d].values for n in names for d in truth[n].dims})
+    with mmm.model:
+        got = pm.sample_posterior_predictive(post, var_names=["experiment_model_lift"], progressbar=False,
+                                             random_seed=1).posterior_predictive["experiment_model_lift"]
+    np.testing.assert_allclose(got.values.ravel(), table["true_lift"].to_numpy(), rtol=1e-8)
