@@ -107,12 +107,16 @@ def _roas_draws(group: xr.Dataset, data: MMMData) -> np.ndarray:
         return np.where(spend > 0, tot.transpose("sample", "channel").values / spend, np.nan)
 
 
-def roas_prior_posterior(prior, idata, data: MMMData) -> pd.DataFrame:
+def roas_prior_posterior(prior, idata, data: MMMData, sources: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Per channel: the ROAS over the data the priors imply (prior draws) and the posterior's, mean and 94% HDI, the
     posterior sd as a share of the prior sd, the HDI's width as a multiple of the mean, and whether the data pin it
     down (``informed``: that share at most ``PRIOR_SD_RATIO`` and that width at most ``WIDTH_RATIO``). A very wide
-    prior (a ROAS of 20 allowed) contracts a lot and can still leave a ROAS of 0.5 +- 0.5: not informed."""
+    prior (a ROAS of 20 allowed) contracts a lot and can still leave a ROAS of 0.5 +- 0.5: not informed.
+
+    ``sources`` (``calibration.evidence_sources``): what beyond the sales data informs each channel (a ROAS prior, an
+    experiment, a lift test), in the column ``also informed by``."""
     before, after = _roas_draws(prior.prior, data), _roas_draws(idata.posterior, data)
+    sources = sources or {}
     rows = []
     for i, ch in enumerate(data.channels):
         if not np.isfinite(after[:, i]).any():
@@ -123,29 +127,48 @@ def roas_prior_posterior(prior, idata, data: MMMData) -> pd.DataFrame:
         width = (qhi - qlo) / abs(qm) if qm else np.inf
         rows.append({"channel": ch, "prior ROAS": pm_, "prior 3%": plo, "prior 97%": phi, "posterior ROAS": qm,
                      "posterior 3%": qlo, "posterior 97%": qhi, "sd ratio": ratio, "width / mean": width,
-                     "informed": bool(ratio <= PRIOR_SD_RATIO and width <= WIDTH_RATIO)})
+                     "informed": bool(ratio <= PRIOR_SD_RATIO and width <= WIDTH_RATIO),
+                     "also informed by": ", ".join(sources.get(ch, []))})
     return pd.DataFrame(rows)
 
 
 def uninformed_channels(evidence) -> list[str]:
     """The channels of the fit page's prior-vs-posterior ROAS table (``contributions.roas_prior_posterior``) whose
-    ROAS the data left at its prior; none without the table."""
+    ROAS the data left at its prior and nothing else informs (no ROAS prior, experiment or lift test); none without
+    the table."""
     if evidence is None:
         return []
-    return evidence.loc[~evidence["informed"].astype(bool), "channel"].astype(str).tolist()
+    return evidence.loc[~evidence["informed"].astype(bool) & ~_calibrated(evidence), "channel"].astype(str).tolist()
+
+
+def _calibrated(evidence: pd.DataFrame) -> pd.Series:
+    if "also informed by" not in evidence:
+        return pd.Series(False, index=evidence.index)
+    return evidence["also informed by"].fillna("").astype(str).str.len() > 0
+
+
+def _names(channels: list[str]) -> str:
+    return channels[0] if len(channels) == 1 else ", ".join(channels[:-1]) + " and " + channels[-1]
 
 
 def prior_dominated_sentence(table: pd.DataFrame) -> str:
-    """One sentence naming the channels whose ROAS is mostly the prior's (or saying the data moved every one)."""
+    """One sentence naming the channels whose ROAS is mostly the prior's (or saying the data moved every one), and
+    one naming those whose numbers rest on what the analyst told the model (a ROAS prior, an experiment)."""
     weak = uninformed_channels(table)
+    told = table.loc[~table["informed"].astype(bool) & _calibrated(table)]
+    rest = ""
+    if len(told):
+        rest = " " + " ".join(f"{r['channel']}'s ROAS rests on the {r['also informed by']} given to the model more "
+                              "than on the sales data." for _, r in told.iterrows())
     if not weak:
+        if len(told):
+            return rest.strip()
         return (f"The data pin down every channel's ROAS (posterior sd at most {PRIOR_SD_RATIO:.0%} of the prior's, "
                 f"94% HDI at most {WIDTH_RATIO:g} times the estimate).")
-    names = weak[0] if len(weak) == 1 else ", ".join(weak[:-1]) + " and " + weak[-1]
     its = "its" if len(weak) == 1 else "their"
-    return (f"The data say little about {names}: {its} ROAS is close to the prior's or its 94% HDI is wider than "
-            f"the estimate itself, so a plan that moves money there rests on assumptions, not evidence; an "
-            f"experiment there would settle it.")
+    return (f"The data say little about {_names(weak)}: {its} ROAS is close to the prior's or its 94% HDI is wider "
+            f"than the estimate itself, so a plan that moves money there rests on assumptions, not evidence; an "
+            f"experiment there would settle it.{rest}")
 
 
 def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:

@@ -189,6 +189,7 @@ if any(p.page == "fit" for p in params.report.published):
 # %%
 #| label: fig-decomposition
 #| fig-cap: "Each component's contribution per week, original scale, with its 94% HDI."
+from mmmhelpers.calibration import evidence_sources
 from mmmhelpers.contributions import (
     component_totals,
     decomposition,
@@ -238,9 +239,11 @@ table(roas, percent=("P(highest ROAS)",),
       "is the highest")
 
 # %%
-roas_evidence = roas_prior_posterior(prior, idata, data)
+roas_evidence = roas_prior_posterior(prior, idata, data, evidence_sources(params, data.channels))
 save_table(run_dir, "roas_prior_posterior", roas_evidence)
 display(md(prior_dominated_sentence(roas_evidence)))
-table(roas_evidence.drop(columns="informed"), caption="ROAS over the data's weeks before the data (what the priors "
-      "imply) and after, 94% HDI; sd ratio: posterior sd / prior sd (near 1: the data said little); width / mean: "
-      "the posterior HDI's width over its mean (above 1: the estimate is not pinned down)")
+shown = roas_evidence.drop(columns="informed")
+table(shown if shown["also informed by"].any() else shown.drop(columns="also informed by"),
+      caption="ROAS over the data's weeks before the data (what the priors imply) and after, 94% HDI; sd ratio: "
+      "posterior sd / prior sd (near 1: the data said little); width / mean: the posterior HDI's width over its mean "
+      "(above 1: the estimate is not pinned down)")

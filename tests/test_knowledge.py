@@ -175,3 +175,15 @@ def test_simulated_experiments_measure_the_truths_lift():
         got = pm.sample_posterior_predictive(post, var_names=["experiment_model_lift"], progressbar=False,
                                              random_seed=1).posterior_predictive["experiment_model_lift"]
     np.testing.assert_allclose(got.values.ravel(), table["true_lift"].to_numpy(), rtol=1e-8)
+
+
+def test_a_channel_the_analyst_informed_is_not_called_uninformed():
+    from mmmhelpers.contributions import prior_dominated_sentence, uninformed_channels
+
+    table = pd.DataFrame({"channel": ["tv", "search", "display"], "informed": [False, True, False],
+                          "also informed by": ["ROAS prior", "", ""]})
+    assert uninformed_channels(table) == ["display"]
+    sentence = prior_dominated_sentence(table)
+    assert sentence.startswith("The data say little about display:")
+    assert "tv's ROAS rests on the ROAS prior given to the model" in sentence
+    assert uninformed_channels(table.drop(columns="also informed by")) == ["tv", "display"]  # a report made before
