@@ -24,6 +24,7 @@ from mmmhelpers.exports import load_table, save_table
 from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
+from mmmhelpers.truth import judge_plan, truth_sentence
 
 params = setup(params_path, quick)
 opt = params.optimization
@@ -40,6 +41,13 @@ else:
     save_table(run_dir, "allocation", budget_page.plan_table(alloc))
     display(md(budget_page.allocation_headline(alloc, params.report.currency, params.report.target_label)))
     report.worth_a_look(plan_warnings(params, data))
+
+# %%
+judged = None if alloc is None else judge_plan(params, data, artifacts.load_truth(run_dir), alloc)
+if judged is not None:  # a simulated case: the plan scored under the true response
+    save_table(run_dir, "truth_check", judged)
+    display(md("**Judged by the truth** (simulated data, so the true response is known). "
+               + truth_sentence(judged, params.report.target_label)))
 
 # %%
 #| fig-cap: "Spend per period of the optimal plan and of the two baselines."

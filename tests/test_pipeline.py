@@ -213,6 +213,17 @@ def test_allocation_spends_the_budget_and_beats_the_initial_split(report):
     assert a["response_with_noise"] is not None
 
 
+def test_the_plan_is_judged_by_the_truth(report):
+    """A simulated case's budget page scores its plan under the true response: no plan beats the true optimum, and
+    the claim on the page is the allocation's."""
+    out, _ = report
+    judged = pd.read_csv(out / "artifacts" / "tables" / "truth_check.csv").iloc[0]
+    gain = load(out, "allocation.json")["initial"]["gain"]
+    assert judged["claimed gain"] == pytest.approx(gain["mean"]) and judged["claimed P(gain > 0)"] == gain["prob_positive"]
+    assert judged["true gain"] <= judged["true optimum gain"] * (1 + 1e-6) + 1e-6
+    assert "Judged by the truth" in (out / "05_optimize.html").read_text()
+
+
 def test_manifest_has_provenance(report):
     out, _ = report
     m = json.loads((out / "manifest.json").read_text())
