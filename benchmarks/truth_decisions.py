@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import arviz as az
 import numpy as np
 
 from mmmhelpers.artifacts import prepare_data
@@ -25,19 +24,12 @@ from mmmhelpers.contributions import roas_prior_posterior
 from mmmhelpers.fit import sample
 from mmmhelpers.model import model_for
 from mmmhelpers.optimize import allocate, history_split, optimize_budget, plan_problem, uninformed_channels
-from mmmhelpers.response import response_model
 from mmmhelpers.review import sample_prior
+from mmmhelpers.truth import truth_response_model
 
 TRUE = {"channels": ["tv", "search", "display"], "patterns": ["campaign", "always_on", "always_on"],
         "spend_mean": [5000.0, 4000.0, 400.0], "alpha": [0.6, 0.3, 0.3], "lam": [3.0, 2.0, 2.0],
         "beta": [3000.0, 2500.0, 120.0]}
-
-
-def truth_posterior(truth, names: list[str]) -> az.InferenceData:
-    """A one-draw posterior holding the true values (the truth's response, through the same code)."""
-    post = {n: truth[n].values[None, None] for n in names}
-    return az.from_dict(posterior=post, dims={n: list(truth[n].dims) for n in names},
-                        coords={d: truth[d].values for n in names for d in truth[n].dims})
 
 
 def main() -> None:
@@ -66,8 +58,7 @@ def main() -> None:
     for (_, r), tr in zip(evidence.iterrows(), true_roas):
         print(f"| {r['channel']} | {tr:.2f} | {r['posterior ROAS']:.2f} ({r['posterior 3%']:.2f} to "
               f"{r['posterior 97%']:.2f}) | {r['prior ROAS']:.2f} | {r['sd ratio']:.2f} | {r['informed']} |")
-    truth_rm = response_model(params.model, data, truth_posterior(truth, ["adstock_alpha", "saturation_lam",
-                                                                          "saturation_beta"]), 13, n_draws=1)
+    truth_rm = truth_response_model(params, data, truth)
     hist = history_split(data, budget)
     base_truth = float(truth_rm.draws(hist)[0])
     rows = []

@@ -21,6 +21,7 @@ from mmmhelpers import artifacts, budget_page, plots_optimize, report
 from mmmhelpers.checks import plan_warnings
 from mmmhelpers.contributions import uninformed_channels
 from mmmhelpers.exports import load_table, save_table
+from mmmhelpers.next_test import next_test_sentence, next_test_table
 from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
@@ -110,6 +111,24 @@ if alloc is not None and (alloc.constraints or alloc.target):
         display(table(budget_page.constraint_table(alloc), caption="Constraints of the plan (from the params)"))
     if alloc.target:
         display(md(budget_page.target_sentence(alloc)))
+
+# %% [markdown]
+# ## Which experiment next
+#
+# For each channel, a test that doubles its spend for four weeks: the lift the model expects, and what knowing it
+# would be worth to this decision (the expected value of sample information, over the posterior draws as truths).
+
+# %%
+if alloc is not None and opt.multi_objective is None:
+    tests = next_test_table(params, data, idata, alloc, rm)
+    save_table(run_dir, "next_test", tests)
+    display(md(next_test_sentence(tests, params.report.target_label)))
+    display(table(tests.drop(columns="EVPI"), percent=("share of EVPI", "P(changes the plan)"),
+                  caption="A test per channel, ranked by its value to the plan: extra spend per period summed over "
+                  "markets; expected lift over the test and its carryover (94% HDI); the test's standard error (the "
+                  "sales noise over those periods: an ideal test); EVSI (expected response gained by choosing the "
+                  "plan after the test); its share of the decision's whole remaining risk (EVPI); the probability "
+                  "that the test changes the plan"))
 
 # %%
 from mmmhelpers import multi_objective as mobj
