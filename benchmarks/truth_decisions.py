@@ -2,9 +2,10 @@
 claims (held-out gain, P(gain > 0)) against what the plan really gains under the true response.
 
 Three channels over 104 weeks: tv in flights, steady search, and a small display channel (a tenth of search's
-spend) whose ROAS the data leave near its prior. The case is fitted once; the plan is made with and without
-``optimization.uninformed`` (hold, no_raise) and ``trust_region``, and each plan is scored under the true parameters
-(the simulation's) against the historical split, beside the true optimum under the same caps.
+spend) whose ROAS the data leave near its prior. The case is fitted twice: on the sales data only, and with a
+6-week experiment on display (``model.experiments_from_truth``). Each fit's plan is made with and without
+``optimization.uninformed`` (hold, no_raise) and ``trust_region``, and scored under the true parameters
+(``truth.judge_plan``: against the historical split, beside the true optimum under the same caps).
 
     .venv/bin/python benchmarks/truth_decisions.py [--draws 500] [--seed 7]
 
@@ -16,20 +17,32 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.calibration import evidence_sources
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import roas_prior_posterior
 from mmmhelpers.fit import sample
 from mmmhelpers.model import model_for
-from mmmhelpers.optimize import allocate, history_split, optimize_budget, plan_problem, uninformed_channels
+from mmmhelpers.optimize import allocate, history_split, uninformed_channels
 from mmmhelpers.review import sample_prior
-from mmmhelpers.truth import truth_response_model
+from mmmhelpers.truth import judge_plan
 
 TRUE = {"channels": ["tv", "search", "display"], "patterns": ["campaign", "always_on", "always_on"],
         "spend_mean": [5000.0, 4000.0, 400.0], "alpha": [0.6, 0.3, 0.3], "lam": [3.0, 2.0, 2.0],
         "beta": [3000.0, 2500.0, 120.0]}
+
+
+RULES = [("no rule", {}), ("uninformed: hold", {"uninformed": "hold"}),
+         ("uninformed: no_raise", {"uninformed": "no_raise"}), ("trust_region 0.3", {"trust_region": 0.3}),
+         ("trust_region 0.3 + no_raise", {"trust_region": 0.3, "uninformed": "no_raise"})]
+
+
+def display_test(data) -> list[dict]:
+    """A 6-week test from week 60 doubling display's spend, its lift measured with a standard error of 400."""
+    start, end = data.dates[60], data.dates[65]
+    extra = 2 * float(data.X[:, 2].mean())
+    return [{"channel": "display", "start": f"{start:%Y-%m-%d}", "end": f"{end:%Y-%m-%d}", "delta_spend": extra,
+             "lift_se": 400.0}]
 
 
 def main() -> None:
@@ -37,51 +50,45 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    params = Params.model_validate({
-        "case": "truth", "title": "truth", "seed": args.seed,
-        "simulate": {"generator": "single_market", "n_weeks": 104, "true_params": TRUE},
-        "model": {"yearly_seasonality": 2},
-        "fit": {"chains": 2, "tune": args.draws, "draws": args.draws, "target_accept": 0.9},
-        "optimization": {"budget": 1.0, "num_periods": 13}})
-    data, truth = prepare_data(params)
+    base = {"case": "truth", "title": "truth", "seed": args.seed,
+            "simulate": {"generator": "single_market", "n_weeks": 104, "true_params": TRUE},
+            "model": {"yearly_seasonality": 2},
+            "fit": {"chains": 2, "tune": args.draws, "draws": args.draws, "target_accept": 0.9},
+            "optimization": {"budget": 1.0, "num_periods": 13}}
+    data, truth = prepare_data(Params.model_validate(base))
     budget = float(data.X.mean(axis=0).sum())
-    t0 = time.perf_counter()
-    mmm = model_for(params, data)
-    idata, _ = sample(mmm, params.fit, seed=params.seed, progress=False)
-    prior = sample_prior(mmm, draws=500, seed=1)
-    evidence = roas_prior_posterior(prior, idata, data)
-    fit_s = time.perf_counter() - t0
     true_roas = (truth["channel_contribution_original_scale"].sum("date") / data.total_spend).values
-    print(f"budget {budget:,.0f} per week; fit {fit_s:.0f} s\n")
-    print("| channel | true ROAS | posterior ROAS (94% HDI) | prior ROAS mean | sd ratio | informed |")
-    print("|---|---|---|---|---|---|")
-    for (_, r), tr in zip(evidence.iterrows(), true_roas):
-        print(f"| {r['channel']} | {tr:.2f} | {r['posterior ROAS']:.2f} ({r['posterior 3%']:.2f} to "
-              f"{r['posterior 97%']:.2f}) | {r['prior ROAS']:.2f} | {r['sd ratio']:.2f} | {r['informed']} |")
-    truth_rm = truth_response_model(params, data, truth)
-    hist = history_split(data, budget)
-    base_truth = float(truth_rm.draws(hist)[0])
     rows = []
-    for label, rules in [("no rule", {}), ("uninformed: hold", {"uninformed": "hold"}),
-                         ("uninformed: no_raise", {"uninformed": "no_raise"}),
-                         ("trust_region 0.3", {"trust_region": 0.3})]:
-        p = params.model_copy(update={"optimization": params.optimization.model_copy(
-            update={"budget": budget, **rules})})
-        alloc, rm = allocate(p, data, idata, uninformed=uninformed_channels(evidence))
-        spend = np.array([r["spend_per_period"] for r in alloc.allocation])
-        g = alloc.initial.gain
-        true_gain = float(truth_rm.draws(spend.reshape(truth_rm.shape))[0]) - base_truth
-        rows.append((label, spend, g.mean, g.prob_positive, true_gain))
-    best = optimize_budget(truth_rm, plan_problem(params.optimization.model_copy(update={"budget": budget}),
-                                                  truth_rm, budget))
-    optimum = float(best.draws[0]) - base_truth
-    print(f"\nhistorical split {', '.join(f'{c} {v:,.0f}' for c, v in zip(data.channels, hist))}; true optimum "
-          f"(same caps) gains {optimum:,.0f} with {', '.join(f'{v:,.0f}' for v in best.per_period)}\n")
-    print("| rule | plan (per week) | claimed gain (held out) | P(gain > 0) | true gain | share of true optimum |")
-    print("|---|---|---|---|---|---|")
-    for label, spend, claim, p, true_gain in rows:
+    for knowledge, extra in [("sales only", {}), ("+ display test", {"experiments_from_truth": display_test(data)})]:
+        params = Params.model_validate({**base, "model": {**base["model"], **extra}})
+        t0 = time.perf_counter()
+        mmm = model_for(params, data)
+        idata, _ = sample(mmm, params.fit, seed=params.seed, progress=False)
+        prior = sample_prior(mmm, draws=500, seed=1)
+        evidence = roas_prior_posterior(prior, idata, data, evidence_sources(params, data.channels))
+        print(f"{knowledge}: budget {budget:,.0f} per week; fit {time.perf_counter() - t0:.0f} s\n")
+        print("| channel | true ROAS | posterior ROAS (94% HDI) | prior ROAS mean | sd ratio | informed | also |")
+        print("|---|---|---|---|---|---|---|")
+        for (_, r), tr in zip(evidence.iterrows(), true_roas):
+            print(f"| {r['channel']} | {tr:.2f} | {r['posterior ROAS']:.2f} ({r['posterior 3%']:.2f} to "
+                  f"{r['posterior 97%']:.2f}) | {r['prior ROAS']:.2f} | {r['sd ratio']:.2f} | {r['informed']} | "
+                  f"{r['also informed by']} |")
+        print()
+        for label, rules in RULES:
+            p = params.model_copy(update={"optimization": params.optimization.model_copy(
+                update={"budget": budget, **rules})})
+            alloc, _ = allocate(p, data, idata, uninformed=uninformed_channels(evidence))
+            judged = judge_plan(p, data, truth, alloc).iloc[0]
+            spend = [r["spend_per_period"] for r in alloc.allocation]
+            rows.append((knowledge, label, spend, judged))
+    print(f"historical split {', '.join(f'{c} {v:,.0f}' for c, v in zip(data.channels, history_split(data, budget)))}; "
+          f"true optimum (same caps) gains {rows[0][3]['true optimum gain']:,.0f}\n")
+    print("| knowledge | rule | plan (per week) | claimed gain (held out) | P(gain > 0) | true gain | share of true optimum |")
+    print("|---|---|---|---|---|---|---|")
+    for knowledge, label, spend, j in rows:
         plan = ", ".join(f"{c} {v:,.0f}" for c, v in zip(data.channels, spend))
-        print(f"| {label} | {plan} | {claim:,.0f} | {p:.0%} | {true_gain:,.0f} | {true_gain / optimum:.0%} |")
+        print(f"| {knowledge} | {label} | {plan} | {j['claimed gain']:,.0f} | {j['claimed P(gain > 0)']:.0%} | "
+              f"{j['true gain']:,.0f} | {j['share of the true optimum']:.0%} |")
 
 
 if __name__ == "__main__":

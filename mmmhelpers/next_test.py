@@ -92,7 +92,7 @@ def next_test_table(params: Params, data: MMMData, idata, alloc, rm, weeks: int 
     EVSI. ``se`` defaults to the sales noise over the test and its carryover periods (an ideal test: the
     counterfactual known as well as the sales data's own noise allows)."""
     from mmmhelpers.intervals import mean_hdi
-    from mmmhelpers.optimize import history_split, optimize_budget, plan_problem
+    from mmmhelpers.optimize import optimize_budget, plan_problem, plan_spend
     from mmmhelpers.response import draw_subset, response_model
     from mmmhelpers.seeds import seed_for
 
@@ -105,10 +105,9 @@ def next_test_table(params: Params, data: MMMData, idata, alloc, rm, weeks: int 
     base = test_rm.draws(hist)
     budget = alloc.budget_per_period
     problem = plan_problem(opt, rm, budget)  # no hold rule: a tested channel is free to move
-    per_period = np.array([r["spend_per_period"] for r in alloc.allocation], float).reshape(rm.shape)
-    plan = per_period if alloc.spend_by_period is None else np.asarray(alloc.spend_by_period, float).reshape(
-        rm.num_periods, *rm.shape)
-    actions = [plan, history_split(data, budget)]
+    plan = plan_spend(rm, alloc)
+    per_period = plan.mean(axis=0)
+    actions = [plan, plan_spend(rm, alloc, "historical")]
     lifts, designs = {}, {}
     noise = se if se is not None else _sales_noise(idata, data) * np.sqrt(weeks + params.model.adstock.l_max - 1)
     for k, ch in enumerate(data.channels):

@@ -21,8 +21,8 @@ from mmmhelpers.fit import scalar_parameters
 from mmmhelpers.health import THRESHOLDS, bfmi_verdict, divergence_verdict, ess_floor, ess_verdict, rhat_verdict
 from mmmhelpers.transforms import ONE_OFF_MODE
 
-__all__ = ["sample_prior", "model_review", "contraction", "ppp_values", "negative_baseline_probability",
-           "review_table"]
+__all__ = ["sample_prior", "model_review", "contraction", "prior_translation", "ppp_values",
+           "negative_baseline_probability", "review_table"]
 
 
 def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
@@ -103,6 +103,80 @@ def contraction(prior, idata, names: list[str] | None = None) -> pd.DataFrame:
                          "sd ratio": float(np.std(qs)) / sd_prior if sd_prior > 0 else np.nan,
                          "shift (prior sds)": abs(float(np.mean(qs) - np.mean(ps))) / sd_prior if sd_prior > 0
                          else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _half_life(weights: np.ndarray) -> np.ndarray:
+    """Periods after the spend by which half of its (adstocked) effect has landed, from weights ``(lag, ...)``:
+    the cumulative share interpolated linearly within the lag that crosses one half."""
+    share = np.cumsum(weights, axis=0) / np.maximum(weights.sum(axis=0), 1e-300)
+    lag = np.argmax(share >= 0.5, axis=0)
+    before = np.where(lag > 0, np.take_along_axis(share, np.maximum(lag - 1, 0)[None], 0)[0], 0.0)
+    at = np.take_along_axis(share, lag[None], 0)[0]
+    return lag - 1 + (0.5 - before) / np.maximum(at - before, 1e-300)
+
+
+def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
+    """Per draw and channel ``(sample, channel)``, what the media parameters mean: ROAS over the data, share of the
+    fitted target, half-saturation spend per period and carryover half-life (cells pooled, weighted by spend)."""
+    from mmmhelpers.contributions import _roas_draws
+    from mmmhelpers.model import scales
+    from mmmhelpers.response import _draws_on_grid
+    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, evaluate, half_saturation
+
+    n = group.sizes["chain"] * group.sizes["draw"]
+    idx = np.arange(n)
+    cells = (*[len(v) for v in data.panel.values()], len(data.channels))
+    weight = data.X.sum(axis=0).reshape(-1, cells[-1])  # (cell, channel): spend per cell
+    weight = weight / np.where(weight.sum(axis=0) > 0, weight.sum(axis=0), 1.0)
+
+    def pooled(per_cell: np.ndarray) -> np.ndarray:  # (sample, *panel, channel) -> (sample, channel)
+        return (per_cell.reshape(n, -1, cells[-1]) * weight[None]).sum(axis=1)
+
+    def params_of(prefix: str, registry, kind: str) -> dict:
+        return {p: _draws_on_grid(group[f"{prefix}_{p}"], data.panel, data.channels, idx)
+                for p in registry[kind].params}
+
+    channel_scale = scales(data, spec.scaling)[0]
+    sat = params_of("saturation", SATURATIONS, spec.saturation.type)
+    ad = params_of("adstock", ADSTOCKS, spec.adstock.type)
+    w = evaluate(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize)) if ad else \
+        np.ones((1, n, *cells))
+    gain = w.sum(axis=0)  # steady-state adstock per unit of spend (one when normalized)
+    contrib = group["channel_contribution_original_scale"]
+    fitted = group["mu"] * group.get("target_scale", 1.0) if "mu" in group else None
+    out = {"ROAS": _roas_draws(group, data),
+           "half-saturation spend per period": pooled(half_saturation(spec.saturation.type, sat) * channel_scale /
+                                                      np.maximum(gain, 1e-300)),
+           "carryover half-life (periods)": pooled(_half_life(w))}
+    if fitted is not None:
+        tot = contrib.sum([d for d in contrib.dims if d not in ("chain", "draw", "channel")])
+        out["share of the fitted target"] = (tot / fitted.sum([d for d in fitted.dims if d not in ("chain", "draw")])
+                                             ).stack(sample=("chain", "draw")).transpose("sample", "channel").values
+    return out
+
+
+def prior_translation(prior, idata, data: MMMData, spec) -> pd.DataFrame:
+    """Every media prior in the quantities an analyst holds: ROAS over the data, share of the fitted target,
+    half-saturation spend per period and carryover half-life, each before the data (prior draws) and after
+    (posterior), mean and 94% HDI, with the posterior sd as a share of the prior's (near 1: the data said little)."""
+    from mmmhelpers.intervals import mean_hdi
+
+    scale = idata.constant_data["target_scale"]
+    before = _media_meanings(prior.prior.assign(target_scale=scale), data, spec)
+    after = _media_meanings(idata.posterior.assign(target_scale=scale), data, spec)
+    rows = []
+    for i, ch in enumerate(data.channels):
+        if data.total_spend[i] <= 0:
+            continue
+        for what in before:
+            b, a = before[what][:, i], after[what][:, i]
+            b, a = b[np.isfinite(b)], a[np.isfinite(a)]
+            pm_, plo, phi = mean_hdi(b)
+            qm, qlo, qhi = mean_hdi(a)
+            rows.append({"channel": ch, "quantity": what, "prior": pm_, "prior 3%": plo, "prior 97%": phi,
+                         "posterior": qm, "posterior 3%": qlo, "posterior 97%": qhi,
+                         "sd ratio": float(np.std(a) / np.std(b)) if np.std(b) > 0 else np.nan})
     return pd.DataFrame(rows)
 
 

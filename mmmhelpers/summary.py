@@ -28,7 +28,9 @@ from mmmhelpers.budget_page import EXTRAPOLATION_WORDS
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import prior_dominated_sentence
 from mmmhelpers.exports import load_table
+from mmmhelpers.next_test import next_test_sentence
 from mmmhelpers.report import as_percent, plain_number
+from mmmhelpers.truth import truth_sentence
 
 __all__ = ["Summary", "executive_summary", "write_index", "HEALTH_COLORS", "PAGES"]
 
@@ -219,6 +221,12 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
         points.append(("Channels", channels))
     if alloc is not None and alloc.initial.gain is not None:
         points.append(("Recommendation", _plan(alloc, target, cur, period)))
+    judged = load_table(run_dir, "truth_check")
+    if judged is not None:
+        points.append(("Judged by the truth", truth_sentence(judged, target)))
+    tests = load_table(run_dir, "next_test")
+    if tests is not None and len(tests):
+        points.append(("Next experiment", next_test_sentence(tests, target)))
     points.append(("Checks", _checks(diag, review, oos, rec, period)))
     details = []
     if diag:

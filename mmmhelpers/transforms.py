@@ -28,6 +28,7 @@ from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS
 __all__ = [
     "ADSTOCKS",
     "SATURATIONS",
+    "half_saturation",
     "adstock",
     "adstock_weights",
     "lagged_sum",
@@ -346,6 +347,20 @@ SATURATIONS: dict[str, Component] = {
         },
     ),
 }
+
+
+def half_saturation(kind: str, params: dict) -> np.ndarray:
+    """The (adstocked, channel-scaled) spend at which ``kind`` gives half its ceiling, in numpy: logistic
+    ``ln 3 / lam``, Michaelis-Menten ``lam``, Hill ``kappa``, tanh ``b c atanh(1/2)``."""
+    if kind == "logistic":
+        return np.log(3.0) / np.asarray(params["lam"])
+    if kind == "michaelis_menten":
+        return np.asarray(params["lam"])
+    if kind == "hill":
+        return np.asarray(params["kappa"])
+    if kind == "tanh":
+        return np.asarray(params["b"]) * np.asarray(params["c"]) * np.arctanh(0.5)
+    raise ValueError(f"unknown saturation {kind!r}")
 
 
 def saturation(x, kind: str, params: dict):

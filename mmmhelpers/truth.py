@@ -4,15 +4,19 @@ page claims, and how much of the true optimum it captures."""
 
 from __future__ import annotations
 
-import arviz as az
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import xarray as xr
 
-from mmmhelpers.artifacts import Allocation
 from mmmhelpers.config import ModelSpec, Params
-from mmmhelpers.data import MMMData
-from mmmhelpers.response import ResponseModel, response_model
+
+if TYPE_CHECKING:  # the compute stack loads only when a plan is judged (the summary reads the sentence alone)
+    import xarray as xr
+
+    from mmmhelpers.artifacts import Allocation
+    from mmmhelpers.data import MMMData
+    from mmmhelpers.response import ResponseModel
 
 __all__ = ["truth_response_model", "judge_plan", "truth_sentence"]
 
@@ -22,6 +26,10 @@ TRUE_PARAMS = ("adstock_alpha", "saturation_lam", "saturation_beta")
 def truth_response_model(params: Params, data: MMMData, truth: xr.Dataset | None) -> ResponseModel | None:
     """The plans' incremental response under the true parameters (one "draw"), on the case's window; None when the
     truth is not one whose response this can compute."""
+    import arviz as az
+
+    from mmmhelpers.response import response_model
+
     if (truth is None or truth.attrs.get("adstock") != "geometric" or truth.attrs.get("saturation") != "logistic"
             or not set(TRUE_PARAMS) <= set(truth.data_vars) or params.optimization is None):
         return None
@@ -36,24 +44,18 @@ def truth_response_model(params: Params, data: MMMData, truth: xr.Dataset | None
                           carryover_history=opt.carryover_history)
 
 
-def _plan(alloc: Allocation, rm: ResponseModel) -> np.ndarray:
-    if alloc.spend_by_period is not None:
-        return np.asarray(alloc.spend_by_period, float).reshape(rm.num_periods, *rm.shape)
-    return np.array([r["spend_per_period"] for r in alloc.allocation], float).reshape(rm.shape)
-
-
 def judge_plan(params: Params, data: MMMData, truth: xr.Dataset | None, alloc: Allocation) -> pd.DataFrame | None:
     """The page's claim against the truth: the plan's claimed gain over the historical split (mean, 94% HDI,
     P(gain > 0)), its true gain, and the true optimum's gain under the same budget, bounds and caps (no rule that
     holds a channel: the truth knows every channel). None when the truth's response cannot be computed."""
-    from mmmhelpers.optimize import history_split, optimize_budget, plan_problem
+    from mmmhelpers.optimize import optimize_budget, plan_problem, plan_spend
 
     truth_rm = truth_response_model(params, data, truth)
     if truth_rm is None:
         return None
     budget = alloc.budget_per_period
-    base = float(truth_rm.draws(history_split(data, budget))[0])
-    true_gain = float(truth_rm.draws(_plan(alloc, truth_rm))[0]) - base
+    base = float(truth_rm.draws(plan_spend(truth_rm, alloc, "historical"))[0])
+    true_gain = float(truth_rm.draws(plan_spend(truth_rm, alloc))[0]) - base
     best = optimize_budget(truth_rm, plan_problem(params.optimization, truth_rm, budget))
     optimum = float(best.draws[0]) - base
     g = alloc.initial.gain

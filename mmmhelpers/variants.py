@@ -27,7 +27,8 @@ from mmmhelpers.model import MMM, model_for
 from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
 
-__all__ = ["Fitted", "variant_dir", "fit_and_save", "fit_variants", "load_variants", "health_table",
+__all__ = ["Fitted", "variant_dir", "fit_and_save", "fit_variants", "load_variants", "plan_under_variants",
+           "robustness_sentence", "health_table",
            "comparison_table", "parameter_comparison", "published_models"]
 
 
@@ -121,3 +122,39 @@ def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:
 def published_models(variants: list[Fitted]) -> dict[str, tuple]:
     """``(idata, diagnostics)`` by the name a ``report.published`` entry's ``variant`` gives."""
     return {v.name: (v.idata, v.diag) for v in variants}
+
+
+def plan_under_variants(params: Params, data: MMMData, alloc, variants: list[Fitted]) -> pd.DataFrame:
+    """The recommended plan's paired gain over the historical split under every model of the case: the main model's
+    (held out, from ``allocation.json``) and each variant's posterior (mean, 94% HDI, P(gain > 0))."""
+    from mmmhelpers.optimize import paired_gain, plan_spend
+    from mmmhelpers.response import response_model
+
+    opt = params.optimization
+    g = alloc.initial.gain
+    rows = [{"model": "main model", "gain": g.mean, "gain 3%": g.hdi_94[0], "gain 97%": g.hdi_94[1],
+             "P(gain > 0)": g.prob_positive}]
+    for v in variants:
+        spec = params.variant(v.name).model
+        rm = response_model(spec, data, v.idata, opt.num_periods, n_draws=opt.draws,
+                            seed=seed_for(params.seed, "optimize"), objective_window=opt.objective_window,
+                            carryover_history=opt.carryover_history)
+        gv = paired_gain(rm.draws(plan_spend(rm, alloc)), rm.draws(plan_spend(rm, alloc, "historical")))
+        rows.append({"model": v.label, "gain": gv.mean, "gain 3%": gv.hdi_94[0], "gain 97%": gv.hdi_94[1],
+                     "P(gain > 0)": gv.prob_positive})
+    return pd.DataFrame(rows)
+
+
+LIKELY = 0.8  # P(gain > 0) from which the page calls a win likely
+
+
+def robustness_sentence(table: pd.DataFrame) -> str:
+    """Does the win hold under every model of the case, or which model's assumptions does it rest on."""
+    weak = table[table["P(gain > 0)"] < LIKELY]
+    lo, hi = table["P(gain > 0)"].min(), table["P(gain > 0)"].max()
+    if weak.empty:
+        return (f"The plan wins under every model of the case (P(gain > 0) from {lo:.0%} to {hi:.0%}): the win does "
+                "not rest on one model's assumptions.")
+    names = ", ".join(f"{r['model']} ({r['P(gain > 0)']:.0%})" for _, r in weak.iterrows())
+    return (f"The win is not robust: under {names} the plan is not likely to beat the historical split "
+            f"(P(gain > 0) below {LIKELY:.0%}); it rests on the assumptions the other models make.")

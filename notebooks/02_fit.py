@@ -56,7 +56,7 @@ table(scales_table(mmm), caption="Scales: the target and each channel's spend ar
 #| label: fig-prior-ppc
 #| fig-cap: "Observed target against the prior predictive distribution: what the priors allow before seeing data."
 from mmmhelpers.fit import add_original_scale_predictions
-from mmmhelpers.review import sample_prior
+from mmmhelpers.review import prior_translation, sample_prior
 from mmmhelpers.seeds import seed_for
 
 prior = sample_prior(mmm, draws=500, seed=seed_for(params.seed, "prior"))
@@ -247,3 +247,11 @@ table(shown if shown["also informed by"].any() else shown.drop(columns="also inf
       caption="ROAS over the data's weeks before the data (what the priors imply) and after, 94% HDI; sd ratio: "
       "posterior sd / prior sd (near 1: the data said little); width / mean: the posterior HDI's width over its mean "
       "(above 1: the estimate is not pinned down)")
+
+# %%
+meanings = prior_translation(prior, idata, data, params.model)
+save_table(run_dir, "prior_translation", meanings)
+table(meanings, caption="What the media priors mean in the units an analyst holds, before the data (prior draws) and "
+      "after (posterior), mean and 94% HDI: ROAS over the data's weeks, share of the fitted target, the spend per "
+      "period at which a channel gives half its ceiling (steady state), and the periods after a spend by which half "
+      "its effect has landed; sd ratio near 1: the data said little")

@@ -26,6 +26,7 @@ from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
 from mmmhelpers.truth import judge_plan, truth_sentence
+from mmmhelpers.variants import load_variants, plan_under_variants, robustness_sentence
 
 params = setup(params_path, quick)
 opt = params.optimization
@@ -49,6 +50,14 @@ if judged is not None:  # a simulated case: the plan scored under the true respo
     save_table(run_dir, "truth_check", judged)
     display(md("**Judged by the truth** (simulated data, so the true response is known). "
                + truth_sentence(judged, params.report.target_label)))
+
+# %%
+if alloc is not None and params.model_variants and opt.multi_objective is None:  # the plan under every model
+    robust = plan_under_variants(params, data, alloc, load_variants(params, run_dir))
+    save_table(run_dir, "plan_under_variants", robust)
+    display(md("**Under every model of the case.** " + robustness_sentence(robust)))
+    display(table(robust, percent=("P(gain > 0)",), caption="The plan's paired gain over the historical split under "
+                  "each model of the case (model_variants), mean and 94% HDI; the main model's is held out"))
 
 # %%
 #| fig-cap: "Spend per period of the optimal plan and of the two baselines."

@@ -187,3 +187,29 @@ def test_a_channel_the_analyst_informed_is_not_called_uninformed():
     assert sentence.startswith("The data say little about display:")
     assert "tv's ROAS rests on the ROAS prior given to the model" in sentence
     assert uninformed_channels(table.drop(columns="also informed by")) == ["tv", "display"]  # a report made before
+
+
+def test_priors_translated_into_half_life_and_half_saturation_by_hand():
+    """The fit page's translation of media priors: at the half-saturation spend the steady-state response is half the
+    ceiling; the half-life is where the cumulative carryover crosses one half (piecewise linear between lags)."""
+    from mmmhelpers.review import _half_life, _media_meanings
+
+    data = simulate(SimulateSpec(generator="single_market", n_weeks=40), seed=5)[0]
+    spec = ModelSpec.model_validate({"adstock": {"type": "geometric", "l_max": 6}})
+    mmm = build_model(spec, data)
+    prior = sample_prior(mmm, 20, seed=1).prior
+    meanings = _media_meanings(prior.assign(target_scale=float(mmm.target_scale)), data, spec)
+    np.testing.assert_allclose(meanings["ROAS"], _roas_draws(prior, data), rtol=1e-12)
+    for k in range(3):
+        alpha = prior["adstock_alpha"].values[0, k]
+        lam, beta = prior["saturation_lam"].values[0, k], prior["saturation_beta"].values[0, k]
+        for c in range(2):
+            x = meanings["half-saturation spend per period"][k, c] / mmm.channel_scale[c]  # steady state: adstock = x
+            assert beta[c] * (1 - np.exp(-lam[c] * x)) / (1 + np.exp(-lam[c] * x)) == pytest.approx(beta[c] / 2)
+            w = alpha[c] ** np.arange(6)
+            cum = np.concatenate([[0.0], np.cumsum(w / w.sum())])  # at lags -1, 0, 1, ...
+            t = np.interp(0.5, cum, np.arange(-1, 6))
+            assert meanings["carryover half-life (periods)"][k, c] == pytest.approx(t)
+        share = meanings["share of the fitted target"][k]
+        assert (share > 0).all() and share.sum() < 5
+    assert _half_life(np.array([[1.0], [1.0]]))[0] == pytest.approx(0.0)  # half lands with the spend itself

@@ -81,6 +81,26 @@ def test_every_page_and_artifact_exists(report):
     assert not list(out.parent.glob(".tiny.tmp-*")), "staging folder left behind"
 
 
+def test_the_fit_page_translates_the_priors_and_the_budget_page_ranks_tests(report):
+    out, _ = report
+    tables = out / "artifacts" / "tables"
+    meanings = pd.read_csv(tables / "prior_translation.csv")
+    assert set(meanings["quantity"]) == {"ROAS", "share of the fitted target", "half-saturation spend per period",
+                                         "carryover half-life (periods)"}
+    roas = pd.read_csv(tables / "roas_prior_posterior.csv").set_index("channel")
+    for _, r in meanings[meanings["quantity"] == "ROAS"].iterrows():  # one computation of ROAS for both tables
+        assert r["posterior"] == pytest.approx(roas.loc[r["channel"], "posterior ROAS"], rel=1e-9)
+    tests = pd.read_csv(tables / "next_test.csv")
+    assert sorted(tests["channel"]) == ["x1", "x2"] and (tests["EVSI"] >= 0).all()
+    assert (tests["EVSI"] <= tests["EVPI"] + 1e-9).all() and tests["EVSI"].is_monotonic_decreasing
+    assert "Which experiment next" in (out / "05_optimize.html").read_text()
+    robust = pd.read_csv(tables / "plan_under_variants.csv")
+    assert list(robust["model"]) == ["main model", "no seasonality"]
+    gain = load(out, "allocation.json")["initial"]["gain"]
+    assert robust["gain"].iloc[0] == pytest.approx(gain["mean"]) and robust["P(gain > 0)"].between(0, 1).all()
+    assert (robust["gain 3%"] <= robust["gain"]).all() and (robust["gain"] <= robust["gain 97%"]).all()
+
+
 def test_case_study_parts_model_variants_forecast_and_published_table(report):
     """The tiny case has one model variant, a 3-week forecast and published numbers of three kinds."""
     import arviz as az

@@ -48,3 +48,15 @@ def test_parameter_comparison_side_by_side(two_models):
     assert table.loc["y_sigma", "true model"].startswith(f"{sigma:.3g}")
     assert table.loc["y_sigma", "wide noise"].startswith(f"{3 * sigma:.3g}")
     assert "adstock_alpha[x1]" in table.index
+
+
+def test_the_robustness_sentence_names_the_model_a_win_rests_on():
+    import pandas as pd
+
+    from mmmhelpers.variants import robustness_sentence
+
+    table = pd.DataFrame({"model": ["main model", "no seasonality"], "P(gain > 0)": [0.9, 0.6]})
+    assert robustness_sentence(table).startswith("The win is not robust: under no seasonality (60%)")
+    table["P(gain > 0)"] = [0.9, 0.85]
+    assert robustness_sentence(table).startswith("The plan wins under every model of the case (P(gain > 0) from 85% "
+                                                 "to 90%)")
