@@ -21,12 +21,9 @@ from mmmhelpers import artifacts, budget_page, plots_optimize, report
 from mmmhelpers.checks import plan_warnings
 from mmmhelpers.contributions import uninformed_channels
 from mmmhelpers.exports import load_table, save_table
-from mmmhelpers.next_test import next_test_sentence, next_test_table
 from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
-from mmmhelpers.truth import judge_plan, truth_sentence
-from mmmhelpers.variants import load_variants, plan_under_variants, robustness_sentence
 
 params = setup(params_path, quick)
 opt = params.optimization
@@ -45,6 +42,8 @@ else:
     report.worth_a_look(plan_warnings(params, data))
 
 # %%
+from mmmhelpers.truth import judge_plan, truth_sentence
+
 judged = None if alloc is None else judge_plan(params, data, artifacts.load_truth(run_dir), alloc)
 if judged is not None:  # a simulated case: the plan scored under the true response
     save_table(run_dir, "truth_check", judged)
@@ -52,6 +51,8 @@ if judged is not None:  # a simulated case: the plan scored under the true respo
                + truth_sentence(judged, params.report.target_label)))
 
 # %%
+from mmmhelpers.variants import load_variants, plan_under_variants, robustness_sentence
+
 if alloc is not None and params.model_variants and opt.multi_objective is None:  # the plan under every model
     robust = plan_under_variants(params, data, alloc, load_variants(params, run_dir))
     save_table(run_dir, "plan_under_variants", robust)
@@ -128,6 +129,8 @@ if alloc is not None and (alloc.constraints or alloc.target):
 # would be worth to this decision (the expected value of sample information, over the posterior draws as truths).
 
 # %%
+from mmmhelpers.next_test import next_test_sentence, next_test_table
+
 if alloc is not None and opt.multi_objective is None:
     tests = next_test_table(params, data, idata, alloc, rm)
     save_table(run_dir, "next_test", tests)
