@@ -134,6 +134,12 @@ def next_test_table(params: Params, data: MMMData, idata, alloc, rm, weeks: int 
     return pd.DataFrame(rows).sort_values("EVSI", ascending=False, ignore_index=True)
 
 
+def _test_words(row) -> str:
+    """How a test changes a channel's spend, in words."""
+    extra = row["extra spend per period"]
+    return f"about {extra:,.0f} {'more' if extra >= 0 else 'less'} per period"
+
+
 def next_test_sentence(table: pd.DataFrame, target_label: str = "") -> str:
     """The ranked table in one sentence: which test settles most of the decision's remaining risk."""
     if table.empty:
@@ -143,7 +149,7 @@ def next_test_sentence(table: pd.DataFrame, target_label: str = "") -> str:
     if top["EVPI"] <= 0 or top["EVSI"] <= 1e-9 * max(top["EVPI"], 1.0):
         return ("No test of this size would change the plan: the draws agree on it, or every test's noise is too "
                 "large for its lift.")
-    return (f"A {int(top['weeks'])}-week test on {top['channel']} (about {top['extra spend per period']:,.0f} more "
-            f"per period) would settle {top['share of EVPI']:.0%} of the decision's remaining risk: it is worth "
+    return (f"A {int(top['weeks'])}-week test on {top['channel']} ({_test_words(top)}) would settle "
+            f"{top['share of EVPI']:.0%} of the decision's remaining risk: it is worth "
             f"{top['EVSI']:,.0f}{units} in expected response over the plan, of {top['EVPI']:,.0f}{units} that "
             f"perfect knowledge would be worth, and changes the plan with probability {top['P(changes the plan)']:.0%}.")

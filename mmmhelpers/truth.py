@@ -46,8 +46,9 @@ def truth_response_model(params: Params, data: MMMData, truth: xr.Dataset | None
 
 def judge_plan(params: Params, data: MMMData, truth: xr.Dataset | None, alloc: Allocation) -> pd.DataFrame | None:
     """The page's claim against the truth: the plan's claimed gain over the historical split (mean, 94% HDI,
-    P(gain > 0)), its true gain, and the true optimum's gain under the same budget, bounds and caps (no rule that
-    holds a channel: the truth knows every channel). None when the truth's response cannot be computed."""
+    P(gain > 0)), its true gain, and the true optimum's gain under the same budget, bounds, constraints and caps
+    (without the trust region or a rule that holds a channel: those guard against the model, and the truth needs no
+    guard). None when the truth's response cannot be computed."""
     from mmmhelpers.optimize import optimize_budget, plan_problem, plan_spend
 
     truth_rm = truth_response_model(params, data, truth)
@@ -56,7 +57,8 @@ def judge_plan(params: Params, data: MMMData, truth: xr.Dataset | None, alloc: A
     budget = alloc.budget_per_period
     base = float(truth_rm.draws(plan_spend(truth_rm, alloc, "historical"))[0])
     true_gain = float(truth_rm.draws(plan_spend(truth_rm, alloc))[0]) - base
-    best = optimize_budget(truth_rm, plan_problem(params.optimization, truth_rm, budget))
+    free = params.optimization.model_copy(update={"trust_region": None})  # the client's rules, not our safety rules
+    best = optimize_budget(truth_rm, plan_problem(free, truth_rm, budget))
     optimum = float(best.draws[0]) - base
     g = alloc.initial.gain
     return pd.DataFrame([{

@@ -125,14 +125,15 @@ if alloc is not None and (alloc.constraints or alloc.target):
 # %% [markdown]
 # ## Which experiment next
 #
-# For each channel, a test that doubles its spend for four weeks: the lift the model expects, and what knowing it
-# would be worth to this decision (the expected value of sample information, over the posterior draws as truths).
+# For each channel, a test that changes its spend for some weeks (`optimization.next_test`; by default it doubles
+# for four weeks): the lift the model expects, and what knowing it would be worth to this decision (the expected
+# value of sample information, over the posterior draws as truths).
 
 # %%
 from mmmhelpers.next_test import next_test_sentence, next_test_table
 
 if alloc is not None and opt.multi_objective is None:
-    tests = next_test_table(params, data, idata, alloc, rm)
+    tests = next_test_table(params, data, idata, alloc, rm, **opt.next_test.model_dump())
     save_table(run_dir, "next_test", tests)
     display(md(next_test_sentence(tests, params.report.target_label)))
     display(table(tests.drop(columns="EVPI"), percent=("share of EVPI", "P(changes the plan)"),
