@@ -511,7 +511,7 @@ def test_trust_region_and_hold_rule_are_exact_and_the_optimum_matches_brute_forc
     means = [rm.draws(np.array([BUDGET - x2, x2])).mean() for x2 in grid]
     assert plan.success and plan.draws.mean() >= max(means) - 1e-6 * abs(max(means))
     assert abs(plan.per_period[1] - grid[int(np.argmax(means))]) <= 1.0
-    held = plan_problem(opt, rm, BUDGET, held=np.array([False, True]))
+    held = plan_problem(opt.model_copy(update={"uninformed": "hold"}), rm, BUDGET, held=np.array([False, True]))
     assert held.lo[1] == held.hi[1] == pytest.approx(2000.0) and held.lo[0] == pytest.approx(4200.0)
     pinned = optimize_budget(rm, held)
     assert pinned.per_period[1] == pytest.approx(2000.0) and pinned.per_period[0] == pytest.approx(6000.0)
@@ -542,5 +542,7 @@ def test_the_hold_rule_spares_channels_an_experiment_calibrates(tmp_path):
     assert held_channels(Params.model_validate(base), ["display", "radio"]) == ["display", "radio"]
     with_lift = Params.model_validate({**base, "model": {"lift_tests": str(tmp_path / "lift.csv")}})
     assert held_channels(with_lift, ["display", "radio"]) == ["display"]
-    off = Params.model_validate({**base, "optimization": {"budget": 100.0}})
-    assert held_channels(off, ["display"]) == []  # opt-in
+    default = Params.model_validate({**base, "optimization": {"budget": 100.0}})
+    assert default.optimization.uninformed == "no_raise" and held_channels(default, ["display"]) == ["display"]
+    off = Params.model_validate({**base, "optimization": {"budget": 100.0, "uninformed": "free"}})
+    assert held_channels(off, ["display"]) == []
