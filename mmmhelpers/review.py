@@ -106,19 +106,16 @@ def contraction(prior, idata, names: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _half_life(weights: np.ndarray) -> np.ndarray:
-    """Periods after the spend by which half of its (adstocked) effect has landed, from weights ``(lag, ...)``:
-    the cumulative share interpolated linearly within the lag that crosses one half."""
-    share = np.cumsum(weights, axis=0) / np.maximum(weights.sum(axis=0), 1e-300)
-    lag = np.argmax(share >= 0.5, axis=0)
-    before = np.where(lag > 0, np.take_along_axis(share, np.maximum(lag - 1, 0)[None], 0)[0], 0.0)
-    at = np.take_along_axis(share, lag[None], 0)[0]
-    return lag - 1 + (0.5 - before) / np.maximum(at - before, 1e-300)
+def _mean_delay(weights: np.ndarray) -> np.ndarray:
+    """The average lag, in periods, at which a spend's (adstocked) effect lands: ``sum_l l w_l / sum_l w_l`` from
+    weights ``(lag, ...)`` (a geometric ``alpha`` without truncation: ``alpha / (1 - alpha)``)."""
+    lags = np.arange(weights.shape[0]).reshape((-1,) + (1,) * (weights.ndim - 1))
+    return (lags * weights).sum(axis=0) / np.maximum(weights.sum(axis=0), 1e-300)
 
 
 def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     """Per draw and channel ``(sample, channel)``, what the media parameters mean: ROAS over the data, share of the
-    fitted target, half-saturation spend per period and carryover half-life (cells pooled, weighted by spend)."""
+    fitted target, half-saturation spend per period and mean carryover delay (cells pooled, weighted by spend)."""
     from mmmhelpers.contributions import _roas_draws
     from mmmhelpers.model import scales
     from mmmhelpers.response import _draws_on_grid
@@ -148,7 +145,7 @@ def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     out = {"ROAS": _roas_draws(group, data),
            "half-saturation spend per period": pooled(half_saturation(spec.saturation.type, sat) * channel_scale /
                                                       np.maximum(gain, 1e-300)),
-           "carryover half-life (periods)": pooled(_half_life(w))}
+           "mean carryover delay (periods)": pooled(_mean_delay(w))}
     if fitted is not None:
         tot = contrib.sum([d for d in contrib.dims if d not in ("chain", "draw", "channel")])
         out["share of the fitted target"] = (tot / fitted.sum([d for d in fitted.dims if d not in ("chain", "draw")])
@@ -158,7 +155,7 @@ def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
 
 def prior_translation(prior, idata, data: MMMData, spec) -> pd.DataFrame:
     """Every media prior in the quantities an analyst holds: ROAS over the data, share of the fitted target,
-    half-saturation spend per period and carryover half-life, each before the data (prior draws) and after
+    half-saturation spend per period and the mean carryover delay, each before the data (prior draws) and after
     (posterior), mean and 94% HDI, with the posterior sd as a share of the prior's (near 1: the data said little)."""
     from mmmhelpers.intervals import mean_hdi
 

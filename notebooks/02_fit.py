@@ -253,5 +253,5 @@ meanings = prior_translation(prior, idata, data, params.model)
 save_table(run_dir, "prior_translation", meanings)
 table(meanings, caption="What the media priors mean in the units an analyst holds, before the data (prior draws) and "
       "after (posterior), mean and 94% HDI: ROAS over the data's weeks, share of the fitted target, the spend per "
-      "period at which a channel gives half its ceiling (steady state), and the periods after a spend by which half "
-      "its effect has landed; sd ratio near 1: the data said little")
+      "period at which a channel gives half its ceiling (steady state), and the average number of periods after a "
+      "spend at which its effect lands; sd ratio near 1: the data said little")

@@ -189,10 +189,10 @@ def test_a_channel_the_analyst_informed_is_not_called_uninformed():
     assert uninformed_channels(table.drop(columns="also informed by")) == ["tv", "display"]  # a report made before
 
 
-def test_priors_translated_into_half_life_and_half_saturation_by_hand():
+def test_priors_translated_into_carryover_delay_and_half_saturation_by_hand():
     """The fit page's translation of media priors: at the half-saturation spend the steady-state response is half the
-    ceiling; the half-life is where the cumulative carryover crosses one half (piecewise linear between lags)."""
-    from mmmhelpers.review import _half_life, _media_meanings
+    ceiling; the mean carryover delay is the weights' mean lag."""
+    from mmmhelpers.review import _mean_delay, _media_meanings
 
     data = simulate(SimulateSpec(generator="single_market", n_weeks=40), seed=5)[0]
     spec = ModelSpec.model_validate({"adstock": {"type": "geometric", "l_max": 6}})
@@ -207,9 +207,8 @@ def test_priors_translated_into_half_life_and_half_saturation_by_hand():
             x = meanings["half-saturation spend per period"][k, c] / mmm.channel_scale[c]  # steady state: adstock = x
             assert beta[c] * (1 - np.exp(-lam[c] * x)) / (1 + np.exp(-lam[c] * x)) == pytest.approx(beta[c] / 2)
             w = alpha[c] ** np.arange(6)
-            cum = np.concatenate([[0.0], np.cumsum(w / w.sum())])  # at lags -1, 0, 1, ...
-            t = np.interp(0.5, cum, np.arange(-1, 6))
-            assert meanings["carryover half-life (periods)"][k, c] == pytest.approx(t)
+            delay = sum(lag * alpha[c] ** lag for lag in range(6)) / w.sum()
+            assert meanings["mean carryover delay (periods)"][k, c] == pytest.approx(delay)
         share = meanings["share of the fitted target"][k]
         assert (share > 0).all() and share.sum() < 5
-    assert _half_life(np.array([[1.0], [1.0]]))[0] == pytest.approx(0.0)  # half lands with the spend itself
+    assert _mean_delay(np.array([[1.0], [0.0]]))[0] == 0.0 and _mean_delay(np.array([[1.0], [1.0]]))[0] == 0.5

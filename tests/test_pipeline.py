@@ -86,7 +86,7 @@ def test_the_fit_page_translates_the_priors_and_the_budget_page_ranks_tests(repo
     tables = out / "artifacts" / "tables"
     meanings = pd.read_csv(tables / "prior_translation.csv")
     assert set(meanings["quantity"]) == {"ROAS", "share of the fitted target", "half-saturation spend per period",
-                                         "carryover half-life (periods)"}
+                                         "mean carryover delay (periods)"}
     roas = pd.read_csv(tables / "roas_prior_posterior.csv").set_index("channel")
     for _, r in meanings[meanings["quantity"] == "ROAS"].iterrows():  # one computation of ROAS for both tables
         assert r["posterior"] == pytest.approx(roas.loc[r["channel"], "posterior ROAS"], rel=1e-9)
