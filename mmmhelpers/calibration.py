@@ -15,7 +15,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from mmmhelpers.data import DataError, MMMData
+from mmmhelpers.data import DataError, MMMData, read_table
 from mmmhelpers.model import MMM, media_contribution
 from mmmhelpers.transforms import saturation
 
@@ -77,13 +77,7 @@ def _row_numbers(mask: np.ndarray, first: int = 2) -> str:
 
 def read_experiments(path: Path, data: MMMData) -> pd.DataFrame:
     """The experiments CSV, checked against the data (:func:`check_experiments`)."""
-    if not path.exists():
-        raise DataError(f"model.experiments: file not found: {path}")
-    try:
-        table = pd.read_csv(path)
-    except Exception as err:  # pandas raises many kinds
-        raise DataError(f"model.experiments: {path}: cannot read CSV: {err}") from None
-    return check_experiments(table, data, f"model.experiments: {path}")
+    return check_experiments(read_table(path, "model.experiments"), data, f"model.experiments: {path}")
 
 
 def experiment_table(params, data: MMMData) -> pd.DataFrame | None:
@@ -213,7 +207,7 @@ def calibrated_channels(params, channels: list[str]) -> list[str]:
 
 
 def evidence_sources(params, channels: list[str]) -> dict[str, list[str]]:
-    """Per channel, what beyond the sales data informs it: "ROAS prior", "experiment", "lift test" (a missing
+    """Per channel, what beyond the sales data informs it: "ROAS prior", "share prior", "experiment", "lift test" (a missing
     file is the checks' to report: nothing here)."""
     found: dict[str, list[str]] = {}
 
@@ -222,6 +216,7 @@ def evidence_sources(params, channels: list[str]) -> dict[str, list[str]]:
             found.setdefault(ch, []).append(what)
 
     add(params.model.roas_priors, "ROAS prior")
+    add(params.model.share_priors, "share prior")
     if params.model.experiments is not None and params.resolve(params.model.experiments).exists():
         add(pd.read_csv(params.resolve(params.model.experiments))["channel"], "experiment")
     add([d.channel for d in params.model.experiments_from_truth], "experiment")

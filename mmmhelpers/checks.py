@@ -15,7 +15,7 @@ import xarray as xr
 
 from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.config import Params
-from mmmhelpers.data import DataError, MMMData
+from mmmhelpers.data import DataError, MMMData, read_table
 
 __all__ = ["check_case", "check_warnings", "data_problems", "MIN_WEEKS", "CV_MIN", "CORR_MAX", "SPARSE_SHARE"]
 
@@ -162,12 +162,10 @@ def _lift_test_problems(params: Params, data: MMMData) -> list[str]:
     from mmmhelpers.calibration import LIFT_COLUMNS
 
     path = params.resolve(params.model.lift_tests)
-    if not path.exists():
-        return [f"model.lift_tests: file not found: {path}"]
     try:
-        lift = pd.read_csv(path)
-    except Exception as err:  # pandas raises many kinds
-        return [f"model.lift_tests: {path}: cannot read CSV: {err}"]
+        lift = read_table(path, "model.lift_tests")
+    except DataError as err:
+        return [str(err)]
     needed = [*LIFT_COLUMNS, *data.panel]
     missing = [c for c in needed if c not in lift.columns]
     if missing:
@@ -201,9 +199,13 @@ def _experiment_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def _roas_prior_problems(params: Params, data: MMMData) -> list[str]:
-    """ROAS priors name channels of the data."""
-    unknown = sorted(set(params.model.roas_priors) - set(data.channels))
-    return [f"model.roas_priors: unknown channels {unknown} (known: {data.channels})"] if unknown else []
+    """ROAS and share priors name channels of the data."""
+    problems = []
+    for key in ("roas_priors", "share_priors"):
+        unknown = sorted(set(getattr(params.model, key)) - set(data.channels))
+        if unknown:
+            problems.append(f"model.{key}: unknown channels {unknown} (known: {data.channels})")
+    return problems
 
 
 def check_warnings(params: Params, data: MMMData) -> list[str]:

@@ -142,8 +142,10 @@ class ModelSpec(Strict):
     experiments: Path | None = None
     experiments_from_truth: list[ExperimentDesign] = Field(default_factory=list)  # simulated cases: tests to simulate
     # channel -> a prior on its ROAS over the data's weeks (currency per currency), e.g. {distribution: LogNormal,
-    # mean: 1.5, std: 0.5}; the saturation's ceiling is then derived from it (model.py, _ceiling_from_roas)
+    # mean: 1.5, std: 0.5}; the saturation's ceiling is then derived from it (model.py, _ceiling_from_knowledge)
     roas_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # channel -> a prior on its contribution as a share of the target over the data's weeks (0.1: a tenth of sales)
+    share_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_experiments_source(self) -> ModelSpec:
@@ -153,9 +155,13 @@ class ModelSpec(Strict):
 
     @model_validator(mode="after")
     def _roas_priors_need_a_ceiling(self) -> ModelSpec:
-        if self.roas_priors and self.saturation.type not in SATURATION_CEILING:
-            raise ValueError(f"roas_priors: the {self.saturation.type} saturation has no parameter the response is "
-                             f"proportional to; use one of {sorted(SATURATION_CEILING)}")
+        for key in ("roas_priors", "share_priors"):
+            if getattr(self, key) and self.saturation.type not in SATURATION_CEILING:
+                raise ValueError(f"{key}: the {self.saturation.type} saturation has no parameter the response is "
+                                 f"proportional to; use one of {sorted(SATURATION_CEILING)}")
+        both = sorted(set(self.roas_priors) & set(self.share_priors))
+        if both:
+            raise ValueError(f"roas_priors and share_priors both name {both}: one prior per channel")
         return self
 
     @field_validator("priors")

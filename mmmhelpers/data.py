@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["DataError", "MMMData", "from_frame", "load_csv", "fourier_features", "fourier_modes", "max_scales"]
+__all__ = ["DataError", "MMMData", "from_frame", "read_table", "load_csv", "fourier_features", "fourier_modes", "max_scales"]
 
 
 class DataError(ValueError):
@@ -351,15 +351,21 @@ def from_frame(
                    date_column=date_column, target_column=target_column)
 
 
+def read_table(path: str | Path, field: str) -> pd.DataFrame:
+    """The CSV a params ``field`` names, or a :class:`DataError` naming the field and the file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{field}: file not found: {path}")
+    try:
+        return pd.read_csv(path)
+    except Exception as err:  # pandas raises many kinds
+        raise DataError(f"{field}: {path}: cannot read CSV: {err}") from None
+
+
 def load_csv(path: str | Path, spec) -> MMMData:
     """Read and validate the CSV named by ``data.path`` (``spec`` is the params' DataSpec)."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"data.path: file not found: {path}")
-    try:
-        df = pd.read_csv(path)
-    except Exception as err:  # pandas raises many kinds
-        raise DataError(f"{path}: cannot read CSV: {err}") from err
+    df = read_table(path, "data.path")
     return from_frame(
         df,
         channels=spec.channel_columns,

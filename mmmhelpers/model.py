@@ -18,7 +18,7 @@ import pytensor.tensor as pt
 from pymc_extras.prior import handle_dims
 
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec
-from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
+from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales, read_table
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_prior
 from mmmhelpers.registry import SATURATION_CEILING
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
@@ -251,6 +251,8 @@ def _inputs(mmm: MMM, values: dict, n_obs: int, cv: bool) -> Inputs:
     train_weeks = max(float(values["time_index"][n_obs - 1]), 1.0)
     train_end = pm.Data("train_end_time", train_weeks)
     obs_index = pm.Data("observed_index", np.arange(n_obs), dims=obs_dim) if cv else None
+    if mmm.spec.share_priors:  # fixed by the observed weeks: predictions on other weeks leave it (CV folds set it)
+        pm.Data("target_total_scaled", values["target_scaled"][:n_obs].sum(axis=0), dims=panel)
     cs = pm.Data("channel_scale", mmm.channel_scale, dims=(*panel, "channel"))
     ts = pm.Data("target_scale", mmm.target_scale, dims=panel)
     for name, basis in mmm.hsgp.items():
@@ -274,65 +276,81 @@ def _media_multiplier(mmm: MMM, inp: Inputs):
     return mult[(slice(None), *pad, slice(None))] if extra else mult[(slice(None), *pad, None)]
 
 
-def _roas_prior(mmm: MMM, channels: list[str]):
-    """The ROAS variable ``media_roas`` over ``roas_channel`` (and any panel dims the priors name): the channels'
-    priors of ``model.roas_priors`` stacked into one vectorized prior (one distribution, numeric parameters)."""
-    where = "model.roas_priors"
-    specs = {ch: dict(mmm.spec.roas_priors[ch]) for ch in channels}
+# the kinds of knowledge a prior may hold on a channel's media term: params key, variable, coord, what it means
+KNOWLEDGE_PRIORS = {"roas": ("roas_priors", "media_roas", "roas_channel", "ROAS over the data"),
+                    "share": ("share_priors", "media_share", "share_channel", "share of the target over the data")}
+
+
+def _stacked_prior(mmm: MMM, kind: str, channels: list[str]):
+    """The variable of a kind of knowledge (``KNOWLEDGE_PRIORS``) over its coord (and any panel dims the priors
+    name): the channels' priors stacked into one vectorized prior (one distribution, numeric parameters)."""
+    key, name, coord, meaning = KNOWLEDGE_PRIORS[kind]
+    where = f"model.{key}"
+    specs = {ch: dict(getattr(mmm.spec, key)[ch]) for ch in channels}
     shapes = {(str(s.get("distribution")), tuple(sorted(k for k in s if k not in ("dims", "distribution"))),
                tuple(s.get("dims") or ())) for s in specs.values()}
     if len(shapes) > 1:
-        raise PriorError(where, "every channel's ROAS prior needs the same distribution, parameters and dims "
+        raise PriorError(where, "every channel's prior needs the same distribution, parameters and dims "
                          f"(got {sorted(shapes)})")
     (dist, keys, dims), = shapes
-    stacked: dict = {"distribution": dist, "dims": [*dims, "roas_channel"]}
-    for key in keys:
-        values = [specs[ch][key] for ch in channels]
+    stacked: dict = {"distribution": dist, "dims": [*dims, coord]}
+    for param in keys:
+        values = [specs[ch][param] for ch in channels]
         bad = [ch for ch, v in zip(channels, values) if isinstance(v, (dict, list, bool)) or not np.isscalar(v)]
         if bad:
-            raise PriorError(f"{where}.{bad[0]}.{key}", "a ROAS prior's parameters are numbers")
-        stacked[key] = values
+            raise PriorError(f"{where}.{bad[0]}.{param}", "the prior's parameters are numbers")
+        stacked[param] = values
     prior = parse_prior(stacked, where)
-    mmm.table.append({"variable": "media_roas", "distribution": ", ".join(
-        f"{ch}: {describe_prior(parse_prior(specs[ch], f'{where}.{ch}'))}" for ch in channels) + " (ROAS over the data)",
+    mmm.model.add_coord(coord, channels)
+    mmm.table.append({"variable": name, "distribution": ", ".join(
+        f"{ch}: {describe_prior(parse_prior(specs[ch], f'{where}.{ch}'))}" for ch in channels) + f" ({meaning})",
         "dims": ", ".join(stacked["dims"])})
-    return create("media_roas", prior, tuple(stacked["dims"]))
+    return create(name, prior, tuple(stacked["dims"]))
 
 
-def _ceiling_from_roas(mmm: MMM, inp: Inputs, unit, sat: dict):
-    """The saturation's ceiling ``(*panel, channel)`` with ``model.roas_priors`` honoured exactly.
+def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit):
+    """The saturation's ceiling ``(*panel, channel)`` with ``model.roas_priors`` and ``model.share_priors``
+    honoured exactly over the observed weeks (``unit``: each channel's contribution with ceiling one).
 
-    A channel with a ROAS prior gets ``ceiling = roas * spend / (target_scale * sum(unit))`` over the observed weeks
-    (``unit``: its contribution with ceiling one), so its ROAS over them, ``sum(ceiling * unit) * target_scale /
-    spend``, is the prior's draw. Predictions on longer data keep it: the observed weeks are the same (``train_mask``).
-    The other channels keep the ceiling's own prior, over ``free_channel``."""
-    channels = mmm.data.channels
-    unknown = sorted(set(mmm.spec.roas_priors) - set(channels))
-    if unknown:
-        raise PriorError("model.roas_priors", f"unknown channels {unknown} (known: {channels})")
-    name = SATURATION_CEILING[mmm.spec.saturation.type]
-    with_roas = [ch for ch in channels if ch in mmm.spec.roas_priors]
-    free = [ch for ch in channels if ch not in mmm.spec.roas_priors]
-    mmm.model.add_coord("roas_channel", with_roas)
+    A ROAS prior gives ``ceiling = roas * spend / (target_scale * sum(unit))``, so the channel's ROAS over the
+    observed weeks, ``sum(ceiling * unit) * target_scale / spend``, is the prior's draw; a share prior gives
+    ``ceiling = share * sum(target) / sum(unit)`` (target and unit on the model scale), so its contribution over
+    them divided by the observed target is the draw. Predictions on longer data keep both: the observed weeks are
+    the same (``train_mask``). The other channels keep the ceiling's own prior, over ``free_channel``."""
+    channels, spec = mmm.data.channels, mmm.spec
+    for key in ("roas_priors", "share_priors"):
+        unknown = sorted(set(getattr(spec, key)) - set(channels))
+        if unknown:
+            raise PriorError(f"model.{key}", f"unknown channels {unknown} (known: {channels})")
+    name = SATURATION_CEILING[spec.saturation.type]
     mask = inp.train_mask[(slice(None),) + (None,) * (len(mmm.dims) + 1)]
-    spend = (inp.X * mask).sum(axis=0)  # (*panel, channel), original units
-    unit_sum = (unit * mask).sum(axis=0)
-    per_roas = spend / (inp.target_scale[..., None] * pt.switch(pt.gt(unit_sum, 0), unit_sum, 1.0))
-    pick = [channels.index(ch) for ch in with_roas]
-    pieces = [_roas_prior(mmm, with_roas) * per_roas[..., pick]]
+    unit_sum = (unit * mask).sum(axis=0)  # (*panel, channel)
+    unit_sum = pt.switch(pt.gt(unit_sum, 0), unit_sum, 1.0)
+    per = {"roas": (inp.X * mask).sum(axis=0) / (inp.target_scale[..., None] * unit_sum)}
+    if spec.share_priors:  # the observed target's total over the observed weeks (model scale)
+        per["share"] = mmm.model["target_total_scaled"][..., None] / unit_sum
+    shape = (*[len(v) for v in mmm.data.panel.values()], len(channels))
+    order, pieces = [], []
+    for kind, (key, *_) in KNOWLEDGE_PRIORS.items():
+        these = [ch for ch in channels if ch in getattr(spec, key)]
+        if these:
+            pick = [channels.index(ch) for ch in these]
+            pieces.append(_stacked_prior(mmm, kind, these) * per[kind][..., pick])
+            order += these
+    free = [ch for ch in channels if ch not in order]
     if free:
         mmm.model.add_coord("free_channel", free)
-        spec = mmm.spec.saturation.priors.get(name, SATURATIONS[mmm.spec.saturation.type].defaults[name])
-        prior = parse_prior(spec, f"saturation.{name}")
+        given = spec.saturation.priors.get(name, SATURATIONS[spec.saturation.type].defaults[name])
+        prior = parse_prior(given, f"saturation.{name}")
         dims = tuple("free_channel" if d == "channel" else d for d in _param_dims(prior, ("channel",)))
         var = create(f"saturation_{name}_free", prior, dims)
         mmm.table.append({"variable": f"saturation_{name}_free", "distribution": describe_prior(prior),
                           "dims": ", ".join(dims)})
-        pieces.append(pt.broadcast_to(handle_dims(var, dims, (*mmm.dims, "free_channel")),
-                                      (*per_roas.shape[:-1], len(free))))
-    order = np.argsort([channels.index(ch) for ch in with_roas + free])
-    ceiling = pt.concatenate([pt.broadcast_to(p, (*per_roas.shape[:-1], p.shape[-1])) for p in pieces], axis=-1)
-    return pm.Deterministic(f"saturation_{name}", ceiling[..., order], dims=(*mmm.dims, "channel"))
+        pieces.append(handle_dims(var, dims, (*mmm.dims, "free_channel")))
+        order += free
+    ceiling = pt.concatenate([pt.broadcast_to(p, (*shape[:-1], p.shape[-1])) for p in pieces], axis=-1)
+    back = np.argsort([channels.index(ch) for ch in order])
+    return pm.Deterministic(f"saturation_{name}", ceiling[..., back], dims=(*mmm.dims, "channel"))
 
 
 def _media(mmm: MMM, inp: Inputs):
@@ -340,14 +358,14 @@ def _media(mmm: MMM, inp: Inputs):
     target_dims = (*mmm.dims, "channel")
     spec = mmm.spec
     ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table)
-    ceiling = SATURATION_CEILING.get(spec.saturation.type) if spec.roas_priors else None
+    ceiling = SATURATION_CEILING.get(spec.saturation.type) if spec.roas_priors or spec.share_priors else None
     sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table, skip=ceiling)
     multiplier = _media_multiplier(mmm, inp)
     if ceiling is None:
         contrib = media_contribution(inp.X / inp.channel_scale, spec, ad, sat, multiplier)
     else:  # the response is proportional to the ceiling: one unit curve, scaled by the ceiling the ROAS implies
         unit = media_contribution(inp.X / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0}, multiplier)
-        sat[ceiling] = _ceiling_from_roas(mmm, inp, unit, sat)
+        sat[ceiling] = _ceiling_from_knowledge(mmm, inp, unit)
         contrib = unit * sat[ceiling]
     mmm.saturation_params, mmm.adstock_params, mmm.media_multiplier = sat, ad, multiplier
     dims = ("date", *mmm.dims, "channel")
@@ -478,12 +496,7 @@ def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
 
     lift = None
     if params.model.lift_tests is not None:
-        path = params.resolve(params.model.lift_tests)
-        if not path.exists():
-            from mmmhelpers.data import DataError
-
-            raise DataError(f"model.lift_tests: file not found: {path}")
-        lift = pd.read_csv(path)
+        lift = read_table(params.resolve(params.model.lift_tests), "model.lift_tests")
     elif params.model.lift_tests_from_truth:
         lift = simulated_lift_tests(params)
     mmm = build_model(params.model, data, lift_tests=lift, observed_weeks=observed_weeks)

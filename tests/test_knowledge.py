@@ -212,3 +212,22 @@ def test_priors_translated_into_carryover_delay_and_half_saturation_by_hand():
         share = meanings["share of the fitted target"][k]
         assert (share > 0).all() and share.sum() < 5
     assert _mean_delay(np.array([[1.0], [0.0]]))[0] == 0.0 and _mean_delay(np.array([[1.0], [1.0]]))[0] == 0.5
+
+
+def test_a_share_prior_holds_on_the_share_of_the_observed_target(data):
+    """``model.share_priors``: a channel's contribution over the data divided by the target's total is the drawn
+    share, draw by draw and in every market; a ROAS prior on another channel beside it still holds."""
+    spec = ModelSpec.model_validate({"roas_priors": {"x1": ROAS_TV},
+                                     "share_priors": {"x2": {"distribution": "Beta", "alpha": 2, "beta": 18}}})
+    mmm = build_model(spec, data)
+    prior = sample_prior(mmm, 500, seed=5).prior
+    c = prior["channel_contribution_original_scale"].sum("date").stack(sample=("chain", "draw"))
+    drawn = prior["media_share"].stack(sample=("chain", "draw")).values[0]
+    totals = data.y.sum(axis=0)  # per market (or one number)
+    np.testing.assert_allclose(c.sel(channel="x2").transpose("sample", ...).values / totals,
+                               np.broadcast_to(drawn.reshape(-1, *([1] * np.ndim(totals))), (len(drawn), *np.shape(totals))),
+                               rtol=1e-9)
+    np.testing.assert_allclose(_roas_draws(prior, data)[:, 0], prior["media_roas"].stack(sample=("chain", "draw")).values[0],
+                               rtol=1e-9)
+    with pytest.raises(ValueError, match=r"both name \['x1'\]"):
+        ModelSpec.model_validate({"roas_priors": {"x1": ROAS_TV}, "share_priors": {"x1": ROAS_TV}})
