@@ -302,7 +302,7 @@ class NextTestSpec(Strict):
     """The test the budget page values for each channel (``next_test.next_test_table``)."""
 
     weeks: int = Field(4, ge=1, le=52)  # periods the test runs
-    change: float = Field(1.0, gt=-1.0)  # spend change as a share of the channel's historical level (-1: dark)
+    change: float = Field(1.0, ge=-1.0)  # spend change as a share of the channel's historical level (-1: dark)
     se: float | None = Field(None, gt=0)  # the test's standard error (target units); None: the sales noise
 
 

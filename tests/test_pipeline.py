@@ -416,3 +416,19 @@ def test_validate_reports_bad_csv(tmp_path, capsys):
     params.write_text("case: csv\ntitle: CSV\nseed: 1\ndata: {path: sales.csv, channel_columns: [x1]}\n")
     code, _, err = in_process(capsys, "validate", str(params))
     assert code == 1 and "negative spend" in err and "sales.csv" in err
+
+
+def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
+    """ROAS and share priors and a simulated experiment through every stage: the fit page names what informs each
+    channel, the holdout and forecast predict with the ceiling the observed weeks fixed, the plan and the tests."""
+    out = tmp_path / "tiny_knowledge"
+    cli("run", str(ROOT / "tests" / "params" / "tiny_knowledge.yaml"), "--out", str(out), "--no-progress")
+    tables = out / "artifacts" / "tables"
+    evidence = pd.read_csv(tables / "roas_prior_posterior.csv").set_index("channel")["also informed by"]
+    assert evidence["x1"] == "ROAS prior, experiment" and evidence["x2"] == "share prior"
+    oos = load(out, "out_of_sample.json")
+    assert 0 <= oos["summary"]["coverage_94"] <= 1 and oos["summary"]["mape"] < 0.5
+    a = load(out, "allocation.json")
+    assert sum(r["spend_per_period"] for r in a["allocation"]) == pytest.approx(8000, rel=1e-6) and a["held"] == []
+    tests = pd.read_csv(tables / "next_test.csv")
+    assert (tests["extra spend per period"] < 0).all() and (tests["expected lift"] < 0).all()  # go-dark tests
