@@ -26,7 +26,7 @@ from mmmhelpers.artifacts import (
 )
 from mmmhelpers.budget_page import EXTRAPOLATION_WORDS
 from mmmhelpers.config import Params
-from mmmhelpers.contributions import prior_dominated_sentence
+from mmmhelpers.contributions import prior_dominated_sentence, uninformed_channels
 from mmmhelpers.exports import load_table
 from mmmhelpers.next_test import next_test_sentence
 from mmmhelpers.report import as_percent, plain_number
@@ -94,7 +94,9 @@ def _drivers(drivers: pd.DataFrame, target: str, period: str = "week") -> str:
 
 
 def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str,
-              period: str = "week") -> str | None:
+              period: str = "week", uninformed: list[str] = ()) -> str | None:
+    """The channels' headline: the largest contribution, and the highest ROAS among the channels something pins down
+    (a ROAS that is the prior's is not a finding: the next sentence names those channels)."""
     bits = []
     if contrib is not None:
         media = contrib[contrib["kind"] == "media"].sort_values("contribution", ascending=False)
@@ -103,8 +105,9 @@ def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: s
             bits.append(f"{top.component} contributed the most: {plain_number(top.contribution)} {target} "
                         f"({_hdi(top['HDI 3%'], top['HDI 97%'])}), {top.share:.0%} of the total; it is the largest"
                         f"{_chance(top.get('P(largest)'))}")
-    if roas is not None and roas["ROAS"].notna().any():
-        best = roas.sort_values("ROAS", ascending=False).iloc[0]
+    known = None if roas is None else roas[~roas["channel"].astype(str).isin(uninformed)]
+    if known is not None and known["ROAS"].notna().any():
+        best = known.sort_values("ROAS", ascending=False).iloc[0]
         unit = cur or "currency unit"
         bits.append(f"over the data's {period}s, {best.channel} returned the most per {unit} spent: ROAS "
                     f"{plain_number(best.ROAS)} {target} per {unit} ({_hdi(best['ROAS 3%'], best['ROAS 97%'])}), the "
@@ -213,8 +216,9 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     drivers = load_table(run_dir, "drivers")
     if drivers is not None:
         points.append(("What drove " + target, _drivers(drivers, target, period)))
-    channels = _channels(load_table(run_dir, "contributions"), load_table(run_dir, "roas"), target, cur.strip(), period)
     evidence = load_table(run_dir, "roas_prior_posterior")
+    channels = _channels(load_table(run_dir, "contributions"), load_table(run_dir, "roas"), target, cur.strip(), period,
+                         uninformed_channels(evidence))
     if channels and evidence is not None and not evidence["informed"].astype(bool).all():
         channels += " " + prior_dominated_sentence(evidence)
     if channels:
