@@ -1,4 +1,4 @@
-"""``mmm-report``: run a case, validate a params file, list the cases."""
+"""``mmm-report``: run a case, validate a params file, list the cases, write the params schema."""
 
 from __future__ import annotations
 
@@ -61,6 +61,21 @@ def _list(folder: str) -> int:
     return 0
 
 
+def _schema(out: str | None) -> int:
+    """The params JSON Schema, to a file or stdout."""
+    import json
+
+    from mmmhelpers.config import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out:
+        Path(out).write_text(text)
+        print(f"wrote {out}: point your editor's YAML language server at it (see README)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _batch(args) -> int:
     """Several cases through the executor; a summary table; exit 1 if any case failed."""
     from mmmhelpers.batch import case_files, run_batch, summary_table
@@ -99,12 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("params")
     ls = sub.add_parser("list", help="the cases in params/")
     ls.add_argument("--dir", default="params")
+    sc = sub.add_parser("schema", help="the params files' JSON Schema (for editors)")
+    sc.add_argument("--out", help="write it to this file (default: print it)")
     args = parser.parse_args(argv)
 
     if args.command == "validate":
         return _validate(args.params)
     if args.command == "list":
         return _list(args.dir)
+    if args.command == "schema":
+        return _schema(args.out)
     if len(args.params) > 1 or Path(args.params[0]).is_dir():
         return _batch(args)
     return _run(args)

@@ -11,14 +11,14 @@ import hashlib
 import types
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
 from mmmhelpers.registry import ADSTOCK_PARAMS, GENERATOR_PANEL_DIMS, MODEL_PRIOR_NAMES, SATURATION_CEILING, SATURATION_PARAMS
 
-__all__ = ["Params", "ParamsError", "load_params", "params_hash", "quick"]
+__all__ = ["Params", "ParamsError", "load_params", "params_hash", "quick", "json_schema"]
 
 # The kinds a params file may name are the keys of their registries (one source of truth each).
 AdstockKind = Literal[tuple(ADSTOCK_PARAMS)]  # type: ignore[valid-type]
@@ -287,7 +287,9 @@ class MultiObjectiveSpec(Strict):
     """Several targets, one budget: maximize the sum of some targets' responses subject to another's
     (``constraint``), and trace the trade-off between the two (the Pareto frontier)."""
 
-    maximize: list[str]  # targets whose responses are added up (one name: that target alone)
+    # targets whose responses are added up (one name: that target alone; the schema says both forms)
+    maximize: Annotated[list[str], WithJsonSchema({"anyOf": [{"type": "string"},
+                                                             {"type": "array", "items": {"type": "string"}}]})]
     constraint: ResponseFloorSpec | None = None
     frontier_points: int = Field(20, ge=0, le=200)  # points of the frontier (0: none); needs a constraint
     spend: Literal["auto", "shared", "per_target"] = "auto"  # one spend per channel for all targets, or per target
@@ -775,3 +777,12 @@ def quick(params: Params) -> Params:
 def params_hash(path: str | Path) -> str:
     """sha256 of the params file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def json_schema() -> dict:
+    """The params files' JSON Schema (``mmm-report schema``): editors with a YAML language server complete and check
+    a params file against it as it is typed. The checks that need the data (channels, dates) stay in ``validate``."""
+    schema = Params.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mmm-report params"
+    return schema

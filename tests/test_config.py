@@ -228,3 +228,39 @@ def test_sbc_fit_changes_are_checked_and_applied(tmp_path):
     assert params.for_sbc().fit.draws == 50 and params.for_sbc().fit.chains == 2 and params.fit.draws == 1000
     with pytest.raises(ParamsError, match=r"recovery\.sbc\.fit\.chanes"):
         load_params(write(tmp_path, BASE + "recovery: {sbc: {draws: 10, fit: {chanes: 2}}}\n"))
+
+
+def test_the_json_schema_accepts_every_shipped_params_file_and_rejects_a_misspelled_key():
+    import datetime
+
+    import jsonschema
+    import yaml
+    from shipped import shipped_params
+
+    from mmmhelpers.config import json_schema
+
+    def as_json(v):  # YAML reads dates as dates; an editor's language server sees the text
+        if isinstance(v, dict):
+            return {k: as_json(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [as_json(x) for x in v]
+        return v.isoformat() if isinstance(v, datetime.date) else v
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    files = [*shipped_params(), *sorted((Path(__file__).parent / "params").glob("*.yaml"))]
+    for path in files:
+        errors = [e.message for e in validator.iter_errors(as_json(yaml.safe_load(Path(path).read_text())))]
+        assert not errors, f"{path}: {errors[:2]}"
+    bad = as_json(yaml.safe_load(Path(files[0]).read_text()))
+    bad["model"]["adstok"] = {"type": "geometric"}
+    assert any("adstok" in e.message for e in validator.iter_errors(bad))
+
+
+def test_the_shipped_schema_file_is_current():
+    """``params.schema.json`` (for editors, no command needed) is what ``mmm-report schema`` writes today."""
+    import json
+
+    from mmmhelpers.config import json_schema
+
+    shipped = json.loads((Path(__file__).resolve().parent.parent / "params.schema.json").read_text())
+    assert shipped == json_schema(), "run: mmm-report schema --out params.schema.json"
