@@ -1,4 +1,4 @@
-"""``mmm-report``: run a case, validate a params file, list the cases, write the params schema."""
+"""``mmm-report``: run a case, validate a params file, list the cases, start a case from a CSV, write the schema."""
 
 from __future__ import annotations
 
@@ -76,6 +76,25 @@ def _schema(out: str | None) -> int:
     return 0
 
 
+def _new(name: str, data: str, folder: str) -> int:
+    """Write a params file for a CSV, say what was detected and what is a guess."""
+    from mmmhelpers.data import DataError
+    from mmmhelpers.new_case import write_new_case
+
+    try:
+        out, d = write_new_case(name, data, folder)
+    except (DataError, ValueError, FileExistsError) as err:
+        print(f"mmm-report new: {err}", file=sys.stderr)
+        return 1
+    dims = f"markets in {', '.join(d.dims)} ({d.markets})" if d.dims else "one market"
+    print(f"wrote {out}: {d.n_dates} {d.period}s ({d.date_column}), {dims}, target {d.target}, channels "
+          f"{', '.join(d.channels)}, controls {', '.join(d.controls) or 'none'}")
+    for what, why in d.guesses.items():
+        print(f"  guessed {what}: {why}")
+    print(f"next: mmm-report validate {out}, then mmm-report run {out}")
+    return 0
+
+
 def _batch(args) -> int:
     """Several cases through the executor; a summary table; exit 1 if any case failed."""
     from mmmhelpers.batch import case_files, run_batch, summary_table
@@ -114,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("params")
     ls = sub.add_parser("list", help="the cases in params/")
     ls.add_argument("--dir", default="params")
+    nw = sub.add_parser("new", help="a params file for a CSV: columns, frequency and markets detected")
+    nw.add_argument("name", help="the case's name (its report folder)")
+    nw.add_argument("--data", required=True, help="the CSV: one row per date (and market)")
+    nw.add_argument("--dir", default="params", help="where to write <name>.yaml (default params/)")
     sc = sub.add_parser("schema", help="the params files' JSON Schema (for editors)")
     sc.add_argument("--out", help="write it to this file (default: print it)")
     args = parser.parse_args(argv)
@@ -124,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         return _list(args.dir)
     if args.command == "schema":
         return _schema(args.out)
+    if args.command == "new":
+        return _new(args.name, args.data, args.dir)
     if len(args.params) > 1 or Path(args.params[0]).is_dir():
         return _batch(args)
     return _run(args)
