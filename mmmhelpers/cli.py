@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "entry"]
 
 
 def _validate(path: str) -> int:
@@ -178,5 +179,21 @@ def _run(args) -> int:
     return 0
 
 
+def entry() -> None:
+    """The ``mmm-report`` command: :func:`main`, and after Ctrl-C (exit code 130) leave at once. The kernels are killed
+    and the staging folder removed by then; a thread still inside a library (a kernel start in a thread pool) must
+    not hold the exit: interpreter shutdown joins such threads."""
+    try:
+        code = main()
+    except BrokenPipeError:  # output piped into a reader that stopped (| head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -98,7 +98,8 @@ def _as_in_a_terminal() -> None:
 def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float] = (0.0, 0.0), timeout: float = 900):
     """Start ``mmm-report run tiny.yaml --out out``; once ``stage`` runs in a kernel, wait a random delay,
     send SIGINT. Returns (exit code, stdout, stderr, the kernel processes it had, seconds to exit)."""
-    proc = subprocess.Popen([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT,
+                            env={**env, "PYTHONFAULTHANDLER": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_as_in_a_terminal)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -119,7 +120,12 @@ def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float
         assert proc.poll() is None, f"the run ended before the interrupt: {stdout}"
         proc.send_signal(signal.SIGINT)
         t0 = time.monotonic()
-        proc.wait(timeout=120)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:  # say where it hangs: every thread's stack (PYTHONFAULTHANDLER, SIGABRT)
+            proc.send_signal(signal.SIGABRT)
+            time.sleep(5)
+            raise AssertionError(f"no exit 120 s after Ctrl-C\nstdout: {stdout}\nstderr: {proc.stderr.read()}") from None
         seconds = time.monotonic() - t0
         err = proc.stderr.read()
     finally:
