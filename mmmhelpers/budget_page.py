@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from mmmhelpers.artifacts import Allocation, cell_label
+from mmmhelpers.intervals import as_probability
 from mmmhelpers.report import plain_number
 
 __all__ = ["allocation_headline", "where_money_moves", "plan_table", "target_sentence", "alternatives_table",
@@ -55,14 +56,14 @@ def allocation_headline(alloc: Allocation, currency: str = "", target_label: str
             f"split ({alloc.gain:+.1%}).").replace("for  ", "for ")
     if gain is not None:
         text += (f" Paired draw by draw, the gain is {gain.mean:,.0f} ({_hdi(gain)}); the optimal plan wins in "
-                 f"{gain.prob_positive:.0%} of posterior draws.")
+                 f"{as_probability(gain.prob_positive)} of posterior draws.")
         if gain.held_out and alloc.initial.gain_in_sample is not None:
             text += (f" Both are {HELD_OUT_WORDS}; scored on the draws that chose it, the gain would read "
-                     f"{alloc.initial.gain_in_sample.mean:,.0f} ({alloc.initial.gain_in_sample.prob_positive:.0%}), "
+                     f"{alloc.initial.gain_in_sample.mean:,.0f} ({as_probability(alloc.initial.gain_in_sample.prob_positive)}), "
                      "optimistic by construction.")
     if alloc.equal is not None and alloc.equal.gain is not None:
         g = alloc.equal.gain
-        text += f" Against an equal split it gains {g.mean:,.0f} ({_hdi(g)}; wins in {g.prob_positive:.0%} of draws)."
+        text += f" Against an equal split it gains {g.mean:,.0f} ({_hdi(g)}; wins in {as_probability(g.prob_positive)} of draws)."
     if alloc.window is not None:
         text += f"\n\n**Window:** {alloc.window.description}"
         if alloc.response_window is not None and alloc.response_tail is not None:

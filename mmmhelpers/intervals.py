@@ -5,7 +5,7 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 
-__all__ = ["HDI_PROB", "hdi", "mean_hdi"]
+__all__ = ["HDI_PROB", "hdi", "mean_hdi", "as_probability"]
 
 HDI_PROB = 0.94  # pymc-marketing's and arviz's default; the pages' "94% HDI", tables' "3%" and "97%"
 
@@ -20,3 +20,15 @@ def mean_hdi(draws) -> tuple[float, float, float]:
     """Mean and 94% HDI of a 1-D sample: ``(mean, low, high)``."""
     lo, hi = hdi(draws)
     return float(np.mean(draws)), lo, hi
+
+
+def as_probability(p: float) -> str:
+    """A probability estimated from posterior draws, in words a client can quote: a whole percent, but never 0% or
+    100% (a finite number of draws cannot show certainty): ``<1%`` and ``>99%`` at the ends."""
+    if p != p:  # NaN
+        return "–"
+    if p > 0.99:
+        return ">99%"
+    if p < 0.01:
+        return "<1%"
+    return f"{p:.0%}"

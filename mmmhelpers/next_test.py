@@ -24,6 +24,7 @@ from scipy.stats import norm
 
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
+from mmmhelpers.intervals import as_probability
 
 __all__ = ["preposterior_value", "decision_value", "TestDesign", "next_test_table", "next_test_sentence"]
 
@@ -152,4 +153,5 @@ def next_test_sentence(table: pd.DataFrame, target_label: str = "") -> str:
     return (f"A {int(top['weeks'])}-week test on {top['channel']} ({_test_words(top)}) would settle "
             f"{top['share of EVPI']:.0%} of the decision's remaining risk: it is worth "
             f"{top['EVSI']:,.0f}{units} in expected response over the plan, of {top['EVPI']:,.0f}{units} that "
-            f"perfect knowledge would be worth, and changes the plan with probability {top['P(changes the plan)']:.0%}.")
+            f"perfect knowledge would be worth, and changes the plan with probability "
+            f"{as_probability(top['P(changes the plan)'])}.")

@@ -28,6 +28,7 @@ from mmmhelpers.budget_page import EXTRAPOLATION_WORDS
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import prior_dominated_sentence, uninformed_channels
 from mmmhelpers.exports import load_table
+from mmmhelpers.intervals import as_probability
 from mmmhelpers.next_test import next_test_sentence
 from mmmhelpers.report import as_percent, plain_number
 from mmmhelpers.truth import truth_sentence
@@ -128,7 +129,7 @@ def _plan(alloc: Allocation, target: str, cur: str, period: str = "week") -> str
     text = (f"For {cur}{plain_number(alloc.budget_per_period)} per {period} over {alloc.num_periods} {period}s, the "
             f"recommended split ({'; '.join(moves) or 'the historical split is already optimal'}) adds an expected "
             f"{plain_number(g.mean)} {target} over the historical split ({_hdi(*g.hdi_94)}); it does better in "
-            f"{g.prob_positive:.0%} of the posterior draws{' not used to choose it' if g.held_out else ''}.")
+            f"{as_probability(g.prob_positive)} of the posterior draws{' not used to choose it' if g.held_out else ''}.")
     if alloc.extrapolation_allowed:
         text += f" {EXTRAPOLATION_WORDS}"
     if g.prob_positive < 0.8:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mmmhelpers.config import ModelSpec, Params
+from mmmhelpers.intervals import as_probability
 
 if TYPE_CHECKING:  # the compute stack loads only when a plan is judged (the summary reads the sentence alone)
     import xarray as xr
@@ -74,7 +75,7 @@ def truth_sentence(judged: pd.DataFrame, target_label: str = "") -> str:
     units = f" {target_label}" if target_label else ""
     wins = r["true gain"] > 0
     claim = (f"The page claims a gain of {r['claimed gain']:,.0f}{units} (94% HDI {r['claimed 3%']:,.0f} to "
-             f"{r['claimed 97%']:,.0f}, P(gain > 0) = {r['claimed P(gain > 0)']:.0%}).")
+             f"{r['claimed 97%']:,.0f}, P(gain > 0) = {as_probability(r['claimed P(gain > 0)'])}).")
     truth = (f"Under the true response the plan {'gains' if wins else 'loses'} {abs(r['true gain']):,.0f}{units}; "
              f"the true optimum gains {r['true optimum gain']:,.0f}")
     share = (f", so the plan captures {r['share of the true optimum']:.0%} of it." if np.isfinite(

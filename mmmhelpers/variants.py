@@ -22,7 +22,7 @@ from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
 from mmmhelpers.fit import diagnostics, sample, scalar_parameters
-from mmmhelpers.intervals import HDI_PROB
+from mmmhelpers.intervals import HDI_PROB, as_probability
 from mmmhelpers.model import MMM, model_for
 from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
@@ -153,8 +153,9 @@ def robustness_sentence(table: pd.DataFrame) -> str:
     weak = table[table["P(gain > 0)"] < LIKELY]
     lo, hi = table["P(gain > 0)"].min(), table["P(gain > 0)"].max()
     if weak.empty:
-        return (f"The plan wins under every model of the case (P(gain > 0) from {lo:.0%} to {hi:.0%}): the win does "
+        return (f"The plan wins under every model of the case (P(gain > 0) from {as_probability(lo)} to "
+                f"{as_probability(hi)}): the win does "
                 "not rest on one model's assumptions.")
-    names = ", ".join(f"{r['model']} ({r['P(gain > 0)']:.0%})" for _, r in weak.iterrows())
+    names = ", ".join(f"{r['model']} ({as_probability(r['P(gain > 0)'])})" for _, r in weak.iterrows())
     return (f"The win is not robust: under {names} the plan is not likely to beat the historical split "
             f"(P(gain > 0) below {LIKELY:.0%}); it rests on the assumptions the other models make.")

@@ -13,3 +13,10 @@ def test_the_94_hdi_of_a_uniform_grid_is_its_shortest_94_percent_window():
     skewed = np.r_[np.zeros(900), np.linspace(1, 100, 100)]  # 90% of the mass at 0: the HDI starts there
     mean, lo, hi = mean_hdi(skewed)
     assert lo == 0.0 and hi == pytest.approx(np.sort(skewed)[940]) and mean == pytest.approx(skewed.mean())
+
+
+def test_a_probability_from_draws_is_never_certain_in_words():
+    from mmmhelpers.intervals import as_probability
+
+    assert [as_probability(p) for p in (0.0, 0.005, 0.01, 0.42, 0.99, 0.994, 0.9975, 1.0)] == \
+        ["<1%", "<1%", "1%", "42%", "99%", ">99%", ">99%", ">99%"]
