@@ -150,7 +150,11 @@ def test_executive_summary_numbers_equal_the_artifacts(report):
     g = load(out, "allocation.json")["initial"]["gain"]
     assert f"adds an expected {plain_number(g['mean'])} " in page
     assert f"94% HDI {plain_number(g['hdi_94'][0])} to {plain_number(g['hdi_94'][1])}" in page
-    assert f"does better in {g['prob_positive']:.0%} of the posterior draws" in page
+    import html
+
+    from mmmhelpers.intervals import as_probability
+
+    assert html.escape(f"does better in {as_probability(g['prob_positive'])} of the posterior draws") in page
     oos = load(out, "out_of_sample.json")["summary"]
     assert f"off by {oos['mape']:.1%} on average" in page and f"{oos['coverage_94']:.0%} of the weeks" in page
     for row in pd.read_csv(out / "artifacts" / "tables" / "drivers.csv").to_dict("records"):
