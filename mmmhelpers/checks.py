@@ -200,12 +200,9 @@ def _experiment_problems(params: Params, data: MMMData) -> list[str]:
 
 def _roas_prior_problems(params: Params, data: MMMData) -> list[str]:
     """ROAS and share priors name channels of the data."""
-    problems = []
-    for key in ("roas_priors", "share_priors"):
-        unknown = sorted(set(getattr(params.model, key)) - set(data.channels))
-        if unknown:
-            problems.append(f"model.{key}: unknown channels {unknown} (known: {data.channels})")
-    return problems
+    from mmmhelpers.model import unknown_prior_channels
+
+    return [f"{where}: {problem}" for where, problem in unknown_prior_channels(params.model, data.channels)]
 
 
 def check_warnings(params: Params, data: MMMData) -> list[str]:

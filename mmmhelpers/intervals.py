@@ -5,9 +5,10 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 
-__all__ = ["HDI_PROB", "hdi", "mean_hdi", "as_probability"]
+__all__ = ["HDI_PROB", "LIKELY", "hdi", "mean_hdi", "as_probability"]
 
 HDI_PROB = 0.94  # pymc-marketing's and arviz's default; the pages' "94% HDI", tables' "3%" and "97%"
+LIKELY = 0.8  # P(gain > 0) from which a page calls a plan's win likely (below it: a hypothesis to test)
 
 
 def hdi(draws) -> list[float]:

@@ -23,7 +23,8 @@ from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, 
 from mmmhelpers.registry import SATURATION_CEILING
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
 
-__all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_for", "model_graph", "scales"]
+__all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_for", "model_graph", "scales",
+           "unknown_prior_channels"]
 
 WEEKS_PER_YEAR = 365.25 / 7  # the time index is in weeks (daily data too)
 
@@ -308,6 +309,17 @@ def _stacked_prior(mmm: MMM, kind: str, channels: list[str]):
     return create(name, prior, tuple(stacked["dims"]))
 
 
+def unknown_prior_channels(spec: ModelSpec, channels: list[str]) -> list[tuple[str, str]]:
+    """``(field, problem)`` for each of ``model.roas_priors`` and ``model.share_priors`` that names channels the data
+    do not have (``validate`` lists them; building the model refuses the first)."""
+    out = []
+    for key in ("roas_priors", "share_priors"):
+        unknown = sorted(set(getattr(spec, key)) - set(channels))
+        if unknown:
+            out.append((f"model.{key}", f"unknown channels {unknown} (known: {channels})"))
+    return out
+
+
 def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit):
     """The saturation's ceiling ``(*panel, channel)`` with ``model.roas_priors`` and ``model.share_priors``
     honoured exactly over the observed weeks (``unit``: each channel's contribution with ceiling one).
@@ -318,10 +330,9 @@ def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit):
     them divided by the observed target is the draw. Predictions on longer data keep both: the observed weeks are
     the same (``train_mask``). The other channels keep the ceiling's own prior, over ``free_channel``."""
     channels, spec = mmm.data.channels, mmm.spec
-    for key in ("roas_priors", "share_priors"):
-        unknown = sorted(set(getattr(spec, key)) - set(channels))
-        if unknown:
-            raise PriorError(f"model.{key}", f"unknown channels {unknown} (known: {channels})")
+    problems = unknown_prior_channels(spec, channels)
+    if problems:
+        raise PriorError(*problems[0])
     name = SATURATION_CEILING[spec.saturation.type]
     mask = inp.train_mask[(slice(None),) + (None,) * (len(mmm.dims) + 1)]
     unit_sum = (unit * mask).sum(axis=0)  # (*panel, channel)
@@ -363,7 +374,7 @@ def _media(mmm: MMM, inp: Inputs):
     multiplier = _media_multiplier(mmm, inp)
     if ceiling is None:
         contrib = media_contribution(inp.X / inp.channel_scale, spec, ad, sat, multiplier)
-    else:  # the response is proportional to the ceiling: one unit curve, scaled by the ceiling the ROAS implies
+    else:  # the response is proportional to the ceiling: one unit curve, scaled by the ceiling the prior implies
         unit = media_contribution(inp.X / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0}, multiplier)
         sat[ceiling] = _ceiling_from_knowledge(mmm, inp, unit)
         contrib = unit * sat[ceiling]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from mmmhelpers.config import ObjectiveSpec
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, cell_labels
-from mmmhelpers.optimize import Plan, ResponseConstraint, hdi94, optimize_budget
+from mmmhelpers.optimize import Plan, ResponseConstraint, hdi94, optimize_budget, plan_response_model
 from mmmhelpers.response import PlanCells, ResponseModel
 
 __all__ = ["JointResponse", "JointPlan", "TargetConstraint", "ConstrainedOptimum", "ParetoFront", "best_for",
@@ -431,17 +431,14 @@ def case_joint(params, run_dir) -> tuple[JointResponse, dict[str, np.ndarray]]:
     """Every target's compiled response on the case's window, joined by the case's spend layout; with each
     target's total spend per cell over the data (for the historical split)."""
     from mmmhelpers import artifacts
-    from mmmhelpers.response import response_model
-    from mmmhelpers.seeds import seed_for
     from mmmhelpers.targets import target_home
 
     opt = params.optimization
     dirs = {t.name: target_home(params, run_dir, t.name) for t in params.targets}
     fits = {n: (artifacts.load_data(d), artifacts.load_idata(d)) for n, d in dirs.items()}
     n_draws = min([opt.draws, *(i.posterior.sizes["chain"] * i.posterior.sizes["draw"] for _, i in fits.values())])
-    models = {n: response_model(params.for_target(n).model, data, idata, opt.num_periods, n_draws=n_draws,
-                                seed=seed_for(params.seed, "optimize"), objective_window=opt.objective_window,
-                                carryover_history=opt.carryover_history) for n, (data, idata) in fits.items()}
+    models = {n: plan_response_model(params, data, idata, model=params.for_target(n).model, n_draws=n_draws)
+              for n, (data, idata) in fits.items()}
     spent = {n: data.X.reshape(data.n_dates, -1).sum(0) for n, (data, _) in fits.items()}
     if spend_layout(params) == "shared":
         return JointResponse.same_cells(models), {next(iter(spent)): next(iter(spent.values()))}

@@ -93,14 +93,11 @@ def next_test_table(params: Params, data: MMMData, idata, alloc, rm, weeks: int 
     EVSI. ``se`` defaults to the sales noise over the test and its carryover periods (an ideal test: the
     counterfactual known as well as the sales data's own noise allows)."""
     from mmmhelpers.intervals import mean_hdi
-    from mmmhelpers.optimize import optimize_budget, plan_problem, plan_spend
-    from mmmhelpers.response import draw_subset, response_model
-    from mmmhelpers.seeds import seed_for
+    from mmmhelpers.optimize import optimize_budget, plan_problem, plan_response_model, plan_spend
+    from mmmhelpers.response import draw_subset
 
     opt = params.optimization
-    test_rm = response_model(params.model, data, idata, weeks, n_draws=opt.draws,
-                             seed=seed_for(params.seed, "optimize"), objective_window="window_and_tail",
-                             carryover_history=opt.carryover_history)
+    test_rm = plan_response_model(params, data, idata, num_periods=weeks, objective_window="window_and_tail")
     assert np.array_equal(test_rm.draw_idx, rm.draw_idx), "the test's draws are the plan's"
     hist = data.X.mean(axis=0)  # (*panel, channel): the spend around the test
     base = test_rm.draws(hist)

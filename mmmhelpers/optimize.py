@@ -479,15 +479,25 @@ def held_channels(params: Params, uninformed: list[str]) -> list[str]:
     return [ch for ch in uninformed if ch not in calibrated]
 
 
+def plan_response_model(params: Params, data: MMMData, idata, model=None, num_periods: int | None = None,
+                        n_draws: int | None = None, objective_window: str | None = None) -> ResponseModel:
+    """The response model of the case's optimization section: its window and its posterior draws (the optimizer's
+    seed, so every page that scores a plan sees the same draws). ``model``, ``num_periods``, ``n_draws`` and
+    ``objective_window`` replace the section's (a variant's model, a test's weeks)."""
+    opt = params.optimization
+    return response_model(model or params.model, data, idata, num_periods or opt.num_periods,
+                          n_draws=n_draws or opt.draws, seed=seed_for(params.seed, "optimize"),
+                          objective_window=objective_window or opt.objective_window,
+                          carryover_history=opt.carryover_history)
+
+
 def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -> tuple[Allocation, ResponseModel]:
     """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``).
 
     ``uninformed``: channels whose ROAS the data left at its prior (``contributions.roas_prior_posterior``); held at
     their historical spend (``held_channels``)."""
     opt = params.optimization
-    rm = response_model(params.model, data, idata, opt.num_periods, n_draws=opt.draws,
-                        seed=seed_for(params.seed, "optimize"), objective_window=opt.objective_window,
-                        carryover_history=opt.carryover_history)
+    rm = plan_response_model(params, data, idata)
     held_names = held_channels(params, list(uninformed))
     held = np.broadcast_to(np.isin(rm.channels, held_names), rm.shape) if held_names else None
     initial = history_split(data, opt.budget)

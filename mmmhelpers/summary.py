@@ -28,7 +28,7 @@ from mmmhelpers.budget_page import EXTRAPOLATION_WORDS
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import prior_dominated_sentence, uninformed_channels
 from mmmhelpers.exports import load_table
-from mmmhelpers.intervals import as_probability
+from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.next_test import next_test_sentence
 from mmmhelpers.report import as_percent, plain_number
 from mmmhelpers.truth import truth_sentence
@@ -132,7 +132,7 @@ def _plan(alloc: Allocation, target: str, cur: str, period: str = "week") -> str
             f"{as_probability(g.prob_positive)} of the posterior draws{' not used to choose it' if g.held_out else ''}.")
     if alloc.extrapolation_allowed:
         text += f" {EXTRAPOLATION_WORDS}"
-    if g.prob_positive < 0.8:
+    if g.prob_positive < LIKELY:
         text += " That is not a confident win: treat the reallocation as a hypothesis to test, not a decision."
     return text
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mmmhelpers.config import ModelSpec, Params
-from mmmhelpers.intervals import as_probability
+from mmmhelpers.intervals import LIKELY, as_probability
 
 if TYPE_CHECKING:  # the compute stack loads only when a plan is judged (the summary reads the sentence alone)
     import xarray as xr
@@ -82,6 +82,6 @@ def truth_sentence(judged: pd.DataFrame, target_label: str = "") -> str:
         r["share of the true optimum"]) else ".")
     honest = ("The true gain lies inside the claimed interval." if r["true gain inside the claimed HDI"] else
               "The true gain lies outside the claimed interval: the claim is not honest here.")
-    if not wins and r["claimed P(gain > 0)"] >= 0.8:
+    if not wins and r["claimed P(gain > 0)"] >= LIKELY:
         honest += " The page called a losing plan likely to win."
     return f"{claim} {truth}{share} {honest}"

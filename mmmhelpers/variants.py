@@ -22,7 +22,7 @@ from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
 from mmmhelpers.fit import diagnostics, sample, scalar_parameters
-from mmmhelpers.intervals import HDI_PROB, as_probability
+from mmmhelpers.intervals import HDI_PROB, LIKELY, as_probability
 from mmmhelpers.model import MMM, model_for
 from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
@@ -127,25 +127,18 @@ def published_models(variants: list[Fitted]) -> dict[str, tuple]:
 def plan_under_variants(params: Params, data: MMMData, alloc, variants: list[Fitted]) -> pd.DataFrame:
     """The recommended plan's paired gain over the historical split under every model of the case: the main model's
     (held out, from ``allocation.json``) and each variant's posterior (mean, 94% HDI, P(gain > 0))."""
-    from mmmhelpers.optimize import paired_gain, plan_spend
-    from mmmhelpers.response import response_model
+    from mmmhelpers.optimize import paired_gain, plan_response_model, plan_spend
 
-    opt = params.optimization
-    g = alloc.initial.gain
-    rows = [{"model": "main model", "gain": g.mean, "gain 3%": g.hdi_94[0], "gain 97%": g.hdi_94[1],
-             "P(gain > 0)": g.prob_positive}]
+    def row(model: str, g) -> dict:
+        return {"model": model, "gain": g.mean, "gain 3%": g.hdi_94[0], "gain 97%": g.hdi_94[1],
+                "P(gain > 0)": g.prob_positive}
+
+    rows = [row("main model", alloc.initial.gain)]
     for v in variants:
-        spec = params.variant(v.name).model
-        rm = response_model(spec, data, v.idata, opt.num_periods, n_draws=opt.draws,
-                            seed=seed_for(params.seed, "optimize"), objective_window=opt.objective_window,
-                            carryover_history=opt.carryover_history)
-        gv = paired_gain(rm.draws(plan_spend(rm, alloc)), rm.draws(plan_spend(rm, alloc, "historical")))
-        rows.append({"model": v.label, "gain": gv.mean, "gain 3%": gv.hdi_94[0], "gain 97%": gv.hdi_94[1],
-                     "P(gain > 0)": gv.prob_positive})
+        rm = plan_response_model(params, data, v.idata, model=params.variant(v.name).model)
+        rows.append(row(v.label, paired_gain(rm.draws(plan_spend(rm, alloc)),
+                                             rm.draws(plan_spend(rm, alloc, "historical")))))
     return pd.DataFrame(rows)
-
-
-LIKELY = 0.8  # P(gain > 0) from which the page calls a win likely
 
 
 def robustness_sentence(table: pd.DataFrame) -> str:
