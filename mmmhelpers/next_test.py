@@ -78,10 +78,16 @@ class TestDesign:
     se: float
 
 
+class NoTestNoise(ValueError):
+    """The model gives no sales noise to size a test's standard error with: the params must state it."""
+
+
 def _sales_noise(idata, data: MMMData) -> float:
     """The sales data's noise per period, summed over markets (target units): the likelihood's sigma."""
     if "y_sigma" not in idata.posterior:
-        return float("nan")
+        raise NoTestNoise("The next-test table is not computed: the model's likelihood has no `sigma` to size a "
+                          "test's standard error with. Set `optimization.next_test.se` (the test's standard error, "
+                          "in target units) in the params.")
     sigma = idata.posterior["y_sigma"].mean(("chain", "draw")) * idata.constant_data["target_scale"]
     return float(np.sqrt(np.sum(np.broadcast_to(sigma.values, data.y.shape[1:]) ** 2)))
 

@@ -130,10 +130,15 @@ if alloc is not None and (alloc.constraints or alloc.target):
 # value of sample information, over the posterior draws as truths).
 
 # %%
-from mmmhelpers.next_test import next_test_sentence, next_test_table
+from mmmhelpers.next_test import NoTestNoise, next_test_sentence, next_test_table
 
+tests = None
 if alloc is not None and opt.multi_objective is None:
-    tests = next_test_table(params, data, idata, alloc, rm, **opt.next_test.model_dump())
+    try:
+        tests = next_test_table(params, data, idata, alloc, rm, **opt.next_test.model_dump())
+    except NoTestNoise as why:
+        display(md(str(why)))
+if tests is not None:
     save_table(run_dir, "next_test", tests)
     display(md(next_test_sentence(tests, params.report.target_label)))
     display(table(tests.drop(columns="EVPI"), percent=("share of EVPI", "P(changes the plan)"),
