@@ -350,8 +350,18 @@ def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:
                      [("media_temporal", params.model.time_varying_media),
                       ("intercept", params.model.time_varying_intercept)]}
             parts.append(truth_from_csv(path, params.data, data, links))
-        return data, (xr.merge(parts) if parts else None)
-    return simulate(params.simulate, seed_for(params.seed, "simulate"))
+        out = data, (xr.merge(parts) if parts else None)
+    else:
+        out = simulate(params.simulate, seed_for(params.seed, "simulate"))
+    _pages_say_the_period(out[0])
+    return out
+
+
+def _pages_say_the_period(data: MMMData) -> None:
+    """The pages' period word from the data unless ``report.period`` names it (``plots.period_from``)."""
+    from mmmhelpers.plots import period_from
+
+    period_from(data)
 
 
 def save_data(run_dir: str | Path, data: MMMData, truth: xr.Dataset | None) -> None:
@@ -370,8 +380,10 @@ def load_data(run_dir: str | Path) -> MMMData:
     out = artifacts_dir(run_dir)
     roles = json.loads((out / DATA_COLUMNS).read_text())
     df = pd.read_csv(out / DATA_CSV)
-    return from_frame(df, channels=roles["channel_columns"], controls=roles["control_columns"], dims=roles["dims"],
+    data = from_frame(df, channels=roles["channel_columns"], controls=roles["control_columns"], dims=roles["dims"],
                       date_column=roles["date_column"], target_column=roles["target_column"], source=str(out / DATA_CSV))
+    _pages_say_the_period(data)
+    return data
 
 
 def load_truth(run_dir: str | Path) -> xr.Dataset | None:

@@ -70,13 +70,14 @@ def _drop_channel(params: Params) -> str:
     return "remove it from data.channel_columns" if params.data.path is not None else "check simulate.true_params"
 
 
-def _weeks_problems(params: Params, n: int) -> list[str]:
-    """Enough weeks for the model, and for the earliest out-of-sample fold to train on."""
+def _weeks_problems(params: Params, n: int, unit: str = "week") -> list[str]:
+    """Enough periods (``unit``: the data's day, week or month) for the model, and for the earliest out-of-sample
+    fold to train on."""
     l_max = params.model.adstock.l_max
     need = max(MIN_WEEKS, 2 * l_max)
     if n < need:
-        more = "data.path: give more weeks" if params.data.path is not None else "raise simulate.n_weeks"
-        return [f"{_source(params)}: {n} weeks are too few for this model: it needs at least {need} "
+        more = f"data.path: give more {unit}s" if params.data.path is not None else "raise simulate.n_weeks"
+        return [f"{_source(params)}: {n} {unit}s are too few for this model: it needs at least {need} "
                 f"(max({MIN_WEEKS}, 2 × model.adstock.l_max {l_max})); {more} or lower model.adstock.l_max"]
     oos = params.out_of_sample
     h, r = oos.holdout_weeks, oos.rolling_origins
@@ -86,8 +87,8 @@ def _weeks_problems(params: Params, n: int) -> list[str]:
         return []
     fits = (n - need) // h - 1  # the most rolling origins that leave enough weeks
     hint = f" (with holdout_weeks {h}, at most rolling_origins {fits} fits)" if fits >= 0 else ""
-    return [f"out_of_sample: holdout_weeks {h} × (1 + rolling_origins {r}) = {h * (1 + r)} of the {n} weeks "
-            f"leaves {train} weeks to fit the earliest fold on; it needs at least {need} (max({MIN_WEEKS}, "
+    return [f"out_of_sample: holdout_weeks {h} × (1 + rolling_origins {r}) = {h * (1 + r)} of the {n} {unit}s "
+            f"leaves {train} {unit}s to fit the earliest fold on; it needs at least {need} (max({MIN_WEEKS}, "
             f"2 × model.adstock.l_max {l_max}, 2 × holdout_weeks {h})): lower out_of_sample.holdout_weeks or "
             f"out_of_sample.rolling_origins{hint}"]
 
@@ -96,13 +97,13 @@ def data_problems(params: Params, data: MMMData) -> list[str]:
     """What the model needs of valid data, each problem naming the field, the value and the panel cell:
     enough weeks (for the fit and the out-of-sample folds), channels that spend, vary, and can be told apart,
     a target that varies."""
-    problems = _weeks_problems(params, data.n_dates)
+    problems = _weeks_problems(params, data.n_dates, data.period)
     n, cells, X = data.n_dates, _cells(data), data.X
     single = not data.panel
     for k, ch in enumerate(data.channels):
         if not X[..., k].any():
             where = "" if single else " of every cell"
-            problems.append(f"channel {ch!r} never spends (all {n} weeks{where} are 0): {_drop_channel(params)}")
+            problems.append(f"channel {ch!r} never spends (all {n} {data.period}s{where} are 0): {_drop_channel(params)}")
             continue
         for idx, cell in cells:
             x = X[(slice(None), *idx, k)]
@@ -118,7 +119,7 @@ def data_problems(params: Params, data: MMMData) -> list[str]:
     for idx, cell in cells:
         y = data.y[(slice(None), *idx)]
         if np.ptp(y) == 0:
-            problems.append(f"target {data.target_column!r} is constant{cell} ({y[0]:,.6g} in all {n} weeks): "
+            problems.append(f"target {data.target_column!r} is constant{cell} ({y[0]:,.6g} in all {n} {data.period}s): "
                             f"there is nothing to explain" +
                             ("; check data.target_column" if params.data.path is not None else ""))
     return problems
@@ -144,9 +145,9 @@ def _collinear(data: MMMData, cells: list[tuple[tuple, str]]) -> list[str]:
             continue
         ca, cb = data.channels[a], data.channels[b]
         if not data.panel:
-            how = f"correlation {hits[0][1]:.3f} over {data.n_dates} weeks"
+            how = f"correlation {hits[0][1]:.3f} over {data.n_dates} {data.period}s"
         else:
-            how = f"correlation over {data.n_dates} weeks" + ",".join(f"{cell} {r:.3f}" for cell, r in hits)
+            how = f"correlation over {data.n_dates} {data.period}s" + ",".join(f"{cell} {r:.3f}" for cell, r in hits)
         problems.append(f"channels {ca!r} and {cb!r} move together ({how}; above {CORR_MAX:g}): the model cannot "
                         f"split their effects; merge them into one column or calibrate one (model.experiments, "
                         f"model.roas_priors or model.lift_tests)")
@@ -220,12 +221,12 @@ def data_warnings(params: Params, data: MMMData) -> list[str]:
         for idx, cell in _cells(data):
             weeks = int(np.count_nonzero(data.X[(slice(None), *idx, k)]))
             if weeks == 0 and data.X[..., k].any():
-                warnings.append(f"channel {ch!r} never spends{cell} (all {n} weeks are 0): that cell contributes "
+                warnings.append(f"channel {ch!r} never spends{cell} (all {n} {data.period}s are 0): that cell contributes "
                                 f"nothing, its effect parameters there (if per cell) stay at their prior, and the plan "
                                 f"never spends there")
             if 0 < weeks < SPARSE_SHARE * n:
-                warnings.append(f"channel {ch!r} spends in only {weeks} of {n} weeks{cell} ({weeks / n:.1%}): its "
-                                f"response curve rests on those few weeks")
+                warnings.append(f"channel {ch!r} spends in only {weeks} of {n} {data.period}s{cell} ({weeks / n:.1%}): "
+                                f"its response curve rests on those few {data.period}s")
     return _date_order_warnings(params) + warnings
 
 
@@ -321,5 +322,5 @@ def _extrapolation_warnings(params: Params, data: MMMData) -> list[str]:
     if not over:
         return []
     return [f"optimization: allow_extrapolation is true and {', '.join(over)} per period "
-            f"{'is' if len(over) == 1 else 'are'} above the data's highest total weekly spend {most:,.6g} (each "
-            f"channel's and cell's highest week, summed): the plan may rest on spend levels the data never saw"]
+            f"{'is' if len(over) == 1 else 'are'} above the data's highest total spend per period {most:,.6g} (each "
+            f"channel's and cell's highest period, summed): the plan may rest on spend levels the data never saw"]

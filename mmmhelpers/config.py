@@ -428,7 +428,7 @@ class ReportSpec(Strict):
     roas_range: tuple[float, float] | None = None  # plausible ROAS (target units per currency unit) for the review
     currency: str = ""  # e.g. EUR: put before every amount of spend in the summary
     target_label: str = "units of the target"  # what the target counts, e.g. "sales" or "new users"
-    period: Literal["day", "week", "month"] = "week"  # what one row of the data is (axis labels say "per week")
+    period: Literal["day", "week", "month"] | None = None  # what one row of the data is; None: from the data's dates
 
 
 class VariantSpec(Strict):

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["DataError", "MMMData", "from_frame", "read_table", "load_csv", "fourier_features", "fourier_modes", "max_scales"]
+__all__ = ["DataError", "MMMData", "Calendar", "calendar_of", "from_frame", "read_table", "load_csv", "fourier_features",
+           "fourier_modes", "max_scales"]
 
 
 class DataError(ValueError):
@@ -61,10 +62,13 @@ class MMMData:
     @property
     def period(self) -> str:
         """What one row of time is: ``day``, ``week``, ``month`` or ``period`` (from the median date step)."""
-        if len(self.dates) < 2:
-            return "period"
-        days = float(np.median(np.diff(self.dates.values).astype("timedelta64[D]").astype(float)))
-        return {1.0: "day", 7.0: "week"}.get(days, "month" if 28 <= days <= 31 else "period")
+        cal = calendar_of(self.dates)
+        return cal.period if cal is not None else "period"
+
+    @property
+    def calendar(self) -> Calendar:
+        """The dates' frequency (weekly when a single date says nothing)."""
+        return calendar_of(self.dates) or Calendar("week")
 
     @property
     def n_dates(self) -> int:
@@ -236,6 +240,66 @@ def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[
     return out, problems
 
 
+@dataclass(frozen=True)
+class Calendar:
+    """The data's frequency: ``day``, ``week`` or ``month`` (month starts, month ends, or one day of the month)."""
+
+    period: str  # day, week, month
+    month_end: bool = False  # monthly dates on the last day of each month
+
+    def index(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Each date's position in periods (consecutive periods differ by one)."""
+        if self.period == "month":
+            return np.asarray(dates.year * 12 + dates.month, int)
+        days = np.asarray((dates - pd.Timestamp("1970-01-05")).days, int)  # from a Monday
+        return days if self.period == "day" else days // 7
+
+    def aligned(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Whether each date falls where this calendar's dates fall (same weekday, day of month or month end) as
+        the first date."""
+        if self.period == "day" or not len(dates):
+            return np.ones(len(dates), bool)
+        if self.period == "week":
+            return np.asarray(dates.day_of_week == dates[0].day_of_week)
+        if self.month_end:
+            return np.asarray(dates.is_month_end)
+        return np.asarray(dates.day == dates[0].day)
+
+    def following(self, last: pd.Timestamp, n: int) -> pd.DatetimeIndex:
+        """The ``n`` dates after ``last``."""
+        if self.period == "month":
+            step = pd.offsets.MonthEnd(1) if self.month_end else pd.DateOffset(months=1)
+            return pd.DatetimeIndex([last + step * (k + 1) for k in range(n)])
+        days = 1 if self.period == "day" else 7
+        return pd.DatetimeIndex([last + pd.Timedelta(days=days * (k + 1)) for k in range(n)])
+
+    @property
+    def adjective(self) -> str:
+        return {"day": "daily", "week": "weekly", "month": "monthly"}[self.period]
+
+    def describe(self, dates: pd.DatetimeIndex) -> str:
+        """Where the dates fall, in words: ``every Monday``, ``every day``, ``day 1 of each month``."""
+        if self.period == "day":
+            return "every day"
+        if self.period == "week":
+            return f"every {dates[0]:%A}"
+        return "month ends" if self.month_end else f"day {dates[0].day} of each month"
+
+
+def calendar_of(dates: pd.DatetimeIndex) -> Calendar | None:
+    """The frequency most steps between sorted unique ``dates`` follow (1 day, 7 days, or one calendar month), or
+    None when there are no two dates or no step is common."""
+    if len(dates) < 2:
+        return None
+    days = np.diff(dates.values).astype("timedelta64[D]").astype(int)
+    share = {p: float(np.mean(ok)) for p, ok in
+             [("day", days == 1), ("week", days == 7), ("month", (days >= 28) & (days <= 31))]}
+    period = max(share, key=share.get)
+    if share[period] <= 0.5:
+        return None
+    return Calendar(period, month_end=period == "month" and bool(np.mean(dates.is_month_end) > 0.5))
+
+
 def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.DatetimeIndex, list[str]]:
     """The sorted unique dates, and every duplicate row, gap or irregular step, and missing panel row."""
     problems = []
@@ -251,22 +315,25 @@ def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.D
             items.append(f"{_day(k[0])}{cell} ({_Rows.numbers(group.index)})")
         problems.append(f"duplicate rows for the same {' and '.join(key)}: {_listing(items)}")
     udates = pd.DatetimeIndex(sorted(valid[date_column].unique()))
-    gaps = []
-    steps = np.diff(udates.values).astype("timedelta64[D]").astype(int)
-    step = 1 if len(steps) and np.mean(steps == 1) > 0.5 else 7  # daily data, or (the usual) weekly
-    unit = "day" if step == 1 else "week"
-    for a, b in zip(udates[:-1], udates[1:]):
-        days = (b - a).days
-        if days == step:
-            continue
-        if days % step == 0:
-            n = days // step - 1
-            gaps.append(f"missing {unit}s between {_day(a)} and {_day(b)} ({n} {unit}{'s' if n > 1 else ''})")
-        else:
-            gaps.append(f"irregular step of {days} days from {_day(a)} to {_day(b)}")
-    if gaps:
-        problems.append(f"column {date_column!r}: dates must be {'daily' if step == 1 else 'weekly'} and gap-free: "
-                        f"{_listing(gaps)}")
+    cal = calendar_of(udates)
+    if cal is None and len(udates) > 1:
+        steps = np.diff(udates.values).astype("timedelta64[D]").astype(int)
+        problems.append(f"column {date_column!r}: the dates are not daily, weekly or monthly (steps of "
+                        f"{_listing([f'{d} days' for d in sorted(set(steps.tolist()))])}): one row per day, week or "
+                        "month is needed")
+    elif cal is not None:
+        gaps = []
+        index, aligned = cal.index(udates), cal.aligned(udates)
+        unit = cal.period
+        for i, (a, b) in enumerate(zip(udates[:-1], udates[1:])):
+            n = int(index[i + 1] - index[i]) - 1
+            if not (aligned[i] and aligned[i + 1]):
+                gaps.append(f"irregular step of {(b - a).days} days from {_day(a)} to {_day(b)}")
+            elif n > 0:
+                gaps.append(f"missing {unit}s between {_day(a)} and {_day(b)} ({n} {unit}{'s' if n > 1 else ''})")
+        if gaps:
+            problems.append(f"column {date_column!r}: dates must be {cal.adjective} and gap-free: "
+                            f"{_listing(gaps)}")
     if dims and not len(dup):
         present = valid.groupby(dims, sort=True)[date_column].agg(set)
         panel = [sorted(valid[d].unique().tolist()) for d in dims]
@@ -280,7 +347,8 @@ def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.D
                 items.append(f"{_cell(dims, cell)} has no rows for {_listing(days, len(missing))}")
         problems += items[:LIMIT]
         if len(items) > LIMIT:
-            problems.append(f"and {len(items) - LIMIT} more panel cells ({', '.join(dims)}) with missing weeks")
+            unit = cal.period if cal is not None else "date"
+            problems.append(f"and {len(items) - LIMIT} more panel cells ({', '.join(dims)}) with missing {unit}s")
     return udates, problems
 
 

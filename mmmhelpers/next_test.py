@@ -131,7 +131,7 @@ def next_test_table(params: Params, data: MMMData, idata, alloc, rm, weeks: int 
         d = designs[ch]
         value = decision_value(R, lift, d.se)
         m, lo, hi = mean_hdi(lift)
-        rows.append({"channel": ch, "weeks": d.weeks, "extra spend per period": d.delta_spend,
+        rows.append({"channel": ch, "periods": d.weeks, "extra spend per period": d.delta_spend,
                      "expected lift": m, "lift 3%": lo, "lift 97%": hi, "test se": d.se, "EVSI": value["evsi"],
                      "share of EVPI": value["evsi"] / value["evpi"] if value["evpi"] > 0 else 0.0,
                      "P(changes the plan)": value["p_change"], "EVPI": value["evpi"]})
@@ -144,7 +144,7 @@ def _test_words(row) -> str:
     return f"about {extra:,.0f} {'more' if extra >= 0 else 'less'} per period"
 
 
-def next_test_sentence(table: pd.DataFrame, target_label: str = "") -> str:
+def next_test_sentence(table: pd.DataFrame, target_label: str = "", period: str = "week") -> str:
     """The ranked table in one sentence: which test settles most of the decision's remaining risk."""
     if table.empty:
         return "No channel spent in the data: there is no test to rank."
@@ -153,7 +153,7 @@ def next_test_sentence(table: pd.DataFrame, target_label: str = "") -> str:
     if top["EVPI"] <= 0 or top["EVSI"] <= 1e-9 * max(top["EVPI"], 1.0):
         return ("No test of this size would change the plan: the draws agree on it, or every test's noise is too "
                 "large for its lift.")
-    return (f"A {int(top['weeks'])}-week test on {top['channel']} ({_test_words(top)}) would settle "
+    return (f"A {int(top['periods'])}-{period} test on {top['channel']} ({_test_words(top)}) would settle "
             f"{top['share of EVPI']:.0%} of the decision's remaining risk: it is worth "
             f"{top['EVSI']:,.0f}{units} in expected response over the plan, of {top['EVPI']:,.0f}{units} that "
             f"perfect knowledge would be worth, and changes the plan with probability "

@@ -82,10 +82,10 @@ def predict(mmm: MMM, idata, data: MMMData, seed: int = 0, var_names=("y",)) -> 
 
 
 def forecast_data(data: MMMData, weeks: int) -> MMMData:
-    """``data`` followed by ``weeks`` future weeks: every cell's spend held at its last observed week's, controls
-    at 0 (no event), the target unknown (NaN). The history stays, so its carryover runs into the future."""
-    step = data.dates[-1] - data.dates[-2] if data.n_dates > 1 else pd.Timedelta(weeks=1)
-    dates = data.dates.append(pd.DatetimeIndex([data.dates[-1] + step * (k + 1) for k in range(weeks)]))
+    """``data`` followed by ``weeks`` future periods (at the data's frequency): every cell's spend held at its last
+    observed period's, controls at 0 (no event), the target unknown (NaN). The history stays, so its carryover runs
+    into the future."""
+    dates = data.dates.append(data.calendar.following(data.dates[-1], weeks))
     tail = lambda a, fill: np.concatenate([a, np.broadcast_to(fill, (weeks, *a.shape[1:]))])  # noqa: E731
     return replace(data, dates=dates, X=tail(data.X, data.X[-1]), C=tail(data.C, 0.0), y=tail(data.y, np.nan))
 

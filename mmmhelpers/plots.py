@@ -96,17 +96,28 @@ def finish(ax):
 
 
 UNITS = {"currency": "currency units", "per_currency": "currency unit", "target": "target units", "period": "week"}
-"""Axis units: set from the params' ``report.currency`` and ``report.target_label`` by :func:`style`."""
+"""Axis units: set from the params' ``report.currency`` and ``report.target_label`` by :func:`style`, the period
+from ``report.period`` or else the data's dates (:func:`period_from`)."""
+_PERIOD_GIVEN = [False]  # report.period named it: the data do not override it
 
 
-def style(currency: str = "", target_label: str = "", period: str = "week") -> None:
+def style(currency: str = "", target_label: str = "", period: str | None = None) -> None:
     """Seaborn theme used by every page; concise date axes everywhere; the case's units on the axes."""
     UNITS.update(currency=currency or "currency units", per_currency=currency or "currency unit",
                  target=target_label if target_label and target_label != "units of the target" else "target units",
-                 period=period)
+                 period=period or "week")
+    _PERIOD_GIVEN[0] = period is not None
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "figure.autolayout": False,
                          "date.converter": "concise"})
+
+
+def period_from(data) -> str:
+    """The period word of every page: ``report.period`` when the params give it, else the data's (day, week,
+    month); set for the axes and returned."""
+    if not _PERIOD_GIVEN[0]:
+        UNITS["period"] = data.period
+    return UNITS["period"]
 
 
 def _cells(panel: dict[str, list]) -> list[dict]:
@@ -254,7 +265,7 @@ def plot_forecast(pred: xr.Dataset, data: MMMData, n_observed: int, context_week
     data of ``validate.forecast_data``, target NaN after the last observation)."""
     window = slice(max(0, n_observed - context_weeks), data.n_dates)
     return _predicted_vs_observed(pred["y_original_scale"], data, window, "Forecast after the last observation",
-                                  MODEL, "forecast", cut=n_observed, cut_label="first forecast week",
+                                  MODEL, "forecast", cut=n_observed, cut_label=f"first forecast {UNITS['period']}",
                                   observed_style={"color": "black", "marker": ".", "ls": "-", "ms": 4, "lw": 0.8})
 
 
@@ -281,7 +292,7 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
             ax.xaxis.set_major_formatter(THOUSANDS)
             ax.yaxis.set_major_formatter(THOUSANDS)
     legend_outside(axes[0, 0])
-    fig.suptitle("Saturation curves: truth vs posterior (one week of spend, no carryover)", fontweight="bold")
+    fig.suptitle(f"Saturation curves: truth vs posterior (one {UNITS['period']} of spend, no carryover)", fontweight="bold")
     fig.tight_layout()
     return fig
 
@@ -370,7 +381,7 @@ def plot_residuals(idata, data: MMMData, max_lag: int = 20):
         band = 1.96 / np.sqrt(len(resid))
         row[1].bar(np.arange(len(acf)), acf, color=MODEL, width=0.6)
         row[1].axhspan(-band, band, color="grey", alpha=0.2, label="±1.96/√n")
-        row[1].set(title=_titled("Autocorrelation", cell), xlabel="lag (weeks)", ylabel="autocorrelation")
+        row[1].set(title=_titled("Autocorrelation", cell), xlabel=f"lag ({UNITS['period']}s)", ylabel="autocorrelation")
         sns.histplot(resid, kde=True, color=MODEL, ax=row[2], stat="count")
         row[2].axvline(0, color="grey", lw=1)
         row[2].set(title=_titled("Residual distribution", cell), xlabel="observed − predicted", ylabel=f"{UNITS['period']}s")
@@ -386,7 +397,7 @@ def plot_folds(folds: pd.DataFrame):
     x = np.arange(len(folds))
     ax.bar(x, folds["crps"], color=MODEL, alpha=0.8, label="CRPS")
     ax.set_xticks(x, [f"{pd.Timestamp(d):%d %b %Y}" for d in folds["origin"]])
-    ax.set(title="Out-of-sample scores per origin", xlabel="forecast origin (first test week)",
+    ax.set(title="Out-of-sample scores per origin", xlabel=f"forecast origin (first test {UNITS['period']})",
            ylabel=f"CRPS ({UNITS['target']})")
     ax.yaxis.set_major_formatter(THOUSANDS)
     ax2 = ax.twinx()

@@ -32,7 +32,7 @@ def plot_correlations(data: MMMData, truth=None):
     fig, ax = plt.subplots(figsize=(1.0 * n + 3, 0.8 * n + 2))
     sns.heatmap(corr, annot=True, fmt=".2f", cmap="coolwarm", vmin=-1, vmax=1, square=True, ax=ax,
                 cbar_kws={"label": "correlation"})
-    ax.set(title="Correlation between the columns (weekly values)")
+    ax.set(title=f"Correlation between the columns (one value per {UNITS['period']})")
     fig.tight_layout()
     return fig
 

@@ -141,7 +141,7 @@ def plot_transforms(prior: tuple, posterior: tuple, channels: list[str], truth: 
             ax_w.set(title=f"{ch}: adstock weight by lag", xlabel=f"{UNITS['period']}s after the spend",
                      ylabel="share of the effect")
         ax_s.set(title=f"{ch}: saturation of one {UNITS['period']}'s spend",
-                 xlabel="spend / the channel's largest week" if scaled else f"spend ({UNITS['currency']})",
+                 xlabel=f"spend / the channel's largest {UNITS['period']}" if scaled else f"spend ({UNITS['currency']})",
                  ylabel="effect (target / its max)" if scaled else f"effect ({UNITS['target']})")
     legend_outside(axes[0, 1])
     fig.tight_layout()

@@ -119,14 +119,14 @@ def md(text: str):
     return Markdown(text)
 
 
-def data_summary(data) -> pd.DataFrame:
-    """Per channel: total and mean weekly spend, share of weeks with spend."""
+def data_summary(data, period: str = "week") -> pd.DataFrame:
+    """Per channel: total spend, mean spend per period, share of periods with spend (``period``: the page's word)."""
     X = data.X.reshape(data.n_dates, -1, len(data.channels))
     return pd.DataFrame({
         "channel": data.channels,
         "total spend": X.sum(axis=(0, 1)),
-        "mean weekly spend": X.mean(axis=(0, 1)),
-        "weeks with spend": (X > 0).mean(axis=(0, 1)),
+        f"mean spend per {period}": X.mean(axis=(0, 1)),
+        f"{period}s with spend": (X > 0).mean(axis=(0, 1)),
     })
 
 

@@ -94,10 +94,10 @@ class Window:
     multiplier: str  # how a time-varying media multiplier enters: "none" or "last_observed_week"
 
     def describe(self) -> str:
-        hist = (f"the spend of the last {self.history_weeks} observed weeks carries into it" if self.history_weeks
+        hist = (f"the spend of the last {self.history_weeks} observed periods carries into it" if self.history_weeks
                 else "it starts from zero spend (no history carried in)")
         part = "the window and its tail" if self.objective_window == "window_and_tail" else "the window only"
-        mult = ("; the media multiplier is held at its value in the last observed week"
+        mult = ("; the media multiplier is held at its value in the last observed period"
                 if self.multiplier == "last_observed_week" else "")
         return (f"{self.num_periods} periods; {hist}; the plan's carryover is counted for {self.tail_weeks} periods "
                 f"after it (the tail); the optimizer maximizes the response over {part}{mult}.")

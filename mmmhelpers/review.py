@@ -207,7 +207,7 @@ def model_review(idata, data: MMMData, diag: Diagnostics, prior=None,
     if np.isfinite(p_neg):
         v = "pass" if p_neg < 0.05 else "review" if p_neg < 0.2 else "fail"
         checks.append(ReviewCheck(name="negative baseline", verdict=v, value=round(p_neg, 4), threshold="< 5%",
-                                  detail="P(baseline summed over the weeks < 0)",
+                                  detail="P(baseline summed over the data < 0)",
                                   action="" if v == "pass" else "a tighter intercept prior, or a missing control "
                                   "that the baseline is absorbing"))
     ppp = ppp_values(idata)

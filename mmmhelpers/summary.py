@@ -64,13 +64,14 @@ def _pct_hdi(m: float, lo: float, hi: float) -> str:
     return f"{_pct(m)} (94% HDI {_pct(lo)} to {_pct(hi)})"
 
 
-def _data_period(run_dir: Path, default: str) -> tuple[str | None, str]:
-    """The data's span in words, and the period word of one row (day, week, month) from the data themselves."""
+def _data_period(run_dir: Path, given: str | None) -> tuple[str | None, str]:
+    """The data's span in words, and the period word of one row (day, week, month): ``report.period`` when the
+    params give it, else the data's own."""
     try:
         data = load_data(run_dir)
     except OSError:  # stage 01 did not run
-        return None, default
-    dates, word = data.dates, data.period
+        return None, given or "week"
+    dates, word = data.dates, given or data.period
     return f"{len(dates)} {word}s, {dates[0]:%d %b %Y} to {dates[-1]:%d %b %Y}.", word
 
 
@@ -231,7 +232,7 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
         points.append(("Judged by the truth", truth_sentence(judged, target)))
     tests = load_table(run_dir, "next_test")
     if tests is not None and len(tests):
-        points.append(("Next experiment", next_test_sentence(tests, target)))
+        points.append(("Next experiment", next_test_sentence(tests, target, period)))
     points.append(("Checks", _checks(diag, review, oos, rec, period)))
     details = []
     if diag:

@@ -103,7 +103,7 @@ def comparison_table(models: list[Fitted]) -> pd.DataFrame:
     for m in models:
         c = loo.loc[m.label]
         rows.append({"elpd (LOO)": c["elpd_loo"], "elpd difference": 0.0 - c["elpd_diff"], "difference se": c["dse"],
-                     "LOO weight": c["weight"], "weeks with Pareto k > 0.7": int((loos[m.label].pareto_k > 0.7).sum())})
+                     "LOO weight": c["weight"], "periods with Pareto k > 0.7": int((loos[m.label].pareto_k > 0.7).sum())})
     return pd.concat([health_table(models).drop(columns="worst-mixing"), pd.DataFrame(rows)], axis=1)
 
 

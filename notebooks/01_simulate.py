@@ -38,7 +38,8 @@ worth_a_look(data_warnings(params, data))
 # %%
 from mmmhelpers.report import data_summary
 
-table(data_summary(data), percent=("weeks with spend",), caption="Spend per channel")
+period = plots.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
+table(data_summary(data, period), percent=(f"{period}s with spend",), caption="Spend per channel")
 
 # %%
 #| label: fig-data
@@ -47,12 +48,12 @@ fig = plots.plot_data(data)
 plt.show()
 
 # %% [markdown]
-# Spend that moves together with the target is what makes attribution hard; bursty channels (zero most weeks)
+# Spend that moves together with the target is what makes attribution hard; bursty channels (zero in most periods)
 # identify carryover best.
 
 # %%
 #| label: fig-correlations
-#| fig-cap: "Correlations between the weekly columns: spend that rises and falls with the target is hard to credit."
+#| fig-cap: "Correlations between the columns (one value per period): spend that moves with the target is hard to credit."
 from mmmhelpers import plots_data
 
 fig = plots_data.plot_correlations(data, truth)

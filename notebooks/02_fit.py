@@ -30,6 +30,7 @@ from mmmhelpers.plots_diagnose import plot_divergence_pair
 from mmmhelpers.report import contribution_summary, worth_a_look
 
 data = artifacts.load_data(run_dir)
+period = plots_fit.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
 mmm = model_for(params, data)
 worth_a_look(model_warnings(params, data))
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")
@@ -45,7 +46,7 @@ else:  # no graphviz `dot` program (pip installs): Mermaid, which Quarto draws i
 # %% [markdown]
 # Spend and target are divided by their maximum before fitting (`model.scaling`); contributions are reported
 # back on the original scale. The priors are on the divided scale: a saturation beta of 0.2 means a channel adds
-# at most a fifth of the target's largest week.
+# at most a fifth of the target's largest period.
 
 # %%
 from mmmhelpers.report import scales_table
@@ -150,8 +151,8 @@ variants = fit_variants(params, data, run_dir, say=lambda line: progress(run_dir
 if variants:
     models = [Fitted("main", "main model", mmm, idata, diag), *variants]
     display(md("## Model variants\n\nThe same data fitted with other model specs (`model_variants`). The main model "
-               "is the one the other pages use. A higher elpd (PSIS-LOO) predicts unseen weeks better; a "
-               "difference within about two of its standard errors is not a clear winner, and weeks with a Pareto k "
+               "is the one the other pages use. A higher elpd (PSIS-LOO) predicts unseen periods better; a "
+               "difference within about two of its standard errors is not a clear winner, and periods with a Pareto k "
                "above 0.7 make a model's elpd unreliable."))
     display(table(comparison_table(models), percent=("LOO weight",), caption="Model variants: sampler health "
                   "and expected log predictive density (PSIS-LOO)"))
@@ -188,7 +189,7 @@ if any(p.page == "fit" for p in params.report.published):
 
 # %%
 #| label: fig-decomposition
-#| fig-cap: "Each component's contribution per week, original scale, with its 94% HDI."
+#| fig-cap: "Each component's contribution per period, original scale, with its 94% HDI."
 from mmmhelpers.calibration import evidence_sources
 from mmmhelpers.contributions import (
     component_totals,
@@ -234,8 +235,8 @@ plt.show()
 # %%
 save_table(run_dir, "roas", roas)
 table(roas, percent=("P(highest ROAS)",),
-      caption="ROAS and marginal ROAS per channel over the data's weeks (target units per currency unit, 94% "
-      "HDI; marginal: one more unit in every week), and the share of posterior draws in which each channel's ROAS "
+      caption=f"ROAS and marginal ROAS per channel over the data's {period}s (target units per currency unit, 94% "
+      f"HDI; marginal: one more unit in every {period}), and the share of posterior draws in which each channel's ROAS "
       "is the highest")
 
 # %%
@@ -244,7 +245,7 @@ save_table(run_dir, "roas_prior_posterior", roas_evidence)
 display(md(prior_dominated_sentence(roas_evidence)))
 shown = roas_evidence.drop(columns="informed")
 table(shown if shown["also informed by"].any() else shown.drop(columns="also informed by"),
-      caption="ROAS over the data's weeks before the data (what the priors imply) and after, 94% HDI; sd ratio: "
+      caption=f"ROAS over the data's {period}s before the data (what the priors imply) and after, 94% HDI; sd ratio: "
       "posterior sd / prior sd (near 1: the data said little); width / mean: the posterior HDI's width over its mean "
       "(above 1: the estimate is not pinned down)")
 
@@ -252,6 +253,6 @@ table(shown if shown["also informed by"].any() else shown.drop(columns="also inf
 meanings = prior_translation(prior, idata, data, params.model)
 save_table(run_dir, "prior_translation", meanings)
 table(meanings, caption="What the media priors mean in the units an analyst holds, before the data (prior draws) and "
-      "after (posterior), mean and 94% HDI: ROAS over the data's weeks, share of the fitted target, the spend per "
+      f"after (posterior), mean and 94% HDI: ROAS over the data's {period}s, share of the fitted target, the spend per "
       "period at which a channel gives half its ceiling (steady state), and the average number of periods after a "
       "spend at which its effect lands; sd ratio near 1: the data said little")

@@ -101,7 +101,7 @@ if shares is not None:
 
 # %%
 #| label: fig-contribution-paths
-#| fig-cap: "Each channel's weekly contribution: the truth (dashed) against each model's estimate (94% and 50% bands)."
+#| fig-cap: "Each channel's contribution per period: the truth (dashed) against each model's estimate (94% and 50% bands)."
 contributions = truth.get("channel_contribution_original_scale") if truth is not None else None
 if contributions is not None and "date" in contributions.dims:
     fig = plots.plot_contribution_paths(idatas, truth)

@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Out-of-sample checks
 #
-# The model is refitted without the last weeks and asked to predict them from the spend plan; adstock from the
-# training weeks carries into the holdout.
+# The model is refitted without the last periods and asked to predict them from the spend plan; adstock from the
+# training periods carries into the holdout.
 
 # %% tags=["parameters"]
 # Parameters (papermill injects the real values after this cell)
@@ -28,7 +28,8 @@ data = artifacts.load_data(run_dir)
 result, preds = run_folds(params, data, progress=False)
 result.save(run_dir)
 s, ins = result.summary, result.in_sample
-md(f"**Holdout of {result.holdout_weeks} weeks:** CRPS {s.crps:,.0f}, MAPE {s.mape:.1%}, "
+period = plots.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
+md(f"**Holdout of {result.holdout_weeks} {period}s:** CRPS {s.crps:,.0f}, MAPE {s.mape:.1%}, "
    f"94% interval coverage {s.coverage_94:.0%} (in sample: MAPE {ins.mape:.1%}, "
    f"coverage {ins.coverage_94:.0%}).")
 
@@ -51,7 +52,7 @@ if len(result.folds) > 1:
 # %% [markdown]
 # ## Residual checks on the full fit
 #
-# Residuals of the model fitted on all weeks (page 2): no trend, no seasonal pattern and small autocorrelation
+# Residuals of the model fitted on all the data (page 2): no trend, no seasonal pattern and small autocorrelation
 # are what a well-specified model leaves.
 
 # %%
@@ -73,17 +74,17 @@ if params.out_of_sample.forecast_weeks:
     weeks = params.out_of_sample.forecast_weeks
     future, pred = forecast(model_for(params, data), artifacts.load_idata(run_dir), data, weeks,
                             seed=seed_for(params.seed, "forecast"))
-    display(md(f"## Forecast\n\nThe next {weeks} weeks with every market's spend held at its last observed week "
-               "and no events; the spend of the last weeks keeps working through carryover."))
+    display(md(f"## Forecast\n\nThe next {weeks} {period}s with every market's spend held at its last observed "
+               f"{period} and no events; the spend of the last {period}s keeps working through carryover."))
 
 # %%
 #| label: fig-forecast
-#| fig-cap: "Forecast of the weeks after the last observation, from the model fitted on every week."
+#| fig-cap: "Forecast of the periods after the last observation, from the model fitted on all the data."
 if params.out_of_sample.forecast_weeks:
     fig = plots.plot_forecast(pred, future, data.n_dates)
     plt.show()
 
 # %%
 if params.out_of_sample.forecast_weeks:
-    display(table(forecast_table(pred, future, data.n_dates), caption=f"Forecast of the target, next {weeks} weeks "
+    display(table(forecast_table(pred, future, data.n_dates), caption=f"Forecast of the target, next {weeks} {period}s "
                   "(mean and 94% HDI, original scale)"))

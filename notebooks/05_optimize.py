@@ -71,7 +71,8 @@ if alloc is not None:
     display(table(budget_page.plan_table(alloc), caption="Per channel: spend per period, incremental response over the "
                   "plan, ROAS and marginal ROAS (response per extra unit of spend) of the historical split and the "
                   "optimal plan, in the plan's window with its carryover tail and at each plan's spend (the fit "
-                  "page's ROAS is over the data's weeks at the spend that happened: another quantity)"))
+                  f"page's ROAS is over the data's {plots_optimize.UNITS['period']}s at the spend that happened: "
+                  "another quantity)"))
 
 # %% [markdown]
 # At the optimum, channels that are not held by a bound or a rule have (nearly) equal marginal ROAS: moving a unit of
@@ -125,8 +126,8 @@ if alloc is not None and (alloc.constraints or alloc.target):
 # %% [markdown]
 # ## Which experiment next
 #
-# For each channel, a test that changes its spend for some weeks (`optimization.next_test`; by default it doubles
-# for four weeks): the lift the model expects, and what knowing it would be worth to this decision (the expected
+# For each channel, a test that changes its spend for some periods (`optimization.next_test`; by default it doubles
+# for four periods): the lift the model expects, and what knowing it would be worth to this decision (the expected
 # value of sample information, over the posterior draws as truths).
 
 # %%
@@ -140,7 +141,7 @@ if alloc is not None and opt.multi_objective is None:
         display(md(str(why)))
 if tests is not None:
     save_table(run_dir, "next_test", tests)
-    display(md(next_test_sentence(tests, params.report.target_label)))
+    display(md(next_test_sentence(tests, params.report.target_label, plots_optimize.UNITS['period'])))
     display(table(tests.drop(columns="EVPI"), percent=("share of EVPI", "P(changes the plan)"),
                   caption="A test per channel, ranked by its value to the plan: extra spend per period summed over "
                   "markets; expected lift over the test and its carryover (94% HDI); the test's standard error (the "

@@ -247,7 +247,7 @@ def test_a_budget_above_the_data_with_extrapolation_is_a_warning(tmp_path):
     assert problems == []
     assert check_warnings(params, data) == [
         f"optimization: allow_extrapolation is true and the budget {budget:,}, scenario 1.5x {budget * 1.5:,.6g} per "
-        f"period are above the data's highest total weekly spend {most:,.6g} (each channel's and cell's highest week,"
+        f"period are above the data's highest total spend per period {most:,.6g} (each channel's and cell's highest period,"
         " summed): the plan may rest on spend levels the data never saw"]
 
 

@@ -210,3 +210,48 @@ def test_daily_data_are_accepted_and_a_missing_day_is_named():
     with pytest.raises(DataError, match=r"dates must be daily and gap-free: missing days between 2024-01-04 "
                                         r"and 2024-01-06 \(1 day\)"):
         from_frame(df.drop(index=4), channels=["x1", "x2"], dims=["geo"])
+
+
+@pytest.mark.parametrize("freq, period, words, following", [
+    ("D", "day", "every day", ["2024-01-11", "2024-01-12"]),
+    ("W-WED", "week", "every Wednesday", ["2024-03-13", "2024-03-20"]),
+    ("MS", "month", "day 1 of each month", ["2024-11-01", "2024-12-01"]),
+    ("ME", "month", "month ends", ["2024-11-30", "2024-12-31"]),
+])
+def test_the_frequency_is_detected_and_the_next_dates_follow_it(freq, period, words, following):
+    from mmmhelpers.out_of_sample import forecast_data
+
+    df = frame(geos=("a",))
+    df["date"] = pd.date_range("2024-01-01", periods=len(df), freq=freq)
+    data = from_frame(df, channels=["x1", "x2"], dims=["geo"])
+    assert data.period == period and data.calendar.describe(data.dates) == words
+    future = forecast_data(data, 2)
+    assert list(future.dates[-2:].strftime("%Y-%m-%d")) == following
+    assert future.calendar == data.calendar and (future.X[-2:] == data.X[-1]).all()
+
+
+def test_monthly_gaps_and_off_calendar_dates_are_named():
+    df = frame(n=12, geos=("a",))
+    df["date"] = pd.date_range("2023-01-01", periods=12, freq="MS")
+    with pytest.raises(DataError, match=r"dates must be monthly and gap-free: missing months between 2023-03-01 and "
+                                        r"2023-06-01 \(2 months\), irregular step of 33 days from 2023-09-01 to "
+                                        r"2023-10-04"):
+        broken = df.drop(index=[3, 4]).copy()
+        broken.loc[9, "date"] = pd.Timestamp("2023-10-04")
+        from_frame(broken, channels=["x1", "x2"], dims=["geo"])
+    df["date"] = pd.date_range("2023-01-01", periods=12, freq="3D")
+    with pytest.raises(DataError, match=r"the dates are not daily, weekly or monthly \(steps of 3 days\)"):
+        from_frame(df, channels=["x1", "x2"], dims=["geo"])
+
+
+def test_the_pages_period_word_comes_from_the_dates_unless_the_params_name_it():
+    from mmmhelpers import plots
+
+    df = frame(n=14, geos=("a",))
+    df["date"] = pd.date_range("2023-01-31", periods=14, freq="ME")
+    data = from_frame(df, channels=["x1", "x2"], dims=["geo"])
+    plots.style()
+    assert plots.period_from(data) == "month" and plots.UNITS["period"] == "month"
+    plots.style(period="week")  # report.period: week
+    assert plots.period_from(data) == "week"
+    plots.style()

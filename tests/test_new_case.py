@@ -25,7 +25,8 @@ def _sales(freq: str, n: int, markets=(), seed=0) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("freq, n, markets, period", [("W-MON", 104, (), "week"), ("D", 400, (), "day"),
-                                                       ("W-MON", 60, ("north", "south", "east"), "week")])
+                                                       ("W-MON", 60, ("north", "south", "east"), "week"),
+                                                       ("MS", 48, (), "month"), ("ME", 36, ("north", "south"), "month")])
 def test_new_detects_the_columns_and_the_params_validate_without_edits(tmp_path, freq, n, markets, period):
     csv = tmp_path / "data" / "client.csv"
     csv.parent.mkdir()

@@ -44,7 +44,7 @@ def test_a_test_that_cannot_change_the_plan_is_worth_nothing():
     assert got["evsi"] == pytest.approx(0.0, abs=1e-9) and got["evpi"] == 0.0 and got["p_change"] < 1e-6
     import pandas as pd
 
-    row = {"channel": "tv", "weeks": 4, "extra spend per period": 100.0, "EVSI": 0.0, "EVPI": 0.0,
+    row = {"channel": "tv", "periods": 4, "extra spend per period": 100.0, "EVSI": 0.0, "EVPI": 0.0,
            "share of EVPI": 0.0, "P(changes the plan)": 0.0}
     assert next_test_sentence(pd.DataFrame([row])).startswith("No test of this size would change the plan")
 
