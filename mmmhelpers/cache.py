@@ -42,6 +42,9 @@ NOT_INPUTS = {
     "report.client": "--client renders the pages again without re-running a stage",
     "source": "the params file's own path",
 }
+FILES = {  # params fields that name a file, and the stage that reads it: the file's bytes are that stage's input
+    "data.truth": "01_simulate", "model.lift_tests": "02_fit", "model.experiments": "02_fit",
+    "out_of_sample.forecast_plan": "04_out_of_sample"}
 UPSTREAM = {"01_simulate": [], "02_fit": ["01_simulate"], "03_recovery": ["01_simulate", "02_fit"],
             "04_out_of_sample": ["01_simulate", "02_fit"], "05_optimize": ["01_simulate", "02_fit"]}
 
@@ -66,6 +69,15 @@ def _code_hash() -> str:
     return _sha(b"".join(f.relative_to(PACKAGE).as_posix().encode() + f.read_bytes() for f in files))
 
 
+def _file_hash(params: Params, field: str) -> str:
+    """The bytes' hash of the file a params field names ("none" when it names none, "missing" when it is absent)."""
+    section, key = field.split(".")
+    path = params.resolve(getattr(getattr(params, section), key))
+    if path is None:
+        return "none"
+    return _sha(path.read_bytes()) if path.is_file() else "missing"
+
+
 def stage_inputs(params: Params, notebooks: Path, data_sha256: str | None, quick: bool) -> dict[str, dict[str, str]]:
     """For every stage, its inputs by name -> short hash."""
     dumped = params.model_dump(mode="json", exclude={"source"})
@@ -76,6 +88,7 @@ def stage_inputs(params: Params, notebooks: Path, data_sha256: str | None, quick
         inputs = {f"params.{sec}": _hash(dumped, sec) for dep in deps for sec in SECTIONS[dep]}
         inputs |= {f"{PAGE_ONLY}params.{sec}": _hash(dumped, sec) for sec in PAGE[stage]}
         inputs |= {f"notebook {dep}": _sha((notebooks / f"{dep}.ipynb").read_bytes()) for dep in deps}
+        inputs |= {f"file {field}": _file_hash(params, field) for field, reader in FILES.items() if reader in deps}
         inputs |= {"data file": data_sha256 or "simulated", "code (mmmhelpers)": code, "quick": str(bool(quick))}
         out[stage] = inputs
     return out

@@ -15,7 +15,7 @@ import xarray as xr
 
 from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.config import Params
-from mmmhelpers.data import DataError, MMMData, read_table
+from mmmhelpers.data import DataError, MMMData, read_plan, read_table
 
 __all__ = ["check_case", "check_warnings", "data_problems", "MIN_WEEKS", "CV_MIN", "CORR_MAX", "SPARSE_SHARE"]
 
@@ -46,6 +46,7 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
     problems += _lift_test_problems(params, data)
     problems += _experiment_problems(params, data)
     problems += _roas_prior_problems(params, data)
+    problems += _plan_problems(params, data)
     if params.optimization is not None:
         problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0),
                                   data.X.mean(axis=0))
@@ -196,6 +197,17 @@ def _experiment_problems(params: Params, data: MMMData) -> list[str]:
         experiment_table(params, data)
     except DataError as err:
         return [str(err)]
+    return []
+
+
+def _plan_problems(params: Params, data: MMMData) -> list[str]:
+    """The forecast plan (``out_of_sample.forecast_plan``): found, its columns, values, cells and dates."""
+    if params.out_of_sample.forecast_plan is None:
+        return []
+    try:
+        read_plan(params.resolve(params.out_of_sample.forecast_plan), data, params.data.date_format)
+    except DataError as err:
+        return err.problems
     return []
 
 

@@ -197,7 +197,17 @@ class FitSpec(Strict):
 class OutOfSampleSpec(Strict):
     holdout_weeks: int = Field(8, ge=1)
     rolling_origins: int = Field(0, ge=0)
-    forecast_weeks: int = Field(0, ge=0, le=104)  # forecast after the last week: spend held at its last level
+    forecast_weeks: int = Field(0, ge=0, le=104)  # forecast after the last period: spend held at its last level
+    # CSV of the periods after the data (relative to the params file): date, *dims, every channel and control column
+    # of the data (no target); the forecast of that plan (out_of_sample.read_plan)
+    forecast_plan: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_forecast(self) -> OutOfSampleSpec:
+        if self.forecast_plan is not None and self.forecast_weeks:
+            raise ValueError("give forecast_weeks (spend held at its last level) or forecast_plan (a CSV of future "
+                             "spend), not both: the plan's rows set its length")
+        return self
 
 
 class ConstraintSpec(Strict):

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 __all__ = ["DataError", "MMMData", "Calendar", "calendar_of", "from_frame", "read_table", "load_csv", "fourier_features",
-           "fourier_modes", "max_scales"]
+           "fourier_modes", "max_scales", "read_plan", "plan_data", "plan_warnings"]
 
 
 class DataError(ValueError):
@@ -444,6 +444,56 @@ def load_csv(path: str | Path, spec) -> MMMData:
         source=str(path),
         date_format=spec.date_format,
     )
+
+
+def read_plan(path, data: MMMData, date_format: str | None = None,
+              field: str = "out_of_sample.forecast_plan") -> MMMData:
+    """The future periods of a plan CSV: the data's date column, panel columns, channel and control columns, one row
+    per period (and panel cell) starting the period after the data's last, at the data's frequency. A target column
+    is ignored (it is what the forecast predicts). Errors name the field, the file, the column and the rows."""
+    source = f"{field}: {path}"
+    df = read_table(path, field)
+    df = df.drop(columns=[data.target_column], errors="ignore").assign(**{data.target_column: 0.0})
+    plan = from_frame(df, channels=data.channels, controls=data.controls, dims=data.dims,
+                      date_column=data.date_column, target_column=data.target_column, source=source,
+                      date_format=date_format)
+    problems = []
+    for dim, coords in data.panel.items():
+        missing = [c for c in coords if c not in plan.panel[dim]]
+        unknown = [c for c in plan.panel[dim] if c not in coords]
+        if missing or unknown:
+            problems.append(f"column {dim!r}: " + "; ".join(
+                [f"no rows for {missing}"] * bool(missing) + [f"values the data do not have: {unknown}"] * bool(unknown))
+                + f" (the data's: {coords})")
+    first = data.calendar.following(data.dates[-1], 1)[0]
+    if plan.dates[0] != first:
+        problems.append(f"column {data.date_column!r}: the plan starts {plan.dates[0]:%Y-%m-%d}; it must start the "
+                        f"period after the data's last ({data.dates[-1]:%Y-%m-%d}): {first:%Y-%m-%d}")
+    cal = calendar_of(plan.dates)
+    if cal is not None and cal != data.calendar:
+        problems.append(f"column {data.date_column!r}: the plan is {cal.adjective}, the data {data.calendar.adjective}")
+    if problems:
+        raise DataError(source, problems)
+    return replace(plan, y=np.full_like(plan.y, np.nan))
+
+
+def plan_data(data: MMMData, plan: MMMData) -> MMMData:
+    """``data`` followed by the plan's periods (target unknown: NaN): the history's carryover runs into the plan."""
+    return replace(data, dates=data.dates.append(plan.dates), X=np.concatenate([data.X, plan.X]),
+                   C=np.concatenate([data.C, plan.C]), y=np.concatenate([data.y, np.full_like(plan.y, np.nan)]))
+
+
+def plan_warnings(plan: MMMData, data: MMMData) -> list[str]:
+    """The plan's cells that spend above the most the data ever spent there: the forecast extrapolates their
+    response curve."""
+    most, top = data.X.max(axis=0), plan.X.max(axis=0)
+    out = []
+    for cell in zip(*np.nonzero(top > most)):
+        *where, k = cell
+        at = "".join(f" in {d} {data.panel[d][i]}" for d, i in zip(data.panel, where))
+        out.append(f"the plan spends up to {top[cell]:,.0f} per {data.period} on {data.channels[k]}{at}, above the "
+                   f"most the data spent there ({most[cell]:,.0f}): its forecast extrapolates the response curve")
+    return out
 
 
 def max_scales(data: MMMData) -> tuple[np.ndarray, np.ndarray]:

@@ -2,12 +2,13 @@
 
 Prediction swaps the full spend history into the fitted model (``pm.set_data``) so that adstock
 carries over from training weeks into the test weeks (no cold start), then draws the posterior
-predictive and keeps the test weeks. ``forecast`` does the same after the last observed week.
+predictive and keeps the test weeks. ``forecast`` does the same after the last observed period: with the spend held
+at its last level, or with a plan of future spend read from a CSV (``read_plan``).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import arviz as az
 import numpy as np
@@ -17,14 +18,14 @@ import xarray as xr
 from tqdm import tqdm
 
 from mmmhelpers.artifacts import OutOfSample
-from mmmhelpers.data import MMMData
+from mmmhelpers.data import MMMData, plan_data, plan_warnings, read_plan
 from mmmhelpers.fit import convergence, sample_many
 from mmmhelpers.intervals import HDI_PROB
 from mmmhelpers.model import MMM, model_for, scales
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds", "forecast", "forecast_data",
-           "forecast_table", "fit_note"]
+           "forecast_table", "fit_note", "forecast_parts", "forecast_case", "Forecast"]
 
 
 def crps(samples: np.ndarray, obs: np.ndarray) -> np.ndarray:
@@ -91,11 +92,76 @@ def forecast_data(data: MMMData, weeks: int) -> MMMData:
 
 
 def forecast(mmm: MMM, idata, data: MMMData, weeks: int, seed: int = 0,
-             var_names=("y",)) -> tuple[MMMData, xr.Dataset]:
-    """The fitted model's posterior predictive over ``data`` and ``weeks`` future weeks (``forecast_data``):
-    the extended data and the draws ``(sample, date, *panel)``, original scale."""
-    future = forecast_data(data, weeks)
+             var_names=("y",), plan: MMMData | None = None) -> tuple[MMMData, xr.Dataset]:
+    """The fitted model's posterior predictive over ``data`` and the periods after it: ``weeks`` with the spend held
+    (``forecast_data``), or a ``plan``'s (``plan_data``). The extended data and the draws ``(sample, date, *panel)``,
+    original scale."""
+    future = plan_data(data, plan) if plan is not None else forecast_data(data, weeks)
     return future, predict(mmm, idata, replace(future, y=np.nan_to_num(future.y)), seed=seed, var_names=var_names)
+
+
+def forecast_parts(mmm: MMM, idata, future: MMMData, n_observed: int, seed: int = 0) -> pd.DataFrame:
+    """The forecast window's total (every period and market after ``n_observed``) split into its parts, per
+    posterior draw (mean and 94% HDI): the target (with the sales noise), the baseline (every term but media), the
+    carryover of the data's spend (the window's media were nothing spent in it) and the media the window's own
+    spend adds to that. The parts but the noise add up to the expected target draw by draw. The counterfactual
+    changes the window's spend only: the observed weeks, which fix a ROAS or share prior's ceiling, stay as they are."""
+    from mmmhelpers.intervals import mean_hdi
+
+    names = ("y", "mu", "channel_contribution_original_scale")
+    filled = replace(future, y=np.nan_to_num(future.y))
+    full = predict(mmm, idata, filled, seed=seed, var_names=names)
+    dark = filled.X.copy()
+    dark[n_observed:] = 0.0
+    history = predict(mmm, idata, replace(filled, X=dark), seed=seed, var_names=names)
+    window = slice(n_observed, None)
+    scale = xr.DataArray(mmm.target_scale, dims=list(future.panel), coords=future.panel)
+
+    def total(da):
+        return da.isel(date=window).sum([d for d in da.dims if d != "sample"]).values
+
+    media = total(full["channel_contribution_original_scale"])
+    carried = total(history["channel_contribution_original_scale"])
+    parts = {"target (forecast, with noise)": total(full["y_original_scale"]),
+             "expected target": total(full["mu"] * scale),
+             "baseline (every term but media)": total(full["mu"] * scale) - media,
+             "media: carryover of the data's spend": carried,
+             "media: added by the window's spend": media - carried}
+    rows = [{"part": k, **dict(zip(["mean", "94% low", "94% high"], mean_hdi(v)))} for k, v in parts.items()]
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Forecast:
+    """The forecast a case asks for (``out_of_sample.forecast_weeks`` or ``forecast_plan``): the extended data, the
+    posterior predictive draws, the window's parts, the plan's warnings and a sentence saying what was assumed."""
+
+    future: MMMData
+    pred: xr.Dataset
+    parts: pd.DataFrame
+    warnings: list[str]
+    words: str
+
+
+def forecast_case(params, data: MMMData, idata) -> Forecast | None:
+    """The case's forecast, or None when the params ask for none."""
+    oos = params.out_of_sample
+    if not oos.forecast_weeks and oos.forecast_plan is None:
+        return None
+    plan, warnings, period = None, [], data.period
+    if oos.forecast_plan is not None:
+        plan = read_plan(params.resolve(oos.forecast_plan), data, params.data.date_format)
+        warnings = plan_warnings(plan, data)
+        words = (f"The plan in `{oos.forecast_plan}`: {plan.n_dates} {period}s from {plan.dates[0]:%d %b %Y} to "
+                 f"{plan.dates[-1]:%d %b %Y}, with its spend and controls")
+    else:
+        words = (f"The next {oos.forecast_weeks} {period}s with every market's spend held at its last observed "
+                 f"{period} and no events")
+    mmm, seed = model_for(params, data), seed_for(params.seed, "forecast")
+    future, pred = forecast(mmm, idata, data, oos.forecast_weeks, seed=seed, plan=plan)
+    parts = forecast_parts(mmm, idata, future, data.n_dates, seed=seed)
+    return Forecast(future, pred, parts, warnings, words + f"; the spend of the last {period}s keeps working through "
+                    "carryover.")
 
 
 def forecast_table(pred: xr.Dataset, data: MMMData, n_observed: int) -> pd.DataFrame:

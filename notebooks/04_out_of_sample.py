@@ -66,25 +66,28 @@ plt.show()
 # means the model overfits.
 
 # %%
-if params.out_of_sample.forecast_weeks:
-    from mmmhelpers.model import model_for
-    from mmmhelpers.out_of_sample import forecast, forecast_table
-    from mmmhelpers.seeds import seed_for
+from mmmhelpers.exports import save_table
+from mmmhelpers.out_of_sample import forecast_case, forecast_table
+from mmmhelpers.report import worth_a_look
 
-    weeks = params.out_of_sample.forecast_weeks
-    future, pred = forecast(model_for(params, data), artifacts.load_idata(run_dir), data, weeks,
-                            seed=seed_for(params.seed, "forecast"))
-    display(md(f"## Forecast\n\nThe next {weeks} {period}s with every market's spend held at its last observed "
-               f"{period} and no events; the spend of the last {period}s keeps working through carryover."))
+fc = forecast_case(params, data, artifacts.load_idata(run_dir))
+if fc is not None:
+    display(md(f"## Forecast\n\n{fc.words}"))
+    worth_a_look(fc.warnings)
 
 # %%
 #| label: fig-forecast
 #| fig-cap: "Forecast of the periods after the last observation, from the model fitted on all the data."
-if params.out_of_sample.forecast_weeks:
-    fig = plots.plot_forecast(pred, future, data.n_dates)
+if fc is not None:
+    fig = plots.plot_forecast(fc.pred, fc.future, data.n_dates)
     plt.show()
 
 # %%
-if params.out_of_sample.forecast_weeks:
-    display(table(forecast_table(pred, future, data.n_dates), caption=f"Forecast of the target, next {weeks} {period}s "
+if fc is not None:
+    save_table(run_dir, "forecast_parts", fc.parts)
+    display(table(fc.parts, caption=f"The forecast window's total ({fc.future.n_dates - data.n_dates} {period}s, "
+                  "every market) and its parts, mean and 94% HDI: the baseline, the carryover of the spend before it (the "
+                  "window's media were nothing spent in it) and what the window's own spend adds; the expected target "
+                  "is their sum (the forecast adds the sales noise)"))
+    display(table(forecast_table(fc.pred, fc.future, data.n_dates), caption=f"Forecast of the target per {period} "
                   "(mean and 94% HDI, original scale)"))

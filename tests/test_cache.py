@@ -49,3 +49,25 @@ def test_every_page_says_the_new_currency_and_every_params_key_is_an_input_or_sa
     keys = {f for f in Params.model_fields if f != "report"} | {f"report.{f}" for f in ReportSpec.model_fields}
     covered = {k for k in keys if k in listed or k.split(".")[0] in listed}
     assert covered == keys, f"params keys that are no stage's input and not in NOT_INPUTS: {sorted(keys - covered)}"
+
+
+def test_the_bytes_of_a_file_the_params_name_are_an_input_of_the_stage_that_reads_it(tmp_path):
+    """An experiments CSV edited in place re-ran nothing: only its path was hashed."""
+    head = "channel,start,end,delta_spend,lift,lift_se\n"
+    (tmp_path / "tests.csv").write_text(head + "x1,2024-01-01,2024-01-28,100,50,10\n")
+    (tmp_path / "plan.csv").write_text("date,x1,x2\n2030-01-07,1,1\n")
+    files = ("  yearly_seasonality: 1\n", "  yearly_seasonality: 1\n  experiments: tests.csv\n")
+    plan = ("forecast_weeks: 3}", "forecast_plan: plan.csv}")
+
+    def inputs():
+        path = tmp_path / "case.yaml"
+        path.write_text(TINY.read_text().replace(*files).replace(*plan))
+        return stage_inputs(load_params(path), ROOT / "notebooks", None, False)
+
+    base = inputs()
+    assert base["02_fit"]["file model.experiments"] != "none" and "file model.experiments" not in base["01_simulate"]
+    (tmp_path / "tests.csv").write_text(head + "x1,2024-01-01,2024-01-28,100,60,10\n")
+    assert changed_stages(base, inputs()) == ["02_fit", "03_recovery", "04_out_of_sample", "05_optimize"]
+    base = inputs()
+    (tmp_path / "plan.csv").write_text("date,x1,x2\n2030-01-07,2,1\n")
+    assert changed_stages(base, inputs()) == ["04_out_of_sample"]

@@ -148,3 +148,71 @@ def test_a_refit_carries_its_divergences_and_rhat():
     assert not bad["converged"] and bad["divergences"] == 2 and bad["rhat_max"] > 1.5
     assert fit_note(**good) == "converged"
     assert fit_note(**bad).startswith("NOT converged (2 divergences, max R-hat")
+
+
+def _plan_csv(tmp_path, data, rows: int, start=None, scale=0.5, extra: dict | None = None):
+    """A plan CSV in the data's layout: ``rows`` periods from ``start`` (default: the period after the data)."""
+    import pandas as pd
+
+    start = start or data.calendar.following(data.dates[-1], 1)[0]
+    spend = data.X[-rows:] * scale
+    df = pd.DataFrame({"date": pd.date_range(start, periods=rows, freq="7D").strftime("%Y-%m-%d"),
+                       **{ch: spend[:, k] for k, ch in enumerate(data.channels)},
+                       **{c: np.ones(rows) for c in data.controls}, **(extra or {})})
+    path = tmp_path / "plan.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_a_plan_forecast_equals_a_hand_computation_and_its_parts_add_up(tmp_path, single_market, truth_model_spec):
+    """The plan's media equals numpy adstock over the history then the plan's spend, logistic saturation (true
+    parameters); with the plan's spend at zero it is the data's carryover, and the rest is what the plan adds. The
+    parts add up to the expected target draw by draw."""
+    from reference import numpy_adstock
+
+    from mmmhelpers.data import read_plan
+    from mmmhelpers.out_of_sample import forecast, forecast_parts
+
+    data, truth = single_market
+    mmm = build_model(truth_model_spec, data)
+    idata = idata_from_truth(truth, MODEL_VARS, n_draws=2)
+    plan = read_plan(_plan_csv(tmp_path, data, 5), data)
+    assert plan.n_dates == 5 and np.isnan(plan.y).all() and (plan.C == 1).all()
+    future, pred = forecast(mmm, idata, data, 0, seed=1, var_names=("y", "channel_contribution_original_scale"),
+                            plan=plan)
+    n = data.n_dates
+    np.testing.assert_array_equal(future.X[n:], plan.X)
+    alpha, lam, beta = (truth[v].values for v in ("adstock_alpha", "saturation_lam", "saturation_beta"))
+    w = alpha[None] ** np.arange(truth_model_spec.adstock.l_max)[:, None]
+
+    def media(X):
+        ad = numpy_adstock(X / mmm.channel_scale, w / w.sum(0))
+        return (beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad)) * mmm.target_scale)[n:].sum()
+
+    with_history = media(future.X)
+    np.testing.assert_allclose(pred["channel_contribution_original_scale"].values[0, n:].sum(), with_history,
+                               rtol=1e-8)
+    carried = media(np.concatenate([data.X, np.zeros_like(plan.X)]))
+    parts = forecast_parts(mmm, idata, future, n, seed=1).set_index("part")["mean"]
+    assert parts["media: carryover of the data's spend"] == pytest.approx(carried, rel=1e-8)
+    assert parts["media: added by the window's spend"] == pytest.approx(with_history - carried, rel=1e-8)
+    assert carried > 0.01 * with_history  # l_max 8: the data's last weeks still work in the plan
+    assert parts["baseline (every term but media)"] + parts["media: added by the window's spend"] + \
+        parts["media: carryover of the data's spend"] == pytest.approx(parts["expected target"], rel=1e-10)
+
+
+def test_a_plan_that_does_not_follow_the_data_names_the_file_column_and_dates(tmp_path, single_market):
+    from mmmhelpers.data import DataError, plan_warnings, read_plan
+
+    data, _ = single_market
+    late = data.calendar.following(data.dates[-1], 2)[1]
+    with pytest.raises(DataError, match=rf"forecast_plan: {tmp_path}/plan.csv: column 'date': the plan starts "
+                                        rf"{late:%Y-%m-%d}; it must start the period after the data's last"):
+        read_plan(_plan_csv(tmp_path, data, 3, start=late), data)
+    path = _plan_csv(tmp_path, data, 3)
+    path.write_text(path.read_text().replace(data.channels[1], "radio"))
+    with pytest.raises(DataError, match=rf"missing columns: '{data.channels[1]}'"):
+        read_plan(path, data)
+    plan = read_plan(_plan_csv(tmp_path, data, 3, scale=3.0), data)
+    warned = plan_warnings(plan, data)
+    assert len(warned) >= 1 and "above the most the data spent there" in warned[0]

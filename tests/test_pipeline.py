@@ -436,3 +436,9 @@ def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     assert sum(r["spend_per_period"] for r in a["allocation"]) == pytest.approx(8000, rel=1e-6) and a["held"] == []
     tests = pd.read_csv(tables / "next_test.csv")
     assert (tests["extra spend per period"] < 0).all() and (tests["expected lift"] < 0).all()  # go-dark tests
+    parts = pd.read_csv(tables / "forecast_parts.csv").set_index("part")["mean"]  # the plan in tiny_plan.csv
+    assert parts["baseline (every term but media)"] + parts["media: added by the window's spend"] + parts[
+        "media: carryover of the data's spend"] == pytest.approx(parts["expected target"], rel=1e-9)
+    assert parts["media: added by the window's spend"] > 0 and parts["media: carryover of the data's spend"] > 0
+    page = (out / "04_out_of_sample.html").read_text()
+    assert "The plan in <code>tiny_plan.csv</code>: 3 weeks from 27 Feb 2023 to 13 Mar 2023" in page
