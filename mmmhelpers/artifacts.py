@@ -369,7 +369,7 @@ def save_data(run_dir: str | Path, data: MMMData, truth: xr.Dataset | None) -> N
     out = artifacts_dir(run_dir)
     data.to_frame().to_csv(out / DATA_CSV, index=False)
     roles = {"date_column": data.date_column, "target_column": data.target_column, "channel_columns": data.channels,
-             "control_columns": data.controls, "dims": data.dims}
+             "control_columns": data.controls, "organic_columns": data.organic, "dims": data.dims}
     (out / DATA_COLUMNS).write_text(json.dumps(roles, indent=2) + "\n")
     if truth is not None:
         truth.to_netcdf(out / TRUTH, engine="h5netcdf")
@@ -381,7 +381,8 @@ def load_data(run_dir: str | Path) -> MMMData:
     roles = json.loads((out / DATA_COLUMNS).read_text())
     df = pd.read_csv(out / DATA_CSV)
     data = from_frame(df, channels=roles["channel_columns"], controls=roles["control_columns"], dims=roles["dims"],
-                      date_column=roles["date_column"], target_column=roles["target_column"], source=str(out / DATA_CSV))
+                      date_column=roles["date_column"], target_column=roles["target_column"], source=str(out / DATA_CSV),
+                      organic=roles.get("organic_columns", []))
     _pages_say_the_period(data)
     return data
 

@@ -28,6 +28,7 @@ def _validate(path: str) -> int:
                       for d, v in data.panel.items()) or "single market"
     print(f"{path}: OK — case {params.case!r}: {data.n_dates} {data.period}s ({data.calendar.describe(data.dates)}, "
           f"{data.dates[0]:%Y-%m-%d} to {data.dates[-1]:%Y-%m-%d}), {dims}, channels {data.channels}, "
+          + (f"organic {data.organic}, " if data.organic else "") +
           f"controls {data.controls}, truth {'yes' if truth is not None else 'no'}")
     for w in check_warnings(params, data):
         print(f"  warning: {w}")

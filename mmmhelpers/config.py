@@ -46,6 +46,8 @@ class DataSpec(Strict):
     target_column: str = "y"
     channel_columns: list[str] = Field(default_factory=list)
     control_columns: list[str] = Field(default_factory=list)
+    # media without spend (newsletter sends, organic social posts): adstock and saturation, never budgeted
+    organic_columns: list[str] = Field(default_factory=list)
     dims: list[str] = Field(default_factory=list)  # panel dims, e.g. [geo]
     truth: Path | None = None  # optional truth file of a published case (netCDF)
     # truth held in the CSV itself: truth variable -> column, or {channel: column} for a per-channel series
@@ -146,6 +148,9 @@ class ModelSpec(Strict):
     roas_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # channel -> a prior on its contribution as a share of the target over the data's weeks (0.1: a tenth of sales)
     share_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # the organic media's adstock and saturation priors by parameter name (alpha, lam, beta, ...), dims [organic];
+    # default: the components' own defaults over the organic series
+    organic_priors: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_experiments_source(self) -> ModelSpec:

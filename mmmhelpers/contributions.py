@@ -26,8 +26,8 @@ def decomposition(idata) -> xr.DataArray:
     """Contribution of every term of the model per draw and week: ``(component, chain, draw, date, *panel)``.
 
     Components: baseline (the intercept, times its multiplier when time-varying), seasonality, trend, each
-    control (events included), each channel (times the media multiplier when time-varying). They add up to
-    the fitted mean draw by draw (``mu`` × the target scale).
+    control (events included), each organic series, each channel (times the media multiplier when time-varying).
+    They add up to the fitted mean draw by draw (``mu`` × the target scale).
     """
     post = idata.posterior
     scale = idata.constant_data["target_scale"]
@@ -43,6 +43,10 @@ def decomposition(idata) -> xr.DataArray:
         c = post["control_contribution"] * scale
         for ctl in c["control"].values:
             parts[str(ctl)] = c.sel(control=ctl, drop=True)
+    if "organic_contribution_original_scale" in post:
+        o = post["organic_contribution_original_scale"]
+        for name in o["organic"].values:
+            parts[str(name)] = o.sel(organic=name, drop=True)
     ch = post["channel_contribution_original_scale"]
     for name in ch["channel"].values:
         parts[str(name)] = ch.sel(channel=name, drop=True)
@@ -57,9 +61,10 @@ def baseline_total(dec: xr.DataArray, channels: list[str]) -> xr.DataArray:
     return dec.sel(component=base).sum(("component", "date"))
 
 
-def component_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
+def component_totals(dec: xr.DataArray, channels: list[str], organic: list[str] = ()) -> pd.DataFrame:
     """Per component: total over the data (mean, 94% HDI), share of the total (mean, 94% HDI) and, for media, the
-    share of draws in which it contributed the most of all channels (``P(largest)``)."""
+    share of draws in which it contributed the most of all channels (``P(largest)``). ``kind``: media (paid
+    channels), organic (media without spend) or base."""
     other = [d for d in dec.dims if d not in ("component", "chain", "draw")]
     tot = dec.sum(other).stack(sample=("chain", "draw"))
     grand = tot.sum("component")
@@ -70,7 +75,8 @@ def component_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
         t = tot.sel(component=comp).values
         m, lo, hi = mean_hdi(t)
         sm, slo, shi = mean_hdi(t / grand.values)
-        rows.append({"component": str(comp), "kind": "media" if comp in channels else "base",
+        kind = "media" if comp in channels else "organic" if comp in organic else "base"
+        rows.append({"component": str(comp), "kind": kind,
                      "contribution": m, "HDI 3%": lo, "HDI 97%": hi, "share": sm, "share 3%": slo, "share 97%": shi,
                      "P(largest)": p_top[media.index(str(comp))] if str(comp) in media else np.nan})
     return pd.DataFrame(rows)
@@ -83,12 +89,14 @@ def rank_probability(draws: np.ndarray) -> np.ndarray:
     return np.bincount(top, minlength=draws.shape[1]) / draws.shape[0]
 
 
-def driver_totals(dec: xr.DataArray, channels: list[str]) -> pd.DataFrame:
+def driver_totals(dec: xr.DataArray, channels: list[str], organic: list[str] = ()) -> pd.DataFrame:
     """As :func:`component_totals` for the groups a client asks about: baseline, seasonality, trend, controls
-    (all together) and media (all channels together)."""
-    group = {c: ("media" if c in channels else c if c in ("baseline", "seasonality", "trend") else "controls")
+    (all together), organic media and paid media (all channels together)."""
+    group = {c: ("media" if c in channels else "organic media" if c in organic else
+                 c if c in ("baseline", "seasonality", "trend") else "controls")
              for c in map(str, dec["component"].values)}
-    order = [g for g in ("baseline", "seasonality", "trend", "controls", "media") if g in group.values()]
+    order = [g for g in ("baseline", "seasonality", "trend", "controls", "organic media", "media")
+             if g in group.values()]
     grouped = xr.concat([dec.sel(component=[c for c, g in group.items() if g == name]).sum("component")
                          for name in order], dim=pd.Index(order, name="component"))
     return component_totals(grouped, ["media"])

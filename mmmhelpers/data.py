@@ -7,6 +7,7 @@ The canonical table is long: one row per date (and panel coordinate), columns
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from dataclasses import dataclass, replace
@@ -49,6 +50,12 @@ class MMMData:
     y: np.ndarray  # (date, *panel)
     date_column: str = "date"
     target_column: str = "y"
+    organic: list[str] = dataclasses.field(default_factory=list)  # media without spend (newsletters, organic social)
+    Z: np.ndarray | None = None  # organic media (date, *panel, organic), like X; None: none
+
+    def __post_init__(self):
+        if self.Z is None:
+            object.__setattr__(self, "Z", np.zeros((*self.y.shape, len(self.organic))))
 
     @property
     def dims(self) -> list[str]:
@@ -80,7 +87,7 @@ class MMMData:
     def slice(self, start: int = 0, stop: int | None = None) -> MMMData:
         """Rows ``start:stop`` along the date axis."""
         s = slice(start, stop)
-        return replace(self, dates=self.dates[s], X=self.X[s], C=self.C[s], y=self.y[s])
+        return replace(self, dates=self.dates[s], X=self.X[s], C=self.C[s], y=self.y[s], Z=self.Z[s])
 
     def select(self, where: dict[str, str], source: str = "data") -> MMMData:
         """The rows of one coordinate per named panel dim, those dims dropped (e.g. one market of a panel)."""
@@ -94,7 +101,7 @@ class MMMData:
                 index.append(slice(None))
                 panel[d] = coords
         at = (slice(None), *index)
-        return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at])
+        return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at], Z=self.Z[at])
 
     def with_X(self, X: np.ndarray) -> MMMData:
         return replace(self, X=np.asarray(X, dtype=float))
@@ -105,12 +112,13 @@ class MMMData:
             {
                 **{c: (("date", *self.dims), self.X[..., i]) for i, c in enumerate(self.channels)},
                 **{c: (("date", *self.dims), self.C[..., i]) for i, c in enumerate(self.controls)},
+                **{c: (("date", *self.dims), self.Z[..., i]) for i, c in enumerate(self.organic)},
                 self.target_column: (("date", *self.dims), self.y),
             },
             coords={"date": self.dates, **self.panel},
         )
         df = da.to_dataframe().reset_index().rename(columns={"date": self.date_column})
-        return df[[self.date_column, *self.dims, *self.channels, *self.controls, self.target_column]]
+        return df[[self.date_column, *self.dims, *self.channels, *self.organic, *self.controls, self.target_column]]
 
 
 LIMIT = 3  # values, rows or dates named per problem; the rest are counted
@@ -204,7 +212,7 @@ def _thousands_hint(raw: pd.Series, bad: np.ndarray) -> str:
 
 
 def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[str], channels: list[str],
-             date_format: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+             date_format: str | None = None, organic: list[str] = ()) -> tuple[pd.DataFrame, list[str]]:
     """A copy with parsed dates (``date_format``: their strptime format, else pandas infers it) and numeric
     columns, and every unparseable, missing or negative value (with its rows)."""
     problems = []
@@ -232,11 +240,12 @@ def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[
             problems.append(f"column {col!r}: non-numeric or missing values {_listing(items, len(bad))}"
                             f"{_thousands_hint(df[col], bad)}")
         out[col] = values
-    for col in channels:
+    for col in [*channels, *organic]:
         neg = np.flatnonzero((out[col] < 0).to_numpy())
         if len(neg):
             items = [f"{float(out[col].iloc[i])!r} {rows.where(i)}" for i in neg[:LIMIT]]
-            problems.append(f"column {col!r}: negative spend {_listing(items, len(neg))}")
+            what = "spend" if col in channels else "values"
+            problems.append(f"column {col!r}: negative {what} {_listing(items, len(neg))}")
     return out, problems
 
 
@@ -386,20 +395,22 @@ def from_frame(
     target_column: str = "y",
     source: str = "data",
     date_format: str | None = None,
+    organic: list[str] | None = None,
 ) -> MMMData:
     """Validate a long frame and return ``MMMData``; every problem is reported at once (``DataError``), each
     with its column, values, dates and row numbers (the header is row 1). ``date_format``: the dates' strptime
-    format (``data.date_format``); by default pandas infers it."""
-    controls, dims = list(controls or []), list(dims or [])
+    format (``data.date_format``); by default pandas infers it. ``organic``: media columns without spend."""
+    controls, dims, organic = list(controls or []), list(dims or []), list(organic or [])
     roles = {"data.date_column": [date_column], "data.dims": dims, "data.channel_columns": list(channels),
-             "data.control_columns": controls, "data.target_column": [target_column]}
+             "data.organic_columns": organic, "data.control_columns": controls, "data.target_column": [target_column]}
     problems = _missing_columns(df, roles)
     if not len(df):  # a header and nothing under it: nothing below can be checked (or computed)
         header = ", ".join(str(c) for c in df.columns)
         problems.append(f"no data rows (only the header: {header}): add one row per date below the header")
     if problems:
         raise DataError(source, problems)
-    df, problems = _coerced(df, date_column, dims, [*channels, *controls, target_column], channels, date_format)
+    df, problems = _coerced(df, date_column, dims, [*channels, *organic, *controls, target_column], channels,
+                            date_format, organic)
     if df[date_column].notna().all():  # else the calendar of the dates read would be wrong: fix them first
         udates, calendar = _calendar(df, date_column, dims)
         problems += calendar
@@ -416,7 +427,7 @@ def from_frame(
 
     return MMMData(dates=udates, panel=panel, channels=list(channels), controls=controls, X=stack(channels),
                    C=stack(controls), y=ds[target_column].transpose("date", *dims).values.astype(float),
-                   date_column=date_column, target_column=target_column)
+                   date_column=date_column, target_column=target_column, organic=organic, Z=stack(organic))
 
 
 def read_table(path: str | Path, field: str) -> pd.DataFrame:
@@ -438,6 +449,7 @@ def load_csv(path: str | Path, spec) -> MMMData:
         df,
         channels=spec.channel_columns,
         controls=spec.control_columns,
+        organic=getattr(spec, "organic_columns", []),
         dims=spec.dims,
         date_column=spec.date_column,
         target_column=spec.target_column,
@@ -456,7 +468,7 @@ def read_plan(path, data: MMMData, date_format: str | None = None,
     df = df.drop(columns=[data.target_column], errors="ignore").assign(**{data.target_column: 0.0})
     plan = from_frame(df, channels=data.channels, controls=data.controls, dims=data.dims,
                       date_column=data.date_column, target_column=data.target_column, source=source,
-                      date_format=date_format)
+                      date_format=date_format, organic=data.organic)
     problems = []
     for dim, coords in data.panel.items():
         missing = [c for c in coords if c not in plan.panel[dim]]
@@ -480,7 +492,8 @@ def read_plan(path, data: MMMData, date_format: str | None = None,
 def plan_data(data: MMMData, plan: MMMData) -> MMMData:
     """``data`` followed by the plan's periods (target unknown: NaN): the history's carryover runs into the plan."""
     return replace(data, dates=data.dates.append(plan.dates), X=np.concatenate([data.X, plan.X]),
-                   C=np.concatenate([data.C, plan.C]), y=np.concatenate([data.y, np.full_like(plan.y, np.nan)]))
+                   C=np.concatenate([data.C, plan.C]), y=np.concatenate([data.y, np.full_like(plan.y, np.nan)]),
+                   Z=np.concatenate([data.Z, plan.Z]))
 
 
 def plan_warnings(plan: MMMData, data: MMMData) -> list[str]:

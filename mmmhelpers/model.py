@@ -71,6 +71,7 @@ class MMM:
     adstock_params: dict = field(default_factory=dict)  # the same for the adstock
     media_multiplier: object = None  # the time-varying media multiplier, broadcastable to (date, *panel, channel)
     hsgp: dict[str, HSGPBasis] = field(default_factory=dict)  # each HSGP's basis, fixed at build time
+    organic_scale: np.ndarray | None = None  # (*panel, organic): max of each organic series over the observed weeks
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -86,9 +87,11 @@ class MMM:
             channel_scale, target_scale, control_scale = scales(data, self.spec.scaling)
         else:
             channel_scale, target_scale, control_scale = self.channel_scale, self.target_scale, self.control_scale
+        organic_scale = organic_scales(data) if rescale or self.organic_scale is None else self.organic_scale
         values = {
             "channel_data": data.X,
             "control_data": data.C / control_scale,
+            "organic_data": data.Z / organic_scale,
             "time_index": ((data.dates - self.t0).days.values / 7.0).astype(float),
             "target_scaled": data.y / target_scale,
             "channel_scale": channel_scale,
@@ -133,6 +136,12 @@ def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarra
             np.broadcast_to(a.max(axis=axes, keepdims=True), a.shape).copy()
             for a in (channel_scale, target_scale, control_scale))
     return channel_scale, target_scale, control_scale
+
+
+def organic_scales(data: MMMData) -> np.ndarray:
+    """Each organic series' maximum per panel cell ``(*panel, organic)`` (one where it is all zero)."""
+    top = data.Z.max(axis=0) if data.n_dates else np.ones(data.Z.shape[1:])
+    return np.where(top > 0, top, 1.0)
 
 
 def _param_dims(prior, default_dims: tuple[str, ...]) -> tuple[str, ...]:
@@ -387,6 +396,32 @@ def _media(mmm: MMM, inp: Inputs):
     return contrib
 
 
+def _organic(mmm: MMM, values: dict):
+    """Organic media summed over the series ``(date, *panel)`` on the model scale, or None: the case's adstock and
+    saturation, with their own parameters (``organic_adstock_*``, ``organic_saturation_*``; priors from
+    ``model.organic_priors``, else the components' defaults over the ``organic`` dim). No spend, so no ROAS and never
+    in a budget."""
+    if not mmm.data.organic:
+        return None
+    spec, panel = mmm.spec, mmm.dims
+    organic = pm.Data("organic_data", values["organic_data"], dims=("date", *panel, "organic"))
+    params = {}
+    for kind, registry in (("adstock", ADSTOCKS), ("saturation", SATURATIONS)):
+        comp = registry[getattr(spec, kind).type]
+        for name in comp.params:
+            given = copy.deepcopy(spec.organic_priors.get(name, comp.defaults[name]))
+            if isinstance(given, dict) and given.get("dims"):
+                given["dims"] = ["organic" if d == "channel" else d for d in given["dims"]]
+            params.setdefault(kind, {})[name] = _coefficient(f"organic_{kind}_{name}", given,
+                                                             f"model.organic_priors.{name}", ("organic",),
+                                                             (*panel, "organic"), mmm.table)
+    contrib = media_contribution(organic, spec, params["adstock"], params["saturation"])
+    contrib = pm.Deterministic("organic_contribution", contrib, dims=("date", *panel, "organic"))
+    pm.Deterministic("organic_contribution_original_scale", contrib * mmm.model["target_scale"][None, ..., None],
+                     dims=("date", *panel, "organic"))
+    return contrib.sum(axis=-1)
+
+
 def _by_date(mmm: MMM, v):
     """Broadcast a ``(date,)`` tensor over the panel dims."""
     return v[(slice(None),) + (None,) * len(mmm.dims)]
@@ -457,9 +492,12 @@ def _new_mmm(spec: ModelSpec, data: MMMData, observed_weeks: int | None) -> MMM:
     coords = {"date": data.dates, **data.panel, "channel": data.channels}
     if data.controls:
         coords["control"] = data.controls
+    if data.organic:
+        coords["organic"] = data.organic
     if spec.yearly_seasonality:
         coords["fourier_mode"] = fourier_modes(spec.yearly_seasonality)
     mmm = MMM(pm.Model(coords=coords), spec, data, channel_scale, target_scale, control_scale, data.dates[0], [])
+    mmm.organic_scale = organic_scales(data.slice(0, observed_weeks) if cv else data)
     t = mmm.data_values(data)["time_index"]
     half_range = max(float(t[(observed_weeks or data.n_dates) - 1]), 1.0) / 2  # half the training span
     for name, value in [("media_temporal_latent", spec.time_varying_media),
@@ -488,7 +526,8 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
         inp = _inputs(mmm, values, observed_weeks or data.n_dates, observed_weeks is not None)
         media = _media(mmm, inp)
         mu = _intercept(mmm, inp, priors) + media.sum(axis=-1)
-        for term in (_controls(mmm, values, priors), _seasonality(mmm, inp, values, priors), _trend(mmm, inp, priors)):
+        for term in (_controls(mmm, values, priors), _seasonality(mmm, inp, values, priors), _trend(mmm, inp, priors),
+                     _organic(mmm, values)):
             if term is not None:
                 mu = mu + term
         _likelihood(mmm, inp, mu)

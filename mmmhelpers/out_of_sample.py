@@ -21,7 +21,7 @@ from mmmhelpers.artifacts import OutOfSample
 from mmmhelpers.data import MMMData, plan_data, plan_warnings, read_plan
 from mmmhelpers.fit import convergence, sample_many
 from mmmhelpers.intervals import HDI_PROB
-from mmmhelpers.model import MMM, model_for, scales
+from mmmhelpers.model import MMM, model_for, organic_scales, scales
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds", "forecast", "forecast_data",
@@ -88,7 +88,8 @@ def forecast_data(data: MMMData, weeks: int) -> MMMData:
     into the future."""
     dates = data.dates.append(data.calendar.following(data.dates[-1], weeks))
     tail = lambda a, fill: np.concatenate([a, np.broadcast_to(fill, (weeks, *a.shape[1:]))])  # noqa: E731
-    return replace(data, dates=dates, X=tail(data.X, data.X[-1]), C=tail(data.C, 0.0), y=tail(data.y, np.nan))
+    return replace(data, dates=dates, X=tail(data.X, data.X[-1]), C=tail(data.C, 0.0), y=tail(data.y, np.nan),
+                   Z=tail(data.Z, data.Z[-1]))
 
 
 def forecast(mmm: MMM, idata, data: MMMData, weeks: int, seed: int = 0,
@@ -212,6 +213,7 @@ def fold_values(mmm: MMM, data: MMMData, train_end: int) -> dict:
     ch, tg, ct = scales(data.slice(0, train_end), mmm.spec.scaling)
     v = mmm.data_values(data)
     v.update(channel_scale=ch, target_scale=tg, control_data=data.C / ct, target_scaled=data.y[:train_end] / tg,
+             organic_data=data.Z / organic_scales(data.slice(0, train_end)),
              observed_index=np.arange(train_end), train_end_time=max(float(v["time_index"][train_end - 1]), 1.0),
              target_total_scaled=(data.y[:train_end] / tg).sum(axis=0))
     return v

@@ -209,13 +209,13 @@ plt.show()
 # %%
 #| label: fig-waterfall
 #| fig-cap: "Total contribution of each component over the data: the baseline, then what each driver added."
-totals = component_totals(dec, data.channels)
+totals = component_totals(dec, data.channels, data.organic)
 fig = plots_fit.plot_waterfall(totals)
 plt.show()
 
 # %%
 save_table(run_dir, "contributions", totals)
-save_table(run_dir, "drivers", driver_totals(dec, data.channels))
+save_table(run_dir, "drivers", driver_totals(dec, data.channels, data.organic))
 table(totals, percent=("share", "share 3%", "share 97%", "P(largest)"),
       caption="Contribution per component (94% HDI); P(largest): share of draws in which the channel contributed most")
 

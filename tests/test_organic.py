@@ -1,0 +1,82 @@
+"""Organic media (no spend): read and checked, adstocked and saturated with their own parameters, recovered from
+simulated data, in the decomposition, and never in a budget."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmmhelpers.config import FitSpec, ModelSpec
+from mmmhelpers.contributions import component_totals, decomposition, driver_totals
+from mmmhelpers.data import DataError, from_frame
+from mmmhelpers.model import build_model
+
+
+def _geometric(x, alpha, l_max=4):
+    w = alpha ** np.arange(l_max)
+    w = w / w.sum()
+    out = np.zeros_like(x)
+    for lag in range(l_max):
+        out[lag:] += w[lag] * x[: len(x) - lag]
+    return out
+
+
+def _logistic(x, lam):
+    return (1 - np.exp(-lam * x)) / (1 + np.exp(-lam * x))
+
+
+def _sales(seed=4, n=104):
+    """TV in flights and a newsletter sent in 40% of the weeks; the truth's contributions (original units)."""
+    rng = np.random.default_rng(seed)
+    tv = rng.gamma(2, 1.0, n) * (rng.random(n) < 0.6)
+    news = rng.poisson(3, n).astype(float) * (rng.random(n) < 0.4)
+    tv_part = 0.3 * _logistic(_geometric(tv / tv.max(), 0.5), 2.0)
+    news_part = 0.2 * _logistic(_geometric(news / news.max(), 0.3), 3.0)
+    y = 0.5 + tv_part + news_part + rng.normal(0, 0.01, n)
+    df = pd.DataFrame({"date": pd.date_range("2023-01-02", periods=n, freq="7D"), "tv": tv * 1000,
+                       "newsletter": news, "y": y * 10_000})
+    return df, {"tv": tv_part.sum() * 10_000, "newsletter": news_part.sum() * 10_000}
+
+
+def test_organic_columns_are_read_checked_and_kept_through_every_reshape():
+    df, _ = _sales(n=20)
+    data = from_frame(df, channels=["tv"], organic=["newsletter"])
+    assert data.organic == ["newsletter"] and data.Z.shape == (20, 1) and data.X.shape == (20, 1)
+    np.testing.assert_array_equal(data.Z[:, 0], df["newsletter"])
+    assert list(data.to_frame().columns) == ["date", "tv", "newsletter", "y"]
+    assert data.slice(5, 10).Z.shape == (5, 1)
+    df.loc[3, "newsletter"] = -2.0
+    with pytest.raises(DataError, match=r"column 'newsletter': negative values -2\.0 on 2023-01-23 \(row 5\)"):
+        from_frame(df, channels=["tv"], organic=["newsletter"])
+    with pytest.raises(DataError, match=r"'sends' \(data.organic_columns"):
+        from_frame(df, channels=["tv"], organic=["sends"])
+
+
+def test_an_organic_series_is_recovered_in_the_decomposition_and_never_budgeted():
+    from mmmhelpers.fit import sample
+    from mmmhelpers.out_of_sample import forecast_data
+    from mmmhelpers.response import response_model
+
+    df, truth = _sales()
+    data = from_frame(df, channels=["tv"], organic=["newsletter"])
+    spec = ModelSpec(adstock={"type": "geometric", "l_max": 4}, yearly_seasonality=0)
+    mmm = build_model(spec, data)
+    names = set(mmm.model.named_vars)
+    assert {"organic_adstock_alpha", "organic_saturation_lam", "organic_saturation_beta"} <= names
+    idata, _ = sample(mmm, FitSpec(chains=2, tune=300, draws=300), seed=1, progress=False)
+    post = idata.posterior
+    alpha = post["organic_adstock_alpha"].sel(organic="newsletter")
+    assert abs(float(alpha.mean()) - 0.3) < 0.1
+    dec = decomposition(idata)
+    totals = component_totals(dec, data.channels, data.organic).set_index("component")
+    for name in ("tv", "newsletter"):
+        row = totals.loc[name]
+        assert row["HDI 3%"] <= truth[name] <= row["HDI 97%"], (name, row["contribution"], truth[name])
+        assert row["contribution"] == pytest.approx(truth[name], rel=0.1)
+    assert totals.loc["newsletter", "kind"] == "organic" and totals.loc["tv", "kind"] == "media"
+    np.testing.assert_allclose(dec.sum("component"), post["mu"] * mmm.target_scale, rtol=1e-9)
+    groups = driver_totals(dec, data.channels, data.organic)["component"].tolist()
+    assert groups == ["baseline", "organic media", "media"]
+    rm = response_model(spec, data, idata, num_periods=4, n_draws=20)
+    assert list(rm.channels) == ["tv"]  # the plan's cells: paid channels only
+    future = forecast_data(data, 3)
+    assert (future.Z[-3:] == data.Z[-1]).all()  # held at its last level, as the spend is
