@@ -99,7 +99,7 @@ def driver_totals(dec: xr.DataArray, channels: list[str], organic: list[str] = (
              if g in group.values()]
     grouped = xr.concat([dec.sel(component=[c for c, g in group.items() if g == name]).sum("component")
                          for name in order], dim=pd.Index(order, name="component"))
-    return component_totals(grouped, ["media"])
+    return component_totals(grouped, ["media"], ["organic media"])
 
 
 PRIOR_SD_RATIO = 0.5  # a channel's ROAS whose posterior sd is above this share of its prior sd: the data say little

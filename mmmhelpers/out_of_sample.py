@@ -104,12 +104,14 @@ def forecast(mmm: MMM, idata, data: MMMData, weeks: int, seed: int = 0,
 def forecast_parts(mmm: MMM, idata, future: MMMData, n_observed: int, seed: int = 0) -> pd.DataFrame:
     """The forecast window's total (every period and market after ``n_observed``) split into its parts, per
     posterior draw (mean and 94% HDI): the target (with the sales noise), the baseline (every term but media), the
-    carryover of the data's spend (the window's media were nothing spent in it) and the media the window's own
-    spend adds to that. The parts but the noise add up to the expected target draw by draw. The counterfactual
-    changes the window's spend only: the observed weeks, which fix a ROAS or share prior's ceiling, stay as they are."""
+    organic media (when the data have them), the carryover of the data's spend (the window's paid media were nothing
+    spent in it) and the paid media the window's own spend adds to that. The parts but the noise add up to the
+    expected target draw by draw. The counterfactual changes the window's spend only: the observed weeks, which fix
+    a ROAS or share prior's ceiling, stay as they are."""
     from mmmhelpers.intervals import mean_hdi
 
-    names = ("y", "mu", "channel_contribution_original_scale")
+    organic = "organic_contribution_original_scale" if future.organic else None
+    names = ("y", "mu", "channel_contribution_original_scale", *([organic] if organic else []))
     filled = replace(future, y=np.nan_to_num(future.y))
     full = predict(mmm, idata, filled, seed=seed, var_names=names)
     dark = filled.X.copy()
@@ -123,9 +125,11 @@ def forecast_parts(mmm: MMM, idata, future: MMMData, n_observed: int, seed: int 
 
     media = total(full["channel_contribution_original_scale"])
     carried = total(history["channel_contribution_original_scale"])
+    unpaid = total(full[organic]) if organic else 0.0
     parts = {"target (forecast, with noise)": total(full["y_original_scale"]),
              "expected target": total(full["mu"] * scale),
-             "baseline (every term but media)": total(full["mu"] * scale) - media,
+             "baseline (every term but media)": total(full["mu"] * scale) - media - unpaid,
+             **({"organic media": unpaid} if organic else {}),
              "media: carryover of the data's spend": carried,
              "media: added by the window's spend": media - carried}
     rows = [{"part": k, **dict(zip(["mean", "94% low", "94% high"], mean_hdi(v)))} for k, v in parts.items()]

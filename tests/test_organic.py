@@ -76,7 +76,39 @@ def test_an_organic_series_is_recovered_in_the_decomposition_and_never_budgeted(
     np.testing.assert_allclose(dec.sum("component"), post["mu"] * mmm.target_scale, rtol=1e-9)
     groups = driver_totals(dec, data.channels, data.organic)["component"].tolist()
     assert groups == ["baseline", "organic media", "media"]
+    assert driver_totals(dec, data.channels, data.organic)["kind"].tolist() == ["base", "organic", "media"]
     rm = response_model(spec, data, idata, num_periods=4, n_draws=20)
     assert list(rm.channels) == ["tv"]  # the plan's cells: paid channels only
     future = forecast_data(data, 3)
     assert (future.Z[-3:] == data.Z[-1]).all()  # held at its last level, as the spend is
+
+
+def test_a_forecast_names_the_organic_media_apart_from_the_baseline():
+    """The forecast window's parts: the organic series' own line, and the parts still add up to the expected target
+    (the true parameters, no sampling)."""
+    import arviz as az
+
+    from mmmhelpers.out_of_sample import forecast_data, forecast_parts
+
+    df, _ = _sales(n=40)
+    data = from_frame(df, channels=["tv"], organic=["newsletter"])
+    mmm = build_model(ModelSpec(adstock={"type": "geometric", "l_max": 4}, yearly_seasonality=0), data)
+    point = {"adstock_alpha": [0.5], "saturation_lam": [2.0], "saturation_beta": [0.3], "organic_adstock_alpha": [0.3],
+             "organic_saturation_lam": [3.0], "organic_saturation_beta": [0.2], "intercept_contribution": 0.5,
+             "y_sigma": 0.01}
+    idata = az.from_dict(posterior={k: np.broadcast_to(v, (1, 2, *np.shape(v))) for k, v in point.items()},
+                         dims={k: ["channel"] for k in ("adstock_alpha", "saturation_lam", "saturation_beta")} |
+                         {k: ["organic"] for k in point if k.startswith("organic")},
+                         coords={"channel": ["tv"], "organic": ["newsletter"]})
+    future = forecast_data(data, 4)
+    parts = forecast_parts(mmm, idata, future, data.n_dates).set_index("part")["mean"]
+    held = data.Z[-1, 0] / data.Z.max()
+    z = np.concatenate([data.Z[-3:, 0] / data.Z.max(), np.full(4, held)])
+    w = 0.3 ** np.arange(4) / (0.3 ** np.arange(4)).sum()
+    ad = np.array([sum(w[lag] * z[t - lag] for lag in range(4)) for t in range(3, 7)])
+    expected = (0.2 * _logistic(ad, 3.0)).sum() * mmm.target_scale
+    assert parts["organic media"] == pytest.approx(expected, rel=1e-8)
+    assert parts["baseline (every term but media)"] == pytest.approx(0.5 * 4 * mmm.target_scale, rel=1e-8)
+    assert parts["baseline (every term but media)"] + parts["organic media"] + parts[
+        "media: carryover of the data's spend"] + parts["media: added by the window's spend"] == pytest.approx(
+        parts["expected target"], rel=1e-10)
