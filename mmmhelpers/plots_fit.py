@@ -29,8 +29,8 @@ def plot_worst_ranks(idata, parameters: list[str]):
     return fig
 
 
-def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3):
-    """Each component's contribution per week (summed over panel cells): posterior mean and 94% HDI."""
+def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3, organic: list[str] = ()):
+    """Each component's contribution per period (summed over panel cells): posterior mean and 94% HDI."""
     comps = [str(c) for c in dec["component"].values]
     rows = int(np.ceil(len(comps) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), sharex=True, squeeze=False)
@@ -45,7 +45,7 @@ def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3):
         ax.fill_between(dates, lo, hi, color=color, alpha=0.3, lw=0)
         ax.plot(dates, draws.mean(0), color=color, lw=1.2)
         ax.axhline(0, color="black", lw=0.6)
-        ax.set_title(comp + (" (media)" if comp in channels else ""), fontsize=10)
+        ax.set_title(comp + (" (media)" if comp in channels else " (organic)" if comp in organic else ""), fontsize=10)
         ax.yaxis.set_major_formatter(THOUSANDS)
         if k % cols == 0:
             ax.set_ylabel(f"{UNITS['target']} per {UNITS['period']}")

@@ -203,7 +203,7 @@ from mmmhelpers.contributions import (
 from mmmhelpers.exports import save_table
 
 dec = decomposition(idata)
-fig = plots_fit.plot_decomposition(dec, data.channels)
+fig = plots_fit.plot_decomposition(dec, data.channels, organic=data.organic)
 plt.show()
 
 # %%
