@@ -99,6 +99,9 @@ def data_problems(params: Params, data: MMMData) -> list[str]:
     enough weeks (for the fit and the out-of-sample folds), channels that spend, vary, and can be told apart,
     a target that varies."""
     problems = _weeks_problems(params, data.n_dates, data.period)
+    if params.model.weekday_seasonality and data.period != "day":
+        problems.append(f"model.weekday_seasonality: true needs daily data; the data are {data.period}ly "
+                        f"({data.calendar.describe(data.dates)}): remove it, or give one row per day")
     n, cells, X = data.n_dates, _cells(data), data.X
     single = not data.panel
     for k, ch in enumerate(data.channels):

@@ -128,11 +128,33 @@ def _default_likelihood() -> dict:
     return {"distribution": "Normal", "sigma": {"distribution": "HalfNormal", "sigma": 1.0}}
 
 
+class HolidaySpec(Strict):
+    """National holidays from the ``holidays`` package: a feature counting the holiday days in each period (0/1 on
+    daily data), computed from the dates, so forecasts know next year's holidays too."""
+
+    country: str  # ISO 3166 code, e.g. US, DE, GB
+    subdiv: str | None = None  # a state or region of that country, e.g. CA
+
+    @model_validator(mode="after")
+    def _known_country(self) -> HolidaySpec:
+        import holidays
+
+        supported = holidays.list_supported_countries()
+        if self.country not in supported:
+            raise ValueError(f"country {self.country!r} is not one the holidays package knows (e.g. US, DE, GB, FR)")
+        if self.subdiv is not None and self.subdiv not in supported[self.country]:
+            raise ValueError(f"subdiv {self.subdiv!r} is not a subdivision of {self.country} "
+                             f"(it has {', '.join(supported[self.country][:12])}, ...)")
+        return self
+
+
 class ModelSpec(Strict):
     adstock: AdstockSpec = AdstockSpec()
     saturation: SaturationSpec = SaturationSpec()
     yearly_seasonality: int = Field(2, ge=0, le=20)  # Fourier order; 0 = none
     trend: bool = False
+    weekday_seasonality: bool = False  # daily data: an effect per day of the week (ZeroSumNormal: they sum to zero)
+    holidays: HolidaySpec | None = None  # national holidays by country code (python-holidays), an effect per holiday day
     time_varying_media: bool | HSGPSpec = False
     time_varying_intercept: bool | HSGPSpec = False
     scaling: ScalingSpec = ScalingSpec()

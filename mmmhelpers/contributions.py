@@ -18,7 +18,7 @@ __all__ = ["decomposition", "baseline_total", "rank_probability", "component_tot
            "roas_table", "roas_prior_posterior", "uninformed_channels", "prior_dominated_sentence", "PRIOR_SD_RATIO"]
 
 BASE_PARTS = {"intercept_contribution": "baseline", "yearly_seasonality_contribution": "seasonality",
-              "trend_contribution": "trend"}
+              "weekday_contribution": "day of week", "holiday_contribution": "holidays", "trend_contribution": "trend"}
 INTERCEPT_MULTIPLIER = "intercept_latent_multiplier"  # the time-varying intercept's HSGP multiplier (date,)
 
 

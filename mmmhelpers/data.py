@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 __all__ = ["DataError", "MMMData", "Calendar", "calendar_of", "from_frame", "read_table", "load_csv", "fourier_features",
-           "fourier_modes", "max_scales", "read_plan", "plan_data", "plan_warnings"]
+           "fourier_modes", "max_scales", "read_plan", "plan_data", "plan_warnings", "holiday_days", "WEEKDAYS"]
 
 
 class DataError(ValueError):
@@ -532,6 +532,21 @@ def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
     k = np.arange(1, order + 1)
     ang = 2 * np.pi * t[:, None] * k[None, :]
     return np.concatenate([np.sin(ang), np.cos(ang)], axis=1)
+
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def holiday_days(dates: pd.DatetimeIndex, country: str, subdiv: str | None = None) -> np.ndarray:
+    """The number of national holidays (``holidays`` package) in each period: the days from each date up to the
+    next (the data's own step after the last date); 0 or 1 on daily data."""
+    import holidays
+
+    cal = calendar_of(dates) or Calendar("week")
+    ends = dates[1:].append(cal.following(dates[-1], 1))
+    years = range(dates[0].year, ends[-1].year + 1)
+    days = pd.DatetimeIndex(sorted(holidays.country_holidays(country, subdiv=subdiv, years=years)))
+    return (days.searchsorted(ends, side="left") - days.searchsorted(dates, side="left")).astype(float)
 
 
 MULTIPLIERS = ("media_temporal_latent_multiplier", "intercept_latent_multiplier")

@@ -18,7 +18,7 @@ import pytensor.tensor as pt
 from pymc_extras.prior import handle_dims
 
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec
-from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales, read_table
+from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales, read_table
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_prior
 from mmmhelpers.registry import SATURATION_CEILING
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
@@ -99,6 +99,10 @@ class MMM:
         }
         if self.spec.yearly_seasonality:
             values["fourier_features"] = fourier_features(data.dates, self.spec.yearly_seasonality)
+        if self.spec.weekday_seasonality:
+            values["weekday_index"] = np.asarray(data.dates.day_of_week, int)
+        if self.spec.holidays is not None:
+            values["holiday_days"] = holiday_days(data.dates, self.spec.holidays.country, self.spec.holidays.subdiv)
         for name, basis in self.hsgp.items():
             values[f"{name}_basis"] = basis.phi(values["time_index"])
         return values
@@ -465,6 +469,25 @@ def _seasonality(mmm: MMM, inp: Inputs, values: dict, priors: dict):
     return pm.Deterministic("yearly_seasonality_contribution", season, dims=("date", *panel))
 
 
+def _calendar_effects(mmm: MMM, inp: Inputs, values: dict, priors: dict):
+    """Day-of-week effects and national holidays ``(date, *panel)``, or None: ``gamma_weekday[day]`` (ZeroSumNormal
+    by default: the days sum to zero, so the level stays with the intercept) and ``gamma_holiday`` × the holiday days
+    in each period. Both features come from the dates (``MMM.data_values``), so a forecast knows its days."""
+    panel, zeros, terms = mmm.dims, pt.zeros_like(inp.X[..., 0]), []
+    if mmm.spec.weekday_seasonality:
+        day = pm.Data("weekday_index", values["weekday_index"], dims="date")
+        gw = _coefficient("gamma_weekday", priors["gamma_weekday"], "model.priors.gamma_weekday", ("weekday",),
+                          (*panel, "weekday"), mmm.table)
+        effect = pt.moveaxis(gw, -1, 0)[day]  # (date, *panel)
+        terms.append(pm.Deterministic("weekday_contribution", effect + zeros, dims=("date", *panel)))
+    if mmm.spec.holidays is not None:
+        h = pm.Data("holiday_days", values["holiday_days"], dims="date")
+        gh = _coefficient("gamma_holiday", priors["gamma_holiday"], "model.priors.gamma_holiday", panel, panel,
+                          mmm.table)
+        terms.append(pm.Deterministic("holiday_contribution", _by_date(mmm, h) * gh + zeros, dims=("date", *panel)))
+    return sum(terms[1:], terms[0]) if terms else None
+
+
 def _trend(mmm: MMM, inp: Inputs, priors: dict):
     """Linear trend over the training weeks ``(date, *panel)``, or None."""
     if not mmm.spec.trend:
@@ -496,6 +519,8 @@ def _new_mmm(spec: ModelSpec, data: MMMData, observed_weeks: int | None) -> MMM:
         coords["organic"] = data.organic
     if spec.yearly_seasonality:
         coords["fourier_mode"] = fourier_modes(spec.yearly_seasonality)
+    if spec.weekday_seasonality:
+        coords["weekday"] = WEEKDAYS
     mmm = MMM(pm.Model(coords=coords), spec, data, channel_scale, target_scale, control_scale, data.dates[0], [])
     mmm.organic_scale = organic_scales(data.slice(0, observed_weeks) if cv else data)
     t = mmm.data_values(data)["time_index"]
@@ -527,7 +552,7 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
         media = _media(mmm, inp)
         mu = _intercept(mmm, inp, priors) + media.sum(axis=-1)
         for term in (_controls(mmm, values, priors), _seasonality(mmm, inp, values, priors), _trend(mmm, inp, priors),
-                     _organic(mmm, values)):
+                     _calendar_effects(mmm, inp, values, priors), _organic(mmm, values)):
             if term is not None:
                 mu = mu + term
         _likelihood(mmm, inp, mu)

@@ -120,6 +120,9 @@ def _priors(d: Detected) -> str:
     season = 2 if (d.period == "week" and d.n_dates >= 52) or (d.period == "day" and d.n_dates >= 365) or \
         (d.period == "month" and d.n_dates >= 24) else 0
     season_note = "" if season else "  # under a year of data: no yearly cycle can be told apart"
+    if d.period == "day":  # daily data move with the day of the week; holidays need the country (add it)
+        season_note += "\n  weekday_seasonality: true  # one effect per day of the week (they sum to zero)" + \
+            "\n  # holidays: {country: US}  # national holidays (python-holidays country code): say which country"
     l_max = {"day": 28, "week": 8, "month": 3}.get(d.period, 8)
     if d.dims:
         m = d.dims[0]

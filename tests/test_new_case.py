@@ -44,6 +44,7 @@ def test_new_detects_the_columns_and_the_params_validate_without_edits(tmp_path,
         assert raw["model"]["saturation"]["priors"]["beta"]["dims"] == ["region", "channel"]
     else:
         assert "dims" not in raw["model"]["priors"]["intercept"]
+    assert raw["model"].get("weekday_seasonality", False) == (period == "day")
     params = load_params(path)
     data, _, problems = check_case(params)
     assert problems == [] and data.channels == ["TV Spend", "search_cost"]
