@@ -369,7 +369,8 @@ def save_data(run_dir: str | Path, data: MMMData, truth: xr.Dataset | None) -> N
     out = artifacts_dir(run_dir)
     data.to_frame().to_csv(out / DATA_CSV, index=False)
     roles = {"date_column": data.date_column, "target_column": data.target_column, "channel_columns": data.channels,
-             "control_columns": data.controls, "organic_columns": data.organic, "dims": data.dims}
+             "control_columns": data.controls, "organic_columns": data.organic, "dims": data.dims,
+             "population_column": data.population_column}
     (out / DATA_COLUMNS).write_text(json.dumps(roles, indent=2) + "\n")
     if truth is not None:
         truth.to_netcdf(out / TRUTH, engine="h5netcdf")
@@ -382,7 +383,7 @@ def load_data(run_dir: str | Path) -> MMMData:
     df = pd.read_csv(out / DATA_CSV)
     data = from_frame(df, channels=roles["channel_columns"], controls=roles["control_columns"], dims=roles["dims"],
                       date_column=roles["date_column"], target_column=roles["target_column"], source=str(out / DATA_CSV),
-                      organic=roles.get("organic_columns", []))
+                      organic=roles.get("organic_columns", []), population_column=roles.get("population_column"))
     _pages_say_the_period(data)
     return data
 

@@ -48,6 +48,7 @@ class DataSpec(Strict):
     control_columns: list[str] = Field(default_factory=list)
     # media without spend (newsletter sends, organic social posts): adstock and saturation, never budgeted
     organic_columns: list[str] = Field(default_factory=list)
+    population_column: str | None = None  # each market's size (constant over its dates): per_capita scaling
     dims: list[str] = Field(default_factory=list)  # panel dims, e.g. [geo]
     truth: Path | None = None  # optional truth file of a published case (netCDF)
     # truth held in the CSV itself: truth variable -> column, or {channel: column} for a per-channel series
@@ -96,8 +97,11 @@ class HSGPSpec(Strict):
 
 
 class ScalingSpec(Strict):
-    channel: Literal["max", "none"] = "max"  # spend divided by its max over dates, or left raw
-    target: Literal["max", "none"] = "max"  # target divided by its max over dates, or left raw
+    # max: divided by its max over dates (per cell, or pooled over dims); none: left raw; per_capita: divided by
+    # the market's population (data.population_column) times one constant (the largest value per head): markets of
+    # different size then share one scale per head, so a pooled prior compares like with like
+    channel: Literal["max", "none", "per_capita"] = "max"
+    target: Literal["max", "none", "per_capita"] = "max"
     dims: list[str] = Field(default_factory=list)  # panel dims pooled into one scale ([geo]: one max over all geos)
     controls: Literal["max_abs", "none"] = "max_abs"  # controls divided by their max |value|, or left raw
 
@@ -105,9 +109,13 @@ class ScalingSpec(Strict):
         """One line for the spec table and ``idata.attrs``."""
         where = f"pooled over {', '.join(self.dims)}" if self.dims else "per panel cell"
         controls = "max |value|" if self.controls == "max_abs" else "raw (not scaled)"
-        divided = [name for name, how in [("channels", self.channel), ("target", self.target)] if how == "max"]
-        raw = [name for name, how in [("channels", self.channel), ("target", self.target)] if how == "none"]
+        pairs = [("channels", self.channel), ("target", self.target)]
+        divided = [name for name, how in pairs if how == "max"]
+        raw = [name for name, how in pairs if how == "none"]
+        per_head = [name for name, how in pairs if how == "per_capita"]
         parts = [f"{' and '.join(divided)} divided by their max over dates, {where}"] if divided else []
+        parts += [f"{' and '.join(per_head)} divided by each market's population times the largest value per "
+                  "head"] if per_head else []
         parts += [f"{' and '.join(raw)} raw (not scaled)"] if raw else []
         return f"{'; '.join(parts)}; controls: {controls}"
 

@@ -52,6 +52,8 @@ class MMMData:
     target_column: str = "y"
     organic: list[str] = dataclasses.field(default_factory=list)  # media without spend (newsletters, organic social)
     Z: np.ndarray | None = None  # organic media (date, *panel, organic), like X; None: none
+    population: np.ndarray | None = None  # (*panel): each market's size (data.population_column); None: not given
+    population_column: str | None = None
 
     def __post_init__(self):
         if self.Z is None:
@@ -101,7 +103,8 @@ class MMMData:
                 index.append(slice(None))
                 panel[d] = coords
         at = (slice(None), *index)
-        return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at], Z=self.Z[at])
+        pop = None if self.population is None else self.population[tuple(index)]
+        return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at], Z=self.Z[at], population=pop)
 
     def with_X(self, X: np.ndarray) -> MMMData:
         return replace(self, X=np.asarray(X, dtype=float))
@@ -114,11 +117,14 @@ class MMMData:
                 **{c: (("date", *self.dims), self.C[..., i]) for i, c in enumerate(self.controls)},
                 **{c: (("date", *self.dims), self.Z[..., i]) for i, c in enumerate(self.organic)},
                 self.target_column: (("date", *self.dims), self.y),
+                **({self.population_column: (self.dims, self.population)} if self.population is not None else {}),
             },
             coords={"date": self.dates, **self.panel},
         )
         df = da.to_dataframe().reset_index().rename(columns={"date": self.date_column})
-        return df[[self.date_column, *self.dims, *self.channels, *self.organic, *self.controls, self.target_column]]
+        size = [self.population_column] if self.population is not None else []
+        return df[[self.date_column, *self.dims, *self.channels, *self.organic, *self.controls, *size,
+                   self.target_column]]
 
 
 LIMIT = 3  # values, rows or dates named per problem; the rest are counted
@@ -396,21 +402,26 @@ def from_frame(
     source: str = "data",
     date_format: str | None = None,
     organic: list[str] | None = None,
+    population_column: str | None = None,
 ) -> MMMData:
     """Validate a long frame and return ``MMMData``; every problem is reported at once (``DataError``), each
     with its column, values, dates and row numbers (the header is row 1). ``date_format``: the dates' strptime
     format (``data.date_format``); by default pandas infers it. ``organic``: media columns without spend."""
     controls, dims, organic = list(controls or []), list(dims or []), list(organic or [])
     roles = {"data.date_column": [date_column], "data.dims": dims, "data.channel_columns": list(channels),
-             "data.organic_columns": organic, "data.control_columns": controls, "data.target_column": [target_column]}
+             "data.organic_columns": organic, "data.control_columns": controls, "data.target_column": [target_column],
+             "data.population_column": [population_column] if population_column else []}
     problems = _missing_columns(df, roles)
     if not len(df):  # a header and nothing under it: nothing below can be checked (or computed)
         header = ", ".join(str(c) for c in df.columns)
         problems.append(f"no data rows (only the header: {header}): add one row per date below the header")
     if problems:
         raise DataError(source, problems)
-    df, problems = _coerced(df, date_column, dims, [*channels, *organic, *controls, target_column], channels,
+    size = [population_column] if population_column else []
+    df, problems = _coerced(df, date_column, dims, [*channels, *organic, *controls, *size, target_column], channels,
                             date_format, organic)
+    if population_column and not problems:
+        problems += _population_problems(df, population_column, dims)
     if df[date_column].notna().all():  # else the calendar of the dates read would be wrong: fix them first
         udates, calendar = _calendar(df, date_column, dims)
         problems += calendar
@@ -425,9 +436,25 @@ def from_frame(
             return np.zeros((len(udates), *[len(v) for v in panel.values()], 0))
         return np.stack([ds[c].transpose("date", *dims).values for c in cols], axis=-1).astype(float)
 
+    population = ds[population_column].transpose("date", *dims).values[0].astype(float) if population_column else None
     return MMMData(dates=udates, panel=panel, channels=list(channels), controls=controls, X=stack(channels),
                    C=stack(controls), y=ds[target_column].transpose("date", *dims).values.astype(float),
-                   date_column=date_column, target_column=target_column, organic=organic, Z=stack(organic))
+                   date_column=date_column, target_column=target_column, organic=organic, Z=stack(organic),
+                   population=population, population_column=population_column)
+
+
+def _population_problems(df: pd.DataFrame, column: str, dims: list[str]) -> list[str]:
+    """The population column: positive, and one value per market (constant over its dates)."""
+    problems = []
+    bad = np.flatnonzero((df[column] <= 0).to_numpy())
+    if len(bad):
+        problems.append(f"column {column!r}: population must be positive ({_Rows.numbers(bad)})")
+    groups = df.groupby(dims)[column].nunique() if dims else pd.Series([df[column].nunique()], index=["all"])
+    varying = [str(k) for k, v in groups.items() if v > 1]
+    if varying:
+        where = f"in {', '.join(dims)} {_listing(varying)}" if dims else "over the dates"
+        problems.append(f"column {column!r}: one population per market is needed; it changes {where}")
+    return problems
 
 
 def read_table(path: str | Path, field: str) -> pd.DataFrame:
@@ -450,6 +477,7 @@ def load_csv(path: str | Path, spec) -> MMMData:
         channels=spec.channel_columns,
         controls=spec.control_columns,
         organic=getattr(spec, "organic_columns", []),
+        population_column=getattr(spec, "population_column", None),
         dims=spec.dims,
         date_column=spec.date_column,
         target_column=spec.target_column,

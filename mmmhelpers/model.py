@@ -126,6 +126,8 @@ def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarra
     """
     scaling = scaling or ScalingSpec()
     channel_scale, target_scale = max_scales(data)
+    if "per_capita" in (scaling.channel, scaling.target) and data.population is None:
+        raise ValueError("model.scaling: per_capita needs data.population_column (each market's size)")
     control_scale = np.abs(data.C).max(axis=0)
     control_scale = np.where(control_scale > 0, control_scale, 1.0)
     if scaling.controls == "none":
@@ -139,7 +141,21 @@ def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarra
         channel_scale, target_scale, control_scale = (
             np.broadcast_to(a.max(axis=axes, keepdims=True), a.shape).copy()
             for a in (channel_scale, target_scale, control_scale))
+    if scaling.target == "per_capita":
+        target_scale = _per_capita(np.abs(data.y).max(axis=0), data.population)
+    if scaling.channel == "per_capita":
+        channel_scale = _per_capita(data.X.max(axis=0), data.population[..., None], per_channel=True)
     return channel_scale, target_scale, control_scale
+
+
+def _per_capita(top: np.ndarray, population: np.ndarray, per_channel: bool = False) -> np.ndarray:
+    """``population`` × the largest value per head over every market (per channel: ``top``'s last axis): one scale
+    per head, so equal populations give the max pooled over the markets."""
+    head = top / population
+    markets = tuple(range(top.ndim - 1 if per_channel else top.ndim))
+    per_head = head.max(axis=markets, keepdims=True)
+    out = np.broadcast_to(population * per_head, top.shape).copy()
+    return np.where(out > 0, out, 1.0)
 
 
 def organic_scales(data: MMMData) -> np.ndarray:

@@ -255,3 +255,16 @@ def test_the_pages_period_word_comes_from_the_dates_unless_the_params_name_it():
     plots.style(period="week")  # report.period: week
     assert plots.period_from(data) == "week"
     plots.style()
+
+
+def test_a_population_column_is_one_positive_number_per_market():
+    df = frame(n=6)
+    df["people"] = np.where(df["geo"] == "a", 10.0, 30.0)
+    data = from_frame(df, channels=["x1"], dims=["geo"], population_column="people")
+    np.testing.assert_array_equal(data.population, [10.0, 30.0])
+    df.loc[2, "people"] = 11.0
+    df.loc[7, "people"] = 0.0
+    with pytest.raises(DataError) as err:
+        from_frame(df, channels=["x1"], dims=["geo"], population_column="people")
+    assert err.value.problems == ["data: column 'people': population must be positive (row 9)",
+                                  "data: column 'people': one population per market is needed; it changes in geo a, b"]

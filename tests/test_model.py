@@ -366,3 +366,41 @@ def test_the_model_graph_needs_no_system_program(single_market, truth_model_spec
     assert text.splitlines()[0] == "graph LR" and "@{" not in text
     for rv in mmm.model.free_RVs:
         assert f"{rv.name} --> " in text or f"--> {rv.name}" in text
+
+
+def _two_markets(pop):
+    """Two markets' weekly sales and spend (the second market three times the first's), with a population column."""
+    import pandas as pd
+
+    from mmmhelpers.data import from_frame
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for geo, size, p in [("small", 1.0, pop[0]), ("large", 3.0, pop[1])]:
+        for d in pd.date_range("2024-01-01", periods=30, freq="7D"):
+            rows.append({"date": d, "geo": geo, "tv": size * rng.gamma(2, 100), "y": size * rng.normal(1000, 50),
+                         "people": p})
+    return from_frame(pd.DataFrame(rows), channels=["tv"], dims=["geo"], population_column="people")
+
+
+def test_per_capita_scaling_is_the_pooled_max_for_equal_populations_and_per_head_otherwise():
+    from mmmhelpers.config import ScalingSpec
+    from mmmhelpers.model import scales
+
+    equal = _two_markets((5.0, 5.0))
+    per_head = ScalingSpec(channel="per_capita", target="per_capita")
+    pooled = ScalingSpec(dims=["geo"])
+    for a, b in zip(scales(equal, per_head), scales(equal, pooled)):
+        np.testing.assert_allclose(a, b)
+    spec = ModelSpec(yearly_seasonality=0, scaling={"channel": "per_capita", "target": "per_capita"})
+    point = build_model(spec, equal).model.initial_point(0)
+    same = build_model(ModelSpec(yearly_seasonality=0, scaling={"dims": ["geo"]}), equal).model
+    assert build_model(spec, equal).model.compile_logp()(point) == pytest.approx(same.compile_logp()(point), rel=1e-12)
+    sized = _two_markets((1.0, 3.0))
+    ch, tg, _ = scales(sized, per_head)
+    big, small = sized.panel["geo"].index("large"), sized.panel["geo"].index("small")
+    assert tg[big] / tg[small] == pytest.approx(3.0) and ch[big, 0] / ch[small, 0] == pytest.approx(3.0)
+    per_head = max(np.abs(sized.y[:, k]).max() / sized.population[k] for k in (big, small))
+    assert tg[big] == pytest.approx(3.0 * per_head)  # population x the largest value per head
+    assert sized.select({"geo": "large"}).population == 3.0
+    assert "people" in sized.to_frame().columns
