@@ -17,7 +17,7 @@ import pytensor.tensor as pt
 
 from mmmhelpers.data import DataError, MMMData, read_table
 from mmmhelpers.model import MMM, media_contribution
-from mmmhelpers.transforms import saturation
+from mmmhelpers.transforms import channel_lags, saturation
 
 __all__ = ["LIFT_COLUMNS", "EXPERIMENT_COLUMNS", "add_lift_tests", "read_experiments", "experiment_table",
            "check_experiments", "experiment_windows", "add_experiments", "calibrated_channels"]
@@ -189,7 +189,10 @@ def add_experiments(mmm: MMM, table: pd.DataFrame) -> None:
         mult = pt.broadcast_to(mmm.media_multiplier, X.shape)[at]
     ad = {k: cell(v) for k, v in mmm.adstock_params.items()}
     sat = {k: cell(v) for k, v in mmm.saturation_params.items()}
-    base, more = (media_contribution(x / cell(cs), mmm.spec, ad, sat, mult) for x in (spend, spend + win.delta))
+    lags = channel_lags(mmm.spec.adstock, mmm.data.channels)
+    lags = None if lags is None else lags[win.cell[-1]]  # each experiment's channel's own l_max
+    base, more = (media_contribution(x / cell(cs), mmm.spec, ad, sat, mult, lags=lags)
+                  for x in (spend, spend + win.delta))
     y_scale = ts[win.cell[:-1]] if mmm.data.panel else ts
     with model:
         model.add_coord("experiment", range(len(table)))

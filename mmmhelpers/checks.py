@@ -215,10 +215,14 @@ def _plan_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def _roas_prior_problems(params: Params, data: MMMData) -> list[str]:
-    """ROAS and share priors name channels of the data."""
+    """ROAS and share priors and per-channel l_max name channels of the data."""
     from mmmhelpers.model import unknown_prior_channels
 
-    return [f"{where}: {problem}" for where, problem in unknown_prior_channels(params.model, data.channels)]
+    out = [f"{where}: {problem}" for where, problem in unknown_prior_channels(params.model, data.channels)]
+    unknown = sorted(set(params.model.adstock.l_max_by_channel) - set(data.channels))
+    if unknown:
+        out.append(f"model.adstock.l_max_by_channel: unknown channels {unknown} (known: {data.channels})")
+    return out
 
 
 def check_warnings(params: Params, data: MMMData) -> list[str]:

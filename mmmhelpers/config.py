@@ -75,6 +75,15 @@ class AdstockSpec(Strict):
     l_max: int = Field(8, ge=1, le=60)  # weeks the model carries spend over (the truth's own is simulate.true_params.l_max)
     normalize: bool = True
     priors: dict[str, Any] = Field(default_factory=dict)
+    # channel -> its own l_max (at most l_max): e.g. {search: 2} while tv carries over l_max periods
+    l_max_by_channel: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _lags_within_l_max(self) -> AdstockSpec:
+        bad = {ch: n for ch, n in self.l_max_by_channel.items() if not 1 <= n <= self.l_max}
+        if bad:
+            raise ValueError(f"l_max_by_channel: {bad}: each channel's l_max is between 1 and l_max ({self.l_max})")
+        return self
 
 
 class SaturationSpec(Strict):

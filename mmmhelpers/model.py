@@ -21,7 +21,7 @@ from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales, read_table
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_prior
 from mmmhelpers.registry import SATURATION_CEILING
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, lagged_sum, saturation
+from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, lagged_sum, saturation
 
 __all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_for", "model_graph", "scales",
            "unknown_prior_channels"]
@@ -239,14 +239,15 @@ def _hsgp_spec(value: bool | HSGPSpec) -> HSGPSpec:
 
 
 def media_contribution(x_scaled, spec: ModelSpec, adstock_params: dict, saturation_params: dict, multiplier=None,
-                       lagged=lagged_sum):
+                       lagged=lagged_sum, lags: np.ndarray | None = None):
     """Spend (divided by the channel scale; time on axis 0) -> media contribution on the model scale.
 
     adstock -> saturation -> optional multiplier. The one media path: the model calls it with random
     variables, the optimizer with posterior draws (extra leading batch axes broadcast), so every media
-    feature reaches the optimizer by construction.
+    feature reaches the optimizer by construction. ``lags``: each last-axis entry's own ``l_max``
+    (``transforms.channel_lags``).
     """
-    w = adstock_weights(spec.adstock.type, adstock_params, spec.adstock.l_max, spec.adstock.normalize)
+    w = adstock_weights(spec.adstock.type, adstock_params, spec.adstock.l_max, spec.adstock.normalize, lags)
     contrib = saturation(lagged(x_scaled, w), spec.saturation.type, saturation_params)
     return contrib if multiplier is None else contrib * multiplier
 
@@ -401,10 +402,11 @@ def _media(mmm: MMM, inp: Inputs):
     ceiling = SATURATION_CEILING.get(spec.saturation.type) if spec.roas_priors or spec.share_priors else None
     sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table, skip=ceiling)
     multiplier = _media_multiplier(mmm, inp)
+    lags = channel_lags(spec.adstock, mmm.data.channels)
     if ceiling is None:
-        contrib = media_contribution(inp.X / inp.channel_scale, spec, ad, sat, multiplier)
+        contrib = media_contribution(inp.X / inp.channel_scale, spec, ad, sat, multiplier, lags=lags)
     else:  # the response is proportional to the ceiling: one unit curve, scaled by the ceiling the prior implies
-        unit = media_contribution(inp.X / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0}, multiplier)
+        unit = media_contribution(inp.X / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0}, multiplier, lags=lags)
         sat[ceiling] = _ceiling_from_knowledge(mmm, inp, unit)
         contrib = unit * sat[ceiling]
     mmm.saturation_params, mmm.adstock_params, mmm.media_multiplier = sat, ad, multiplier

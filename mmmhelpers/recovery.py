@@ -137,7 +137,7 @@ def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int
     ``(sample, lag, channel)`` and the saturation curve of one week's spend ``(sample, point, channel)`` over
     model-scale spend in ``[0, top]`` (``curve_top``), returned with that grid. Panel cells are pooled into the
     samples."""
-    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, evaluate, saturation
+    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, evaluate, saturation
 
     stacked = group.stack(sample=("chain", "draw"))
     rng = np.random.default_rng(seed)
@@ -154,7 +154,8 @@ def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int
         return out
 
     ad = draws("adstock", ADSTOCKS[spec.adstock.type].params)
-    w = evaluate(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize))
+    w = evaluate(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize,
+                                 channel_lags(spec.adstock, channels)))
     sat = draws("saturation", SATURATIONS[spec.saturation.type].params)
     grid = np.linspace(0, top, n_points)
     params = {k: v[:, None, :] for k, v in sat.items()}

@@ -24,7 +24,7 @@ import xarray as xr
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, evaluate, shifted_sum
+from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, channel_lags, evaluate, shifted_sum
 
 __all__ = ["ResponseModel", "Window", "draw_subset",
            "data_window_multiplier", "posterior_media", "response_model", "response_curves", "draw_indices",
@@ -79,7 +79,8 @@ def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarra
                 for p in registry[getattr(spec, prefix).type].params}
 
     contrib = media_contribution(spend / channel_scale, spec, draws_of("adstock", ADSTOCKS),
-                                 draws_of("saturation", SATURATIONS), multiplier, lagged=shifted_sum)
+                                 draws_of("saturation", SATURATIONS), multiplier, lagged=shifted_sum,
+                                 lags=channel_lags(spec.adstock, channels))
     return contrib * target_scale[..., None]
 
 

@@ -119,7 +119,7 @@ def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     from mmmhelpers.contributions import _roas_draws
     from mmmhelpers.model import scales
     from mmmhelpers.response import _draws_on_grid
-    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, evaluate, half_saturation
+    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, evaluate, half_saturation
 
     n = group.sizes["chain"] * group.sizes["draw"]
     idx = np.arange(n)
@@ -137,7 +137,8 @@ def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     channel_scale = scales(data, spec.scaling)[0]
     sat = params_of("saturation", SATURATIONS, spec.saturation.type)
     ad = params_of("adstock", ADSTOCKS, spec.adstock.type)
-    w = evaluate(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize)) if ad else \
+    w = evaluate(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize,
+                                 channel_lags(spec.adstock, data.channels))) if ad else \
         np.ones((1, n, *cells))
     gain = w.sum(axis=0)  # steady-state adstock per unit of spend (one when normalized)
     contrib = group["channel_contribution_original_scale"]

@@ -259,18 +259,38 @@ ADSTOCKS: dict[str, Component] = {
 }
 
 
-def adstock_weights(kind: str, params: dict, l_max: int, normalize: bool):
+def channel_lags(spec, channels: list[str]) -> np.ndarray | None:
+    """Each channel's own ``l_max`` (``model.adstock.l_max_by_channel``, else ``l_max``), or None when every channel
+    carries over ``l_max`` periods (``spec``: the params' adstock section)."""
+    if not any(ch in spec.l_max_by_channel for ch in channels):
+        return None
+    return np.array([spec.l_max_by_channel.get(ch, spec.l_max) for ch in channels])
+
+
+def _lag_mask(lags: np.ndarray, l_max: int, ndim: int) -> np.ndarray:
+    """``(l_max, 1, ..., len(lags))`` of ``ndim`` axes: True at the lags each last-axis entry carries over."""
+    mask = np.arange(l_max)[:, None] < np.asarray(lags)[None, :]
+    return mask.reshape((l_max,) + (1,) * (ndim - 2) + (len(lags),))
+
+
+def adstock_weights(kind: str, params: dict, l_max: int, normalize: bool, lags: np.ndarray | None = None):
     """Kernel ``w`` of shape ``(l_max, *param_shape)`` (normalized to sum one if asked).
 
     Normalized as the softmax of the component's log-weights when it has them (no ``0 / 0`` when all
     weights underflow), else as ``w / sum(w)`` (the kernels without log-weights have a weight of
-    one; an all-zero kernel stays zero rather than ``0 / 0``).
+    one; an all-zero kernel stays zero rather than ``0 / 0``). ``lags`` (one per entry of the parameters' last
+    axis, the channel): each entry's own ``l_max``, its kernel cut there (and normalized over what is left).
     """
     comp = ADSTOCKS[kind]
     args = [params[p] for p in comp.params]
     if normalize and comp.log_fn is not None:
-        return pt.special.softmax(comp.log_fn(*args, l_max=l_max), axis=0)
+        log_w = comp.log_fn(*args, l_max=l_max)
+        if lags is not None:
+            log_w = pt.switch(_lag_mask(lags, l_max, log_w.ndim), log_w, -np.inf)
+        return pt.special.softmax(log_w, axis=0)
     w = comp.fn(*args, l_max=l_max)
+    if lags is not None:
+        w = w * _lag_mask(lags, l_max, w.ndim)
     if normalize:
         total = w.sum(axis=0, keepdims=True)
         w = w / pt.switch(pt.gt(total, 0), total, 1.0)

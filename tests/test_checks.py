@@ -336,3 +336,14 @@ print("ok")
     proc = subprocess.run([sys.executable, "-c", code, *map(str, shipped_params())], cwd=root, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+def test_a_per_channel_l_max_for_an_unknown_channel_is_named(tmp_path):
+    from mmmhelpers.checks import check_case
+    from mmmhelpers.config import load_params
+
+    path = tmp_path / "case.yaml"
+    path.write_text("case: c\ntitle: C\nseed: 1\nsimulate: {generator: single_market, n_weeks: 60}\n"
+                    "model: {adstock: {l_max: 4, l_max_by_channel: {radio: 2, x2: 1}}}\n")
+    _, _, problems = check_case(load_params(path))
+    assert problems == ["model.adstock.l_max_by_channel: unknown channels ['radio'] (known: ['x1', 'x2'])"]

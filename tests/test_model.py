@@ -404,3 +404,40 @@ def test_per_capita_scaling_is_the_pooled_max_for_equal_populations_and_per_head
     assert tg[big] == pytest.approx(3.0 * per_head)  # population x the largest value per head
     assert sized.select({"geo": "large"}).population == 3.0
     assert "people" in sized.to_frame().columns
+
+
+@pytest.mark.parametrize("kind", ["geometric", "weibull_cdf"])
+def test_each_channel_carries_over_its_own_l_max_in_the_model_and_the_optimizer(single_market, kind):
+    """x2 with l_max 2 while x1 keeps 6: the model's media equal numpy convolutions with each channel's own kernel
+    (cut at its l_max and normalized), and the optimizer's media path gives the same draw by draw."""
+    from reference import numpy_adstock
+
+    from mmmhelpers.optimize import posterior_media
+    from mmmhelpers.transforms import ADSTOCKS, adstock_weights, evaluate
+
+    data, _ = single_market
+    spec = ModelSpec.model_validate({"adstock": {"type": kind, "l_max": 6, "l_max_by_channel": {"x2": 2}},
+                                     "yearly_seasonality": 0})
+    mmm = build_model(spec, data)
+    point = {"adstock_alpha": np.array([0.6, 0.7]), "adstock_lam": np.array([2.0, 3.0]),
+             "adstock_k": np.array([1.5, 2.0]), "saturation_lam": np.array([2.0, 3.0]),
+             "saturation_beta": np.array([0.4, 0.3])}
+    ad_names = [f"adstock_{p}" for p in ADSTOCKS[kind].params]
+    names = ad_names + ["saturation_lam", "saturation_beta"]
+    fn = mmm.model.compile_fn(mmm.model["channel_contribution"], inputs=[mmm.model[n] for n in names],
+                              on_unused_input="ignore")
+    got = fn({n: point[n] for n in names})
+    full = evaluate(adstock_weights(kind, {n.removeprefix("adstock_"): point[n] for n in ad_names}, 6, True))
+    for k, own in enumerate([6, 2]):
+        w = full[:own, k] / full[:own, k].sum()
+        ad = numpy_adstock(data.X[:, k] / mmm.channel_scale[k], w)
+        lam, beta = point["saturation_lam"][k], point["saturation_beta"][k]
+        np.testing.assert_allclose(got[:, k], beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad)), rtol=1e-10)
+    import arviz as az
+
+    idata = az.from_dict(posterior={n: point[n][None, None] for n in names}, dims={n: ["channel"] for n in names},
+                         coords={"channel": data.channels})
+    media = posterior_media(spec, data, idata, data.X[:, None], np.arange(1)).eval()[:, 0]
+    np.testing.assert_allclose(media, got * mmm.target_scale, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"l_max_by_channel: \{'x2': 9\}: each channel's l_max is between 1 and l_max"):
+        ModelSpec.model_validate({"adstock": {"l_max": 6, "l_max_by_channel": {"x2": 9}}})
