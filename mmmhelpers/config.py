@@ -145,6 +145,14 @@ def _default_likelihood() -> dict:
     return {"distribution": "Normal", "sigma": {"distribution": "HalfNormal", "sigma": 1.0}}
 
 
+class TrendSpec(Strict):
+    """A piecewise-linear trend: a slope, and a change of slope at each of ``changepoints`` points spread evenly over
+    the first ``span`` of the observed time (Prophet's default: 25 points in the first 80%)."""
+
+    changepoints: int = Field(0, ge=0, le=50)
+    span: float = Field(0.8, gt=0, le=1)
+
+
 class HolidaySpec(Strict):
     """National holidays from the ``holidays`` package: a feature counting the holiday days in each period (0/1 on
     daily data), computed from the dates, so forecasts know next year's holidays too."""
@@ -169,7 +177,7 @@ class ModelSpec(Strict):
     adstock: AdstockSpec = AdstockSpec()
     saturation: SaturationSpec = SaturationSpec()
     yearly_seasonality: int = Field(2, ge=0, le=20)  # Fourier order; 0 = none
-    trend: bool = False
+    trend: bool | TrendSpec = False  # true: linear; {changepoints: 6}: piecewise linear (trend_delta, Laplace)
     weekday_seasonality: bool = False  # daily data: an effect per day of the week (ZeroSumNormal: they sum to zero)
     holidays: HolidaySpec | None = None  # national holidays by country code (python-holidays), an effect per holiday day
     time_varying_media: bool | HSGPSpec = False

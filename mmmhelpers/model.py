@@ -17,7 +17,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc_extras.prior import handle_dims
 
-from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec
+from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales, read_table
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_prior
 from mmmhelpers.registry import SATURATION_CEILING
@@ -507,11 +507,26 @@ def _calendar_effects(mmm: MMM, inp: Inputs, values: dict, priors: dict):
 
 
 def _trend(mmm: MMM, inp: Inputs, priors: dict):
-    """Linear trend over the training weeks ``(date, *panel)``, or None."""
+    """Trend over the training weeks ``(date, *panel)``, or None: ``gamma_trend × u`` with ``u`` the time over the
+    observed span (0 to 1), plus, with changepoints, ``sum_j trend_delta_j × max(u - s_j, 0)`` (a change of slope at
+    each ``s_j``, evenly over the first ``span`` of ``u``; Laplace prior: most changes are near zero). Past the
+    observed span the last slope continues (a forecast extends the trend linearly)."""
     if not mmm.spec.trend:
         return None
+    u = inp.t / inp.train_end
     gt = _coefficient("gamma_trend", priors["gamma_trend"], "model.priors.gamma_trend", mmm.dims, mmm.dims, mmm.table)
-    return pm.Deterministic("trend_contribution", _by_date(mmm, inp.t / inp.train_end) * gt, dims=("date", *mmm.dims))
+    trend = _by_date(mmm, u) * gt
+    spec = mmm.spec.trend
+    if isinstance(spec, TrendSpec) and spec.changepoints:
+        n = spec.changepoints
+        s = spec.span * np.arange(1, n + 1) / n
+        mmm.model.add_coord("changepoint", [f"{x:.3f}" for x in s])
+        delta = _coefficient("trend_delta", priors["trend_delta"], "model.priors.trend_delta", ("changepoint",),
+                             (*mmm.dims, "changepoint"), mmm.table)
+        hinge = pt.maximum(u[:, None] - s[None, :], 0.0)  # (date, changepoint)
+        hinge = hinge[(slice(None),) + (None,) * len(mmm.dims) + (slice(None),)]
+        trend = trend + (hinge * delta).sum(axis=-1)
+    return pm.Deterministic("trend_contribution", trend + pt.zeros_like(inp.X[..., 0]), dims=("date", *mmm.dims))
 
 
 def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:

@@ -43,6 +43,7 @@ MODEL_PRIORS: dict[str, dict] = {
     "gamma_control": {"distribution": "Normal", "mu": 0, "sigma": 1, "dims": ["control"]},
     "gamma_fourier": {"distribution": "Laplace", "mu": 0, "b": 1, "dims": ["fourier_mode"]},
     "gamma_trend": {"distribution": "Normal", "mu": 0, "sigma": 0.5},
+    "trend_delta": {"distribution": "Laplace", "mu": 0, "b": 0.05, "dims": ["changepoint"]},
     "gamma_weekday": {"distribution": "ZeroSumNormal", "sigma": 0.1, "dims": ["weekday"]},
     "gamma_holiday": {"distribution": "Normal", "mu": 0, "sigma": 0.2},
 }

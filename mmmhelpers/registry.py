@@ -35,4 +35,4 @@ GENERATOR_PANEL_DIMS: dict[str, tuple[str, ...]] = {  # simulate.generator -> th
     "multi_objective": ("kpi",),
 }
 MODEL_PRIOR_NAMES: tuple[str, ...] = ("intercept", "gamma_control", "gamma_fourier", "gamma_trend", "gamma_weekday",
-                                     "gamma_holiday")  # model.priors
+                                     "gamma_holiday", "trend_delta")  # model.priors

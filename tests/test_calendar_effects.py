@@ -68,3 +68,34 @@ def test_weekday_effects_need_daily_data(tmp_path):
                         "remove it, or give one row per day"]
     with pytest.raises(Exception, match="country 'XX' is not one the holidays package knows"):
         ModelSpec(holidays={"country": "XX"})
+
+
+def test_a_trend_with_changepoints_follows_a_kink_a_straight_line_cannot():
+    """Sales that grow, then fall from the middle on: the piecewise trend recovers the path (the target's own
+    units), the straight one cannot; past the data the last slope continues."""
+    from mmmhelpers.fit import sample
+    from mmmhelpers.model import build_model
+    from mmmhelpers.out_of_sample import forecast
+
+    rng = np.random.default_rng(3)
+    n = 120
+    u = np.arange(n) / (n - 1)
+    path = 0.3 * u - 0.6 * np.maximum(u - 0.5, 0)
+    spend = rng.gamma(2, 1.0, n) * (rng.random(n) < 0.5)
+    media = 0.2 * (1 - np.exp(-2 * spend / spend.max())) / (1 + np.exp(-2 * spend / spend.max()))
+    y = 0.6 + path + media + rng.normal(0, 0.01, n)
+    data = from_frame(pd.DataFrame({"date": pd.date_range("2022-01-03", periods=n, freq="7D"),
+                                    "search": spend * 100, "y": y * 1000}), channels=["search"])
+    errors = {}
+    for name, trend in [("linear", True), ("piecewise", {"changepoints": 8})]:
+        spec = ModelSpec(adstock={"type": "none", "l_max": 1}, yearly_seasonality=0, trend=trend)
+        mmm = build_model(spec, data)
+        idata, _ = sample(mmm, FitSpec(chains=2, tune=300, draws=200), seed=4, progress=False)
+        fitted = (idata.posterior["trend_contribution"].mean(("chain", "draw")).values
+                  + idata.posterior["intercept_contribution"].mean().values) * mmm.target_scale
+        truth = (0.6 + path) * 1000
+        errors[name] = float(np.sqrt(np.mean((fitted - fitted.mean() - (truth - truth.mean())) ** 2)))
+    assert errors["piecewise"] < 10 and errors["linear"] > 3 * errors["piecewise"], errors  # a 90-unit kink
+    future, pred = forecast(mmm, idata, data, 4, var_names=("y", "trend_contribution"))
+    step = np.diff(pred["trend_contribution"].mean("sample").values[n - 1:])
+    np.testing.assert_allclose(step, step[0], rtol=1e-6)  # the last slope continues
