@@ -556,7 +556,7 @@ def fourier_modes(order: int) -> list[str]:
 
 def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
     """Yearly Fourier terms ``(date, 2*order)``: ``sin/cos(2πk·dayofyear/365.25)`` (as pymc-marketing)."""
-    t = dates.dayofyear.values / 365.25
+    t = dates.day_of_year.values / 365.25
     k = np.arange(1, order + 1)
     ang = 2 * np.pi * t[:, None] * k[None, :]
     return np.concatenate([np.sin(ang), np.cos(ang)], axis=1)
