@@ -75,6 +75,20 @@ def _data_period(run_dir: Path, given: str | None) -> tuple[str | None, str]:
     return f"{len(dates)} {word}s, {dates[0]:%d %b %Y} to {dates[-1]:%d %b %Y}.", word
 
 
+def _forecast(parts: pd.DataFrame, per_period: pd.DataFrame, params: Params, target: str, period: str) -> str:
+    """The forecast page's window total and its media parts, in one sentence (the page's numbers)."""
+    row = parts.set_index("part")
+    total, media = row.loc["target (forecast, with noise)"], row.loc["media: added by the window's spend"]
+    carried = row.loc["media: carryover of the data's spend"]
+    dates = pd.to_datetime(per_period["date"]).drop_duplicates().sort_values()
+    plan = params.out_of_sample.forecast_plan
+    what = f"the plan in {plan.name}" if plan is not None else "spend held at its last level"
+    return (f"Over the {len(dates)} {period}s from {dates.iloc[0]:%d %b %Y} ({what}): {target} "
+            f"{plain_number(total['mean'])} (94% HDI {plain_number(total['94% low'])} to "
+            f"{plain_number(total['94% high'])}), of which the window's media spend adds {plain_number(media['mean'])} "
+            f"and the carryover of earlier spend {plain_number(carried['mean'])}.")
+
+
 def _chance(p) -> str:
     """', the largest in 83% of the posterior draws' from a probability column (nothing when it is missing)."""
     return "" if p is None or pd.isna(p) else f" in {p:.0%} of the posterior draws"
@@ -230,6 +244,9 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     judged = load_table(run_dir, "truth_check")
     if judged is not None:
         points.append(("Judged by the truth", truth_sentence(judged, target)))
+    parts, per_period = load_table(run_dir, "forecast_parts"), load_table(run_dir, "forecast")
+    if parts is not None and per_period is not None:
+        points.append(("Forecast", _forecast(parts, per_period, params, target, period)))
     tests = load_table(run_dir, "next_test")
     if tests is not None and len(tests):
         points.append(("Next experiment", next_test_sentence(tests, target, period)))

@@ -89,5 +89,6 @@ if fc is not None:
                   "every market) and its parts, mean and 94% HDI: the baseline, the carryover of the spend before it (the "
                   "window's media were nothing spent in it) and what the window's own spend adds; the expected target "
                   "is their sum (the forecast adds the sales noise)"))
-    display(table(forecast_table(fc.pred, fc.future, data.n_dates), caption=f"Forecast of the target per {period} "
-                  "(mean and 94% HDI, original scale)"))
+    per_period = forecast_table(fc.pred, fc.future, data.n_dates)
+    save_table(run_dir, "forecast", per_period)
+    display(table(per_period, caption=f"Forecast of the target per {period} (mean and 94% HDI, original scale)"))
