@@ -26,7 +26,8 @@ from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
 from mmmhelpers.intervals import as_probability
 
-__all__ = ["preposterior_value", "decision_value", "TestDesign", "next_test_table", "next_test_sentence"]
+__all__ = ["preposterior_value", "decision_value", "TestDesign", "next_test_table", "next_test_sentence",
+           "next_test_section", "NoTestNoise"]
 
 GROUPS = 3  # candidate plans per channel: optimized on the draws whose test lift is low, middle, high
 
@@ -158,3 +159,13 @@ def next_test_sentence(table: pd.DataFrame, target_label: str = "", period: str 
             f"{top['EVSI']:,.0f}{units} in expected response over the plan, of {top['EVPI']:,.0f}{units} that "
             f"perfect knowledge would be worth, and changes the plan with probability "
             f"{as_probability(top['P(changes the plan)'])}.")
+
+
+def next_test_section(params: Params, data: MMMData, idata, alloc, rm, period: str = "week"
+                      ) -> tuple[pd.DataFrame | None, str]:
+    """The budget page's next-test table and its sentence, or None and why there is no table."""
+    try:
+        tests = next_test_table(params, data, idata, alloc, rm, **params.optimization.next_test.model_dump())
+    except NoTestNoise as why:
+        return None, str(why)
+    return tests, next_test_sentence(tests, params.report.target_label, period)

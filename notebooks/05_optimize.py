@@ -131,17 +131,14 @@ if alloc is not None and (alloc.constraints or alloc.target):
 # value of sample information, over the posterior draws as truths).
 
 # %%
-from mmmhelpers.next_test import NoTestNoise, next_test_sentence, next_test_table
+from mmmhelpers.next_test import next_test_section
 
-tests = None
+tests, words = None, ""
 if alloc is not None and opt.multi_objective is None:
-    try:
-        tests = next_test_table(params, data, idata, alloc, rm, **opt.next_test.model_dump())
-    except NoTestNoise as why:
-        display(md(str(why)))
+    tests, words = next_test_section(params, data, idata, alloc, rm, plots_optimize.UNITS["period"])
+    display(md(words))
 if tests is not None:
     save_table(run_dir, "next_test", tests)
-    display(md(next_test_sentence(tests, params.report.target_label, plots_optimize.UNITS['period'])))
     display(table(tests.drop(columns="EVPI"), percent=("share of EVPI", "P(changes the plan)"),
                   caption="A test per channel, ranked by its value to the plan: extra spend per period summed over "
                   "markets; expected lift over the test and its carryover (94% HDI); the test's standard error (the "

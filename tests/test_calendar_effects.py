@@ -70,32 +70,40 @@ def test_weekday_effects_need_daily_data(tmp_path):
         ModelSpec(holidays={"country": "XX"})
 
 
-def test_a_trend_with_changepoints_follows_a_kink_a_straight_line_cannot():
-    """Sales that grow, then fall from the middle on: the piecewise trend recovers the path (the target's own
-    units), the straight one cannot; past the data the last slope continues."""
+def test_monthly_seasonality_and_a_kinked_trend_are_recovered_from_monthly_data():
+    """Six years of monthly sales that grow, then fall from the middle on, with a yearly cycle: the piecewise trend
+    recovers the path and the Fourier terms the cycle (the target's own units); past the data the last slope
+    continues."""
+    from mmmhelpers.data import fourier_features
     from mmmhelpers.fit import sample
     from mmmhelpers.model import build_model
     from mmmhelpers.out_of_sample import forecast
 
     rng = np.random.default_rng(3)
-    n = 120
+    n = 72
+    dates = pd.date_range("2019-01-01", periods=n, freq="MS")
     u = np.arange(n) / (n - 1)
     path = 0.3 * u - 0.6 * np.maximum(u - 0.5, 0)
+    cycle = fourier_features(dates, 2) @ np.array([0.06, 0.0, 0.03, -0.02])  # sin_1, sin_2, cos_1, cos_2
     spend = rng.gamma(2, 1.0, n) * (rng.random(n) < 0.5)
     media = 0.2 * (1 - np.exp(-2 * spend / spend.max())) / (1 + np.exp(-2 * spend / spend.max()))
-    y = 0.6 + path + media + rng.normal(0, 0.01, n)
-    data = from_frame(pd.DataFrame({"date": pd.date_range("2022-01-03", periods=n, freq="7D"),
-                                    "search": spend * 100, "y": y * 1000}), channels=["search"])
-    errors = {}
-    for name, trend in [("linear", True), ("piecewise", {"changepoints": 8})]:
-        spec = ModelSpec(adstock={"type": "none", "l_max": 1}, yearly_seasonality=0, trend=trend)
-        mmm = build_model(spec, data)
-        idata, _ = sample(mmm, FitSpec(chains=2, tune=300, draws=200), seed=4, progress=False)
-        fitted = (idata.posterior["trend_contribution"].mean(("chain", "draw")).values
-                  + idata.posterior["intercept_contribution"].mean().values) * mmm.target_scale
-        truth = (0.6 + path) * 1000
-        errors[name] = float(np.sqrt(np.mean((fitted - fitted.mean() - (truth - truth.mean())) ** 2)))
-    assert errors["piecewise"] < 10 and errors["linear"] > 3 * errors["piecewise"], errors  # a 90-unit kink
+    y = 0.6 + path + cycle + media + rng.normal(0, 0.01, n)
+    data = from_frame(pd.DataFrame({"date": dates, "search": spend * 100, "y": y * 1000}), channels=["search"])
+    assert data.period == "month"
+    spec = ModelSpec(adstock={"type": "none", "l_max": 1}, yearly_seasonality=2, trend={"changepoints": 8})
+    mmm = build_model(spec, data)
+    idata, _ = sample(mmm, FitSpec(chains=2, tune=300, draws=200), seed=4, progress=False)
+    post = idata.posterior.mean(("chain", "draw"))
+
+    def error(fitted, truth):  # around their means: the level is shared with the intercept
+        return float(np.sqrt(np.mean((fitted - fitted.mean() - (truth - truth.mean())) ** 2)))
+
+    scale = float(mmm.target_scale)
+    assert error(post["trend_contribution"].values * scale, path * 1000) < 12  # a 90-unit kink
+    assert error(post["yearly_seasonality_contribution"].values * scale, cycle * 1000) < 10  # a 130-unit cycle
+    trend = post["trend_contribution"].values
+    assert trend[n // 2] - trend[0] > 0 > trend[-1] - trend[n // 2 + 6]  # up, then down
     future, pred = forecast(mmm, idata, data, 4, var_names=("y", "trend_contribution"))
+    assert list(future.dates[-2:].strftime("%Y-%m-%d")) == ["2025-03-01", "2025-04-01"]
     step = np.diff(pred["trend_contribution"].mean("sample").values[n - 1:])
     np.testing.assert_allclose(step, step[0], rtol=1e-6)  # the last slope continues
