@@ -106,4 +106,5 @@ def test_monthly_seasonality_and_a_kinked_trend_are_recovered_from_monthly_data(
     future, pred = forecast(mmm, idata, data, 4, var_names=("y", "trend_contribution"))
     assert list(future.dates[-2:].strftime("%Y-%m-%d")) == ["2025-03-01", "2025-04-01"]
     step = np.diff(pred["trend_contribution"].mean("sample").values[n - 1:])
-    np.testing.assert_allclose(step, step[0], rtol=1e-6)  # the last slope continues
+    days = np.diff(future.dates[n - 1:]).astype("timedelta64[D]").astype(float)
+    np.testing.assert_allclose(step / days, step[0] / days[0], rtol=1e-6)  # the last slope (per day) continues
