@@ -34,5 +34,5 @@ GENERATOR_PANEL_DIMS: dict[str, tuple[str, ...]] = {  # simulate.generator -> th
     "mastering_mmm": (),
     "multi_objective": ("kpi",),
 }
-MODEL_PRIOR_NAMES: tuple[str, ...] = ("intercept", "gamma_control", "gamma_fourier", "gamma_trend", "gamma_weekday",
-                                     "gamma_holiday", "trend_delta")  # model.priors
+MODEL_PRIOR_NAMES: tuple[str, ...] = ("intercept", "gamma_control", "gamma_fourier", "gamma_trend", "trend_delta",
+                                     "gamma_weekday", "gamma_holiday")  # model.priors
