@@ -98,6 +98,28 @@ def _new(name: str, data: str, folder: str) -> int:
     return 0
 
 
+def _verify(args) -> int:
+    """Re-execute a report and write its certificate; 0 only when every number reproduced."""
+    from mmmhelpers.pipeline import RunError
+    from mmmhelpers.verify import verify
+
+    try:
+        cert = verify(args.report, rtol=args.rtol, atol=args.atol, against=args.against)
+    except (FileNotFoundError, RunError) as err:
+        print(f"mmm-report verify: {err}", file=sys.stderr)
+        return 1
+    print(f"{args.report}: {cert.verdict.upper()} — {cert.compared:,} numbers compared, {len(cert.differences)} "
+          f"differing (rtol {cert.rtol:g}); certificate: {Path(cert.report) / 'certificate.html'}")
+    for row in cert.inputs:
+        if row["status"] != "ok":
+            print(f"  input {row['what']}: {row['status']}: {row['detail']}")
+    for note in cert.environment:
+        print(f"  environment: {note}")
+    for d in cert.differences[:10]:
+        print(f"  differs: {d.file} {d.where}: {d.report} in the report, {d.rerun} re-run {d.note}".rstrip())
+    return 0 if cert.verdict == "reproduced" else 1
+
+
 def _batch(args) -> int:
     """Several cases through the executor; a summary table; exit 1 if any case failed."""
     from mmmhelpers.batch import case_files, run_batch, summary_table
@@ -140,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     nw.add_argument("name", help="the case's name (its report folder)")
     nw.add_argument("--data", required=True, help="the CSV: one row per date (and market)")
     nw.add_argument("--dir", default="params", help="where to write <name>.yaml (default params/)")
+    vf = sub.add_parser("verify", help="re-execute a report from its manifest and certify that its numbers reproduce")
+    vf.add_argument("report", help="a report folder, e.g. reports/default")
+    vf.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for every number (default 1e-9)")
+    vf.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default 0)")
+    vf.add_argument("--against", help="compare with this re-run (e.g. made on another machine) instead of re-running")
     sc = sub.add_parser("schema", help="the params files' JSON Schema (for editors)")
     sc.add_argument("--out", help="write it to this file (default: print it)")
     args = parser.parse_args(argv)
@@ -152,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         return _schema(args.out)
     if args.command == "new":
         return _new(args.name, args.data, args.dir)
+    if args.command == "verify":
+        return _verify(args)
     if len(args.params) > 1 or Path(args.params[0]).is_dir():
         return _batch(args)
     return _run(args)

@@ -87,13 +87,15 @@ def contribution_table(idata, truth: xr.Dataset, hdi_prob: float = HDI_PROB) -> 
 
 def verdict(table: pd.DataFrame, contributions: pd.DataFrame | None = None) -> str:
     """One line: how many parameters are inside their HDI, and the media over/under-statement."""
-    n, k = len(table), int(table["covered"].sum())
-    text = f"{k} of {n} parameters inside their 94% HDI"
+    n, k = len(table), int(table["covered"].sum()) if len(table) else 0
+    parts = [f"{k} of {n} parameters inside their 94% HDI"] if n else []
     if contributions is not None and len(contributions):
         rel = contributions.estimate.sum() / contributions.truth.sum() - 1
         word = "over" if rel >= 0 else "under"
-        text += f"; media contribution {word}-estimated by {abs(rel):.0%}"
-    return text + "."
+        inside = int(contributions["covered"].sum()) if "covered" in contributions else None
+        cover = f" ({inside} of {len(contributions)} channels' totals inside their 94% HDI)" if inside is not None else ""
+        parts.append(f"media contribution {word}-estimated by {abs(rel):.0%}{cover}")
+    return ("; ".join(parts) or "nothing the truth holds can be compared") + "."
 
 
 def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws: int = 300, seed: int = 0):

@@ -169,7 +169,7 @@ def _checks(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | 
         folds = f" ({'; '.join(notes)})" if notes else ""
         bits.append(f"on {oos.holdout_weeks} held-out {period}s{folds} the forecast was off by {s.mape:.1%} on average "
                     f"(MAPE) and {s.coverage_94:.0%} of the {period}s fell inside the 94% band")
-    if rec is not None:
+    if rec is not None and len(rec):
         bits.append(f"{int(rec['covered'].sum())} of {len(rec)} known true parameters recovered inside their 94% HDI")
     text = "; ".join(bits)
     return text[:1].upper() + text[1:] + "." if bits else "No checks ran."

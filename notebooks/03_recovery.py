@@ -38,12 +38,12 @@ else:
     display(md(f"**{verdict(rec, contrib)}**"))
 
 # %%
-if truth is not None:
+if truth is not None and len(rec):  # a truth of contributions only (a CSV's columns) has no parameters to compare
     fig = plots.plot_recovery(rec)
     plt.show()
 
 # %%
-if truth is not None:
+if truth is not None and len(rec):
     display(table(rec, percent=("rel_error",), caption="Truth vs posterior (model scale)"))
 
 # %%

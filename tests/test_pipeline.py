@@ -424,7 +424,8 @@ def test_validate_reports_bad_csv(tmp_path, capsys):
 
 def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     """ROAS and share priors and a simulated experiment through every stage: the fit page names what informs each
-    channel, the holdout and forecast predict with the ceiling the observed weeks fixed, the plan and the tests."""
+    channel, the holdout and forecast predict with the ceiling the observed weeks fixed, the plan and the tests.
+    Then ``verify`` re-runs it from its manifest and certifies every number; a copy with one changed number fails."""
     out = tmp_path / "tiny_knowledge"
     cli("run", str(ROOT / "tests" / "params" / "tiny_knowledge.yaml"), "--out", str(out), "--no-progress")
     tables = out / "artifacts" / "tables"
@@ -448,3 +449,20 @@ def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     index = (out / "index.html").read_text()  # the summary quotes the page's numbers
     assert "Over the 3 weeks from 27 Feb 2023 (the plan in tiny_plan.csv)" in index
     assert f"{plain_number(total['mean'])} (94% HDI {plain_number(total['94% low'])} to" in index
+    # mmm-report verify: a re-run from the manifest certifies the report; a copy with one changed number fails
+    import json
+    import shutil
+
+    proc = cli("verify", str(out), check=False)
+    assert proc.returncode == 0 and "REPRODUCED" in proc.stdout, proc.stdout + proc.stderr
+    cert = json.loads((out / "certificate.json").read_text())
+    assert cert["verdict"] == "reproduced" and cert["compared"] > 10_000 and cert["differences"] == []
+    assert "Reproducibility certificate" in (out / "certificate.html").read_text()
+    tampered = tmp_path / "tampered"
+    shutil.copytree(out, tampered)
+    table = tampered / "artifacts" / "tables" / "roas.csv"
+    roas = pd.read_csv(table)
+    roas.loc[0, "ROAS"] *= 1.001
+    roas.to_csv(table, index=False)
+    proc = cli("verify", str(tampered), "--against", str(out), check=False)
+    assert proc.returncode == 1 and "DIFFERS" in proc.stdout and "differs: tables/roas.csv row 2, ROAS" in proc.stdout

@@ -42,3 +42,15 @@ def test_replicate_fit_caps_draws_and_tune_only():
     assert (params.fit.draws, params.fit.tune) == (1000, 2000)  # the case's own settings are untouched
     assert replicate_fit(_params(draws=100, tune=150)).model_dump() == _params(draws=100, tune=150).fit.model_dump()
     assert (replicate_fit(params, max_draws=200, max_tune=300).draws, replicate_fit(params, 200, 300).tune) == (200, 300)
+
+
+def test_the_verdict_of_a_truth_of_contributions_only_says_what_it_compares():
+    import pandas as pd
+
+    from mmmhelpers.recovery import verdict
+
+    contrib = pd.DataFrame({"truth": [100.0, 50.0], "estimate": [110.0, 55.0], "covered": [True, False]})
+    empty = pd.DataFrame(columns=["parameter", "covered"])
+    assert verdict(empty, contrib) == ("media contribution over-estimated by 10% (1 of 2 channels' totals inside "
+                                       "their 94% HDI).")
+    assert verdict(empty) == "nothing the truth holds can be compared."
