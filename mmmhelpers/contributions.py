@@ -90,12 +90,13 @@ def rank_probability(draws: np.ndarray) -> np.ndarray:
 
 
 def driver_totals(dec: xr.DataArray, channels: list[str], organic: list[str] = ()) -> pd.DataFrame:
-    """As :func:`component_totals` for the groups a client asks about: baseline, seasonality, trend, controls
-    (all together), organic media and paid media (all channels together)."""
-    group = {c: ("media" if c in channels else "organic media" if c in organic else
-                 c if c in ("baseline", "seasonality", "trend") else "controls")
+    """As :func:`component_totals` for the groups a client asks about: baseline, seasonality (yearly and day of
+    week), holidays, trend, controls (all together), organic media and paid media (all channels together)."""
+    calendar = {"baseline": "baseline", "seasonality": "seasonality", "day of week": "seasonality",
+                "holidays": "holidays", "trend": "trend"}
+    group = {c: ("media" if c in channels else "organic media" if c in organic else calendar.get(c, "controls"))
              for c in map(str, dec["component"].values)}
-    order = [g for g in ("baseline", "seasonality", "trend", "controls", "organic media", "media")
+    order = [g for g in ("baseline", "seasonality", "holidays", "trend", "controls", "organic media", "media")
              if g in group.values()]
     grouped = xr.concat([dec.sel(component=[c for c, g in group.items() if g == name]).sum("component")
                          for name in order], dim=pd.Index(order, name="component"))

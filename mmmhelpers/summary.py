@@ -183,7 +183,8 @@ def _scope(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | N
     if oos is not None:
         checked.append(f"holdout forecast (scored, {oos.summary.coverage_94:.0%} of held-out periods in the 94% band)")
     if rec is not None:
-        checked.append("recovery of the known true parameters")
+        checked.append("recovery of the known true parameters" if len(rec) else
+                       "the true contributions (the truth holds no parameters)")
     missing = [name for name, there in (("a holdout forecast", oos is not None),
                                         ("recovery of known parameters (no truth)", rec is not None)) if not there]
     text = "Checked: " + "; ".join(checked) + "." if checked else ""

@@ -108,3 +108,15 @@ def test_monthly_seasonality_and_a_kinked_trend_are_recovered_from_monthly_data(
     step = np.diff(pred["trend_contribution"].mean("sample").values[n - 1:])
     days = np.diff(future.dates[n - 1:]).astype("timedelta64[D]").astype(float)
     np.testing.assert_allclose(step / days, step[0] / days[0], rtol=1e-6)  # the last slope (per day) continues
+
+
+def test_the_drivers_put_day_of_week_with_seasonality_and_holidays_apart():
+    import xarray as xr
+
+    from mmmhelpers.contributions import driver_totals
+
+    comps = ["baseline", "seasonality", "day of week", "holidays", "promo", "tv"]
+    dec = xr.DataArray(np.ones((len(comps), 1, 4, 3)), dims=("component", "chain", "draw", "date"),
+                       coords={"component": comps})
+    groups = driver_totals(dec, ["tv"]).set_index("component")["contribution"]
+    assert groups.to_dict() == {"baseline": 3.0, "seasonality": 6.0, "holidays": 3.0, "controls": 3.0, "media": 3.0}
