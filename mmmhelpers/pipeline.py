@@ -505,6 +505,7 @@ def run(
     workers: int = 0,
     scheduler: str = "",
     kernel: Warm | None = None,
+    pages: bool = True,
 ) -> Path:
     """Execute and render one case; returns the report folder. Stages whose inputs did not change since the
     report at ``out`` was made are skipped (``force`` re-runs everything).
@@ -514,12 +515,13 @@ def run(
     ``workers`` / ``scheduler`` (default: the params' ``execution``) say where the recovery page's independent
     fits run (mmmhelpers.executor); results do not depend on them. ``kernel``: one the caller started ahead
     (:func:`mmmhelpers.kernels.prestart`, the CLI does before it imports PyMC); else one starts before the checks.
+    ``pages=False`` leaves the HTML pages out (the executed notebooks and artifacts only: ``verify``'s re-run).
     """
     STOP.clear()
     state = _Run(spares=[kernel or prestart(ensure_kernel())])  # the first stage's: it starts while the case is checked
     try:
         return _run(state, Path(params_path).resolve(), out, client, only, quick, progress, force,
-                    {"workers": int(workers or 0), "scheduler": scheduler or ""})
+                    {"workers": int(workers or 0), "scheduler": scheduler or ""}, pages)
     except KeyboardInterrupt:
         with _ctrl_c_ignored():  # a second Ctrl-C must not stop the clean-up
             kill_all()
@@ -568,7 +570,7 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
 
 
 def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
-         progress: bool, force: bool = False, execution: dict | None = None) -> Path:
+         progress: bool, force: bool = False, execution: dict | None = None, pages: bool = True) -> Path:
     params = load_params(params_path)
     data, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
@@ -599,14 +601,16 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     state.phase = "rendering"
     t0 = time.perf_counter()
     rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
-    _say(f"rendering {len(rendered)} pages ...")
-    try:
-        renderer = render(staging, rendered, client)
-    except Exception:
-        _keep_failed(staging, out)
-        raise
-    timings["render"] = round(time.perf_counter() - t0, 2)
-    _say(f"rendered with {renderer} in {timings['render']:.1f} s")
+    renderer = "none"
+    if pages:
+        _say(f"rendering {len(rendered)} pages ...")
+        try:
+            renderer = render(staging, rendered, client)
+        except Exception:
+            _keep_failed(staging, out)
+            raise
+        timings["render"] = round(time.perf_counter() - t0, 2)
+        _say(f"rendered with {renderer} in {timings['render']:.1f} s")
     manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all,
                          {**provenance, "stage_inputs": inputs})
     manifest.save(staging)

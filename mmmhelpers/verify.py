@@ -247,7 +247,7 @@ def verify(report: str | Path, rtol: float = 1e-9, atol: float = 0.0, against: s
             shutil.rmtree(rerun, ignore_errors=True)
             say(f"verify: re-running {manifest.params_file} ({'--quick, ' if manifest.quick else ''}every stage) "
                 f"into {rerun}")
-            run(manifest.params_file, out=rerun, quick=manifest.quick, force=True, progress=False)
+            run(manifest.params_file, out=rerun, quick=manifest.quick, force=True, progress=False, pages=False)
         cert.compared, cert.differences = compare_reports(report, rerun, rtol, atol)
     finally:
         if against is None:
