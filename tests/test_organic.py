@@ -4,6 +4,7 @@ simulated data, in the decomposition, and never in a budget."""
 import numpy as np
 import pandas as pd
 import pytest
+from reference import numpy_adstock
 
 from mmmhelpers.config import FitSpec, ModelSpec
 from mmmhelpers.contributions import component_totals, decomposition, driver_totals
@@ -13,11 +14,7 @@ from mmmhelpers.model import build_model
 
 def _geometric(x, alpha, l_max=4):
     w = alpha ** np.arange(l_max)
-    w = w / w.sum()
-    out = np.zeros_like(x)
-    for lag in range(l_max):
-        out[lag:] += w[lag] * x[: len(x) - lag]
-    return out
+    return numpy_adstock(x, w / w.sum())
 
 
 def _logistic(x, lam):
