@@ -88,16 +88,19 @@ def allocation_headline(alloc: Allocation, currency: str = "", target_label: str
     return text
 
 
-def plan_table(alloc: Allocation) -> pd.DataFrame:
-    """Per cell: spend, response (mean, HDI), ROAS and mROAS of the historical split and of the optimal plan."""
+def plan_table(alloc: Allocation, kpi_type: str = "revenue") -> pd.DataFrame:
+    """Per cell: spend, response (mean, HDI), ROAS and mROAS of the historical split and of the optimal plan; a
+    ``count`` KPI adds the cost per unit of the response (spend over the mean response: one over the ROAS)."""
     rows = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
         row = {"channel": cell_label(best)}
         for label, rec in [("historical", hist), ("optimal", best)]:
             r = rec.get("response") or {"mean": np.nan, "hdi_94": [np.nan, np.nan]}
+            roas = rec.get("roas") if rec.get("roas") is not None else np.nan
             row |= {f"{label} spend": rec["spend_per_period"], f"{label} response": r["mean"],
-                    f"{label} ROAS": rec.get("roas") if rec.get("roas") is not None else np.nan,
-                    f"{label} mROAS": rec.get("mroas", np.nan)}
+                    f"{label} ROAS": roas, f"{label} mROAS": rec.get("mroas", np.nan)}
+            if kpi_type == "count":
+                row[f"{label} cost per KPI"] = 1.0 / roas if roas > 0 else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -109,7 +112,8 @@ def target_sentence(alloc: Allocation) -> str | None:
         return None
     what = {"response": f"a mean incremental response of {plain_number(t.value)}",
             "roas": f"a ROAS of at least {plain_number(t.value)}",
-            "mroas": f"a marginal ROAS of at least {plain_number(t.value)}"}[t.type]
+            "mroas": f"a marginal ROAS of at least {plain_number(t.value)}",
+            "cost_per_kpi": f"a cost of at most {plain_number(t.value)} per unit of the target"}[t.type]
     how = "least" if t.type == "response" else "largest"
     achieved = "" if t.type == "response" else f"achieved {plain_number(t.achieved)}; "  # a response target: below
     return (f"**Target:** the {how} budget whose optimal plan reaches {what} is **{t.budget_per_period:,.6g} per "

@@ -306,7 +306,7 @@ class ObjectiveSpec(Strict):
 class TargetSpec(Strict):
     """Find the budget that reaches a target: the least budget for a response, the largest for a (m)ROAS."""
 
-    type: Literal["response", "roas", "mroas"]
+    type: Literal["response", "roas", "mroas", "cost_per_kpi"]  # cost_per_kpi: the largest budget at or below it
     value: float = Field(..., gt=0)
 
 
@@ -491,6 +491,17 @@ class ReportSpec(Strict):
     currency: str = ""  # e.g. EUR: put before every amount of spend in the summary
     target_label: str = "units of the target"  # what the target counts, e.g. "sales" or "new users"
     period: Literal["day", "week", "month"] | None = None  # what one row of the data is; None: from the data's dates
+    # revenue: the target is money (ROAS is revenue per currency unit); count: it counts things (sign-ups,
+    # conversions): the pages add the cost per unit of the target, and with kpi_value (the currency value of one
+    # unit) the ROAS in currency; without it no page turns the count into money
+    kpi_type: Literal["revenue", "count"] = "revenue"
+    kpi_value: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _a_value_is_for_a_count(self) -> ReportSpec:
+        if self.kpi_value is not None and self.kpi_type != "count":
+            raise ValueError("kpi_value is the currency value of one unit of a count KPI: set kpi_type: count")
+        return self
 
 
 class VariantSpec(Strict):

@@ -12,7 +12,7 @@ import xarray as xr
 
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
-from mmmhelpers.intervals import mean_hdi
+from mmmhelpers.intervals import hdi, mean_hdi
 
 __all__ = ["decomposition", "baseline_total", "rank_probability", "component_totals", "driver_totals", "effect_vs_spend",
            "roas_table", "roas_prior_posterior", "uninformed_channels", "prior_dominated_sentence", "PRIOR_SD_RATIO"]
@@ -194,12 +194,27 @@ def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def kpi_columns(roas_draws: np.ndarray, kpi_value: float | None = None) -> dict[str, float]:
+    """A count KPI's numbers from one channel's ROAS draws (target units per currency unit): the cost per unit of
+    the target (spend / contribution per draw; its median, as a draw near zero contribution costs without bound,
+    and 94% HDI) and, with ``kpi_value`` (currency per unit), the ROAS in currency (mean, 94% HDI)."""
+    with np.errstate(divide="ignore"):
+        cost = np.where(roas_draws > 0, 1.0 / roas_draws, np.inf)
+    lo, hi = hdi(np.where(np.isfinite(cost), cost, np.finfo(float).max))
+    out = {"cost per KPI": float(np.median(cost)), "cost per KPI 3%": lo, "cost per KPI 97%": hi}
+    if kpi_value is not None:
+        m, lo, hi = mean_hdi(roas_draws * kpi_value)
+        out |= {"ROAS (value)": m, "ROAS (value) 3%": lo, "ROAS (value) 97%": hi}
+    return out
+
+
 def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: int = 0,
-               step: float = 0.01) -> pd.DataFrame:
+               step: float = 0.01, kpi_type: str = "revenue", kpi_value: float | None = None) -> pd.DataFrame:
     """Per channel, over the data's weeks: ROAS (contribution / spend, every posterior draw), marginal ROAS (extra
     contribution per extra unit of spend when that channel's spend rises by ``step`` in every week, on
     ``n_draws`` draws; the time-varying media multiplier included, as in the contribution), mean and 94% HDI, and
-    the share of draws in which the channel's ROAS is the highest (``P(highest ROAS)``)."""
+    the share of draws in which the channel's ROAS is the highest (``P(highest ROAS)``). A ``count`` KPI adds the
+    cost per unit of the target and, with ``kpi_value``, the ROAS in currency (:func:`kpi_columns`)."""
     from mmmhelpers.response import data_window_multiplier, draw_indices, posterior_media
     from mmmhelpers.transforms import evaluate
 
@@ -219,5 +234,6 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
         mroas = mean_hdi(extra / (step * spend[i])) if spend[i] > 0 else (np.nan,) * 3
         rows.append({"channel": ch, "ROAS": roas[0], "ROAS 3%": roas[1], "ROAS 97%": roas[2],
                      "mROAS": mroas[0], "mROAS 3%": mroas[1], "mROAS 97%": mroas[2],
-                     "P(highest ROAS)": p_top[i] if spend[i] > 0 else np.nan})
+                     "P(highest ROAS)": p_top[i] if spend[i] > 0 else np.nan,
+                     **(kpi_columns(roas_draws[:, i], kpi_value) if kpi_type == "count" and spend[i] > 0 else {})})
     return pd.DataFrame(rows)

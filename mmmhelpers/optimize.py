@@ -396,9 +396,15 @@ def target_budget(rm: ResponseModel, opt: OptimizationSpec, x0: np.ndarray | Non
     ``response``: the least budget whose optimal plan's mean response reaches the value. ``roas`` /
     ``mroas``: the largest budget whose optimal plan keeps the ROAS (mean response per unit of spend over
     the window) or the marginal ROAS at or above the value (decreasing returns assumed above it).
+    ``cost_per_kpi``: the largest budget whose plan's spend per unit of response stays at or below the value.
     Returns ``(budget, plan, achieved value)``; raises :class:`InfeasibleError` when no budget reaches it.
     """
     solve = solve or (lambda b, start: _mean_response(rm, opt, b, start, held))
+    if opt.target.type == "cost_per_kpi":  # at most c per unit of the target = a ROAS of at least 1 / c
+        roas = opt.model_copy(update={"target": opt.target.model_copy(update={"type": "roas",
+                                                                              "value": 1.0 / opt.target.value})})
+        b, plan, achieved = target_budget(rm, roas, x0, solve, rel_tol, held)
+        return b, plan, 1.0 / achieved
     t, T = opt.target, rm.num_periods
     cap = opt.budget * 1000.0
     box = plan_problem(opt.model_copy(update={"trust_region": None}), rm, opt.budget)  # it scales with the budget

@@ -122,7 +122,15 @@ def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: s
                         f"({_hdi(top['HDI 3%'], top['HDI 97%'])}), {top.share:.0%} of the total; it is the largest"
                         f"{_chance(top.get('P(largest)'))}")
     known = None if roas is None else roas[~roas["channel"].astype(str).isin(uninformed)]
-    if known is not None and known["ROAS"].notna().any():
+    if known is not None and "cost per KPI" in known and known["cost per KPI"].notna().any():  # a count KPI
+        best = known.sort_values("cost per KPI").iloc[0]
+        unit = f"{cur} " if cur else ""
+        bits.append(f"over the data's {period}s, {best.channel} cost the least per unit of {target}: "
+                    f"{unit}{plain_number(best['cost per KPI'])} (median; "
+                    f"{_hdi(best['cost per KPI 3%'], best['cost per KPI 97%'])})"
+                    + (f", a ROAS of {unit}{plain_number(best['ROAS (value)'])} per {unit or 'currency unit '}spent "
+                       "at the KPI's value" if "ROAS (value)" in best and pd.notna(best["ROAS (value)"]) else ""))
+    elif known is not None and known["ROAS"].notna().any():
         best = known.sort_values("ROAS", ascending=False).iloc[0]
         unit = cur or "currency unit"
         bits.append(f"over the data's {period}s, {best.channel} returned the most per {unit} spent: ROAS "

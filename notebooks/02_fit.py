@@ -228,7 +228,8 @@ plt.show()
 # %%
 #| label: fig-roas
 #| fig-cap: "ROAS over the data and marginal ROAS (the return of one more unit of spend), 94% HDI."
-roas = roas_table(idata, data, params.model, seed=seed_for(params.seed, "optimize"))
+roas = roas_table(idata, data, params.model, seed=seed_for(params.seed, "optimize"), kpi_type=params.report.kpi_type,
+                  kpi_value=params.report.kpi_value)
 fig = plots_fit.plot_roas_forest(roas)
 plt.show()
 
@@ -237,7 +238,8 @@ save_table(run_dir, "roas", roas)
 table(roas, percent=("P(highest ROAS)",),
       caption=f"ROAS and marginal ROAS per channel over the data's {period}s (target units per currency unit, 94% "
       f"HDI; marginal: one more unit in every {period}), and the share of posterior draws in which each channel's ROAS "
-      "is the highest")
+      "is the highest" + ("; a count KPI: the cost per unit of the target (median and 94% HDI) and, with its value, the "
+                          "ROAS in currency" if params.report.kpi_type == "count" else ""))
 
 # %%
 roas_evidence = roas_prior_posterior(prior, idata, data, evidence_sources(params, data.channels))

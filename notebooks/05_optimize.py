@@ -37,7 +37,7 @@ if opt is None:
 else:
     alloc, rm = allocate(params, data, idata, uninformed=uninformed_channels(load_table(run_dir, "roas_prior_posterior")))
     alloc.save(run_dir)
-    save_table(run_dir, "allocation", budget_page.plan_table(alloc))
+    save_table(run_dir, "allocation", budget_page.plan_table(alloc, params.report.kpi_type))
     display(md(budget_page.allocation_headline(alloc, params.report.currency, params.report.target_label)))
     report.worth_a_look(plan_warnings(params, data))
 
@@ -68,11 +68,11 @@ if alloc is not None:
 
 # %%
 if alloc is not None:
-    display(table(budget_page.plan_table(alloc), caption="Per channel: spend per period, incremental response over the "
-                  "plan, ROAS and marginal ROAS (response per extra unit of spend) of the historical split and the "
-                  "optimal plan, in the plan's window with its carryover tail and at each plan's spend (the fit "
-                  f"page's ROAS is over the data's {plots_optimize.UNITS['period']}s at the spend that happened: "
-                  "another quantity)"))
+    display(table(budget_page.plan_table(alloc, params.report.kpi_type),
+                  caption="Per channel: spend per period, incremental response over the plan, ROAS and marginal "
+                  "ROAS (response per extra unit of spend) of the historical split and the optimal plan, in the "
+                  "plan's window with its carryover tail and at each plan's spend (the fit page's ROAS is over the "
+                  f"data's {plots_optimize.UNITS['period']}s at the spend that happened: another quantity)"))
 
 # %% [markdown]
 # At the optimum, channels that are not held by a bound or a rule have (nearly) equal marginal ROAS: moving a unit of

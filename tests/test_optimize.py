@@ -546,3 +546,14 @@ def test_the_hold_rule_spares_channels_an_experiment_calibrates(tmp_path):
     assert default.optimization.uninformed == "no_raise" and held_channels(default, ["display"]) == ["display"]
     off = Params.model_validate({**base, "optimization": {"budget": 100.0, "uninformed": "free"}})
     assert held_channels(off, ["display"]) == []
+
+
+def test_a_cost_per_kpi_target_is_the_roas_target_of_its_inverse(rm6):
+    """At most c per unit of the target is a ROAS of at least 1 / c: the same budget, the achieved value inverted."""
+    value = optimize_budget(rm6, problem_for(rm6, 5000.0)).draws.mean() / (5000.0 * 6)
+    opt = OptimizationSpec(budget=BUDGET, num_periods=6, allow_extrapolation=True,
+                           target=TargetSpec(type="roas", value=float(value)))
+    b_roas, _, roas = target_budget(rm6, opt)
+    b_cost, _, cost = target_budget(rm6, opt.model_copy(update={"target": TargetSpec(type="cost_per_kpi",
+                                                                                      value=float(1 / value))}))
+    assert b_cost == pytest.approx(b_roas, rel=1e-9) and cost == pytest.approx(1 / roas, rel=1e-9)

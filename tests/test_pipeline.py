@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -448,6 +449,10 @@ def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     total = pd.read_csv(tables / "forecast_parts.csv").set_index("part").loc["target (forecast, with noise)"]
     index = (out / "index.html").read_text()  # the summary quotes the page's numbers
     assert "Over the 3 weeks from 27 Feb 2023 (the plan in tiny_plan.csv)" in index
+    roas = pd.read_csv(tables / "roas.csv")  # a count KPI (sign-ups, worth 2.0 each)
+    np.testing.assert_allclose(roas["ROAS (value)"], 2.0 * roas["ROAS"], rtol=1e-9)
+    assert (roas["cost per KPI 3%"] <= roas["cost per KPI"]).all() and "cost the least per unit of sign-ups" in index
+    assert "optimal cost per KPI" in pd.read_csv(tables / "allocation.csv").columns
     assert f"{plain_number(total['mean'])} (94% HDI {plain_number(total['94% low'])} to" in index
     # mmm-report verify: a re-run from the manifest certifies the report; a copy with one changed number fails
     import json

@@ -1,0 +1,50 @@
+"""A KPI that is not revenue (sign-ups): cost per unit and ROAS in currency by hand, the plan's cost per KPI, a
+budget that targets a cost per KPI, and pages that never invent a currency without the KPI's value."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmmhelpers.config import Params, ReportSpec
+from mmmhelpers.contributions import kpi_columns
+
+
+def test_cost_per_kpi_and_roas_in_currency_by_hand():
+    roas = np.array([0.5, 0.25, 0.2, 0.4, 1.0])  # sign-ups per EUR in five draws
+    got = kpi_columns(roas, kpi_value=40.0)
+    assert got["cost per KPI"] == pytest.approx(2.5)  # the median of 2, 4, 5, 2.5, 1 EUR per sign-up
+    assert got["ROAS (value)"] == pytest.approx(40.0 * roas.mean())  # EUR of value per EUR spent
+    assert got["cost per KPI 3%"] <= 2.5 <= got["cost per KPI 97%"]
+    assert "ROAS (value)" not in kpi_columns(roas)  # no value: no currency
+    assert kpi_columns(np.array([0.5, 0.0, -0.1, 0.5, 0.5]))["cost per KPI"] == pytest.approx(2.0)  # no sign-ups: inf
+    with pytest.raises(ValueError, match="kpi_value is the currency value of one unit of a count KPI"):
+        ReportSpec(kpi_value=40.0)
+
+
+def test_the_plan_table_gives_the_cost_per_kpi_of_each_plan():
+    from mmmhelpers.budget_page import plan_table
+
+    class Alloc:
+        initial = type("I", (), {"allocation": [{"channel": "tv", "spend_per_period": 100.0, "roas": 0.5,
+                                                 "response": {"mean": 650.0}}]})()
+        allocation = [{"channel": "tv", "spend_per_period": 120.0, "roas": 0.4, "response": {"mean": 624.0}}]
+
+    table = plan_table(Alloc(), "count").iloc[0]
+    assert table["historical cost per KPI"] == pytest.approx(2.0) and table["optimal cost per KPI"] == pytest.approx(2.5)
+    assert "optimal cost per KPI" not in plan_table(Alloc())
+
+
+def test_the_summary_names_the_cheapest_channel_per_kpi_and_its_value_only_when_given(tmp_path):
+    from mmmhelpers.exports import save_table
+    from mmmhelpers.summary import executive_summary
+
+    save_table(tmp_path, "roas", pd.DataFrame([
+        {"channel": "tv", "ROAS": 0.4, "ROAS 3%": 0.3, "ROAS 97%": 0.5, "mROAS": 0.3, "P(highest ROAS)": 0.1,
+         "cost per KPI": 2.5, "cost per KPI 3%": 2.0, "cost per KPI 97%": 3.3},
+        {"channel": "search", "ROAS": 0.8, "ROAS 3%": 0.6, "ROAS 97%": 1.0, "mROAS": 0.7, "P(highest ROAS)": 0.9,
+         "cost per KPI": 1.25, "cost per KPI 3%": 1.0, "cost per KPI 97%": 1.7}]))
+    params = Params(case="c", title="T", seed=1, simulate={"generator": "single_market"},
+                    report={"currency": "EUR", "target_label": "sign-ups", "kpi_type": "count"})
+    words = dict(executive_summary(tmp_path, params).points)["Channels"]
+    assert "search cost the least per unit of sign-ups: EUR 1.25 (median; 94% HDI 1 to 1.7)" in words
+    assert "returned the most" not in words and "at the KPI's value" not in words
