@@ -22,19 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data"))
+from make_client_panel import _carry  # noqa: E402  (the truth's adstock: one numpy implementation for both generators)
+
 CHANNELS = {"tv": (0.6, 1.5, 5.0), "radio": (0.4, 2.0, 2.0), "search": (0.2, 2.5, 4.0), "social": (0.3, 2.0, 3.0),
             "display": (0.2, 3.0, 1.0)}  # geometric alpha, logistic lam, ceiling (sales per 1k people per week)
 WEEKS = 156
 L_MAX = 6
-
-
-def _carry(x: np.ndarray, alpha: float) -> np.ndarray:
-    w = alpha ** np.arange(L_MAX)
-    w = w / w.sum()
-    out = np.zeros_like(x)
-    for lag in range(L_MAX):
-        out[lag:] += w[lag] * x[: len(x) - lag]
-    return out
 
 
 def _logistic(x: np.ndarray, lam: float) -> np.ndarray:
@@ -53,8 +47,8 @@ def make_case(n_markets: int, folder: Path, seed: int = 1) -> tuple[Path, dict[s
     truth = dict.fromkeys(CHANNELS, 0.0)
     rows = []
     for m in range(n_markets):
-        parts = {c: b * _logistic(_carry(per_head[c][:, m] / top[c], a), lam) for c, (a, lam, b) in CHANNELS.items()}
-        organic = 1.5 * _logistic(_carry(news[:, m] / news.max(), 0.3), 3.0)
+        parts = {c: b * _logistic(_carry(per_head[c][:, m] / top[c], a, L_MAX), lam) for c, (a, lam, b) in CHANNELS.items()}
+        organic = 1.5 * _logistic(_carry(news[:, m] / news.max(), 0.3, L_MAX), 3.0)
         promo = (rng.random(WEEKS) < 0.1).astype(float)
         sales = (40.0 + season + 4.0 * promo + organic + sum(parts.values()) + rng.normal(0, 1.0, WEEKS)) * people[m]
         for c in CHANNELS:
