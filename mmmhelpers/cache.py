@@ -28,12 +28,13 @@ SECTIONS = {
     "05_optimize": ["optimization"],
 }
 UNITS = ["report.currency", "report.target_label", "report.period"]  # every page's numbers and axes say them
+KPI = ["report.kpi_type", "report.kpi_value"]  # the fit page's ROAS table and the budget page's plan table add them
 PAGE = {  # read by a stage's page only: a change re-runs that stage, not the stages after it
     "01_simulate": [*UNITS, "title", "description", "report.reference_url"],
-    "02_fit": [*UNITS, "report.reference_url"],
+    "02_fit": [*UNITS, *KPI, "report.reference_url"],
     "03_recovery": UNITS,
     "04_out_of_sample": UNITS,
-    "05_optimize": [*UNITS, "report.reference_url"],
+    "05_optimize": [*UNITS, *KPI, "report.reference_url"],
 }
 PAGE_ONLY = "page "  # the prefix of a page-only input: --only may reuse a stage whose page alone would change
 NOT_INPUTS = {
