@@ -70,10 +70,15 @@ def _code_hash() -> str:
     return _sha(b"".join(f.relative_to(PACKAGE).as_posix().encode() + f.read_bytes() for f in files))
 
 
+def named_file(params: Params, field: str) -> Path | None:
+    """The file a ``FILES`` field names, resolved against the params file (None when it names none)."""
+    section, key = field.split(".")
+    return params.resolve(getattr(getattr(params, section), key))
+
+
 def _file_hash(params: Params, field: str) -> str:
     """The bytes' hash of the file a params field names ("none" when it names none, "missing" when it is absent)."""
-    section, key = field.split(".")
-    path = params.resolve(getattr(getattr(params, section), key))
+    path = named_file(params, field)
     if path is None:
         return "none"
     return _sha(path.read_bytes()) if path.is_file() else "missing"

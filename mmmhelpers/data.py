@@ -77,7 +77,7 @@ class MMMData:
     @property
     def calendar(self) -> Calendar:
         """The dates' frequency (weekly when a single date says nothing)."""
-        return calendar_of(self.dates) or Calendar("week")
+        return calendar_or_weekly(self.dates)
 
     @property
     def n_dates(self) -> int:
@@ -313,6 +313,11 @@ def calendar_of(dates: pd.DatetimeIndex) -> Calendar | None:
     if share[period] <= 0.5:
         return None
     return Calendar(period, month_end=period == "month" and bool(np.mean(dates.is_month_end) > 0.5))
+
+
+def calendar_or_weekly(dates: pd.DatetimeIndex) -> Calendar:
+    """:func:`calendar_of`, weekly when the dates say nothing (a single date)."""
+    return calendar_of(dates) or Calendar("week")
 
 
 def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.DatetimeIndex, list[str]]:
@@ -570,8 +575,7 @@ def holiday_days(dates: pd.DatetimeIndex, country: str, subdiv: str | None = Non
     next (the data's own step after the last date); 0 or 1 on daily data."""
     import holidays
 
-    cal = calendar_of(dates) or Calendar("week")
-    ends = dates[1:].append(cal.following(dates[-1], 1))
+    ends = dates[1:].append(calendar_or_weekly(dates).following(dates[-1], 1))
     years = range(dates[0].year, ends[-1].year + 1)
     days = pd.DatetimeIndex(sorted(holidays.country_holidays(country, subdiv=subdiv, years=years)))
     return (days.searchsorted(ends, side="left") - days.searchsorted(dates, side="left")).astype(float)

@@ -86,10 +86,12 @@ def forecast_data(data: MMMData, weeks: int) -> MMMData:
     """``data`` followed by ``weeks`` future periods (at the data's frequency): every cell's spend held at its last
     observed period's, controls at 0 (no event), the target unknown (NaN). The history stays, so its carryover runs
     into the future."""
-    dates = data.dates.append(data.calendar.following(data.dates[-1], weeks))
-    tail = lambda a, fill: np.concatenate([a, np.broadcast_to(fill, (weeks, *a.shape[1:]))])  # noqa: E731
-    return replace(data, dates=dates, X=tail(data.X, data.X[-1]), C=tail(data.C, 0.0), y=tail(data.y, np.nan),
-                   Z=tail(data.Z, data.Z[-1]))
+    def held(a, fill):
+        return np.broadcast_to(fill, (weeks, *a.shape[1:])).copy()
+
+    plan = replace(data, dates=data.calendar.following(data.dates[-1], weeks), X=held(data.X, data.X[-1]),
+                   C=held(data.C, 0.0), y=held(data.y, np.nan), Z=held(data.Z, data.Z[-1]))
+    return plan_data(data, plan)
 
 
 def forecast(mmm: MMM, idata, data: MMMData, weeks: int, seed: int = 0,

@@ -186,7 +186,7 @@ def _inputs(manifest: Manifest) -> list[dict]:
 def _named_files(manifest: Manifest) -> list[dict]:
     """The files the params name (experiments, lift tests, a forecast plan, a truth file): unchanged since the
     report, by the stage inputs the manifest records."""
-    from mmmhelpers.cache import FILES, _file_hash
+    from mmmhelpers.cache import FILES, _file_hash, named_file
     from mmmhelpers.config import load_params
 
     params = load_params(manifest.params_file)
@@ -197,8 +197,7 @@ def _named_files(manifest: Manifest) -> list[dict]:
             continue
         now = _file_hash(params, field_name)
         status = "ok" if now == then else "missing" if now == "missing" else "changed"
-        rows.append({"what": field_name, "status": status, "detail": str(params.resolve(
-            getattr(getattr(params, field_name.split(".")[0]), field_name.split(".")[1])))})
+        rows.append({"what": field_name, "status": status, "detail": str(named_file(params, field_name))})
     return rows
 
 
