@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 
 from jupyter_client import AsyncKernelManager
 
@@ -100,14 +101,32 @@ class Warm:
         return not self.ready.is_set() or (self.error is None and self.km.has_kernel)
 
 
-async def _run_code(km: AsyncKernelManager, code: str, wait_ready: bool = False) -> None:
-    """Run ``code`` in the kernel; raise if it fails."""
+async def _run_code(km: AsyncKernelManager, code: str, wait_ready: bool = False, timeout: float = 300) -> None:
+    """Run ``code`` in the kernel and wait for its reply on the shell channel; raise if it fails.
+
+    The reply is read from the shell channel, not from IOPub: a new client's IOPub subscription can miss the
+    kernel's first messages (ZeroMQ's "slow joiner"), and waiting there for the "idle" status then hangs until
+    the timeout. That happened once in CI (``enter`` of a warm kernel: "Timeout waiting for output" after 300 s).
+    """
     kc = km.client()
     kc.start_channels()
     try:
         if wait_ready:
             await kc.wait_for_ready(timeout=120)
-        reply = await kc.execute_interactive(code, store_history=False, timeout=300, output_hook=lambda msg: None)
+        msg_id = kc.execute(code, silent=True, store_history=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"kernel: no reply in {timeout:.0f} s to {code.splitlines()[0]!r}")
+            try:
+                reply = await kc.get_shell_msg(timeout=min(left, 1.0))
+            except Empty:
+                if not await kc.is_alive():
+                    raise RuntimeError("kernel: died before replying") from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"kernel: {reply['content'].get('ename')}: {reply['content'].get('evalue')}")
     finally:
