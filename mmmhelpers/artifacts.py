@@ -19,7 +19,7 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmmhelpers.config import Params
-from mmmhelpers.data import MMMData, from_frame, load_csv, truth_from_csv
+from mmmhelpers.data import MMMData, data_roles, from_roles, load_csv, truth_from_csv
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.simulate import simulate
 
@@ -368,9 +368,7 @@ def save_data(run_dir: str | Path, data: MMMData, truth: xr.Dataset | None) -> N
     """Write ``data.csv`` (+ its column roles) and ``truth.nc`` when the truth is known."""
     out = artifacts_dir(run_dir)
     data.to_frame().to_csv(out / DATA_CSV, index=False)
-    roles = {"date_column": data.date_column, "target_column": data.target_column, "channel_columns": data.channels,
-             "control_columns": data.controls, "organic_columns": data.organic, "dims": data.dims,
-             "population_column": data.population_column}
+    roles = data_roles(data)
     (out / DATA_COLUMNS).write_text(json.dumps(roles, indent=2) + "\n")
     if truth is not None:
         truth.to_netcdf(out / TRUTH, engine="h5netcdf")
@@ -381,9 +379,7 @@ def load_data(run_dir: str | Path) -> MMMData:
     out = artifacts_dir(run_dir)
     roles = json.loads((out / DATA_COLUMNS).read_text())
     df = pd.read_csv(out / DATA_CSV)
-    data = from_frame(df, channels=roles["channel_columns"], controls=roles["control_columns"], dims=roles["dims"],
-                      date_column=roles["date_column"], target_column=roles["target_column"], source=str(out / DATA_CSV),
-                      organic=roles.get("organic_columns", []), population_column=roles.get("population_column"))
+    data = from_roles(df, roles, source=str(out / DATA_CSV))
     _pages_say_the_period(data)
     return data
 

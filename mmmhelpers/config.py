@@ -45,6 +45,9 @@ class DataSpec(Strict):
     date_format: str | None = None  # strptime format of the dates, e.g. "%d/%m/%Y"; None: pandas infers it
     target_column: str = "y"
     channel_columns: list[str] = Field(default_factory=list)
+    # media bought in units: channel (its spend column) -> the column of the units it bought (impressions, GRPs,
+    # clicks). The units drive the media effect; the spend gives ROAS, cost per KPI and budgets
+    units_columns: dict[str, str] = Field(default_factory=dict)
     control_columns: list[str] = Field(default_factory=list)
     # media without spend (newsletter sends, organic social posts): adstock and saturation, never budgeted
     organic_columns: list[str] = Field(default_factory=list)

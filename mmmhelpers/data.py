@@ -18,7 +18,8 @@ import pandas as pd
 import xarray as xr
 
 __all__ = ["DataError", "MMMData", "Calendar", "calendar_of", "from_frame", "read_table", "load_csv", "fourier_features",
-           "fourier_modes", "max_scales", "read_plan", "plan_data", "plan_warnings", "holiday_days", "WEEKDAYS"]
+           "fourier_modes", "max_scales", "data_roles", "from_roles", "read_plan", "plan_data", "plan_warnings",
+           "holiday_days", "WEEKDAYS"]
 
 
 class DataError(ValueError):
@@ -39,7 +40,14 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class MMMData:
-    """Model input as arrays with labels. Spend and target on their original scale."""
+    """Model input as arrays with labels. Spend and target on their original scale.
+
+    ``X`` is what drives the media effect. A channel bought in units (impressions, GRPs, clicks; see
+    ``data.units_columns``) has its units there, valued at the channel's average cost per unit over the data
+    (``unit_cost``): ``X = units * unit_cost``, so that its total over the data is the channel's spend, a plan's
+    spend at that price buys ``X`` one to one, and scaling (on the units) gives the model exactly the units. ``S``
+    then holds the money spent; for a channel without units ``X`` is its spend.
+    """
 
     dates: pd.DatetimeIndex
     panel: dict[str, list]  # panel dim -> coordinates, in order
@@ -54,6 +62,9 @@ class MMMData:
     Z: np.ndarray | None = None  # organic media (date, *panel, organic), like X; None: none
     population: np.ndarray | None = None  # (*panel): each market's size (data.population_column); None: not given
     population_column: str | None = None
+    units_columns: dict[str, str] = dataclasses.field(default_factory=dict)  # channel -> its units column
+    S: np.ndarray | None = None  # spend (date, *panel, channel) when some channel has units; None: X is the spend
+    unit_cost: np.ndarray | None = None  # (*panel, channel): spend per unit over the data (1 for channels without)
 
     def __post_init__(self):
         if self.Z is None:
@@ -64,9 +75,24 @@ class MMMData:
         return list(self.panel)
 
     @property
+    def spend(self) -> np.ndarray:
+        """The money spent, ``(date, *panel, channel)`` (``X`` unless some channel is bought in units)."""
+        return self.X if self.S is None else self.S
+
+    @property
+    def cost_per_unit(self) -> np.ndarray:
+        """``(*panel, channel)``: what one unit of ``X``'s own units cost on average (1 for spend)."""
+        return np.ones(self.X.shape[1:]) if self.unit_cost is None else self.unit_cost
+
+    @property
+    def units(self) -> np.ndarray:
+        """The media in their own units, ``(date, *panel, channel)``: units where a channel has them, else spend."""
+        return self.X if self.unit_cost is None else self.X / self.unit_cost
+
+    @property
     def total_spend(self) -> np.ndarray:
         """Spend per channel summed over every date and panel cell."""
-        return self.X.reshape(self.n_dates, -1, len(self.channels)).sum(axis=(0, 1))
+        return self.spend.reshape(self.n_dates, -1, len(self.channels)).sum(axis=(0, 1))
 
     @property
     def period(self) -> str:
@@ -89,7 +115,8 @@ class MMMData:
     def slice(self, start: int = 0, stop: int | None = None) -> MMMData:
         """Rows ``start:stop`` along the date axis."""
         s = slice(start, stop)
-        return replace(self, dates=self.dates[s], X=self.X[s], C=self.C[s], y=self.y[s], Z=self.Z[s])
+        return replace(self, dates=self.dates[s], X=self.X[s], C=self.C[s], y=self.y[s], Z=self.Z[s],
+                       S=None if self.S is None else self.S[s])
 
     def select(self, where: dict[str, str], source: str = "data") -> MMMData:
         """The rows of one coordinate per named panel dim, those dims dropped (e.g. one market of a panel)."""
@@ -104,7 +131,9 @@ class MMMData:
                 panel[d] = coords
         at = (slice(None), *index)
         pop = None if self.population is None else self.population[tuple(index)]
-        return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at], Z=self.Z[at], population=pop)
+        cost = None if self.unit_cost is None else self.unit_cost[tuple(index)]
+        return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at], Z=self.Z[at], population=pop,
+                       S=None if self.S is None else self.S[at], unit_cost=cost)
 
     def with_X(self, X: np.ndarray) -> MMMData:
         return replace(self, X=np.asarray(X, dtype=float))
@@ -113,7 +142,9 @@ class MMMData:
         """Back to the long CSV layout."""
         da = xr.Dataset(
             {
-                **{c: (("date", *self.dims), self.X[..., i]) for i, c in enumerate(self.channels)},
+                **{c: (("date", *self.dims), self.spend[..., i]) for i, c in enumerate(self.channels)},
+                **{u: (("date", *self.dims), self.units[..., self.channels.index(c)])
+                   for c, u in self.units_columns.items()},
                 **{c: (("date", *self.dims), self.C[..., i]) for i, c in enumerate(self.controls)},
                 **{c: (("date", *self.dims), self.Z[..., i]) for i, c in enumerate(self.organic)},
                 self.target_column: (("date", *self.dims), self.y),
@@ -123,8 +154,8 @@ class MMMData:
         )
         df = da.to_dataframe().reset_index().rename(columns={"date": self.date_column})
         size = [self.population_column] if self.population is not None else []
-        return df[[self.date_column, *self.dims, *self.channels, *self.organic, *self.controls, *size,
-                   self.target_column]]
+        return df[[self.date_column, *self.dims, *self.channels, *self.units_columns.values(), *self.organic,
+                   *self.controls, *size, self.target_column]]
 
 
 LIMIT = 3  # values, rows or dates named per problem; the rest are counted
@@ -408,25 +439,34 @@ def from_frame(
     date_format: str | None = None,
     organic: list[str] | None = None,
     population_column: str | None = None,
+    units: dict[str, str] | None = None,
+    unit_cost: np.ndarray | None = None,
 ) -> MMMData:
     """Validate a long frame and return ``MMMData``; every problem is reported at once (``DataError``), each
     with its column, values, dates and row numbers (the header is row 1). ``date_format``: the dates' strptime
-    format (``data.date_format``); by default pandas infers it. ``organic``: media columns without spend."""
-    controls, dims, organic = list(controls or []), list(dims or []), list(organic or [])
+    format (``data.date_format``); by default pandas infers it. ``organic``: media columns without spend.
+    ``units``: channel -> the column of the units it bought (``data.units_columns``); their cost per unit is the
+    channel's spend over its units in each cell unless ``unit_cost`` (``(*panel, channel)``) fixes it."""
+    controls, dims, organic, units = list(controls or []), list(dims or []), list(organic or []), dict(units or {})
     roles = {"data.date_column": [date_column], "data.dims": dims, "data.channel_columns": list(channels),
-             "data.organic_columns": organic, "data.control_columns": controls, "data.target_column": [target_column],
+             "data.units_columns": list(units.values()), "data.organic_columns": organic,
+             "data.control_columns": controls, "data.target_column": [target_column],
              "data.population_column": [population_column] if population_column else []}
     problems = _missing_columns(df, roles)
+    problems += [f"data.units_columns: {ch!r} is not one of data.channel_columns {list(channels)}"
+                 for ch in units if ch not in channels]
     if not len(df):  # a header and nothing under it: nothing below can be checked (or computed)
         header = ", ".join(str(c) for c in df.columns)
         problems.append(f"no data rows (only the header: {header}): add one row per date below the header")
     if problems:
         raise DataError(source, problems)
     size = [population_column] if population_column else []
-    df, problems = _coerced(df, date_column, dims, [*channels, *organic, *controls, *size, target_column], channels,
-                            date_format, organic)
+    df, problems = _coerced(df, date_column, dims, [*channels, *units.values(), *organic, *controls, *size,
+                                                    target_column], channels, date_format, [*organic, *units.values()])
     if population_column and not problems:
         problems += _population_problems(df, population_column, dims)
+    if not problems:
+        problems += _units_problems(df, units, _Rows(df, df[date_column], date_column, dims))
     if df[date_column].notna().all():  # else the calendar of the dates read would be wrong: fix them first
         udates, calendar = _calendar(df, date_column, dims)
         problems += calendar
@@ -442,10 +482,51 @@ def from_frame(
         return np.stack([ds[c].transpose("date", *dims).values for c in cols], axis=-1).astype(float)
 
     population = ds[population_column].transpose("date", *dims).values[0].astype(float) if population_column else None
-    return MMMData(dates=udates, panel=panel, channels=list(channels), controls=controls, X=stack(channels),
+    X, S, cost = stack(list(channels)), None, None
+    if units:
+        S, X = X, X.copy()
+        cost = np.ones(X.shape[1:]) if unit_cost is None else np.array(unit_cost, dtype=float)
+        for ch, col in units.items():
+            k, u = list(channels).index(ch), stack([col])[..., 0]
+            if unit_cost is None:  # the channel's average price in each cell (1 where it bought nothing)
+                total = u.sum(axis=0)
+                cost[..., k] = np.where(total > 0, S[..., k].sum(axis=0) / np.where(total > 0, total, 1.0), 1.0)
+            X[..., k] = u * cost[..., k]
+    return MMMData(dates=udates, panel=panel, channels=list(channels), controls=controls, X=X,
                    C=stack(controls), y=ds[target_column].transpose("date", *dims).values.astype(float),
                    date_column=date_column, target_column=target_column, organic=organic, Z=stack(organic),
-                   population=population, population_column=population_column)
+                   population=population, population_column=population_column, units_columns=units, S=S,
+                   unit_cost=cost)
+
+
+def _units_problems(df: pd.DataFrame, units: dict[str, str], rows: _Rows) -> list[str]:
+    """A channel's units and spend are zero in the same rows: units bought for nothing, or spend that bought none,
+    is a data error (a units column of another channel, a missing spend line)."""
+    problems = []
+    for ch, col in units.items():
+        for bad, what in [((df[col] > 0) & (df[ch] == 0), f"units but no spend in {ch!r}"),
+                          ((df[col] == 0) & (df[ch] > 0), f"spend in {ch!r} but no units")]:
+            where = np.flatnonzero(bad.to_numpy())
+            if len(where):
+                items = [rows.where(i) for i in where[:LIMIT]]
+                problems.append(f"column {col!r} (the units of {ch!r}, data.units_columns): {what} "
+                                f"{_listing(items, len(where))}; units and spend must be zero in the same rows")
+    return problems
+
+
+def data_roles(data: MMMData) -> dict:
+    """The column roles of ``data`` (what :func:`from_roles` needs to read its CSV back)."""
+    return {"date_column": data.date_column, "target_column": data.target_column, "channel_columns": data.channels,
+            "control_columns": data.controls, "organic_columns": data.organic, "dims": data.dims,
+            "population_column": data.population_column, "units_columns": data.units_columns}
+
+
+def from_roles(df: pd.DataFrame, roles: dict, source: str = "data") -> MMMData:
+    """``MMMData`` from a frame written by ``MMMData.to_frame`` and its :func:`data_roles`."""
+    return from_frame(df, channels=roles["channel_columns"], controls=roles["control_columns"], dims=roles["dims"],
+                      date_column=roles["date_column"], target_column=roles["target_column"], source=source,
+                      organic=roles.get("organic_columns", []), population_column=roles.get("population_column"),
+                      units=roles.get("units_columns", {}))
 
 
 def _population_problems(df: pd.DataFrame, column: str, dims: list[str]) -> list[str]:
@@ -483,6 +564,7 @@ def load_csv(path: str | Path, spec) -> MMMData:
         controls=spec.control_columns,
         organic=getattr(spec, "organic_columns", []),
         population_column=getattr(spec, "population_column", None),
+        units=getattr(spec, "units_columns", {}),
         dims=spec.dims,
         date_column=spec.date_column,
         target_column=spec.target_column,
@@ -495,13 +577,16 @@ def read_plan(path, data: MMMData, date_format: str | None = None,
               field: str = "out_of_sample.forecast_plan") -> MMMData:
     """The future periods of a plan CSV: the data's date column, panel columns, channel and control columns, one row
     per period (and panel cell) starting the period after the data's last, at the data's frequency. A target column
-    is ignored (it is what the forecast predicts). Errors name the field, the file, the column and the rows."""
+    is ignored (it is what the forecast predicts). A channel bought in units may give its planned units (its units
+    column); without them its spend buys units at the data's average cost per unit. Errors name the field, the
+    file, the column and the rows."""
     source = f"{field}: {path}"
     df = read_table(path, field)
     df = df.drop(columns=[data.target_column], errors="ignore").assign(**{data.target_column: 0.0})
+    units = {ch: col for ch, col in data.units_columns.items() if col in df.columns}  # else bought at the data's price
     plan = from_frame(df, channels=data.channels, controls=data.controls, dims=data.dims,
                       date_column=data.date_column, target_column=data.target_column, source=source,
-                      date_format=date_format, organic=data.organic)
+                      date_format=date_format, organic=data.organic, units=units, unit_cost=data.unit_cost)
     problems = []
     for dim, coords in data.panel.items():
         missing = [c for c in coords if c not in plan.panel[dim]]
@@ -526,7 +611,8 @@ def plan_data(data: MMMData, plan: MMMData) -> MMMData:
     """``data`` followed by the plan's periods (target unknown: NaN): the history's carryover runs into the plan."""
     return replace(data, dates=data.dates.append(plan.dates), X=np.concatenate([data.X, plan.X]),
                    C=np.concatenate([data.C, plan.C]), y=np.concatenate([data.y, np.full_like(plan.y, np.nan)]),
-                   Z=np.concatenate([data.Z, plan.Z]))
+                   Z=np.concatenate([data.Z, plan.Z]),
+                   S=None if data.S is None else np.concatenate([data.S, plan.spend]))
 
 
 def plan_warnings(plan: MMMData, data: MMMData) -> list[str]:
@@ -543,11 +629,12 @@ def plan_warnings(plan: MMMData, data: MMMData) -> list[str]:
 
 
 def max_scales(data: MMMData) -> tuple[np.ndarray, np.ndarray]:
-    """Max scaling per panel coordinate: channel scale ``(*panel, channel)``, target ``(*panel)``.
+    """Max scaling per panel coordinate: channel scale ``(*panel, channel)`` in the media's own units (units
+    where a channel has them, else spend), target ``(*panel)``.
 
     A channel that never spends gets scale 1 (not 0) so that scaling never divides by zero.
     """
-    channel = data.X.max(axis=0)
+    channel = data.units.max(axis=0)
     channel = np.where(channel > 0, channel, 1.0)
     target = np.abs(data.y).max(axis=0)
     target = np.where(target > 0, target, 1.0)

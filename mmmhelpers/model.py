@@ -97,6 +97,8 @@ class MMM:
             "channel_scale": channel_scale,
             "target_scale": target_scale,
         }
+        if self.data.S is not None and self.spec.roas_priors:  # a ROAS is per unit of money, not of media units
+            values["channel_spend"] = data.spend
         if self.spec.yearly_seasonality:
             values["fourier_features"] = fourier_features(data.dates, self.spec.yearly_seasonality)
         if self.spec.weekday_seasonality:
@@ -119,7 +121,7 @@ class MMM:
 
 def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Max scales of channels ``(*panel, channel)``, target ``(*panel)`` and controls ``(*panel, control)``
-    (one where ``scaling`` says ``none``).
+    (one where ``scaling`` says ``none``). A channel bought in units is scaled on its units (see ``MMMData``).
 
     Per panel cell by default; ``scaling.dims`` pools the named panel dims into one scale (broadcast back to
     every cell), ``scaling.controls == "none"`` leaves controls raw (scale one).
@@ -144,8 +146,10 @@ def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarra
     if scaling.target == "per_capita":
         target_scale = _per_capita(np.abs(data.y).max(axis=0), data.population)
     if scaling.channel == "per_capita":
-        channel_scale = _per_capita(data.X.max(axis=0), data.population[..., None], per_channel=True)
-    return channel_scale, target_scale, control_scale
+        channel_scale = _per_capita(data.units.max(axis=0), data.population[..., None], per_channel=True)
+    # scales are computed on the units (pooling units, not units valued at each market's price); X is units times
+    # their cost, so X / (scale * cost) is exactly the units the model sees
+    return channel_scale * data.cost_per_unit, target_scale, control_scale
 
 
 def _per_capita(top: np.ndarray, population: np.ndarray, per_channel: bool = False) -> np.ndarray:
@@ -264,6 +268,7 @@ class Inputs:
     channel_scale: object
     target_scale: object
     obs_dim: str  # "date", or "obs" in the cross-validation form
+    spend: object = None  # channel_spend (date, *panel, channel) when channels are bought in units; else X
 
     @property
     def train_mask(self):
@@ -291,7 +296,9 @@ def _inputs(mmm: MMM, values: dict, n_obs: int, cv: bool) -> Inputs:
         mmm.model.add_coord(f"{name}_slow_mode", range(basis.centred))
         mmm.model.add_coord(f"{name}_m", range(basis.centred, basis.m))
         pm.Data(f"{name}_basis", values[f"{name}_basis"], dims=("date", f"{name}_mode"))
-    return Inputs(X, t, y, train_end, obs_index, cs, ts, obs_dim)
+    spend = (pm.Data("channel_spend", values["channel_spend"], dims=("date", *panel, "channel"))
+             if "channel_spend" in values else X)
+    return Inputs(X, t, y, train_end, obs_index, cs, ts, obs_dim, spend)
 
 
 def _media_multiplier(mmm: MMM, inp: Inputs):
@@ -367,7 +374,7 @@ def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit):
     mask = inp.train_mask[(slice(None),) + (None,) * (len(mmm.dims) + 1)]
     unit_sum = (unit * mask).sum(axis=0)  # (*panel, channel)
     unit_sum = pt.switch(pt.gt(unit_sum, 0), unit_sum, 1.0)
-    per = {"roas": (inp.X * mask).sum(axis=0) / (inp.target_scale[..., None] * unit_sum)}
+    per = {"roas": (inp.spend * mask).sum(axis=0) / (inp.target_scale[..., None] * unit_sum)}
     if spec.share_priors:  # the observed target's total over the observed weeks (model scale)
         per["share"] = mmm.model["target_total_scaled"][..., None] / unit_sum
     shape = (*[len(v) for v in mmm.data.panel.values()], len(channels))

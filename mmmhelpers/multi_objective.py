@@ -439,7 +439,7 @@ def case_joint(params, run_dir) -> tuple[JointResponse, dict[str, np.ndarray]]:
     n_draws = min([opt.draws, *(i.posterior.sizes["chain"] * i.posterior.sizes["draw"] for _, i in fits.values())])
     models = {n: plan_response_model(params, data, idata, model=params.for_target(n).model, n_draws=n_draws)
               for n, (data, idata) in fits.items()}
-    spent = {n: data.X.reshape(data.n_dates, -1).sum(0) for n, (data, _) in fits.items()}
+    spent = {n: data.spend.reshape(data.n_dates, -1).sum(0) for n, (data, _) in fits.items()}
     if spend_layout(params) == "shared":
         return JointResponse.same_cells(models), {next(iter(spent)): next(iter(spent.values()))}
     dim = next((d for t in params.targets for d in t.where), "target")

@@ -162,7 +162,7 @@ def plot_data(data: MMMData, target_label: str = "sales"):
         row[0].plot(data.dates, data.y[(slice(None), *idx)], color="black", lw=1.2)
         row[0].set(title=_titled("Target", cell), ylabel=f"{target_label} per {UNITS['period']}")
         for c, ch in enumerate(data.channels):
-            row[1].plot(data.dates, data.X[(slice(None), *idx, c)], lw=1, label=ch)
+            row[1].plot(data.dates, data.spend[(slice(None), *idx, c)], lw=1, label=ch)
         row[1].set(title=_titled("Media spend", cell), ylabel=f"spend per {UNITS['period']} ({UNITS['currency']})")
         legend_outside(row[1])
         for ax in row:

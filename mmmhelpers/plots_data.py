@@ -17,7 +17,7 @@ def data_columns(data: MMMData, truth=None) -> pd.DataFrame:
     """One column per target, channel and control (every panel cell stacked), plus a simulated case's true
     demand when its truth holds one (``demand (truth)``)."""
     cols = {data.target_column: data.y.reshape(-1)}
-    cols |= {ch: data.X[..., k].reshape(-1) for k, ch in enumerate(data.channels)}
+    cols |= {ch: data.units[..., k].reshape(-1) for k, ch in enumerate(data.channels)}  # what drives the effect
     cols |= {c: data.C[..., k].reshape(-1) for k, c in enumerate(data.controls)}
     if truth is not None and "demand" in truth and not data.panel:
         cols["demand (truth)"] = truth["demand"].values

@@ -120,14 +120,22 @@ def md(text: str):
 
 
 def data_summary(data, period: str = "week") -> pd.DataFrame:
-    """Per channel: total spend, mean spend per period, share of periods with spend (``period``: the page's word)."""
-    X = data.X.reshape(data.n_dates, -1, len(data.channels))
-    return pd.DataFrame({
+    """Per channel: total spend, mean spend per period, share of periods with spend (``period``: the page's word);
+    for channels bought in units, the units column, total units and the average cost per unit."""
+    X = data.spend.reshape(data.n_dates, -1, len(data.channels))
+    frame = pd.DataFrame({
         "channel": data.channels,
         "total spend": X.sum(axis=(0, 1)),
         f"mean spend per {period}": X.mean(axis=(0, 1)),
         f"{period}s with spend": (X > 0).mean(axis=(0, 1)),
     })
+    if data.units_columns:
+        units = data.units.reshape(data.n_dates, -1, len(data.channels)).sum(axis=(0, 1))
+        bought = [ch in data.units_columns for ch in data.channels]
+        frame["units"] = [data.units_columns.get(ch, "") for ch in data.channels]
+        frame["total units"] = np.where(bought, units, np.nan)
+        frame["cost per unit"] = np.where(bought, frame["total spend"] / np.where(units > 0, units, np.nan), np.nan)
+    return frame
 
 
 def scales_table(mmm) -> pd.DataFrame:
@@ -135,8 +143,9 @@ def scales_table(mmm) -> pd.DataFrame:
     cells = list(np.ndindex(*mmm.target_scale.shape))
     names = [", ".join(str(mmm.data.panel[d][i]) for d, i in zip(mmm.data.panel, idx)) or "all" for idx in cells]
     frame = pd.DataFrame({"market": names, "target": [float(mmm.target_scale[idx]) for idx in cells]})
+    units = mmm.channel_scale / mmm.data.cost_per_unit  # a channel bought in units is scaled on its units
     for k, ch in enumerate(mmm.data.channels):
-        frame[f"{ch} spend"] = [float(mmm.channel_scale[(*idx, k)]) for idx in cells]
+        frame[f"{ch} {mmm.data.units_columns.get(ch, 'spend')}"] = [float(units[(*idx, k)]) for idx in cells]
     return frame
 
 

@@ -124,7 +124,7 @@ def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     n = group.sizes["chain"] * group.sizes["draw"]
     idx = np.arange(n)
     cells = (*[len(v) for v in data.panel.values()], len(data.channels))
-    weight = data.X.sum(axis=0).reshape(-1, cells[-1])  # (cell, channel): spend per cell
+    weight = data.spend.sum(axis=0).reshape(-1, cells[-1])  # (cell, channel): spend per cell
     weight = weight / np.where(weight.sum(axis=0) > 0, weight.sum(axis=0), 1.0)
 
     def pooled(per_cell: np.ndarray) -> np.ndarray:  # (sample, *panel, channel) -> (sample, channel)

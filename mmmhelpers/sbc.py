@@ -105,14 +105,13 @@ def mmm_sbc_task(params: dict, frame: pd.DataFrame, roles: dict, seed: int, L: i
     Returns ``{"ranks": {parameter: rank}, "divergences": int}``: summaries only, never the trace.
     """
     from mmmhelpers.config import Params
-    from mmmhelpers.data import from_frame
+    from mmmhelpers.data import from_roles
     from mmmhelpers.fit import sample_many
     from mmmhelpers.model import model_for
     from mmmhelpers.review import sample_prior
 
     p = Params.model_validate(params)
-    data = from_frame(frame, channels=roles["channel_columns"], controls=roles["control_columns"],
-                      dims=roles["dims"], date_column=roles["date_column"], target_column=roles["target_column"])
+    data = from_roles(frame, roles)
     mmm = model_for(p, data)
     seed_prior, seed_fit = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(2))
     quiet = logging.getLogger("pymc")
@@ -135,13 +134,13 @@ def mmm_sbc_task(params: dict, frame: pd.DataFrame, roles: dict, seed: int, L: i
 def run_sbc(params, data, n: int, executor=None, L: int = 99, progress: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """``n`` SBC draws of the case's model on its own data's design, on ``executor`` (default: in sequence).
     Returns the ranks (one row per draw, one column per parameter, plus ``divergences``) and the failed draws."""
+    from mmmhelpers.data import data_roles
     from mmmhelpers.executor import SequentialExecutor, Task, failures, task_seeds
     from mmmhelpers.seeds import seed_for
 
     executor = executor or SequentialExecutor()
     dumped = params.model_dump(mode="json", exclude={"source"})
-    roles = {"channel_columns": data.channels, "control_columns": data.controls, "dims": data.dims,
-             "date_column": data.date_column, "target_column": data.target_column}
+    roles = data_roles(data)
     frame = data.to_frame()
     tasks = [Task(f"sbc draw {k}", mmm_sbc_task, {"params": dumped, "frame": frame, "roles": roles, "seed": s, "L": L})
              for k, s in enumerate(task_seeds(seed_for(params.seed, "sbc"), n))]
