@@ -90,7 +90,8 @@ def allocation_headline(alloc: Allocation, currency: str = "", target_label: str
 
 def plan_table(alloc: Allocation, kpi_type: str = "revenue") -> pd.DataFrame:
     """Per cell: spend, response (mean, HDI), ROAS and mROAS of the historical split and of the optimal plan; a
-    ``count`` KPI adds the cost per unit of the response (spend over the mean response: one over the ROAS)."""
+    ``count`` KPI adds the cost per unit of the response (spend over the mean response: one over the ROAS); channels
+    bought in units add the units the spend buys per period."""
     rows = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
         row = {"channel": cell_label(best)}
@@ -99,6 +100,8 @@ def plan_table(alloc: Allocation, kpi_type: str = "revenue") -> pd.DataFrame:
             roas = rec.get("roas") if rec.get("roas") is not None else np.nan
             row |= {f"{label} spend": rec["spend_per_period"], f"{label} response": r["mean"],
                     f"{label} ROAS": roas, f"{label} mROAS": rec.get("mroas", np.nan)}
+            if any("units_per_period" in r for r in alloc.allocation):  # channels bought in units
+                row[f"{label} units"] = rec.get("units_per_period", np.nan)
             if kpi_type == "count":
                 row[f"{label} cost per KPI"] = 1.0 / roas if roas > 0 else np.nan
         rows.append(row)

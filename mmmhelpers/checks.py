@@ -29,7 +29,7 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
     """Params against their data, before anything runs: the files they name, the data themselves, what the
     model needs of the data (:func:`data_problems`), then the optimization section (unknown channels/geos,
     bounds and constraints vs the budget and every scenario)."""
-    from mmmhelpers.optimize import plan_problems
+    from mmmhelpers.optimize import plan_problems, plan_unit_price
 
     problems = []
     truth_path = params.resolve(params.data.truth)
@@ -48,8 +48,16 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
     problems += _roas_prior_problems(params, data)
     problems += _plan_problems(params, data)
     if params.optimization is not None:
-        problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0),
-                                  data.X.mean(axis=0))
+        unpriced = sorted(set(params.optimization.cost_per_unit) - set(data.units_columns))
+        if unpriced:
+            return data, truth, problems + [
+                f"optimization.cost_per_unit: {unpriced} {'is' if len(unpriced) == 1 else 'are'} not bought in units "
+                f"(data.units_columns names {sorted(data.units_columns) or 'none'}): a channel bought in money has no "
+                "cost per unit"]
+        price = plan_unit_price(params.optimization, data)  # the spend that buys the units the data saw
+        value = 1.0 if price is None else data.cost_per_unit / price
+        problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0) / value,
+                                  data.spend.mean(axis=0))
     return data, truth, problems
 
 

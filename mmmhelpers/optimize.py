@@ -302,13 +302,17 @@ def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, obser
 
 def allocation_records(rm: ResponseModel, x: np.ndarray, cells: np.ndarray | None = None,
                        mroas: np.ndarray | None = None) -> list[dict]:
-    """One record per channel (and panel coordinate): spend per period, and with ``cells`` (draw × cell
-    responses) the response's mean and 94% HDI, the ROAS over the plan and (``mroas``: draw × cell) the mROAS."""
+    """One record per channel (and panel coordinate): spend per period (and for a channel bought in units, its cost
+    per unit and the units it buys), and with ``cells`` (draw × cell responses) the response's mean and 94% HDI,
+    the ROAS over the plan and (``mroas``: draw × cell) the mROAS."""
     x = np.asarray(x).reshape(rm.shape)
     out = []
     for k, idx in enumerate(np.ndindex(*rm.shape)):
         rec = {"channel": rm.channels[idx[-1]], **{d: rm.panel[d][i] for d, i in zip(rm.panel, idx[:-1])},
                "spend_per_period": float(f"{float(x[idx]):.10g}")}  # 10 significant digits, any unit
+        if rm.unit_price is not None and np.isfinite(rm.unit_price[idx]):  # bought in units: what the spend buys
+            rec["cost_per_unit"] = float(f"{float(rm.unit_price[idx]):.10g}")
+            rec["units_per_period"] = float(f"{float(x[idx]) / float(rm.unit_price[idx]):.10g}")
         if cells is not None:
             c = cells.reshape(len(cells), -1)[:, k]
             rec["response"] = _response(c).model_dump()
@@ -365,7 +369,7 @@ def held_out_gain(rm: ResponseModel, plans: list[tuple[np.ndarray, np.ndarray]],
 
 def history_split(data: MMMData, budget: float) -> np.ndarray:
     """The historical average split of spend, scaled to ``budget`` per period, ``(*panel, channel)``."""
-    history = data.X.mean(axis=0)
+    history = data.spend.mean(axis=0)
     return history / max(history.sum(), 1e-12) * budget
 
 
@@ -494,7 +498,18 @@ def plan_response_model(params: Params, data: MMMData, idata, model=None, num_pe
     return response_model(model or params.model, data, idata, num_periods or opt.num_periods,
                           n_draws=n_draws or opt.draws, seed=seed_for(params.seed, "optimize"),
                           objective_window=objective_window or opt.objective_window,
-                          carryover_history=opt.carryover_history)
+                          carryover_history=opt.carryover_history, unit_price=plan_unit_price(opt, data))
+
+
+def plan_unit_price(opt: OptimizationSpec, data: MMMData) -> np.ndarray | None:
+    """The plan's cost per unit ``(*panel, channel)``: ``optimization.cost_per_unit`` where it names a channel, else
+    the data's average (None when it names none)."""
+    if not opt.cost_per_unit:
+        return None
+    price = data.cost_per_unit.copy()
+    for ch, value in opt.cost_per_unit.items():
+        price[..., data.channels.index(ch)] = value
+    return price
 
 
 def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -> tuple[Allocation, ResponseModel]:

@@ -147,6 +147,7 @@ class ResponseModel(PlanCells):
     observed_min: np.ndarray = field(repr=False, default=None)
     carryover_in: np.ndarray = field(repr=False, default=None)  # per draw: the history's own response in the window
     historical: np.ndarray = field(repr=False, default=None)  # mean spend per period the data saw, (*panel, channel)
+    unit_price: np.ndarray | None = field(repr=False, default=None)  # the plan's cost per unit (NaN: bought in money)
 
     @property
     def n_draws(self) -> int:
@@ -232,8 +233,13 @@ def _multiplier(idata, data: MMMData, idx: np.ndarray) -> tuple[np.ndarray | Non
 
 
 def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_draws: int = 400, seed: int = 0,
-                   objective_window: str = "window_and_tail", carryover_history: bool = True) -> ResponseModel:
-    """Compile the incremental response of plans over ``num_periods`` for ``n_draws`` posterior draws."""
+                   objective_window: str = "window_and_tail", carryover_history: bool = True,
+                   unit_price: np.ndarray | None = None) -> ResponseModel:
+    """Compile the incremental response of plans over ``num_periods`` for ``n_draws`` posterior draws.
+
+    A plan's spend buys media at the data's average cost per unit, or at ``unit_price`` (``(*panel, channel)``,
+    the plan's cost per unit of channels bought in units): the spend then reaches the model as
+    ``spend * data.cost_per_unit / unit_price``, and the observed range is the spend that buys the units seen."""
     panel, channels = data.panel, data.channels
     idx = draw_indices(idata, n_draws, seed)
     shape = (*[len(v) for v in panel.values()], len(channels))
@@ -242,10 +248,12 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     hist_weeks = min(tail, data.n_dates) if carryover_history else 0
     history = data.X[data.n_dates - hist_weeks:].reshape(hist_weeks, 1, n_cells)
     multiplier, how = _multiplier(idata, data, idx)
+    value = np.ones(shape) if unit_price is None else data.cost_per_unit / np.asarray(unit_price, float)
 
     spend = pt.tensor3("spend")  # (draw, period, cell)
+    bought = spend * value.reshape(1, 1, n_cells) if unit_price is not None else spend  # at the data's prices
     series = pt.concatenate([pt.as_tensor_variable(np.broadcast_to(history, (hist_weeks, len(idx), n_cells))),
-                             spend.dimshuffle(1, 0, 2), pt.zeros((tail, len(idx), n_cells))], axis=0)
+                             bought.dimshuffle(1, 0, 2), pt.zeros((tail, len(idx), n_cells))], axis=0)
 
     def contribution(s):
         s = s.reshape((s.shape[0], len(idx), *shape))
@@ -265,8 +273,18 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     detail = _Lazy(lambda: pytensor.function([spend], incr))  # only reports need it: compiled on first use
     window = Window(hist_weeks, num_periods, tail, objective_window, how)
     return ResponseModel(list(channels), dict(panel), window, idx, value_and_jac, detail,
-                         observed_max=data.X.max(axis=0), observed_min=data.X.min(axis=0), historical=data.X.mean(axis=0),
-                         carryover_in=base[:num_periods].sum(axis=(0, 2)))
+                         observed_max=data.X.max(axis=0) / value, observed_min=data.X.min(axis=0) / value,
+                         historical=data.spend.mean(axis=0), carryover_in=base[:num_periods].sum(axis=(0, 2)),
+                         unit_price=_prices(data, unit_price))
+
+
+def _prices(data: MMMData, unit_price: np.ndarray | None) -> np.ndarray | None:
+    """What one unit costs in the plan, per cell (NaN for channels bought in money); None: no channel has units."""
+    if not data.units_columns:
+        return None
+    bought = np.isin(data.channels, list(data.units_columns))
+    price = data.cost_per_unit if unit_price is None else np.asarray(unit_price, float)
+    return np.where(bought, price, np.nan)
 
 
 def response_curves(rm: ResponseModel, n_points: int = 41, max_multiple: float = 2.0,

@@ -136,3 +136,40 @@ def test_a_plan_csv_gives_units_or_buys_them_at_the_datas_price(tmp_path):
     np.testing.assert_allclose(plan.X[..., 0], np.tile(25.0 * data.cost_per_unit[:, 0], (3, 1)))  # the planned GRPs
     np.testing.assert_allclose(plan.spend[..., 0], 4000.0)
     assert replace(data, S=None).spend is replace(data, S=None).X
+
+
+def test_a_plan_at_another_cost_per_unit_buys_spend_over_that_price():
+    """optimization.cost_per_unit: next quarter's GRP price. The plan's spend buys spend / price GRPs; the extrapolation
+    guard is the spend that buys the most GRPs the data saw; the plan's records say the units and the price."""
+    from mmmhelpers.config import OptimizationSpec
+    from mmmhelpers.optimize import allocation_records, plan_unit_price
+
+    data, plain = load(), _units_as_spend(load())
+    spec = ModelSpec(yearly_seasonality=0)
+    prior = sample_prior(build_model(spec, data), 5, seed=1).prior
+    idata = idata_from_truth(prior.isel(chain=0, draw=0), ["adstock_alpha", "saturation_lam", "saturation_beta"], 2)
+    opt = OptimizationSpec(budget=5000, cost_per_unit={"tv": 200.0})
+    price = plan_unit_price(opt, data)
+    assert price[:, 0] == pytest.approx([200.0, 200.0]) and price[:, 1] == pytest.approx(1.0)
+    plan = np.array([[3000.0, 80.0], [2500.0, 120.0]])
+    rm = response_model(spec, data, idata, 4, n_draws=2, unit_price=price)
+    want = response_model(spec, plain, idata, 4, n_draws=2).draws(plan / np.array([200.0, 1.0]))
+    np.testing.assert_allclose(rm.draws(plan), want, rtol=1e-10)
+    np.testing.assert_allclose(rm.observed_max[:, 0], data.units[..., 0].max(axis=0) * 200.0)
+    recs = allocation_records(rm, plan)
+    assert recs[0]["units_per_period"] == pytest.approx(15.0) and recs[0]["cost_per_unit"] == 200.0
+    assert "units_per_period" not in recs[1]  # search is bought in money
+
+
+def test_validate_names_a_price_for_a_channel_bought_in_money(tmp_path):
+    from mmmhelpers.checks import check_case
+    from mmmhelpers.config import load_params
+
+    frame().to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "case.yaml").write_text(
+        "case: units\ntitle: Units\nseed: 1\n"
+        "data: {path: data.csv, channel_columns: [tv, search], units_columns: {tv: tv_grps}, dims: [geo]}\n"
+        "optimization: {budget: 5000, cost_per_unit: {search: 2.0}}\n")
+    _, _, problems = check_case(load_params(tmp_path / "case.yaml"))
+    assert problems == ["optimization.cost_per_unit: ['search'] is not bought in units (data.units_columns names "
+                        "['tv']): a channel bought in money has no cost per unit"]
