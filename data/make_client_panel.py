@@ -1,8 +1,9 @@
 """Write ``client_panel.csv`` and ``client_plan.csv``: client data as it comes, with a known truth.
 
-Three markets of very different size (population in thousands), 156 weeks; TV (long carryover), search (two weeks),
-social (growing); a newsletter (organic: sends, no spend); promotions; US national holidays; sales that grow and
-then level off (a kink in the trend). The true contribution of every channel and of the newsletter is kept beside
+Three markets of very different size (population in thousands), 156 weeks; TV (long carryover) bought in
+impressions whose price rises a third over the three years and differs by market (the impressions drive sales,
+the spend is what they cost), search (two weeks), social (growing); a newsletter (organic: sends, no spend);
+promotions; US national holidays; sales that grow and then level off (a kink in the trend). The true contribution of every channel and of the newsletter is kept beside
 the data (``*_contribution`` columns), so the recovery page can judge the fit. ``client_plan.csv`` is next quarter's
 plan (13 weeks of spend, sends and promotions) for the forecast.
 
@@ -22,6 +23,8 @@ START = pd.Timestamp("2023-01-02")
 # per channel: geometric carryover, its own l_max, logistic saturation (per head), ceiling (sales per 1k people)
 TRUTH = {"tv": (0.6, 8, 1.5, 6.0), "search": (0.2, 2, 2.5, 4.0), "social": (0.4, 4, 2.0, 3.0)}
 NEWSLETTER = (0.3, 3, 3.0, 2.0)
+CPM_FACTOR = {"metro": 1.15, "coast": 1.0, "rural": 0.85}  # TV's price per 1k impressions differs by market...
+CPM_RISE = (0.9, 1.2)  # ...and rises over the data (start, end), continuing into the plan's quarter
 
 
 def _carry(x: np.ndarray, alpha: float, l_max: int) -> np.ndarray:
@@ -40,7 +43,8 @@ def _response(per_head: np.ndarray, top: float, alpha: float, l_max: int, lam: f
 
 
 def _spend(rng, n: int) -> dict[str, np.ndarray]:
-    """Spend per 1k people per week: TV in flights, steady search, growing social; newsletter sends per 1k."""
+    """Per 1k people per week: TV impressions (thousands) in flights, search and social spend (EUR), newsletter
+    sends."""
     t = np.arange(n)
     flights = (np.sin(2 * np.pi * t / 13) > 0.2).astype(float)
     return {"tv": flights * rng.gamma(8, 0.05, n), "search": rng.gamma(20, 0.01, n),
@@ -61,16 +65,20 @@ def main(seed: int = 29) -> None:
     rows = []
     inputs = {m: _spend(rng, n) for m in MARKETS}
     tops = {c: max(inputs[m][c][:WEEKS].max() for m in MARKETS) for c in [*TRUTH, "newsletter"]}
+    cpm = np.interp(np.arange(n), [0, WEEKS - 1], CPM_RISE)  # EUR per 1k impressions, before the market's factor
     for market, people in MARKETS.items():
         x = inputs[market]
+        tv_cost = cpm * CPM_FACTOR[market]
         promo = (rng.random(n) < 0.1).astype(float)
         parts = {c: _response(x[c], tops[c], a, lm, lam, b) for c, (a, lm, lam, b) in TRUTH.items()}
         parts["newsletter"] = _response(x["newsletter"], tops["newsletter"], *NEWSLETTER)
         per_head = (50.0 + trend + season + 3.0 * holiday + 5.0 * promo + sum(parts.values())
                     + rng.normal(0, 1.0, n))
-        k = people / 1000  # the columns are per market: spend in EUR, sends in thousands, sales in units
+        k = people / 1000  # the columns are per market: spend in EUR, impressions and sends in thousands, sales
+        imps = np.round(x["tv"] * people, 1)
         frame = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "market": market,
-                              **{c: np.round(x[c] * people, 2) for c in TRUTH},
+                              "tv": np.round(imps * tv_cost, 2), "tv_impressions": imps,
+                              **{c: np.round(x[c] * people, 2) for c in TRUTH if c != "tv"},
                               "newsletter": np.round(x["newsletter"] * k, 3), "promo": promo,
                               "population": people, "sales": np.round(per_head * people, 1),
                               **{f"{c}_contribution": np.round(v * people, 3) for c, v in parts.items()}})
@@ -79,7 +87,7 @@ def main(seed: int = 29) -> None:
     history = df[df["date"] < dates[WEEKS].strftime("%Y-%m-%d")]
     history.to_csv(HERE / "client_panel.csv", index=False)
     plan = df[df["date"] >= dates[WEEKS].strftime("%Y-%m-%d")]
-    plan[["date", "market", *TRUTH, "newsletter", "promo"]].to_csv(HERE / "client_plan.csv", index=False)
+    plan[["date", "market", *TRUTH, "tv_impressions", "newsletter", "promo"]].to_csv(HERE / "client_plan.csv", index=False)
     print(f"wrote {HERE / 'client_panel.csv'} ({len(history)} rows) and {HERE / 'client_plan.csv'} ({len(plan)} rows)")
 
 

@@ -30,6 +30,13 @@ def _validate(path: str) -> int:
           f"{data.dates[0]:%Y-%m-%d} to {data.dates[-1]:%Y-%m-%d}), {dims}, channels {data.channels}, "
           + (f"organic {data.organic}, " if data.organic else "") +
           f"controls {data.controls}, truth {'yes' if truth is not None else 'no'}")
+    for ch, col in data.units_columns.items():
+        import numpy as np
+
+        cost = data.cost_per_unit[..., data.channels.index(ch)].ravel()
+        span = f"{cost.min():,.4g}" if np.ptp(cost) < 1e-9 * cost.max() else f"{cost.min():,.4g} to {cost.max():,.4g}"
+        print(f"  {ch} is bought in {col}: its effect follows them; they cost {span} each on average "
+              f"({'by market' if data.panel else 'over the data'}), which a plan's spend buys")
     for w in check_warnings(params, data):
         print(f"  warning: {w}")
     return 0
