@@ -2,8 +2,10 @@
 
 The columns are read, not assumed: the date column (by name, else by parsing), the market columns (text columns
 with a few repeated values), the frequency (the dates' median step), the target (by name, else the largest numeric
-column), the channels (spend-like names) and the controls (the rest; time indexes are left out, the model has its
-own trend and seasonality). Priors fit the number of markets. No description is invented.
+column), the channels (spend-like names; a units column named like a channel's spend, ``tv_impressions`` beside
+``tv_spend``, becomes that channel's units), organic media (newsletter, organic, sends), a population column (one value
+per market: per-head scaling) and the controls (the rest; time indexes are left out, the model has its own trend and
+seasonality). Priors fit the number of markets. No description is invented.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ TARGET_WORDS = ("revenue", "sales", "kpi", "target", "conversions", "orders", "s
 SPEND_WORDS = ("spend", "cost", "media", "tv", "radio", "search", "social", "display", "video", "ooh", "print",
                "email", "affiliate", "impressions", "grp", "facebook", "meta", "google", "tiktok", "youtube",
                "podcast", "programmatic", "sem", "seo", "influencer", "cinema")
+UNIT_WORDS = ("impressions", "imps", "impr", "grp", "grps", "trp", "trps", "clicks", "views", "exposure", "insertions")
+ORGANIC_WORDS = ("newsletter", "newsletters", "organic", "sends", "posts")
+POPULATION_WORDS = ("population", "households", "pop", "people", "inhabitants")
+MONEY_WORDS = ("spend", "cost", "costs", "eur", "usd", "gbp", "budget")
 TIME_INDEX = ("t", "dayofyear", "day_of_year", "year", "month", "week_of_year", "weekofyear", "index", "trend")
 
 
@@ -41,6 +47,9 @@ class Detected:
     n_dates: int
     markets: int
     budget: float  # mean spend per period, every market and channel together
+    units: dict[str, str] = field(default_factory=dict)  # channel -> the column of the units it bought
+    organic: list[str] = field(default_factory=list)
+    population: str | None = None
     ignored: list[str] = field(default_factory=list)
     guesses: dict[str, str] = field(default_factory=dict)
 
@@ -72,7 +81,8 @@ def detect_columns(df: pd.DataFrame) -> Detected:
     dates = pd.to_datetime(df[date], errors="coerce", format="mixed")
     period, n_dates = _period(dates)
     rest = [str(c) for c in df.columns if c != date]
-    ignored = [c for c in rest if c.startswith("Unnamed:") or c.lower() in TIME_INDEX]
+    ignored = [c for c in rest if c.startswith("Unnamed:") or c.lower() in TIME_INDEX
+               or _words(c) & {"contribution", "truth"}]  # a simulated truth kept beside the data is no input
     rest = [c for c in rest if c not in ignored]
     text = [c for c in rest if not pd.api.types.is_numeric_dtype(df[c])]
     dims = [c for c in text if 2 <= df[c].nunique() <= max(2, len(df) // 2)]
@@ -88,6 +98,13 @@ def detect_columns(df: pd.DataFrame) -> Detected:
         target = max(varying or numeric, key=lambda c: float(df[c].abs().mean()))
         guesses["target_column"] = "no column is named like a target: took the numeric column with the largest values"
     candidates = [c for c in numeric if c != target]
+    population = _population(df, candidates, dims)
+    if population:
+        guesses["population_column"] = f"{population}: one value per market, taken as its size (per-head scaling)"
+    organic = [c for c in candidates if _words(c) & set(ORGANIC_WORDS) and (df[c].dropna() >= 0).all()]
+    if organic:
+        guesses["organic_columns"] = f"{', '.join(organic)}: named like media without spend, taken as organic"
+    candidates = [c for c in candidates if c != population and c not in organic]
     binary = [c for c in candidates if set(pd.unique(df[c].dropna())) <= {0, 1}]
     spendy = [c for c in candidates if c not in binary and (_words(c) & set(SPEND_WORDS) or re.fullmatch(r"x\d+", c))
               and (df[c].dropna() >= 0).all()]
@@ -101,6 +118,10 @@ def detect_columns(df: pd.DataFrame) -> Detected:
         channels = [c for c in candidates if c not in binary and (df[c].dropna() >= 0).all()]
         controls = [c for c in candidates if c not in channels]
         guesses["channel_columns"] = "no column is named like spend: every non-negative numeric column but the target"
+    units = _units_pairs(channels)
+    if units:
+        channels = [c for c in channels if c not in units.values()]
+        guesses["units_columns"] = ", ".join(f"{u} named like {c}'s units" for c, u in units.items())
     if not channels:
         raise DataError("no spend columns found: name them (e.g. tv_spend) or write the params by hand")
     markets = int(df[dims].drop_duplicates().shape[0]) if dims else 1
@@ -108,7 +129,33 @@ def detect_columns(df: pd.DataFrame) -> Detected:
         guesses["dims"] = f"{', '.join(dims)}: text columns with repeated values, taken as markets"
     per_date = df.groupby(dates)[channels].sum().sum(axis=1)
     return Detected(date, dims, target, channels, controls, period, n_dates, markets, float(per_date.mean()),
-                    ignored, guesses)
+                    units, organic, population, ignored, guesses)
+
+
+def _stem(name: str) -> frozenset[str]:
+    return frozenset(_words(name) - set(UNIT_WORDS) - set(MONEY_WORDS))
+
+
+def _units_pairs(columns: list[str]) -> dict[str, str]:
+    """Spend column -> its units column: ``tv_impressions`` (units words) beside ``tv_spend`` or ``tv`` (same stem)."""
+    units = [c for c in columns if _words(c) & set(UNIT_WORDS)]
+    spend = [c for c in columns if c not in units]
+    pairs = {}
+    for u in units:
+        match = [c for c in spend if _stem(c) == _stem(u) and _stem(u) and c not in pairs]
+        if len(match) == 1:
+            pairs[match[0]] = u
+    return pairs
+
+
+def _population(df: pd.DataFrame, columns: list[str], dims: list[str]) -> str | None:
+    """A column named like a population that is positive and constant within each market (several markets only)."""
+    if not dims:
+        return None
+    for c in columns:
+        if _words(c) & set(POPULATION_WORDS) and (df[c] > 0).all() and (df.groupby(dims)[c].nunique() == 1).all():
+            return c
+    return None
 
 
 def _round(x: float) -> float:
@@ -126,6 +173,8 @@ def _priors(d: Detected) -> str:
     l_max = {"day": 28, "week": 8, "month": 3}.get(d.period, 8)
     if d.dims:
         m = d.dims[0]
+        per_head = ("\n  scaling: {target: per_capita, channel: per_capita}  # markets share one scale per head"
+                    if d.population else "")
         return f"""model:
   adstock:
     type: geometric
@@ -142,7 +191,7 @@ def _priors(d: Detected) -> str:
         std: {{distribution: Exponential, scale: 0.1, dims: [channel]}}
         dims: [{m}, channel]
         centered: false
-  yearly_seasonality: {season}{season_note}
+  yearly_seasonality: {season}{season_note}{per_head}
   priors:
     intercept: {{distribution: Gamma, mu: 0.6, sigma: 0.2, dims: [{m}]}}
     gamma_control: {{distribution: Normal, mu: 0, sigma: 0.3, dims: [control]}}
@@ -182,12 +231,25 @@ def _list(values: list[str]) -> str:
     return "[" + ", ".join(_q(v) for v in values) + "]"
 
 
+def _extra_roles(d: Detected, note: dict[str, str]) -> str:
+    """The data section's lines for units, organic media and population, when the CSV has them."""
+    out = ""
+    if d.units:
+        pairs = ", ".join(f"{_q(c)}: {_q(u)}" for c, u in d.units.items())
+        out += f"\n  units_columns: {{{pairs}}}{note.get('units_columns', '')}"
+    if d.organic:
+        out += f"\n  organic_columns: {_list(d.organic)}{note.get('organic_columns', '')}"
+    if d.population:
+        out += f"\n  population_column: {_q(d.population)}{note.get('population_column', '')}"
+    return out
+
+
 def params_text(name: str, data_path: str, d: Detected) -> str:
     """The params file's text, every guess marked with a ``# guessed:`` comment."""
     note = {k: f"  # guessed: {v}" for k, v in d.guesses.items()}
     horizon = {"day": (28, 91), "week": (8, 13), "month": (3, 3)}.get(d.period, (8, 13))
     holdout = max(1, min(horizon[0], d.n_dates // 6))
-    ignored = f"\n  # left out: {', '.join(d.ignored)} (an index or calendar column)" if d.ignored else ""
+    ignored = f"\n  # left out: {', '.join(d.ignored)} (an index, calendar or truth column)" if d.ignored else ""
     markets = f"{d.markets} markets" if d.dims else "one market"
     return f"""# Written by `mmm-report new {name}` from {data_path}: {d.n_dates} {d.period}s, {markets}.
 # Check every line marked "guessed", then run: mmm-report validate <this file>
@@ -198,7 +260,7 @@ data:
   path: {data_path}
   date_column: {_q(d.date_column)}
   target_column: {_q(d.target)}{note.get("target_column", "")}
-  channel_columns: {_list(d.channels)}{note.get("channel_columns", "")}
+  channel_columns: {_list(d.channels)}{note.get("channel_columns", "")}{_extra_roles(d, note)}
   control_columns: {_list(d.controls)}{note.get("control_columns", "")}
   dims: {_list(d.dims)}{note.get("dims", "")}{ignored}
 {_priors(d)}fit: {{sampler: nutpie, chains: 4, tune: 1000, draws: 1000, target_accept: 0.95}}

@@ -58,3 +58,27 @@ def test_new_marks_what_it_could_not_decide():
     assert d.target == "kpi_total" and d.channels == ["alpha", "beta"] and "channel_columns" in d.guesses
     with pytest.raises(Exception, match="no column of dates"):
         detect_columns(df.drop(columns=["Week Start"]))
+
+
+def test_new_reads_units_organic_media_population_and_leaves_truth_columns_out(tmp_path):
+    """TV bought in impressions beside its spend, a newsletter without spend, each market's population, and a
+    simulated truth kept in the CSV: each in its role, and the params validate without edits."""
+    frames = []
+    rng = np.random.default_rng(1)
+    for m, people in [("north", 8000), ("south", 600)]:
+        imps = rng.uniform(0, 3000, 60) * people / 1000
+        frames.append(pd.DataFrame({"week": pd.date_range("2023-01-02", periods=60, freq="W-MON"), "market": m,
+                                    "tv_spend": imps * 1.1, "tv_impressions": imps, "search_spend": rng.uniform(1, 9, 60),
+                                    "newsletter_sends": rng.poisson(3, 60), "population": people,
+                                    "tv_contribution": imps * 0.1, "sales": rng.normal(9000, 500, 60)}))
+    csv = tmp_path / "client.csv"
+    pd.concat(frames).to_csv(csv, index=False)
+    path, d = write_new_case("client", csv, tmp_path / "params")
+    assert d.channels == ["tv_spend", "search_spend"] and d.units == {"tv_spend": "tv_impressions"}
+    assert d.organic == ["newsletter_sends"] and d.population == "population" and d.ignored == ["tv_contribution"]
+    raw = yaml.safe_load(path.read_text())
+    assert raw["data"]["units_columns"] == {"tv_spend": "tv_impressions"}
+    assert raw["model"]["scaling"] == {"target": "per_capita", "channel": "per_capita"}
+    data, _, problems = check_case(load_params(path))
+    assert problems == [] and data.units_columns == {"tv_spend": "tv_impressions"}
+    assert d.budget == pytest.approx(pd.concat(frames).groupby("week")[["tv_spend", "search_spend"]].sum().sum(1).mean())
