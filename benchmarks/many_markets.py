@@ -3,7 +3,9 @@ comes", scale goal: 40 markets, 5 channels, an organic channel, a promotion, 156
 divergences, within 15 minutes; time per market no worse than linear).
 
 Each market's sales follow one per-head response to five channels (different carryover and saturation), a
-newsletter (organic), promotions and a yearly cycle; populations spread log-uniformly over 50x. The model pools the
+newsletter (organic), promotions and a yearly cycle; populations spread log-uniformly over 50x. Every channel is
+bought in units (impressions) with its spend beside them: the units drive sales, and their price differs by market
+(0.7x to 1.4x) and rises 20% over the data, so spend and units do not move together. The model pools the
 markets per head (``scaling: per_capita``): one effect per channel, an intercept per market. Prints a table:
 markets, compile and sampling seconds, seconds per market, divergences, max R-hat, min bulk ESS, leapfrog steps per
 draw, and the median error of a channel's total contribution against the truth.
@@ -44,6 +46,8 @@ def make_case(n_markets: int, folder: Path, seed: int = 1) -> tuple[Path, dict[s
     per_head = {c: rng.gamma(4, 0.05, (WEEKS, n_markets)) * (rng.random((WEEKS, n_markets)) < 0.7) for c in CHANNELS}
     news = rng.poisson(2.0, (WEEKS, n_markets)) * (rng.random((WEEKS, n_markets)) < 0.5)
     top = {c: x.max() for c, x in per_head.items()}
+    price = np.exp(rng.uniform(np.log(0.7), np.log(1.4), (len(CHANNELS), n_markets)))[:, None] \
+        * np.linspace(1.0, 1.2, WEEKS)[None, :, None]  # (channel, week, market): per unit of the units column
     truth = dict.fromkeys(CHANNELS, 0.0)
     rows = []
     for m in range(n_markets):
@@ -54,15 +58,19 @@ def make_case(n_markets: int, folder: Path, seed: int = 1) -> tuple[Path, dict[s
         for c in CHANNELS:
             truth[c] += float(parts[c].sum() * people[m])
         rows.append(pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "market": f"m{m:02d}",
-                                  **{c: np.round(per_head[c][:, m] * people[m], 2) for c in CHANNELS},
+                                  **{c: np.round(per_head[c][:, m] * people[m] * price[k, :, m], 2)
+                                     for k, c in enumerate(CHANNELS)},
+                                  **{f"{c}_units": np.round(per_head[c][:, m] * people[m], 2) for c in CHANNELS},
                                   "newsletter": news[:, m] * people[m] / 1000, "promo": promo,
                                   "population": people[m], "sales": np.round(sales, 1)}))
     pd.concat(rows).to_csv(folder / "sales.csv", index=False)
     channels = ", ".join(CHANNELS)
+    units = ", ".join(f"{c}: {c}_units" for c in CHANNELS)
     (folder / "case.yaml").write_text(f"""case: markets_{n_markets}
 title: {n_markets} markets
 seed: 1
-data: {{path: sales.csv, target_column: sales, channel_columns: [{channels}], organic_columns: [newsletter],
+data: {{path: sales.csv, target_column: sales, channel_columns: [{channels}], units_columns: {{{units}}},
+       organic_columns: [newsletter],
        control_columns: [promo], population_column: population, dims: [market]}}
 model:
   adstock: {{type: geometric, l_max: {L_MAX}, priors: {{alpha: {{distribution: Beta, alpha: 2, beta: 3, dims: [channel]}}}}}}

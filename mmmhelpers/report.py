@@ -285,12 +285,17 @@ def data_intro(params: Params, data) -> str:
     """The data page's opening: the case, where the data come from, their size and columns, and its targets."""
     source = (f"simulated by the `{params.simulate.generator}` generator (seed {params.seed})"
               if params.data.path is None else f"loaded from `{params.data.path}`")
-    panel = ", ".join(f"{len(v)} {d}" for d, v in data.panel.items()) or "a single market"
+    panel = ", ".join(f"{len(v)} {d}{'s' if len(v) != 1 else ''} ({', '.join(map(str, v))})"
+                      for d, v in data.panel.items()) or "a single market"
+    bought = [f"{ch} in {col}" for ch, col in data.units_columns.items()]
     targets = "; ".join(f"{t.title} ({', '.join(f'{d} = {c}' for d, c in t.where.items()) or t.column})"
                         for t in params.targets)
     return (f"**{params.title}.** {params.description} The data were {source}: {data.n_dates} {data.period}s "
-            f"({data.dates[0]:%Y-%m-%d} to {data.dates[-1]:%Y-%m-%d}), {panel}, channels {', '.join(data.channels)}, "
-            f"controls {', '.join(data.controls) or 'none'}."
+            f"({data.dates[0]:%Y-%m-%d} to {data.dates[-1]:%Y-%m-%d}), {panel}, channels {', '.join(data.channels)}"
+            + (f" (bought in units: {', '.join(bought)}; the units drive the effect, the spend gives ROAS and budgets)"
+               if bought else "")
+            + (f", organic media {', '.join(data.organic)}" if data.organic else "")
+            + f", controls {', '.join(data.controls) or 'none'}."
             + (f" **{len(params.targets)} targets, one model each:** {targets}. The fit, recovery and out-of-sample "
                f"pages follow the first; the fit page checks every target's fit and the budget page plans for all "
                f"of them." if params.targets else ""))
