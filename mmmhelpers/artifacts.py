@@ -56,7 +56,8 @@ def _default(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-PLAN_FIELDS = ("spend_per_period", "response", "roas", "mroas")  # a plan record's numbers; its other keys: the cell
+# a plan record's numbers; its other keys name the cell
+PLAN_FIELDS = ("spend_per_period", "cost_per_unit", "units_per_period", "response", "roas", "mroas")
 
 
 def cell_label(record: dict[str, Any]) -> str:

@@ -159,6 +159,9 @@ def test_a_plan_at_another_cost_per_unit_buys_spend_over_that_price():
     recs = allocation_records(rm, plan)
     assert recs[0]["units_per_period"] == pytest.approx(15.0) and recs[0]["cost_per_unit"] == 200.0
     assert "units_per_period" not in recs[1]  # search is bought in money
+    from mmmhelpers.artifacts import cell_label
+
+    assert [cell_label(r) for r in recs] == ["tv @ a", "search @ a", "tv @ b", "search @ b"]  # numbers name no cell
 
 
 def test_validate_names_a_price_for_a_channel_bought_in_money(tmp_path):
