@@ -253,6 +253,20 @@ class AlternativeResult(Part):
     solver: str | None = None  # "ok", or why the optimizer failed (the page flags it)
 
 
+class PlanComparison(Part):
+    """A plan the params name (``optimization.compare_plan``) against the best plan at its budget, over its periods."""
+
+    source: str
+    num_periods: int
+    budget_per_period: float
+    response: Response
+    best_response: Response
+    gain: Gain  # the best plan's paired gain over the given one (held out)
+    allocation: list[dict[str, Any]]  # the given plan's mean spend per period per cell
+    best_allocation: list[dict[str, Any]]
+    solver: str | None = None
+
+
 class Allocation(Record):
     """``allocation.json``: one record per channel (and panel coordinate) in each ``allocation`` list."""
 
@@ -283,6 +297,7 @@ class Allocation(Record):
     response_with_noise: Response | None = None  # the plan's response with noise_level on its spend
     cells: list[str] = Field(default_factory=list)  # cell labels in spend_by_period order
     multi_objective: dict[str, Any] | None = None  # several targets: best plans, constrained plan, frontier
+    compared_plan: PlanComparison | None = None  # optimization.compare_plan, scored, and the best at its budget
 
     @property
     def gain(self) -> float:

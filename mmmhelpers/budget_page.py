@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mmmhelpers.artifacts import Allocation, cell_label
-from mmmhelpers.intervals import as_probability
+from mmmhelpers.artifacts import Allocation, PlanComparison, cell_label
+from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.report import plain_number
 
 __all__ = ["allocation_headline", "where_money_moves", "plan_table", "target_sentence", "alternatives_table",
+           "compared_plan_sentence", "compared_plan_table",
            "constraint_table", "scenario_table", "GUARD_WORDS", "EXTRAPOLATION_WORDS", "HELD_OUT_WORDS"]
 
 
@@ -106,6 +107,28 @@ def plan_table(alloc: Allocation, kpi_type: str = "revenue") -> pd.DataFrame:
                 row[f"{label} cost per KPI"] = 1.0 / roas if roas > 0 else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def compared_plan_sentence(cp: PlanComparison, currency: str = "") -> str:
+    """The given plan (``optimization.compare_plan``) against the best plan at its budget, in words."""
+    money = f"{currency} " if currency else ""
+    g = cp.gain
+    verdict = (f"the best plan beats it in {as_probability(g.prob_positive)} of posterior draws"
+               if g.prob_positive >= LIKELY else f"the best plan beats it in only {as_probability(g.prob_positive)} "
+               "of posterior draws: the data do not say the given plan can be improved")
+    failed = f" (optimizer: {cp.solver})" if cp.solver and cp.solver != "ok" else ""
+    return (f"**The given plan (`{cp.source}`):** {money}{cp.budget_per_period:,.0f} per period over "
+            f"{cp.num_periods} periods, spent period by period as written; expected incremental response "
+            f"{cp.response.mean:,.0f} ({_hdi(cp.response)}). The best plan at the same budget under this page's rules "
+            f"reaches {cp.best_response.mean:,.0f}{failed}: a paired gain of {g.mean:,.0f} ({_hdi(g)}), scored on draws "
+            f"that did not choose it; {verdict}.")
+
+
+def compared_plan_table(cp: PlanComparison) -> pd.DataFrame:
+    """Per cell: the given plan's mean spend per period and the best plan's at the same budget."""
+    return pd.DataFrame([{"channel": cell_label(given), "given plan": given["spend_per_period"],
+                          "best plan": best["spend_per_period"]}
+                         for given, best in zip(cp.allocation, cp.best_allocation)])
 
 
 def target_sentence(alloc: Allocation) -> str | None:

@@ -45,7 +45,7 @@ NOT_INPUTS = {
 }
 FILES = {  # params fields that name a file, and the stage that reads it: the file's bytes are that stage's input
     "data.truth": "01_simulate", "model.lift_tests": "02_fit", "model.experiments": "02_fit",
-    "out_of_sample.forecast_plan": "04_out_of_sample"}
+    "out_of_sample.forecast_plan": "04_out_of_sample", "optimization.compare_plan": "05_optimize"}
 UPSTREAM = {"01_simulate": [], "02_fit": ["01_simulate"], "03_recovery": ["01_simulate", "02_fit"],
             "04_out_of_sample": ["01_simulate", "02_fit"], "05_optimize": ["01_simulate", "02_fit"]}
 
@@ -73,7 +73,8 @@ def _code_hash() -> str:
 def named_file(params: Params, field: str) -> Path | None:
     """The file a ``FILES`` field names, resolved against the params file (None when it names none)."""
     section, key = field.split(".")
-    return params.resolve(getattr(getattr(params, section), key))
+    value = getattr(getattr(params, section), key, None)  # None: no such section (a case without optimization)
+    return params.resolve(value)
 
 
 def _file_hash(params: Params, field: str) -> str:

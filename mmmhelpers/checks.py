@@ -212,14 +212,18 @@ def _experiment_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def _plan_problems(params: Params, data: MMMData) -> list[str]:
-    """The forecast plan (``out_of_sample.forecast_plan``): found, its columns, values, cells and dates."""
-    if params.out_of_sample.forecast_plan is None:
-        return []
-    try:
-        read_plan(params.resolve(params.out_of_sample.forecast_plan), data, params.data.date_format)
-    except DataError as err:
-        return err.problems
-    return []
+    """The forecast plan (``out_of_sample.forecast_plan``) and the plan the budget page compares
+    (``optimization.compare_plan``): found, their columns, values, cells and dates."""
+    named = {"out_of_sample.forecast_plan": params.out_of_sample.forecast_plan,
+             "optimization.compare_plan": params.optimization.compare_plan if params.optimization else None}
+    problems = []
+    for field, path in named.items():
+        if path is not None:
+            try:
+                read_plan(params.resolve(path), data, params.data.date_format, field=field)
+            except DataError as err:
+                problems += err.problems
+    return problems
 
 
 def _roas_prior_problems(params: Params, data: MMMData) -> list[str]:

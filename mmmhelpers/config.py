@@ -377,6 +377,9 @@ class OptimizationSpec(Strict):
     budget: float = Field(..., gt=0)  # total per period, original spend units
     num_periods: int = Field(13, ge=1)
     bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)  # per channel: spend per period of each cell
+    # a plan CSV (the layout of out_of_sample.forecast_plan, e.g. the same file): the budget page scores it over its own
+    # periods and sets the best plan at the same budget against it (paired gain, held out)
+    compare_plan: Path | None = None
     # channels bought in units (data.units_columns): the plan's cost per unit (e.g. next quarter's price of a GRP);
     # default: the data's average spend per unit in each market
     cost_per_unit: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)

@@ -20,6 +20,7 @@ from mmmhelpers.artifacts import (
     AlternativeResult,
     Baseline,
     Gain,
+    PlanComparison,
     Response,
     Scenario,
     TargetResult,
@@ -512,6 +513,34 @@ def plan_unit_price(opt: OptimizationSpec, data: MMMData) -> np.ndarray | None:
     return price
 
 
+def compare_plan(params: Params, data: MMMData, idata, held_names: list[str]) -> PlanComparison | None:
+    """``optimization.compare_plan``: the plan's response over its own periods (its spend period by period, the data's
+    carryover in), the best plan at the same budget per period under the section's rules, and the best plan's paired
+    gain over it on draws that did not choose it."""
+    from mmmhelpers.data import read_plan
+
+    opt = params.optimization
+    if opt.compare_plan is None:
+        return None
+    plan = read_plan(params.resolve(opt.compare_plan), data, params.data.date_format, field="optimization.compare_plan")
+    rm = plan_response_model(params, data, idata, num_periods=plan.n_dates)
+    price = plan_unit_price(opt, data)
+    given = plan.X * (1.0 if price is None else price / data.cost_per_unit)  # the plan's media, as the model's input
+    budget = float(plan.spend.sum()) / plan.n_dates
+    held = np.broadcast_to(np.isin(rm.channels, held_names), rm.shape) if held_names else None
+    flat = opt.model_copy(update={"num_periods": plan.n_dates, "pattern": None, "optimize_over_time": False})
+    problem = plan_problem(flat, rm, budget, held)  # the best plan: flat over the given plan's periods
+    x0 = np.minimum(plan.spend.mean(axis=0), rm.observed_max)
+    x0 = x0 / max(x0.sum(), 1e-12) * budget
+    best = optimize_budget(rm, problem, opt.objective, x0=x0)
+    halves = cross_fit_plans(rm, problem, opt.objective, x0, budget, seed_for(params.seed, "optimize", 99))
+    return PlanComparison(source=str(opt.compare_plan), num_periods=plan.n_dates, budget_per_period=round(budget, 6),
+                          response=_response(rm.draws(given)), best_response=_response(best.draws),
+                          gain=held_out_gain(rm, halves, given),
+                          allocation=allocation_records(rm, plan.spend.mean(axis=0)),
+                          best_allocation=allocation_records(rm, best.per_period), solver=solver_status(best))
+
+
 def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -> tuple[Allocation, ResponseModel]:
     """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``).
 
@@ -588,5 +617,6 @@ def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -
         response_with_noise=(_noise_response(rm, best, opt.noise_level, seed_for(params.seed, "optimize", 1))
                              if opt.noise_level else None),
         cells=cell_labels(rm.channels, rm.panel),
+        compared_plan=compare_plan(params, data, idata, held_names),
     )
     return alloc, rm

@@ -117,6 +117,12 @@ if alloc is not None and alloc.alternatives:
                   "that did not choose the plan"))
 
 # %%
+if alloc is not None and alloc.compared_plan is not None:
+    display(md(budget_page.compared_plan_sentence(alloc.compared_plan, params.report.currency)))
+    display(table(budget_page.compared_plan_table(alloc.compared_plan),
+                  caption="The given plan (mean spend per period) and the best plan at the same budget"))
+
+# %%
 if alloc is not None and (alloc.constraints or alloc.target):
     if alloc.constraints:
         display(table(budget_page.constraint_table(alloc), caption="Constraints of the plan (from the params)"))

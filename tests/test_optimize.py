@@ -557,3 +557,41 @@ def test_a_cost_per_kpi_target_is_the_roas_target_of_its_inverse(rm6):
     b_cost, _, cost = target_budget(rm6, opt.model_copy(update={"target": TargetSpec(type="cost_per_kpi",
                                                                                       value=float(1 / value))}))
     assert b_cost == pytest.approx(b_roas, rel=1e-9) and cost == pytest.approx(1 / roas, rel=1e-9)
+
+
+def test_a_given_plan_is_scored_period_by_period_and_the_best_plan_at_its_budget_beats_it(fitted, tmp_path):
+    """optimization.compare_plan: the plan's response by hand (its own spend each week, the data's carryover in, the
+    tail after), the best plan at the same budget per period is at least as good, and the held-out gain is reported."""
+    import pandas as pd
+
+    from mmmhelpers.config import Params
+    from mmmhelpers.optimize import compare_plan
+
+    mmm, idata, _ = fitted
+    data = mmm.data
+    weeks = pd.date_range(data.dates[-1] + pd.Timedelta(weeks=1), periods=4, freq="7D")
+    spend = np.array([[6000.0, 500.0], [0.0, 3000.0], [2000.0, 2000.0], [5000.0, 0.0]])
+    pd.DataFrame({"date": weeks, "x1": spend[:, 0], "x2": spend[:, 1], "event_1": 0.0, "event_2": 0.0}).to_csv(
+        tmp_path / "plan.csv", index=False)
+    params = Params(case="c", title="T", seed=3, source=tmp_path / "case.yaml", model=mmm.spec,
+                    simulate={"generator": "single_market", "n_weeks": 60},
+                    optimization={"budget": BUDGET, "compare_plan": "plan.csv", "uninformed": "free"})
+    cp = compare_plan(params, data, idata, [])
+    history = data.X[-(mmm.spec.adstock.l_max - 1):]
+    hand = (hand_contrib(mmm, idata, spend, history) - hand_contrib(mmm, idata, 0 * spend, history)).sum(axis=(1, 2))
+    assert cp.response.mean == pytest.approx(hand.mean(), rel=1e-6) and cp.num_periods == 4
+    assert cp.budget_per_period == pytest.approx(spend.sum() / 4)
+    assert [r["spend_per_period"] for r in cp.allocation] == pytest.approx(spend.mean(axis=0).tolist())
+    assert sum(r["spend_per_period"] for r in cp.best_allocation) == pytest.approx(spend.sum() / 4, rel=1e-6)
+    assert cp.best_response.mean >= cp.response.mean and cp.solver == "ok"
+    assert cp.gain.held_out and cp.gain.mean > 0
+
+
+def test_validate_names_a_compared_plan_that_is_missing(tmp_path):
+    from mmmhelpers.checks import check_case
+    from mmmhelpers.config import load_params
+
+    (tmp_path / "case.yaml").write_text("case: c\ntitle: T\nseed: 1\nsimulate: {generator: single_market, n_weeks: 60}\n"
+                                        "optimization: {budget: 8000, compare_plan: next_quarter.csv}\n")
+    _, _, problems = check_case(load_params(tmp_path / "case.yaml"))
+    assert problems == [f"optimization.compare_plan: file not found: {tmp_path / 'next_quarter.csv'}"]
