@@ -52,6 +52,9 @@ class DataSpec(Strict):
     # media without spend (newsletter sends, organic social posts): adstock and saturation, never budgeted
     organic_columns: list[str] = Field(default_factory=list)
     population_column: str | None = None  # each market's size (constant over its dates): per_capita scaling
+    # a count KPI's currency value of one unit per period (and market), e.g. revenue per conversion (Meridian's
+    # revenue_per_kpi); needs report.kpi_type: count. The ROAS in currency weighs each period's contribution by it
+    kpi_value_column: str | None = None
     dims: list[str] = Field(default_factory=list)  # panel dims, e.g. [geo]
     truth: Path | None = None  # optional truth file of a published case (netCDF)
     # truth held in the CSV itself: truth variable -> column, or {channel: column} for a per-channel series
@@ -574,6 +577,17 @@ class Params(Strict):
             raise ValueError("give either data.path (a CSV) or a simulate section")
         if self.data.path is not None and not self.data.channel_columns:
             raise ValueError("data.channel_columns must list at least one channel for a CSV")
+        return self
+
+    @model_validator(mode="after")
+    def _a_value_column_is_for_a_count(self) -> Params:
+        if self.data.kpi_value_column is not None:
+            if self.report.kpi_type != "count":
+                raise ValueError("data.kpi_value_column is the currency value of one unit of a count KPI: set "
+                                 "report.kpi_type: count")
+            if self.report.kpi_value is not None:
+                raise ValueError("give the KPI's value once: report.kpi_value (a constant) or data.kpi_value_column "
+                                 "(a column), not both")
         return self
 
     @model_validator(mode="after")

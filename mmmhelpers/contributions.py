@@ -194,18 +194,34 @@ def effect_vs_spend(idata, data: MMMData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def kpi_columns(roas_draws: np.ndarray, kpi_value: float | None = None) -> dict[str, float]:
+def kpi_columns(roas_draws: np.ndarray, kpi_value: float | None = None,
+                value_roas: np.ndarray | None = None) -> dict[str, float]:
     """A count KPI's numbers from one channel's ROAS draws (target units per currency unit): the cost per unit of
     the target (spend / contribution per draw; its median, as a draw near zero contribution costs without bound,
-    and 94% HDI) and, with ``kpi_value`` (currency per unit), the ROAS in currency (mean, 94% HDI)."""
+    and 94% HDI) and, with ``kpi_value`` (currency per unit), the ROAS in currency (mean, 94% HDI); ``value_roas``
+    gives that ROAS per draw directly (a value per period: :func:`value_roas_draws`)."""
     with np.errstate(divide="ignore"):
         cost = np.where(roas_draws > 0, 1.0 / roas_draws, np.inf)
     lo, hi = hdi(np.where(np.isfinite(cost), cost, np.finfo(float).max))
     out = {"cost per KPI": float(np.median(cost)), "cost per KPI 3%": lo, "cost per KPI 97%": hi}
-    if kpi_value is not None:
-        m, lo, hi = mean_hdi(roas_draws * kpi_value)
+    if kpi_value is not None or value_roas is not None:
+        m, lo, hi = mean_hdi(roas_draws * kpi_value if value_roas is None else value_roas)
         out |= {"ROAS (value)": m, "ROAS (value) 3%": lo, "ROAS (value) 97%": hi}
     return out
+
+
+def value_roas_draws(group: xr.Dataset, data: MMMData) -> np.ndarray | None:
+    """The ROAS in currency per draw and channel ``(sample, channel)`` when the KPI's value is a column: each period's
+    contribution times that period's value, summed, over the spend (None without a value column)."""
+    if data.value is None:
+        return None
+    c = group["channel_contribution_original_scale"]
+    value = xr.DataArray(data.value, dims=("date", *data.dims), coords={"date": c["date"].values,
+                                                                         **{d: c[d].values for d in data.dims}})
+    tot = (c * value).sum(["date", *data.dims]).stack(sample=("chain", "draw")).transpose("sample", "channel").values
+    spend = data.total_spend
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(spend > 0, tot / spend, np.nan)
 
 
 def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: int = 0,
@@ -221,6 +237,7 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
     idx = draw_indices(idata, n_draws, seed)  # mROAS re-evaluates the media: a subsample; ROAS uses every draw
     spend = data.total_spend
     roas_draws = _roas_draws(idata.posterior, data)
+    valued = value_roas_draws(idata.posterior, data)
     mult = data_window_multiplier(idata, data.panel, data.channels, idx)
     base = evaluate(posterior_media(spec, data, idata, data.X[:, None], idx, mult))
     p_top = rank_probability(roas_draws)
@@ -235,5 +252,6 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
         rows.append({"channel": ch, "ROAS": roas[0], "ROAS 3%": roas[1], "ROAS 97%": roas[2],
                      "mROAS": mroas[0], "mROAS 3%": mroas[1], "mROAS 97%": mroas[2],
                      "P(highest ROAS)": p_top[i] if spend[i] > 0 else np.nan,
-                     **(kpi_columns(roas_draws[:, i], kpi_value) if kpi_type == "count" and spend[i] > 0 else {})})
+                     **(kpi_columns(roas_draws[:, i], kpi_value, None if valued is None else valued[:, i])
+                        if kpi_type == "count" and spend[i] > 0 else {})})
     return pd.DataFrame(rows)

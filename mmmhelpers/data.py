@@ -65,6 +65,8 @@ class MMMData:
     units_columns: dict[str, str] = dataclasses.field(default_factory=dict)  # channel -> its units column
     S: np.ndarray | None = None  # spend (date, *panel, channel) when some channel has units; None: X is the spend
     unit_cost: np.ndarray | None = None  # (*panel, channel): spend per unit over the data (1 for channels without)
+    value: np.ndarray | None = None  # (date, *panel): a count KPI's currency value per unit (data.kpi_value_column)
+    value_column: str | None = None
 
     def __post_init__(self):
         if self.Z is None:
@@ -116,7 +118,7 @@ class MMMData:
         """Rows ``start:stop`` along the date axis."""
         s = slice(start, stop)
         return replace(self, dates=self.dates[s], X=self.X[s], C=self.C[s], y=self.y[s], Z=self.Z[s],
-                       S=None if self.S is None else self.S[s])
+                       S=None if self.S is None else self.S[s], value=None if self.value is None else self.value[s])
 
     def select(self, where: dict[str, str], source: str = "data") -> MMMData:
         """The rows of one coordinate per named panel dim, those dims dropped (e.g. one market of a panel)."""
@@ -133,7 +135,8 @@ class MMMData:
         pop = None if self.population is None else self.population[tuple(index)]
         cost = None if self.unit_cost is None else self.unit_cost[tuple(index)]
         return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at], Z=self.Z[at], population=pop,
-                       S=None if self.S is None else self.S[at], unit_cost=cost)
+                       S=None if self.S is None else self.S[at], unit_cost=cost,
+                       value=None if self.value is None else self.value[at])
 
     def with_X(self, X: np.ndarray) -> MMMData:
         return replace(self, X=np.asarray(X, dtype=float))
@@ -148,14 +151,16 @@ class MMMData:
                 **{c: (("date", *self.dims), self.C[..., i]) for i, c in enumerate(self.controls)},
                 **{c: (("date", *self.dims), self.Z[..., i]) for i, c in enumerate(self.organic)},
                 self.target_column: (("date", *self.dims), self.y),
+                **({self.value_column: (("date", *self.dims), self.value)} if self.value is not None else {}),
                 **({self.population_column: (self.dims, self.population)} if self.population is not None else {}),
             },
             coords={"date": self.dates, **self.panel},
         )
         df = da.to_dataframe().reset_index().rename(columns={"date": self.date_column})
         size = [self.population_column] if self.population is not None else []
+        value = [self.value_column] if self.value is not None else []
         return df[[self.date_column, *self.dims, *self.channels, *self.units_columns.values(), *self.organic,
-                   *self.controls, *size, self.target_column]]
+                   *self.controls, *size, self.target_column, *value]]
 
 
 LIMIT = 3  # values, rows or dates named per problem; the rest are counted
@@ -441,6 +446,7 @@ def from_frame(
     population_column: str | None = None,
     units: dict[str, str] | None = None,
     unit_cost: np.ndarray | None = None,
+    value_column: str | None = None,
 ) -> MMMData:
     """Validate a long frame and return ``MMMData``; every problem is reported at once (``DataError``), each
     with its column, values, dates and row numbers (the header is row 1). ``date_format``: the dates' strptime
@@ -451,7 +457,8 @@ def from_frame(
     roles = {"data.date_column": [date_column], "data.dims": dims, "data.channel_columns": list(channels),
              "data.units_columns": list(units.values()), "data.organic_columns": organic,
              "data.control_columns": controls, "data.target_column": [target_column],
-             "data.population_column": [population_column] if population_column else []}
+             "data.population_column": [population_column] if population_column else [],
+             "data.kpi_value_column": [value_column] if value_column else []}
     problems = _missing_columns(df, roles)
     problems += [f"data.units_columns: {ch!r} is not one of data.channel_columns {list(channels)}"
                  for ch in units if ch not in channels]
@@ -461,8 +468,14 @@ def from_frame(
     if problems:
         raise DataError(source, problems)
     size = [population_column] if population_column else []
-    df, problems = _coerced(df, date_column, dims, [*channels, *units.values(), *organic, *controls, *size,
+    value = [value_column] if value_column else []
+    df, problems = _coerced(df, date_column, dims, [*channels, *units.values(), *organic, *controls, *size, *value,
                                                     target_column], channels, date_format, [*organic, *units.values()])
+    if value_column and not problems:
+        bad = np.flatnonzero((df[value_column] <= 0).to_numpy())
+        if len(bad):
+            problems.append(f"column {value_column!r} (data.kpi_value_column): the value of one unit of the KPI must "
+                            f"be positive ({_Rows.numbers(bad)})")
     if population_column and not problems:
         problems += _population_problems(df, population_column, dims)
     if not problems:
@@ -496,7 +509,8 @@ def from_frame(
                    C=stack(controls), y=ds[target_column].transpose("date", *dims).values.astype(float),
                    date_column=date_column, target_column=target_column, organic=organic, Z=stack(organic),
                    population=population, population_column=population_column, units_columns=units, S=S,
-                   unit_cost=cost)
+                   unit_cost=cost, value=ds[value_column].transpose("date", *dims).values.astype(float)
+                   if value_column else None, value_column=value_column)
 
 
 def _units_problems(df: pd.DataFrame, units: dict[str, str], rows: _Rows) -> list[str]:
@@ -518,7 +532,8 @@ def data_roles(data: MMMData) -> dict:
     """The column roles of ``data`` (what :func:`from_roles` needs to read its CSV back)."""
     return {"date_column": data.date_column, "target_column": data.target_column, "channel_columns": data.channels,
             "control_columns": data.controls, "organic_columns": data.organic, "dims": data.dims,
-            "population_column": data.population_column, "units_columns": data.units_columns}
+            "population_column": data.population_column, "units_columns": data.units_columns,
+            "kpi_value_column": data.value_column}
 
 
 def from_roles(df: pd.DataFrame, roles: dict, source: str = "data") -> MMMData:
@@ -526,7 +541,7 @@ def from_roles(df: pd.DataFrame, roles: dict, source: str = "data") -> MMMData:
     return from_frame(df, channels=roles["channel_columns"], controls=roles["control_columns"], dims=roles["dims"],
                       date_column=roles["date_column"], target_column=roles["target_column"], source=source,
                       organic=roles.get("organic_columns", []), population_column=roles.get("population_column"),
-                      units=roles.get("units_columns", {}))
+                      units=roles.get("units_columns", {}), value_column=roles.get("kpi_value_column"))
 
 
 def _population_problems(df: pd.DataFrame, column: str, dims: list[str]) -> list[str]:
@@ -565,6 +580,7 @@ def load_csv(path: str | Path, spec) -> MMMData:
         organic=getattr(spec, "organic_columns", []),
         population_column=getattr(spec, "population_column", None),
         units=getattr(spec, "units_columns", {}),
+        value_column=getattr(spec, "kpi_value_column", None),
         dims=spec.dims,
         date_column=spec.date_column,
         target_column=spec.target_column,
@@ -612,7 +628,9 @@ def plan_data(data: MMMData, plan: MMMData) -> MMMData:
     return replace(data, dates=data.dates.append(plan.dates), X=np.concatenate([data.X, plan.X]),
                    C=np.concatenate([data.C, plan.C]), y=np.concatenate([data.y, np.full_like(plan.y, np.nan)]),
                    Z=np.concatenate([data.Z, plan.Z]),
-                   S=None if data.S is None else np.concatenate([data.S, plan.spend]))
+                   S=None if data.S is None else np.concatenate([data.S, plan.spend]),
+                   value=None if data.value is None else np.concatenate(  # the KPI's value held at its last level
+                       [data.value, np.repeat(data.value[-1:], plan.n_dates, axis=0)]))
 
 
 def plan_warnings(plan: MMMData, data: MMMData) -> list[str]:

@@ -48,3 +48,36 @@ def test_the_summary_names_the_cheapest_channel_per_kpi_and_its_value_only_when_
     words = dict(executive_summary(tmp_path, params).points)["Channels"]
     assert "search cost the least per unit of sign-ups: EUR 1.25 (median; 94% HDI 1 to 1.7)" in words
     assert "returned the most" not in words and "at the KPI's value" not in words
+
+
+def test_a_value_per_period_weighs_each_periods_contribution_by_hand():
+    """data.kpi_value_column (Meridian's revenue_per_kpi): the ROAS in currency is sum_t contribution_t * value_t over
+    the spend, draw by draw; the column survives data.csv; a value that is not positive is named."""
+    import xarray as xr
+
+    from mmmhelpers.contributions import value_roas_draws
+    from mmmhelpers.data import DataError, data_roles, from_frame, from_roles
+
+    dates = pd.date_range("2024-01-01", periods=4, freq="7D")
+    df = pd.DataFrame({"date": dates, "tv": [10.0, 0.0, 20.0, 10.0], "signups": [5.0, 6, 7, 8],
+                       "value": [40.0, 40.0, 50.0, 60.0]})
+    data = from_frame(df, channels=["tv"], target_column="signups", value_column="value")
+    contrib = np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 1.0, 2.0]])  # two draws x four weeks
+    group = xr.Dataset({"channel_contribution_original_scale": (("chain", "draw", "date", "channel"),
+                                                                contrib[None, :, :, None])},
+                       coords={"date": dates, "channel": ["tv"]})
+    hand = [(1 * 40 + 2 * 40 + 3 * 50 + 4 * 60) / 40.0, (0 * 40 + 1 * 40 + 1 * 50 + 2 * 60) / 40.0]
+    np.testing.assert_allclose(value_roas_draws(group, data)[:, 0], hand)
+    back = from_roles(data.to_frame(), data_roles(data))
+    np.testing.assert_allclose(back.value, [40.0, 40.0, 50.0, 60.0])
+    with pytest.raises(DataError, match=r"column 'value' \(data.kpi_value_column\): the value of one unit of the KPI "
+                                        r"must be positive \(row 3\)"):
+        from_frame(df.assign(value=[40.0, 0.0, 50.0, 60.0]), channels=["tv"], target_column="signups",
+                   value_column="value")
+    with pytest.raises(ValueError, match="data.kpi_value_column is the currency value of one unit of a count KPI"):
+        Params(case="c", title="T", seed=1, data={"path": "x.csv", "channel_columns": ["tv"],
+                                                  "kpi_value_column": "value"})
+    with pytest.raises(ValueError, match="give the KPI's value once"):
+        Params(case="c", title="T", seed=1, data={"path": "x.csv", "channel_columns": ["tv"],
+                                                  "kpi_value_column": "value"},
+               report={"kpi_type": "count", "kpi_value": 40.0})
