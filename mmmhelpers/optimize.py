@@ -311,9 +311,10 @@ def allocation_records(rm: ResponseModel, x: np.ndarray, cells: np.ndarray | Non
     for k, idx in enumerate(np.ndindex(*rm.shape)):
         rec = {"channel": rm.channels[idx[-1]], **{d: rm.panel[d][i] for d, i in zip(rm.panel, idx[:-1])},
                "spend_per_period": float(f"{float(x[idx]):.10g}")}  # 10 significant digits, any unit
-        if rm.unit_price is not None and np.isfinite(rm.unit_price[idx]):  # bought in units: what the spend buys
-            rec["cost_per_unit"] = float(f"{float(rm.unit_price[idx]):.10g}")
-            rec["units_per_period"] = float(f"{float(x[idx]) / float(rm.unit_price[idx]):.10g}")
+        price = getattr(rm, "unit_price", None)  # a joint response of several targets has none
+        if price is not None and np.isfinite(price[idx]):  # bought in units: what the spend buys
+            rec["cost_per_unit"] = float(f"{float(price[idx]):.10g}")
+            rec["units_per_period"] = float(f"{float(x[idx]) / float(price[idx]):.10g}")
         if cells is not None:
             c = cells.reshape(len(cells), -1)[:, k]
             rec["response"] = _response(c).model_dump()

@@ -52,7 +52,7 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
                                                     "held_out": None},
                            "allocation": [], "solver": "FAILED: Iteration limit reached"}],
          "response_with_noise": None, "cells": ["x1", "x2"],
-         "multi_objective": {"targets": ["a", "b"], "best": {}, "frontier": []}}
+         "multi_objective": {"targets": ["a", "b"], "best": {}, "frontier": []}, "compared_plan": None}
 
 
 @pytest.mark.parametrize("cls, raw, where", [
