@@ -5,7 +5,8 @@ impressions whose price rises a third over the three years and differs by market
 the spend is what they cost), search (two weeks), social (growing); a newsletter (organic: sends, no spend);
 promotions; US national holidays; sales that grow and then level off (a kink in the trend). The true contribution of every channel and of the newsletter is kept beside
 the data (``*_contribution`` columns), so the recovery page can judge the fit. ``client_plan.csv`` is next quarter's
-plan (13 weeks of spend, sends and promotions) for the forecast.
+plan (13 weeks of spend, sends and promotions) for the forecast; ``client_plan_promo.csv`` the same plan with
+promotions twice as often (the what-if).
 
 Run ``python data/make_client_panel.py`` to write both files again (same seed, same numbers).
 """
@@ -87,8 +88,17 @@ def main(seed: int = 29) -> None:
     history = df[df["date"] < dates[WEEKS].strftime("%Y-%m-%d")]
     history.to_csv(HERE / "client_panel.csv", index=False)
     plan = df[df["date"] >= dates[WEEKS].strftime("%Y-%m-%d")]
-    plan[["date", "market", *TRUTH, "tv_impressions", "newsletter", "promo"]].to_csv(HERE / "client_plan.csv", index=False)
-    print(f"wrote {HERE / 'client_panel.csv'} ({len(history)} rows) and {HERE / 'client_plan.csv'} ({len(plan)} rows)")
+    plan = plan[["date", "market", *TRUTH, "tv_impressions", "newsletter", "promo"]]
+    plan.to_csv(HERE / "client_plan.csv", index=False)
+    more = np.random.default_rng(seed + 1)  # the what-if: promotions twice as often (as many weeks again per market)
+    doubled = plan.copy()
+    for market, rows in doubled.groupby("market"):
+        off = rows.index[rows["promo"] == 0]
+        doubled.loc[more.choice(off, size=max(1, int(rows["promo"].sum())), replace=False), "promo"] = 1.0
+    doubled.to_csv(HERE / "client_plan_promo.csv", index=False)
+    print(f"wrote {HERE / 'client_panel.csv'} ({len(history)} rows), {HERE / 'client_plan.csv'} ({len(plan)} rows) "
+          f"and {HERE / 'client_plan_promo.csv'} (promotions in {int(doubled['promo'].sum())} market-weeks, not "
+          f"{int(plan['promo'].sum())})")
 
 
 if __name__ == "__main__":

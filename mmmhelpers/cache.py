@@ -45,7 +45,8 @@ NOT_INPUTS = {
 }
 FILES = {  # params fields that name a file, and the stage that reads it: the file's bytes are that stage's input
     "data.truth": "01_simulate", "model.lift_tests": "02_fit", "model.experiments": "02_fit",
-    "out_of_sample.forecast_plan": "04_out_of_sample", "optimization.compare_plan": "05_optimize"}
+    "out_of_sample.forecast_plan": "04_out_of_sample", "out_of_sample.forecast_scenarios": "04_out_of_sample",
+    "optimization.compare_plan": "05_optimize"}
 UPSTREAM = {"01_simulate": [], "02_fit": ["01_simulate"], "03_recovery": ["01_simulate", "02_fit"],
             "04_out_of_sample": ["01_simulate", "02_fit"], "05_optimize": ["01_simulate", "02_fit"]}
 
@@ -70,19 +71,22 @@ def _code_hash() -> str:
     return _sha(b"".join(f.relative_to(PACKAGE).as_posix().encode() + f.read_bytes() for f in files))
 
 
-def named_file(params: Params, field: str) -> Path | None:
-    """The file a ``FILES`` field names, resolved against the params file (None when it names none)."""
+def named_files(params: Params, field: str) -> list[Path]:
+    """The files a ``FILES`` field names (one, or a mapping of names to files), resolved against the params file."""
     section, key = field.split(".")
     value = getattr(getattr(params, section), key, None)  # None: no such section (a case without optimization)
-    return params.resolve(value)
+    values = [value[k] for k in sorted(value)] if isinstance(value, dict) else [value] if value is not None else []
+    return [params.resolve(v) for v in values]
 
 
 def _file_hash(params: Params, field: str) -> str:
     """The bytes' hash of the file a params field names ("none" when it names none, "missing" when it is absent)."""
-    path = named_file(params, field)
-    if path is None:
+    paths = named_files(params, field)
+    if not paths:
         return "none"
-    return _sha(path.read_bytes()) if path.is_file() else "missing"
+    if not all(p.is_file() for p in paths):
+        return "missing"
+    return _sha(b"".join(p.read_bytes() for p in paths)) if len(paths) > 1 else _sha(paths[0].read_bytes())
 
 
 def stage_inputs(params: Params, notebooks: Path, data_sha256: str | None, quick: bool) -> dict[str, dict[str, str]]:

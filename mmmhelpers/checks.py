@@ -214,15 +214,23 @@ def _experiment_problems(params: Params, data: MMMData) -> list[str]:
 def _plan_problems(params: Params, data: MMMData) -> list[str]:
     """The forecast plan (``out_of_sample.forecast_plan``) and the plan the budget page compares
     (``optimization.compare_plan``): found, their columns, values, cells and dates."""
-    named = {"out_of_sample.forecast_plan": params.out_of_sample.forecast_plan,
+    oos = params.out_of_sample
+    named = {"out_of_sample.forecast_plan": oos.forecast_plan,
+             **{f"out_of_sample.forecast_scenarios.{k}": v for k, v in oos.forecast_scenarios.items()},
              "optimization.compare_plan": params.optimization.compare_plan if params.optimization else None}
-    problems = []
+    problems, read = [], {}
     for field, path in named.items():
         if path is not None:
             try:
-                read_plan(params.resolve(path), data, params.data.date_format, field=field)
+                read[field] = read_plan(params.resolve(path), data, params.data.date_format, field=field)
             except DataError as err:
                 problems += err.problems
+    plan = read.get("out_of_sample.forecast_plan")
+    for field, scenario in read.items():
+        if field.startswith("out_of_sample.forecast_scenarios.") and plan is not None \
+                and not scenario.dates.equals(plan.dates):
+            problems.append(f"{field}: its {scenario.n_dates} periods are not the {plan.n_dates} of "
+                            "out_of_sample.forecast_plan: a what-if plan covers the same periods")
     return problems
 
 

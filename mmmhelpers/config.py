@@ -259,12 +259,17 @@ class OutOfSampleSpec(Strict):
     # CSV of the periods after the data (relative to the params file): date, *dims, every channel and control column
     # of the data (no target); the forecast of that plan (out_of_sample.read_plan)
     forecast_plan: Path | None = None
+    # what-if plans for the same periods (name -> CSV in forecast_plan's layout, e.g. promotions twice as often): each
+    # forecast on the same posterior draws, with its paired difference from forecast_plan's expected target
+    forecast_scenarios: dict[str, Path] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_forecast(self) -> OutOfSampleSpec:
         if self.forecast_plan is not None and self.forecast_weeks:
             raise ValueError("give forecast_weeks (spend held at its last level) or forecast_plan (a CSV of future "
                              "spend), not both: the plan's rows set its length")
+        if self.forecast_scenarios and self.forecast_plan is None:
+            raise ValueError("forecast_scenarios are what-if versions of forecast_plan: give forecast_plan too")
         return self
 
 

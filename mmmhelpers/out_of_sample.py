@@ -148,6 +148,7 @@ class Forecast:
     parts: pd.DataFrame
     warnings: list[str]
     words: str
+    scenarios: pd.DataFrame | None = None  # out_of_sample.forecast_scenarios against the plan (what_if_table)
 
 
 def forecast_case(params, data: MMMData, idata) -> Forecast | None:
@@ -167,8 +168,44 @@ def forecast_case(params, data: MMMData, idata) -> Forecast | None:
     mmm, seed = model_for(params, data), seed_for(params.seed, "forecast")
     future, pred = forecast(mmm, idata, data, oos.forecast_weeks, seed=seed, plan=plan)
     parts = forecast_parts(mmm, idata, future, data.n_dates, seed=seed)
+    what_if = None
+    if oos.forecast_scenarios:
+        plans = {name: read_plan(params.resolve(path), data, params.data.date_format,
+                                 field=f"out_of_sample.forecast_scenarios.{name}")
+                 for name, path in oos.forecast_scenarios.items()}
+        what_if = what_if_table(mmm, idata, data, plan, plans, seed=seed)
     return Forecast(future, pred, parts, warnings, words + f"; the spend of the last {period}s keeps working through "
-                    "carryover.")
+                    "carryover.", what_if)
+
+
+def what_if_table(mmm: MMM, idata, data: MMMData, plan: MMMData, scenarios: dict[str, MMMData],
+                  seed: int = 0) -> pd.DataFrame:
+    """The plan and each what-if version of it (same periods): the window's expected target and spend, and each
+    version's difference from the plan, paired draw by draw (the same posterior draws: the difference of the
+    expected targets, no sales noise), with P(difference > 0)."""
+    from mmmhelpers.intervals import mean_hdi
+
+    def expected(p: MMMData) -> np.ndarray:
+        future = plan_data(data, p)
+        mu = predict(mmm, idata, replace(future, y=np.nan_to_num(future.y)), seed=seed, var_names=("y", "mu"))["mu"]
+        scale = xr.DataArray(mmm.target_scale, dims=list(data.panel), coords=data.panel)
+        return (mu * scale).isel(date=slice(data.n_dates, None)).sum([d for d in mu.dims if d != "sample"]).values
+
+    base = expected(plan)
+    rows = [{"plan": "the plan (forecast_plan)", "spend": float(plan.spend.sum()),
+             **dict(zip(["expected target", "94% low", "94% high"], mean_hdi(base)))}]
+    for name, p in scenarios.items():
+        if not p.dates.equals(plan.dates):
+            raise ValueError(f"out_of_sample.forecast_scenarios.{name}: its periods ({p.dates[0]:%Y-%m-%d} to "
+                             f"{p.dates[-1]:%Y-%m-%d}) are not the plan's ({plan.dates[0]:%Y-%m-%d} to "
+                             f"{plan.dates[-1]:%Y-%m-%d})")
+        v = expected(p)
+        diff = v - base
+        rows.append({"plan": name, "spend": float(p.spend.sum()),
+                     **dict(zip(["expected target", "94% low", "94% high"], mean_hdi(v))),
+                     **dict(zip(["difference", "difference 94% low", "difference 94% high"], mean_hdi(diff))),
+                     "P(difference > 0)": float((diff > 0).mean())})
+    return pd.DataFrame(rows)
 
 
 def forecast_table(pred: xr.Dataset, data: MMMData, n_observed: int) -> pd.DataFrame:

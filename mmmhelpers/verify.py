@@ -186,7 +186,7 @@ def _inputs(manifest: Manifest) -> list[dict]:
 def _named_files(manifest: Manifest) -> list[dict]:
     """The files the params name (experiments, lift tests, a forecast plan, a truth file): unchanged since the
     report, by the stage inputs the manifest records."""
-    from mmmhelpers.cache import FILES, _file_hash, named_file
+    from mmmhelpers.cache import FILES, _file_hash, named_files
     from mmmhelpers.config import load_params
 
     params = load_params(manifest.params_file)
@@ -197,7 +197,8 @@ def _named_files(manifest: Manifest) -> list[dict]:
             continue
         now = _file_hash(params, field_name)
         status = "ok" if now == then else "missing" if now == "missing" else "changed"
-        rows.append({"what": field_name, "status": status, "detail": str(named_file(params, field_name))})
+        rows.append({"what": field_name, "status": status,
+                     "detail": ", ".join(str(p) for p in named_files(params, field_name))})
     return rows
 
 

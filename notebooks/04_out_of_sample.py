@@ -92,3 +92,13 @@ if fc is not None:
     per_period = forecast_table(fc.pred, fc.future, data.n_dates)
     save_table(run_dir, "forecast", per_period)
     display(table(per_period, caption=f"Forecast of the target per {period} (mean and 94% HDI, original scale)"))
+
+# %%
+if fc is not None and fc.scenarios is not None:
+    display(md("What if the plan changed (`out_of_sample.forecast_scenarios`)? Each version is forecast on the same "
+               "posterior draws, so its difference from the plan is paired draw by draw: a difference whose interval "
+               "excludes zero is one the model is sure of, whatever the level."))
+    save_table(run_dir, "forecast_scenarios", fc.scenarios)
+    display(table(fc.scenarios, percent=("P(difference > 0)",),
+                  caption=f"What if: the window's expected target ({fc.future.n_dates - data.n_dates} {period}s, every "
+                  "market) under each version of the plan, its spend, and its paired difference from the plan"))

@@ -216,3 +216,24 @@ def test_a_plan_that_does_not_follow_the_data_names_the_file_column_and_dates(tm
     plan = read_plan(_plan_csv(tmp_path, data, 3, scale=3.0), data)
     warned = plan_warnings(plan, data)
     assert len(warned) >= 1 and "above the most the data spent there" in warned[0]
+
+
+def test_a_what_if_plan_differs_from_the_plan_by_its_controls_effect_by_hand(tmp_path, single_market,
+                                                                             truth_model_spec):
+    """out_of_sample.forecast_scenarios: the same plan is no difference; a plan without the first event (a promotion
+    off) differs by periods x its effect (gamma x target scale / control scale) in every draw, paired."""
+    from mmmhelpers.data import read_plan
+    from mmmhelpers.out_of_sample import what_if_table
+
+    data, truth = single_market
+    mmm = build_model(truth_model_spec, data)
+    idata = idata_from_truth(truth, MODEL_VARS, n_draws=2)
+    plan = read_plan(_plan_csv(tmp_path, data, 5), data)
+    path = _plan_csv(tmp_path, data, 5, extra={data.controls[0]: np.zeros(5)}).rename(tmp_path / "no_promo.csv")
+    table = what_if_table(mmm, idata, data, plan, {"same": plan, "no promotion": read_plan(path, data)}, seed=1)
+    rows = table.set_index("plan")
+    assert rows.loc["same", "difference"] == 0.0 and rows.loc["same", "P(difference > 0)"] == 0.0
+    effect = float(truth["gamma_control"].values[0]) * float(mmm.target_scale) / float(mmm.control_scale[0])
+    assert rows.loc["no promotion", "difference"] == pytest.approx(-5 * effect, rel=1e-8)
+    assert rows.loc["no promotion", "difference 94% low"] == pytest.approx(-5 * effect, rel=1e-8)  # every draw
+    assert rows.loc["no promotion", "spend"] == pytest.approx(rows.loc["the plan (forecast_plan)", "spend"])
