@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from mmmhelpers.artifacts import Diagnostics, Manifest
+from mmmhelpers.artifacts import Diagnostics, Manifest, load_data
 from mmmhelpers.cache import UPSTREAM, changed_stages, stage_inputs, stale_reuse
 from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
@@ -35,6 +35,7 @@ from mmmhelpers.health import gate_failures
 from mmmhelpers.kernels import STOP, Warm, discard, ensure_kernel, enter, kill_all, prestart, shutdown
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
+from mmmhelpers.refresh import DataDiff, data_diff, save_diff
 from mmmhelpers.report import PROGRESS, progress_file
 from mmmhelpers.summary import PAGES, write_index
 
@@ -569,6 +570,15 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
     return stages  # possibly none: the pages and the summary are rendered again (report settings or renderer changed)
 
 
+def _data_changes(out: Path, data) -> DataDiff | None:
+    """The new data against the data of the report at ``out`` (None when it has none this code can read)."""
+    try:
+        previous = load_data(out)
+    except Exception:  # noqa: BLE001 - a report from an older layout, or none: nothing to compare with
+        return None
+    return data_diff(previous, data)
+
+
 def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
          progress: bool, force: bool = False, execution: dict | None = None, pages: bool = True) -> Path:
     params = load_params(params_path)
@@ -582,12 +592,19 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     state.out = out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
     _remove_stale(out)
     state.had_report = _had_report(out)
+    diff = _data_changes(out, data) if state.had_report else None
+    if diff is not None and diff.changed:
+        _say(f"mmm-report: {diff.sentence()}")
+        for w in diff.warnings():
+            _say(f"warning: {w}")
     inputs = stage_inputs(params, NOTEBOOKS, provenance.get("data_sha256"), quick)
     stages = _stages_to_run(out, only, force, inputs, params_path, client)
     if stages is None:
         _say(f"mmm-report: {out} is up to date: no stage's inputs changed (mmm-report run --force re-runs them)")
         return out
     state.staging = staging = _staging(out, stages)
+    if diff is not None:
+        save_diff(staging, diff)  # the data page says it
     old = Manifest.load_or_none(staging)
     timings = dict(old.timings_seconds) if old else {}
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")

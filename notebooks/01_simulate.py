@@ -31,9 +31,13 @@ md(data_intro(params, data))
 
 # %%
 from mmmhelpers.checks import data_warnings
+from mmmhelpers.refresh import load_diff
 from mmmhelpers.report import worth_a_look
 
-worth_a_look(data_warnings(params, data))
+diff = load_diff(run_dir)  # against the last report's data, when this run replaced a report
+if diff is not None and diff.changed:
+    display(md(diff.sentence()))
+worth_a_look(data_warnings(params, data) + (diff.warnings() if diff is not None else []))
 
 # %%
 from mmmhelpers.report import data_summary

@@ -471,3 +471,23 @@ def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     roas.to_csv(table, index=False)
     proc = cli("verify", str(tampered), "--against", str(out), check=False)
     assert proc.returncode == 1 and "DIFFERS" in proc.stdout and "differs: tables/roas.csv row 2, ROAS" in proc.stdout
+
+
+def test_a_refresh_says_which_weeks_are_new_and_names_revised_history(report, tmp_path):
+    """The last report's data (made older here: two weeks fewer, one sales figure different) against this run's:
+    the run says it before any stage, and the data page shows it with the revised value as a warning."""
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    data = pd.read_csv(copy / "artifacts" / "data.csv")
+    older = data.iloc[:-2].copy()
+    older.loc[3, "y"] += 100.0
+    older.to_csv(copy / "artifacts" / "data.csv", index=False)
+    proc = cli("run", str(TINY), "--out", str(copy), "--no-progress", "--only", "01_simulate")
+    first, last = data["date"].iloc[-2], data["date"].iloc[-1]
+    said = f"2 weeks added ({first} to {last}); 1 historical value revised."
+    assert said in proc.stdout and f"warning: history revised since the last report (1 value): y on {data['date'][3]}" \
+        in proc.stdout
+    page = (copy / "01_simulate.html").read_text()
+    assert said in page and "history revised since the last report" in page
+    assert json.loads((copy / "artifacts" / "data_diff.json").read_text())["n_revised"] == 1

@@ -1,0 +1,44 @@
+"""The report, next month: the data diff against the last report's data (periods added, history revised, named)."""
+
+import numpy as np
+import pandas as pd
+
+from mmmhelpers.data import from_frame
+from mmmhelpers.refresh import data_diff, load_diff, save_diff
+
+
+def _frame(weeks: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = [pd.DataFrame({"date": pd.date_range("2024-01-01", periods=weeks, freq="7D"), "geo": g,
+                          "tv": rng.uniform(0, 9, weeks).round(2), "sales": rng.uniform(90, 110, weeks).round(1)})
+            for g in ("a", "b")]
+    return pd.concat(rows, ignore_index=True)
+
+
+def _data(df):
+    return from_frame(df, channels=["tv"], dims=["geo"], target_column="sales")
+
+
+def test_new_weeks_and_revised_history_are_named(tmp_path):
+    new = _frame(12)
+    old = new[new.date < "2024-03-11"].copy()  # the last report's: the first ten weeks
+    new.loc[(new.geo == "b") & (new.date == "2024-01-15"), "sales"] += 5.0  # a revised sales figure
+    diff = data_diff(_data(old), _data(new))
+    assert diff.added == ["2024-03-11", "2024-03-18"] and diff.removed == [] and diff.n_revised == 1
+    before = float(old.loc[(old.geo == "b") & (old.date == "2024-01-15"), "sales"].iloc[0])
+    assert diff.revised == [{"date": "2024-01-15", "cell": "geo b", "column": "sales", "before": before,
+                             "after": before + 5.0}]
+    assert diff.sentence() == ("Since the last report (its data: 10 weeks, 2024-01-01 to 2024-03-04): 2 weeks added "
+                               "(2024-03-11 to 2024-03-18); 1 historical value revised.")
+    assert diff.warnings()[0].startswith(f"history revised since the last report (1 value): sales on 2024-01-15 in "
+                                         f"geo b: {before:,.6g} -> {before + 5:,.6g}.")
+    save_diff(tmp_path, diff)
+    assert load_diff(tmp_path) == diff
+
+
+def test_the_same_data_change_nothing_and_a_dropped_week_is_said():
+    df = _frame(10)
+    same = data_diff(_data(df), _data(df.copy()))
+    assert not same.changed and same.warnings() == [] and "nothing added or revised" in same.sentence()
+    later = data_diff(_data(df), _data(df[df.date > "2024-01-01"]))
+    assert later.removed == ["2024-01-01"] and "1 week no longer in the data (2024-01-01)" in later.sentence()
