@@ -201,8 +201,8 @@ class ModelSpec(Strict):
     roas_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # channel -> a prior on its contribution as a share of the target over the data's weeks (0.1: a tenth of sales)
     share_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    # the organic media's adstock and saturation priors by parameter name (alpha, lam, beta, ...), dims [organic];
-    # default: the components' own defaults over the organic series
+    # the organic media's adstock and saturation priors by parameter: adstock_alpha, saturation_lam, ... (the bare
+    # name, alpha or lam, when one component alone has it), dims [organic]; default: the components' own defaults
     organic_priors: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -709,7 +709,31 @@ def _check_priors(params: Params) -> list[str]:
     ]:
         for name in set(names) - set(known):
             problems.append(f"{where}.{name}: not a parameter of this component (has {list(known)})")
-    return problems
+    return problems + organic_prior_problems(params.model)
+
+
+def organic_prior_keys(model: ModelSpec) -> dict[str, tuple[str, str]]:
+    """The keys ``model.organic_priors`` accepts -> (component, parameter): ``adstock_<name>`` and
+    ``saturation_<name>`` always, the bare ``<name>`` when one component alone has it."""
+    parts = {"adstock": ADSTOCK_PARAMS[model.adstock.type], "saturation": SATURATION_PARAMS[model.saturation.type]}
+    keys = {f"{kind}_{name}": (kind, name) for kind, names in parts.items() for name in names}
+    bare = [name for names in parts.values() for name in names]
+    keys |= {name: (kind, name) for kind, names in parts.items() for name in names if bare.count(name) == 1}
+    return keys
+
+
+def organic_prior_problems(model: ModelSpec) -> list[str]:
+    """A key of ``model.organic_priors`` that names no parameter, or one both components have (Weibull's and the
+    logistic's ``lam``): named with what to write instead."""
+    keys, out = organic_prior_keys(model), []
+    for key in model.organic_priors:
+        if key not in keys:
+            both = f"adstock_{key}" in keys and f"saturation_{key}" in keys
+            out.append(f"model.organic_priors.{key}: " + (
+                f"the {model.adstock.type} adstock and the {model.saturation.type} saturation both have {key}: "
+                f"write adstock_{key} or saturation_{key}" if both else
+                f"not a parameter of the organic media's adstock or saturation (known: {sorted(keys)})"))
+    return out
 
 
 def _panel_dims(params: Params) -> set[str]:

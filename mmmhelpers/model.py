@@ -17,7 +17,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc_extras.prior import handle_dims
 
-from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec
+from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales, read_table
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_prior
 from mmmhelpers.registry import SATURATION_CEILING
@@ -433,16 +433,21 @@ def _organic(mmm: MMM, values: dict):
     if not mmm.data.organic:
         return None
     spec, panel = mmm.spec, mmm.dims
+    problems = organic_prior_problems(spec)  # a variant's or a target's model, not checked at load
+    if problems:
+        raise ValueError(problems[0])
     organic = pm.Data("organic_data", values["organic_data"], dims=("date", *panel, "organic"))
+    given_as = {target: key for key, target in organic_prior_keys(spec).items() if key in spec.organic_priors}
     params = {}
     for kind, registry in (("adstock", ADSTOCKS), ("saturation", SATURATIONS)):
         comp = registry[getattr(spec, kind).type]
         for name in comp.params:
-            given = copy.deepcopy(spec.organic_priors.get(name, comp.defaults[name]))
+            key = given_as.get((kind, name))
+            given = copy.deepcopy(spec.organic_priors[key] if key else comp.defaults[name])
             if isinstance(given, dict) and given.get("dims"):
                 given["dims"] = ["organic" if d == "channel" else d for d in given["dims"]]
             params.setdefault(kind, {})[name] = _coefficient(f"organic_{kind}_{name}", given,
-                                                             f"model.organic_priors.{name}", ("organic",),
+                                                             f"model.organic_priors.{key or name}", ("organic",),
                                                              (*panel, "organic"), mmm.table)
     contrib = media_contribution(organic, spec, params["adstock"], params["saturation"])
     contrib = pm.Deterministic("organic_contribution", contrib, dims=("date", *panel, "organic"))

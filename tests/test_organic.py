@@ -109,3 +109,31 @@ def test_a_forecast_names_the_organic_media_apart_from_the_baseline():
     assert parts["baseline (every term but media)"] + parts["organic media"] + parts[
         "media: carryover of the data's spend"] + parts["media: added by the window's spend"] == pytest.approx(
         parts["expected target"], rel=1e-10)
+
+
+def test_organic_priors_say_which_component_when_both_have_the_name():
+    """A Weibull adstock and a logistic saturation both have ``lam``: a bare ``lam`` is refused with what to write;
+    ``adstock_lam`` sets the adstock's alone; a bare name one component alone has still works."""
+    from mmmhelpers.config import ModelSpec, organic_prior_keys, organic_prior_problems
+
+    prior = {"distribution": "Gamma", "mu": 2.0, "sigma": 1.0, "dims": ["organic"]}
+    spec = ModelSpec.model_validate({"adstock": {"type": "weibull_pdf"}, "organic_priors": {"lam": prior}})
+    assert organic_prior_problems(spec) == ["model.organic_priors.lam: the weibull_pdf adstock and the logistic "
+                                            "saturation both have lam: write adstock_lam or saturation_lam"]
+    keys = organic_prior_keys(spec)
+    assert keys["adstock_lam"] == ("adstock", "lam") and keys["k"] == ("adstock", "k") and "lam" not in keys
+    wrong = ModelSpec.model_validate({"organic_priors": {"decay": prior}})
+    assert "model.organic_priors.decay: not a parameter" in organic_prior_problems(wrong)[0]
+    assert organic_prior_problems(ModelSpec.model_validate({"organic_priors": {"alpha": prior}})) == []
+
+
+def test_an_organic_prior_named_by_component_sets_that_component_alone():
+    from mmmhelpers.config import ModelSpec
+
+    data = from_frame(_sales()[0], channels=["tv"], organic=["newsletter"])
+    prior = {"distribution": "Gamma", "mu": 7.0, "sigma": 1.0, "dims": ["organic"]}
+    spec = ModelSpec.model_validate({"adstock": {"type": "weibull_pdf"}, "organic_priors": {"adstock_lam": prior}})
+    rows = {r["variable"]: r["distribution"] for r in build_model(spec, data).table}
+    assert "7" in rows["organic_adstock_lam"] and "7" not in rows["organic_saturation_lam"]
+    with pytest.raises(ValueError, match="both have lam: write adstock_lam or saturation_lam"):
+        build_model(spec.model_copy(update={"organic_priors": {"lam": prior}}), data)
