@@ -26,6 +26,8 @@ def test_every_number_is_compared_and_a_changed_one_is_named(tmp_path):
     assert compare_reports(a, _report(tmp_path / "d", roas=1.5 * (1 + 1e-6)), rtol=1e-5)[1] == []
     (tmp_path / "d" / "artifacts" / "extra.json").write_text("{}")
     assert [d.note for d in compare_reports(a, tmp_path / "d", rtol=1e-5)[1]] == ["only in one of them"]
+    (a / "artifacts" / "data_diff.json").write_text("{}")  # a refresh's comparison with the report it replaced
+    assert [d.file for d in compare_reports(a, tmp_path / "d", rtol=1e-5)[1]] == ["extra.json"]  # not a result
 
 
 def test_an_input_that_changed_since_the_report_is_named(tmp_path):
