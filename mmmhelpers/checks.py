@@ -235,10 +235,14 @@ def _plan_problems(params: Params, data: MMMData) -> list[str]:
 
 
 def _roas_prior_problems(params: Params, data: MMMData) -> list[str]:
-    """ROAS and share priors and per-channel l_max name channels of the data."""
+    """ROAS and share priors and per-channel l_max name channels of the data; the scales' last date is in it."""
     from mmmhelpers.model import unknown_prior_channels
 
     out = [f"{where}: {problem}" for where, problem in unknown_prior_channels(params.model, data.channels)]
+    until = params.model.scaling.until
+    if until is not None and until < data.dates[0].date():
+        out.append(f"model.scaling.until: {until:%Y-%m-%d} is before the data's first date ({data.dates[0]:%Y-%m-%d}):"
+                   " no period to take the scales from")
     unknown = sorted(set(params.model.adstock.l_max_by_channel) - set(data.channels))
     if unknown:
         out.append(f"model.adstock.l_max_by_channel: unknown channels {unknown} (known: {data.channels})")

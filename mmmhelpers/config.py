@@ -119,6 +119,9 @@ class ScalingSpec(Strict):
     target: Literal["max", "none", "per_capita"] = "max"
     dims: list[str] = Field(default_factory=list)  # panel dims pooled into one scale ([geo]: one max over all geos)
     controls: Literal["max_abs", "none"] = "max_abs"  # controls divided by their max |value|, or left raw
+    # scales from the periods up to this date only (inclusive): a refresh with new periods keeps the last report's
+    # scales (its last date), so every parameter keeps its meaning; None: every period
+    until: date | None = None
 
     def describe(self) -> str:
         """One line for the spec table and ``idata.attrs``."""
@@ -132,7 +135,8 @@ class ScalingSpec(Strict):
         parts += [f"{' and '.join(per_head)} divided by each market's population times the largest value per "
                   "head"] if per_head else []
         parts += [f"{' and '.join(raw)} raw (not scaled)"] if raw else []
-        return f"{'; '.join(parts)}; controls: {controls}"
+        until = f"; scales from the periods up to {self.until:%Y-%m-%d}" if self.until else ""
+        return f"{'; '.join(parts)}; controls: {controls}{until}"
 
 
 class ExperimentDesign(Strict):

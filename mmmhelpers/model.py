@@ -87,7 +87,8 @@ class MMM:
             channel_scale, target_scale, control_scale = scales(data, self.spec.scaling)
         else:
             channel_scale, target_scale, control_scale = self.channel_scale, self.target_scale, self.control_scale
-        organic_scale = organic_scales(data) if rescale or self.organic_scale is None else self.organic_scale
+        organic_scale = (organic_scales(data, self.spec.scaling) if rescale or self.organic_scale is None
+                         else self.organic_scale)
         values = {
             "channel_data": data.X,
             "control_data": data.C / control_scale,
@@ -127,6 +128,7 @@ def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarra
     every cell), ``scaling.controls == "none"`` leaves controls raw (scale one).
     """
     scaling = scaling or ScalingSpec()
+    data = scaled_periods(data, scaling)
     channel_scale, target_scale = max_scales(data)
     if "per_capita" in (scaling.channel, scaling.target) and data.population is None:
         raise ValueError("model.scaling: per_capita needs data.population_column (each market's size)")
@@ -162,8 +164,21 @@ def _per_capita(top: np.ndarray, population: np.ndarray, per_channel: bool = Fal
     return np.where(out > 0, out, 1.0)
 
 
-def organic_scales(data: MMMData) -> np.ndarray:
-    """Each organic series' maximum per panel cell ``(*panel, organic)`` (one where it is all zero)."""
+def scaled_periods(data: MMMData, scaling: ScalingSpec | None) -> MMMData:
+    """The periods scales are taken from: every one, or those up to ``scaling.until``."""
+    if scaling is None or scaling.until is None:
+        return data
+    keep = int((data.dates <= pd.Timestamp(scaling.until)).sum())
+    if keep == 0:
+        raise ValueError(f"model.scaling.until: {scaling.until:%Y-%m-%d} is before the data's first date "
+                         f"({data.dates[0]:%Y-%m-%d}): no period to take the scales from")
+    return data.slice(0, keep)
+
+
+def organic_scales(data: MMMData, scaling: ScalingSpec | None = None) -> np.ndarray:
+    """Each organic series' maximum per panel cell ``(*panel, organic)`` (one where it is all zero), over the periods
+    ``scaling`` takes scales from."""
+    data = scaled_periods(data, scaling)
     top = data.Z.max(axis=0) if data.n_dates else np.ones(data.Z.shape[1:])
     return np.where(top > 0, top, 1.0)
 
@@ -567,7 +582,7 @@ def _new_mmm(spec: ModelSpec, data: MMMData, observed_weeks: int | None) -> MMM:
     if spec.weekday_seasonality:
         coords["weekday"] = WEEKDAYS
     mmm = MMM(pm.Model(coords=coords), spec, data, channel_scale, target_scale, control_scale, data.dates[0], [])
-    mmm.organic_scale = organic_scales(data.slice(0, observed_weeks) if cv else data)
+    mmm.organic_scale = organic_scales(data.slice(0, observed_weeks) if cv else data, spec.scaling)
     t = mmm.data_values(data)["time_index"]
     half_range = max(float(t[(observed_weeks or data.n_dates) - 1]), 1.0) / 2  # half the training span
     for name, value in [("media_temporal_latent", spec.time_varying_media),

@@ -256,7 +256,7 @@ def fold_values(mmm: MMM, data: MMMData, train_end: int) -> dict:
     ch, tg, ct = scales(data.slice(0, train_end), mmm.spec.scaling)
     v = mmm.data_values(data)
     v.update(channel_scale=ch, target_scale=tg, control_data=data.C / ct, target_scaled=data.y[:train_end] / tg,
-             organic_data=data.Z / organic_scales(data.slice(0, train_end)),
+             organic_data=data.Z / organic_scales(data.slice(0, train_end), mmm.spec.scaling),
              observed_index=np.arange(train_end), train_end_time=max(float(v["time_index"][train_end - 1]), 1.0),
              target_total_scaled=(data.y[:train_end] / tg).sum(axis=0))
     return v

@@ -597,6 +597,9 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
         _say(f"mmm-report: {diff.sentence()}")
         for w in diff.warnings():
             _say(f"warning: {w}")
+        if diff.added and params.model.scaling.until is None:
+            _say(f"mmm-report: the scales are taken from every period, the new ones too; to keep the last report's "
+                 f"(its parameters' meaning), set model.scaling.until: {diff.previous.rsplit(' to ', 1)[-1]}")
     inputs = stage_inputs(params, NOTEBOOKS, provenance.get("data_sha256"), quick)
     stages = _stages_to_run(out, only, force, inputs, params_path, client)
     if stages is None:

@@ -488,6 +488,8 @@ def test_a_refresh_says_which_weeks_are_new_and_names_revised_history(report, tm
     said = f"2 weeks added ({first} to {last}); 1 historical value revised."
     assert said in proc.stdout and f"warning: history revised since the last report (1 value): y on {data['date'][3]}" \
         in proc.stdout
+    assert f"to keep the last report's (its parameters' meaning), set model.scaling.until: {data['date'].iloc[-3]}" \
+        in proc.stdout
     page = (copy / "01_simulate.html").read_text()
     assert said in page and "history revised since the last report" in page
     assert json.loads((copy / "artifacts" / "data_diff.json").read_text())["n_revised"] == 1

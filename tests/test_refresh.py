@@ -42,3 +42,29 @@ def test_the_same_data_change_nothing_and_a_dropped_week_is_said():
     assert not same.changed and same.warnings() == [] and "nothing added or revised" in same.sentence()
     later = data_diff(_data(df), _data(df[df.date > "2024-01-01"]))
     assert later.removed == ["2024-01-01"] and "1 week no longer in the data (2024-01-01)" in later.sentence()
+
+
+def test_scales_until_a_date_are_the_last_reports_whatever_the_new_periods():
+    """model.scaling.until: the scales (channels, target, controls, organic media) of the periods up to that date,
+    so a refresh's parameters mean what the last report's meant; the model and the folds use them."""
+    import pytest
+
+    from mmmhelpers.config import ModelSpec
+    from mmmhelpers.model import build_model, organic_scales, scales
+
+    df = _frame(12).assign(news=lambda d: np.arange(len(d), dtype=float) % 7)  # organic: its max changes over time
+    df.loc[df.date > "2024-03-04", ["tv", "sales"]] = [20.0, 150.0]  # the new weeks spend and sell more than ever
+    new = from_frame(df, channels=["tv"], dims=["geo"], target_column="sales", organic=["news"])
+    old = new.slice(0, 10)
+    spec = ModelSpec.model_validate({"scaling": {"until": "2024-03-04"}})  # the tenth week
+    for a, b in zip(scales(new, spec.scaling), scales(old)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(organic_scales(new, spec.scaling), organic_scales(old))
+    assert not np.array_equal(scales(new)[0], scales(old)[0])  # the new weeks would move them
+    mmm = build_model(spec, new)
+    np.testing.assert_array_equal(mmm.channel_scale, scales(old)[0])
+    np.testing.assert_array_equal(mmm.organic_scale, organic_scales(old))
+    assert "scales from the periods up to 2024-03-04" in spec.scaling.describe()
+    early = ModelSpec.model_validate({"scaling": {"until": "2023-01-01"}})
+    with pytest.raises(ValueError, match="model.scaling.until: 2023-01-01 is before the data's first date"):
+        scales(new, early.scaling)
