@@ -174,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     vf.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for every number (default 1e-9)")
     vf.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default 0)")
     vf.add_argument("--against", help="compare with this re-run (e.g. made on another machine) instead of re-running")
+    st = sub.add_parser("site", help="every rendered report in one website: gallery, docs, search (needs Quarto)")
+    st.add_argument("--reports", default="reports", help="the folder of the reports (default reports/)")
+    st.add_argument("--out", help="where the site goes (default <reports>/_site)")
     sc = sub.add_parser("schema", help="the params files' JSON Schema (for editors)")
     sc.add_argument("--out", help="write it to this file (default: print it)")
     args = parser.parse_args(argv)
@@ -188,9 +191,28 @@ def main(argv: list[str] | None = None) -> int:
         return _new(args.name, args.data, args.dir)
     if args.command == "verify":
         return _verify(args)
+    if args.command == "site":
+        return _site(args.reports, args.out)
     if len(args.params) > 1 or Path(args.params[0]).is_dir():
         return _batch(args)
     return _run(args)
+
+
+def _site(reports: str, out: str | None) -> int:
+    from mmmhelpers.site import SITE, build_site
+
+    if not Path(reports).is_dir():
+        print(f"mmm-report site: no folder {reports!r} of reports: run a case first (mmm-report run PARAMS)",
+              file=sys.stderr)
+        return 1
+    try:
+        index, cases = build_site(Path(reports), Path(out) if out else Path(reports) / SITE)
+    except RuntimeError as err:
+        print(f"mmm-report site: {err}", file=sys.stderr)
+        return 1
+    print(f"site: {index} ({len(cases)} case{'s' if len(cases) != 1 else ''}: "
+          f"{', '.join(c.case for c in cases) or 'none yet'})")
+    return 0
 
 
 def _run(args) -> int:

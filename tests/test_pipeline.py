@@ -493,3 +493,26 @@ def test_a_refresh_says_which_weeks_are_new_and_names_revised_history(report, tm
     page = (copy / "01_simulate.html").read_text()
     assert said in page and "history revised since the last report" in page
     assert json.loads((copy / "artifacts" / "data_diff.json").read_text())["n_revised"] == 1
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="the site is rendered with Quarto")
+def test_the_site_lists_every_report_and_its_links_resolve(report, tmp_path):
+    """mmm-report site: the gallery names each report with its health and headline, every link of the gallery and of
+    the navigation resolves inside the site, the docs are pages and the search index holds them."""
+    out, _ = report
+    reports = tmp_path / "reports"
+    shutil.copytree(out, reports / "tiny")
+    proc = cli("site", "--reports", str(reports))
+    site = reports / "_site"
+    assert f"site: {site / 'index.html'} (1 case: tiny)" in proc.stdout
+    page = (site / "index.html").read_text()
+    title = json.loads((out / "manifest.json").read_text())["title"]
+    assert title in page and "reports/tiny/index.html" in page and "thumbs/tiny.png" in page
+    from mmmhelpers.config import load_params
+    from mmmhelpers.summary import executive_summary
+
+    assert f">{executive_summary(out, load_params(TINY)).health}</span>" in page  # the index page's health
+    links = {link.removeprefix("./") for link in re.findall(r'(?:href|src)="([^"#:]+)"', page)}
+    missing = [link for link in links if not (site / link).exists()]
+    assert missing == [] and {"docs/params.html", "reports/tiny/index.html"} <= links
+    assert (site / "reports" / "tiny" / "05_optimize.html").exists() and "Every case" in (site / "search.json").read_text()
