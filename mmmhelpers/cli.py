@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("site", help="every rendered report in one website: gallery, docs, search (needs Quarto)")
     st.add_argument("--reports", default="reports", help="the folder of the reports (default reports/)")
     st.add_argument("--out", help="where the site goes (default <reports>/_site)")
+    sl = sub.add_parser("slides", help="a report's headline as a reveal.js deck (REPORT/slides.html; needs Quarto)")
+    sl.add_argument("report", help="a report folder, e.g. reports/default")
     sc = sub.add_parser("schema", help="the params files' JSON Schema (for editors)")
     sc.add_argument("--out", help="write it to this file (default: print it)")
     args = parser.parse_args(argv)
@@ -193,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return _verify(args)
     if args.command == "site":
         return _site(args.reports, args.out)
+    if args.command == "slides":
+        return _slides(args.report)
     if len(args.params) > 1 or Path(args.params[0]).is_dir():
         return _batch(args)
     return _run(args)
@@ -212,6 +216,18 @@ def _site(reports: str, out: str | None) -> int:
         return 1
     print(f"site: {index} ({len(cases)} case{'s' if len(cases) != 1 else ''}: "
           f"{', '.join(c.case for c in cases) or 'none yet'})")
+    return 0
+
+
+def _slides(report: str) -> int:
+    from mmmhelpers.slides import build_slides
+
+    try:
+        path = build_slides(Path(report))
+    except RuntimeError as err:
+        print(f"mmm-report slides: {err}", file=sys.stderr)
+        return 1
+    print(f"slides: {path}")
     return 0
 
 

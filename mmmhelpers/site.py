@@ -97,7 +97,8 @@ def _gallery(cases: list[SiteCase], thumbs: dict[str, bool]) -> str:
     grid = '<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:16px">'
     empty = "<p>No rendered report yet: run <code>mmm-report run params/CASE.yaml</code>.</p>"
     body = grid + "\n".join(cards) + "</div>" if cards else empty
-    return (f"---\ntitle: Every case\npage-layout: full\n---\n\n{len(cases)} report{'s' if len(cases) != 1 else ''}, each with its "
+    return ("---\ntitle: Every case\npage-layout: full\n---\n\n"
+            f"{len(cases)} report{'s' if len(cases) != 1 else ''}, each with its "
             "health (green: the sampler converged and the checks passed) and its headline. A report is its own "
             "self-contained page; the docs are in the menu.\n\n```{=html}\n" + body + "\n```\n")
 

@@ -61,6 +61,7 @@ if alloc is not None and params.model_variants and opt.multi_objective is None: 
                   "each model of the case (model_variants), mean and 94% HDI; the main model's is held out"))
 
 # %%
+#| label: fig-plan
 #| fig-cap: "Spend per period of the optimal plan and of the two baselines."
 if alloc is not None:
     fig = plots_optimize.plot_allocation(alloc)

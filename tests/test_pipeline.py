@@ -1,5 +1,7 @@
 """Smoke runs of the whole product through the real CLI (papermill + Quarto/nbconvert) on tiny params."""
 
+import base64
+import html
 import json
 import os
 import re
@@ -516,3 +518,28 @@ def test_the_site_lists_every_report_and_its_links_resolve(report, tmp_path):
     missing = [link for link in links if not (site / link).exists()]
     assert missing == [] and {"docs/params.html", "reports/tiny/index.html"} <= links
     assert (site / "reports" / "tiny" / "05_optimize.html").exists() and "Every case" in (site / "search.json").read_text()
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="the slides are rendered with Quarto")
+def test_a_report_renders_as_a_slide_deck_with_its_figures_and_headline(report, tmp_path):
+    """mmm-report slides: a self-contained reveal.js deck with the summary's recommendation and the decomposition,
+    ROAS and plan figures of the executed notebooks (the same PNGs)."""
+    from mmmhelpers.config import load_params
+    from mmmhelpers.slides import FIGURES, figure_png
+    from mmmhelpers.summary import executive_summary
+
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    proc = cli("slides", str(copy))
+    deck = copy / "slides.html"
+    assert proc.stdout.strip() == f"slides: {deck}"
+    text = deck.read_text()
+    assert "reveal" in text and 'src="http' not in text  # reveal.js, self-contained
+    figures = [figure_png(out / "notebooks" / f"{stage}.ipynb", label) for stage, label, _ in FIGURES.values()]
+    assert all(png is not None for png in figures)
+    for png in figures:
+        assert base64.b64encode(png).decode()[:200] in text
+    recommendation = dict(executive_summary(out, load_params(TINY)).points)["Recommendation"]
+    assert text.count("<section") >= 6 and "Recommendation</h2>" in text  # title, points, three figures, health
+    assert re.sub(r"[*`]", "", recommendation)[:60] in html.unescape(text)
