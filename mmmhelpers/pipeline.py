@@ -42,7 +42,19 @@ from mmmhelpers.summary import PAGES, write_index
 __all__ = ["STAGES", "RunError", "Interrupted", "run", "render", "write_index", "ROOT"]
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = Path(os.environ.get("MMM_NOTEBOOKS", ROOT / "notebooks"))
+CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "notebooks").is_dir()  # else an installed package
+
+
+def project_file(name: str) -> Path:
+    """A file of the project's top level (``_quarto.yml``, ``notebooks``): the checkout's, or the copy an installed
+    package ships (``mmmhelpers._project``, ``mmmhelpers._notebooks``)."""
+    if CHECKOUT:
+        return ROOT / name
+    here = Path(__file__).resolve().parent  # the installed package: its copies sit beside this module
+    return here / "_notebooks" if name == "notebooks" else here / "_project" / name
+
+
+NOTEBOOKS = Path(os.environ.get("MMM_NOTEBOOKS", project_file("notebooks")))
 STAGES = ["01_simulate", "02_fit", "03_recovery", "04_out_of_sample", "05_optimize"]
 PACKAGES = ["pymc", "pytensor", "pymc-extras", "arviz", "nutpie", "numpy", "pandas", "xarray", "scipy",
             "papermill", "matplotlib", "seaborn", "pydantic", "mmmhelpers"]
@@ -86,6 +98,8 @@ def _parse_only(only: str | list[str] | None) -> list[str]:
 
 
 def _git_commit() -> str:
+    if not CHECKOUT:  # an installed package: no repository of its own (a folder around it may be another's)
+        return "unknown"
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=True, timeout=10).stdout.strip()
@@ -117,13 +131,13 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
         work = run_dir / ".render"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
-        shutil.copy(ROOT / "_quarto.yml", work / "_quarto.yml")
+        shutil.copy(project_file("_quarto.yml"), work / "_quarto.yml")
         for stage in stages:
             nbformat.write(for_rendering(nb_dir / f"{stage}.ipynb", True, nav(stage, PAGES), client), work / f"{stage}.ipynb")
         cmd = [quarto, "render", ".", "--to", "html"]
         if client:
             cmd += ["--profile", "client"]
-            shutil.copy(ROOT / "_quarto-client.yml", work / "_quarto-client.yml")
+            shutil.copy(project_file("_quarto-client.yml"), work / "_quarto-client.yml")
         env = {**os.environ, "QUARTO_PYTHON": sys.executable}
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
@@ -368,6 +382,8 @@ def _sha256(path: Path | None) -> str | None:
 
 def _git_dirty() -> bool | None:
     """Uncommitted changes (tracked or new files outside .gitignore) in the repository; None without git."""
+    if not CHECKOUT:
+        return None
     try:
         return bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
                                    check=True, timeout=10).stdout.strip())
