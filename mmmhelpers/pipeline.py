@@ -35,7 +35,7 @@ from mmmhelpers.health import gate_failures
 from mmmhelpers.kernels import STOP, Warm, discard, ensure_kernel, enter, kill_all, prestart, shutdown
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
-from mmmhelpers.refresh import DataDiff, data_diff, save_diff
+from mmmhelpers.refresh import DataDiff, data_diff, keep_history, save_diff
 from mmmhelpers.report import PROGRESS, progress_file
 from mmmhelpers.summary import PAGES, write_index
 
@@ -624,6 +624,8 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     state.staging = staging = _staging(out, stages)
     if diff is not None:
         save_diff(staging, diff)  # the data page says it
+    if state.had_report:  # a refresh keeps the report it replaces (history/): the fit page shows the estimates' path
+        keep_history(out, staging, diff is not None and diff.changed)
     old = Manifest.load_or_none(staging)
     timings = dict(old.timings_seconds) if old else {}
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")

@@ -1,8 +1,11 @@
 """The report, next month: what the new data change against the last report's (periods added or dropped, history
-revised), said before the run and on the data page (``artifacts/data_diff.json``).
+revised), said before the run and on the data page (``artifacts/data_diff.json``), and the reports kept over
+successive refreshes (``history/``) with each channel's ROAS and contribution across them (the fit page).
 
-A refresh is a run of the same case on data with new periods. Revised history (a value of a period both reports
-have that is not the same) is a warning naming its rows: the numbers of the last report rested on other data.
+A refresh is a run of the same case on data that changed. Revised history (a value of a period both reports have
+that is not the same) is a warning naming its rows: the numbers of the last report rested on other data. The report
+a refresh replaces is kept in ``history/<when it was made>/``: its manifest, its diagnostics, its plan and its
+tables (not its posterior), so that a client sees how the estimates moved, not only the latest.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ import pandas as pd
 
 from mmmhelpers.data import MMMData
 
-__all__ = ["DataDiff", "data_diff", "save_diff", "load_diff", "DIFF"]
+__all__ = ["DataDiff", "data_diff", "save_diff", "load_diff", "DIFF", "HISTORY", "keep_history", "roas_history",
+           "moved_sentence"]
 
 DIFF = "data_diff.json"
+HISTORY = "history"  # <report>/history/<made>/: the reports a refresh replaced
+KEPT = ("manifest.json", "artifacts/diagnostics.json", "artifacts/allocation.json", "artifacts/data_diff.json",
+        "artifacts/tables")
 SHOWN = 5  # revised values named one by one; the rest are counted
 
 
@@ -105,3 +112,76 @@ def save_diff(run_dir: str | Path, diff: DataDiff) -> Path:
 def load_diff(run_dir: str | Path) -> DataDiff | None:
     path = Path(run_dir) / "artifacts" / DIFF
     return DataDiff(**json.loads(path.read_text())) if path.exists() else None
+
+
+def keep_history(previous: Path, staging: Path, refreshed: bool) -> list[Path]:
+    """Carry ``previous``'s history into ``staging`` and, when this run refreshed it (its data changed), keep the
+    previous report itself there too (``KEPT``: no posterior). Returns the entries ``staging`` holds, oldest first."""
+    import shutil
+
+    from mmmhelpers.artifacts import Manifest
+
+    dest = Path(staging) / HISTORY
+    if (Path(previous) / HISTORY).is_dir() and not dest.exists():
+        shutil.copytree(Path(previous) / HISTORY, dest)
+    manifest = Manifest.load_or_none(previous)
+    if refreshed and manifest is not None:
+        entry = dest / manifest.created.replace(" UTC", "").replace(" ", "_").replace(":", "")
+        for name in KEPT:
+            src = Path(previous) / name
+            if src.is_dir():
+                shutil.copytree(src, entry / name, dirs_exist_ok=True)
+            elif src.is_file():
+                (entry / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, entry / name)
+    return sorted(p for p in dest.iterdir() if p.is_dir()) if dest.is_dir() else []
+
+
+def _report_row(folder: Path, label: str) -> pd.DataFrame | None:
+    path = folder / "artifacts" / "tables" / "roas.csv"
+    if not path.exists():
+        return None
+    roas = pd.read_csv(path)[["channel", "ROAS", "ROAS 3%", "ROAS 97%"]]
+    contrib = folder / "artifacts" / "tables" / "contributions.csv"
+    if contrib.exists():
+        c = pd.read_csv(contrib).rename(columns={"component": "channel"})[["channel", "contribution"]]
+        roas = roas.merge(c, on="channel", how="left")
+    return roas.assign(report=label)
+
+
+def roas_history(report: Path) -> pd.DataFrame | None:
+    """Each channel's ROAS (mean, 94% HDI) and contribution in every kept report and in this one, oldest first, with
+    ``moved``: this report's ROAS lies outside the report before's interval (None without history)."""
+    from mmmhelpers.artifacts import Manifest
+
+    entries = sorted(p for p in (Path(report) / HISTORY).iterdir() if p.is_dir()) \
+        if (Path(report) / HISTORY).is_dir() else []
+    rows = []
+    for folder in [*entries, Path(report)]:
+        manifest = Manifest.load_or_none(folder)
+        label = "this report" if folder == Path(report) else (manifest.created[:16] if manifest else folder.name)
+        row = _report_row(folder, label)
+        if row is not None:
+            rows.append(row)
+    if len(rows) < 2:
+        return None
+    frame = pd.concat(rows, ignore_index=True)
+    before = rows[-2].set_index("channel")
+    now = rows[-1].set_index("channel")
+    moved = {ch: bool(ch in before.index and not before.loc[ch, "ROAS 3%"] <= now.loc[ch, "ROAS"]
+                      <= before.loc[ch, "ROAS 97%"]) for ch in now.index}
+    frame["moved"] = [moved.get(ch, False) if r == "this report" else False for ch, r in zip(frame.channel,
+                                                                                         frame.report)]
+    return frame
+
+
+def moved_sentence(history: pd.DataFrame) -> str:
+    """The channels whose ROAS moved beyond the last report's interval, in words."""
+    moved = history.loc[history["moved"], "channel"].tolist()
+    n = history["report"].nunique()
+    if not moved:
+        return (f"Over the {n} reports of this case, every channel's ROAS now lies inside the last report's 94% "
+                "interval: the new data did not move an estimate beyond its own uncertainty.")
+    names = ", ".join(moved)
+    return (f"Over the {n} reports of this case, the ROAS of {names} moved beyond the last report's 94% interval: "
+            "look at the data diff (new periods, revised history) and at any changed setting before quoting it.")

@@ -242,6 +242,15 @@ table(roas, percent=("P(highest ROAS)",),
                           "ROAS in currency" if params.report.kpi_type == "count" else ""))
 
 # %%
+from mmmhelpers.refresh import moved_sentence, roas_history
+
+history = roas_history(run_dir)  # the reports this case's refreshes replaced (history/), and this one
+if history is not None:
+    display(md("**Over successive reports.** " + moved_sentence(history)))
+    display(table(history, caption="Each channel's ROAS (mean, 94% HDI) and contribution in every report of this "
+                  "case, oldest first; moved: this report's ROAS lies outside the last report's interval"))
+
+# %%
 roas_evidence = roas_prior_posterior(prior, idata, data, evidence_sources(params, data.channels))
 save_table(run_dir, "roas_prior_posterior", roas_evidence)
 display(md(prior_dominated_sentence(roas_evidence)))

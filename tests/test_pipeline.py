@@ -488,6 +488,9 @@ def test_a_refresh_says_which_weeks_are_new_and_names_revised_history(report, tm
     page = (copy / "01_simulate.html").read_text()
     assert said in page and "history revised since the last report" in page
     assert json.loads((copy / "artifacts" / "data_diff.json").read_text())["n_revised"] == 1
+    kept = sorted((copy / "history").iterdir())  # the report this refresh replaced, without its posterior
+    assert len(kept) == 1 and (kept[0] / "artifacts" / "tables" / "roas.csv").read_bytes() == \
+        (out / "artifacts" / "tables" / "roas.csv").read_bytes() and not (kept[0] / "artifacts" / "idata.nc").exists()
 
 
 @pytest.mark.skipif(shutil.which("quarto") is None, reason="the site is rendered with Quarto")

@@ -68,3 +68,42 @@ def test_scales_until_a_date_are_the_last_reports_whatever_the_new_periods():
     early = ModelSpec.model_validate({"scaling": {"until": "2023-01-01"}})
     with pytest.raises(ValueError, match="model.scaling.until: 2023-01-01 is before the data's first date"):
         scales(new, early.scaling)
+
+
+def _fake_report(folder, created: str, roas: list[tuple[float, float, float]]):
+    """A report folder with what the history reads: its manifest's date and its ROAS and contributions tables."""
+    import json
+
+    tables = folder / "artifacts" / "tables"
+    tables.mkdir(parents=True)
+    pd.DataFrame({"channel": ["tv", "search"], "ROAS": [r[0] for r in roas], "ROAS 3%": [r[1] for r in roas],
+                  "ROAS 97%": [r[2] for r in roas]}).to_csv(tables / "roas.csv", index=False)
+    pd.DataFrame({"component": ["baseline", "tv", "search"], "contribution": [900.0, 50.0, 30.0]}).to_csv(
+        tables / "contributions.csv", index=False)
+    (folder / "artifacts" / "diagnostics.json").write_text("{}")
+    manifest = {"case": "c", "title": "T", "params_file": "p.yaml", "params_sha256": "x", "seed": 1, "quick": False,
+                "client": False, "stages_run": [], "renderer": "quarto", "git_commit": "x", "created": created,
+                "timings_seconds": {}, "total_seconds": 1.0, "versions": {}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_refresh_keeps_the_report_it_replaces_and_the_roas_path_flags_a_move_beyond_its_interval(tmp_path):
+    from mmmhelpers.refresh import keep_history, moved_sentence, roas_history
+
+    old = _fake_report(tmp_path / "old", "2026-01-05 09:00 UTC", [(1.0, 0.8, 1.2), (2.0, 1.5, 2.5)])
+    new = _fake_report(tmp_path / "new", "2026-02-02 09:00 UTC", [(1.1, 0.9, 1.3), (3.0, 2.6, 3.4)])
+    assert keep_history(old, new, refreshed=False) == [] and roas_history(new) is None  # not a refresh: nothing kept
+    entries = keep_history(old, new, refreshed=True)
+    assert [e.name for e in entries] == ["2026-01-05_0900"]
+    assert (entries[0] / "artifacts" / "tables" / "roas.csv").exists() and (entries[0] / "manifest.json").exists()
+    assert not (entries[0] / "artifacts" / "idata.nc").exists()
+    history = roas_history(new)
+    assert history["report"].tolist() == ["2026-01-05 09:00"] * 2 + ["this report"] * 2
+    assert history.set_index(["report", "channel"]).loc[("this report", "search"), "moved"]  # 3.0 > 2.5
+    assert not history.set_index(["report", "channel"]).loc[("this report", "tv"), "moved"]  # 1.1 in [0.8, 1.2]
+    assert history["contribution"].tolist() == [50.0, 30.0, 50.0, 30.0]
+    assert "the ROAS of search moved beyond the last report's 94% interval" in moved_sentence(history)
+    third = _fake_report(tmp_path / "third", "2026-03-02 09:00 UTC", [(1.1, 0.9, 1.3), (3.0, 2.6, 3.4)])
+    assert [e.name for e in keep_history(new, third, refreshed=True)] == ["2026-01-05_0900", "2026-02-02_0900"]
+    assert "every channel's ROAS now lies inside" in moved_sentence(roas_history(third))
