@@ -172,7 +172,7 @@ def roas_history(report: Path) -> pd.DataFrame | None:
                       <= before.loc[ch, "ROAS 97%"]) for ch in now.index}
     frame["moved"] = [moved.get(ch, False) if r == "this report" else False for ch, r in zip(frame.channel,
                                                                                          frame.report)]
-    return frame
+    return frame[["report", *[c for c in frame.columns if c != "report"]]]
 
 
 def moved_sentence(history: pd.DataFrame) -> str:

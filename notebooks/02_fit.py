@@ -247,8 +247,9 @@ from mmmhelpers.refresh import moved_sentence, roas_history
 history = roas_history(run_dir)  # the reports this case's refreshes replaced (history/), and this one
 if history is not None:
     display(md("**Over successive reports.** " + moved_sentence(history)))
-    display(table(history, caption="Each channel's ROAS (mean, 94% HDI) and contribution in every report of this "
-                  "case, oldest first; moved: this report's ROAS lies outside the last report's interval"))
+    display(table(history, caption="Each channel's ROAS (mean, 94% HDI) and contribution (over each report's own "
+                  "periods) in every report of this case, oldest first; moved: this report's ROAS lies outside the "
+                  "last report's interval"))
 
 # %%
 roas_evidence = roas_prior_posterior(prior, idata, data, evidence_sources(params, data.channels))
