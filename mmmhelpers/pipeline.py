@@ -586,6 +586,30 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
     return stages  # possibly none: the pages and the summary are rendered again (report settings or renderer changed)
 
 
+def _score_last_forecast(out: Path, staging: Path, params: Params, data, diff: DataDiff) -> None:
+    """The last report's model forecasting the added periods, scored (``artifacts/backtest.json``, the out-of-sample
+    page); a model section that changed since, or a posterior that does not fit this model, is said and skipped."""
+    import json
+
+    from mmmhelpers.refresh import BACKTEST, backtest, backtest_sentence
+
+    old = Manifest.load_or_none(out)
+    then = (old.stage_inputs.get("02_fit", {}) if old else {}).get("params.model")
+    now = stage_inputs(params, NOTEBOOKS, None, False)["02_fit"]["params.model"]
+    if then != now:
+        _say("mmm-report: the model changed since the last report: its forecast of the new periods is not scored")
+        return
+    try:
+        result = backtest(out, params, data, diff)
+    except Exception as err:  # noqa: BLE001 - the last report's posterior may not fit this code's model
+        _say(f"mmm-report: the last report's forecast of the new periods could not be scored ({err})")
+        return
+    if result is not None:
+        (staging / "artifacts").mkdir(parents=True, exist_ok=True)
+        (staging / "artifacts" / BACKTEST).write_text(json.dumps(result, indent=2) + "\n")
+        _say("mmm-report: " + backtest_sentence(result, data.period).replace("**", ""))
+
+
 def _data_changes(out: Path, data) -> DataDiff | None:
     """The new data against the data of the report at ``out`` (None when it has none this code can read)."""
     try:
@@ -624,6 +648,8 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     state.staging = staging = _staging(out, stages)
     if diff is not None:
         save_diff(staging, diff)  # the data page says it
+    if diff is not None and diff.added:
+        _score_last_forecast(out, staging, params, data, diff)
     if state.had_report:  # a refresh keeps the report it replaces (history/): the fit page shows the estimates' path
         keep_history(out, staging, diff is not None and diff.changed)
     old = Manifest.load_or_none(staging)

@@ -20,7 +20,7 @@ import pandas as pd
 from mmmhelpers.data import MMMData
 
 __all__ = ["DataDiff", "data_diff", "save_diff", "load_diff", "DIFF", "HISTORY", "keep_history", "roas_history",
-           "moved_sentence"]
+           "moved_sentence", "backtest", "backtest_sentence", "BACKTEST"]
 
 DIFF = "data_diff.json"
 HISTORY = "history"  # <report>/history/<made>/: the reports a refresh replaced
@@ -185,3 +185,46 @@ def moved_sentence(history: pd.DataFrame) -> str:
     names = ", ".join(moved)
     return (f"Over the {n} reports of this case, the ROAS of {names} moved beyond the last report's 94% interval: "
             "look at the data diff (new periods, revised history) and at any changed setting before quoting it.")
+
+
+BACKTEST = "backtest.json"
+
+
+def backtest(previous: Path, params, data: MMMData, diff: DataDiff) -> dict | None:
+    """The last report's model forecasting the periods this run adds, scored against what happened (the honest
+    backtest): its posterior and its data's carryover, the new periods' spend and controls. CRPS, MAPE and the
+    share of the new values inside the 50% and 94% bands, per value (every new period and market). None when no
+    period was added after the last report's, or when the last report's posterior is not there."""
+    from dataclasses import replace
+
+    from mmmhelpers.artifacts import load_data, load_idata
+    from mmmhelpers.model import model_for
+    from mmmhelpers.out_of_sample import forecast, scores
+    from mmmhelpers.seeds import seed_for
+
+    if not diff.added or not (Path(previous) / "artifacts" / "idata.nc").exists():
+        return None
+    old = load_data(previous)
+    n = old.n_dates
+    if data.n_dates <= n or not data.dates[:n].equals(old.dates):
+        return None
+    new = replace(data.slice(n, None), y=np.full_like(data.y[n:], np.nan))
+    _, pred = forecast(model_for(params, old), load_idata(previous), old, 0, seed=seed_for(params.seed, "backtest"),
+                       plan=new)
+    samples = pred["y_original_scale"].isel(date=slice(n, None)).values  # (sample, date, *panel)
+    actual = data.y[n:]
+    out = scores(samples.reshape(samples.shape[0], -1), actual.reshape(-1))
+    return {"periods": int(data.n_dates - n), "values": int(actual.size), "first": f"{data.dates[n]:%Y-%m-%d}",
+            "last": f"{data.dates[-1]:%Y-%m-%d}", "forecast_total": float(samples.sum(axis=tuple(range(1, samples.ndim)))
+                                                                        .mean()),
+            "actual_total": float(actual.sum()), **{k: out[k] for k in ("crps", "mape", "coverage_50", "coverage_94")}}
+
+
+def backtest_sentence(result: dict, period: str = "week") -> str:
+    """The backtest in words."""
+    return (f"**The last report's forecast of the new {period}s** ({result['periods']} {period}s, {result['first']} to "
+            f"{result['last']}; its model and posterior, the new {period}s' spend and controls): it expected "
+            f"{result['forecast_total']:,.0f} in all and {result['actual_total']:,.0f} happened; mean absolute "
+            f"error {result['mape']:.1%} per value, CRPS {result['crps']:,.3g}; {result['coverage_94']:.0%} of the "
+            f"{result['values']} new values fell inside its 94% band and {result['coverage_50']:.0%} inside its 50% "
+            "band (about 94% and 50% if it was calibrated).")

@@ -49,6 +49,16 @@ if len(result.folds) > 1:
     fig = plots.plot_folds(fold_frame(result))
     plt.show()
 
+# %%
+import json
+from pathlib import Path
+
+from mmmhelpers.refresh import BACKTEST, backtest_sentence
+
+backtest = Path(run_dir) / "artifacts" / BACKTEST  # a refresh: the last report's model on the periods added since
+if backtest.exists():
+    display(md(backtest_sentence(json.loads(backtest.read_text()), period)))
+
 # %% [markdown]
 # ## Residual checks on the full fit
 #

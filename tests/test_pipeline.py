@@ -488,6 +488,11 @@ def test_a_refresh_says_which_weeks_are_new_and_names_revised_history(report, tm
     page = (copy / "01_simulate.html").read_text()
     assert said in page and "history revised since the last report" in page
     assert json.loads((copy / "artifacts" / "data_diff.json").read_text())["n_revised"] == 1
+    backtest = json.loads((copy / "artifacts" / "backtest.json").read_text())  # its model on the two new weeks
+    assert (backtest["periods"], backtest["values"], backtest["first"]) == (2, 2, first)
+    assert backtest["actual_total"] == pytest.approx(data["y"].iloc[-2:].sum()) and backtest["coverage_94"] in (0, .5, 1)
+    assert abs(backtest["forecast_total"] / backtest["actual_total"] - 1) < 0.2 and backtest["mape"] < 0.2
+    assert f"The last report's forecast of the new weeks (2 weeks, {first} to {last}" in proc.stdout
     kept = sorted((copy / "history").iterdir())  # the report this refresh replaced, without its posterior
     assert len(kept) == 1 and (kept[0] / "artifacts" / "tables" / "roas.csv").read_bytes() == \
         (out / "artifacts" / "tables" / "roas.csv").read_bytes() and not (kept[0] / "artifacts" / "idata.nc").exists()
