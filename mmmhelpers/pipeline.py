@@ -648,6 +648,8 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     state.staging = staging = _staging(out, stages)
     if diff is not None:
         save_diff(staging, diff)  # the data page says it
+    if diff is not None:  # the last report's forecast scored only by the refresh that added the periods
+        (staging / "artifacts" / "backtest.json").unlink(missing_ok=True)
     if diff is not None and diff.added:
         _score_last_forecast(out, staging, params, data, diff)
     if state.had_report:  # a refresh keeps the report it replaces (history/): the fit page shows the estimates' path

@@ -224,6 +224,31 @@ def _banner(diag: Diagnostics | None, review: Review | None, quick: bool = False
     return health, head, items
 
 
+def _since_last_report(run_dir: Path, period: str) -> str:
+    """A refresh in one paragraph: what the data changed, how the last report's forecast of the new periods fared, and
+    whether an estimate moved beyond its interval ("" when this report replaced none whose data differed)."""
+    import json
+
+    from mmmhelpers.refresh import BACKTEST, load_diff, moved_sentence, roas_history
+
+    diff = load_diff(run_dir)
+    if diff is None or not diff.changed:
+        return ""
+    words = [diff.sentence().removeprefix("Since the last report ")]
+    if diff.n_revised:
+        words.append("Revised history is named on the data page.")
+    path = Path(run_dir) / "artifacts" / BACKTEST
+    if path.exists():
+        b = json.loads(path.read_text())
+        words.append(f"The last report's forecast of the new {period}s expected {b['forecast_total']:,.0f}; "
+                     f"{b['actual_total']:,.0f} happened ({b['coverage_94']:.0%} of the new values inside its 94% "
+                     "band).")
+    history = roas_history(run_dir)
+    if history is not None:
+        words.append(moved_sentence(history))
+    return " ".join(words)
+
+
 def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Summary:
     """The index page's content, from the artifacts in ``run_dir``; a ``quick`` run is never green."""
     diag, review = Diagnostics.load_or_none(run_dir), Review.load_or_none(run_dir)
@@ -259,6 +284,9 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     tests = load_table(run_dir, "next_test")
     if tests is not None and len(tests):
         points.append(("Next experiment", next_test_sentence(tests, target, period)))
+    refreshed = _since_last_report(run_dir, period)
+    if refreshed:
+        points.append(("Since the last report", refreshed))
     points.append(("Checks", _checks(diag, review, oos, rec, period)))
     details = []
     if diag:

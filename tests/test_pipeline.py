@@ -493,6 +493,8 @@ def test_a_refresh_says_which_weeks_are_new_and_names_revised_history(report, tm
     assert backtest["actual_total"] == pytest.approx(data["y"].iloc[-2:].sum()) and backtest["coverage_94"] in (0, .5, 1)
     assert abs(backtest["forecast_total"] / backtest["actual_total"] - 1) < 0.2 and backtest["mape"] < 0.2
     assert f"The last report's forecast of the new weeks (2 weeks, {first} to {last}" in proc.stdout
+    index = html.unescape((copy / "index.html").read_text())  # the summary says the refresh too
+    assert "Since the last report" in index and f"2 weeks added ({first} to {last})" in index
     kept = sorted((copy / "history").iterdir())  # the report this refresh replaced, without its posterior
     assert len(kept) == 1 and (kept[0] / "artifacts" / "tables" / "roas.csv").read_bytes() == \
         (out / "artifacts" / "tables" / "roas.csv").read_bytes() and not (kept[0] / "artifacts" / "idata.nc").exists()

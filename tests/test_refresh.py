@@ -107,3 +107,23 @@ def test_a_refresh_keeps_the_report_it_replaces_and_the_roas_path_flags_a_move_b
     third = _fake_report(tmp_path / "third", "2026-03-02 09:00 UTC", [(1.1, 0.9, 1.3), (3.0, 2.6, 3.4)])
     assert [e.name for e in keep_history(new, third, refreshed=True)] == ["2026-01-05_0900", "2026-02-02_0900"]
     assert "every channel's ROAS now lies inside" in moved_sentence(roas_history(third))
+
+
+def test_the_summary_says_what_a_refresh_changed(tmp_path):
+    import json
+
+    from mmmhelpers.summary import _since_last_report
+
+    new = _frame(12)
+    old = new[new.date < "2024-03-11"].copy()
+    new.loc[(new.geo == "b") & (new.date == "2024-01-15"), "sales"] += 5.0
+    save_diff(tmp_path, data_diff(_data(old), _data(new)))
+    assert _since_last_report(tmp_path, "week") == ("(its data: 10 weeks, 2024-01-01 to 2024-03-04): 2 weeks added "
+                                                    "(2024-03-11 to 2024-03-18); 1 historical value revised. Revised "
+                                                    "history is named on the data page.")
+    (tmp_path / "artifacts" / "backtest.json").write_text(json.dumps(
+        {"forecast_total": 410.0, "actual_total": 400.0, "coverage_94": 1.0}))
+    assert _since_last_report(tmp_path, "week").endswith("The last report's forecast of the new weeks expected 410; "
+                                                          "400 happened (100% of the new values inside its 94% band).")
+    save_diff(tmp_path, data_diff(_data(new), _data(new)))  # a later run on the same data: nothing to say
+    assert _since_last_report(tmp_path, "week") == ""
