@@ -234,7 +234,8 @@ def _since_last_report(run_dir: Path, period: str) -> str:
     diff = load_diff(run_dir)
     if diff is None or not diff.changed:
         return ""
-    words = [diff.sentence().removeprefix("Since the last report ")]
+    changes = diff.sentence().split("): ", 1)[-1]  # what changed, after the last report's span
+    words = [f"The last report's data: {diff.previous}. Now {changes[0].lower()}{changes[1:]}"]
     if diff.n_revised:
         words.append("Revised history is named on the data page.")
     path = Path(run_dir) / "artifacts" / BACKTEST

@@ -118,9 +118,9 @@ def test_the_summary_says_what_a_refresh_changed(tmp_path):
     old = new[new.date < "2024-03-11"].copy()
     new.loc[(new.geo == "b") & (new.date == "2024-01-15"), "sales"] += 5.0
     save_diff(tmp_path, data_diff(_data(old), _data(new)))
-    assert _since_last_report(tmp_path, "week") == ("(its data: 10 weeks, 2024-01-01 to 2024-03-04): 2 weeks added "
-                                                    "(2024-03-11 to 2024-03-18); 1 historical value revised. Revised "
-                                                    "history is named on the data page.")
+    assert _since_last_report(tmp_path, "week") == ("The last report's data: 10 weeks, 2024-01-01 to 2024-03-04. Now "
+                                                    "2 weeks added (2024-03-11 to 2024-03-18); 1 historical value "
+                                                    "revised. Revised history is named on the data page.")
     (tmp_path / "artifacts" / "backtest.json").write_text(json.dumps(
         {"forecast_total": 410.0, "actual_total": 400.0, "coverage_94": 1.0}))
     assert _since_last_report(tmp_path, "week").endswith("The last report's forecast of the new weeks expected 410; "
