@@ -107,9 +107,13 @@ PRIOR_SD_RATIO = 0.5  # a channel's ROAS whose posterior sd is above this share 
 WIDTH_RATIO = 1.0  # ... or whose 94% HDI is wider than this multiple of its mean (a wide prior contracts, and still)
 
 
-def _roas_draws(group: xr.Dataset, data: MMMData) -> np.ndarray:
-    """ROAS over the data per draw and channel ``(sample, channel)`` (NaN for a channel that never spent)."""
+def _roas_draws(group: xr.Dataset, data: MMMData, valued: bool = False) -> np.ndarray:
+    """ROAS over the data per draw and channel ``(sample, channel)`` (NaN for a channel that never spent); ``valued``:
+    each period's contribution times that period's value of the KPI first (``data.value``), the ROAS in currency."""
     c = group["channel_contribution_original_scale"]
+    if valued:
+        c = c * xr.DataArray(data.value, dims=("date", *data.dims),
+                             coords={"date": c["date"].values, **{d: c[d].values for d in data.dims}})
     tot = c.sum([d for d in c.dims if d not in ("chain", "draw", "channel")]).stack(sample=("chain", "draw"))
     spend = data.total_spend
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -213,15 +217,7 @@ def kpi_columns(roas_draws: np.ndarray, kpi_value: float | None = None,
 def value_roas_draws(group: xr.Dataset, data: MMMData) -> np.ndarray | None:
     """The ROAS in currency per draw and channel ``(sample, channel)`` when the KPI's value is a column: each period's
     contribution times that period's value, summed, over the spend (None without a value column)."""
-    if data.value is None:
-        return None
-    c = group["channel_contribution_original_scale"]
-    value = xr.DataArray(data.value, dims=("date", *data.dims), coords={"date": c["date"].values,
-                                                                         **{d: c[d].values for d in data.dims}})
-    tot = (c * value).sum(["date", *data.dims]).stack(sample=("chain", "draw")).transpose("sample", "channel").values
-    spend = data.total_spend
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(spend > 0, tot / spend, np.nan)
+    return None if data.value is None else _roas_draws(group, data, valued=True)
 
 
 def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: int = 0,
