@@ -30,6 +30,7 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
     model needs of the data (:func:`data_problems`), then the optimization section (unknown channels/geos,
     bounds and constraints vs the budget and every scenario)."""
     from mmmhelpers.optimize import plan_problems, plan_unit_price
+    from mmmhelpers.response import media_per_spend
 
     problems = []
     truth_path = params.resolve(params.data.truth)
@@ -54,8 +55,7 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
                 f"optimization.cost_per_unit: {unpriced} {'is' if len(unpriced) == 1 else 'are'} not bought in units "
                 f"(data.units_columns names {sorted(data.units_columns) or 'none'}): a channel bought in money has no "
                 "cost per unit"]
-        price = plan_unit_price(params.optimization, data)  # the spend that buys the units the data saw
-        value = 1.0 if price is None else data.cost_per_unit / price
+        value = media_per_spend(data, plan_unit_price(params.optimization, data))  # spend buying the units seen
         problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0) / value,
                                   data.spend.mean(axis=0))
     return data, truth, problems

@@ -30,7 +30,7 @@ from mmmhelpers.config import ObjectiveSpec, OptimizationSpec, Params
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, build_problem, cell_labels, check_feasible
 from mmmhelpers.data import MMMData
 from mmmhelpers.intervals import hdi
-from mmmhelpers.response import ResponseModel, draw_subset, posterior_media, response_model
+from mmmhelpers.response import ResponseModel, draw_subset, media_per_spend, posterior_media, response_model
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["Plan", "InfeasibleError", "ResponseConstraint", "objective_value", "optimize_budget", "allocation_records",
@@ -525,8 +525,7 @@ def compare_plan(params: Params, data: MMMData, idata, held_names: list[str]) ->
         return None
     plan = read_plan(params.resolve(opt.compare_plan), data, params.data.date_format, field="optimization.compare_plan")
     rm = plan_response_model(params, data, idata, num_periods=plan.n_dates)
-    price = plan_unit_price(opt, data)
-    given = plan.X * (1.0 if price is None else price / data.cost_per_unit)  # the plan's media, as the model's input
+    given = plan.X / media_per_spend(data, plan_unit_price(opt, data))  # the plan's media, as the model's input
     budget = float(plan.spend.sum()) / plan.n_dates
     held = np.broadcast_to(np.isin(rm.channels, held_names), rm.shape) if held_names else None
     flat = opt.model_copy(update={"num_periods": plan.n_dates, "pattern": None, "optimize_over_time": False})

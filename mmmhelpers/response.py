@@ -26,7 +26,7 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, channel_lags, evaluate, shifted_sum
 
-__all__ = ["ResponseModel", "Window", "draw_subset",
+__all__ = ["ResponseModel", "Window", "draw_subset", "media_per_spend",
            "data_window_multiplier", "posterior_media", "response_model", "response_curves", "draw_indices",
            "MULTIPLIER_NAME"]
 
@@ -232,6 +232,12 @@ def _multiplier(idata, data: MMMData, idx: np.ndarray) -> tuple[np.ndarray | Non
     return m, ("none" if m is None else "last_observed_week")
 
 
+def media_per_spend(data: MMMData, unit_price: np.ndarray | None) -> np.ndarray:
+    """``(*panel, channel)``: the model's media one unit of a plan's spend buys, the data's average cost per unit over
+    the plan's (``unit_price``; one where it names none, and for channels bought in money)."""
+    return np.ones(data.X.shape[1:]) if unit_price is None else data.cost_per_unit / np.asarray(unit_price, float)
+
+
 def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_draws: int = 400, seed: int = 0,
                    objective_window: str = "window_and_tail", carryover_history: bool = True,
                    unit_price: np.ndarray | None = None) -> ResponseModel:
@@ -248,7 +254,7 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     hist_weeks = min(tail, data.n_dates) if carryover_history else 0
     history = data.X[data.n_dates - hist_weeks:].reshape(hist_weeks, 1, n_cells)
     multiplier, how = _multiplier(idata, data, idx)
-    value = np.ones(shape) if unit_price is None else data.cost_per_unit / np.asarray(unit_price, float)
+    value = media_per_spend(data, unit_price)
 
     spend = pt.tensor3("spend")  # (draw, period, cell)
     bought = spend * value.reshape(1, 1, n_cells) if unit_price is not None else spend  # at the data's prices
