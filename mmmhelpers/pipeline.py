@@ -35,7 +35,7 @@ from mmmhelpers.health import gate_failures
 from mmmhelpers.kernels import STOP, Warm, discard, ensure_kernel, enter, kill_all, prestart, shutdown
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
-from mmmhelpers.refresh import DataDiff, data_diff, keep_history, save_diff
+from mmmhelpers.refresh import DataDiff, backtest, backtest_sentence, data_diff, keep_history, save_backtest, save_diff
 from mmmhelpers.report import PROGRESS, progress_file
 from mmmhelpers.summary import PAGES, write_index
 
@@ -586,37 +586,30 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
     return stages  # possibly none: the pages and the summary are rendered again (report settings or renderer changed)
 
 
-def _score_last_forecast(out: Path, staging: Path, params: Params, data, diff: DataDiff) -> None:
+def _score_last_forecast(out: Path, previous, params: Params, data, diff: DataDiff, model: str) -> dict | None:
     """The last report's model forecasting the added periods, scored (``artifacts/backtest.json``, the out-of-sample
-    page); a model section that changed since, or a posterior that does not fit this model, is said and skipped."""
-    import json
-
-    from mmmhelpers.refresh import BACKTEST, backtest, backtest_sentence
-
-    old = Manifest.load_or_none(out)
-    then = (old.stage_inputs.get("02_fit", {}) if old else {}).get("params.model")
-    now = stage_inputs(params, NOTEBOOKS, None, False)["02_fit"]["params.model"]
-    if then != now:
+    page); a model section that changed since (``model``: its stage-input hash now), or a posterior that does not fit
+    this model, is said and skipped."""
+    last = Manifest.load_or_none(out)
+    if (last.stage_inputs.get("02_fit", {}) if last else {}).get("params.model") != model:
         _say("mmm-report: the model changed since the last report: its forecast of the new periods is not scored")
-        return
+        return None
     try:
-        result = backtest(out, params, data, diff)
+        result = backtest(out, previous, params, data, diff)
     except Exception as err:  # noqa: BLE001 - the last report's posterior may not fit this code's model
         _say(f"mmm-report: the last report's forecast of the new periods could not be scored ({err})")
-        return
+        return None
     if result is not None:
-        (staging / "artifacts").mkdir(parents=True, exist_ok=True)
-        (staging / "artifacts" / BACKTEST).write_text(json.dumps(result, indent=2) + "\n")
         _say("mmm-report: " + backtest_sentence(result, data.period).replace("**", ""))
+    return result
 
 
-def _data_changes(out: Path, data) -> DataDiff | None:
-    """The new data against the data of the report at ``out`` (None when it has none this code can read)."""
+def _previous_data(out: Path):
+    """The data of the report at ``out``, or None when it has none this code can read."""
     try:
-        previous = load_data(out)
+        return load_data(out)
     except Exception:  # noqa: BLE001 - a report from an older layout, or none: nothing to compare with
         return None
-    return data_diff(previous, data)
 
 
 def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
@@ -632,14 +625,15 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     state.out = out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
     _remove_stale(out)
     state.had_report = _had_report(out)
-    diff = _data_changes(out, data) if state.had_report else None
+    previous = _previous_data(out) if state.had_report else None
+    diff = data_diff(previous, data) if previous is not None else None
     if diff is not None and diff.changed:
         _say(f"mmm-report: {diff.sentence()}")
         for w in diff.warnings():
             _say(f"warning: {w}")
         if diff.added and params.model.scaling.until is None:
             _say(f"mmm-report: the scales are taken from every period, the new ones too; to keep the last report's "
-                 f"(its parameters' meaning), set model.scaling.until: {diff.previous.rsplit(' to ', 1)[-1]}")
+                 f"(its parameters' meaning), set model.scaling.until: {diff.previous_last}")
     inputs = stage_inputs(params, NOTEBOOKS, provenance.get("data_sha256"), quick)
     stages = _stages_to_run(out, only, force, inputs, params_path, client)
     if stages is None:
@@ -648,10 +642,9 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     state.staging = staging = _staging(out, stages)
     if diff is not None:
         save_diff(staging, diff)  # the data page says it
-    if diff is not None:  # the last report's forecast scored only by the refresh that added the periods
-        (staging / "artifacts" / "backtest.json").unlink(missing_ok=True)
-    if diff is not None and diff.added:
-        _score_last_forecast(out, staging, params, data, diff)
+        scored = _score_last_forecast(out, previous, params, data, diff, inputs["02_fit"]["params.model"]) \
+            if diff.added else None
+        save_backtest(staging, scored)  # only the refresh that added the periods scores the forecast of them
     if state.had_report:  # a refresh keeps the report it replaces (history/): the fit page shows the estimates' path
         keep_history(out, staging, diff is not None and diff.changed)
     old = Manifest.load_or_none(staging)

@@ -20,7 +20,7 @@ import pandas as pd
 from mmmhelpers.data import MMMData
 
 __all__ = ["DataDiff", "data_diff", "save_diff", "load_diff", "DIFF", "HISTORY", "keep_history", "roas_history",
-           "moved_sentence", "backtest", "backtest_sentence", "BACKTEST"]
+           "moved_sentence", "backtest", "backtest_sentence", "save_backtest", "load_backtest", "BACKTEST"]
 
 DIFF = "data_diff.json"
 HISTORY = "history"  # <report>/history/<made>/: the reports a refresh replaced
@@ -41,6 +41,7 @@ class DataDiff:
     columns_added: list[str] = field(default_factory=list)
     columns_removed: list[str] = field(default_factory=list)
     period: str = "week"
+    previous_last: str = ""  # the last report's last date (YYYY-MM-DD): model.scaling.until keeps its scales
 
     @property
     def changed(self) -> bool:
@@ -50,6 +51,10 @@ class DataDiff:
         """What changed, in words (the data page and the run's output)."""
         if not self.changed:
             return f"The data are the last report's ({self.previous}): nothing added or revised."
+        return f"Since the last report (its data: {self.previous}): {self.changes()}."
+
+    def changes(self) -> str:
+        """The changes alone: periods added or dropped, columns, revised values."""
         parts = []
         for dates, verb in [(self.added, "added"), (self.removed, "no longer in the data")]:
             if dates:
@@ -61,7 +66,7 @@ class DataDiff:
                                                * bool(self.columns_removed)))
         parts.append(f"{self.n_revised} historical value{'s' if self.n_revised != 1 else ''} revised"
                      if self.n_revised else "no historical value revised")
-        return f"Since the last report (its data: {self.previous}): " + "; ".join(parts) + "."
+        return "; ".join(parts)
 
     def warnings(self) -> list[str]:
         """Revised history, named row by row: the last report's numbers rested on other data."""
@@ -99,7 +104,8 @@ def data_diff(old: MMMData, new: MMMData, rtol: float = 1e-9) -> DataDiff:
                     added=sorted(set(new_dates) - set(old_dates)), removed=sorted(set(old_dates) - set(new_dates)),
                     revised=revised, n_revised=int(differs.sum()),
                     columns_added=[c for c in b.columns if c not in a.columns],
-                    columns_removed=[c for c in a.columns if c not in b.columns], period=new.period)
+                    columns_removed=[c for c in a.columns if c not in b.columns], period=new.period,
+                    previous_last=f"{old.dates[-1]:%Y-%m-%d}")
 
 
 def save_diff(run_dir: str | Path, diff: DataDiff) -> Path:
@@ -190,21 +196,21 @@ def moved_sentence(history: pd.DataFrame) -> str:
 BACKTEST = "backtest.json"
 
 
-def backtest(previous: Path, params, data: MMMData, diff: DataDiff) -> dict | None:
+def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff) -> dict | None:
     """The last report's model forecasting the periods this run adds, scored against what happened (the honest
     backtest): its posterior and its data's carryover, the new periods' spend and controls. CRPS, MAPE and the
     share of the new values inside the 50% and 94% bands, per value (every new period and market). None when no
-    period was added after the last report's, or when the last report's posterior is not there."""
+    period was added after the last report's, or when the last report's posterior is not there. ``old``: the data of
+    the report in ``previous``."""
     from dataclasses import replace
 
-    from mmmhelpers.artifacts import load_data, load_idata
+    from mmmhelpers.artifacts import load_idata
     from mmmhelpers.model import model_for
     from mmmhelpers.out_of_sample import forecast, scores
     from mmmhelpers.seeds import seed_for
 
     if not diff.added or not (Path(previous) / "artifacts" / "idata.nc").exists():
         return None
-    old = load_data(previous)
     n = old.n_dates
     if data.n_dates <= n or not data.dates[:n].equals(old.dates):
         return None
@@ -218,6 +224,22 @@ def backtest(previous: Path, params, data: MMMData, diff: DataDiff) -> dict | No
             "last": f"{data.dates[-1]:%Y-%m-%d}", "forecast_total": float(samples.sum(axis=tuple(range(1, samples.ndim)))
                                                                         .mean()),
             "actual_total": float(actual.sum()), **{k: out[k] for k in ("crps", "mape", "coverage_50", "coverage_94")}}
+
+
+def save_backtest(run_dir: str | Path, result: dict | None) -> None:
+    """``artifacts/backtest.json``, or none (a stale one is removed: only the refresh that added the periods
+    scores the last report's forecast of them)."""
+    path = Path(run_dir) / "artifacts" / BACKTEST
+    if result is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def load_backtest(run_dir: str | Path) -> dict | None:
+    path = Path(run_dir) / "artifacts" / BACKTEST
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def backtest_sentence(result: dict, period: str = "week") -> str:

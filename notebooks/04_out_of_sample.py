@@ -50,14 +50,11 @@ if len(result.folds) > 1:
     plt.show()
 
 # %%
-import json
-from pathlib import Path
+from mmmhelpers.refresh import backtest_sentence, load_backtest
 
-from mmmhelpers.refresh import BACKTEST, backtest_sentence
-
-backtest = Path(run_dir) / "artifacts" / BACKTEST  # a refresh: the last report's model on the periods added since
-if backtest.exists():
-    display(md(backtest_sentence(json.loads(backtest.read_text()), period)))
+backtest = load_backtest(run_dir)  # a refresh: the last report's model on the periods added since
+if backtest is not None:
+    display(md(backtest_sentence(backtest, period)))
 
 # %% [markdown]
 # ## Residual checks on the full fit
