@@ -117,7 +117,8 @@ def _versions() -> dict:
     return out
 
 
-def _quarto() -> str | None:
+def quarto_binary() -> str | None:
+    """The ``quarto`` command on the PATH (None: not installed, or ``MMM_RENDERER=nbconvert`` asks for the fallback)."""
     if os.environ.get("MMM_RENDERER") == "nbconvert":
         return None
     return shutil.which("quarto")
@@ -126,7 +127,7 @@ def _quarto() -> str | None:
 def render(run_dir: Path, stages: list[str], client: bool) -> str:
     """Render ``run_dir/notebooks/<stage>.ipynb`` to ``run_dir/<stage>.html``; returns the renderer used."""
     nb_dir = run_dir / "notebooks"
-    quarto = _quarto()
+    quarto = quarto_binary()
     if quarto:
         work = run_dir / ".render"
         shutil.rmtree(work, ignore_errors=True)
@@ -580,7 +581,7 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
     if force or old is None or not old.stage_inputs:
         return list(STAGES)
     stages = changed_stages(old.stage_inputs, inputs)
-    renderer = "quarto" if _quarto() else "nbconvert"
+    renderer = "quarto" if quarto_binary() else "nbconvert"
     if not stages and old.params_sha256 == params_hash(params_path) and (old.client, old.renderer) == (client, renderer):
         return None
     return stages  # possibly none: the pages and the summary are rendered again (report settings or renderer changed)

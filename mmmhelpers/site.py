@@ -135,9 +135,9 @@ format:
 
 def build_site(reports: Path, out: Path, docs: Path = DOCS) -> tuple[Path, list[SiteCase]]:
     """Render the website of every report below ``reports`` into ``out`` (replaced); returns its index page."""
-    from mmmhelpers.pipeline import _quarto
+    from mmmhelpers.pipeline import quarto_binary
 
-    quarto = _quarto()
+    quarto = quarto_binary()
     if quarto is None:
         raise RuntimeError("mmm-report site needs Quarto (conda-forge `quarto`, or its installer): it renders the "
                            "gallery, the docs and the search; the reports themselves need only a browser")

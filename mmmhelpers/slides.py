@@ -63,7 +63,7 @@ def slides_text(title: str, made: str, health: str, points: list[tuple[str, str]
     for k, v in lead:
         out.append(f"## {k}\n\n{_plain(v)}\n")
     for name, image in figures.items():
-        caption = next(c for t, (_, _, c) in FIGURES.items() if t == name)
+        caption = FIGURES[name][2]
         out.append(f"## {name}\n\n![{caption}]({image}){{fig-align=\"center\" height=\"480\"}}\n")
     if checks:
         out.append(f"## How sure we are\n\nHealth **{health}**. {_plain(checks)}\n")
@@ -73,14 +73,14 @@ def slides_text(title: str, made: str, health: str, points: list[tuple[str, str]
 def build_slides(report: Path) -> Path:
     """Render ``report/slides.html`` from the report's summary and figures (needs Quarto)."""
     from mmmhelpers.config import load_params
-    from mmmhelpers.pipeline import _quarto
+    from mmmhelpers.pipeline import quarto_binary
     from mmmhelpers.summary import executive_summary
 
     report = Path(report).resolve()
     manifest = Manifest.load_or_none(report)
     if manifest is None:
         raise RuntimeError(f"{report}: no manifest.json: not a report folder (mmm-report run PARAMS makes one)")
-    quarto = _quarto()
+    quarto = quarto_binary()
     if quarto is None:
         raise RuntimeError("the slides are rendered by Quarto (reveal.js): install it (conda-forge `quarto`, or its "
                            "installer)")
