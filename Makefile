@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PARAMS ?= params/default.yaml
+# pytest-xdist workers for `make test`: test files run side by side, each file whole on one worker
+WORKERS ?= 2
 
 .PHONY: install report test lint notebooks bench clean
 
@@ -20,8 +22,8 @@ install: $(STAMP)
 report: install  ## render params/default.yaml (or PARAMS=...) to reports/<case>/index.html
 	$(BIN)/mmm-report run $(PARAMS)
 
-test: install  ## the whole suite: unit tests + papermill smoke runs
-	$(BIN)/python -m pytest -q
+test: install  ## the whole suite: unit tests + papermill smoke runs, WORKERS files side by side
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check mmmhelpers tests notebooks benchmarks

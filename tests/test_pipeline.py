@@ -6,28 +6,16 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import nbformat
-import numpy as np
 import pandas as pd
 import pytest
+from runs import ROOT, cli, load
 
 from mmmhelpers.pipeline import STAGES, render
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "params" / "tiny.yaml"
-CLI = [sys.executable, "-m", "mmmhelpers.cli"]
 pytestmark = pytest.mark.slow  # real papermill runs with sampling: minutes
-
-
-def cli(*args, check=True):
-    proc = subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=1500)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"mmm-report {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +32,6 @@ def in_process(capsys, *args) -> tuple[int, str, str]:
     code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def load(out, name):
-    return json.loads((out / "artifacts" / name).read_text())
 
 
 def test_run_prints_progress_per_stage(report):
@@ -413,56 +397,6 @@ def test_validate_reports_bad_csv(tmp_path, capsys):
     params.write_text("case: csv\ntitle: CSV\nseed: 1\ndata: {path: sales.csv, channel_columns: [x1]}\n")
     code, _, err = in_process(capsys, "validate", str(params))
     assert code == 1 and "negative spend" in err and "sales.csv" in err
-
-
-def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
-    """ROAS and share priors and a simulated experiment through every stage: the fit page names what informs each
-    channel, the holdout and forecast predict with the ceiling the observed weeks fixed, the plan and the tests.
-    Then ``verify`` re-runs it from its manifest and certifies every number; a copy with one changed number fails."""
-    out = tmp_path / "tiny_knowledge"
-    cli("run", str(ROOT / "tests" / "params" / "tiny_knowledge.yaml"), "--out", str(out), "--no-progress")
-    tables = out / "artifacts" / "tables"
-    evidence = pd.read_csv(tables / "roas_prior_posterior.csv").set_index("channel")["also informed by"]
-    assert evidence["x1"] == "ROAS prior, experiment" and evidence["x2"] == "share prior"
-    oos = load(out, "out_of_sample.json")
-    assert 0 <= oos["summary"]["coverage_94"] <= 1 and oos["summary"]["mape"] < 0.5
-    a = load(out, "allocation.json")
-    assert sum(r["spend_per_period"] for r in a["allocation"]) == pytest.approx(8000, rel=1e-6) and a["held"] == []
-    tests = pd.read_csv(tables / "next_test.csv")
-    assert (tests["extra spend per period"] < 0).all() and (tests["expected lift"] < 0).all()  # go-dark tests
-    parts = pd.read_csv(tables / "forecast_parts.csv").set_index("part")["mean"]  # the plan in tiny_plan.csv
-    assert parts["baseline (every term but media)"] + parts["media: added by the window's spend"] + parts[
-        "media: carryover of the data's spend"] == pytest.approx(parts["expected target"], rel=1e-9)
-    assert parts["media: added by the window's spend"] > 0 and parts["media: carryover of the data's spend"] > 0
-    page = (out / "04_out_of_sample.html").read_text()
-    assert "The plan in <code>tiny_plan.csv</code>: 3 weeks from 27 Feb 2023 to 13 Mar 2023" in page
-    from mmmhelpers.report import plain_number
-
-    total = pd.read_csv(tables / "forecast_parts.csv").set_index("part").loc["target (forecast, with noise)"]
-    index = (out / "index.html").read_text()  # the summary quotes the page's numbers
-    assert "Over the 3 weeks from 27 Feb 2023 (the plan in tiny_plan.csv)" in index
-    roas = pd.read_csv(tables / "roas.csv")  # a count KPI (sign-ups, worth 2.0 each)
-    np.testing.assert_allclose(roas["ROAS (value)"], 2.0 * roas["ROAS"], rtol=1e-9)
-    assert (roas["cost per KPI 3%"] <= roas["cost per KPI"]).all() and "cost the least per unit of sign-ups" in index
-    assert "optimal cost per KPI" in pd.read_csv(tables / "allocation.csv").columns
-    assert f"{plain_number(total['mean'])} (94% HDI {plain_number(total['94% low'])} to" in index
-    # mmm-report verify: a re-run from the manifest certifies the report; a copy with one changed number fails
-    import json
-    import shutil
-
-    proc = cli("verify", str(out), check=False)
-    assert proc.returncode == 0 and "REPRODUCED" in proc.stdout, proc.stdout + proc.stderr
-    cert = json.loads((out / "certificate.json").read_text())
-    assert cert["verdict"] == "reproduced" and cert["compared"] > 10_000 and cert["differences"] == []
-    assert "Reproducibility certificate" in (out / "certificate.html").read_text()
-    tampered = tmp_path / "tampered"
-    shutil.copytree(out, tampered)
-    table = tampered / "artifacts" / "tables" / "roas.csv"
-    roas = pd.read_csv(table)
-    roas.loc[0, "ROAS"] *= 1.001
-    roas.to_csv(table, index=False)
-    proc = cli("verify", str(tampered), "--against", str(out), check=False)
-    assert proc.returncode == 1 and "DIFFERS" in proc.stdout and "differs: tables/roas.csv row 2, ROAS" in proc.stdout
 
 
 def test_a_refresh_says_which_weeks_are_new_and_names_revised_history(report, tmp_path):
