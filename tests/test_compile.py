@@ -194,6 +194,7 @@ def test_before_compile_runs_on_a_miss_only(both, tmp_path, monkeypatch):
     assert not mc.last_info.hit and calls == ["miss"]  # would not see the patched cache folder)
 
 
+@pytest.mark.slow  # three new processes build and rewrite the graphs
 def test_every_blockwise_gets_its_core_shape_whatever_the_hash_seed():
     """The rewrites' order depends on ``PYTHONHASHSEED``; with PyTensor's rewrite alone, the HSGP models' adstock
     gradient was left to numba's object mode in about half the processes (which nutpie's callbacks cannot run).

@@ -1,7 +1,8 @@
 """Runs that stop early: Ctrl-C, a failure before any report existed, health gates, killed runs' leftovers.
 
 Most tests run the real CLI on stand-in notebooks (``MMM_NOTEBOOKS``) that fail or sleep at once, so that
-they take seconds; ``test_ctrl_c_during_the_fit`` interrupts the real tiny case while it fits (slow).
+they take seconds each (marked slow: they start kernels or the CLI); ``test_ctrl_c_during_the_fit`` interrupts the
+real tiny case while it fits.
 """
 
 import json
@@ -147,6 +148,7 @@ def assert_clean_interrupt(code, err, kernels, out: Path, stage: str, left: str)
     assert not list(out.parent.glob(f".{out.name}.tmp-*")), "staging folder left behind"
 
 
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
 @pytest.mark.parametrize("had_report", [True, False], ids=["with-report", "first-run"])
 def test_ctrl_c_stops_the_run_kills_the_kernel_and_keeps_the_report(tmp_path, had_report):
     notebooks = stand_in_notebooks(tmp_path / "nb", {"02_fit": "import time\ntime.sleep(600)"})
@@ -177,6 +179,7 @@ def test_ctrl_c_during_the_fit(tmp_path):
     assert seconds < 60
 
 
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
 def test_a_failed_first_run_says_no_report_was_published(tmp_path):
     notebooks = stand_in_notebooks(tmp_path / "nb", {"01_simulate": "raise RuntimeError('no data today')"})
     out = tmp_path / "reports" / "r"
@@ -189,6 +192,7 @@ def test_a_failed_first_run_says_no_report_was_published(tmp_path):
     assert not out.exists() and (out.parent / "r.failed" / "notebooks" / "01_simulate.ipynb").exists()
 
 
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
 def test_client_on_an_up_to_date_report_renders_its_pages_again(tmp_path):
     """Nothing to re-run but --client changed: no stage runs, the pages are rendered again with code hidden, and no
     temporary folder is left (it crashed with IndexError in _run_stages and left .<case>.tmp-<pid>)."""
@@ -269,6 +273,7 @@ kernel.shell_handlers["kernel_info_request"] = slow
 """
 
 
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
 def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd):
     """jupyter_client interrupts a kernel before shutting it down; when the SIGINT lands while the kernel
     finishes its last reply, the kernel logs "KeyboardInterrupt caught in kernel" on our stderr."""
@@ -351,6 +356,7 @@ def test_progress_goes_to_the_stage_s_own_file(tmp_path, monkeypatch):
     assert not (tmp_path / progress_file(None)).exists()
 
 
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
 def test_the_wave_runs_side_by_side_and_a_failure_names_its_stage(tmp_path):
     """Each stand-in of the last three stages records when it ran; they overlap. The one that fails is named, the
     others finish and are timed, and the failed run is kept with its notebook."""
@@ -371,6 +377,7 @@ def test_the_wave_runs_side_by_side_and_a_failure_names_its_stage(tmp_path):
     assert max(start for start, _ in spans) < min(end for _, end in spans), spans  # all three ran at once
 
 
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
 def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path):
     notebooks = stand_in_notebooks(tmp_path / "nb", {s: "import time\ntime.sleep(600)" for s in STAGES[2:]})
     out = tmp_path / "reports" / "r"
@@ -381,6 +388,7 @@ def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path):
     assert snapshot(out) == before
 
 
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
 def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch):
     """Each stage's kernel was started ahead and has imported the stack; the notebook's namespace is as new. The
     first stage runs in the kernel the caller started (the CLI starts it before it imports PyMC). Run in this
@@ -403,6 +411,7 @@ def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch
     assert not running(kernels_of(os.getpid())), "kernels left running after the run"
 
 
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
 @pytest.mark.parametrize("when", ["starting", "ready"])
 def test_a_case_that_fails_its_checks_leaves_no_kernel(tmp_path, when):
     """The first stage's kernel starts before the case is checked. A case that fails its checks stops the run, and
