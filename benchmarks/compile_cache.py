@@ -25,7 +25,7 @@ import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.config import load_params
-from mmmhelpers.model import model_for
+from mmmhelpers.calibration import model_for
 
 path, how, refresh = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 params = load_params(path)

@@ -14,9 +14,9 @@ import argparse
 from pathlib import Path
 
 from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import load_params
 from mmmhelpers.fit import diagnostics, sample
-from mmmhelpers.model import model_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -93,9 +93,9 @@ model:
 def fit_case(n_markets: int) -> dict:
     """Fit the case of ``n_markets`` with the default fit settings (4 chains x 1,000 + 1,000, nutpie)."""
     from mmmhelpers.artifacts import prepare_data
+    from mmmhelpers.calibration import model_for
     from mmmhelpers.config import load_params
     from mmmhelpers.fit import diagnostics, sample
-    from mmmhelpers.model import model_for
 
     with tempfile.TemporaryDirectory() as tmp:
         path, truth = make_case(n_markets, Path(tmp))

@@ -16,9 +16,10 @@ from pathlib import Path
 import arviz as az
 
 from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import load_params
-from mmmhelpers.fit import sample, scalar_parameters
-from mmmhelpers.model import model_for
+from mmmhelpers.diagnose import scalar_parameters
+from mmmhelpers.fit import sample
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ["multidimensional_example", "geo_hierarchical", "default", "example_csv"]

@@ -57,9 +57,9 @@ import numpy as np
 import pandas as pd
 
 from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import HSGPSpec, load_params
 from mmmhelpers.fit import sample
-from mmmhelpers.model import model_for
 from mmmhelpers.priors import MODEL_PRIORS, LaplaceMixture, LogNormalMeanStd, parse_prior, with_dims
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
 

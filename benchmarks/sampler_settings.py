@@ -17,9 +17,9 @@ import arviz as az
 import numpy as np
 
 from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import load_params
-from mmmhelpers.fit import scalar_parameters
-from mmmhelpers.model import model_for
+from mmmhelpers.diagnose import scalar_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 

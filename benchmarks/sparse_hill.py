@@ -20,9 +20,9 @@ import pytensor.tensor as pt
 
 from mmmhelpers import transforms
 from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import load_params, quick
-from mmmhelpers.fit import scalar_parameters
-from mmmhelpers.model import model_for
+from mmmhelpers.diagnose import scalar_parameters
 from mmmhelpers.recovery import recovery_table
 
 ROOT = Path(__file__).resolve().parent.parent

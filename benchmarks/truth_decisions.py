@@ -18,11 +18,10 @@ import argparse
 import time
 
 from mmmhelpers.artifacts import prepare_data
-from mmmhelpers.calibration import evidence_sources
+from mmmhelpers.calibration import evidence_sources, model_for
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import roas_prior_posterior, uninformed_channels
 from mmmhelpers.fit import sample
-from mmmhelpers.model import model_for
 from mmmhelpers.optimize import allocate, history_split
 from mmmhelpers.review import sample_prior
 from mmmhelpers.truth import judge_plan

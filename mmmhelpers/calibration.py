@@ -2,7 +2,8 @@
 (``model.lift_tests``) and experiments over their dates, carryover included (``model.experiments``).
 
 A ROAS prior (``model.roas_priors``) is the third kind of knowledge; it is a reparameterization of the media term and
-lives with it in ``model``. :func:`calibrated_channels` names the channels any of the three informs.
+lives with it in ``model``. :func:`calibrated_channels` names the channels any of the three informs, and
+:func:`model_for` builds a case's model with all it names.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from mmmhelpers.data import DataError, MMMData, read_table
-from mmmhelpers.model import MMM, media_contribution
+from mmmhelpers.model import MMM, build_model, media_contribution
+from mmmhelpers.seeds import seed_for
+from mmmhelpers.simulate import lift_tests_from_truth, simulate, true_experiment_lifts
 from mmmhelpers.transforms import channel_lags, saturation
 
 __all__ = ["LIFT_COLUMNS", "EXPERIMENT_COLUMNS", "add_lift_tests", "read_experiments", "experiment_table",
-           "check_experiments", "experiment_windows", "add_experiments", "calibrated_channels"]
+           "check_experiments", "experiment_windows", "add_experiments", "calibrated_channels", "model_for",
+           "simulated_lift_tests"]
 
 LIFT_COLUMNS = ["channel", "x", "delta_x", "delta_y", "sigma"]
 EXPERIMENT_COLUMNS = ["channel", "start", "end", "delta_spend", "lift", "lift_se"]
@@ -87,9 +91,6 @@ def experiment_table(params, data: MMMData) -> pd.DataFrame | None:
         return read_experiments(params.resolve(params.model.experiments), data)
     if not params.model.experiments_from_truth:
         return None
-    from mmmhelpers.seeds import seed_for
-    from mmmhelpers.simulate import simulate, true_experiment_lifts
-
     rows = [{**d.where, **d.model_dump(exclude={"where"})} for d in params.model.experiments_from_truth]
     source = "model.experiments_from_truth"
     table = check_experiments(pd.DataFrame(rows).assign(lift=0.0), data, source, first_row=1)
@@ -228,3 +229,26 @@ def evidence_sources(params, channels: list[str]) -> dict[str, list[str]]:
     if params.model.lift_tests_from_truth:
         add(channels, "lift test")  # simulated for every channel
     return found
+
+
+def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
+    """``build_model`` for a params file, calibrated with what it names: lift tests (a CSV, or simulated from the
+    truth) and experiments over their window (both above)."""
+    lift = None
+    if params.model.lift_tests is not None:
+        lift = read_table(params.resolve(params.model.lift_tests), "model.lift_tests")
+    elif params.model.lift_tests_from_truth:
+        lift = simulated_lift_tests(params)
+    mmm = build_model(params.model, data, observed_weeks=observed_weeks)
+    if lift is not None and len(lift):
+        add_lift_tests(mmm, lift)
+    experiments = experiment_table(params, data)
+    if experiments is not None:
+        add_experiments(mmm, experiments)
+    return mmm
+
+
+def simulated_lift_tests(params) -> pd.DataFrame:
+    """The lift tests an experiment would have measured on a simulated case (``simulate.lift_tests_from_truth``)."""
+    data, truth = simulate(params.simulate, seed_for(params.seed, "simulate"))
+    return lift_tests_from_truth(data, truth, seed_for(params.seed, "lift_tests"))

@@ -20,7 +20,6 @@ import pytensor.tensor as pt
 from pymc.initial_point import make_initial_point_fn
 from pytensor.compile.mode import Mode
 
-from mmmhelpers.fit import scalar_parameters
 from mmmhelpers.model import MMM
 
 __all__ = [
@@ -34,7 +33,18 @@ __all__ = [
     "divergence_report",
     "rank_parameters",
     "diverging_mask",
+    "scalar_parameters",
 ]
+
+def scalar_parameters(idata: az.InferenceData) -> list[str]:
+    """Free parameters and small deterministics worth diagnosing (no per-date quantities)."""
+    names = []
+    for name, da in idata.posterior.data_vars.items():
+        if "date" in da.dims or name.endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")):
+            continue
+        names.append(name)
+    return names
+
 
 # Saturations built on x**p: the derivative in x is infinite at x = 0 when p < 1 (name of p).
 POWER_SATURATIONS = {"hill": "slope"}
@@ -345,7 +355,7 @@ def _plain(value: Any) -> Any:
 
 
 def rank_parameters(idata: az.InferenceData) -> list[Hotspot]:
-    """Every scalar element of ``fit.scalar_parameters``, most implicated in divergences first."""
+    """Every scalar element of ``scalar_parameters``, most implicated in divergences first."""
     div = diverging_mask(idata)
     ranked = []
     for name in scalar_parameters(idata):

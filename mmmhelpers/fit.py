@@ -12,14 +12,14 @@ import pymc as pm
 import xarray as xr
 
 from mmmhelpers.artifacts import Diagnostics
+from mmmhelpers.diagnose import divergence_report, gradient_check, raise_if_bad, scalar_parameters
 from mmmhelpers.health import health, refit_converged
 from mmmhelpers.model import MMM
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.transforms import ONE_OFF_MODE
 
-__all__ = ["sample", "sample_many", "diagnostics", "add_original_scale_predictions", "scalar_parameters",
-           "time_gradient", "sampling_estimate",
-           "convergence"]
+__all__ = ["sample", "sample_many", "diagnostics", "add_original_scale_predictions", "time_gradient",
+           "sampling_estimate", "convergence"]
 
 STEPS_PER_DRAW = (16, 64)
 """The range of leapfrog steps per draw the estimate assumes: the shipped cases' fits took 15 to 106."""
@@ -154,8 +154,6 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     Raises ``diagnose.GradientCheckError`` naming the variables, the values and a likely cause; returns
     the seconds the check took.
     """
-    from mmmhelpers.diagnose import gradient_check, raise_if_bad
-
     report = gradient_check(mmm, seed=seed)
     raise_if_bad(report)
     return report.seconds
@@ -323,16 +321,6 @@ def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str
         idata.observed_data["y_original_scale"] = idata.observed_data["y"] * scale
 
 
-def scalar_parameters(idata: az.InferenceData) -> list[str]:
-    """Free parameters and small deterministics worth diagnosing (no per-date quantities)."""
-    names = []
-    for name, da in idata.posterior.data_vars.items():
-        if "date" in da.dims or name.endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")):
-            continue
-        names.append(name)
-    return names
-
-
 def convergence(idata: az.InferenceData) -> dict:
     """A refit's divergences and largest R-hat over its scalar parameters, and whether it ``converged``
     (``health.refit_converged``): what a holdout fold or a replicate carries to its page beside its scores."""
@@ -381,7 +369,5 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
 
 def _divergences(idata: az.InferenceData, fit) -> dict:
     """Where divergences concentrate (when over 0.5% of draws) and what to try, for diagnostics.json."""
-    from mmmhelpers.diagnose import divergence_report
-
     report = divergence_report(idata, target_accept=fit.target_accept)
     return {**report.to_dict(), "divergence_summary": report.summary()}

@@ -18,12 +18,12 @@ import pytensor.tensor as pt
 from pymc_extras.prior import handle_dims
 
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
-from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales, read_table
+from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_prior
 from mmmhelpers.registry import SATURATION_CEILING
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, lagged_sum, saturation
 
-__all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_for", "model_graph", "scales",
+__all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_graph", "scales",
            "unknown_prior_channels"]
 
 WEEKS_PER_YEAR = 365.25 / 7  # the time index is in weeks (daily data too)
@@ -595,8 +595,7 @@ def _new_mmm(spec: ModelSpec, data: MMMData, observed_weeks: int | None) -> MMM:
     return mmm
 
 
-def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None = None,
-                observed_weeks: int | None = None) -> MMM:
+def build_model(spec: ModelSpec, data: MMMData, observed_weeks: int | None = None) -> MMM:
     """The PyMC model of ``spec`` on ``data`` (see module docstring for names).
 
     ``observed_weeks=k`` builds the cross-validation form: the model spans every date of ``data``
@@ -617,37 +616,7 @@ def build_model(spec: ModelSpec, data: MMMData, lift_tests: pd.DataFrame | None 
                 mu = mu + term
         _likelihood(mmm, inp, mu)
     mmm.table.append({"variable": "scaling", "distribution": spec.scaling.describe(), "dims": ", ".join(spec.scaling.dims)})
-    if lift_tests is not None and len(lift_tests):
-        from mmmhelpers.calibration import add_lift_tests
-
-        add_lift_tests(mmm, lift_tests)
     return mmm
-
-
-def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
-    """``build_model`` for a params file, calibrated with what it names: lift tests (a CSV, or simulated from the
-    truth) and experiments over their window (``calibration``)."""
-    from mmmhelpers.calibration import add_experiments, experiment_table
-
-    lift = None
-    if params.model.lift_tests is not None:
-        lift = read_table(params.resolve(params.model.lift_tests), "model.lift_tests")
-    elif params.model.lift_tests_from_truth:
-        lift = simulated_lift_tests(params)
-    mmm = build_model(params.model, data, lift_tests=lift, observed_weeks=observed_weeks)
-    experiments = experiment_table(params, data)
-    if experiments is not None:
-        add_experiments(mmm, experiments)
-    return mmm
-
-
-def simulated_lift_tests(params) -> pd.DataFrame:
-    """The lift tests an experiment would have measured on a simulated case (``simulate.lift_tests_from_truth``)."""
-    from mmmhelpers.seeds import seed_for
-    from mmmhelpers.simulate import lift_tests_from_truth, simulate
-
-    data, truth = simulate(params.simulate, seed_for(params.seed, "simulate"))
-    return lift_tests_from_truth(data, truth, seed_for(params.seed, "lift_tests"))
 
 
 def model_graph(mmm: MMM):

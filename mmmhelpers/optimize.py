@@ -208,11 +208,7 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
         grad = np.einsum("s,sk->k", w, jac.reshape(len(r), -1)) @ M * scale
         return -val / ref[0], -grad / ref[0]
 
-    cons = [{"type": "eq", "fun": lambda u, i=i: A_eq[i] @ u - b_eq[i], "jac": lambda u, i=i: A_eq[i]}
-            for i in range(len(b_eq))]
-    cons += [{"type": "ineq", "fun": lambda u, i=i: b_ub[i] - A_ub[i] @ u, "jac": lambda u, i=i: -A_ub[i]}
-             for i in range(len(b_ub))]
-    cons += list(extra_constraints or [])
+    cons = _linear_constraints(A_eq, b_eq, A_ub, b_ub) + list(extra_constraints or [])
     rcs = list(response_constraints or [])
     for rc in rcs:
         if (rc.rm.num_periods, tuple(rc.rm.shape)) != (rm.num_periods, tuple(rm.shape)):
@@ -226,14 +222,7 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
         off, rc, mean = max(((rc.violation(m), rc, m) for rc, m in zip(rcs, means)), key=lambda t: t[0])
         return off, f"response constraint {rc.label} violated: its mean response is {mean:,.6g}"
 
-    starts = [np.full(problem.size, budget / max(problem.total.sum(), 1e-12))]
-    if x0 is not None and not even_start:
-        starts = []
-    if x0 is not None:
-        x0 = np.asarray(x0, float).ravel()
-        start = x0 * budget / max(x0.sum(), 1e-12)
-        starts.insert(0, np.tile(start, problem.size // start.size))
-    starts = [np.clip(s, lo, hi)[free] / scale for s in starts]
+    starts = [np.clip(s, lo, hi)[free] / scale for s in _starts(problem, x0, even_start)]
     ref[0] = max(abs(f(starts[-1])[0]), 1e-9)
     best = None
     for u0 in starts:
@@ -253,6 +242,28 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
     draws = rm.draws(spend)
     message = str(res.message) if ok else (f"constraint violated by {bad:.3g}" if bad > 1e-6 * scale else why)
     return Plan(spend, objective_value(draws, objective)[0], draws, bool(res.success and ok), message)
+
+
+def _linear_constraints(A_eq: np.ndarray, b_eq: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray) -> list[dict]:
+    """``A_eq u = b_eq`` and ``A_ub u <= b_ub`` as SLSQP's constraint dicts, with their exact Jacobians."""
+    cons = [{"type": "eq", "fun": lambda u, i=i: A_eq[i] @ u - b_eq[i], "jac": lambda u, i=i: A_eq[i]}
+            for i in range(len(b_eq))]
+    return cons + [{"type": "ineq", "fun": lambda u, i=i: b_ub[i] - A_ub[i] @ u, "jac": lambda u, i=i: -A_ub[i]}
+                   for i in range(len(b_ub))]
+
+
+def _starts(problem: LinearProblem, x0: np.ndarray | None, even_start: bool) -> list[np.ndarray]:
+    """The optimizer's starting points (spend per variable): ``x0`` rescaled to the budget first, then the even
+    split (left out when ``x0`` is given and ``even_start`` is False)."""
+    budget = problem.budget
+    starts = [np.full(problem.size, budget / max(problem.total.sum(), 1e-12))]
+    if x0 is not None and not even_start:
+        starts = []
+    if x0 is not None:
+        x0 = np.asarray(x0, float).ravel()
+        start = x0 * budget / max(x0.sum(), 1e-12)
+        starts.insert(0, np.tile(start, problem.size // start.size))
+    return starts
 
 
 def _snap(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) -> np.ndarray:

@@ -18,10 +18,11 @@ import xarray as xr
 from tqdm import tqdm
 
 from mmmhelpers.artifacts import OutOfSample
+from mmmhelpers.calibration import model_for
 from mmmhelpers.data import MMMData, plan_data, plan_warnings, read_plan
 from mmmhelpers.fit import convergence, sample_many
 from mmmhelpers.intervals import HDI_PROB
-from mmmhelpers.model import MMM, model_for, organic_scales, scales
+from mmmhelpers.model import MMM, organic_scales, scales
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds", "forecast", "forecast_data",

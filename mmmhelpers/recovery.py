@@ -228,9 +228,9 @@ def _replicate_rows(idata, truth: xr.Dataset, r: int) -> pd.DataFrame:
 def replicate_task(params: dict, r: int) -> pd.DataFrame:
     """One replicate as a picklable task (mmmhelpers.executor): simulate dataset ``r``, fit, compare with the truth;
     the same seeds as the in-process study, so the same rows."""
+    from mmmhelpers.calibration import model_for
     from mmmhelpers.config import Params
     from mmmhelpers.fit import sample_many
-    from mmmhelpers.model import model_for
     from mmmhelpers.seeds import seed_for
     from mmmhelpers.simulate import simulate
 
@@ -252,9 +252,9 @@ def replicate_study(params, n: int, fit=None, progress: bool = True, executor=No
     """
     from tqdm import tqdm
 
+    from mmmhelpers.calibration import model_for
     from mmmhelpers.executor import SequentialExecutor, Task, failures
     from mmmhelpers.fit import sample_many
-    from mmmhelpers.model import model_for
     from mmmhelpers.seeds import seed_for
     from mmmhelpers.simulate import simulate
 

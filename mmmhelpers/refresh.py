@@ -205,7 +205,7 @@ def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff
     from dataclasses import replace
 
     from mmmhelpers.artifacts import load_idata
-    from mmmhelpers.model import model_for
+    from mmmhelpers.calibration import model_for
     from mmmhelpers.out_of_sample import forecast, scores
     from mmmhelpers.seeds import seed_for
 

@@ -153,7 +153,7 @@ def parameter_summary(idata) -> pd.DataFrame:
     """Mean, sd, 94% HDI, bulk ESS and R-hat of every scalar parameter (worst-mixing first)."""
     import arviz as az
 
-    from mmmhelpers.fit import scalar_parameters
+    from mmmhelpers.diagnose import scalar_parameters
 
     names = [n for n in scalar_parameters(idata) if not n.endswith("_contribution") or n == "intercept_contribution"]
     summ = az.summary(idata, var_names=names, hdi_prob=HDI_PROB)[["mean", "sd", "hdi_3%", "hdi_97%", "ess_bulk", "r_hat"]]

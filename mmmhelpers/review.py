@@ -16,8 +16,7 @@ import pymc as pm
 from mmmhelpers.artifacts import Diagnostics, Review, ReviewCheck
 from mmmhelpers.contributions import baseline_total, decomposition
 from mmmhelpers.data import MMMData
-from mmmhelpers.diagnose import target_accept_advice
-from mmmhelpers.fit import scalar_parameters
+from mmmhelpers.diagnose import scalar_parameters, target_accept_advice
 from mmmhelpers.health import THRESHOLDS, bfmi_verdict, divergence_verdict, ess_floor, ess_verdict, rhat_verdict
 from mmmhelpers.transforms import ONE_OFF_MODE
 

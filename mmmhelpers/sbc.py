@@ -81,7 +81,7 @@ def sbc_table(ranks: pd.DataFrame, L: int) -> pd.DataFrame:
 
 def sbc_parameters(idata) -> list[str]:
     """The posterior's named parameters SBC ranks: every scalar parameter but the sampler's raw offsets."""
-    from mmmhelpers.fit import scalar_parameters
+    from mmmhelpers.diagnose import scalar_parameters
 
     return [n for n in scalar_parameters(idata) if not n.endswith(("_offset", "_raw", "_z", "_variance"))
             and n not in ("mu",)]
@@ -104,10 +104,10 @@ def mmm_sbc_task(params: dict, frame: pd.DataFrame, roles: dict, seed: int, L: i
 
     Returns ``{"ranks": {parameter: rank}, "divergences": int}``: summaries only, never the trace.
     """
+    from mmmhelpers.calibration import model_for
     from mmmhelpers.config import Params
     from mmmhelpers.data import from_roles
     from mmmhelpers.fit import sample_many
-    from mmmhelpers.model import model_for
     from mmmhelpers.review import sample_prior
 
     p = Params.model_validate(params)

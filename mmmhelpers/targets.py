@@ -15,10 +15,10 @@ from pathlib import Path
 import xarray as xr
 
 from mmmhelpers import artifacts
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import Params, TargetModelSpec
 from mmmhelpers.data import MMMData, load_csv
 from mmmhelpers.health import gate_failures
-from mmmhelpers.model import model_for
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.variants import Fitted, fit_and_save
 

@@ -19,11 +19,13 @@ import pymc as pm
 
 from mmmhelpers import artifacts
 from mmmhelpers.artifacts import Diagnostics
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
-from mmmhelpers.fit import diagnostics, sample, scalar_parameters
+from mmmhelpers.diagnose import scalar_parameters
+from mmmhelpers.fit import diagnostics, sample
 from mmmhelpers.intervals import HDI_PROB, LIKELY, as_probability
-from mmmhelpers.model import MMM, model_for
+from mmmhelpers.model import MMM
 from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
 

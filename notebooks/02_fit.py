@@ -22,10 +22,11 @@ from mmmhelpers.report import md, progress, setup, table
 params = setup(params_path, quick)
 
 # %%
+from mmmhelpers.calibration import model_for
 from mmmhelpers.checks import model_warnings
 from mmmhelpers.diagnose import divergence_report
 from mmmhelpers.fit import diagnostics, sample
-from mmmhelpers.model import model_for, model_graph, model_mermaid
+from mmmhelpers.model import model_graph, model_mermaid
 from mmmhelpers.plots_diagnose import plot_divergence_pair
 from mmmhelpers.report import contribution_summary, worth_a_look
 

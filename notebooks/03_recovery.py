@@ -58,7 +58,7 @@ if truth is not None:
 
 # %%
 if truth is not None:
-    from mmmhelpers.model import model_for
+    from mmmhelpers.calibration import model_for
     from mmmhelpers.recovery import saturation_curves
 
     mmm = model_for(params, artifacts.load_data(run_dir))

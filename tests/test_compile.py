@@ -288,7 +288,7 @@ def test_a_cold_and_a_warm_process_sample_the_same_draws(tmp_path):
         from mmmhelpers.artifacts import prepare_data
         from mmmhelpers.config import load_params
         from mmmhelpers.fit import sample
-        from mmmhelpers.model import model_for
+        from mmmhelpers.calibration import model_for
         params = load_params("tests/params/tiny.yaml", {"model": {"trend": True}, "fit": {"tune": 100, "draws": 50}})
         data, _ = prepare_data(params)
         idata, timings = sample(model_for(params, data), params.fit, seed=params.seed, progress=False)

@@ -10,8 +10,8 @@ import pytest
 
 from mmmhelpers import fit
 from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import load_params
-from mmmhelpers.model import model_for
 from mmmhelpers.seeds import seed_for
 
 TINY = Path(__file__).resolve().parent / "params" / "tiny.yaml"

@@ -146,9 +146,8 @@ def test_simulated_experiments_measure_the_truths_lift():
     parameters (the model's graph), and the measurement is it plus noise of the stated sd."""
     import arviz as az
 
-    from mmmhelpers.calibration import experiment_table
+    from mmmhelpers.calibration import experiment_table, model_for
     from mmmhelpers.config import Params
-    from mmmhelpers.model import model_for
     from mmmhelpers.simulate import simulate as sim
 
     params = Params.model_validate({

@@ -1,4 +1,4 @@
-"""The tree stays ruff-clean (the linter is pinned in requirements.txt)."""
+"""The tree stays ruff-clean (the linter is pinned in requirements.txt) and the package free of import cycles."""
 
 import shutil
 import subprocess
@@ -16,3 +16,36 @@ def test_ruff_clean():
     proc = subprocess.run([ruff, "check", "mmmhelpers", "tests", "notebooks", "benchmarks"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def package_imports() -> dict[str, set[str]]:
+    """Each module of ``mmmhelpers`` and the package modules it imports, at the top or inside a function."""
+    import ast
+
+    modules = {p.stem: p for p in (ROOT / "mmmhelpers").glob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mmmhelpers"):
+                inner = node.module.removeprefix("mmmhelpers").lstrip(".")
+                found |= {t.split(".")[0] for t in ([inner] if inner else [a.name for a in node.names])}
+        graph[name] = (found & modules.keys()) - {name}
+    return graph
+
+
+def test_the_package_has_no_import_cycle():
+    """No module reaches itself through the package's imports, lazy ones included (they only hide a cycle)."""
+    graph = package_imports()
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(graph[node])
+        return seen
+
+    cycles = sorted(name for name in graph if name in reach(name))
+    assert cycles == [], f"modules on an import cycle: {cycles}"

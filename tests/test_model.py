@@ -6,6 +6,7 @@ import pytest
 from conftest import MODEL_VARS, idata_from_truth
 from reference import numpy_adstock
 
+from mmmhelpers.calibration import add_lift_tests
 from mmmhelpers.config import FitSpec, ModelSpec, SimulateSpec
 from mmmhelpers.fit import diagnostics, sample
 from mmmhelpers.model import build_model
@@ -149,7 +150,8 @@ def test_lift_test_likelihood_matches_scipy_gamma(single_market, truth_model_spe
     data, _ = single_market
     lift = pd.DataFrame({"channel": ["x1", "x2"], "x": [2000.0, 0.0], "delta_x": [1000.0, 3000.0],
                          "delta_y": [300.0, 500.0], "sigma": [50.0, 80.0]})
-    mmm = build_model(truth_model_spec, data, lift_tests=lift)
+    mmm = build_model(truth_model_spec, data)
+    add_lift_tests(mmm, lift)
     m = mmm.model
     lam, beta = np.array([2.0, 3.0]), np.array([0.3, 0.2])
     logp = m.compile_fn(m.logp(vars=[m["lift_measurements"]], sum=False)[0],
@@ -177,7 +179,7 @@ def test_lift_tests_with_unknown_channel_are_an_error(single_market, truth_model
     data, _ = single_market
     lift = pd.DataFrame({"channel": ["tv"], "x": [1.0], "delta_x": [1.0], "delta_y": [1.0], "sigma": [1.0]})
     with pytest.raises(DataError, match="unknown values \\['tv'\\]"):
-        build_model(truth_model_spec, data, lift_tests=lift)
+        add_lift_tests(build_model(truth_model_spec, data), lift)
 
 
 @pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "per-channel"])

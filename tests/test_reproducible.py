@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.calibration import model_for
 from mmmhelpers.config import load_params
 from mmmhelpers.fit import sample
-from mmmhelpers.model import model_for
 
 TINY = Path(__file__).resolve().parent / "params" / "tiny.yaml"
 
