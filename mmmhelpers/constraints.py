@@ -142,6 +142,22 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
         dark = np.asarray(never_spent, bool).ravel()[cell_of]
         lo[dark], hi[dark] = 0.0, 0.0
     total_row = np.ones(T * n) @ M / T  # average spend per period
+    A_ub, b_ub, rows = _constraint_rows(channels, panel, constraints, M, T, over_time)
+    A_eq, b_eq = np.zeros((0, m)), np.zeros(0)
+    if budget_use == "exact":
+        A_eq, b_eq = total_row[None], np.array([budget])
+    else:
+        A_ub.append(total_row), b_ub.append(budget), rows.append("budget (at most)")
+    A_ub = np.array(A_ub).reshape(-1, m)
+    return LinearProblem(M, lo, hi, A_eq, b_eq, A_ub, np.array(b_ub, float), total_row, float(budget), rows, capped,
+                         rules)
+
+
+def _constraint_rows(channels: list[str], panel: dict[str, list], constraints: list[ConstraintSpec], M: np.ndarray, T: int,
+                     over_time: bool) -> tuple[list[np.ndarray], list[float], list[str]]:
+    """``optimization.constraints`` as rows ``A_ub x <= b_ub`` on the variables (``M`` maps them to the window's
+    spend per period and cell), each with the name of the constraint it came from."""
+    n = M.shape[0] // T
     A_ub, b_ub, rows = [], [], []
     window_total = np.ones(T * n) @ M  # total spend over the window, per variable
     for i, con in enumerate(constraints):
@@ -167,14 +183,7 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
             row = sel - con.value * (np.tile(other.astype(float), T) @ M)
             sign = 1.0 if con.type == "max_ratio" else -1.0
             A_ub.append(sign * row), b_ub.append(0.0), rows.append(f"{name} ({con.type} {con.value:g})")
-    A_eq, b_eq = np.zeros((0, m)), np.zeros(0)
-    if budget_use == "exact":
-        A_eq, b_eq = total_row[None], np.array([budget])
-    else:
-        A_ub.append(total_row), b_ub.append(budget), rows.append("budget (at most)")
-    A_ub = np.array(A_ub).reshape(-1, m)
-    return LinearProblem(M, lo, hi, A_eq, b_eq, A_ub, np.array(b_ub, float), total_row, float(budget), rows, capped,
-                         rules)
+    return A_ub, b_ub, rows
 
 
 def _feasible(p: LinearProblem, keep: np.ndarray | None = None) -> bool:

@@ -472,10 +472,7 @@ def from_frame(
     df, problems = _coerced(df, date_column, dims, [*channels, *units.values(), *organic, *controls, *size, *value,
                                                     target_column], channels, date_format, [*organic, *units.values()])
     if value_column and not problems:
-        bad = np.flatnonzero((df[value_column] <= 0).to_numpy())
-        if len(bad):
-            problems.append(f"column {value_column!r} (data.kpi_value_column): the value of one unit of the KPI must "
-                            f"be positive ({_Rows.numbers(bad)})")
+        problems += _value_problems(df, value_column)
     if population_column and not problems:
         problems += _population_problems(df, population_column, dims)
     if not problems:
@@ -495,22 +492,41 @@ def from_frame(
         return np.stack([ds[c].transpose("date", *dims).values for c in cols], axis=-1).astype(float)
 
     population = ds[population_column].transpose("date", *dims).values[0].astype(float) if population_column else None
-    X, S, cost = stack(list(channels)), None, None
-    if units:
-        S, X = X, X.copy()
-        cost = np.ones(X.shape[1:]) if unit_cost is None else np.array(unit_cost, dtype=float)
-        for ch, col in units.items():
-            k, u = list(channels).index(ch), stack([col])[..., 0]
-            if unit_cost is None:  # the channel's average price in each cell (1 where it bought nothing)
-                total = u.sum(axis=0)
-                cost[..., k] = np.where(total > 0, S[..., k].sum(axis=0) / np.where(total > 0, total, 1.0), 1.0)
-            X[..., k] = u * cost[..., k]
+    X, S, cost = _valued_units(stack(list(channels)), {ch: stack([col])[..., 0] for ch, col in units.items()},
+                               list(channels), unit_cost)
     return MMMData(dates=udates, panel=panel, channels=list(channels), controls=controls, X=X,
                    C=stack(controls), y=ds[target_column].transpose("date", *dims).values.astype(float),
                    date_column=date_column, target_column=target_column, organic=organic, Z=stack(organic),
                    population=population, population_column=population_column, units_columns=units, S=S,
                    unit_cost=cost, value=ds[value_column].transpose("date", *dims).values.astype(float)
                    if value_column else None, value_column=value_column)
+
+
+def _value_problems(df: pd.DataFrame, value_column: str) -> list[str]:
+    """Rows whose value of one unit of the KPI (``data.kpi_value_column``) is not positive."""
+    bad = np.flatnonzero((df[value_column] <= 0).to_numpy())
+    if not len(bad):
+        return []
+    return [f"column {value_column!r} (data.kpi_value_column): the value of one unit of the KPI must be positive "
+            f"({_Rows.numbers(bad)})"]
+
+
+def _valued_units(spend: np.ndarray, units: dict[str, np.ndarray], channels: list[str],
+                  unit_cost: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The media the model sees, the spend and the cost per unit: with ``units`` (channel -> its units,
+    ``(date, *panel)``), a channel's media are its units valued at its cost per unit in each cell (``unit_cost``, else
+    its average price: spend over units, 1 where it bought nothing); without, the spend itself (and None, None)."""
+    if not units:
+        return spend, None, None
+    X = spend.copy()
+    cost = np.ones(X.shape[1:]) if unit_cost is None else np.array(unit_cost, dtype=float)
+    for ch, u in units.items():
+        k = channels.index(ch)
+        if unit_cost is None:
+            total = u.sum(axis=0)
+            cost[..., k] = np.where(total > 0, spend[..., k].sum(axis=0) / np.where(total > 0, total, 1.0), 1.0)
+        X[..., k] = u * cost[..., k]
+    return X, spend, cost
 
 
 def _units_problems(df: pd.DataFrame, units: dict[str, str], rows: _Rows) -> list[str]:

@@ -575,29 +575,9 @@ def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -
                         response=_response(split["objective"]), gain=held_out_gain(rm, halves, x),
                         gain_in_sample=paired_gain(best.draws, split["objective"]))
 
-    scenarios = []
-    for m in opt.scenarios:
-        res = optimize_budget(rm, plan_problem(opt, rm, opt.budget * m, held), opt.objective, x0=best.per_period)
-        scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res.draws),
-                                  allocation=allocation_records(rm, res.per_period), solver=solver_status(res)))
-    alternatives = []
-    for k, a in enumerate(opt.alternatives):
-        spec = opt.alternative(a)
-        alt_problem = plan_problem(spec, rm, spec.budget, held)
-        res = optimize_budget(rm, alt_problem, spec.objective, x0=best.per_period)
-        alt_halves = cross_fit_plans(rm, alt_problem, spec.objective, best.per_period, spec.budget,
-                                     seed_for(params.seed, "optimize", 3 + k))
-        alternatives.append(AlternativeResult(name=a.name, budget_per_period=spec.budget, response=_response(res.draws),
-                                              gain_over_historical=held_out_gain(rm, alt_halves,
-                                                                                 history_split(data, spec.budget)),
-                                              allocation=allocation_records(rm, res.per_period),
-                                              solver=solver_status(res)))
-    target = None
-    if opt.target is not None:
-        b, plan, achieved = target_budget(rm, opt, x0=best.per_period, held=held)
-        target = TargetResult(type=opt.target.type, value=opt.target.value, budget_per_period=round(b, 6),
-                              achieved=round(achieved, 6), response=_response(plan.draws),
-                              allocation=allocation_records(rm, plan.per_period))
+    scenarios = _scenarios(rm, opt, held, best)
+    alternatives = _alternatives(params, data, rm, held, best)
+    target = _target(rm, opt, held, best)
     split = rm.split(best.spend)
     alloc = Allocation(
         budget_per_period=opt.budget,
@@ -631,3 +611,41 @@ def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -
         compared_plan=compare_plan(params, data, idata, held_names),
     )
     return alloc, rm
+
+
+def _scenarios(rm: ResponseModel, opt: OptimizationSpec, held: np.ndarray | None, best: Plan) -> list[Scenario]:
+    """The plan at each ``optimization.scenarios`` multiple of the budget (started from the optimal plan)."""
+    scenarios = []
+    for m in opt.scenarios:
+        res = optimize_budget(rm, plan_problem(opt, rm, opt.budget * m, held), opt.objective, x0=best.per_period)
+        scenarios.append(Scenario(multiplier=m, budget_per_period=opt.budget * m, response=_response(res.draws),
+                                  allocation=allocation_records(rm, res.per_period), solver=solver_status(res)))
+    return scenarios
+
+
+def _alternatives(params: Params, data: MMMData, rm: ResponseModel, held: np.ndarray | None,
+                  best: Plan) -> list[AlternativeResult]:
+    """Each ``optimization.alternatives`` entry's plan and its held-out gain over the historical split."""
+    opt, alternatives = params.optimization, []
+    for k, a in enumerate(opt.alternatives):
+        spec = opt.alternative(a)
+        alt_problem = plan_problem(spec, rm, spec.budget, held)
+        res = optimize_budget(rm, alt_problem, spec.objective, x0=best.per_period)
+        alt_halves = cross_fit_plans(rm, alt_problem, spec.objective, best.per_period, spec.budget,
+                                     seed_for(params.seed, "optimize", 3 + k))
+        alternatives.append(AlternativeResult(name=a.name, budget_per_period=spec.budget, response=_response(res.draws),
+                                              gain_over_historical=held_out_gain(rm, alt_halves,
+                                                                                 history_split(data, spec.budget)),
+                                              allocation=allocation_records(rm, res.per_period),
+                                              solver=solver_status(res)))
+    return alternatives
+
+
+def _target(rm: ResponseModel, opt: OptimizationSpec, held: np.ndarray | None, best: Plan) -> TargetResult | None:
+    """The least budget that reaches ``optimization.target``, and its plan; None without a target."""
+    if opt.target is None:
+        return None
+    b, plan, achieved = target_budget(rm, opt, x0=best.per_period, held=held)
+    return TargetResult(type=opt.target.type, value=opt.target.value, budget_per_period=round(b, 6),
+                        achieved=round(achieved, 6), response=_response(plan.draws),
+                        allocation=allocation_records(rm, plan.per_period))

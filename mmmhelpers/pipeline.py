@@ -613,6 +613,28 @@ def _previous_data(out: Path):
         return None
 
 
+def _say_refresh(diff: DataDiff, params: Params) -> None:
+    """What changed since the last report's data, before any stage runs (and how to keep its scales)."""
+    _say(f"mmm-report: {diff.sentence()}")
+    for w in diff.warnings():
+        _say(f"warning: {w}")
+    if diff.added and params.model.scaling.until is None:
+        _say(f"mmm-report: the scales are taken from every period, the new ones too; to keep the last report's "
+             f"(its parameters' meaning), set model.scaling.until: {diff.previous_last}")
+
+
+def _render_pages(staging: Path, out: Path, client: bool) -> str:
+    """Render the staged notebooks to pages; the renderer used. A failed render keeps the staging folder beside
+    ``out`` for a look (and never touches the last good report)."""
+    rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
+    _say(f"rendering {len(rendered)} pages ...")
+    try:
+        return render(staging, rendered, client)
+    except Exception:
+        _keep_failed(staging, out)
+        raise
+
+
 def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
          progress: bool, force: bool = False, execution: dict | None = None, pages: bool = True) -> Path:
     params = load_params(params_path)
@@ -629,12 +651,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     previous = _previous_data(out) if state.had_report else None
     diff = data_diff(previous, data) if previous is not None else None
     if diff is not None and diff.changed:
-        _say(f"mmm-report: {diff.sentence()}")
-        for w in diff.warnings():
-            _say(f"warning: {w}")
-        if diff.added and params.model.scaling.until is None:
-            _say(f"mmm-report: the scales are taken from every period, the new ones too; to keep the last report's "
-                 f"(its parameters' meaning), set model.scaling.until: {diff.previous_last}")
+        _say_refresh(diff, params)
     inputs = stage_inputs(params, NOTEBOOKS, provenance.get("data_sha256"), quick)
     stages = _stages_to_run(out, only, force, inputs, params_path, client)
     if stages is None:
@@ -660,15 +677,9 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
         path.unlink(missing_ok=True)
     state.phase = "rendering"
     t0 = time.perf_counter()
-    rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
     renderer = "none"
     if pages:
-        _say(f"rendering {len(rendered)} pages ...")
-        try:
-            renderer = render(staging, rendered, client)
-        except Exception:
-            _keep_failed(staging, out)
-            raise
+        renderer = _render_pages(staging, out, client)
         timings["render"] = round(time.perf_counter() - t0, 2)
         _say(f"rendered with {renderer} in {timings['render']:.1f} s")
     manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all,
