@@ -474,6 +474,54 @@ def _cython_address(capsule: str) -> int:
     return get_cython_function_address("scipy.special.cython_special", capsule)
 
 
+def _cython_scalar_funcify(op, node, original, **kwargs):
+    """PyTensor's numba implementation of a scalar op, cacheable when it calls ``scipy.special`` (see
+    :func:`_register_cacheable_cython_scalars`); other ops get ``original``'s."""
+    import numba
+    import scipy.special.cython_special as cython_special
+    from numba.core import types as nbtypes
+    from pytensor.link.numba.cache import _call_cached_ptr, compile_numba_function_src
+    from pytensor.link.numba.dispatch import basic as numba_basic
+    from pytensor.link.numba.dispatch.cython_support import wrap_cython_function
+
+    spec = getattr(op, "nfunc_spec", None)
+    func = None
+    if spec and spec[0].startswith("scipy.special.") and len(node.outputs) == 1:
+        func = getattr(cython_special, spec[0].rsplit(".", 1)[1], None)
+    if func is None:
+        return original(op, node, **kwargs)
+    in_dtypes = [np.dtype(i.type.dtype) for i in node.inputs]
+    out_dtype = np.dtype(node.outputs[0].type.dtype)
+    try:
+        wrapper = wrap_cython_function(func, out_dtype, in_dtypes)
+    except NotImplementedError:
+        return original(op, node, **kwargs)
+    capsule = next(k for k, c in cython_special.__pyx_capi__.items() if c is wrapper._keep_alive)
+
+    @numba_basic.numba_njit
+    def get_ptr():
+        with numba.objmode(ptr=nbtypes.intp):
+            ptr = _cython_address(capsule)
+        return ptr
+
+    names = [f"x{i}" for i in range(len(node.inputs))]
+    args = ", ".join(f"direct_cast({n}, in_dtype{i})" for i, n in enumerate(names))
+    if wrapper.has_pyx_skip_dispatch():
+        args += ", np.intc(1)"
+    fn_name = f"scipy_special_{capsule}"
+    src = (f"def {fn_name}({', '.join(names)}):\n"
+           f"    fn = _call_cached_ptr(get_ptr_func=get_ptr, func_type_ref=func_type, "
+           f"unique_func_name_lit={fn_name!r})\n"
+           f"    return direct_cast(fn({args}), out_dtype)\n")
+    env = {"np": np, "_call_cached_ptr": _call_cached_ptr, "get_ptr": get_ptr, "direct_cast": numba_basic.direct_cast,
+           "func_type": nbtypes.FunctionType(wrapper.signature()),
+           "out_dtype": np.dtype(wrapper.numpy_output_dtype()),
+           **{f"in_dtype{i}": np.dtype(d) for i, d in enumerate(wrapper.numpy_arg_dtypes())}}
+    fn = compile_numba_function_src(src, fn_name, global_env=env)
+    key = _sha(f"{CACHE_FORMAT}|cython|{type(op).__module__}.{type(op).__qualname__}|{in_dtypes}|{out_dtype}|{capsule}")
+    return numba_basic.numba_njit(fn), key
+
+
 def _register_cacheable_cython_scalars() -> None:
     """Let PyTensor's numba backend cache scalar ops that call ``scipy.special`` (``erfcx``: the
     TruncatedNormal likelihood; ``gammaincc``, ...).
@@ -487,54 +535,14 @@ def _register_cacheable_cython_scalars() -> None:
     global _CYTHON_REGISTERED
     if _CYTHON_REGISTERED:
         return
-    import numba
-    import scipy.special.cython_special as cython_special
-    from numba.core import types as nbtypes
-    from pytensor.link.numba.cache import _call_cached_ptr, compile_numba_function_src
     from pytensor.link.numba.dispatch import basic as numba_basic
     from pytensor.link.numba.dispatch import scalar as numba_scalar
-    from pytensor.link.numba.dispatch.cython_support import wrap_cython_function
     from pytensor.scalar.basic import ScalarOp
 
     original = numba_scalar.numba_funcify_ScalarOp
 
     def funcify(op, node, **kwargs):
-        spec = getattr(op, "nfunc_spec", None)
-        func = None
-        if spec and spec[0].startswith("scipy.special.") and len(node.outputs) == 1:
-            func = getattr(cython_special, spec[0].rsplit(".", 1)[1], None)
-        if func is None:
-            return original(op, node, **kwargs)
-        in_dtypes = [np.dtype(i.type.dtype) for i in node.inputs]
-        out_dtype = np.dtype(node.outputs[0].type.dtype)
-        try:
-            wrapper = wrap_cython_function(func, out_dtype, in_dtypes)
-        except NotImplementedError:
-            return original(op, node, **kwargs)
-        capsule = next(k for k, c in cython_special.__pyx_capi__.items() if c is wrapper._keep_alive)
-
-        @numba_basic.numba_njit
-        def get_ptr():
-            with numba.objmode(ptr=nbtypes.intp):
-                ptr = _cython_address(capsule)
-            return ptr
-
-        names = [f"x{i}" for i in range(len(node.inputs))]
-        args = ", ".join(f"direct_cast({n}, in_dtype{i})" for i, n in enumerate(names))
-        if wrapper.has_pyx_skip_dispatch():
-            args += ", np.intc(1)"
-        fn_name = f"scipy_special_{capsule}"
-        src = (f"def {fn_name}({', '.join(names)}):\n"
-               f"    fn = _call_cached_ptr(get_ptr_func=get_ptr, func_type_ref=func_type, "
-               f"unique_func_name_lit={fn_name!r})\n"
-               f"    return direct_cast(fn({args}), out_dtype)\n")
-        env = {"np": np, "_call_cached_ptr": _call_cached_ptr, "get_ptr": get_ptr, "direct_cast": numba_basic.direct_cast,
-               "func_type": nbtypes.FunctionType(wrapper.signature()),
-               "out_dtype": np.dtype(wrapper.numpy_output_dtype()),
-               **{f"in_dtype{i}": np.dtype(d) for i, d in enumerate(wrapper.numpy_arg_dtypes())}}
-        fn = compile_numba_function_src(src, fn_name, global_env=env)
-        key = _sha(f"{CACHE_FORMAT}|cython|{type(op).__module__}.{type(op).__qualname__}|{in_dtypes}|{out_dtype}|{capsule}")
-        return numba_basic.numba_njit(fn), key
+        return _cython_scalar_funcify(op, node, original, **kwargs)
 
     numba_basic.register_funcify_and_cache_key(ScalarOp)(funcify)
     _CYTHON_REGISTERED = True
@@ -642,6 +650,28 @@ def _child_main() -> None:
         raise SystemExit(f"not cached: {last_info.reason}")
 
 
+def _compiled_here(logp_fn, expand_fn, g: _Graphs, key: str | None, shared: dict, reason: str):
+    """Both callbacks compiled in this process from the PyTensor functions (and cached under ``key`` when it
+    describes every shared variable they use): the shared data, nutpie's user data, the callbacks and how it went."""
+    used = {v.name: v for v in [*logp_fn.get_shared(), *expand_fn.get_shared()]}
+    if key is not None and not used.keys() <= shared.keys():
+        key, reason = None, f"not cached: shared variables outside the model graph: {sorted(used.keys() - shared.keys())}"
+    if key is None:
+        shared = used
+    record = sorted(shared)
+    meta = {"n_dim": g.n_dim, "n_expanded": g.n_expanded, "record": record,
+            "logp_shared": [v.name for v in logp_fn.get_shared()],
+            "expand_shared": [v.name for v in expand_fn.get_shared()],
+            "ndims": {n: shared[n].type.ndim for n in record}, "dtypes": {n: str(shared[n].type.dtype) for n in record}}
+    shared_data, user_data = _user_data(meta, shared)
+    compiled = [_cfunc(kind, key, meta, user_data.dtype, fn.vm.jit_fn, load_only=False)
+                for kind, fn in (("logp", logp_fn), ("expand", expand_fn))]
+    refused = [c.uncached_reason for c in compiled if hasattr(c, "uncached_reason")]
+    if key is not None and not refused:
+        _write_meta(key, meta)
+    return shared_data, user_data, compiled, CacheInfo(key, False, "; ".join(refused) or reason)
+
+
 def compile_model(model: pm.Model, var_names: list[str] | None = None, before_compile=None, in_child: bool = True):
     """``nutpie.compile_pymc_model(model, var_names=var_names)`` with its C callbacks cached on disk.
 
@@ -681,23 +711,7 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
         if before_compile is not None:
             before_compile()
         logp_fn, expand_fn = _functions(model, g)
-        used = {v.name: v for v in [*logp_fn.get_shared(), *expand_fn.get_shared()]}
-        if key is not None and not used.keys() <= shared.keys():
-            key, reason = None, f"not cached: shared variables outside the model graph: {sorted(used.keys() - shared.keys())}"
-        if key is None:
-            shared = used
-        record = sorted(shared)
-        meta = {"n_dim": g.n_dim, "n_expanded": g.n_expanded, "record": record,
-                "logp_shared": [v.name for v in logp_fn.get_shared()],
-                "expand_shared": [v.name for v in expand_fn.get_shared()],
-                "ndims": {n: shared[n].type.ndim for n in record}, "dtypes": {n: str(shared[n].type.dtype) for n in record}}
-        shared_data, user_data = _user_data(meta, shared)
-        compiled = [_cfunc(kind, key, meta, user_data.dtype, fn.vm.jit_fn, load_only=False)
-                    for kind, fn in (("logp", logp_fn), ("expand", expand_fn))]
-        refused = [c.uncached_reason for c in compiled if hasattr(c, "uncached_reason")]
-        if key is not None and not refused:
-            _write_meta(key, meta)
-        last_info = CacheInfo(key, False, "; ".join(refused) or reason)
+        shared_data, user_data, compiled, last_info = _compiled_here(logp_fn, expand_fn, g, key, shared, reason)
     shape_info = (g.all_names, g.all_slices, g.all_shapes)
     dims, coords = _prepare_dims_and_coords(model, shape_info)
     return CompiledPyMCModel(

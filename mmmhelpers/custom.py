@@ -52,15 +52,9 @@ def _posterior(model: pm.Model, idata, rv, idx: np.ndarray, shapes: dict) -> np.
     return values.astype(rv.dtype)
 
 
-def response_model_from_pymc(model: pm.Model, idata, num_periods: int, spend: str = "channel_data",
-                             response: str = "contribution", n_draws: int = 400, seed: int = 0) -> ResponseModel:
-    """The response of plans over ``num_periods`` for ``n_draws`` posterior draws of a user model.
-
-    ``model[spend]`` is the spend ``pm.Data`` (dims ``("date", *panel, "channel")``), ``model[response]``
-    a deterministic whose first dim is ``"date"``; a plan's response is its sum over all dims. No history
-    carries into the window and no tail is counted. Per-cell contributions (reports, response curves) need
-    the response to have the spend's dims; the optimizer only needs the total. Errors are ``ValueError``.
-    """
+def _checked_parts(model: pm.Model, idata, spend: str, response: str):
+    """The spend data, the response, their dims, the response's ancestors and the free variables it depends on, each
+    checked (a ``ValueError`` names what is wrong and what the model has instead)."""
     if spend not in model.named_vars or model[spend] not in model.data_vars:
         raise ValueError(f"spend {spend!r} is not a pm.Data of the model (its data: {[v.name for v in model.data_vars]})")
     if response not in model.named_vars:
@@ -85,7 +79,19 @@ def response_model_from_pymc(model: pm.Model, idata, num_periods: int, spend: st
     if missing:
         raise ValueError(f"free random variables of {response!r} missing from idata.posterior: {missing} "
                          f"(posterior has: {list(idata.posterior.data_vars)})")
+    return spend_var, out, sdims, rdims, graph, rvs
 
+
+def response_model_from_pymc(model: pm.Model, idata, num_periods: int, spend: str = "channel_data",
+                             response: str = "contribution", n_draws: int = 400, seed: int = 0) -> ResponseModel:
+    """The response of plans over ``num_periods`` for ``n_draws`` posterior draws of a user model.
+
+    ``model[spend]`` is the spend ``pm.Data`` (dims ``("date", *panel, "channel")``), ``model[response]``
+    a deterministic whose first dim is ``"date"``; a plan's response is its sum over all dims. No history
+    carries into the window and no tail is counted. Per-cell contributions (reports, response curves) need
+    the response to have the spend's dims; the optimizer only needs the total. Errors are ``ValueError``.
+    """
+    spend_var, out, sdims, rdims, graph, rvs = _checked_parts(model, idata, spend, response)
     channels = _coords(model, "channel")
     panel = {d: _coords(model, d) for d in sdims[1:-1]}
     shape = (*[len(v) for v in panel.values()], len(channels))

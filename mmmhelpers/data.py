@@ -459,12 +459,7 @@ def from_frame(
              "data.control_columns": controls, "data.target_column": [target_column],
              "data.population_column": [population_column] if population_column else [],
              "data.kpi_value_column": [value_column] if value_column else []}
-    problems = _missing_columns(df, roles)
-    problems += [f"data.units_columns: {ch!r} is not one of data.channel_columns {list(channels)}"
-                 for ch in units if ch not in channels]
-    if not len(df):  # a header and nothing under it: nothing below can be checked (or computed)
-        header = ", ".join(str(c) for c in df.columns)
-        problems.append(f"no data rows (only the header: {header}): add one row per date below the header")
+    problems = _layout_problems(df, roles, units, list(channels))
     if problems:
         raise DataError(source, problems)
     size = [population_column] if population_column else []
@@ -485,21 +480,35 @@ def from_frame(
     key = [date_column, *dims]
     panel = {d: sorted(df[d].unique().tolist()) for d in dims}
     ds = df.set_index(key).to_xarray().rename({date_column: "date"}).reindex(date=udates, **panel)
-
-    def stack(cols: list[str]) -> np.ndarray:
-        if not cols:
-            return np.zeros((len(udates), *[len(v) for v in panel.values()], 0))
-        return np.stack([ds[c].transpose("date", *dims).values for c in cols], axis=-1).astype(float)
-
     population = ds[population_column].transpose("date", *dims).values[0].astype(float) if population_column else None
-    X, S, cost = _valued_units(stack(list(channels)), {ch: stack([col])[..., 0] for ch, col in units.items()},
-                               list(channels), unit_cost)
+    bought = {ch: _stacked(ds, [col], dims)[..., 0] for ch, col in units.items()}
+    X, S, cost = _valued_units(_stacked(ds, list(channels), dims), bought, list(channels), unit_cost)
     return MMMData(dates=udates, panel=panel, channels=list(channels), controls=controls, X=X,
-                   C=stack(controls), y=ds[target_column].transpose("date", *dims).values.astype(float),
-                   date_column=date_column, target_column=target_column, organic=organic, Z=stack(organic),
+                   C=_stacked(ds, controls, dims), y=ds[target_column].transpose("date", *dims).values.astype(float),
+                   date_column=date_column, target_column=target_column, organic=organic,
+                   Z=_stacked(ds, organic, dims),
                    population=population, population_column=population_column, units_columns=units, S=S,
                    unit_cost=cost, value=ds[value_column].transpose("date", *dims).values.astype(float)
                    if value_column else None, value_column=value_column)
+
+
+def _layout_problems(df: pd.DataFrame, roles: dict[str, list[str]], units: dict[str, str],
+                     channels: list[str]) -> list[str]:
+    """What is wrong before any value is read: missing columns, units of no channel, no rows."""
+    problems = _missing_columns(df, roles)
+    problems += [f"data.units_columns: {ch!r} is not one of data.channel_columns {channels}"
+                 for ch in units if ch not in channels]
+    if not len(df):  # a header and nothing under it: nothing below can be checked (or computed)
+        header = ", ".join(str(c) for c in df.columns)
+        problems.append(f"no data rows (only the header: {header}): add one row per date below the header")
+    return problems
+
+
+def _stacked(ds: xr.Dataset, cols: list[str], dims: list[str]) -> np.ndarray:
+    """``cols`` of ``ds`` as one float array ``(date, *dims, column)`` (a last axis of length 0 without columns)."""
+    if not cols:
+        return np.zeros((ds.sizes["date"], *[ds.sizes[d] for d in dims], 0))
+    return np.stack([ds[c].transpose("date", *dims).values for c in cols], axis=-1).astype(float)
 
 
 def _value_problems(df: pd.DataFrame, value_column: str) -> list[str]:

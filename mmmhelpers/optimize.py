@@ -209,18 +209,8 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
         return -val / ref[0], -grad / ref[0]
 
     cons = _linear_constraints(A_eq, b_eq, A_ub, b_ub) + list(extra_constraints or [])
-    rcs = list(response_constraints or [])
-    for rc in rcs:
-        if (rc.rm.num_periods, tuple(rc.rm.shape)) != (rm.num_periods, tuple(rm.shape)):
-            raise ValueError(f"response constraint {rc.label}: its model plans {rc.rm.num_periods} periods of "
-                             f"{tuple(rc.rm.shape)} cells, the optimized one {rm.num_periods} of {tuple(rm.shape)}")
-        cons.append(rc.scipy(lambda u: (problem.M @ full(u)).reshape(rm.num_periods, *rm.shape), M, scale))
-
-    def response_off(spend) -> tuple[float, str]:
-        """The worst response constraint's relative violation at ``spend`` and a message naming it."""
-        means = [float(rc.rm.draws(spend).mean()) for rc in rcs]
-        off, rc, mean = max(((rc.violation(m), rc, m) for rc, m in zip(rcs, means)), key=lambda t: t[0])
-        return off, f"response constraint {rc.label} violated: its mean response is {mean:,.6g}"
+    rcs = _same_plan_shape(rm, list(response_constraints or []))
+    cons += [rc.scipy(lambda u: (problem.M @ full(u)).reshape(rm.num_periods, *rm.shape), M, scale) for rc in rcs]
 
     starts = [np.clip(s, lo, hi)[free] / scale for s in _starts(problem, x0, even_start)]
     ref[0] = max(abs(f(starts[-1])[0]), 1e-9)
@@ -233,7 +223,7 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
             res.message = f"{res.message}; {'a' if res.success else 'not a'} KKT point"
         v = _snap(np.clip(full(res.x), lo, hi), lo, hi, 1e-9 * scale)
         bad = _violation(problem, v)
-        off, why = response_off((problem.M @ v).reshape(rm.num_periods, *rm.shape)) if rcs else (0.0, "")
+        off, why = _response_off(rcs, (problem.M @ v).reshape(rm.num_periods, *rm.shape)) if rcs else (0.0, "")
         ok = bad <= 1e-6 * scale and off <= 1e-6
         if best is None or (ok and (not best[3] or res.fun < best[0].fun)):
             best = (res, v, bad, ok, why)
@@ -242,6 +232,22 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
     draws = rm.draws(spend)
     message = str(res.message) if ok else (f"constraint violated by {bad:.3g}" if bad > 1e-6 * scale else why)
     return Plan(spend, objective_value(draws, objective)[0], draws, bool(res.success and ok), message)
+
+
+def _same_plan_shape(rm: ResponseModel, rcs: list[ResponseConstraint]) -> list[ResponseConstraint]:
+    """``rcs``, each checked to plan the same periods and cells as ``rm`` (else a ValueError naming it)."""
+    for rc in rcs:
+        if (rc.rm.num_periods, tuple(rc.rm.shape)) != (rm.num_periods, tuple(rm.shape)):
+            raise ValueError(f"response constraint {rc.label}: its model plans {rc.rm.num_periods} periods of "
+                             f"{tuple(rc.rm.shape)} cells, the optimized one {rm.num_periods} of {tuple(rm.shape)}")
+    return rcs
+
+
+def _response_off(rcs: list[ResponseConstraint], spend: np.ndarray) -> tuple[float, str]:
+    """The worst response constraint's relative violation at ``spend`` and a message naming it."""
+    means = [float(rc.rm.draws(spend).mean()) for rc in rcs]
+    off, rc, mean = max(((rc.violation(m), rc, m) for rc, m in zip(rcs, means)), key=lambda t: t[0])
+    return off, f"response constraint {rc.label} violated: its mean response is {mean:,.6g}"
 
 
 def _linear_constraints(A_eq: np.ndarray, b_eq: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray) -> list[dict]:

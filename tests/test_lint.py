@@ -49,3 +49,14 @@ def test_the_package_has_no_import_cycle():
 
     cycles = sorted(name for name in graph if name in reach(name))
     assert cycles == [], f"modules on an import cycle: {cycles}"
+
+
+def test_no_function_of_the_package_is_over_60_lines():
+    """A function that long does several things: split it (its docstring and signature count)."""
+    import ast
+
+    long = [f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in sorted((ROOT / "mmmhelpers").glob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60]
+    assert long == []
