@@ -35,7 +35,7 @@ from mmmhelpers.health import gate_failures
 from mmmhelpers.kernels import STOP, Warm, discard, ensure_kernel, enter, kill_all, prestart, shutdown
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
-from mmmhelpers.refresh import DataDiff, backtest, backtest_sentence, data_diff, keep_history, save_backtest, save_diff
+from mmmhelpers.refresh import Backtest, DataDiff, backtest, backtest_sentence, data_diff, keep_history, save_backtest
 from mmmhelpers.report import PROGRESS, progress_file
 from mmmhelpers.summary import PAGES, write_index
 
@@ -587,7 +587,7 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
     return stages  # possibly none: the pages and the summary are rendered again (report settings or renderer changed)
 
 
-def _score_last_forecast(out: Path, previous, params: Params, data, diff: DataDiff, model: str) -> dict | None:
+def _score_last_forecast(out: Path, previous, params: Params, data, diff: DataDiff, model: str) -> Backtest | None:
     """The last report's model forecasting the added periods, scored (``artifacts/backtest.json``, the out-of-sample
     page); a model section that changed since (``model``: its stage-input hash now), or a posterior that does not fit
     this model, is said and skipped."""
@@ -659,7 +659,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
         return out
     state.staging = staging = _staging(out, stages)
     if diff is not None:
-        save_diff(staging, diff)  # the data page says it
+        diff.save(staging)  # the data page says it
         scored = _score_last_forecast(out, previous, params, data, diff, inputs["02_fit"]["params.model"]) \
             if diff.added else None
         save_backtest(staging, scored)  # only the refresh that added the periods scores the forecast of them

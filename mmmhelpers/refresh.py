@@ -10,36 +10,37 @@ tables (not its posterior), so that a client sees how the estimates moved, not o
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
+from mmmhelpers.artifacts import Manifest, Record
 from mmmhelpers.data import MMMData
 
-__all__ = ["DataDiff", "data_diff", "save_diff", "load_diff", "DIFF", "HISTORY", "keep_history", "roas_history",
-           "moved_sentence", "backtest", "backtest_sentence", "save_backtest", "load_backtest", "BACKTEST"]
+__all__ = ["DataDiff", "data_diff", "HISTORY", "keep_history", "roas_history", "moved_sentence", "Backtest",
+           "backtest", "backtest_sentence", "save_backtest"]
 
-DIFF = "data_diff.json"
 HISTORY = "history"  # <report>/history/<made>/: the reports a refresh replaced
 KEPT = ("manifest.json", "artifacts/diagnostics.json", "artifacts/allocation.json", "artifacts/data_diff.json",
         "artifacts/tables")
 SHOWN = 5  # revised values named one by one; the rest are counted
 
 
-@dataclass
-class DataDiff:
-    """What changed from the last report's data to this run's."""
+class DataDiff(Record):
+    """What changed from the last report's data to this run's (``artifacts/data_diff.json``)."""
 
+    FILE: ClassVar[str] = "data_diff.json"
     previous: str  # the last report's data: "156 weeks, 2023-01-02 to 2025-12-22"
-    added: list[str] = field(default_factory=list)  # dates (YYYY-MM-DD) the new data add
-    removed: list[str] = field(default_factory=list)  # dates the last report had and the new data do not
-    revised: list[dict] = field(default_factory=list)  # {date, cell, column, before, after} (the first SHOWN)
+    added: list[str] = Field(default_factory=list)  # dates (YYYY-MM-DD) the new data add
+    removed: list[str] = Field(default_factory=list)  # dates the last report had and the new data do not
+    revised: list[dict] = Field(default_factory=list)  # {date, cell, column, before, after} (the first SHOWN)
     n_revised: int = 0  # values revised in all
-    columns_added: list[str] = field(default_factory=list)
-    columns_removed: list[str] = field(default_factory=list)
+    columns_added: list[str] = Field(default_factory=list)
+    columns_removed: list[str] = Field(default_factory=list)
     period: str = "week"
     previous_last: str = ""  # the last report's last date (YYYY-MM-DD): model.scaling.until keeps its scales
 
@@ -108,25 +109,9 @@ def data_diff(old: MMMData, new: MMMData, rtol: float = 1e-9) -> DataDiff:
                     previous_last=f"{old.dates[-1]:%Y-%m-%d}")
 
 
-def save_diff(run_dir: str | Path, diff: DataDiff) -> Path:
-    path = Path(run_dir) / "artifacts" / DIFF
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(diff), indent=2) + "\n")
-    return path
-
-
-def load_diff(run_dir: str | Path) -> DataDiff | None:
-    path = Path(run_dir) / "artifacts" / DIFF
-    return DataDiff(**json.loads(path.read_text())) if path.exists() else None
-
-
 def keep_history(previous: Path, staging: Path, refreshed: bool) -> list[Path]:
     """Carry ``previous``'s history into ``staging`` and, when this run refreshed it (its data changed), keep the
     previous report itself there too (``KEPT``: no posterior). Returns the entries ``staging`` holds, oldest first."""
-    import shutil
-
-    from mmmhelpers.artifacts import Manifest
-
     dest = Path(staging) / HISTORY
     if (Path(previous) / HISTORY).is_dir() and not dest.exists():
         shutil.copytree(Path(previous) / HISTORY, dest)
@@ -140,7 +125,13 @@ def keep_history(previous: Path, staging: Path, refreshed: bool) -> list[Path]:
             elif src.is_file():
                 (entry / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, entry / name)
-    return sorted(p for p in dest.iterdir() if p.is_dir()) if dest.is_dir() else []
+    return _kept(staging)
+
+
+def _kept(report: Path) -> list[Path]:
+    """The reports kept in ``report``'s history, oldest first."""
+    folder = Path(report) / HISTORY
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
 def _report_row(folder: Path, label: str) -> pd.DataFrame | None:
@@ -158,12 +149,8 @@ def _report_row(folder: Path, label: str) -> pd.DataFrame | None:
 def roas_history(report: Path) -> pd.DataFrame | None:
     """Each channel's ROAS (mean, 94% HDI) and contribution in every kept report and in this one, oldest first, with
     ``moved``: this report's ROAS lies outside the report before's interval (None without history)."""
-    from mmmhelpers.artifacts import Manifest
-
-    entries = sorted(p for p in (Path(report) / HISTORY).iterdir() if p.is_dir()) \
-        if (Path(report) / HISTORY).is_dir() else []
     rows = []
-    for folder in [*entries, Path(report)]:
+    for folder in [*_kept(report), Path(report)]:
         manifest = Manifest.load_or_none(folder)
         label = "this report" if folder == Path(report) else (manifest.created[:16] if manifest else folder.name)
         row = _report_row(folder, label)
@@ -193,10 +180,23 @@ def moved_sentence(history: pd.DataFrame) -> str:
             "look at the data diff (new periods, revised history) and at any changed setting before quoting it.")
 
 
-BACKTEST = "backtest.json"
+class Backtest(Record):
+    """The last report's model forecasting the periods a refresh added, scored (``artifacts/backtest.json``)."""
+
+    FILE: ClassVar[str] = "backtest.json"
+    periods: int  # periods added
+    values: int  # values scored: every added period in every market
+    first: str  # the first and last added period (YYYY-MM-DD)
+    last: str
+    forecast_total: float  # the forecast's mean total over the added periods
+    actual_total: float
+    crps: float
+    mape: float
+    coverage_50: float  # the share of the new values inside the forecast's 50% and 94% bands
+    coverage_94: float
 
 
-def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff) -> dict | None:
+def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff) -> Backtest | None:
     """The last report's model forecasting the periods this run adds, scored against what happened (the honest
     backtest): its posterior and its data's carryover, the new periods' spend and controls. CRPS, MAPE and the
     share of the new values inside the 50% and 94% bands, per value (every new period and market). None when no
@@ -220,33 +220,26 @@ def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff
     samples = pred["y_original_scale"].isel(date=slice(n, None)).values  # (sample, date, *panel)
     actual = data.y[n:]
     out = scores(samples.reshape(samples.shape[0], -1), actual.reshape(-1))
-    return {"periods": int(data.n_dates - n), "values": int(actual.size), "first": f"{data.dates[n]:%Y-%m-%d}",
-            "last": f"{data.dates[-1]:%Y-%m-%d}", "forecast_total": float(samples.sum(axis=tuple(range(1, samples.ndim)))
-                                                                        .mean()),
-            "actual_total": float(actual.sum()), **{k: out[k] for k in ("crps", "mape", "coverage_50", "coverage_94")}}
+    total = float(samples.sum(axis=tuple(range(1, samples.ndim))).mean())
+    return Backtest(periods=int(data.n_dates - n), values=int(actual.size), first=f"{data.dates[n]:%Y-%m-%d}",
+                    last=f"{data.dates[-1]:%Y-%m-%d}", forecast_total=total, actual_total=float(actual.sum()),
+                    **{k: out[k] for k in ("crps", "mape", "coverage_50", "coverage_94")})
 
 
-def save_backtest(run_dir: str | Path, result: dict | None) -> None:
+def save_backtest(run_dir: str | Path, result: Backtest | None) -> None:
     """``artifacts/backtest.json``, or none (a stale one is removed: only the refresh that added the periods
     scores the last report's forecast of them)."""
-    path = Path(run_dir) / "artifacts" / BACKTEST
     if result is None:
-        path.unlink(missing_ok=True)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+        Backtest.path(run_dir).unlink(missing_ok=True)
+    else:
+        result.save(run_dir)
 
 
-def load_backtest(run_dir: str | Path) -> dict | None:
-    path = Path(run_dir) / "artifacts" / BACKTEST
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def backtest_sentence(result: dict, period: str = "week") -> str:
+def backtest_sentence(result: Backtest, period: str = "week") -> str:
     """The backtest in words."""
-    return (f"**The last report's forecast of the new {period}s** ({result['periods']} {period}s, {result['first']} to "
-            f"{result['last']}; its model and posterior, the new {period}s' spend and controls): it expected "
-            f"{result['forecast_total']:,.0f} in all and {result['actual_total']:,.0f} happened; mean absolute "
-            f"error {result['mape']:.1%} per value, CRPS {result['crps']:,.3g}; {result['coverage_94']:.0%} of the "
-            f"{result['values']} new values fell inside its 94% band and {result['coverage_50']:.0%} inside its 50% "
+    return (f"**The last report's forecast of the new {period}s** ({result.periods} {period}s, {result.first} to "
+            f"{result.last}; its model and posterior, the new {period}s' spend and controls): it expected "
+            f"{result.forecast_total:,.0f} in all and {result.actual_total:,.0f} happened; mean absolute "
+            f"error {result.mape:.1%} per value, CRPS {result.crps:,.3g}; {result.coverage_94:.0%} of the "
+            f"{result.values} new values fell inside its 94% band and {result.coverage_50:.0%} inside its 50% "
             "band (about 94% and 50% if it was calibrated).")

@@ -227,19 +227,18 @@ def _banner(diag: Diagnostics | None, review: Review | None, quick: bool = False
 def _since_last_report(run_dir: Path, period: str) -> str:
     """A refresh in one paragraph: what the data changed, how the last report's forecast of the new periods fared, and
     whether an estimate moved beyond its interval ("" when this report replaced none whose data differed)."""
-    from mmmhelpers.refresh import load_backtest, load_diff, moved_sentence, roas_history
+    from mmmhelpers.refresh import Backtest, DataDiff, moved_sentence, roas_history
 
-    diff = load_diff(run_dir)
+    diff = DataDiff.load_or_none(run_dir)
     if diff is None or not diff.changed:
         return ""
     words = [f"The last report's data: {diff.previous}. Now {diff.changes()}."]
     if diff.n_revised:
         words.append("Revised history is named on the data page.")
-    b = load_backtest(run_dir)
+    b = Backtest.load_or_none(run_dir)
     if b is not None:
-        words.append(f"The last report's forecast of the new {period}s expected {b['forecast_total']:,.0f}; "
-                     f"{b['actual_total']:,.0f} happened ({b['coverage_94']:.0%} of the new values inside its 94% "
-                     "band).")
+        words.append(f"The last report's forecast of the new {period}s expected {b.forecast_total:,.0f}; "
+                     f"{b.actual_total:,.0f} happened ({b.coverage_94:.0%} of the new values inside its 94% band).")
     history = roas_history(run_dir)
     if history is not None:
         words.append(moved_sentence(history))

@@ -21,13 +21,14 @@ import numpy as np
 import pandas as pd
 
 from mmmhelpers.artifacts import Manifest
+from mmmhelpers.refresh import Backtest, DataDiff
 
 __all__ = ["Difference", "Certificate", "compare_reports", "verify", "NOT_RESULTS"]
 
 NOT_RESULTS = ("seconds", "per_second", "compile_cache", "created")  # keys holding wall-clock times or cache states
 # the same tables as tables/*.csv in a spreadsheet; the data against the report this run replaced (not a result
 # of the inputs: a re-run replaces none)
-SKIPPED_FILES = {"tables.xlsx", "data_diff.json", "backtest.json"}
+SKIPPED_FILES = {"tables.xlsx", DataDiff.FILE, Backtest.FILE}
 
 
 @dataclass

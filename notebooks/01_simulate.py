@@ -31,10 +31,10 @@ md(data_intro(params, data))
 
 # %%
 from mmmhelpers.checks import data_warnings
-from mmmhelpers.refresh import load_diff
+from mmmhelpers.refresh import DataDiff
 from mmmhelpers.report import worth_a_look
 
-diff = load_diff(run_dir)  # against the last report's data, when this run replaced a report
+diff = DataDiff.load_or_none(run_dir)  # against the last report's data, when this run replaced a report
 if diff is not None and diff.changed:
     display(md(diff.sentence()))
 worth_a_look(data_warnings(params, data) + (diff.warnings() if diff is not None else []))

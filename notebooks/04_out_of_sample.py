@@ -50,9 +50,9 @@ if len(result.folds) > 1:
     plt.show()
 
 # %%
-from mmmhelpers.refresh import backtest_sentence, load_backtest
+from mmmhelpers.refresh import Backtest, backtest_sentence
 
-backtest = load_backtest(run_dir)  # a refresh: the last report's model on the periods added since
+backtest = Backtest.load_or_none(run_dir)  # a refresh: the last report's model on the periods added since
 if backtest is not None:
     display(md(backtest_sentence(backtest, period)))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from mmmhelpers.data import from_frame
-from mmmhelpers.refresh import data_diff, load_diff, save_diff
+from mmmhelpers.refresh import DataDiff, data_diff
 
 
 def _frame(weeks: int) -> pd.DataFrame:
@@ -32,8 +32,8 @@ def test_new_weeks_and_revised_history_are_named(tmp_path):
                                "(2024-03-11 to 2024-03-18); 1 historical value revised.")
     assert diff.warnings()[0].startswith(f"history revised since the last report (1 value): sales on 2024-01-15 in "
                                          f"geo b: {before:,.6g} -> {before + 5:,.6g}.")
-    save_diff(tmp_path, diff)
-    assert load_diff(tmp_path) == diff
+    diff.save(tmp_path)
+    assert DataDiff.load_or_none(tmp_path) == diff
 
 
 def test_the_same_data_change_nothing_and_a_dropped_week_is_said():
@@ -117,13 +117,14 @@ def test_the_summary_says_what_a_refresh_changed(tmp_path):
     new = _frame(12)
     old = new[new.date < "2024-03-11"].copy()
     new.loc[(new.geo == "b") & (new.date == "2024-01-15"), "sales"] += 5.0
-    save_diff(tmp_path, data_diff(_data(old), _data(new)))
+    data_diff(_data(old), _data(new)).save(tmp_path)
     assert _since_last_report(tmp_path, "week") == ("The last report's data: 10 weeks, 2024-01-01 to 2024-03-04. Now "
                                                     "2 weeks added (2024-03-11 to 2024-03-18); 1 historical value "
                                                     "revised. Revised history is named on the data page.")
     (tmp_path / "artifacts" / "backtest.json").write_text(json.dumps(
-        {"forecast_total": 410.0, "actual_total": 400.0, "coverage_94": 1.0}))
+        {"periods": 2, "values": 4, "first": "2024-03-11", "last": "2024-03-18", "forecast_total": 410.0,
+         "actual_total": 400.0, "crps": 3.0, "mape": 0.05, "coverage_50": 0.5, "coverage_94": 1.0}))
     assert _since_last_report(tmp_path, "week").endswith("The last report's forecast of the new weeks expected 410; "
                                                           "400 happened (100% of the new values inside its 94% band).")
-    save_diff(tmp_path, data_diff(_data(new), _data(new)))  # a later run on the same data: nothing to say
+    data_diff(_data(new), _data(new)).save(tmp_path)  # a later run on the same data: nothing to say
     assert _since_last_report(tmp_path, "week") == ""
