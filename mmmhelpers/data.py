@@ -480,16 +480,16 @@ def from_frame(
     key = [date_column, *dims]
     panel = {d: sorted(df[d].unique().tolist()) for d in dims}
     ds = df.set_index(key).to_xarray().rename({date_column: "date"}).reindex(date=udates, **panel)
-    population = ds[population_column].transpose("date", *dims).values[0].astype(float) if population_column else None
-    bought = {ch: _stacked(ds, [col], dims)[..., 0] for ch, col in units.items()}
+    population = _column(ds, population_column, dims)[0] if population_column else None
+    bought = {ch: _column(ds, col, dims) for ch, col in units.items()}
     X, S, cost = _valued_units(_stacked(ds, list(channels), dims), bought, list(channels), unit_cost)
     return MMMData(dates=udates, panel=panel, channels=list(channels), controls=controls, X=X,
-                   C=_stacked(ds, controls, dims), y=ds[target_column].transpose("date", *dims).values.astype(float),
+                   C=_stacked(ds, controls, dims), y=_column(ds, target_column, dims),
                    date_column=date_column, target_column=target_column, organic=organic,
                    Z=_stacked(ds, organic, dims),
                    population=population, population_column=population_column, units_columns=units, S=S,
-                   unit_cost=cost, value=ds[value_column].transpose("date", *dims).values.astype(float)
-                   if value_column else None, value_column=value_column)
+                   unit_cost=cost, value=_column(ds, value_column, dims) if value_column else None,
+                   value_column=value_column)
 
 
 def _layout_problems(df: pd.DataFrame, roles: dict[str, list[str]], units: dict[str, str],
@@ -504,11 +504,16 @@ def _layout_problems(df: pd.DataFrame, roles: dict[str, list[str]], units: dict[
     return problems
 
 
+def _column(ds: xr.Dataset, col: str, dims: list[str]) -> np.ndarray:
+    """Column ``col`` of ``ds`` as a float array ``(date, *dims)``."""
+    return ds[col].transpose("date", *dims).values.astype(float)
+
+
 def _stacked(ds: xr.Dataset, cols: list[str], dims: list[str]) -> np.ndarray:
     """``cols`` of ``ds`` as one float array ``(date, *dims, column)`` (a last axis of length 0 without columns)."""
     if not cols:
         return np.zeros((ds.sizes["date"], *[ds.sizes[d] for d in dims], 0))
-    return np.stack([ds[c].transpose("date", *dims).values for c in cols], axis=-1).astype(float)
+    return np.stack([_column(ds, c, dims) for c in cols], axis=-1)
 
 
 def _value_problems(df: pd.DataFrame, value_column: str) -> list[str]:

@@ -36,6 +36,7 @@ __all__ = [
     "scalar_parameters",
 ]
 
+
 def scalar_parameters(idata: az.InferenceData) -> list[str]:
     """Free parameters and small deterministics worth diagnosing (no per-date quantities)."""
     names = []

@@ -143,22 +143,24 @@ def build_site(reports: Path, out: Path, docs: Path = DOCS) -> tuple[Path, list[
                            "gallery, the docs and the search; the reports themselves need only a browser")
     reports, out = Path(reports).resolve(), Path(out).resolve()
     cases = collect_cases(reports)
-    work = Path(tempfile.mkdtemp(prefix="mmm-site-")) / "site"  # Quarto skips inputs below a hidden folder
-    (work / "thumbs").mkdir(parents=True)
-    (work / "docs").mkdir()
-    thumbs = {c.case: thumbnail(c.folder, work / "thumbs" / f"{c.case}.png") for c in cases}
-    for c in cases:  # as they are (self-contained pages); the site's search indexes the gallery and the docs
-        shutil.copytree(c.folder, work / "reports" / c.case, ignore=shutil.ignore_patterns("*.failed", ".render"))
-    pages = sorted(Path(docs).glob("*.md")) if Path(docs).is_dir() else []
-    for page in pages:
-        shutil.copy(page, work / "docs" / page.name)
-    (work / "index.qmd").write_text(_gallery(cases, thumbs))
-    (work / "_quarto.yml").write_text(_quarto_yml(cases, pages))
-    proc = subprocess.run([quarto, "render", "."], cwd=work, capture_output=True, text=True)
-    if proc.returncode != 0 or not (work / "_site" / "index.html").exists():
-        shutil.rmtree(work.parent, ignore_errors=True)
-        raise RuntimeError(f"quarto render of the site failed:\n{proc.stderr[-3000:]}")
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.move(str(work / "_site"), str(out))
-    shutil.rmtree(work.parent, ignore_errors=True)
+    temp = Path(tempfile.mkdtemp(prefix="mmm-site-"))
+    work = temp / "site"  # Quarto skips inputs below a hidden folder
+    try:
+        (work / "thumbs").mkdir(parents=True)
+        (work / "docs").mkdir()
+        thumbs = {c.case: thumbnail(c.folder, work / "thumbs" / f"{c.case}.png") for c in cases}
+        for c in cases:  # as they are (self-contained pages); the site's search indexes the gallery and the docs
+            shutil.copytree(c.folder, work / "reports" / c.case, ignore=shutil.ignore_patterns("*.failed", ".render"))
+        pages = sorted(Path(docs).glob("*.md")) if Path(docs).is_dir() else []
+        for page in pages:
+            shutil.copy(page, work / "docs" / page.name)
+        (work / "index.qmd").write_text(_gallery(cases, thumbs))
+        (work / "_quarto.yml").write_text(_quarto_yml(cases, pages))
+        proc = subprocess.run([quarto, "render", "."], cwd=work, capture_output=True, text=True)
+        if proc.returncode != 0 or not (work / "_site" / "index.html").exists():
+            raise RuntimeError(f"quarto render of the site failed:\n{proc.stderr[-3000:]}")
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.move(str(work / "_site"), str(out))
+    finally:  # the working copy of every report goes, whatever failed
+        shutil.rmtree(temp, ignore_errors=True)
     return out / "index.html", cases
