@@ -25,7 +25,7 @@ SECTIONS = {
                "model_variants"],
     "03_recovery": ["recovery"],
     "04_out_of_sample": ["out_of_sample"],
-    "05_optimize": ["optimization"],
+    "05_optimize": ["optimization", "out_of_sample.stability_refits"],  # the budget page's stability refits
 }
 UNITS = ["report.currency", "report.target_label", "report.period"]  # every page's numbers and axes say them
 KPI = ["report.kpi_type", "report.kpi_value"]  # the fit page's ROAS table and the budget page's plan table add them

@@ -91,6 +91,10 @@ def _weeks_problems(params: Params, n: int, unit: str = "week") -> list[str]:
     oos = params.out_of_sample
     h, r = oos.holdout_weeks, oos.rolling_origins
     need = max(MIN_WEEKS, 2 * l_max, 2 * h)
+    k = oos.stability_refits
+    if n - k < need:
+        return [f"out_of_sample: stability_refits {k} leaves {n - k} {unit}s to fit the last refit on; it needs at "
+                f"least {need}: lower out_of_sample.stability_refits (0: none)"]
     train = n - h * (1 + r)
     if train >= need:
         return []

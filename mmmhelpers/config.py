@@ -266,6 +266,9 @@ class OutOfSampleSpec(Strict):
     # what-if plans for the same periods (name -> CSV in forecast_plan's layout, e.g. promotions twice as often): each
     # forecast on the same posterior draws, with its paired difference from forecast_plan's expected target
     forecast_scenarios: dict[str, Path] = Field(default_factory=dict)
+    # refits without the last 1..k periods (one compiled model, masked periods): how far each ROAS and the plan move
+    # (stability.py); 0: none
+    stability_refits: int = Field(4, ge=0, le=52)
 
     @model_validator(mode="after")
     def _one_forecast(self) -> OutOfSampleSpec:

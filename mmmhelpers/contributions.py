@@ -15,7 +15,8 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.intervals import hdi, mean_hdi
 
 __all__ = ["decomposition", "baseline_total", "rank_probability", "component_totals", "driver_totals", "effect_vs_spend",
-           "roas_table", "roas_prior_posterior", "uninformed_channels", "prior_dominated_sentence", "PRIOR_SD_RATIO"]
+           "roas_table", "roas_draws", "roas_prior_posterior", "uninformed_channels", "prior_dominated_sentence",
+           "PRIOR_SD_RATIO"]
 
 BASE_PARTS = {"intercept_contribution": "baseline", "yearly_seasonality_contribution": "seasonality",
               "weekday_contribution": "day of week", "holiday_contribution": "holidays", "trend_contribution": "trend"}
@@ -107,7 +108,7 @@ PRIOR_SD_RATIO = 0.5  # a channel's ROAS whose posterior sd is above this share 
 WIDTH_RATIO = 1.0  # ... or whose 94% HDI is wider than this multiple of its mean (a wide prior contracts, and still)
 
 
-def _roas_draws(group: xr.Dataset, data: MMMData, valued: bool = False) -> np.ndarray:
+def roas_draws(group: xr.Dataset, data: MMMData, valued: bool = False) -> np.ndarray:
     """ROAS over the data per draw and channel ``(sample, channel)`` (NaN for a channel that never spent); ``valued``:
     each period's contribution times that period's value of the KPI first (``data.value``), the ROAS in currency."""
     c = group["channel_contribution_original_scale"]
@@ -128,7 +129,7 @@ def roas_prior_posterior(prior, idata, data: MMMData, sources: dict[str, list[st
 
     ``sources`` (``calibration.evidence_sources``): what beyond the sales data informs each channel (a ROAS prior, an
     experiment, a lift test), in the column ``also informed by``."""
-    before, after = _roas_draws(prior.prior, data), _roas_draws(idata.posterior, data)
+    before, after = roas_draws(prior.prior, data), roas_draws(idata.posterior, data)
     sources = sources or {}
     rows = []
     for i, ch in enumerate(data.channels):
@@ -217,7 +218,7 @@ def kpi_columns(roas_draws: np.ndarray, kpi_value: float | None = None,
 def value_roas_draws(group: xr.Dataset, data: MMMData) -> np.ndarray | None:
     """The ROAS in currency per draw and channel ``(sample, channel)`` when the KPI's value is a column: each period's
     contribution times that period's value, summed, over the spend (None without a value column)."""
-    return None if data.value is None else _roas_draws(group, data, valued=True)
+    return None if data.value is None else roas_draws(group, data, valued=True)
 
 
 def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: int = 0,
@@ -232,22 +233,22 @@ def roas_table(idata, data: MMMData, spec: ModelSpec, n_draws: int = 400, seed: 
 
     idx = draw_indices(idata, n_draws, seed)  # mROAS re-evaluates the media: a subsample; ROAS uses every draw
     spend = data.total_spend
-    roas_draws = _roas_draws(idata.posterior, data)
+    draws = roas_draws(idata.posterior, data)
     valued = value_roas_draws(idata.posterior, data)
     mult = data_window_multiplier(idata, data.panel, data.channels, idx)
     base = evaluate(posterior_media(spec, data, idata, data.X[:, None], idx, mult))
-    p_top = rank_probability(roas_draws)
+    p_top = rank_probability(draws)
     rows = []
     for i, ch in enumerate(data.channels):
         X = data.X.copy()
         X[..., i] *= 1 + step
         more = evaluate(posterior_media(spec, data, idata, X[:, None], idx, mult))
         extra = (more - base)[..., i].reshape(base.shape[0], base.shape[1], -1).sum(axis=(0, 2))
-        roas = mean_hdi(roas_draws[:, i]) if spend[i] > 0 else (np.nan,) * 3
+        roas = mean_hdi(draws[:, i]) if spend[i] > 0 else (np.nan,) * 3
         mroas = mean_hdi(extra / (step * spend[i])) if spend[i] > 0 else (np.nan,) * 3
         rows.append({"channel": ch, "ROAS": roas[0], "ROAS 3%": roas[1], "ROAS 97%": roas[2],
                      "mROAS": mroas[0], "mROAS 3%": mroas[1], "mROAS 97%": mroas[2],
                      "P(highest ROAS)": p_top[i] if spend[i] > 0 else np.nan,
-                     **(kpi_columns(roas_draws[:, i], kpi_value, None if valued is None else valued[:, i])
+                     **(kpi_columns(draws[:, i], kpi_value, None if valued is None else valued[:, i])
                         if kpi_type == "count" and spend[i] > 0 else {})})
     return pd.DataFrame(rows)

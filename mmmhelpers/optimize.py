@@ -36,8 +36,7 @@ from mmmhelpers.seeds import seed_for
 __all__ = ["Plan", "InfeasibleError", "ResponseConstraint", "objective_value", "optimize_budget", "allocation_records",
            "allocate", "hdi94", "paired_gain", "plan_problem", "plan_problems", "problem_for", "target_budget", "posterior_media",
            "response_model", "history_split", "equal_split", "plan_spend", "response_over_time", "cross_fit_plans",
-           "held_channels",
-           "held_out_gain"]
+           "held_channels", "best_plan", "held_out_gain"]
 
 
 FTOL = 1e-10  # on the objective relative to the starting split's: 1e-12 sits at float noise and only adds steps
@@ -558,21 +557,28 @@ def compare_plan(params: Params, data: MMMData, idata, held_names: list[str]) ->
                           best_allocation=allocation_records(rm, best.per_period), solver=solver_status(best))
 
 
-def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -> tuple[Allocation, ResponseModel]:
-    """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``).
-
-    ``uninformed``: channels whose ROAS the data left at its prior (``contributions.roas_prior_posterior``); held at
-    their historical spend (``held_channels``)."""
+def best_plan(params: Params, data: MMMData, idata, held_names: list[str]):
+    """The plan the budget page recommends, from the historical split under the section's rules: ``(response model,
+    held cells or None, problem, historical split, optimum)``. ``held_names``: the channels held (``held_channels``)."""
     opt = params.optimization
     rm = plan_response_model(params, data, idata)
-    held_names = held_channels(params, list(uninformed))
     held = np.broadcast_to(np.isin(rm.channels, held_names), rm.shape) if held_names else None
     initial = history_split(data, opt.budget)
     problem = plan_problem(opt, rm, opt.budget, held)
     best = optimize_budget(rm, problem, opt.objective, x0=initial)
     if not best.success:
         raise RuntimeError(f"optimization: the optimizer did not converge ({best.message})")
+    return rm, held, problem, initial, best
 
+
+def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -> tuple[Allocation, ResponseModel]:
+    """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``).
+
+    ``uninformed``: channels whose ROAS the data left at its prior (``contributions.roas_prior_posterior``); held at
+    their historical spend (``held_channels``)."""
+    opt = params.optimization
+    held_names = held_channels(params, list(uninformed))
+    rm, held, problem, initial, best = best_plan(params, data, idata, held_names)
     halves = cross_fit_plans(rm, problem, opt.objective, initial, opt.budget, seed_for(params.seed, "optimize", 2))
 
     def baseline(x) -> Baseline:

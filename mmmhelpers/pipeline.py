@@ -35,7 +35,16 @@ from mmmhelpers.health import gate_failures
 from mmmhelpers.kernels import STOP, Warm, discard, ensure_kernel, enter, kill_all, prestart, shutdown
 from mmmhelpers.pages import TEMPLATE as PAGE_TEMPLATE
 from mmmhelpers.pages import for_rendering, nav
-from mmmhelpers.refresh import Backtest, DataDiff, backtest, backtest_sentence, data_diff, keep_history, save_backtest
+from mmmhelpers.refresh import (
+    Backtest,
+    DataDiff,
+    backtest,
+    backtest_sentence,
+    data_diff,
+    keep_history,
+    save_backtest,
+    settings_changed,
+)
 from mmmhelpers.report import PROGRESS, progress_file
 from mmmhelpers.summary import PAGES, write_index
 
@@ -613,6 +622,17 @@ def _previous_data(out: Path):
         return None
 
 
+def _data_diff(out: Path, previous, data, inputs: dict) -> DataDiff | None:
+    """The data against the last report's (None without one), with the params sections changed since: a likely
+    cause of an estimate that moved (the fit page says it)."""
+    if previous is None:
+        return None
+    diff = data_diff(previous, data)
+    last = Manifest.load_or_none(out)
+    return diff if last is None else diff.model_copy(
+        update={"settings_changed": settings_changed(last.stage_inputs, inputs)})
+
+
 def _say_refresh(diff: DataDiff, params: Params) -> None:
     """What changed since the last report's data, before any stage runs (and how to keep its scales)."""
     _say(f"mmm-report: {diff.sentence()}")
@@ -649,10 +669,10 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     _remove_stale(out)
     state.had_report = _had_report(out)
     previous = _previous_data(out) if state.had_report else None
-    diff = data_diff(previous, data) if previous is not None else None
+    inputs = stage_inputs(params, NOTEBOOKS, provenance.get("data_sha256"), quick)
+    diff = _data_diff(out, previous, data, inputs)
     if diff is not None and diff.changed:
         _say_refresh(diff, params)
-    inputs = stage_inputs(params, NOTEBOOKS, provenance.get("data_sha256"), quick)
     stages = _stages_to_run(out, only, force, inputs, params_path, client)
     if stages is None:
         _say(f"mmm-report: {out} is up to date: no stage's inputs changed (mmm-report run --force re-runs them)")

@@ -9,10 +9,10 @@ import seaborn as sns
 import xarray as xr
 
 from mmmhelpers.artifacts import Allocation, cell_label
-from mmmhelpers.plots import MODEL, THOUSANDS, UNITS, cell_colors, finish, hdi_band, legend_outside, plan_color
+from mmmhelpers.plots import ALERT, MODEL, THOUSANDS, UNITS, cell_colors, finish, hdi_band, legend_outside, plan_color
 
 __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
-           "plot_spend_over_time", "plot_target_plans", "plot_frontier"]
+           "plot_spend_over_time", "plot_target_plans", "plot_frontier", "plot_stability"]
 
 
 def _frame(recs: list[dict], label: str) -> pd.DataFrame:
@@ -173,5 +173,24 @@ def plot_frontier(cp, unit: str = ""):
     ax.set(title=f"Pareto frontier: {cp.objective_label} vs {cp.titles[b]}",
            xlabel=f"{cp.titles[b]} over the {n} periods{unit}", ylabel=f"{cp.objective_label} over the {n} periods{unit}")
     legend_outside(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_stability(roas: pd.DataFrame, refits: list[str]):
+    """Each channel's ROAS: this report's mean and 94% HDI, and each refit's estimate without its last periods
+    (``roas``: ``Stability.roas_frame``; ``refits``: its refit columns)."""
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(roas) + 1.6))
+    y = np.arange(len(roas))
+    ax.hlines(y, roas["ROAS 3%"], roas["ROAS 97%"], color=MODEL, lw=6, alpha=0.35, label="this report: 94% HDI")
+    ax.plot(roas["ROAS"], y, "o", color=MODEL, label="this report: mean")
+    for k, col in enumerate(refits):
+        ax.plot(roas[col], y + 0.12 * (k + 1 - (len(refits) + 1) / 2), "x", ms=6,
+                color=ALERT if k == 0 else "0.35", label="refits (without the last 1, 2, ... periods)" if k == 0 else None)
+    ax.set_yticks(y, roas["channel"])
+    ax.invert_yaxis()
+    ax.set(title="How far each ROAS moves when the last periods are left out",
+           xlabel=f"ROAS ({UNITS['target']} per {UNITS['per_currency']} spent)", ylabel="channel")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig

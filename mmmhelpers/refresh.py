@@ -22,7 +22,8 @@ from mmmhelpers.artifacts import Manifest, Record
 from mmmhelpers.data import MMMData
 
 __all__ = ["DataDiff", "data_diff", "HISTORY", "keep_history", "roas_history", "moved_sentence", "Backtest",
-           "backtest", "backtest_sentence", "save_backtest"]
+           "backtest", "backtest_sentence", "save_backtest", "settings_changed", "likely_cause", "plan_history",
+           "plan_history_sentence"]
 
 HISTORY = "history"  # <report>/history/<made>/: the reports a refresh replaced
 KEPT = ("manifest.json", "artifacts/diagnostics.json", "artifacts/allocation.json", "artifacts/data_diff.json",
@@ -43,6 +44,9 @@ class DataDiff(Record):
     columns_removed: list[str] = Field(default_factory=list)
     period: str = "week"
     previous_last: str = ""  # the last report's last date (YYYY-MM-DD): model.scaling.until keeps its scales
+    revised_columns: dict[str, int] = Field(default_factory=dict)  # column -> values revised in it
+    spent_in_added: list[str] = Field(default_factory=list)  # channels with spend in the added periods
+    settings_changed: list[str] = Field(default_factory=list)  # params sections changed since (settings_changed)
 
     @property
     def changed(self) -> bool:
@@ -101,12 +105,46 @@ def data_diff(old: MMMData, new: MMMData, rtol: float = 1e-9) -> DataDiff:
                 "cell": ", ".join(f"{d} {v}" for d, v in zip(new.dims, common[i][1:])) if new.dims else "",
                 "column": shared[j], "before": float(x.iat[i, j]), "after": float(y.iat[i, j])}
                for i, j in zip(rows[order], cols[order])]
+    added = sorted(set(new_dates) - set(old_dates))
+    in_added = b.loc[b.index.get_level_values("date").isin(added)]
+    spent = [ch for ch in new.channels if ch in in_added and float(in_added[ch].abs().sum()) > 0]
     return DataDiff(previous=f"{old.n_dates} {old.period}s, {old.dates[0]:%Y-%m-%d} to {old.dates[-1]:%Y-%m-%d}",
-                    added=sorted(set(new_dates) - set(old_dates)), removed=sorted(set(old_dates) - set(new_dates)),
-                    revised=revised, n_revised=int(differs.sum()),
+                    added=added, removed=sorted(set(old_dates) - set(new_dates)),
+                    revised=revised, n_revised=int(differs.sum()), spent_in_added=spent,
+                    revised_columns={shared[j]: int(n) for j, n in enumerate(differs.sum(axis=0)) if n},
                     columns_added=[c for c in b.columns if c not in a.columns],
                     columns_removed=[c for c in a.columns if c not in b.columns], period=new.period,
                     previous_last=f"{old.dates[-1]:%Y-%m-%d}")
+
+
+def settings_changed(old: dict[str, dict[str, str]], new: dict[str, dict[str, str]]) -> list[str]:
+    """The params sections whose hash differs between two runs' stage inputs (``manifest.stage_inputs``), e.g.
+    ``["model", "optimization"]``: a likely cause of an estimate that moved."""
+    changed = set()
+    for stage, inputs in new.items():
+        for name, value in inputs.items():
+            if name.startswith("params.") and old.get(stage, {}).get(name, value) != value:
+                changed.add(name.removeprefix("params."))
+    return sorted(changed)
+
+
+def likely_cause(channel: str, diff: DataDiff | None) -> str:
+    """What visibly changed for ``channel`` since the last report, in words ("" when nothing is visible): revised
+    history in its column, new periods in which it spent, a changed setting."""
+    if diff is None:
+        return ""
+    causes = []
+    if diff.revised_columns.get(channel):
+        n = diff.revised_columns[channel]
+        causes.append(f"{n} revised value{'s' if n != 1 else ''} of its spend")
+    if channel in diff.spent_in_added:
+        causes.append(f"new {diff.period}s with its spend")
+    others = sorted(c for c in diff.revised_columns if c != channel)
+    if others:
+        causes.append("revised history in " + ", ".join(others))
+    if diff.settings_changed:
+        causes.append("changed settings: " + ", ".join(diff.settings_changed))
+    return "; ".join(causes)
 
 
 def keep_history(previous: Path, staging: Path, refreshed: bool) -> list[Path]:
@@ -165,7 +203,53 @@ def roas_history(report: Path) -> pd.DataFrame | None:
                       <= before.loc[ch, "ROAS 97%"]) for ch in now.index}
     frame["moved"] = [moved.get(ch, False) if r == "this report" else False for ch, r in zip(frame.channel,
                                                                                          frame.report)]
+    diff = DataDiff.load_or_none(report)
+    frame["likely cause"] = [likely_cause(ch, diff) if m else "" for ch, m in zip(frame.channel, frame.moved)]
     return frame[["report", *[c for c in frame.columns if c != "report"]]]
+
+
+def plan_history(report: Path) -> pd.DataFrame | None:
+    """The last report's plan beside this one's, per cell: spend per period in each, each one's historical split,
+    and ``turned``: this plan moves the cell the other way from history than the last did (None without a kept
+    report that planned)."""
+    from mmmhelpers.artifacts import Allocation, cell_label
+    from mmmhelpers.stability import direction
+
+    kept = [k for k in _kept(report) if (k / "artifacts" / "allocation.json").exists()]
+    now = Allocation.load_or_none(report)
+    last = Allocation.load_or_none(kept[-1]) if kept else None
+    if now is None or last is None:
+        return None
+    cells = [cell_label(r) for r in now.allocation]
+    before = {cell_label(r): r["spend_per_period"] for r in last.allocation}
+    hist_before = {cell_label(r): r["spend_per_period"] for r in last.initial.allocation}
+    frame = pd.DataFrame({"cell": cells, "last report's plan": [before.get(c, np.nan) for c in cells],
+                          "this report's plan": [r["spend_per_period"] for r in now.allocation],
+                          "historical split now": [r["spend_per_period"] for r in now.initial.allocation]})
+    was = direction(frame["last report's plan"].to_numpy(), np.array([hist_before.get(c, np.nan) for c in cells]))
+    is_ = direction(frame["this report's plan"].to_numpy(), frame["historical split now"].to_numpy())
+    frame["turned"] = was * is_ < 0
+    return frame
+
+
+def plan_history_sentence(report: Path, frame: pd.DataFrame, currency: str = "") -> str:
+    """The last report's plan against this one in words: the budgets, both gains (with intervals) and the turns."""
+    from mmmhelpers.artifacts import Allocation
+
+    last = Allocation.load(_kept(report)[-1])
+    now = Allocation.load(report)
+    cur = f"{currency} " if currency else ""
+
+    def gain(a) -> str:
+        g = a.initial.gain
+        return f"{g.mean:,.0f} (94% HDI {g.hdi_94[0]:,.0f} to {g.hdi_94[1]:,.0f})"
+
+    turned = frame.loc[frame["turned"], "cell"].tolist()
+    return (f"**The last report's plan** spent {cur}{last.budget_per_period:,.0f} per period and claimed a gain of "
+            f"{gain(last)} over its historical split; this one spends {cur}{now.budget_per_period:,.0f} and claims "
+            f"{gain(now)}. " + (f"It now moves {', '.join(turned)} the other way: look at the likely causes on the "
+                               "fit page before acting on the turn." if turned else
+                               "No cell turned: every move points the way it did."))
 
 
 def moved_sentence(history: pd.DataFrame) -> str:

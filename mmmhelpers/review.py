@@ -115,7 +115,7 @@ def _mean_delay(weights: np.ndarray) -> np.ndarray:
 def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     """Per draw and channel ``(sample, channel)``, what the media parameters mean: ROAS over the data, share of the
     fitted target, half-saturation spend per period and mean carryover delay (cells pooled, weighted by spend)."""
-    from mmmhelpers.contributions import _roas_draws
+    from mmmhelpers.contributions import roas_draws
     from mmmhelpers.model import scales
     from mmmhelpers.response import _draws_on_grid
     from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, evaluate, half_saturation
@@ -142,7 +142,7 @@ def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     gain = w.sum(axis=0)  # steady-state adstock per unit of spend (one when normalized)
     contrib = group["channel_contribution_original_scale"]
     fitted = group["mu"] * group.get("target_scale", 1.0) if "mu" in group else None
-    out = {"ROAS": _roas_draws(group, data),
+    out = {"ROAS": roas_draws(group, data),
            "half-saturation spend per period": pooled(half_saturation(spec.saturation.type, sat) * channel_scale /
                                                       np.maximum(gain, 1e-300)),
            "mean carryover delay (periods)": pooled(_mean_delay(w))}

@@ -12,7 +12,8 @@ __all__ = ["PURPOSES", "seed_for"]
 
 # Append only: a purpose's position is part of its seed.
 PURPOSES = ("simulate", "fit", "posterior_predictive", "cv_fit", "cv_predict", "replicate_data", "replicate_fit",
-            "optimize", "prior", "forecast", "variant", "lift_tests", "target", "sbc", "experiments", "backtest")
+            "optimize", "prior", "forecast", "variant", "lift_tests", "target", "sbc", "experiments", "backtest",
+            "stability")
 
 
 def seed_for(seed: int, purpose: str, index: int = 0) -> int:

@@ -31,6 +31,7 @@ from mmmhelpers.exports import load_table
 from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.next_test import next_test_sentence
 from mmmhelpers.report import as_percent, plain_number
+from mmmhelpers.stability import Stability, stability_sentence
 from mmmhelpers.truth import truth_sentence
 
 __all__ = ["Summary", "executive_summary", "write_index", "HEALTH_COLORS", "PAGES"]
@@ -110,7 +111,7 @@ def _drivers(drivers: pd.DataFrame, target: str, period: str = "week") -> str:
 
 
 def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str,
-              period: str = "week", uninformed: list[str] = ()) -> str | None:
+              period: str = "week", uninformed: list[str] = (), unstable: list[str] = ()) -> str | None:
     """The channels' headline: the largest contribution, and the highest ROAS among the channels something pins down
     (a ROAS that is the prior's is not a finding: the next sentence names those channels)."""
     bits = []
@@ -137,17 +138,21 @@ def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: s
                     f"{plain_number(best.ROAS)} {target} per {unit} ({_hdi(best['ROAS 3%'], best['ROAS 97%'])}), the "
                     f"highest{_chance(best.get('P(highest ROAS)'))}; one more {unit} in each of those {period}s would "
                     f"have returned {plain_number(best.mROAS)} per {unit} (marginal ROAS; the budget page's marginal ROAS "
-                    "is at the plan's spend, in the plan's window)")
+                    "is at the plan's spend, in the plan's window)"
+                    + (f"; **unstable**: without the last few {period}s its ROAS left this interval (out-of-sample "
+                       "page)" if best.channel in unstable else ""))
     return "; ".join(bits) + "." if bits else None
 
 
-def _plan(alloc: Allocation, target: str, cur: str, period: str = "week") -> str:
+def _plan(alloc: Allocation, target: str, cur: str, period: str = "week", unstable: list[str] = ()) -> str:
     moves = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
         label = cell_label(best)
         if abs(best["spend_per_period"] - hist["spend_per_period"]) > 0.005 * alloc.budget_per_period:
             moves.append(f"{label} {cur}{plain_number(hist['spend_per_period'])} → "
-                         f"{cur}{plain_number(best['spend_per_period'])}")
+                         f"{cur}{plain_number(best['spend_per_period'])}"
+                         + (" (**unstable**: a refit without the last few "
+                            f"{period}s moved it the other way)" if label in unstable else ""))
     g = alloc.initial.gain
     text = (f"For {cur}{plain_number(alloc.budget_per_period)} per {period} over {alloc.num_periods} {period}s, the "
             f"recommended split ({'; '.join(moves) or 'the historical split is already optimal'}) adds an expected "
@@ -263,14 +268,16 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     if drivers is not None:
         points.append(("What drove " + target, _drivers(drivers, target, period)))
     evidence = load_table(run_dir, "roas_prior_posterior")
+    stability = Stability.load_or_none(run_dir)
+    unstable_roas, unstable_plan = stability.unstable() if stability is not None else ([], [])
     channels = _channels(load_table(run_dir, "contributions"), load_table(run_dir, "roas"), target, cur.strip(), period,
-                         uninformed_channels(evidence))
+                         uninformed_channels(evidence), unstable_roas)
     if channels and evidence is not None and not evidence["informed"].astype(bool).all():
         channels += " " + prior_dominated_sentence(evidence)
     if channels:
         points.append(("Channels", channels))
     if alloc is not None and alloc.initial.gain is not None:
-        points.append(("Recommendation", _plan(alloc, target, cur, period)))
+        points.append(("Recommendation", _plan(alloc, target, cur, period, unstable_plan)))
     judged = load_table(run_dir, "truth_check")
     if judged is not None:
         points.append(("Judged by the truth", truth_sentence(judged, target)))
@@ -280,6 +287,8 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     tests = load_table(run_dir, "next_test")
     if tests is not None and len(tests):
         points.append(("Next experiment", next_test_sentence(tests, target, period)))
+    if stability is not None:
+        points.append(("Stability", stability_sentence(stability, period)))
     refreshed = _since_last_report(run_dir, period)
     if refreshed:
         points.append(("Since the last report", refreshed))

@@ -130,6 +130,41 @@ if alloc is not None and (alloc.constraints or alloc.target):
     if alloc.target:
         display(md(budget_page.target_sentence(alloc)))
 
+# %%
+from mmmhelpers.stability import marked, stability_case, stability_sentence
+
+period = plots_optimize.UNITS["period"]
+uninformed = uninformed_channels(load_table(run_dir, "roas_prior_posterior"))
+stab = stability_case(params, data, run_dir, uninformed)  # refits without the last 1..k periods
+if stab is not None:
+    display(md(f"## How stable are the numbers?\n\nThe model refitted without the last 1 to {len(stab.refits)} "
+               f"{period}s, as if this report had been made that much earlier. {stability_sentence(stab, period)}"))
+
+# %%
+#| label: fig-stability
+#| fig-cap: "Each channel's ROAS in this report (mean and 94% HDI) and in the refits without the last periods."
+if stab is not None:
+    fig = plots_optimize.plot_stability(stab.roas_frame(), stab.refit_labels())
+    plt.show()
+
+# %%
+if stab is not None:
+    display(table(marked(stab.roas_frame()), caption=f"ROAS over the data: this report (mean, 94% HDI) and each refit without "
+                  f"its last {period}s; unstable: a refit's estimate left this report's interval"))
+    if stab.plan_frame() is not None:
+        display(table(marked(stab.plan_frame()), caption=f"Spend per {period} of the plan: historical split, this report's "
+                      f"plan and each refit's (same budget and rules); unstable: a refit moved it the other way"))
+
+# %%
+from mmmhelpers.refresh import plan_history, plan_history_sentence
+
+plans = plan_history(run_dir)  # a refresh: the plan of the report this one replaced, beside this one
+if plans is not None:
+    display(md(plan_history_sentence(run_dir, plans, params.report.currency)))
+    display(table(plans.assign(turned=plans["turned"].map({True: "turned", False: ""})),
+                  caption=f"Spend per {period} per cell: the last report's plan, this report's, and this report's "
+                  "historical split; turned: the cell now moves the other way from history"))
+
 # %% [markdown]
 # ## Which experiment next
 #

@@ -14,7 +14,7 @@ from scipy import stats
 
 from mmmhelpers.calibration import add_experiments, read_experiments
 from mmmhelpers.config import ModelSpec, SimulateSpec
-from mmmhelpers.contributions import _roas_draws
+from mmmhelpers.contributions import roas_draws
 from mmmhelpers.data import DataError
 from mmmhelpers.model import build_model
 from mmmhelpers.out_of_sample import forecast_data
@@ -39,7 +39,7 @@ def _spec(**extra) -> ModelSpec:
 def test_the_roas_of_prior_draws_is_the_stated_prior(data, extra):
     mmm = build_model(_spec(**extra), data)
     prior = sample_prior(mmm, 2000, seed=3).prior
-    roas = _roas_draws(prior, data)  # what the fit page reports: contribution over the data / spend
+    roas = roas_draws(prior, data)  # what the fit page reports: contribution over the data / spend
     drawn = prior["media_roas"].stack(sample=("chain", "draw")).values[0]
     np.testing.assert_allclose(roas[:, 0], drawn, rtol=1e-9)  # draw by draw, every market pooled
     s2 = np.log1p((0.5 / 1.5) ** 2)  # LogNormal(mean 1.5, std 0.5) in log space
@@ -201,7 +201,7 @@ def test_priors_translated_into_carryover_delay_and_half_saturation_by_hand():
     mmm = build_model(spec, data)
     prior = sample_prior(mmm, 20, seed=1).prior
     meanings = _media_meanings(prior.assign(target_scale=float(mmm.target_scale)), data, spec)
-    np.testing.assert_allclose(meanings["ROAS"], _roas_draws(prior, data), rtol=1e-12)
+    np.testing.assert_allclose(meanings["ROAS"], roas_draws(prior, data), rtol=1e-12)
     for k in range(3):
         alpha = prior["adstock_alpha"].values[0, k]
         lam, beta = prior["saturation_lam"].values[0, k], prior["saturation_beta"].values[0, k]
@@ -229,7 +229,7 @@ def test_a_share_prior_holds_on_the_share_of_the_observed_target(data):
     np.testing.assert_allclose(c.sel(channel="x2").transpose("sample", ...).values / totals,
                                np.broadcast_to(drawn.reshape(-1, *([1] * np.ndim(totals))), (len(drawn), *np.shape(totals))),
                                rtol=1e-9)
-    np.testing.assert_allclose(_roas_draws(prior, data)[:, 0], prior["media_roas"].stack(sample=("chain", "draw")).values[0],
+    np.testing.assert_allclose(roas_draws(prior, data)[:, 0], prior["media_roas"].stack(sample=("chain", "draw")).values[0],
                                rtol=1e-9)
     with pytest.raises(ValueError, match=r"both name \['x1'\]"):
         ModelSpec.model_validate({"roas_priors": {"x1": ROAS_TV}, "share_priors": {"x1": ROAS_TV}})

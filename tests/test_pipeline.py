@@ -8,6 +8,7 @@ import re
 import shutil
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from runs import ROOT, cli, load
@@ -224,6 +225,26 @@ def test_allocation_spends_the_budget_and_beats_the_initial_split(report):
     assert a["response_with_noise"] is not None
 
 
+def test_the_stability_refits_match_the_report_and_the_summary_names_them(report):
+    from mmmhelpers.stability import Stability, stability_sentence
+
+    out, _ = report
+    st = Stability.load(out)
+    alloc = load(out, "allocation.json")
+    assert [r.dropped for r in st.refits] == [1, 2]  # tiny.yaml: stability_refits 2
+    data = pd.read_csv(out / "artifacts" / "data.csv")
+    assert [r.last_date for r in st.refits] == list(data.iloc[[-2, -3], 0])
+    # this report's plan is the budget page's (one function plans both), and its ROAS the fit page's
+    np.testing.assert_allclose(st.plan, [r["spend_per_period"] for r in alloc["allocation"]], rtol=1e-9)
+    roas = pd.read_csv(out / "artifacts" / "tables" / "roas.csv").set_index("channel")
+    np.testing.assert_allclose(st.roas, roas.loc[st.channels, "ROAS"], rtol=1e-9)
+    for r in st.refits:
+        assert sum(r.plan) == pytest.approx(8000, rel=1e-6) and len(r.roas) == len(st.channels)
+    page = html.unescape(re.sub(r"<[^>]+>", "", (out / "index.html").read_text()))
+    assert stability_sentence(st, "week").replace("**", "") in page
+    assert "How stable are the numbers?" in (out / "05_optimize.html").read_text()
+
+
 def test_the_plan_is_judged_by_the_truth(report):
     """A simulated case's budget page scores its plan under the true response: no plan beats the true optimum, and
     the claim on the page is the allocation's."""
@@ -293,6 +314,9 @@ def test_an_unchanged_case_skips_every_stage_and_a_new_budget_reruns_only_the_op
     assert m["stages_run"] == ["05_optimize"] and "02_fit" in m["timings_seconds"]  # the fit's record is kept
     assert (copy / "artifacts" / "idata.nc").read_bytes() == before[copy / "artifacts" / "idata.nc"]  # and the fit
     assert sum(r["spend_per_period"] for r in load(copy, "allocation.json")["allocation"]) == pytest.approx(7000)
+    refits = copy / "artifacts" / "stability_refits.nc"  # the stability refits were reused, not sampled again
+    assert refits.read_bytes() == before[refits]
+    assert sum(load(copy, "stability.json")["plan"]) == pytest.approx(7000)
 
 
 def test_a_batch_runs_every_case_reports_each_and_fails_if_one_fails(report, tmp_path):

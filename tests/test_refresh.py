@@ -128,3 +128,66 @@ def test_the_summary_says_what_a_refresh_changed(tmp_path):
                                                           "400 happened (100% of the new values inside its 94% band).")
     data_diff(_data(new), _data(new)).save(tmp_path)  # a later run on the same data: nothing to say
     assert _since_last_report(tmp_path, "week") == ""
+
+
+def test_the_diff_counts_revisions_per_column_and_names_the_channels_that_spent_in_the_new_weeks():
+    from mmmhelpers.refresh import likely_cause
+
+    new = _frame(12)
+    old = new[new.date < "2024-03-11"].copy()
+    new.loc[new.date == "2024-01-15", "tv"] += 1.0  # both markets' tv revised
+    new.loc[new.date > "2024-03-04", "tv"] = [0.0, 0.0, 3.0, 0.0]  # tv spent in one new week, one market
+    diff = data_diff(_data(old), _data(new))
+    assert diff.revised_columns == {"tv": 2} and diff.spent_in_added == ["tv"]
+    assert likely_cause("tv", diff) == "2 revised values of its spend; new weeks with its spend"
+    quiet = data_diff(_data(old), _data(new.assign(tv=lambda d: np.where(d.date > "2024-03-04", 0.0, d.tv))))
+    assert quiet.spent_in_added == [] and likely_cause("tv", quiet) == "2 revised values of its spend"
+    changed = diff.model_copy(update={"settings_changed": ["model"], "revised_columns": {"sales": 1}})
+    assert likely_cause("tv", changed) == "new weeks with its spend; revised history in sales; changed settings: model"
+    assert likely_cause("tv", None) == ""
+
+
+def test_settings_changed_names_the_params_sections_whose_hash_differs():
+    from mmmhelpers.refresh import settings_changed
+
+    old = {"02_fit": {"params.model": "a", "params.fit": "b", "page params.report.currency": "c", "code": "d"},
+           "05_optimize": {"params.optimization": "e"}}
+    new = {"02_fit": {"params.model": "A", "params.fit": "b", "page params.report.currency": "C", "code": "D"},
+           "05_optimize": {"params.optimization": "E", "params.out_of_sample.stability_refits": "new key"}}
+    assert settings_changed(old, new) == ["model", "optimization"]  # a key the last run did not record: not a change
+    assert settings_changed(new, new) == []
+
+
+def _fake_plan(folder, budget: float, plan: list[float], history: list[float], gain: float):
+    """An ``allocation.json`` with what the plan history reads (two channels)."""
+    import json
+
+    (folder / "artifacts").mkdir(parents=True, exist_ok=True)
+    resp = {"mean": 1.0, "hdi_94": [0.0, 2.0]}
+    rec = lambda spend: [{"channel": ch, "spend_per_period": v} for ch, v in zip(["tv", "search"], spend)]  # noqa: E731
+    alloc = {"budget_per_period": budget, "num_periods": 4, "objective": "mean", "allocation": rec(plan),
+             "response": resp, "optimizer": {}, "scenarios": [], "window": {"history_weeks": 0, "num_periods": 4, "tail_weeks": 0,
+                                                          "objective_window": "window", "multiplier": "none",
+                                                          "description": ""},
+             "initial": {"allocation": rec(history), "response": resp,
+                         "gain": {"mean": gain, "hdi_94": [gain - 10, gain + 10], "prob_positive": 0.9}}}
+    (folder / "artifacts" / "allocation.json").write_text(json.dumps(alloc))
+
+
+def test_the_plan_history_puts_the_last_plan_beside_this_one_and_flags_a_turn(tmp_path):
+    from mmmhelpers.refresh import keep_history, plan_history, plan_history_sentence
+
+    old = _fake_report(tmp_path / "old", "2026-01-05 09:00 UTC", [(1.0, 0.8, 1.2), (2.0, 1.5, 2.5)])
+    new = _fake_report(tmp_path / "new", "2026-02-02 09:00 UTC", [(1.1, 0.9, 1.3), (2.1, 1.6, 2.6)])
+    _fake_plan(old, 100.0, [70.0, 30.0], [50.0, 50.0], 12.0)  # tv raised, search cut
+    _fake_plan(new, 100.0, [40.0, 60.0], [52.0, 48.0], 3.0)  # now tv cut, search raised: both turned
+    assert plan_history(new) is None  # nothing kept yet
+    keep_history(old, new, refreshed=True)
+    frame = plan_history(new)
+    assert frame["last report's plan"].tolist() == [70.0, 30.0] and frame["this report's plan"].tolist() == [40.0, 60.0]
+    assert frame["turned"].tolist() == [True, True]
+    words = plan_history_sentence(new, frame, "EUR")
+    assert "claimed a gain of 12 (94% HDI 2 to 22)" in words and "claims 3 (94% HDI -7 to 13)" in words
+    assert "It now moves tv, search the other way" in words
+    _fake_plan(new, 100.0, [75.0, 25.0], [52.0, 48.0], 3.0)
+    assert plan_history(new)["turned"].tolist() == [False, False]

@@ -9,7 +9,7 @@ import pytest
 from conftest import idata_from_truth
 
 from mmmhelpers.config import ModelSpec
-from mmmhelpers.contributions import _roas_draws
+from mmmhelpers.contributions import roas_draws
 from mmmhelpers.data import DataError, data_roles, from_frame, from_roles, read_plan
 from mmmhelpers.model import build_model, scales
 from mmmhelpers.optimize import response_model
@@ -97,7 +97,7 @@ def test_roas_and_a_plans_response_rest_on_spend_and_units():
     mmm, ref = build_model(spec, data), build_model(spec, plain)
     prior = sample_prior(mmm, 20, seed=1).prior
     contrib_units = prior["channel_contribution_original_scale"].sum(["date", "geo"]).stack(s=("chain", "draw"))
-    roas = _roas_draws(prior, data)
+    roas = roas_draws(prior, data)
     np.testing.assert_allclose(roas, contrib_units.transpose("s", "channel").values / data.total_spend, rtol=1e-12)
     names = ["adstock_alpha", "saturation_lam", "saturation_beta"]
     idata = idata_from_truth(prior.isel(chain=0, draw=0), names, n_draws=2)
