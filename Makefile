@@ -32,8 +32,8 @@ lint: install
 notebooks: install  ## regenerate notebooks/0N_*.ipynb from their jupytext sources notebooks/0N_*.py
 	$(BIN)/python notebooks/build_notebooks.py
 
-bench: install  ## run benchmarks/ one after the other and write benchmarks/results.md (about an hour)
-	$(BIN)/python benchmarks/run_all.py
+bench: install  ## run benchmarks/ one after the other and write benchmarks/results.md (ARGS="--only NAME": one)
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
 
 clean:
 	rm -rf reports/*/ reports/.*.tmp-* .pytest_cache

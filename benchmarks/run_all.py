@@ -8,6 +8,9 @@ when, where and with what they ran. Benchmarks that compare with pymc-marketing 
 separate environment (``--bench-python``, default ``.bench-venv/bin/python`` when it exists; see the
 README): without it they are listed as skipped. Ratios measured in the same run are the figures to
 quote; absolute seconds on a shared machine are noisy.
+
+``--only NAME ...`` re-runs those benchmarks and replaces their sections of results.md, keeping the others; each
+section says when, at which commit and how long it ran, so the file stays written by this script alone.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -37,16 +41,58 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
     ("geos", ["geo_scaling.py"], False, "(e) fit time for 2, 4, 8 and 16 geos"),
     ("report", ["report_time.py"], False, "(f) `make report` wall time for the default case, cold and warm"),
     ("truth", ["truth_decisions.py"], False, "(g) decisions judged by the truth: claimed vs true gain, with the rules"),
+    ("cold_start", ["cold_start.py"], True,
+     "(h) case study 000 on an empty cache and on a warm one, vs pymc-marketing (median of three seeds)"),
 ]
 
 
+def _commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
 def _header() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     libs = ", ".join(f"{p} {version(p)}" for p in ("pymc", "pytensor", "nutpie", "numba"))
-    return (f"# Benchmark results\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit "
-            f"{commit.stdout.strip() or '?'} · {os.cpu_count()} cores · {platform.machine()} · Python "
-            f"{platform.python_version()} · {libs}\n\nWritten by `make bench` (benchmarks/run_all.py). "
-            "Quote the ratios; absolute seconds depend on the machine and its load.\n")
+    return (f"# Benchmark results\n\n{os.cpu_count()} cores · {platform.machine()} · Python "
+            f"{platform.python_version()} · {libs}\n\nWritten by `make bench` (benchmarks/run_all.py; `--only NAME` "
+            "re-runs one section). Every table comes from the script its section names. Quote the ratios; absolute "
+            "seconds depend on the machine and its load.\n")
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The sections of an existing results.md by benchmark name (``## name: ...`` up to the next one). A section of
+    the older layout (one run stamp in the file's header) gets that stamp on its command line."""
+    names = [b[0] for b in BENCHMARKS]
+    stamp = re.search(r"^(\d{4}-\d\d-\d\d \d\d:\d\d UTC) · commit (\w+)", text, re.MULTILINE)
+    found, current = {}, None
+    for line in text.splitlines(keepends=True):
+        head = line[3:].split(":", 1)[0] if line.startswith("## ") else None
+        if head in names:
+            current = head
+            found[current] = ""
+        elif current is not None and stamp and line.startswith("`") and "UTC · commit" not in line \
+                and found[current].count("\n") <= 2:
+            line = re.sub(r"^(`[^`]*`) \((\d+ s)\)", rf"\1 · {stamp[1]} · commit {stamp[2]} · \2", line)
+        if current is not None:
+            found[current] += line
+    return found
+
+
+def _run(name: str, cmd: list[str], python: str | None, what: str) -> str:
+    """One benchmark's section: its header, when and where it ran, and its output (or why it did not run)."""
+    head = f"\n## {name}: {what}\n"
+    if python is None:
+        return head + "\nSkipped: pymc-marketing is not installed (see the README's benchmark section).\n"
+    print(f"bench {name}: {' '.join(cmd)} ...", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run([python, str(HERE / cmd[0]), *cmd[1:]], cwd=ROOT, capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    print(f"bench {name}: {'done' if proc.returncode == 0 else 'FAILED'} in {took:.0f} s", flush=True)
+    text = (f"{head}\n`{' '.join(cmd)}` · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit {_commit()} · "
+            f"{took:.0f} s\n\n{proc.stdout.strip()}\n")
+    if proc.returncode != 0:
+        text += f"\nFailed (exit {proc.returncode}):\n\n```\n{proc.stderr[-2000:]}\n```\n"
+    return text
 
 
 def main() -> None:
@@ -56,27 +102,15 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results.md"))
     args = parser.parse_args()
     bench_python = args.bench_python if Path(args.bench_python).exists() else None
-    parts = [_header()]
+    out = Path(args.out)
+    sections = _sections(out.read_text()) if args.only and out.exists() else {}
     for name, cmd, needs_pmm, what in BENCHMARKS:
         if args.only and name not in args.only:
             continue
-        python = bench_python if needs_pmm else sys.executable
-        parts.append(f"\n## {name}: {what}\n")
-        if python is None:
-            parts.append("Skipped: pymc-marketing is not installed (see the README's benchmark section).\n")
-            continue
-        print(f"bench {name}: {' '.join(cmd)} ...", flush=True)
-        t0 = time.perf_counter()
-        proc = subprocess.run([python, str(HERE / cmd[0]), *cmd[1:]], cwd=ROOT, capture_output=True, text=True)
-        took = time.perf_counter() - t0
-        print(f"bench {name}: {'done' if proc.returncode == 0 else 'FAILED'} in {took:.0f} s", flush=True)
-        parts.append(f"`{' '.join(cmd)}` ({took:.0f} s)\n\n{proc.stdout.strip()}\n")
-        if proc.returncode != 0:
-            parts.append(f"\nFailed (exit {proc.returncode}):\n\n```\n{proc.stderr[-2000:]}\n```\n")
-        Path(args.out).write_text("".join(parts))  # keep what finished if a later one is interrupted
-    Path(args.out).write_text("".join(parts))
-    print(f"wrote {args.out}")
-
+        sections[name] = _run(name, cmd, bench_python if needs_pmm else sys.executable, what)
+        # keep what finished if a later one is interrupted
+        out.write_text(_header() + "".join(sections[b[0]] for b in BENCHMARKS if b[0] in sections))
+    print(f"wrote {out}")
 
 if __name__ == "__main__":
     main()

@@ -144,7 +144,7 @@ def _fit_key(run_dir: Path, k: int) -> str:
 def cached_refits(params, data: MMMData, run_dir, progress: bool = False) -> list[tuple[Refit, xr.Dataset]]:
     """The refits without the last 1..k periods (``out_of_sample.stability_refits``): each one's record (ROAS and
     convergence, no plan yet) and the media posterior a plan needs; sampled once per fit, kept in ``CACHE``."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from mmmhelpers.fit import convergence
 

@@ -57,7 +57,7 @@ def test_the_bytes_of_a_file_the_params_name_are_an_input_of_the_stage_that_read
     (tmp_path / "tests.csv").write_text(head + "x1,2024-01-01,2024-01-28,100,50,10\n")
     (tmp_path / "plan.csv").write_text("date,x1,x2\n2030-01-07,1,1\n")
     files = ("  yearly_seasonality: 1\n", "  yearly_seasonality: 1\n  experiments: tests.csv\n")
-    plan = ("forecast_weeks: 3}", "forecast_plan: plan.csv}")
+    plan = ("forecast_weeks: 3,", "forecast_plan: plan.csv,")
 
     def inputs():
         path = tmp_path / "case.yaml"
