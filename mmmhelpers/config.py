@@ -12,7 +12,7 @@ import types
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin, overload
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
@@ -684,6 +684,11 @@ class Params(Strict):
     @property
     def base_dir(self) -> Path:
         return self.source.parent if self.source else Path.cwd()
+
+    @overload
+    def resolve(self, path: Path) -> Path: ...
+    @overload
+    def resolve(self, path: Path | None) -> Path | None: ...
 
     def resolve(self, path: Path | None) -> Path | None:
         """A path of the params file, relative to the file's folder."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, fields
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 import pymc as pm
@@ -150,7 +150,8 @@ def _dist_parameters(distribution: str, where: str) -> set[str]:
     dist = getattr(pm, distribution, None)
     if not (inspect.isclass(dist) and issubclass(dist, pm.Distribution)):
         raise PriorError(where, f"unknown distribution {distribution!r} (not a pymc distribution)")
-    return set(inspect.signature(dist.dist).parameters) - {"args", "kwargs", "kwds", "size"}
+    # pymc ships no types: the checks leave mypy a type[object], which has no .dist
+    return set(inspect.signature(cast(Any, dist).dist).parameters) - {"args", "kwargs", "kwds", "size"}
 
 
 def _split(spec: dict, where: str) -> tuple[str, dict, dict]:
