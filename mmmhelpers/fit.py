@@ -269,11 +269,11 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
     every posterior draw, from the traced mean ``mu`` and the likelihood's own parameters (a second rather than
     PyMC's loop over draws, ten or more on a two-market model); PyMC's ``sample_posterior_predictive`` when the
     likelihood cannot be rebuilt that way."""
-    from mmmhelpers.priors import parse_prior
+    from mmmhelpers.priors import parse_likelihood
 
     post = idata.posterior
     try:
-        lik = parse_prior(mmm.spec.likelihood, "model.likelihood")
+        lik = parse_likelihood(mmm.spec.likelihood)
         mu = post["mu"]
         kwargs = {}
         for name, value in lik.parameters.items():

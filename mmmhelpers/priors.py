@@ -29,6 +29,7 @@ __all__ = [
     "LogNormalMeanStd",
     "LaplaceMixture",
     "parse_prior",
+    "parse_likelihood",
     "prior_dims",
     "describe_prior",
     "create",
@@ -257,6 +258,15 @@ def _censored(spec: dict, where: str) -> Censored:
         return Censored(inner, lower=body.get("lower", -np.inf), upper=body.get("upper", np.inf))
     except Exception as err:  # pymc-extras' own validation
         raise PriorError(where, f"{type(err).__name__}: {err}") from err
+
+
+def parse_likelihood(spec: Any, where: str = "model.likelihood") -> Prior | Censored:
+    """``model.likelihood``: the distribution the target is observed with, a ``Prior`` or ``Censored`` (the custom
+    priors, LogNormal by mean and std and the non-centred Laplace, have no likelihood form)."""
+    lik = parse_prior(spec, where)
+    if not isinstance(lik, (Prior, Censored)):
+        raise PriorError(where, f"expected a distribution of the target (e.g. Normal or StudentT), got {spec!r}")
+    return lik
 
 
 def prior_dims(prior: Any) -> set[str]:
