@@ -40,7 +40,7 @@ __all__ = [
 def scalar_parameters(idata: az.InferenceData) -> list[str]:
     """Free parameters and small deterministics worth diagnosing (no per-date quantities)."""
     names = []
-    for name, da in idata.posterior.data_vars.items():
+    for name, da in idata["posterior"].data_vars.items():
         if "date" in da.dims or name.endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")):
             continue
         names.append(name)
@@ -293,7 +293,7 @@ class Hotspot:
 
     def draws(self, idata: az.InferenceData) -> np.ndarray:
         """This element's posterior draws, flattened in (chain, draw) order like ``diverging``."""
-        da = idata.posterior[self.variable].sel(dict(self.coords))
+        da = idata["posterior"][self.variable].sel(dict(self.coords))
         return da.transpose("chain", "draw").values.ravel()
 
     def text(self) -> str:
@@ -334,10 +334,10 @@ class DivergenceReport:
 
 def diverging_mask(idata: az.InferenceData) -> np.ndarray:
     """Divergent-draw mask, flattened in (chain, draw) order (all False when not recorded)."""
-    n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
-    if "sample_stats" not in idata.groups() or "diverging" not in idata.sample_stats:
+    n = idata["posterior"].sizes["chain"] * idata["posterior"].sizes["draw"]
+    if "sample_stats" not in idata.groups() or "diverging" not in idata["sample_stats"]:
         return np.zeros(n, dtype=bool)
-    return idata.sample_stats["diverging"].transpose("chain", "draw").values.ravel().astype(bool)
+    return idata["sample_stats"]["diverging"].transpose("chain", "draw").values.ravel().astype(bool)
 
 
 def _score(x: np.ndarray, div: np.ndarray) -> tuple[float, float, float]:
@@ -360,7 +360,7 @@ def rank_parameters(idata: az.InferenceData) -> list[Hotspot]:
     div = diverging_mask(idata)
     ranked = []
     for name in scalar_parameters(idata):
-        da = idata.posterior[name].transpose("chain", "draw", ...)
+        da = idata["posterior"][name].transpose("chain", "draw", ...)
         other_dims = da.dims[2:]
         values = da.values.reshape(div.size, -1)
         for k, index in enumerate(np.ndindex(*da.shape[2:])):
@@ -380,7 +380,7 @@ def _scale_of(name: str, posterior_names: set[str]) -> str | None:
 
 def _suggestion(hotspots: tuple[Hotspot, ...], idata: az.InferenceData, target_accept: float) -> str:
     """Plain-words advice: non-centred scales, a tighter prior, a higher target_accept."""
-    names = set(idata.posterior.data_vars)
+    names = set(idata["posterior"].data_vars)
     advice = []
     for h in hotspots:
         parent = _scale_of(h.variable, names)

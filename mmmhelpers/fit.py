@@ -115,8 +115,8 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> None:
 def _without_unconstrained(idata: az.InferenceData) -> az.InferenceData:
     """Drop the sampler's unconstrained copies (``alpha_logodds__``, ...): every one has its constrained
     variable beside it, and they would double the stored trace of the free parameters."""
-    extra = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
-    idata.posterior = idata.posterior.drop_vars(extra)
+    extra = [v for v in idata["posterior"].data_vars if str(v).endswith("__")]
+    idata.posterior = idata["posterior"].drop_vars(extra)  # type: ignore[attr-defined]  # arviz declares no groups
     return idata
 
 
@@ -271,7 +271,7 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
     likelihood cannot be rebuilt that way."""
     from mmmhelpers.priors import parse_likelihood
 
-    post = idata.posterior
+    post = idata["posterior"]
     try:
         lik = parse_likelihood(mmm.spec.likelihood)
         mu = post["mu"]
@@ -317,16 +317,16 @@ def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str
     scale = xr.DataArray(mmm.target_scale, dims=mmm.dims, coords={d: mmm.data.panel[d] for d in mmm.dims})
     ds = idata[group]
     ds["y_original_scale"] = ds["y"] * scale
-    if "observed_data" in idata.groups() and "y" in idata.observed_data:
-        idata.observed_data["y_original_scale"] = idata.observed_data["y"] * scale
+    if "observed_data" in idata.groups() and "y" in idata["observed_data"]:
+        idata["observed_data"]["y_original_scale"] = idata["observed_data"]["y"] * scale
 
 
 def convergence(idata: az.InferenceData) -> dict:
     """A refit's divergences and largest R-hat over its scalar parameters, and whether it ``converged``
     (``health.refit_converged``): what a holdout fold or a replicate carries to its page beside its scores."""
-    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    divergences = int(idata["sample_stats"]["diverging"].sum()) if "diverging" in idata["sample_stats"] else 0
     names = scalar_parameters(idata)
-    rhat = az.rhat(idata, var_names=names) if idata.posterior.sizes.get("chain", 1) > 1 else None
+    rhat = az.rhat(idata, var_names=names) if idata["posterior"].sizes.get("chain", 1) > 1 else None
     rhat_max = max(float(rhat[n].max()) for n in names) if rhat is not None and names else float("nan")
     return {"divergences": divergences, "rhat_max": round(rhat_max, 4),
             "converged": refit_converged(divergences, rhat_max)}
@@ -336,15 +336,15 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     """The ``diagnostics.json`` record (see docs/params.md)."""
     names = scalar_parameters(idata)
     summ = az.summary(idata, var_names=names, kind="diagnostics")
-    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    divergences = int(idata["sample_stats"]["diverging"].sum()) if "diverging" in idata["sample_stats"] else 0
     try:
         bfmi = float(np.min(az.bfmi(idata)))
     except Exception:  # energy missing (some samplers)
         bfmi = float("nan")
     d = {
         "sampler": timings["sampler"],
-        "chains": int(idata.posterior.sizes["chain"]),
-        "draws": int(idata.posterior.sizes["draw"]),
+        "chains": int(idata["posterior"].sizes["chain"]),
+        "draws": int(idata["posterior"].sizes["draw"]),
         "tune": int(fit.tune),
         "compile_seconds": round(float(timings.get("compile_seconds", 0.0)), 2),
         "sampling_seconds": round(float(timings.get("sampling_seconds", 0.0)), 2),
@@ -359,7 +359,7 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     d["ess_bulk_per_second"] = round(d["ess_bulk_min"] / max(d["compile_seconds"] + d["sampling_seconds"], 1e-9), 2)
     d["health"] = health(d["divergences"], d["rhat_max"], d["ess_bulk_min"], d["chains"], d["draws"])
     d["target_accept"] = float(fit.target_accept)
-    steps = idata.sample_stats.get("n_steps")
+    steps = idata["sample_stats"].get("n_steps")
     d["steps_per_draw"] = round(float(steps.mean()), 1) if steps is not None else None
     for key in ("gradient_seconds", "estimated_sampling_seconds"):
         d[key] = None if timings.get(key) is None else float(f"{timings[key]:.3g}")

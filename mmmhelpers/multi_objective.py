@@ -436,7 +436,8 @@ def case_joint(params, run_dir) -> tuple[JointResponse, dict[str, np.ndarray]]:
     opt = params.optimization
     dirs = {t.name: target_home(params, run_dir, t.name) for t in params.targets}
     fits = {n: (artifacts.load_data(d), artifacts.load_idata(d)) for n, d in dirs.items()}
-    n_draws = min([opt.draws, *(i.posterior.sizes["chain"] * i.posterior.sizes["draw"] for _, i in fits.values())])
+    n_draws = min([opt.draws, *(i["posterior"].sizes["chain"] * i["posterior"].sizes["draw"]
+                                for _, i in fits.values())])
     models = {n: plan_response_model(params, data, idata, model=params.for_target(n).model, n_draws=n_draws)
               for n, (data, idata) in fits.items()}
     spent = {n: data.spend.reshape(data.n_dates, -1).sum(0) for n, (data, _) in fits.items()}

@@ -111,7 +111,7 @@ def comparison_table(models: list[Fitted]) -> pd.DataFrame:
 
 def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:
     """Each parameter the models share: its posterior mean and 94% HDI in every model, side by side."""
-    shared = [n for n in scalar_parameters(models[0].idata) if all(n in m.idata.posterior for m in models[1:])]
+    shared = [n for n in scalar_parameters(models[0].idata) if all(n in m.idata["posterior"] for m in models[1:])]
     columns, index = {}, None
     for m in models:
         summ = az.summary(m.idata, var_names=shared, kind="stats", hdi_prob=HDI_PROB, round_to="none")
