@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from typing import Any
 
 import arviz as az
 import numpy as np
@@ -159,7 +160,7 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     return report.seconds
 
 
-def _compile(mmm: MMM, sampler: str, before_compile=None) -> tuple[object | None, str | None]:
+def _compile(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)
     """nutpie's compiled model, its C callbacks cached on disk (``compile.compile_model``: a model
     structure compiled once loads in about a second in later runs); nutpie's own compile if that fails.
     Also returns how: "hit" or "miss" of the cache, "nutpie" for the fallback (None for PyMC's sampler).
@@ -243,8 +244,8 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     compile_seconds = time.perf_counter() - t0 - sum(checked)
     if not checked:  # a cache hit (milliseconds through the compiled model), or PyMC's sampler
         checked.append(_check_compiled(mmm, compiled, fit_seed) if how == "hit" else check_gradients(mmm, fit_seed))
-    timings = {"sampler": sampler, "compile_seconds": compile_seconds, "gradient_check_seconds": checked[0],
-               "compile_cache": how}
+    timings: dict[str, Any] = {"sampler": sampler, "compile_seconds": compile_seconds,
+                               "gradient_check_seconds": checked[0], "compile_cache": how}
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)

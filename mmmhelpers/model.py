@@ -70,7 +70,7 @@ class MMM:
     table: list[dict] = field(default_factory=list)  # model summary rows
     saturation_params: dict = field(default_factory=dict)  # tensors broadcastable to (*panel, channel)
     adstock_params: dict = field(default_factory=dict)  # the same for the adstock
-    media_multiplier: object = None  # the time-varying media multiplier, broadcastable to (date, *panel, channel)
+    media_multiplier: Any = None  # the time-varying media multiplier, broadcastable to (date, *panel, channel)
     hsgp: dict[str, HSGPBasis] = field(default_factory=dict)  # each HSGP's basis, fixed at build time
     organic_scale: np.ndarray | None = None  # (*panel, organic): max of each organic series over the observed weeks
 
