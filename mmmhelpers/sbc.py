@@ -115,7 +115,8 @@ def mmm_sbc_task(params: dict, frame: pd.DataFrame, roles: dict, seed: int, L: i
     mmm = model_for(p, data)
     seed_prior, seed_fit = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(2))
     quiet = logging.getLogger("pymc")
-    level, _ = quiet.level, quiet.setLevel(logging.WARNING)  # no "Sampling: [...]" line per draw
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # no "Sampling: [...]" line per draw
     try:
         prior = sample_prior(mmm, draws=1, seed=seed_prior)
     finally:

@@ -81,6 +81,8 @@ def load_variants(params: Params, run_dir: str | Path) -> list[Fitted]:
 def _with_log_likelihood(fitted: Fitted) -> az.InferenceData:
     idata = fitted.idata
     if "log_likelihood" not in idata.groups():
+        if fitted.mmm is None:  # a variant loaded from its artifacts
+            raise ValueError(f"{fitted.label}: its posterior has no log-likelihood and no model is loaded to make it")
         with fitted.mmm.model:
             pm.compute_log_likelihood(idata, var_names=["y"], extend_inferencedata=True, progressbar=False)
     return idata
