@@ -30,7 +30,14 @@ from mmmhelpers.config import ObjectiveSpec, OptimizationSpec, Params
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, build_problem, cell_labels, check_feasible
 from mmmhelpers.data import MMMData
 from mmmhelpers.intervals import hdi
-from mmmhelpers.response import ResponseModel, draw_subset, media_per_spend, posterior_media, response_model
+from mmmhelpers.response import (
+    PlanResponse,
+    ResponseModel,
+    draw_subset,
+    media_per_spend,
+    posterior_media,
+    response_model,
+)
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["Plan", "InfeasibleError", "ResponseConstraint", "objective_value", "optimize_budget", "allocation_records",
@@ -172,7 +179,7 @@ def _stationary(u: np.ndarray, grad: np.ndarray, cons: list[dict], lo: np.ndarra
     return bool(resid <= tol * max(float(np.linalg.norm(grad)), 1e-12))
 
 
-def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: ObjectiveSpec | None = None,
+def optimize_budget(rm: PlanResponse, problem: LinearProblem, objective: ObjectiveSpec | None = None,
                     x0: np.ndarray | None = None,
                     extra_constraints: list[dict] | None = None,
                     response_constraints: list[ResponseConstraint] | None = None, even_start: bool = True) -> Plan:
@@ -234,7 +241,7 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
     return Plan(spend, objective_value(draws, objective)[0], draws, bool(res.success and ok), message)
 
 
-def _same_plan_shape(rm: ResponseModel, rcs: list[ResponseConstraint]) -> list[ResponseConstraint]:
+def _same_plan_shape(rm: PlanResponse, rcs: list[ResponseConstraint]) -> list[ResponseConstraint]:
     """``rcs``, each checked to plan the same periods and cells as ``rm`` (else a ValueError naming it)."""
     for rc in rcs:
         if (rc.rm.num_periods, tuple(rc.rm.shape)) != (rm.num_periods, tuple(rm.shape)):
@@ -290,7 +297,7 @@ def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, ob
                          historical=historical, trust_region=opt.trust_region, held=held, held_mode=opt.uninformed)
 
 
-def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float, held: np.ndarray | None = None
+def plan_problem(opt: OptimizationSpec, rm: PlanResponse, budget: float, held: np.ndarray | None = None
                  ) -> LinearProblem:
     """The linear system of ``opt`` at ``budget`` per period, for the plans of ``rm`` (``held``: cells held at their
     historical level, ``(*panel, channel)`` booleans)."""
@@ -318,7 +325,7 @@ def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, obser
     return list(dict.fromkeys(problems))
 
 
-def allocation_records(rm: ResponseModel, x: np.ndarray, cells: np.ndarray | None = None,
+def allocation_records(rm: PlanResponse, x: np.ndarray, cells: np.ndarray | None = None,
                        mroas: np.ndarray | None = None) -> list[dict]:
     """One record per channel (and panel coordinate): spend per period (and for a channel bought in units, its cost
     per unit and the units it buys), and with ``cells`` (draw × cell responses) the response's mean and 94% HDI,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import pytensor
@@ -29,7 +29,7 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, channel_lags, evaluate, shifted_sum
 
-__all__ = ["ResponseModel", "Window", "draw_subset", "media_per_spend",
+__all__ = ["ResponseModel", "PlanResponse", "Window", "draw_subset", "media_per_spend",
            "data_window_multiplier", "posterior_media", "response_model", "response_curves", "draw_indices",
            "MULTIPLIER_NAME"]
 
@@ -134,6 +134,27 @@ class PlanCells:
         if plan.shape != (self.num_periods, *self.shape):
             raise ValueError(f"plan shape {plan.shape}: expected {self.shape} or {(self.num_periods, *self.shape)}")
         return plan.reshape(self.num_periods, self.size)
+
+
+class PlanResponse(Protocol):
+    """What the optimizer reads of a response: a :class:`ResponseModel`, or a joint response of several targets
+    (``multi_objective.JointResponse``)."""
+
+    channels: list[str]
+    panel: dict[str, list]
+
+    @property
+    def num_periods(self) -> int: ...
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def observed_max(self) -> np.ndarray | None: ...
+
+    def value_and_jac(self, plan) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def draws(self, plan) -> np.ndarray: ...
 
 
 @dataclass
