@@ -27,6 +27,7 @@ test: install  ## the whole suite: unit tests + papermill smoke runs, WORKERS fi
 
 lint: install
 	$(BIN)/ruff check mmmhelpers tests notebooks benchmarks
+	$(BIN)/mypy
 	$(BIN)/python notebooks/build_notebooks.py --check
 
 notebooks: install  ## regenerate notebooks/0N_*.ipynb from their jupytext sources notebooks/0N_*.py

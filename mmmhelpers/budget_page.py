@@ -3,6 +3,8 @@ alternatives, constraints and the target sentence (``allocation.json`` in, text 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -95,10 +97,10 @@ def plan_table(alloc: Allocation, kpi_type: str = "revenue") -> pd.DataFrame:
     bought in units add the units the spend buys per period."""
     rows = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
-        row = {"channel": cell_label(best)}
+        row: dict[str, Any] = {"channel": cell_label(best)}
         for label, rec in [("historical", hist), ("optimal", best)]:
             r = rec.get("response") or {"mean": np.nan, "hdi_94": [np.nan, np.nan]}
-            roas = rec.get("roas") if rec.get("roas") is not None else np.nan
+            roas = rec["roas"] if rec.get("roas") is not None else np.nan
             row |= {f"{label} spend": rec["spend_per_period"], f"{label} response": r["mean"],
                     f"{label} ROAS": roas, f"{label} mROAS": rec.get("mroas", np.nan)}
             if any("units_per_period" in r for r in alloc.allocation):  # channels bought in units

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from mmmhelpers.config import Params
 
@@ -56,7 +57,7 @@ def _sha(data: bytes) -> str:
 
 
 def _section(dumped: dict, name: str):
-    value = dumped
+    value: Any = dumped
     for key in name.split("."):
         value = value.get(key) if isinstance(value, dict) else None
     return value

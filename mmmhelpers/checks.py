@@ -361,6 +361,7 @@ def _date_order_warnings(params: Params) -> list[str]:
 
 def _extrapolation_warnings(params: Params, data: MMMData) -> list[str]:
     opt = params.optimization
+    assert opt is not None  # only called with an optimization section
     most = float(data.X.max(axis=0).sum())  # each cell's highest week, summed over cells
     runs = [("the budget", opt, 1.0)] + [(f"scenario {m:g}x", opt, m) for m in opt.scenarios]
     runs += [(f"alternative {a.name!r}", opt.alternative(a), 1.0) for a in opt.alternatives]

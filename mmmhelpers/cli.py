@@ -24,6 +24,7 @@ def _validate(path: str) -> int:
     if problems:
         print(f"{path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
         return 1
+    assert data is not None  # check_case reads the data whenever it finds no problem
     dims = " × ".join(f"{len(v)} {d}{'s' if len(v) > 1 else ''} ({', '.join(map(str, v))})"
                       for d, v in data.panel.items()) or "single market"
     print(f"{path}: OK — case {params.case!r}: {data.n_dates} {data.period}s ({data.calendar.describe(data.dates)}, "

@@ -41,6 +41,7 @@ at worst compile the same structure twice; a model the key cannot describe (an o
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -53,7 +54,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from math import prod
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pymc as pm
@@ -163,8 +164,9 @@ def _functions(model: pm.Model, g: _Graphs):
     rewrites = ["canonicalize", "stabilize"]
     if not model.check_bounds:
         rewrites.append("local_remove_check_parameter")
-    logp = pytensor.graph.rewrite_graph(model.logp(), include=rewrites)
-    grads = pytensor.gradient.grad(logp, g.value_vars)
+    # both typed for any graph: one variable in, one out; a list of value variables, a list of gradients
+    logp = cast(Variable, pytensor.graph.rewrite_graph(model.logp(), include=rewrites))
+    grads = cast(list[Variable], pytensor.gradient.grad(logp, g.value_vars))
     grad = pt.concatenate([pt.as_tensor(gr, allow_xtensor_conversion=True).ravel() for gr in grads])
     joined = pt.TensorType("float64", shape=(g.n_dim,))(name="_unconstrained_point")
     variables = [joined[slice_val] for slice_val in zip(g.joined_slices)]
@@ -237,7 +239,7 @@ class _Hasher:
         return f"{self.cls(type(t))}:{t}"
 
     @staticmethod
-    def cls(c: type) -> str:
+    def cls(c: builtins.type) -> str:  # the class body's ``type`` is the method above
         """A class by where it is defined; classes made at run time (e.g. CustomDist's) are refused."""
         if "<locals>" in c.__qualname__ or getattr(sys.modules.get(c.__module__), c.__qualname__, None) is not c:
             raise _Uncacheable(f"class made at run time: {c.__module__}.{c.__qualname__}")
@@ -607,7 +609,7 @@ def _load(key: str, meta: dict, record_dtype) -> list | None:
 def _loaded(key: str | None, shared: dict[str, SharedVariable]):
     """``(meta, shared_data, user_data, callbacks)`` from the cache, or None on a miss."""
     meta = _read_meta(key) if key is not None else None
-    if meta is None or meta.get("record") != sorted(shared):
+    if key is None or meta is None or meta.get("record") != sorted(shared):
         return None
     shared_data, user_data = _user_data(meta, shared)
     compiled = _load(key, meta, user_data.dtype)

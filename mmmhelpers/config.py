@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import types
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin, overload
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
@@ -20,10 +21,16 @@ from mmmhelpers.registry import ADSTOCK_PARAMS, GENERATOR_PANEL_DIMS, MODEL_PRIO
 
 __all__ = ["Params", "ParamsError", "load_params", "params_hash", "quick", "json_schema"]
 
-# The kinds a params file may name are the keys of their registries (one source of truth each).
-AdstockKind = Literal[tuple(ADSTOCK_PARAMS)]  # type: ignore[valid-type]
-SaturationKind = Literal[tuple(SATURATION_PARAMS)]  # type: ignore[valid-type]
-GeneratorKind = Literal[tuple(GENERATOR_PANEL_DIMS)]  # type: ignore[valid-type]
+# The kinds a params file may name are the keys of their registries (one source of truth each). A Literal built at
+# run time is no type to a type checker: it sees the names as str.
+if TYPE_CHECKING:
+    AdstockKind = str
+    SaturationKind = str
+    GeneratorKind = str
+else:
+    AdstockKind = Literal[tuple(ADSTOCK_PARAMS)]
+    SaturationKind = Literal[tuple(SATURATION_PARAMS)]
+    GeneratorKind = Literal[tuple(GENERATOR_PANEL_DIMS)]
 
 
 class ParamsError(ValueError):
@@ -306,7 +313,7 @@ class ConstraintSpec(Strict):
                 raise ValueError(f"lower {self.lower} is above upper {self.upper}")
         elif self.value is None:
             raise ValueError(f"a {self.type} constraint needs a value")
-        if self.type.endswith("_share") and self.value > 1:
+        if self.type.endswith("_share") and self.value is not None and self.value > 1:
             raise ValueError(f"a share is between 0 and 1, got {self.value}")
         if self.type.endswith("_ratio") and (self.other is None or self.channel is None):
             raise ValueError(f"a {self.type} constraint needs channel and other")
@@ -360,7 +367,9 @@ class ResponseFloorSpec(Strict):
 
     @property
     def value(self) -> float:
-        return float(self.at_least if self.at_least is not None else self.equal_to)
+        value = self.at_least if self.at_least is not None else self.equal_to
+        assert value is not None  # _one_bound: exactly one of them
+        return float(value)
 
 
 class MultiObjectiveSpec(Strict):
@@ -679,6 +688,11 @@ class Params(Strict):
     def base_dir(self) -> Path:
         return self.source.parent if self.source else Path.cwd()
 
+    @overload
+    def resolve(self, path: Path) -> Path: ...
+    @overload
+    def resolve(self, path: Path | None) -> Path | None: ...
+
     def resolve(self, path: Path | None) -> Path | None:
         """A path of the params file, relative to the file's folder."""
         return None if path is None else (self.base_dir / path).resolve()
@@ -875,6 +889,7 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
 def _check_changed(params: Params, raw: dict) -> list[str]:
     """Each model variant, each target after the first and the SBC fit settings, merged into the main sections, is
     a valid case: problems named under its entry (``model_variants.1.model.adstok: ...``)."""
+    entries: list[tuple[str, Callable[..., Params], dict, dict]]  # each called with no argument
     entries = [(f"model_variants.{i}", lambda v=v: params.variant(v.name), v.model, v.fit)
                for i, v in enumerate(params.model_variants)]
     entries += [(f"targets.{i}", lambda t=t: params.for_target(t.name), t.model, t.fit)

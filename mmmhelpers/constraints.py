@@ -19,6 +19,7 @@ naming the rule at fault instead of a wrong answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,7 +93,7 @@ def _mapping(weights: list[float], n_cells: int, over_time: bool) -> np.ndarray:
 
 
 def build_problem(channels: list[str], panel: dict[str, list], budget: float, weights: list[float], *,
-                  bounds: dict | None = None, constraints: list[ConstraintSpec] = (), budget_use: str = "exact",
+                  bounds: dict | None = None, constraints: Sequence[ConstraintSpec] = (), budget_use: str = "exact",
                   over_time: bool = False, observed_max: np.ndarray | None = None,
                   never_spent: np.ndarray | None = None, historical: np.ndarray | None = None,
                   trust_region: float | None = None, held: np.ndarray | None = None,
@@ -147,14 +148,13 @@ def build_problem(channels: list[str], panel: dict[str, list], budget: float, we
     if budget_use == "exact":
         A_eq, b_eq = total_row[None], np.array([budget])
     else:
-        A_ub.append(total_row), b_ub.append(budget), rows.append("budget (at most)")
-    A_ub = np.array(A_ub).reshape(-1, m)
-    return LinearProblem(M, lo, hi, A_eq, b_eq, A_ub, np.array(b_ub, float), total_row, float(budget), rows, capped,
-                         rules)
+        A_ub, b_ub, rows = [*A_ub, total_row], [*b_ub, budget], [*rows, "budget (at most)"]
+    return LinearProblem(M, lo, hi, A_eq, b_eq, np.array(A_ub).reshape(-1, m), np.array(b_ub, float), total_row,
+                         float(budget), rows, capped, rules)
 
 
-def _constraint_rows(channels: list[str], panel: dict[str, list], constraints: list[ConstraintSpec], M: np.ndarray, T: int,
-                     over_time: bool) -> tuple[list[np.ndarray], list[float], list[str]]:
+def _constraint_rows(channels: list[str], panel: dict[str, list], constraints: Sequence[ConstraintSpec], M: np.ndarray,
+                     T: int, over_time: bool) -> tuple[list[np.ndarray], list[float], list[str]]:
     """``optimization.constraints`` as rows ``A_ub x <= b_ub`` on the variables (``M`` maps them to the window's
     spend per period and cell), each with the name of the constraint it came from."""
     n = M.shape[0] // T
@@ -171,18 +171,26 @@ def _constraint_rows(channels: list[str], panel: dict[str, list], constraints: l
                 blocks = [sel / T]
             for row in blocks:
                 if con.upper is not None:
-                    A_ub.append(row), b_ub.append(con.upper), rows.append(f"{name} (bounds upper {con.upper:,.6g})")
+                    A_ub.append(row)
+                    b_ub.append(con.upper)
+                    rows.append(f"{name} (bounds upper {con.upper:,.6g})")
                 if con.lower is not None:
-                    A_ub.append(-row), b_ub.append(-con.lower), rows.append(f"{name} (bounds lower {con.lower:,.6g})")
+                    A_ub.append(-row)
+                    b_ub.append(-con.lower)
+                    rows.append(f"{name} (bounds lower {con.lower:,.6g})")
         elif con.type in ("min_share", "max_share"):
             row = sel - con.value * window_total
             sign = -1.0 if con.type == "min_share" else 1.0
-            A_ub.append(sign * row), b_ub.append(0.0), rows.append(f"{name} ({con.type} {con.value:g})")
+            A_ub.append(sign * row)
+            b_ub.append(0.0)
+            rows.append(f"{name} ({con.type} {con.value:g})")
         else:
             other = match_cells(channels, panel, con.other, con.where, name)
             row = sel - con.value * (np.tile(other.astype(float), T) @ M)
             sign = 1.0 if con.type == "max_ratio" else -1.0
-            A_ub.append(sign * row), b_ub.append(0.0), rows.append(f"{name} ({con.type} {con.value:g})")
+            A_ub.append(sign * row)
+            b_ub.append(0.0)
+            rows.append(f"{name} ({con.type} {con.value:g})")
     return A_ub, b_ub, rows
 
 

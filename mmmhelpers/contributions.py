@@ -6,6 +6,8 @@ model's scales in ``constant_data``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -62,7 +64,7 @@ def baseline_total(dec: xr.DataArray, channels: list[str]) -> xr.DataArray:
     return dec.sel(component=base).sum(("component", "date"))
 
 
-def component_totals(dec: xr.DataArray, channels: list[str], organic: list[str] = ()) -> pd.DataFrame:
+def component_totals(dec: xr.DataArray, channels: list[str], organic: Sequence[str] = ()) -> pd.DataFrame:
     """Per component: total over the data (mean, 94% HDI), share of the total (mean, 94% HDI) and, for media, the
     share of draws in which it contributed the most of all channels (``P(largest)``). ``kind``: media (paid
     channels), organic (media without spend) or base."""
@@ -70,7 +72,8 @@ def component_totals(dec: xr.DataArray, channels: list[str], organic: list[str] 
     tot = dec.sum(other).stack(sample=("chain", "draw"))
     grand = tot.sum("component")
     media = [str(c) for c in dec["component"].values if c in channels]
-    p_top = rank_probability(tot.sel(component=media).transpose("sample", "component").values) if media else []
+    p_top: np.ndarray | list[float] = (
+        rank_probability(tot.sel(component=media).transpose("sample", "component").values) if media else [])
     rows = []
     for comp in dec["component"].values:
         t = tot.sel(component=comp).values
@@ -90,7 +93,7 @@ def rank_probability(draws: np.ndarray) -> np.ndarray:
     return np.bincount(top, minlength=draws.shape[1]) / draws.shape[0]
 
 
-def driver_totals(dec: xr.DataArray, channels: list[str], organic: list[str] = ()) -> pd.DataFrame:
+def driver_totals(dec: xr.DataArray, channels: list[str], organic: Sequence[str] = ()) -> pd.DataFrame:
     """As :func:`component_totals` for the groups a client asks about: baseline, seasonality (yearly and day of
     week), holidays, trend, controls (all together), organic media and paid media (all channels together)."""
     calendar = {"baseline": "baseline", "seasonality": "seasonality", "day of week": "seasonality",

@@ -16,10 +16,13 @@ only: spend before the plan (carryover history) and the plan's carryover past it
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pymc as pm
 import pytensor
 import pytensor.tensor as pt
+from pytensor.graph.basic import Variable
 from pytensor.graph.replace import graph_replace, vectorize_graph
 from pytensor.graph.traversal import ancestors
 
@@ -103,14 +106,16 @@ def response_model_from_pymc(model: pm.Model, idata, num_periods: int, spend: st
     holders = {rv: rv.type() for rv in rvs}
     core = graph_replace(out, {spend_var: plan, **holders}, strict=True)
     draws = pt.tensor3("spend", dtype=spend_var.dtype)  # (draw, period, cell)
-    batch = {plan: draws.reshape((n, draws.shape[1], *shape))}
+    batch: dict[Variable, Variable] = {plan: draws.reshape((n, draws.shape[1], *shape))}
     shapes = model.eval_rv_shapes()
     batch |= {h: pt.constant(_posterior(model, idata, rv, idx, shapes)) for rv, h in holders.items()}
     observed = spend_var.get_value()
     try:
-        contrib = vectorize_graph(core, batch)  # (draw, period, ...)
+        # both typed for any graph: a tensor vectorizes to a tensor, one wrt has one gradient
+        contrib = cast(pt.TensorVariable, vectorize_graph(core, batch))  # (draw, period, ...)
         per_draw = contrib.sum(axis=tuple(range(1, contrib.ndim)))
-        value_and_jac = pytensor.function([draws], [per_draw, pt.grad(per_draw.sum(), draws)], allow_input_downcast=True)
+        jac = cast(Variable, pt.grad(per_draw.sum(), draws))
+        value_and_jac = pytensor.function([draws], [per_draw, jac], allow_input_downcast=True)
         value_and_jac(np.broadcast_to(observed.mean(0).reshape(1, 1, n_cells), (n, num_periods, n_cells)))
     except Exception as err:
         fixed = [v.name for v in [*model.data_vars, *rvs] if v in graph and v is not spend_var

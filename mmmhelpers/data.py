@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -117,12 +118,14 @@ class MMMData:
     def slice(self, start: int = 0, stop: int | None = None) -> MMMData:
         """Rows ``start:stop`` along the date axis."""
         s = slice(start, stop)
+        assert self.Z is not None  # __post_init__ fills it
         return replace(self, dates=self.dates[s], X=self.X[s], C=self.C[s], y=self.y[s], Z=self.Z[s],
                        S=None if self.S is None else self.S[s], value=None if self.value is None else self.value[s])
 
     def select(self, where: dict[str, str], source: str = "data") -> MMMData:
         """The rows of one coordinate per named panel dim, those dims dropped (e.g. one market of a panel)."""
-        index, panel = [], {}
+        index: list[int | slice] = []
+        panel = {}
         for d, coords in self.panel.items():
             if d in where:
                 if where[d] not in coords:
@@ -134,6 +137,7 @@ class MMMData:
         at = (slice(None), *index)
         pop = None if self.population is None else self.population[tuple(index)]
         cost = None if self.unit_cost is None else self.unit_cost[tuple(index)]
+        assert self.Z is not None  # __post_init__ fills it
         return replace(self, panel=panel, X=self.X[at], C=self.C[at], y=self.y[at], Z=self.Z[at], population=pop,
                        S=None if self.S is None else self.S[at], unit_cost=cost,
                        value=None if self.value is None else self.value[at])
@@ -143,6 +147,7 @@ class MMMData:
 
     def to_frame(self) -> pd.DataFrame:
         """Back to the long CSV layout."""
+        assert self.Z is not None  # __post_init__ fills it
         da = xr.Dataset(
             {
                 **{c: (("date", *self.dims), self.spend[..., i]) for i, c in enumerate(self.channels)},
@@ -219,8 +224,8 @@ def numeric_date_order(raw: pd.Series) -> tuple[str, str] | None:
     """Dates written in numbers only (16/01/2024, 16.01.24): the one order that reads every one of them, as
     ``(words, strptime format)``; None for other layouts, or when either order reads them all."""
     values = raw.dropna().astype(str)
-    matches = [_NUMERIC_DATE.fullmatch(v) for v in values]
-    if not len(values) or not all(matches) or len({(m[1], len(m[2])) for m in matches}) > 1:
+    matches = [m for v in values if (m := _NUMERIC_DATE.fullmatch(v)) is not None]
+    if not len(values) or len(matches) < len(values) or len({(m[1], len(m[2])) for m in matches}) > 1:
         return None
     sep, year = matches[0][1], "%Y" if len(matches[0][2]) == 4 else "%y"
     orders = [(DAY_FIRST, f"%d{sep}%m{sep}{year}"), ("month-first (month/day/year)", f"%m{sep}%d{sep}{year}")]
@@ -254,7 +259,7 @@ def _thousands_hint(raw: pd.Series, bad: np.ndarray) -> str:
 
 
 def _coerced(df: pd.DataFrame, date_column: str, dims: list[str], numeric: list[str], channels: list[str],
-             date_format: str | None = None, organic: list[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+             date_format: str | None = None, organic: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
     """A copy with parsed dates (``date_format``: their strptime format, else pandas infers it) and numeric
     columns, and every unparseable, missing or negative value (with its rows)."""
     problems = []
@@ -345,7 +350,7 @@ def calendar_of(dates: pd.DatetimeIndex) -> Calendar | None:
     days = np.diff(dates.values).astype("timedelta64[D]").astype(int)
     share = {p: float(np.mean(ok)) for p, ok in
              [("day", days == 1), ("week", days == 7), ("month", (days >= 28) & (days <= 31))]}
-    period = max(share, key=share.get)
+    period = max(share, key=share.__getitem__)
     if share[period] <= 0.5:
         return None
     return Calendar(period, month_end=period == "month" and bool(np.mean(dates.is_month_end) > 0.5))
@@ -367,8 +372,8 @@ def _calendar(df: pd.DataFrame, date_column: str, dims: list[str]) -> tuple[pd.D
         items = []
         for k, group in dup.groupby(key, sort=True):
             k = k if isinstance(k, tuple) else (k,)
-            cell = f" in {_cell(dims, k[1:])}" if dims else ""
-            items.append(f"{_day(k[0])}{cell} ({_Rows.numbers(group.index)})")
+            in_cell = f" in {_cell(dims, k[1:])}" if dims else ""
+            items.append(f"{_day(k[0])}{in_cell} ({_Rows.numbers(group.index)})")
         problems.append(f"duplicate rows for the same {' and '.join(key)}: {_listing(items)}")
     udates = pd.DatetimeIndex(sorted(valid[date_column].unique()))
     cal = calendar_of(udates)

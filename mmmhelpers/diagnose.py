@@ -40,10 +40,10 @@ __all__ = [
 def scalar_parameters(idata: az.InferenceData) -> list[str]:
     """Free parameters and small deterministics worth diagnosing (no per-date quantities)."""
     names = []
-    for name, da in idata.posterior.data_vars.items():
-        if "date" in da.dims or name.endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")):
+    for name, da in idata["posterior"].data_vars.items():
+        if "date" in da.dims or str(name).endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")):
             continue
-        names.append(name)
+        names.append(str(name))
     return names
 
 
@@ -156,7 +156,8 @@ def _select(model, values: dict[str, np.ndarray], name: str, coords: dict[str, A
     """Constrained values of ``name`` at the coordinates it shares with ``coords``, and those coordinates."""
     arr = np.asarray(values[name])
     dims = model.named_vars_to_dims.get(name) or ()
-    index, shared = [], {}
+    index: list[int | slice] = []
+    shared = {}
     for d in dims if len(dims) == arr.ndim else ():
         if d in coords and coords[d] in model.coords.get(d, ()):
             index.append(list(model.coords[d]).index(coords[d]))
@@ -193,10 +194,11 @@ def _zero_spend(mmm: MMM, channel: str, coords: dict[str, Any]) -> str | None:
     data = mmm.data
     X = data.X[..., data.channels.index(channel)]
     cells = [dict(zip(data.panel, combo)) for combo in itertools.product(*data.panel.values())]
-    best = (0, 0, {}, 0)  # length, start, cell, zero weeks in that cell
+    best: tuple[int, int, dict[str, Any], int] = (0, 0, {}, 0)  # length, start, cell, zero weeks in that cell
     for cell in cells:
         if all(cell[d] == coords[d] for d in cell if d in coords):
-            x = X[(slice(None), *(data.panel[d].index(cell[d]) for d in data.panel))]
+            every_week: tuple[slice | int, ...] = (slice(None), *(data.panel[d].index(cell[d]) for d in data.panel))
+            x = X[every_week]
             start, length = _longest_zero_run(x)
             best = max(best, (length, start, cell, int((x == 0).sum())), key=lambda r: r[0])
     length, start, cell, total = best
@@ -293,7 +295,7 @@ class Hotspot:
 
     def draws(self, idata: az.InferenceData) -> np.ndarray:
         """This element's posterior draws, flattened in (chain, draw) order like ``diverging``."""
-        da = idata.posterior[self.variable].sel(dict(self.coords))
+        da = idata["posterior"][self.variable].sel(dict(self.coords))
         return da.transpose("chain", "draw").values.ravel()
 
     def text(self) -> str:
@@ -334,10 +336,10 @@ class DivergenceReport:
 
 def diverging_mask(idata: az.InferenceData) -> np.ndarray:
     """Divergent-draw mask, flattened in (chain, draw) order (all False when not recorded)."""
-    n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
-    if "sample_stats" not in idata.groups() or "diverging" not in idata.sample_stats:
+    n = idata["posterior"].sizes["chain"] * idata["posterior"].sizes["draw"]
+    if "sample_stats" not in idata.groups() or "diverging" not in idata["sample_stats"]:
         return np.zeros(n, dtype=bool)
-    return idata.sample_stats["diverging"].transpose("chain", "draw").values.ravel().astype(bool)
+    return idata["sample_stats"]["diverging"].transpose("chain", "draw").values.ravel().astype(bool)
 
 
 def _score(x: np.ndarray, div: np.ndarray) -> tuple[float, float, float]:
@@ -360,11 +362,11 @@ def rank_parameters(idata: az.InferenceData) -> list[Hotspot]:
     div = diverging_mask(idata)
     ranked = []
     for name in scalar_parameters(idata):
-        da = idata.posterior[name].transpose("chain", "draw", ...)
+        da = idata["posterior"][name].transpose("chain", "draw", ...)
         other_dims = da.dims[2:]
         values = da.values.reshape(div.size, -1)
         for k, index in enumerate(np.ndindex(*da.shape[2:])):
-            coords = tuple((d, _plain(da[d].values[i])) for d, i in zip(other_dims, index))
+            coords = tuple((str(d), _plain(da[d].values[i])) for d, i in zip(other_dims, index))
             label = name + (f"[{', '.join(str(v) for _, v in coords)}]" if coords else "")
             ranked.append(Hotspot(label, name, coords, *_score(values[:, k], div)))
     return sorted(ranked, key=lambda h: -h.score)
@@ -380,7 +382,7 @@ def _scale_of(name: str, posterior_names: set[str]) -> str | None:
 
 def _suggestion(hotspots: tuple[Hotspot, ...], idata: az.InferenceData, target_accept: float) -> str:
     """Plain-words advice: non-centred scales, a tighter prior, a higher target_accept."""
-    names = set(idata.posterior.data_vars)
+    names = set(map(str, idata["posterior"].data_vars))
     advice = []
     for h in hotspots:
         parent = _scale_of(h.variable, names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from typing import Any
 
 import arviz as az
 import numpy as np
@@ -115,8 +116,8 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> None:
 def _without_unconstrained(idata: az.InferenceData) -> az.InferenceData:
     """Drop the sampler's unconstrained copies (``alpha_logodds__``, ...): every one has its constrained
     variable beside it, and they would double the stored trace of the free parameters."""
-    extra = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
-    idata.posterior = idata.posterior.drop_vars(extra)
+    extra = [v for v in idata["posterior"].data_vars if str(v).endswith("__")]
+    idata.posterior = idata["posterior"].drop_vars(extra)  # type: ignore[attr-defined]  # arviz declares no groups
     return idata
 
 
@@ -159,7 +160,7 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     return report.seconds
 
 
-def _compile(mmm: MMM, sampler: str, before_compile=None) -> tuple[object | None, str | None]:
+def _compile(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)
     """nutpie's compiled model, its C callbacks cached on disk (``compile.compile_model``: a model
     structure compiled once loads in about a second in later runs); nutpie's own compile if that fails.
     Also returns how: "hit" or "miss" of the cache, "nutpie" for the fallback (None for PyMC's sampler).
@@ -243,8 +244,8 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     compile_seconds = time.perf_counter() - t0 - sum(checked)
     if not checked:  # a cache hit (milliseconds through the compiled model), or PyMC's sampler
         checked.append(_check_compiled(mmm, compiled, fit_seed) if how == "hit" else check_gradients(mmm, fit_seed))
-    timings = {"sampler": sampler, "compile_seconds": compile_seconds, "gradient_check_seconds": checked[0],
-               "compile_cache": how}
+    timings: dict[str, Any] = {"sampler": sampler, "compile_seconds": compile_seconds,
+                               "gradient_check_seconds": checked[0], "compile_cache": how}
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
@@ -269,11 +270,11 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
     every posterior draw, from the traced mean ``mu`` and the likelihood's own parameters (a second rather than
     PyMC's loop over draws, ten or more on a two-market model); PyMC's ``sample_posterior_predictive`` when the
     likelihood cannot be rebuilt that way."""
-    from mmmhelpers.priors import parse_prior
+    from mmmhelpers.priors import parse_likelihood
 
-    post = idata.posterior
+    post = idata["posterior"]
     try:
-        lik = parse_prior(mmm.spec.likelihood, "model.likelihood")
+        lik = parse_likelihood(mmm.spec.likelihood)
         mu = post["mu"]
         kwargs = {}
         for name, value in lik.parameters.items():
@@ -317,16 +318,16 @@ def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str
     scale = xr.DataArray(mmm.target_scale, dims=mmm.dims, coords={d: mmm.data.panel[d] for d in mmm.dims})
     ds = idata[group]
     ds["y_original_scale"] = ds["y"] * scale
-    if "observed_data" in idata.groups() and "y" in idata.observed_data:
-        idata.observed_data["y_original_scale"] = idata.observed_data["y"] * scale
+    if "observed_data" in idata.groups() and "y" in idata["observed_data"]:
+        idata["observed_data"]["y_original_scale"] = idata["observed_data"]["y"] * scale
 
 
 def convergence(idata: az.InferenceData) -> dict:
     """A refit's divergences and largest R-hat over its scalar parameters, and whether it ``converged``
     (``health.refit_converged``): what a holdout fold or a replicate carries to its page beside its scores."""
-    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    divergences = int(idata["sample_stats"]["diverging"].sum()) if "diverging" in idata["sample_stats"] else 0
     names = scalar_parameters(idata)
-    rhat = az.rhat(idata, var_names=names) if idata.posterior.sizes.get("chain", 1) > 1 else None
+    rhat = az.rhat(idata, var_names=names) if idata["posterior"].sizes.get("chain", 1) > 1 else None
     rhat_max = max(float(rhat[n].max()) for n in names) if rhat is not None and names else float("nan")
     return {"divergences": divergences, "rhat_max": round(rhat_max, 4),
             "converged": refit_converged(divergences, rhat_max)}
@@ -336,15 +337,15 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     """The ``diagnostics.json`` record (see docs/params.md)."""
     names = scalar_parameters(idata)
     summ = az.summary(idata, var_names=names, kind="diagnostics")
-    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    divergences = int(idata["sample_stats"]["diverging"].sum()) if "diverging" in idata["sample_stats"] else 0
     try:
         bfmi = float(np.min(az.bfmi(idata)))
     except Exception:  # energy missing (some samplers)
         bfmi = float("nan")
     d = {
         "sampler": timings["sampler"],
-        "chains": int(idata.posterior.sizes["chain"]),
-        "draws": int(idata.posterior.sizes["draw"]),
+        "chains": int(idata["posterior"].sizes["chain"]),
+        "draws": int(idata["posterior"].sizes["draw"]),
         "tune": int(fit.tune),
         "compile_seconds": round(float(timings.get("compile_seconds", 0.0)), 2),
         "sampling_seconds": round(float(timings.get("sampling_seconds", 0.0)), 2),
@@ -359,7 +360,7 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     d["ess_bulk_per_second"] = round(d["ess_bulk_min"] / max(d["compile_seconds"] + d["sampling_seconds"], 1e-9), 2)
     d["health"] = health(d["divergences"], d["rhat_max"], d["ess_bulk_min"], d["chains"], d["draws"])
     d["target_accept"] = float(fit.target_accept)
-    steps = idata.sample_stats.get("n_steps")
+    steps = idata["sample_stats"].get("n_steps")
     d["steps_per_draw"] = round(float(steps.mean()), 1) if steps is not None else None
     for key in ("gradient_seconds", "estimated_sampling_seconds"):
         d[key] = None if timings.get(key) is None else float(f"{timings[key]:.3g}")

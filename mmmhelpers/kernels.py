@@ -16,9 +16,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
+from typing import Any, cast
 
 from jupyter_client import AsyncKernelManager
 
@@ -46,7 +48,8 @@ class _KernelManager(AsyncKernelManager):
             return
         await super()._async_interrupt_kernel()
 
-    async def start_kernel(self, **kw) -> None:
+    # jupyter_client's AsyncKernelManager turns KernelManager's synchronous methods into coroutines the same way
+    async def start_kernel(self, **kw) -> None:  # type: ignore[override]
         if STOP.is_set():
             raise RuntimeError("interrupted: no new kernel")
         await super().start_kernel(**kw)
@@ -54,7 +57,7 @@ class _KernelManager(AsyncKernelManager):
         if STOP.is_set():  # Ctrl-C came while it was starting
             _kill(self)
 
-    async def cleanup_resources(self, restart: bool = False) -> None:
+    async def cleanup_resources(self, restart: bool = False) -> None:  # type: ignore[override]
         _KERNELS.discard(self)
         await super().cleanup_resources(restart=restart)
 
@@ -170,7 +173,7 @@ def enter(warm: Warm, stage: str, folder: Path) -> None:
 def shutdown(km: AsyncKernelManager) -> None:
     """Stop a kernel papermill did not start (it leaves those running) and remove its connection file."""
     try:
-        asyncio.run(km.shutdown_kernel(now=True))
+        asyncio.run(cast(Coroutine[Any, Any, None], km.shutdown_kernel(now=True)))  # typed as any Awaitable
     except Exception:  # noqa: BLE001 - already gone
         _kill(km)
         _KERNELS.discard(km)

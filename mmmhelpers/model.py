@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from pymc_extras.prior import handle_dims
 
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales
-from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_prior
+from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_likelihood, parse_prior
 from mmmhelpers.registry import SATURATION_CEILING
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, lagged_sum, saturation
 
@@ -69,7 +70,7 @@ class MMM:
     table: list[dict] = field(default_factory=list)  # model summary rows
     saturation_params: dict = field(default_factory=dict)  # tensors broadcastable to (*panel, channel)
     adstock_params: dict = field(default_factory=dict)  # the same for the adstock
-    media_multiplier: object = None  # the time-varying media multiplier, broadcastable to (date, *panel, channel)
+    media_multiplier: Any = None  # the time-varying media multiplier, broadcastable to (date, *panel, channel)
     hsgp: dict[str, HSGPBasis] = field(default_factory=dict)  # each HSGP's basis, fixed at build time
     organic_scale: np.ndarray | None = None  # (*panel, organic): max of each organic series over the observed weeks
 
@@ -146,8 +147,10 @@ def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarra
             np.broadcast_to(a.max(axis=axes, keepdims=True), a.shape).copy()
             for a in (channel_scale, target_scale, control_scale))
     if scaling.target == "per_capita":
+        assert data.population is not None  # checked above
         target_scale = _per_capita(np.abs(data.y).max(axis=0), data.population)
     if scaling.channel == "per_capita":
+        assert data.population is not None  # checked above
         channel_scale = _per_capita(data.units.max(axis=0), data.population[..., None], per_channel=True)
     # scales are computed on the units (pooling units, not units valued at each market's price); X is units times
     # their cost, so X / (scale * cost) is exactly the units the model sees
@@ -179,6 +182,7 @@ def organic_scales(data: MMMData, scaling: ScalingSpec | None = None) -> np.ndar
     """Each organic series' maximum per panel cell ``(*panel, organic)`` (one where it is all zero), over the periods
     ``scaling`` takes scales from."""
     data = scaled_periods(data, scaling)
+    assert data.Z is not None  # MMMData.__post_init__ fills it
     top = data.Z.max(axis=0) if data.n_dates else np.ones(data.Z.shape[1:])
     return np.where(top > 0, top, 1.0)
 
@@ -273,17 +277,17 @@ def media_contribution(x_scaled, spec: ModelSpec, adstock_params: dict, saturati
 
 @dataclass
 class Inputs:
-    """The model's ``pm.Data`` tensors, plus what the builders derive from them."""
+    """The model's ``pm.Data`` tensors, plus what the builders derive from them (PyMC's tensors: Any to mypy)."""
 
-    X: object  # channel_data (date, *panel, channel), original units
-    t: object  # time_index (date,), weeks since the first training date
-    y: object  # target_scaled (obs, *panel)
-    train_end: object  # train_end_time: weeks at the last observed date
-    obs_index: object | None  # observed_index (cross-validation form only)
-    channel_scale: object
-    target_scale: object
+    X: Any  # channel_data (date, *panel, channel), original units
+    t: Any  # time_index (date,), weeks since the first training date
+    y: Any  # target_scaled (obs, *panel)
+    train_end: Any  # train_end_time: weeks at the last observed date
+    obs_index: Any | None  # observed_index (cross-validation form only)
+    channel_scale: Any
+    target_scale: Any
     obs_dim: str  # "date", or "obs" in the cross-validation form
-    spend: object = None  # channel_spend (date, *panel, channel) when channels are bought in units; else X
+    spend: Any = None  # channel_spend (date, *panel, channel) when channels are bought in units; else X
 
     @property
     def train_mask(self):
@@ -453,7 +457,7 @@ def _organic(mmm: MMM, values: dict):
         raise ValueError(problems[0])
     organic = pm.Data("organic_data", values["organic_data"], dims=("date", *panel, "organic"))
     given_as = {target: key for key, target in organic_prior_keys(spec).items() if key in spec.organic_priors}
-    params = {}
+    params: dict[str, dict[str, Any]] = {}
     for kind, registry in (("adstock", ADSTOCKS), ("saturation", SATURATIONS)):
         comp = registry[getattr(spec, kind).type]
         for name in comp.params:
@@ -558,7 +562,7 @@ def _trend(mmm: MMM, inp: Inputs, priors: dict):
 
 def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
     """The observed target ``y`` (on the ``obs`` weeks only in the cross-validation form)."""
-    lik = copy.deepcopy(parse_prior(mmm.spec.likelihood, "model.likelihood"))
+    lik = copy.deepcopy(parse_likelihood(mmm.spec.likelihood))
     lik.dims = (inp.obs_dim, *mmm.dims)
     if inp.obs_index is None:  # traced for the fast posterior predictive (fit.posterior_predictive)
         mu = pm.Deterministic("mu", mu, dims=lik.dims)

@@ -13,8 +13,9 @@ arbitrarily: means of sums are exact, intervals of a weighted sum treat the post
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,8 @@ class JointResponse(PlanCells):
                 raise ValueError(f"JointResponse.markets: market {name!r} has cells {rm.channels} {rm.panel}, "
                                  f"the first {first.channels} {first.panel}")
         n = first.size
-        parts = {name: (rm, np.arange(k * n, (k + 1) * n)) for k, (name, rm) in enumerate(models.items())}
+        parts: dict[str, tuple[ResponseModel, np.ndarray | None]] = {
+            name: (rm, np.arange(k * n, (k + 1) * n)) for k, (name, rm) in enumerate(models.items())}
         return cls(list(first.channels), {dim: list(models), **first.panel}, parts,
                    dict(weights or dict.fromkeys(models, 1.0)))
 
@@ -263,7 +265,7 @@ def _as_constraint(c) -> TargetConstraint:
     if isinstance(c, ResponseConstraint):
         return TargetConstraint(c.name, c.kind, float(c.value))
     if isinstance(c, dict):
-        kinds = [k for k in ("at_least", "equal_to") if k in c]
+        kinds: list[Literal["at_least", "equal_to"]] = [k for k in ("at_least", "equal_to") if k in c]
         if len(kinds) != 1 or "target" not in c:
             raise ValueError(f"multi_objective.constraint: {c} needs a target and one of at_least, equal_to")
         return TargetConstraint(c["target"], kinds[0], float(c[kinds[0]]))
@@ -314,7 +316,7 @@ def constrained_optimum(joint: JointResponse, maximize: Target, constraint, prob
     return ConstrainedOptimum(plan, _label(maximize), con, value, binds, plan.success, plan.message, free, hi)
 
 
-def cross_evaluation(joint: JointResponse, plans: dict[str, Plan | np.ndarray], problem: LinearProblem | None = None,
+def cross_evaluation(joint: JointResponse, plans: Mapping[str, Plan | np.ndarray], problem: LinearProblem | None = None,
                      best: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per plan: each target's mean response, 94% HDI and share of that target's own best.
 
@@ -325,7 +327,7 @@ def cross_evaluation(joint: JointResponse, plans: dict[str, Plan | np.ndarray], 
     rows = []
     for label, plan in plans.items():
         spend = plan.spend if isinstance(plan, Plan) else plan
-        row = {"plan": label}
+        row: dict[str, Any] = {"plan": label}
         for name, d in joint.per_target(spend).items():
             lo, hi = hdi94(d)
             row |= {f"{name}_mean": float(d.mean()), f"{name}_hdi_lo": lo, f"{name}_hdi_hi": hi,
@@ -346,7 +348,7 @@ def _dominated(a: np.ndarray, b: np.ndarray, tol: float) -> np.ndarray:
 def weighted_draws(plan: JointPlan, target: Target) -> np.ndarray:
     """Draws of a target, or of a weighted sum of targets (e.g. the total over markets), at a plan."""
     weights = {target: 1.0} if isinstance(target, str) else target
-    return sum(w * plan.targets[name] for name, w in weights.items())
+    return np.asarray(sum(w * plan.targets[name] for name, w in weights.items()))  # the same array (typed int | array)
 
 
 def pareto_front(joint: JointResponse, a: Target, b: str, problem: LinearProblem, n_points: int = 20,
@@ -371,9 +373,13 @@ def pareto_front(joint: JointResponse, a: Target, b: str, problem: LinearProblem
             plan = _solve(joint, a, con, problem, objective, x0=prev.per_period, even_start=not warm_start)
             if not plan.success:
                 plan = _solve(joint, a, con, problem, objective, x0=a_star.per_period)
-            plans.append(plan), binds.append(True), zs.append(float(z))
+            plans.append(plan)
+            binds.append(True)
+            zs.append(float(z))
             prev = plan
-        plans.append(b_star), binds.append(True), zs.append(z_hi)
+        plans.append(b_star)
+        binds.append(True)
+        zs.append(z_hi)
     ka = _label(a)
     draws = {name: np.stack([p.targets[name] for p in plans]) for name in joint.parts}
     draws[ka] = np.stack([weighted_draws(p, a) for p in plans])
@@ -436,7 +442,8 @@ def case_joint(params, run_dir) -> tuple[JointResponse, dict[str, np.ndarray]]:
     opt = params.optimization
     dirs = {t.name: target_home(params, run_dir, t.name) for t in params.targets}
     fits = {n: (artifacts.load_data(d), artifacts.load_idata(d)) for n, d in dirs.items()}
-    n_draws = min([opt.draws, *(i.posterior.sizes["chain"] * i.posterior.sizes["draw"] for _, i in fits.values())])
+    n_draws = min([opt.draws, *(i["posterior"].sizes["chain"] * i["posterior"].sizes["draw"]
+                                for _, i in fits.values())])
     models = {n: plan_response_model(params, data, idata, model=params.for_target(n).model, n_draws=n_draws)
               for n, (data, idata) in fits.items()}
     spent = {n: data.spend.reshape(data.n_dates, -1).sum(0) for n, (data, _) in fits.items()}
@@ -542,6 +549,7 @@ def cross_table(cp: CasePlans) -> pd.DataFrame:
 def front_table(cp: CasePlans) -> pd.DataFrame:
     """The frontier's points for people: the level asked of the constrained target, both responses (94% HDI)
     and the spend per period of every cell."""
+    assert cp.front is not None and cp.constrained is not None  # a case with a frontier: it has its constraint
     t, a, b = cp.front.table, _label(cp.maximize), cp.constrained.constraint.target
     cells = cell_labels(cp.joint.channels, cp.joint.panel)
     out = pd.DataFrame({"point": np.arange(1, len(t) + 1),
@@ -556,6 +564,7 @@ def front_table(cp: CasePlans) -> pd.DataFrame:
 def constrained_sentence(cp: CasePlans, unit: str = "") -> str:
     """What the constraint does: whether it binds, and what it costs the objective."""
     c = cp.constrained
+    assert c is not None  # a case with a constraint
     words = _constraint_words(cp.titles, c.constraint)
     obj, free = weighted_draws(c.plan, cp.maximize), weighted_draws(c.unconstrained, cp.maximize)
     lo, hi = hdi94(obj)
@@ -575,10 +584,11 @@ def constrained_sentence(cp: CasePlans, unit: str = "") -> str:
 def historical_sentence(cp: CasePlans, unit: str = "") -> str:
     """Where the historical split sits against the frontier: what the frontier plan with the same level of the
     constrained target gives the objective instead."""
+    assert cp.front is not None and cp.constrained is not None  # a case with a frontier: it has its constraint
     t, a, b = cp.front.table, _label(cp.maximize), cp.constrained.constraint.target
     hist = cp.joint.per_target(cp.historical)
     weights = {a: 1.0} if isinstance(cp.maximize, str) else cp.maximize
-    ha, hb = float(sum(w * hist[n] for n, w in weights.items()).mean()), float(hist[b].mean())
+    ha, hb = float(np.asarray(sum(w * hist[n] for n, w in weights.items())).mean()), float(hist[b].mean())
     order = np.argsort(t[f"{b}_mean"].to_numpy())
     bs, as_ = t[f"{b}_mean"].to_numpy()[order], t[f"{a}_mean"].to_numpy()[order]
     head = f"The historical split gives {_show(ha)}{unit} ({cp.objective_label}) and {_show(hb)} ({cp.titles[b]})."

@@ -104,6 +104,7 @@ def next_test_table(params: Params, data: MMMData, idata, alloc, rm, weeks: int 
     from mmmhelpers.response import draw_subset
 
     opt = params.optimization
+    assert opt is not None, "the case has no optimization section"
     test_rm = plan_response_model(params, data, idata, num_periods=weeks, objective_window="window_and_tail")
     assert np.array_equal(test_rm.draw_idx, rm.draw_idx), "the test's draws are the plan's"
     hist = data.X.mean(axis=0)  # (*panel, channel): the spend around the test
@@ -164,6 +165,7 @@ def next_test_sentence(table: pd.DataFrame, target_label: str = "", period: str 
 def next_test_section(params: Params, data: MMMData, idata, alloc, rm, period: str = "week"
                       ) -> tuple[pd.DataFrame | None, str]:
     """The budget page's next-test table and its sentence, or None and why there is no table."""
+    assert params.optimization is not None, "the case has no optimization section"
     try:
         tests = next_test_table(params, data, idata, alloc, rm, **params.optimization.next_test.model_dump())
     except NoTestNoise as why:

@@ -8,7 +8,7 @@ gradient), solves, finds the budget that reaches a target, and assembles ``alloc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,7 +30,14 @@ from mmmhelpers.config import ObjectiveSpec, OptimizationSpec, Params
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, build_problem, cell_labels, check_feasible
 from mmmhelpers.data import MMMData
 from mmmhelpers.intervals import hdi
-from mmmhelpers.response import ResponseModel, draw_subset, media_per_spend, posterior_media, response_model
+from mmmhelpers.response import (
+    PlanResponse,
+    ResponseModel,
+    draw_subset,
+    media_per_spend,
+    posterior_media,
+    response_model,
+)
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["Plan", "InfeasibleError", "ResponseConstraint", "objective_value", "optimize_budget", "allocation_records",
@@ -171,7 +178,7 @@ def _stationary(u: np.ndarray, grad: np.ndarray, cons: list[dict], lo: np.ndarra
     return bool(resid <= tol * max(float(np.linalg.norm(grad)), 1e-12))
 
 
-def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: ObjectiveSpec | None = None,
+def optimize_budget(rm: PlanResponse, problem: LinearProblem, objective: ObjectiveSpec | None = None,
                     x0: np.ndarray | None = None,
                     extra_constraints: list[dict] | None = None,
                     response_constraints: list[ResponseConstraint] | None = None, even_start: bool = True) -> Plan:
@@ -213,7 +220,7 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
 
     starts = [np.clip(s, lo, hi)[free] / scale for s in _starts(problem, x0, even_start)]
     ref[0] = max(abs(f(starts[-1])[0]), 1e-9)
-    best = None
+    best: list[tuple[Any, np.ndarray, float, bool, str]] = []  # (result, v, violation, ok, why), the best last
     for u0 in starts:
         res = minimize(f, u0, jac=True, method="SLSQP", bounds=list(zip(lo[free] / scale, hi[free] / scale)),
                        constraints=cons, options={"maxiter": 500, "ftol": FTOL})
@@ -224,16 +231,16 @@ def optimize_budget(rm: ResponseModel, problem: LinearProblem, objective: Object
         bad = _violation(problem, v)
         off, why = _response_off(rcs, (problem.M @ v).reshape(rm.num_periods, *rm.shape)) if rcs else (0.0, "")
         ok = bad <= 1e-6 * scale and off <= 1e-6
-        if best is None or (ok and (not best[3] or res.fun < best[0].fun)):
-            best = (res, v, bad, ok, why)
-    res, v, bad, ok, why = best
+        if not best or (ok and (not best[-1][3] or res.fun < best[-1][0].fun)):
+            best.append((res, v, bad, ok, why))
+    res, v, bad, ok, why = best[-1]
     spend = (problem.M @ v).reshape(rm.num_periods, *rm.shape)
     draws = rm.draws(spend)
     message = str(res.message) if ok else (f"constraint violated by {bad:.3g}" if bad > 1e-6 * scale else why)
     return Plan(spend, objective_value(draws, objective)[0], draws, bool(res.success and ok), message)
 
 
-def _same_plan_shape(rm: ResponseModel, rcs: list[ResponseConstraint]) -> list[ResponseConstraint]:
+def _same_plan_shape(rm: PlanResponse, rcs: list[ResponseConstraint]) -> list[ResponseConstraint]:
     """``rcs``, each checked to plan the same periods and cells as ``rm`` (else a ValueError naming it)."""
     for rc in rcs:
         if (rc.rm.num_periods, tuple(rc.rm.shape)) != (rm.num_periods, tuple(rm.shape)):
@@ -277,7 +284,7 @@ def _snap(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) -> np.ndarr
     return np.where(np.abs(v - lo) <= tol, lo, np.where(np.abs(hi - v) <= tol, hi, v))
 
 
-def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray,
+def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, observed_max: np.ndarray | None,
                      budget: float, historical: np.ndarray | None = None, held: np.ndarray | None = None
                      ) -> LinearProblem:
     """The linear system of an optimization section at ``budget`` per period (caps unless extrapolation is allowed;
@@ -289,7 +296,7 @@ def _section_problem(opt: OptimizationSpec, channels: list[str], panel: dict, ob
                          historical=historical, trust_region=opt.trust_region, held=held, held_mode=opt.uninformed)
 
 
-def plan_problem(opt: OptimizationSpec, rm: ResponseModel, budget: float, held: np.ndarray | None = None
+def plan_problem(opt: OptimizationSpec, rm: PlanResponse, budget: float, held: np.ndarray | None = None
                  ) -> LinearProblem:
     """The linear system of ``opt`` at ``budget`` per period, for the plans of ``rm`` (``held``: cells held at their
     historical level, ``(*panel, channel)`` booleans)."""
@@ -317,7 +324,7 @@ def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, obser
     return list(dict.fromkeys(problems))
 
 
-def allocation_records(rm: ResponseModel, x: np.ndarray, cells: np.ndarray | None = None,
+def allocation_records(rm: PlanResponse, x: np.ndarray, cells: np.ndarray | None = None,
                        mroas: np.ndarray | None = None) -> list[dict]:
     """One record per channel (and panel coordinate): spend per period (and for a channel bought in units, its cost
     per unit and the units it buys), and with ``cells`` (draw × cell responses) the response's mean and 94% HDI,
@@ -421,6 +428,8 @@ def target_budget(rm: ResponseModel, opt: OptimizationSpec, x0: np.ndarray | Non
     ``cost_per_kpi``: the largest budget whose plan's spend per unit of response stays at or below the value.
     Returns ``(budget, plan, achieved value)``; raises :class:`InfeasibleError` when no budget reaches it.
     """
+    if opt.target is None:
+        raise ValueError("target_budget: the optimization section has no target")
     solve = solve or (lambda b, start: _mean_response(rm, opt, b, start, held))
     if opt.target.type == "cost_per_kpi":  # at most c per unit of the target = a ROAS of at least 1 / c
         roas = opt.model_copy(update={"target": opt.target.model_copy(update={"type": "roas",
@@ -477,6 +486,8 @@ def plan_spend(rm: ResponseModel, alloc: Allocation, which: str = "optimal") -> 
         return np.asarray(alloc.spend_by_period).reshape(rm.num_periods, *rm.shape)
     recs = {"optimal": alloc.allocation, "historical": alloc.initial.allocation,
             "equal": alloc.equal.allocation if alloc.equal else None}[which]
+    if recs is None:
+        raise ValueError(f"allocation.json has no {which} plan")
     return np.broadcast_to(np.array([r["spend_per_period"] for r in recs]).reshape(rm.shape),
                            (rm.num_periods, *rm.shape))
 
@@ -513,6 +524,7 @@ def plan_response_model(params: Params, data: MMMData, idata, model=None, num_pe
     seed, so every page that scores a plan sees the same draws). ``model``, ``num_periods``, ``n_draws`` and
     ``objective_window`` replace the section's (a variant's model, a test's weeks)."""
     opt = params.optimization
+    assert opt is not None, "the case has no optimization section"
     return response_model(model or params.model, data, idata, num_periods or opt.num_periods,
                           n_draws=n_draws or opt.draws, seed=seed_for(params.seed, "optimize"),
                           objective_window=objective_window or opt.objective_window,
@@ -537,6 +549,7 @@ def compare_plan(params: Params, data: MMMData, idata, held_names: list[str]) ->
     from mmmhelpers.data import read_plan
 
     opt = params.optimization
+    assert opt is not None, "the case has no optimization section"
     if opt.compare_plan is None:
         return None
     plan = read_plan(params.resolve(opt.compare_plan), data, params.data.date_format, field="optimization.compare_plan")
@@ -546,6 +559,7 @@ def compare_plan(params: Params, data: MMMData, idata, held_names: list[str]) ->
     held = np.broadcast_to(np.isin(rm.channels, held_names), rm.shape) if held_names else None
     flat = opt.model_copy(update={"num_periods": plan.n_dates, "pattern": None, "optimize_over_time": False})
     problem = plan_problem(flat, rm, budget, held)  # the best plan: flat over the given plan's periods
+    assert rm.observed_max is not None  # plan_response_model's
     x0 = np.minimum(plan.spend.mean(axis=0), rm.observed_max)
     x0 = x0 / max(x0.sum(), 1e-12) * budget
     best = optimize_budget(rm, problem, opt.objective, x0=x0)
@@ -557,10 +571,11 @@ def compare_plan(params: Params, data: MMMData, idata, held_names: list[str]) ->
                           best_allocation=allocation_records(rm, best.per_period), solver=solver_status(best))
 
 
-def best_plan(params: Params, data: MMMData, idata, held_names: list[str]):
+def best_plan(params: Params, data: MMMData, idata, held_names: Sequence[str]):
     """The plan the budget page recommends, from the historical split under the section's rules: ``(response model,
     held cells or None, problem, historical split, optimum)``. ``held_names``: the channels held (``held_channels``)."""
     opt = params.optimization
+    assert opt is not None, "the case has no optimization section"
     rm = plan_response_model(params, data, idata)
     held = np.broadcast_to(np.isin(rm.channels, held_names), rm.shape) if held_names else None
     initial = history_split(data, opt.budget)
@@ -571,12 +586,13 @@ def best_plan(params: Params, data: MMMData, idata, held_names: list[str]):
     return rm, held, problem, initial, best
 
 
-def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -> tuple[Allocation, ResponseModel]:
+def allocate(params: Params, data: MMMData, idata, uninformed: Sequence[str] = ()) -> tuple[Allocation, ResponseModel]:
     """Stage 05: optimal plan, the historical and equal splits as baselines, scenarios and target (``allocation.json``).
 
     ``uninformed``: channels whose ROAS the data left at its prior (``contributions.roas_prior_posterior``); held at
     their historical spend (``held_channels``)."""
     opt = params.optimization
+    assert opt is not None, "the case has no optimization section"
     held_names = held_channels(params, list(uninformed))
     rm, held, problem, initial, best = best_plan(params, data, idata, held_names)
     halves = cross_fit_plans(rm, problem, opt.objective, initial, opt.budget, seed_for(params.seed, "optimize", 2))
@@ -604,7 +620,7 @@ def allocate(params: Params, data: MMMData, idata, uninformed: list[str] = ()) -
         window=WindowInfo(**rm.window.__dict__, description=rm.window.describe()),
         response_window=_response(split["window"]),
         response_tail=_response(split["tail"]),
-        carryover_in=_response(rm.carryover_in) if rm.window.history_weeks else None,
+        carryover_in=_response(rm.carryover_in) if rm.window.history_weeks and rm.carryover_in is not None else None,
         equal=baseline(equal_split(rm, opt.budget)),
         spend_by_period=(best.spend.reshape(rm.num_periods, -1).round(4).tolist()
                          if opt.pattern or opt.optimize_over_time else None),
@@ -639,6 +655,7 @@ def _alternatives(params: Params, data: MMMData, rm: ResponseModel, held: np.nda
                   best: Plan) -> list[AlternativeResult]:
     """Each ``optimization.alternatives`` entry's plan and its held-out gain over the historical split."""
     opt, alternatives = params.optimization, []
+    assert opt is not None, "the case has no optimization section"
     for k, a in enumerate(opt.alternatives):
         spec = opt.alternative(a)
         alt_problem = plan_problem(spec, rm, spec.budget, held)

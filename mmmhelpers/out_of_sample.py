@@ -9,6 +9,7 @@ at its last level, or with a plan of future spend read from a CSV (``read_plan``
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import arviz as az
 import numpy as np
@@ -90,6 +91,7 @@ def forecast_data(data: MMMData, weeks: int) -> MMMData:
     def held(a, fill):
         return np.broadcast_to(fill, (weeks, *a.shape[1:])).copy()
 
+    assert data.Z is not None  # MMMData.__post_init__ fills it
     plan = replace(data, dates=data.calendar.following(data.dates[-1], weeks), X=held(data.X, data.X[-1]),
                    C=held(data.C, 0.0), y=held(data.y, np.nan), Z=held(data.Z, data.Z[-1]))
     return plan_data(data, plan)
@@ -174,6 +176,7 @@ def forecast_case(params, data: MMMData, idata) -> Forecast | None:
         plans = {name: read_plan(params.resolve(path), data, params.data.date_format,
                                  field=f"out_of_sample.forecast_scenarios.{name}")
                  for name, path in oos.forecast_scenarios.items()}
+        assert plan is not None  # OutOfSampleSpec: forecast_scenarios need forecast_plan
         what_if = what_if_table(mmm, idata, data, plan, plans, seed=seed)
     return Forecast(future, pred, parts, warnings, words + f"; the spend of the last {period}s keeps working through "
                     "carryover.", what_if)
@@ -255,7 +258,7 @@ def fold_values(mmm: MMM, data: MMMData, train_end: int) -> dict:
     """``pm.Data`` values of the cross-validation model for a fold: likelihood on ``[:train_end]``,
     scales from those weeks only (no look-ahead), spend history over every date."""
     ch, tg, ct = scales(data.slice(0, train_end), mmm.spec.scaling)
-    v = mmm.data_values(data)
+    v: dict[str, Any] = mmm.data_values(data)  # and a float: train_end_time
     v.update(channel_scale=ch, target_scale=tg, control_data=data.C / ct, target_scaled=data.y[:train_end] / tg,
              organic_data=data.Z / organic_scales(data.slice(0, train_end), mmm.spec.scaling),
              observed_index=np.arange(train_end), train_end_time=max(float(v["time_index"][train_end - 1]), 1.0),

@@ -117,7 +117,7 @@ def _git_commit() -> str:
 
 
 def _versions() -> dict:
-    out = {"python": sys.version.split()[0]}
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
     for name in PACKAGES:
         try:
             out[name] = importlib.metadata.version(name)
@@ -193,8 +193,8 @@ class _Run:
         """The one line of an interrupted run."""
         if self.phase == "published":
             return f"interrupted after publishing; the new report is in {self.out}"
-        left = {True: "last good report unchanged", False: "no report was published"}.get(self.had_report,
-                                                                                             "nothing was changed")
+        known: dict[bool | None, str] = {True: "last good report unchanged", False: "no report was published"}
+        left = known.get(self.had_report, "nothing was changed")
         return f"interrupted during {self.phase}; {left}"
 
 
@@ -366,6 +366,7 @@ def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: 
 def _check_gates(state: _Run, params: Params) -> None:
     """Stop the run when the fit in the run folder fails a health gate (``fit.fail_on``)."""
     fail_on = params.fit.fail_on
+    assert state.staging is not None and state.out is not None  # a run under way has both
     diag = Diagnostics.load_or_none(state.staging)
     if fail_on is None or diag is None:
         return
@@ -482,6 +483,7 @@ def _run_wave(state: _Run, group: list[str], following: int, number: dict[str, i
               execution: dict | None) -> None:
     """Run one group of stages side by side in kernels started ahead; start the ``following`` group's kernels."""
     n = len(number)
+    assert state.staging is not None and state.out is not None  # a run under way has both
     state.phase = " + ".join(group)
     jobs = []
     for stage in group:
@@ -661,6 +663,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     data, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
         raise RunError(f"{params_path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+    assert data is not None  # check_case reads the data whenever it finds no problem
     for w in check_warnings(params, data):
         _say(f"warning: {w}")
     provenance = _provenance(params)  # the data as they were when the run started

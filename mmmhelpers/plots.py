@@ -279,13 +279,14 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
         idx = tuple(panel[d].index(cell[d]) for d in panel)
         for c, ch in enumerate(channels):
             ax = axes[r, c]
-            x = spend[(slice(None), *idx, c)]
-            draws = est[(slice(None), slice(None), *idx, c)]
+            levels: tuple[slice | int, ...] = (slice(None), *idx, c)  # every spend level of the cell and channel
+            x = spend[levels]
+            draws = est[(slice(None), *levels)]
             lo, hi = hdi_band(draws)
             ax.fill_between(x, lo, hi, color=colors[ch], alpha=0.3, lw=0, label="94% HDI")
             ax.plot(x, draws.mean(axis=0), color=colors[ch], label="posterior mean")
             if true is not None:
-                ax.plot(x, true[(slice(None), *idx, c)], color=TRUTH, ls="--", lw=2, label="truth")
+                ax.plot(x, true[levels], color=TRUTH, ls="--", lw=2, label="truth")
             ax.set(title=_titled(ch, cell), xlabel=f"spend per {UNITS['period']} ({UNITS['currency']})",
                    ylabel=f"{UNITS['target']} per {UNITS['period']}")
             ax.xaxis.set_major_locator(mticker.MaxNLocator(4))
@@ -297,7 +298,7 @@ def plot_saturation_recovery(spend: np.ndarray, est: np.ndarray, true: np.ndarra
     return fig
 
 
-def plot_contribution_paths(idatas: dict[str, object], truth):
+def plot_contribution_paths(idatas: dict[str, az.InferenceData], truth):
     """Each channel's contribution per week (summed over markets), the truth against every model's mean and
     50%/94% bands: one row per channel, one colour per model (the main model first)."""
     truth_c = truth["channel_contribution_original_scale"]
@@ -305,7 +306,7 @@ def plot_contribution_paths(idatas: dict[str, object], truth):
     fig, axes = _grid(len(channels))
     for ax, ch in zip(axes, channels):
         for color, (label, idata) in zip(VARIANT_COLORS, idatas.items()):
-            est = idata.posterior["channel_contribution_original_scale"].sel(channel=ch)
+            est = idata["posterior"]["channel_contribution_original_scale"].sel(channel=ch)
             est = est.sum([d for d in est.dims if d not in ("chain", "draw", "date")])
             draws = est.stack(sample=("chain", "draw")).transpose("sample", "date")
             _bands(ax, pd.DatetimeIndex(draws["date"].values), draws.values, color, label)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -29,7 +31,7 @@ def plot_worst_ranks(idata, parameters: list[str]):
     return fig
 
 
-def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3, organic: list[str] = ()):
+def plot_decomposition(dec: xr.DataArray, channels: list[str], cols: int = 3, organic: Sequence[str] = ()):
     """Each component's contribution per period (summed over panel cells): posterior mean and 94% HDI."""
     comps = [str(c) for c in dec["component"].values]
     rows = int(np.ceil(len(comps) / cols))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, fields
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 import pymc as pm
@@ -29,6 +29,7 @@ __all__ = [
     "LogNormalMeanStd",
     "LaplaceMixture",
     "parse_prior",
+    "parse_likelihood",
     "prior_dims",
     "describe_prior",
     "create",
@@ -150,7 +151,8 @@ def _dist_parameters(distribution: str, where: str) -> set[str]:
     dist = getattr(pm, distribution, None)
     if not (inspect.isclass(dist) and issubclass(dist, pm.Distribution)):
         raise PriorError(where, f"unknown distribution {distribution!r} (not a pymc distribution)")
-    return set(inspect.signature(dist.dist).parameters) - {"args", "kwargs", "kwds", "size"}
+    # pymc ships no types: the checks leave mypy a type[object], which has no .dist
+    return set(inspect.signature(cast(Any, dist).dist).parameters) - {"args", "kwargs", "kwds", "size"}
 
 
 def _split(spec: dict, where: str) -> tuple[str, dict, dict]:
@@ -256,6 +258,15 @@ def _censored(spec: dict, where: str) -> Censored:
         return Censored(inner, lower=body.get("lower", -np.inf), upper=body.get("upper", np.inf))
     except Exception as err:  # pymc-extras' own validation
         raise PriorError(where, f"{type(err).__name__}: {err}") from err
+
+
+def parse_likelihood(spec: Any, where: str = "model.likelihood") -> Prior | Censored:
+    """``model.likelihood``: the distribution the target is observed with, a ``Prior`` or ``Censored`` (the custom
+    priors, LogNormal by mean and std and the non-centred Laplace, have no likelihood form)."""
+    lik = parse_prior(spec, where)
+    if not isinstance(lik, (Prior, Censored)):
+        raise PriorError(where, f"expected a distribution of the target (e.g. Normal or StudentT), got {spec!r}")
+    return lik
 
 
 def prior_dims(prior: Any) -> set[str]:

@@ -17,7 +17,7 @@ __all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict
 
 def _labels(da: xr.DataArray) -> list[str]:
     if not da.dims:
-        return [da.name]
+        return [str(da.name)]
     idx = da.coords.to_index() if len(da.dims) > 1 else da.indexes[da.dims[0]]
     labels = []
     for key in idx:
@@ -35,7 +35,7 @@ def recovery_table(idata, truth: xr.Dataset, hdi_prob: float = HDI_PROB) -> pd.D
     rows = []
     post = idata.posterior
     for name, true in truth.data_vars.items():
-        if name not in post or "date" in true.dims or name.endswith("_original_scale"):
+        if name not in post or "date" in true.dims or str(name).endswith("_original_scale"):
             continue
         p = post[name]
         mean = p.mean(("chain", "draw"))
@@ -55,7 +55,7 @@ def recovery_table(idata, truth: xr.Dataset, hdi_prob: float = HDI_PROB) -> pd.D
                                        "quantile"])
 
 
-def recovery_by_model(idatas: dict[str, object], truth: xr.Dataset) -> pd.DataFrame:
+def recovery_by_model(idatas: dict[str, az.InferenceData], truth: xr.Dataset) -> pd.DataFrame:
     """``recovery_table`` of every model (main first, then the variants), with a ``model`` column."""
     return pd.concat([recovery_table(idata, truth).assign(model=label) for label, idata in idatas.items()],
                      ignore_index=True)[["model", "parameter", "truth", "mean", "hdi_low", "hdi_high", "covered",
@@ -167,7 +167,7 @@ def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int
     return np.moveaxis(w, 0, 1), curves, grid
 
 
-def effect_shares(idatas: dict[str, object], truth: xr.Dataset, data) -> pd.DataFrame:
+def effect_shares(idatas: dict[str, az.InferenceData], truth: xr.Dataset, data) -> pd.DataFrame:
     """Each channel's share of the target over the data, and the share of everything else ("demand and
     baseline": intercept, controls, seasonality), true vs each model's (mean and 94% HDI). The truth of a
     confounded case: its channels' contributions and its demand, over the observed target's total."""
@@ -177,7 +177,7 @@ def effect_shares(idatas: dict[str, object], truth: xr.Dataset, data) -> pd.Data
     rows = {"component": [*data.channels, "demand and baseline"],
             "true share": [*(true_media / total), 1 - true_media.sum() / total]}
     for label, idata in idatas.items():
-        est = idata.posterior["channel_contribution_original_scale"]
+        est = idata["posterior"]["channel_contribution_original_scale"]
         per = est.sum([d for d in est.dims if d not in ("chain", "draw", "channel")]) / total
         rest = 1 - per.sum("channel")
         draws = np.concatenate([per.transpose("chain", "draw", "channel").values,
@@ -303,7 +303,7 @@ def truth_table(truth: xr.Dataset, max_size: int = 24) -> pd.DataFrame:
     from mmmhelpers.report import plain_number
 
     rows = [{"parameter": name, "true value": ", ".join(plain_number(x) for x in da.values.ravel()),
-             "scale": "original" if name.endswith("_original_scale") else "model"}
+             "scale": "original" if str(name).endswith("_original_scale") else "model"}
             for name, da in truth.data_vars.items() if "date" not in da.dims and da.size <= max_size]
     return pd.DataFrame(rows, columns=["parameter", "true value", "scale"])
 

@@ -65,7 +65,7 @@ def progress(run_dir, message: str) -> None:
         f.write(message.replace("\n", " ") + "\n")
 
 
-def plain_number(v: float) -> str:
+def plain_number(v: float | np.floating) -> str:
     """A number for people: thousands separators from 1,000 on, else three significant digits, never 1e+05."""
     v = float(v)
     if not np.isfinite(v):
@@ -224,7 +224,10 @@ def _plan_value(kind: str, rest: str, alloc: Allocation | None) -> float:
     if kind == "response":
         plans = {"optimal": alloc.response, "historical": alloc.initial.response,
                  "equal": alloc.equal.response if alloc.equal else None} | {a: v.response for a, v in alts.items()}
-        return plans[rest].mean
+        plan = plans[rest]
+        if plan is None:
+            raise KeyError(f"{kind}:{rest}: this run has no such plan")
+        return plan.mean
     if kind == "multi_objective" and alloc.multi_objective is not None:
         mo = alloc.multi_objective
         if rest == "binds":
@@ -284,7 +287,7 @@ def published_table(params: Params, page: str, idata, alloc: Allocation | None =
 def data_intro(params: Params, data) -> str:
     """The data page's opening: the case, where the data come from, their size and columns, and its targets."""
     source = (f"simulated by the `{params.simulate.generator}` generator (seed {params.seed})"
-              if params.data.path is None else f"loaded from `{params.data.path}`")
+              if params.data.path is None and params.simulate is not None else f"loaded from `{params.data.path}`")
     panel = ", ".join(f"{len(v)} {d}{'s' if len(v) != 1 else ''} ({', '.join(map(str, v))})"
                       for d, v in data.panel.items()) or "a single market"
     bought = [f"{ch} in {col}" for ch, col in data.units_columns.items()]

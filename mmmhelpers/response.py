@@ -14,19 +14,22 @@ over draws with respect to a per-draw copy of the plan gives every draw's exact 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
+from pytensor.graph.basic import Variable
 
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, channel_lags, evaluate, shifted_sum
 
-__all__ = ["ResponseModel", "Window", "draw_subset", "media_per_spend",
+__all__ = ["ResponseModel", "PlanResponse", "Window", "draw_subset", "media_per_spend",
            "data_window_multiplier", "posterior_media", "response_model", "response_curves", "draw_indices",
            "MULTIPLIER_NAME"]
 
@@ -110,6 +113,10 @@ class PlanCells:
 
     channels: list[str]
     panel: dict[str, list]
+    if TYPE_CHECKING:  # each subclass's own property
+
+        @property
+        def num_periods(self) -> int: ...
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -129,6 +136,27 @@ class PlanCells:
         return plan.reshape(self.num_periods, self.size)
 
 
+class PlanResponse(Protocol):
+    """What the optimizer reads of a response: a :class:`ResponseModel`, or a joint response of several targets
+    (``multi_objective.JointResponse``)."""
+
+    channels: list[str]
+    panel: dict[str, list]
+
+    @property
+    def num_periods(self) -> int: ...
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def observed_max(self) -> np.ndarray | None: ...
+
+    def value_and_jac(self, plan) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def draws(self, plan) -> np.ndarray: ...
+
+
 @dataclass
 class ResponseModel(PlanCells):
     """Incremental response of plans for a fixed set of posterior draws; compiled once, reused for every plan.
@@ -141,12 +169,17 @@ class ResponseModel(PlanCells):
     panel: dict[str, list]
     window: Window
     draw_idx: np.ndarray
-    _value_and_jac: object  # spend (draw, time, cell) -> (objective-window response per draw, its jacobian)
-    _detail: object  # spend (draw, time, cell) -> incremental contribution (draw, time + tail, cell)
-    observed_max: np.ndarray = field(repr=False, default=None)  # highest spend per period seen, (*panel, channel)
-    observed_min: np.ndarray = field(repr=False, default=None)
-    carryover_in: np.ndarray = field(repr=False, default=None)  # per draw: the history's own response in the window
-    historical: np.ndarray = field(repr=False, default=None)  # mean spend per period the data saw, (*panel, channel)
+    # spend (draw, time, cell) -> (objective-window response per draw, its jacobian)
+    _value_and_jac: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    # spend (draw, time, cell) -> incremental contribution (draw, time + tail, cell)
+    _detail: Callable[[np.ndarray], np.ndarray]
+    # highest spend per period seen, (*panel, channel)
+    observed_max: np.ndarray | None = field(repr=False, default=None)
+    observed_min: np.ndarray | None = field(repr=False, default=None)
+    # per draw: the history's own response in the window
+    carryover_in: np.ndarray | None = field(repr=False, default=None)
+    # mean spend per period the data saw, (*panel, channel)
+    historical: np.ndarray | None = field(repr=False, default=None)
     unit_price: np.ndarray | None = field(repr=False, default=None)  # the plan's cost per unit (NaN: bought in money)
 
     @property
@@ -275,7 +308,8 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     incr = (contribution(series) - base).dimshuffle(1, 0, 2)  # (draw, time, cell)
     stop = num_periods if objective_window == "window" else num_periods + tail
     per_draw = incr[:, :stop].sum(axis=(1, 2))
-    value_and_jac = pytensor.function([spend], [per_draw, pt.grad(per_draw.sum(), spend)])
+    jac = cast(Variable, pt.grad(per_draw.sum(), spend))  # typed for any wrt: one variable, one gradient
+    value_and_jac = pytensor.function([spend], [per_draw, jac])
     detail = _Lazy(lambda: pytensor.function([spend], incr))  # only reports need it: compiled on first use
     window = Window(hist_weeks, num_periods, tail, objective_window, how)
     return ResponseModel(list(channels), dict(panel), window, idx, value_and_jac, detail,
@@ -306,6 +340,7 @@ def response_curves(rm: ResponseModel, n_points: int = 41, max_multiple: float =
 
     from mmmhelpers.constraints import cell_labels
 
+    assert rm.observed_max is not None and rm.observed_min is not None, "a response model of a model's data"
     top = np.where(rm.observed_max > 0, rm.observed_max, 1.0).ravel() * max_multiple
     if reach is not None:
         top = np.maximum(top, 1.1 * np.asarray(reach, float).ravel())
@@ -315,7 +350,7 @@ def response_curves(rm: ResponseModel, n_points: int = 41, max_multiple: float =
         plan = lv.reshape(rm.shape)
         resp.append(rm.split(plan)["cells"])
         marg.append(rm.marginal(plan, weights))
-    resp, marg = np.stack(resp, 1), np.stack(marg, 1)  # (draw, point, cell)
+    stacked = {"response": np.stack(resp, 1), "mroas": np.stack(marg, 1)}  # (draw, point, cell)
 
     def summary(a):
         hdi = az.hdi(a[None], hdi_prob=0.94)  # (point, cell, 2) over the draw axis
@@ -323,7 +358,7 @@ def response_curves(rm: ResponseModel, n_points: int = 41, max_multiple: float =
 
     dims = ("point", "cell")
     out = {"spend_per_period": (dims, levels)}
-    for name, arr in [("response", resp), ("mroas", marg)]:
+    for name, arr in stacked.items():
         mean, lo, hi = summary(arr)
         out |= {name: (dims, mean), f"{name}_lo": (dims, lo), f"{name}_hi": (dims, hi)}
     ds = xr.Dataset(out, coords={"cell": cell_labels(rm.channels, rm.panel), "point": np.arange(n_points)})

@@ -8,6 +8,9 @@ implausible ROAS (outside ``report.roas_range``) and media-control correlation. 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -80,7 +83,7 @@ def ppp_values(idata) -> dict[str, float]:
     rep = idata.posterior_predictive["y"].stack(sample=("chain", "draw")).transpose("sample", ...).values
     rep = rep.reshape(rep.shape[0], -1)
     obs = obs.reshape(-1)
-    stats = {"mean": np.mean, "sd": np.std, "min": np.min, "max": np.max}
+    stats: dict[str, Callable[..., Any]] = {"mean": np.mean, "sd": np.std, "min": np.min, "max": np.max}
     return {k: float(np.mean(f(rep, axis=1) >= f(obs))) for k, f in stats.items()}
 
 
@@ -212,8 +215,9 @@ def model_review(idata, data: MMMData, diag: Diagnostics, prior=None,
                                   "that the baseline is absorbing"))
     ppp = ppp_values(idata)
     extreme = {k: v for k, v in ppp.items() if v < 0.025 or v > 0.975}
+    closest = min(ppp.values(), key=lambda v: min(v, 1 - v))  # to 0 or 1
     checks.append(ReviewCheck(name="posterior predictive p-value", verdict="review" if extreme else "pass",
-                              value=round(min(ppp.values(), key=lambda v: min(v, 1 - v)), 4),
+                              value=round(closest, 4),
                               threshold="0.025 to 0.975",
                               detail=", ".join(f"{k} {v:.2f}" for k, v in ppp.items()),
                               action="" if not extreme else f"the model misses the data's {', '.join(extreme)}: "

@@ -115,16 +115,17 @@ def mmm_sbc_task(params: dict, frame: pd.DataFrame, roles: dict, seed: int, L: i
     mmm = model_for(p, data)
     seed_prior, seed_fit = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(2))
     quiet = logging.getLogger("pymc")
-    level, _ = quiet.level, quiet.setLevel(logging.WARNING)  # no "Sampling: [...]" line per draw
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # no "Sampling: [...]" line per draw
     try:
         prior = sample_prior(mmm, draws=1, seed=seed_prior)
     finally:
         quiet.setLevel(level)
-    y = prior.prior_predictive["y"].values[0, 0]
+    y = prior["prior_predictive"]["y"].values[0, 0]
     idata = next(sample_many(mmm, [{"target_scaled": y}], p.fit, [seed_fit]))
     ranks: dict[str, int] = {}
     for name in sbc_parameters(idata):
-        truth = _flat(prior.prior[name].isel(chain=0, draw=0, drop=True).rename(name))
+        truth = _flat(prior["prior"][name].isel(chain=0, draw=0, drop=True).rename(name))
         post = idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...)
         flat = post.values.reshape(post.sizes["sample"], -1)
         ranks |= dict(zip(truth, rank_of(np.array(list(truth.values())), flat, L).tolist()))

@@ -358,7 +358,8 @@ def lift_tests_from_truth(data: MMMData, truth: xr.Dataset, seed: int, relative_
     x = np.median(data.X, axis=0)
     dx = relative_delta * x
     scale = data.X.max(axis=0)
-    params = {k.removeprefix("saturation_"): truth[k].values for k in truth.data_vars if k.startswith("saturation_")}
+    params = {k.removeprefix("saturation_"): truth[k].values for k in map(str, truth.data_vars)
+              if k.startswith("saturation_")}
     curve = [saturation(np.stack([level / scale]), kind, params) for level in (x + dx, x)]
     up, base = (evaluate(c) if hasattr(c, "eval") else np.asarray(c) for c in curve)
     lift = (up - base)[0] * data.y.max()
@@ -380,7 +381,8 @@ def true_experiment_lifts(table: pd.DataFrame, data: MMMData, truth: xr.Dataset)
     lifts = []
     for _, row in table.iterrows():
         cell = (*[data.panel[d].index(row[d]) for d in data.panel], data.channels.index(row["channel"]))
-        x = np.concatenate([data.X[(slice(None), *cell)], np.full(l_max, data.X[(-1, *cell)])])
+        every_week: tuple[slice | int, ...] = (slice(None), *cell)
+        x = np.concatenate([data.X[every_week], np.full(l_max, data.X[(-1, *cell)])])
         weeks = np.arange(len(x))
         more = x + np.where((weeks >= row["first"]) & (weeks <= row["last"]), row["delta_spend"], 0.0)
         out = [evaluate(logistic_saturation(adstock(s / x_scale[cell], "geometric", {"alpha": alpha[cell]}, l_max,
@@ -420,8 +422,8 @@ def _tvm_truth(fixed: dict, k: float, data: MMMData, mult, contrib_m, S: float, 
     """Truth of the time-varying DGP: parameters on the fitted model's scale (``k`` converts), sales for contributions."""
     scaled = {"saturation_alpha": "channel", "intercept_contribution": None, "gamma_control": "control",
               "gamma_fourier": "fourier_mode", "y_sigma": None}
-    ds = {"adstock_alpha": (("channel",), fixed["adstock_alpha"]),
-          "saturation_lam": (("channel",), fixed["saturation_lam"])}
+    ds: dict[str, tuple[tuple[str, ...], Any]] = {"adstock_alpha": (("channel",), fixed["adstock_alpha"]),
+                                                  "saturation_lam": (("channel",), fixed["saturation_lam"])}
     ds.update({name: ((dim,) if dim else (), fixed[name] * k) for name, dim in scaled.items()})
     ds.update({"media_temporal_latent_multiplier": (("date",), mult),
                "channel_contribution_original_scale": (("date", "channel"), contrib_m * S),

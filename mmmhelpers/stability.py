@@ -188,7 +188,10 @@ def stability_refits(params, data: MMMData, run_dir, held_names: list[str],
         refits = [(r.model_copy(update={"plan": best_plan(params, data.slice(0, data.n_dates - r.dropped),
                                                           az.InferenceData(posterior=media), held_names)[-1]
                                         .per_period.ravel().tolist()}), media) for r, media in refits]
-    table = load_table(run_dir, "roas").set_index("channel").loc[data.channels]
+    roas = load_table(run_dir, "roas")
+    if roas is None:
+        raise FileNotFoundError(f"{run_dir}: no ROAS table (artifacts/tables/roas.csv): run the fit stage first")
+    table = roas.set_index("channel").loc[data.channels]
     return Stability(channels=data.channels, roas=table["ROAS"].tolist(), roas_low=table["ROAS 3%"].tolist(),
                      roas_high=table["ROAS 97%"].tolist(), cells=cell_labels(rm.channels, rm.panel) if planned else [],
                      history=initial.ravel().tolist() if planned else [],

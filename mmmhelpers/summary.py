@@ -8,6 +8,7 @@ every threshold a check failed and what to do. Every number carries its unit (``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def _drivers(drivers: pd.DataFrame, target: str, period: str = "week") -> str:
 
 
 def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str,
-              period: str = "week", uninformed: list[str] = (), unstable: list[str] = ()) -> str | None:
+              period: str = "week", uninformed: Sequence[str] = (), unstable: Sequence[str] = ()) -> str | None:
     """The channels' headline: the largest contribution, and the highest ROAS among the channels something pins down
     (a ROAS that is the prior's is not a finding: the next sentence names those channels)."""
     bits = []
@@ -144,7 +145,7 @@ def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: s
     return "; ".join(bits) + "." if bits else None
 
 
-def _plan(alloc: Allocation, target: str, cur: str, period: str = "week", unstable: list[str] = ()) -> str:
+def _plan(alloc: Allocation, target: str, cur: str, period: str = "week", unstable: Sequence[str] = ()) -> str:
     moves = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
         label = cell_label(best)
@@ -154,9 +155,11 @@ def _plan(alloc: Allocation, target: str, cur: str, period: str = "week", unstab
                          + (" (**unstable**: a refit without the last few "
                             f"{period}s moved it the other way)" if label in unstable else ""))
     g = alloc.initial.gain
+    assert g is not None  # allocate gives every baseline its gain
+    lo, hi = g.hdi_94
     text = (f"For {cur}{plain_number(alloc.budget_per_period)} per {period} over {alloc.num_periods} {period}s, the "
             f"recommended split ({'; '.join(moves) or 'the historical split is already optimal'}) adds an expected "
-            f"{plain_number(g.mean)} {target} over the historical split ({_hdi(*g.hdi_94)}); it does better in "
+            f"{plain_number(g.mean)} {target} over the historical split ({_hdi(lo, hi)}); it does better in "
             f"{as_probability(g.prob_positive)} of the posterior draws{' not used to choose it' if g.held_out else ''}.")
     if alloc.extrapolation_allowed:
         text += f" {EXTRAPOLATION_WORDS}"
@@ -204,7 +207,8 @@ def _scope(diag: Diagnostics | None, review: Review | None, oos: OutOfSample | N
     return text + (" Not checked: " + "; ".join(missing) + "." if missing else "")
 
 
-def _banner(diag: Diagnostics | None, review: Review | None, quick: bool = False) -> tuple[str, str, list[str]]:
+def _banner(diag: Diagnostics | None, review: Review | None, quick: bool = False
+            ) -> tuple[str, str, list[tuple[str, str]]]:
     health = diag.health if diag else "unknown"
     if review is not None and review.verdict == "fail":
         health = "red"

@@ -40,6 +40,7 @@ def _one_target(params: Params, t: TargetModelSpec, data: MMMData, truth: xr.Dat
                 ) -> tuple[MMMData, xr.Dataset | None]:
     source = str(params.resolve(params.data.path)) if params.data.path else f"simulated data ({t.name})"
     if t.column is not None and t.column != data.target_column:
+        assert params.data.path is not None  # Params: a target's column is a column of the CSV
         data = load_csv(params.resolve(params.data.path), params.for_target(t.name).data.model_copy(
             update={"dims": params.data.dims}))
     data = data.select(t.where, source=source)

@@ -58,10 +58,12 @@ def judge_plan(params: Params, data: MMMData, truth: xr.Dataset | None, alloc: A
     budget = alloc.budget_per_period
     base = float(truth_rm.draws(plan_spend(truth_rm, alloc, "historical"))[0])
     true_gain = float(truth_rm.draws(plan_spend(truth_rm, alloc))[0]) - base
+    assert params.optimization is not None, "the case has no optimization section"
     free = params.optimization.model_copy(update={"trust_region": None})  # the client's rules, not our safety rules
     best = optimize_budget(truth_rm, plan_problem(free, truth_rm, budget))
     optimum = float(best.draws[0]) - base
     g = alloc.initial.gain
+    assert g is not None  # allocate gives every baseline its gain
     return pd.DataFrame([{
         "claimed gain": g.mean, "claimed 3%": g.hdi_94[0], "claimed 97%": g.hdi_94[1],
         "claimed P(gain > 0)": g.prob_positive, "true gain": true_gain, "true optimum gain": optimum,

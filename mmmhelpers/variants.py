@@ -81,6 +81,8 @@ def load_variants(params: Params, run_dir: str | Path) -> list[Fitted]:
 def _with_log_likelihood(fitted: Fitted) -> az.InferenceData:
     idata = fitted.idata
     if "log_likelihood" not in idata.groups():
+        if fitted.mmm is None:  # a variant loaded from its artifacts
+            raise ValueError(f"{fitted.label}: its posterior has no log-likelihood and no model is loaded to make it")
         with fitted.mmm.model:
             pm.compute_log_likelihood(idata, var_names=["y"], extend_inferencedata=True, progressbar=False)
     return idata
@@ -111,7 +113,7 @@ def comparison_table(models: list[Fitted]) -> pd.DataFrame:
 
 def parameter_comparison(models: list[Fitted]) -> pd.DataFrame:
     """Each parameter the models share: its posterior mean and 94% HDI in every model, side by side."""
-    shared = [n for n in scalar_parameters(models[0].idata) if all(n in m.idata.posterior for m in models[1:])]
+    shared = [n for n in scalar_parameters(models[0].idata) if all(n in m.idata["posterior"] for m in models[1:])]
     columns, index = {}, None
     for m in models:
         summ = az.summary(m.idata, var_names=shared, kind="stats", hdi_prob=HDI_PROB, round_to="none")

@@ -122,7 +122,7 @@ def _compare_netcdf(name: str, a: Path, b: Path, rtol: float, atol: float) -> tu
         except OSError:  # the group is not in this file
             continue
         with left, right:
-            for var in sorted(set(left.data_vars) | set(right.data_vars)):
+            for var in sorted(set(map(str, left.data_vars)) | set(map(str, right.data_vars))):
                 where = f"{group}/{var}" if group else var
                 if var not in left or var not in right:
                     diffs.append(Difference(name, where, var in left, var in right, "only in one of them"))

@@ -1,4 +1,5 @@
-"""The tree stays ruff-clean (the linter is pinned in requirements.txt) and the package free of import cycles."""
+"""The tree stays ruff-clean and type-checks (both pinned in requirements.txt), and the package is free of import
+cycles and long functions."""
 
 import shutil
 import subprocess
@@ -15,6 +16,14 @@ def test_ruff_clean():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
     proc = subprocess.run([ruff, "check", "mmmhelpers", "tests", "notebooks", "benchmarks"], cwd=ROOT,
                           capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+@pytest.mark.skipif(shutil.which("mypy", path=str(Path(sys.executable).parent)) is None, reason="mypy not installed")
+def test_the_package_type_checks():
+    """mypy (pinned in requirements.txt, configured in pyproject.toml) finds no error in the package."""
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent))
+    proc = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
