@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData, data_roles, from_roles, load_csv, truth_from_csv
@@ -26,7 +26,8 @@ from mmmhelpers.simulate import simulate
 __all__ = [
     "DATA_CSV", "DATA_COLUMNS", "TRUTH", "IDATA", "RECOVERY", "REPLICATES", "MANIFEST",
     "Record", "Diagnostics", "Fold", "Scores", "InSample", "OutOfSample", "Response", "Gain", "Baseline", "Scenario",
-    "Allocation",
+    "Allocation", "PlanCell", "JointPlanRecord", "ConstrainedPlanRecord", "MultiObjectiveRecord", "cell_label",
+    "cell_spend",
     "Manifest", "artifacts_dir", "prepare_data", "save_data", "load_data", "load_truth", "save_idata", "load_idata",
     "save_recovery", "load_recovery", "save_replicates",
 ]
@@ -60,18 +61,20 @@ def _default(o):
 PLAN_FIELDS = ("spend_per_period", "cost_per_unit", "units_per_period", "response", "roas", "mroas")
 
 
-def cell_label(record: dict[str, Any]) -> str:
-    """The cell of a plan record (``allocation.json``) as every page names it: ``x1`` or ``x1 @ geo_a`` (the format
-    of ``constraints.cell_labels``)."""
+def cell_label(record: PlanCell | dict[str, Any]) -> str:
+    """The cell of a plan record as every page names it: ``x1`` or ``x1 @ geo_a`` (the format of
+    ``constraints.cell_labels``); a record read from ``allocation.json`` as a plain dict too."""
+    if isinstance(record, PlanCell):
+        return record.label
     where = ", ".join(str(v) for k, v in record.items() if k not in ("channel", *PLAN_FIELDS))
     return str(record["channel"]) + (f" @ {where}" if where else "")
 
 
-def cell_spend(records: list[dict], cells: list[str], cell: str) -> float:
+def cell_spend(records: list[PlanCell], cells: list[str], cell: str) -> float:
     """The spend per period of the plan record whose cell is ``cell`` (a label of ``cells``)."""
     if cell not in cells:
         raise KeyError(f"unknown cell {cell!r} (cells: {cells})")
-    return records[cells.index(cell)]["spend_per_period"]
+    return records[cells.index(cell)].spend_per_period
 
 
 class Part(BaseModel):
@@ -192,6 +195,40 @@ class Response(Part):
     hdi_94: list[float]
 
 
+class PlanCell(BaseModel):
+    """One cell of a plan in ``allocation.json``: its channel and panel coordinates (the extra keys, e.g. ``geo``),
+    its spend per period and, where computed, the cost per unit and the units it buys, its response (mean, 94% HDI),
+    ROAS and mROAS over the plan. It dumps flat, channel and coordinates first, with only the fields it was given
+    (the interface's layout: ``{"channel": "x1", "geo": "geo_a", "spend_per_period": 23000.0}``)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    channel: str
+    spend_per_period: float
+    cost_per_unit: float | None = None
+    units_per_period: float | None = None
+    response: Response | None = None
+    roas: float | None = None  # None with a response: the plan spends (next to) nothing there
+    mroas: float | None = None
+
+    @property
+    def coords(self) -> dict[str, Any]:
+        """The cell's panel coordinates, e.g. ``{"geo": "geo_a"}`` (empty for one market)."""
+        return dict(self.model_extra or {})
+
+    @property
+    def label(self) -> str:
+        """``x1`` or ``x1 @ geo_a``: the cell as every page names it (``constraints.cell_labels``' format)."""
+        where = ", ".join(str(v) for v in self.coords.values())
+        return self.channel + (f" @ {where}" if where else "")
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler) -> dict[str, Any]:
+        dumped = handler(self)
+        given = self.model_fields_set | {"channel", "spend_per_period"}
+        return {"channel": dumped["channel"], **self.coords,
+                **{k: v for k, v in dumped.items() if k in given and k != "channel" and k not in self.coords}}
+
+
 class Gain(Part):
     """The paired gain of one plan over another, draw by draw (original target units)."""
 
@@ -204,7 +241,7 @@ class Gain(Part):
 class Baseline(Part):
     """The split the optimum is compared with (the historical one)."""
 
-    allocation: list[dict[str, Any]]
+    allocation: list[PlanCell]
     response: Response
     gain: Gain | None = None  # the optimal plan's paired gain over this baseline (held out when gain.held_out)
     gain_in_sample: Gain | None = None  # the same, scored on the draws that chose the plan (optimistic)
@@ -216,7 +253,7 @@ class Scenario(Part):
     multiplier: float
     budget_per_period: float
     response: Response
-    allocation: list[dict[str, Any]]
+    allocation: list[PlanCell]
     solver: str | None = None  # "ok", or why the optimizer failed (the page flags it)
 
 
@@ -239,7 +276,7 @@ class TargetResult(Part):
     budget_per_period: float
     achieved: float
     response: Response
-    allocation: list[dict[str, Any]]
+    allocation: list[PlanCell]
 
 
 class AlternativeResult(Part):
@@ -249,7 +286,7 @@ class AlternativeResult(Part):
     budget_per_period: float
     response: Response
     gain_over_historical: Gain  # paired, over the historical split at this plan's budget
-    allocation: list[dict[str, Any]]
+    allocation: list[PlanCell]
     solver: str | None = None  # "ok", or why the optimizer failed (the page flags it)
 
 
@@ -262,9 +299,56 @@ class PlanComparison(Part):
     response: Response
     best_response: Response
     gain: Gain  # the best plan's paired gain over the given one (held out)
-    allocation: list[dict[str, Any]]  # the given plan's mean spend per period per cell
-    best_allocation: list[dict[str, Any]]
+    allocation: list[PlanCell]  # the given plan's mean spend per period per cell
+    best_allocation: list[PlanCell]
     solver: str | None = None
+
+
+class JointPlanRecord(Part):
+    """A plan over several targets (``multi_objective``): its cells, each target's response and whether it solved."""
+
+    allocation: list[PlanCell]
+    responses: dict[str, Response]
+    success: bool
+
+
+class ConstrainedPlanRecord(JointPlanRecord):
+    """The plan maximizing one target with a floor (or an equality) on another's mean response."""
+
+    constraint: dict[str, Any]  # {"target": name, "at_least" or "equal_to": value}
+    binds: bool
+    value: float | None = None
+    reachable: bool | None = None
+
+
+class MultiObjectiveRecord(Part):
+    """The ``multi_objective`` block of ``allocation.json``: several targets over one budget (``multi_objective``);
+    a part the run did not make (no constraint, no frontier) is left out of the file, not written as null."""
+
+    targets: list[str]
+    spend: Literal["shared", "per_target"]
+    maximize: Any  # a target's name, or {target: weight}
+    best: dict[str, JointPlanRecord]  # each target's own best plan
+    objective_best: JointPlanRecord
+    cross_evaluation: list[dict[str, Any]]  # every plan scored on every target
+    constrained: ConstrainedPlanRecord | None = None
+    frontier: list[dict[str, Any]] | None = None  # the Pareto front's points
+    frontier_seconds: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _given(self, handler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set or k in _REQUIRED_MO}
+
+    def response(self, plan: str, target: str) -> float:
+        """The mean response of ``target`` under ``plan`` ("best[name]", "objective_best" or "constrained")."""
+        which, _, name = plan.rstrip("]").partition("[")
+        record = self.best[name] if which == "best" else getattr(self, which)
+        if record is None:
+            raise KeyError(f"multi_objective:{plan}: this run has no such plan")
+        return record.responses[target].mean
+
+
+_REQUIRED_MO = {n for n, f in MultiObjectiveRecord.model_fields.items() if f.is_required()}
 
 
 class Allocation(Record):
@@ -274,7 +358,7 @@ class Allocation(Record):
     budget_per_period: float
     num_periods: int
     objective: str
-    allocation: list[dict[str, Any]]
+    allocation: list[PlanCell]
     response: Response
     initial: Baseline
     scenarios: list[Scenario]
@@ -296,8 +380,20 @@ class Allocation(Record):
     alternatives: list[AlternativeResult] = Field(default_factory=list)
     response_with_noise: Response | None = None  # the plan's response with noise_level on its spend
     cells: list[str] = Field(default_factory=list)  # cell labels in spend_by_period order
-    multi_objective: dict[str, Any] | None = None  # several targets: best plans, constrained plan, frontier
+    multi_objective: MultiObjectiveRecord | None = None  # several targets: best plans, constrained plan, frontier
     compared_plan: PlanComparison | None = None  # optimization.compare_plan, scored, and the best at its budget
+
+    def plan(self, which: str = "optimal") -> list[PlanCell]:
+        """The cells of a plan: ``optimal``, ``historical`` or ``equal``."""
+        cells = {"optimal": self.allocation, "historical": self.initial.allocation,
+                 "equal": self.equal.allocation if self.equal else None}.get(which)
+        if cells is None:
+            raise ValueError(f"allocation.json has no {which} plan (optimal, historical or equal)")
+        return cells
+
+    def spend(self, which: str = "optimal") -> np.ndarray:
+        """Spend per period per cell of a plan (:meth:`plan`), in ``cells`` order (``*panel, channel`` flattened)."""
+        return np.array([c.spend_per_period for c in self.plan(which)])
 
     @property
     def gain(self) -> float:

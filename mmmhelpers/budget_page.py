@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmmhelpers.artifacts import Allocation, PlanComparison, cell_label
+from mmmhelpers.artifacts import Allocation, PlanComparison
 from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.report import plain_number
 
@@ -97,14 +97,14 @@ def plan_table(alloc: Allocation, kpi_type: str = "revenue") -> pd.DataFrame:
     bought in units add the units the spend buys per period."""
     rows = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
-        row: dict[str, Any] = {"channel": cell_label(best)}
+        row: dict[str, Any] = {"channel": best.label}
         for label, rec in [("historical", hist), ("optimal", best)]:
-            r = rec.get("response") or {"mean": np.nan, "hdi_94": [np.nan, np.nan]}
-            roas = rec["roas"] if rec.get("roas") is not None else np.nan
-            row |= {f"{label} spend": rec["spend_per_period"], f"{label} response": r["mean"],
-                    f"{label} ROAS": roas, f"{label} mROAS": rec.get("mroas", np.nan)}
-            if any("units_per_period" in r for r in alloc.allocation):  # channels bought in units
-                row[f"{label} units"] = rec.get("units_per_period", np.nan)
+            roas = rec.roas if rec.roas is not None else np.nan
+            row |= {f"{label} spend": rec.spend_per_period,
+                    f"{label} response": rec.response.mean if rec.response is not None else np.nan,
+                    f"{label} ROAS": roas, f"{label} mROAS": rec.mroas if rec.mroas is not None else np.nan}
+            if any(c.units_per_period is not None for c in alloc.allocation):  # channels bought in units
+                row[f"{label} units"] = rec.units_per_period if rec.units_per_period is not None else np.nan
             if kpi_type == "count":
                 row[f"{label} cost per KPI"] = 1.0 / roas if roas > 0 else np.nan
         rows.append(row)
@@ -128,8 +128,8 @@ def compared_plan_sentence(cp: PlanComparison, currency: str = "") -> str:
 
 def compared_plan_table(cp: PlanComparison) -> pd.DataFrame:
     """Per cell: the given plan's mean spend per period and the best plan's at the same budget."""
-    return pd.DataFrame([{"channel": cell_label(given), "given plan": given["spend_per_period"],
-                          "best plan": best["spend_per_period"]}
+    return pd.DataFrame([{"channel": given.label, "given plan": given.spend_per_period,
+                          "best plan": best.spend_per_period}
                          for given, best in zip(cp.allocation, cp.best_allocation)])
 
 
@@ -152,7 +152,7 @@ def alternatives_table(alloc: Allocation) -> pd.DataFrame:
     """Each named alternative plan: budget, split, response and its paired gain over the historical split."""
     rows = []
     for a in alloc.alternatives:
-        split = {c: r["spend_per_period"] for c, r in zip(alloc.cells, a.allocation)}
+        split = {c: r.spend_per_period for c, r in zip(alloc.cells, a.allocation)}
         g = a.gain_over_historical
         rows.append({"plan": a.name, "budget per period": a.budget_per_period, **split, "response": a.response.mean,
                      "HDI 3%": a.response.hdi_94[0], "HDI 97%": a.response.hdi_94[1],

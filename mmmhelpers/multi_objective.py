@@ -20,6 +20,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
+from mmmhelpers.artifacts import MultiObjectiveRecord
 from mmmhelpers.config import ObjectiveSpec
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, cell_labels
 from mmmhelpers.optimize import Plan, ResponseConstraint, hdi94, optimize_budget, plan_response_model
@@ -507,12 +508,13 @@ def _constraint_words(titles: dict[str, str], con: TargetConstraint) -> str:
     return f"{titles[con.target]} {'≥' if con.kind == 'at_least' else '='} {_show(con.value)}"
 
 
-def case_record(cp: CasePlans) -> dict:
+def case_record(cp: CasePlans) -> MultiObjectiveRecord:
     """The ``multi_objective`` block of ``allocation.json``."""
     from mmmhelpers.optimize import allocation_records
 
     def plan_record(plan: JointPlan) -> dict:
-        return {"allocation": allocation_records(cp.joint, plan.per_period), "responses": plan.summary(),
+        return {"allocation": [c.model_dump() for c in allocation_records(cp.joint, plan.per_period)],
+                "responses": plan.summary(),
                 "success": bool(plan.success)}
 
     out = {"targets": list(cp.titles), "spend": "shared" if all(c is None for _, c in cp.joint.parts.values())
@@ -527,7 +529,7 @@ def case_record(cp: CasePlans) -> dict:
     if cp.front is not None:
         out["frontier"] = cp.front.table.to_dict("records")
         out["frontier_seconds"] = round(cp.front_seconds, 3)
-    return out
+    return MultiObjectiveRecord.model_validate(out)
 
 
 def _with_hdi(mean: float, lo: float, hi: float) -> str:

@@ -20,6 +20,7 @@ from mmmhelpers.artifacts import (
     AlternativeResult,
     Baseline,
     Gain,
+    PlanCell,
     PlanComparison,
     Response,
     Scenario,
@@ -325,27 +326,28 @@ def plan_problems(opt: OptimizationSpec, channels: list[str], panel: dict, obser
 
 
 def allocation_records(rm: PlanResponse, x: np.ndarray, cells: np.ndarray | None = None,
-                       mroas: np.ndarray | None = None) -> list[dict]:
+                       mroas: np.ndarray | None = None) -> list[PlanCell]:
     """One record per channel (and panel coordinate): spend per period (and for a channel bought in units, its cost
     per unit and the units it buys), and with ``cells`` (draw × cell responses) the response's mean and 94% HDI,
     the ROAS over the plan and (``mroas``: draw × cell) the mROAS."""
     x = np.asarray(x).reshape(rm.shape)
     out = []
     for k, idx in enumerate(np.ndindex(*rm.shape)):
-        rec = {"channel": rm.channels[idx[-1]], **{d: rm.panel[d][i] for d, i in zip(rm.panel, idx[:-1])},
-               "spend_per_period": float(f"{float(x[idx]):.10g}")}  # 10 significant digits, any unit
+        rec: dict[str, Any] = {"channel": rm.channels[idx[-1]],
+                               **{d: rm.panel[d][i] for d, i in zip(rm.panel, idx[:-1])},
+                               "spend_per_period": float(f"{float(x[idx]):.10g}")}  # 10 significant digits, any unit
         price = getattr(rm, "unit_price", None)  # a joint response of several targets has none
         if price is not None and np.isfinite(price[idx]):  # bought in units: what the spend buys
             rec["cost_per_unit"] = float(f"{float(price[idx]):.10g}")
             rec["units_per_period"] = float(f"{float(x[idx]) / float(price[idx]):.10g}")
         if cells is not None:
             c = cells.reshape(len(cells), -1)[:, k]
-            rec["response"] = _response(c).model_dump()
+            rec["response"] = _response(c)
             spent = float(x[idx]) * rm.num_periods
             rec["roas"] = round(float(c.mean()) / spent, 6) if spent > 1e-6 * max(x.sum(), 1.0) else None
         if mroas is not None:
             rec["mroas"] = round(float(mroas.reshape(len(mroas), -1)[:, k].mean()), 6)
-        out.append(rec)
+        out.append(PlanCell(**rec))
     return out
 
 
@@ -484,12 +486,7 @@ def plan_spend(rm: ResponseModel, alloc: Allocation, which: str = "optimal") -> 
     """The spend ``(period, *panel, channel)`` of a plan in ``allocation.json``: optimal, historical or equal."""
     if which == "optimal" and alloc.spend_by_period is not None:
         return np.asarray(alloc.spend_by_period).reshape(rm.num_periods, *rm.shape)
-    recs = {"optimal": alloc.allocation, "historical": alloc.initial.allocation,
-            "equal": alloc.equal.allocation if alloc.equal else None}[which]
-    if recs is None:
-        raise ValueError(f"allocation.json has no {which} plan")
-    return np.broadcast_to(np.array([r["spend_per_period"] for r in recs]).reshape(rm.shape),
-                           (rm.num_periods, *rm.shape))
+    return np.broadcast_to(alloc.spend(which).reshape(rm.shape), (rm.num_periods, *rm.shape))
 
 
 def response_over_time(rm: ResponseModel, alloc: Allocation) -> dict[str, np.ndarray]:

@@ -8,16 +8,16 @@ import pandas as pd
 import seaborn as sns
 import xarray as xr
 
-from mmmhelpers.artifacts import Allocation, cell_label
+from mmmhelpers.artifacts import Allocation, PlanCell
 from mmmhelpers.plots import ALERT, MODEL, THOUSANDS, UNITS, cell_colors, finish, hdi_band, legend_outside, plan_color
 
 __all__ = ["plot_allocation", "plot_scenarios", "plot_response_curves", "plot_response_over_time",
            "plot_spend_over_time", "plot_target_plans", "plot_frontier", "plot_stability"]
 
 
-def _frame(recs: list[dict], label: str) -> pd.DataFrame:
-    df = pd.DataFrame(recs)
-    df["cell"] = [cell_label(r) for r in recs]
+def _frame(recs: list[PlanCell], label: str) -> pd.DataFrame:
+    df = pd.DataFrame([r.model_dump() for r in recs])
+    df["cell"] = [r.label for r in recs]
     df["plan"] = label
     return df
 
@@ -68,7 +68,7 @@ def plot_response_curves(curves: xr.Dataset, alloc: Allocation | None = None, ma
     marks = {}
     if alloc is not None:
         for label, recs, style in [("historical", alloc.initial.allocation, "s"), ("optimal", alloc.allocation, "o")]:
-            marks[label] = (dict(zip(_frame(recs, label)["cell"], [r["spend_per_period"] for r in recs])), style)
+            marks[label] = ({r.label: r.spend_per_period for r in recs}, style)
     colors = dict(zip(cells, cell_colors(cells)))  # one colour per channel, as elsewhere
     for i, cell in enumerate(cells):
         c = curves.sel(cell=cell)

@@ -212,7 +212,7 @@ def plan_history(report: Path) -> pd.DataFrame | None:
     """The last report's plan beside this one's, per cell: spend per period in each, each one's historical split,
     and ``turned``: this plan moves the cell the other way from history than the last did (None without a kept
     report that planned)."""
-    from mmmhelpers.artifacts import Allocation, cell_label
+    from mmmhelpers.artifacts import Allocation
     from mmmhelpers.stability import direction
 
     kept = [k for k in _kept(report) if (k / "artifacts" / "allocation.json").exists()]
@@ -220,12 +220,11 @@ def plan_history(report: Path) -> pd.DataFrame | None:
     last = Allocation.load_or_none(kept[-1]) if kept else None
     if now is None or last is None:
         return None
-    cells = [cell_label(r) for r in now.allocation]
-    before = {cell_label(r): r["spend_per_period"] for r in last.allocation}
-    hist_before = {cell_label(r): r["spend_per_period"] for r in last.initial.allocation}
+    cells = [r.label for r in now.allocation]
+    before = {r.label: r.spend_per_period for r in last.allocation}
+    hist_before = {r.label: r.spend_per_period for r in last.initial.allocation}
     frame = pd.DataFrame({"cell": cells, "last report's plan": [before.get(c, np.nan) for c in cells],
-                          "this report's plan": [r["spend_per_period"] for r in now.allocation],
-                          "historical split now": [r["spend_per_period"] for r in now.initial.allocation]})
+                          "this report's plan": now.spend(), "historical split now": now.spend("historical")})
     was = direction(frame["last report's plan"].to_numpy(), np.array([hist_before.get(c, np.nan) for c in cells]))
     is_ = direction(frame["this report's plan"].to_numpy(), frame["historical split now"].to_numpy())
     frame["turned"] = was * is_ < 0

@@ -231,10 +231,11 @@ def _plan_value(kind: str, rest: str, alloc: Allocation | None) -> float:
     if kind == "multi_objective" and alloc.multi_objective is not None:
         mo = alloc.multi_objective
         if rest == "binds":
-            return float(mo["constrained"]["binds"])
+            if mo.constrained is None:
+                raise KeyError(f"{kind}:{rest}: this run has no constrained plan")
+            return float(mo.constrained.binds)
         which, _, target = rest.rstrip("]").partition("[")
-        plan = mo["best"][target] if which == "best" else mo[which]
-        return plan["responses"][target]["mean"]
+        return mo.response(f"best[{target}]" if which == "best" else which, target)
     raise KeyError(f"unknown source {kind}:{rest}")
 
 

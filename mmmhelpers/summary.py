@@ -21,7 +21,6 @@ from mmmhelpers.artifacts import (
     Manifest,
     OutOfSample,
     Review,
-    cell_label,
     load_data,
     load_recovery,
 )
@@ -148,10 +147,10 @@ def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: s
 def _plan(alloc: Allocation, target: str, cur: str, period: str = "week", unstable: Sequence[str] = ()) -> str:
     moves = []
     for hist, best in zip(alloc.initial.allocation, alloc.allocation):
-        label = cell_label(best)
-        if abs(best["spend_per_period"] - hist["spend_per_period"]) > 0.005 * alloc.budget_per_period:
-            moves.append(f"{label} {cur}{plain_number(hist['spend_per_period'])} → "
-                         f"{cur}{plain_number(best['spend_per_period'])}"
+        label = best.label
+        if abs(best.spend_per_period - hist.spend_per_period) > 0.005 * alloc.budget_per_period:
+            moves.append(f"{label} {cur}{plain_number(hist.spend_per_period)} → "
+                         f"{cur}{plain_number(best.spend_per_period)}"
                          + (" (**unstable**: a refit without the last few "
                             f"{period}s moved it the other way)" if label in unstable else ""))
     g = alloc.initial.gain

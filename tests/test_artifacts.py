@@ -52,7 +52,9 @@ ALLOC = {"budget_per_period": 8000.0, "num_periods": 13, "objective": "mean_resp
                                                     "held_out": None},
                            "allocation": [], "solver": "FAILED: Iteration limit reached"}],
          "response_with_noise": None, "cells": ["x1", "x2"],
-         "multi_objective": {"targets": ["a", "b"], "best": {}, "frontier": []}, "compared_plan": None}
+         "multi_objective": {"targets": ["a", "b"], "spend": "shared", "maximize": "a", "best": {},
+                             "objective_best": {"allocation": [], "responses": {}, "success": True},
+                             "cross_evaluation": [], "frontier": []}, "compared_plan": None}
 
 
 @pytest.mark.parametrize("cls, raw, where", [

@@ -22,12 +22,14 @@ def test_cost_per_kpi_and_roas_in_currency_by_hand():
 
 
 def test_the_plan_table_gives_the_cost_per_kpi_of_each_plan():
+    from mmmhelpers.artifacts import PlanCell
     from mmmhelpers.budget_page import plan_table
 
     class Alloc:
-        initial = type("I", (), {"allocation": [{"channel": "tv", "spend_per_period": 100.0, "roas": 0.5,
-                                                 "response": {"mean": 650.0}}]})()
-        allocation = [{"channel": "tv", "spend_per_period": 120.0, "roas": 0.4, "response": {"mean": 624.0}}]
+        initial = type("I", (), {"allocation": [PlanCell(channel="tv", spend_per_period=100.0, roas=0.5,
+                                                         response={"mean": 650.0, "hdi_94": [600.0, 700.0]})]})()
+        allocation = [PlanCell(channel="tv", spend_per_period=120.0, roas=0.4,
+                               response={"mean": 624.0, "hdi_94": [580.0, 670.0]})]
 
     table = plan_table(Alloc(), "count").iloc[0]
     assert table["historical cost per KPI"] == pytest.approx(2.0) and table["optimal cost per KPI"] == pytest.approx(2.5)

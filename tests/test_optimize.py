@@ -239,7 +239,10 @@ def test_target_budget_reaches_the_target(rm6, kind):
 
 def test_allocation_records_one_per_channel(rm6):
     recs = allocation_records(rm6, np.array([1.0, 2.0]))
-    assert recs == [{"channel": "x1", "spend_per_period": 1.0}, {"channel": "x2", "spend_per_period": 2.0}]
+    # typed cells that dump to the interface's flat records (allocation.json), only the fields given
+    assert [r.model_dump() for r in recs] == [{"channel": "x1", "spend_per_period": 1.0},
+                                              {"channel": "x2", "spend_per_period": 2.0}]
+    assert [r.label for r in recs] == ["x1", "x2"] and recs[1].spend_per_period == 2.0
 
 
 @pytest.mark.parametrize("saturation", ["logistic", "hill"])
@@ -581,8 +584,8 @@ def test_a_given_plan_is_scored_period_by_period_and_the_best_plan_at_its_budget
     hand = (hand_contrib(mmm, idata, spend, history) - hand_contrib(mmm, idata, 0 * spend, history)).sum(axis=(1, 2))
     assert cp.response.mean == pytest.approx(hand.mean(), rel=1e-6) and cp.num_periods == 4
     assert cp.budget_per_period == pytest.approx(spend.sum() / 4)
-    assert [r["spend_per_period"] for r in cp.allocation] == pytest.approx(spend.mean(axis=0).tolist())
-    assert sum(r["spend_per_period"] for r in cp.best_allocation) == pytest.approx(spend.sum() / 4, rel=1e-6)
+    assert [r.spend_per_period for r in cp.allocation] == pytest.approx(spend.mean(axis=0).tolist())
+    assert sum(r.spend_per_period for r in cp.best_allocation) == pytest.approx(spend.sum() / 4, rel=1e-6)
     assert cp.best_response.mean >= cp.response.mean and cp.solver == "ok"
     assert cp.gain.held_out and cp.gain.mean > 0
 

@@ -157,11 +157,11 @@ def test_a_plan_at_another_cost_per_unit_buys_spend_over_that_price():
     np.testing.assert_allclose(rm.draws(plan), want, rtol=1e-10)
     np.testing.assert_allclose(rm.observed_max[:, 0], data.units[..., 0].max(axis=0) * 200.0)
     recs = allocation_records(rm, plan)
-    assert recs[0]["units_per_period"] == pytest.approx(15.0) and recs[0]["cost_per_unit"] == 200.0
-    assert "units_per_period" not in recs[1]  # search is bought in money
-    from mmmhelpers.artifacts import cell_label
-
-    assert [cell_label(r) for r in recs] == ["tv @ a", "search @ a", "tv @ b", "search @ b"]  # numbers name no cell
+    assert recs[0].units_per_period == pytest.approx(15.0) and recs[0].cost_per_unit == 200.0
+    assert "units_per_period" not in recs[1].model_dump()  # search is bought in money
+    assert [r.label for r in recs] == ["tv @ a", "search @ a", "tv @ b", "search @ b"]  # numbers name no cell
+    assert recs[2].model_dump() == {"channel": "tv", "geo": "b", "spend_per_period": recs[2].spend_per_period,
+                                    "cost_per_unit": 200.0, "units_per_period": recs[2].units_per_period}
 
 
 def test_validate_names_a_price_for_a_channel_bought_in_money(tmp_path):
