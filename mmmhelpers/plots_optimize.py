@@ -147,9 +147,9 @@ def plot_frontier(cp, unit: str = ""):
     """The Pareto frontier of a case with several targets: the objective against the constrained target's response
     (posterior means, 94% HDI bars), both single-objective optima, the constrained plan, the historical split and
     the constraint's level."""
-    from mmmhelpers.multi_objective import _label, weighted_draws
+    from mmmhelpers.multi_objective import target_label, weighted_draws
 
-    t, a, b = cp.front.table, _label(cp.maximize), cp.constrained.constraint.target
+    t, a, b = cp.front.table, target_label(cp.maximize), cp.constrained.constraint.target
     fig, ax = plt.subplots(figsize=(8.5, 5.5))
     ax.fill_between(t[f"{b}_mean"], t[f"{a}_hdi_lo"], t[f"{a}_hdi_hi"], color=MODEL, alpha=0.15,
                     label=f"94% HDI of {cp.objective_label}")

@@ -22,7 +22,7 @@ from mmmhelpers.report import md, setup, table
 params = setup(params_path, quick)
 
 # %%
-from mmmhelpers.report import data_intro
+from mmmhelpers.data_page import data_intro
 from mmmhelpers.targets import save_case_data
 
 data, truth = artifacts.prepare_data(params)
@@ -40,7 +40,7 @@ if diff is not None and diff.changed:
 worth_a_look(data_warnings(params, data) + (diff.warnings() if diff is not None else []))
 
 # %%
-from mmmhelpers.report import data_summary
+from mmmhelpers.data_page import data_summary
 
 period = plots.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
 table(data_summary(data, period), percent=(f"{period}s with spend",), caption="Spend per channel")

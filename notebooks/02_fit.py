@@ -26,9 +26,10 @@ from mmmhelpers.calibration import model_for
 from mmmhelpers.checks import model_warnings
 from mmmhelpers.diagnose import divergence_report
 from mmmhelpers.fit import diagnostics, sample
+from mmmhelpers.fit_page import contribution_summary
 from mmmhelpers.model import model_graph, model_mermaid
 from mmmhelpers.plots_diagnose import plot_divergence_pair
-from mmmhelpers.report import contribution_summary, worth_a_look
+from mmmhelpers.report import worth_a_look
 
 data = artifacts.load_data(run_dir)
 period = plots_fit.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
@@ -50,7 +51,7 @@ else:  # no graphviz `dot` program (pip installs): Mermaid, which Quarto draws i
 # at most a fifth of the target's largest period.
 
 # %%
-from mmmhelpers.report import scales_table
+from mmmhelpers.fit_page import scales_table
 
 table(scales_table(mmm), caption="Scales: the target and each channel's spend are divided by these (original units)")
 
@@ -137,7 +138,7 @@ display(md(f"**Model review: {review.verdict.upper()}.**"))
 table(review_table(review), caption="Model review")
 
 # %%
-from mmmhelpers.report import parameter_summary
+from mmmhelpers.fit_page import parameter_summary
 
 summary = parameter_summary(idata)
 display(table(summary, caption="Parameters (model scale): posterior mean, sd, 94% HDI, bulk ESS, R-hat; "
@@ -175,7 +176,7 @@ if others:
         plt.show()
 
 # %%
-from mmmhelpers.report import published_table
+from mmmhelpers.published import published_table
 
 if any(p.page == "fit" for p in params.report.published):
     display(md(f"**Published vs this report.** The published numbers are those of *{params.report.reference}*."

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from mmmhelpers import artifacts, budget_page, plots_optimize, report
+from mmmhelpers import artifacts, budget_page, plots_optimize, published, report
 from mmmhelpers.checks import plan_warnings
 from mmmhelpers.contributions import uninformed_channels
 from mmmhelpers.exports import load_table, save_table
@@ -189,7 +189,7 @@ if tests is not None:
                   "that the test changes the plan"))
 
 # %%
-from mmmhelpers import multi_objective as mobj
+from mmmhelpers import multi_objective_case as mobj
 from mmmhelpers.report import progress
 
 many = opt is not None and opt.multi_objective is not None
@@ -225,6 +225,6 @@ if many and cp.front is not None:
 
 # %%
 if any(p.page == "optimize" for p in params.report.published):
-    display(table(report.published_table(params, "optimize", idata, alloc), percent=("relative difference",),
+    display(table(published.published_table(params, "optimize", idata, alloc), percent=("relative difference",),
                   caption="Published vs this report" + (f" ({params.report.reference})" if params.report.reference
                                                         else "")))

@@ -310,7 +310,7 @@ def _published_alloc():
 
 
 def test_published_sources_resolve_to_this_reports_numbers(fitted):
-    from mmmhelpers.report import resolve_source
+    from mmmhelpers.published import resolve_source
 
     _, idata, _ = fitted
     alloc = _published_alloc()
@@ -337,7 +337,7 @@ def test_published_verdicts_and_the_page_each_number_goes_on(fitted):
     from pydantic import ValidationError
 
     from mmmhelpers.config import ReportSpec
-    from mmmhelpers.report import published_table, verdict
+    from mmmhelpers.published import published_table, verdict
 
     assert verdict(0.475, 0.47, 0.1, 0.9, 0.05) == "agrees (within 5%; inside our 94% HDI)"
     assert verdict(0.8, 0.47, 0.1, 0.9, 0.05) == "inside our 94% HDI, but -41% off: not agreement"

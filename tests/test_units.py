@@ -180,7 +180,7 @@ def test_validate_names_a_price_for_a_channel_bought_in_money(tmp_path):
 
 def test_the_data_page_says_what_is_bought_in_units():
     from mmmhelpers.config import Params
-    from mmmhelpers.report import data_intro, data_summary
+    from mmmhelpers.data_page import data_intro, data_summary
 
     data = load()
     params = Params(case="c", title="T", seed=1, data={"path": "sales.csv", "channel_columns": ["tv", "search"],
