@@ -71,3 +71,73 @@ def test_the_bytes_of_a_file_the_params_name_are_an_input_of_the_stage_that_read
     base = inputs()
     (tmp_path / "plan.csv").write_text("date,x1,x2\n2030-01-07,2,1\n")
     assert changed_stages(base, inputs()) == ["04_out_of_sample"]
+
+
+def _leaves(value, prefix: str = "") -> list[tuple[str, object]]:
+    """Every leaf of a dumped params mapping as ``(dotted key, value)``."""
+    if isinstance(value, dict) and value:
+        return [leaf for k, v in value.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+    return [(prefix.rstrip("."), value)]
+
+
+def _flipped(value):
+    """Another valid-looking value of the same type (None when there is no obvious one)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value * 1.5 + 0.25
+    if isinstance(value, str) and value:
+        return value + " changed"
+    return None
+
+
+def _set(dumped: dict, key: str, value) -> dict:
+    import copy
+
+    out = copy.deepcopy(dumped)
+    *head, last = key.split(".")
+    node = out
+    for k in head:
+        node = node[k]
+    node[last] = value
+    return out
+
+
+def test_flipping_each_params_key_reruns_exactly_the_stages_that_list_it(tmp_path):
+    """Every leaf of the tiny case's params (and of every section's defaults): changing it alone re-runs the stages
+    whose computation reads its section (and the stages after them) or whose page shows it, and no other."""
+    import pydantic
+
+    from mmmhelpers.cache import NOT_INPUTS, PAGE, SECTIONS, UPSTREAM
+    from mmmhelpers.config import Params
+
+    def covers(section: str, key: str) -> bool:
+        return key == section or key.startswith(section + ".")
+
+    def expected(key: str) -> list[str]:
+        return [s for s in SECTIONS if any(covers(sec, key) for dep in [*UPSTREAM[s], s] for sec in SECTIONS[dep])
+                or any(covers(sec, key) for sec in PAGE[s])]
+
+    params = load_params(TINY)
+    dumped = params.model_dump(mode="json", exclude={"source"})
+    base = stage_inputs(params, ROOT / "notebooks", None, False)
+    checked, skipped = 0, []
+    for key, value in _leaves(dumped):
+        if any(covers(k, key) for k in NOT_INPUTS):
+            continue
+        stages = expected(key)
+        assert stages, f"{key}: no stage reads it and NOT_INPUTS does not say why"
+        new = _flipped(value)
+        if new is None:
+            skipped.append(key)
+            continue
+        try:
+            changed = Params.model_validate({**_set(dumped, key, new), "source": params.source})
+        except (pydantic.ValidationError, ValueError):
+            skipped.append(key)
+            continue
+        assert changed_stages(base, stage_inputs(changed, ROOT / "notebooks", None, False)) == stages, key
+        checked += 1
+    assert checked >= 45, (checked, sorted(skipped))  # the scalar leaves (lists, None and files have their own tests)
