@@ -42,7 +42,7 @@ def child(side: str, path: str, seed: int, out: str, draws: int = 0) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from mmmhelpers.artifacts import prepare_data
+    from mmmhelpers.case_data import prepare_data
     from mmmhelpers.config import load_params
 
     params = load_params(path)

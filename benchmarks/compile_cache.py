@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
-from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import load_params
 from mmmhelpers.calibration import model_for
 

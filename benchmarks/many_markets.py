@@ -92,8 +92,8 @@ model:
 
 def fit_case(n_markets: int) -> dict:
     """Fit the case of ``n_markets`` with the default fit settings (4 chains x 1,000 + 1,000, nutpie)."""
-    from mmmhelpers.artifacts import prepare_data
     from mmmhelpers.calibration import model_for
+    from mmmhelpers.case_data import prepare_data
     from mmmhelpers.config import load_params
     from mmmhelpers.fit import diagnostics, sample
 

@@ -46,7 +46,7 @@ import pytensor
 import xarray as xr
 
 import mmmhelpers.optimize
-from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import Params, load_params
 from mmmhelpers.constraints import cell_labels
 from mmmhelpers.data import MMMData

@@ -57,8 +57,8 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.calibration import model_for
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import HSGPSpec, load_params
 from mmmhelpers.fit import sample
 from mmmhelpers.priors import MODEL_PRIORS, LaplaceMixture, LogNormalMeanStd, parse_prior, with_dims

@@ -16,8 +16,8 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 
-from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.calibration import model_for
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import load_params
 from mmmhelpers.diagnose import scalar_parameters
 

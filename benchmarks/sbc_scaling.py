@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import load_params
 from mmmhelpers.executor import DaskExecutor, SequentialExecutor
 from mmmhelpers.sbc import run_sbc, sbc_table

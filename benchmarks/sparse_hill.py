@@ -19,8 +19,8 @@ import pandas as pd
 import pytensor.tensor as pt
 
 from mmmhelpers import transforms
-from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.calibration import model_for
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import load_params, quick
 from mmmhelpers.diagnose import scalar_parameters
 from mmmhelpers.recovery import recovery_table

@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.calibration import evidence_sources, model_for
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import roas_prior_posterior, uninformed_channels
 from mmmhelpers.fit import sample

@@ -18,17 +18,15 @@ import pandas as pd
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-from mmmhelpers.config import Params
-from mmmhelpers.data import MMMData, data_roles, from_roles, load_csv, truth_from_csv
-from mmmhelpers.seeds import seed_for
-from mmmhelpers.simulate import simulate
+from mmmhelpers.data import MMMData, data_roles, from_roles
+from mmmhelpers.formatting import period_from
 
 __all__ = [
     "DATA_CSV", "DATA_COLUMNS", "TRUTH", "IDATA", "RECOVERY", "REPLICATES", "MANIFEST",
     "Record", "Diagnostics", "Fold", "Scores", "InSample", "OutOfSample", "Response", "Gain", "Baseline", "Scenario",
     "Allocation", "PlanCell", "JointPlanRecord", "ConstrainedPlanRecord", "MultiObjectiveRecord", "cell_label",
     "cell_spend",
-    "Manifest", "artifacts_dir", "prepare_data", "save_data", "load_data", "load_truth", "save_idata", "load_idata",
+    "Manifest", "artifacts_dir", "save_data", "load_data", "load_truth", "save_idata", "load_idata",
     "save_recovery", "load_recovery", "save_replicates",
 ]
 
@@ -451,31 +449,6 @@ class Manifest(Record):
     stage_inputs: dict[str, dict[str, str]] = Field(default_factory=dict)  # per stage: input -> hash (cache.py)
 
 
-def prepare_data(params: Params) -> tuple[MMMData, xr.Dataset | None]:
-    """Simulate (truth known) or load + validate the CSV (truth from ``data.truth`` if given)."""
-    if params.data.path is not None:
-        path = params.resolve(params.data.path)
-        data = load_csv(path, params.data)
-        parts = [xr.load_dataset(params.resolve(params.data.truth))] if params.data.truth else []
-        if params.data.truth_columns or params.data.truth_values:
-            links = {f"{kind}_latent_multiplier": getattr(spec, "link", "exp") for kind, spec in
-                     [("media_temporal", params.model.time_varying_media),
-                      ("intercept", params.model.time_varying_intercept)]}
-            parts.append(truth_from_csv(path, params.data, data, links))
-        out = data, (xr.merge(parts) if parts else None)
-    else:
-        out = simulate(params.simulate, seed_for(params.seed, "simulate"))
-    _pages_say_the_period(out[0])
-    return out
-
-
-def _pages_say_the_period(data: MMMData) -> None:
-    """The pages' period word from the data unless ``report.period`` names it (``plots.period_from``)."""
-    from mmmhelpers.plots import period_from
-
-    period_from(data)
-
-
 def save_data(run_dir: str | Path, data: MMMData, truth: xr.Dataset | None) -> None:
     """Write ``data.csv`` (+ its column roles) and ``truth.nc`` when the truth is known."""
     out = artifacts_dir(run_dir)
@@ -492,7 +465,7 @@ def load_data(run_dir: str | Path) -> MMMData:
     roles = json.loads((out / DATA_COLUMNS).read_text())
     df = pd.read_csv(out / DATA_CSV)
     data = from_roles(df, roles, source=str(out / DATA_CSV))
-    _pages_say_the_period(data)
+    period_from(data)  # the pages' period word, unless report.period names it
     return data
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from mmmhelpers.artifacts import Allocation, PlanComparison
+from mmmhelpers.formatting import plain_number
 from mmmhelpers.intervals import LIKELY, as_probability
-from mmmhelpers.report import plain_number
 
 __all__ = ["allocation_headline", "where_money_moves", "plan_table", "target_sentence", "alternatives_table",
            "compared_plan_sentence", "compared_plan_table",

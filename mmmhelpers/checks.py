@@ -13,7 +13,7 @@ from itertools import combinations
 import numpy as np
 import xarray as xr
 
-from mmmhelpers.artifacts import prepare_data
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import Params
 from mmmhelpers.data import DataError, MMMData, read_plan, read_table
 

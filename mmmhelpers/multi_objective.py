@@ -239,7 +239,7 @@ def _fmt(x: float) -> str:
 
 def show_response(x: float) -> str:
     """A response for the pages: 3 significant digits or thousands separators; float dust below 1e-9 as 0."""
-    from mmmhelpers.report import plain_number
+    from mmmhelpers.formatting import plain_number
 
     return plain_number(0.0 if abs(x) < 1e-9 else x)
 

@@ -13,6 +13,7 @@ import seaborn as sns
 import xarray as xr
 
 from mmmhelpers.data import MMMData
+from mmmhelpers.formatting import UNITS, set_units
 from mmmhelpers.intervals import HDI_PROB
 
 __all__ = [
@@ -95,29 +96,12 @@ def finish(ax):
     return ax.figure
 
 
-UNITS = {"currency": "currency units", "per_currency": "currency unit", "target": "target units", "period": "week"}
-"""Axis units: set from the params' ``report.currency`` and ``report.target_label`` by :func:`style`, the period
-from ``report.period`` or else the data's dates (:func:`period_from`)."""
-_PERIOD_GIVEN = [False]  # report.period named it: the data do not override it
-
-
 def style(currency: str = "", target_label: str = "", period: str | None = None) -> None:
     """Seaborn theme used by every page; concise date axes everywhere; the case's units on the axes."""
-    UNITS.update(currency=currency or "currency units", per_currency=currency or "currency unit",
-                 target=target_label if target_label and target_label != "units of the target" else "target units",
-                 period=period or "week")
-    _PERIOD_GIVEN[0] = period is not None
+    set_units(currency, target_label, period)
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "figure.autolayout": False,
                          "date.converter": "concise"})
-
-
-def period_from(data) -> str:
-    """The period word of every page: ``report.period`` when the params give it, else the data's (day, week,
-    month); set for the axes and returned."""
-    if not _PERIOD_GIVEN[0]:
-        UNITS["period"] = data.period
-    return UNITS["period"]
 
 
 def _cells(panel: dict[str, list]) -> list[dict]:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from mmmhelpers.formatting import as_percent
 from mmmhelpers.plots import ALERT, MODEL, PRIOR, THOUSANDS, UNITS, channel_colors, hdi_band, legend_outside
-from mmmhelpers.report import as_percent
 
 __all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks",
            "plot_transforms", "plot_sbc_histograms", "plot_sbc_ecdf"]

@@ -12,8 +12,8 @@ import pandas as pd
 
 from mmmhelpers.artifacts import Allocation, cell_spend
 from mmmhelpers.config import Params
+from mmmhelpers.formatting import plain_number
 from mmmhelpers.intervals import HDI_PROB
-from mmmhelpers.report import plain_number
 
 __all__ = ["Resolved", "resolve_source", "verdict", "published_table"]
 

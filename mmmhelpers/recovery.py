@@ -300,7 +300,7 @@ def truth_table(truth: xr.Dataset, max_size: int = 24) -> pd.DataFrame:
     separators, three significant digits, no scientific notation), comma-separated; ``scale`` names the scale.
     Time series such as contributions are left out.
     """
-    from mmmhelpers.report import plain_number
+    from mmmhelpers.formatting import plain_number
 
     rows = [{"parameter": name, "true value": ", ".join(plain_number(x) for x in da.values.ravel()),
              "scale": "original" if str(name).endswith("_original_scale") else "model"}

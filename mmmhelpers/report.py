@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from mmmhelpers.config import Params, load_params, quick
+from mmmhelpers.formatting import as_percent, fmt_number
 
-__all__ = ["setup", "table", "as_percent", "plain_number", "progress", "md", "worth_a_look"]
+__all__ = ["setup", "table", "progress", "md", "worth_a_look"]
 
 
 QUIET_DEPRECATIONS = ("arviz", "xarray", "pandas", "pymc", "pytensor", "numba", "seaborn", "matplotlib", "nutpie")
@@ -60,36 +60,6 @@ def progress(run_dir, message: str) -> None:
         f.write(message.replace("\n", " ") + "\n")
 
 
-def plain_number(v: float | np.floating) -> str:
-    """A number for people: thousands separators from 1,000 on, else three significant digits, never 1e+05."""
-    v = float(v)
-    if not np.isfinite(v):
-        return "–"
-    if abs(v) >= 999.5:
-        return f"{v:,.0f}"
-    return np.format_float_positional(v, precision=3, fractional=False, trim="-")
-
-
-def as_percent(v: float, digits: int = 1) -> str:
-    """A share as a percentage with ``digits`` decimals; never "-0.0%" for a share that rounds to zero."""
-    if pd.isna(v):
-        return "–"
-    text = f"{float(v):.{digits}%}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.%") else text
-
-
-def _fmt_number(v) -> str:
-    if isinstance(v, pd.Timestamp):
-        return f"{v:%d %b %Y}".replace(" ", "\u00a0")  # a date on one line
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return f"{v:,}"
-    if isinstance(v, (float, np.floating)):
-        return plain_number(v)
-    return str(v)
-
-
 HEADERS = {"hdi_low": "HDI 3%", "hdi_high": "HDI 97%", "rel_error": "relative error", "true_share": "true share",
            "est_share": "estimated share", "coverage_50": "50% coverage", "coverage_94": "94% coverage",
            "mean_rel_error": "mean relative error", "mape": "MAPE", "smape": "sMAPE", "crps": "CRPS"}
@@ -98,7 +68,7 @@ HEADERS = {"hdi_low": "HDI 3%", "hdi_high": "HDI 97%", "rel_error": "relative er
 
 def table(df: pd.DataFrame, percent: tuple[str, ...] = (), caption: str | None = None):
     """A formatted table: thousands separators, 3 significant digits, percentages, readable headers, no index."""
-    fmt = {c: as_percent if c in percent else _fmt_number for c in df.columns}
+    fmt = {c: as_percent if c in percent else fmt_number for c in df.columns}
     headers = {c: HEADERS.get(c, c.replace("_", " ")) for c in df.columns if isinstance(c, str)}
     styler = df.style.format(fmt).hide(axis="index").relabel_index(
         [headers.get(c, c) for c in df.columns], axis="columns")

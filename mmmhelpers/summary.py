@@ -28,9 +28,9 @@ from mmmhelpers.budget_page import EXTRAPOLATION_WORDS
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import prior_dominated_sentence, uninformed_channels
 from mmmhelpers.exports import load_table
+from mmmhelpers.formatting import as_percent, plain_number
 from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.next_test import next_test_sentence
-from mmmhelpers.report import as_percent, plain_number
 from mmmhelpers.stability import Stability, stability_sentence
 from mmmhelpers.truth import truth_sentence
 

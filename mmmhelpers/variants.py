@@ -24,9 +24,9 @@ from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
 from mmmhelpers.diagnose import scalar_parameters
 from mmmhelpers.fit import diagnostics, sample
+from mmmhelpers.formatting import plain_number
 from mmmhelpers.intervals import HDI_PROB, LIKELY, as_probability
 from mmmhelpers.model import MMM
-from mmmhelpers.report import plain_number
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["Fitted", "variant_dir", "fit_and_save", "fit_variants", "load_variants", "plan_under_variants",

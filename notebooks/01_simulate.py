@@ -16,16 +16,17 @@ quick = False  # True: few draws for a fast look
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from mmmhelpers import artifacts, plots
+from mmmhelpers import plots
 from mmmhelpers.report import md, setup, table
 
 params = setup(params_path, quick)
 
 # %%
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.data_page import data_intro
 from mmmhelpers.targets import save_case_data
 
-data, truth = artifacts.prepare_data(params)
+data, truth = prepare_data(params)
 save_case_data(run_dir, params, data, truth)
 md(data_intro(params, data))
 

@@ -256,7 +256,7 @@ def test_hsgp_holdout_refit_through_the_cache():
     returned error") in processes such as this hash seed's."""
     script = textwrap.dedent("""
         from mmmhelpers import compile as mc
-        from mmmhelpers.artifacts import prepare_data
+        from mmmhelpers.case_data import prepare_data
         from mmmhelpers.config import load_params
         from mmmhelpers.out_of_sample import run_folds
         params = load_params("tests/params/tiny.yaml", {"model": {"time_varying_media": {"m": 12, "link": "softplus"}},
@@ -285,7 +285,7 @@ def test_a_cold_and_a_warm_process_sample_the_same_draws(tmp_path):
     script = textwrap.dedent("""
         import hashlib
         import numpy as np
-        from mmmhelpers.artifacts import prepare_data
+        from mmmhelpers.case_data import prepare_data
         from mmmhelpers.config import load_params
         from mmmhelpers.fit import sample
         from mmmhelpers.calibration import model_for

@@ -245,15 +245,15 @@ def test_monthly_gaps_and_off_calendar_dates_are_named():
 
 
 def test_the_pages_period_word_comes_from_the_dates_unless_the_params_name_it():
-    from mmmhelpers import plots
+    from mmmhelpers import formatting, plots
 
     df = frame(n=14, geos=("a",))
     df["date"] = pd.date_range("2023-01-31", periods=14, freq="ME")
     data = from_frame(df, channels=["x1", "x2"], dims=["geo"])
     plots.style()
-    assert plots.period_from(data) == "month" and plots.UNITS["period"] == "month"
+    assert formatting.period_from(data) == "month" and plots.UNITS["period"] == "month"
     plots.style(period="week")  # report.period: week
-    assert plots.period_from(data) == "week"
+    assert formatting.period_from(data) == "week"
     plots.style()
 
 

@@ -68,7 +68,7 @@ def test_rank_and_uniformity_by_hand():
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_sequential_results_bit_for_bit_and_reports_a_failed_task():
     pytest.importorskip("distributed")
-    from mmmhelpers.artifacts import prepare_data
+    from mmmhelpers.case_data import prepare_data
     from mmmhelpers.config import load_params
     from mmmhelpers.recovery import replicate_study
     from mmmhelpers.sbc import mmm_sbc_task, run_sbc

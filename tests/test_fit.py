@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mmmhelpers import fit
-from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.calibration import model_for
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import load_params
 from mmmhelpers.seeds import seed_for
 

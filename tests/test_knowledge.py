@@ -257,7 +257,7 @@ def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     assert parts["media: added by the window's spend"] > 0 and parts["media: carryover of the data's spend"] > 0
     page = (out / "04_out_of_sample.html").read_text()
     assert "The plan in <code>tiny_plan.csv</code>: 3 weeks from 27 Feb 2023 to 13 Mar 2023" in page
-    from mmmhelpers.report import plain_number
+    from mmmhelpers.formatting import plain_number
 
     total = pd.read_csv(tables / "forecast_parts.csv").set_index("part").loc["target (forecast, with noise)"]
     index = (out / "index.html").read_text()  # the summary quotes the page's numbers

@@ -69,3 +69,31 @@ def test_no_function_of_the_package_is_over_60_lines():
             for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60]
     assert long == []
+
+
+def readme_layers() -> dict[str, int]:
+    """Each module of the README's tour and the index of its layer (" names and schema", " data and model", ...)."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    tour = text[text.index("## Tour"):text.index("### The cases")]
+    layer, out = -1, {}
+    for line in tour.splitlines():
+        if re.match(r"^ [a-z]", line):
+            layer += 1
+        found = re.match(r"^  ([a-z_0-9]+)\.py", line)
+        if found and layer >= 0:
+            assert found.group(1) not in out, f"{found.group(1)} is listed twice in the README's tour"
+            out[found.group(1)] = layer
+    return out
+
+
+def test_the_readme_tour_lists_every_module_and_no_import_runs_back_up_a_layer():
+    """The tour is the architecture: every module in one layer, and a module imports only from its own layer or
+    the layers above it in the tour (lazy imports included)."""
+    layers, graph = readme_layers(), package_imports()
+    assert sorted(set(graph) - {"__init__"}) == sorted(layers), "modules missing from (or extra in) the README tour"
+    upward = sorted(f"{a} -> {b}" for a, deps in graph.items() if a in layers
+                    for b in deps if layers[b] > layers[a])
+    assert upward == [], f"imports that run back up a layer: {upward}"
+

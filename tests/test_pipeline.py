@@ -130,7 +130,7 @@ def test_pages_show_no_cell_options_warnings_or_tracebacks_and_link_back(report)
 
 
 def test_executive_summary_numbers_equal_the_artifacts(report):
-    from mmmhelpers.report import plain_number
+    from mmmhelpers.formatting import plain_number
     from mmmhelpers.summary import _pct
 
     out, _ = report

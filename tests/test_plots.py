@@ -58,7 +58,7 @@ def test_waterfall_colours_media_by_channel_and_negative_totals_as_alerts(value,
 @pytest.mark.parametrize("value, digits, text", [(-0.0003, 1, "0.0%"), (-0.004, 0, "0%"), (-0.012, 1, "-1.2%"),
                                                  (0.5, 0, "50%"), (float("nan"), 1, "–")])
 def test_shares_that_round_to_zero_show_no_minus_sign(value, digits, text):
-    from mmmhelpers.report import as_percent
+    from mmmhelpers.formatting import as_percent
 
     assert as_percent(value, digits) == text
 
@@ -66,7 +66,7 @@ def test_shares_that_round_to_zero_show_no_minus_sign(value, digits, text):
 @pytest.mark.parametrize("value, text", [(1234567.8, "1,234,568"), (0.29345, "0.293"), (-1448.2, "-1,448"),
                                          (120000.0, "120,000"), (3.2e-5, "0.000032")])
 def test_plain_numbers_have_separators_and_no_scientific_notation(value, text):
-    from mmmhelpers.report import plain_number
+    from mmmhelpers.formatting import plain_number
 
     assert plain_number(value) == text
 

@@ -6,8 +6,8 @@ import arviz as az
 import pandas as pd
 import pytest
 
-from mmmhelpers.artifacts import prepare_data
 from mmmhelpers.calibration import model_for
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import load_params
 from mmmhelpers.fit import sample
 

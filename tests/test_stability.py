@@ -48,7 +48,7 @@ def test_a_refit_never_sees_the_periods_it_leaves_out(tmp_path):
     """The refit without the last period samples the same draws whatever that period's sales and spend were."""
     from dataclasses import replace
 
-    from mmmhelpers.artifacts import prepare_data
+    from mmmhelpers.case_data import prepare_data
     from mmmhelpers.config import load_params
     from mmmhelpers.stability import refit_posteriors
 

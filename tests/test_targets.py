@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmmhelpers.artifacts import load_data, prepare_data
+from mmmhelpers.artifacts import load_data
+from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import load_params
 from mmmhelpers.targets import save_case_data, split_targets, target_dir
 
