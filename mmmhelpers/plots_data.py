@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from mmmhelpers.data import MMMData
-from mmmhelpers.plots import MODEL, THOUSANDS, UNITS
+from mmmhelpers.plots import MODEL, THOUSANDS, UNITS, cell_index, legend_outside, panel_cells, titled
 
 __all__ = ["data_columns", "plot_correlations", "plot_confounder"]
 
@@ -48,5 +48,25 @@ def plot_confounder(data: MMMData, truth, control: str):
            ylabel=f"true demand ({UNITS['target']} per {UNITS['period']})")
     ax.yaxis.set_major_formatter(THOUSANDS)
     ax.xaxis.set_major_formatter(THOUSANDS)
+    fig.tight_layout()
+    return fig
+
+
+def plot_data(data: MMMData, target_label: str = "sales"):
+    """Target and spend per channel over time (one row per panel coordinate)."""
+    cells = panel_cells(data.panel)
+    fig, axes = plt.subplots(len(cells), 2, figsize=(12, 3.2 * len(cells)), sharex=True, squeeze=False)
+    for row, cell in zip(axes, cells):
+        idx = cell_index(data, cell)
+        row[0].plot(data.dates, data.y[(slice(None), *idx)], color="black", lw=1.2)
+        row[0].set(title=titled("Target", cell), ylabel=f"{target_label} per {UNITS['period']}")
+        for c, ch in enumerate(data.channels):
+            row[1].plot(data.dates, data.spend[(slice(None), *idx, c)], lw=1, label=ch)
+        row[1].set(title=titled("Media spend", cell), ylabel=f"spend per {UNITS['period']} ({UNITS['currency']})")
+        legend_outside(row[1])
+        for ax in row:
+            ax.yaxis.set_major_formatter(THOUSANDS)
+    for ax in axes[-1]:
+        ax.set_xlabel(UNITS["period"])
     fig.tight_layout()
     return fig

@@ -9,8 +9,23 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from mmmhelpers.data import MMMData
 from mmmhelpers.formatting import as_percent
-from mmmhelpers.plots import ALERT, MODEL, PRIOR, THOUSANDS, UNITS, channel_colors, hdi_band, legend_outside
+from mmmhelpers.plots import (
+    ALERT,
+    MODEL,
+    PRIOR,
+    THOUSANDS,
+    UNITS,
+    channel_colors,
+    date_rows_done,
+    figure_grid,
+    hdi_band,
+    legend_outside,
+    panel_cells,
+    predicted_vs_observed,
+    titled,
+)
 
 __all__ = ["plot_decomposition", "plot_waterfall", "plot_effect_vs_spend", "plot_roas_forest", "plot_worst_ranks",
            "plot_transforms", "plot_sbc_histograms", "plot_sbc_ecdf"]
@@ -202,3 +217,26 @@ def plot_sbc_ecdf(ranks: pd.DataFrame, table: pd.DataFrame, L: int, max_params: 
     legend_outside(ax)
     fig.tight_layout()
     return fig
+
+
+def plot_ppc(idata, data: MMMData, group: str = "posterior_predictive", title: str | None = None):
+    """Observed target vs the posterior (or prior: ``group="prior_predictive"``) predictive, original scale."""
+    pp = idata[group]["y_original_scale"].stack(sample=("chain", "draw")).transpose("sample", "date", ...)
+    kind = group.split("_")[0]
+    return predicted_vs_observed(pp, data, slice(None), title or f"{kind.capitalize()} predictive check",
+                                  MODEL if kind == "posterior" else PRIOR, f"{kind} predictive",
+                                  observed_style={"color": "black", "marker": ".", "ls": "none", "ms": 3})
+
+
+def plot_contributions(idata, data: MMMData):
+    """Posterior-mean contribution of each channel over time, stacked (original scale)."""
+    contrib = idata.posterior["channel_contribution_original_scale"].mean(("chain", "draw"))
+    cells = panel_cells(data.panel)
+    fig, axes = figure_grid(len(cells))
+    for ax, cell in zip(axes, cells):
+        c = contrib.sel(cell).transpose("date", "channel")
+        names = [str(ch) for ch in c["channel"].values]
+        ax.stackplot(data.dates, c.values.T, labels=names, colors=[channel_colors(names)[n] for n in names], alpha=0.8)
+        ax.set(title=titled("Media contribution by channel", cell), ylabel=f"{UNITS['target']} per {UNITS['period']}")
+        ax.yaxis.set_major_formatter(THOUSANDS)
+    return date_rows_done(fig, axes)

@@ -16,7 +16,7 @@ quick = False  # True: few draws for a fast look
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from mmmhelpers import plots
+from mmmhelpers import plots, plots_data
 from mmmhelpers.report import md, setup, table
 
 params = setup(params_path, quick)
@@ -49,7 +49,7 @@ table(data_summary(data, period), percent=(f"{period}s with spend",), caption="S
 # %%
 #| label: fig-data
 #| fig-cap: "Target and media spend over time."
-fig = plots.plot_data(data)
+fig = plots_data.plot_data(data)
 plt.show()
 
 # %% [markdown]

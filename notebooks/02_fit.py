@@ -16,7 +16,7 @@ quick = False  # True: few draws for a fast look
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from mmmhelpers import artifacts, plots, plots_fit
+from mmmhelpers import artifacts, plots_fit
 from mmmhelpers.report import md, progress, setup, table
 
 params = setup(params_path, quick)
@@ -64,7 +64,7 @@ from mmmhelpers.seeds import seed_for
 
 prior = sample_prior(mmm, draws=500, seed=seed_for(params.seed, "prior"))
 add_original_scale_predictions(prior, mmm, group="prior_predictive")
-fig = plots.plot_ppc(prior, data, group="prior_predictive")
+fig = plots_fit.plot_ppc(prior, data, group="prior_predictive")
 plt.show()
 
 # %% [markdown]
@@ -91,7 +91,7 @@ if diag.divergence_hotspots:  # where they sit, and a pair plot of the two most 
 # %%
 #| label: fig-ppc
 #| fig-cap: "Observed target against the posterior predictive distribution."
-fig = plots.plot_ppc(idata, data)
+fig = plots_fit.plot_ppc(idata, data)
 plt.show()
 
 # %% [markdown]
@@ -116,7 +116,7 @@ plt.show()
 # %%
 #| label: fig-contributions
 #| fig-cap: "Posterior-mean media contribution per channel over time."
-fig = plots.plot_contributions(idata, data)
+fig = plots_fit.plot_contributions(idata, data)
 plt.show()
 
 # %%
@@ -172,7 +172,7 @@ if others:
     display(table(health_table(models), caption="Sampler health of each target's model"))
     display(table(parameter_comparison(models), caption="Parameters: posterior mean (94% HDI) per target"))
     for other in others:
-        fig = plots.plot_ppc(other.idata, other.mmm.data, title=f"{other.label}: observed vs posterior predictive")
+        fig = plots_fit.plot_ppc(other.idata, other.mmm.data, title=f"{other.label}: observed vs posterior predictive")
         plt.show()
 
 # %%

@@ -18,7 +18,7 @@ scheduler = ""  # an existing Dask cluster, e.g. tcp://host:8786 (empty: params'
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from mmmhelpers import artifacts, plots, plots_fit
+from mmmhelpers import artifacts, plots_fit, plots_recovery
 from mmmhelpers.report import md, setup, table
 
 params = setup(params_path, quick)
@@ -39,7 +39,7 @@ else:
 
 # %%
 if truth is not None and len(rec):  # a truth of contributions only (a CSV's columns) has no parameters to compare
-    fig = plots.plot_recovery(rec)
+    fig = plots_recovery.plot_recovery(rec)
     plt.show()
 
 # %%
@@ -48,7 +48,7 @@ if truth is not None and len(rec):
 
 # %%
 if truth is not None:
-    fig = plots.plot_contribution_recovery(contrib)
+    fig = plots_recovery.plot_contribution_recovery(contrib)
     plt.show()
 
 # %%
@@ -63,12 +63,12 @@ if truth is not None:
 
     mmm = model_for(params, artifacts.load_data(run_dir))
     spend, est, true = saturation_curves(idata, truth, mmm)
-    fig = plots.plot_saturation_recovery(spend, est, true, mmm.data.channels, mmm.data.panel)
+    fig = plots_recovery.plot_saturation_recovery(spend, est, true, mmm.data.channels, mmm.data.panel)
     plt.show()
 
 # %%
 if truth is not None and "media_temporal_latent_multiplier" in idata.posterior:
-    fig = plots.plot_multiplier(idata, truth)
+    fig = plots_recovery.plot_multiplier(idata, truth)
     plt.show()
 
 # %%
@@ -96,7 +96,7 @@ if shares is not None:
 #| label: fig-shares
 #| fig-cap: "Share of the target credited to each channel and to everything else, truth vs each model."
 if shares is not None:
-    fig = plots.plot_shares(shares)
+    fig = plots_recovery.plot_shares(shares)
     plt.show()
 
 # %%
@@ -104,7 +104,7 @@ if shares is not None:
 #| fig-cap: "Each channel's contribution per period: the truth (dashed) against each model's estimate (94% and 50% bands)."
 contributions = truth.get("channel_contribution_original_scale") if truth is not None else None
 if contributions is not None and "date" in contributions.dims:
-    fig = plots.plot_contribution_paths(idatas, truth)
+    fig = plots_recovery.plot_contribution_paths(idatas, truth)
     plt.show()
 
 # %%
@@ -125,7 +125,7 @@ if n_reps and params.simulate is not None:
 
 # %%
 if n_reps and params.simulate is not None:
-    fig = plots.plot_rank_histograms(reps)
+    fig = plots_recovery.plot_rank_histograms(reps)
     plt.show()
 
 # %%

@@ -16,7 +16,7 @@ quick = False  # True: few draws for a fast look
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from mmmhelpers import artifacts, plots
+from mmmhelpers import artifacts, plots, plots_out_of_sample
 from mmmhelpers.report import md, setup, table
 
 params = setup(params_path, quick)
@@ -37,7 +37,7 @@ md(f"**Holdout of {result.holdout_weeks} {period}s:** CRPS {s.crps:,.0f}, MAPE {
 #| label: fig-holdout
 #| fig-cap: "Observed vs predicted target around the train/test cut."
 train_end = data.n_dates - params.out_of_sample.holdout_weeks
-fig = plots.plot_holdout(preds[0], data, train_end)
+fig = plots_out_of_sample.plot_holdout(preds[0], data, train_end)
 plt.show()
 
 # %%
@@ -46,7 +46,7 @@ table(fold_frame(result), percent=("mape", "smape", "coverage_50", "coverage_94"
 
 # %%
 if len(result.folds) > 1:
-    fig = plots.plot_folds(fold_frame(result))
+    fig = plots_out_of_sample.plot_folds(fold_frame(result))
     plt.show()
 
 # %%
@@ -65,7 +65,7 @@ if backtest is not None:
 # %%
 #| label: fig-residuals
 #| fig-cap: "Residuals of the full fit: over time, their autocorrelation and their distribution."
-fig = plots.plot_residuals(artifacts.load_idata(run_dir), data)
+fig = plots_out_of_sample.plot_residuals(artifacts.load_idata(run_dir), data)
 plt.show()
 
 # %% [markdown]
@@ -86,7 +86,7 @@ if fc is not None:
 #| label: fig-forecast
 #| fig-cap: "Forecast of the periods after the last observation, from the model fitted on all the data."
 if fc is not None:
-    fig = plots.plot_forecast(fc.pred, fc.future, data.n_dates)
+    fig = plots_out_of_sample.plot_forecast(fc.pred, fc.future, data.n_dates)
     plt.show()
 
 # %%

@@ -87,14 +87,14 @@ def test_predictive_bands_are_not_dragged_by_one_extreme_draw():
     """The central line is the median: one prior draw 1e7 times the data moves neither it nor the axis."""
     import matplotlib.pyplot as plt
 
-    from mmmhelpers.plots import _bands
+    from mmmhelpers.plots import bands
 
     rng = np.random.default_rng(0)
     dates = pd.date_range("2024-01-01", periods=20, freq="W-MON")
     draws = rng.normal(100.0, 10.0, size=(500, 20))
     draws[7, 5] = 1e9
     fig, ax = plt.subplots()
-    _bands(ax, dates, draws, MODEL, "prior predictive")
+    bands(ax, dates, draws, MODEL, "prior predictive")
     line = ax.get_lines()[0]
     assert line.get_label() == "prior predictive median"
     np.testing.assert_allclose(line.get_ydata(), np.median(draws, axis=0))
