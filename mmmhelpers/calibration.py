@@ -8,6 +8,7 @@ lives with it in ``model``. :func:`calibrated_channels` names the channels any o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,6 +250,14 @@ def model_for(params, data: MMMData, observed_weeks: int | None = None) -> MMM:
 
 
 def simulated_lift_tests(params) -> pd.DataFrame:
-    """The lift tests an experiment would have measured on a simulated case (``simulate.lift_tests_from_truth``)."""
-    data, truth = simulate(params.simulate, seed_for(params.seed, "simulate"))
-    return lift_tests_from_truth(data, truth, seed_for(params.seed, "lift_tests"))
+    """The lift tests an experiment would have measured on a simulated case (``simulate.lift_tests_from_truth``):
+    simulated once per process and case (every model of the case, its folds and refits, reads the same table)."""
+    return _lift_tests(params.simulate.model_dump_json(), params.seed).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _lift_tests(simulate_json: str, seed: int) -> pd.DataFrame:
+    from mmmhelpers.config import SimulateSpec
+
+    data, truth = simulate(SimulateSpec.model_validate_json(simulate_json), seed_for(seed, "simulate"))
+    return lift_tests_from_truth(data, truth, seed_for(seed, "lift_tests"))
