@@ -55,6 +55,9 @@ def check_case(params: Params) -> tuple[MMMData | None, xr.Dataset | None, list[
                 f"optimization.cost_per_unit: {unpriced} {'is' if len(unpriced) == 1 else 'are'} not bought in units "
                 f"(data.units_columns names {sorted(data.units_columns) or 'none'}): a channel bought in money has no "
                 "cost per unit"]
+        priced = _market_price_problems(params.optimization.cost_per_unit, data)
+        if priced:
+            return data, truth, problems + priced
         value = media_per_spend(data, plan_unit_price(params.optimization, data))  # spend buying the units seen
         problems += plan_problems(params.optimization, data.channels, data.panel, data.X.max(axis=0) / value,
                                   data.spend.mean(axis=0))
@@ -104,6 +107,23 @@ def _weeks_problems(params: Params, n: int, unit: str = "week") -> list[str]:
             f"leaves {train} {unit}s to fit the earliest fold on; it needs at least {need} (max({MIN_WEEKS}, "
             f"2 × model.adstock.l_max {l_max}, 2 × holdout_weeks {h})): lower out_of_sample.holdout_weeks or "
             f"out_of_sample.rolling_origins{hint}"]
+
+
+def _market_price_problems(prices: dict, data: MMMData) -> list[str]:
+    """A per-market ``optimization.cost_per_unit`` needs one panel dim, and names only its markets."""
+    out = []
+    for ch, value in prices.items():
+        if not isinstance(value, dict):
+            continue
+        if len(data.panel) != 1:
+            out.append(f"optimization.cost_per_unit.{ch}: a price per market needs data with one panel dim (these "
+                       f"have {list(data.panel) or 'none'}): give one price for every market")
+            continue
+        (dim, coords), = data.panel.items()
+        unknown = sorted(set(map(str, value)) - set(map(str, coords)))
+        if unknown:
+            out.append(f"optimization.cost_per_unit.{ch}: unknown {dim} {unknown} (known: {[str(c) for c in coords]})")
+    return out
 
 
 def data_problems(params: Params, data: MMMData) -> list[str]:

@@ -404,9 +404,11 @@ class OptimizationSpec(Strict):
     # a plan CSV (the layout of out_of_sample.forecast_plan, e.g. the same file): the budget page scores it over its own
     # periods and sets the best plan at the same budget against it (paired gain, held out)
     compare_plan: Path | None = None
-    # channels bought in units (data.units_columns): the plan's cost per unit (e.g. next quarter's price of a GRP);
-    # default: the data's average spend per unit in each market
-    cost_per_unit: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    # channels bought in units (data.units_columns): the plan's cost per unit (e.g. next quarter's price of a GRP),
+    # one for every market ({tv: 1.2}) or per market of the one panel dim ({tv: {north: 1.2, south: 1.5}}; a market
+    # left out keeps its own); default: the data's average spend per unit in each market
+    cost_per_unit: dict[str, Annotated[float, Field(gt=0)] | dict[str, Annotated[float, Field(gt=0)]]] = Field(
+        default_factory=dict)
     constraints: list[ConstraintSpec] = Field(default_factory=list)
     budget_use: Literal["exact", "at_most"] = "exact"  # spend exactly the budget, or at most it
     objective: ObjectiveSpec = ObjectiveSpec()

@@ -529,13 +529,20 @@ def plan_response_model(params: Params, data: MMMData, idata, model=None, num_pe
 
 
 def plan_unit_price(opt: OptimizationSpec, data: MMMData) -> np.ndarray | None:
-    """The plan's cost per unit ``(*panel, channel)``: ``optimization.cost_per_unit`` where it names a channel, else
-    the data's average (None when it names none)."""
+    """The plan's cost per unit ``(*panel, channel)``: ``optimization.cost_per_unit`` where it names a channel (one
+    price, or one per market of the single panel dim: ``checks`` refuses other shapes), else the data's average
+    (None when it names none)."""
     if not opt.cost_per_unit:
         return None
     price = data.cost_per_unit.copy()
     for ch, value in opt.cost_per_unit.items():
-        price[..., data.channels.index(ch)] = value
+        k = data.channels.index(ch)
+        if isinstance(value, dict):
+            (coords,) = data.panel.values()
+            for market, v in value.items():
+                price[[str(c) for c in coords].index(str(market)), k] = v
+        else:
+            price[..., k] = value
     return price
 
 

@@ -164,6 +164,17 @@ def test_a_plan_at_another_cost_per_unit_buys_spend_over_that_price():
                                     "cost_per_unit": 200.0, "units_per_period": recs[2].units_per_period}
 
 
+def test_a_price_per_market_reaches_each_markets_cells_and_a_market_left_out_keeps_its_own():
+    from mmmhelpers.config import OptimizationSpec
+    from mmmhelpers.optimize import plan_unit_price
+
+    data = load()
+    price = plan_unit_price(OptimizationSpec(budget=5000, cost_per_unit={"tv": {"b": 240.0}}), data)
+    assert price[1, 0] == 240.0 and price[0, 0] == pytest.approx(data.cost_per_unit[0, 0])  # market a: its own
+    both = plan_unit_price(OptimizationSpec(budget=5000, cost_per_unit={"tv": {"a": 150.0, "b": 240.0}}), data)
+    assert both[:, 0].tolist() == [150.0, 240.0] and both[:, 1].tolist() == [1.0, 1.0]
+
+
 def test_validate_names_a_price_for_a_channel_bought_in_money(tmp_path):
     from mmmhelpers.checks import check_case
     from mmmhelpers.config import load_params
@@ -176,6 +187,10 @@ def test_validate_names_a_price_for_a_channel_bought_in_money(tmp_path):
     _, _, problems = check_case(load_params(tmp_path / "case.yaml"))
     assert problems == ["optimization.cost_per_unit: ['search'] is not bought in units (data.units_columns names "
                         "['tv']): a channel bought in money has no cost per unit"]
+    (tmp_path / "case.yaml").write_text((tmp_path / "case.yaml").read_text().replace(
+        "cost_per_unit: {search: 2.0}", "cost_per_unit: {tv: {a: 150, north: 2.0}}"))
+    _, _, problems = check_case(load_params(tmp_path / "case.yaml"))
+    assert problems == ["optimization.cost_per_unit.tv: unknown geo ['north'] (known: ['a', 'b'])"]
 
 
 def test_the_data_page_says_what_is_bought_in_units():
