@@ -113,6 +113,18 @@ class JointResponse(PlanCells):
         return self._first.num_periods
 
     @property
+    def unit_price(self) -> np.ndarray | None:
+        """Each joint cell's cost per unit ``(*panel, channel)`` from its targets' models (NaN for a channel bought
+        in money; the first target that prices a cell gives it), or None when no target buys in units."""
+        priced = [(name, rm.unit_price) for name, (rm, _) in self.parts.items() if rm.unit_price is not None]
+        if not priced:
+            return None
+        price = np.full(self.size, np.nan)
+        for name, part in reversed(priced):  # the first target's price wins where two price a cell
+            price[self.cells(name)] = np.asarray(part, float).reshape(-1)
+        return price.reshape(self.shape)
+
+    @property
     def n_draws(self) -> int:
         return self._first.n_draws
 

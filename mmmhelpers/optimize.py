@@ -336,7 +336,7 @@ def allocation_records(rm: PlanResponse, x: np.ndarray, cells: np.ndarray | None
         rec: dict[str, Any] = {"channel": rm.channels[idx[-1]],
                                **{d: rm.panel[d][i] for d, i in zip(rm.panel, idx[:-1])},
                                "spend_per_period": float(f"{float(x[idx]):.10g}")}  # 10 significant digits, any unit
-        price = getattr(rm, "unit_price", None)  # a joint response of several targets has none
+        price = getattr(rm, "unit_price", None)  # (*panel, channel) or None: no channel bought in units
         if price is not None and np.isfinite(price[idx]):  # bought in units: what the spend buys
             rec["cost_per_unit"] = float(f"{float(price[idx]):.10g}")
             rec["units_per_period"] = float(f"{float(x[idx]) / float(price[idx]):.10g}")

@@ -228,3 +228,22 @@ def test_markets_total_with_one_market_held_matches_a_grid(models):
     assert total >= (a + b)[best] - 1e-6 * total
     assert total - (a + b)[best] <= 0.002 * total  # the grid's best is within its resolution
     np.testing.assert_allclose(res.plan.per_period.ravel(), levels[idx[best]], atol=3 * BUDGET / n)
+
+
+def test_a_joint_plan_carries_each_cells_price_and_the_units_it_buys(models):
+    """One model per market, x1 bought in units at a price that differs by market: the joint cells carry each
+    market's price, and the plan's records the units the spend buys (spend / price); no price, no units."""
+    from dataclasses import replace
+
+    from mmmhelpers.optimize import allocation_records
+
+    priced = {"north": replace(models["new"], unit_price=np.array([2.0, np.nan])),
+              "south": replace(models["re"], unit_price=np.array([5.0, np.nan]))}
+    joint = JointResponse.markets(priced)
+    np.testing.assert_array_equal(joint.unit_price, [[2.0, np.nan], [5.0, np.nan]])
+    recs = allocation_records(joint, np.array([[100.0, 50.0], [100.0, 50.0]]))
+    assert [r.label for r in recs] == ["x1 @ north", "x2 @ north", "x1 @ south", "x2 @ south"]
+    assert [r.units_per_period for r in recs] == [50.0, None, 20.0, None]
+    assert [r.cost_per_unit for r in recs] == [2.0, None, 5.0, None]
+    assert JointResponse.markets(models).unit_price is None
+    assert all(r.units_per_period is None for r in allocation_records(JointResponse.markets(models), np.ones((2, 2))))
