@@ -14,6 +14,7 @@ from pathlib import Path
 import holidays
 import numpy as np
 import pandas as pd
+from make_client_panel import _carry  # numpy adstock, independent of the model's code (same folder)
 
 HERE = Path(__file__).resolve().parent
 DAYS = 730
@@ -21,16 +22,6 @@ START = pd.Timestamp("2024-01-01")
 # per channel: geometric carryover (per day), l_max (days), logistic saturation lam, ceiling (EUR per day)
 TRUTH = {"search": (0.3, 7, 2.0, 2500.0), "social": (0.7, 14, 1.5, 1800.0), "affiliate": (0.2, 7, 3.0, 300.0)}
 WEEKDAY = np.array([-600.0, -150.0, 0.0, 50.0, 250.0, 500.0, -50.0])  # Monday .. Sunday, summing to zero
-
-
-def _carry(x: np.ndarray, alpha: float, l_max: int) -> np.ndarray:
-    """Normalized geometric adstock."""
-    w = alpha ** np.arange(l_max)
-    w = w / w.sum()
-    out = np.zeros_like(x)
-    for lag in range(l_max):
-        out[lag:] += w[lag] * x[: len(x) - lag]
-    return out
 
 
 def _response(x: np.ndarray, alpha: float, l_max: int, lam: float, top: float) -> np.ndarray:
