@@ -35,3 +35,28 @@ def single_market():
 def truth_model_spec():
     """The model that matches the single-market DGP (geometric l_max 8 normalized, logistic, order 2)."""
     return ModelSpec(yearly_seasonality=2)
+
+
+BUDGET = 8000.0
+"""The budget per period of the plans the tests of ``rm6`` make."""
+
+
+@pytest.fixture(scope="module")
+def fitted(single_market, truth_model_spec):
+    """The truth's model and a 3-draw posterior of the true values (saturation_lam x 0.7, 1, 1.4), and the truth."""
+    from mmmhelpers.model import build_model
+
+    data, truth = single_market
+    idata = idata_from_truth(truth, MODEL_VARS, n_draws=3)
+    # make the draws differ so that the objective really averages over draws
+    idata.posterior["saturation_lam"] = idata.posterior["saturation_lam"] * np.array([0.7, 1.0, 1.4])[None, :, None]
+    return build_model(truth_model_spec, data), idata, truth
+
+
+@pytest.fixture(scope="module")
+def rm6(fitted):
+    """The incremental response of 6-period plans under ``fitted`` (no history carried in)."""
+    from mmmhelpers.response import response_model
+
+    mmm, idata, _ = fitted
+    return response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3, carryover_history=False)
