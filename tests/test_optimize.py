@@ -290,21 +290,6 @@ def test_held_out_gain_is_not_optimistic_where_the_in_sample_gain_is():
     assert (in_sample - true_gain).mean() > 2 * abs((held_out - true_gain).mean())
 
 
-def test_a_failed_solve_is_flagged_beside_its_number():
-    from test_artifacts import ALLOC
-
-    from mmmhelpers.artifacts import Allocation
-    from mmmhelpers.budget_page import alternatives_table, scenario_table
-    from mmmhelpers.optimize import Plan, solver_status
-
-    assert solver_status(Plan(np.zeros((1, 2)), 0.0, np.zeros(3), False, "Iteration limit reached")) == \
-        "FAILED: Iteration limit reached"
-    raw = {**ALLOC, "scenarios": [{**ALLOC["scenarios"][0], "solver": "FAILED: Iteration limit reached"}]}
-    alloc = Allocation.model_validate(raw)
-    assert scenario_table(alloc).set_index("budget multiplier").loc[0.5, "optimizer"].startswith("FAILED")
-    assert alternatives_table(alloc).loc[0, "optimizer"] == "FAILED: Iteration limit reached"
-
-
 def test_a_channel_dark_in_one_market_gets_no_spend_in_any_plan():
     """x2 never spent in geo_b: the plan, the equal split and plans with extrapolation allowed leave that cell at 0."""
     from dataclasses import replace

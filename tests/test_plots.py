@@ -71,18 +71,6 @@ def test_plain_numbers_have_separators_and_no_scientific_notation(value, text):
     assert plain_number(value) == text
 
 
-@pytest.mark.parametrize("kind, value, achieved", [("response", 41562.3, 41562.3), ("roas", 1.5, 1.52)])
-def test_target_sentence_has_no_scientific_notation(kind, value, achieved):
-    from mmmhelpers.artifacts import Allocation, TargetResult
-    from mmmhelpers.budget_page import target_sentence
-
-    target = TargetResult(type=kind, value=value, budget_per_period=1.98371, achieved=achieved, allocation=[],
-                          response={"mean": 41562.3, "hdi_94": [38495.0, 44600.0]})
-    text = target_sentence(Allocation.model_construct(target=target))
-    assert "e+" not in text and "41,562" in text and "1.98371 per period" in text
-    assert ("achieved" in text) == (kind != "response")  # a response target's achieved value is its response
-
-
 def test_predictive_bands_are_not_dragged_by_one_extreme_draw():
     """The central line is the median: one prior draw 1e7 times the data moves neither it nor the axis."""
     import matplotlib.pyplot as plt
