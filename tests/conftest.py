@@ -31,6 +31,12 @@ def single_market():
     return simulate(SimulateSpec(generator="single_market", n_weeks=60), seed=3)
 
 
+@pytest.fixture(scope="module", params=["single_market", "geo_hierarchical"])
+def data(request):
+    """40 simulated weeks of each generator (one market, two markets), one after the other."""
+    return simulate(SimulateSpec(generator=request.param, n_weeks=40), seed=5)[0]
+
+
 @pytest.fixture(scope="session")
 def truth_model_spec():
     """The model that matches the single-market DGP (geometric l_max 8 normalized, logistic, order 2)."""
