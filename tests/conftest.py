@@ -21,6 +21,30 @@ def idata_from_truth(truth, names, n_draws: int = 4):
     return az.from_dict(posterior=post, dims=dims, coords=coords)
 
 
+def divergent_idata(n_div: int, hierarchical: bool = False, seed: int = 0) -> az.InferenceData:
+    """2 chains x 500 draws; the first ``n_div`` draws diverge with saturation_slope[x2] at 1.0 (others 0.62)
+    (or, ``hierarchical``, with a small gamma_fourier_b); per-date and original-scale variables present."""
+    rng = np.random.default_rng(seed)
+    n = 1000
+    div = np.zeros(n, dtype=bool)
+    div[:n_div] = True
+    slope = np.exp(rng.normal(np.log([0.8, 0.62]), 0.05, (n, 2)))
+    b = np.exp(rng.normal(np.log(0.3), 0.3, n))
+    if hierarchical:
+        b[div] = np.exp(rng.normal(np.log(0.02), 0.1, n_div))
+    else:
+        slope[div, 1] = rng.normal(1.0, 0.01, n_div)
+    post = {"saturation_slope": slope, "gamma_fourier_b": b, "gamma_fourier": rng.normal(0, 1, (n, 4)) * b[:, None],
+            "y_sigma": np.exp(rng.normal(np.log(0.1), 0.05, n)), "intercept_contribution": rng.normal(0.5, 0.05, n),
+            "channel_contribution": rng.normal(0, 1, (n, 10, 2)),
+            "total_media_contribution_original_scale": rng.normal(0, 1, n)}
+    post = {k: v.reshape(2, 500, *v.shape[1:]) for k, v in post.items()}
+    dims = {"saturation_slope": ["channel"], "gamma_fourier": ["fourier_mode"],
+            "channel_contribution": ["date", "channel"]}
+    coords = {"channel": ["x1", "x2"], "fourier_mode": ["sin_1", "cos_1", "sin_2", "cos_2"], "date": np.arange(10)}
+    return az.from_dict(posterior=post, sample_stats={"diverging": div.reshape(2, 500)}, dims=dims, coords=coords)
+
+
 MODEL_VARS = ["adstock_alpha", "saturation_lam", "saturation_beta", "intercept_contribution", "gamma_control",
               "gamma_fourier", "y_sigma"]
 
