@@ -1,4 +1,5 @@
-"""Shared fixtures: small simulated data and posteriors made from known truths (no sampling)."""
+"""Shared fixtures and helpers: small simulated data and posteriors made from known truths (no sampling), colours
+and units of figures."""
 
 from __future__ import annotations
 
@@ -90,3 +91,27 @@ def rm6(fitted):
 
     mmm, idata, _ = fitted
     return response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3, carryover_history=False)
+
+
+CHANNELS = ["tv", "search", "social"]
+"""Three channels for the figure tests: palette colours 0, 1 and 2."""
+
+
+def same_color(a, b) -> bool:
+    """Two matplotlib colours (names, hex or RGB tuples) are the same RGB."""
+    import matplotlib.colors as mcolors
+
+    return np.allclose(mcolors.to_rgb(a), mcolors.to_rgb(b))
+
+
+@pytest.fixture
+def report_units():
+    """A case's ``report`` section with a currency and a target label, set for the figures as a page sets it
+    (``plots.style``); the default units again after the test."""
+    from mmmhelpers.config import ReportSpec
+    from mmmhelpers.plots import style
+
+    report = ReportSpec(currency="EUR", target_label="sign-ups")
+    style(report.currency, report.target_label, report.period)
+    yield report
+    style()
