@@ -33,8 +33,9 @@ def test_the_plan_figure_draws_each_plans_spend_per_cell(report_units):
     cells = [t.get_text() for t in ax.get_yticklabels()]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["historical split", "equal split", "optimal"]
     bars = sorted((round(p.get_y() + p.get_height() / 2), p.get_width()) for p in ax.patches if p.get_width() > 0)
-    want = sorted((cells.index(r["channel"]), r["spend_per_period"])
-                  for plan in (alloc.initial.allocation, alloc.equal.allocation, alloc.allocation) for r in plan)
+    want = sorted((cells.index(r["channel"]), r["spend_per_period"])  # the records as allocation.json holds them
+                  for plan in (ALLOC["initial"]["allocation"], ALLOC["equal"]["allocation"], ALLOC["allocation"])
+                  for r in plan)
     assert bars == want
     plt.close(fig)
 
