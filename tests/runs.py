@@ -1,4 +1,5 @@
-"""Runs of the real CLI for the smoke tests: ``mmm-report ARGS`` in a new process, and an artifact it wrote."""
+"""Runs for the smoke tests: ``mmm-report ARGS`` in a new process and an artifact it wrote, stand-in notebooks that
+take the real ones' place, and the kernel processes a run started."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "mmmhelpers.cli"]
+TINY = ROOT / "tests" / "params" / "tiny.yaml"
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -22,3 +26,46 @@ def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def load(out: Path, name: str) -> dict:
     """The JSON artifact ``name`` of the report in ``out``."""
     return json.loads((out / "artifacts" / name).read_text())
+
+
+def stand_in_notebooks(folder: Path, code: dict[str, str]) -> Path:
+    """Five notebooks with papermill's parameters cell; a stage's code is ``code[stage]`` (default: nothing)."""
+    import nbformat
+
+    from mmmhelpers.pipeline import STAGES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for stage in STAGES:
+        params = nbformat.v4.new_code_cell('params_path = ""\nrun_dir = ""\nquick = False\nworkers = 0\nscheduler = ""')
+        params.metadata["tags"] = ["parameters"]
+        nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(code.get(stage, "pass"))])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / f"{stage}.ipynb")
+    return folder
+
+
+def kernels_of(pid: int) -> list[psutil.Process]:
+    """The ipykernel processes started by process ``pid`` (and their children)."""
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return kids if any("ipykernel" in " ".join(_cmdline(k)) for k in kids) else []
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
+
+
+def running(procs: list[psutil.Process]) -> list[int]:
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive

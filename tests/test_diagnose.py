@@ -1,21 +1,19 @@
-"""Robust fitting: gradient check before sampling (no sampling), divergences explained on hand-made draws."""
+"""Robust fitting: gradient check before sampling (no sampling), divergences explained on hand-made draws.
+
+The pair plot of divergent draws is tested in tests/test_plots_diagnose.py."""
 
 from dataclasses import replace
 
-import arviz as az
-import matplotlib
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
+from conftest import divergent_idata
 
 from mmmhelpers import transforms
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.diagnose import GradientCheckError, divergence_report, gradient_check, raise_if_bad, rank_parameters
 from mmmhelpers.model import build_model
-
-matplotlib.use("Agg")
-
 
 # ----------------------------------------------------------------------------------- gradient check
 
@@ -78,28 +76,6 @@ def test_healthy_model_passes(single_market, truth_model_spec):
 # ------------------------------------------------------------------------------ divergences explained
 
 
-def divergent_idata(n_div: int, hierarchical: bool = False, seed: int = 0) -> az.InferenceData:
-    """2 chains x 500 draws; the first ``n_div`` draws diverge with saturation_slope[x2] at 1.0 (others 0.62)
-    (or, ``hierarchical``, with a small gamma_fourier_b); per-date and original-scale variables present."""
-    rng = np.random.default_rng(seed)
-    n = 1000
-    div = np.zeros(n, dtype=bool)
-    div[:n_div] = True
-    slope = np.exp(rng.normal(np.log([0.8, 0.62]), 0.05, (n, 2)))
-    b = np.exp(rng.normal(np.log(0.3), 0.3, n))
-    if hierarchical:
-        b[div] = np.exp(rng.normal(np.log(0.02), 0.1, n_div))
-    else:
-        slope[div, 1] = rng.normal(1.0, 0.01, n_div)
-    post = {"saturation_slope": slope, "gamma_fourier_b": b, "gamma_fourier": rng.normal(0, 1, (n, 4)) * b[:, None],
-            "y_sigma": np.exp(rng.normal(np.log(0.1), 0.05, n)), "intercept_contribution": rng.normal(0.5, 0.05, n),
-            "channel_contribution": rng.normal(0, 1, (n, 10, 2)), "total_media_contribution_original_scale": rng.normal(0, 1, n)}
-    post = {k: v.reshape(2, 500, *v.shape[1:]) for k, v in post.items()}
-    dims = {"saturation_slope": ["channel"], "gamma_fourier": ["fourier_mode"], "channel_contribution": ["date", "channel"]}
-    coords = {"channel": ["x1", "x2"], "fourier_mode": ["sin_1", "cos_1", "sin_2", "cos_2"], "date": np.arange(10)}
-    return az.from_dict(posterior=post, sample_stats={"diverging": div.reshape(2, 500)}, dims=dims, coords=coords)
-
-
 def test_divergences_ranked_at_the_planted_parameter():
     idata = divergent_idata(40)
     report = divergence_report(idata)
@@ -146,23 +122,6 @@ def test_few_divergences_have_no_hotspots(n_div):
     assert report.count == n_div and report.hotspots == () and report.suggestion == ""
     assert report.to_dict()["divergence_hotspots"] == []
     assert ("no divergences" if n_div == 0 else "below the 0.5% threshold") in report.summary()
-
-
-def test_pair_plot_marks_divergent_draws():
-    from mmmhelpers.plots_diagnose import plot_divergence_pair
-
-    idata = divergent_idata(40)
-    report = divergence_report(idata)
-    fig = plot_divergence_pair(idata, report)
-    ax = fig.axes[0]
-    assert len(ax.collections) == 2
-    assert len(ax.collections[1].get_offsets()) == 40  # the divergent draws, drawn last (on top)
-    assert ax.get_xlabel().startswith(report.hotspots[0].parameter)
-    assert ax.get_ylabel().startswith(rank_parameters(idata)[1].parameter)  # topped up from the ranking
-    assert ax.get_title() and ax.get_legend() is not None
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
 
 
 def test_divergences_with_object_coords_as_a_sampler_writes_them():

@@ -16,31 +16,14 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
-import psutil
 import pytest
+from runs import CLI, ROOT, TINY, kernels_of, running, stand_in_notebooks
 
 from mmmhelpers import kernels, pipeline
 from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.config import FitSpec
 from mmmhelpers.health import gate_failures
 from mmmhelpers.pipeline import STAGES
-
-ROOT = Path(__file__).resolve().parent.parent
-TINY = ROOT / "tests" / "params" / "tiny.yaml"
-CLI = [sys.executable, "-m", "mmmhelpers.cli"]
-
-
-def stand_in_notebooks(folder: Path, code: dict[str, str]) -> Path:
-    """Five notebooks with papermill's parameters cell; a stage's code is ``code[stage]`` (default: nothing)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for stage in STAGES:
-        params = nbformat.v4.new_code_cell('params_path = ""\nrun_dir = ""\nquick = False\nworkers = 0\nscheduler = ""')
-        params.metadata["tags"] = ["parameters"]
-        nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(code.get(stage, "pass"))])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(nb, folder / f"{stage}.ipynb")
-    return folder
 
 
 def env_with(notebooks: Path | None = None) -> dict:
@@ -61,33 +44,6 @@ def fake_report(out: Path) -> dict[str, bytes]:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def kernels_of(pid: int) -> list[psutil.Process]:
-    """The ipykernel processes started by process ``pid`` (and their children)."""
-    try:
-        kids = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-    return kids if any("ipykernel" in " ".join(_cmdline(k)) for k in kids) else []
-
-
-def _cmdline(p: psutil.Process) -> list[str]:
-    try:
-        return p.cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return []
-
-
-def running(procs: list[psutil.Process]) -> list[int]:
-    alive = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                alive.append(p.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def _as_in_a_terminal() -> None:
@@ -258,40 +214,6 @@ def test_a_report_left_half_published_is_restored(tmp_path):
     assert (out / "index.html").read_text() == "last good" and not old.exists()
 
 
-SLOW_LAST_REPLY = """
-import asyncio, time
-kernel = get_ipython().kernel
-reply = kernel.shell_handlers["kernel_info_request"]
-
-async def slow(*args):  # papermill's last request: the kernel keeps handling it for a second after replying
-    result = reply(*args)
-    if asyncio.iscoroutine(result):
-        await result
-    time.sleep(1.0)
-
-kernel.shell_handlers["kernel_info_request"] = slow
-"""
-
-
-@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
-def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd):
-    """jupyter_client interrupts a kernel before shutting it down; when the SIGINT lands while the kernel
-    finishes its last reply, the kernel logs "KeyboardInterrupt caught in kernel" on our stderr."""
-    import papermill as pm
-
-    notebooks = stand_in_notebooks(tmp_path / "nb", {"01_simulate": SLOW_LAST_REPLY})
-    kernel = pipeline.ensure_kernel()
-    run = tmp_path / "run"
-    (run / "notebooks").mkdir(parents=True)
-    pm.execute_notebook(str(notebooks / "01_simulate.ipynb"), str(tmp_path / "plain.ipynb"), kernel_name=kernel,
-                        progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    assert "KeyboardInterrupt caught in kernel" in capfd.readouterr().err  # the cause, with papermill's own manager
-    monkeypatch.setattr(pipeline, "NOTEBOOKS", notebooks)
-    pipeline._execute("01_simulate", run, TINY, quick=False, kernel=kernel, progress=False)
-    assert capfd.readouterr().err == ""
-    assert (run / "notebooks" / "01_simulate.ipynb").exists()
-
-
 DIAG = {"sampler": "nutpie", "chains": 2, "draws": 100, "tune": 150, "compile_seconds": 20.0,
         "sampling_seconds": 5.0, "divergences": 3, "rhat_max": 1.0312, "ess_bulk_min": 212.4, "ess_tail_min": 150.0,
         "bfmi_min": 0.25, "ess_bulk_min_variable": "saturation_lam[x1]", "rhat_max_variable": "y_sigma",
@@ -386,29 +308,6 @@ def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path):
     assert_clean_interrupt(code, err, kernels, out, PARALLEL, "last good report unchanged")
     assert len(kernels) >= 3  # the three stages' kernels (a stand-in's kernel starts no process of its own)
     assert snapshot(out) == before
-
-
-@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
-def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch):
-    """Each stage's kernel was started ahead and has imported the stack; the notebook's namespace is as new. The
-    first stage runs in the kernel the caller started (the CLI starts it before it imports PyMC). Run in this
-    process, so that a kernel left running would still be our child (a kernel exits with its parent)."""
-    probe = ("import sys\nwith open(sys.modules['os'].environ['MMM_STAGE'] + '.warm', 'w') as f:\n"
-             "    f.write(f\"{'mmmhelpers.report' in sys.modules} {[n for n in dir() if 'matplotlib' in n or 'mmm' in n]} \"\n"
-             "            f\"{sys.modules['os'].getpid()}\")")
-    monkeypatch.setattr(pipeline, "NOTEBOOKS", stand_in_notebooks(tmp_path / "nb", {s: probe for s in STAGES}))
-    monkeypatch.setenv("MMM_RENDERER", "nbconvert")
-    cwd = Path.cwd()
-    first = kernels.prestart(kernels.ensure_kernel())
-    assert first.ready.wait(120) and first.error is None
-    pid = first.km.provisioner.process.pid
-    out = pipeline.run(TINY, out=tmp_path / "reports" / "r", progress=False, kernel=first)
-    said = [(out / f"{s}.warm").read_text().rsplit(" ", 1) for s in STAGES]  # each kernel ran in the run folder
-    assert [warm for warm, _ in said] == ["True []"] * 5
-    assert int(said[0][1]) == pid and len({p for _, p in said}) == 5  # one kernel per stage, the first one ours
-    assert Path.cwd() == cwd  # and ours never moved (papermill's cwd would chdir this process)
-    time.sleep(0.5)
-    assert not running(kernels_of(os.getpid())), "kernels left running after the run"
 
 
 @pytest.mark.slow  # starts real kernels or the CLI (seconds each)

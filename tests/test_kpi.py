@@ -1,5 +1,6 @@
-"""A KPI that is not revenue (sign-ups): cost per unit and ROAS in currency by hand, the plan's cost per KPI, a
-budget that targets a cost per KPI, and pages that never invent a currency without the KPI's value."""
+"""A KPI that is not revenue (sign-ups): cost per unit and ROAS in currency by hand, a budget that targets a cost per
+KPI, and pages that never invent a currency without the KPI's value. The plan table's cost per KPI is tested in
+tests/test_budget_page.py."""
 
 import numpy as np
 import pandas as pd
@@ -19,21 +20,6 @@ def test_cost_per_kpi_and_roas_in_currency_by_hand():
     assert kpi_columns(np.array([0.5, 0.0, -0.1, 0.5, 0.5]))["cost per KPI"] == pytest.approx(2.0)  # no sign-ups: inf
     with pytest.raises(ValueError, match="kpi_value is the currency value of one unit of a count KPI"):
         ReportSpec(kpi_value=40.0)
-
-
-def test_the_plan_table_gives_the_cost_per_kpi_of_each_plan():
-    from mmmhelpers.artifacts import PlanCell
-    from mmmhelpers.budget_page import plan_table
-
-    class Alloc:
-        initial = type("I", (), {"allocation": [PlanCell(channel="tv", spend_per_period=100.0, roas=0.5,
-                                                         response={"mean": 650.0, "hdi_94": [600.0, 700.0]})]})()
-        allocation = [PlanCell(channel="tv", spend_per_period=120.0, roas=0.4,
-                               response={"mean": 624.0, "hdi_94": [580.0, 670.0]})]
-
-    table = plan_table(Alloc(), "count").iloc[0]
-    assert table["historical cost per KPI"] == pytest.approx(2.0) and table["optimal cost per KPI"] == pytest.approx(2.5)
-    assert "optimal cost per KPI" not in plan_table(Alloc())
 
 
 def test_the_summary_names_the_cheapest_channel_per_kpi_and_its_value_only_when_given(tmp_path):

@@ -6,7 +6,6 @@ import pytest
 from conftest import MODEL_VARS, idata_from_truth
 from reference import numpy_adstock
 
-from mmmhelpers.calibration import add_lift_tests
 from mmmhelpers.config import FitSpec, ModelSpec, SimulateSpec
 from mmmhelpers.fit import diagnostics, sample
 from mmmhelpers.model import build_model
@@ -141,45 +140,6 @@ def test_fit_recovers_adstock_and_saturation_on_clean_data():
                  "saturation_beta[x1]", "saturation_beta[x2]"]:
         assert 0.005 <= table.loc[name, "quantile"] <= 0.995, table.loc[name].to_dict()
     assert table["covered"].mean() >= 0.75
-
-
-def test_lift_test_likelihood_matches_scipy_gamma(single_market, truth_model_spec):
-    import pandas as pd
-    from scipy import stats
-
-    data, _ = single_market
-    lift = pd.DataFrame({"channel": ["x1", "x2"], "x": [2000.0, 0.0], "delta_x": [1000.0, 3000.0],
-                         "delta_y": [300.0, 500.0], "sigma": [50.0, 80.0]})
-    mmm = build_model(truth_model_spec, data)
-    add_lift_tests(mmm, lift)
-    m = mmm.model
-    lam, beta = np.array([2.0, 3.0]), np.array([0.3, 0.2])
-    logp = m.compile_fn(m.logp(vars=[m["lift_measurements"]], sum=False)[0],
-                        inputs=[m.rvs_to_values[m["saturation_lam"]], m.rvs_to_values[m["saturation_beta"]]],
-                        on_unused_input="ignore")
-    got = logp({"saturation_lam_log__": np.log(lam), "saturation_beta_log__": np.log(beta)})
-    xs, ys = data.X.max(0), np.abs(data.y).max()
-
-    def sat(x):
-        return beta * (1 - np.exp(-lam * x)) / (1 + np.exp(-lam * x))
-
-    x0 = lift["x"].to_numpy() / xs
-    x1 = (lift["x"] + lift["delta_x"]).to_numpy() / xs
-    mu = np.abs(sat(x1) - sat(x0))
-    sigma = lift["sigma"].to_numpy() / ys
-    want = stats.gamma.logpdf(lift["delta_y"].to_numpy() / ys, a=mu**2 / sigma**2, scale=sigma**2 / mu)
-    np.testing.assert_allclose(got, want, rtol=1e-6)
-
-
-def test_lift_tests_with_unknown_channel_are_an_error(single_market, truth_model_spec):
-    import pandas as pd
-
-    from mmmhelpers.data import DataError
-
-    data, _ = single_market
-    lift = pd.DataFrame({"channel": ["tv"], "x": [1.0], "delta_x": [1.0], "delta_y": [1.0], "sigma": [1.0]})
-    with pytest.raises(DataError, match="unknown values \\['tv'\\]"):
-        add_lift_tests(build_model(truth_model_spec, data), lift)
 
 
 @pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "per-channel"])

@@ -1,13 +1,16 @@
-"""Budget optimizer: window response by hand (history, tail), optimum vs brute force, KKT, constraints, targets, risk."""
+"""Budget optimizer: optimum vs brute force, KKT, bounds, targets, risk, paired and held-out gains.
+
+The response it optimizes is tested in tests/test_response.py, the rules' linear system in tests/test_constraints.py.
+"""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import MODEL_VARS, idata_from_truth
-from reference import numpy_adstock
+from conftest import BUDGET, idata_from_truth
+from reference import hand_contrib, hand_response
 
-from mmmhelpers.config import ConstraintSpec, ModelSpec, ObjectiveSpec, OptimizationSpec, TargetSpec
+from mmmhelpers.config import ModelSpec, ObjectiveSpec, OptimizationSpec, TargetSpec
 from mmmhelpers.constraints import InfeasibleError
 from mmmhelpers.model import build_model
 from mmmhelpers.optimize import (
@@ -21,90 +24,6 @@ from mmmhelpers.optimize import (
     target_budget,
 )
 
-BUDGET = 8000.0
-
-
-@pytest.fixture(scope="module")
-def fitted(single_market, truth_model_spec):
-    data, truth = single_market
-    idata = idata_from_truth(truth, MODEL_VARS, n_draws=3)
-    # make the draws differ so that the objective really averages over draws
-    idata.posterior["saturation_lam"] = idata.posterior["saturation_lam"] * np.array([0.7, 1.0, 1.4])[None, :, None]
-    return build_model(truth_model_spec, data), idata, truth
-
-
-@pytest.fixture(scope="module")
-def rm6(fitted):
-    mmm, idata, _ = fitted
-    return response_model(mmm.spec, mmm.data, idata, num_periods=6, n_draws=3, carryover_history=False)
-
-
-def hand_contrib(mmm, idata, plan, history=None):
-    """Numpy: history weeks, then the plan (period × channel), then l_max-1 zeros; normalized geometric adstock,
-    logistic; contribution per draw and week after the history (original units)."""
-    l_max = mmm.spec.adstock.l_max
-    post = idata.posterior
-    history = np.zeros((0, plan.shape[1])) if history is None else history
-    out = []
-    for d in range(post.sizes["draw"]):
-        alpha, lam, beta = (post[v].values[0, d] for v in ("adstock_alpha", "saturation_lam", "saturation_beta"))
-        series = np.r_[history, plan, np.zeros((l_max - 1, plan.shape[1]))] / mmm.channel_scale
-        w = alpha[None] ** np.arange(l_max)[:, None]
-        ad = numpy_adstock(series, w / w.sum(0))
-        sat = beta * (1 - np.exp(-lam * ad)) / (1 + np.exp(-lam * ad))
-        out.append((sat * mmm.target_scale)[len(history):])
-    return np.array(out)  # (draw, period, channel)
-
-
-def hand_response(mmm, idata, x, periods, history=None):
-    plan = np.broadcast_to(x, (periods, len(x)))
-    incr = hand_contrib(mmm, idata, plan, history) - hand_contrib(mmm, idata, 0 * plan, history)
-    return incr.sum(axis=(1, 2))
-
-
-def test_window_response_matches_hand_computation(fitted):
-    mmm, idata, _ = fitted
-    rm = response_model(mmm.spec, mmm.data, idata, num_periods=5, n_draws=3, carryover_history=False)
-    x = np.array([4000.0, 2500.0])
-    np.testing.assert_allclose(rm.draws(x), hand_response(mmm, idata, x, 5), rtol=1e-10)
-    split = rm.split(x)
-    np.testing.assert_allclose(split["window"] + split["tail"], rm.draws(x), rtol=1e-12)
-    assert rm.window.tail_weeks == 7 and rm.window.history_weeks == 0
-
-
-def test_history_carries_into_the_window_by_hand(fitted):
-    """A spike in the last observed week saturates the window: lower incremental response, by the hand amount,
-    and the optimizer moves money away from the spiked channel."""
-    mmm, idata, _ = fitted
-    data = mmm.data
-    X = data.X.copy()
-    X[-1, 0] = X[:, 0].max()  # a spike to the largest spend seen (the channel scale stays)
-    spiked = data.with_X(X)
-    x = np.array([4000.0, 2500.0])
-    rms = {name: response_model(mmm.spec, d, idata, num_periods=5, n_draws=3) for name, d in
-           [("plain", data), ("spiked", spiked)]}
-    for name, d in [("plain", data), ("spiked", spiked)]:
-        want = hand_response(mmm, idata, x, 5, history=d.X[-7:])
-        np.testing.assert_allclose(rms[name].draws(x), want, rtol=1e-9)
-    assert rms["spiked"].draws(x).mean() < rms["plain"].draws(x).mean()
-    quiet = np.zeros((5, 2))  # the window's response to the history alone rises by the spike's carryover
-    carry = {k: hand_contrib(mmm, idata, quiet, d.X[-7:])[:, :5].sum(axis=(1, 2)) for k, d in
-             [("plain", data), ("spiked", spiked)]}
-    for k in rms:
-        np.testing.assert_allclose(rms[k].carryover_in, carry[k], rtol=1e-9)
-    assert (carry["spiked"] > carry["plain"]).all()
-    plans = {k: optimize_budget(rm, problem_for(rm, BUDGET)).per_period for k, rm in rms.items()}
-    assert plans["spiked"][0] < plans["plain"][0] - 100
-
-
-def test_jacobian_per_draw_matches_finite_differences(rm6):
-    x = np.array([4000.0, 2500.0])
-    _, jac = rm6.value_and_jac(x)
-    flat = jac.sum(axis=1)  # d r_s / d x_c for flat spend
-    eps = 1e-2
-    fd = np.stack([(rm6.draws(x + eps * e) - rm6.draws(x - eps * e)) / (2 * eps) for e in np.eye(2)], axis=1)
-    np.testing.assert_allclose(flat, fd, rtol=1e-6)
-
 
 @pytest.mark.parametrize("budget", [2000.0, 8000.0, 30000.0], ids=["small-budget", "medium-budget", "large-budget"])
 def test_optimum_matches_brute_force_grid_and_kkt(rm6, budget):
@@ -117,30 +36,6 @@ def test_optimum_matches_brute_force_grid_and_kkt(rm6, budget):
     if (res.per_period > 1e-3 * budget).all():  # KKT: equal marginal response across interior channels
         m = rm6.marginal(res.per_period).mean(axis=0)
         assert m[0] == pytest.approx(m[1], rel=1e-3)
-
-
-def _grid_best(rm, budget, keep):
-    grid = np.linspace(0, budget, 4001)
-    ok = [g for g in grid if keep(np.array([g, budget - g]))]
-    values = [rm.draws(np.array([g, budget - g])).mean() for g in ok]
-    return ok[int(np.argmax(values))], max(values)
-
-
-@pytest.mark.parametrize("con, keep", [
-    (ConstraintSpec(type="min_share", channel="x2", value=0.6), lambda x: x[1] >= 0.6 * x.sum() - 1e-9),
-    (ConstraintSpec(type="max_share", channel="x1", value=0.2), lambda x: x[0] <= 0.2 * x.sum() + 1e-9),
-    (ConstraintSpec(type="max_ratio", channel="x1", other="x2", value=0.5), lambda x: x[0] <= 0.5 * x[1] + 1e-9),
-    (ConstraintSpec(type="min_ratio", channel="x2", other="x1", value=3.0), lambda x: x[1] >= 3 * x[0] - 1e-9),
-    (ConstraintSpec(type="bounds", channel="x1", lower=6500.0), lambda x: x[0] >= 6500 - 1e-9),
-], ids=["min_share", "max_share", "max_ratio", "min_ratio", "bounds-constraint"])
-def test_each_constraint_type_matches_a_filtered_grid(rm6, con, keep):
-    res = optimize_budget(rm6, problem_for(rm6, BUDGET, constraints=[con]))
-    x = res.per_period
-    assert keep(x + np.array([0, 0])) or keep(x)  # holds (to 1e-6 of the budget below)
-    best_x1, best_value = _grid_best(rm6, BUDGET, keep)
-    assert res.value >= best_value - 1e-6 * abs(best_value)
-    assert x[0] == pytest.approx(best_x1, abs=BUDGET / 2000 + 1e-6)
-    assert x.sum() == pytest.approx(BUDGET, abs=1e-6 * BUDGET)
 
 
 def test_bounds_hold_and_bind(rm6):
@@ -159,19 +54,6 @@ def test_bounds_hold_and_bind(rm6):
 def test_at_most_the_budget_spends_less_when_the_caps_bind(rm6):
     res = optimize_budget(rm6, problem_for(rm6, BUDGET, budget_use="at_most", bounds={"x1": (0, 1000), "x2": (0, 2000)}))
     np.testing.assert_allclose(res.per_period, [1000, 2000], atol=1e-6 * BUDGET)
-
-
-def test_infeasible_problems_are_clear_errors(rm6):
-    with pytest.raises(InfeasibleError, match="more than the bounds allow"):
-        optimize_budget(rm6, problem_for(rm6, BUDGET, bounds={"x1": (0, 1000), "x2": (0, 1000)}))
-    with pytest.raises(InfeasibleError, match="less than the lower bounds need"):
-        optimize_budget(rm6, problem_for(rm6, BUDGET, bounds={"x1": (5000, 9000), "x2": (5000, 9000)}))
-    cons = [ConstraintSpec(type="min_share", channel="x1", value=0.7), ConstraintSpec(type="min_share", channel="x2",
-                                                                                       value=0.7)]
-    with pytest.raises(InfeasibleError, match="dropping any one of"):
-        optimize_budget(rm6, problem_for(rm6, BUDGET, constraints=cons))
-    with pytest.raises(ValueError, match="unknown channel 'tv'"):
-        problem_for(rm6, BUDGET, bounds={"tv": (0, 1000)})
 
 
 def test_no_signal_channel_gets_nothing_beyond_what_the_data_saw(fitted):
@@ -243,28 +125,6 @@ def test_allocation_records_one_per_channel(rm6):
     assert [r.model_dump() for r in recs] == [{"channel": "x1", "spend_per_period": 1.0},
                                               {"channel": "x2", "spend_per_period": 2.0}]
     assert [r.label for r in recs] == ["x1", "x2"] and recs[1].spend_per_period == 2.0
-
-
-@pytest.mark.parametrize("saturation", ["logistic", "hill"])
-def test_optimizer_and_model_share_one_media_path(single_market, saturation):
-    """The optimizer's contribution of the observed spend equals the model's channel_contribution, draw by draw."""
-    import pymc as pm
-
-    from mmmhelpers.config import ModelSpec
-    from mmmhelpers.optimize import posterior_media
-
-    data, _ = single_market
-    spec = ModelSpec.model_validate({"saturation": {"type": saturation}, "yearly_seasonality": 0})
-    mmm = build_model(spec, data)
-    names = [f"adstock_{p}" for p in ("alpha",)] + [v.name for v in mmm.model.free_RVs if v.name.startswith("saturation_")]
-    prior = pm.sample_prior_predictive(draws=3, model=mmm.model, var_names=names, random_seed=2)
-    prior.add_groups(posterior=prior.prior)
-    got = posterior_media(spec, data, prior, data.X[:, None], np.arange(3)).eval()  # (date, draw, channel)
-    fn = mmm.model.compile_fn(mmm.model["channel_contribution_original_scale"], inputs=[mmm.model[n] for n in names],
-                              on_unused_input="ignore")
-    for d in range(3):
-        want = fn({n: prior.prior[n].values[0, d] for n in names})
-        np.testing.assert_allclose(got[:, d], want, rtol=1e-12)
 
 
 def test_paired_gain_is_the_draw_by_draw_difference(fitted, rm6):
@@ -363,20 +223,6 @@ def test_published_verdicts_and_the_page_each_number_goes_on(fitted):
         ReportSpec(published=[{"label": "x", "value": 1, "source": "posteriors:x"}])
 
 
-def test_time_varying_media_uses_the_multiplier_of_the_last_observed_week(fitted, rm6):
-    mmm, idata, _ = fitted
-    tv = idata.copy()
-    dates = mmm.data.dates
-    mult = np.ones((1, 3, len(dates)))
-    mult[..., -1] = [1.5, 2.0, 0.5]  # only the last week's value may matter
-    tv.posterior["media_temporal_latent_multiplier"] = (("chain", "draw", "date"), mult)
-    tv.posterior = tv.posterior.assign_coords(date=dates)
-    rm = response_model(mmm.spec, mmm.data, tv, num_periods=6, n_draws=3, carryover_history=False)
-    assert rm.window.multiplier == "last_observed_week" and rm6.window.multiplier == "none"
-    x = np.array([4000.0, 2500.0])
-    np.testing.assert_allclose(rm.draws(x), rm6.draws(x) * np.array([1.5, 2.0, 0.5]), rtol=1e-10)
-
-
 def test_roas_and_marginal_roas_match_a_hand_computation(fitted):
     """ROAS = contribution / spend over the data; mROAS = the extra contribution when a channel's spend rises
     1% every week, per extra unit of spend: both per draw by numpy, then mean and interval."""
@@ -445,33 +291,6 @@ def test_held_out_gain_is_not_optimistic_where_the_in_sample_gain_is():
     assert (in_sample > 0).all()  # optimistic by construction: mean about +3.8 where the truth is about -4.1
     assert held_out.mean() < 0  # the held-out estimate sees that the reallocation does not pay (about -6.3)
     assert (in_sample - true_gain).mean() > 2 * abs((held_out - true_gain).mean())
-
-
-def test_draw_subset_answers_for_its_draws_only(rm6):
-    from mmmhelpers.response import draw_subset
-
-    x = np.array([4000.0, 2500.0])
-    keep = np.array([0, 2])
-    sub = draw_subset(rm6, keep)
-    assert sub.n_draws == 2
-    np.testing.assert_allclose(sub.draws(x), rm6.draws(x)[keep], rtol=1e-12)
-    np.testing.assert_allclose(sub.value_and_jac(x)[1], rm6.value_and_jac(x)[1][keep], rtol=1e-12)
-    np.testing.assert_allclose(sub.split(x)["objective"], rm6.split(x)["objective"][keep], rtol=1e-12)
-
-
-def test_a_failed_solve_is_flagged_beside_its_number():
-    from test_artifacts import ALLOC
-
-    from mmmhelpers.artifacts import Allocation
-    from mmmhelpers.budget_page import alternatives_table, scenario_table
-    from mmmhelpers.optimize import Plan, solver_status
-
-    assert solver_status(Plan(np.zeros((1, 2)), 0.0, np.zeros(3), False, "Iteration limit reached")) == \
-        "FAILED: Iteration limit reached"
-    raw = {**ALLOC, "scenarios": [{**ALLOC["scenarios"][0], "solver": "FAILED: Iteration limit reached"}]}
-    alloc = Allocation.model_validate(raw)
-    assert scenario_table(alloc).set_index("budget multiplier").loc[0.5, "optimizer"].startswith("FAILED")
-    assert alternatives_table(alloc).loc[0, "optimizer"] == "FAILED: Iteration limit reached"
 
 
 def test_a_channel_dark_in_one_market_gets_no_spend_in_any_plan():

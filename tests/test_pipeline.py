@@ -130,8 +130,7 @@ def test_pages_show_no_cell_options_warnings_or_tracebacks_and_link_back(report)
 
 
 def test_executive_summary_numbers_equal_the_artifacts(report):
-    from mmmhelpers.formatting import plain_number
-    from mmmhelpers.summary import _pct
+    from mmmhelpers.formatting import as_percent, plain_number
 
     out, _ = report
     page = (out / "index.html").read_text()
@@ -146,7 +145,7 @@ def test_executive_summary_numbers_equal_the_artifacts(report):
     oos = load(out, "out_of_sample.json")["summary"]
     assert f"off by {oos['mape']:.1%} on average" in page and f"{oos['coverage_94']:.0%} of the weeks" in page
     for row in pd.read_csv(out / "artifacts" / "tables" / "drivers.csv").to_dict("records"):
-        shares = [_pct(row[k]) for k in ("share", "share 3%", "share 97%")]
+        shares = [as_percent(row[k], 0) for k in ("share", "share 3%", "share 97%")]
         if max(abs(row["share 3%"]), abs(row["share 97%"])) < 0.01:  # named among the groups that net to ~0
             assert re.search(rf"{row['component']}[a-z ]* nets? to under 1%", page, re.IGNORECASE), row
         else:

@@ -1,0 +1,93 @@
+"""The Jupyter kernels the stages run in (``mmmhelpers.kernels``): a kernel started ahead is usable until it fails or
+is gone, and a failed one raises its error when its stage begins; with real kernels (slow): each stage starts in a
+warm kernel with nothing defined, and shutting a kernel down prints nothing.
+
+Elsewhere (they test a run that stops early, with a kernel started ahead): tests/test_interrupts.py, in
+``test_a_case_that_fails_its_checks_leaves_no_kernel`` and the Ctrl-C tests (``kill_all``).
+"""
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from jupyter_client import AsyncKernelManager
+from runs import TINY, kernels_of, running, stand_in_notebooks
+
+from mmmhelpers import kernels, pipeline
+from mmmhelpers.kernels import KERNEL, Warm, discard, enter
+from mmmhelpers.pipeline import STAGES
+
+
+def test_a_kernel_started_ahead_is_usable_until_it_fails_or_is_gone(tmp_path):
+    """No kernel process is started: a manager that never ran is what a failed or finished start leaves."""
+    warm = Warm(AsyncKernelManager(kernel_name=KERNEL), threading.Event())
+    assert warm.usable  # still starting
+    warm.error = RuntimeError("kernel: died before replying")
+    warm.ready.set()
+    assert not warm.usable  # started, and failed
+    with pytest.raises(RuntimeError, match="died before replying"):  # its stage then starts a kernel of its own
+        enter(warm, STAGES[1], tmp_path)
+    warm.error = None
+    assert not warm.km.has_kernel and not warm.usable  # started well, but its process is gone
+    discard(warm)
+    assert warm.discarded  # not running: nothing to shut down now, and a start in progress stops at once
+
+
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
+def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch):
+    """Each stage's kernel was started ahead and has imported the stack; the notebook's namespace is as new. The
+    first stage runs in the kernel the caller started (the CLI starts it before it imports PyMC). Run in this
+    process, so that a kernel left running would still be our child (a kernel exits with its parent)."""
+    probe = ("import sys\nwith open(sys.modules['os'].environ['MMM_STAGE'] + '.warm', 'w') as f:\n"
+             "    f.write(f\"{'mmmhelpers.report' in sys.modules} "
+             "{[n for n in dir() if 'matplotlib' in n or 'mmm' in n]} \"\n"
+             "            f\"{sys.modules['os'].getpid()}\")")
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", stand_in_notebooks(tmp_path / "nb", {s: probe for s in STAGES}))
+    monkeypatch.setenv("MMM_RENDERER", "nbconvert")
+    cwd = Path.cwd()
+    first = kernels.prestart(kernels.ensure_kernel())
+    assert first.ready.wait(120) and first.error is None
+    pid = first.km.provisioner.process.pid
+    out = pipeline.run(TINY, out=tmp_path / "reports" / "r", progress=False, kernel=first)
+    said = [(out / f"{s}.warm").read_text().rsplit(" ", 1) for s in STAGES]  # each kernel ran in the run folder
+    assert [warm for warm, _ in said] == ["True []"] * 5
+    assert int(said[0][1]) == pid and len({p for _, p in said}) == 5  # one kernel per stage, the first one ours
+    assert Path.cwd() == cwd  # and ours never moved (papermill's cwd would chdir this process)
+    time.sleep(0.5)
+    assert not running(kernels_of(os.getpid())), "kernels left running after the run"
+
+
+SLOW_LAST_REPLY = """
+import asyncio, time
+kernel = get_ipython().kernel
+reply = kernel.shell_handlers["kernel_info_request"]
+
+async def slow(*args):  # papermill's last request: the kernel keeps handling it for a second after replying
+    result = reply(*args)
+    if asyncio.iscoroutine(result):
+        await result
+    time.sleep(1.0)
+
+kernel.shell_handlers["kernel_info_request"] = slow
+"""
+
+
+@pytest.mark.slow  # starts real kernels or the CLI (seconds each)
+def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd):
+    """jupyter_client interrupts a kernel before shutting it down; when the SIGINT lands while the kernel
+    finishes its last reply, the kernel logs "KeyboardInterrupt caught in kernel" on our stderr."""
+    import papermill as pm
+
+    notebooks = stand_in_notebooks(tmp_path / "nb", {"01_simulate": SLOW_LAST_REPLY})
+    kernel = pipeline.ensure_kernel()
+    run = tmp_path / "run"
+    (run / "notebooks").mkdir(parents=True)
+    pm.execute_notebook(str(notebooks / "01_simulate.ipynb"), str(tmp_path / "plain.ipynb"), kernel_name=kernel,
+                        progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    assert "KeyboardInterrupt caught in kernel" in capfd.readouterr().err  # the cause, with papermill's own manager
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", notebooks)
+    pipeline._execute("01_simulate", run, TINY, quick=False, kernel=kernel, progress=False)
+    assert capfd.readouterr().err == ""
+    assert (run / "notebooks" / "01_simulate.ipynb").exists()
