@@ -93,11 +93,12 @@ def _weeks_problems(params: Params, n: int, unit: str = "week") -> list[str]:
                 f"(max({MIN_WEEKS}, 2 × model.adstock.l_max {l_max})); {more} or lower model.adstock.l_max"]
     oos = params.out_of_sample
     h, r = oos.holdout_weeks, oos.rolling_origins
-    need = max(MIN_WEEKS, 2 * l_max, 2 * h)
-    k = oos.stability_refits
-    if n - k < need:
+    k, least = oos.stability_refits, max(MIN_WEEKS, 2 * l_max)
+    if n - k < least:
         return [f"out_of_sample: stability_refits {k} leaves {n - k} {unit}s to fit the last refit on; it needs at "
-                f"least {need}: lower out_of_sample.stability_refits (0: none)"]
+                f"least {least} (max({MIN_WEEKS}, 2 × model.adstock.l_max {l_max})): lower "
+                "out_of_sample.stability_refits (0: none)"]
+    need = max(MIN_WEEKS, 2 * l_max, 2 * h)
     train = n - h * (1 + r)
     if train >= need:
         return []

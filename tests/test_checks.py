@@ -155,6 +155,12 @@ def test_holdout_and_rolling_origins_leave_too_few_training_weeks(tmp_path):
                         "(with holdout_weeks 8, at most rolling_origins 1 fits)"]
 
 
+def test_stability_refits_leave_too_few_weeks(tmp_path):
+    _, _, problems, _ = case(tmp_path, sales(n=24), "out_of_sample: {holdout_weeks: 2, stability_refits: 8}\n")
+    assert problems == ["out_of_sample: stability_refits 8 leaves 16 weeks to fit the last refit on; it needs at "
+                        "least 20 (max(20, 2 × model.adstock.l_max 8)): lower out_of_sample.stability_refits (0: none)"]
+
+
 def test_a_channel_that_never_spends(tmp_path):
     _, _, problems, _ = case(tmp_path, sales().assign(x3=0.0))
     assert problems == ["channel 'x3' never spends (all 60 weeks are 0): remove it from data.channel_columns"]
