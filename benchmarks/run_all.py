@@ -109,7 +109,7 @@ def main() -> None:
             continue
         sections[name] = _run(name, cmd, bench_python if needs_pmm else sys.executable, what)
         # keep what finished if a later one is interrupted
-        out.write_text(_header() + "".join(sections[b[0]] for b in BENCHMARKS if b[0] in sections))
+        out.write_text(_header() + "".join(f"\n{sections[b[0]].strip()}\n" for b in BENCHMARKS if b[0] in sections))
     print(f"wrote {out}")
 
 if __name__ == "__main__":
