@@ -320,7 +320,9 @@ def main() -> None:
              f"{len(data.channels)} channels over {n_draws:,} draws ({args.chains} chains x {args.draws})")
     print(f"## {title}\n")
     print(f"case {Path(args.params).name}; budget per period B = {budget:,.2f}; times in wall seconds: median of "
-          f"{args.repeats} runs (every run in brackets, in order)\n")
+          f"{args.repeats} runs (every run in brackets, in order). Caches: both sides compile in this one process, "
+          "the first run with PyTensor's caches as this machine had them and later runs warm, so the medians (and "
+          "their ratios) compare warm with warm; the first bracketed value of each side is its first compile\n")
     t_ours, t_ours_c = statistics.median(ours_solve_s), statistics.median(ours_compile_s)
     ev_ours = statistics.median(ours_evals)
     if theirs is None:
