@@ -316,7 +316,7 @@ class ConstrainedPlanRecord(JointPlanRecord):
     constraint: dict[str, Any]  # {"target": name, "at_least" or "equal_to": value}
     binds: bool
     value: float | None = None
-    reachable: bool | None = None
+    reachable: float | None = None  # the constrained target's largest mean response with this budget
 
 
 class MultiObjectiveRecord(Part):
