@@ -191,6 +191,6 @@ def plot_stability(roas: pd.DataFrame, refits: list[str]):
     ax.invert_yaxis()
     ax.set(title="How far each ROAS moves when the last periods are left out",
            xlabel=f"ROAS ({UNITS['target']} per {UNITS['per_currency']} spent)", ylabel="channel")
-    ax.legend(fontsize=8, loc="best")
+    legend_outside(ax)
     fig.tight_layout()
     return fig

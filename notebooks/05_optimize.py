@@ -137,8 +137,9 @@ period = plots_optimize.UNITS["period"]
 uninformed = uninformed_channels(load_table(run_dir, "roas_prior_posterior"))
 stab = stability_case(params, data, run_dir, uninformed)  # refits without the last 1..k periods
 if stab is not None:
-    display(md(f"## How stable are the numbers?\n\nThe model refitted without the last 1 to {len(stab.refits)} "
-               f"{period}s, as if this report had been made that much earlier. {stability_sentence(stab, period)}"))
+    display(md(f"## How stable are the numbers?\n\n{stability_sentence(stab, period)} Each refit is this report "
+               f"as it would have been made one, two, ... {period}s earlier: a number that moves less than its own "
+               "interval when a few periods are left out is one to act on."))
 
 # %%
 #| label: fig-stability
