@@ -50,6 +50,7 @@ class Stability(Record):
 
     FILE: ClassVar[str] = "stability.json"
     channels: list[str]
+    unit: str = "week"  # what one refit step leaves out: a week of daily data, else one period (week, month)
     roas: list[float]  # this report's (mean), and its 94% HDI
     roas_low: list[float]
     roas_high: list[float]
@@ -59,8 +60,8 @@ class Stability(Record):
     refits: list[Refit]
 
     def refit_labels(self) -> list[str]:
-        """The refits' column names: "without 1", "without 2", ... (periods left out)."""
-        return [f"without {f.dropped}" for f in self.refits]
+        """The refits' column names: "without 1 week", "without 2 weeks", ... (what each left out)."""
+        return [f"without {j} {self.unit}{'s' if j != 1 else ''}" for j in range(1, len(self.refits) + 1)]
 
     def roas_frame(self) -> pd.DataFrame:
         """Per channel: this report's ROAS and 94% HDI, each refit's estimate, and ``unstable`` (a refit's estimate
@@ -106,6 +107,11 @@ def _roas_means(posterior, data: MMMData, seen: int) -> list[float]:
 
     part = posterior.isel(date=slice(0, seen))
     return [float(v) for v in np.nanmean(roas_draws(part, data.slice(0, seen)), axis=0)]
+
+
+def refit_step(period: str) -> tuple[int, str]:
+    """How many periods one refit step leaves out, and its word: a week (7 days) of daily data, else one period."""
+    return (7, "week") if period == "day" else (1, period)
 
 
 def refit_posteriors(params, data: MMMData, ends: list[int]):
@@ -156,7 +162,8 @@ def cached_refits(params, data: MMMData, run_dir, progress: bool = False) -> lis
         if fresh:
             return [(Refit.model_validate_json(g.attrs["refit"]), g) for g in
                     (xr.load_dataset(path, group=f"refit_{j}") for j in range(1, k + 1))]
-    ends = [n - j for j in range(1, k + 1)]
+    step = refit_step(data.period)[0]
+    ends = [n - j * step for j in range(1, k + 1)]
     out = []
     for end, fit in tqdm(zip(ends, refit_posteriors(params, data, ends)), total=k, desc="stability refits",
                          disable=not progress):
@@ -164,8 +171,8 @@ def cached_refits(params, data: MMMData, run_dir, progress: bool = False) -> lis
                       roas=_roas_means(fit.posterior, data, end), plan=[], **convergence(fit))
         out.append((refit, _media_posterior(fit.posterior, end).assign_attrs(refit=refit.model_dump_json())))
     xr.Dataset(attrs={"key": key}).to_netcdf(path, mode="w")
-    for refit, media in out:
-        media.to_netcdf(path, mode="a", group=f"refit_{refit.dropped}")
+    for j, (_, media) in enumerate(out, 1):
+        media.to_netcdf(path, mode="a", group=f"refit_{j}")
     return out
 
 
@@ -192,7 +199,8 @@ def stability_refits(params, data: MMMData, run_dir, held_names: list[str],
     if roas is None:
         raise FileNotFoundError(f"{run_dir}: no ROAS table (artifacts/tables/roas.csv): run the fit stage first")
     table = roas.set_index("channel").loc[data.channels]
-    return Stability(channels=data.channels, roas=table["ROAS"].tolist(), roas_low=table["ROAS 3%"].tolist(),
+    return Stability(channels=data.channels, unit=refit_step(data.period)[1], roas=table["ROAS"].tolist(),
+                     roas_low=table["ROAS 3%"].tolist(),
                      roas_high=table["ROAS 97%"].tolist(), cells=cell_labels(rm.channels, rm.panel) if planned else [],
                      history=initial.ravel().tolist() if planned else [],
                      plan=best.per_period.ravel().tolist() if planned else [], refits=[r for r, _ in refits])
@@ -212,9 +220,9 @@ def stability_case(params, data: MMMData, run_dir, uninformed: list[str]) -> Sta
     return result
 
 
-def stability_sentence(result: Stability, period: str = "week") -> str:
+def stability_sentence(result: Stability) -> str:
     """What the refits say, in words: which ROAS and which plan cells move beyond their own uncertainty."""
-    k = len(result.refits)
+    k, period = len(result.refits), result.unit
     channels, cells = result.unstable()
     head = f"Refitted without the last 1 to {k} {period}s, "
     roas = (f"the ROAS of {', '.join(channels)} left this report's 94% interval: treat it as unstable"

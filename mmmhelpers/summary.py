@@ -291,7 +291,7 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     if tests is not None and len(tests):
         points.append(("Next experiment", next_test_sentence(tests, target, period)))
     if stability is not None:
-        points.append(("Stability", stability_sentence(stability, period)))
+        points.append(("Stability", stability_sentence(stability)))
     refreshed = _since_last_report(run_dir, period)
     if refreshed:
         points.append(("Since the last report", refreshed))

@@ -137,8 +137,8 @@ period = plots_optimize.UNITS["period"]
 uninformed = uninformed_channels(load_table(run_dir, "roas_prior_posterior"))
 stab = stability_case(params, data, run_dir, uninformed)  # refits without the last 1..k periods
 if stab is not None:
-    display(md(f"## How stable are the numbers?\n\n{stability_sentence(stab, period)} Each refit is this report "
-               f"as it would have been made one, two, ... {period}s earlier: a number that moves less than its own "
+    display(md(f"## How stable are the numbers?\n\n{stability_sentence(stab)} Each refit is this report as it "
+               f"would have been made one, two, ... {stab.unit}s earlier: a number that moves less than its own "
                "interval when a few periods are left out is one to act on."))
 
 # %%
@@ -150,8 +150,8 @@ if stab is not None:
 
 # %%
 if stab is not None:
-    display(table(marked(stab.roas_frame()), caption=f"ROAS over the data: this report (mean, 94% HDI) and each refit without "
-                  f"its last {period}s; unstable: a refit's estimate left this report's interval"))
+    display(table(marked(stab.roas_frame()), caption=f"ROAS over the data: this report (mean, 94% HDI) and each refit "
+                  f"without its last {stab.unit}s; unstable: a refit's estimate left this report's interval"))
     if stab.plan_frame() is not None:
         display(table(marked(stab.plan_frame()), caption=f"Spend per {period} of the plan: historical split, this report's "
                       f"plan and each refit's (same budget and rules); unstable: a refit moved it the other way"))

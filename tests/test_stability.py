@@ -16,7 +16,7 @@ def _record(refit_roas, refit_plans, history=(100.0, 100.0), plan=(150.0, 50.0))
 def test_a_roas_is_unstable_when_a_refit_leaves_the_interval_and_stable_inside_it():
     st = _record([[2.4, 1.0], [1.6, 1.25]], [[140.0, 60.0], [160.0, 40.0]])
     roas = st.roas_frame().set_index("channel")
-    assert list(roas.columns) == ["ROAS", "ROAS 3%", "ROAS 97%", "without 1", "without 2", "unstable"]
+    assert list(roas.columns) == ["ROAS", "ROAS 3%", "ROAS 97%", "without 1 week", "without 2 weeks", "unstable"]
     assert not roas.loc["tv", "unstable"]  # 2.4 and 1.6 inside [1.5, 2.5]
     assert roas.loc["search", "unstable"]  # 1.25 > 1.2
     assert st.unstable() == (["search"], [])
@@ -38,9 +38,15 @@ def test_a_plan_cell_is_unstable_when_a_refit_moves_it_the_other_way_from_histor
 
 
 def test_without_a_plan_only_the_roas_is_judged():
-    st = _record([[2.0, 1.0]], [[]]).model_copy(update={"cells": [], "history": [], "plan": []})
+    st = _record([[2.0, 1.0]], [[]]).model_copy(update={"cells": [], "history": [], "plan": [], "unit": "month"})
     assert st.plan_frame() is None and st.unstable() == ([], [])
-    assert stability_sentence(st, "month").startswith("Refitted without the last 1 to 1 months, every channel's ROAS")
+    assert stability_sentence(st).startswith("Refitted without the last 1 to 1 months, every channel's ROAS")
+
+
+def test_a_refit_of_daily_data_leaves_out_a_week_at_a_time():
+    from mmmhelpers.stability import refit_step
+
+    assert refit_step("day") == (7, "week") and refit_step("week") == (1, "week") and refit_step("month") == (1, "month")
 
 
 @pytest.mark.slow
