@@ -33,10 +33,13 @@ def period_from(data) -> str:
 
 
 def plain_number(v: float | np.floating) -> str:
-    """A number for people: thousands separators from 1,000 on, else three significant digits, never 1e+05."""
+    """A number for people: thousands separators from 1,000 on, else three significant digits, never 1e+05; float
+    dust below 1e-9 (a zero spend's response: -1e-13) and -0 read 0."""
     v = float(v)
     if not np.isfinite(v):
         return "–"
+    if abs(v) < 1e-9:
+        return "0"
     if abs(v) >= 999.5:
         return f"{v:,.0f}"
     return np.format_float_positional(v, precision=3, fractional=False, trim="-")

@@ -27,7 +27,7 @@ from mmmhelpers.response import PlanCells, ResponseModel
 
 __all__ = ["JointResponse", "JointPlan", "TargetConstraint", "ConstrainedOptimum", "ParetoFront", "best_for",
            "reachable", "constrained_optimum", "cross_evaluation", "pareto_front", "weighted_draws", "target_label",
-           "show_response", "Target"]
+           "Target"]
 
 Target = str | dict[str, float]  # one target's name, or weights over targets (e.g. the total over markets)
 
@@ -247,13 +247,6 @@ def target_label(target: Target) -> str:
 
 def _fmt(x: float) -> str:
     return f"{x:,.2f}" if abs(x) >= 100 else f"{x:.4g}"
-
-
-def show_response(x: float) -> str:
-    """A response for the pages: 3 significant digits or thousands separators; float dust below 1e-9 as 0."""
-    from mmmhelpers.formatting import plain_number
-
-    return plain_number(0.0 if abs(x) < 1e-9 else x)
 
 
 def _joint_plan(joint: JointResponse, plan: Plan) -> JointPlan:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mmmhelpers.artifacts import MultiObjectiveRecord
 from mmmhelpers.constraints import LinearProblem, cell_labels
+from mmmhelpers.formatting import plain_number
 from mmmhelpers.multi_objective import (
     ConstrainedOptimum,
     JointPlan,
@@ -23,7 +24,6 @@ from mmmhelpers.multi_objective import (
     constrained_optimum,
     cross_evaluation,
     pareto_front,
-    show_response,
     target_label,
     weighted_draws,
 )
@@ -134,7 +134,7 @@ def _plan_name(titles: dict[str, str], target: Target) -> str:
 
 
 def _constraint_words(titles: dict[str, str], con: TargetConstraint) -> str:
-    return f"{titles[con.target]} {'≥' if con.kind == 'at_least' else '='} {show_response(con.value)}"
+    return f"{titles[con.target]} {'≥' if con.kind == 'at_least' else '='} {plain_number(con.value)}"
 
 
 def case_record(cp: CasePlans) -> MultiObjectiveRecord:
@@ -162,7 +162,7 @@ def case_record(cp: CasePlans) -> MultiObjectiveRecord:
 
 
 def _with_hdi(mean: float, lo: float, hi: float) -> str:
-    return f"{show_response(mean)} ({show_response(lo)} to {show_response(hi)})"
+    return f"{plain_number(mean)} ({plain_number(lo)} to {plain_number(hi)})"
 
 
 def cross_table(cp: CasePlans) -> pd.DataFrame:
@@ -199,18 +199,18 @@ def constrained_sentence(cp: CasePlans, unit: str = "") -> str:
     words = _constraint_words(cp.titles, c.constraint)
     obj, free = weighted_draws(c.plan, cp.maximize), weighted_draws(c.unconstrained, cp.maximize)
     lo, hi = hdi94(obj)
-    head = (f"**{cp.objective_label.capitalize()} with {words}:** {show_response(obj.mean())}{unit} (94% HDI "
-            f"{show_response(lo)} to {show_response(hi)}), with {cp.titles[c.constraint.target]} at "
-            f"{show_response(c.value)}.")
+    head = (f"**{cp.objective_label.capitalize()} with {words}:** {plain_number(obj.mean())}{unit} (94% HDI "
+            f"{plain_number(lo)} to {plain_number(hi)}), with {cp.titles[c.constraint.target]} at "
+            f"{plain_number(c.value)}.")
     if not c.binds:
         return head + (f" The constraint does not bind: the best plan for {cp.objective_label} alone already reaches "
                        f"it, so it costs nothing.")
     cost = 1 - obj.mean() / free.mean()
     return head + (f" The constraint binds: without it the best plan for {cp.objective_label} reaches "
-                   f"{show_response(free.mean())}{unit} but leaves {cp.titles[c.constraint.target]} at "
-                   f"{show_response(c.unconstrained.targets[c.constraint.target].mean())}; holding the floor costs "
+                   f"{plain_number(free.mean())}{unit} but leaves {cp.titles[c.constraint.target]} at "
+                   f"{plain_number(c.unconstrained.targets[c.constraint.target].mean())}; holding the floor costs "
                    f"{cost:.1%} of {cp.objective_label}. The most {cp.titles[c.constraint.target]} can reach with this "
-                   f"budget is {show_response(c.reachable)}.")
+                   f"budget is {plain_number(c.reachable)}.")
 
 
 def historical_sentence(cp: CasePlans, unit: str = "") -> str:
@@ -223,14 +223,14 @@ def historical_sentence(cp: CasePlans, unit: str = "") -> str:
     ha, hb = float(np.asarray(sum(w * hist[n] for n, w in weights.items())).mean()), float(hist[b].mean())
     order = np.argsort(t[f"{b}_mean"].to_numpy())
     bs, as_ = t[f"{b}_mean"].to_numpy()[order], t[f"{a}_mean"].to_numpy()[order]
-    head = (f"The historical split gives {show_response(ha)}{unit} ({cp.objective_label}) and {show_response(hb)} "
+    head = (f"The historical split gives {plain_number(ha)}{unit} ({cp.objective_label}) and {plain_number(hb)} "
             f"({cp.titles[b]}).")
     if hb < bs[0]:  # below the objective's own optimum on both counts, or trading the other way
         better = as_[0] >= ha
-        return head + (f" The best plan for {cp.objective_label} gives {show_response(as_[0])}{unit} ({as_[0] / ha - 1:+.1%}) "
-                       f"and {show_response(bs[0])} ({cp.titles[b]})" + (": more of both." if better else "."))
+        return head + (f" The best plan for {cp.objective_label} gives {plain_number(as_[0])}{unit} ({as_[0] / ha - 1:+.1%}) "
+                       f"and {plain_number(bs[0])} ({cp.titles[b]})" + (": more of both." if better else "."))
     if hb > bs[-1]:
         return head + f" No plan of this budget reaches that much {cp.titles[b]} (see the caps and rules above)."
     on_front = float(np.interp(hb, bs, as_))
-    return head + (f" The frontier plan with the same level of {cp.titles[b]} gives {show_response(on_front)}{unit} "
+    return head + (f" The frontier plan with the same level of {cp.titles[b]} gives {plain_number(on_front)}{unit} "
                    f"({cp.objective_label}, {on_front / ha - 1:+.1%}): the same budget, split differently.")

@@ -33,7 +33,8 @@ def test_shares_that_round_to_zero_show_no_minus_sign(value, digits, text):
 
 
 @pytest.mark.parametrize("value, text", [(1234567.8, "1,234,568"), (0.29345, "0.293"), (-1448.2, "-1,448"),
-                                         (120000.0, "120,000"), (3.2e-5, "0.000032")])
+                                         (120000.0, "120,000"), (3.2e-5, "0.000032"),
+                                         (-0.0, "0"), (-3e-13, "0")])
 def test_plain_numbers_have_separators_and_no_scientific_notation(value, text):
     from mmmhelpers.formatting import plain_number
 
