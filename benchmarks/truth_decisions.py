@@ -78,7 +78,7 @@ def main() -> None:
                 update={"budget": budget, **rules})})
             alloc, _ = allocate(p, data, idata, uninformed=uninformed_channels(evidence))
             judged = judge_plan(p, data, truth, alloc).iloc[0]
-            spend = [r["spend_per_period"] for r in alloc.allocation]
+            spend = alloc.spend().tolist()
             rows.append((knowledge, label, spend, judged))
     print(f"historical split {', '.join(f'{c} {v:,.0f}' for c, v in zip(data.channels, history_split(data, budget)))}; "
           f"true optimum (same caps) gains {rows[0][3]['true optimum gain']:,.0f}\n")
