@@ -177,16 +177,16 @@ def plot_frontier(cp, unit: str = ""):
     return fig
 
 
-def plot_stability(roas: pd.DataFrame, refits: list[str]):
+def plot_stability(roas: pd.DataFrame, refits: list[str], unit: str = "period"):
     """Each channel's ROAS: this report's mean and 94% HDI, and each refit's estimate without its last periods
-    (``roas``: ``Stability.roas_frame``; ``refits``: its refit columns)."""
+    (``roas``: ``Stability.roas_frame``; ``refits``: its refit columns; ``unit``: what one refit step leaves out)."""
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(roas) + 1.6))
     y = np.arange(len(roas))
     ax.hlines(y, roas["ROAS 3%"], roas["ROAS 97%"], color=MODEL, lw=6, alpha=0.35, label="this report: 94% HDI")
     ax.plot(roas["ROAS"], y, "o", color=MODEL, label="this report: mean")
     for k, col in enumerate(refits):
         ax.plot(roas[col], y + 0.12 * (k + 1 - (len(refits) + 1) / 2), "x", ms=6,
-                color=ALERT if k == 0 else "0.35", label="refits (without the last 1, 2, ... periods)" if k == 0 else None)
+                color=ALERT if k == 0 else "0.35", label=f"refits (without the last 1, 2, ... {unit}s)" if k == 0 else None)
     ax.set_yticks(y, roas["channel"])
     ax.invert_yaxis()
     ax.set(title="How far each ROAS moves when the last periods are left out",

@@ -145,7 +145,7 @@ if stab is not None:
 #| label: fig-stability
 #| fig-cap: "Each channel's ROAS in this report (mean and 94% HDI) and in the refits without the last periods."
 if stab is not None:
-    fig = plots_optimize.plot_stability(stab.roas_frame(), stab.refit_labels())
+    fig = plots_optimize.plot_stability(stab.roas_frame(), stab.refit_labels(), stab.unit)
     plt.show()
 
 # %%

@@ -73,8 +73,9 @@ def test_the_stability_figure_marks_this_reports_roas_and_each_refit(report_unit
     roas = pd.DataFrame({"channel": ["tv", "search"], "ROAS": [1.5, 2.5], "ROAS 3%": [1.0, 1.8],
                          "ROAS 97%": [2.0, 3.3], "without 1": [1.4, 2.7], "without 2": [1.6, 2.2]})
     refits = ["without 1", "without 2"]
-    fig = plot_stability(roas, refits)
+    fig = plot_stability(roas, refits, "week")
     ax = fig.axes[0]
+    assert "refits (without the last 1, 2, ... weeks)" in [t.get_text() for t in ax.get_legend().get_texts()]
     mean, *marks = ax.get_lines()
     np.testing.assert_allclose(mean.get_xdata(), roas["ROAS"])
     for line, col in zip(marks, refits, strict=True):
