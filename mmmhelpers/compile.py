@@ -127,7 +127,7 @@ class _Graphs:
         return self.all_slices[-1].stop if self.all_slices else 0
 
 
-def _graphs(model: pm.Model, var_names: Iterable[str] | None) -> _Graphs:
+def model_graphs(model: pm.Model, var_names: Iterable[str] | None) -> _Graphs:
     """The layouts, as in nutpie's ``_make_functions``."""
     from nutpie.compile_pymc import _compute_shapes
 
@@ -292,7 +292,7 @@ def _sha(data: str | bytes) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
-def _cache_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVariable]]:
+def structure_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVariable]]:
     """The key of the compiled callbacks: structure, shapes and versions, never data values.
 
     It hashes the model as built (its random variables, value variables, transforms, observed data,
@@ -687,9 +687,9 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
 
     global last_info
     _register_cacheable_cython_scalars()
-    g = _graphs(model, var_names)
+    g = model_graphs(model, var_names)
     try:
-        key, shared = _cache_key(model, g)
+        key, shared = structure_key(model, g)
         reason = "compiled and cached"
     except _Uncacheable as err:
         key, shared, reason = None, {}, f"not cached: {err}"

@@ -37,13 +37,13 @@ def _nutpie_available() -> bool:
     return True
 
 
-def _sampler(fit) -> tuple[str, int]:
+def sampler_and_cores(fit) -> tuple[str, int]:
     """The sampler to use (nutpie when asked for and installed, else PyMC) and the cores for it."""
     sampler = fit.sampler if (fit.sampler != "nutpie" or _nutpie_available()) else "pymc"
     return sampler, fit.cores or min(fit.chains, os.cpu_count() or 1)
 
 
-def _nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say=None) -> az.InferenceData:
+def run_nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say=None) -> az.InferenceData:
     """One NUTS run: nutpie on ``compiled`` when given, otherwise PyMC on ``mmm.model``. With ``say``, the
     nutpie run says once, early in the warm-up, how long it will take from the steps the warm-up takes."""
     if compiled is not None:
@@ -134,7 +134,7 @@ def _logp_callback(compiled):
     return (lambda: call(*args)), x, grad, logp
 
 
-def _check_compiled(mmm: MMM, compiled, seed: int, points: int = 4) -> float:
+def check_compiled(mmm: MMM, compiled, seed: int, points: int = 4) -> float:
     """The gradient check through the compiled model (milliseconds): logp and gradient at the sampler's
     initial points. Only when one is not finite does the full check run, to name the variable and the cause."""
     t0 = time.perf_counter()
@@ -160,7 +160,7 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     return report.seconds
 
 
-def _compile(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)
+def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)
     """nutpie's compiled model, its C callbacks cached on disk (``compile.compile_model``: a model
     structure compiled once loads in about a second in later runs); nutpie's own compile if that fails.
     Also returns how: "hit" or "miss" of the cache, "nutpie" for the fallback (None for PyMC's sampler).
@@ -231,7 +231,7 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     one line) hears the progress: compile time and the sampling-time estimate before sampling starts.
     """
     say = say or (lambda _msg: None)
-    sampler, cores = _sampler(fit)
+    sampler, cores = sampler_and_cores(fit)
     fit_seed = seed_for(seed, "fit")
     checked: list[float] = []
 
@@ -240,17 +240,17 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
             checked.append(check_gradients(mmm, fit_seed))
 
     t0 = time.perf_counter()
-    compiled, how = _compile(mmm, sampler, before_compile=full_check)
+    compiled, how = compile_for(mmm, sampler, before_compile=full_check)
     compile_seconds = time.perf_counter() - t0 - sum(checked)
     if not checked:  # a cache hit (milliseconds through the compiled model), or PyMC's sampler
-        checked.append(_check_compiled(mmm, compiled, fit_seed) if how == "hit" else check_gradients(mmm, fit_seed))
+        checked.append(check_compiled(mmm, compiled, fit_seed) if how == "hit" else check_gradients(mmm, fit_seed))
     timings: dict[str, Any] = {"sampler": sampler, "compile_seconds": compile_seconds,
                                "gradient_check_seconds": checked[0], "compile_cache": how}
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
     t0 = time.perf_counter()
-    idata = _nuts(mmm, compiled, fit, cores, fit_seed, progress, say=say)
+    idata = run_nuts(mmm, compiled, fit, cores, fit_seed, progress, say=say)
     timings["sampling_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     posterior_predictive(mmm, idata, seed_for(seed, "posterior_predictive"))
@@ -298,19 +298,19 @@ def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: lis
     nutpie the compiled model's data are swapped (``with_data``); with PyMC, ``pm.set_data``.
     Yields one InferenceData (posterior) per dict.
     """
-    sampler, cores = _sampler(fit)
+    sampler, cores = sampler_and_cores(fit)
     check_gradients(mmm, seeds[0] if seeds else 0)
-    compiled, _ = _compile(mmm, sampler)
+    compiled, _ = compile_for(mmm, sampler)
     names = set(mmm.model.named_vars)
     for k, vals in enumerate(values):
         vals = {n: v for n, v in vals.items() if n in names}
         if compiled is not None:
             used = {n: v for n, v in vals.items() if n in compiled.shared_data}  # data the graph reads
-            yield _nuts(mmm, compiled.with_data(**used), fit, cores, seeds[k], progress=False)
+            yield run_nuts(mmm, compiled.with_data(**used), fit, cores, seeds[k], progress=False)
         else:
             with mmm.model:
                 pm.set_data(vals, coords=(coords[k] if coords else None))
-            yield _nuts(mmm, None, fit, cores, seeds[k], progress=False)
+            yield run_nuts(mmm, None, fit, cores, seeds[k], progress=False)
 
 
 def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str = "posterior_predictive") -> None:

@@ -242,7 +242,7 @@ def _hsgp(name: str, spec: HSGPSpec, basis: HSGPBasis, table: list, extra_dim: s
     return phi @ (pt.concatenate(weights, axis=0) if len(weights) > 1 else weights[0])
 
 
-def _multiplier(name: str, f, train_mask, dims: tuple[str, ...], link: str = "exp"):
+def hsgp_multiplier(name: str, f, train_mask, dims: tuple[str, ...], link: str = "exp"):
     """A positive multiplier from the GP ``f``, normalized over the training weeks so the level stays with beta:
     ``exp(f - mean f)`` (geometric mean one), or pymc-marketing's ``SoftPlusHSGP`` form
     ``softplus(f) / mean softplus(f)`` (mean one)."""
@@ -327,7 +327,7 @@ def _media_multiplier(mmm: MMM, inp: Inputs):
     tvm = _hsgp_spec(mmm.spec.time_varying_media)
     extra = "channel" if tvm.per_channel else None
     f = _hsgp("media_temporal_latent", tvm, mmm.hsgp["media_temporal_latent"], mmm.table, extra_dim=extra)
-    mult = _multiplier("media_temporal_latent_multiplier", f, inp.train_mask, ("date", "channel") if extra else ("date",),
+    mult = hsgp_multiplier("media_temporal_latent_multiplier", f, inp.train_mask, ("date", "channel") if extra else ("date",),
                        tvm.link)
     pad = (None,) * len(mmm.dims)
     return mult[(slice(None), *pad, slice(None))] if extra else mult[(slice(None), *pad, None)]
@@ -487,7 +487,7 @@ def _intercept(mmm: MMM, inp: Inputs, priors: dict):
     if mmm.spec.time_varying_intercept:
         tvi = _hsgp_spec(mmm.spec.time_varying_intercept)
         f = _hsgp("intercept_latent", tvi, mmm.hsgp["intercept_latent"], mmm.table)
-        mu = mu * _by_date(mmm, _multiplier("intercept_latent_multiplier", f, inp.train_mask, ("date",), tvi.link))
+        mu = mu * _by_date(mmm, hsgp_multiplier("intercept_latent_multiplier", f, inp.train_mask, ("date",), tvi.link))
     return mu
 
 

@@ -83,7 +83,7 @@ class NoTestNoise(ValueError):
     """The model gives no sales noise to size a test's standard error with: the params must state it."""
 
 
-def _sales_noise(idata, data: MMMData) -> float:
+def sales_noise(idata, data: MMMData) -> float:
     """The sales data's noise per period, summed over markets (target units): the likelihood's sigma."""
     if "y_sigma" not in idata.posterior:
         raise NoTestNoise("The next-test table is not computed: the model's likelihood has no `sigma` to size a "
@@ -115,7 +115,7 @@ def next_test_table(params: Params, data: MMMData, idata, alloc, rm, weeks: int 
     per_period = plan.mean(axis=0)
     actions = [plan, plan_spend(rm, alloc, "historical")]
     lifts, designs = {}, {}
-    noise = se if se is not None else _sales_noise(idata, data) * np.sqrt(weeks + params.model.adstock.l_max - 1)
+    noise = se if se is not None else sales_noise(idata, data) * np.sqrt(weeks + params.model.adstock.l_max - 1)
     for k, ch in enumerate(data.channels):
         delta = np.zeros_like(hist)
         delta[..., k] = change * hist[..., k]

@@ -215,7 +215,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale(out: Path) -> None:
+def remove_stale(out: Path) -> None:
     """Remove the temporary folders that killed runs (SIGKILL, power loss) left beside ``out``.
 
     Only ``.<out>.tmp-<pid>`` (a run's staging) and ``.<out>.old-<pid>`` (the report being replaced while
@@ -354,7 +354,7 @@ def _wait(jobs: list[_Job], progress: bool, on_done=None) -> None:
         raise
 
 
-def _execute(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool,
+def execute_stage(stage: str, staging: Path, params_path: Path, quick: bool, kernel: str, progress: bool,
              extra: dict | None = None) -> None:
     """Run one stage's notebook with papermill into ``staging/notebooks/`` (see :func:`_start`)."""
     job = _start(stage, staging, params_path, quick, kernel, progress, extra)
@@ -402,7 +402,7 @@ def _git_dirty() -> bool | None:
         return None
 
 
-def _provenance(params: Params) -> dict:
+def run_provenance(params: Params) -> dict:
     """What a run read besides the params file: the CSV, the pinned requirements, the state of the checkout."""
     data = params.resolve(params.data.path)
     return {"data_file": str(data) if data else None, "data_sha256": _sha256(data),
@@ -515,7 +515,7 @@ def _run_wave(state: _Run, group: list[str], following: int, number: dict[str, i
         _check_gates(state, params)
 
 
-def _warn_if_red(out: Path) -> None:
+def warn_if_red(out: Path) -> None:
     """One line on stderr when the fit is RED: the report exists, but its numbers should not be trusted yet."""
     diag = Diagnostics.load_or_none(out)
     if diag is not None and diag.health == "red":
@@ -666,10 +666,10 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     assert data is not None  # check_case reads the data whenever it finds no problem
     for w in check_warnings(params, data):
         _say(f"warning: {w}")
-    provenance = _provenance(params)  # the data as they were when the run started
+    provenance = run_provenance(params)  # the data as they were when the run started
     client = params.report.client if client is None else client
     state.out = out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
-    _remove_stale(out)
+    remove_stale(out)
     state.had_report = _had_report(out)
     previous = _previous_data(out) if state.had_report else None
     inputs = stage_inputs(params, NOTEBOOKS, provenance.get("data_sha256"), quick)
@@ -714,5 +714,5 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
         _publish(staging, out)
         state.phase = "published"
     _say(f"report: {out / 'index.html'} ({manifest.total_seconds:.0f} s)")
-    _warn_if_red(out)
+    warn_if_red(out)
     return out

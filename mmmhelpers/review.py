@@ -108,14 +108,14 @@ def contraction(prior, idata, names: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mean_delay(weights: np.ndarray) -> np.ndarray:
+def mean_delay(weights: np.ndarray) -> np.ndarray:
     """The average lag, in periods, at which a spend's (adstocked) effect lands: ``sum_l l w_l / sum_l w_l`` from
     weights ``(lag, ...)`` (a geometric ``alpha`` without truncation: ``alpha / (1 - alpha)``)."""
     lags = np.arange(weights.shape[0]).reshape((-1,) + (1,) * (weights.ndim - 1))
     return (lags * weights).sum(axis=0) / np.maximum(weights.sum(axis=0), 1e-300)
 
 
-def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
+def media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     """Per draw and channel ``(sample, channel)``, what the media parameters mean: ROAS over the data, share of the
     fitted target, half-saturation spend per period and mean carryover delay (cells pooled, weighted by spend)."""
     from mmmhelpers.contributions import roas_draws
@@ -148,7 +148,7 @@ def _media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     out = {"ROAS": roas_draws(group, data),
            "half-saturation spend per period": pooled(half_saturation(spec.saturation.type, sat) * channel_scale /
                                                       np.maximum(gain, 1e-300)),
-           "mean carryover delay (periods)": pooled(_mean_delay(w))}
+           "mean carryover delay (periods)": pooled(mean_delay(w))}
     if fitted is not None:
         tot = contrib.sum([d for d in contrib.dims if d not in ("chain", "draw", "channel")])
         out["share of the fitted target"] = (tot / fitted.sum([d for d in fitted.dims if d not in ("chain", "draw")])
@@ -163,8 +163,8 @@ def prior_translation(prior, idata, data: MMMData, spec) -> pd.DataFrame:
     from mmmhelpers.intervals import mean_hdi
 
     scale = idata.constant_data["target_scale"]
-    before = _media_meanings(prior.prior.assign(target_scale=scale), data, spec)
-    after = _media_meanings(idata.posterior.assign(target_scale=scale), data, spec)
+    before = media_meanings(prior.prior.assign(target_scale=scale), data, spec)
+    after = media_meanings(idata.posterior.assign(target_scale=scale), data, spec)
     rows = []
     for i, ch in enumerate(data.channels):
         if data.total_spend[i] <= 0:

@@ -110,7 +110,7 @@ def _drivers(drivers: pd.DataFrame, target: str, period: str = "week") -> str:
     return text
 
 
-def _channels(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str,
+def channels_sentence(contrib: pd.DataFrame | None, roas: pd.DataFrame | None, target: str, cur: str,
               period: str = "week", uninformed: Sequence[str] = (), unstable: Sequence[str] = ()) -> str | None:
     """The channels' headline: the largest contribution, and the highest ROAS among the channels something pins down
     (a ROAS that is the prior's is not a finding: the next sentence names those channels)."""
@@ -232,7 +232,7 @@ def _banner(diag: Diagnostics | None, review: Review | None, quick: bool = False
     return health, head, items
 
 
-def _since_last_report(run_dir: Path, period: str) -> str:
+def since_last_report(run_dir: Path, period: str) -> str:
     """A refresh in one paragraph: what the data changed, how the last report's forecast of the new periods fared, and
     whether an estimate moved beyond its interval ("" when this report replaced none whose data differed)."""
     from mmmhelpers.refresh import Backtest, DataDiff, moved_sentence, roas_history
@@ -273,7 +273,7 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     evidence = load_table(run_dir, "roas_prior_posterior")
     stability = Stability.load_or_none(run_dir)
     unstable_roas, unstable_plan = stability.unstable() if stability is not None else ([], [])
-    channels = _channels(load_table(run_dir, "contributions"), load_table(run_dir, "roas"), target, cur.strip(), period,
+    channels = channels_sentence(load_table(run_dir, "contributions"), load_table(run_dir, "roas"), target, cur.strip(), period,
                          uninformed_channels(evidence), unstable_roas)
     if channels and evidence is not None and not evidence["informed"].astype(bool).all():
         channels += " " + prior_dominated_sentence(evidence)
@@ -292,7 +292,7 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
         points.append(("Next experiment", next_test_sentence(tests, target, period)))
     if stability is not None:
         points.append(("Stability", stability_sentence(stability)))
-    refreshed = _since_last_report(run_dir, period)
+    refreshed = since_last_report(run_dir, period)
     if refreshed:
         points.append(("Since the last report", refreshed))
     points.append(("Checks", _checks(diag, review, oos, rec, period)))

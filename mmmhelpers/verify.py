@@ -168,7 +168,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _inputs(manifest: Manifest) -> list[dict]:
+def inputs_of(manifest: Manifest) -> list[dict]:
     """Each input the manifest names: found and unchanged, or what is wrong."""
     rows = []
     for what, file, sha in [("params file", manifest.params_file, manifest.params_sha256),
@@ -236,7 +236,7 @@ def verify(report: str | Path, rtol: float = 1e-9, atol: float = 0.0, against: s
         raise FileNotFoundError(f"{report}: no manifest.json: not a report folder (mmm-report run writes one)")
     manifest = Manifest.load(report)
     cert = Certificate(str(report), "reproduced", rtol, atol)
-    cert.inputs = _inputs(manifest)
+    cert.inputs = inputs_of(manifest)
     if all(r["status"] == "ok" for r in cert.inputs if r["what"] == "params file"):
         cert.inputs += _named_files(manifest)
     cert.environment = _environment(manifest)

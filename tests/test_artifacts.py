@@ -100,30 +100,30 @@ def test_manifest_records_the_data_file_the_environment_and_the_checkout(tmp_pat
     import hashlib
 
     from mmmhelpers.config import load_params
-    from mmmhelpers.pipeline import ROOT, _provenance
+    from mmmhelpers.pipeline import ROOT, run_provenance
 
     (tmp_path / "data").mkdir()
     csv = tmp_path / "data" / "sales.csv"
     csv.write_text("date,x1,y\n2024-01-01,1,10\n2024-01-08,5,11\n")
     params = tmp_path / "case.yaml"
     params.write_text("case: csv\ntitle: CSV\nseed: 1\ndata: {path: data/sales.csv, channel_columns: [x1]}\n")
-    got = _provenance(load_params(params))
+    got = run_provenance(load_params(params))
     assert got["data_file"] == str(csv.resolve())
     assert got["data_sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
     assert got["requirements_sha256"] == hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
     assert got["git_dirty"] in (True, False)
-    simulated = _provenance(load_params(ROOT / "tests" / "params" / "tiny.yaml"))
+    simulated = run_provenance(load_params(ROOT / "tests" / "params" / "tiny.yaml"))
     assert simulated["data_file"] is None and simulated["data_sha256"] is None
 
 
 def test_red_fit_warns_on_the_command_line_and_the_banner_says_where(tmp_path, capsys):
     from mmmhelpers.config import Params
-    from mmmhelpers.pipeline import _warn_if_red, write_index
+    from mmmhelpers.pipeline import warn_if_red, write_index
 
     red = {**DIAG, "health": "red", "divergences": 48,
            "divergence_summary": "48 divergences (1.2% of 4000 draws): divergences sit at saturation_slope[x2] ≈ 1"}
     Diagnostics.model_validate(red).save(tmp_path)
-    _warn_if_red(tmp_path)
+    warn_if_red(tmp_path)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "WARNING: sampler health is RED" in err and "saturation_slope[x2]" in err
     params = Params(case="c", title="T", seed=1, simulate={"generator": "single_market"})
@@ -136,10 +136,10 @@ def test_red_fit_warns_on_the_command_line_and_the_banner_says_where(tmp_path, c
 
 
 def test_green_fit_prints_nothing(tmp_path, capsys):
-    from mmmhelpers.pipeline import _warn_if_red
+    from mmmhelpers.pipeline import warn_if_red
 
     Diagnostics.model_validate(DIAG).save(tmp_path)
-    _warn_if_red(tmp_path)
+    warn_if_red(tmp_path)
     assert capsys.readouterr().err == ""
 
 

@@ -49,7 +49,7 @@ def _small(seed: int = 3, n: int = 30):
 
 
 def _key(mmm) -> str:
-    return mc._cache_key(mmm.model, mc._graphs(mmm.model, None))[0]
+    return mc.structure_key(mmm.model, mc.model_graphs(mmm.model, None))[0]
 
 
 def test_key_ignores_data_values_but_not_structure_or_shapes():
@@ -178,9 +178,9 @@ def test_fast_gradient_check_passes_finite_models_and_hands_the_rest_to_the_full
     model, _, ours = both
     full = []
     monkeypatch.setattr(fit, "check_gradients", lambda mmm, seed: full.append(seed) or 9.0)
-    assert fit._check_compiled(SimpleNamespace(model=model), ours, seed=1) < 1.0 and not full
+    assert fit.check_compiled(SimpleNamespace(model=model), ours, seed=1) < 1.0 and not full
     bad = ours.with_data(target_scaled=np.full(30, np.nan))
-    assert fit._check_compiled(SimpleNamespace(model=model), bad, seed=1) == 9.0 and full == [1]
+    assert fit.check_compiled(SimpleNamespace(model=model), bad, seed=1) == 9.0 and full == [1]
 
 
 @pytest.mark.slow
@@ -210,7 +210,7 @@ def test_every_blockwise_gets_its_core_shape_whatever_the_hash_seed():
         data, _ = simulate(SimulateSpec(generator="single_market", n_weeks=40), seed=3)
         spec = ModelSpec(yearly_seasonality=1, time_varying_media={"m": 12, "link": "softplus"})
         for mmm in (build_model(spec, data), build_model(spec, data, observed_weeks=34)):
-            g = mc._graphs(mmm.model, None)
+            g = mc.model_graphs(mmm.model, None)
             logp = pytensor.graph.rewrite_graph(mmm.model.logp(), include=["canonicalize", "stabilize"])
             grad = pt.concatenate([gr.ravel() for gr in pytensor.gradient.grad(logp, g.value_vars)])
             fg = FunctionGraph(outputs=[logp, grad], clone=True)

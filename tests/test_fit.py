@@ -33,9 +33,9 @@ def test_the_warmup_estimate_is_said_and_watching_changes_no_draw(monkeypatch):
     watched, _ = fit.sample(mmm, params.fit, seed=params.seed, progress=False, say=heard.append)
     line = next(h for h in heard if h.startswith("warm-up at "))
     assert "leapfrog steps per draw: about" in line and line.endswith("s of sampling left")
-    compiled, _ = fit._compile(mmm, "nutpie")
-    _, cores = fit._sampler(params.fit)
-    plain = fit._nuts(mmm, compiled, params.fit, cores, seed_for(params.seed, "fit"), progress=False)
+    compiled, _ = fit.compile_for(mmm, "nutpie")
+    _, cores = fit.sampler_and_cores(params.fit)
+    plain = fit.run_nuts(mmm, compiled, params.fit, cores, seed_for(params.seed, "fit"), progress=False)
     assert not [g for g in watched.groups() if g.startswith("warmup")]
     for name in plain.posterior.data_vars:
         np.testing.assert_array_equal(watched.posterior[name].values, plain.posterior[name].values)

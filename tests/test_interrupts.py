@@ -199,7 +199,7 @@ def test_stale_temporary_folders_of_killed_runs_are_removed(tmp_path, capsys):
     unlike = tmp_path / ".r.tmp-backup"  # not our naming
     for d in (stale, mine, other, unlike):
         (d / "notebooks").mkdir(parents=True)
-    pipeline._remove_stale(out)
+    pipeline.remove_stale(out)
     assert not stale.exists()
     assert mine.exists() and other.exists() and unlike.exists() and out.exists()
     assert f".r.tmp-{gone}" in capsys.readouterr().out
@@ -210,7 +210,7 @@ def test_a_report_left_half_published_is_restored(tmp_path):
     old = tmp_path / f".r.old-{dead_pid()}"  # killed between its two renames: no report at out
     old.mkdir()
     (old / "index.html").write_text("last good")
-    pipeline._remove_stale(out)
+    pipeline.remove_stale(out)
     assert (out / "index.html").read_text() == "last good" and not old.exists()
 
 

@@ -88,6 +88,6 @@ def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd):
                         progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
     assert "KeyboardInterrupt caught in kernel" in capfd.readouterr().err  # the cause, with papermill's own manager
     monkeypatch.setattr(pipeline, "NOTEBOOKS", notebooks)
-    pipeline._execute("01_simulate", run, TINY, quick=False, kernel=kernel, progress=False)
+    pipeline.execute_stage("01_simulate", run, TINY, quick=False, kernel=kernel, progress=False)
     assert capfd.readouterr().err == ""
     assert (run / "notebooks" / "01_simulate.ipynb").exists()

@@ -82,13 +82,13 @@ def test_a_channel_the_analyst_informed_is_not_called_uninformed():
 def test_priors_translated_into_carryover_delay_and_half_saturation_by_hand():
     """The fit page's translation of media priors: at the half-saturation spend the steady-state response is half the
     ceiling; the mean carryover delay is the weights' mean lag."""
-    from mmmhelpers.review import _mean_delay, _media_meanings
+    from mmmhelpers.review import mean_delay, media_meanings
 
     data = simulate(SimulateSpec(generator="single_market", n_weeks=40), seed=5)[0]
     spec = ModelSpec.model_validate({"adstock": {"type": "geometric", "l_max": 6}})
     mmm = build_model(spec, data)
     prior = sample_prior(mmm, 20, seed=1).prior
-    meanings = _media_meanings(prior.assign(target_scale=float(mmm.target_scale)), data, spec)
+    meanings = media_meanings(prior.assign(target_scale=float(mmm.target_scale)), data, spec)
     np.testing.assert_allclose(meanings["ROAS"], roas_draws(prior, data), rtol=1e-12)
     for k in range(3):
         alpha = prior["adstock_alpha"].values[0, k]
@@ -101,7 +101,7 @@ def test_priors_translated_into_carryover_delay_and_half_saturation_by_hand():
             assert meanings["mean carryover delay (periods)"][k, c] == pytest.approx(delay)
         share = meanings["share of the fitted target"][k]
         assert (share > 0).all() and share.sum() < 5
-    assert _mean_delay(np.array([[1.0], [0.0]]))[0] == 0.0 and _mean_delay(np.array([[1.0], [1.0]]))[0] == 0.5
+    assert mean_delay(np.array([[1.0], [0.0]]))[0] == 0.0 and mean_delay(np.array([[1.0], [1.0]]))[0] == 0.5
 
 
 def test_a_share_prior_holds_on_the_share_of_the_observed_target(data):

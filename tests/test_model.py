@@ -186,12 +186,12 @@ def test_multiplier_link_by_hand(link):
     """The multiplier of a known GP path, normalized over the training weeks only (the last two are held out)."""
     import pytensor.tensor as pt
 
-    from mmmhelpers.model import _multiplier
+    from mmmhelpers.model import hsgp_multiplier
 
     f = np.array([-1.0, 0.0, 0.5, 2.0, 3.0, -4.0])
     mask = np.array([1.0, 1, 1, 1, 0, 0])
     with pm.Model(coords={"date": range(6)}):
-        got = _multiplier("m", pt.as_tensor(f), pt.as_tensor(mask), ("date",), link).eval()
+        got = hsgp_multiplier("m", pt.as_tensor(f), pt.as_tensor(mask), ("date",), link).eval()
     g = np.log1p(np.exp(f)) if link == "softplus" else np.exp(f)
     train = g[:4].mean() if link == "softplus" else np.exp(f[:4].mean())
     np.testing.assert_allclose(got, g / train, rtol=1e-12)

@@ -52,14 +52,14 @@ def test_a_test_that_cannot_change_the_plan_is_worth_nothing():
 def test_a_likelihood_without_sigma_asks_for_the_tests_se_by_name():
     import arviz as az
 
-    from mmmhelpers.next_test import NoTestNoise, _sales_noise
+    from mmmhelpers.next_test import NoTestNoise, sales_noise
 
     idata = az.from_dict(posterior={"mu_rate": np.ones((2, 5))}, constant_data={"target_scale": np.array(1.0)})
     with pytest.raises(NoTestNoise, match=r"optimization\.next_test\.se"):
-        _sales_noise(idata, None)
+        sales_noise(idata, None)
     idata = az.from_dict(posterior={"y_sigma": np.full((2, 5), 0.5)}, constant_data={"target_scale": np.array(10.0)})
 
     class Two:  # two markets, one noise each: summed in quadrature
         y = np.zeros((8, 2))
 
-    assert _sales_noise(idata, Two()) == pytest.approx(np.sqrt(2) * 5.0)
+    assert sales_noise(idata, Two()) == pytest.approx(np.sqrt(2) * 5.0)

@@ -112,22 +112,22 @@ def test_a_refresh_keeps_the_report_it_replaces_and_the_roas_path_flags_a_move_b
 def test_the_summary_says_what_a_refresh_changed(tmp_path):
     import json
 
-    from mmmhelpers.summary import _since_last_report
+    from mmmhelpers.summary import since_last_report
 
     new = _frame(12)
     old = new[new.date < "2024-03-11"].copy()
     new.loc[(new.geo == "b") & (new.date == "2024-01-15"), "sales"] += 5.0
     data_diff(_data(old), _data(new)).save(tmp_path)
-    assert _since_last_report(tmp_path, "week") == ("The last report's data: 10 weeks, 2024-01-01 to 2024-03-04. Now "
+    assert since_last_report(tmp_path, "week") == ("The last report's data: 10 weeks, 2024-01-01 to 2024-03-04. Now "
                                                     "2 weeks added (2024-03-11 to 2024-03-18); 1 historical value "
                                                     "revised. Revised history is named on the data page.")
     (tmp_path / "artifacts" / "backtest.json").write_text(json.dumps(
         {"periods": 2, "values": 4, "first": "2024-03-11", "last": "2024-03-18", "forecast_total": 410.0,
          "actual_total": 400.0, "crps": 3.0, "mape": 0.05, "coverage_50": 0.5, "coverage_94": 1.0}))
-    assert _since_last_report(tmp_path, "week").endswith("The last report's forecast of the new weeks expected 410; "
+    assert since_last_report(tmp_path, "week").endswith("The last report's forecast of the new weeks expected 410; "
                                                           "400 happened (100% of the new values inside its 94% band).")
     data_diff(_data(new), _data(new)).save(tmp_path)  # a later run on the same data: nothing to say
-    assert _since_last_report(tmp_path, "week") == ""
+    assert since_last_report(tmp_path, "week") == ""
 
 
 def test_the_diff_counts_revisions_per_column_and_names_the_channels_that_spent_in_the_new_weeks():

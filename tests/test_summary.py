@@ -80,10 +80,10 @@ def test_allowed_extrapolation_is_said_on_the_budget_page_and_in_the_summary(tmp
 def test_a_roas_that_is_the_priors_is_not_the_headline():
     import pandas as pd
 
-    from mmmhelpers.summary import _channels
+    from mmmhelpers.summary import channels_sentence
 
     roas = pd.DataFrame({"channel": ["social", "display"], "ROAS": [1.7, 1.8], "ROAS 3%": [1.5, 0.0],
                          "ROAS 97%": [1.9, 4.7], "mROAS": [1.2, 1.6], "P(highest ROAS)": [0.57, 0.43]})
-    text = _channels(None, roas, "sales", "EUR", uninformed=["display"])
+    text = channels_sentence(None, roas, "sales", "EUR", uninformed=["display"])
     assert "social returned the most per EUR spent" in text and "display" not in text
-    assert "display returned the most" in _channels(None, roas, "sales", "EUR")
+    assert "display returned the most" in channels_sentence(None, roas, "sales", "EUR")

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from mmmhelpers.artifacts import Manifest
-from mmmhelpers.verify import _inputs, compare_reports
+from mmmhelpers.verify import compare_reports, inputs_of
 
 
 def _report(root, roas=1.5, seconds=3.0):
@@ -40,7 +40,7 @@ def test_an_input_that_changed_since_the_report_is_named(tmp_path):
                         client=False, stages_run=[], renderer="quarto", git_commit="abc", created="now",
                         timings_seconds={}, total_seconds=0.0, versions={}, data_file=str(tmp_path / "gone.csv"),
                         data_sha256="0" * 64)
-    rows = {r["what"]: r for r in _inputs(manifest)}
+    rows = {r["what"]: r for r in inputs_of(manifest)}
     assert rows["params file"]["status"] == "ok" and rows["data file"]["status"] == "missing"
     params.write_text("case: d\n")
-    assert _inputs(manifest)[0]["status"] == "changed" and "its bytes differ" in _inputs(manifest)[0]["detail"]
+    assert inputs_of(manifest)[0]["status"] == "changed" and "its bytes differ" in inputs_of(manifest)[0]["detail"]
