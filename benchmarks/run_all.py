@@ -41,6 +41,8 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
     ("geos", ["geo_scaling.py"], False, "(e) fit time for 2, 4, 8 and 16 geos"),
     ("report", ["report_time.py"], False, "(f) `make report` wall time for the default case, cold and warm"),
     ("truth", ["truth_decisions.py"], False, "(g) decisions judged by the truth: claimed vs true gain, with the rules"),
+    ("compile_profile", ["compile_profile.py"], False,
+     "(i) where a cold compile's time goes: LLVM, numba's typing and lowering, PyTensor, the rest"),
     ("cold_start", ["cold_start.py"], True,
      "(h) case study 000 on an empty cache and on a warm one, vs pymc-marketing (median of three seeds)"),
 ]
