@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 from pydantic import BaseModel
 
-from mmmhelpers.artifacts import Record
+from mmmhelpers.artifacts import Allocation, Record
 from mmmhelpers.data import MMMData
 
 __all__ = ["Refit", "Stability", "refit_posteriors", "cached_refits", "stability_refits", "stability_case",
@@ -176,42 +176,36 @@ def cached_refits(params, data: MMMData, run_dir, progress: bool = False) -> lis
     return out
 
 
-def stability_refits(params, data: MMMData, run_dir, held_names: list[str],
+def stability_refits(params, data: MMMData, run_dir, alloc: Allocation | None,
                      progress: bool = False) -> Stability | None:
-    """Each channel's ROAS (this report's table, mean and 94% HDI) and the plan (``held_names``: the channels the
-    budget page holds) in this report (``run_dir``) and refitted without the last 1..k periods
-    (``out_of_sample.stability_refits``; None when 0)."""
-    from mmmhelpers.artifacts import load_idata
-    from mmmhelpers.constraints import cell_labels
+    """Each channel's ROAS (this report's table, mean and 94% HDI) and the plan (``alloc``: the budget page's, with
+    the channels it holds; None without an optimization section) in this report (``run_dir``) and refitted without
+    the last 1..k periods (``out_of_sample.stability_refits``; None when 0)."""
     from mmmhelpers.exports import load_table
     from mmmhelpers.optimize import best_plan
 
     if not params.out_of_sample.stability_refits:
         return None
     refits = cached_refits(params, data, run_dir, progress)
-    planned = params.optimization is not None
-    if planned:
-        rm, _, _, initial, best = best_plan(params, data, load_idata(run_dir), held_names)
+    if alloc is not None:  # each refit planned as the budget page plans: same budget, rules and held channels
         refits = [(r.model_copy(update={"plan": best_plan(params, data.slice(0, data.n_dates - r.dropped),
-                                                          az.InferenceData(posterior=media), held_names)[-1]
+                                                          az.InferenceData(posterior=media), alloc.held)[-1]
                                         .per_period.ravel().tolist()}), media) for r, media in refits]
     roas = load_table(run_dir, "roas")
     if roas is None:
         raise FileNotFoundError(f"{run_dir}: no ROAS table (artifacts/tables/roas.csv): run the fit stage first")
     table = roas.set_index("channel").loc[data.channels]
+    plan = {} if alloc is None else {"cells": alloc.cells, "history": alloc.spend("historical").tolist(),
+                                     "plan": alloc.spend().tolist()}
     return Stability(channels=data.channels, unit=refit_step(data.period)[1], roas=table["ROAS"].tolist(),
-                     roas_low=table["ROAS 3%"].tolist(),
-                     roas_high=table["ROAS 97%"].tolist(), cells=cell_labels(rm.channels, rm.panel) if planned else [],
-                     history=initial.ravel().tolist() if planned else [],
-                     plan=best.per_period.ravel().tolist() if planned else [], refits=[r for r, _ in refits])
+                     roas_low=table["ROAS 3%"].tolist(), roas_high=table["ROAS 97%"].tolist(),
+                     refits=[r for r, _ in refits], **plan)
 
 
-def stability_case(params, data: MMMData, run_dir, uninformed: list[str]) -> Stability | None:
-    """The budget page's stability section for the case in ``run_dir`` (``uninformed``: the channels the fit page
-    found uninformed, as the plan holds them), saved to ``artifacts/stability.json`` (a stale one removed)."""
-    from mmmhelpers.optimize import held_channels
-
-    result = stability_refits(params, data, run_dir, held_channels(params, uninformed))
+def stability_case(params, data: MMMData, run_dir, alloc: Allocation | None) -> Stability | None:
+    """The budget page's stability section for the case in ``run_dir`` (``alloc``: the plan the page made, or None),
+    saved to ``artifacts/stability.json`` (a stale one removed)."""
+    result = stability_refits(params, data, run_dir, alloc)
     if result is None:
         Stability.path(run_dir).unlink(missing_ok=True)
         (Path(run_dir) / "artifacts" / CACHE).unlink(missing_ok=True)

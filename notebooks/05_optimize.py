@@ -134,8 +134,7 @@ if alloc is not None and (alloc.constraints or alloc.target):
 from mmmhelpers.stability import marked, stability_case, stability_sentence
 
 period = plots_optimize.UNITS["period"]
-uninformed = uninformed_channels(load_table(run_dir, "roas_prior_posterior"))
-stab = stability_case(params, data, run_dir, uninformed)  # refits without the last 1..k periods
+stab = stability_case(params, data, run_dir, alloc)  # refits without the last 1..k periods, planned as alloc was
 if stab is not None:
     display(md(f"## How stable are the numbers?\n\n{stability_sentence(stab)} Each refit is this report as it "
                f"would have been made one, two, ... {stab.unit}s earlier: a number that moves less than its own "
