@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -62,19 +61,14 @@ def _header() -> str:
 
 
 def _sections(text: str) -> dict[str, str]:
-    """The sections of an existing results.md by benchmark name (``## name: ...`` up to the next one). A section of
-    the older layout (one run stamp in the file's header) gets that stamp on its command line."""
+    """The sections of an existing results.md by benchmark name (``## name: ...`` up to the next one)."""
     names = [b[0] for b in BENCHMARKS]
-    stamp = re.search(r"^(\d{4}-\d\d-\d\d \d\d:\d\d UTC) · commit (\w+)", text, re.MULTILINE)
     found, current = {}, None
     for line in text.splitlines(keepends=True):
         head = line[3:].split(":", 1)[0] if line.startswith("## ") else None
         if head in names:
             current = head
             found[current] = ""
-        elif current is not None and stamp and line.startswith("`") and "UTC · commit" not in line \
-                and found[current].count("\n") <= 2:
-            line = re.sub(r"^(`[^`]*`) \((\d+ s)\)", rf"\1 · {stamp[1]} · commit {stamp[2]} · \2", line)
         if current is not None:
             found[current] += line
     return found
