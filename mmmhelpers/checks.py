@@ -16,7 +16,6 @@ import xarray as xr
 from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import Params
 from mmmhelpers.data import DataError, MMMData, read_plan, read_table
-from mmmhelpers.stability import refit_step
 
 __all__ = ["check_case", "check_warnings", "data_problems", "MIN_WEEKS", "CV_MIN", "CORR_MAX", "SPARSE_SHARE"]
 
@@ -94,6 +93,8 @@ def _weeks_problems(params: Params, n: int, unit: str = "week") -> list[str]:
                 f"(max({MIN_WEEKS}, 2 × model.adstock.l_max {l_max})); {more} or lower model.adstock.l_max"]
     oos = params.out_of_sample
     h, r = oos.holdout_weeks, oos.rolling_origins
+    from mmmhelpers.stability import refit_step  # here, not at the top: importing checks (every command) loads no arviz
+
     k, least = oos.stability_refits * refit_step(unit)[0], max(MIN_WEEKS, 2 * l_max)
     if n - k < least:
         return [f"out_of_sample: stability_refits {oos.stability_refits} leaves {n - k} {unit}s to fit the last refit "
