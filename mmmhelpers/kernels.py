@@ -24,7 +24,8 @@ from typing import Any, cast
 
 from jupyter_client import AsyncKernelManager
 
-__all__ = ["KERNEL", "STOP", "Warm", "ensure_kernel", "prestart", "enter", "shutdown", "discard", "kill_all"]
+__all__ = ["KERNEL", "STOP", "Warm", "ensure_kernel", "raise_open_files_limit", "prestart", "enter", "shutdown",
+           "discard", "kill_all"]
 
 KERNEL = "mmm-report"
 STOP = threading.Event()  # set on Ctrl-C: no new kernel starts, the running ones are killed
@@ -73,9 +74,29 @@ def _kill(km: AsyncKernelManager) -> None:
         proc.kill()
 
 
+OPEN_FILES = 4096  # what a run may hold open: each kernel's client holds about 40 (zmq sockets, their event fds)
+
+
+def raise_open_files_limit(minimum: int = OPEN_FILES) -> int:
+    """Raise this process's soft limit of open files to ``minimum`` (at most the hard limit), as Jupyter's server
+    does: three kernels side by side and one started ahead hold about 130, and a soft limit near that (some CI
+    machines and containers) made a kernel's heartbeat fail with "Too many open files". Returns the new soft limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = minimum if hard == resource.RLIM_INFINITY else min(minimum, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
+
+
 def ensure_kernel() -> str:
-    """A Jupyter kernel named ``mmm-report`` that runs this Python (installed into sys.prefix)."""
+    """A Jupyter kernel named ``mmm-report`` that runs this Python (installed into sys.prefix); raises the limit of
+    open files for the kernels' clients (:func:`raise_open_files_limit`)."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    raise_open_files_limit()
 
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL)

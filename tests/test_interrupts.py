@@ -9,6 +9,7 @@ import json
 import os
 import queue
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -52,12 +53,25 @@ def _as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float] = (0.0, 0.0), timeout: float = 900):
+def _with_open_files(soft: int | None):
+    """The child's setup: :func:`_as_in_a_terminal`, and a soft limit of ``soft`` open files (None: as inherited)."""
+
+    def setup() -> None:
+        _as_in_a_terminal()
+        if soft is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    return setup
+
+
+def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float] = (0.0, 0.0), timeout: float = 900,
+                     open_files: int | None = None):
     """Start ``mmm-report run tiny.yaml --out out``; once ``stage`` runs in a kernel, wait a random delay,
-    send SIGINT. Returns (exit code, stdout, stderr, the kernel processes it had, seconds to exit)."""
+    send SIGINT. Returns (exit code, stdout, stderr, the kernel processes it had, seconds to exit).
+    ``open_files``: the CLI's soft limit of open files when it starts."""
     proc = subprocess.Popen([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT,
-                            env={**env, "PYTHONFAULTHANDLER": "1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_as_in_a_terminal)
+                            env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_with_open_files(open_files))
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     stdout, deadline = [], time.monotonic() + timeout
@@ -300,11 +314,15 @@ def test_the_wave_runs_side_by_side_and_a_failure_names_its_stage(tmp_path):
 
 
 @pytest.mark.slow  # starts real kernels or the CLI (seconds each)
-def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path):
+@pytest.mark.parametrize("open_files", [None, 128], ids=["inherited", "soft-limit-128"])
+def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path, open_files):
+    """Also where the soft limit of open files is near what the wave's kernel clients hold (about 130): CI once
+    printed a heartbeat thread's "Too many open files" here."""
     notebooks = stand_in_notebooks(tmp_path / "nb", {s: "import time\ntime.sleep(600)" for s in STAGES[2:]})
     out = tmp_path / "reports" / "r"
     before = fake_report(out)
-    code, stdout, err, kernels, seconds = interrupt_during("05_optimize", out, env_with(notebooks), delay=(1.0, 2.0))
+    code, stdout, err, kernels, seconds = interrupt_during("05_optimize", out, env_with(notebooks), delay=(1.0, 2.0),
+                                                           open_files=open_files)
     assert_clean_interrupt(code, err, kernels, out, PARALLEL, "last good report unchanged")
     assert len(kernels) >= 3  # the three stages' kernels (a stand-in's kernel starts no process of its own)
     assert snapshot(out) == before

@@ -91,3 +91,18 @@ def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd):
     pipeline.execute_stage("01_simulate", run, TINY, quick=False, kernel=kernel, progress=False)
     assert capfd.readouterr().err == ""
     assert (run / "notebooks" / "01_simulate.ipynb").exists()
+
+
+def test_the_soft_limit_of_open_files_is_raised_up_to_the_hard_limit():
+    """In a child with a soft limit of 64 (hard: 4096 or what it may be): raised to 4096, never above the hard one."""
+    import subprocess
+    import sys
+
+    code = ("import resource\nfrom mmmhelpers.kernels import raise_open_files_limit\n"
+            "hard = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], {hard})\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
+            "print(raise_open_files_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))")
+    for hard, expected in [(8192, 4096), (1000, 1000)]:
+        out = subprocess.run([sys.executable, "-c", code.format(hard=hard)], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).parents[1]).stdout.split()
+        assert out[:2] == [str(expected), str(expected)], out
