@@ -21,7 +21,7 @@ from mmmhelpers.data import DataError, MMMData, read_table
 from mmmhelpers.model import MMM, build_model, media_contribution
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.simulate import lift_tests_from_truth, simulate, true_experiment_lifts
-from mmmhelpers.transforms import channel_lags, saturation
+from mmmhelpers.transforms import saturation
 
 __all__ = ["LIFT_COLUMNS", "EXPERIMENT_COLUMNS", "add_lift_tests", "read_experiments", "experiment_table",
            "check_experiments", "experiment_windows", "add_experiments", "calibrated_channels", "model_for",
@@ -65,7 +65,7 @@ def add_lift_tests(mmm: MMM, lift: pd.DataFrame, source: str = "lift tests") -> 
     params = {k: pt.broadcast_to(v, shape)[idx] for k, v in mmm.saturation_params.items()}
     x0 = lift["x"].to_numpy(float) / ch_scale
     x1 = (lift["x"] + lift["delta_x"]).to_numpy(float) / ch_scale
-    kind = mmm.spec.saturation.type
+    kind = mmm.spec.saturation.kinds([mmm.data.channels[i] for i in idx[-1]])  # each test's channel's type
     with mmm.model:
         mmm.model.add_coord("lift_test", range(len(lift)))
         model_lift = saturation(x1, kind, params) - saturation(x0, kind, params)
@@ -191,9 +191,8 @@ def add_experiments(mmm: MMM, table: pd.DataFrame) -> None:
         mult = pt.broadcast_to(mmm.media_multiplier, X.shape)[at]
     ad = {k: cell(v) for k, v in mmm.adstock_params.items()}
     sat = {k: cell(v) for k, v in mmm.saturation_params.items()}
-    lags = channel_lags(mmm.spec.adstock, mmm.data.channels)
-    lags = None if lags is None else lags[win.cell[-1]]  # each experiment's channel's own l_max
-    base, more = (media_contribution(x / cell(cs), mmm.spec, ad, sat, mult, lags=lags)
+    tested = [mmm.data.channels[i] for i in win.cell[-1]]  # each experiment's channel: its own l_max and types
+    base, more = (media_contribution(x / cell(cs), mmm.spec, ad, sat, mult, channels=tested)
                   for x in (spend, spend + win.delta))
     y_scale = ts[win.cell[:-1]] if mmm.data.panel else ts
     with model:

@@ -9,6 +9,7 @@ optimization section against the data. :func:`check_warnings` lists what is susp
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -271,9 +272,14 @@ def _roas_prior_problems(params: Params, data: MMMData) -> list[str]:
     if until is not None and until < data.dates[0].date():
         out.append(f"model.scaling.until: {until:%Y-%m-%d} is before the data's first date ({data.dates[0]:%Y-%m-%d}):"
                    " no period to take the scales from")
-    unknown = sorted(set(params.model.adstock.l_max_by_channel) - set(data.channels))
-    if unknown:
-        out.append(f"model.adstock.l_max_by_channel: unknown channels {unknown} (known: {data.channels})")
+    by_channel: list[tuple[str, dict[str, Any]]] = [
+        ("adstock.l_max_by_channel", dict(params.model.adstock.l_max_by_channel)),
+        ("adstock.type_by_channel", dict(params.model.adstock.type_by_channel)),
+        ("saturation.type_by_channel", dict(params.model.saturation.type_by_channel))]
+    for field, given in by_channel:
+        unknown = sorted(set(given) - set(data.channels))
+        if unknown:
+            out.append(f"model.{field}: unknown channels {unknown} (known: {data.channels})")
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin, overload
@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
-from mmmhelpers.registry import ADSTOCK_PARAMS, GENERATOR_PANEL_DIMS, MODEL_PRIOR_NAMES, SATURATION_CEILING, SATURATION_PARAMS
+from mmmhelpers.registry import (
+    ADSTOCK_PARAMS,
+    GENERATOR_PANEL_DIMS,
+    MODEL_PRIOR_NAMES,
+    SATURATION_CEILING,
+    SATURATION_PARAMS,
+    Kind,
+    channel_kinds,
+    kind_params,
+)
 
 __all__ = ["Params", "ParamsError", "load_params", "params_hash", "quick", "json_schema"]
 
@@ -90,6 +99,12 @@ class AdstockSpec(Strict):
     priors: dict[str, Any] = Field(default_factory=dict)
     # channel -> its own l_max (at most l_max): e.g. {search: 2} while tv carries over l_max periods
     l_max_by_channel: dict[str, int] = Field(default_factory=dict)
+    # channel -> its own adstock type: e.g. {tv: weibull_pdf} while the others keep ``type``
+    type_by_channel: dict[str, AdstockKind] = Field(default_factory=dict)
+
+    def kinds(self, channels: Sequence[str]) -> Kind:
+        """Each channel's adstock type: one name when all agree, else one per channel (``registry.Kind``)."""
+        return channel_kinds(self.type, self.type_by_channel, channels)
 
     @model_validator(mode="after")
     def _lags_within_l_max(self) -> AdstockSpec:
@@ -102,6 +117,16 @@ class AdstockSpec(Strict):
 class SaturationSpec(Strict):
     type: SaturationKind = "logistic"
     priors: dict[str, Any] = Field(default_factory=dict)
+    # channel -> its own saturation type: e.g. {search: hill} while the others keep ``type``
+    type_by_channel: dict[str, SaturationKind] = Field(default_factory=dict)
+
+    def kinds(self, channels: Sequence[str]) -> Kind:
+        """Each channel's saturation type: one name when all agree, else one per channel (``registry.Kind``)."""
+        return channel_kinds(self.type, self.type_by_channel, channels)
+
+    def all_kinds(self) -> tuple[str, ...]:
+        """``type`` and every type of ``type_by_channel``."""
+        return tuple(dict.fromkeys([self.type, *self.type_by_channel.values()]))
 
 
 class HSGPSpec(Strict):
@@ -224,10 +249,18 @@ class ModelSpec(Strict):
 
     @model_validator(mode="after")
     def _roas_priors_need_a_ceiling(self) -> ModelSpec:
+        kinds = self.saturation.all_kinds()
         for key in ("roas_priors", "share_priors"):
-            if getattr(self, key) and self.saturation.type not in SATURATION_CEILING:
-                raise ValueError(f"{key}: the {self.saturation.type} saturation has no parameter the response is "
-                                 f"proportional to; use one of {sorted(SATURATION_CEILING)}")
+            if not getattr(self, key):
+                continue
+            for kind in kinds:
+                if kind not in SATURATION_CEILING:
+                    raise ValueError(f"{key}: the {kind} saturation has no parameter the response is proportional "
+                                     f"to; use one of {sorted(SATURATION_CEILING)}")
+            if len({SATURATION_CEILING[k] for k in kinds}) > 1:
+                raise ValueError(f"{key}: the saturation types {list(kinds)} scale the response by different "
+                                 f"parameters ({ {k: SATURATION_CEILING[k] for k in kinds} }); with a ROAS or share "
+                                 "prior, use types that share one (logistic and hill: beta)")
         both = sorted(set(self.roas_priors) & set(self.share_priors))
         if both:
             raise ValueError(f"roas_priors and share_priors both name {both}: one prior per channel")
@@ -726,9 +759,10 @@ def _check_priors(params: Params) -> list[str]:
         bad = prior_dims(prior) - allowed
         if bad:
             problems.append(f"{where}: unknown dims {sorted(bad)} (allowed: {sorted(allowed)})")
+    ad, sat = params.model.adstock, params.model.saturation
     for where, known, names in [
-        ("model.adstock.priors", ADSTOCK_PARAMS[params.model.adstock.type], params.model.adstock.priors),
-        ("model.saturation.priors", SATURATION_PARAMS[params.model.saturation.type], params.model.saturation.priors),
+        ("model.adstock.priors", kind_params(ADSTOCK_PARAMS, (ad.type, *ad.type_by_channel.values())), ad.priors),
+        ("model.saturation.priors", kind_params(SATURATION_PARAMS, sat.all_kinds()), sat.priors),
     ]:
         for name in set(names) - set(known):
             problems.append(f"{where}.{name}: not a parameter of this component (has {list(known)})")

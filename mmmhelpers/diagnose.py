@@ -21,6 +21,7 @@ from pymc.initial_point import make_initial_point_fn
 from pytensor.compile.mode import Mode
 
 from mmmhelpers.model import MMM
+from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kinds_used
 
 __all__ = [
     "GradientProblem",
@@ -38,10 +39,15 @@ __all__ = [
 
 
 def scalar_parameters(idata: az.InferenceData) -> list[str]:
-    """Free parameters and small deterministics worth diagnosing (no per-date quantities)."""
+    """Free parameters and small deterministics worth diagnosing (no per-date quantities; not a media parameter
+    joined over channels of different types, whose placeholders are constant: its ``<name>_<type>`` parts are)."""
+    post = idata["posterior"]
+    joined = {f"{prefix}_{p}" for prefix, table in (("adstock", ADSTOCK_PARAMS), ("saturation", SATURATION_PARAMS))
+              for kind, names in table.items() for p in names if f"{prefix}_{p}_{kind}" in post}
     names = []
-    for name, da in idata["posterior"].data_vars.items():
-        if "date" in da.dims or str(name).endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")):
+    for name, da in post.data_vars.items():
+        if "date" in da.dims or str(name).endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")) or \
+                name in joined:
             continue
         names.append(str(name))
     return names
@@ -212,7 +218,8 @@ def _zero_spend(mmm: MMM, channel: str, coords: dict[str, Any]) -> str | None:
 
 def _cause(mmm: MMM, values: dict[str, np.ndarray], coords: dict[str, Any]) -> tuple[str, list[str]]:
     """A likely cause of a non-finite gradient at ``coords`` and the variables whose values explain it."""
-    kind = mmm.spec.saturation.type
+    kind = next((k for k in kinds_used(mmm.spec.saturation.kinds(mmm.data.channels)) if k in POWER_SATURATIONS),
+                mmm.spec.saturation.type)
     power = POWER_SATURATIONS.get(kind)
     slope = f"saturation_{power}"
     if power and slope in values:

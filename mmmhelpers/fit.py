@@ -258,8 +258,9 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     spec = mmm.spec
     idata.attrs["scaling"] = spec.scaling.describe()
     idata.attrs["model_structure"] = (
-        f"adstock {spec.adstock.type} (l_max {spec.adstock.l_max}, normalize {spec.adstock.normalize}); saturation "
-        f"{spec.saturation.type}; yearly seasonality order {spec.yearly_seasonality}; trend {spec.trend}; "
+        f"adstock {_kind_text(spec.adstock, mmm.data.channels)} (l_max {spec.adstock.l_max}, normalize "
+        f"{spec.adstock.normalize}); saturation {_kind_text(spec.saturation, mmm.data.channels)}; yearly "
+        f"seasonality order {spec.yearly_seasonality}; trend {spec.trend}; "
         f"time-varying media {bool(spec.time_varying_media)}; time-varying intercept {bool(spec.time_varying_intercept)}")
     timings["posterior_predictive_seconds"] = time.perf_counter() - t0
     return idata, timings
@@ -320,6 +321,13 @@ def add_original_scale_predictions(idata: az.InferenceData, mmm: MMM, group: str
     ds["y_original_scale"] = ds["y"] * scale
     if "observed_data" in idata.groups() and "y" in idata["observed_data"]:
         idata["observed_data"]["y_original_scale"] = idata["observed_data"]["y"] * scale
+
+
+def _kind_text(component, channels: list[str]) -> str:
+    """A component's type, or each channel's (``type_by_channel``): ``geometric`` or ``tv weibull_pdf, search
+    geometric``."""
+    kind = component.kinds(channels)
+    return kind if isinstance(kind, str) else ", ".join(f"{ch} {k}" for ch, k in zip(channels, kind))
 
 
 def convergence(idata: az.InferenceData) -> dict:

@@ -21,7 +21,7 @@ from pymc_extras.prior import handle_dims
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_likelihood, parse_prior
-from mmmhelpers.registry import SATURATION_CEILING
+from mmmhelpers.registry import SATURATION_CEILING, Kind, kinds_used
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, lagged_sum, saturation
 
 __all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_graph", "scales",
@@ -204,14 +204,66 @@ def _coefficient(name: str, spec_value, where: str, default_dims: tuple[str, ...
 
 
 def _component_params(kind_spec, registry, prefix: str, target_dims: tuple[str, ...], table: list,
-                      skip: str | None = None) -> dict:
-    """Create the parameters of an adstock/saturation component (but ``skip``), broadcast to ``target_dims``."""
-    comp = registry[kind_spec.type]
+                      channels: list[str], skip: str | None = None) -> dict:
+    """Create the parameters of an adstock/saturation component (but ``skip``), broadcast to ``target_dims``.
+
+    With one type per channel (``type_by_channel``), see :func:`_mixed_param`."""
+    kind = kind_spec.kinds(channels)
+    if not isinstance(kind, str):
+        names = dict.fromkeys(p for k in kinds_used(kind) for p in registry[k].params)
+        return {name: _mixed_param(kind_spec, registry, prefix, name, kind, channels, target_dims, table)
+                for name in names if name != skip}
+    comp = registry[kind]
     return {
         name: _coefficient(f"{prefix}_{name}", kind_spec.priors.get(name, comp.defaults[name]), f"{prefix}.{name}",
                            ("channel",), target_dims, table)
         for name in comp.params if name != skip
     }
+
+
+PLACEHOLDER = 0.5  # a parameter's value on the channels whose type lacks it: inside every type's domain, never used
+
+
+def _renamed_dim(spec_value, old: str, new: str):
+    """A params prior (a dict, possibly nested) with the dim ``old`` renamed ``new`` at every level."""
+    if not isinstance(spec_value, dict):
+        return spec_value
+    out = {k: _renamed_dim(v, old, new) for k, v in spec_value.items()}
+    if isinstance(out.get("dims"), (list, tuple)):
+        out["dims"] = [new if d == old else d for d in out["dims"]]
+    elif out.get("dims") == old:
+        out["dims"] = new
+    return out
+
+
+def _mixed_param(kind_spec, registry, prefix: str, name: str, kind: tuple[str, ...], channels: list[str],
+                 target_dims: tuple[str, ...], table: list):
+    """Parameter ``name`` over every channel when channels differ in type: for each type that has it, a variable
+    ``<prefix>_<name>_<type>`` over that type's channels (coord ``<prefix>_<type>_channel``; the params' prior for
+    ``name``, else the type's default), joined into the deterministic ``<prefix>_<name>`` over ``channel``, with
+    :data:`PLACEHOLDER` on the channels whose type lacks ``name``."""
+    model = pm.modelcontext(None)
+    panel = target_dims[:-1]
+    shape = (*[len(model.coords[d]) for d in panel], len(channels))
+    pieces, order = [], []
+    for k in kinds_used(kind):
+        if name not in registry[k].params:
+            continue
+        these = [ch for ch, kk in zip(channels, kind) if kk == k]
+        coord = f"{prefix}_{k}_channel"
+        if coord not in model.coords:
+            model.add_coord(coord, these)
+        given = _renamed_dim(kind_spec.priors.get(name, registry[k].defaults[name]), "channel", coord)
+        var = _coefficient(f"{prefix}_{name}_{k}", given, f"{prefix}.{name}", (coord,), (*panel, coord), table)
+        pieces.append(pt.broadcast_to(var, (*shape[:-1], len(these))))
+        order += these
+    rest = [ch for ch in channels if ch not in order]
+    if rest:
+        pieces.append(pt.fill(pt.zeros((*shape[:-1], len(rest))), PLACEHOLDER))
+        order += rest
+    back = np.argsort([channels.index(ch) for ch in order])
+    full = pt.concatenate(pieces, axis=-1)[..., back]
+    return pm.Deterministic(f"{prefix}_{name}", full, dims=(*panel, "channel"))
 
 
 def _hsgp(name: str, spec: HSGPSpec, basis: HSGPBasis, table: list, extra_dim: str | None = None):
@@ -262,16 +314,24 @@ def _hsgp_spec(value: bool | HSGPSpec) -> HSGPSpec:
 
 
 def media_contribution(x_scaled, spec: ModelSpec, adstock_params: dict, saturation_params: dict, multiplier=None,
-                       lagged=lagged_sum, lags: np.ndarray | None = None):
+                       lagged=lagged_sum, channels: list[str] | None = None):
     """Spend (divided by the channel scale; time on axis 0) -> media contribution on the model scale.
 
     adstock -> saturation -> optional multiplier. The one media path: the model calls it with random
     variables, the optimizer with posterior draws (extra leading batch axes broadcast), so every media
-    feature reaches the optimizer by construction. ``lags``: each last-axis entry's own ``l_max``
-    (``transforms.channel_lags``).
+    feature reaches the optimizer by construction. ``channels``: the channel of each last-axis entry, for each
+    channel's own ``l_max`` and types (``model.adstock.l_max_by_channel``, ``type_by_channel``); None: the case's
+    (organic media).
     """
-    w = adstock_weights(spec.adstock.type, adstock_params, spec.adstock.l_max, spec.adstock.normalize, lags)
-    contrib = saturation(lagged(x_scaled, w), spec.saturation.type, saturation_params)
+    ad, sat = spec.adstock, spec.saturation
+    ad_kind: Kind
+    sat_kind: Kind
+    if channels is None:
+        ad_kind, sat_kind, lags = ad.type, sat.type, None
+    else:
+        ad_kind, sat_kind, lags = ad.kinds(channels), sat.kinds(channels), channel_lags(ad, channels)
+    w = adstock_weights(ad_kind, adstock_params, ad.l_max, ad.normalize, lags)
+    contrib = saturation(lagged(x_scaled, w), sat_kind, saturation_params)
     return contrib if multiplier is None else contrib * multiplier
 
 
@@ -407,7 +467,8 @@ def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit):
     free = [ch for ch in channels if ch not in order]
     if free:
         mmm.model.add_coord("free_channel", free)
-        given = spec.saturation.priors.get(name, SATURATIONS[spec.saturation.type].defaults[name])
+        first = spec.saturation.type_by_channel.get(free[0], spec.saturation.type)  # types share the ceiling's name
+        given = spec.saturation.priors.get(name, SATURATIONS[first].defaults[name])
         prior = parse_prior(given, f"saturation.{name}")
         dims = tuple("free_channel" if d == "channel" else d for d in _param_dims(prior, ("channel",)))
         var = create(f"saturation_{name}_free", prior, dims)
@@ -424,15 +485,17 @@ def _media(mmm: MMM, inp: Inputs):
     """Channel contribution ``(date, *panel, channel)`` on the model scale, plus its original-scale twins."""
     target_dims = (*mmm.dims, "channel")
     spec = mmm.spec
-    ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table)
+    channels = mmm.data.channels
+    ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table, channels)
     ceiling = SATURATION_CEILING.get(spec.saturation.type) if spec.roas_priors or spec.share_priors else None
-    sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table, skip=ceiling)
+    sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table, channels,
+                            skip=ceiling)
     multiplier = _media_multiplier(mmm, inp)
-    lags = channel_lags(spec.adstock, mmm.data.channels)
     if ceiling is None:
-        contrib = media_contribution(inp.X / inp.channel_scale, spec, ad, sat, multiplier, lags=lags)
+        contrib = media_contribution(inp.X / inp.channel_scale, spec, ad, sat, multiplier, channels=channels)
     else:  # the response is proportional to the ceiling: one unit curve, scaled by the ceiling the prior implies
-        unit = media_contribution(inp.X / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0}, multiplier, lags=lags)
+        unit = media_contribution(inp.X / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0}, multiplier,
+                                  channels=channels)
         sat[ceiling] = _ceiling_from_knowledge(mmm, inp, unit)
         contrib = unit * sat[ceiling]
     mmm.saturation_params, mmm.adstock_params, mmm.media_multiplier = sat, ad, multiplier

@@ -9,6 +9,7 @@ import xarray as xr
 
 from mmmhelpers.config import FitSpec, Params
 from mmmhelpers.intervals import HDI_PROB
+from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kind_params
 
 __all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict", "saturation_curves", "replicate_study",
            "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms", "curve_top",
@@ -37,7 +38,9 @@ def recovery_table(idata, truth: xr.Dataset, hdi_prob: float = HDI_PROB) -> pd.D
     for name, true in truth.data_vars.items():
         if name not in post or "date" in true.dims or str(name).endswith("_original_scale"):
             continue
-        p = post[name]
+        p = _comparable(post, truth, str(name))
+        if p is None:
+            continue
         mean = p.mean(("chain", "draw"))
         hdi = az.hdi(p, hdi_prob=hdi_prob)[name]
         # inner join: truth coordinates the model lacks (e.g. higher Fourier modes) are not compared
@@ -53,6 +56,27 @@ def recovery_table(idata, truth: xr.Dataset, hdi_prob: float = HDI_PROB) -> pd.D
                          "rel_error": float((m - t) / t) if t != 0 else float("nan"), "quantile": float(q)})
     return pd.DataFrame(rows, columns=["parameter", "truth", "mean", "hdi_low", "hdi_high", "covered", "rel_error",
                                        "quantile"])
+
+
+def _comparable(post: xr.Dataset, truth: xr.Dataset, name: str) -> xr.DataArray | None:
+    """The posterior of ``name`` to hold against its truth. A media parameter joined over channels of different
+    types (``type_by_channel``) is compared on the channels of the truth's own type only (its ``<name>_<type>``
+    part, over ``channel``), or not at all."""
+    prefix = name.split("_")[0]
+    table = {"adstock": ADSTOCK_PARAMS, "saturation": SATURATION_PARAMS}.get(prefix)
+    if table is None or not any(f"{name}_{k}" in post for k in table):
+        return post[name]
+    kind = truth.attrs.get(prefix)
+    part = f"{name}_{kind}"
+    if part not in post:
+        return None
+    return post[part].rename({f"{prefix}_{kind}_channel": "channel"}).rename(name)
+
+
+def _truth_has_kinds(truth: xr.Dataset, spec, channels: list[str]) -> bool:
+    """The truth's adstock and saturation types are the model's, channel by channel."""
+    return all(truth.attrs.get(prefix, getattr(spec, prefix).kinds(channels)) == getattr(spec, prefix).kinds(channels)
+               for prefix in ("adstock", "saturation"))
 
 
 def recovery_by_model(idatas: dict[str, az.InferenceData], truth: xr.Dataset) -> pd.DataFrame:
@@ -105,11 +129,11 @@ def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws
     spend, estimated draws ``(sample, point, *panel, channel)`` and the true curve (or None when the
     truth lacks a saturation parameter). Adstock is not applied: the curve of one week's spend.
     """
-    from mmmhelpers.transforms import SATURATIONS, evaluate, saturation
+    from mmmhelpers.transforms import evaluate, saturation
 
-    kind = mmm.spec.saturation.type
-    names = [f"saturation_{p}" for p in SATURATIONS[kind].params]
     panel, channels = mmm.data.panel, mmm.data.channels
+    kind = mmm.spec.saturation.kinds(channels)
+    names = [f"saturation_{p}" for p in kind_params(SATURATION_PARAMS, kind)]
     template = xr.DataArray(np.zeros((*[len(v) for v in panel.values()], len(channels))),
                             dims=(*panel, "channel"), coords={**panel, "channel": channels})
     post = az.extract(idata, var_names=names, num_samples=n_draws, rng=np.random.default_rng(seed))
@@ -120,7 +144,7 @@ def saturation_curves(idata, truth: xr.Dataset, mmm, n_points: int = 60, n_draws
     est = evaluate(saturation(xs[None], kind, draws))
     scale = mmm.target_scale[..., None]
     true = None
-    if all(n in truth for n in names):
+    if all(n in truth for n in names) and _truth_has_kinds(truth, mmm.spec, channels):
         tv = {n.removeprefix("saturation_"): truth[n].broadcast_like(template).transpose(*panel, "channel").values
               for n in names}
         true = evaluate(saturation(xs, kind, tv)) * scale
@@ -139,7 +163,7 @@ def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int
     ``(sample, lag, channel)`` and the saturation curve of one week's spend ``(sample, point, channel)`` over
     model-scale spend in ``[0, top]`` (``curve_top``), returned with that grid. Panel cells are pooled into the
     samples."""
-    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, evaluate, saturation
+    from mmmhelpers.transforms import adstock_weights, channel_lags, evaluate, saturation
 
     stacked = group.stack(sample=("chain", "draw"))
     rng = np.random.default_rng(seed)
@@ -155,13 +179,14 @@ def transform_curves(group: xr.Dataset, spec, channels: list[str], n_points: int
             out[n] = da.values.reshape(-1, da.sizes["channel"])
         return out
 
-    ad = draws("adstock", ADSTOCKS[spec.adstock.type].params)
-    w = evaluate(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize,
+    ad_kind, sat_kind = spec.adstock.kinds(channels), spec.saturation.kinds(channels)
+    ad = draws("adstock", kind_params(ADSTOCK_PARAMS, ad_kind))
+    w = evaluate(adstock_weights(ad_kind, ad, spec.adstock.l_max, spec.adstock.normalize,
                                  channel_lags(spec.adstock, channels)))
-    sat = draws("saturation", SATURATIONS[spec.saturation.type].params)
+    sat = draws("saturation", kind_params(SATURATION_PARAMS, sat_kind))
     grid = np.linspace(0, top, n_points)
     params = {k: v[:, None, :] for k, v in sat.items()}
-    curves = evaluate(saturation(grid[None, :, None], spec.saturation.type, params))
+    curves = evaluate(saturation(grid[None, :, None], sat_kind, params))
     if w.ndim == 1:  # a kernel without parameters (no adstock): the same weights in every sample
         w = np.broadcast_to(w[:, None, None], (len(w), *curves.shape[::2]))
     return np.moveaxis(w, 0, 1), curves, grid
@@ -203,11 +228,10 @@ def overcredit_sentence(shares: pd.DataFrame) -> str:
 def true_transforms(truth: xr.Dataset | None, spec, channels: list[str], n_points: int = 40, top: float = 1.0):
     """The true adstock weights ``(lag, channel)`` and saturation curve ``(point, channel)`` on
     ``transform_curves``' grid, or None when the truth lacks a parameter or varies over markets."""
-    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS
-
-    names = [f"adstock_{n}" for n in ADSTOCKS[spec.adstock.type].params] + \
-        [f"saturation_{n}" for n in SATURATIONS[spec.saturation.type].params]
-    if truth is None or any(n not in truth or set(truth[n].dims) - {"channel"} for n in names):
+    names = [f"adstock_{n}" for n in kind_params(ADSTOCK_PARAMS, spec.adstock.kinds(channels))] + \
+        [f"saturation_{n}" for n in kind_params(SATURATION_PARAMS, spec.saturation.kinds(channels))]
+    if truth is None or any(n not in truth or set(truth[n].dims) - {"channel"} for n in names) or \
+            not _truth_has_kinds(truth, spec, channels):
         return None
     weights, curves, _ = transform_curves(truth[names].expand_dims(chain=[0], draw=[0]), spec, channels, n_points,
                                           n_draws=1, top=top)

@@ -7,7 +7,10 @@ Each registry here is the one list of its names; the modules that implement them
 
 from __future__ import annotations
 
-__all__ = ["ADSTOCK_PARAMS", "SATURATION_PARAMS", "SATURATION_CEILING", "GENERATOR_PANEL_DIMS", "MODEL_PRIOR_NAMES"]
+from collections.abc import Mapping, Sequence
+
+__all__ = ["ADSTOCK_PARAMS", "SATURATION_PARAMS", "SATURATION_CEILING", "GENERATOR_PANEL_DIMS", "MODEL_PRIOR_NAMES",
+           "Kind", "channel_kinds", "kind_params", "kinds_used"]
 
 ADSTOCK_PARAMS: dict[str, tuple[str, ...]] = {  # model.adstock.type -> its parameters (adstock_<name>)
     "none": (),
@@ -36,3 +39,24 @@ GENERATOR_PANEL_DIMS: dict[str, tuple[str, ...]] = {  # simulate.generator -> th
 }
 MODEL_PRIOR_NAMES: tuple[str, ...] = ("intercept", "gamma_control", "gamma_fourier", "gamma_trend", "trend_delta",
                                      "gamma_weekday", "gamma_holiday")  # model.priors
+
+# A component's kind over the channels: one name (every channel the same, the usual case), or one per channel
+# (``model.adstock.type_by_channel``, ``model.saturation.type_by_channel``) along the channel axis.
+Kind = str | tuple[str, ...]
+
+
+def channel_kinds(default: str, by_channel: Mapping[str, str], channels: Sequence[str]) -> Kind:
+    """Each channel's kind (``by_channel``, else ``default``): one name when they all agree, else one per channel."""
+    kinds = tuple(by_channel.get(ch, default) for ch in channels)
+    return kinds[0] if len(set(kinds)) == 1 else kinds if kinds else default
+
+
+def kinds_used(kind: Kind) -> tuple[str, ...]:
+    """The distinct kinds of ``kind``, in first-seen order."""
+    return (kind,) if isinstance(kind, str) else tuple(dict.fromkeys(kind))
+
+
+def kind_params(table: Mapping[str, tuple[str, ...]], kind: Kind) -> tuple[str, ...]:
+    """The parameters of ``kind`` (``table``: ADSTOCK_PARAMS or SATURATION_PARAMS): with one kind per channel, every
+    parameter any of them has (a channel whose kind lacks one holds a placeholder there)."""
+    return tuple(dict.fromkeys(p for k in kinds_used(kind) for p in table[k]))

@@ -27,7 +27,8 @@ from pytensor.graph.basic import Variable
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
-from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, channel_lags, evaluate, shifted_sum
+from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kind_params
+from mmmhelpers.transforms import evaluate, shifted_sum
 
 __all__ = ["ResponseModel", "PlanResponse", "Window", "draw_subset", "media_per_spend",
            "data_window_multiplier", "posterior_media", "response_model", "response_curves", "draw_indices",
@@ -77,13 +78,13 @@ def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarra
     panel, channels = data.panel, data.channels
     channel_scale, target_scale, _ = scales(data, spec.scaling)
 
-    def draws_of(prefix: str, registry) -> dict:
+    def draws_of(prefix: str, table) -> dict:
         return {p: pt.as_tensor_variable(_draws_on_grid(idata.posterior[f"{prefix}_{p}"], panel, channels, idx))
-                for p in registry[getattr(spec, prefix).type].params}
+                for p in kind_params(table, getattr(spec, prefix).kinds(channels))}
 
-    contrib = media_contribution(spend / channel_scale, spec, draws_of("adstock", ADSTOCKS),
-                                 draws_of("saturation", SATURATIONS), multiplier, lagged=shifted_sum,
-                                 lags=channel_lags(spec.adstock, channels))
+    contrib = media_contribution(spend / channel_scale, spec, draws_of("adstock", ADSTOCK_PARAMS),
+                                 draws_of("saturation", SATURATION_PARAMS), multiplier, lagged=shifted_sum,
+                                 channels=channels)
     return contrib * target_scale[..., None]
 
 

@@ -120,8 +120,9 @@ def media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     fitted target, half-saturation spend per period and mean carryover delay (cells pooled, weighted by spend)."""
     from mmmhelpers.contributions import roas_draws
     from mmmhelpers.model import scales
+    from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kind_params
     from mmmhelpers.response import _draws_on_grid
-    from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, evaluate, half_saturation
+    from mmmhelpers.transforms import adstock_weights, channel_lags, evaluate, half_saturation
 
     n = group.sizes["chain"] * group.sizes["draw"]
     idx = np.arange(n)
@@ -132,21 +133,22 @@ def media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     def pooled(per_cell: np.ndarray) -> np.ndarray:  # (sample, *panel, channel) -> (sample, channel)
         return (per_cell.reshape(n, -1, cells[-1]) * weight[None]).sum(axis=1)
 
-    def params_of(prefix: str, registry, kind: str) -> dict:
+    def params_of(prefix: str, table, kind) -> dict:
         return {p: _draws_on_grid(group[f"{prefix}_{p}"], data.panel, data.channels, idx)
-                for p in registry[kind].params}
+                for p in kind_params(table, kind)}
 
     channel_scale = scales(data, spec.scaling)[0]
-    sat = params_of("saturation", SATURATIONS, spec.saturation.type)
-    ad = params_of("adstock", ADSTOCKS, spec.adstock.type)
-    w = evaluate(adstock_weights(spec.adstock.type, ad, spec.adstock.l_max, spec.adstock.normalize,
+    sat_kind, ad_kind = spec.saturation.kinds(data.channels), spec.adstock.kinds(data.channels)
+    sat = params_of("saturation", SATURATION_PARAMS, sat_kind)
+    ad = params_of("adstock", ADSTOCK_PARAMS, ad_kind)
+    w = evaluate(adstock_weights(ad_kind, ad, spec.adstock.l_max, spec.adstock.normalize,
                                  channel_lags(spec.adstock, data.channels))) if ad else \
         np.ones((1, n, *cells))
     gain = w.sum(axis=0)  # steady-state adstock per unit of spend (one when normalized)
     contrib = group["channel_contribution_original_scale"]
     fitted = group["mu"] * group.get("target_scale", 1.0) if "mu" in group else None
     out = {"ROAS": roas_draws(group, data),
-           "half-saturation spend per period": pooled(half_saturation(spec.saturation.type, sat) * channel_scale /
+           "half-saturation spend per period": pooled(half_saturation(sat_kind, sat) * channel_scale /
                                                       np.maximum(gain, 1e-300)),
            "mean carryover delay (periods)": pooled(mean_delay(w))}
     if fitted is not None:

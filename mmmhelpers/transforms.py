@@ -23,7 +23,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.signal import convolve1d
 
-from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS
+from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, Kind, kinds_used
 
 __all__ = [
     "ADSTOCKS",
@@ -273,14 +273,30 @@ def _lag_mask(lags: np.ndarray, l_max: int, ndim: int) -> np.ndarray:
     return mask.reshape((l_max,) + (1,) * (ndim - 2) + (len(lags),))
 
 
-def adstock_weights(kind: str, params: dict, l_max: int, normalize: bool, lags: np.ndarray | None = None):
+def _kind_mask(kinds: tuple[str, ...], kind: str) -> np.ndarray:
+    """1.0 on the channels (last axis) of ``kind``, else 0.0."""
+    return np.array([k == kind for k in kinds], dtype="float64")
+
+
+def adstock_weights(kind: Kind, params: dict, l_max: int, normalize: bool, lags: np.ndarray | None = None):
     """Kernel ``w`` of shape ``(l_max, *param_shape)`` (normalized to sum one if asked).
 
     Normalized as the softmax of the component's log-weights when it has them (no ``0 / 0`` when all
     weights underflow), else as ``w / sum(w)`` (the kernels without log-weights have a weight of
     one; an all-zero kernel stays zero rather than ``0 / 0``). ``lags`` (one per entry of the parameters' last
     axis, the channel): each entry's own ``l_max``, its kernel cut there (and normalized over what is left).
+    ``kind`` one per channel (``registry.Kind``): each channel's kernel is its own kind's (the parameters a kind lacks
+    hold placeholders on its channels, in every kind's domain).
     """
+    if not isinstance(kind, str):
+        ndim = 1 + max([pt.as_tensor_variable(v).ndim for v in params.values()] + [0 if lags is None else 1])
+        total = None
+        for k in kinds_used(kind):
+            w = adstock_weights(k, params, l_max, normalize, lags)
+            w = w.dimshuffle(0, *["x"] * (ndim - w.ndim), *range(1, w.ndim)) if w.ndim < ndim else w
+            part = w * _kind_mask(kind, k)
+            total = part if total is None else total + part
+        return total
     comp = ADSTOCKS[kind]
     args = [params[p] for p in comp.params]
     if normalize and comp.log_fn is not None:
@@ -297,7 +313,7 @@ def adstock_weights(kind: str, params: dict, l_max: int, normalize: bool, lags: 
     return w
 
 
-def adstock(x, kind: str, params: dict, l_max: int, normalize: bool = True):
+def adstock(x, kind: Kind, params: dict, l_max: int, normalize: bool = True):
     """Adstocked ``x`` (time on axis 0)."""
     return lagged_sum(x, adstock_weights(kind, params, l_max, normalize))
 
@@ -369,9 +385,12 @@ SATURATIONS: dict[str, Component] = {
 }
 
 
-def half_saturation(kind: str, params: dict) -> np.ndarray:
+def half_saturation(kind: Kind, params: dict) -> np.ndarray:
     """The (adstocked, channel-scaled) spend at which ``kind`` gives half its ceiling, in numpy: logistic
-    ``ln 3 / lam``, Michaelis-Menten ``lam``, Hill ``kappa``, tanh ``b c atanh(1/2)``."""
+    ``ln 3 / lam``, Michaelis-Menten ``lam``, Hill ``kappa``, tanh ``b c atanh(1/2)`` (one kind per channel:
+    each channel its own kind's)."""
+    if not isinstance(kind, str):
+        return sum(half_saturation(k, params) * _kind_mask(kind, k) for k in kinds_used(kind))
     if kind == "logistic":
         return np.log(3.0) / np.asarray(params["lam"])
     if kind == "michaelis_menten":
@@ -383,7 +402,10 @@ def half_saturation(kind: str, params: dict) -> np.ndarray:
     raise ValueError(f"unknown saturation {kind!r}")
 
 
-def saturation(x, kind: str, params: dict):
-    """Saturated response of ``x`` under component ``kind``."""
+def saturation(x, kind: Kind, params: dict):
+    """Saturated response of ``x`` under component ``kind`` (one kind per channel, the last axis: each channel its
+    own kind's curve; the parameters a kind lacks hold placeholders on its channels, in every kind's domain)."""
+    if not isinstance(kind, str):
+        return sum(saturation(x, k, params) * _kind_mask(kind, k) for k in kinds_used(kind))
     comp = SATURATIONS[kind]
     return comp.fn(x, *(params[p] for p in comp.params))

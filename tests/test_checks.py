@@ -353,3 +353,25 @@ def test_a_per_channel_l_max_for_an_unknown_channel_is_named(tmp_path):
                     "model: {adstock: {l_max: 4, l_max_by_channel: {radio: 2, x2: 1}}}\n")
     _, _, problems = check_case(load_params(path))
     assert problems == ["model.adstock.l_max_by_channel: unknown channels ['radio'] (known: ['x1', 'x2'])"]
+
+
+def test_a_per_channel_type_for_an_unknown_channel_or_of_an_unknown_kind_is_named(tmp_path):
+    from mmmhelpers.checks import check_case
+    from mmmhelpers.config import ParamsError, load_params
+
+    path = tmp_path / "case.yaml"
+    path.write_text("case: c\ntitle: C\nseed: 1\nsimulate: {generator: single_market, n_weeks: 60}\n"
+                    "model: {adstock: {type_by_channel: {radio: delayed, x2: weibull_cdf}},\n"
+                    "        saturation: {type_by_channel: {tv: hill}}}\n")
+    _, _, problems = check_case(load_params(path))
+    assert problems == ["model.adstock.type_by_channel: unknown channels ['radio'] (known: ['x1', 'x2'])",
+                        "model.saturation.type_by_channel: unknown channels ['tv'] (known: ['x1', 'x2'])"]
+    path.write_text("case: c\ntitle: C\nseed: 1\nsimulate: {generator: single_market, n_weeks: 60}\n"
+                    "model: {saturation: {type_by_channel: {x1: sigmoid}}}\n")
+    with pytest.raises(ParamsError, match=r"model\.saturation\.type_by_channel\.x1.*sigmoid"):
+        load_params(path)
+    path.write_text("case: c\ntitle: C\nseed: 1\nsimulate: {generator: single_market, n_weeks: 60}\n"
+                    "model: {saturation: {type_by_channel: {x1: michaelis_menten}}, roas_priors: "
+                    "{x1: {distribution: LogNormal, mu: 0, sigma: 1}}}\n")
+    with pytest.raises(ParamsError, match=r"different parameters.*logistic and hill: beta"):
+        load_params(path)

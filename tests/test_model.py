@@ -403,3 +403,51 @@ def test_each_channel_carries_over_its_own_l_max_in_the_model_and_the_optimizer(
     np.testing.assert_allclose(media, got * mmm.target_scale, rtol=1e-10)
     with pytest.raises(ValueError, match=r"l_max_by_channel: \{'x2': 9\}: each channel's l_max is between 1 and l_max"):
         ModelSpec.model_validate({"adstock": {"l_max": 6, "l_max_by_channel": {"x2": 9}}})
+
+
+def test_each_channel_has_its_own_adstock_and_saturation_type_in_the_model_and_the_optimizer(single_market):
+    """x1 a Weibull-PDF adstock and a Hill saturation, x2 the case's geometric and logistic: the model's media equal
+    numpy's textbook kernels and curves per channel (written here, not the package's), at a prior draw; the
+    placeholders of a type's missing parameters are 0.5; the optimizer's media path gives the same draw by draw."""
+    import pymc as pm
+    from reference import numpy_adstock
+
+    from mmmhelpers.optimize import posterior_media
+
+    data, _ = single_market
+    spec = ModelSpec.model_validate({"adstock": {"type": "geometric", "l_max": 5,
+                                                 "type_by_channel": {"x1": "weibull_pdf"}},
+                                     "saturation": {"type": "logistic", "type_by_channel": {"x1": "hill"}},
+                                     "yearly_seasonality": 0})
+    mmm = build_model(spec, data)
+    free = {v.name for v in mmm.model.free_RVs}
+    assert {"adstock_lam_weibull_pdf", "adstock_k_weibull_pdf", "adstock_alpha_geometric", "saturation_slope_hill",
+            "saturation_kappa_hill", "saturation_beta_hill", "saturation_lam_logistic", "saturation_beta_logistic"} <= free
+    assert mmm.model.coords["adstock_weibull_pdf_channel"] == ("x1",)
+    names = [n for n in free if n.startswith(("adstock_", "saturation_"))]
+    full = ["adstock_alpha", "adstock_lam", "adstock_k", "saturation_slope", "saturation_kappa", "saturation_beta",
+            "saturation_lam"]
+    prior = pm.sample_prior_predictive(draws=3, model=mmm.model, var_names=names + full + ["channel_contribution"],
+                                       random_seed=4).prior
+    lags = np.arange(1, 6)
+    for d in range(3):
+        p = {n: prior[n].values[0, d] for n in full}
+        assert p["adstock_alpha"][0] == 0.5 and p["adstock_lam"][1] == 0.5 and p["saturation_slope"][1] == 0.5
+        lam, k = p["adstock_lam"][0], p["adstock_k"][0]
+        pdf = (k / lam) * (lags / lam) ** (k - 1) * np.exp(-((lags / lam) ** k))
+        w1 = (pdf - pdf.min()) / (pdf.max() - pdf.min())
+        w2 = p["adstock_alpha"][1] ** np.arange(5)
+        x1 = numpy_adstock(data.X[:, 0] / mmm.channel_scale[0], w1 / w1.sum())
+        x2 = numpy_adstock(data.X[:, 1] / mmm.channel_scale[1], w2 / w2.sum())
+        s, kappa, beta1 = p["saturation_slope"][0], p["saturation_kappa"][0], p["saturation_beta"][0]
+        want1 = beta1 * x1**s / (kappa**s + x1**s)
+        lam2, beta2 = p["saturation_lam"][1], p["saturation_beta"][1]
+        want2 = beta2 * (1 - np.exp(-lam2 * x2)) / (1 + np.exp(-lam2 * x2))
+        got = prior["channel_contribution"].values[0, d]
+        np.testing.assert_allclose(got[:, 0], want1, rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(got[:, 1], want2, rtol=1e-10)
+    import arviz as az
+
+    media = posterior_media(spec, data, az.InferenceData(posterior=prior), data.X[:, None], np.arange(3)).eval()
+    np.testing.assert_allclose(media, np.moveaxis(prior["channel_contribution"].values[0], 0, 1) * mmm.target_scale,
+                               rtol=1e-10)

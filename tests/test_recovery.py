@@ -54,3 +54,26 @@ def test_the_verdict_of_a_truth_of_contributions_only_says_what_it_compares():
     assert verdict(empty, contrib) == ("media contribution over-estimated by 10% (1 of 2 channels' totals inside "
                                        "their 94% HDI).")
     assert verdict(empty) == "nothing the truth holds can be compared."
+
+
+def test_a_parameter_joined_over_types_is_compared_on_the_truths_type_only():
+    """Model: x1 Weibull, x2 geometric (adstock_alpha joined: a 0.5 placeholder on x1); truth: geometric on both.
+    The recovery table compares adstock_alpha on x2 only, from its geometric part; saturation_lam as usual."""
+    import arviz as az
+
+    from mmmhelpers.recovery import recovery_table
+
+    rng = np.random.default_rng(0)
+    draws = {"adstock_alpha": np.stack([np.full((2, 50), 0.5), rng.normal(0.3, 0.01, (2, 50))], axis=-1),
+             "adstock_alpha_geometric": rng.normal(0.3, 0.01, (2, 50, 1)),
+             "adstock_lam_weibull_cdf": rng.normal(2.0, 0.1, (2, 50, 1)),
+             "saturation_lam": rng.normal(3.0, 0.05, (2, 50, 2))}
+    dims = {"adstock_alpha": ["channel"], "adstock_alpha_geometric": ["adstock_geometric_channel"],
+            "adstock_lam_weibull_cdf": ["adstock_weibull_cdf_channel"], "saturation_lam": ["channel"]}
+    idata = az.from_dict(posterior=draws, dims=dims, coords={"channel": ["x1", "x2"], "adstock_geometric_channel": ["x2"],
+                                                             "adstock_weibull_cdf_channel": ["x1"]})
+    truth = xr.Dataset({"adstock_alpha": ("channel", [0.6, 0.3]), "saturation_lam": ("channel", [3.0, 3.0])},
+                       coords={"channel": ["x1", "x2"]}, attrs={"adstock": "geometric", "saturation": "logistic"})
+    table = recovery_table(idata, truth).set_index("parameter")
+    assert list(table.index) == ["adstock_alpha[x2]", "saturation_lam[x1]", "saturation_lam[x2]"]
+    assert table.loc["adstock_alpha[x2]", "covered"] and abs(table.loc["adstock_alpha[x2]", "mean"] - 0.3) < 0.01
