@@ -34,8 +34,9 @@ graphs (a superset of nutpie's: dims' lengths too).
 Caveats: nutpie's compile options (initial points, jitter, ``freeze_model``) are its defaults; the
 cache lives in ``cache_dir()`` (about 3 MB per model structure and shape, never pruned: delete the
 ``*mmm_*_cfunc*`` and ``mmmhelpers-nutpie-cfunc-*`` files to clear it); entries are written
-atomically (numba's temp-file-and-rename, then our description file last), so concurrent processes
-at worst compile the same structure twice; a model the key cannot describe (an op without
+atomically (numba's temp-file-and-rename, then our description file last), and a structure compiles under a
+lock (``mmmhelpers-nutpie-cfunc-<key>.lock``), so processes that miss it at once compile it once: the others wait
+and load it; a model the key cannot describe (an op without
 ``__props__``, a class made at run time such as CustomDist's) compiles as nutpie does, uncached.
 """
 
@@ -49,7 +50,8 @@ import sys
 import tempfile
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from math import prod
@@ -616,6 +618,22 @@ def _loaded(key: str | None, shared: dict[str, SharedVariable]):
     return None if compiled is None else (meta, shared_data, user_data, compiled)
 
 
+@contextmanager
+def _compile_lock(key: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``key``'s structure while it compiles: stages run side by side (out-of-sample and
+    the stability refits build the same cross-validation model) compile it once, the others wait and load it."""
+    import fcntl
+
+    path = cache_dir() / f"mmmhelpers-nutpie-cfunc-{key}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _compile_in_child(model: pm.Model, var_names: list[str] | None) -> str | None:
     """Compile and cache ``model`` in a new Python process; None when it worked, else why not.
 
@@ -698,13 +716,17 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
     found = _loaded(key, shared)
     hit = found is not None
     if found is None and key is not None and in_child:
-        if before_compile is not None:
-            before_compile()
-            before_compile = None
-        why_not = _compile_in_child(model, var_names)
-        found = _loaded(key, shared) if why_not is None else None
-        reason = ("compiled in a new process, cached and loaded" if found is not None else
-                  f"compiled here: the compile in a new process failed ({why_not or 'nothing cached'})")
+        with _compile_lock(key):  # another process compiling this structure: wait, then load what it cached
+            found = _loaded(key, shared)
+            hit = found is not None
+            if found is None:
+                if before_compile is not None:
+                    before_compile()
+                    before_compile = None
+                why_not = _compile_in_child(model, var_names)
+                found = _loaded(key, shared) if why_not is None else None
+                reason = ("compiled in a new process, cached and loaded" if found is not None else
+                          f"compiled here: the compile in a new process failed ({why_not or 'nothing cached'})")
     logp_fn = expand_fn = None
     if found is not None:
         meta, shared_data, user_data, compiled = found

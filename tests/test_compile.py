@@ -304,3 +304,22 @@ def test_a_cold_and_a_warm_process_sample_the_same_draws(tmp_path):
         runs.append(out.stdout.split()[-2:])
     assert [how for how, _ in runs] == ["miss", "hit"]  # cold, then warm
     assert runs[0][1] == runs[1][1]
+
+
+@pytest.mark.slow  # two new processes compile on an empty cache (about a minute)
+def test_processes_that_miss_the_same_structure_at_once_compile_it_once(tmp_path):
+    """Out-of-sample checks and the stability refits (stages side by side) build the same model: on an empty cache
+    one process compiles it, the other waits on its lock and loads it (before: both compiled, twice the CPU)."""
+    script = textwrap.dedent("""
+        from mmmhelpers import compile as mc
+        from tests.test_compile import _small
+        mc.compile_model(_small(seed=5, n=31))
+        print(mc.last_info.hit, mc.last_info.reason.replace(" ", "_"))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
+    results = sorted(out.split()[-2:] for out, _ in outs)
+    assert results == [["False", "compiled_in_a_new_process,_cached_and_loaded"], ["True", "loaded_from_the_cache"]]
