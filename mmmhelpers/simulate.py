@@ -21,7 +21,8 @@ from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.registry import GENERATOR_PANEL_DIMS
 from mmmhelpers.transforms import ONE_OFF_MODE, adstock, evaluate, logistic_saturation
 
-__all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "lift_tests_from_truth", "true_experiment_lifts"]
+__all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "spend_matrix", "lift_tests_from_truth",
+           "true_experiment_lifts"]
 
 SINGLE_MARKET_DEFAULTS: dict[str, Any] = {
     "channels": ["x1", "x2"],
@@ -69,7 +70,23 @@ def spend_pattern(rng: np.random.Generator, kind: str, n: int, mean: float) -> n
             x[start : start + length] = 0.0
         return x
     raise ValueError(f"simulate.true_params.patterns: unknown spend pattern {kind!r} "
-                     "(always_on | campaign | dark_stretches)")
+                     "(always_on | campaign | dark_stretches | follows_previous)")
+
+
+def spend_matrix(rng: np.random.Generator, patterns: list[str], n: int, means: list[float]) -> np.ndarray:
+    """Weekly spend ``(n, channel)``, one :func:`spend_pattern` per channel. ``follows_previous``: the previous
+    channel's spend, rescaled to this channel's mean, times 0.9 to 1.1 week by week (two channels bought together:
+    their spend correlates above 0.95, and the data can hardly tell their effects apart)."""
+    cols: list[np.ndarray] = []
+    for kind, mean in zip(patterns, means):
+        if kind == "follows_previous":
+            if not cols:
+                raise ValueError("simulate.true_params.patterns: follows_previous needs a channel before it")
+            prev = cols[-1]
+            cols.append(prev / max(prev.mean(), 1e-12) * mean * rng.uniform(0.9, 1.1, n))
+        else:
+            cols.append(spend_pattern(rng, kind, n, mean))
+    return np.stack(cols, -1)
 
 
 def _events(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -151,10 +168,8 @@ def _panel_mmm(spec, seed: int, geos: list[str] | None) -> tuple[MMMData, xr.Dat
     G, n, n_ch = int(np.prod(panel_shape)), spec.n_weeks, len(p["channels"])
     rng = np.random.default_rng(seed)
     dates = pd.date_range(pd.Timestamp(spec.start_date), periods=n, freq="7D")
-    X = np.stack(
-        [np.stack([spend_pattern(rng, p["patterns"][c], n, p["spend_mean"][c]) for c in range(n_ch)], -1) for _ in range(G)],
-        axis=1,
-    ).reshape((n, *panel_shape, n_ch))
+    X = np.stack([spend_matrix(rng, p["patterns"], n, p["spend_mean"]) for _ in range(G)],
+                 axis=1).reshape((n, *panel_shape, n_ch))
     tp = {k: np.asarray(p[k], float) for k in ("alpha", "lam", "beta", "intercept", "gamma_fourier", "gamma_control")}
     if panel:
         tp.update(_geo_spread(rng, p, G))

@@ -211,3 +211,15 @@ def test_multi_objective_generator_prints_the_case_studys_first_rows():
                                rtol=1e-5)
     resid = data.y - (truth["intercept"].values + truth["channel_contribution_original_scale"].values.sum(-1))
     assert np.abs(resid / truth["y_sigma"].values).max() < 4.5 and (data.y >= 0).all()  # noise of the given sd
+
+
+def test_a_channel_that_follows_the_previous_one_is_collinear_with_it():
+    """``follows_previous``: the workshop's collinear pair; the channel before it keeps its own draws."""
+    from mmmhelpers.simulate import spend_matrix, spend_pattern
+
+    X = spend_matrix(np.random.default_rng(3), ["always_on", "follows_previous"], 104, [5000.0, 2000.0])
+    assert np.corrcoef(X[:, 0], X[:, 1])[0, 1] > 0.95
+    assert X[:, 1].mean() == pytest.approx(2000.0, rel=0.05)
+    np.testing.assert_array_equal(X[:, 0], spend_pattern(np.random.default_rng(3), "always_on", 104, 5000.0))
+    with pytest.raises(ValueError, match="follows_previous needs a channel before it"):
+        spend_matrix(np.random.default_rng(3), ["follows_previous"], 10, [1.0])
