@@ -447,6 +447,8 @@ class Manifest(Record):
     requirements_sha256: str | None = None  # sha256 of requirements.txt (the pinned environment)
     git_dirty: bool | None = None  # uncommitted changes in the repository at run time (None: not a git checkout)
     stage_inputs: dict[str, dict[str, str]] = Field(default_factory=dict)  # per stage: input -> hash (cache.py)
+    # an exercise case (report.exercise): rendered with its solutions (True) or without (False); None: no exercise
+    solutions: bool | None = None
 
 
 def save_data(run_dir: str | Path, data: MMMData, truth: xr.Dataset | None) -> None:

@@ -31,7 +31,7 @@ SECTIONS = {
 UNITS = ["report.currency", "report.target_label", "report.period"]  # every page's numbers and axes say them
 KPI = ["report.kpi_type", "report.kpi_value"]  # the fit page's ROAS table and the budget page's plan table add them
 PAGE = {  # read by a stage's page only: a change re-runs that stage, not the stages after it
-    "01_simulate": [*UNITS, "title", "description", "report.reference_url"],
+    "01_simulate": [*UNITS, "title", "description", "report.reference_url", "report.exercise"],  # (its correlations)
     "02_fit": [*UNITS, *KPI, "report.reference_url"],
     "03_recovery": UNITS,
     "04_out_of_sample": UNITS,

@@ -140,6 +140,7 @@ def _batch(args) -> int:
         print(f"mmm-report: {err}", file=sys.stderr)
         return 1
     flags = [f for f, on in [("--client", args.client), ("--quick", args.quick), ("--force", args.force)] if on]
+    flags += [] if args.solutions is None else ["--solutions" if args.solutions else "--no-solutions"]
     flags += ["--only", args.only] if args.only else []
     print(f"mmm-report: {len(paths)} cases, {executor.description}", flush=True)
     with executor:
@@ -155,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("params", nargs="+", help="params YAML, e.g. params/default.yaml; several files or a folder: a batch")
     r.add_argument("--out", help="report folder (default reports/<case>/); for a batch, the folder of the reports")
     r.add_argument("--client", action="store_true", default=None, help="hide code (client version)")
+    r.add_argument("--solutions", action=argparse.BooleanOptionalAction, default=None,
+                   help="an exercise case (report.exercise): with its truth and answer in collapsed callouts, or "
+                        "without them (--no-solutions); default: the params' report.exercise.solutions")
     r.add_argument("--only", help="comma-separated stages to re-run, reusing the others' artifacts")
     r.add_argument("--quick", action="store_true", help="few draws/tune for a fast look")
     r.add_argument("--force", action="store_true", help="re-run every stage, even those whose inputs did not change")
@@ -242,7 +246,8 @@ def _run(args) -> int:
 
     try:
         run(args.params[0], out=args.out, workers=args.workers, scheduler=args.scheduler, client=args.client,
-            only=args.only, quick=args.quick, progress=not args.no_progress, force=args.force, kernel=kernel)
+            only=args.only, quick=args.quick, progress=not args.no_progress, force=args.force, kernel=kernel,
+            solutions=args.solutions)
     except ParamsError as err:
         print(err, file=sys.stderr)
         return 1

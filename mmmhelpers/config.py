@@ -550,8 +550,19 @@ class PublishedNumber(Strict):
         return "fit" if self.source.partition(":")[0] in ("posterior", "data", "diagnostics") else "optimize"
 
 
+class ExerciseSpec(Strict):
+    """A workshop case: the question the pages open with, the answer they reveal (docs/workshop.md)."""
+
+    question: str = Field(..., min_length=1)  # first on the summary: what to predict before reading on
+    answer: str = Field(..., min_length=1)  # in a collapsed callout on the summary, with the truth
+    # True: the truth and the answer in collapsed callouts; False: left out of every page (mmm-report run
+    # --no-solutions / --solutions override it)
+    solutions: bool = True
+
+
 class ReportSpec(Strict):
     client: bool = False
+    exercise: ExerciseSpec | None = None  # a workshop case: predict, then reveal
     published: list[PublishedNumber] = Field(default_factory=list)  # "published vs this report" table
     reference: str = ""  # the published document this case reproduces (named on the index page)
     reference_url: str = ""  # where to read it (linked from its name)

@@ -41,11 +41,56 @@ def nav(stage: str, pages: dict[str, str]) -> str:
     return "[← Summary](index.html) · " + " · ".join(links)
 
 
-def for_rendering(path: Path, quarto: bool, nav: str | None = None, client: bool = False) -> nbformat.NotebookNode:
+def for_rendering(path: Path, quarto: bool, nav: str | None = None, client: bool = False,
+                  solutions: bool | None = None) -> nbformat.NotebookNode:
     """The executed notebook at ``path`` as the renderer should see it (see the module docstring); ``nav``
     (markdown) goes first and last, so every page links back to the index and to the others. In the ``client``
-    version, cells tagged ``workshop-only`` (notes for analysts, e.g. how to install graphviz) are left out."""
+    version, cells tagged ``workshop-only`` (notes for analysts, e.g. how to install graphviz) are left out.
+    ``solutions`` (an exercise case, ``report.exercise``): cells tagged ``truth`` go into collapsed callouts
+    (True) or are left out (False); None: shown as they are."""
     nb = nbformat.read(path, as_version=4)
+    cells = _kept_cells(nb, quarto, client)
+    if solutions is not None:
+        cells = _reveal(cells, quarto, solutions)
+    if nav:
+        cells = [nbformat.v4.new_markdown_cell(nav), *cells, nbformat.v4.new_markdown_cell(nav)]
+    nb.cells = cells
+    return nb
+
+
+REVEAL_OPEN = '::: {.callout-tip collapse="true" title="Reveal: the truth"}'
+HIDDEN_NOTE = "*The truth behind this part is hidden in this edition (rendered without solutions).*"
+
+
+def _reveal(cells: list, quarto: bool, solutions: bool) -> list:
+    """Each run of ``truth``-tagged cells inside one collapsed callout, or replaced by one line saying it is hidden.
+    Without Quarto (nbconvert) the callout is a heading: nothing collapses there."""
+    out: list = []
+    run: list = []
+
+    def close() -> None:
+        if not run:
+            return
+        if not solutions:
+            out.append(nbformat.v4.new_markdown_cell(HIDDEN_NOTE))
+        elif quarto:
+            out.extend([nbformat.v4.new_markdown_cell(REVEAL_OPEN), *run, nbformat.v4.new_markdown_cell(":::")])
+        else:
+            out.extend([nbformat.v4.new_markdown_cell("**Reveal: the truth** (predict first)"), *run])
+        run.clear()
+
+    for cell in cells:
+        if "truth" in cell.metadata.get("tags", []):
+            run.append(cell)
+        else:
+            close()
+            out.append(cell)
+    close()
+    return out
+
+
+def _kept_cells(nb, quarto: bool, client: bool) -> list:
+    """The cells a page shows, with the options nbconvert does not read applied (module docstring)."""
     cells = []
     for cell in nb.cells:
         tags = set(cell.metadata.get("tags", []))
@@ -62,7 +107,4 @@ def for_rendering(path: Path, quarto: bool, nav: str | None = None, client: bool
         cells.append(cell)
         if not quarto and "fig-cap" in opts:
             cells.append(nbformat.v4.new_markdown_cell(f'<p class="mmm-caption">{opts["fig-cap"]}</p>'))
-    if nav:
-        cells = [nbformat.v4.new_markdown_cell(nav), *cells, nbformat.v4.new_markdown_cell(nav)]
-    nb.cells = cells
-    return nb
+    return cells

@@ -133,8 +133,9 @@ def quarto_binary() -> str | None:
     return shutil.which("quarto")
 
 
-def render(run_dir: Path, stages: list[str], client: bool) -> str:
-    """Render ``run_dir/notebooks/<stage>.ipynb`` to ``run_dir/<stage>.html``; returns the renderer used."""
+def render(run_dir: Path, stages: list[str], client: bool, solutions: bool | None = None) -> str:
+    """Render ``run_dir/notebooks/<stage>.ipynb`` to ``run_dir/<stage>.html``; returns the renderer used.
+    ``solutions``: an exercise case's truth in collapsed callouts (True) or left out (False); None: no exercise."""
     nb_dir = run_dir / "notebooks"
     quarto = quarto_binary()
     if quarto:
@@ -143,7 +144,8 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
         work.mkdir()
         shutil.copy(project_file("_quarto.yml"), work / "_quarto.yml")
         for stage in stages:
-            nbformat.write(for_rendering(nb_dir / f"{stage}.ipynb", True, nav(stage, PAGES), client), work / f"{stage}.ipynb")
+            nbformat.write(for_rendering(nb_dir / f"{stage}.ipynb", True, nav(stage, PAGES), client, solutions),
+                           work / f"{stage}.ipynb")
         cmd = [quarto, "render", ".", "--to", "html"]
         if client:
             cmd += ["--profile", "client"]
@@ -163,7 +165,7 @@ def render(run_dir: Path, stages: list[str], client: bool) -> str:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     for stage in stages:
-        nb = for_rendering(nb_dir / f"{stage}.ipynb", False, nav(stage, PAGES), client)
+        nb = for_rendering(nb_dir / f"{stage}.ipynb", False, nav(stage, PAGES), client, solutions)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": TITLES[stage]}})
         (run_dir / f"{stage}.html").write_text(body)
     return "nbconvert"
@@ -410,12 +412,12 @@ def run_provenance(params: Params) -> dict:
 
 
 def _manifest(params: Params, params_path: Path, stages: list[str], quick: bool, client: bool, renderer: str,
-              timings: dict, total: float, provenance: dict) -> Manifest:
+              timings: dict, total: float, provenance: dict, solutions: bool | None = None) -> Manifest:
     return Manifest(
         case=params.case, title=params.title, params_file=str(params_path), params_sha256=params_hash(params_path),
         seed=params.seed, quick=bool(quick), client=bool(client), stages_run=stages, renderer=renderer,
         git_commit=_git_commit(), created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), timings_seconds=timings,
-        total_seconds=round(total, 2), versions=_versions(), **provenance,
+        total_seconds=round(total, 2), versions=_versions(), solutions=solutions, **provenance,
     )
 
 
@@ -535,6 +537,7 @@ def run(
     scheduler: str = "",
     kernel: Warm | None = None,
     pages: bool = True,
+    solutions: bool | None = None,
 ) -> Path:
     """Execute and render one case; returns the report folder. Stages whose inputs did not change since the
     report at ``out`` was made are skipped (``force`` re-runs everything).
@@ -545,11 +548,12 @@ def run(
     fits run (mmmhelpers.executor); results do not depend on them. ``kernel``: one the caller started ahead
     (:func:`mmmhelpers.kernels.prestart`, the CLI does before it imports PyMC); else one starts before the checks.
     ``pages=False`` leaves the HTML pages out (the executed notebooks and artifacts only: ``verify``'s re-run).
+    ``solutions`` (an exercise case): with or without its truth and answer (default: ``report.exercise.solutions``).
     """
     STOP.clear()
     state = _Run(spares=[kernel or prestart(ensure_kernel())])  # the first stage's: it starts while the case is checked
     try:
-        return _run(state, Path(params_path).resolve(), out, client, only, quick, progress, force,
+        return _run(state, Path(params_path).resolve(), out, (client, solutions), only, quick, progress, force,
                     {"workers": int(workers or 0), "scheduler": scheduler or ""}, pages)
     except KeyboardInterrupt:
         with _ctrl_c_ignored():  # a second Ctrl-C must not stop the clean-up
@@ -577,7 +581,8 @@ def _ctrl_c_ignored():
             signal.signal(signal.SIGINT, previous)
 
 
-def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path, client: bool) -> list[str] | None:
+def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path,
+                   version: tuple[bool, bool | None]) -> list[str] | None:
     """The stages this run executes: ``--only``'s (refused when a reused stage's inputs changed), all with
     ``--force`` or without an earlier report, else those whose inputs changed; None when nothing needs doing."""
     old = Manifest.load_or_none(out) if (out / "index.html").exists() else None
@@ -593,7 +598,8 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
         return list(STAGES)
     stages = changed_stages(old.stage_inputs, inputs)
     renderer = "quarto" if quarto_binary() else "nbconvert"
-    if not stages and old.params_sha256 == params_hash(params_path) and (old.client, old.renderer) == (client, renderer):
+    if not stages and old.params_sha256 == params_hash(params_path) and \
+            (old.client, old.solutions, old.renderer) == (*version, renderer):
         return None
     return stages  # possibly none: the pages and the summary are rendered again (report settings or renderer changed)
 
@@ -645,20 +651,20 @@ def _say_refresh(diff: DataDiff, params: Params) -> None:
              f"(its parameters' meaning), set model.scaling.until: {diff.previous_last}")
 
 
-def _render_pages(staging: Path, out: Path, client: bool) -> str:
+def _render_pages(staging: Path, out: Path, client: bool, solutions: bool | None) -> str:
     """Render the staged notebooks to pages; the renderer used. A failed render keeps the staging folder beside
     ``out`` for a look (and never touches the last good report)."""
     rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
     _say(f"rendering {len(rendered)} pages ...")
     try:
-        return render(staging, rendered, client)
+        return render(staging, rendered, client, solutions)
     except Exception:
         _keep_failed(staging, out)
         raise
 
 
-def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | None, only, quick: bool,
-         progress: bool, force: bool = False, execution: dict | None = None, pages: bool = True) -> Path:
+def _run(state: _Run, params_path: Path, out: str | Path | None, version: tuple[bool | None, bool | None], only,
+         quick: bool, progress: bool, force: bool = False, execution: dict | None = None, pages: bool = True) -> Path:
     params = load_params(params_path)
     data, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
@@ -667,7 +673,9 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     for w in check_warnings(params, data):
         _say(f"warning: {w}")
     provenance = run_provenance(params)  # the data as they were when the run started
-    client = params.report.client if client is None else client
+    client = params.report.client if version[0] is None else version[0]
+    exercise = params.report.exercise
+    solutions = None if exercise is None else exercise.solutions if version[1] is None else version[1]
     state.out = out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
     remove_stale(out)
     state.had_report = _had_report(out)
@@ -676,7 +684,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     diff = _data_diff(out, previous, data, inputs)
     if diff is not None and diff.changed:
         _say_refresh(diff, params)
-    stages = _stages_to_run(out, only, force, inputs, params_path, client)
+    stages = _stages_to_run(out, only, force, inputs, params_path, (client, solutions))
     if stages is None:
         _say(f"mmm-report: {out} is up to date: no stage's inputs changed (mmm-report run --force re-runs them)")
         return out
@@ -702,11 +710,11 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, client: bool | 
     t0 = time.perf_counter()
     renderer = "none"
     if pages:
-        renderer = _render_pages(staging, out, client)
+        renderer = _render_pages(staging, out, client, solutions)
         timings["render"] = round(time.perf_counter() - t0, 2)
         _say(f"rendered with {renderer} in {timings['render']:.1f} s")
     manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all,
-                         {**provenance, "stage_inputs": inputs})
+                         {**provenance, "stage_inputs": inputs}, solutions)
     manifest.save(staging)
     write_index(staging, params, manifest)
     state.phase = "publishing"

@@ -75,15 +75,15 @@ def spend_pattern(rng: np.random.Generator, kind: str, n: int, mean: float) -> n
 
 def spend_matrix(rng: np.random.Generator, patterns: list[str], n: int, means: list[float]) -> np.ndarray:
     """Weekly spend ``(n, channel)``, one :func:`spend_pattern` per channel. ``follows_previous``: the previous
-    channel's spend, rescaled to this channel's mean, times 0.9 to 1.1 week by week (two channels bought together:
-    their spend correlates above 0.95, and the data can hardly tell their effects apart)."""
+    channel's spend, rescaled to this channel's mean, times 0.7 to 1.3 week by week (two channels bought together:
+    their spend correlates about 0.95, and the data can hardly tell their effects apart)."""
     cols: list[np.ndarray] = []
     for kind, mean in zip(patterns, means):
         if kind == "follows_previous":
             if not cols:
                 raise ValueError("simulate.true_params.patterns: follows_previous needs a channel before it")
             prev = cols[-1]
-            cols.append(prev / max(prev.mean(), 1e-12) * mean * rng.uniform(0.9, 1.1, n))
+            cols.append(prev / max(prev.mean(), 1e-12) * mean * rng.uniform(0.7, 1.3, n))
         else:
             cols.append(spend_pattern(rng, kind, n, mean))
     return np.stack(cols, -1)

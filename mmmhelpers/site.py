@@ -35,12 +35,14 @@ class SiteCase:
     title: str
     folder: Path
     health: str
-    headline: str  # the summary's recommendation (or its channels' sentence), plain text
+    headline: str  # the summary's recommendation (or its channels' sentence), plain text; an exercise's question
     created: str
+    exercise: bool = False  # a workshop case (report.exercise): listed under "Workshop"
 
 
-def _headline(folder: Path, manifest: Manifest) -> tuple[str, str]:
-    """The report's health and one sentence of its summary (its params file read again; else the fit's health)."""
+def _headline(folder: Path, manifest: Manifest) -> tuple[str, str, bool]:
+    """The report's health, one sentence of its summary (an exercise: its question) and whether it is an exercise
+    (its params file read again; else the fit's health)."""
     from mmmhelpers.config import load_params
     from mmmhelpers.summary import executive_summary
 
@@ -49,10 +51,12 @@ def _headline(folder: Path, manifest: Manifest) -> tuple[str, str]:
         summary = executive_summary(folder, params, manifest.quick)
     except Exception:  # noqa: BLE001 - the params moved or changed shape: the gallery still lists the report
         diag = Diagnostics.load_or_none(folder)
-        return (diag.health if diag else "unknown"), ""
+        return (diag.health if diag else "unknown"), "", False
+    if params.report.exercise is not None:
+        return summary.health, "Exercise: " + params.report.exercise.question.strip(), True
     points = dict(summary.points)
     text = points.get("Recommendation") or points.get("Channels") or points.get("Data", "")
-    return summary.health, re.sub(r"[*`_]", "", text)
+    return summary.health, re.sub(r"[*`_]", "", text), False
 
 
 def collect_cases(reports: Path) -> list[SiteCase]:
@@ -62,8 +66,8 @@ def collect_cases(reports: Path) -> list[SiteCase]:
         manifest = Manifest.load_or_none(folder)
         if manifest is None or not (folder / "index.html").exists():
             continue
-        health, headline = _headline(folder, manifest)
-        cases.append(SiteCase(manifest.case, manifest.title, folder, health, headline, manifest.created))
+        health, headline, exercise = _headline(folder, manifest)
+        cases.append(SiteCase(manifest.case, manifest.title, folder, health, headline, manifest.created, exercise))
     return cases
 
 
@@ -82,7 +86,8 @@ def thumbnail(folder: Path, out: Path, width: int = 480) -> bool:
     return False
 
 
-def _gallery(cases: list[SiteCase], thumbs: dict[str, bool]) -> str:
+def _cards(cases: list[SiteCase], thumbs: dict[str, bool]) -> str:
+    """The gallery's grid of cards, one per case."""
     cards = []
     for c in cases:
         img = (f'<a href="reports/{c.case}/index.html"><img src="thumbs/{c.case}.png" alt="first figure of '
@@ -95,8 +100,16 @@ def _gallery(cases: list[SiteCase], thumbs: dict[str, bool]) -> str:
             f'font-size:0.8em">{c.health}</span><br><code>{c.case}</code> · made {html.escape(c.created[:16])}'
             f'<p style="margin:6px 0">{html.escape(c.headline)}</p>{img}</div>')
     grid = '<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:16px">'
+    return grid + "\n".join(cards) + "</div>"
+
+
+def _gallery(cases: list[SiteCase], thumbs: dict[str, bool]) -> str:
     empty = "<p>No rendered report yet: run <code>mmm-report run params/CASE.yaml</code>.</p>"
-    body = grid + "\n".join(cards) + "</div>" if cards else empty
+    reports, workshop = [c for c in cases if not c.exercise], [c for c in cases if c.exercise]
+    body = _cards(reports, thumbs) if reports else empty if not workshop else ""
+    if workshop:
+        body += ("<h2>Workshop</h2><p>Short exercises on simulated data, one pathology each: read the question, "
+                 "predict, then open the report (docs: workshop).</p>" + _cards(workshop, thumbs))
     return ("---\ntitle: Every case\npage-layout: full\n---\n\n"
             f"{len(cases)} report{'s' if len(cases) != 1 else ''}, each with its "
             "health (green: the sampler converged and the checks passed) and its headline. A report is its own "
@@ -106,7 +119,10 @@ def _gallery(cases: list[SiteCase], thumbs: dict[str, bool]) -> str:
 def _quarto_yml(cases: list[SiteCase], docs: list[Path]) -> str:
     doc_items = "\n".join(f"          - href: docs/{d.name}\n            text: {d.stem.replace('_', ' ')}" for d in docs)
     case_items = "\n".join(f"          - href: reports/{c.case}/index.html\n            text: \"{c.title}\""
-                           for c in cases)
+                           for c in cases if not c.exercise)
+    workshop = "\n".join(f"          - href: reports/{c.case}/index.html\n            text: \"{c.title}\""
+                         for c in cases if c.exercise)
+    workshop_menu = f"      - text: Workshop\n        menu:\n{workshop}\n" if workshop else ""
     return f"""project:
   type: website
   output-dir: _site
@@ -123,7 +139,7 @@ website:
       - text: Cases
         menu:
 {case_items or '          - href: index.qmd'}
-      - text: Docs
+{workshop_menu}      - text: Docs
         menu:
 {doc_items or '          - href: index.qmd'}
 format:

@@ -51,6 +51,8 @@ class Summary:
     banner_items: list[tuple[str, str]] = field(default_factory=list)  # (check, what it found and what to do)
     points: list[tuple[str, str]] = field(default_factory=list)
     details: list[tuple[str, str]] = field(default_factory=list)
+    # an exercise case (report.exercise): the points that rest on the truth, kept for the answer's reveal
+    reveal: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _hdi(lo: float, hi: float, unit: str = "") -> str:
@@ -281,9 +283,14 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
         points.append(("Channels", channels))
     if alloc is not None and alloc.initial.gain is not None:
         points.append(("Recommendation", _plan(alloc, target, cur, period, unstable_plan)))
+    exercise = params.report.exercise is not None  # the points that rest on the truth wait for the answer's reveal
+    reveal: list[tuple[str, str]] = []
     judged = load_table(run_dir, "truth_check")
     if judged is not None:
-        points.append(("Judged by the truth", truth_sentence(judged, target)))
+        (reveal if exercise else points).append(("Judged by the truth", truth_sentence(judged, target)))
+    if exercise and rec is not None and len(rec):
+        reveal.append(("Recovery", f"{int(rec['covered'].sum())} of {len(rec)} known true parameters inside their 94% "
+                                   "HDI (the recovery page)"))
     parts, per_period = load_table(run_dir, "forecast_parts"), load_table(run_dir, "forecast")
     if parts is not None and per_period is not None:
         points.append(("Forecast", _forecast(parts, per_period, params, target, period)))
@@ -295,14 +302,14 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     refreshed = since_last_report(run_dir, period)
     if refreshed:
         points.append(("Since the last report", refreshed))
-    points.append(("Checks", _checks(diag, review, oos, rec, period)))
+    points.append(("Checks", _checks(diag, review, oos, None if exercise else rec, period)))
     details = []
     if diag:
         details.append(("Sampling", f"{diag.sampler}, {diag.chains} chains × {diag.draws} draws; compile "
                                     f"{diag.compile_seconds:.1f} s, sampling {diag.sampling_seconds:.1f} s; "
                                     f"max R-hat {plain_number(diag.rhat_max)}, min bulk ESS "
                                     f"{plain_number(diag.ess_bulk_min)}, {diag.divergences} divergences"))
-    return Summary(health=health, banner=head, banner_items=items, points=points, details=details)
+    return Summary(health=health, banner=head, banner_items=items, points=points, details=details, reveal=reveal)
 
 
 def write_index(run_dir: Path, params: Params, manifest: Manifest) -> None:

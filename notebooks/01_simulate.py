@@ -61,22 +61,29 @@ plt.show()
 #| fig-cap: "Correlations between the columns (one value per period): spend that moves with the target is hard to credit."
 from mmmhelpers import plots_data
 
-fig = plots_data.plot_correlations(data, truth)
+exercise = params.report.exercise is not None  # a workshop case: the truth's own columns only in the reveal
+fig = plots_data.plot_correlations(data, None if exercise else truth)
 plt.show()
 
-# %%
+# %% tags=["truth"]
+#| fig-cap: "The same correlations with the truth's own columns (the demand the model does not see)."
+if exercise and truth is not None and "demand" in truth:
+    fig = plots_data.plot_correlations(data, truth)
+    plt.show()
+
+# %% tags=["truth"]
 #| label: fig-confounder
 #| fig-cap: "A simulated confounder: the true demand against the control the model sees in its place."
 if truth is not None and "demand" in truth and data.controls:
     fig = plots_data.plot_confounder(data, truth, data.controls[0])
     plt.show()
 
-# %%
+# %% tags=["truth"]
 if truth is not None and "demand" in truth and data.controls:
     display(md("Demand drives both sales and the spend plan here. The model only sees this proxy: whatever part of "
                "demand the proxy misses can be credited to the channels whose spend follows demand."))
 
-# %%
+# %% tags=["truth"]
 from mmmhelpers.recovery import truth_table
 
 if truth is None:

@@ -23,7 +23,7 @@ from mmmhelpers.report import md, setup, table
 
 params = setup(params_path, quick)
 
-# %%
+# %% tags=["truth"]
 from mmmhelpers.recovery import contribution_table, recovery_table, verdict
 
 truth = artifacts.load_truth(run_dir)
@@ -37,26 +37,26 @@ else:
     contrib = contribution_table(idata, truth)
     display(md(f"**{verdict(rec, contrib)}**"))
 
-# %%
+# %% tags=["truth"]
 if truth is not None and len(rec):  # a truth of contributions only (a CSV's columns) has no parameters to compare
     fig = plots_recovery.plot_recovery(rec)
     plt.show()
 
-# %%
+# %% tags=["truth"]
 if truth is not None and len(rec):
     display(table(rec, percent=("rel_error",), caption="Truth vs posterior (model scale)"))
 
-# %%
+# %% tags=["truth"]
 if truth is not None:
     fig = plots_recovery.plot_contribution_recovery(contrib)
     plt.show()
 
-# %%
+# %% tags=["truth"]
 if truth is not None:
     display(table(contrib.drop(columns=["covered"]), percent=("true_share", "est_share", "rel_error"),
                   caption="Contribution over the fitted window (original scale)"))
 
-# %%
+# %% tags=["truth"]
 if truth is not None:
     from mmmhelpers.calibration import model_for
     from mmmhelpers.recovery import saturation_curves
@@ -66,12 +66,12 @@ if truth is not None:
     fig = plots_recovery.plot_saturation_recovery(spend, est, true, mmm.data.channels, mmm.data.panel)
     plt.show()
 
-# %%
+# %% tags=["truth"]
 if truth is not None and "media_temporal_latent_multiplier" in idata.posterior:
     fig = plots_recovery.plot_multiplier(idata, truth)
     plt.show()
 
-# %%
+# %% tags=["truth"]
 from mmmhelpers.recovery import recovery_by_model
 from mmmhelpers.variants import load_variants
 
@@ -83,7 +83,7 @@ if truth is not None and params.model_variants:
     display(table(recovery_by_model(idatas, truth).drop(columns=["covered"]), percent=("rel_error",),
                   caption="Truth vs posterior per model (model scale)"))
 
-# %%
+# %% tags=["truth"]
 from mmmhelpers.recovery import effect_shares, overcredit_sentence
 
 shares = effect_shares(idatas, truth, artifacts.load_data(run_dir)) if truth is not None and "demand" in truth else None
@@ -92,14 +92,14 @@ if shares is not None:
     display(table(shares, percent=tuple(c for c in shares.columns if c != "component"),
                   caption="Share of the target: truth vs each model (mean, 94% HDI)"))
 
-# %%
+# %% tags=["truth"]
 #| label: fig-shares
 #| fig-cap: "Share of the target credited to each channel and to everything else, truth vs each model."
 if shares is not None:
     fig = plots_recovery.plot_shares(shares)
     plt.show()
 
-# %%
+# %% tags=["truth"]
 #| label: fig-contribution-paths
 #| fig-cap: "Each channel's contribution per period: the truth (dashed) against each model's estimate (94% and 50% bands)."
 contributions = truth.get("channel_contribution_original_scale") if truth is not None else None
@@ -107,7 +107,7 @@ if contributions is not None and "date" in contributions.dims:
     fig = plots_recovery.plot_contribution_paths(idatas, truth)
     plt.show()
 
-# %%
+# %% tags=["truth"]
 from mmmhelpers.executor import executor_for
 from mmmhelpers.recovery import coverage_summary, replicate_fit, replicate_study
 
@@ -123,19 +123,19 @@ if n_reps and params.simulate is not None:
     display(table(coverage_summary(reps), percent=("coverage_50", "coverage_94", "mean_rel_error"),
                   caption="Empirical coverage per parameter"))
 
-# %%
+# %% tags=["truth"]
 if n_reps and params.simulate is not None:
     fig = plots_recovery.plot_rank_histograms(reps)
     plt.show()
 
-# %%
+# %% tags=["truth"]
 if truth is not None:
     display(md("A parameter outside its interval is not automatically a bug: with a 94% interval about one in "
                "seventeen should miss. Systematic misses in one direction (all media over-credited) point to "
                "confounding or a misspecified model."))
 
 
-# %%
+# %% tags=["truth"]
 from mmmhelpers.sbc import sbc_section
 
 sbc = params.recovery.sbc
@@ -145,7 +145,7 @@ if sbc.draws:
     display(md(text))
     display(table(sbc_summary, caption="SBC per parameter: chi-square test of uniform ranks (flagged below p = 0.01)"))
 
-# %%
+# %% tags=["truth"]
 #| fig-cap: "SBC rank histograms and the ECDF difference: bars or lines outside the grey band are calibration problems."
 if sbc.draws:
     fig = plots_fit.plot_sbc_histograms(ranks, sbc_summary, sbc.ranks)

@@ -41,7 +41,7 @@ else:
     display(md(budget_page.allocation_headline(alloc, params.report.currency, params.report.target_label)))
     report.worth_a_look(plan_warnings(params, data))
 
-# %%
+# %% tags=["truth"]
 from mmmhelpers.truth import judge_plan, truth_sentence
 
 judged = None if alloc is None else judge_plan(params, data, artifacts.load_truth(run_dir), alloc)

@@ -47,3 +47,32 @@ def test_client_version_leaves_out_workshop_notes_and_every_page_gets_navigation
     assert len(for_rendering(path, quarto=True).cells) == 1
     client = for_rendering(path, quarto=True, nav="[← Summary](index.html)", client=True).cells
     assert [c.source for c in client] == ["[← Summary](index.html)"] * 2
+
+
+def test_an_exercise_puts_each_run_of_truth_cells_in_one_collapsed_callout_or_leaves_it_out(tmp_path):
+    from mmmhelpers.pages import HIDDEN_NOTE, REVEAL_OPEN
+
+    nb = nbformat.v4.new_notebook()
+
+    def shown(text, tags=()):
+        out = nbformat.v4.new_output("display_data", data={"text/plain": text})
+        return nbformat.v4.new_code_cell(f"show({text!r})", metadata={"tags": list(tags)}, outputs=[out])
+
+    nb.cells = [shown("the fit"), shown("true table", ["truth"]), shown("true curve", ["truth"]),
+                nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["truth"]}),  # nothing to show: dropped
+                shown("the plan"), shown("judged by the truth", ["truth"])]
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nb, path)
+
+    def sources(**kw):
+        return [c.source for c in for_rendering(path, quarto=True, **kw).cells]
+
+    assert sources() == sources(solutions=None) == ["show('the fit')", "show('true table')", "show('true curve')",
+                                                    "show('the plan')", "show('judged by the truth')"]
+    assert sources(solutions=True) == ["show('the fit')", REVEAL_OPEN, "show('true table')", "show('true curve')",
+                                       ":::", "show('the plan')", REVEAL_OPEN, "show('judged by the truth')", ":::"]
+    assert 'collapse="true"' in REVEAL_OPEN
+    hidden = sources(solutions=False)
+    assert hidden == ["show('the fit')", HIDDEN_NOTE, "show('the plan')", HIDDEN_NOTE]
+    plain = for_rendering(path, quarto=False, solutions=True).cells  # nbconvert: a heading, nothing collapses
+    assert [c.source for c in plain][1].startswith("**Reveal: the truth**")

@@ -503,3 +503,38 @@ def test_a_report_renders_as_a_slide_deck_with_its_figures_and_headline(report, 
     recommendation = dict(executive_summary(out, load_params(TINY)).points)["Recommendation"]
     assert text.count("<section") >= 6 and "Recommendation</h2>" in text  # title, points, three figures, health
     assert re.sub(r"[*`]", "", recommendation)[:60] in html.unescape(text)
+
+
+def test_an_exercise_hides_the_truth_and_the_answer_or_reveals_them_in_collapsed_callouts(report, tmp_path):
+    """The tiny case as a workshop exercise: without solutions no page holds its truth or the answer (the true
+    parameters' table, the recovery page, the plan judged by the truth); with them, each sits in a collapsed callout
+    and the answer in the summary's reveal box. Switching renders the pages again: nothing is fitted again."""
+    from mmmhelpers.pages import HIDDEN_NOTE
+
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    answer = "The answer is forty-two, and the curve saturates."
+    case = tmp_path / "exercise.yaml"
+    case.write_text(TINY.read_text().replace(
+        'report:\n', f'report:\n  exercise: {{question: "What will x1 do?", answer: "{answer}"}}\n'))
+    proc = cli("run", str(case), "--out", str(copy), "--no-progress", "--no-solutions")
+    assert "[1/1] 01_simulate: done" in proc.stdout and "02_fit" not in proc.stdout  # its page only
+    pages = {p.name: p.read_text() for p in copy.glob("*.html")}
+    assert "What will x1 do?" in pages["index.html"] and answer not in pages["index.html"]
+    assert "Judged by the truth" not in pages["index.html"] + pages["05_optimize.html"]
+    assert "True parameters" not in pages["01_simulate.html"]
+    assert HIDDEN_NOTE.strip("*") in pages["03_recovery.html"] and "hdi_low" not in pages["03_recovery.html"]
+    assert json.loads((copy / "manifest.json").read_text())["solutions"] is False
+
+    proc = cli("run", str(case), "--out", str(copy), "--no-progress", "--solutions")
+    assert "rendering the pages again" in proc.stdout and "running" not in proc.stdout
+    pages = {p.name: p.read_text() for p in copy.glob("*.html")}
+    index = pages["index.html"]
+    assert index.index("<details>") < index.index(answer) < index.index("</details>")
+    assert index.index("<details>") < index.index("Judged by the truth") < index.index("</details>")
+    for page, text in [("01_simulate.html", "True parameters"), ("05_optimize.html", "Judged by the truth")]:
+        html = pages[page]
+        opened = html.rfind('callout-collapse collapse"', 0, html.index(text))
+        assert opened != -1, f"{page}: {text!r} is not inside a collapsed callout"
+    assert pages["03_recovery.html"].count('callout-collapse collapse"') == 1  # the whole page, collapsed

@@ -218,7 +218,7 @@ def test_a_channel_that_follows_the_previous_one_is_collinear_with_it():
     from mmmhelpers.simulate import spend_matrix, spend_pattern
 
     X = spend_matrix(np.random.default_rng(3), ["always_on", "follows_previous"], 104, [5000.0, 2000.0])
-    assert np.corrcoef(X[:, 0], X[:, 1])[0, 1] > 0.95
+    assert np.corrcoef(X[:, 0], X[:, 1])[0, 1] > 0.9
     assert X[:, 1].mean() == pytest.approx(2000.0, rel=0.05)
     np.testing.assert_array_equal(X[:, 0], spend_pattern(np.random.default_rng(3), "always_on", 104, 5000.0))
     with pytest.raises(ValueError, match="follows_previous needs a channel before it"):
