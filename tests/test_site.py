@@ -65,3 +65,18 @@ def test_a_thumbnail_is_the_budget_pages_first_figure_shrunk_to_the_width(tmp_pa
     _page(report, "05_optimize.html", _png(300, 600), _png(900, 100))
     assert thumbnail(report, tmp_path / "plan.png", width=200)
     assert Image.open(tmp_path / "plan.png").size == (100, 200)  # the budget page's first figure, its aspect kept
+
+
+def test_exercises_get_a_workshop_section_and_menu_with_their_questions():
+    from pathlib import Path
+
+    from mmmhelpers.site import SiteCase, _gallery, _quarto_yml
+
+    cases = [SiteCase("default", "Default", Path("r/default"), "green", "Shift 500 to x1.", "2026-12-05"),
+             SiteCase("w2", "Workshop 2", Path("r/w2"), "amber", "Exercise: How wide will it be?", "2026-12-05",
+                      exercise=True)]
+    gallery, yml = _gallery(cases, {"default": False, "w2": False}), _quarto_yml(cases, [])
+    assert gallery.index("Shift 500 to x1.") < gallery.index("<h2>Workshop</h2>") < gallery.index("How wide")
+    menu = yml[yml.index("text: Workshop"):]
+    assert "reports/w2/index.html" in menu and "reports/default/index.html" not in menu
+    assert "reports/default/index.html" in yml[:yml.index("text: Workshop")]
