@@ -663,6 +663,14 @@ def _render_pages(staging: Path, out: Path, client: bool, solutions: bool | None
         raise
 
 
+def _rendering(params: Params, asked: tuple[bool | None, bool | None]) -> tuple[bool, bool | None]:
+    """The pages' version: client (code hidden) and an exercise's solutions (None: no exercise), as the command
+    line ``asked`` (None: the params' own)."""
+    exercise = params.report.exercise
+    solutions = None if exercise is None else exercise.solutions if asked[1] is None else asked[1]
+    return (params.report.client if asked[0] is None else asked[0]), solutions
+
+
 def _run(state: _Run, params_path: Path, out: str | Path | None, version: tuple[bool | None, bool | None], only,
          quick: bool, progress: bool, force: bool = False, execution: dict | None = None, pages: bool = True) -> Path:
     params = load_params(params_path)
@@ -673,9 +681,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, version: tuple[
     for w in check_warnings(params, data):
         _say(f"warning: {w}")
     provenance = run_provenance(params)  # the data as they were when the run started
-    client = params.report.client if version[0] is None else version[0]
-    exercise = params.report.exercise
-    solutions = None if exercise is None else exercise.solutions if version[1] is None else version[1]
+    client, solutions = _rendering(params, version)
     state.out = out = Path(out).resolve() if out else (Path.cwd() / "reports" / params.case).resolve()
     remove_stale(out)
     state.had_report = _had_report(out)

@@ -83,7 +83,7 @@ def test_allocation_gain_is_relative_to_the_initial_split():
 
 MANIFEST_KEYS = ["case", "title", "params_file", "params_sha256", "seed", "quick", "client", "stages_run", "renderer",
                  "git_commit", "created", "timings_seconds", "total_seconds", "versions",
-                 "data_file", "data_sha256", "requirements_sha256", "git_dirty", "stage_inputs"]
+                 "data_file", "data_sha256", "requirements_sha256", "git_dirty", "stage_inputs", "solutions"]
 
 
 def test_manifest_lives_beside_the_artifacts(tmp_path):

@@ -263,7 +263,8 @@ def test_manifest_has_provenance(report):
     assert m["versions"]["pymc"] and m["renderer"] in {"quarto", "nbconvert"}
     if shutil.which("quarto"):
         assert m["renderer"] == "quarto"
-    assert list(m)[-5:] == ["data_file", "data_sha256", "requirements_sha256", "git_dirty", "stage_inputs"]
+    assert list(m)[-6:] == ["data_file", "data_sha256", "requirements_sha256", "git_dirty", "stage_inputs", "solutions"]
+    assert m["solutions"] is None  # not an exercise
     assert list(m["stage_inputs"]) == STAGES and "params.optimization" in m["stage_inputs"]["05_optimize"]
     assert m["data_file"] is None and m["data_sha256"] is None  # simulated: no data file
     assert len(m["requirements_sha256"]) == 64 and m["git_dirty"] in (True, False)
