@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -118,10 +119,11 @@ def _gallery(cases: list[SiteCase], thumbs: dict[str, bool]) -> str:
 
 def _quarto_yml(cases: list[SiteCase], docs: list[Path]) -> str:
     doc_items = "\n".join(f"          - href: docs/{d.name}\n            text: {d.stem.replace('_', ' ')}" for d in docs)
-    case_items = "\n".join(f"          - href: reports/{c.case}/index.html\n            text: \"{c.title}\""
-                           for c in cases if not c.exercise)
-    workshop = "\n".join(f"          - href: reports/{c.case}/index.html\n            text: \"{c.title}\""
-                         for c in cases if c.exercise)
+    def item(c: SiteCase) -> str:  # the title as a JSON string: a YAML scalar whatever quotes it holds
+        return f"          - href: reports/{c.case}/index.html\n            text: {json.dumps(c.title)}"
+
+    case_items = "\n".join(item(c) for c in cases if not c.exercise)
+    workshop = "\n".join(item(c) for c in cases if c.exercise)
     workshop_menu = f"      - text: Workshop\n        menu:\n{workshop}\n" if workshop else ""
     return f"""project:
   type: website

@@ -80,3 +80,17 @@ def test_exercises_get_a_workshop_section_and_menu_with_their_questions():
     menu = yml[yml.index("text: Workshop"):]
     assert "reports/w2/index.html" in menu and "reports/default/index.html" not in menu
     assert "reports/default/index.html" in yml[:yml.index("text: Workshop")]
+
+
+def test_a_title_with_quotes_and_colons_stays_one_menu_entry():
+    """The mastering_mmm case's title holds double quotes: the site's _quarto.yml broke on it (quarto: bad indentation)."""
+    from pathlib import Path
+
+    import yaml
+
+    from mmmhelpers.site import SiteCase, _quarto_yml
+
+    title = 'Confounded demand, reproduced ("Mastering MMM"): part 1'
+    yml = yaml.safe_load(_quarto_yml([SiteCase("m", title, Path("r/m"), "green", "", "2026-12-05")], []))
+    menu = next(i for i in yml["website"]["navbar"]["left"] if i.get("text") == "Cases")["menu"]
+    assert menu == [{"href": "reports/m/index.html", "text": title}]
