@@ -16,13 +16,15 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 from typing import Any, cast
 
-from jupyter_client import AsyncKernelManager
+from jupyter_client import AsyncKernelClient, AsyncKernelManager
+from traitlets import Type
 
 __all__ = ["KERNEL", "STOP", "Warm", "ensure_kernel", "raise_open_files_limit", "prestart", "enter", "shutdown",
            "discard", "kill_all"]
@@ -35,14 +37,43 @@ _KERNELS: set[AsyncKernelManager] = set()  # kernels of this process that are ru
 WARM_UP = "import matplotlib.pyplot, mmmhelpers.artifacts, mmmhelpers.plots, mmmhelpers.report\ndel matplotlib, mmmhelpers"
 
 
+class _Client(AsyncKernelClient):
+    """A kernel client without the heartbeat channel.
+
+    A client its kernel manager made asks the manager whether the kernel lives (the process), never the heartbeat;
+    yet the heartbeat thread still pings every second and, when a ping is late (three kernels compiling on two
+    cores), closes and re-makes its socket. Under that load the re-made socket once failed with zmq's "Too many
+    open files", a traceback on stderr after a run that succeeded (CI and a fresh clone, once each).
+    """
+
+    def start_channels(self, shell: bool = True, iopub: bool = True, stdin: bool = True, hb: bool = True,
+                       control: bool = True) -> None:
+        super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=False, control=control)
+
+
 class _KernelManager(AsyncKernelManager):
-    """The kernel manager papermill gets (nbclient's AsyncKernelManager), with two changes.
+    """The kernel manager papermill gets (nbclient's AsyncKernelManager), with three changes.
 
     * Shutting down does not interrupt the kernel first: the notebook is done and the kernel idle, and the
       interrupt's SIGINT could land while the kernel finishes its last reply, which it logs as
       ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel`` on our stderr after a good run.
     * Each running kernel is known to :func:`kill_all` (Ctrl-C kills it, and every process it started).
+    * Its clients (papermill's and ours) run no heartbeat channel (:class:`_Client`), and shutting the kernel
+      down stops their channels: papermill stops its client's channels only for a kernel it started itself, and a
+      client left running pinged its dead kernel every second, and its zmq context could hang the garbage
+      collector (``Context.term``) of a process that later collected it.
     """
+
+    client_factory = Type(_Client, klass=AsyncKernelClient)
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._clients: weakref.WeakSet[AsyncKernelClient] = weakref.WeakSet()
+
+    def client(self, **kw: Any) -> AsyncKernelClient:  # type: ignore[override]
+        kc = super().client(**kw)
+        self._clients.add(kc)
+        return kc
 
     async def _async_interrupt_kernel(self) -> None:
         if self.shutting_down:
@@ -58,9 +89,16 @@ class _KernelManager(AsyncKernelManager):
         if STOP.is_set():  # Ctrl-C came while it was starting
             _kill(self)
 
-    async def cleanup_resources(self, restart: bool = False) -> None:  # type: ignore[override]
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        """What shutting down ends with (``shutdown_kernel`` calls this, not ``cleanup_resources``)."""
         _KERNELS.discard(self)
-        await super().cleanup_resources(restart=restart)
+        for kc in list(self._clients):
+            if kc.channels_running:
+                kc.stop_channels()
+        await super()._async_cleanup_resources(restart=restart)
+
+    async def cleanup_resources(self, restart: bool = False) -> None:  # type: ignore[override]
+        await self._async_cleanup_resources(restart=restart)
 
 
 def _kill(km: AsyncKernelManager) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_client import AsyncKernelManager
+from jupyter_client.channels import HBChannel
 from runs import TINY, kernels_of, running, stand_in_notebooks
 
 from mmmhelpers import kernels, pipeline
@@ -57,6 +58,11 @@ def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch
     assert Path.cwd() == cwd  # and ours never moved (papermill's cwd would chdir this process)
     time.sleep(0.5)
     assert not running(kernels_of(os.getpid())), "kernels left running after the run"
+    # no client of a stage's kernel is left running: papermill stops its client's channels only for kernels it
+    # started itself, and a heartbeat thread left behind pinged its dead kernel every second, re-making its
+    # socket each time (CI once saw it fail with zmq's "Too many open files" on stderr after a good run)
+    left = [t.name for t in threading.enumerate() if isinstance(t, HBChannel) or "Channel" in type(t).__name__]
+    assert not left, left
 
 
 SLOW_LAST_REPLY = """
