@@ -74,6 +74,11 @@ def _sections(text: str) -> dict[str, str]:
     return found
 
 
+def _without_progress_bars(text: str) -> str:
+    """A script's output without the progress bars a library drew on stdout (rich's "Computing ... ━━━ 100%")."""
+    return "".join(line for line in text.splitlines(keepends=True) if "━" not in line)
+
+
 def _run(name: str, cmd: list[str], python: str | None, what: str) -> str:
     """One benchmark's section: its header, when and where it ran, and its output (or why it did not run)."""
     head = f"\n## {name}: {what}\n"
@@ -85,7 +90,7 @@ def _run(name: str, cmd: list[str], python: str | None, what: str) -> str:
     took = time.perf_counter() - t0
     print(f"bench {name}: {'done' if proc.returncode == 0 else 'FAILED'} in {took:.0f} s", flush=True)
     text = (f"{head}\n`{' '.join(cmd)}` · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit {_commit()} · "
-            f"{took:.0f} s\n\n{proc.stdout.strip()}\n")
+            f"{took:.0f} s\n\n{_without_progress_bars(proc.stdout).strip()}\n")
     if proc.returncode != 0:
         text += f"\nFailed (exit {proc.returncode}):\n\n```\n{proc.stderr[-2000:]}\n```\n"
     return text
