@@ -21,7 +21,7 @@ from pymc.initial_point import make_initial_point_fn
 from pytensor.compile.mode import Mode
 
 from mmmhelpers.model import MMM
-from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kinds_used
+from mmmhelpers.registry import joined_over_kinds, kinds_used
 
 __all__ = [
     "GradientProblem",
@@ -42,8 +42,7 @@ def scalar_parameters(idata: az.InferenceData) -> list[str]:
     """Free parameters and small deterministics worth diagnosing (no per-date quantities; not a media parameter
     joined over channels of different types, whose placeholders are constant: its ``<name>_<type>`` parts are)."""
     post = idata["posterior"]
-    joined = {f"{prefix}_{p}" for prefix, table in (("adstock", ADSTOCK_PARAMS), ("saturation", SATURATION_PARAMS))
-              for kind, names in table.items() for p in names if f"{prefix}_{p}_{kind}" in post}
+    joined = joined_over_kinds(map(str, post.data_vars))
     names = []
     for name, da in post.data_vars.items():
         if "date" in da.dims or str(name).endswith(("_original_scale", "_hsgp_coefs", "_hsgp_coefs_slow", "__")) or \

@@ -21,7 +21,7 @@ from pymc_extras.prior import handle_dims
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_likelihood, parse_prior
-from mmmhelpers.registry import SATURATION_CEILING, Kind, kinds_used
+from mmmhelpers.registry import MEDIA_PARAMS, SATURATION_CEILING, Kind, kind_params, kinds_used
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, lagged_sum, saturation
 
 __all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_graph", "scales",
@@ -210,9 +210,8 @@ def _component_params(kind_spec, registry, prefix: str, target_dims: tuple[str, 
     With one type per channel (``type_by_channel``), see :func:`_mixed_param`."""
     kind = kind_spec.kinds(channels)
     if not isinstance(kind, str):
-        names = dict.fromkeys(p for k in kinds_used(kind) for p in registry[k].params)
         return {name: _mixed_param(kind_spec, registry, prefix, name, kind, channels, target_dims, table)
-                for name in names if name != skip}
+                for name in kind_params(MEDIA_PARAMS[prefix], kind) if name != skip}
     comp = registry[kind]
     return {
         name: _coefficient(f"{prefix}_{name}", kind_spec.priors.get(name, comp.defaults[name]), f"{prefix}.{name}",

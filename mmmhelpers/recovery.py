@@ -9,7 +9,7 @@ import xarray as xr
 
 from mmmhelpers.config import FitSpec, Params
 from mmmhelpers.intervals import HDI_PROB
-from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kind_params
+from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, joined_over_kinds, kind_params
 
 __all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict", "saturation_curves", "replicate_study",
            "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms", "curve_top",
@@ -62,10 +62,9 @@ def _comparable(post: xr.Dataset, truth: xr.Dataset, name: str) -> xr.DataArray 
     """The posterior of ``name`` to hold against its truth. A media parameter joined over channels of different
     types (``type_by_channel``) is compared on the channels of the truth's own type only (its ``<name>_<type>``
     part, over ``channel``), or not at all."""
-    prefix = name.split("_")[0]
-    table = {"adstock": ADSTOCK_PARAMS, "saturation": SATURATION_PARAMS}.get(prefix)
-    if table is None or not any(f"{name}_{k}" in post for k in table):
+    if name not in joined_over_kinds(map(str, post.data_vars)):
         return post[name]
+    prefix = name.split("_")[0]
     kind = truth.attrs.get(prefix)
     part = f"{name}_{kind}"
     if part not in post:

@@ -7,10 +7,10 @@ Each registry here is the one list of its names; the modules that implement them
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["ADSTOCK_PARAMS", "SATURATION_PARAMS", "SATURATION_CEILING", "GENERATOR_PANEL_DIMS", "MODEL_PRIOR_NAMES",
-           "Kind", "channel_kinds", "kind_params", "kinds_used"]
+           "MEDIA_PARAMS", "Kind", "channel_kinds", "kind_params", "kinds_used", "joined_over_kinds"]
 
 ADSTOCK_PARAMS: dict[str, tuple[str, ...]] = {  # model.adstock.type -> its parameters (adstock_<name>)
     "none": (),
@@ -25,6 +25,7 @@ SATURATION_PARAMS: dict[str, tuple[str, ...]] = {  # model.saturation.type -> it
     "hill": ("slope", "kappa", "beta"),
     "tanh": ("b", "c"),
 }
+MEDIA_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {"adstock": ADSTOCK_PARAMS, "saturation": SATURATION_PARAMS}
 # model.saturation.type -> the parameter the response is proportional to (a ROAS prior sets it); tanh has none (its
 # ceiling b also sits inside the curve)
 SATURATION_CEILING: dict[str, str] = {"logistic": "beta", "michaelis_menten": "alpha", "hill": "beta"}
@@ -60,3 +61,11 @@ def kind_params(table: Mapping[str, tuple[str, ...]], kind: Kind) -> tuple[str, 
     """The parameters of ``kind`` (``table``: ADSTOCK_PARAMS or SATURATION_PARAMS): with one kind per channel, every
     parameter any of them has (a channel whose kind lacks one holds a placeholder there)."""
     return tuple(dict.fromkeys(p for k in kinds_used(kind) for p in table[k]))
+
+
+def joined_over_kinds(names: Iterable[str]) -> set[str]:
+    """The media parameters among a posterior's ``names`` that are joined over channels of different kinds
+    (``<prefix>_<name>``, sampled as ``<prefix>_<name>_<kind>`` parts: a constant placeholder where a kind lacks it)."""
+    names = set(names)
+    return {f"{prefix}_{p}" for prefix, table in MEDIA_PARAMS.items() for kind, params in table.items()
+            for p in params if f"{prefix}_{p}_{kind}" in names}
