@@ -17,6 +17,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from mmmhelpers.config import SimulateSpec
 from mmmhelpers.data import DataError, MMMData, read_table
 from mmmhelpers.model import MMM, build_model, media_contribution
 from mmmhelpers.seeds import seed_for
@@ -256,7 +257,6 @@ def simulated_lift_tests(params) -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=8)
 def _lift_tests(simulate_json: str, seed: int) -> pd.DataFrame:
-    from mmmhelpers.config import SimulateSpec
 
     data, truth = simulate(SimulateSpec.model_validate_json(simulate_json), seed_for(seed, "simulate"))
     return lift_tests_from_truth(data, truth, seed_for(seed, "lift_tests"))

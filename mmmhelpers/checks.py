@@ -16,7 +16,7 @@ import xarray as xr
 
 from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import Params
-from mmmhelpers.data import DataError, MMMData, read_plan, read_table
+from mmmhelpers.data import DAY_FIRST, DataError, MMMData, numeric_date_order, read_plan, read_table
 
 __all__ = ["check_case", "check_warnings", "data_problems", "MIN_WEEKS", "CV_MIN", "CORR_MAX", "SPARSE_SHARE"]
 
@@ -374,7 +374,6 @@ def _date_order_warnings(params: Params) -> list[str]:
         return []
     import pandas as pd
 
-    from mmmhelpers.data import DAY_FIRST, numeric_date_order
 
     path, column = params.resolve(params.data.path), params.data.date_column
     try:

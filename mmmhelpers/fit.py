@@ -12,10 +12,12 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from mmmhelpers import compile as mc
 from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.diagnose import divergence_report, gradient_check, raise_if_bad, scalar_parameters
 from mmmhelpers.health import health, refit_converged
 from mmmhelpers.model import MMM
+from mmmhelpers.priors import parse_likelihood
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.transforms import ONE_OFF_MODE
 
@@ -169,7 +171,6 @@ def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None
         return None, None
     import nutpie
 
-    from mmmhelpers import compile as mc
 
     try:
         compiled = mc.compile_model(mmm.model, before_compile=before_compile)
@@ -271,7 +272,6 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
     every posterior draw, from the traced mean ``mu`` and the likelihood's own parameters (a second rather than
     PyMC's loop over draws, ten or more on a two-market model); PyMC's ``sample_posterior_predictive`` when the
     likelihood cannot be rebuilt that way."""
-    from mmmhelpers.priors import parse_likelihood
 
     post = idata["posterior"]
     try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mmmhelpers import artifacts
 from mmmhelpers.artifacts import MultiObjectiveRecord
 from mmmhelpers.constraints import LinearProblem, cell_labels
 from mmmhelpers.formatting import plain_number
@@ -27,7 +28,8 @@ from mmmhelpers.multi_objective import (
     target_label,
     weighted_draws,
 )
-from mmmhelpers.optimize import Plan, hdi94, plan_response_model
+from mmmhelpers.optimize import Plan, allocation_records, hdi94, plan_problem, plan_response_model
+from mmmhelpers.targets import target_home
 
 __all__ = ["CasePlans", "spend_layout", "case_joint", "plan_case", "case_record", "cross_table", "front_table",
            "constrained_sentence", "historical_sentence"]
@@ -66,8 +68,6 @@ def spend_layout(params) -> str:
 def case_joint(params, run_dir) -> tuple[JointResponse, dict[str, np.ndarray]]:
     """Every target's compiled response on the case's window, joined by the case's spend layout; with each
     target's total spend per cell over the data (for the historical split)."""
-    from mmmhelpers import artifacts
-    from mmmhelpers.targets import target_home
 
     opt = params.optimization
     dirs = {t.name: target_home(params, run_dir, t.name) for t in params.targets}
@@ -88,7 +88,6 @@ def plan_case(params, run_dir, say=None) -> CasePlans:
     the Pareto frontier between the objective and the constraint's target."""
     import time
 
-    from mmmhelpers.optimize import plan_problem
 
     say = say or (lambda _msg: None)
     opt, mo = params.optimization, params.optimization.multi_objective
@@ -139,7 +138,6 @@ def _constraint_words(titles: dict[str, str], con: TargetConstraint) -> str:
 
 def case_record(cp: CasePlans) -> MultiObjectiveRecord:
     """The ``multi_objective`` block of ``allocation.json``."""
-    from mmmhelpers.optimize import allocation_records
 
     def plan_record(plan: JointPlan) -> dict:
         return {"allocation": [c.model_dump() for c in allocation_records(cp.joint, plan.per_period)],

@@ -24,7 +24,7 @@ from scipy.stats import norm
 
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
-from mmmhelpers.intervals import as_probability
+from mmmhelpers.intervals import as_probability, mean_hdi
 
 __all__ = ["preposterior_value", "decision_value", "TestDesign", "next_test_table", "next_test_sentence",
            "next_test_section", "NoTestNoise"]
@@ -99,7 +99,6 @@ def next_test_table(params: Params, data: MMMData, idata, alloc, rm, weeks: int 
     expects (94% HDI), and what it is worth to the decision (EVSI, share of EVPI, P(it changes the plan)), ranked by
     EVSI. ``se`` defaults to the sales noise over the test and its carryover periods (an ideal test: the
     counterfactual known as well as the sales data's own noise allows)."""
-    from mmmhelpers.intervals import mean_hdi
     from mmmhelpers.optimize import optimize_budget, plan_problem, plan_response_model, plan_spend
     from mmmhelpers.response import draw_subset
 

@@ -27,9 +27,10 @@ from mmmhelpers.artifacts import (
     TargetResult,
     WindowInfo,
 )
+from mmmhelpers.calibration import calibrated_channels
 from mmmhelpers.config import ObjectiveSpec, OptimizationSpec, Params
 from mmmhelpers.constraints import InfeasibleError, LinearProblem, build_problem, cell_labels, check_feasible
-from mmmhelpers.data import MMMData
+from mmmhelpers.data import MMMData, read_plan
 from mmmhelpers.intervals import hdi
 from mmmhelpers.response import (
     PlanResponse,
@@ -509,7 +510,6 @@ def held_channels(params: Params, uninformed: list[str]) -> list[str]:
     informs them (``calibration.calibrated_channels``)."""
     if params.optimization is None or params.optimization.uninformed == "free":
         return []
-    from mmmhelpers.calibration import calibrated_channels
 
     calibrated = calibrated_channels(params, list(uninformed))
     return [ch for ch in uninformed if ch not in calibrated]
@@ -550,7 +550,6 @@ def compare_plan(params: Params, data: MMMData, idata, held_names: list[str]) ->
     """``optimization.compare_plan``: the plan's response over its own periods (its spend period by period, the data's
     carryover in), the best plan at the same budget per period under the section's rules, and the best plan's paired
     gain over it on draws that did not choose it."""
-    from mmmhelpers.data import read_plan
 
     opt = params.optimization
     assert opt is not None, "the case has no optimization section"

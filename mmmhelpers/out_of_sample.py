@@ -22,7 +22,7 @@ from mmmhelpers.artifacts import OutOfSample
 from mmmhelpers.calibration import model_for
 from mmmhelpers.data import MMMData, plan_data, plan_warnings, read_plan
 from mmmhelpers.fit import convergence, sample_many
-from mmmhelpers.intervals import HDI_PROB
+from mmmhelpers.intervals import HDI_PROB, mean_hdi
 from mmmhelpers.model import MMM, organic_scales, scales
 from mmmhelpers.seeds import seed_for
 
@@ -113,7 +113,6 @@ def forecast_parts(mmm: MMM, idata, future: MMMData, n_observed: int, seed: int 
     spent in it) and the paid media the window's own spend adds to that. The parts but the noise add up to the
     expected target draw by draw. The counterfactual changes the window's spend only: the observed weeks, which fix
     a ROAS or share prior's ceiling, stay as they are."""
-    from mmmhelpers.intervals import mean_hdi
 
     organic = "organic_contribution_original_scale" if future.organic else None
     names = ("y", "mu", "channel_contribution_original_scale", *([organic] if organic else []))
@@ -187,7 +186,6 @@ def what_if_table(mmm: MMM, idata, data: MMMData, plan: MMMData, scenarios: dict
     """The plan and each what-if version of it (same periods): the window's expected target and spend, and each
     version's difference from the plan, paired draw by draw (the same posterior draws: the difference of the
     expected targets, no sales noise), with P(difference > 0)."""
-    from mmmhelpers.intervals import mean_hdi
 
     def expected(p: MMMData) -> np.ndarray:
         future = plan_data(data, p)

@@ -8,8 +8,11 @@ import pandas as pd
 import xarray as xr
 
 from mmmhelpers.config import FitSpec, Params
+from mmmhelpers.executor import SequentialExecutor, Task, failures
+from mmmhelpers.formatting import plain_number
 from mmmhelpers.intervals import HDI_PROB
 from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, joined_over_kinds, kind_params
+from mmmhelpers.seeds import seed_for
 
 __all__ = ["recovery_table", "recovery_by_model", "contribution_table", "verdict", "saturation_curves", "replicate_study",
            "coverage_summary", "truth_table", "replicate_fit", "transform_curves", "true_transforms", "curve_top",
@@ -252,9 +255,7 @@ def replicate_task(params: dict, r: int) -> pd.DataFrame:
     """One replicate as a picklable task (mmmhelpers.executor): simulate dataset ``r``, fit, compare with the truth;
     the same seeds as the in-process study, so the same rows."""
     from mmmhelpers.calibration import model_for
-    from mmmhelpers.config import Params
     from mmmhelpers.fit import sample_many
-    from mmmhelpers.seeds import seed_for
     from mmmhelpers.simulate import simulate
 
     p = Params.model_validate(params)
@@ -276,9 +277,7 @@ def replicate_study(params, n: int, fit=None, progress: bool = True, executor=No
     from tqdm import tqdm
 
     from mmmhelpers.calibration import model_for
-    from mmmhelpers.executor import SequentialExecutor, Task, failures
     from mmmhelpers.fit import sample_many
-    from mmmhelpers.seeds import seed_for
     from mmmhelpers.simulate import simulate
 
     if params.simulate is None:
@@ -323,7 +322,6 @@ def truth_table(truth: xr.Dataset, max_size: int = 24) -> pd.DataFrame:
     separators, three significant digits, no scientific notation), comma-separated; ``scale`` names the scale.
     Time series such as contributions are left out.
     """
-    from mmmhelpers.formatting import plain_number
 
     rows = [{"parameter": name, "true value": ", ".join(plain_number(x) for x in da.values.ravel()),
              "scale": "original" if str(name).endswith("_original_scale") else "model"}

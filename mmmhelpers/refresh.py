@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from mmmhelpers.artifacts import Manifest, Record
+from mmmhelpers.artifacts import Allocation, Manifest, Record, load_idata
 from mmmhelpers.data import MMMData
+from mmmhelpers.seeds import seed_for
+from mmmhelpers.stability import direction
 
 __all__ = ["DataDiff", "data_diff", "HISTORY", "keep_history", "roas_history", "moved_sentence", "Backtest",
            "backtest", "backtest_sentence", "save_backtest", "settings_changed", "likely_cause", "plan_history",
@@ -212,8 +214,6 @@ def plan_history(report: Path) -> pd.DataFrame | None:
     """The last report's plan beside this one's, per cell: spend per period in each, each one's historical split,
     and ``turned``: this plan moves the cell the other way from history than the last did (None without a kept
     report that planned)."""
-    from mmmhelpers.artifacts import Allocation
-    from mmmhelpers.stability import direction
 
     kept = [k for k in _kept(report) if (k / "artifacts" / "allocation.json").exists()]
     now = Allocation.load_or_none(report)
@@ -233,7 +233,6 @@ def plan_history(report: Path) -> pd.DataFrame | None:
 
 def plan_history_sentence(report: Path, frame: pd.DataFrame, currency: str = "") -> str:
     """The last report's plan against this one in words: the budgets, both gains (with intervals) and the turns."""
-    from mmmhelpers.artifacts import Allocation
 
     last = Allocation.load(_kept(report)[-1])
     now = Allocation.load(report)
@@ -287,10 +286,8 @@ def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff
     the report in ``previous``."""
     from dataclasses import replace
 
-    from mmmhelpers.artifacts import load_idata
     from mmmhelpers.calibration import model_for
     from mmmhelpers.out_of_sample import forecast, scores
-    from mmmhelpers.seeds import seed_for
 
     if not diff.added or not (Path(previous) / "artifacts" / "idata.nc").exists():
         return None

@@ -17,11 +17,15 @@ import pandas as pd
 import pymc as pm
 
 from mmmhelpers.artifacts import Diagnostics, Review, ReviewCheck
-from mmmhelpers.contributions import baseline_total, decomposition
+from mmmhelpers.contributions import baseline_total, decomposition, roas_draws
 from mmmhelpers.data import MMMData
 from mmmhelpers.diagnose import scalar_parameters, target_accept_advice
 from mmmhelpers.health import THRESHOLDS, bfmi_verdict, divergence_verdict, ess_floor, ess_verdict, rhat_verdict
-from mmmhelpers.transforms import ONE_OFF_MODE
+from mmmhelpers.intervals import mean_hdi
+from mmmhelpers.model import scales
+from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kind_params
+from mmmhelpers.response import _draws_on_grid
+from mmmhelpers.transforms import ONE_OFF_MODE, adstock_weights, channel_lags, evaluate, half_saturation
 
 __all__ = ["sample_prior", "model_review", "contraction", "prior_translation", "ppp_values",
            "negative_baseline_probability", "review_table"]
@@ -118,11 +122,6 @@ def mean_delay(weights: np.ndarray) -> np.ndarray:
 def media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     """Per draw and channel ``(sample, channel)``, what the media parameters mean: ROAS over the data, share of the
     fitted target, half-saturation spend per period and mean carryover delay (cells pooled, weighted by spend)."""
-    from mmmhelpers.contributions import roas_draws
-    from mmmhelpers.model import scales
-    from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kind_params
-    from mmmhelpers.response import _draws_on_grid
-    from mmmhelpers.transforms import adstock_weights, channel_lags, evaluate, half_saturation
 
     n = group.sizes["chain"] * group.sizes["draw"]
     idx = np.arange(n)
@@ -162,7 +161,6 @@ def prior_translation(prior, idata, data: MMMData, spec) -> pd.DataFrame:
     """Every media prior in the quantities an analyst holds: ROAS over the data, share of the fitted target,
     half-saturation spend per period and the mean carryover delay, each before the data (prior draws) and after
     (posterior), mean and 94% HDI, with the posterior sd as a share of the prior's (near 1: the data said little)."""
-    from mmmhelpers.intervals import mean_hdi
 
     scale = idata.constant_data["target_scale"]
     before = media_meanings(prior.prior.assign(target_scale=scale), data, spec)

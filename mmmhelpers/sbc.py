@@ -19,6 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mmmhelpers.config import Params
+from mmmhelpers.executor import SequentialExecutor, Task, executor_for, failures, task_seeds
+from mmmhelpers.seeds import seed_for
+
 __all__ = ["rank_of", "uniformity_p", "reading", "sbc_table", "mmm_sbc_task", "run_sbc", "sbc_parameters",
            "sbc_section"]
 
@@ -105,7 +109,6 @@ def mmm_sbc_task(params: dict, frame: pd.DataFrame, roles: dict, seed: int, L: i
     Returns ``{"ranks": {parameter: rank}, "divergences": int}``: summaries only, never the trace.
     """
     from mmmhelpers.calibration import model_for
-    from mmmhelpers.config import Params
     from mmmhelpers.data import from_roles
     from mmmhelpers.fit import sample_many
     from mmmhelpers.review import sample_prior
@@ -136,8 +139,6 @@ def run_sbc(params, data, n: int, executor=None, L: int = 99, progress: bool = T
     """``n`` SBC draws of the case's model on its own data's design, on ``executor`` (default: in sequence).
     Returns the ranks (one row per draw, one column per parameter, plus ``divergences``) and the failed draws."""
     from mmmhelpers.data import data_roles
-    from mmmhelpers.executor import SequentialExecutor, Task, failures, task_seeds
-    from mmmhelpers.seeds import seed_for
 
     executor = executor or SequentialExecutor()
     dumped = params.model_dump(mode="json", exclude={"source"})
@@ -154,7 +155,6 @@ def sbc_section(params, run_dir, workers: int = 0, scheduler: str = "") -> tuple
     """The recovery page's SBC: ``recovery.sbc.draws`` draws on the executor, ranks saved to
     ``artifacts/sbc_ranks.csv``; returns the ranks, the per-parameter table and the section's text."""
     from mmmhelpers import artifacts
-    from mmmhelpers.executor import executor_for
 
     sbc, sbc_params = params.recovery.sbc, params.for_sbc()
     with executor_for(workers, scheduler) as ex:

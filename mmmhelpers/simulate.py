@@ -19,7 +19,7 @@ import xarray as xr
 from mmmhelpers.config import HSGPSpec, ModelSpec
 from mmmhelpers.data import MMMData, fourier_features, fourier_modes, max_scales
 from mmmhelpers.registry import GENERATOR_PANEL_DIMS
-from mmmhelpers.transforms import ONE_OFF_MODE, adstock, evaluate, logistic_saturation
+from mmmhelpers.transforms import ONE_OFF_MODE, adstock, evaluate, logistic_saturation, saturation
 
 __all__ = ["GENERATORS", "Generator", "simulate", "spend_pattern", "spend_matrix", "lift_tests_from_truth",
            "true_experiment_lifts"]
@@ -367,7 +367,6 @@ def lift_tests_from_truth(data: MMMData, truth: xr.Dataset, seed: int, relative_
     """Lift tests as an experiment would measure them on a simulated case (single market): per channel, spend
     ``relative_delta`` more than its median week, the true steady-state lift of the saturation curve, observed
     with ``relative_sigma`` relative noise (the standard error given as ``sigma``)."""
-    from mmmhelpers.transforms import evaluate, saturation
 
     kind = truth.attrs["saturation"]
     x = np.median(data.X, axis=0)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmmhelpers.artifacts import Diagnostics, Manifest
+from mmmhelpers.config import load_params
 
 __all__ = ["SiteCase", "collect_cases", "build_site", "SITE"]
 
@@ -44,7 +45,6 @@ class SiteCase:
 def _headline(folder: Path, manifest: Manifest) -> tuple[str, str, bool]:
     """The report's health, one sentence of its summary (an exercise: its question) and whether it is an exercise
     (its params file read again; else the fit's health)."""
-    from mmmhelpers.config import load_params
     from mmmhelpers.summary import executive_summary
 
     try:

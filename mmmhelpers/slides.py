@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from mmmhelpers.artifacts import Manifest
+from mmmhelpers.config import load_params
 
 __all__ = ["FIGURES", "figure_png", "slides_text", "build_slides", "SLIDES"]
 
@@ -72,7 +73,6 @@ def slides_text(title: str, made: str, health: str, points: list[tuple[str, str]
 
 def build_slides(report: Path) -> Path:
     """Render ``report/slides.html`` from the report's summary and figures (needs Quarto)."""
-    from mmmhelpers.config import load_params
     from mmmhelpers.pipeline import quarto_binary
     from mmmhelpers.summary import executive_summary
 

@@ -24,7 +24,10 @@ import xarray as xr
 from pydantic import BaseModel
 
 from mmmhelpers.artifacts import Allocation, Record
+from mmmhelpers.contributions import roas_draws
 from mmmhelpers.data import MMMData
+from mmmhelpers.exports import load_table
+from mmmhelpers.seeds import seed_for
 
 __all__ = ["Refit", "Stability", "refit_posteriors", "cached_refits", "stability_refits", "stability_case",
            "stability_sentence", "marked", "direction", "TOLERANCE", "CACHE"]
@@ -103,7 +106,6 @@ def direction(spend: np.ndarray, history: np.ndarray) -> np.ndarray:
 
 
 def _roas_means(posterior, data: MMMData, seen: int) -> list[float]:
-    from mmmhelpers.contributions import roas_draws
 
     part = posterior.isel(date=slice(0, seen))
     return [float(v) for v in np.nanmean(roas_draws(part, data.slice(0, seen)), axis=0)]
@@ -120,7 +122,6 @@ def refit_posteriors(params, data: MMMData, ends: list[int]):
     from mmmhelpers.calibration import model_for
     from mmmhelpers.fit import sample_many
     from mmmhelpers.out_of_sample import fold_values
-    from mmmhelpers.seeds import seed_for
 
     mmm = model_for(params, data, observed_weeks=ends[0])
     values = [fold_values(mmm, data, end) for end in ends]
@@ -181,7 +182,6 @@ def stability_refits(params, data: MMMData, run_dir, alloc: Allocation | None,
     """Each channel's ROAS (this report's table, mean and 94% HDI) and the plan (``alloc``: the budget page's, with
     the channels it holds; None without an optimization section) in this report (``run_dir``) and refitted without
     the last 1..k periods (``out_of_sample.stability_refits``; None when 0)."""
-    from mmmhelpers.exports import load_table
     from mmmhelpers.optimize import best_plan
 
     if not params.out_of_sample.stability_refits:

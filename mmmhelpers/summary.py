@@ -31,6 +31,7 @@ from mmmhelpers.exports import load_table
 from mmmhelpers.formatting import as_percent, plain_number
 from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.next_test import next_test_sentence
+from mmmhelpers.refresh import Backtest, DataDiff, moved_sentence, roas_history
 from mmmhelpers.stability import Stability, stability_sentence
 from mmmhelpers.truth import truth_sentence
 
@@ -237,7 +238,6 @@ def _banner(diag: Diagnostics | None, review: Review | None, quick: bool = False
 def since_last_report(run_dir: Path, period: str) -> str:
     """A refresh in one paragraph: what the data changed, how the last report's forecast of the new periods fared, and
     whether an estimate moved beyond its interval ("" when this report replaced none whose data differed)."""
-    from mmmhelpers.refresh import Backtest, DataDiff, moved_sentence, roas_history
 
     diff = DataDiff.load_or_none(run_dir)
     if diff is None or not diff.changed:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from mmmhelpers.config import ModelSpec, Params
 from mmmhelpers.intervals import LIKELY, as_probability
+from mmmhelpers.response import response_model
 
 if TYPE_CHECKING:  # the compute stack loads only when a plan is judged (the summary reads the sentence alone)
     import xarray as xr
@@ -29,7 +30,6 @@ def truth_response_model(params: Params, data: MMMData, truth: xr.Dataset | None
     truth is not one whose response this can compute."""
     import arviz as az
 
-    from mmmhelpers.response import response_model
 
     if (truth is None or truth.attrs.get("adstock") != "geometric" or truth.attrs.get("saturation") != "logistic"
             or not set(TRUE_PARAMS) <= set(truth.data_vars) or params.optimization is None):

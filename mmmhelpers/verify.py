@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from mmmhelpers.artifacts import Manifest
+from mmmhelpers.cache import FILES, _file_hash, named_files
+from mmmhelpers.config import load_params
 from mmmhelpers.refresh import Backtest, DataDiff
 
 __all__ = ["Difference", "Certificate", "compare_reports", "verify", "NOT_RESULTS"]
@@ -189,8 +191,6 @@ def inputs_of(manifest: Manifest) -> list[dict]:
 def _named_files(manifest: Manifest) -> list[dict]:
     """The files the params name (experiments, lift tests, a forecast plan, a truth file): unchanged since the
     report, by the stage inputs the manifest records."""
-    from mmmhelpers.cache import FILES, _file_hash, named_files
-    from mmmhelpers.config import load_params
 
     params = load_params(manifest.params_file)
     rows = []
