@@ -197,7 +197,8 @@ def constrained_sentence(cp: CasePlans, unit: str = "") -> str:
     words = _constraint_words(cp.titles, c.constraint)
     obj, free = weighted_draws(c.plan, cp.maximize), weighted_draws(c.unconstrained, cp.maximize)
     lo, hi = hdi94(obj)
-    head = (f"**{cp.objective_label.capitalize()} with {words}:** {plain_number(obj.mean())}{unit} (94% HDI "
+    label = cp.objective_label[:1].upper() + cp.objective_label[1:]  # not str.capitalize: "EU sales" stays EU
+    head = (f"**{label} with {words}:** {plain_number(obj.mean())}{unit} (94% HDI "
             f"{plain_number(lo)} to {plain_number(hi)}), with {cp.titles[c.constraint.target]} at "
             f"{plain_number(c.value)}.")
     if not c.binds:

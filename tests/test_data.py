@@ -244,19 +244,6 @@ def test_monthly_gaps_and_off_calendar_dates_are_named():
         from_frame(df, channels=["x1", "x2"], dims=["geo"])
 
 
-def test_the_pages_period_word_comes_from_the_dates_unless_the_params_name_it():
-    from mmmhelpers import formatting, plots
-
-    df = frame(n=14, geos=("a",))
-    df["date"] = pd.date_range("2023-01-31", periods=14, freq="ME")
-    data = from_frame(df, channels=["x1", "x2"], dims=["geo"])
-    plots.style()
-    assert formatting.period_from(data) == "month" and plots.UNITS["period"] == "month"
-    plots.style(period="week")  # report.period: week
-    assert formatting.period_from(data) == "week"
-    plots.style()
-
-
 def test_a_population_column_is_one_positive_number_per_market():
     df = frame(n=6)
     df["people"] = np.where(df["geo"] == "a", 10.0, 30.0)

@@ -1,6 +1,7 @@
 """The report's palette: a channel has one colour in every figure; truth, model and alerts have their own.
 
-The fit page's figures keep that palette: tests/test_plots_fit.py."""
+The fit page's figures keep that palette: tests/test_plots_fit.py; numbers as the pages say them:
+tests/test_formatting.py."""
 
 import matplotlib
 
@@ -8,7 +9,6 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
 from conftest import CHANNELS  # noqa: E402
 from conftest import same_color as _same  # noqa: E402
 
@@ -22,23 +22,6 @@ def test_channel_k_gets_palette_colour_k_and_markets_get_lighter_shades():
     assert _same(cells[0], CHANNEL_PALETTE[0]) and _same(cells[1], CHANNEL_PALETTE[1])
     assert np.all(np.array(cells[2]) > np.array(cells[0]) - 1e-12) and not _same(cells[2], cells[0])  # lighter
     assert _same(plan_color("optimal plan"), MODEL) and not _same(plan_color("historical split"), MODEL)
-
-
-@pytest.mark.parametrize("value, digits, text", [(-0.0003, 1, "0.0%"), (-0.004, 0, "0%"), (-0.012, 1, "-1.2%"),
-                                                 (0.5, 0, "50%"), (float("nan"), 1, "–")])
-def test_shares_that_round_to_zero_show_no_minus_sign(value, digits, text):
-    from mmmhelpers.formatting import as_percent
-
-    assert as_percent(value, digits) == text
-
-
-@pytest.mark.parametrize("value, text", [(1234567.8, "1,234,568"), (0.29345, "0.293"), (-1448.2, "-1,448"),
-                                         (120000.0, "120,000"), (3.2e-5, "0.000032"),
-                                         (-0.0, "0"), (-3e-13, "0")])
-def test_plain_numbers_have_separators_and_no_scientific_notation(value, text):
-    from mmmhelpers.formatting import plain_number
-
-    assert plain_number(value) == text
 
 
 def test_predictive_bands_are_not_dragged_by_one_extreme_draw():

@@ -191,17 +191,3 @@ def test_validate_names_a_price_for_a_channel_bought_in_money(tmp_path):
         "cost_per_unit: {search: 2.0}", "cost_per_unit: {tv: {a: 150, north: 2.0}}"))
     _, _, problems = check_case(load_params(tmp_path / "case.yaml"))
     assert problems == ["optimization.cost_per_unit.tv: unknown geo ['north'] (known: ['a', 'b'])"]
-
-
-def test_the_data_page_says_what_is_bought_in_units():
-    from mmmhelpers.config import Params
-    from mmmhelpers.data_page import data_intro, data_summary
-
-    data = load()
-    params = Params(case="c", title="T", seed=1, data={"path": "sales.csv", "channel_columns": ["tv", "search"],
-                                                       "units_columns": {"tv": "tv_grps"}, "dims": ["geo"]})
-    text = data_intro(params, data)
-    assert "2 geos (a, b), channels tv, search (bought in units: tv in tv_grps; the units drive the effect" in text
-    row = data_summary(data).set_index("channel").loc["tv"]
-    assert row["total units"] == pytest.approx(frame().tv_grps.sum())
-    assert row["cost per unit"] == pytest.approx(frame().tv.sum() / frame().tv_grps.sum())
