@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["UNITS", "set_units", "period_from", "plain_number", "as_percent", "fmt_number"]
+__all__ = ["UNITS", "set_units", "period_from", "plain_number", "as_percent", "fmt_number", "first_upper"]
 
 UNITS = {"currency": "currency units", "per_currency": "currency unit", "target": "target units", "period": "week"}
 """Axis units: set from the params' ``report.currency`` and ``report.target_label`` by :func:`style`, the period
@@ -63,3 +63,8 @@ def fmt_number(v) -> str:
     if isinstance(v, (float, np.floating)):
         return plain_number(v)
     return str(v)
+
+
+def first_upper(text: str) -> str:
+    """``text`` with its first letter raised and the rest as written (``str.capitalize`` lowers "TV" to "Tv")."""
+    return text[:1].upper() + text[1:]

@@ -13,7 +13,7 @@ import pandas as pd
 from mmmhelpers import artifacts
 from mmmhelpers.artifacts import MultiObjectiveRecord
 from mmmhelpers.constraints import LinearProblem, cell_labels
-from mmmhelpers.formatting import plain_number
+from mmmhelpers.formatting import first_upper, plain_number
 from mmmhelpers.multi_objective import (
     ConstrainedOptimum,
     JointPlan,
@@ -197,8 +197,7 @@ def constrained_sentence(cp: CasePlans, unit: str = "") -> str:
     words = _constraint_words(cp.titles, c.constraint)
     obj, free = weighted_draws(c.plan, cp.maximize), weighted_draws(c.unconstrained, cp.maximize)
     lo, hi = hdi94(obj)
-    label = cp.objective_label[:1].upper() + cp.objective_label[1:]  # not str.capitalize: "EU sales" stays EU
-    head = (f"**{label} with {words}:** {plain_number(obj.mean())}{unit} (94% HDI "
+    head = (f"**{first_upper(cp.objective_label)} with {words}:** {plain_number(obj.mean())}{unit} (94% HDI "
             f"{plain_number(lo)} to {plain_number(hi)}), with {cp.titles[c.constraint.target]} at "
             f"{plain_number(c.value)}.")
     if not c.binds:

@@ -28,7 +28,7 @@ from mmmhelpers.budget_page import EXTRAPOLATION_WORDS
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import prior_dominated_sentence, uninformed_channels
 from mmmhelpers.exports import load_table
-from mmmhelpers.formatting import as_percent, plain_number
+from mmmhelpers.formatting import as_percent, first_upper, plain_number
 from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.next_test import next_test_sentence
 from mmmhelpers.refresh import Backtest, DataDiff, moved_sentence, roas_history
@@ -108,7 +108,7 @@ def _drivers(drivers: pd.DataFrame, target: str, period: str = "week") -> str:
     text = f"Shares of {target} explained by the model: " + "; ".join(parts) + "."
     if small:
         verb = "nets" if len(small) == 1 else "net"
-        text += (f" {' and '.join(small).capitalize()} {verb} to under 1% of {target} over these {period}s "
+        text += (f" {first_upper(' and '.join(small))} {verb} to under 1% of {target} over these {period}s "
                  f"(they move it between {period}s more than they add to it).")
     return text
 

@@ -8,7 +8,7 @@ import pytest
 
 from mmmhelpers import formatting, plots
 from mmmhelpers.data import from_frame
-from mmmhelpers.formatting import UNITS, as_percent, fmt_number, plain_number, set_units
+from mmmhelpers.formatting import UNITS, as_percent, first_upper, fmt_number, plain_number, set_units
 
 
 @pytest.mark.parametrize("value, digits, text", [(-0.0003, 1, "0.0%"), (-0.004, 0, "0%"), (-0.012, 1, "-1.2%"),
@@ -60,3 +60,9 @@ def test_the_pages_period_word_comes_from_the_dates_unless_the_params_name_it():
     plots.style(period="week")  # report.period: week
     assert formatting.period_from(data) == "week"
     plots.style()
+
+
+def test_first_upper_raises_the_first_letter_and_keeps_the_rest():
+    """str.capitalize would write "Tv and EU events" as "Tv and eu events"."""
+    assert first_upper("tV and EU events") == "TV and EU events"
+    assert first_upper("") == "" and first_upper("7 days") == "7 days"
