@@ -72,6 +72,8 @@ def cell_spend(records: list[PlanCell], cells: list[str], cell: str) -> float:
     """The spend per period of the plan record whose cell is ``cell`` (a label of ``cells``)."""
     if cell not in cells:
         raise KeyError(f"unknown cell {cell!r} (cells: {cells})")
+    if len(records) != len(cells):  # a plan whose solve failed has no cells
+        raise KeyError(f"no spend for {cell!r}: the plan has {len(records)} of {len(cells)} cells")
     return records[cells.index(cell)].spend_per_period
 
 

@@ -98,6 +98,8 @@ def test_every_plan_source_is_the_records_number_and_a_missing_plan_is_named():
         resolve_source("multi_objective:binds", None, alloc)  # the record's block has no constrained plan
     with pytest.raises(KeyError, match="this run has no allocation"):
         resolve_source("allocation:x1", None, None)
+    with pytest.raises(KeyError, match="the plan has 0 of 2 cells"):  # a failed alternative's solve left no cells
+        resolve_source("alternative:half:x2", None, Allocation.model_validate(ALLOC))
 
 
 def test_each_number_is_compared_with_its_model_variant():
