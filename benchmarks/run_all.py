@@ -42,6 +42,8 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
     ("truth", ["truth_decisions.py"], False, "(g) decisions judged by the truth: claimed vs true gain, with the rules"),
     ("compile_profile", ["compile_profile.py"], False,
      "(i) where a cold compile's time goes: LLVM, numba's typing and lowering, PyTensor, the rest"),
+    ("numba_opt", ["numba_opt.py", "--levels", "3", "2", "1"], False,
+     "(j) LLVM's optimization level for the cold compile: compile seconds vs gradient µs"),
     ("cold_start", ["cold_start.py"], True,
      "(h) case study 000 on an empty cache and on a warm one, vs pymc-marketing (median of three seeds)"),
 ]

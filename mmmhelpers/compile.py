@@ -92,6 +92,7 @@ class CacheInfo:
     key: str | None = None
     hit: bool = False
     reason: str = ""
+    numba_opt: int | None = None  # LLVM's optimization level the callbacks were compiled at (None: not recorded)
 
 
 last_info = CacheInfo()
@@ -678,18 +679,21 @@ def _compiled_here(logp_fn, expand_fn, g: _Graphs, key: str | None, shared: dict
         key, reason = None, f"not cached: shared variables outside the model graph: {sorted(used.keys() - shared.keys())}"
     if key is None:
         shared = used
+    import numba
+
     record = sorted(shared)
     meta = {"n_dim": g.n_dim, "n_expanded": g.n_expanded, "record": record,
             "logp_shared": [v.name for v in logp_fn.get_shared()],
             "expand_shared": [v.name for v in expand_fn.get_shared()],
-            "ndims": {n: shared[n].type.ndim for n in record}, "dtypes": {n: str(shared[n].type.dtype) for n in record}}
+            "ndims": {n: shared[n].type.ndim for n in record}, "dtypes": {n: str(shared[n].type.dtype) for n in record},
+            "numba_opt": int(numba.config.OPT)}
     shared_data, user_data = _user_data(meta, shared)
     compiled = [_cfunc(kind, key, meta, user_data.dtype, fn.vm.jit_fn, load_only=False)
                 for kind, fn in (("logp", logp_fn), ("expand", expand_fn))]
     refused = [c.uncached_reason for c in compiled if hasattr(c, "uncached_reason")]
     if key is not None and not refused:
         _write_meta(key, meta)
-    return shared_data, user_data, compiled, CacheInfo(key, False, "; ".join(refused) or reason)
+    return shared_data, user_data, compiled, CacheInfo(key, False, "; ".join(refused) or reason, int(numba.config.OPT))
 
 
 def compile_model(model: pm.Model, var_names: list[str] | None = None, before_compile=None, in_child: bool = True):
@@ -730,7 +734,7 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
     logp_fn = expand_fn = None
     if found is not None:
         meta, shared_data, user_data, compiled = found
-        last_info = CacheInfo(key, hit, "loaded from the cache" if hit else reason)
+        last_info = CacheInfo(key, hit, "loaded from the cache" if hit else reason, meta.get("numba_opt"))
     else:
         if before_compile is not None:
             before_compile()

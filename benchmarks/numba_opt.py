@@ -1,0 +1,83 @@
+"""A lower LLVM optimization level for the cold compile: numba's NUMBA_OPT against the compile and gradient times.
+
+    .venv/bin/python benchmarks/numba_opt.py [--levels 3 2 1] [--repeats 3] [params files ...]
+
+For each case and each level, ``repeats`` new processes each compile the case's model on an empty PyTensor base
+compiledir and numba cache (``compile.compile_model`` in that process) with ``NUMBA_OPT`` set, then time one
+log-density + gradient evaluation of the compiled callback (the fastest of five runs of 2,000 calls: what each
+leapfrog step costs). The table gives the medians (every run in brackets): the lever is worth it if the compile
+gets shorter while the gradient stays as fast (a slower gradient costs every step of every fit of that structure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = """
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import numba
+from mmmhelpers import compile as mc
+from mmmhelpers.calibration import model_for
+from mmmhelpers.case_data import prepare_data
+from mmmhelpers.config import load_params
+from mmmhelpers.fit import time_gradient
+params = load_params(sys.argv[1])
+data, _ = prepare_data(params)
+mmm = model_for(params, data)
+t0 = time.perf_counter()
+compiled = mc.compile_model(mmm.model, in_child=False)
+wall = time.perf_counter() - t0
+gradient = min(time_gradient(compiled, 2000) for _ in range(5))
+print(json.dumps({"opt": numba.config.OPT, "compile": wall, "gradient": gradient, "hit": mc.last_info.hit}))
+"""
+
+
+def one_run(params: str, level: int) -> dict:
+    """A new process on an empty cache at ``NUMBA_OPT=level``: its compile seconds and gradient seconds."""
+    with tempfile.TemporaryDirectory(prefix="numba_opt_") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_OPT": str(level),
+               "NUMBA_CACHE_DIR": str(Path(tmp) / "numba"), "PYTENSOR_FLAGS": f"base_compiledir={Path(tmp) / 'pt'}"}
+        proc = subprocess.run([sys.executable, "-c", CHILD, params], cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{params} at NUMBA_OPT={level} failed:\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not out["hit"] and int(out["opt"]) == level, out  # truly cold, at the level asked
+    return out
+
+
+def _cell(values: list[float], fmt: str) -> str:
+    return f"{statistics.median(values):{fmt}} ({', '.join(f'{v:{fmt}}' for v in values)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("params", nargs="*", default=["params/default.yaml", "params/multidimensional_example.yaml"])
+    parser.add_argument("--levels", type=int, nargs="+", default=[3, 2, 1])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"Each cell: the median of {args.repeats} new processes on an empty cache (every run in brackets); "
+          "NUMBA_OPT 3 is numba's default.\n")
+    runs: dict[tuple[str, int], list[dict]] = {}
+    for params in args.params:
+        for _ in range(args.repeats):  # the levels take turns, so that the machine's drift falls on each alike
+            for level in args.levels:
+                runs.setdefault((params, level), []).append(one_run(params, level))
+                print(f"  {Path(params).stem} NUMBA_OPT={level}: {runs[params, level][-1]['compile']:.1f} s",
+                      file=sys.stderr, flush=True)
+    print("| case | NUMBA_OPT | cold compile s | gradient µs |\n|---|---|---|---|")
+    for (params, level), done in runs.items():
+        print(f"| {Path(params).stem} | {level} | {_cell([r['compile'] for r in done], '.1f')} | "
+              f"{_cell([r['gradient'] * 1e6 for r in done], '.1f')} |")
+
+if __name__ == "__main__":
+    main()
