@@ -77,11 +77,19 @@ WATCH_AFTER = (0.1, 3.0)  # the warm-up estimate: after this share of the warm-u
 
 
 def warmup_estimate(elapsed: float, done: np.ndarray, fit) -> float:
-    """Seconds of sampling left when ``done`` draws per chain (warm-up included) took ``elapsed`` seconds: the pace so
-    far (the steps per draw the warm-up really takes, at the gradient's real cost) over the slowest chain's draws left."""
-    total = fit.tune + fit.draws
-    slowest = float(np.min(done))
-    return elapsed * (total - slowest) / max(slowest, 1.0)
+    """Seconds of sampling left when ``done`` draws per chain (warm-up included; 0 for a chain still waiting for a
+    core) took ``elapsed`` seconds: the draws left over all chains at the pace so far (the steps per draw the warm-up
+    really takes, at the gradient's real cost, on every core the chains run on). Chains beyond the cores run after
+    the first ones finish: their draws are left too."""
+    total = fit.chains * (fit.tune + fit.draws)
+    finished = float(np.sum(done))
+    return elapsed * (total - finished) / max(finished, 1.0)
+
+
+def drawn(n_steps: np.ndarray) -> np.ndarray:
+    """Which entries of nutpie's running trace of leapfrog steps (chain, draw) are draws: a draw takes at least one
+    step, and the trace holds 0 (not NaN) where a chain waiting for a core has drawn nothing yet."""
+    return np.isfinite(n_steps) & (n_steps > 0)
 
 
 def _finished(sampler) -> bool:
@@ -106,10 +114,11 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> None:
                 steps = sampler.inspect().warmup_sample_stats["n_steps"].values  # (chain, draw), NaN: not drawn yet
         except Exception:  # noqa: BLE001 - nothing drawn yet, or a trace without the stat: keep waiting
             continue
-        done = np.isfinite(steps).sum(axis=1)
-        if done.min() < WATCH_AFTER[0] * fit.tune:
+        real = drawn(steps)
+        done = real.sum(axis=1)
+        if done.max() < WATCH_AFTER[0] * fit.tune:  # the running chains' first tenth of the warm-up
             continue
-        per_draw = float(np.nanmean(steps))
+        per_draw = float(steps[real].mean())
         left = warmup_estimate(elapsed, done, fit)
         say(f"warm-up at {per_draw:,.0f} leapfrog steps per draw: about {left:,.0f} s of sampling left")
         said = True

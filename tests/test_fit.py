@@ -18,9 +18,20 @@ TINY = Path(__file__).resolve().parent / "params" / "tiny.yaml"
 
 
 def test_warmup_estimate_by_hand():
-    """20 and 25 of 250 draws per chain in 10 s: the slowest chain has 230 left at 0.5 s each."""
-    spec = SimpleNamespace(tune=150, draws=100)
-    assert fit.warmup_estimate(10.0, np.array([20, 25]), spec) == pytest.approx(115.0)
+    """20 and 25 of 250 draws per chain in 10 s: 45 draws done, 455 left at 10/45 s each."""
+    spec = SimpleNamespace(tune=150, draws=100, chains=2)
+    assert fit.warmup_estimate(10.0, np.array([20, 25]), spec) == pytest.approx(455 * 10 / 45)
+
+
+def test_chains_waiting_for_a_core_count_as_work_left():
+    """4 chains on 2 cores: nutpie's running trace holds 0 steps for the two chains not started yet (measured on
+    client_panel: the estimate then said 32 s left of a 64 s fit, as if all four chains ran at once). 100 draws of
+    the first two in 4 s: 7,800 of 8,000 draws left at 4/200 s each."""
+    steps = np.array([[7.0] * 100 + [np.nan] * 1900, [15.0] * 100 + [np.nan] * 1900, [0.0] * 2000, [0.0] * 2000])
+    real = fit.drawn(steps)
+    assert real.sum(axis=1).tolist() == [100, 100, 0, 0] and steps[real].mean() == 11.0
+    spec = SimpleNamespace(tune=1000, draws=1000, chains=4)
+    assert fit.warmup_estimate(4.0, real.sum(axis=1), spec) == pytest.approx(7800 * 4.0 / 200)
 
 
 @pytest.mark.slow
