@@ -257,6 +257,5 @@ def simulated_lift_tests(params) -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=8)
 def _lift_tests(simulate_json: str, seed: int) -> pd.DataFrame:
-
     data, truth = simulate(SimulateSpec.model_validate_json(simulate_json), seed_for(seed, "simulate"))
     return lift_tests_from_truth(data, truth, seed_for(seed, "lift_tests"))

@@ -374,7 +374,6 @@ def _date_order_warnings(params: Params) -> list[str]:
         return []
     import pandas as pd
 
-
     path, column = params.resolve(params.data.path), params.data.date_column
     try:
         raw = pd.read_csv(path, usecols=[column], dtype=str)[column]

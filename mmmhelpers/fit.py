@@ -180,7 +180,6 @@ def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None
         return None, None
     import nutpie
 
-
     try:
         compiled = mc.compile_model(mmm.model, before_compile=before_compile)
         return compiled, "hit" if mc.last_info.hit else "miss"
@@ -281,7 +280,6 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
     every posterior draw, from the traced mean ``mu`` and the likelihood's own parameters (a second rather than
     PyMC's loop over draws, ten or more on a two-market model); PyMC's ``sample_posterior_predictive`` when the
     likelihood cannot be rebuilt that way."""
-
     post = idata["posterior"]
     try:
         lik = parse_likelihood(mmm.spec.likelihood)

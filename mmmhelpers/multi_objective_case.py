@@ -68,7 +68,6 @@ def spend_layout(params) -> str:
 def case_joint(params, run_dir) -> tuple[JointResponse, dict[str, np.ndarray]]:
     """Every target's compiled response on the case's window, joined by the case's spend layout; with each
     target's total spend per cell over the data (for the historical split)."""
-
     opt = params.optimization
     dirs = {t.name: target_home(params, run_dir, t.name) for t in params.targets}
     fits = {n: (artifacts.load_data(d), artifacts.load_idata(d)) for n, d in dirs.items()}
@@ -87,7 +86,6 @@ def plan_case(params, run_dir, say=None) -> CasePlans:
     """Each target's best plan, the objective's with the constraint, every plan under every target's model, and
     the Pareto frontier between the objective and the constraint's target."""
     import time
-
 
     say = say or (lambda _msg: None)
     opt, mo = params.optimization, params.optimization.multi_objective

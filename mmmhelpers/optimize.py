@@ -550,7 +550,6 @@ def compare_plan(params: Params, data: MMMData, idata, held_names: list[str]) ->
     """``optimization.compare_plan``: the plan's response over its own periods (its spend period by period, the data's
     carryover in), the best plan at the same budget per period under the section's rules, and the best plan's paired
     gain over it on draws that did not choose it."""
-
     opt = params.optimization
     assert opt is not None, "the case has no optimization section"
     if opt.compare_plan is None:

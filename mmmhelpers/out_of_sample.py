@@ -113,7 +113,6 @@ def forecast_parts(mmm: MMM, idata, future: MMMData, n_observed: int, seed: int 
     spent in it) and the paid media the window's own spend adds to that. The parts but the noise add up to the
     expected target draw by draw. The counterfactual changes the window's spend only: the observed weeks, which fix
     a ROAS or share prior's ceiling, stay as they are."""
-
     organic = "organic_contribution_original_scale" if future.organic else None
     names = ("y", "mu", "channel_contribution_original_scale", *([organic] if organic else []))
     filled = replace(future, y=np.nan_to_num(future.y))

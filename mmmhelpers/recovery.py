@@ -322,7 +322,6 @@ def truth_table(truth: xr.Dataset, max_size: int = 24) -> pd.DataFrame:
     separators, three significant digits, no scientific notation), comma-separated; ``scale`` names the scale.
     Time series such as contributions are left out.
     """
-
     rows = [{"parameter": name, "true value": ", ".join(plain_number(x) for x in da.values.ravel()),
              "scale": "original" if str(name).endswith("_original_scale") else "model"}
             for name, da in truth.data_vars.items() if "date" not in da.dims and da.size <= max_size]

@@ -214,7 +214,6 @@ def plan_history(report: Path) -> pd.DataFrame | None:
     """The last report's plan beside this one's, per cell: spend per period in each, each one's historical split,
     and ``turned``: this plan moves the cell the other way from history than the last did (None without a kept
     report that planned)."""
-
     kept = [k for k in _kept(report) if (k / "artifacts" / "allocation.json").exists()]
     now = Allocation.load_or_none(report)
     last = Allocation.load_or_none(kept[-1]) if kept else None
@@ -233,7 +232,6 @@ def plan_history(report: Path) -> pd.DataFrame | None:
 
 def plan_history_sentence(report: Path, frame: pd.DataFrame, currency: str = "") -> str:
     """The last report's plan against this one in words: the budgets, both gains (with intervals) and the turns."""
-
     last = Allocation.load(_kept(report)[-1])
     now = Allocation.load(report)
     cur = f"{currency} " if currency else ""

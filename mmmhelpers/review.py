@@ -122,7 +122,6 @@ def mean_delay(weights: np.ndarray) -> np.ndarray:
 def media_meanings(group, data: MMMData, spec) -> dict[str, np.ndarray]:
     """Per draw and channel ``(sample, channel)``, what the media parameters mean: ROAS over the data, share of the
     fitted target, half-saturation spend per period and mean carryover delay (cells pooled, weighted by spend)."""
-
     n = group.sizes["chain"] * group.sizes["draw"]
     idx = np.arange(n)
     cells = (*[len(v) for v in data.panel.values()], len(data.channels))
@@ -161,7 +160,6 @@ def prior_translation(prior, idata, data: MMMData, spec) -> pd.DataFrame:
     """Every media prior in the quantities an analyst holds: ROAS over the data, share of the fitted target,
     half-saturation spend per period and the mean carryover delay, each before the data (prior draws) and after
     (posterior), mean and 94% HDI, with the posterior sd as a share of the prior's (near 1: the data said little)."""
-
     scale = idata.constant_data["target_scale"]
     before = media_meanings(prior.prior.assign(target_scale=scale), data, spec)
     after = media_meanings(idata.posterior.assign(target_scale=scale), data, spec)

@@ -367,7 +367,6 @@ def lift_tests_from_truth(data: MMMData, truth: xr.Dataset, seed: int, relative_
     """Lift tests as an experiment would measure them on a simulated case (single market): per channel, spend
     ``relative_delta`` more than its median week, the true steady-state lift of the saturation curve, observed
     with ``relative_sigma`` relative noise (the standard error given as ``sigma``)."""
-
     kind = truth.attrs["saturation"]
     x = np.median(data.X, axis=0)
     dx = relative_delta * x
@@ -473,7 +472,6 @@ def _time_varying_media(spec, seed: int) -> tuple[MMMData, xr.Dataset]:
     The data are drawn from the very model ``mmmhelpers`` fits (``pm.do`` fixes its parameters), so
     the generator and the fitted model share one definition.
     """
-
     p = _merged(TIME_VARYING_DEFAULTS, spec.true_params)
     rng = np.random.default_rng(seed)
     n = spec.n_weeks

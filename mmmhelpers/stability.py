@@ -106,7 +106,6 @@ def direction(spend: np.ndarray, history: np.ndarray) -> np.ndarray:
 
 
 def _roas_means(posterior, data: MMMData, seen: int) -> list[float]:
-
     part = posterior.isel(date=slice(0, seen))
     return [float(v) for v in np.nanmean(roas_draws(part, data.slice(0, seen)), axis=0)]
 

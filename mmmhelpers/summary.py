@@ -238,7 +238,6 @@ def _banner(diag: Diagnostics | None, review: Review | None, quick: bool = False
 def since_last_report(run_dir: Path, period: str) -> str:
     """A refresh in one paragraph: what the data changed, how the last report's forecast of the new periods fared, and
     whether an estimate moved beyond its interval ("" when this report replaced none whose data differed)."""
-
     diff = DataDiff.load_or_none(run_dir)
     if diff is None or not diff.changed:
         return ""

@@ -30,7 +30,6 @@ def truth_response_model(params: Params, data: MMMData, truth: xr.Dataset | None
     truth is not one whose response this can compute."""
     import arviz as az
 
-
     if (truth is None or truth.attrs.get("adstock") != "geometric" or truth.attrs.get("saturation") != "logistic"
             or not set(TRUE_PARAMS) <= set(truth.data_vars) or params.optimization is None):
         return None

@@ -191,7 +191,6 @@ def inputs_of(manifest: Manifest) -> list[dict]:
 def _named_files(manifest: Manifest) -> list[dict]:
     """The files the params name (experiments, lift tests, a forecast plan, a truth file): unchanged since the
     report, by the stage inputs the manifest records."""
-
     params = load_params(manifest.params_file)
     rows = []
     for field_name, stage in FILES.items():
