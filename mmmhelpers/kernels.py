@@ -16,7 +16,6 @@ import sys
 import tempfile
 import threading
 import time
-import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,8 @@ __all__ = ["KERNEL", "STOP", "Warm", "ensure_kernel", "raise_open_files_limit", 
 KERNEL = "mmm-report"
 STOP = threading.Event()  # set on Ctrl-C: no new kernel starts, the running ones are killed
 _KERNELS: set[AsyncKernelManager] = set()  # kernels of this process that are running
+# the clients of our kernels not yet stopped, with their kernel's manager (see _KernelManager)
+_CLIENTS: list[tuple[AsyncKernelManager, AsyncKernelClient]] = []
 
 # What every notebook imports first (about 4 s). The user namespace stays empty: the notebook runs as in a new kernel.
 WARM_UP = "import matplotlib.pyplot, mmmhelpers.artifacts, mmmhelpers.plots, mmmhelpers.report\ndel matplotlib, mmmhelpers"
@@ -60,19 +61,16 @@ class _KernelManager(AsyncKernelManager):
     * Each running kernel is known to :func:`kill_all` (Ctrl-C kills it, and every process it started).
     * Its clients (papermill's and ours) run no heartbeat channel (:class:`_Client`), and shutting the kernel
       down stops their channels: papermill stops its client's channels only for a kernel it started itself, and a
-      client left running pinged its dead kernel every second, and its zmq context could hang the garbage
-      collector (``Context.term``) of a process that later collected it.
+      client left running pinged its dead kernel every second. Until then :data:`_CLIENTS` holds each client: a
+      client collected as garbage with its channels open makes its zmq context's finalizer wait forever for
+      sockets it can no longer close (``Context.__del__`` -> ``term``: a test process hung there once).
     """
 
     client_factory = Type(_Client, klass=AsyncKernelClient)
 
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self._clients: weakref.WeakSet[AsyncKernelClient] = weakref.WeakSet()
-
     def client(self, **kw: Any) -> AsyncKernelClient:  # type: ignore[override]
         kc = super().client(**kw)
-        self._clients.add(kc)
+        _CLIENTS.append((self, kc))
         return kc
 
     async def _async_interrupt_kernel(self) -> None:
@@ -92,9 +90,11 @@ class _KernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         """What shutting down ends with (``shutdown_kernel`` calls this, not ``cleanup_resources``)."""
         _KERNELS.discard(self)
-        for kc in list(self._clients):
-            if kc.channels_running:
-                kc.stop_channels()
+        for km, kc in list(_CLIENTS):
+            if km is self:
+                if kc.channels_running:
+                    kc.stop_channels()
+                _CLIENTS.remove((km, kc))
         await super()._async_cleanup_resources(restart=restart)
 
     async def cleanup_resources(self, restart: bool = False) -> None:  # type: ignore[override]

@@ -6,6 +6,7 @@ Elsewhere (they test a run that stops early, with a kernel started ahead): tests
 ``test_a_case_that_fails_its_checks_leaves_no_kernel`` and the Ctrl-C tests (``kill_all``).
 """
 
+import gc
 import os
 import threading
 import time
@@ -112,3 +113,23 @@ def test_the_soft_limit_of_open_files_is_raised_up_to_the_hard_limit():
         out = subprocess.run([sys.executable, "-c", code.format(hard=hard)], capture_output=True, text=True,
                              check=True, cwd=Path(__file__).parents[1]).stdout.split()
         assert out[:2] == [str(expected), str(expected)], out
+
+
+@pytest.mark.slow  # starts a real kernel
+def test_a_client_left_open_never_hangs_the_garbage_collector():
+    """What a run that failed before shutting its kernel down leaves: the kernel gone, its manager never cleaned
+    up, a client's channels open. Collected as garbage, that client's zmq context waited forever in its finalizer
+    for sockets it could no longer close (a test process of the suite hung there once): such clients stay
+    referenced instead."""
+    warm = kernels.prestart(kernels.ensure_kernel())
+    assert warm.ready.wait(120) and warm.error is None
+    kc = warm.km.client()
+    kc.start_channels()
+    holder = {"client": kc}
+    holder["self"] = holder  # papermill's notebook client holds it in a reference cycle: only the collector frees it
+    warm.km.provisioner.process.kill()
+    warm.km.provisioner.process.wait()
+    del kc, warm, holder
+    done = threading.Event()
+    threading.Thread(target=lambda: (gc.collect(), done.set()), daemon=True).start()
+    assert done.wait(60), "the garbage collector hung on a kernel client's zmq context"
