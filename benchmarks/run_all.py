@@ -44,6 +44,8 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
      "(i) where a cold compile's time goes: LLVM, numba's typing and lowering, PyTensor, the rest"),
     ("numba_opt", ["numba_opt.py", "--levels", "3", "2", "1"], False,
      "(j) LLVM's optimization level for the cold compile: compile seconds vs gradient µs"),
+    ("refresh_flags", ["refresh_flags.py"], False,
+     "(k) a refresh with four new weeks against the truth: what it flags, how long it takes"),
     ("cold_start", ["cold_start.py"], True,
      "(h) case study 000 on an empty cache and on a warm one, vs pymc-marketing (median of three seeds)"),
 ]
