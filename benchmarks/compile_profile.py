@@ -34,16 +34,35 @@ PHASES = {
     "nutpie and this project's compile wrapper": ["nutpie/", "mmmhelpers/"],
 }
 
-CHILD = """
-import cProfile, json, pstats, sys, time, warnings
+CASE_MODEL = """
+import json, sys, time, warnings
 warnings.filterwarnings("ignore")
-from mmmhelpers.case_data import prepare_data
-from mmmhelpers.calibration import model_for
-from mmmhelpers.config import load_params
 from mmmhelpers import compile as mc
+from mmmhelpers.calibration import model_for
+from mmmhelpers.case_data import prepare_data
+from mmmhelpers.config import load_params
 params = load_params(sys.argv[1])
 data, _ = prepare_data(params)
 mmm = model_for(params, data)
+"""  # how a child script starts: the case's model (``mmm``) built in a new process; ``mc`` is mmmhelpers.compile
+
+
+def run_cold(script: str, params: str, env: dict[str, str] | None = None) -> dict:
+    """``script`` after :data:`CASE_MODEL`, in a new process on an empty PyTensor base compiledir and numba cache
+    (with ``env`` added to the environment); the JSON its last line prints."""
+    extra = env or {}
+    with tempfile.TemporaryDirectory(prefix="cold_compile_") as tmp:
+        env = {**os.environ, **extra, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(Path(tmp) / "numba"),
+               "PYTENSOR_FLAGS": f"base_compiledir={Path(tmp) / 'pytensor'}"}
+        proc = subprocess.run([sys.executable, "-c", CASE_MODEL + script, params], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{params} {extra or ''} failed in its new process:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+PROFILED = """
+import cProfile, pstats
 prof = cProfile.Profile()
 t0 = time.perf_counter()
 prof.enable()
@@ -70,12 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("params", nargs="?", default=str(ROOT / "params" / "default.yaml"))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="compile_profile_") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(Path(tmp) / "numba"),
-               "PYTENSOR_FLAGS": f"base_compiledir={Path(tmp) / 'pytensor'}"}
-        proc = subprocess.run([sys.executable, "-c", CHILD, args.params], cwd=ROOT, env=env, capture_output=True,
-                              text=True, check=True)
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_cold(PROFILED, args.params)
     phases = _phase_seconds(out["rows"])
     wall = out["wall"]
     print(f"case {Path(args.params).stem}: one cold compile under cProfile ({wall:.1f} s wall; cache hit: {out['hit']})\n")

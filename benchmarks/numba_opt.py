@@ -12,28 +12,16 @@ gets shorter while the gradient stays as fast (a slower gradient costs every ste
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compile_profile import run_cold  # noqa: E402 - a sibling script
 
-CHILD = """
-import json, sys, time, warnings
-warnings.filterwarnings("ignore")
+TIMED = """
 import numba
-from mmmhelpers import compile as mc
-from mmmhelpers.calibration import model_for
-from mmmhelpers.case_data import prepare_data
-from mmmhelpers.config import load_params
 from mmmhelpers.fit import time_gradient
-params = load_params(sys.argv[1])
-data, _ = prepare_data(params)
-mmm = model_for(params, data)
 t0 = time.perf_counter()
 compiled = mc.compile_model(mmm.model, in_child=False)
 wall = time.perf_counter() - t0
@@ -44,13 +32,7 @@ print(json.dumps({"opt": numba.config.OPT, "compile": wall, "gradient": gradient
 
 def one_run(params: str, level: int) -> dict:
     """A new process on an empty cache at ``NUMBA_OPT=level``: its compile seconds and gradient seconds."""
-    with tempfile.TemporaryDirectory(prefix="numba_opt_") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_OPT": str(level),
-               "NUMBA_CACHE_DIR": str(Path(tmp) / "numba"), "PYTENSOR_FLAGS": f"base_compiledir={Path(tmp) / 'pt'}"}
-        proc = subprocess.run([sys.executable, "-c", CHILD, params], cwd=ROOT, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{params} at NUMBA_OPT={level} failed:\n{proc.stderr[-3000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_cold(TIMED, params, {"NUMBA_OPT": str(level)})
     assert not out["hit"] and int(out["opt"]) == level, out  # truly cold, at the level asked
     return out
 
