@@ -40,6 +40,8 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
     ("geos", ["geo_scaling.py"], False, "(e) fit time for 2, 4, 8 and 16 geos"),
     ("report", ["report_time.py"], False, "(f) `make report` wall time for the default case, cold and warm"),
     ("truth", ["truth_decisions.py"], False, "(g) decisions judged by the truth: claimed vs true gain, with the rules"),
+    ("truth_capture", ["truth_capture.py"], False,
+     "(l) the default plan's share of the true optimum over eight data sets of the knowledge case's shape"),
     ("compile_profile", ["compile_profile.py"], False,
      "(i) where a cold compile's time goes: LLVM, numba's typing and lowering, PyTensor, the rest"),
     ("numba_opt", ["numba_opt.py", "--levels", "3", "2", "1"], False,

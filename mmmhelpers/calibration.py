@@ -222,6 +222,8 @@ def evidence_sources(params, channels: list[str]) -> dict[str, list[str]]:
 
     add(params.model.roas_priors, "ROAS prior")
     add(params.model.share_priors, "share prior")
+    add(params.model.mroas_priors, "marginal ROAS prior")
+    add(params.model.cost_per_kpi_priors, "cost-per-KPI prior")
     if params.model.experiments is not None and params.resolve(params.model.experiments).exists():
         add(pd.read_csv(params.resolve(params.model.experiments))["channel"], "experiment")
     add([d.channel for d in params.model.experiments_from_truth], "experiment")

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from mmmhelpers.registry import (
     ADSTOCK_PARAMS,
     GENERATOR_PANEL_DIMS,
+    KNOWLEDGE_PRIOR_KEYS,
     MODEL_PRIOR_NAMES,
     SATURATION_CEILING,
     SATURATION_PARAMS,
@@ -237,6 +238,12 @@ class ModelSpec(Strict):
     roas_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # channel -> a prior on its contribution as a share of the target over the data's weeks (0.1: a tenth of sales)
     share_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # channel -> a prior on its marginal ROAS over the data's weeks: the target 1% more spend in every week would
+    # have added, per currency of that 1% (Meridian's mROI), e.g. {distribution: LogNormal, mean: 0.8, std: 0.3}
+    mroas_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # channel -> a prior on its cost per unit of the target over the data's weeks (spend / contribution; for a count
+    # KPI such as sign-ups, e.g. {distribution: LogNormal, mean: 40, std: 15}: 40 of currency per sign-up)
+    cost_per_kpi_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # the organic media's adstock and saturation priors by parameter: adstock_alpha, saturation_lam, ... (the bare
     # name, alpha or lam, when one component alone has it), dims [organic]; default: the components' own defaults
     organic_priors: dict[str, Any] = Field(default_factory=dict)
@@ -250,7 +257,7 @@ class ModelSpec(Strict):
     @model_validator(mode="after")
     def _roas_priors_need_a_ceiling(self) -> ModelSpec:
         kinds = self.saturation.all_kinds()
-        for key in ("roas_priors", "share_priors"):
+        for key in KNOWLEDGE_PRIOR_KEYS:
             if not getattr(self, key):
                 continue
             for kind in kinds:
@@ -261,10 +268,17 @@ class ModelSpec(Strict):
                 raise ValueError(f"{key}: the saturation types {list(kinds)} scale the response by different "
                                  f"parameters ({ {k: SATURATION_CEILING[k] for k in kinds} }); with a ROAS or share "
                                  "prior, use types that share one (logistic and hill: beta)")
-        both = sorted(set(self.roas_priors) & set(self.share_priors))
-        if both:
-            raise ValueError(f"roas_priors and share_priors both name {both}: one prior per channel")
+        for i, first in enumerate(KNOWLEDGE_PRIOR_KEYS):
+            for second in KNOWLEDGE_PRIOR_KEYS[i + 1:]:
+                both = sorted(set(getattr(self, first)) & set(getattr(self, second)))
+                if both:
+                    raise ValueError(f"{first} and {second} both name {both}: one prior per channel")
         return self
+
+    @property
+    def knowledge_priors(self) -> bool:
+        """Whether any channel has a prior in business units (ROAS, share, marginal ROAS, cost per KPI)."""
+        return any(getattr(self, key) for key in KNOWLEDGE_PRIOR_KEYS)
 
     @field_validator("priors")
     @classmethod

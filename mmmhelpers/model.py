@@ -21,13 +21,22 @@ from pymc_extras.prior import handle_dims
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales
 from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_likelihood, parse_prior
-from mmmhelpers.registry import MEDIA_PARAMS, SATURATION_CEILING, Kind, kind_params, kinds_used
+from mmmhelpers.registry import (
+    KNOWLEDGE_PRIOR_KEYS,
+    KNOWLEDGE_PRIORS,
+    MEDIA_PARAMS,
+    SATURATION_CEILING,
+    Kind,
+    kind_params,
+    kinds_used,
+)
 from mmmhelpers.transforms import ADSTOCKS, SATURATIONS, adstock_weights, channel_lags, lagged_sum, saturation
 
 __all__ = ["MMM", "Inputs", "build_model", "media_contribution", "model_graph", "scales",
            "unknown_prior_channels"]
 
 WEEKS_PER_YEAR = 365.25 / 7  # the time index is in weeks (daily data too)
+MARGINAL_STEP = 0.01  # a marginal ROAS is the return on this share more spend in every period (Meridian: 1%)
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,8 @@ class MMM:
             "channel_scale": channel_scale,
             "target_scale": target_scale,
         }
-        if self.data.S is not None and self.spec.roas_priors:  # a ROAS is per unit of money, not of media units
+        if self.data.S is not None and (self.spec.roas_priors or self.spec.mroas_priors
+                                        or self.spec.cost_per_kpi_priors):  # per unit of money, not of media units
             values["channel_spend"] = data.spend
         if self.spec.yearly_seasonality:
             values["fourier_features"] = fourier_features(data.dates, self.spec.yearly_seasonality)
@@ -392,11 +402,6 @@ def _media_multiplier(mmm: MMM, inp: Inputs):
     return mult[(slice(None), *pad, slice(None))] if extra else mult[(slice(None), *pad, None)]
 
 
-# the kinds of knowledge a prior may hold on a channel's media term: params key, variable, coord, what it means
-KNOWLEDGE_PRIORS = {"roas": ("roas_priors", "media_roas", "roas_channel", "ROAS over the data"),
-                    "share": ("share_priors", "media_share", "share_channel", "share of the target over the data")}
-
-
 def _stacked_prior(mmm: MMM, kind: str, channels: list[str]):
     """The variable of a kind of knowledge (``KNOWLEDGE_PRIORS``) over its coord (and any panel dims the priors
     name): the channels' priors stacked into one vectorized prior (one distribution, numeric parameters)."""
@@ -425,25 +430,30 @@ def _stacked_prior(mmm: MMM, kind: str, channels: list[str]):
 
 
 def unknown_prior_channels(spec: ModelSpec, channels: list[str]) -> list[tuple[str, str]]:
-    """``(field, problem)`` for each of ``model.roas_priors`` and ``model.share_priors`` that names channels the data
-    do not have (``validate`` lists them; building the model refuses the first)."""
+    """``(field, problem)`` for each prior in business units (``model.roas_priors``, ``share_priors``,
+    ``mroas_priors``, ``cost_per_kpi_priors``) that names channels the data do not have (``validate`` lists them;
+    building the model refuses the first)."""
     out = []
-    for key in ("roas_priors", "share_priors"):
+    for key in KNOWLEDGE_PRIOR_KEYS:
         unknown = sorted(set(getattr(spec, key)) - set(channels))
         if unknown:
             out.append((f"model.{key}", f"unknown channels {unknown} (known: {channels})"))
     return out
 
 
-def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit):
-    """The saturation's ceiling ``(*panel, channel)`` with ``model.roas_priors`` and ``model.share_priors``
-    honoured exactly over the observed weeks (``unit``: each channel's contribution with ceiling one).
+def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit, unit_up=None):
+    """The saturation's ceiling ``(*panel, channel)`` with the priors in business units (``registry.KNOWLEDGE_PRIORS``)
+    honoured exactly over the observed weeks (``unit``: each channel's contribution with ceiling one; ``unit_up``:
+    the same with ``1 + MARGINAL_STEP`` times the spend, needed by marginal-ROAS priors).
 
-    A ROAS prior gives ``ceiling = roas * spend / (target_scale * sum(unit))``, so the channel's ROAS over the
-    observed weeks, ``sum(ceiling * unit) * target_scale / spend``, is the prior's draw; a share prior gives
-    ``ceiling = share * sum(target) / sum(unit)`` (target and unit on the model scale), so its contribution over
-    them divided by the observed target is the draw. Predictions on longer data keep both: the observed weeks are
-    the same (``train_mask``). The other channels keep the ceiling's own prior, over ``free_channel``."""
+    The response is proportional to the ceiling, so each prior fixes it: a ROAS prior gives
+    ``ceiling = roas * spend / (target_scale * sum(unit))``, so the channel's ROAS over the observed weeks,
+    ``sum(ceiling * unit) * target_scale / spend``, is the prior's draw; a cost per KPI is ``1 / ROAS``; a marginal
+    ROAS gives ``ceiling = mroas * step * spend / (target_scale * sum(unit_up - unit))`` (the return on ``step``
+    more spend in every week, per currency of it); a share prior gives ``ceiling = share * sum(target) / sum(unit)``
+    (target and unit on the model scale), so its contribution over them divided by the observed target is the draw.
+    Predictions on longer data keep them all: the observed weeks are the same (``train_mask``). The other channels
+    keep the ceiling's own prior, over ``free_channel``."""
     channels, spec = mmm.data.channels, mmm.spec
     problems = unknown_prior_channels(spec, channels)
     if problems:
@@ -452,16 +462,25 @@ def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit):
     mask = inp.train_mask[(slice(None),) + (None,) * (len(mmm.dims) + 1)]
     unit_sum = (unit * mask).sum(axis=0)  # (*panel, channel)
     unit_sum = pt.switch(pt.gt(unit_sum, 0), unit_sum, 1.0)
-    per = {"roas": (inp.spend * mask).sum(axis=0) / (inp.target_scale[..., None] * unit_sum)}
+    spend_sum = (inp.spend * mask).sum(axis=0)  # (*panel, channel)
+    per_roas = spend_sum / (inp.target_scale[..., None] * unit_sum)  # the ceiling of a ROAS of one
+    # each kind's ceiling from its draw (over the channels it names: ``pick``)
+    per = {"roas": lambda draw, pick: draw * per_roas[..., pick],
+           "cost_per_kpi": lambda draw, pick: per_roas[..., pick] / draw}
     if spec.share_priors:  # the observed target's total over the observed weeks (model scale)
-        per["share"] = mmm.model["target_total_scaled"][..., None] / unit_sum
+        per["share"] = lambda draw, pick: draw * (mmm.model["target_total_scaled"][..., None] / unit_sum)[..., pick]
+    if spec.mroas_priors:
+        gain = ((unit_up - unit) * mask).sum(axis=0)
+        gain = pt.switch(pt.gt(gain, 0), gain, 1.0)
+        per_mroas = MARGINAL_STEP * spend_sum / (inp.target_scale[..., None] * gain)
+        per["mroas"] = lambda draw, pick: draw * per_mroas[..., pick]
     shape = (*[len(v) for v in mmm.data.panel.values()], len(channels))
     order, pieces = [], []
     for kind, (key, *_) in KNOWLEDGE_PRIORS.items():
         these = [ch for ch in channels if ch in getattr(spec, key)]
         if these:
             pick = [channels.index(ch) for ch in these]
-            pieces.append(_stacked_prior(mmm, kind, these) * per[kind][..., pick])
+            pieces.append(per[kind](_stacked_prior(mmm, kind, these), pick))
             order += these
     free = [ch for ch in channels if ch not in order]
     if free:
@@ -486,7 +505,7 @@ def _media(mmm: MMM, inp: Inputs):
     spec = mmm.spec
     channels = mmm.data.channels
     ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table, channels)
-    ceiling = SATURATION_CEILING.get(spec.saturation.type) if spec.roas_priors or spec.share_priors else None
+    ceiling = SATURATION_CEILING.get(spec.saturation.type) if spec.knowledge_priors else None
     sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table, channels,
                             skip=ceiling)
     multiplier = _media_multiplier(mmm, inp)
@@ -495,7 +514,9 @@ def _media(mmm: MMM, inp: Inputs):
     else:  # the response is proportional to the ceiling: one unit curve, scaled by the ceiling the prior implies
         unit = media_contribution(inp.X / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0}, multiplier,
                                   channels=channels)
-        sat[ceiling] = _ceiling_from_knowledge(mmm, inp, unit)
+        unit_up = (media_contribution(inp.X * (1 + MARGINAL_STEP) / inp.channel_scale, spec, ad, {**sat, ceiling: 1.0},
+                                      multiplier, channels=channels) if spec.mroas_priors else None)
+        sat[ceiling] = _ceiling_from_knowledge(mmm, inp, unit, unit_up)
         contrib = unit * sat[ceiling]
     mmm.saturation_params, mmm.adstock_params, mmm.media_multiplier = sat, ad, multiplier
     dims = ("date", *mmm.dims, "channel")

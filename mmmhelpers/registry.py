@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["ADSTOCK_PARAMS", "SATURATION_PARAMS", "SATURATION_CEILING", "GENERATOR_PANEL_DIMS", "MODEL_PRIOR_NAMES",
+__all__ = ["ADSTOCK_PARAMS", "SATURATION_PARAMS", "SATURATION_CEILING", "KNOWLEDGE_PRIORS", "KNOWLEDGE_PRIOR_KEYS",
+           "GENERATOR_PANEL_DIMS", "MODEL_PRIOR_NAMES",
            "MEDIA_PARAMS", "Kind", "channel_kinds", "kind_params", "kinds_used", "joined_over_kinds"]
 
 ADSTOCK_PARAMS: dict[str, tuple[str, ...]] = {  # model.adstock.type -> its parameters (adstock_<name>)
@@ -29,6 +30,16 @@ MEDIA_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {"adstock": ADSTOCK_PARAMS
 # model.saturation.type -> the parameter the response is proportional to (a ROAS prior sets it); tanh has none (its
 # ceiling b also sits inside the curve)
 SATURATION_CEILING: dict[str, str] = {"logistic": "beta", "michaelis_menten": "alpha", "hill": "beta"}
+# the kinds of knowledge a prior may hold on a channel's media term, each fixing the saturation's ceiling over the
+# observed periods: kind -> (params key under model, variable, its coord, what it means)
+KNOWLEDGE_PRIORS: dict[str, tuple[str, str, str, str]] = {
+    "roas": ("roas_priors", "media_roas", "roas_channel", "ROAS over the data"),
+    "share": ("share_priors", "media_share", "share_channel", "share of the target over the data"),
+    "mroas": ("mroas_priors", "media_mroas", "mroas_channel", "marginal ROAS over the data: the return on 1% more spend"),
+    "cost_per_kpi": ("cost_per_kpi_priors", "media_cost_per_kpi", "cost_per_kpi_channel",
+                     "cost per unit of the target over the data"),
+}
+KNOWLEDGE_PRIOR_KEYS: tuple[str, ...] = tuple(key for key, *_ in KNOWLEDGE_PRIORS.values())
 GENERATOR_PANEL_DIMS: dict[str, tuple[str, ...]] = {  # simulate.generator -> the panel dims of its data
     "single_market": (),
     "geo_hierarchical": ("geo",),

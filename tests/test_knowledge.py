@@ -123,6 +123,55 @@ def test_a_share_prior_holds_on_the_share_of_the_observed_target(data):
         ModelSpec.model_validate({"roas_priors": {"x1": ROAS_TV}, "share_priors": {"x1": ROAS_TV}})
 
 
+def _by_hand(prior, data, mmm, scale: float = 1.0) -> np.ndarray:
+    """Each prior draw's channel contribution ``(sample, date, *panel, channel)`` in original units at ``scale``
+    times the data's spend, in numpy: normalized geometric adstock (8 lags), then logistic saturation."""
+    cells = prior["saturation_beta"].stack(sample=("chain", "draw"))  # (*panel, channel, sample)
+
+    def draws(name):  # (sample, *panel, channel): a parameter pooled over markets is repeated in each
+        return prior[name].stack(sample=("chain", "draw")).broadcast_like(cells).transpose("sample", ...).values
+
+    alpha, lam, beta = draws("adstock_alpha"), draws("saturation_lam"), draws("saturation_beta")
+    x = scale * data.X / mmm.channel_scale  # (date, *panel, channel)
+    w = alpha[..., None] ** np.arange(8)  # (sample, *panel, channel, lag)
+    w = w / w.sum(-1, keepdims=True)
+    ad = np.zeros((len(alpha), *x.shape))
+    for lag in range(8):
+        ad[:, lag:] += w[..., lag][:, None] * x[: len(x) - lag]
+    e = np.exp(-lam[:, None] * ad)
+    return beta[:, None] * (1 - e) / (1 + e) * np.asarray(mmm.target_scale)[..., None]
+
+
+def test_marginal_roas_and_cost_per_kpi_priors_hold_on_what_they_mean(data):
+    """``model.mroas_priors``: the return on 1% more spend in every week, per currency of that 1%, computed by hand
+    from each prior draw's parameters, is the drawn marginal ROAS; ``model.cost_per_kpi_priors``: spend over the
+    contribution is the drawn cost per KPI. Draw by draw, in every market."""
+    spec = ModelSpec.model_validate({"mroas_priors": {"x1": {"distribution": "LogNormal", "mean": 0.8, "std": 0.3}},
+                                     "cost_per_kpi_priors": {"x2": {"distribution": "Gamma", "mu": 2.0, "sigma": 0.5}}})
+    mmm = build_model(spec, data)
+    prior = sample_prior(mmm, 300, seed=6).prior
+    base, up = _by_hand(prior, data, mmm), _by_hand(prior, data, mmm, 1.01)
+    np.testing.assert_allclose(base, prior["channel_contribution_original_scale"].stack(sample=("chain", "draw"))
+                               .transpose("sample", ...).values, rtol=1e-9)  # the hand computation is the model's
+    spend = data.X.sum(axis=0)  # (*panel, channel)
+    mroas = (up - base).sum(axis=1) / (0.01 * spend)  # (sample, *panel, channel)
+    cost = spend / base.sum(axis=1)
+    drawn_m = prior["media_mroas"].stack(sample=("chain", "draw")).values[0]
+    drawn_c = prior["media_cost_per_kpi"].stack(sample=("chain", "draw")).values[0]
+    shape = (-1, *([1] * len(data.panel)))
+    np.testing.assert_allclose(mroas[..., 0], np.broadcast_to(drawn_m.reshape(shape), mroas[..., 0].shape), rtol=1e-9)
+    np.testing.assert_allclose(cost[..., 1], np.broadcast_to(drawn_c.reshape(shape), cost[..., 1].shape), rtol=1e-9)
+    assert abs(drawn_m.mean() / 0.8 - 1) < 0.1 and abs(drawn_c.mean() / 2.0 - 1) < 0.1  # the stated priors
+    assert (mroas[..., 0] < (base.sum(axis=1) / spend)[..., 0]).all()  # a concave curve: marginal below average
+
+
+def test_knowledge_priors_name_one_prior_per_channel():
+    with pytest.raises(ValueError, match=r"roas_priors and mroas_priors both name \['x1'\]"):
+        ModelSpec.model_validate({"roas_priors": {"x1": ROAS_TV}, "mroas_priors": {"x1": ROAS_TV}})
+    with pytest.raises(ValueError, match="cost_per_kpi_priors: the tanh saturation"):
+        ModelSpec.model_validate({"saturation": {"type": "tanh"}, "cost_per_kpi_priors": {"x1": ROAS_TV}})
+
+
 @pytest.mark.slow  # a real papermill run of every stage, then verify re-runs it
 def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     """ROAS and share priors and a simulated experiment through every stage: the fit page names what informs each
