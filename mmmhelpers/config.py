@@ -244,6 +244,9 @@ class ModelSpec(Strict):
     # channel -> a prior on its cost per unit of the target over the data's weeks (spend / contribution; for a count
     # KPI such as sign-ups, e.g. {distribution: LogNormal, mean: 40, std: 15}: 40 of currency per sign-up)
     cost_per_kpi_priors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # every media prior (adstock, saturation and the priors above) this many times wider, its centre kept: a
+    # prior-sensitivity variant is one line, model_variants: [{name: wider_priors, model: {media_prior_widen: 2}}]
+    media_prior_widen: float = Field(1.0, ge=1, le=10)
     # the organic media's adstock and saturation priors by parameter: adstock_alpha, saturation_lam, ... (the bare
     # name, alpha or lam, when one component alone has it), dims [organic]; default: the components' own defaults
     organic_priors: dict[str, Any] = Field(default_factory=dict)

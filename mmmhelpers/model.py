@@ -20,7 +20,7 @@ from pymc_extras.prior import handle_dims
 
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales
-from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_likelihood, parse_prior
+from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_likelihood, parse_prior, widened
 from mmmhelpers.registry import (
     KNOWLEDGE_PRIOR_KEYS,
     KNOWLEDGE_PRIORS,
@@ -214,18 +214,20 @@ def _coefficient(name: str, spec_value, where: str, default_dims: tuple[str, ...
 
 
 def _component_params(kind_spec, registry, prefix: str, target_dims: tuple[str, ...], table: list,
-                      channels: list[str], skip: str | None = None) -> dict:
-    """Create the parameters of an adstock/saturation component (but ``skip``), broadcast to ``target_dims``.
+                      channels: list[str], skip: str | None = None, widen: float = 1.0) -> dict:
+    """Create the parameters of an adstock/saturation component (but ``skip``), broadcast to ``target_dims``, each
+    prior ``widen`` times wider (``model.media_prior_widen``).
 
     With one type per channel (``type_by_channel``), see :func:`_mixed_param`."""
     kind = kind_spec.kinds(channels)
     if not isinstance(kind, str):
-        return {name: _mixed_param(kind_spec, registry, prefix, name, kind, channels, target_dims, table)
+        return {name: _mixed_param(kind_spec, registry, prefix, name, kind, channels, target_dims, table, widen)
                 for name in kind_params(MEDIA_PARAMS[prefix], kind) if name != skip}
     comp = registry[kind]
     return {
-        name: _coefficient(f"{prefix}_{name}", kind_spec.priors.get(name, comp.defaults[name]), f"{prefix}.{name}",
-                           ("channel",), target_dims, table)
+        name: _coefficient(f"{prefix}_{name}", widened(kind_spec.priors.get(name, comp.defaults[name]), widen,
+                                                       f"{prefix}.{name}"),
+                           f"{prefix}.{name}", ("channel",), target_dims, table)
         for name in comp.params if name != skip
     }
 
@@ -246,7 +248,7 @@ def _renamed_dim(spec_value, old: str, new: str):
 
 
 def _mixed_param(kind_spec, registry, prefix: str, name: str, kind: tuple[str, ...], channels: list[str],
-                 target_dims: tuple[str, ...], table: list):
+                 target_dims: tuple[str, ...], table: list, widen: float = 1.0):
     """Parameter ``name`` over every channel when channels differ in type: for each type that has it, a variable
     ``<prefix>_<name>_<type>`` over that type's channels (coord ``<prefix>_<type>_channel``; the params' prior for
     ``name``, else the type's default), joined into the deterministic ``<prefix>_<name>`` over ``channel``, with
@@ -262,7 +264,8 @@ def _mixed_param(kind_spec, registry, prefix: str, name: str, kind: tuple[str, .
         coord = f"{prefix}_{k}_channel"
         if coord not in model.coords:
             model.add_coord(coord, these)
-        given = _renamed_dim(kind_spec.priors.get(name, registry[k].defaults[name]), "channel", coord)
+        given = _renamed_dim(widened(kind_spec.priors.get(name, registry[k].defaults[name]), widen,
+                                     f"{prefix}.{name}"), "channel", coord)
         var = _coefficient(f"{prefix}_{name}_{k}", given, f"{prefix}.{name}", (coord,), (*panel, coord), table)
         pieces.append(pt.broadcast_to(var, (*shape[:-1], len(these))))
         order += these
@@ -407,7 +410,8 @@ def _stacked_prior(mmm: MMM, kind: str, channels: list[str]):
     name): the channels' priors stacked into one vectorized prior (one distribution, numeric parameters)."""
     key, name, coord, meaning = KNOWLEDGE_PRIORS[kind]
     where = f"model.{key}"
-    specs = {ch: dict(getattr(mmm.spec, key)[ch]) for ch in channels}
+    specs = {ch: dict(widened(getattr(mmm.spec, key)[ch], mmm.spec.media_prior_widen, f"{where}.{ch}"))
+             for ch in channels}
     shapes = {(str(s.get("distribution")), tuple(sorted(k for k in s if k not in ("dims", "distribution"))),
                tuple(s.get("dims") or ())) for s in specs.values()}
     if len(shapes) > 1:
@@ -487,7 +491,7 @@ def _ceiling_from_knowledge(mmm: MMM, inp: Inputs, unit, unit_up=None):
         mmm.model.add_coord("free_channel", free)
         first = spec.saturation.type_by_channel.get(free[0], spec.saturation.type)  # types share the ceiling's name
         given = spec.saturation.priors.get(name, SATURATIONS[first].defaults[name])
-        prior = parse_prior(given, f"saturation.{name}")
+        prior = parse_prior(widened(given, spec.media_prior_widen, f"saturation.{name}"), f"saturation.{name}")
         dims = tuple("free_channel" if d == "channel" else d for d in _param_dims(prior, ("channel",)))
         var = create(f"saturation_{name}_free", prior, dims)
         mmm.table.append({"variable": f"saturation_{name}_free", "distribution": describe_prior(prior),
@@ -504,10 +508,11 @@ def _media(mmm: MMM, inp: Inputs):
     target_dims = (*mmm.dims, "channel")
     spec = mmm.spec
     channels = mmm.data.channels
-    ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table, channels)
+    ad = _component_params(spec.adstock, ADSTOCKS, "adstock", target_dims, mmm.table, channels,
+                           widen=spec.media_prior_widen)
     ceiling = SATURATION_CEILING.get(spec.saturation.type) if spec.knowledge_priors else None
     sat = _component_params(spec.saturation, SATURATIONS, "saturation", target_dims, mmm.table, channels,
-                            skip=ceiling)
+                            skip=ceiling, widen=spec.media_prior_widen)
     multiplier = _media_multiplier(mmm, inp)
     if ceiling is None:
         contrib = media_contribution(inp.X / inp.channel_scale, spec, ad, sat, multiplier, channels=channels)

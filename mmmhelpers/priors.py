@@ -33,6 +33,7 @@ __all__ = [
     "prior_dims",
     "describe_prior",
     "create",
+    "widened",
 ]
 
 _META_KEYS = {"dims", "centered", "transform", "offsets"}
@@ -200,6 +201,58 @@ def _split_shape(spec: dict, where: str) -> tuple[str, dict, dict]:
         meta = {k: spec.pop(k) for k in list(spec) if k in _META_KEYS}
         return dist, spec, meta
     raise PriorError(where, f"a prior needs 'distribution' (or 'dist'/'special_prior'); got {spec!r}")
+
+
+# the parameter that sets a family's spread with its centre kept (scaled by the widening factor)
+_SPREAD = {"Normal": "sigma", "HalfNormal": "sigma", "TruncatedNormal": "sigma", "StudentT": "sigma",
+           "HalfStudentT": "sigma", "Laplace": "b", "Cauchy": "beta", "HalfCauchy": "beta", "Gumbel": "beta",
+           "Logistic": "s", "LogNormal": "sigma", "Gamma": "sigma", "InverseGamma": "sigma", "Weibull": "beta",
+           "Exponential": "scale", "ZeroSumNormal": "sigma"}
+
+
+def _widened_params(dist: str, params: dict, k: float, where: str) -> dict:
+    """A family's numeric parameters with its spread ``k`` times wider, its centre kept where the family can."""
+    p = dict(params)
+    num = {n: v for n, v in p.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if dist == "LogNormal" and "std" in num:
+        p["std"] = num["std"] * k
+    elif dist in ("Gamma", "InverseGamma") and {"alpha", "beta"} <= set(num):  # mean kept, sd times k
+        p["alpha"], p["beta"] = num["alpha"] / k**2, num["beta"] / k**2
+    elif dist == "Beta" and {"alpha", "beta"} <= set(num):  # mean kept, sd times k, never U-shaped (both >= 1)
+        a, b = num["alpha"], num["beta"]
+        m = a / (a + b)
+        c = max((a + b + 1) / k**2 - 1, 1 / min(m, 1 - m), 0.0)
+        p["alpha"], p["beta"] = min(a, m * c), min(b, (1 - m) * c)
+    elif dist == "Beta" and {"mu", "sigma"} <= set(num):
+        p["sigma"] = min(num["sigma"] * k, 0.99 * np.sqrt(num["mu"] * (1 - num["mu"]) / 3))
+    elif dist == "Exponential" and "lam" in num:
+        p["lam"] = num["lam"] / k
+    elif dist == "Uniform" and {"lower", "upper"} <= set(num):
+        mid, half = (num["lower"] + num["upper"]) / 2, (num["upper"] - num["lower"]) / 2 * k
+        p["lower"], p["upper"] = mid - half, mid + half
+    elif _SPREAD.get(dist) in num:
+        p[_SPREAD[dist]] = num[_SPREAD[dist]] * k
+    elif not any(isinstance(v, dict) for v in p.values()):
+        raise PriorError(where, f"cannot widen a {dist} prior with parameters {sorted(p)} "
+                         f"(widens: {sorted({*_SPREAD, 'Beta', 'Uniform'})})")
+    return p
+
+
+def widened(spec: Any, k: float, where: str = "prior") -> Any:
+    """A params prior with its spread ``k`` times wider (``model.media_prior_widen``): each family's scale
+    parameter times ``k`` with its centre kept (a Gamma or Beta by its concentration; a Beta never past flat-
+    or-unimodal), hyperpriors widened in turn. A number (a fixed value) stays; ``k == 1`` returns ``spec``."""
+    if k == 1 or not isinstance(spec, (dict, Prior, LogNormalMeanStd, LaplaceMixture)):
+        return spec
+    if isinstance(spec, LogNormalMeanStd):
+        spec = _fields_dict("LogNormal", spec)
+    elif isinstance(spec, LaplaceMixture):
+        spec = _fields_dict("Laplace", spec)
+    elif isinstance(spec, Prior):
+        spec = spec.to_dict()
+    dist, params, meta = _split(spec, where)
+    params = {n: widened(v, k, f"{where}.{n}") if isinstance(v, dict) else v for n, v in params.items()}
+    return {"distribution": dist, **_widened_params(dist, params, k, where), **meta}
 
 
 def parse_prior(spec: Any, where: str = "prior") -> PriorLike:

@@ -6,8 +6,9 @@ import numpy as np
 import pymc as pm
 import pytest
 from pymc_extras.prior import Prior
+from scipy import stats
 
-from mmmhelpers.priors import LaplaceMixture, LogNormalMeanStd, PriorError, describe_prior, parse_prior
+from mmmhelpers.priors import LaplaceMixture, LogNormalMeanStd, PriorError, describe_prior, parse_prior, widened
 
 
 def test_dict_form_becomes_prior():
@@ -123,3 +124,32 @@ def test_a_censored_likelihood_parses_in_both_shapes_and_counts_zeros_as_at_or_b
     assert float(model.compile_logp()({})) == pytest.approx(hand, rel=1e-8)
     with pytest.raises(PriorError, match="Censored takes dist"):
         parse_prior({"distribution": "Censored", "lower": 0}, "model.likelihood")
+
+
+@pytest.mark.parametrize("spec, frozen", [
+    ({"distribution": "Beta", "alpha": 20, "beta": 30}, lambda p: stats.beta(p["alpha"], p["beta"])),
+    ({"distribution": "Gamma", "alpha": 4, "beta": 2}, lambda p: stats.gamma(p["alpha"], scale=1 / p["beta"])),
+    ({"distribution": "Normal", "mu": 1.0, "sigma": 0.3}, lambda p: stats.norm(p["mu"], p["sigma"])),
+    ({"distribution": "Uniform", "lower": 0.2, "upper": 0.6}, lambda p: stats.uniform(p["lower"],
+                                                                                       p["upper"] - p["lower"])),
+], ids=["Beta", "Gamma", "Normal", "Uniform"])
+def test_a_widened_prior_keeps_its_mean_and_doubles_its_sd(spec, frozen):
+    before, after = frozen(spec), frozen(widened(spec, 2.0))
+    assert after.mean() == pytest.approx(before.mean(), rel=1e-12)
+    assert after.std() == pytest.approx(2 * before.std(), rel=1e-12)
+
+
+def test_widening_reaches_hyperpriors_and_stops_where_a_family_must():
+    hier = {"distribution": "LogNormal", "mean": {"distribution": "Gamma", "mu": 0.25, "sigma": 0.1},
+            "std": {"distribution": "Exponential", "scale": 0.1}, "dims": ["geo", "channel"], "centered": False}
+    assert widened(hier, 2.0) == {"distribution": "LogNormal", "mean": {"distribution": "Gamma", "mu": 0.25, "sigma": 0.2},
+                                  "std": {"distribution": "Exponential", "scale": 0.2}, "dims": ["geo", "channel"],
+                                  "centered": False}
+    assert widened({"distribution": "Beta", "alpha": 1, "beta": 3}, 2.0) == {"distribution": "Beta", "alpha": 1,
+                                                                             "beta": 3}  # flattest unimodal already
+    wide = widened({"distribution": "Beta", "alpha": 2, "beta": 3}, 2.0)  # as far as flat-or-unimodal allows
+    assert (wide["alpha"], wide["beta"]) == pytest.approx((1.0, 1.5))
+    assert widened(0.5, 2.0) == 0.5 and widened({"distribution": "Gamma", "mu": 1, "sigma": 1}, 1.0) == {
+        "distribution": "Gamma", "mu": 1, "sigma": 1}
+    with pytest.raises(PriorError, match=r"saturation.lam: cannot widen a Wald prior"):
+        widened({"distribution": "Wald", "mu": 1, "lam": 2}, 2.0, "saturation.lam")
