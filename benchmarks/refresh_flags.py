@@ -8,7 +8,8 @@ whose new weeks double social's effect. Each is run as a client would: a first r
 weeks (``mmm-report run``; the stable one on an empty compile cache, as a new machine), then the same params on
 the data with ``new`` weeks more, which replaces the report (the data diff, the backtest of the last report's
 model on the new weeks, the history with each channel's ROAS and whether it moved beyond the last report's 94%
-interval). The table gives the timings, the channels flagged as moved, and the backtest's scores.
+interval). The table gives the timings, the channels flagged as moved, the backtest's scores and the term of the
+model its miss points to (``refresh.shift_causes``: the one term that, scaled, best explains the miss).
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ def main() -> None:
             rows.append({"data": name, "first report s": times[0], "refresh s": times[1],
                          "refresh / first": times[1] / times[0], "ROAS flagged as moved": ", ".join(moved) or "none",
                          "backtest CRPS": back["crps"], "backtest MAPE": back["mape"],
-                         "backtest 94% coverage": back["coverage_94"]})
+                         "backtest 94% coverage": back["coverage_94"],
+                         "backtest's miss points to": back.get("shifted") or "none",
+                         "why": back.get("shift_reason", "")})
             print(f"  {name}: first {times[0]:.0f} s, refresh {times[1]:.0f} s, moved: {moved}", file=sys.stderr,
                   flush=True)
     print(f"{args.weeks} weekly periods, then {args.new} more; 4 chains x (1000 + 1000); the first stable report on "

@@ -77,6 +77,8 @@ class DataSpec(Strict):
     # truth held in the CSV itself: truth variable -> column, or {channel: column} for a per-channel series
     truth_columns: dict[str, str | dict[str, str]] = Field(default_factory=dict)
     truth_values: dict[str, float | list[float]] = Field(default_factory=dict)  # true parameters (one per channel)
+    # the rows dated up to this day only (inclusive): the data as an earlier report saw it (params/refresh_demo/)
+    until: date | None = None
 
     @field_validator("date_format")
     @classmethod

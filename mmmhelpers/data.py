@@ -608,7 +608,7 @@ def load_csv(path: str | Path, spec) -> MMMData:
     """Read and validate the CSV named by ``data.path`` (``spec`` is the params' DataSpec)."""
     path = Path(path)
     df = read_table(path, "data.path")
-    return from_frame(
+    data = from_frame(
         df,
         channels=spec.channel_columns,
         controls=spec.control_columns,
@@ -622,6 +622,14 @@ def load_csv(path: str | Path, spec) -> MMMData:
         source=str(path),
         date_format=spec.date_format,
     )
+    until = getattr(spec, "until", None)
+    if until is None:
+        return data
+    kept = int((data.dates <= pd.Timestamp(until)).sum())
+    if kept < 2:
+        raise DataError(f"data.until: {until} keeps {kept} of the {data.n_dates} periods of {path} (they run from "
+                        f"{data.dates[0]:%Y-%m-%d} to {data.dates[-1]:%Y-%m-%d})")
+    return data.slice(0, kept)
 
 
 def read_plan(path, data: MMMData, date_format: str | None = None,
@@ -730,6 +738,8 @@ def truth_from_csv(path: str | Path, spec, data: MMMData, links: dict[str, str] 
     divided by its geometric mean over the data, or by its mean where ``links`` gives it the softplus link."""
     df = pd.read_csv(path)
     df[spec.date_column] = pd.to_datetime(df[spec.date_column], format=spec.date_format)
+    if getattr(spec, "until", None) is not None:
+        df = df[df[spec.date_column] <= pd.Timestamp(spec.until)]
     df = df.set_index([spec.date_column, *spec.dims])
     out = {}
     for name, col in spec.truth_columns.items():

@@ -16,15 +16,17 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from pydantic import Field
 
-from mmmhelpers.artifacts import Allocation, Manifest, Record, load_idata
+from mmmhelpers.artifacts import Allocation, Manifest, Part, Record, load_idata
 from mmmhelpers.data import MMMData
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.stability import direction
 
 __all__ = ["DataDiff", "data_diff", "HISTORY", "keep_history", "roas_history", "moved_sentence", "Backtest",
-           "backtest", "backtest_sentence", "save_backtest", "settings_changed", "likely_cause", "plan_history",
+           "backtest", "backtest_sentence", "save_backtest", "ShiftCause", "shift_causes", "likely_shift",
+           "settings_changed", "likely_cause", "plan_history",
            "plan_history_sentence"]
 
 HISTORY = "history"  # <report>/history/<made>/: the reports a refresh replaced
@@ -188,7 +190,9 @@ def _report_row(folder: Path, label: str) -> pd.DataFrame | None:
 
 def roas_history(report: Path) -> pd.DataFrame | None:
     """Each channel's ROAS (mean, 94% HDI) and contribution in every kept report and in this one, oldest first, with
-    ``moved``: this report's ROAS lies outside the report before's interval (None without history)."""
+    ``moved``: this report's ROAS lies outside the report before's interval, and ``shifted``: the last report's
+    forecast of the new periods missed and the miss points to this channel (``Backtest.shifted``); None without
+    history."""
     rows = []
     for folder in [*_kept(report), Path(report)]:
         manifest = Manifest.load_or_none(folder)
@@ -205,8 +209,13 @@ def roas_history(report: Path) -> pd.DataFrame | None:
                       <= before.loc[ch, "ROAS 97%"]) for ch in now.index}
     frame["moved"] = [moved.get(ch, False) if r == "this report" else False for ch, r in zip(frame.channel,
                                                                                          frame.report)]
+    b = Backtest.load_or_none(report)
+    shifted = b.shifted if b is not None else None
+    frame["shifted"] = [ch == shifted and r == "this report" for ch, r in zip(frame.channel, frame.report)]
     diff = DataDiff.load_or_none(report)
-    frame["likely cause"] = [likely_cause(ch, diff) if m else "" for ch, m in zip(frame.channel, frame.moved)]
+    frame["likely cause"] = [
+        "; ".join(([likely_cause(ch, diff)] if m else []) + ([f"the new periods: {b.shift_reason}"] if s and b else []))
+        for ch, m, s in zip(frame.channel, frame.moved, frame.shifted)]
     return frame[["report", *[c for c in frame.columns if c != "report"]]]
 
 
@@ -249,15 +258,76 @@ def plan_history_sentence(report: Path, frame: pd.DataFrame, currency: str = "")
 
 
 def moved_sentence(history: pd.DataFrame) -> str:
-    """The channels whose ROAS moved beyond the last report's interval, in words."""
+    """The channels whose ROAS moved beyond the last report's interval, and the one whose effect shifted in the new
+    periods (the backtest's miss points to it), in words."""
     moved = history.loc[history["moved"], "channel"].tolist()
     n = history["report"].nunique()
+    shifted = history.loc[history["shifted"], "channel"].tolist() if "shifted" in history else []
+    shift = (f" The last report's forecast of the new periods missed, and the miss points to {shifted[0]}: its effect "
+             "in the new periods differs from the estimate, even where its ROAS over every period barely moved."
+             if shifted else "")
     if not moved:
         return (f"Over the {n} reports of this case, every channel's ROAS now lies inside the last report's 94% "
-                "interval: the new data did not move an estimate beyond its own uncertainty.")
+                "interval: the new data did not move an estimate beyond its own uncertainty." + shift)
     names = ", ".join(moved)
     return (f"Over the {n} reports of this case, the ROAS of {names} moved beyond the last report's 94% interval: "
-            "look at the data diff (new periods, revised history) and at any changed setting before quoting it.")
+            "look at the data diff (new periods, revised history) and at any changed setting before quoting it."
+            + shift)
+
+
+class ShiftCause(Part):
+    """One term of the last report's model, scaled to explain its miss on the new periods (:func:`shift_causes`)."""
+
+    term: str  # a channel, or "baseline" (every term but media)
+    multiplier: float  # the scale of the term over the new periods that fits them best (1: as forecast)
+    z: float  # that change in standard errors of the forecast
+    explained: float  # the share of the miss (its chi-square) that this one change explains
+
+
+MISS_P = 0.05  # a backtest misses when a calibrated forecast would miss by this much or more this rarely
+CLEAR_Z = 2.0  # a term explains a miss when its change is this many standard errors from none
+
+
+def shift_causes(draws: np.ndarray, parts: dict[str, np.ndarray], actual: np.ndarray) -> tuple[float, list[ShiftCause]]:
+    """Which single term of the last report's model, scaled over the new periods, best explains its forecast's miss.
+
+    ``draws``: the forecast's draws ``(sample, value)`` of every new period (and market); ``parts``: each candidate
+    term's forecast mean per value; ``actual``: what happened. With the forecast's mean and variance ``v`` per value,
+    the miss is ``r = actual - mean``; a term whose mean is ``m``, scaled by ``1 + d``, explains it best at the
+    weighted least-squares ``d = sum(r m / v) / sum(m^2 / v)``, ``d / se`` standard errors from no change
+    (``se = 1 / sqrt(sum(m^2 / v))``), which removes ``z^2`` of the miss's ``chi2 = sum(r^2 / v)``. Returns the
+    probability of a miss at least this large if the forecast held (the chi-square tail with one degree of freedom
+    per value) and the terms, the best explanation first."""
+    from scipy import stats
+
+    mean, var = draws.mean(axis=0), np.maximum(draws.var(axis=0), 1e-12)
+    r = actual - mean
+    chi2 = float(np.sum(r**2 / var))
+    causes = []
+    for term, m in parts.items():
+        info = float(np.sum(m**2 / var))
+        if info <= 0:
+            continue
+        d = float(np.sum(r * m / var)) / info
+        z = d * np.sqrt(info)
+        causes.append(ShiftCause(term=term, multiplier=1 + d, z=float(z), explained=float(z**2 / chi2) if chi2 else 0.0))
+    causes.sort(key=lambda c: -abs(c.z))
+    return float(stats.chi2.sf(chi2, r.size)), causes
+
+
+def likely_shift(miss_p: float, causes: list[ShiftCause]) -> tuple[str | None, str]:
+    """The term a backtest's miss points to (None when it does not miss, when no one term explains it, or when the
+    next term explains it about as well: the new periods cannot tell them apart), and why, in words."""
+    if miss_p >= MISS_P:
+        return None, "the forecast held: nothing to explain"
+    if not causes or abs(causes[0].z) < CLEAR_Z:
+        return None, "no single term of the model explains the miss"
+    best = causes[0]
+    if len(causes) > 1 and causes[1].z ** 2 >= 0.5 * best.z ** 2:
+        return None, (f"{best.term} and {causes[1].term} explain it about as well (the new periods cannot tell "
+                      "them apart)")
+    return best.term, (f"its effect at about {best.multiplier:.2g} times the forecast's explains {best.explained:.0%} "
+                       f"of the miss ({abs(best.z):.1f} standard errors from no change)")
 
 
 class Backtest(Record):
@@ -274,6 +344,10 @@ class Backtest(Record):
     mape: float
     coverage_50: float  # the share of the new values inside the forecast's 50% and 94% bands
     coverage_94: float
+    miss_p: float | None = None  # P(a miss at least this large | the forecast holds): shift_causes
+    causes: list[ShiftCause] = Field(default_factory=list)  # each term scaled to explain the miss, best first
+    shifted: str | None = None  # the term the miss points to (likely_shift), if one does
+    shift_reason: str = ""
 
 
 def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff) -> Backtest | None:
@@ -293,15 +367,25 @@ def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff
     if data.n_dates <= n or not data.dates[:n].equals(old.dates):
         return None
     new = replace(data.slice(n, None), y=np.full_like(data.y[n:], np.nan))
-    _, pred = forecast(model_for(params, old), load_idata(previous), old, 0, seed=seed_for(params.seed, "backtest"),
-                       plan=new)
+    mmm = model_for(params, old)
+    _, pred = forecast(mmm, load_idata(previous), old, 0, seed=seed_for(params.seed, "backtest"), plan=new,
+                       var_names=("y", "channel_contribution"))
     samples = pred["y_original_scale"].isel(date=slice(n, None)).values  # (sample, date, *panel)
     actual = data.y[n:]
-    out = scores(samples.reshape(samples.shape[0], -1), actual.reshape(-1))
+    flat = samples.reshape(samples.shape[0], -1)
+    out = scores(flat, actual.reshape(-1))
     total = float(samples.sum(axis=tuple(range(1, samples.ndim))).mean())
+    media = (pred["channel_contribution"].isel(date=slice(n, None)).mean("sample")
+             * xr.DataArray(mmm.target_scale, dims=list(data.panel), coords=data.panel))  # (date, *panel, channel)
+    per_value = media.transpose("date", *data.panel, "channel").values.reshape(-1, len(data.channels))
+    parts = {"baseline": flat.mean(axis=0) - per_value.sum(axis=1),
+             **{ch: per_value[:, i] for i, ch in enumerate(data.channels)}}
+    miss_p, causes = shift_causes(flat, parts, actual.reshape(-1))
+    shifted, reason = likely_shift(miss_p, causes)
     return Backtest(periods=int(data.n_dates - n), values=int(actual.size), first=f"{data.dates[n]:%Y-%m-%d}",
                     last=f"{data.dates[-1]:%Y-%m-%d}", forecast_total=total, actual_total=float(actual.sum()),
-                    **{k: out[k] for k in ("crps", "mape", "coverage_50", "coverage_94")})
+                    **{k: out[k] for k in ("crps", "mape", "coverage_50", "coverage_94")}, miss_p=miss_p,
+                    causes=causes, shifted=shifted, shift_reason=reason)
 
 
 def save_backtest(run_dir: str | Path, result: Backtest | None) -> None:
@@ -320,4 +404,15 @@ def backtest_sentence(result: Backtest, period: str = "week") -> str:
             f"{result.forecast_total:,.0f} in all and {result.actual_total:,.0f} happened; mean absolute "
             f"error {result.mape:.1%} per value, CRPS {result.crps:,.3g}; {result.coverage_94:.0%} of the "
             f"{result.values} new values fell inside its 94% band and {result.coverage_50:.0%} inside its 50% "
-            "band (about 94% and 50% if it was calibrated).")
+            "band (about 94% and 50% if it was calibrated)." + _shift_words(result))
+
+
+def _shift_words(result: Backtest) -> str:
+    """What the miss points to, in words ("" for a backtest saved before the shift check)."""
+    if result.miss_p is None:
+        return ""
+    if result.shifted is None:
+        return f" {result.shift_reason[0].upper()}{result.shift_reason[1:]}."
+    what = "the baseline (every term but media)" if result.shifted == "baseline" else f"**{result.shifted}**"
+    return (f" The miss points to {what}: {result.shift_reason}. Its effect in the new periods is not the one the last "
+            "report estimated: check it before quoting its numbers.")

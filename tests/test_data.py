@@ -194,6 +194,29 @@ def test_truth_from_csv_columns_and_values(tmp_path):
         truth_from_csv(path, wrong, data)
 
 
+def test_data_until_keeps_the_rows_up_to_that_day_and_the_truth_with_them(tmp_path):
+    """``data.until``: the data as an earlier report saw it; the truth columns and their normalization follow."""
+    import datetime
+
+    from mmmhelpers.config import DataSpec
+    from mmmhelpers.data import load_csv, truth_from_csv
+
+    dates = pd.date_range("2024-01-01", periods=6, freq="7D")
+    mult = np.array([0.5, 2.0, 1.0, 1.0, 8.0, 8.0])
+    df = pd.DataFrame({"week": dates, "x1": np.arange(1.0, 7.0), "y": 10.0, "fluct": mult})
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    spec = DataSpec(path=path, date_column="week", channel_columns=["x1"], until=datetime.date(2024, 1, 25),
+                    truth_columns={"media_temporal_latent_multiplier": "fluct"})
+    data = load_csv(path, spec)
+    assert list(data.dates) == list(dates[:4]) and data.X[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
+    truth = truth_from_csv(path, spec, data)  # geometric mean 1 over the four weeks kept
+    np.testing.assert_allclose(truth["media_temporal_latent_multiplier"].values, mult[:4])
+    with pytest.raises(DataError, match=r"data.until: 2023-12-01 keeps 0 of the 6 periods of .*d.csv \(they run from "
+                                        r"2024-01-01 to 2024-02-05\)"):
+        load_csv(path, spec.model_copy(update={"until": datetime.date(2023, 12, 1)}))
+
+
 def test_select_keeps_one_coordinate_and_drops_its_dim():
     data = from_frame(frame(), channels=["x1", "x2"], dims=["geo"])
     b = data.select({"geo": "b"})

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mmmhelpers.data import from_frame
-from mmmhelpers.refresh import DataDiff, data_diff
+from mmmhelpers.refresh import DataDiff, data_diff, likely_shift, shift_causes
 
 
 def _frame(weeks: int) -> pd.DataFrame:
@@ -191,3 +192,32 @@ def test_the_plan_history_puts_the_last_plan_beside_this_one_and_flags_a_turn(tm
     assert "It now moves tv, search the other way" in words
     _fake_plan(new, 100.0, [75.0, 25.0], [52.0, 48.0], 3.0)
     assert plan_history(new)["turned"].tolist() == [False, False]
+
+
+def _forecast(mean: np.ndarray, sd: float) -> np.ndarray:
+    """Draws with exactly this mean and (population) sd per value: mean - sd and mean + sd."""
+    return np.stack([mean - sd, mean + sd])
+
+
+def test_the_backtest_miss_points_to_the_term_that_explains_it_by_hand():
+    """A channel whose effect doubled in the four new weeks: the weighted least squares by hand (equal variances,
+    sd 100) give it a multiplier of 2 and z = sqrt(1 + 4 + 0 + 9) = 3.74; the other channel z = 2 / sqrt(8); the
+    miss's chi-square is 14 on 4 values."""
+    mean = np.array([5000.0, 5200.0, 4900.0, 5100.0])
+    a, b = np.array([100.0, 200.0, 0.0, 300.0]), np.array([200.0, 0.0, 200.0, 0.0])
+    p, causes = shift_causes(_forecast(mean, 100.0), {"a": a, "b": b}, mean + a)
+    assert p == pytest.approx(0.00730, abs=1e-5)  # scipy.stats.chi2.sf(14, 4)
+    assert [c.term for c in causes] == ["a", "b"]
+    assert causes[0].multiplier == pytest.approx(2.0) and causes[0].z == pytest.approx(np.sqrt(14))
+    assert causes[0].explained == pytest.approx(1.0)
+    assert causes[1].multiplier == pytest.approx(1 + 2 / 8) and causes[1].z == pytest.approx(2 / np.sqrt(8))
+    term, why = likely_shift(p, causes)
+    assert term == "a" and "2 times the forecast's explains 100% of the miss (3.7 standard errors" in why
+    # a level shift explains it nearly as well (z = 60 / 20 = 3): the four weeks cannot tell them apart
+    p, causes = shift_causes(_forecast(mean, 100.0), {"a": a, "b": b, "baseline": np.full(4, 1000.0)}, mean + a)
+    assert causes[1].term == "baseline" and causes[1].z == pytest.approx(3.0)
+    assert likely_shift(p, causes) == (None, "a and baseline explain it about as well (the new periods cannot tell "
+                                             "them apart)")
+    # a forecast that held: nothing to explain
+    p, causes = shift_causes(_forecast(mean, 100.0), {"a": a}, mean + np.array([50.0, -80.0, 30.0, -10.0]))
+    assert p > 0.05 and likely_shift(p, causes) == (None, "the forecast held: nothing to explain")
