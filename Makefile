@@ -7,7 +7,7 @@ PARAMS ?= params/default.yaml
 # pytest-xdist workers for `make test`: test files run side by side, each file whole on one worker
 WORKERS ?= 2
 
-.PHONY: install report test lint notebooks bench clean
+.PHONY: install report refresh-demo test lint notebooks bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ install: $(STAMP)
 
 report: install  ## render params/default.yaml (or PARAMS=...) to reports/<case>/index.html
 	$(BIN)/mmm-report run $(PARAMS)
+
+refresh-demo: install  ## a case reported three times as its data grow (params/refresh_demo/), then certified
+	$(BIN)/mmm-report run params/refresh_demo/month_1.yaml
+	$(BIN)/mmm-report run params/refresh_demo/month_2.yaml
+	$(BIN)/mmm-report run params/refresh_demo/month_3.yaml
+	$(BIN)/mmm-report verify reports/refresh_demo
 
 test: install  ## the whole suite: unit tests + papermill smoke runs, WORKERS files side by side
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
