@@ -42,6 +42,8 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
     ("truth", ["truth_decisions.py"], False, "(g) decisions judged by the truth: claimed vs true gain, with the rules"),
     ("truth_capture", ["truth_capture.py"], False,
      "(l) the default plan's share of the true optimum over eight data sets of the knowledge case's shape"),
+    ("experiment_value", ["experiment_value.py", "--seeds", "1", "2", "3", "4"], False,
+     "(m) what two experiments per market buy: three markets' contributions against the truth"),
     ("compile_profile", ["compile_profile.py"], False,
      "(i) where a cold compile's time goes: LLVM, numba's typing and lowering, PyTensor, the rest"),
     ("numba_opt", ["numba_opt.py", "--levels", "3", "2", "1"], False,
