@@ -12,8 +12,8 @@ from mmmhelpers.artifacts import Allocation, PlanComparison
 from mmmhelpers.formatting import plain_number
 from mmmhelpers.intervals import LIKELY, as_probability
 
-__all__ = ["allocation_headline", "where_money_moves", "plan_table", "target_sentence", "alternatives_table",
-           "compared_plan_sentence", "compared_plan_table",
+__all__ = ["robustness_sentence", "allocation_headline", "where_money_moves", "plan_table", "target_sentence",
+           "alternatives_table", "compared_plan_sentence", "compared_plan_table",
            "constraint_table", "scenario_table", "GUARD_WORDS", "EXTRAPOLATION_WORDS", "HELD_OUT_WORDS"]
 
 
@@ -175,3 +175,16 @@ def scenario_table(alloc: Allocation) -> pd.DataFrame:
     df = pd.DataFrame([{"budget multiplier": m, "budget per period": m * budget, "expected response": r.mean,
                         "HDI 3%": r.hdi_94[0], "HDI 97%": r.hdi_94[1], "optimizer": how} for m, r, how in rows])
     return df.sort_values("budget multiplier").reset_index(drop=True)
+
+
+def robustness_sentence(table: pd.DataFrame) -> str:
+    """Does the win hold under every model of the case, or which model's assumptions does it rest on."""
+    weak = table[table["P(gain > 0)"] < LIKELY]
+    lo, hi = table["P(gain > 0)"].min(), table["P(gain > 0)"].max()
+    if weak.empty:
+        return (f"The plan wins under every model of the case (P(gain > 0) from {as_probability(lo)} to "
+                f"{as_probability(hi)}): the win does "
+                "not rest on one model's assumptions.")
+    names = ", ".join(f"{r['model']} ({as_probability(r['P(gain > 0)'])})" for _, r in weak.iterrows())
+    return (f"The win is not robust: under {names} the plan is not likely to beat the historical split "
+            f"(P(gain > 0) below {LIKELY:.0%}); it rests on the assumptions the other models make.")

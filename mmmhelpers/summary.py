@@ -24,7 +24,7 @@ from mmmhelpers.artifacts import (
     load_data,
     load_recovery,
 )
-from mmmhelpers.budget_page import EXTRAPOLATION_WORDS
+from mmmhelpers.budget_page import EXTRAPOLATION_WORDS, robustness_sentence
 from mmmhelpers.config import Params
 from mmmhelpers.contributions import prior_dominated_sentence, uninformed_channels
 from mmmhelpers.exports import load_table
@@ -281,7 +281,9 @@ def executive_summary(run_dir: Path, params: Params, quick: bool = False) -> Sum
     if channels:
         points.append(("Channels", channels))
     if alloc is not None and alloc.initial.gain is not None:
-        points.append(("Recommendation", _plan(alloc, target, cur, period, unstable_plan)))
+        robust = load_table(run_dir, "plan_under_variants")  # the plan under every model variant of the case
+        points.append(("Recommendation", _plan(alloc, target, cur, period, unstable_plan)
+                       + (" " + robustness_sentence(robust) if robust is not None and len(robust) > 1 else "")))
     exercise = params.report.exercise is not None  # the points that rest on the truth wait for the answer's reveal
     reveal: list[tuple[str, str]] = []
     judged = load_table(run_dir, "truth_check")

@@ -25,12 +25,12 @@ from mmmhelpers.data import MMMData
 from mmmhelpers.diagnose import scalar_parameters
 from mmmhelpers.fit import diagnostics, sample
 from mmmhelpers.formatting import plain_number
-from mmmhelpers.intervals import HDI_PROB, LIKELY, as_probability
+from mmmhelpers.intervals import HDI_PROB
 from mmmhelpers.model import MMM
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["Fitted", "variant_dir", "fit_and_save", "fit_variants", "load_variants", "plan_under_variants",
-           "robustness_sentence", "health_table",
+           "health_table",
            "comparison_table", "parameter_comparison", "published_models"]
 
 
@@ -143,16 +143,3 @@ def plan_under_variants(params: Params, data: MMMData, alloc, variants: list[Fit
         rows.append(row(v.label, paired_gain(rm.draws(plan_spend(rm, alloc)),
                                              rm.draws(plan_spend(rm, alloc, "historical")))))
     return pd.DataFrame(rows)
-
-
-def robustness_sentence(table: pd.DataFrame) -> str:
-    """Does the win hold under every model of the case, or which model's assumptions does it rest on."""
-    weak = table[table["P(gain > 0)"] < LIKELY]
-    lo, hi = table["P(gain > 0)"].min(), table["P(gain > 0)"].max()
-    if weak.empty:
-        return (f"The plan wins under every model of the case (P(gain > 0) from {as_probability(lo)} to "
-                f"{as_probability(hi)}): the win does "
-                "not rest on one model's assumptions.")
-    names = ", ".join(f"{r['model']} ({as_probability(r['P(gain > 0)'])})" for _, r in weak.iterrows())
-    return (f"The win is not robust: under {names} the plan is not likely to beat the historical split "
-            f"(P(gain > 0) below {LIKELY:.0%}); it rests on the assumptions the other models make.")

@@ -51,7 +51,8 @@ if judged is not None:  # a simulated case: the plan scored under the true respo
                + truth_sentence(judged, params.report.target_label)))
 
 # %%
-from mmmhelpers.variants import load_variants, plan_under_variants, robustness_sentence
+from mmmhelpers.budget_page import robustness_sentence
+from mmmhelpers.variants import load_variants, plan_under_variants
 
 if alloc is not None and params.model_variants and opt.multi_objective is None:  # the plan under every model
     robust = plan_under_variants(params, data, alloc, load_variants(params, run_dir))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from test_artifacts import DIAG, OOS
 
 from mmmhelpers.artifacts import Diagnostics, OutOfSample
@@ -75,6 +76,27 @@ def test_allowed_extrapolation_is_said_on_the_budget_page_and_in_the_summary(tmp
     assert "Extrapolation allowed" in allocation_headline(alloc)
     assert "it does not keep spend above the least the data saw" in allocation_headline(Allocation.model_validate(
         {**ALLOC, "capped": [{"cell": "x2", "observed_max_per_period": 9000.0, "binding": True}]}))
+
+
+def test_the_headline_says_when_a_win_rests_on_one_models_assumptions(tmp_path):
+    """With model variants, the recommendation claims a win only if every model finds it likely; otherwise it names
+    the model under which it is not (the budget page's table of the plan under every model)."""
+    from test_artifacts import ALLOC
+
+    from mmmhelpers.artifacts import Allocation
+    from mmmhelpers.exports import save_table
+
+    Diagnostics.model_validate(DIAG).save(tmp_path)
+    Allocation.model_validate(ALLOC).save(tmp_path)
+    assert "robust" not in dict(executive_summary(tmp_path, PARAMS).points)["Recommendation"]  # no variants
+    row = {"gain 3%": -1.0, "gain 97%": 9.0}
+    save_table(tmp_path, "plan_under_variants", pd.DataFrame([
+        {"model": "main model", "gain": 5.0, "P(gain > 0)": 0.93, **row},
+        {"model": "media priors twice as wide", "gain": 2.0, "P(gain > 0)": 0.61, **row}]))
+    text = dict(executive_summary(tmp_path, PARAMS).points)["Recommendation"]
+    assert text.endswith("The win is not robust: under media priors twice as wide (61%) the plan is not likely to beat "
+                         "the historical split (P(gain > 0) below 80%); it rests on the assumptions the other models "
+                         "make.")
 
 
 def test_a_roas_that_is_the_priors_is_not_the_headline():

@@ -53,7 +53,7 @@ def test_parameter_comparison_side_by_side(two_models):
 def test_the_robustness_sentence_names_the_model_a_win_rests_on():
     import pandas as pd
 
-    from mmmhelpers.variants import robustness_sentence
+    from mmmhelpers.budget_page import robustness_sentence
 
     table = pd.DataFrame({"model": ["main model", "no seasonality"], "P(gain > 0)": [0.9, 0.6]})
     assert robustness_sentence(table).startswith("The win is not robust: under no seasonality (60%)")
