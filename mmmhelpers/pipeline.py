@@ -29,6 +29,7 @@ import nbformat
 
 from mmmhelpers.artifacts import Diagnostics, Manifest, load_data
 from mmmhelpers.cache import UPSTREAM, changed_stages, stage_inputs, stale_reuse
+from mmmhelpers.changes_page import write_changes
 from mmmhelpers.checks import check_case, check_warnings
 from mmmhelpers.config import Params, load_params, params_hash
 from mmmhelpers.health import gate_failures
@@ -722,6 +723,7 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, version: tuple[
     manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all,
                          {**provenance, "stage_inputs": inputs}, solutions)
     manifest.save(staging)
+    write_changes(staging, params)
     write_index(staging, params, manifest)
     state.phase = "publishing"
     with _ctrl_c_waits():

@@ -319,5 +319,5 @@ def write_index(run_dir: Path, params: Params, manifest: Manifest) -> None:
     pages = [(s, t, (run_dir / f"{s}.html").exists()) for s, t in PAGES.items()]
     html = env.get_template(TEMPLATE.name).render(
         params=params, manifest=manifest, summary=executive_summary(run_dir, params, manifest.quick), pages=pages,
-        color=HEALTH_COLORS)
+        color=HEALTH_COLORS, changes=(run_dir / "changes.html").exists())
     (run_dir / "index.html").write_text(html)
