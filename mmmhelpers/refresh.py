@@ -284,6 +284,7 @@ class ShiftCause(Part):
     explained: float  # the share of the miss (its chi-square) that this one change explains
 
 
+SHRINK = 0.1  # the forecast's covariance shrunk this far toward its diagonal (a stable inverse from finite draws)
 MISS_P = 0.05  # a backtest misses when a calibrated forecast would miss by this much or more this rarely
 CLEAR_Z = 2.0  # a term explains a miss when its change is this many standard errors from none
 
@@ -292,23 +293,28 @@ def shift_causes(draws: np.ndarray, parts: dict[str, np.ndarray], actual: np.nda
     """Which single term of the last report's model, scaled over the new periods, best explains its forecast's miss.
 
     ``draws``: the forecast's draws ``(sample, value)`` of every new period (and market); ``parts``: each candidate
-    term's forecast mean per value; ``actual``: what happened. With the forecast's mean and variance ``v`` per value,
-    the miss is ``r = actual - mean``; a term whose mean is ``m``, scaled by ``1 + d``, explains it best at the
-    weighted least-squares ``d = sum(r m / v) / sum(m^2 / v)``, ``d / se`` standard errors from no change
-    (``se = 1 / sqrt(sum(m^2 / v))``), which removes ``z^2`` of the miss's ``chi2 = sum(r^2 / v)``. Returns the
-    probability of a miss at least this large if the forecast held (the chi-square tail with one degree of freedom
-    per value) and the terms, the best explanation first."""
+    term's forecast mean per value; ``actual``: what happened. With the forecast's mean and covariance ``S`` over the
+    new values (from the draws, shrunk by ``SHRINK`` toward its diagonal; ``W = S^-1``), the miss is
+    ``r = actual - mean``; a term whose mean is ``m``, scaled by ``1 + d``, explains it best at the generalized
+    least-squares ``d = m'Wr / m'Wm``, ``z = d / se`` standard errors from no change (``se = 1 / sqrt(m'Wm)``),
+    which removes ``z^2`` of the miss's ``chi2 = r'Wr``. The covariance matters: the parameters' uncertainty moves
+    every period of a smooth term together, so a miss spread evenly over the periods is partly expected, and a miss
+    shaped like one channel's spend is not. Returns the probability of a miss at least this large if the forecast
+    held (the chi-square tail with one degree of freedom per value) and the terms, the best explanation first."""
     from scipy import stats
 
-    mean, var = draws.mean(axis=0), np.maximum(draws.var(axis=0), 1e-12)
+    mean = draws.mean(axis=0)
+    cov = np.atleast_2d(np.cov(draws, rowvar=False, ddof=0))
+    cov = (1 - SHRINK) * cov + SHRINK * np.diag(np.diag(cov)) + 1e-12 * np.eye(len(cov))
     r = actual - mean
-    chi2 = float(np.sum(r**2 / var))
+    chi2 = float(r @ np.linalg.solve(cov, r))
     causes = []
     for term, m in parts.items():
-        info = float(np.sum(m**2 / var))
+        wm = np.linalg.solve(cov, m)
+        info = float(m @ wm)
         if info <= 0:
             continue
-        d = float(np.sum(r * m / var)) / info
+        d = float(r @ wm) / info
         z = d * np.sqrt(info)
         causes.append(ShiftCause(term=term, multiplier=1 + d, z=float(z), explained=float(z**2 / chi2) if chi2 else 0.0))
     causes.sort(key=lambda c: -abs(c.z))

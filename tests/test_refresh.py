@@ -195,14 +195,17 @@ def test_the_plan_history_puts_the_last_plan_beside_this_one_and_flags_a_turn(tm
 
 
 def _forecast(mean: np.ndarray, sd: float) -> np.ndarray:
-    """Draws with exactly this mean and (population) sd per value: mean - sd and mean + sd."""
-    return np.stack([mean - sd, mean + sd])
+    """Eight draws with exactly this mean, (population) sd per value and no correlation between values: four
+    orthogonal zero-mean columns of a Hadamard matrix."""
+    from scipy.linalg import hadamard
+
+    return mean + sd * hadamard(8)[:, 1 : 1 + len(mean)]
 
 
 def test_the_backtest_miss_points_to_the_term_that_explains_it_by_hand():
-    """A channel whose effect doubled in the four new weeks: the weighted least squares by hand (equal variances,
-    sd 100) give it a multiplier of 2 and z = sqrt(1 + 4 + 0 + 9) = 3.74; the other channel z = 2 / sqrt(8); the
-    miss's chi-square is 14 on 4 values."""
+    """A channel whose effect doubled in the four new weeks: the least squares by hand (independent values, sd 100)
+    give it a multiplier of 2 and z = sqrt(1 + 4 + 0 + 9) = 3.74; the other channel z = 2 / sqrt(8); the miss's
+    chi-square is 14 on 4 values."""
     mean = np.array([5000.0, 5200.0, 4900.0, 5100.0])
     a, b = np.array([100.0, 200.0, 0.0, 300.0]), np.array([200.0, 0.0, 200.0, 0.0])
     p, causes = shift_causes(_forecast(mean, 100.0), {"a": a, "b": b}, mean + a)
@@ -218,6 +221,15 @@ def test_the_backtest_miss_points_to_the_term_that_explains_it_by_hand():
     assert causes[1].term == "baseline" and causes[1].z == pytest.approx(3.0)
     assert likely_shift(p, causes) == (None, "a and baseline explain it about as well (the new periods cannot tell "
                                              "them apart)")
+    # a forecast whose values move together (a level the parameters leave uncertain): a miss spread evenly over the
+    # weeks is what it expects, so it explains less of a miss than a channel's shape does
+    level = _forecast(mean, 100.0) + 400.0 * np.array([1, -1, 1, -1, 1, -1, 1, -1])[:, None]  # sd 412, correlation .94
+    spread = {"a": a, "baseline": np.full(4, 1000.0)}
+    _, alone = shift_causes(_forecast(mean, 100.0), spread, mean + a)
+    _, together = shift_causes(level, spread, mean + a)
+    assert alone[1].term == "baseline" and together[1].term == "baseline"
+    assert alone[1].z ** 2 / alone[0].z ** 2 == pytest.approx(9 / 14)  # as above: about as well
+    assert together[1].z ** 2 / together[0].z ** 2 < 0.25
     # a forecast that held: nothing to explain
     p, causes = shift_causes(_forecast(mean, 100.0), {"a": a}, mean + np.array([50.0, -80.0, 30.0, -10.0]))
     assert p > 0.05 and likely_shift(p, causes) == (None, "the forecast held: nothing to explain")
