@@ -13,6 +13,7 @@ import jinja2
 import pandas as pd
 
 from mmmhelpers.config import Params
+from mmmhelpers.formatting import first_upper
 from mmmhelpers.refresh import (
     Backtest,
     DataDiff,
@@ -51,7 +52,7 @@ def changes_sections(run_dir: Path, params: Params) -> list[tuple[str, list[str]
     diff = DataDiff.load_or_none(run_dir)
     if diff is None or not diff.changed:
         return None
-    sections = [("The data", [diff.sentence(), *diff.warnings()], "")]
+    sections = [("The data", [diff.sentence(), *(first_upper(w) + "." for w in diff.warnings())], "")]
     b = Backtest.load_or_none(run_dir)
     if b is not None:
         sections.append((f"The last report's forecast of the new {diff.period}s", [backtest_sentence(b, diff.period)],

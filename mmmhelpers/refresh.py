@@ -325,7 +325,8 @@ def likely_shift(miss_p: float, causes: list[ShiftCause]) -> tuple[str | None, s
     """The term a backtest's miss points to (None when it does not miss, when no one term explains it, or when the
     next term explains it about as well: the new periods cannot tell them apart), and why, in words."""
     if miss_p >= MISS_P:
-        return None, "the forecast held: nothing to explain"
+        return None, (f"the forecast held: a calibrated forecast misses by this much or more {miss_p:.0%} of the time "
+                      f"(a miss is below {MISS_P:.0%}), so no term is named")
     if not causes or abs(causes[0].z) < CLEAR_Z:
         return None, "no single term of the model explains the miss"
     best = causes[0]

@@ -232,4 +232,6 @@ def test_the_backtest_miss_points_to_the_term_that_explains_it_by_hand():
     assert together[1].z ** 2 / together[0].z ** 2 < 0.25
     # a forecast that held: nothing to explain
     p, causes = shift_causes(_forecast(mean, 100.0), {"a": a}, mean + np.array([50.0, -80.0, 30.0, -10.0]))
-    assert p > 0.05 and likely_shift(p, causes) == (None, "the forecast held: nothing to explain")
+    assert p > 0.05 and likely_shift(p, causes)[0] is None
+    assert likely_shift(0.3, causes)[1] == ("the forecast held: a calibrated forecast misses by this much or more 30% "
+                                            "of the time (a miss is below 5%), so no term is named")
