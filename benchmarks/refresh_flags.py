@@ -9,7 +9,8 @@ weeks (``mmm-report run``; the stable one on an empty compile cache, as a new ma
 the data with ``new`` weeks more, which replaces the report (the data diff, the backtest of the last report's
 model on the new weeks, the history with each channel's ROAS and whether it moved beyond the last report's 94%
 interval). The table gives the timings, the channels flagged as moved, the backtest's scores and the term of the
-model its miss points to (``refresh.shift_causes``: the one term that, scaled, best explains the miss).
+model its miss points to (``refresh.shift_causes``: the one term that, scaled, best explains the miss, named when
+it is likely, P >= 80%, to be the one that changed).
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def _table(df: pd.DataFrame, percent: tuple[str, ...] = ()) -> str:
 
 def _causes(b: Backtest) -> pd.DataFrame:
     return pd.DataFrame([{"term of the model": c.term, "scaled by": c.multiplier, "standard errors from no change":
-                          c.z, "share of the miss it explains": c.explained} for c in b.causes])
+                          c.z, "share of the miss it explains": c.explained, "P(the term that changed)": c.probability}
+                         for c in b.causes])
 
 
 def changes_sections(run_dir: Path, params: Params) -> list[tuple[str, list[str], str]] | None:
@@ -56,7 +57,7 @@ def changes_sections(run_dir: Path, params: Params) -> list[tuple[str, list[str]
     b = Backtest.load_or_none(run_dir)
     if b is not None:
         sections.append((f"The last report's forecast of the new {diff.period}s", [backtest_sentence(b, diff.period)],
-                         _table(_causes(b), ("share of the miss it explains",)) if b.causes else ""))
+                         _table(_causes(b), ("share of the miss it explains", "P(the term that changed)")) if b.causes else ""))
     history = roas_history(run_dir)
     if history is not None:
         shown = history.drop(columns=[c for c in ("contribution 3%", "contribution 97%") if c in history])

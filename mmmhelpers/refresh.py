@@ -282,6 +282,7 @@ class ShiftCause(Part):
     multiplier: float  # the scale of the term over the new periods that fits them best (1: as forecast)
     z: float  # that change in standard errors of the forecast
     explained: float  # the share of the miss (its chi-square) that this one change explains
+    probability: float = 0.0  # P(this is the term that changed | one term changed): exp(z^2 / 2), normalized
 
 
 SHRINK = 0.1  # the forecast's covariance shrunk this far toward its diagonal (a stable inverse from finite draws)
@@ -318,23 +319,32 @@ def shift_causes(draws: np.ndarray, parts: dict[str, np.ndarray], actual: np.nda
         z = d * np.sqrt(info)
         causes.append(ShiftCause(term=term, multiplier=1 + d, z=float(z), explained=float(z**2 / chi2) if chi2 else 0.0))
     causes.sort(key=lambda c: -abs(c.z))
+    if causes:  # each one-parameter explanation's likelihood ratio over none is exp(z^2 / 2): equal prior odds
+        weights = np.exp(np.array([c.z**2 for c in causes]) / 2 - causes[0].z ** 2 / 2)
+        causes = [c.model_copy(update={"probability": float(w / weights.sum())}) for c, w in zip(causes, weights)]
     return float(stats.chi2.sf(chi2, r.size)), causes
 
 
 def likely_shift(miss_p: float, causes: list[ShiftCause]) -> tuple[str | None, str]:
-    """The term a backtest's miss points to (None when it does not miss, when no one term explains it, or when the
-    next term explains it about as well: the new periods cannot tell them apart), and why, in words."""
+    """The term a backtest's miss points to (None when it does not miss, when no one term explains it, or when no
+    term is likely, ``intervals.LIKELY``, to be the one: the new periods cannot tell them apart), and why, in words.
+    """
+    from mmmhelpers.intervals import LIKELY, as_probability
+
     if miss_p >= MISS_P:
         return None, (f"the forecast held: a calibrated forecast misses by this much or more {miss_p:.0%} of the time "
                       f"(a miss is below {MISS_P:.0%}), so no term is named")
     if not causes or abs(causes[0].z) < CLEAR_Z:
         return None, "no single term of the model explains the miss"
     best = causes[0]
-    if len(causes) > 1 and causes[1].z ** 2 >= 0.5 * best.z ** 2:
-        return None, (f"{best.term} and {causes[1].term} explain it about as well (the new periods cannot tell "
-                      "them apart)")
+    if best.probability < LIKELY:
+        named = [c for c in causes if c.probability >= 0.05]
+        return None, ("the new periods cannot tell which term changed: " + ", ".join(
+            f"{c.term} (effect about {c.multiplier:.2g} times the forecast's, P = {as_probability(c.probability)})"
+            for c in named))
     return best.term, (f"its effect at about {best.multiplier:.2g} times the forecast's explains {best.explained:.0%} "
-                       f"of the miss ({abs(best.z):.1f} standard errors from no change)")
+                       f"of the miss ({abs(best.z):.1f} standard errors from no change; P = "
+                       f"{as_probability(best.probability)} that it is the term that changed)")
 
 
 class Backtest(Record):

@@ -216,11 +216,19 @@ def test_the_backtest_miss_points_to_the_term_that_explains_it_by_hand():
     assert causes[1].multiplier == pytest.approx(1 + 2 / 8) and causes[1].z == pytest.approx(2 / np.sqrt(8))
     term, why = likely_shift(p, causes)
     assert term == "a" and "2 times the forecast's explains 100% of the miss (3.7 standard errors" in why
-    # a level shift explains it nearly as well (z = 60 / 20 = 3): the four weeks cannot tell them apart
+    assert causes[0].probability == pytest.approx(np.exp(7) / (np.exp(7) + np.exp(0.25)))  # exp(z^2 / 2), normalized
+    # a level shift (z = 60 / 20 = 3) is 12 times less likely: a is still named, with P = e^7 / (e^7 + e^4.5 + ...)
     p, causes = shift_causes(_forecast(mean, 100.0), {"a": a, "b": b, "baseline": np.full(4, 1000.0)}, mean + a)
     assert causes[1].term == "baseline" and causes[1].z == pytest.approx(3.0)
-    assert likely_shift(p, causes) == (None, "a and baseline explain it about as well (the new periods cannot tell "
-                                             "them apart)")
+    assert likely_shift(p, causes)[0] == "a"
+    assert causes[0].probability == pytest.approx(np.exp(7) / (np.exp(7) + np.exp(4.5) + np.exp(0.25)))
+    # a term shaped almost like a (z 3.727 against 3.742): the four weeks cannot tell them apart
+    c = np.array([100.0, 200.0, 0.0, 250.0])
+    p, causes = shift_causes(_forecast(mean, 100.0), {"a": a, "b": b, "c": c}, mean + a)
+    assert [round(x.probability, 3) for x in causes] == [0.514, 0.486, 0.001]
+    assert likely_shift(p, causes) == (None, "the new periods cannot tell which term changed: a (effect about 2 times "
+                                             "the forecast's, P = 51%), c (effect about 2.1 times the forecast's, "
+                                             "P = 49%)")
     # a forecast whose values move together (a level the parameters leave uncertain): a miss spread evenly over the
     # weeks is what it expects, so it explains less of a miss than a channel's shape does
     level = _forecast(mean, 100.0) + 400.0 * np.array([1, -1, 1, -1, 1, -1, 1, -1])[:, None]  # sd 412, correlation .94
