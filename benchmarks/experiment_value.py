@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import arviz as az
 import numpy as np
+import yaml
 
 from mmmhelpers.calibration import model_for
 from mmmhelpers.case_data import prepare_data
@@ -34,21 +36,17 @@ TRUE = {"geos": GEOS, "channels": ["tv", "search", "social", "display"],
         "intercept": [20000.0, 15000.0, 12000.0], "gamma_control": [3000.0, -2000.0],
         "gamma_fourier": [1000.0, 300.0, 600.0, -200.0], "sigma": 1000.0, "fourier_sd": 300.0}
 TESTS = {"north": ("social", "display"), "south": ("tv", "display"), "west": ("search", "social")}
-MODEL = {
-    "adstock": {"type": "geometric", "l_max": 8,
-                "priors": {"alpha": {"distribution": "Beta", "alpha": 2, "beta": 3, "dims": ["geo", "channel"]}}},
-    "saturation": {"type": "logistic", "priors": {
-        "lam": {"distribution": "Gamma", "mu": 2.5, "sigma": 1.5, "dims": ["channel"]},
-        "beta": {"distribution": "LogNormal", "mean": {"distribution": "Gamma", "mu": 0.25, "sigma": 0.1,
-                                                        "dims": ["channel"]},
-                 "std": {"distribution": "Exponential", "scale": 0.1, "dims": ["channel"]},
-                 "dims": ["geo", "channel"], "centered": False}}},
-    "yearly_seasonality": 2,
-    "priors": {"intercept": {"distribution": "Gamma", "mu": 0.5, "sigma": 0.25, "dims": ["geo"]},
-               "gamma_control": {"distribution": "Normal", "mu": 0, "sigma": 0.5, "dims": ["control"]},
-               "gamma_fourier": {"distribution": "Laplace", "mu": 0, "b": {"distribution": "HalfNormal", "sigma": 0.2},
-                                 "dims": ["geo", "fourier_mode"], "centered": False}},
-}
+CASE = Path(__file__).resolve().parents[1] / "params" / "geo_hierarchical.yaml"
+
+
+def case_model() -> dict:
+    """The geo_hierarchical case's model section with the adstock and curve priors of this data's channels (slower
+    carryover, steeper curves) and the default likelihood."""
+    model = yaml.safe_load(CASE.read_text())["model"]
+    model["adstock"]["priors"]["alpha"] = {"distribution": "Beta", "alpha": 2, "beta": 3, "dims": ["geo", "channel"]}
+    model["saturation"]["priors"]["lam"] = {"distribution": "Gamma", "mu": 2.5, "sigma": 1.5, "dims": ["channel"]}
+    model.pop("likelihood")
+    return model
 
 
 def experiments(data, true_roas) -> list[dict]:
@@ -90,17 +88,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
     ap.add_argument("--draws", type=int, default=500)
     args = ap.parse_args()
-    rows = []
+    rows, model = [], case_model()
     for seed in args.seeds:
         base = {"case": "experiment_value", "title": "experiment value", "seed": seed,
                 "simulate": {"generator": "geo_hierarchical", "n_weeks": 104, "true_params": TRUE},
-                "model": MODEL, "fit": {"chains": 4, "tune": args.draws, "draws": args.draws, "target_accept": 0.95}}
+                "model": model, "fit": {"chains": 4, "tune": args.draws, "draws": args.draws, "target_accept": 0.95}}
         params = Params.model_validate(base)
         data, truth = prepare_data(params)
         true_roas = (truth["channel_contribution_original_scale"].sum("date").values / data.X.sum(axis=0))
         for knowledge, extra in [("sales only", {}), ("+ 2 experiments per market",
                                                       {"experiments_from_truth": experiments(data, true_roas)})]:
-            p = Params.model_validate({**base, "model": {**MODEL, **extra}})
+            p = Params.model_validate({**base, "model": {**model, **extra}})
             t0 = time.perf_counter()
             idata, _ = sample(model_for(p, data), p.fit, seed=seed, progress=False)
             s = scores(idata, truth, data)
