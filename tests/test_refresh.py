@@ -243,3 +243,46 @@ def test_the_backtest_miss_points_to_the_term_that_explains_it_by_hand():
     assert p > 0.05 and likely_shift(p, causes)[0] is None
     assert likely_shift(0.3, causes)[1] == ("the forecast held: a calibrated forecast misses by this much or more 30% "
                                             "of the time (a miss is below 5%), so no term is named")
+
+
+def test_the_backtest_scores_the_last_reports_forecast_of_the_new_weeks_by_hand(tmp_path):
+    """The tiny case fitted on all but its last three weeks, saved as a report; the refresh's backtest on the full data
+    scores that posterior's forecast of the three weeks: its CRPS equals the pairwise form E|X - y| - E|X - X'| / 2 over
+    the same draws, its coverage, error and totals are counted by hand, and its shift check ran on them."""
+    from dataclasses import replace
+
+    from runs import ROOT
+
+    from mmmhelpers.artifacts import load_idata, save_idata
+    from mmmhelpers.calibration import model_for
+    from mmmhelpers.case_data import prepare_data
+    from mmmhelpers.config import load_params
+    from mmmhelpers.fit import sample
+    from mmmhelpers.out_of_sample import forecast
+    from mmmhelpers.refresh import backtest
+    from mmmhelpers.seeds import seed_for
+
+    params = load_params(ROOT / "tests" / "params" / "tiny.yaml")
+    data, _ = prepare_data(params)
+    n = data.n_dates - 3
+    old = data.slice(0, n)
+    idata, _ = sample(model_for(params, old), params.fit, seed=1, progress=False)
+    (tmp_path / "artifacts").mkdir()
+    save_idata(tmp_path, idata)
+    result = backtest(tmp_path, old, params, data, data_diff(old, data))
+    new = replace(data.slice(n, None), y=np.full_like(data.y[n:], np.nan))
+    _, pred = forecast(model_for(params, old), load_idata(tmp_path), old, 0, seed=seed_for(params.seed, "backtest"),
+                       plan=new)
+    x = pred["y_original_scale"].isel(date=slice(n, None)).values  # (sample, 3)
+    y = data.y[n:]
+    pairwise = np.abs(x[:, None, :] - x[None, :, :]).mean(axis=(0, 1))
+    crps = (np.abs(x - y).mean(axis=0) - pairwise / 2).mean()
+    assert result.crps == pytest.approx(crps, rel=1e-9)
+    lo, hi = np.quantile(x, [0.03, 0.97], axis=0)  # the central 94% of each value's draws
+    assert result.coverage_94 == pytest.approx(np.mean((lo <= y) & (y <= hi)))
+    assert result.mape == pytest.approx(np.mean(np.abs(x.mean(axis=0) - y) / y), rel=1e-9)
+    assert result.forecast_total == pytest.approx(x.sum(axis=1).mean(), rel=1e-9)
+    assert result.actual_total == pytest.approx(y.sum()) and (result.periods, result.values) == (3, 3)
+    assert result.first == f"{data.dates[n]:%Y-%m-%d}" and result.miss_p is not None
+    assert {c.term for c in result.causes} == {"baseline", *data.channels}
+    assert sum(c.probability for c in result.causes) == pytest.approx(1.0)
