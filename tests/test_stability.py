@@ -87,7 +87,7 @@ def test_a_refit_equals_a_separate_fit_on_the_truncated_data_within_monte_carlo_
     from mmmhelpers.stability import refit_posteriors
 
     params = load_params("tests/params/tiny.yaml")
-    params = params.model_copy(update={"fit": params.fit.model_copy(update={"draws": 400})})
+    params = params.model_copy(update={"fit": params.fit.model_copy(update={"draws": 300})})
     data, _ = prepare_data(params)
     n = data.n_dates - 2
     (refit,) = list(refit_posteriors(params, data, [n]))
