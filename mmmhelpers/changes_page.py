@@ -60,8 +60,7 @@ def changes_sections(run_dir: Path, params: Params) -> list[tuple[str, list[str]
                          _table(_causes(b), ("share of the miss it explains", "P(the term that changed)")) if b.causes else ""))
     history = roas_history(run_dir)
     if history is not None:
-        shown = history.drop(columns=[c for c in ("contribution 3%", "contribution 97%") if c in history])
-        sections.append(("Every channel's ROAS, report by report", [moved_sentence(history)], _table(shown)))
+        sections.append(("Every channel's ROAS, report by report", [moved_sentence(history)], _table(history)))
     plans = plan_history(run_dir)
     if plans is not None:
         sections.append(("The plan, last report and this one",

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from mmmhelpers.artifacts import Allocation, Manifest, Part, Record, load_idata
 from mmmhelpers.data import MMMData
+from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.stability import direction
 
@@ -329,8 +330,6 @@ def likely_shift(miss_p: float, causes: list[ShiftCause]) -> tuple[str | None, s
     """The term a backtest's miss points to (None when it does not miss, when no one term explains it, or when no
     term is likely, ``intervals.LIKELY``, to be the one: the new periods cannot tell them apart), and why, in words.
     """
-    from mmmhelpers.intervals import LIKELY, as_probability
-
     if miss_p >= MISS_P:
         return None, (f"the forecast held: a calibrated forecast misses by this much or more {miss_p:.0%} of the time "
                       f"(a miss is below {MISS_P:.0%}), so no term is named")
