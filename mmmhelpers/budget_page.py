@@ -42,8 +42,9 @@ def where_money_moves(alloc: Allocation) -> str:
         how = "kept at or below" if alloc.held_mode == "no_raise" else "held at"
         rules.append(f"{names} {'is' if one else 'are'} {how} historical spend because the data say little about "
                      f"{'its' if one else 'their'} ROAS (the fit page's prior-vs-posterior table); an experiment there "
-                     "(`model.experiments`), a lift test or a ROAS prior from an earlier study (`model.roas_priors`) "
-                     "would release it (`optimization.uninformed: free` lifts this rule)")
+                     "(`model.experiments`), a lift test, or a prior from an earlier study on its ROAS, marginal ROAS "
+                     "or cost per KPI (`model.roas_priors`, `mroas_priors`, `cost_per_kpi_priors`) would release it "
+                     "(`optimization.uninformed: free` lifts this rule)")
     return "; ".join(rules) + "." if rules else ""
 
 
