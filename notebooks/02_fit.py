@@ -251,7 +251,8 @@ if history is not None:
     display(md("**Over successive reports.** " + moved_sentence(history)))
     display(table(history, caption="Each channel's ROAS (mean, 94% HDI) and contribution (over each report's own "
                   "periods) in every report of this case, oldest first; moved: this report's ROAS lies outside the "
-                  "last report's interval, with what visibly changed for it since (likely cause)"))
+                  "last report's interval; shifted: the last report's forecast of the new periods missed and the miss "
+                  "points to this channel (P >= 80%); likely cause: what visibly changed for it since"))
 
 # %%
 roas_evidence = roas_prior_posterior(prior, idata, data, evidence_sources(params, data.channels))
