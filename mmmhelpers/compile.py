@@ -48,6 +48,8 @@ import json
 import os
 import sys
 import tempfile
+import threading
+import time
 import types
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -70,7 +72,7 @@ from pytensor.graph.traversal import applys_between, graph_inputs, io_toposort
 from pytensor.tensor.blockwise import Blockwise, BlockwiseWithCoreShape
 from pytensor.tensor.random.type import RandomGeneratorType
 
-__all__ = ["compile_model", "cache_dir", "CacheInfo", "ObjectModeError"]
+__all__ = ["compile_model", "compile_ahead", "cache_dir", "CacheInfo", "ObjectModeError"]
 
 CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-4"  # bump when the generated source or the key changes
 _VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
@@ -96,6 +98,7 @@ class CacheInfo:
 
 
 last_info = CacheInfo()
+_AHEAD: dict[str, tuple[threading.Thread, list[str]]] = {}  # key -> compile_ahead's thread and its outcome
 
 
 def cache_dir() -> Path:
@@ -643,22 +646,60 @@ def _compile_in_child(model: pm.Model, var_names: list[str] | None) -> str | Non
     turns last bits into other draws. Compiling in a child and loading here makes the first run sample with
     exactly the code of every later run.
     """
-    import subprocess
-
     import cloudpickle
 
-    flags = os.environ.get("PYTENSOR_FLAGS", "")
-    env = {**os.environ, "PYTENSOR_FLAGS": f"{flags},base_compiledir={pytensor.config.base_compiledir}".lstrip(",")}
     try:
         payload = cloudpickle.dumps((model, var_names))
     except Exception as err:  # noqa: BLE001 - a model that cannot travel compiles here
         return f"cannot pickle the model ({type(err).__name__}: {err})"
+    return _run_child(payload)
+
+
+def _run_child(payload: bytes) -> str | None:
+    """The child process of :func:`_compile_in_child` on a pickled ``(model, var_names)``: None when it worked."""
+    import subprocess
+
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    env = {**os.environ, "PYTENSOR_FLAGS": f"{flags},base_compiledir={pytensor.config.base_compiledir}".lstrip(",")}
     done = subprocess.run([sys.executable, "-c", "from mmmhelpers.compile import _child_main; _child_main()"],
                           input=payload, capture_output=True, env=env, check=False)
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").strip().splitlines()
         return lines[-1] if lines else f"exit code {done.returncode}"
     return None
+
+
+def compile_ahead(model: pm.Model, var_names: list[str] | None = None) -> threading.Thread | None:
+    """Start compiling ``model``'s callbacks now, in a new process, so that the work a fit does before sampling
+    (the prior predictive, the model's tables and graph) runs while it compiles; :func:`compile_model` later waits
+    for it under the structure's lock and loads what it cached. A thread waits on the child (it runs no PyTensor
+    code); None when there is nothing to compile (already cached, or a model the cache cannot describe)."""
+    import cloudpickle
+
+    _register_cacheable_cython_scalars()
+    try:
+        key, _ = structure_key(model, model_graphs(model, var_names))
+        payload = cloudpickle.dumps((model, var_names))
+    except Exception:  # noqa: BLE001 - uncacheable or unpicklable: compile_model compiles it as before
+        return None
+    if not pytensor.config.numba__cache or _read_meta(key) is not None or key in _AHEAD:
+        return None
+    held, outcome = threading.Event(), []
+
+    def work() -> None:
+        with _compile_lock(key):
+            held.set()
+            if _read_meta(key) is None:
+                t0 = time.perf_counter()
+                why_not = _run_child(payload)
+                outcome.append(f"compiled ahead in a new process ({time.perf_counter() - t0:.1f} s)"
+                               if why_not is None else f"the compile ahead failed ({why_not})")
+
+    thread = threading.Thread(target=work, name=f"compile-ahead-{key[:8]}", daemon=True)
+    _AHEAD[key] = (thread, outcome)
+    thread.start()
+    held.wait(timeout=60)  # the lock is the thread's before compile_model can ask for it
+    return thread
 
 
 def _child_main() -> None:
@@ -732,6 +773,9 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
                 reason = ("compiled in a new process, cached and loaded" if found is not None else
                           f"compiled here: the compile in a new process failed ({why_not or 'nothing cached'})")
     logp_fn = expand_fn = None
+    ahead = _AHEAD.pop(key, None) if key is not None else None
+    if ahead is not None and ahead[1][:1] and ahead[1][0].startswith("compiled ahead"):  # a miss of this run
+        hit, reason = False, f"{ahead[1][0]}, cached and loaded"
     if found is not None:
         meta, shared_data, user_data, compiled = found
         last_info = CacheInfo(key, hit, "loaded from the cache" if hit else reason, meta.get("numba_opt"))

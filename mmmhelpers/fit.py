@@ -171,6 +171,13 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     return report.seconds
 
 
+def compile_ahead(mmm: MMM, fit) -> None:
+    """Start compiling the model for nutpie now (``compile.compile_ahead``: a new process, cached), so that what
+    the fit stage does before sampling runs meanwhile; :func:`sample` then loads it. Nothing for PyMC's sampler."""
+    if sampler_and_cores(fit)[0] == "nutpie":
+        mc.compile_ahead(mmm.model)
+
+
 def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)
     """nutpie's compiled model, its C callbacks cached on disk (``compile.compile_model``: a model
     structure compiled once loads in about a second in later runs); nutpie's own compile if that fails.
@@ -251,8 +258,9 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     t0 = time.perf_counter()
     compiled, how = compile_for(mmm, sampler, before_compile=full_check)
     compile_seconds = time.perf_counter() - t0 - sum(checked)
-    if not checked:  # a cache hit (milliseconds through the compiled model), or PyMC's sampler
-        checked.append(check_compiled(mmm, compiled, fit_seed) if how == "hit" else check_gradients(mmm, fit_seed))
+    if not checked:  # a cache hit or a compile ahead (milliseconds through the compiled model), or PyMC's sampler
+        fast = how == "hit" or (how == "miss" and mc.last_info.reason.startswith("compiled ahead"))
+        checked.append(check_compiled(mmm, compiled, fit_seed) if fast else check_gradients(mmm, fit_seed))
     timings: dict[str, Any] = {"sampler": sampler, "compile_seconds": compile_seconds,
                                "gradient_check_seconds": checked[0], "compile_cache": how}
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")

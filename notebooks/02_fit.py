@@ -25,7 +25,7 @@ params = setup(params_path, quick)
 from mmmhelpers.calibration import model_for
 from mmmhelpers.checks import model_warnings
 from mmmhelpers.diagnose import divergence_report
-from mmmhelpers.fit import diagnostics, sample
+from mmmhelpers.fit import compile_ahead, diagnostics, sample
 from mmmhelpers.fit_page import contribution_summary
 from mmmhelpers.model import model_graph, model_mermaid
 from mmmhelpers.plots_diagnose import plot_divergence_pair
@@ -34,6 +34,7 @@ from mmmhelpers.report import worth_a_look
 data = artifacts.load_data(run_dir)
 period = plots_fit.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
 mmm = model_for(params, data)
+compile_ahead(mmm, params.fit)  # a new model structure compiles in another process while the cells below run
 worth_a_look(model_warnings(params, data))
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")
 

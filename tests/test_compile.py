@@ -325,3 +325,27 @@ def test_processes_that_miss_the_same_structure_at_once_compile_it_once(tmp_path
     # both load what the child compiled, and know the LLVM optimization level it compiled at (numba's default)
     assert results == [["3", "False", "compiled_in_a_new_process,_cached_and_loaded"],
                        ["3", "True", "loaded_from_the_cache"]]
+
+
+@pytest.mark.slow  # a new process compiles on an empty cache (about half a minute)
+def test_a_compile_ahead_runs_while_the_caller_works_and_compile_model_loads_it(tmp_path):
+    """``compile_ahead`` starts the child compile and returns; a second call while it runs, and a call once it is
+    cached, start nothing; ``compile_model`` waits for it and loads it (a miss of this run, said as compiled ahead)."""
+    script = textwrap.dedent("""
+        import time
+        from mmmhelpers import compile as mc
+        from tests.test_compile import _small
+        t0 = time.perf_counter()
+        thread = mc.compile_ahead(_small(seed=5, n=32))
+        returned = time.perf_counter() - t0
+        again = mc.compile_ahead(_small(seed=5, n=32))
+        running = thread.is_alive()
+        mc.compile_model(_small(seed=5, n=32))
+        info = mc.last_info
+        print(returned < 10, again is None, running, thread.is_alive(), info.hit,
+              info.reason.startswith("compiled ahead in a new process"), mc.compile_ahead(_small(seed=5, n=32)) is None)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-7:] == ["True", "True", "True", "False", "False", "True", "True"], out.stdout
