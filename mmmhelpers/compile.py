@@ -95,10 +95,11 @@ class CacheInfo:
     hit: bool = False
     reason: str = ""
     numba_opt: int | None = None  # LLVM's optimization level the callbacks were compiled at (None: not recorded)
+    ahead: bool = False  # compiled by compile_ahead in this process, then loaded (a miss of this run)
 
 
 last_info = CacheInfo()
-_AHEAD: dict[str, tuple[threading.Thread, list[str]]] = {}  # key -> compile_ahead's thread and its outcome
+_AHEAD: dict[str, list[str]] = {}  # key -> how compile_ahead compiled it (empty until it has, or if it failed)
 
 
 def cache_dir() -> Path:
@@ -691,12 +692,11 @@ def compile_ahead(model: pm.Model, var_names: list[str] | None = None) -> thread
             held.set()
             if _read_meta(key) is None:
                 t0 = time.perf_counter()
-                why_not = _run_child(payload)
-                outcome.append(f"compiled ahead in a new process ({time.perf_counter() - t0:.1f} s)"
-                               if why_not is None else f"the compile ahead failed ({why_not})")
+                if _run_child(payload) is None:  # a failure leaves it to compile_model, which says why
+                    outcome.append(f"compiled ahead in a new process ({time.perf_counter() - t0:.1f} s)")
 
     thread = threading.Thread(target=work, name=f"compile-ahead-{key[:8]}", daemon=True)
-    _AHEAD[key] = (thread, outcome)
+    _AHEAD[key] = outcome
     thread.start()
     held.wait(timeout=60)  # the lock is the thread's before compile_model can ask for it
     return thread
@@ -773,12 +773,13 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
                 reason = ("compiled in a new process, cached and loaded" if found is not None else
                           f"compiled here: the compile in a new process failed ({why_not or 'nothing cached'})")
     logp_fn = expand_fn = None
-    ahead = _AHEAD.pop(key, None) if key is not None else None
-    if ahead is not None and ahead[1][:1] and ahead[1][0].startswith("compiled ahead"):  # a miss of this run
-        hit, reason = False, f"{ahead[1][0]}, cached and loaded"
+    ahead = _AHEAD.pop(key, []) if key is not None else []
+    if ahead:  # compiled by compile_ahead in this process: a miss of this run
+        hit, reason = False, f"{ahead[0]}, cached and loaded"
     if found is not None:
         meta, shared_data, user_data, compiled = found
-        last_info = CacheInfo(key, hit, "loaded from the cache" if hit else reason, meta.get("numba_opt"))
+        last_info = CacheInfo(key, hit, "loaded from the cache" if hit else reason, meta.get("numba_opt"),
+                              ahead=bool(ahead))
     else:
         if before_compile is not None:
             before_compile()

@@ -259,7 +259,7 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     compiled, how = compile_for(mmm, sampler, before_compile=full_check)
     compile_seconds = time.perf_counter() - t0 - sum(checked)
     if not checked:  # a cache hit or a compile ahead (milliseconds through the compiled model), or PyMC's sampler
-        fast = how == "hit" or (how == "miss" and mc.last_info.reason.startswith("compiled ahead"))
+        fast = how == "hit" or (how == "miss" and mc.last_info.ahead)
         checked.append(check_compiled(mmm, compiled, fit_seed) if fast else check_gradients(mmm, fit_seed))
     timings: dict[str, Any] = {"sampler": sampler, "compile_seconds": compile_seconds,
                                "gradient_check_seconds": checked[0], "compile_cache": how}
