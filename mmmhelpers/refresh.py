@@ -16,11 +16,11 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from pydantic import Field
 
 from mmmhelpers.artifacts import Allocation, Manifest, Part, Record, load_idata
 from mmmhelpers.data import MMMData
+from mmmhelpers.formatting import first_upper
 from mmmhelpers.intervals import LIKELY, as_probability
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.stability import direction
@@ -263,7 +263,7 @@ def moved_sentence(history: pd.DataFrame) -> str:
     periods (the backtest's miss points to it), in words."""
     moved = history.loc[history["moved"], "channel"].tolist()
     n = history["report"].nunique()
-    shifted = history.loc[history["shifted"], "channel"].tolist() if "shifted" in history else []
+    shifted = history.loc[history["shifted"], "channel"].tolist()
     shift = (f" The last report's forecast of the new periods missed, and the miss points to {shifted[0]}: its effect "
              "in the new periods differs from the estimate, even where its ROAS over every period barely moved."
              if shifted else "")
@@ -383,16 +383,14 @@ def backtest(previous: Path, old: MMMData, params, data: MMMData, diff: DataDiff
     if data.n_dates <= n or not data.dates[:n].equals(old.dates):
         return None
     new = replace(data.slice(n, None), y=np.full_like(data.y[n:], np.nan))
-    mmm = model_for(params, old)
-    _, pred = forecast(mmm, load_idata(previous), old, 0, seed=seed_for(params.seed, "backtest"), plan=new,
-                       var_names=("y", "channel_contribution"))
+    _, pred = forecast(model_for(params, old), load_idata(previous), old, 0, seed=seed_for(params.seed, "backtest"),
+                       plan=new, var_names=("y", "channel_contribution_original_scale"))
     samples = pred["y_original_scale"].isel(date=slice(n, None)).values  # (sample, date, *panel)
     actual = data.y[n:]
     flat = samples.reshape(samples.shape[0], -1)
     out = scores(flat, actual.reshape(-1))
     total = float(samples.sum(axis=tuple(range(1, samples.ndim))).mean())
-    media = (pred["channel_contribution"].isel(date=slice(n, None)).mean("sample")
-             * xr.DataArray(mmm.target_scale, dims=list(data.panel), coords=data.panel))  # (date, *panel, channel)
+    media = pred["channel_contribution_original_scale"].isel(date=slice(n, None)).mean("sample")
     per_value = media.transpose("date", *data.panel, "channel").values.reshape(-1, len(data.channels))
     parts = {"baseline": flat.mean(axis=0) - per_value.sum(axis=1),
              **{ch: per_value[:, i] for i, ch in enumerate(data.channels)}}
@@ -428,7 +426,7 @@ def _shift_words(result: Backtest) -> str:
     if result.miss_p is None:
         return ""
     if result.shifted is None:
-        return f" {result.shift_reason[0].upper()}{result.shift_reason[1:]}."
+        return f" {first_upper(result.shift_reason)}."
     what = "the baseline (every term but media)" if result.shifted == "baseline" else f"**{result.shifted}**"
     return (f" The miss points to {what}: {result.shift_reason}. Its effect in the new periods is not the one the last "
             "report estimated: check it before quoting its numbers.")
