@@ -22,7 +22,7 @@ __all__ = ["stage_inputs", "changed_stages", "stale_reuse", "SECTIONS", "PAGE", 
 PACKAGE = Path(__file__).resolve().parent
 SECTIONS = {
     "01_simulate": ["seed", "data", "simulate", "targets"],
-    "02_fit": ["model", "fit", "report.roas_range", "report.published", "report.reference",
+    "02_fit": ["model", "refresh", "fit", "report.roas_range", "report.published", "report.reference",
                "model_variants"],
     "03_recovery": ["recovery"],
     "04_out_of_sample": ["out_of_sample"],

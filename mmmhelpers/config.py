@@ -252,6 +252,9 @@ class ModelSpec(Strict):
     # the organic media's adstock and saturation priors by parameter: adstock_alpha, saturation_lam, ... (the bare
     # name, alpha or lam, when one component alone has it), dims [organic]; default: the components' own defaults
     organic_priors: dict[str, Any] = Field(default_factory=dict)
+    # the likelihood counts the periods from this date on only (the earlier ones are in the priors already: a refresh
+    # from the last report's posterior, refresh.priors: last_report, sets it to the first new period); None: every one
+    likelihood_from: date | None = None
 
     @model_validator(mode="after")
     def _one_experiments_source(self) -> ModelSpec:
@@ -602,6 +605,14 @@ class ReportSpec(Strict):
         return self
 
 
+class RefreshSpec(Strict):
+    """How a refresh (a run on data with periods added since the last report in the same folder) sets its priors."""
+
+    # params: the params' own priors, every period in the likelihood (a full refit); last_report: the last report's
+    # posterior, moment-matched to the params' families (refresh_priors.py), and the likelihood over the new periods only
+    priors: Literal["params", "last_report"] = "params"
+
+
 class VariantSpec(Strict):
     """Another model of the same data, fitted beside the main one and compared with it on the fit page: the
     fields of ``model`` and ``fit`` it changes (merged into the main ones, as written in the main sections)."""
@@ -654,6 +665,7 @@ class Params(Strict):
     report: ReportSpec = ReportSpec()
     model_variants: list[VariantSpec] = Field(default_factory=list)  # other models fitted and compared on page 2
     targets: list[TargetModelSpec] = Field(default_factory=list)  # several targets, one model each (first: main)
+    refresh: RefreshSpec = RefreshSpec()  # a refresh's priors: the params' or the last report's posterior
     execution: ExecutionSpec = ExecutionSpec()  # where independent fits run (``--workers``/``--scheduler`` override)
     source: Path | None = Field(None, exclude=True)  # the file it was read from
 
@@ -829,6 +841,37 @@ def _panel_dims(params: Params) -> set[str]:
     return set(GENERATOR_PANEL_DIMS[params.simulate.generator]) if params.simulate else set()
 
 
+def _check_refresh(params: Params) -> list[str]:
+    """What priors from the last report's posterior cannot carry yet (refresh.priors: last_report), each naming its
+    field: the scales must be the last report's, and every parameter must have a prior the params can state."""
+    if params.refresh.priors != "last_report":
+        return []
+    m, why = params.model, "with refresh.priors: last_report"
+    problems = [] if m.scaling.until is not None else [
+        f"model.scaling.until: missing {why}: the last report's posterior is on its scales; set the last report's "
+        "last date (every refresh keeps the first report's scales)"]
+    unsupported = {"model.time_varying_media": m.time_varying_media, "model.time_varying_intercept":
+                   m.time_varying_intercept, "model.trend": m.trend, "model.lift_tests": m.lift_tests,
+                   "model.lift_tests_from_truth": m.lift_tests_from_truth, "model.experiments": m.experiments,
+                   "model.experiments_from_truth": m.experiments_from_truth, "model.organic_priors": m.organic_priors,
+                   "model.adstock.type_by_channel": m.adstock.type_by_channel,
+                   "model.saturation.type_by_channel": m.saturation.type_by_channel,
+                   "model_variants": params.model_variants, "targets": params.targets,
+                   **{f"model.{key}": getattr(m, key) for key in KNOWLEDGE_PRIOR_KEYS}}
+    for field_name, value in unsupported.items():
+        if value:
+            problems.append(f"{field_name}: value {value!r} is not supported {why} yet (its parameters or tests would "
+                            "count the last report's periods twice, or have no prior to carry); use refresh.priors: "
+                            "params (a full refit)")
+    if m.media_prior_widen != 1:
+        problems.append(f"model.media_prior_widen: value {m.media_prior_widen} {why}: the carried priors are the last "
+                        "posterior's own widths; remove it")
+    if m.likelihood_from is not None:
+        problems.append(f"model.likelihood_from: value {m.likelihood_from} {why}: the refresh sets it (the first new "
+                        "period); remove it")
+    return problems
+
+
 def _check_scaling(params: Params) -> list[str]:
     panel = _panel_dims(params)
     bad = set(params.model.scaling.dims) - panel
@@ -946,7 +989,7 @@ def load_params(path: str | Path, overrides: dict | None = None) -> Params:
     except ValidationError as err:
         problems = _problems(err, raw)
         raise ParamsError(path, problems) from None
-    problems = _check_priors(params) + _check_scaling(params) + _check_changed(params, raw)
+    problems = _check_priors(params) + _check_scaling(params) + _check_changed(params, raw) + _check_refresh(params)
     if problems:
         raise ParamsError(path, problems)
     return params

@@ -656,8 +656,24 @@ def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
         mu = pm.Deterministic("mu", mu, dims=lik.dims)
     else:  # no deterministic whose length follows the fold: one compiled model serves every fold
         mu = mu[inp.obs_index]
-    lik.create_likelihood_variable("y", mu=mu, observed=inp.y)
+    y = lik.create_likelihood_variable("y", mu=mu, observed=inp.y)
     mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
+    if mmm.spec.likelihood_from is not None:
+        _count_from(mmm, inp, y)
+
+
+def _count_from(mmm: MMM, inp: Inputs, y) -> None:
+    """The likelihood over the periods from ``model.likelihood_from`` on only: the earlier periods' log-likelihood
+    taken back out (a potential, exactly), as their information is in the priors already (a refresh from the last
+    report's posterior). Every array keeps its length, so forecasts, folds and the posterior predictive work as
+    without it; a fold that ends before that date observes nothing (its posterior is the prior)."""
+    start = (pd.Timestamp(mmm.spec.likelihood_from) - mmm.t0).days / 7.0
+    t_obs = inp.t if inp.obs_index is None else inp.t[inp.obs_index]
+    seen = pt.lt(t_obs, start - 1e-6)[(slice(None),) + (None,) * len(mmm.dims)]
+    pm.Potential("likelihood_seen_before", -pt.sum(pm.logp(y, inp.y) * seen))
+    mmm.table.append({"variable": "likelihood_seen_before", "distribution":
+                      f"the likelihood of the periods before {mmm.spec.likelihood_from} taken out (in the priors)",
+                      "dims": ""})
 
 
 def _new_mmm(spec: ModelSpec, data: MMMData, observed_weeks: int | None) -> MMM:

@@ -46,6 +46,7 @@ from mmmhelpers.refresh import (
     save_backtest,
     settings_changed,
 )
+from mmmhelpers.refresh_priors import RefreshPriors, carried_priors
 from mmmhelpers.report import PROGRESS, progress_file
 from mmmhelpers.summary import PAGES, write_index
 
@@ -539,6 +540,7 @@ def run(
     kernel: Warm | None = None,
     pages: bool = True,
     solutions: bool | None = None,
+    refresh_priors: RefreshPriors | None = None,
 ) -> Path:
     """Execute and render one case; returns the report folder. Stages whose inputs did not change since the
     report at ``out`` was made are skipped (``force`` re-runs everything).
@@ -550,12 +552,14 @@ def run(
     (:func:`mmmhelpers.kernels.prestart`, the CLI does before it imports PyMC); else one starts before the checks.
     ``pages=False`` leaves the HTML pages out (the executed notebooks and artifacts only: ``verify``'s re-run).
     ``solutions`` (an exercise case): with or without its truth and answer (default: ``report.exercise.solutions``).
+    ``refresh_priors``: the priors to carry (``refresh.priors: last_report``) instead of deriving them from the report
+    at ``out`` (``verify`` re-runs a report with its own).
     """
     STOP.clear()
     state = _Run(spares=[kernel or prestart(ensure_kernel())])  # the first stage's: it starts while the case is checked
     try:
         return _run(state, Path(params_path).resolve(), out, (client, solutions), only, quick, progress, force,
-                    {"workers": int(workers or 0), "scheduler": scheduler or ""}, pages)
+                    {"workers": int(workers or 0), "scheduler": scheduler or ""}, pages, refresh_priors)
     except KeyboardInterrupt:
         with _ctrl_c_ignored():  # a second Ctrl-C must not stop the clean-up
             kill_all()
@@ -642,6 +646,38 @@ def _data_diff(out: Path, previous, data, inputs: dict) -> DataDiff | None:
         update={"settings_changed": settings_changed(last.stage_inputs, inputs)})
 
 
+def _carried_priors(out: Path, params: Params, data, diff: DataDiff | None, given: RefreshPriors | None,
+                    inputs: dict) -> RefreshPriors | None:
+    """The priors this run carries from the last report's posterior (``refresh.priors: last_report``), said, and an
+    input of every stage from the fit on; None: the params' own."""
+    try:
+        carried = carried_priors(out, params, data, diff, given, say=_say)
+    except ValueError as err:
+        raise RunError(str(err)) from None
+    if carried is not None:
+        _say(f"mmm-report: {carried.sentence(data.period)}")
+        for stage in inputs:
+            if "02_fit" in (stage, *UPSTREAM[stage]):
+                inputs[stage]["file refresh_priors"] = carried.digest()
+    return carried
+
+
+def _stage_refresh(staging: Path, out: Path, previous, params: Params, data, diff: DataDiff | None,
+                   carried: RefreshPriors | None, inputs: dict, had_report: bool) -> None:
+    """What a refresh adds to the run folder before any stage: the data diff, the last report's forecast of the new
+    periods scored, the priors it carries (or none), and the report it replaces kept in ``history/``."""
+    if diff is not None:
+        diff.save(staging)  # the data page says it
+        scored = _score_last_forecast(out, previous, params, data, diff, inputs["02_fit"]["params.model"]) \
+            if diff.added else None
+        save_backtest(staging, scored)  # only the refresh that added the periods scores the forecast of them
+    RefreshPriors.path(staging).unlink(missing_ok=True)  # a copy of the last report's: this run's, or none
+    if carried is not None:
+        carried.save(staging)
+    if had_report:  # a refresh keeps the report it replaces (history/): the fit page shows the estimates' path
+        keep_history(out, staging, diff is not None and diff.changed)
+
+
 def _say_refresh(diff: DataDiff, params: Params) -> None:
     """What changed since the last report's data, before any stage runs (and how to keep its scales)."""
     _say(f"mmm-report: {diff.sentence()}")
@@ -673,7 +709,8 @@ def _rendering(params: Params, asked: tuple[bool | None, bool | None]) -> tuple[
 
 
 def _run(state: _Run, params_path: Path, out: str | Path | None, version: tuple[bool | None, bool | None], only,
-         quick: bool, progress: bool, force: bool = False, execution: dict | None = None, pages: bool = True) -> Path:
+         quick: bool, progress: bool, force: bool = False, execution: dict | None = None, pages: bool = True,
+         given_priors: RefreshPriors | None = None) -> Path:
     params = load_params(params_path)
     data, _, problems = check_case(params)
     if problems:  # before any notebook runs: a bad budget must not fail minutes into the run
@@ -691,18 +728,13 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, version: tuple[
     diff = _data_diff(out, previous, data, inputs)
     if diff is not None and diff.changed:
         _say_refresh(diff, params)
+    carried = _carried_priors(out, params, data, diff, given_priors, inputs)
     stages = _stages_to_run(out, only, force, inputs, params_path, (client, solutions))
     if stages is None:
         _say(f"mmm-report: {out} is up to date: no stage's inputs changed (mmm-report run --force re-runs them)")
         return out
     state.staging = staging = _staging(out, stages)
-    if diff is not None:
-        diff.save(staging)  # the data page says it
-        scored = _score_last_forecast(out, previous, params, data, diff, inputs["02_fit"]["params.model"]) \
-            if diff.added else None
-        save_backtest(staging, scored)  # only the refresh that added the periods scores the forecast of them
-    if state.had_report:  # a refresh keeps the report it replaces (history/): the fit page shows the estimates' path
-        keep_history(out, staging, diff is not None and diff.changed)
+    _stage_refresh(staging, out, previous, params, data, diff, carried, inputs, state.had_report)
     old = Manifest.load_or_none(staging)
     timings = dict(old.timings_seconds) if old else {}
     _say(f"mmm-report: case {params.case!r} ({params.title}) -> {out}")

@@ -34,6 +34,8 @@ __all__ = [
     "describe_prior",
     "create",
     "widened",
+    "family",
+    "moment_matched",
 ]
 
 _META_KEYS = {"dims", "centered", "transform", "offsets"}
@@ -255,6 +257,86 @@ def widened(spec: Any, k: float, where: str = "prior") -> Any:
     return {"distribution": dist, **_widened_params(dist, params, k, where), **meta}
 
 
+# moment matching (``moment_matched``): the family a prior's posterior is carried in, by the prior's own family
+_AS_NORMAL = {"Normal", "StudentT", "Cauchy", "ZeroSumNormal", "Logistic", "Gumbel", "SkewNormal", "Flat"}
+_AS_GAMMA = {"Gamma", "HalfNormal", "HalfCauchy", "HalfStudentT", "Exponential", "Weibull", "InverseGamma", "HalfFlat",
+             "ChiSquared"}  # positive: one-parameter families have no second moment to match
+_AS_TRUNCATED = {"TruncatedNormal", "Uniform"}  # bounded: the bounds kept
+
+
+def family(spec: Any, where: str = "prior") -> tuple[str, dict]:
+    """A params prior's top distribution and its parameters (numbers or nested priors)."""
+    if isinstance(spec, LogNormalMeanStd):
+        spec = _fields_dict("LogNormal", spec)
+    elif isinstance(spec, LaplaceMixture):
+        spec = _fields_dict("Laplace", spec)
+    elif isinstance(spec, Prior):
+        spec = spec.to_dict()
+    if not isinstance(spec, dict):
+        raise PriorError(where, f"a fixed value ({spec!r}) has no family to carry a posterior in")
+    dist, params, _ = _split(spec, where)
+    return dist, params
+
+
+def _truncated_normal(mean: float, sd: float, lower: float, upper: float, where: str) -> tuple[float, float]:
+    """The (mu, sigma) of the normal that, truncated to [lower, upper], has this mean and sd (solved numerically)."""
+    from scipy.optimize import least_squares
+    from scipy.stats import truncnorm
+
+    def gap(x: np.ndarray) -> np.ndarray:
+        mu, sigma = x[0], np.exp(x[1])
+        dist = truncnorm((lower - mu) / sigma, (upper - mu) / sigma, loc=mu, scale=sigma)
+        return np.array([(dist.mean() - mean) / sd, dist.std() / sd - 1.0])
+
+    fit = least_squares(gap, [mean, np.log(sd)], xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    if not np.all(np.abs(fit.fun) < 1e-6):
+        raise PriorError(where, f"no truncated normal on [{lower}, {upper}] has mean {mean:.4g} and sd {sd:.4g}")
+    return float(fit.x[0]), float(np.exp(fit.x[1]))
+
+
+def moment_matched(spec: Any, mean: Any, sd: Any, dims: tuple[str, ...] = (), where: str = "prior") -> dict:
+    """A prior in ``spec``'s family (a params dict) with the given mean and sd, elementwise over ``dims``.
+
+    The family carries the parameter's domain: Beta and LogNormal and TruncatedNormal (bounds kept) by their two
+    parameters, Normal and Laplace by location and scale; a positive family with one parameter (HalfNormal,
+    Exponential, ...) becomes a Gamma, a Uniform a TruncatedNormal on its bounds, a ZeroSumNormal or StudentT a Normal.
+    Hyperpriors are not carried: each element gets its own numbers (a hierarchical prior flattened)."""
+    dist, params = family(spec, where)
+    m, s = np.asarray(mean, float), np.asarray(sd, float)
+    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise PriorError(where, f"a posterior with mean {m} and sd {s} has no prior to match (a finite mean and a "
+                         "positive sd are needed)")
+
+    def out(name: str, **values: np.ndarray) -> dict:
+        return {"distribution": name, **{k: (v.tolist() if v.ndim else float(v)) for k, v in values.items()},
+                **({"dims": list(dims)} if dims else {})}
+
+    if dist in _AS_NORMAL:
+        return out("Normal", mu=m, sigma=s)
+    if dist == "Laplace":
+        return out("Laplace", mu=m, b=s / np.sqrt(2))
+    if dist == "LogNormal" or dist in _AS_GAMMA:
+        if np.any(m <= 0):
+            raise PriorError(where, f"a {dist} prior's posterior has a mean of {m.min():.4g}: not positive")
+        if dist == "LogNormal":
+            log_var = np.log1p((s / m) ** 2)
+            return out("LogNormal", mu=np.log(m) - log_var / 2, sigma=np.sqrt(log_var))
+        return out("Gamma", alpha=m**2 / s**2, beta=m / s**2)
+    if dist == "Beta":
+        if np.any((m <= 0) | (m >= 1) | (s**2 >= m * (1 - m))):
+            raise PriorError(where, f"no Beta has mean {m} and sd {s}")
+        concentration = m * (1 - m) / s**2 - 1
+        return out("Beta", alpha=m * concentration, beta=(1 - m) * concentration)
+    if dist in _AS_TRUNCATED:
+        lower, upper = (float(params.get(b, default)) for b, default in (("lower", -np.inf), ("upper", np.inf)))
+        solved = [_truncated_normal(a, b, lower, upper, where) for a, b in zip(m.ravel(), s.ravel())]
+        mu, sigma = (np.reshape([x[i] for x in solved], m.shape) for i in (0, 1))
+        bounds = {k: np.asarray(v) for k, v in (("lower", lower), ("upper", upper)) if np.isfinite(v)}
+        return out("TruncatedNormal", mu=mu, sigma=sigma, **bounds)
+    raise PriorError(where, f"no moment match for a {dist} prior (matched: Beta, LogNormal, Laplace, TruncatedNormal, "
+                     f"Uniform, {', '.join(sorted(_AS_NORMAL | _AS_GAMMA))})")
+
+
 def parse_prior(spec: Any, where: str = "prior") -> PriorLike:
     """Turn a params-file prior into a ``Prior`` (or custom factory, or a number)."""
     if isinstance(spec, (Prior, Censored, LogNormalMeanStd, LaplaceMixture)):
@@ -360,7 +442,7 @@ def describe_prior(prior: Any) -> str:
         return f"Laplace(mu={describe_prior(prior.mu)}, b={describe_prior(prior.b)}, normal scale mixture)"
     if isinstance(prior, np.ndarray):
         return np.array2string(prior, precision=3)
-    return f"{prior:g}" if isinstance(prior, float) else str(prior)
+    return f"{prior:.3g}" if isinstance(prior, float) else str(prior)
 
 
 def create(name: str, prior: PriorLike, dims: tuple[str, ...] | None = None):

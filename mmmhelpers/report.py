@@ -17,14 +17,17 @@ __all__ = ["setup", "table", "progress", "md", "worth_a_look"]
 QUIET_DEPRECATIONS = ("arviz", "xarray", "pandas", "pymc", "pytensor", "numba", "seaborn", "matplotlib", "nutpie")
 
 
-def setup(params_path: str, quick_run: bool = False) -> Params:
-    """Load params, set the plotting style and quiet the libraries' deprecation notes and progress chatter for the
-    report; a warning a modeller should see (a sampler's, a model's, ours) still reaches the page."""
+def setup(params_path: str, quick_run: bool = False, run_dir: str | None = None) -> Params:
+    """Load params (with a refresh's priors from the last report's posterior, when the run at ``run_dir`` carries
+    them: ``refresh_priors``), set the plotting style and quiet the libraries' deprecation notes and progress chatter
+    for the report; a warning a modeller should see (a sampler's, a model's, ours) still reaches the page."""
     from mmmhelpers.plots import style
+    from mmmhelpers.refresh_priors import with_refresh_priors
 
     params = load_params(params_path)
     if quick_run:
         params = quick(params)
+    params = with_refresh_priors(params, run_dir)
     style(params.report.currency, params.report.target_label, params.report.period)
     for module in QUIET_DEPRECATIONS:  # libraries' notes to their own users' code, not to a modeller
         warnings.filterwarnings("ignore", category=FutureWarning, module=module)

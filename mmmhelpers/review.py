@@ -34,10 +34,17 @@ __all__ = ["sample_prior", "model_review", "contraction", "prior_translation", "
 def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
     """Prior draws of the model's parameters and of ``y`` (the prior predictive), in an InferenceData.
 
-    Drawn once, by numpy (``transforms.ONE_OFF_MODE``): compiling C for it took longer than drawing.
+    Drawn once, by numpy (``transforms.ONE_OFF_MODE``): compiling C for it took longer than drawing. The potential
+    of ``model.likelihood_from`` only takes likelihood terms out: a prior draw rightly ignores it (PyMC's warning that
+    a potential is ignored is not said for it).
     """
-    return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed,
-                                      compile_kwargs={"mode": ONE_OFF_MODE})
+    import warnings
+
+    with warnings.catch_warnings():
+        if [p.name for p in mmm.model.potentials] == ["likelihood_seen_before"]:
+            warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
+        return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed,
+                                          compile_kwargs={"mode": ONE_OFF_MODE})
 
 
 def _worst(verdicts: list[str]) -> str:

@@ -24,6 +24,7 @@ from mmmhelpers.artifacts import Manifest
 from mmmhelpers.cache import FILES, _file_hash, named_files
 from mmmhelpers.config import load_params
 from mmmhelpers.refresh import Backtest, DataDiff
+from mmmhelpers.refresh_priors import RefreshPriors
 
 __all__ = ["Difference", "Certificate", "compare_reports", "verify", "NOT_RESULTS"]
 
@@ -204,6 +205,19 @@ def _named_files(manifest: Manifest) -> list[dict]:
     return rows
 
 
+def _carried_priors(report: Path, manifest: Manifest) -> list[dict]:
+    """A refresh's priors from the last report's posterior (kept in the report: that posterior is not): unchanged
+    since the run, by the stage input the manifest records."""
+    then = manifest.stage_inputs.get("02_fit", {}).get("file refresh_priors")
+    if then is None:
+        return []
+    carried = RefreshPriors.load_or_none(report)
+    now = None if carried is None else carried.digest()
+    status = "ok" if now == then else "missing" if now is None else "changed"
+    return [{"what": "refresh priors", "status": status, "detail": f"{RefreshPriors.path(report)} (the last "
+             "report's posterior, moment-matched)"}]
+
+
 def _environment(manifest: Manifest) -> list[str]:
     """What differs between the run that made the report and this machine now."""
     from mmmhelpers.pipeline import _git_commit, _git_dirty, _versions
@@ -238,6 +252,7 @@ def verify(report: str | Path, rtol: float = 1e-9, atol: float = 0.0, against: s
     cert.inputs = inputs_of(manifest)
     if all(r["status"] == "ok" for r in cert.inputs if r["what"] == "params file"):
         cert.inputs += _named_files(manifest)
+    cert.inputs += _carried_priors(report, manifest)
     cert.environment = _environment(manifest)
     if against is None and any(r["status"] != "ok" for r in cert.inputs):
         cert.verdict = "inputs not recoverable"
@@ -249,7 +264,8 @@ def verify(report: str | Path, rtol: float = 1e-9, atol: float = 0.0, against: s
             shutil.rmtree(rerun, ignore_errors=True)
             say(f"verify: re-running {manifest.params_file} ({'--quick, ' if manifest.quick else ''}every stage) "
                 f"into {rerun}")
-            run(manifest.params_file, out=rerun, quick=manifest.quick, force=True, progress=False, pages=False)
+            run(manifest.params_file, out=rerun, quick=manifest.quick, force=True, progress=False, pages=False,
+                refresh_priors=RefreshPriors.load_or_none(report))  # a refresh's carried priors: an input it kept
         cert.compared, cert.differences = compare_reports(report, rerun, rtol, atol)
     finally:
         if against is None:

@@ -19,7 +19,7 @@ from IPython.display import display
 from mmmhelpers import plots, plots_data
 from mmmhelpers.report import md, setup, table
 
-params = setup(params_path, quick)
+params = setup(params_path, quick, run_dir)
 
 # %%
 from mmmhelpers.case_data import prepare_data

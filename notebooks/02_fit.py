@@ -17,9 +17,9 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from mmmhelpers import artifacts, plots_fit
-from mmmhelpers.report import md, progress, setup, table
+from mmmhelpers.report import md, progress, setup, table, worth_a_look
 
-params = setup(params_path, quick)
+params = setup(params_path, quick, run_dir)
 
 # %%
 from mmmhelpers.calibration import model_for
@@ -29,13 +29,14 @@ from mmmhelpers.fit import compile_ahead, diagnostics, sample
 from mmmhelpers.fit_page import contribution_summary
 from mmmhelpers.model import model_graph, model_mermaid
 from mmmhelpers.plots_diagnose import plot_divergence_pair
-from mmmhelpers.report import worth_a_look
+from mmmhelpers.refresh_priors import carried_sentence
 
 data = artifacts.load_data(run_dir)
 period = plots_fit.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
 mmm = model_for(params, data)
 compile_ahead(mmm, params.fit)  # a new model structure compiles in another process while the cells below run
 worth_a_look(model_warnings(params, data))
+display(md(carried_sentence(run_dir, period)))  # a refresh from the last report's posterior: where its priors are from
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")
 
 # %%

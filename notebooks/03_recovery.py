@@ -21,7 +21,7 @@ from IPython.display import display
 from mmmhelpers import artifacts, plots_fit, plots_recovery
 from mmmhelpers.report import md, setup, table
 
-params = setup(params_path, quick)
+params = setup(params_path, quick, run_dir)
 
 # %% tags=["truth"]
 from mmmhelpers.recovery import contribution_table, recovery_table, verdict

@@ -19,7 +19,7 @@ from IPython.display import display
 from mmmhelpers import artifacts, plots, plots_out_of_sample
 from mmmhelpers.report import md, setup, table
 
-params = setup(params_path, quick)
+params = setup(params_path, quick, run_dir)
 
 # %%
 from mmmhelpers.out_of_sample import fold_frame, run_folds

@@ -25,7 +25,7 @@ from mmmhelpers.optimize import allocate, plan_spend, response_over_time
 from mmmhelpers.report import md, setup, table
 from mmmhelpers.response import response_curves, response_model
 
-params = setup(params_path, quick)
+params = setup(params_path, quick, run_dir)
 opt = params.optimization
 data = artifacts.load_data(run_dir)
 idata = artifacts.load_idata(run_dir)

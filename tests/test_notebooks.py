@@ -44,7 +44,7 @@ def test_notebook_layout(stage):
     assert parameters.cell_type == "code" and parameters.metadata.get("tags") == ["parameters"]
     assert setup.cell_type == "code" and setup.source.startswith("#| include: false\n")
     assert "%matplotlib inline" in setup.source.splitlines(), "the magic must be real code, not a comment"
-    assert "params = setup(params_path, quick)" in setup.source
+    assert "params = setup(params_path, quick, run_dir)" in setup.source
 
 
 def test_notebooks_match_their_source():

@@ -458,6 +458,51 @@ def test_a_refresh_says_which_weeks_are_new_and_names_revised_history(report, tm
         (out / "artifacts" / "tables" / "roas.csv").read_bytes() and not (kept[0] / "artifacts" / "idata.nc").exists()
 
 
+def test_a_refresh_carries_the_last_posterior_as_priors_and_says_so(report, tmp_path):
+    """refresh.priors: last_report on the report made older (its data two weeks fewer): the run derives the priors
+    from its posterior (each parameter's mean and sd, by hand here), keeps them in the report as an input of the fit,
+    fits with the likelihood over the two new weeks, and the fit page says so; with folds reaching before the new
+    weeks it stops before any stage, naming the field."""
+    import arviz as az
+    import yaml
+
+    out, _ = report
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy)
+    data = pd.read_csv(copy / "artifacts" / "data.csv")
+    data.iloc[:-2].to_csv(copy / "artifacts" / "data.csv", index=False)
+    last = az.from_netcdf(copy / "artifacts" / "idata.nc").posterior
+    raw = yaml.safe_load(TINY.read_text())
+    raw.pop("model_variants")
+    raw["report"]["published"] = [p for p in raw["report"]["published"] if "variant" not in p]
+    raw["refresh"] = {"priors": "last_report"}
+    raw["model"]["scaling"] = {"until": data["date"].iloc[-3]}
+    raw["out_of_sample"].update(holdout_weeks=2, rolling_origins=1)
+    case = tmp_path / "tiny.yaml"
+    case.write_text(yaml.safe_dump(raw))
+    proc = cli("run", str(case), "--out", str(copy), "--no-progress", check=False)
+    assert proc.returncode == 1 and "out_of_sample: holdout_weeks 2 x (rolling_origins 1 + 1) = 4 periods held out, " \
+        "more than the 2 new ones" in proc.stderr and "[1/" not in proc.stdout
+    raw["out_of_sample"].update(holdout_weeks=2, rolling_origins=0)
+    case.write_text(yaml.safe_dump(raw))
+    proc = cli("run", str(case), "--out", str(copy), "--no-progress", "--only", "01_simulate,02_fit")
+    carried = json.loads((copy / "artifacts" / "refresh_priors.json").read_text())
+    assert carried["likelihood_from"] == data["date"].iloc[-2] and carried["new_periods"] == 2
+    alpha = carried["priors"]["adstock.alpha"]  # Beta: mean a / (a + b)
+    np.testing.assert_allclose(np.array(alpha["alpha"]) / (np.array(alpha["alpha"]) + alpha["beta"]),
+                               last["adstock_alpha"].mean(("chain", "draw")), rtol=1e-9)
+    sigma = carried["priors"]["likelihood.sigma"]  # HalfNormal carried as a Gamma: mean alpha / beta
+    assert (sigma["distribution"], sigma["alpha"] / sigma["beta"]) == \
+        ("Gamma", pytest.approx(float(last["y_sigma"].mean()), rel=1e-9))
+    said = "Priors from the last report"  # (Quarto curls the apostrophe that follows)
+    assert said in proc.stdout and said in html.unescape((copy / "02_fit.html").read_text())
+    manifest = json.loads((copy / "manifest.json").read_text())
+    assert manifest["stage_inputs"]["02_fit"]["file refresh_priors"] == manifest["stage_inputs"]["05_optimize"][
+        "file refresh_priors"]
+    post = az.from_netcdf(copy / "artifacts" / "idata.nc").posterior  # a new fit: the two weeks moved it a little
+    assert not np.allclose(post["y_sigma"].mean(), last["y_sigma"].mean(), rtol=1e-6)
+
+
 @pytest.mark.skipif(shutil.which("quarto") is None, reason="the site is rendered with Quarto")
 def test_the_site_lists_every_report_and_its_links_resolve(report, tmp_path):
     """mmm-report site: the gallery names each report with its health and headline, every link of the gallery and of

@@ -1,0 +1,230 @@
+"""A refresh from the last report's posterior (refresh_priors.py): moment matching, the likelihood over the new
+periods only, the carried priors and what a refresh cannot carry."""
+
+from datetime import date
+
+import numpy as np
+import pytest
+import scipy.stats as st
+import xarray as xr
+
+from mmmhelpers.priors import PriorError, moment_matched, parse_prior
+
+MEAN, SD = np.array([0.3, 0.6]), np.array([0.1, 0.2])
+
+
+def _scipy(spec: dict):
+    """The scipy distribution of a matched params prior (each parameterization written out by hand)."""
+    p = {k: np.asarray(v, float) for k, v in spec.items() if k not in ("distribution", "dims")}
+    dist = spec["distribution"]
+    if dist == "Normal":
+        return st.norm(p["mu"], p["sigma"])
+    if dist == "Laplace":
+        return st.laplace(p["mu"], p["b"])
+    if dist == "LogNormal":
+        return st.lognorm(s=p["sigma"], scale=np.exp(p["mu"]))
+    if dist == "Gamma":
+        return st.gamma(a=p["alpha"], scale=1 / p["beta"])
+    if dist == "Beta":
+        return st.beta(p["alpha"], p["beta"])
+    if dist == "TruncatedNormal":
+        lower, upper = p.get("lower", -np.inf), p.get("upper", np.inf)
+        return st.truncnorm((lower - p["mu"]) / p["sigma"], (upper - p["mu"]) / p["sigma"], p["mu"], p["sigma"])
+    raise AssertionError(dist)
+
+
+@pytest.mark.parametrize(("given", "carried"), [
+    ({"distribution": "Normal", "mu": 0, "sigma": 1}, "Normal"),
+    ({"distribution": "ZeroSumNormal", "sigma": 1}, "Normal"),
+    ({"distribution": "StudentT", "nu": 3, "mu": 0, "sigma": 1}, "Normal"),
+    ({"distribution": "Laplace", "mu": 0, "b": 1}, "Laplace"),
+    ({"distribution": "LogNormal", "mean": 1, "std": 0.5}, "LogNormal"),
+    ({"special_prior": "LogNormalPrior", "kwargs": {"mean": 1, "std": 0.5}}, "LogNormal"),
+    ({"distribution": "Gamma", "mu": 2, "sigma": 1}, "Gamma"),
+    ({"distribution": "HalfNormal", "sigma": 1}, "Gamma"),
+    ({"distribution": "Exponential", "lam": 1}, "Gamma"),
+    ({"distribution": "Beta", "alpha": 2, "beta": 3}, "Beta"),
+    ({"distribution": "TruncatedNormal", "mu": 0, "sigma": 1, "lower": 0}, "TruncatedNormal"),
+    ({"distribution": "Uniform", "lower": 0.1, "upper": 0.9}, "TruncatedNormal"),
+    ({"distribution": "HalfNormal", "sigma": {"distribution": "HalfNormal", "sigma": 1}, "dims": ["geo"]}, "Gamma"),
+])
+def test_moment_matching_returns_the_stated_mean_and_sd_in_each_family(given, carried):
+    """Each family's matched prior has the posterior's mean and sd, cell by cell (scipy's moments of the written-out
+    parameters), its bounds kept; PyMC reads the parameters the same way (40,000 draws)."""
+    spec = moment_matched(given, MEAN, SD, ("channel",))
+    assert spec["distribution"] == carried and spec["dims"] == ["channel"]
+    dist = _scipy(spec)
+    np.testing.assert_allclose(dist.mean(), MEAN, rtol=1e-6)
+    np.testing.assert_allclose(dist.std(), SD, rtol=1e-6)
+    if given.get("distribution") == "Uniform":
+        assert (spec["lower"], spec["upper"]) == (0.1, 0.9)
+    import pymc as pm
+
+    from mmmhelpers.priors import create
+
+    with pm.Model(coords={"channel": ["a", "b"]}):
+        draws = pm.draw(create("x", parse_prior(spec), ("channel",)), 40_000, random_seed=1)
+    np.testing.assert_allclose(draws.mean(axis=0), MEAN, rtol=0.02)
+    np.testing.assert_allclose(draws.std(axis=0), SD, rtol=0.03)
+
+
+def test_moment_matching_refuses_what_no_prior_of_the_family_can_be():
+    with pytest.raises(PriorError, match="no Beta has mean"):
+        moment_matched({"distribution": "Beta", "alpha": 2, "beta": 2}, 0.5, 0.6)
+    with pytest.raises(PriorError, match="not positive"):
+        moment_matched({"distribution": "Gamma", "mu": 2, "sigma": 1}, -0.1, 0.1)
+    with pytest.raises(PriorError, match="a positive sd"):
+        moment_matched({"distribution": "Normal", "mu": 0, "sigma": 1}, 0.1, 0.0)
+    with pytest.raises(PriorError, match="fixed value"):
+        moment_matched(0.5, 0.1, 0.1)
+    assert moment_matched({"distribution": "Normal", "mu": 0, "sigma": 1}, 0.1, 0.2) == \
+        {"distribution": "Normal", "mu": 0.1, "sigma": 0.2}  # a scalar stays a number
+
+
+def _tiny(until: date | None = None):
+    """The tiny case (its scales from the periods up to ``until``)."""
+    from mmmhelpers.case_data import prepare_data
+    from mmmhelpers.config import load_params
+
+    params = load_params("tests/params/tiny.yaml")
+    if until is not None:
+        scaling = params.model.scaling.model_copy(update={"until": until})
+        params = params.model_copy(update={"model": params.model.model_copy(update={"scaling": scaling})})
+    return params, prepare_data(params)[0]
+
+
+def test_the_likelihood_from_a_date_takes_the_earlier_periods_out_exactly():
+    """With model.likelihood_from the log density is the full model's minus the earlier periods' normal log-likelihood
+    (computed by hand from the model's own mean and sigma at that point); in the cross-validation form a fold ending
+    before the date has the priors' log density alone."""
+    import pytensor
+
+    from mmmhelpers.model import build_model
+
+    params, data = _tiny()
+    k = 50
+    carried = params.model.model_copy(update={"likelihood_from": data.dates[k].date()})
+    full, part = build_model(params.model, data), build_model(carried, data)
+    point = full.model.initial_point(random_seed=3)
+    m = full.model
+    mu = pytensor.function(m.value_vars, m.replace_rvs_by_values([m["mu"]])[0], on_unused_input="ignore")(
+        **{v.name: point[v.name] for v in m.value_vars})
+    sigma = float(np.exp(point["y_sigma_log__"]))
+    y = data.y / full.target_scale
+    earlier = st.norm(mu[:k], sigma).logpdf(y[:k]).sum()
+    assert part.model.compile_logp()(point) == pytest.approx(full.model.compile_logp()(point) - earlier, rel=1e-10)
+    cv = build_model(carried, data, observed_weeks=k - 5)  # a fold that ends before the date: the priors only
+    priors = cv.model.compile_logp(vars=cv.model.free_RVs)(point)
+    assert cv.model.compile_logp()(point) == pytest.approx(priors, rel=1e-10)
+    assert "likelihood_seen_before" in {p.name for p in part.model.potentials}
+
+
+def _posterior(params, data, seed: int = 0) -> xr.Dataset:
+    """A stand-in last posterior: draws of every parameter of the tiny model around known means."""
+    rng = np.random.default_rng(seed)
+    ch = {"channel": data.channels}
+    return xr.Dataset({
+        "adstock_alpha": (("chain", "draw", "channel"), rng.beta(20, 30, (2, 400, 2))),
+        "saturation_lam": (("chain", "draw", "channel"), rng.gamma(40, 0.05, (2, 400, 2))),
+        "saturation_beta": (("chain", "draw", "channel"), rng.gamma(30, 0.01, (2, 400, 2))),
+        "intercept_contribution": (("chain", "draw"), rng.normal(0.4, 0.03, (2, 400))),
+        "gamma_fourier": (("chain", "draw", "fourier_mode"), rng.normal(0.05, 0.01, (2, 400, 2))),
+        "gamma_control": (("chain", "draw", "control"), rng.normal(-0.1, 0.02, (2, 400, len(data.controls)))),
+        "y_sigma": (("chain", "draw"), rng.gamma(50, 0.001, (2, 400))),
+    }, coords={**ch, "fourier_mode": ["sin_1", "cos_1"], "control": data.controls})
+
+
+def test_the_carried_priors_have_the_last_posteriors_moments_and_the_model_uses_them():
+    """Every parameter of the tiny model is carried (none left with the params' prior), each with its posterior's
+    mean and sd per cell in the params' family (HalfNormal's sigma as a Gamma), and the model built from the applied
+    params draws its priors with those moments."""
+    import pymc as pm
+
+    from mmmhelpers.calibration import model_for
+    from mmmhelpers.refresh_priors import derive, leftover_parameters
+
+    params, data = _tiny(date(2022, 12, 26))
+    post = _posterior(params, data)
+    carried = derive(params, post, "made 2026-12-01", f"{data.dates[56]:%Y-%m-%d}", 4)
+    assert set(carried.priors) == {"adstock.alpha", "saturation.lam", "saturation.beta", "priors.intercept",
+                                   "priors.gamma_fourier", "priors.gamma_control", "likelihood.sigma"}
+    assert carried.families["likelihood.sigma"] == "HalfNormal -> Gamma" and carried.families["adstock.alpha"] == "Beta"
+    applied = carried.apply(params)
+    assert applied.model.likelihood_from == data.dates[56].date() and params.model.likelihood_from is None
+    mmm = model_for(applied, data)
+    assert leftover_parameters(mmm, carried) == []
+    prior = pm.sample_prior_predictive(draws=20_000, model=mmm.model, random_seed=2, var_names=list(post)).prior
+    for name in post:
+        np.testing.assert_allclose(prior[name].mean(("chain", "draw")), post[name].mean(("chain", "draw")), rtol=0.02)
+        np.testing.assert_allclose(prior[name].std(("chain", "draw")), post[name].std(("chain", "draw")), rtol=0.04)
+    assert "Priors from the last report's posterior (made 2026-12-01)" in carried.sentence()
+    assert "counts the 4 weeks from" in carried.sentence() and "HalfNormal -> Gamma" in carried.sentence()
+
+
+def test_a_refresh_with_carried_priors_refuses_what_it_cannot_carry(tmp_path):
+    """Each refusal names its field: scales that are not the last report's, a trend, variants; folds that reach
+    before the new periods."""
+    from mmmhelpers.config import ParamsError, load_params
+    from mmmhelpers.refresh_priors import fold_problems
+
+    text = open("tests/params/tiny.yaml").read()
+    case = tmp_path / "case.yaml"
+    case.write_text(text.replace("case: tiny", "case: tiny\nrefresh: {priors: last_report}")
+                    .replace("  yearly_seasonality: 1", "  yearly_seasonality: 1\n  trend: true"))
+    with pytest.raises(ParamsError) as err:
+        load_params(case)
+    said = str(err.value)
+    assert "model.scaling.until: missing with refresh.priors: last_report" in said
+    assert "model.trend: value True is not supported with refresh.priors: last_report" in said
+    assert "model_variants:" in said
+    params, data = _tiny()
+    problems = fold_problems(params, data.n_dates, data.n_dates - 4, "week")  # holdout 6 x 2, 2 refits: 4 new
+    assert problems == ["out_of_sample: holdout_weeks 6 x (rolling_origins 1 + 1) = 12 periods held out, more than "
+                        "the 4 new ones (the carried priors saw the rest): at most 4 with refresh.priors: last_report"]
+    assert "out_of_sample.stability_refits: value 2" in fold_problems(params, 60, 59, "week")[1]
+
+
+@pytest.mark.slow
+def test_a_refresh_from_the_last_posterior_lands_near_a_full_refit():
+    """The tiny case fitted on all but its last eight weeks; its posterior carried as priors into a fit that counts
+    the eight new weeks only; a full refit on every week. The carried fit's means lie within half a posterior sd of
+    the full refit's for every scalar parameter (the correlations the moment matching drops cost a little), and it
+    is more certain than the priors it started from."""
+    from mmmhelpers.calibration import model_for
+    from mmmhelpers.fit import sample
+    from mmmhelpers.refresh_priors import derive
+
+    params, data = _tiny(date(2022, 12, 26))
+    params = params.model_copy(update={"fit": params.fit.model_copy(update={"draws": 400, "tune": 300})})
+    n = data.n_dates - 8
+    last, _ = sample(model_for(params, data.slice(0, n)), params.fit, seed=1, progress=False)
+    carried = derive(params, last.posterior, "the first", f"{data.dates[n]:%Y-%m-%d}", 8)
+    refresh, _ = sample(model_for(carried.apply(params), data), params.fit, seed=2, progress=False)
+    full, _ = sample(model_for(params, data), params.fit, seed=3, progress=False)
+    for name in ("adstock_alpha", "saturation_lam", "saturation_beta", "intercept_contribution", "y_sigma"):
+        a, b = refresh.posterior[name], full.posterior[name]
+        gap = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))) / b.std(("chain", "draw"))
+        assert (gap < 0.5).all(), (name, gap.values)
+        assert (a.std(("chain", "draw")) <= last.posterior[name].std(("chain", "draw")) * 1.05).all(), name
+
+
+def test_verify_checks_the_carried_priors_it_reruns_with(tmp_path):
+    """The carried priors are an input a report keeps (the last posterior is not kept): verify finds them unchanged,
+    changed or missing against the hash the manifest recorded for the fit."""
+    from mmmhelpers.artifacts import Manifest
+    from mmmhelpers.refresh_priors import RefreshPriors
+    from mmmhelpers.verify import _carried_priors
+
+    (tmp_path / "artifacts").mkdir()
+    carried = RefreshPriors(last_report="made 2026-12-01", likelihood_from="2024-01-01", new_periods=4,
+                            priors={"priors.intercept": {"distribution": "Normal", "mu": 0.4, "sigma": 0.03}})
+    carried.save(tmp_path)
+    manifest = Manifest(case="c", title="T", params_file="p.yaml", params_sha256="x", seed=1, quick=False, client=False,
+                        stages_run=[], renderer="none", git_commit="x", created="now", timings_seconds={},
+                        total_seconds=1.0, versions={}, stage_inputs={"02_fit": {"file refresh_priors": carried.digest()}})
+    assert [r["status"] for r in _carried_priors(tmp_path, manifest)] == ["ok"]
+    carried.model_copy(update={"new_periods": 5}).save(tmp_path)
+    assert [r["status"] for r in _carried_priors(tmp_path, manifest)] == ["changed"]
+    RefreshPriors.path(tmp_path).unlink()
+    assert [r["status"] for r in _carried_priors(tmp_path, manifest)] == ["missing"]
+    assert _carried_priors(tmp_path, manifest.model_copy(update={"stage_inputs": {}})) == []  # not a carried refresh
