@@ -1,6 +1,6 @@
 """A refresh with four new weeks, judged against a truth: does it flag what changed, and only that; how long it takes.
 
-    .venv/bin/python benchmarks/refresh_flags.py [--weeks 120] [--new 4]
+    .venv/bin/python benchmarks/refresh_flags.py [--weeks 120] [--new 4] [--priors last_report]
 
 A weekly CSV with a known truth (three channels: tv in flights, steady search, social in bursts; geometric adstock,
 logistic saturation, 3% noise) is written twice: **stable**, whose new weeks follow the same truth, and **shift**,
@@ -10,7 +10,8 @@ the data with ``new`` weeks more, which replaces the report (the data diff, the 
 model on the new weeks, the history with each channel's ROAS and whether it moved beyond the last report's 94%
 interval). The table gives the timings, the channels flagged as moved, the backtest's scores and the term of the
 model its miss points to (``refresh.shift_causes``: the one term that, scaled, best explains the miss, named when
-it is likely, P >= 80%, to be the one that changed).
+it is likely, P >= 80%, to be the one that changed). ``--priors last_report``: the refresh carries the first
+report's posterior as its priors and counts the new weeks only (both runs keep the first report's scales).
 """
 
 from __future__ import annotations
@@ -53,13 +54,14 @@ def weekly_data(weeks: int, new: int, shift: float, seed: int = 11) -> pd.DataFr
                          "sales": sales.round(0)})
 
 
-def params(data_path: Path, budget: float) -> dict:
-    """A params file for the CSV: the product's defaults but a short holdout and no stability refits (speed)."""
-    return {"case": "refresh_flags", "title": "Refresh flags", "seed": 5,
+def params(data_path: Path, budget: float, priors: str = "params", until: str | None = None) -> dict:
+    """A params file for the CSV: the product's defaults but a short holdout and no stability refits (speed);
+    ``priors`` and ``until``: the refresh's priors and the scales' last date."""
+    return {"case": "refresh_flags", "title": "Refresh flags", "seed": 5, "refresh": {"priors": priors},
             "data": {"path": str(data_path), "date_column": "date", "target_column": "sales",
                      "channel_columns": list(CHANNELS)},
             "model": {"adstock": {"type": "geometric", "l_max": 8}, "saturation": {"type": "logistic"},
-                      "yearly_seasonality": 1},
+                      "yearly_seasonality": 1, **({"scaling": {"until": until}} if until else {})},
             "fit": {"chains": 4, "tune": 1000, "draws": 1000},
             "out_of_sample": {"holdout_weeks": 4, "rolling_origins": 0, "stability_refits": 0},
             "optimization": {"budget": budget, "num_periods": 8}}
@@ -78,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weeks", type=int, default=120)
     parser.add_argument("--new", type=int, default=4)
+    parser.add_argument("--priors", choices=["params", "last_report"], default="params")
     args = parser.parse_args()
     from mmmhelpers.refresh import roas_history
 
@@ -93,7 +96,8 @@ def main() -> None:
             for k, frame in enumerate((full.iloc[: args.weeks], full)):
                 csv, yml = tmp / f"data_{shift}_{k}.csv", tmp / f"params_{shift}_{k}.yaml"
                 frame.to_csv(csv, index=False)
-                yml.write_text(yaml.safe_dump(params(csv, budget)))
+                until = full["date"].iloc[args.weeks - 1] if args.priors == "last_report" else None
+                yml.write_text(yaml.safe_dump(params(csv, budget, args.priors if k else "params", until)))
                 times.append(run(yml, out, env))
             history = roas_history(out)
             moved = sorted(history.loc[history["moved"], "channel"]) if history is not None else []
@@ -107,7 +111,7 @@ def main() -> None:
             print(f"  {name}: first {times[0]:.0f} s, refresh {times[1]:.0f} s, moved: {moved}", file=sys.stderr,
                   flush=True)
     print(f"{args.weeks} weekly periods, then {args.new} more; 4 chains x (1000 + 1000); the first stable report on "
-          "an empty compile cache (a new machine), the rest warm.\n")
+          f"an empty compile cache (a new machine), the rest warm; the refresh's priors: {args.priors}.\n")
     cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()] for row in rows]
     print("| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]))
     print("\n".join("| " + " | ".join(c) + " |" for c in cells))

@@ -23,6 +23,7 @@ from mmmhelpers.refresh import (
     plan_history_sentence,
     roas_history,
 )
+from mmmhelpers.refresh_priors import carried_sentence
 from mmmhelpers.report import table
 from mmmhelpers.stability import Stability, stability_sentence
 
@@ -53,7 +54,11 @@ def changes_sections(run_dir: Path, params: Params) -> list[tuple[str, list[str]
     diff = DataDiff.load_or_none(run_dir)
     if diff is None or not diff.changed:
         return None
-    sections = [("The data", [diff.sentence(), *(first_upper(w) + "." for w in diff.warnings())], "")]
+    sections = [("The data", [diff.sentence(), *(first_upper(w) + "." for w in diff.warnings())], ""),
+                ("This report's priors", [carried_sentence(run_dir, diff.period) or (
+                    "A full refit: the params' own priors, every period in the likelihood (refresh.priors: params; "
+                    "last_report would carry the last report's posterior and count the new periods only)."
+                    if diff.added else "The params' own priors.")], "")]
     b = Backtest.load_or_none(run_dir)
     if b is not None:
         sections.append((f"The last report's forecast of the new {diff.period}s", [backtest_sentence(b, diff.period)],

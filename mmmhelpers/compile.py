@@ -299,21 +299,41 @@ def _sha(data: str | bytes) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
+FOLD_DIMS = ("obs",)  # the cross-validation form's observed periods: each fold has its own (fit.sample_many)
+
+
+def _fold_dims(model: pm.Model, g: _Graphs) -> set[str]:
+    """The dims whose length the compiled code does not depend on: a fold's observed periods, which only data of
+    that length read (no stored variable has them; the folds of one compiled model swap them)."""
+    stored = {d for name in g.all_names for d in (model.named_vars_to_dims.get(name) or ())}
+    return {d for d in FOLD_DIMS if d in model.dim_lengths and d not in stored}
+
+
+def _shape(shape: tuple[int, ...], dims, generic: set[str]) -> tuple:
+    """A shared variable's shape in the key: a fold dim's length left out."""
+    return tuple("any" if dims and i < len(dims) and dims[i] in generic else n for i, n in enumerate(shape))
+
+
 def structure_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVariable]]:
     """The key of the compiled callbacks: structure, shapes and versions, never data values.
 
     It hashes the model as built (its random variables, value variables, transforms, observed data,
     potentials and deterministics) rather than ``model.logp()``: deriving the logp graph runs
     rewrites whose result changes from process to process (the order of the operands of some shape
-    checks), while the built model is the same each time and determines the logp graph.
+    checks), while the built model is the same each time and determines the logp graph. The length of a fold's
+    observed periods is left out: the holdout folds and the stability refits, built with different ones, share one
+    compiled model (as the folds of either do).
     """
     h = _Hasher()
     free = [(h.graph([rv])[0], h.graph([model.rvs_to_values[rv]])[0], h.text(model.rvs_to_transforms.get(rv)))
             for rv in model.free_RVs]
     observed = [(h.graph([rv])[0], h.graph([model.rvs_to_values[rv]])[0]) for rv in model.observed_RVs]
     dim_lengths = {}
-    for name, length in model.dim_lengths.items():  # dims are structure: their lengths are shapes
-        dim_lengths[name] = int(length.get_value()) if isinstance(length, SharedVariable) else h.text(length)
+    generic = _fold_dims(model, g)
+    for name, length in model.dim_lengths.items():  # dims are structure: their lengths are shapes (but a fold's)
+        dim_lengths[name] = "any" if name in generic else \
+            int(length.get_value()) if isinstance(length, SharedVariable) else h.text(length)
+    dims_of = model.named_vars_to_dims
     parts = {
         "format": CACHE_FORMAT,
         "python": sys.version,
@@ -326,7 +346,8 @@ def structure_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVar
         "potentials": h.graph(list(model.potentials)),
         "deterministics": [(d.name, k) for d, k in zip(model.deterministics, h.graph(list(model.deterministics)))],
         "layout": [g.all_names, [(s.start, s.stop) for s in g.all_slices], g.all_shapes, g.n_dim],
-        "shared": sorted((n, str(v.type.dtype), np.shape(v.get_value(borrow=True))) for n, v in h.shared.items()),
+        "shared": sorted((n, str(v.type.dtype), _shape(np.shape(v.get_value(borrow=True)), dims_of.get(n), generic))
+                         for n, v in h.shared.items()),
         "dims": dim_lengths,
     }
     return _sha(json.dumps(parts, sort_keys=True, default=str)), h.shared

@@ -7,6 +7,7 @@ from test_refresh import _data, _fake_report, _frame
 from mmmhelpers.changes_page import changes_sections, write_changes
 from mmmhelpers.config import Params
 from mmmhelpers.refresh import Backtest, data_diff, keep_history
+from mmmhelpers.refresh_priors import RefreshPriors
 
 PARAMS = Params.model_validate({"case": "c", "title": "A <case>", "seed": 1, "simulate": {"generator": "single_market"},
                                 "report": {"currency": "EUR"}})
@@ -27,8 +28,13 @@ def test_the_page_names_the_data_change_the_shift_and_the_moved_roas(tmp_path):
     data_diff(_data(frame[frame.date < "2024-03-11"]), _data(frame)).save(new)
     Backtest.model_validate(BACKTEST).save(new)
     titles = [t for t, _, _ in changes_sections(new, PARAMS)]
-    assert titles == ["The data", "The last report's forecast of the new weeks", "Every channel's ROAS, report by report"]
+    assert titles == ["The data", "This report's priors", "The last report's forecast of the new weeks",
+                      "Every channel's ROAS, report by report"]
     page = write_changes(new, PARAMS).read_text()
+    assert "A full refit: the params&#x27; own priors" in page
+    RefreshPriors(last_report="made 2026-01-05", likelihood_from="2024-03-11", new_periods=2,
+                  priors={"priors.intercept": {"distribution": "Normal", "mu": 0.4, "sigma": 0.03}}).save(new)
+    assert "Priors from the last report&#x27;s posterior (made 2026-01-05)" in write_changes(new, PARAMS).read_text()
     assert "2 weeks added (2024-03-11 to 2024-03-18)" in page and "A &lt;case&gt;" in page
     assert "The miss points to <b>search</b>: its effect at about 1.9 times the forecast&#x27;s explains 83%" in page
     assert "the ROAS of search moved beyond the last report&#x27;s 94% interval" in page

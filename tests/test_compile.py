@@ -349,3 +349,28 @@ def test_a_compile_ahead_runs_while_the_caller_works_and_compile_model_loads_it(
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[-8:] == ["True", "True", "True", "False", "False", "True", "True", "True"], out.stdout
+
+
+@pytest.mark.slow
+def test_folds_built_with_other_observed_lengths_share_one_compiled_model():
+    """The holdout folds and the stability refits build the cross-validation form with other observed lengths: one
+    key (the fit's own form, another); and the callbacks cached for one length give the other's log density and
+    gradient exactly (PyMC's, at the same points)."""
+    data, _ = simulate(SimulateSpec(generator="single_market", n_weeks=N_WEEKS), seed=3)
+    spec = ModelSpec(yearly_seasonality=2)
+    short = build_model(spec, data, observed_weeks=N_WEEKS - 12)
+    long_ = build_model(spec, data, observed_weeks=N_WEEKS - 2)
+    assert _key(short) == _key(long_) != _key(build_model(spec, data))
+    longer, _ = simulate(SimulateSpec(generator="single_market", n_weeks=N_WEEKS + 1), seed=3)
+    assert _key(short) != _key(build_model(spec, longer, observed_weeks=N_WEEKS - 12))  # the dates' length counts
+    mc.compile_model(short.model)  # cached for one length ...
+    compiled = mc.compile_model(long_.model)  # ... loaded for the other
+    assert mc.last_info.hit or mc.last_info.ahead or "compiled" in mc.last_info.reason
+    g = mc.model_graphs(long_.model, None)
+    logp = long_.model.compile_logp()
+    dlogp = long_.model.compile_dlogp()
+    for x in _points(compiled):
+        point = {n: x[s].reshape(shape) for n, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
+        code, value, grad = _logp(compiled, x)
+        assert code == 0 and value == pytest.approx(float(logp(point)), rel=1e-9)
+        np.testing.assert_allclose(grad, dlogp(point), rtol=1e-7, atol=1e-9)
