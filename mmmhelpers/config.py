@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin, overload
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
@@ -218,6 +219,23 @@ class HolidaySpec(Strict):
         return self
 
 
+class PriorCorrelation(Strict):
+    """The correlations between priors carried from a posterior: the model's variables (each element in C order) and
+    the correlation matrix of their normal scores (``Phi^-1(F(x))``, ``F`` the carried prior's CDF)."""
+
+    variables: list[str]
+    matrix: list[list[float]]
+
+    @model_validator(mode="after")
+    def _square(self) -> PriorCorrelation:
+        m = np.asarray(self.matrix, float)
+        if m.ndim != 2 or m.shape[0] != m.shape[1] or not np.allclose(m, m.T) or \
+                not np.allclose(np.diag(m), 1.0) or np.linalg.eigvalsh(m).min() <= 0:
+            raise ValueError("matrix: a correlation matrix is square, symmetric, positive definite with ones on its "
+                             "diagonal")
+        return self
+
+
 class ModelSpec(Strict):
     adstock: AdstockSpec = AdstockSpec()
     saturation: SaturationSpec = SaturationSpec()
@@ -255,6 +273,9 @@ class ModelSpec(Strict):
     # the likelihood counts the periods from this date on only (the earlier ones are in the priors already: a refresh
     # from the last report's posterior, refresh.priors: last_report, sets it to the first new period); None: every one
     likelihood_from: date | None = None
+    # the carried priors' correlations (a Gaussian copula over their normal scores; refresh.priors: last_report sets
+    # it): {variables: [adstock_alpha, ...], matrix: the correlation of their elements, in that order}
+    prior_correlation: PriorCorrelation | None = None
 
     @model_validator(mode="after")
     def _one_experiments_source(self) -> ModelSpec:
@@ -869,6 +890,8 @@ def _check_refresh(params: Params) -> list[str]:
     if m.likelihood_from is not None:
         problems.append(f"model.likelihood_from: value {m.likelihood_from} {why}: the refresh sets it (the first new "
                         "period); remove it")
+    if m.prior_correlation is not None:
+        problems.append(f"model.prior_correlation: given {why}: the refresh sets it (the last posterior's); remove it")
     return problems
 
 

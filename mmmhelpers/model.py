@@ -676,6 +676,26 @@ def _count_from(mmm: MMM, inp: Inputs, y) -> None:
                       "dims": ""})
 
 
+COPULA_CLIP = 1e-10  # a CDF value kept inside (clip, 1 - clip): normal scores within +-6.4
+
+
+def _prior_copula(mmm: MMM, corr) -> None:
+    """The priors' correlations (``model.prior_correlation``): a Gaussian copula over the listed variables. Each
+    element's normal score ``z = Phi^-1(F(x))`` (``F`` its own prior's CDF, PyMC's ``logcdf``) enters the potential
+    ``-z' (R^-1 - I) z / 2``: the joint prior is the copula's, every marginal stays the prior it was (its family and
+    moments), and the correlations of the scores are ``R``'s. A prior draw (the prior predictive) ignores it."""
+    scores = []
+    for name in corr.variables:
+        rv = mmm.model[name]
+        u = pt.clip(pt.exp(pm.logcdf(rv, rv)), COPULA_CLIP, 1 - COPULA_CLIP).flatten()
+        scores.append(np.sqrt(2.0) * pt.erfinv(2 * u - 1))
+    z = pt.concatenate(scores)
+    r = np.asarray(corr.matrix, float)
+    pm.Potential("prior_correlation", -0.5 * z @ pt.as_tensor(np.linalg.inv(r) - np.eye(len(r))) @ z)
+    mmm.table.append({"variable": "prior_correlation", "distribution": f"a Gaussian copula over {len(r)} prior "
+                      f"elements ({', '.join(corr.variables)}): the last posterior's correlations", "dims": ""})
+
+
 def _new_mmm(spec: ModelSpec, data: MMMData, observed_weeks: int | None) -> MMM:
     """An empty model with coords, and the scales (from the observed weeks only)."""
     cv = observed_weeks is not None
@@ -723,6 +743,8 @@ def build_model(spec: ModelSpec, data: MMMData, observed_weeks: int | None = Non
             if term is not None:
                 mu = mu + term
         _likelihood(mmm, inp, mu)
+        if spec.prior_correlation is not None:
+            _prior_copula(mmm, spec.prior_correlation)
     mmm.table.append({"variable": "scaling", "distribution": spec.scaling.describe(), "dims": ", ".join(spec.scaling.dims)})
     return mmm
 

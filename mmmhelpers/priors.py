@@ -36,6 +36,7 @@ __all__ = [
     "widened",
     "family",
     "moment_matched",
+    "scipy_distribution",
 ]
 
 _META_KEYS = {"dims", "centered", "transform", "offsets"}
@@ -335,6 +336,28 @@ def moment_matched(spec: Any, mean: Any, sd: Any, dims: tuple[str, ...] = (), wh
         return out("TruncatedNormal", mu=mu, sigma=sigma, **bounds)
     raise PriorError(where, f"no moment match for a {dist} prior (matched: Beta, LogNormal, Laplace, TruncatedNormal, "
                      f"Uniform, {', '.join(sorted(_AS_NORMAL | _AS_GAMMA))})")
+
+
+def scipy_distribution(spec: dict):
+    """The scipy distribution of a prior :func:`moment_matched` returns (its parameters elementwise), for its CDF."""
+    import scipy.stats as st
+
+    dist, params = family(spec)
+    p = {k: np.asarray(v, float) for k, v in params.items()}
+    if dist == "Normal":
+        return st.norm(p["mu"], p["sigma"])
+    if dist == "Laplace":
+        return st.laplace(p["mu"], p["b"])
+    if dist == "LogNormal":
+        return st.lognorm(s=p["sigma"], scale=np.exp(p["mu"]))
+    if dist == "Gamma":
+        return st.gamma(a=p["alpha"], scale=1 / p["beta"])
+    if dist == "Beta":
+        return st.beta(p["alpha"], p["beta"])
+    if dist == "TruncatedNormal":
+        lower, upper = p.get("lower", -np.inf), p.get("upper", np.inf)
+        return st.truncnorm((lower - p["mu"]) / p["sigma"], (upper - p["mu"]) / p["sigma"], p["mu"], p["sigma"])
+    raise PriorError("prior", f"no scipy form for a {dist} prior")
 
 
 def parse_prior(spec: Any, where: str = "prior") -> PriorLike:

@@ -35,13 +35,14 @@ def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
     """Prior draws of the model's parameters and of ``y`` (the prior predictive), in an InferenceData.
 
     Drawn once, by numpy (``transforms.ONE_OFF_MODE``): compiling C for it took longer than drawing. The potential
-    of ``model.likelihood_from`` only takes likelihood terms out: a prior draw rightly ignores it (PyMC's warning that
-    a potential is ignored is not said for it).
+    of ``model.likelihood_from`` only takes likelihood terms out: a prior draw rightly ignores it; that of carried
+    priors' correlations (``model.prior_correlation``) is ignored too: the draws have the priors' marginals (the
+    fit page says so). PyMC's warning that a potential is ignored is not said for these two.
     """
     import warnings
 
     with warnings.catch_warnings():
-        if [p.name for p in mmm.model.potentials] == ["likelihood_seen_before"]:
+        if {p.name for p in mmm.model.potentials} <= {"likelihood_seen_before", "prior_correlation"}:
             warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
         return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed,
                                           compile_kwargs={"mode": ONE_OFF_MODE})

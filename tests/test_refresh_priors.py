@@ -8,7 +8,7 @@ import pytest
 import scipy.stats as st
 import xarray as xr
 
-from mmmhelpers.priors import PriorError, moment_matched, parse_prior
+from mmmhelpers.priors import PriorError, moment_matched, parse_prior, scipy_distribution
 
 MEAN, SD = np.array([0.3, 0.6]), np.array([0.1, 0.2])
 
@@ -228,3 +228,59 @@ def test_verify_checks_the_carried_priors_it_reruns_with(tmp_path):
     RefreshPriors.path(tmp_path).unlink()
     assert [r["status"] for r in _carried_priors(tmp_path, manifest)] == ["missing"]
     assert _carried_priors(tmp_path, manifest.model_copy(update={"stage_inputs": {}})) == []  # not a carried refresh
+
+
+def _copula_posterior(data, r: np.ndarray, seed: int = 0) -> xr.Dataset:
+    """Stand-in posterior draws with known correlations: normal scores with correlation ``r`` through the marginals
+    Beta(20, 30) x 2 (adstock_alpha), Gamma(40, 1/0.05) x 2 (saturation_lam) and Normal(0.4, 0.03) (the intercept)."""
+    z = np.random.default_rng(seed).multivariate_normal(np.zeros(len(r)), r, size=(2, 1000))
+    u = st.norm.cdf(z)
+    return xr.Dataset({
+        "adstock_alpha": (("chain", "draw", "channel"), st.beta(20, 30).ppf(u[..., :2])),
+        "saturation_lam": (("chain", "draw", "channel"), st.gamma(40, scale=0.05).ppf(u[..., 2:4])),
+        "intercept_contribution": (("chain", "draw"), st.norm(0.4, 0.03).ppf(u[..., 4])),
+    }, coords={"channel": data.channels})
+
+
+R = np.array([[1.0, 0.1, -0.7, 0.0, 0.2], [0.1, 1.0, 0.0, -0.6, 0.0], [-0.7, 0.0, 1.0, 0.1, -0.3],
+              [0.0, -0.6, 0.1, 1.0, 0.0], [0.2, 0.0, -0.3, 0.0, 1.0]])
+
+
+def test_the_carried_priors_keep_the_posteriors_correlations():
+    """Draws whose normal scores have correlation R: the record's matrix is R (shrunk 5% toward none) within Monte
+    Carlo error, over the variables in the model's order of their elements."""
+    from mmmhelpers.refresh_priors import SHRINK, derive
+
+    params, data = _tiny(date(2022, 12, 26))
+    carried = derive(params, _copula_posterior(data, R), "made 2026-12-01", "2023-01-30", 4)
+    corr = carried.correlation
+    assert corr.variables == ["adstock_alpha", "saturation_lam", "intercept_contribution"]
+    np.testing.assert_allclose(corr.matrix, (1 - SHRINK) * R + SHRINK * np.eye(5), atol=0.05)
+    assert "kept by a Gaussian copula" in carried.sentence() and "the strongest 0.6" in carried.sentence()
+
+
+@pytest.mark.slow
+def test_a_model_with_carried_correlations_samples_the_copula_it_was_given():
+    """The tiny model with the carried priors and no period in its likelihood (all before likelihood_from), sampled
+    by nutpie: its draws have the carried marginals (mean and sd of each value) and their normal scores the carried
+    correlations (within 0.08): the copula's potential is the prior it says, compiled to numba (betainc, gammainc,
+    erfinv)."""
+    from mmmhelpers.calibration import model_for
+    from mmmhelpers.fit import sample
+    from mmmhelpers.refresh_priors import derive
+
+    params, data = _tiny(date(2022, 12, 26))
+    post = _copula_posterior(data, R)
+    carried = derive(params, post, "made 2026-12-01", "2030-01-07", 0)  # after every period: the priors alone
+    fit = params.fit.model_copy(update={"draws": 1000, "tune": 500, "chains": 2})
+    idata, _ = sample(model_for(carried.apply(params), data), fit, seed=4, progress=False)
+    scores = []
+    for name in ("adstock_alpha", "saturation_lam", "intercept_contribution"):
+        a, b = idata.posterior[name], post[name]
+        np.testing.assert_allclose(a.mean(("chain", "draw")), b.mean(("chain", "draw")), rtol=0.03)
+        np.testing.assert_allclose(a.std(("chain", "draw")), b.std(("chain", "draw")), rtol=0.12)
+        place = next(p for p, v in carried.variables.items() if v == name)
+        draws = a.stack(sample=("chain", "draw")).transpose("sample", ...).values
+        scores.append(st.norm.ppf(scipy_distribution(carried.priors[place]).cdf(draws)).reshape(len(draws), -1))
+    np.testing.assert_allclose(np.corrcoef(np.concatenate(scores, axis=1), rowvar=False),
+                               np.asarray(carried.correlation.matrix), atol=0.08)
