@@ -299,18 +299,28 @@ def _sha(data: str | bytes) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
-FOLD_DIMS = ("obs",)  # the cross-validation form's observed periods: each fold has its own (fit.sample_many)
+# the periods (and a cross-validation fold's observed ones): the log density's code reads them only as data of that
+# length, so one compile serves every length, as long as no stored variable has them (``trace_names``)
+GENERIC_DIMS = ("date", "obs")
 
 
-def _fold_dims(model: pm.Model, g: _Graphs) -> set[str]:
-    """The dims whose length the compiled code does not depend on: a fold's observed periods, which only data of
-    that length read (no stored variable has them; the folds of one compiled model swap them)."""
+def trace_names(model: pm.Model) -> list[str]:
+    """The variables nutpie stores with each draw: all but those over the periods (``GENERIC_DIMS``), which
+    ``fit.with_deterministics`` computes from the draws after sampling; so a refresh with new periods compiles
+    nothing."""
+    dims = model.named_vars_to_dims
+    return [v.name for v in model.unobserved_value_vars if not set(dims.get(v.name) or ()) & set(GENERIC_DIMS)]
+
+
+def _generic_dims(model: pm.Model, g: _Graphs) -> set[str]:
+    """The dims whose length the compiled code does not depend on: the periods, which only data of that length
+    read, when no stored variable (a parameter or a deterministic in the trace) has them."""
     stored = {d for name in g.all_names for d in (model.named_vars_to_dims.get(name) or ())}
-    return {d for d in FOLD_DIMS if d in model.dim_lengths and d not in stored}
+    return {d for d in GENERIC_DIMS if d in model.dim_lengths and d not in stored}
 
 
 def _shape(shape: tuple[int, ...], dims, generic: set[str]) -> tuple:
-    """A shared variable's shape in the key: a fold dim's length left out."""
+    """A shared variable's shape in the key: a generic dim's length left out."""
     return tuple("any" if dims and i < len(dims) and dims[i] in generic else n for i, n in enumerate(shape))
 
 
@@ -320,17 +330,17 @@ def structure_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVar
     It hashes the model as built (its random variables, value variables, transforms, observed data,
     potentials and deterministics) rather than ``model.logp()``: deriving the logp graph runs
     rewrites whose result changes from process to process (the order of the operands of some shape
-    checks), while the built model is the same each time and determines the logp graph. The length of a fold's
-    observed periods is left out: the holdout folds and the stability refits, built with different ones, share one
-    compiled model (as the folds of either do).
+    checks), while the built model is the same each time and determines the logp graph. The number of periods (and
+    of a fold's observed ones) is left out when no stored variable has them (``trace_names``): a refresh with new
+    periods, and the holdout folds and stability refits, load the callbacks the first run compiled.
     """
     h = _Hasher()
     free = [(h.graph([rv])[0], h.graph([model.rvs_to_values[rv]])[0], h.text(model.rvs_to_transforms.get(rv)))
             for rv in model.free_RVs]
     observed = [(h.graph([rv])[0], h.graph([model.rvs_to_values[rv]])[0]) for rv in model.observed_RVs]
     dim_lengths = {}
-    generic = _fold_dims(model, g)
-    for name, length in model.dim_lengths.items():  # dims are structure: their lengths are shapes (but a fold's)
+    generic = _generic_dims(model, g)
+    for name, length in model.dim_lengths.items():  # dims are structure: their lengths are shapes (but the periods')
         dim_lengths[name] = "any" if name in generic else \
             int(length.get_value()) if isinstance(length, SharedVariable) else h.text(length)
     dims_of = model.named_vars_to_dims

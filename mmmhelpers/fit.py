@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from contextlib import contextmanager
 from typing import Any
 
 import arviz as az
@@ -124,6 +125,33 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> None:
         said = True
 
 
+def with_deterministics(mmm: MMM, idata: az.InferenceData) -> az.InferenceData:
+    """Add the model's deterministics the sampler did not store (those over the periods: ``compile.trace_names``),
+    computed from the draws with the model's current data."""
+    missing = [d.name for d in mmm.model.deterministics if d.name not in idata["posterior"]]
+    if missing:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            idata.posterior = pm.compute_deterministics(  # type: ignore[attr-defined]  # arviz declares no groups
+                idata["posterior"], var_names=missing, model=mmm.model, merge_dataset=True, progressbar=False)
+    return idata
+
+
+@contextmanager
+def _data_of(mmm: MMM, values: dict, coords: dict | None):
+    """``mmm.model`` with these data (and coords) for a while; its own again after."""
+    names = [n for n in values if n in mmm.model.named_vars]
+    before = {n: mmm.model[n].get_value() for n in names}
+    before_coords = {d: mmm.model.coords[d] for d in (coords or {})}
+    with mmm.model:
+        pm.set_data({n: values[n] for n in names}, coords=coords)
+    try:
+        yield
+    finally:
+        with mmm.model:
+            pm.set_data(before, coords=before_coords or None)
+
+
 def _without_unconstrained(idata: az.InferenceData) -> az.InferenceData:
     """Drop the sampler's unconstrained copies (``alpha_logodds__``, ...): every one has its constrained
     variable beside it, and they would double the stored trace of the free parameters."""
@@ -175,7 +203,7 @@ def compile_ahead(mmm: MMM, fit) -> None:
     """Start compiling the model for nutpie now (``compile.compile_ahead``: a new process, cached), so that what
     the fit stage does before sampling runs meanwhile; :func:`sample` then loads it. Nothing for PyMC's sampler."""
     if sampler_and_cores(fit)[0] == "nutpie":
-        mc.compile_ahead(mmm.model)
+        mc.compile_ahead(mmm.model, mc.trace_names(mmm.model))
 
 
 def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)
@@ -188,7 +216,7 @@ def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None
     import nutpie
 
     try:
-        compiled = mc.compile_model(mmm.model, before_compile=before_compile)
+        compiled = mc.compile_model(mmm.model, mc.trace_names(mmm.model), before_compile=before_compile)
         return compiled, "hit" if mc.last_info.hit else "miss"
     except mc.ObjectModeError as err:  # nutpie's own compile would fail the same way, at its first draw
         raise RuntimeError(f"nutpie cannot sample this model ({err}); use fit: {{sampler: pymc}}") from err
@@ -267,7 +295,7 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
     t0 = time.perf_counter()
-    idata = run_nuts(mmm, compiled, fit, cores, fit_seed, progress, say=say)
+    idata = with_deterministics(mmm, run_nuts(mmm, compiled, fit, cores, fit_seed, progress, say=say))
     timings["sampling_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     posterior_predictive(mmm, idata, seed_for(seed, "posterior_predictive"))
@@ -322,7 +350,10 @@ def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: lis
         vals = {n: v for n, v in vals.items() if n in names}
         if compiled is not None:
             used = {n: v for n, v in vals.items() if n in compiled.shared_data}  # data the graph reads
-            yield run_nuts(mmm, compiled.with_data(**used), fit, cores, seeds[k], progress=False)
+            idata = run_nuts(mmm, compiled.with_data(**used), fit, cores, seeds[k], progress=False)
+            with _data_of(mmm, vals, coords[k] if coords else None):  # the deterministics of this fit's data
+                idata = with_deterministics(mmm, idata)
+            yield idata
         else:
             with mmm.model:
                 pm.set_data(vals, coords=(coords[k] if coords else None))

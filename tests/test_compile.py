@@ -49,15 +49,22 @@ def _small(seed: int = 3, n: int = 30):
 
 
 def _key(mmm) -> str:
-    return mc.structure_key(mmm.model, mc.model_graphs(mmm.model, None))[0]
+    """The key of the model as the fit compiles it (its trace: ``compile.trace_names``)."""
+    return mc.structure_key(mmm.model, mc.model_graphs(mmm.model, mc.trace_names(mmm.model)))[0]
 
 
-def test_key_ignores_data_values_but_not_structure_or_shapes():
-    """A weekly refresh (new numbers, same shapes) keeps the key; another model or length changes it."""
+def test_key_ignores_data_values_and_the_periods_but_not_structure_or_other_shapes():
+    """A weekly refresh (new numbers, more periods) keeps the key; another model changes it; a trace that stores a
+    variable over the periods makes their number part of it."""
     base = _key(_mmm(seed=3))
     assert _key(_mmm(seed=4)) == base  # other simulated data, same shapes
+    assert _key(_mmm(seed=3, n_weeks=N_WEEKS + 4)) == base  # four more weeks: the same compiled code
     assert _key(_mmm(seed=3, spec=ModelSpec(yearly_seasonality=3))) != base
-    assert _key(_mmm(seed=3, n_weeks=N_WEEKS + 1)) != base
+    mmm = _mmm(seed=3)
+    stored = mc.structure_key(mmm.model, mc.model_graphs(mmm.model, None))[0]  # every deterministic in the trace
+    longer = _mmm(seed=3, n_weeks=N_WEEKS + 4)
+    assert stored != mc.structure_key(longer.model, mc.model_graphs(longer.model, None))[0]
+    assert "channel_contribution" not in mc.trace_names(mmm.model) and "adstock_alpha" in mc.trace_names(mmm.model)
 
 
 def test_key_describes_transforms_and_refuses_what_it_cannot_describe():
@@ -353,18 +360,18 @@ def test_a_compile_ahead_runs_while_the_caller_works_and_compile_model_loads_it(
 
 @pytest.mark.slow
 def test_folds_built_with_other_observed_lengths_share_one_compiled_model():
-    """The holdout folds and the stability refits build the cross-validation form with other observed lengths: one
-    key (the fit's own form, another); and the callbacks cached for one length give the other's log density and
-    gradient exactly (PyMC's, at the same points)."""
+    """The holdout folds and the stability refits build the cross-validation form with other observed lengths, and a
+    refresh with more periods: one key (the fit's own form, another); and the callbacks cached for one length give
+    the other's log density and gradient exactly (PyMC's, at the same points)."""
     data, _ = simulate(SimulateSpec(generator="single_market", n_weeks=N_WEEKS), seed=3)
     spec = ModelSpec(yearly_seasonality=2)
     short = build_model(spec, data, observed_weeks=N_WEEKS - 12)
     long_ = build_model(spec, data, observed_weeks=N_WEEKS - 2)
     assert _key(short) == _key(long_) != _key(build_model(spec, data))
-    longer, _ = simulate(SimulateSpec(generator="single_market", n_weeks=N_WEEKS + 1), seed=3)
-    assert _key(short) != _key(build_model(spec, longer, observed_weeks=N_WEEKS - 12))  # the dates' length counts
-    mc.compile_model(short.model)  # cached for one length ...
-    compiled = mc.compile_model(long_.model)  # ... loaded for the other
+    longer, _ = simulate(SimulateSpec(generator="single_market", n_weeks=N_WEEKS + 4), seed=3)
+    assert _key(short) == _key(build_model(spec, longer, observed_weeks=N_WEEKS - 12))  # a refresh's too
+    mc.compile_model(short.model, mc.trace_names(short.model))  # cached for one length ...
+    compiled = mc.compile_model(long_.model, mc.trace_names(long_.model))  # ... loaded for the other
     assert mc.last_info.hit or mc.last_info.ahead or "compiled" in mc.last_info.reason
     g = mc.model_graphs(long_.model, None)
     logp = long_.model.compile_logp()
