@@ -16,7 +16,10 @@ and value variables, transforms, observed data, potentials, deterministics; orde
 same in every process), the layout of the parameter and trace vectors, the shared data's names, shapes
 and dtypes (not their values) and the library versions. A later process with the same model structure
 loads both callbacks from disk in about a second, whatever the data values; a new structure, a new
-shape or a new library version compiles (and caches) once. scipy.special functions (``erfcx`` in the
+shape or a new library version compiles (and caches) once. The number of periods is not a shape of the key: the
+trace leaves out the variables over the periods (:func:`trace_names`; the fit computes them after sampling), and
+the callbacks read the periods only as data, so a refresh with new periods, and every holdout fold and stability
+refit, loads what the first run compiled. scipy.special functions (``erfcx`` in the
 TruncatedNormal likelihood) get a cacheable numba implementation (see
 :func:`_register_cacheable_cython_scalars`).
 
