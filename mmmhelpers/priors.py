@@ -142,6 +142,15 @@ def _to_dict(value: Any) -> Any:
     return value.to_dict() if hasattr(value, "to_dict") else value
 
 
+def _as_dict(spec: Any) -> Any:
+    """A prior object (``Prior`` or one of the custom shapes above) as its params-file dict; anything else as is."""
+    if isinstance(spec, LogNormalMeanStd):
+        return _fields_dict("LogNormal", spec)
+    if isinstance(spec, LaplaceMixture):
+        return _fields_dict("Laplace", spec)
+    return spec.to_dict() if isinstance(spec, Prior) else spec
+
+
 def _fields_dict(distribution: str, prior) -> dict:
     """The params-file dict of one of the custom priors above (parameters nested as dicts)."""
     out: dict[str, Any] = {"distribution": distribution}
@@ -247,13 +256,7 @@ def widened(spec: Any, k: float, where: str = "prior") -> Any:
     or-unimodal), hyperpriors widened in turn. A number (a fixed value) stays; ``k == 1`` returns ``spec``."""
     if k == 1 or not isinstance(spec, (dict, Prior, LogNormalMeanStd, LaplaceMixture)):
         return spec
-    if isinstance(spec, LogNormalMeanStd):
-        spec = _fields_dict("LogNormal", spec)
-    elif isinstance(spec, LaplaceMixture):
-        spec = _fields_dict("Laplace", spec)
-    elif isinstance(spec, Prior):
-        spec = spec.to_dict()
-    dist, params, meta = _split(spec, where)
+    dist, params, meta = _split(_as_dict(spec), where)
     params = {n: widened(v, k, f"{where}.{n}") if isinstance(v, dict) else v for n, v in params.items()}
     return {"distribution": dist, **_widened_params(dist, params, k, where), **meta}
 
@@ -267,12 +270,7 @@ _AS_TRUNCATED = {"TruncatedNormal", "Uniform"}  # bounded: the bounds kept
 
 def family(spec: Any, where: str = "prior") -> tuple[str, dict]:
     """A params prior's top distribution and its parameters (numbers or nested priors)."""
-    if isinstance(spec, LogNormalMeanStd):
-        spec = _fields_dict("LogNormal", spec)
-    elif isinstance(spec, LaplaceMixture):
-        spec = _fields_dict("Laplace", spec)
-    elif isinstance(spec, Prior):
-        spec = spec.to_dict()
+    spec = _as_dict(spec)
     if not isinstance(spec, dict):
         raise PriorError(where, f"a fixed value ({spec!r}) has no family to carry a posterior in")
     dist, params, _ = _split(spec, where)

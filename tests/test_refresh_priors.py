@@ -13,26 +13,6 @@ from mmmhelpers.priors import PriorError, moment_matched, parse_prior, scipy_dis
 MEAN, SD = np.array([0.3, 0.6]), np.array([0.1, 0.2])
 
 
-def _scipy(spec: dict):
-    """The scipy distribution of a matched params prior (each parameterization written out by hand)."""
-    p = {k: np.asarray(v, float) for k, v in spec.items() if k not in ("distribution", "dims")}
-    dist = spec["distribution"]
-    if dist == "Normal":
-        return st.norm(p["mu"], p["sigma"])
-    if dist == "Laplace":
-        return st.laplace(p["mu"], p["b"])
-    if dist == "LogNormal":
-        return st.lognorm(s=p["sigma"], scale=np.exp(p["mu"]))
-    if dist == "Gamma":
-        return st.gamma(a=p["alpha"], scale=1 / p["beta"])
-    if dist == "Beta":
-        return st.beta(p["alpha"], p["beta"])
-    if dist == "TruncatedNormal":
-        lower, upper = p.get("lower", -np.inf), p.get("upper", np.inf)
-        return st.truncnorm((lower - p["mu"]) / p["sigma"], (upper - p["mu"]) / p["sigma"], p["mu"], p["sigma"])
-    raise AssertionError(dist)
-
-
 @pytest.mark.parametrize(("given", "carried"), [
     ({"distribution": "Normal", "mu": 0, "sigma": 1}, "Normal"),
     ({"distribution": "ZeroSumNormal", "sigma": 1}, "Normal"),
@@ -49,11 +29,11 @@ def _scipy(spec: dict):
     ({"distribution": "HalfNormal", "sigma": {"distribution": "HalfNormal", "sigma": 1}, "dims": ["geo"]}, "Gamma"),
 ])
 def test_moment_matching_returns_the_stated_mean_and_sd_in_each_family(given, carried):
-    """Each family's matched prior has the posterior's mean and sd, cell by cell (scipy's moments of the written-out
-    parameters), its bounds kept; PyMC reads the parameters the same way (20,000 draws)."""
+    """Each family's matched prior has the posterior's mean and sd, cell by cell (scipy's moments of its parameters),
+    its bounds kept; PyMC reads the parameters the same way (20,000 draws)."""
     spec = moment_matched(given, MEAN, SD, ("channel",))
     assert spec["distribution"] == carried and spec["dims"] == ["channel"]
-    dist = _scipy(spec)
+    dist = scipy_distribution(spec)
     np.testing.assert_allclose(dist.mean(), MEAN, rtol=1e-6)
     np.testing.assert_allclose(dist.std(), SD, rtol=1e-6)
     if given.get("distribution") == "Uniform":
