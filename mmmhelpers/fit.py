@@ -128,12 +128,21 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> None:
 def with_deterministics(mmm: MMM, idata: az.InferenceData) -> az.InferenceData:
     """Add the model's deterministics the sampler did not store (those over the periods: ``compile.trace_names``),
     computed from the draws with the model's current data."""
-    missing = [d.name for d in mmm.model.deterministics if d.name not in idata["posterior"]]
-    if missing:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            idata.posterior = pm.compute_deterministics(  # type: ignore[attr-defined]  # arviz declares no groups
-                idata["posterior"], var_names=missing, model=mmm.model, merge_dataset=True, progressbar=False)
+    from pymc.backends.arviz import apply_function_over_dataset, coords_and_dims_for_inferencedata
+
+    model = mmm.model
+    missing = tuple(d.name for d in model.deterministics if d.name not in idata["posterior"])
+    if not missing:
+        return idata
+    if missing not in mmm.compiled:  # compiled once per model (the folds and refits of one model share it)
+        mmm.compiled[missing] = model.compile_fn(inputs=model.free_RVs, outs=[model[n] for n in missing],
+                                                 on_unused_input="ignore")
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    post = idata["posterior"]
+    computed = apply_function_over_dataset(mmm.compiled[missing], post[[rv.name for rv in model.free_RVs]],
+                                           output_var_names=list(missing), coords=coords, dims=dims,
+                                           sample_dims=("chain", "draw"), progressbar=False)
+    idata.posterior = post.merge(computed)  # type: ignore[attr-defined]  # arviz declares no groups
     return idata
 
 

@@ -82,6 +82,7 @@ class MMM:
     media_multiplier: Any = None  # the time-varying media multiplier, broadcastable to (date, *panel, channel)
     hsgp: dict[str, HSGPBasis] = field(default_factory=dict)  # each HSGP's basis, fixed at build time
     organic_scale: np.ndarray | None = None  # (*panel, organic): max of each organic series over the observed weeks
+    compiled: dict = field(default_factory=dict)  # functions of the model compiled once per use (fit.with_deterministics)
 
     @property
     def dims(self) -> tuple[str, ...]:
