@@ -67,7 +67,7 @@ class RefreshPriors(Record):
         strongest = float(np.abs(r - np.eye(len(r))).max())
         return (f"The posterior's correlations between its {len(r)} parameter values (the strongest {strongest:.2f}) "
                 "are kept by a Gaussian copula over the priors, but not its curved ridges nor a hierarchical prior's "
-                "pooling: a quick update, not a refit. Quantities that combine parameters (a channel's contribution "
+                "pooling: an update, not a refit. Quantities that combine parameters (a channel's contribution "
                 "or ROAS) come out with wider intervals than a full refit's where the data identify the parameters "
                 "only together (about twice as wide for the weakest channel in our tests); refresh.priors: params "
                 "refits. The prior predictive check draws the priors without their correlations.")
