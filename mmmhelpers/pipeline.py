@@ -658,7 +658,7 @@ def _carried_priors(out: Path, params: Params, data, diff: DataDiff | None, give
         _say(f"mmm-report: {carried.sentence(data.period)}")
         for stage in inputs:
             if "02_fit" in (stage, *UPSTREAM[stage]):
-                inputs[stage]["file refresh_priors"] = carried.digest()
+                inputs[stage][RefreshPriors.INPUT] = carried.digest()
     return carried
 
 

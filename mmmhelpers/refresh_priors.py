@@ -5,9 +5,10 @@ periods added since (``model.likelihood_from``), as the earlier ones are in thos
 The pipeline derives the priors from the report a refresh replaces, before any stage runs, and keeps them in
 ``artifacts/refresh_priors.json``: an input of the run like the data (``verify`` re-runs with them). Every stage's
 notebook reads them through ``report.setup``, so the fit, the holdout folds, the stability refits and the plan all
-use one model. What is lost is said on the fit page: the posterior's correlations between parameters (each is carried
-alone) and its hyperpriors (a hierarchical prior is carried per cell). Holdout folds and stability refits must end
-inside the new periods: a fold that ended earlier would test periods the priors have seen.
+use one model. The posterior's correlations are kept by a Gaussian copula over the priors (``model.prior_correlation``);
+what is lost is said on the fit page: its curved ridges and its hyperpriors (a hierarchical prior is carried per
+cell). Holdout folds and stability refits must end inside the new periods: a fold that ended earlier would test
+periods the priors have seen.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class RefreshPriors(Record):
     """``artifacts/refresh_priors.json``: the priors a refresh carries from the last report's posterior."""
 
     FILE: ClassVar[str] = "refresh_priors.json"
+    INPUT: ClassVar[str] = "file refresh_priors"  # its digest's name among the stage inputs (manifest.json)
     last_report: str  # the report whose posterior they come from: "made 2026-12-05 10:31 (104 weeks to 2025-01-20)"
     likelihood_from: str  # the first new period (YYYY-MM-DD): the likelihood counts it and the periods after
     new_periods: int

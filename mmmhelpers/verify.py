@@ -208,7 +208,7 @@ def _named_files(manifest: Manifest) -> list[dict]:
 def _carried_priors(report: Path, manifest: Manifest) -> list[dict]:
     """A refresh's priors from the last report's posterior (kept in the report: that posterior is not): unchanged
     since the run, by the stage input the manifest records."""
-    then = manifest.stage_inputs.get("02_fit", {}).get("file refresh_priors")
+    then = manifest.stage_inputs.get("02_fit", {}).get(RefreshPriors.INPUT)
     if then is None:
         return []
     carried = RefreshPriors.load_or_none(report)
