@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 from typing import Any, cast
@@ -156,6 +156,7 @@ class Warm:
     ready: threading.Event
     error: BaseException | None = None
     discarded: bool = False  # not needed after all (:func:`discard`): shut down as soon as it is up
+    finished: threading.Event = field(default_factory=threading.Event)  # its thread is done with the kernel's sockets
 
     @property
     def usable(self) -> bool:
@@ -214,6 +215,9 @@ def prestart(kernel: str = KERNEL) -> Warm:
             warm.error = err
         finally:
             warm.ready.set()
+            if warm.discarded and km in _KERNELS:  # discarded while it warmed up: shut down here, in its own thread
+                shutdown(km)
+            warm.finished.set()
 
     threading.Thread(target=work, name="kernel started ahead", daemon=True).start()
     return warm
@@ -238,10 +242,21 @@ def shutdown(km: AsyncKernelManager) -> None:
         _KERNELS.discard(km)
 
 
-def discard(warm: Warm) -> None:
-    """A kernel started ahead that no stage will use: shut it down now, or as soon as it has started."""
+def discard(warm: Warm, wait: float = 120.0) -> None:
+    """A kernel started ahead that no stage will use: shut it down once its thread is done with it.
+
+    Not while that thread still talks to the kernel: shutting down closes the clients' zmq sockets, and a socket
+    closed while another thread polls it aborts the whole process (libzmq's ``Assertion failed: pfd.revents &
+    POLLIN (src/signaler.cpp)``; a first stage that failed while the next stages' kernels warmed up, once in a
+    fresh clone). Its thread shuts it down itself when it sees the flag; a thread still busy after ``wait`` seconds
+    gets its kernel killed (no socket closed)."""
     warm.discarded = True
-    if warm.km in _KERNELS:
+    if STOP.is_set():  # Ctrl-C: every kernel is killed already; its thread sees that and ends
+        _kill(warm.km)
+        return
+    if not warm.finished.wait(wait):
+        _kill(warm.km)
+    elif warm.km in _KERNELS:  # the flag came after its thread looked
         shutdown(warm.km)
 
 
