@@ -50,6 +50,8 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
      "(j) LLVM's optimization level for the cold compile: compile seconds vs gradient µs"),
     ("refresh_flags", ["refresh_flags.py"], False,
      "(k) a refresh with four new weeks against the truth: what it flags, how long it takes"),
+    ("hill_markets", ["hill_markets.py", "8", "8"], False,
+     "(n) Hill curves over 8 markets x 8 channels: leapfrog steps per draw, ESS and recovery, per cell or per channel"),
     ("cold_start", ["cold_start.py"], True,
      "(h) case study 000 on an empty cache and on a warm one, vs pymc-marketing (median of three seeds)"),
 ]

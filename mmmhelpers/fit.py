@@ -46,9 +46,11 @@ def sampler_and_cores(fit) -> tuple[str, int]:
     return sampler, fit.cores or min(fit.chains, os.cpu_count() or 1)
 
 
-def run_nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say=None) -> az.InferenceData:
+def run_nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say=None,
+             timings: dict | None = None) -> az.InferenceData:
     """One NUTS run: nutpie on ``compiled`` when given, otherwise PyMC on ``mmm.model``. With ``say``, the
-    nutpie run says once, early in the warm-up, how long it will take from the steps the warm-up takes."""
+    nutpie run says once, early in the warm-up, how long it will take from the steps the warm-up takes (the total
+    goes to ``timings["warmup_estimate_seconds"]``)."""
     if compiled is not None:
         import nutpie
 
@@ -59,7 +61,9 @@ def run_nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say
             return _without_unconstrained(nutpie.sample(compiled, save_warmup=False, **kwargs))
         sampler = nutpie.sample(compiled, save_warmup=True, blocking=False, **kwargs)
         try:
-            _watch_warmup(sampler, fit, say)
+            estimate = _watch_warmup(sampler, fit, say)
+            if timings is not None:
+                timings["warmup_estimate_seconds"] = estimate
             idata = sampler.wait()
         except BaseException:
             sampler.cancel()
@@ -101,9 +105,10 @@ def _finished(sampler) -> bool:
         return False
 
 
-def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> None:
-    """Wait for the sampler; once, early in the warm-up, say the time left from the steps per draw it is taking."""
-    t0, said = time.perf_counter(), False
+def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> float | None:
+    """Wait for the sampler; once, early in the warm-up, say the time left from the steps per draw it is taking.
+    Returns the sampling seconds that implies in all (None: the sampler finished before it could say)."""
+    t0, said, total = time.perf_counter(), False, None
     while not _finished(sampler):
         time.sleep(poll)
         elapsed = time.perf_counter() - t0
@@ -122,7 +127,8 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> None:
         per_draw = float(steps[real].mean())
         left = warmup_estimate(elapsed, done, fit)
         say(f"warm-up at {per_draw:,.0f} leapfrog steps per draw: about {left:,.0f} s of sampling left")
-        said = True
+        said, total = True, elapsed + left
+    return total
 
 
 def with_deterministics(mmm: MMM, idata: az.InferenceData) -> az.InferenceData:
@@ -304,7 +310,8 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
     t0 = time.perf_counter()
-    idata = with_deterministics(mmm, run_nuts(mmm, compiled, fit, cores, fit_seed, progress, say=say))
+    idata = with_deterministics(mmm, run_nuts(mmm, compiled, fit, cores, fit_seed, progress, say=say,
+                                              timings=timings))
     timings["sampling_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     posterior_predictive(mmm, idata, seed_for(seed, "posterior_predictive"))
@@ -425,7 +432,7 @@ def diagnostics(idata: az.InferenceData, fit, timings: dict) -> Diagnostics:
     d["target_accept"] = float(fit.target_accept)
     steps = idata["sample_stats"].get("n_steps")
     d["steps_per_draw"] = round(float(steps.mean()), 1) if steps is not None else None
-    for key in ("gradient_seconds", "estimated_sampling_seconds"):
+    for key in ("gradient_seconds", "estimated_sampling_seconds", "warmup_estimate_seconds"):
         d[key] = None if timings.get(key) is None else float(f"{timings[key]:.3g}")
     d["compile_cache"] = timings.get("compile_cache")
     return Diagnostics(**d, **_divergences(idata, fit))

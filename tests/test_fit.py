@@ -41,9 +41,12 @@ def test_the_warmup_estimate_is_said_and_watching_changes_no_draw(monkeypatch):
     mmm = model_for(params, data)
     monkeypatch.setattr(fit, "WATCH_AFTER", (0.05, 0.0))  # tiny warms up in well under a second
     heard: list[str] = []
-    watched, _ = fit.sample(mmm, params.fit, seed=params.seed, progress=False, say=heard.append)
+    watched, timings = fit.sample(mmm, params.fit, seed=params.seed, progress=False, say=heard.append)
     line = next(h for h in heard if h.startswith("warm-up at "))
     assert "leapfrog steps per draw: about" in line and line.endswith("s of sampling left")
+    left = float(line.split("about ")[1].split(" s")[0].replace(",", ""))
+    total = timings["warmup_estimate_seconds"]  # what was left plus what had passed when it was said
+    assert left - 0.5 <= total <= left + 0.5 + timings["sampling_seconds"]
     compiled, _ = fit.compile_for(mmm, "nutpie")
     _, cores = fit.sampler_and_cores(params.fit)
     plain = fit.run_nuts(mmm, compiled, params.fit, cores, seed_for(params.seed, "fit"), progress=False)
