@@ -162,7 +162,8 @@ def main(args: list[str]) -> None:
     rows = []
     for variant in args[2:] or list(VARIANTS):
         rows.append(fit_case(n_markets, n_channels, variant))
-        print(_markdown(pd.DataFrame(rows)), flush=True)
+        print(f"{variant}: {rows[-1]}", file=sys.stderr, flush=True)  # progress: one fit can take half an hour
+    print(_markdown(pd.DataFrame(rows)))
 
 
 if __name__ == "__main__":

@@ -308,8 +308,40 @@ def data_warnings(params: Params, data: MMMData) -> list[str]:
 
 
 def model_warnings(params: Params, data: MMMData) -> list[str]:
-    """The fit page's: priors over a panel dim with a single level (a hierarchy over one market)."""
-    return _single_level_warnings(params, data)
+    """The fit page's: priors over a panel dim with a single level (a hierarchy over one market), a Hill curve's
+    shape per market over many markets."""
+    return _single_level_warnings(params, data) + _hill_shape_warnings(params, data)
+
+
+HILL_SHAPE_MARKETS = 3  # from this many markets on, a Hill slope and kappa per market are worth a warning
+HILL_RIDGE = ("8 markets x 8 channels, 156 weeks: 845 leapfrog steps per draw and 226 divergences with slope and kappa "
+              "per cell; 100 and 2 with them per channel and a low-rank mass matrix, at a lower contribution error")
+
+
+def _hill_shape_warnings(params: Params, data: MMMData) -> list[str]:
+    """Hill's slope or kappa over a panel dim of several markets: each cell's curve shape then rests on one market's
+    data, which rarely pin it down, and the sampler walks the ridges that leaves (``benchmarks/hill_markets.py``)."""
+    from mmmhelpers.priors import parse_prior, prior_dims
+    from mmmhelpers.transforms import SATURATIONS
+
+    sat = params.model.saturation
+    if "hill" not in sat.all_kinds():
+        return []
+    many = {d: len(v) for d, v in data.panel.items() if len(v) >= HILL_SHAPE_MARKETS}
+    shaped = {}
+    for name in ("slope", "kappa"):
+        where = f"model.saturation.priors.{name}"
+        dims = prior_dims(parse_prior(sat.priors.get(name, SATURATIONS["hill"].defaults[name]), where)) & set(many)
+        if dims:
+            shaped[name] = sorted(dims)
+    if not shaped:
+        return []
+    dim = next(iter(shaped.values()))[0]
+    return [f"model.saturation.priors: Hill's {' and '.join(shaped)} per {dim} ({many[dim]} {dim}s): each curve's "
+            f"shape rests on one {dim}'s data, which rarely pin it down, and sampling slows to hundreds of leapfrog "
+            f"steps per draw along the ridges left (benchmarks/hill_markets.py: {HILL_RIDGE}); give slope and kappa "
+            f"dims [channel] (the ceiling beta stays per {dim}), a slope prior away from 0 (a flat curve is an "
+            f"intercept), and fit.mass_matrix: low_rank"]
 
 
 def plan_warnings(params: Params, data: MMMData) -> list[str]:

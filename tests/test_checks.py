@@ -292,6 +292,39 @@ def test_a_hierarchy_over_a_single_market_is_a_warning(tmp_path):
     assert problems == [] and check_warnings(params, data) == []
 
 
+HILL = """model:
+  saturation:
+    type: hill
+    priors:
+      slope: {{distribution: Gamma, mu: 1.5, sigma: 0.75, dims: [{dims}]}}
+      kappa: {{distribution: Gamma, mu: 0.5, sigma: 0.4, dims: [channel]}}
+      beta: {{distribution: HalfNormal, sigma: 1.5, dims: [geo, channel]}}
+"""
+
+
+def test_a_hill_curve_shape_per_market_over_many_markets_is_a_warning(tmp_path):
+    """Three markets and a Hill slope per market and channel: one warning naming the fix; the slope per channel (the
+    ceiling per market), or two markets, or a logistic curve: none."""
+    geos = ("geo_a", "geo_b", "geo_c")
+    data, _, problems, params = case(tmp_path, sales(geos=geos), HILL.format(dims="geo, channel"), dims=("geo",))
+    assert problems == []
+    [warning] = check_warnings(params, data)
+    assert warning.startswith("model.saturation.priors: Hill's slope per geo (3 geos): each curve's shape rests on "
+                              "one geo's data")
+    assert warning.endswith("give slope and kappa dims [channel] (the ceiling beta stays per geo), a slope prior away "
+                            "from 0 (a flat curve is an intercept), and fit.mass_matrix: low_rank")
+    data, _, _, params = case(tmp_path, sales(geos=geos), HILL.format(dims="channel"), dims=("geo",))
+    assert check_warnings(params, data) == []
+    data, _, _, params = case(tmp_path, sales(geos=geos[:2]), HILL.format(dims="geo, channel"), dims=("geo",))
+    assert check_warnings(params, data) == []
+    logistic = "model: {saturation: {priors: {lam: {distribution: Gamma, alpha: 3, beta: 1, dims: [geo, channel]}}}}\n"
+    data, _, _, params = case(tmp_path, sales(geos=geos), logistic, dims=("geo",))
+    assert check_warnings(params, data) == []
+    default = "model: {saturation: {type: hill, priors: {beta: {distribution: HalfNormal, sigma: 1, dims: [geo, channel]}}}}\n"
+    data, _, _, params = case(tmp_path, sales(geos=geos), default, dims=("geo",))
+    assert check_warnings(params, data) == []  # the defaults are per channel
+
+
 def test_missing_truth_and_lift_test_files(tmp_path):
     _, _, problems, _ = case(tmp_path, sales(), "model: {lift_tests: lifts.csv}\n")
     assert problems == [f"model.lift_tests: file not found: {tmp_path / 'lifts.csv'}"]
