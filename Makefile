@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 # pytest-xdist workers for `make test`: test files run side by side, each file whole on one worker
 WORKERS ?= 2
+# cases whose models the install compiles ahead (`mmm-report warm`): their first report loads compiled code; WARM= skips
+WARM   ?= params/default.yaml
 
 .PHONY: install report refresh-demo test lint notebooks bench clean
 
@@ -15,6 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name mmm-report --display-name "Python (mmm-report)" >/dev/null
+	@if [ -n "$(WARM)" ]; then $(BIN)/mmm-report warm $(WARM); fi
 	@touch $(STAMP)
 
 install: $(STAMP)

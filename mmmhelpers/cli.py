@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import signal
 import sys
@@ -184,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--out", help="where the site goes (default <reports>/_site)")
     sl = sub.add_parser("slides", help="a report's headline as a reveal.js deck (REPORT/slides.html; needs Quarto)")
     sl.add_argument("report", help="a report folder, e.g. reports/default")
+    wm = sub.add_parser("warm", help="compile the models of cases ahead (a quick run of each, no pages): their first "
+                                     "report then loads compiled code (make install warms params/default.yaml)")
+    wm.add_argument("params", nargs="*", default=["params/default.yaml"], help="params YAML (default params/default.yaml)")
     sc = sub.add_parser("schema", help="the params files' JSON Schema (for editors)")
     sc.add_argument("--out", help="write it to this file (default: print it)")
     args = parser.parse_args(argv)
@@ -194,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         return _list(args.dir)
     if args.command == "schema":
         return _schema(args.out)
+    if args.command == "warm":
+        return _warm(args.params)
     if args.command == "new":
         return _new(args.name, args.data, args.dir)
     if args.command == "verify":
@@ -205,6 +212,55 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.params) > 1 or Path(args.params[0]).is_dir():
         return _batch(args)
     return _run(args)
+
+
+class _StageLines(io.TextIOBase):
+    """A stream that passes on the lines of stage progress (``[2/5] 02_fit: ...``) and keeps everything."""
+
+    def __init__(self, out) -> None:
+        self.out, self.line = out, ""
+        self.kept: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.kept.append(text)
+        self.line += text
+        *done, self.line = self.line.split("\n")
+        for line in done:
+            if line.startswith("["):
+                self.out.write(f"  {line}\n")
+                self.out.flush()
+        return len(text)
+
+    def text(self) -> str:
+        return "".join(self.kept)
+
+
+def _warm(paths: list[str]) -> int:
+    """Compile what the first report of each case compiles (its fit, holdout and plan models) into the compile
+    cache: a quick run of it into a scratch folder, without pages. No report is written or replaced."""
+    import tempfile
+    import time
+
+    from mmmhelpers.config import ParamsError
+    from mmmhelpers.pipeline import RunError, run
+
+    for path in paths:
+        t0 = time.perf_counter()
+        print(f"warm: compiling the models of {path} (a quick run into a scratch folder, no pages) ...", flush=True)
+        lines = _StageLines(sys.stdout)  # the stages' progress; not the scratch report's path nor its quick fit's health
+        with tempfile.TemporaryDirectory(prefix="mmm-warm-") as tmp:
+            try:
+                with contextlib.redirect_stdout(lines), contextlib.redirect_stderr(lines):
+                    run(path, out=Path(tmp) / "report", quick=True, progress=False, pages=False)
+            except ParamsError as err:
+                print(err, file=sys.stderr)
+                return 1
+            except RunError as err:
+                print(f"{lines.text()}mmm-report warm: {err}", file=sys.stderr)
+                return 1
+        print(f"warm: {path} done in {time.perf_counter() - t0:.0f} s: its reports load compiled code from now on",
+              flush=True)
+    return 0
 
 
 def _site(reports: str, out: str | None) -> int:

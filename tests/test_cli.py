@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from mmmhelpers.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,3 +52,26 @@ def test_list_marks_invalid_files_and_validate_names_their_problem(tmp_path, cap
         assert main(["validate", str(tmp_path / name)]) == 1
         err = capsys.readouterr().err
         assert err.startswith(f"{tmp_path / name}: ") and FIRST_PROBLEM[name].split(" (and")[0] in err, err
+
+
+@pytest.mark.slow
+def test_warm_compiles_a_case_and_writes_no_report(tmp_path, capsys, monkeypatch):
+    from mmmhelpers.calibration import model_for
+    from mmmhelpers.case_data import prepare_data
+    from mmmhelpers.config import load_params
+    from mmmhelpers.fit import compile_for
+
+    monkeypatch.chdir(tmp_path)
+    tiny = ROOT / "tests" / "params" / "tiny.yaml"
+    assert main(["warm", str(tiny)]) == 0
+    out = capsys.readouterr().out
+    assert f"warm: compiling the models of {tiny}" in out and f"warm: {tiny} done in" in out
+    assert list(tmp_path.iterdir()) == []  # no report, no scratch folder left here
+    params = load_params(tiny)
+    data, _ = prepare_data(params)
+    assert compile_for(model_for(params, data), "nutpie")[1] == "hit"  # the fit's model loads compiled code
+
+
+def test_warm_names_a_missing_params_file(tmp_path, capsys):
+    assert main(["warm", str(tmp_path / "nope.yaml")]) == 1
+    assert "nope.yaml" in capsys.readouterr().err
