@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -120,11 +119,7 @@ VARIANTS = {  # name -> (the saturation priors that replace the case's, the fit 
 def fit_case(n_markets: int, n_channels: int, variant: str) -> dict:
     """Fit the case with the saturation priors of ``variant`` and the default fit settings."""
     import yaml
-
-    from mmmhelpers.calibration import model_for
-    from mmmhelpers.case_data import prepare_data
-    from mmmhelpers.config import load_params
-    from mmmhelpers.fit import diagnostics, sample
+    from many_markets import fit_file
 
     with tempfile.TemporaryDirectory() as tmp:
         path, truth = make_case(n_markets, n_channels, Path(tmp))
@@ -133,12 +128,7 @@ def fit_case(n_markets: int, n_channels: int, variant: str) -> dict:
         raw["model"]["saturation"]["priors"].update(priors)
         raw["fit"] = fit
         path.write_text(yaml.safe_dump(raw))
-        params = load_params(path)
-        data, _ = prepare_data(params)
-        t0 = time.perf_counter()
-        idata, timings = sample(model_for(params, data), params.fit, seed=1, progress=False)
-        wall = time.perf_counter() - t0
-        diag = diagnostics(idata, params.fit, timings)
+        idata, timings, diag, wall = fit_file(path)
     est = idata.posterior["channel_contribution_original_scale"].sum("date").mean(("chain", "draw"))
     errors = np.abs(est.transpose("market", "channel").values / truth - 1)
     return {"cells": f"{n_markets} x {n_channels}", "Hill priors": variant,

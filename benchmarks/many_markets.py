@@ -90,21 +90,26 @@ model:
     return folder / "case.yaml", truth
 
 
-def fit_case(n_markets: int) -> dict:
-    """Fit the case of ``n_markets`` with the default fit settings (4 chains x 1,000 + 1,000, nutpie)."""
+def fit_file(path: Path):
+    """Fit the case of params file ``path`` (seed 1): ``(idata, timings, diagnostics, wall seconds)``."""
     from mmmhelpers.calibration import model_for
     from mmmhelpers.case_data import prepare_data
     from mmmhelpers.config import load_params
     from mmmhelpers.fit import diagnostics, sample
 
+    params = load_params(path)
+    data, _ = prepare_data(params)
+    t0 = time.perf_counter()
+    idata, timings = sample(model_for(params, data), params.fit, seed=1, progress=False)
+    wall = time.perf_counter() - t0
+    return idata, timings, diagnostics(idata, params.fit, timings), wall
+
+
+def fit_case(n_markets: int) -> dict:
+    """Fit the case of ``n_markets`` with the default fit settings (4 chains x 1,000 + 1,000, nutpie)."""
     with tempfile.TemporaryDirectory() as tmp:
         path, truth = make_case(n_markets, Path(tmp))
-        params = load_params(path)
-        data, _ = prepare_data(params)
-        t0 = time.perf_counter()
-        idata, timings = sample(model_for(params, data), params.fit, seed=1, progress=False)
-        wall = time.perf_counter() - t0
-        diag = diagnostics(idata, params.fit, timings)
+        idata, _, diag, wall = fit_file(path)
     est = idata.posterior["channel_contribution_original_scale"].sum(("date", "market")).mean(("chain", "draw"))
     errors = [abs(float(est.sel(channel=c)) / truth[c] - 1) for c in CHANNELS]
     return {"markets": n_markets, "compile s": round(diag.compile_seconds, 1),
