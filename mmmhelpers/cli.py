@@ -186,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--out", help="where the site goes (default <reports>/_site)")
     sl = sub.add_parser("slides", help="a report's headline as a reveal.js deck (REPORT/slides.html; needs Quarto)")
     sl.add_argument("report", help="a report folder, e.g. reports/default")
-    wm = sub.add_parser("warm", help="compile the models of cases ahead (a quick run of each, no pages): their first "
-                                     "report then loads compiled code (make install warms params/default.yaml)")
+    wm = sub.add_parser("warm", help="compile cases' models ahead (a quick run each, no report; make install: default)")
     wm.add_argument("params", nargs="*", default=["params/default.yaml"], help="params YAML (default params/default.yaml)")
     sc = sub.add_parser("schema", help="the params files' JSON Schema (for editors)")
     sc.add_argument("--out", help="write it to this file (default: print it)")

@@ -15,6 +15,7 @@ DIAG = {"sampler": "nutpie", "chains": 4, "draws": 1000, "tune": 1000, "compile_
                                  "score": 1.8}],
         "divergence_suggestion": "raise fit.target_accept to 0.95", "divergence_summary": "48 divergences (1.2%)",
         "target_accept": 0.9, "gradient_seconds": 2.5e-05, "steps_per_draw": 15.3, "estimated_sampling_seconds": 7.1,
+        "warmup_estimate_seconds": 9.4,
         "compile_cache": "hit"}
 FOLD = {"origin": "2024-05-06", "train_end": "2024-04-29", "test_start": "2024-05-06", "test_end": "2024-06-24",
         "crps": 142.0, "mape": 0.032, "smape": 0.031, "r2": 0.9, "coverage_50": 0.5, "coverage_94": 1.0,
