@@ -108,11 +108,11 @@ def _finished(sampler) -> bool:
 def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> float | None:
     """Wait for the sampler; once, early in the warm-up, say the time left from the steps per draw it is taking.
     Returns the sampling seconds that implies in all (None: the sampler finished before it could say)."""
-    t0, said, total = time.perf_counter(), False, None
+    t0, total = time.perf_counter(), None
     while not _finished(sampler):
         time.sleep(poll)
         elapsed = time.perf_counter() - t0
-        if said or elapsed < WATCH_AFTER[1]:
+        if total is not None or elapsed < WATCH_AFTER[1]:
             continue
         try:
             with warnings.catch_warnings():  # arviz warns of a trace with no draws yet
@@ -127,7 +127,7 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> float | None:
         per_draw = float(steps[real].mean())
         left = warmup_estimate(elapsed, done, fit)
         say(f"warm-up at {per_draw:,.0f} leapfrog steps per draw: about {left:,.0f} s of sampling left")
-        said, total = True, elapsed + left
+        total = elapsed + left
     return total
 
 
