@@ -17,17 +17,18 @@ same in every process), the layout of the parameter and trace vectors, the share
 and dtypes (not their values) and the library versions. A later process with the same model structure
 loads both callbacks from disk in about a second, whatever the data values; a new structure, a new
 shape or a new library version compiles (and caches) once. The number of periods is not a shape of the key: the
-trace leaves out the variables over the periods (:func:`trace_names`; the fit computes them after sampling), and
+fit's trace holds only the parameters' unconstrained values (``UNCONSTRAINED_ONLY``: the fit computes the rest after
+sampling), and
 the callbacks read the periods only as data, so a refresh with new periods, and every holdout fold and stability
 refit, loads what the first run compiled. scipy.special functions (``erfcx`` in the
 TruncatedNormal likelihood) get a cacheable numba implementation (see
 :func:`_register_cacheable_cython_scalars`).
 
 A miss is compiled with :class:`_OneFunctionPerNode`, PyTensor's numba linker giving each distinct node one numba
-function (PyTensor's own compiles one per node, each wrapped for its disk cache). It is compiled in a new Python process (``cloudpickle`` carries the model) and then loaded from the cache,
-like any later run: a process that compiled the callbacks itself samples with code that differs in the last
-bits from what later processes load, and NUTS turns last bits into other draws (the first run of a case would
-not be reproducible by the second).
+function (PyTensor's own compiles one per node, each wrapped for its disk cache), in a new Python process
+(``cloudpickle`` carries the model), and then loaded from the cache, like any later run: a process that compiled
+the callbacks itself samples with code that differs in the last bits from what later processes load, and NUTS turns
+last bits into other draws (the first run of a case would not be reproducible by the second).
 
 The result is nutpie's own ``CompiledPyMCModel``: ``nutpie.sample``, ``with_data`` and
 ``shared_data`` work as they do on ``nutpie.compile_pymc_model``'s, and the logp and draws are the
@@ -249,7 +250,7 @@ class _OneFunctionPerNode(_linker_base()):  # type: ignore[misc]
     def jit_compile(self, fn):
         from pytensor.link.numba.dispatch.basic import numba_njit
 
-        return numba_njit(fn, final_function=True)
+        return numba_njit(fn, final_function=True, inline="always")
 
 
 # --- the cache key ---------------------------------------------------------------------------------
@@ -356,16 +357,15 @@ def _sha(data: str | bytes) -> str:
 
 
 # the periods (and a cross-validation fold's observed ones): the log density's code reads them only as data of that
-# length, so one compile serves every length, as long as no stored variable has them (``trace_names``)
+# length, so one compile serves every length, as long as no stored variable has them (``UNCONSTRAINED_ONLY``)
 GENERIC_DIMS = ("date", "obs")
 
 
-def trace_names(model: pm.Model) -> list[str]:
-    """The variables nutpie stores with each draw: all but those over the periods (``GENERIC_DIMS``), which
-    ``fit.with_deterministics`` computes from the draws after sampling; so a refresh with new periods compiles
-    nothing."""
-    dims = model.named_vars_to_dims
-    return [v.name for v in model.unobserved_value_vars if not set(dims.get(v.name) or ()) & set(GENERIC_DIMS)]
+# what nutpie stores with each draw as the fit compiles a model: the free parameters' unconstrained values only (the
+# ``var_names`` of :func:`compile_model`); ``fit.with_deterministics`` computes the constrained values and every
+# deterministic from them after sampling. So the expand callback copies the parameter vector (a compile of seconds, not
+# the ten or so of one computing the deterministics), and a refresh with new periods compiles nothing.
+UNCONSTRAINED_ONLY: list[str] = []
 
 
 def _generic_dims(model: pm.Model, g: _Graphs) -> set[str]:
@@ -387,7 +387,7 @@ def structure_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVar
     potentials and deterministics) rather than ``model.logp()``: deriving the logp graph runs
     rewrites whose result changes from process to process (the order of the operands of some shape
     checks), while the built model is the same each time and determines the logp graph. The number of periods (and
-    of a fold's observed ones) is left out when no stored variable has them (``trace_names``): a refresh with new
+    of a fold's observed ones) is left out when no stored variable has them (``UNCONSTRAINED_ONLY``): a refresh with new
     periods, and the holdout folds and stability refits, load the callbacks the first run compiled.
     """
     h = _Hasher()

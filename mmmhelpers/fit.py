@@ -58,7 +58,7 @@ def run_nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say
                       target_accept=fit.target_accept, low_rank_modified_mass_matrix=fit.mass_matrix == "low_rank",
                       progress_bar=progress)
         if say is None:
-            return _without_unconstrained(nutpie.sample(compiled, save_warmup=False, **kwargs))
+            return nutpie.sample(compiled, save_warmup=False, **kwargs)
         sampler = nutpie.sample(compiled, save_warmup=True, blocking=False, **kwargs)
         try:
             estimate = _watch_warmup(sampler, fit, say)
@@ -70,7 +70,7 @@ def run_nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say
             raise
         for group in [g for g in idata.groups() if g.startswith("warmup_")]:
             delattr(idata, group)
-        return _without_unconstrained(idata)
+        return idata
     with mmm.model, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return pm.sample(draws=fit.draws, tune=fit.tune, chains=fit.chains, cores=cores,
@@ -132,24 +132,26 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> float | None:
 
 
 def with_deterministics(mmm: MMM, idata: az.InferenceData) -> az.InferenceData:
-    """Add the model's deterministics the sampler did not store (those over the periods: ``compile.trace_names``),
-    computed from the draws with the model's current data."""
+    """The trace as the report reads it: the free parameters' constrained values and the model's deterministics that
+    the sampler did not store (nutpie stores the unconstrained values only: ``compile.UNCONSTRAINED_ONLY``),
+    computed from the draws with the model's current data; the sampler's unconstrained copies dropped."""
     from pymc.backends.arviz import apply_function_over_dataset, coords_and_dims_for_inferencedata
 
     model = mmm.model
-    missing = tuple(d.name for d in model.deterministics if d.name not in idata["posterior"])
-    if not missing:
-        return idata
-    if missing not in mmm.compiled:  # compiled once per model (the folds and refits of one model share it)
-        mmm.compiled[missing] = model.compile_fn(inputs=model.free_RVs, outs=[model[n] for n in missing],
-                                                 on_unused_input="ignore")
-    coords, dims = coords_and_dims_for_inferencedata(model)
     post = idata["posterior"]
-    computed = apply_function_over_dataset(mmm.compiled[missing], post[[rv.name for rv in model.free_RVs]],
-                                           output_var_names=list(missing), coords=coords, dims=dims,
-                                           sample_dims=("chain", "draw"), progressbar=False)
-    idata.posterior = post.merge(computed)  # type: ignore[attr-defined]  # arviz declares no groups
-    return idata
+    wanted = {rv.name for rv in [*model.free_RVs, *model.deterministics]} - set(post.data_vars)
+    if wanted:
+        values = [model.rvs_to_values[rv] for rv in model.free_RVs]
+        outs = [v for v in model.unobserved_value_vars if v.name in wanted]
+        names = tuple(v.name for v in outs)
+        if names not in mmm.compiled:  # compiled once per model (the folds and refits of one model share it)
+            mmm.compiled[names] = model.compile_fn(inputs=values, outs=outs, on_unused_input="ignore")
+        coords, dims = coords_and_dims_for_inferencedata(model)
+        computed = apply_function_over_dataset(mmm.compiled[names], post[[v.name for v in values]],
+                                               output_var_names=list(names), coords=coords, dims=dims,
+                                               sample_dims=("chain", "draw"), progressbar=False)
+        idata.posterior = post.merge(computed)  # type: ignore[attr-defined]  # arviz declares no groups
+    return _without_unconstrained(idata)
 
 
 @contextmanager
@@ -218,7 +220,7 @@ def compile_ahead(mmm: MMM, fit) -> None:
     """Start compiling the model for nutpie now (``compile.compile_ahead``: a new process, cached), so that what
     the fit stage does before sampling runs meanwhile; :func:`sample` then loads it. Nothing for PyMC's sampler."""
     if sampler_and_cores(fit)[0] == "nutpie":
-        mc.compile_ahead(mmm.model, mc.trace_names(mmm.model))
+        mc.compile_ahead(mmm.model, mc.UNCONSTRAINED_ONLY)
 
 
 def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)
@@ -231,7 +233,7 @@ def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None
     import nutpie
 
     try:
-        compiled = mc.compile_model(mmm.model, mc.trace_names(mmm.model), before_compile=before_compile)
+        compiled = mc.compile_model(mmm.model, mc.UNCONSTRAINED_ONLY, before_compile=before_compile)
         return compiled, "hit" if mc.last_info.hit else "miss"
     except mc.ObjectModeError as err:  # nutpie's own compile would fail the same way, at its first draw
         raise RuntimeError(f"nutpie cannot sample this model ({err}); use fit: {{sampler: pymc}}") from err

@@ -49,8 +49,8 @@ def _small(seed: int = 3, n: int = 30):
 
 
 def _key(mmm) -> str:
-    """The key of the model as the fit compiles it (its trace: ``compile.trace_names``)."""
-    return mc.structure_key(mmm.model, mc.model_graphs(mmm.model, mc.trace_names(mmm.model)))[0]
+    """The key of the model as the fit compiles it (its trace: ``compile.UNCONSTRAINED_ONLY``)."""
+    return mc.structure_key(mmm.model, mc.model_graphs(mmm.model, mc.UNCONSTRAINED_ONLY))[0]
 
 
 def test_key_ignores_data_values_and_the_periods_but_not_structure_or_other_shapes():
@@ -64,7 +64,8 @@ def test_key_ignores_data_values_and_the_periods_but_not_structure_or_other_shap
     stored = mc.structure_key(mmm.model, mc.model_graphs(mmm.model, None))[0]  # every deterministic in the trace
     longer = _mmm(seed=3, n_weeks=N_WEEKS + 4)
     assert stored != mc.structure_key(longer.model, mc.model_graphs(longer.model, None))[0]
-    assert "channel_contribution" not in mc.trace_names(mmm.model) and "adstock_alpha" in mc.trace_names(mmm.model)
+    g = mc.model_graphs(mmm.model, mc.UNCONSTRAINED_ONLY)  # the fit's trace: the parameter vector, copied
+    assert g.all_names == g.joined_names and g.n_expanded == g.n_dim and "adstock_alpha_logodds__" in g.all_names
 
 
 def test_key_describes_transforms_and_refuses_what_it_cannot_describe():
@@ -152,6 +153,29 @@ def test_same_draws_as_nutpie_for_a_seed(both):
     assert set(a.posterior.data_vars) == set(b.posterior.data_vars)
     for name in b.posterior.data_vars:
         np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
+
+
+@pytest.mark.slow
+def test_the_fits_trace_computed_from_unconstrained_draws_is_nutpies(both):
+    """The fit stores only the unconstrained draws (``UNCONSTRAINED_ONLY``: its expand callback copies them) and
+    computes the constrained values and deterministics afterwards: the same draws, the same values as nutpie's own
+    trace, to the last bits numpy and numba may differ in."""
+    from types import SimpleNamespace
+
+    import nutpie
+
+    from mmmhelpers.fit import with_deterministics
+
+    model, ref, _ = both
+    ours = mc.compile_model(model, mc.UNCONSTRAINED_ONLY)
+    assert ours.n_expanded == ours.n_dim < ref.n_expanded
+    kwargs = dict(chains=2, tune=100, draws=100, seed=11, cores=1, progress_bar=False)
+    a = with_deterministics(SimpleNamespace(model=model, compiled={}), nutpie.sample(ours, **kwargs))
+    b = nutpie.sample(ref, **kwargs)
+    expected = {v.name for v in [*model.free_RVs, *model.deterministics]}
+    assert set(a.posterior.data_vars) == expected
+    for name in expected:
+        np.testing.assert_allclose(a.posterior[name].values, b.posterior[name].values, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.slow
@@ -370,8 +394,8 @@ def test_folds_built_with_other_observed_lengths_share_one_compiled_model():
     assert _key(short) == _key(long_) != _key(build_model(spec, data))
     longer, _ = simulate(SimulateSpec(generator="single_market", n_weeks=N_WEEKS + 4), seed=3)
     assert _key(short) == _key(build_model(spec, longer, observed_weeks=N_WEEKS - 12))  # a refresh's too
-    mc.compile_model(short.model, mc.trace_names(short.model))  # cached for one length ...
-    compiled = mc.compile_model(long_.model, mc.trace_names(long_.model))  # ... loaded for the other
+    mc.compile_model(short.model, mc.UNCONSTRAINED_ONLY)  # cached for one length ...
+    compiled = mc.compile_model(long_.model, mc.UNCONSTRAINED_ONLY)  # ... loaded for the other
     assert mc.last_info.hit or mc.last_info.ahead or "compiled" in mc.last_info.reason
     g = mc.model_graphs(long_.model, None)
     logp = long_.model.compile_logp()

@@ -50,6 +50,8 @@ def test_the_warmup_estimate_is_said_and_watching_changes_no_draw(monkeypatch):
     compiled, _ = fit.compile_for(mmm, "nutpie")
     _, cores = fit.sampler_and_cores(params.fit)
     plain = fit.run_nuts(mmm, compiled, params.fit, cores, seed_for(params.seed, "fit"), progress=False)
+    plain = fit.with_deterministics(mmm, plain)
     assert not [g for g in watched.groups() if g.startswith("warmup")]
+    assert set(plain.posterior.data_vars) == set(watched.posterior.data_vars)
     for name in plain.posterior.data_vars:
         np.testing.assert_array_equal(watched.posterior[name].values, plain.posterior[name].values)
