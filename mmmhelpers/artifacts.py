@@ -138,7 +138,7 @@ class Diagnostics(Record):
     gradient_seconds: float | None = None  # one log-density + gradient evaluation, timed before sampling
     steps_per_draw: float | None = None  # mean leapfrog steps per draw (tuning included)
     estimated_sampling_seconds: float | None = None  # the forecast shown before sampling
-    warmup_estimate_seconds: float | None = None  # the forecast said early in the warm-up, from the steps it takes
+    warmup_estimate_seconds: float | None = None  # the last forecast said in the warm-up (early; revised halfway)
     compile_cache: str | None = None  # "hit" (loaded in seconds), "miss" (compiled, now cached), "nutpie" (fallback)
 
 

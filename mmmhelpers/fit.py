@@ -79,16 +79,19 @@ def run_nuts(mmm: MMM, compiled, fit, cores: int, seed: int, progress: bool, say
 
 
 WATCH_AFTER = (0.1, 3.0)  # the warm-up estimate: after this share of the warm-up draws, and at least these seconds
+WATCH_AGAIN = 0.5  # once more at this share of the warm-up, from the pace since the first estimate ...
+REVISE = 1.5  # ... said when it moves the total by this factor or more
 
 
-def warmup_estimate(elapsed: float, done: np.ndarray, fit) -> float:
+def warmup_estimate(elapsed: float, done: np.ndarray, fit, since: tuple[float, float] = (0.0, 0.0)) -> float:
     """Seconds of sampling left when ``done`` draws per chain (warm-up included; 0 for a chain still waiting for a
     core) took ``elapsed`` seconds: the draws left over all chains at the pace so far (the steps per draw the warm-up
-    really takes, at the gradient's real cost, on every core the chains run on). Chains beyond the cores run after
-    the first ones finish: their draws are left too."""
+    really takes, at the gradient's real cost, on every core the chains run on), or at the pace since ``since``
+    (seconds, draws finished then). Chains beyond the cores run after the first ones finish: their draws are left
+    too."""
     total = fit.chains * (fit.tune + fit.draws)
     finished = float(np.sum(done))
-    return elapsed * (total - finished) / max(finished, 1.0)
+    return (elapsed - since[0]) * (total - finished) / max(finished - since[1], 1.0)
 
 
 def drawn(n_steps: np.ndarray) -> np.ndarray:
@@ -105,29 +108,46 @@ def _finished(sampler) -> bool:
         return False
 
 
+def _warmup_progress(sampler) -> tuple[np.ndarray, np.ndarray] | None:
+    """nutpie's running trace of leapfrog steps (chain, draw) and which entries are draws; None before any."""
+    try:
+        with warnings.catch_warnings():  # arviz warns of a trace with no draws yet
+            warnings.simplefilter("ignore", UserWarning)
+            steps = sampler.inspect().warmup_sample_stats["n_steps"].values  # (chain, draw), NaN: not drawn yet
+    except Exception:  # noqa: BLE001 - nothing drawn yet, or a trace without the stat
+        return None
+    return steps, drawn(steps)
+
+
 def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> float | None:
-    """Wait for the sampler; once, early in the warm-up, say the time left from the steps per draw it is taking.
-    Returns the sampling seconds that implies in all (None: the sampler finished before it could say)."""
-    t0, total = time.perf_counter(), None
+    """Wait for the sampler; say the time left from the steps per draw the warm-up takes: early in the warm-up
+    (``WATCH_AFTER``), and again halfway (``WATCH_AGAIN``) from the pace since then when that moves the total by
+    ``REVISE`` or more (a mass matrix still adapting early takes more steps per draw than later). Returns the
+    sampling seconds the last estimate said in all (None: the sampler finished before it could say)."""
+    t0, total, first = time.perf_counter(), None, None  # first: (seconds, draws per chain) at the first estimate
+    stages = [WATCH_AFTER[0], WATCH_AGAIN]
     while not _finished(sampler):
         time.sleep(poll)
         elapsed = time.perf_counter() - t0
-        if total is not None or elapsed < WATCH_AFTER[1]:
+        if not stages or elapsed < WATCH_AFTER[1] or (progress := _warmup_progress(sampler)) is None:
             continue
-        try:
-            with warnings.catch_warnings():  # arviz warns of a trace with no draws yet
-                warnings.simplefilter("ignore", UserWarning)
-                steps = sampler.inspect().warmup_sample_stats["n_steps"].values  # (chain, draw), NaN: not drawn yet
-        except Exception:  # noqa: BLE001 - nothing drawn yet, or a trace without the stat: keep waiting
-            continue
-        real = drawn(steps)
+        steps, real = progress
         done = real.sum(axis=1)
-        if done.max() < WATCH_AFTER[0] * fit.tune:  # the running chains' first tenth of the warm-up
+        if done.max() < stages[0] * fit.tune:  # the running chains' first tenth (then half) of the warm-up
             continue
-        per_draw = float(steps[real].mean())
-        left = warmup_estimate(elapsed, done, fit)
-        say(f"warm-up at {per_draw:,.0f} leapfrog steps per draw: about {left:,.0f} s of sampling left")
-        total = elapsed + left
+        stages.pop(0)
+        if first is None or total is None:
+            left = warmup_estimate(elapsed, done, fit)
+            say(f"warm-up at {float(steps[real].mean()):,.0f} leapfrog steps per draw: about {left:,.0f} s of "
+                "sampling left")
+            total, first = elapsed + left, (elapsed, done)
+            continue
+        left = warmup_estimate(elapsed, done, fit, since=(first[0], float(first[1].sum())))
+        if not 1 / REVISE < (elapsed + left) / total < REVISE:
+            recent = real & (np.arange(steps.shape[1]) >= first[1][:, None])
+            say(f"warm-up half done, now at {float(steps[recent].mean()):,.0f} leapfrog steps per draw: about "
+                f"{left:,.0f} s of sampling left")
+            total = elapsed + left
     return total
 
 

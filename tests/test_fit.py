@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from mmmhelpers import fit
 from mmmhelpers.calibration import model_for
@@ -21,6 +22,47 @@ def test_warmup_estimate_by_hand():
     """20 and 25 of 250 draws per chain in 10 s: 45 draws done, 455 left at 10/45 s each."""
     spec = SimpleNamespace(tune=150, draws=100, chains=2)
     assert fit.warmup_estimate(10.0, np.array([20, 25]), spec) == pytest.approx(455 * 10 / 45)
+
+
+def test_warmup_estimate_from_a_window_by_hand():
+    """250 draws done in 30 s, 45 of them in the first 10 s: 250 of 500 left at 20/205 s each."""
+    spec = SimpleNamespace(tune=150, draws=100, chains=2)
+    assert fit.warmup_estimate(30.0, np.array([120, 130]), spec, since=(10.0, 45.0)) == pytest.approx(250 * 20 / 205)
+
+
+class _AdaptingSampler:
+    """nutpie's running sampler as the watcher sees it, on a clock of its own: 2 chains x (100 + 100) draws, 5 more
+    per chain at each look; the first 15 draws of a chain take 0.1 s and 40 leapfrog steps (a mass matrix still
+    adapting), the rest 0.02 s and 8 steps. The chains run side by side: 1.5 + 185 x 0.02 = 5.2 s in all."""
+
+    def __init__(self) -> None:
+        self.n, self.now = 0, 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    @property
+    def is_finished(self) -> bool:
+        self.n += 5
+        self.now += 5 * (0.1 if self.n <= 15 else 0.02)
+        return self.n >= 200
+
+    def inspect(self):
+        steps = np.full((2, 100), np.nan)
+        steps[:, :min(self.n, 100)] = [40.0 if d < 15 else 8.0 for d in range(min(self.n, 100))]
+        return SimpleNamespace(warmup_sample_stats={"n_steps": xr.DataArray(steps, dims=("chain", "draw"))})
+
+
+def test_the_estimate_is_revised_halfway_when_the_early_warmup_misled_it(monkeypatch):
+    """The early estimate (at 10 draws per chain: 1 s for 20 draws, 380 left) says 19 s left, 3.8x the truth; the
+    halfway one, from the pace since then, says what the rest takes within 1.5x and is said because it moved."""
+    sampler, heard = _AdaptingSampler(), []
+    monkeypatch.setattr(fit.time, "perf_counter", sampler.clock)
+    monkeypatch.setattr(fit, "WATCH_AFTER", (0.1, 0.0))
+    total = fit._watch_warmup(sampler, SimpleNamespace(tune=100, draws=100, chains=2), heard.append, poll=0.0)
+    assert len(heard) == 2 and "about 19 s of sampling left" in heard[0], heard
+    assert heard[1].startswith("warm-up half done, now at 12 leapfrog steps per draw")  # (5 x 40 + 35 x 8) / 40
+    assert 5.2 / 1.5 < total < 5.2 * 1.5
 
 
 def test_chains_waiting_for_a_core_count_as_work_left():
