@@ -39,7 +39,7 @@ if how == "key":
     sys.exit()
 import nutpie
 t0 = time.perf_counter()
-compiled = nutpie.compile_pymc_model(mmm.model) if how == "nutpie" else mc.compile_model(mmm.model)
+compiled = nutpie.compile_pymc_model(mmm.model) if how == "nutpie" else mc.compile_model(mmm.model, mc.UNCONSTRAINED_ONLY)
 seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "hit": mc.last_info.hit if how == "ours" else None}))
 """

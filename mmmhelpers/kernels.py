@@ -254,6 +254,8 @@ def discard(warm: Warm, wait: float = 120.0) -> None:
     if STOP.is_set():  # Ctrl-C: every kernel is killed already; its thread sees that and ends
         _kill(warm.km)
         return
+    if warm.ready.is_set() and warm.km not in _KERNELS:  # never started, or shut down already: nothing to wait for
+        return
     if not warm.finished.wait(wait):
         _kill(warm.km)
     elif warm.km in _KERNELS:  # the flag came after its thread looked
