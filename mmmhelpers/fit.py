@@ -381,8 +381,12 @@ def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: lis
     Yields one InferenceData (posterior) per dict.
     """
     sampler, cores = sampler_and_cores(fit)
-    check_gradients(mmm, seeds[0] if seeds else 0)
-    compiled, _ = compile_for(mmm, sampler)
+    seed, checked = (seeds[0] if seeds else 0), []
+    compiled, how = compile_for(mmm, sampler, before_compile=lambda: checked.append(check_gradients(mmm, seed)))
+    if not checked and how == "hit":  # checked through the compiled callback in milliseconds (seconds in full)
+        check_compiled(mmm, compiled, seed)
+    elif not checked:
+        check_gradients(mmm, seed)
     names = set(mmm.model.named_vars)
     for k, vals in enumerate(values):
         vals = {n: v for n, v in vals.items() if n in names}
