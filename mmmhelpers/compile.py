@@ -74,6 +74,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
 from pytensor.graph.traversal import applys_between, graph_inputs, io_toposort
+from pytensor.link.numba.linker import NumbaLinker  # numba itself is imported when a function compiles
 from pytensor.tensor.blockwise import Blockwise, BlockwiseWithCoreShape
 from pytensor.tensor.random.type import RandomGeneratorType
 
@@ -210,13 +211,7 @@ def _numba_mode(shared_nodes: dict):
     return Mode(linker=_OneFunctionPerNode(shared_nodes), optimizer=NUMBA.provided_optimizer)
 
 
-def _linker_base():
-    from pytensor.link.numba.linker import NumbaLinker
-
-    return NumbaLinker
-
-
-class _OneFunctionPerNode(_linker_base()):  # type: ignore[misc]
+class _OneFunctionPerNode(NumbaLinker):
     """PyTensor's numba linker, compiling one numba function per distinct node instead of one per node.
 
     PyTensor's own linker gives every node of a graph a numba function of its own, and wraps each in a second,
