@@ -135,16 +135,19 @@ def _watch_warmup(sampler, fit, say, poll: float = 0.25) -> float | None:
         done = real.sum(axis=1)
         if done.max() < stages[0] * fit.tune:  # the running chains' first tenth (then half) of the warm-up
             continue
-        stages.pop(0)
         if first is None or total is None:
             left = warmup_estimate(elapsed, done, fit)
             say(f"warm-up at {float(steps[real].mean()):,.0f} leapfrog steps per draw: about {left:,.0f} s of "
                 "sampling left")
             total, first = elapsed + left, (elapsed, done)
+            stages = [s for s in stages[1:] if done.max() < s * fit.tune]  # past halfway already: said from there
             continue
+        recent = real & (np.arange(steps.shape[1]) >= first[1][:, None])  # the draws since the first estimate
+        if recent.sum() < WATCH_AFTER[0] * fit.tune * fit.chains:  # too few to set a pace yet
+            continue
+        stages.pop(0)
         left = warmup_estimate(elapsed, done, fit, since=(first[0], float(first[1].sum())))
         if not 1 / REVISE < (elapsed + left) / total < REVISE:
-            recent = real & (np.arange(steps.shape[1]) >= first[1][:, None])
             say(f"warm-up half done, now at {float(steps[recent].mean()):,.0f} leapfrog steps per draw: about "
                 f"{left:,.0f} s of sampling left")
             total = elapsed + left

@@ -35,16 +35,20 @@ class _AdaptingSampler:
     per chain at each look; the first 15 draws of a chain take 0.1 s and 40 leapfrog steps (a mass matrix still
     adapting), the rest 0.02 s and 8 steps. The chains run side by side: 1.5 + 185 x 0.02 = 5.2 s in all."""
 
-    def __init__(self) -> None:
-        self.n, self.now = 0, 0.0
+    def __init__(self, step: int = 5, stall: bool = False) -> None:
+        self.n, self.now, self.step, self.stall, self.looks = 0, 0.0, step, stall, 0
 
     def clock(self) -> float:
         return self.now
 
     @property
     def is_finished(self) -> bool:
-        self.n += 5
-        self.now += 5 * (0.1 if self.n <= 15 else 0.02)
+        self.looks += 1
+        if self.stall and self.looks % 2 == 0:  # every other look: time passes, no new draw is in the trace yet
+            self.now += 0.05
+            return False
+        self.n += self.step
+        self.now += self.step * (0.1 if self.n <= 15 else 0.02)
         return self.n >= 200
 
     def inspect(self):
@@ -63,6 +67,16 @@ def test_the_estimate_is_revised_halfway_when_the_early_warmup_misled_it(monkeyp
     assert len(heard) == 2 and "about 19 s of sampling left" in heard[0], heard
     assert heard[1].startswith("warm-up half done, now at 12 leapfrog steps per draw")  # (5 x 40 + 35 x 8) / 40
     assert 5.2 / 1.5 < total < 5.2 * 1.5
+
+
+def test_a_warmup_past_halfway_at_the_first_look_is_estimated_once(monkeypatch):
+    """A quick fit already past half its warm-up when first watched: one estimate, from there (CI once printed
+    "now at nan leapfrog steps" when the halfway look came one poll after the first, with no draws between)."""
+    sampler, heard = _AdaptingSampler(step=60, stall=True), []
+    monkeypatch.setattr(fit.time, "perf_counter", sampler.clock)
+    monkeypatch.setattr(fit, "WATCH_AFTER", (0.1, 0.0))
+    fit._watch_warmup(sampler, SimpleNamespace(tune=100, draws=100, chains=2), heard.append, poll=0.0)
+    assert len(heard) == 1 and heard[0].startswith("warm-up at "), heard
 
 
 def test_chains_waiting_for_a_core_count_as_work_left():
