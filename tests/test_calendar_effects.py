@@ -34,6 +34,7 @@ def _daily(seed=0, n=364):
     return pd.DataFrame({"date": dates, "search": spend * 100, "y": y * 1000})
 
 
+@pytest.mark.slow  # samples with MCMC
 def test_weekday_and_holiday_effects_are_recovered_from_daily_data():
     from mmmhelpers.fit import sample
     from mmmhelpers.model import build_model
