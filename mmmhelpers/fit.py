@@ -268,6 +268,25 @@ def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None
         return nutpie.compile_pymc_model(mmm.model), "nutpie"
 
 
+def compile_checked(mmm: MMM, sampler: str, seed: int) -> tuple[Any | None, str | None, float, float]:
+    """:func:`compile_for` with the gradient check every fit runs first: in full before a compile (fail in seconds,
+    not after a minute), else through the compiled callback (milliseconds; a cache hit or a compile ahead). Returns
+    ``(compiled, how, compile seconds, check seconds)``; the compile's seconds leave the check's out."""
+    checked: list[float] = []
+
+    def full_check() -> None:
+        if not checked:
+            checked.append(check_gradients(mmm, seed))
+
+    t0 = time.perf_counter()
+    compiled, how = compile_for(mmm, sampler, before_compile=full_check)
+    compile_seconds = time.perf_counter() - t0 - sum(checked)
+    if not checked:  # a cache hit or a compile ahead, or PyMC's sampler (nothing compiled: the full check)
+        fast = how == "hit" or (how == "miss" and mc.last_info.ahead)
+        checked.append(check_compiled(mmm, compiled, seed) if fast else check_gradients(mmm, seed))
+    return compiled, how, compile_seconds, checked[0]
+
+
 def time_gradient(compiled, evaluations: int = 200) -> float | None:
     """Seconds per log-density + gradient evaluation of a nutpie-compiled model: its C callback, the one
     nutpie calls, through ctypes (a microsecond of overhead); None when it cannot be timed."""
@@ -317,20 +336,9 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     say = say or (lambda _msg: None)
     sampler, cores = sampler_and_cores(fit)
     fit_seed = seed_for(seed, "fit")
-    checked: list[float] = []
-
-    def full_check() -> None:  # before a long compile: fail in seconds
-        if not checked:
-            checked.append(check_gradients(mmm, fit_seed))
-
-    t0 = time.perf_counter()
-    compiled, how = compile_for(mmm, sampler, before_compile=full_check)
-    compile_seconds = time.perf_counter() - t0 - sum(checked)
-    if not checked:  # a cache hit or a compile ahead (milliseconds through the compiled model), or PyMC's sampler
-        fast = how == "hit" or (how == "miss" and mc.last_info.ahead)
-        checked.append(check_compiled(mmm, compiled, fit_seed) if fast else check_gradients(mmm, fit_seed))
+    compiled, how, compile_seconds, check_seconds = compile_checked(mmm, sampler, fit_seed)
     timings: dict[str, Any] = {"sampler": sampler, "compile_seconds": compile_seconds,
-                               "gradient_check_seconds": checked[0], "compile_cache": how}
+                               "gradient_check_seconds": check_seconds, "compile_cache": how}
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
@@ -384,12 +392,7 @@ def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: lis
     Yields one InferenceData (posterior) per dict.
     """
     sampler, cores = sampler_and_cores(fit)
-    seed, checked = (seeds[0] if seeds else 0), []
-    compiled, how = compile_for(mmm, sampler, before_compile=lambda: checked.append(check_gradients(mmm, seed)))
-    if not checked and how == "hit":  # checked through the compiled callback in milliseconds (seconds in full)
-        check_compiled(mmm, compiled, seed)
-    elif not checked:
-        check_gradients(mmm, seed)
+    compiled = compile_checked(mmm, sampler, seeds[0] if seeds else 0)[0]
     names = set(mmm.model.named_vars)
     for k, vals in enumerate(values):
         vals = {n: v for n, v in vals.items() if n in names}
