@@ -58,7 +58,7 @@ import time
 import types
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib.metadata import version
 from math import prod
@@ -78,9 +78,11 @@ from pytensor.link.numba.linker import NumbaLinker  # numba itself is imported w
 from pytensor.tensor.blockwise import Blockwise, BlockwiseWithCoreShape
 from pytensor.tensor.random.type import RandomGeneratorType
 
+from .numba_ops import core_outputs_copied, own_implementation
+
 __all__ = ["compile_model", "compile_ahead", "cache_dir", "CacheInfo", "ObjectModeError"]
 
-CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-5"  # bump when the generated source or the key changes
+CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-6"  # bump when the generated source or the key changes
 _VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
 
 
@@ -229,7 +231,13 @@ class _OneFunctionPerNode(NumbaLinker):
     def _node_function(self, op, node=None, **kwargs):
         from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
 
-        fn, key = numba_funcify_and_cache_key(op, node=node, **kwargs)
+        own = own_implementation(node)
+        if own is not None:
+            if own[0] not in self.shared_nodes:
+                self.shared_nodes[own[0]] = own[1]()
+            return self.shared_nodes[own[0]]
+        with core_outputs_copied() if isinstance(op, BlockwiseWithCoreShape) else nullcontext():
+            fn, key = numba_funcify_and_cache_key(op, node=node, **kwargs)
         if key is None or node is None:
             return fn
         same = (key, tuple(v.type for v in node.inputs), tuple(v.type for v in node.outputs))
@@ -442,6 +450,8 @@ optdb.register(core_shape_from_inputs.__name__, dfs_rewriter(core_shape_from_inp
 # --- the C callbacks -------------------------------------------------------------------------------
 # As nutpie's, but only the PyTensor function's call sits in the ``try`` block: numba's SSA reconstruction
 # takes minutes on a try block holding the dozens of calls that read the shared arrays (they cannot raise).
+# The copies are loops, not ``out[...] = grad``: numba's broadcasting assignment compiles its string helpers for
+# a shape-error message (about 2 s of a cold compile; see numba_ops).
 
 _LOGP = '''
 def mmm_logp_cfunc(dim, x_, out_, logp_, user_data_):
@@ -454,7 +464,10 @@ def mmm_logp_cfunc(dim, x_, out_, logp_, user_data_):
     try:
         logp_val, grad = inner(x{args})
         logp[()] = logp_val
-        out[...] = grad
+        if grad.shape[0] != {n_dim}:
+            return 1
+        for i in range({n_dim}):
+            out[i] = grad[i]
         if not np.all(np.isfinite(out)):
             return 3
         if not np.isfinite(logp_val):
@@ -475,7 +488,10 @@ def mmm_expand_cfunc(dim, expanded, x_, out_, user_data_):
 {extract}
     try:
         (values,) = inner(x{args})
-        out[...] = values
+        if values.shape[0] != {n_expanded}:
+            return -2
+        for i in range({n_expanded}):
+            out[i] = values[i]
     except Exception:  # noqa: BLE001
         return -2
     return 0

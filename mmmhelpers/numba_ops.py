@@ -1,0 +1,92 @@
+"""Numba implementations of two PyTensor ops whose own ones compile numba's string machinery.
+
+PyTensor's numba ``SpecifyShape`` formats its error message at run time (an f-string of the shapes); its
+``Alloc`` fills with ``res[...] = val`` and its ``Blockwise`` stores each core output with ``out[...] = core``,
+whose broadcasting errors format the shapes too. Numba compiles its integer-to-string, ``repr`` and
+string-concatenation helpers for those messages: about 2 to 2.5 s each in a cold compile of the default case,
+for messages a sampled model never raises. Here the same checks raise constant messages (what failed, not the
+numbers). :class:`compile._OneFunctionPerNode` uses these for the nodes they cover and PyTensor's own for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+from pytensor.graph.basic import Apply
+from pytensor.tensor.basic import Alloc
+from pytensor.tensor.shape import SpecifyShape
+from pytensor.tensor.type_other import NoneTypeT
+
+__all__ = ["own_implementation", "core_outputs_copied"]
+
+
+def _jit(src: str, name: str) -> Callable:
+    from pytensor.link.numba.cache import compile_numba_function_src
+    from pytensor.link.numba.dispatch.basic import numba_njit
+
+    return numba_njit(compile_numba_function_src(src, name, global_env={"np": np}))
+
+
+def _specify_shape(node: Apply) -> Callable:
+    """``x`` after checking each specified dim (a constant message naming the dim)."""
+    names = [f"s{i}" for i in range(len(node.inputs) - 1)]
+    checks = [f"    if x.shape[{i}] != {s}.item():\n"
+              f"        raise ValueError('SpecifyShape: dim {i} of the input has another length than specified')"
+              for i, (s, inp) in enumerate(zip(names, node.inputs[1:], strict=True))
+              if not isinstance(inp.type, NoneTypeT)]
+    src = f"def specify_shape(x, {', '.join(names)}):\n" + "\n".join(checks) + "\n    return x\n"
+    return _jit(src, "specify_shape")
+
+
+def _alloc_scalar(node: Apply) -> Callable:
+    """An array of the given shape filled with a 0-d value."""
+    names = [f"s{i}" for i in range(len(node.inputs) - 1)]
+    shape = "".join(f"{s}.item(), " for s in names)
+    src = (f"def alloc(val, {', '.join(names)}):\n"
+           f"    return np.full(({shape}), val.item(), dtype=np.{node.outputs[0].type.dtype})\n")
+    return _jit(src, "alloc")
+
+
+def own_implementation(node: Apply | None) -> tuple[tuple, Callable[[], Callable]] | None:
+    """A key for sharing one function between nodes of the same types and what builds our numba function for
+    ``node``; None for the nodes PyTensor's implementation serves."""
+    if node is None:
+        return None
+    types = (tuple(v.type for v in node.inputs), tuple(v.type for v in node.outputs))
+    if isinstance(node.op, SpecifyShape):
+        return ("SpecifyShape", *types), lambda: _specify_shape(node)
+    if isinstance(node.op, Alloc) and node.inputs[0].type.ndim == 0:
+        return ("Alloc", *types), lambda: _alloc_scalar(node)
+    return None
+
+
+def _store_core_outputs(core_op_fn: Callable, nin: int, nout: int) -> Callable:
+    """PyTensor's ``store_core_outputs`` for a Blockwise: each core output copied element by element after a
+    shape check (PyTensor's assigns with broadcasting)."""
+    from pytensor.link.numba.cache import compile_numba_function_src
+    from pytensor.link.numba.dispatch.basic import numba_njit
+
+    ins, outs = [f"i{k}" for k in range(nin)], [f"o{k}" for k in range(nout)]
+    body = [f"    {', '.join('t' + o for o in outs)} = core_op_fn({', '.join(ins)})"]
+    for o in outs:
+        body += [f"    if {o}.shape != t{o}.shape:",
+                 "        raise ValueError('Blockwise: a core output has another shape than its op said')",
+                 f"    for idx in np.ndindex({o}.shape):", f"        {o}[idx] = t{o}[idx]"]
+    src = f"def store_core_outputs({', '.join(ins + outs)}):\n" + "\n".join(body) + "\n"
+    fn = compile_numba_function_src(src, "store_core_outputs", global_env={"np": np, "core_op_fn": core_op_fn})
+    return numba_njit(fn)
+
+
+@contextmanager
+def core_outputs_copied() -> Iterator[None]:
+    """PyTensor's numba Blockwise built with :func:`_store_core_outputs` inside the block."""
+    from pytensor.link.numba.dispatch import blockwise
+
+    original = blockwise.store_core_outputs
+    blockwise.store_core_outputs = _store_core_outputs
+    try:
+        yield
+    finally:
+        blockwise.store_core_outputs = original

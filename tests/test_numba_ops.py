@@ -1,0 +1,55 @@
+"""numba_ops: our numba SpecifyShape, Alloc and Blockwise output store, as the fit's linker compiles them.
+
+Each graph compiles through ``compile._numba_mode`` (the linker nutpie's callbacks are built with) and is checked
+against hand-computed values; a wrong shape raises our constant message (which also shows ours was used:
+PyTensor's formats the numbers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from mmmhelpers import compile as mc
+from mmmhelpers.transforms import lagged_sum
+
+
+def _fn(inputs, outputs):
+    return pytensor.function(inputs, outputs, mode=mc._numba_mode({}))
+
+
+def test_specify_shape_passes_the_right_shape_and_names_the_wrong_dim():
+    x = pt.matrix("x")
+    f = _fn([x], pt.specify_shape(x, (None, 3)) * 2.0)
+    np.testing.assert_allclose(f(np.ones((4, 3))), np.full((4, 3), 2.0))
+    with pytest.raises(ValueError, match="SpecifyShape: dim 1 of the input has another length than specified"):
+        f(np.ones((4, 2)))
+
+
+def test_alloc_of_a_scalar_fills_the_shape_asked_for():
+    v = pt.scalar("v")
+    n = pt.iscalar("n")
+    f = _fn([v, n], pt.alloc(v, n, 3) + pt.zeros((n, 3)))
+    assert any(type(node.op).__name__ == "Alloc" for node in f.maker.fgraph.apply_nodes)
+    np.testing.assert_array_equal(f(1.5, 4), np.full((4, 3), 1.5))
+    assert f(2.0, 0).shape == (0, 3)
+
+
+def test_blockwise_adstock_of_an_impulse_over_markets_and_its_gradient():
+    """The batched convolution (a Blockwise whose core output is a series) over 2 markets x 2 channels: an
+    impulse in week 1 spreads over the next weeks by the weights; d/dw[l] sum y^2 = 2 y[1 + l] x[1]."""
+    x = pt.tensor3("x")  # (week, market, channel)
+    w = pt.tensor("w", shape=(3, None))  # (lag, channel)
+    y = lagged_sum(x, w)
+    f = _fn([x, w], [y, pytensor.grad((y**2).sum(), w)])
+    assert any(type(node.op).__name__ == "BlockwiseWithCoreShape" for node in f.maker.fgraph.apply_nodes)
+    xv = np.zeros((5, 2, 2))
+    xv[1] = [[1.0, 2.0], [3.0, 0.0]]
+    wv = np.array([[0.5, 0.6], [0.3, 0.3], [0.2, 0.1]])
+    yv, gv = f(xv, wv)
+    for lag in range(3):
+        np.testing.assert_allclose(yv[1 + lag], wv[lag] * xv[1])
+    np.testing.assert_allclose(yv[[0, 4]], 0.0)
+    np.testing.assert_allclose(gv, 2 * (yv[1:4] * xv[1]).sum(axis=1))
