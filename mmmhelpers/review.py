@@ -31,8 +31,9 @@ __all__ = ["sample_prior", "model_review", "contraction", "prior_translation", "
            "negative_baseline_probability", "review_table"]
 
 
-def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
-    """Prior draws of the model's parameters and of ``y`` (the prior predictive), in an InferenceData.
+def sample_prior(mmm, draws: int, seed: int, var_names: list[str] | None = None) -> az.InferenceData:
+    """Prior draws of the model's parameters and of ``y`` (the prior predictive), in an InferenceData; with
+    ``var_names`` of those variables only (the rest is not computed).
 
     Drawn once, by numpy (``transforms.ONE_OFF_MODE``): compiling C for it took longer than drawing. The potential
     of ``model.likelihood_from`` only takes likelihood terms out: a prior draw rightly ignores it; that of carried
@@ -44,7 +45,7 @@ def sample_prior(mmm, draws: int, seed: int) -> az.InferenceData:
     with warnings.catch_warnings():
         if {p.name for p in mmm.model.potentials} <= {"likelihood_seen_before", "prior_correlation"}:
             warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
-        return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed,
+        return pm.sample_prior_predictive(draws=draws, model=mmm.model, random_seed=seed, var_names=var_names,
                                           compile_kwargs={"mode": ONE_OFF_MODE})
 
 

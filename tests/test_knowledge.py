@@ -32,7 +32,8 @@ def _spec(**extra) -> ModelSpec:
                          ids=["logistic", "time-varying media", "hill"])
 def test_the_roas_of_prior_draws_is_the_stated_prior(data, extra):
     mmm = build_model(_spec(**extra), data)
-    prior = sample_prior(mmm, 2000, seed=3).prior
+    prior = sample_prior(mmm, 2000, seed=3, var_names=["channel_contribution_original_scale", "media_roas",
+                                                        "saturation_beta"]).prior
     roas = roas_draws(prior, data)  # what the fit page reports: contribution over the data / spend
     drawn = prior["media_roas"].stack(sample=("chain", "draw")).values[0]
     np.testing.assert_allclose(roas[:, 0], drawn, rtol=1e-9)  # draw by draw, every market pooled
@@ -174,9 +175,10 @@ def test_media_prior_widen_doubles_every_media_priors_sd_and_keeps_its_centre(da
     draws = []
     for k in (1.0, 2.0):
         mmm = build_model(ModelSpec.model_validate({**given, "media_prior_widen": k}), data)
-        prior = sample_prior(mmm, 4000, seed=8).prior
+        names = ["adstock_alpha", "saturation_lam", "media_roas", "intercept_contribution"]
+        prior = sample_prior(mmm, 4000, seed=8, var_names=names).prior
         draws.append({n: prior[n].stack(sample=("chain", "draw")).transpose("sample", ...).values.reshape(4000, -1)[:, 0]
-                      for n in ("adstock_alpha", "saturation_lam", "media_roas", "intercept_contribution")})
+                      for n in names})
     for name in ("adstock_alpha", "saturation_lam", "media_roas"):
         assert draws[1][name].std() / draws[0][name].std() == pytest.approx(2.0, rel=0.08), name
         assert draws[1][name].mean() == pytest.approx(draws[0][name].mean(), rel=0.06), name
