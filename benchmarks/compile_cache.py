@@ -35,7 +35,7 @@ data, _ = prepare_data(params)
 mmm = model_for(params, data)
 from mmmhelpers import compile as mc
 if how == "key":
-    print(json.dumps({"key": mc.structure_key(mmm.model, mc.model_graphs(mmm.model, None))[0]}))
+    print(json.dumps({"key": mc.structure_key(mmm.model, mc.model_graphs(mmm.model, mc.UNCONSTRAINED_ONLY))[0]}))
     sys.exit()
 import nutpie
 t0 = time.perf_counter()

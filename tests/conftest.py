@@ -46,6 +46,13 @@ def divergent_idata(n_div: int, hierarchical: bool = False, seed: int = 0) -> az
     return az.from_dict(posterior=post, sample_stats={"diverging": div.reshape(2, 500)}, dims=dims, coords=coords)
 
 
+def logp_at_start(model) -> float:
+    """The model's log density at its initial point, computed once by numpy (no C code compiled or loaded)."""
+    from mmmhelpers.transforms import ONE_OFF_MODE
+
+    return float(model.compile_logp(mode=ONE_OFF_MODE)(model.initial_point()))
+
+
 MODEL_VARS = ["adstock_alpha", "saturation_lam", "saturation_beta", "intercept_contribution", "gamma_control",
               "gamma_fourier", "y_sigma"]
 
