@@ -1,4 +1,4 @@
-"""Numba implementations of two PyTensor ops whose own ones compile numba's string machinery.
+"""Numba implementations of PyTensor ops whose own ones compile numba's string machinery for nothing.
 
 PyTensor's numba ``SpecifyShape`` formats its error message at run time (an f-string of the shapes); its
 ``Alloc`` fills with ``res[...] = val`` and its ``Blockwise`` stores each core output with ``out[...] = core``,
@@ -22,11 +22,12 @@ from pytensor.tensor.type_other import NoneTypeT
 __all__ = ["own_implementation", "core_outputs_copied"]
 
 
-def _jit(src: str, name: str) -> Callable:
+def _jit(src: str, name: str, **env) -> Callable:
+    """The numba function ``name`` defined by the source ``src`` (numpy as ``np`` and ``env`` its globals)."""
     from pytensor.link.numba.cache import compile_numba_function_src
     from pytensor.link.numba.dispatch.basic import numba_njit
 
-    return numba_njit(compile_numba_function_src(src, name, global_env={"np": np}))
+    return numba_njit(compile_numba_function_src(src, name, global_env={"np": np, **env}))
 
 
 def _specify_shape(node: Apply) -> Callable:
@@ -65,9 +66,6 @@ def own_implementation(node: Apply | None) -> tuple[tuple, Callable[[], Callable
 def _store_core_outputs(core_op_fn: Callable, nin: int, nout: int) -> Callable:
     """PyTensor's ``store_core_outputs`` for a Blockwise: each core output copied element by element after a
     shape check (PyTensor's assigns with broadcasting)."""
-    from pytensor.link.numba.cache import compile_numba_function_src
-    from pytensor.link.numba.dispatch.basic import numba_njit
-
     ins, outs = [f"i{k}" for k in range(nin)], [f"o{k}" for k in range(nout)]
     body = [f"    {', '.join('t' + o for o in outs)} = core_op_fn({', '.join(ins)})"]
     for o in outs:
@@ -75,13 +73,13 @@ def _store_core_outputs(core_op_fn: Callable, nin: int, nout: int) -> Callable:
                  "        raise ValueError('Blockwise: a core output has another shape than its op said')",
                  f"    for idx in np.ndindex({o}.shape):", f"        {o}[idx] = t{o}[idx]"]
     src = f"def store_core_outputs({', '.join(ins + outs)}):\n" + "\n".join(body) + "\n"
-    fn = compile_numba_function_src(src, "store_core_outputs", global_env={"np": np, "core_op_fn": core_op_fn})
-    return numba_njit(fn)
+    return _jit(src, "store_core_outputs", core_op_fn=core_op_fn)
 
 
 @contextmanager
 def core_outputs_copied() -> Iterator[None]:
-    """PyTensor's numba Blockwise built with :func:`_store_core_outputs` inside the block."""
+    """PyTensor's numba Blockwise built with :func:`_store_core_outputs` inside the block (a module global of
+    PyTensor's swapped for the block: the compiles that use it run one at a time, in the compiling process)."""
     from pytensor.link.numba.dispatch import blockwise
 
     original = blockwise.store_core_outputs

@@ -53,3 +53,25 @@ def test_blockwise_adstock_of_an_impulse_over_markets_and_its_gradient():
         np.testing.assert_allclose(yv[1 + lag], wv[lag] * xv[1])
     np.testing.assert_allclose(yv[[0, 4]], 0.0)
     np.testing.assert_allclose(gv, 2 * (yv[1:4] * xv[1]).sum(axis=1))
+
+
+def test_the_blockwise_store_copies_a_core_output_and_refuses_another_shape():
+    from numba import njit
+
+    from mmmhelpers.numba_ops import _store_core_outputs
+
+    @njit
+    def double(a):
+        return a * 2.0
+
+    store = _store_core_outputs(double, nin=1, nout=1)  # callable from numba only (no Python wrapper)
+
+    @njit
+    def call(a, out):
+        store(a, out)
+
+    out = np.zeros((2, 3))
+    call(np.arange(6.0).reshape(2, 3), out)
+    np.testing.assert_array_equal(out, [[0, 2, 4], [6, 8, 10]])
+    with pytest.raises(ValueError, match="Blockwise: a core output has another shape"):
+        call(np.arange(2.0), np.zeros(3))
