@@ -232,10 +232,11 @@ class _OneFunctionPerNode(NumbaLinker):
         from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
 
         own = own_implementation(node)
-        if own is not None:
-            if own[0] not in self.shared_nodes:
-                self.shared_nodes[own[0]] = own[1]()
-            return self.shared_nodes[own[0]]
+        if own is not None:  # ours (numba_ops), built once per distinct node
+            same, build = own
+            if same not in self.shared_nodes:
+                self.shared_nodes[same] = build()
+            return self.shared_nodes[same]
         with core_outputs_copied() if isinstance(op, BlockwiseWithCoreShape) else nullcontext():
             fn, key = numba_funcify_and_cache_key(op, node=node, **kwargs)
         if key is None or node is None:
