@@ -89,6 +89,21 @@ def _reveal(cells: list, quarto: bool, solutions: bool) -> list:
     return out
 
 
+def _html_as_markdown(cell) -> None:
+    """Each HTML output (a table) as a raw-HTML block of markdown, the form Quarto itself writes it in.
+
+    Quarto puts require.js and jQuery from a CDN in the head of any page with an HTML output, for widgets we
+    never show: the page would load scripts from the internet when opened (or embed them when rendered online).
+    """
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "text/html" in data:
+            html = data.pop("text/html")
+            html = "".join(html) if isinstance(html, list) else html
+            ticks = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", html)), default=0))
+            data["text/markdown"] = f"{ticks}{{=html}}\n{html.rstrip()}\n{ticks}"
+
+
 def _kept_cells(nb, quarto: bool, client: bool) -> list:
     """The cells a page shows, with the options nbconvert does not read applied (module docstring)."""
     cells = []
@@ -104,6 +119,8 @@ def _kept_cells(nb, quarto: bool, client: bool) -> list:
             continue
         if not quarto:
             cell.source = "\n".join(line for line in cell.source.splitlines() if not _OPTION.match(line)).strip()
+        else:
+            _html_as_markdown(cell)
         cells.append(cell)
         if not quarto and "fig-cap" in opts:
             cells.append(nbformat.v4.new_markdown_cell(f'<p class="mmm-caption">{opts["fig-cap"]}</p>'))

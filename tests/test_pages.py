@@ -76,3 +76,17 @@ def test_an_exercise_puts_each_run_of_truth_cells_in_one_collapsed_callout_or_le
     assert hidden == ["show('the fit')", HIDDEN_NOTE, "show('the plan')", HIDDEN_NOTE]
     plain = for_rendering(path, quarto=False, solutions=True).cells  # nbconvert: a heading, nothing collapses
     assert [c.source for c in plain][1].startswith("**Reveal: the truth**")
+
+
+def test_quarto_gets_html_tables_as_raw_html_blocks_and_nbconvert_as_they_are(tmp_path):
+    """Quarto links require.js and jQuery from a CDN into any page with a text/html output: the tables go to it as
+    raw-HTML markdown (Quarto's own form of an HTML output), fenced past any backticks the table holds."""
+    nb = nbformat.v4.new_notebook()
+    html = "<table><tr><td>```code```</td></tr></table>"
+    out = nbformat.v4.new_output("display_data", data={"text/html": html, "text/plain": "a table"})
+    nb.cells = [nbformat.v4.new_code_cell("table()", outputs=[out])]
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nb, path)
+    data = for_rendering(path, quarto=True).cells[0].outputs[0].data
+    assert "text/html" not in data and data["text/markdown"] == f"````{{=html}}\n{html}\n````"
+    assert for_rendering(path, quarto=False).cells[0].outputs[0].data["text/html"] == html

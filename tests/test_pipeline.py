@@ -116,6 +116,7 @@ def test_pages_are_self_contained(report):
         html = (out / f"{s}.html").read_text()
         assert "data:image/png;base64" in html, s  # figures embedded
         assert 'src="' + s in html or "_files/" not in html, s  # no side folder of assets needed
+        assert not re.findall(r'(?:src|href)="https?://[^"]*\.(?:js|css)"', html), s  # nothing loaded when opened
     assert "googleapis" not in (out / "02_fit.html").read_text()
 
 
