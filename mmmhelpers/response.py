@@ -28,9 +28,9 @@ from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
 from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kind_params
-from mmmhelpers.transforms import evaluate, shifted_sum
+from mmmhelpers.transforms import shifted_sum
 
-__all__ = ["ResponseModel", "PlanResponse", "Window", "draw_subset", "media_per_spend",
+__all__ = ["ResponseModel", "PlanResponse", "Window", "draw_subset", "media_per_spend", "media_draws",
            "data_window_multiplier", "posterior_media", "response_model", "response_curves", "draw_indices",
            "MULTIPLIER_NAME"]
 
@@ -69,23 +69,35 @@ def data_window_multiplier(idata, panel: dict, channels: list[str], idx: np.ndar
     return post.broadcast_like(template).transpose("date", "sample", *panel, "channel").values
 
 
+def media_draws(spec: ModelSpec, data: MMMData, idata, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Posterior draws ``idx`` of every media parameter ``(sample, *panel, channel)``, named as in the posterior
+    (``adstock_alpha``, ``saturation_lam``, ...)."""
+    kinds = {"adstock": (ADSTOCK_PARAMS, spec.adstock.kinds(data.channels)),
+             "saturation": (SATURATION_PARAMS, spec.saturation.kinds(data.channels))}
+    return {f"{prefix}_{p}": _draws_on_grid(idata.posterior[f"{prefix}_{p}"], data.panel, data.channels, idx)
+            for prefix, (table, kind) in kinds.items() for p in kind_params(table, kind)}
+
+
+def _media(spend, spec: ModelSpec, channels: list[str], draws: dict, multiplier, channel_scale, target_scale):
+    """Media contribution in original units of ``spend`` (original units) under ``draws`` (see ``media_draws``):
+    numpy or PyTensor values, the same path either way."""
+    def of(prefix: str) -> dict:
+        return {k.removeprefix(prefix + "_"): v for k, v in draws.items() if k.startswith(prefix + "_")}
+
+    contrib = media_contribution(spend / channel_scale, spec, of("adstock"), of("saturation"), multiplier,
+                                 lagged=shifted_sum, channels=channels)
+    return contrib * target_scale[..., None]
+
+
 def posterior_media(spec: ModelSpec, data: MMMData, idata, spend, idx: np.ndarray, multiplier=None):
     """Media contribution (original units, ``(time, draw, *panel, channel)``) of a spend series under draws ``idx``.
 
     ``spend`` is ``(time, 1 or draw, *panel, channel)`` in original units (numpy or pytensor), scaled with
     the training data's scales.
     """
-    panel, channels = data.panel, data.channels
     channel_scale, target_scale, _ = scales(data, spec.scaling)
-
-    def draws_of(prefix: str, table) -> dict:
-        return {p: pt.as_tensor_variable(_draws_on_grid(idata.posterior[f"{prefix}_{p}"], panel, channels, idx))
-                for p in kind_params(table, getattr(spec, prefix).kinds(channels))}
-
-    contrib = media_contribution(spend / channel_scale, spec, draws_of("adstock", ADSTOCK_PARAMS),
-                                 draws_of("saturation", SATURATION_PARAMS), multiplier, lagged=shifted_sum,
-                                 channels=channels)
-    return contrib * target_scale[..., None]
+    draws = {k: pt.as_tensor_variable(v) for k, v in media_draws(spec, data, idata, idx).items()}
+    return _media(spend, spec, data.channels, draws, multiplier, channel_scale, target_scale)
 
 
 @dataclass(frozen=True)
@@ -272,10 +284,53 @@ def media_per_spend(data: MMMData, unit_price: np.ndarray | None) -> np.ndarray:
     return np.ones(data.X.shape[1:]) if unit_price is None else data.cost_per_unit / np.asarray(unit_price, float)
 
 
+# compiled response functions by structure (see ``_compiled``): refits, other windows and the truth reuse them
+_COMPILED: dict[tuple, Callable] = {}
+
+
+def _draw_axis(name: str) -> int | None:
+    """The axis of an input of ``_compiled`` that runs over the posterior draws (None: it has none)."""
+    return {"history": 1, "multiplier": 0}.get(name, 0 if name.startswith(("adstock_", "saturation_")) else None)
+
+
+def _compiled(spec: ModelSpec, channels: list[str], shape: tuple[int, ...], window: Window,
+              inputs: dict[str, np.ndarray]) -> Callable:
+    """``f(spend, base, *inputs) -> (per_draw, jac, raw)`` for a response structure, compiled once: the objective per
+    draw and its jacobian, and the contribution ``raw`` (time, draw, cell) before ``base`` is subtracted.
+
+    The posterior draws, scales and history are inputs, not constants of the graph, and the numbers of draws and
+    periods are not part of it: a stability refit, the next test's window or the truth's one draw differ only in
+    them and reuse the compiled code (PyTensor's rewrites of one response graph take about a second)."""
+    static = {k: tuple(None if i == _draw_axis(k) else n for i, n in enumerate(v.shape)) for k, v in inputs.items()}
+    key = (spec.adstock.model_dump_json(exclude={"priors"}), spec.saturation.model_dump_json(exclude={"priors"}),
+           tuple(channels), shape,
+           window.history_weeks, window.tail_weeks, window.objective_window, tuple(static.items()))
+    if key in _COMPILED:
+        return _COMPILED[key]
+    sym = {k: pt.tensor(k, shape=static[k], dtype=v.dtype) for k, v in inputs.items()}
+    n_cells = int(np.prod(shape))
+    spend = pt.tensor("spend", shape=(None, None, n_cells))  # (draw, period, cell)
+    n_draws = spend.shape[0]
+    bought = spend * sym["value"] if "value" in sym else spend  # at the data's prices
+    series = pt.concatenate([sym["history"], bought.dimshuffle(1, 0, 2),
+                             pt.zeros((window.tail_weeks, n_draws, n_cells))], axis=0)
+    s = series.reshape((series.shape[0], n_draws, *shape))
+    draws = {k: v for k, v in sym.items() if k.startswith(("adstock_", "saturation_"))}
+    out = _media(s, spec, channels, draws, sym.get("multiplier"), sym["channel_scale"], sym["target_scale"])
+    raw = out[window.history_weeks:].reshape((-1, n_draws, n_cells))  # (time, draw, cell)
+    # raw at zero plan spend: the history's own contribution in the window and its tail
+    base = pt.tensor("base", shape=(None, None, n_cells))
+    incr = (raw - base).dimshuffle(1, 0, 2)  # (draw, time, cell)
+    per_draw = (incr[:, :spend.shape[1]] if window.objective_window == "window" else incr).sum(axis=(1, 2))
+    jac = cast(Variable, pt.grad(per_draw.sum(), spend))  # typed for any wrt: one variable, one gradient
+    _COMPILED[key] = pytensor.function([spend, base, *sym.values()], [per_draw, jac, raw])
+    return _COMPILED[key]
+
+
 def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_draws: int = 400, seed: int = 0,
                    objective_window: str = "window_and_tail", carryover_history: bool = True,
                    unit_price: np.ndarray | None = None) -> ResponseModel:
-    """Compile the incremental response of plans over ``num_periods`` for ``n_draws`` posterior draws.
+    """The incremental response of plans over ``num_periods`` for ``n_draws`` posterior draws.
 
     A plan's spend buys media at the data's average cost per unit, or at ``unit_price`` (``(*panel, channel)``,
     the plan's cost per unit of channels bought in units): the spend then reaches the model as
@@ -289,31 +344,22 @@ def response_model(spec: ModelSpec, data: MMMData, idata, num_periods: int, n_dr
     history = data.X[data.n_dates - hist_weeks:].reshape(hist_weeks, 1, n_cells)
     multiplier, how = _multiplier(idata, data, idx)
     value = media_per_spend(data, unit_price)
-
-    spend = pt.tensor3("spend")  # (draw, period, cell)
-    bought = spend * value.reshape(1, 1, n_cells) if unit_price is not None else spend  # at the data's prices
-    series = pt.concatenate([pt.as_tensor_variable(np.broadcast_to(history, (hist_weeks, len(idx), n_cells))),
-                             bought.dimshuffle(1, 0, 2), pt.zeros((tail, len(idx), n_cells))], axis=0)
-
-    def contribution(s):
-        s = s.reshape((s.shape[0], len(idx), *shape))
-        out = posterior_media(spec, data, idata, s, idx, multiplier)[hist_weeks:]
-        return out.reshape((out.shape[0], len(idx), n_cells))
-
-    if hist_weeks:  # the history's own contribution in the window: subtracted so that responses are incremental
-        quiet = np.zeros((hist_weeks + num_periods + tail, len(idx), n_cells))
-        quiet[:hist_weeks] = history
-        base = evaluate(contribution(pt.as_tensor_variable(quiet)))
-    else:
-        base = np.zeros((1, len(idx), n_cells))
-    incr = (contribution(series) - base).dimshuffle(1, 0, 2)  # (draw, time, cell)
-    stop = num_periods if objective_window == "window" else num_periods + tail
-    per_draw = incr[:, :stop].sum(axis=(1, 2))
-    jac = cast(Variable, pt.grad(per_draw.sum(), spend))  # typed for any wrt: one variable, one gradient
-    value_and_jac = pytensor.function([spend], [per_draw, jac])
-    detail = _Lazy(lambda: pytensor.function([spend], incr))  # only reports need it: compiled on first use
+    channel_scale, target_scale, _ = scales(data, spec.scaling)
+    inputs = {"history": np.broadcast_to(history, (hist_weeks, len(idx), n_cells)).astype(float),
+              "channel_scale": channel_scale, "target_scale": target_scale, **media_draws(spec, data, idata, idx)}
+    if unit_price is not None:
+        inputs["value"] = value.reshape(1, 1, n_cells)
+    if multiplier is not None:
+        inputs["multiplier"] = multiplier
+    inputs = {k: np.ascontiguousarray(v, dtype=float) for k, v in inputs.items()}
     window = Window(hist_weeks, num_periods, tail, objective_window, how)
-    return ResponseModel(list(channels), dict(panel), window, idx, value_and_jac, detail,
+    f = _compiled(spec, list(channels), shape, window, inputs)
+    args = list(inputs.values())
+    base = np.zeros((num_periods + tail, len(idx), n_cells))  # subtracted so that responses are incremental
+    if hist_weeks:  # the history's own contribution in the window
+        base = f(np.zeros((len(idx), num_periods, n_cells)), base, *args)[2]
+    return ResponseModel(list(channels), dict(panel), window, idx, lambda spend: tuple(f(spend, base, *args)[:2]),
+                         lambda spend: (f(spend, base, *args)[2] - base).transpose(1, 0, 2),
                          observed_max=data.X.max(axis=0) / value, observed_min=data.X.min(axis=0) / value,
                          historical=data.spend.mean(axis=0), carryover_in=base[:num_periods].sum(axis=(0, 2)),
                          unit_price=_prices(data, unit_price))

@@ -25,6 +25,26 @@ def test_window_response_matches_hand_computation(fitted):
     assert rm.window.tail_weeks == 7 and rm.window.history_weeks == 0
 
 
+def test_one_compiled_function_serves_other_draws_periods_and_data(fitted):
+    """The draws, scales and history are inputs of the compiled response, the numbers of draws and periods are not
+    part of it: models that differ only in them (a stability refit, the next test's window, the truth's one draw)
+    share one function, and each gives its own hand-computed response."""
+    from mmmhelpers import response
+
+    mmm, idata, _ = fitted
+    x = np.array([4000.0, 2500.0])
+    before = len(response._COMPILED)
+    X = mmm.data.X.copy()
+    X[-2:] = X.max(axis=0)  # other data: the last two weeks at the largest spend seen (the channel scales stay)
+    other = mmm.data.with_X(X)
+    for data, periods, draws in [(mmm.data, 5, 3), (mmm.data, 3, 1), (other, 4, 2)]:
+        rm = response_model(mmm.spec, data, idata, num_periods=periods, n_draws=draws, seed=7)
+        want = hand_response(mmm, idata, x, periods, history=data.X[-7:])[rm.draw_idx]  # one chain: idx = draws
+        np.testing.assert_allclose(rm.draws(x), want, rtol=1e-9)
+        np.testing.assert_allclose(rm.split(x)["objective"], want, rtol=1e-9)
+    assert len(response._COMPILED) <= before + 1  # one structure (none when an earlier test compiled it)
+
+
 def test_history_carries_into_the_window_by_hand(fitted):
     """A spike in the last observed week saturates the window: lower incremental response, by the hand amount,
     and the optimizer moves money away from the spiked channel."""
