@@ -688,13 +688,23 @@ def _say_refresh(diff: DataDiff, params: Params) -> None:
              f"(its parameters' meaning), set model.scaling.until: {diff.previous_last}")
 
 
-def _render_pages(staging: Path, out: Path, client: bool, solutions: bool | None) -> str:
-    """Render the staged notebooks to pages; the renderer used. A failed render keeps the staging folder beside
-    ``out`` for a look (and never touches the last good report)."""
-    rendered = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
-    _say(f"rendering {len(rendered)} pages ...")
+def _pages_to_render(staging: Path, stages: list[str], old: Manifest | None, version: tuple[bool, bool | None]) -> list[str]:
+    """The stages whose pages this run renders: those it executed (the others' pages are as their notebooks left
+    them); every page when none ran (report settings or the renderer changed) or the last pages were rendered with
+    other settings or by the other renderer."""
+    have = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
+    renderer = "quarto" if quarto_binary() else "nbconvert"
+    if not stages or old is None or (old.client, old.solutions, old.renderer) != (*version, renderer):
+        return have
+    return [s for s in have if s in stages or not (staging / f"{s}.html").exists()]
+
+
+def _render_pages(staging: Path, out: Path, pages: list[str], client: bool, solutions: bool | None) -> str:
+    """Render the staged notebooks of ``pages`` to pages; the renderer used. A failed render keeps the staging
+    folder beside ``out`` for a look (and never touches the last good report)."""
+    _say(f"rendering {len(pages)} page{'s' if len(pages) != 1 else ''} ...")
     try:
-        return render(staging, rendered, client, solutions)
+        return render(staging, pages, client, solutions)
     except Exception:
         _keep_failed(staging, out)
         raise
@@ -749,7 +759,8 @@ def _run(state: _Run, params_path: Path, out: str | Path | None, version: tuple[
     t0 = time.perf_counter()
     renderer = "none"
     if pages:
-        renderer = _render_pages(staging, out, client, solutions)
+        renderer = _render_pages(staging, out, _pages_to_render(staging, stages, old, (client, solutions)), client,
+                                 solutions)
         timings["render"] = round(time.perf_counter() - t0, 2)
         _say(f"rendered with {renderer} in {timings['render']:.1f} s")
     manifest = _manifest(params, params_path, stages, quick, client, renderer, timings, time.perf_counter() - t_all,

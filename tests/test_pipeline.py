@@ -311,6 +311,9 @@ def test_an_unchanged_case_skips_every_stage_and_a_new_budget_reruns_only_the_op
     cheaper.write_text(TINY.read_text().replace("budget: 8000", "budget: 7000"))
     proc = cli("run", str(cheaper), "--out", str(copy), "--no-progress")
     assert "[1/1] 05_optimize: done" in proc.stdout and "02_fit" not in proc.stdout
+    assert "rendering 1 page ..." in proc.stdout  # its page only: the others are as their notebooks left them
+    assert all((copy / f"{s}.html").read_bytes() == before[copy / f"{s}.html"] for s in STAGES[:-1])
+    assert "Optimal plan for 7,000 per period" in (copy / "05_optimize.html").read_text()
     m = json.loads((copy / "manifest.json").read_text())
     assert m["stages_run"] == ["05_optimize"] and "02_fit" in m["timings_seconds"]  # the fit's record is kept
     assert (copy / "artifacts" / "idata.nc").read_bytes() == before[copy / "artifacts" / "idata.nc"]  # and the fit
