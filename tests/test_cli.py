@@ -62,7 +62,7 @@ def test_warm_compiles_a_case_and_writes_no_report(tmp_path, capsys, monkeypatch
     from mmmhelpers.fit import compile_for
 
     monkeypatch.chdir(tmp_path)
-    tiny = ROOT / "tests" / "params" / "tiny.yaml"
+    tiny = ROOT / "tests" / "params" / "tiny_knowledge.yaml"  # no SBC, replicates or variants: a shorter quick run
     assert main(["warm", str(tiny)]) == 0
     out = capsys.readouterr().out
     assert f"warm: compiling the models of {tiny}" in out and f"warm: {tiny} done in" in out
