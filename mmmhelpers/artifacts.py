@@ -139,7 +139,8 @@ class Diagnostics(Record):
     steps_per_draw: float | None = None  # mean leapfrog steps per draw (tuning included)
     estimated_sampling_seconds: float | None = None  # the forecast shown before sampling
     warmup_estimate_seconds: float | None = None  # the last forecast said in the warm-up (early; revised halfway)
-    compile_cache: str | None = None  # "hit" (loaded in seconds), "miss" (compiled, now cached), "nutpie" (fallback)
+    # "hit" (loaded in seconds), "miss" (compiled, now cached), "uncached" (compiled, no key), "nutpie" (fallback)
+    compile_cache: str | None = None
 
 
 class Fold(Part):

@@ -70,6 +70,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile import optdb
+from pytensor.compile.builders import OpFromGraph
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
@@ -297,9 +298,26 @@ class _Hasher:
         return f"input({var.name},{self.type(var.type)})"
 
     def op(self, op) -> str:
+        if isinstance(op, OpFromGraph):
+            return self._inner_graph_op(op)
         if not hasattr(op, "__props__"):
             raise _Uncacheable(f"op without __props__: {op}")
         return self.cls(type(op)) + self.text(op._props_dict())
+
+    def _inner_graph_op(self, op: OpFromGraph) -> str:
+        """An op defined by a graph (PyMC's ``Censored``, and its other symbolic random variables): its class, the
+        attributes that shape it and the hash of its inner graph, with the inner inputs named by position."""
+        if any(getattr(op, k, None) is not None for k in ("lop_overrides", "grad_overrides", "rop_overrides")) or \
+                op.shared_inputs or op.destroy_map:
+            raise _Uncacheable(f"an op of a graph with overrides, shared inputs or in-place outputs: {op}")
+        inner = _Hasher()
+        for i, var in enumerate(op.inner_inputs):
+            inner.keys[var] = _sha(f"inner({i},{self.type(var.type)})")
+        outputs = inner.graph(list(op.inner_outputs))
+        if inner.shared:
+            raise _Uncacheable(f"an op whose graph reads shared variables: {op}")
+        attrs = {k: getattr(op, k) for k in ("extended_signature", "ndim_supp", "is_inline") if hasattr(op, k)}
+        return self.cls(type(op)) + self.text(attrs) + "|" + ",".join(outputs)
 
     def type(self, t) -> str:
         if isinstance(t, pt.TensorType):

@@ -249,7 +249,8 @@ def compile_ahead(mmm: MMM, fit) -> None:
 def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)
     """nutpie's compiled model, its C callbacks cached on disk (``compile.compile_model``: a model
     structure compiled once loads in about a second in later runs); nutpie's own compile if that fails.
-    Also returns how: "hit" or "miss" of the cache, "nutpie" for the fallback (None for PyMC's sampler).
+    Also returns how: "hit" or "miss" of the cache, "uncached" for a model the cache cannot key (compiled in every
+    run), "nutpie" for the fallback (None for PyMC's sampler).
     ``before_compile`` runs before a compile that is not a cache hit (it may run twice on the fallback)."""
     if sampler != "nutpie":
         return None, None
@@ -257,7 +258,9 @@ def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None
 
     try:
         compiled = mc.compile_model(mmm.model, mc.UNCONSTRAINED_ONLY, before_compile=before_compile)
-        return compiled, "hit" if mc.last_info.hit else "miss"
+        if mc.last_info.hit:
+            return compiled, "hit"
+        return compiled, "uncached" if mc.last_info.reason.startswith("not cached") else "miss"
     except mc.ObjectModeError as err:  # nutpie's own compile would fail the same way, at its first draw
         raise RuntimeError(f"nutpie cannot sample this model ({err}); use fit: {{sampler: pymc}}") from err
     except Exception as err:  # noqa: BLE001 - the cache is an optimization: never fail a fit over it
@@ -339,7 +342,8 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
     compiled, how, compile_seconds, check_seconds = compile_checked(mmm, sampler, fit_seed)
     timings: dict[str, Any] = {"sampler": sampler, "compile_seconds": compile_seconds,
                                "gradient_check_seconds": check_seconds, "compile_cache": how}
-    say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s")
+    uncached = f" ({mc.last_info.reason}: it compiles in every run)" if how == "uncached" else ""
+    say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s{uncached}")
     timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
     t0 = time.perf_counter()

@@ -43,6 +43,8 @@ def _mm_response(out: Path, target_dir: Path, cells: dict[str, float], periods: 
 def test_every_target_is_fitted_and_shown(report):
     for where in (report, report / "artifacts" / "targets" / "reengage"):
         assert (where / "artifacts" / "idata.nc").is_file() and (where / "artifacts" / "diagnostics.json").is_file()
+        # the censored likelihood's model goes through the compile cache (it compiled in every run before)
+        assert json.loads((where / "artifacts" / "diagnostics.json").read_text())["compile_cache"] in ("hit", "miss")
     fit_page = (report / "02_fit.html").read_text()
     assert "Sampler health of each target" in fit_page and "Parameters: posterior mean (94% HDI) per target" in fit_page
     assert "Pareto frontier" in (report / "05_optimize.html").read_text()
