@@ -356,8 +356,8 @@ class _Hasher:
             return f"var({self.graph([obj])[0]})"
         if isinstance(obj, pytensor.graph.type.Type):
             return self.type(obj)
-        if hasattr(obj, "__props__"):
-            return self.cls(type(obj)) + rec(obj._props_dict())
+        if hasattr(obj, "__props__"):  # ops, and objects that declare their props the same way (ZeroSumTransform)
+            return self.cls(type(obj)) + rec({p: getattr(obj, p) for p in obj.__props__})
         if isinstance(obj, types.CodeType):
             return f"code({_sha(obj.co_code)},{rec(obj.co_consts)},{rec(obj.co_names)})"
         if isinstance(obj, types.FunctionType):

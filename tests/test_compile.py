@@ -75,6 +75,9 @@ def test_key_describes_transforms_and_refuses_what_it_cannot_describe():
 
     assert h.text(log) != h.text(logodds)
     assert h.text(log) == mc._Hasher().text(log)
+    from pymc.distributions.transforms import ZeroSumTransform  # __props__ without an op's _props_dict: it raised
+
+    assert h.text(ZeroSumTransform((0,))) != h.text(ZeroSumTransform((1,)))
 
     class Opaque:
         __slots__ = ()
