@@ -47,9 +47,9 @@ def test_dask_local_cluster_gives_the_sequential_results_bit_for_bit_and_reports
     params = load_params(ROOT / "tests" / "params" / "tiny.yaml")
     params = params.model_copy(update={"fit": params.fit.model_copy(update={"tune": 100, "draws": 100})})
     data, _ = prepare_data(params)
-    seq, seq_failed = run_sbc(params, data, 4, SequentialExecutor(), L=49, progress=False)
+    seq, seq_failed = run_sbc(params, data, 2, SequentialExecutor(), L=49, progress=False)  # one draw per worker
     with DaskExecutor(workers=2) as ex:
-        par, par_failed = run_sbc(params, data, 4, ex, L=49, progress=False)
+        par, par_failed = run_sbc(params, data, 2, ex, L=49, progress=False)
         bad = params.model_dump(mode="json", exclude={"source"}) | {"seed": -1}  # invalid: raises in the task
         good = {"params": params.model_dump(mode="json", exclude={"source"}), "frame": data.to_frame(),
                 "roles": {"channel_columns": data.channels, "control_columns": data.controls, "dims": data.dims,
