@@ -303,8 +303,8 @@ def _compiled(spec: ModelSpec, channels: list[str], shape: tuple[int, ...], wind
     them and reuse the compiled code (PyTensor's rewrites of one response graph take about a second)."""
     static = {k: tuple(None if i == _draw_axis(k) else n for i, n in enumerate(v.shape)) for k, v in inputs.items()}
     key = (spec.adstock.model_dump_json(exclude={"priors"}), spec.saturation.model_dump_json(exclude={"priors"}),
-           tuple(channels), shape,
-           window.history_weeks, window.tail_weeks, window.objective_window, tuple(static.items()))
+           tuple(channels), shape, window.history_weeks, window.tail_weeks, window.objective_window,
+           tuple(static.items()))
     if key in _COMPILED:
         return _COMPILED[key]
     sym = {k: pt.tensor(k, shape=static[k], dtype=v.dtype) for k, v in inputs.items()}
