@@ -90,3 +90,27 @@ def test_quarto_gets_html_tables_as_raw_html_blocks_and_nbconvert_as_they_are(tm
     data = for_rendering(path, quarto=True).cells[0].outputs[0].data
     assert "text/html" not in data and data["text/markdown"] == f"````{{=html}}\n{html}\n````"
     assert for_rendering(path, quarto=False).cells[0].outputs[0].data["text/html"] == html
+
+
+def test_a_run_renders_the_pages_of_the_stages_it_ran_or_all_when_the_render_settings_changed(tmp_path, monkeypatch):
+    from mmmhelpers import pipeline
+    from mmmhelpers.artifacts import Manifest
+
+    stages = pipeline.STAGES
+    monkeypatch.setattr(pipeline, "quarto_binary", lambda: "/usr/bin/quarto")
+    (tmp_path / "notebooks").mkdir()
+    for s in stages:
+        (tmp_path / "notebooks" / f"{s}.ipynb").write_text("{}")
+        (tmp_path / f"{s}.html").write_text("<html></html>")
+    old = Manifest.model_construct(client=False, solutions=None, renderer="quarto")
+
+    def pages(ran, last=old, version=(False, None)):
+        return pipeline._pages_to_render(tmp_path, ran, last, version)
+
+    assert pages(["05_optimize"]) == ["05_optimize"]  # a new budget: its page only
+    assert pages([]) == stages  # nothing ran: the report settings or the renderer changed
+    assert pages(["05_optimize"], version=(True, None)) == stages  # the client version now
+    assert pages(["05_optimize"], last=old.model_copy(update={"renderer": "nbconvert"})) == stages
+    assert pages(["05_optimize"], last=None) == stages  # no earlier report
+    (tmp_path / "03_recovery.html").unlink()
+    assert pages(["05_optimize"]) == ["03_recovery", "05_optimize"]  # a page missing is rendered too
