@@ -135,6 +135,11 @@ def quarto_binary() -> str | None:
     return shutil.which("quarto")
 
 
+def renderer_name() -> str:
+    """The renderer a run uses now: ``quarto`` when it is installed (and not turned off), else ``nbconvert``."""
+    return "quarto" if quarto_binary() else "nbconvert"
+
+
 def render(run_dir: Path, stages: list[str], client: bool, solutions: bool | None = None) -> str:
     """Render ``run_dir/notebooks/<stage>.ipynb`` to ``run_dir/<stage>.html``; returns the renderer used.
     ``solutions``: an exercise case's truth in collapsed callouts (True) or left out (False); None: no exercise."""
@@ -602,9 +607,8 @@ def _stages_to_run(out: Path, only, force: bool, inputs: dict, params_path: Path
     if force or old is None or not old.stage_inputs:
         return list(STAGES)
     stages = changed_stages(old.stage_inputs, inputs)
-    renderer = "quarto" if quarto_binary() else "nbconvert"
     if not stages and old.params_sha256 == params_hash(params_path) and \
-            (old.client, old.solutions, old.renderer) == (*version, renderer):
+            (old.client, old.solutions, old.renderer) == (*version, renderer_name()):
         return None
     return stages  # possibly none: the pages and the summary are rendered again (report settings or renderer changed)
 
@@ -693,8 +697,7 @@ def _pages_to_render(staging: Path, stages: list[str], old: Manifest | None, ver
     them); every page when none ran (report settings or the renderer changed) or the last pages were rendered with
     other settings or by the other renderer."""
     have = [s for s in STAGES if (staging / "notebooks" / f"{s}.ipynb").exists()]
-    renderer = "quarto" if quarto_binary() else "nbconvert"
-    if not stages or old is None or (old.client, old.solutions, old.renderer) != (*version, renderer):
+    if not stages or old is None or (old.client, old.solutions, old.renderer) != (*version, renderer_name()):
         return have
     return [s for s in have if s in stages or not (staging / f"{s}.html").exists()]
 
