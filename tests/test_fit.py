@@ -111,3 +111,28 @@ def test_the_warmup_estimate_is_said_and_watching_changes_no_draw(monkeypatch):
     assert set(plain.posterior.data_vars) == set(watched.posterior.data_vars)
     for name in plain.posterior.data_vars:
         np.testing.assert_array_equal(watched.posterior[name].values, plain.posterior[name].values)
+
+
+@pytest.mark.slow
+def test_deterministics_vectorized_over_draws_equal_pymcs_loop_over_draws(monkeypatch):
+    """The trace's deterministics are computed for all draws at once (a graph vectorized over the draws, numpy, in
+    batches): the values and dims of PyMC's own loop over draws from the constrained parameters
+    (``pm.compute_deterministics``), and the same in batches of one draw."""
+    import pymc as pm
+
+    params = load_params(TINY)
+    data, _ = prepare_data(params)
+    mmm = model_for(params, data)
+    compiled, _ = fit.compile_for(mmm, "nutpie")
+    raw = fit.run_nuts(mmm, compiled, params.fit, 1, seed_for(params.seed, "fit"), progress=False)
+    ours = fit.with_deterministics(mmm, raw.copy()).posterior
+    with mmm.model:
+        ref = pm.compute_deterministics(ours, merge_dataset=False, progressbar=False,
+                                        compile_kwargs={"mode": "FAST_COMPILE"})
+    assert set(ref.data_vars) == {d.name for d in mmm.model.deterministics} and len(ref.data_vars) >= 5
+    for name in ref.data_vars:
+        assert ours[name].dims == ref[name].dims
+        np.testing.assert_allclose(ours[name].values, ref[name].values, rtol=1e-12, atol=1e-14)
+    monkeypatch.setattr(fit, "DETERMINISTICS_CHUNK_BYTES", 1)
+    one_by_one = fit.with_deterministics(SimpleNamespace(model=mmm.model, compiled={}), raw.copy()).posterior
+    xr.testing.assert_identical(one_by_one, ours)

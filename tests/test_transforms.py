@@ -424,3 +424,24 @@ def test_shifted_sum_equals_the_convolution_and_the_loop(x_shape, w_shape):
         return np.broadcast_to(a.reshape(a.shape[0], *(1,) * (len(full) - a.ndim + 1), *a.shape[1:]), (a.shape[0], *full))
 
     np.testing.assert_allclose(got, numpy_adstock(spread(x), spread(w)), rtol=1e-12)
+
+
+def test_one_off_mode_takes_sums_and_products_two_at_a_time():
+    """numpy's ufuncs take two inputs; a wider ``add``/``mul`` node (``mul(-1, a, b)``, the canonical form of
+    ``-(a * b)``) ran through PyTensor's Python fallback one element at a time. The one-off mode chains two-input
+    nodes instead: the same values, and no wider node left in the compiled graph."""
+    from pytensor.tensor.elemwise import Elemwise
+
+    from mmmhelpers.transforms import ONE_OFF_MODE
+
+    a, b, c = pt.matrix("a"), pt.matrix("b"), pt.matrix("c", dtype="float32")
+    fn = pytensor.function([a, b, c], [-(a * b) * c, a + b + c + 1.0], mode=ONE_OFF_MODE)
+    rng = np.random.default_rng(0)
+    x, y, z = rng.normal(size=(3, 40, 30))
+    prod, total = fn(x, y, z.astype("float32"))
+    np.testing.assert_allclose(prod, -(x * y) * z.astype("float32"), rtol=1e-15)
+    np.testing.assert_allclose(total, x + y + z.astype("float32") + 1.0, atol=1e-14)  # summed in another order
+    assert prod.dtype == total.dtype == np.float64
+    wide = [n for n in fn.maker.fgraph.apply_nodes if isinstance(n.op, Elemwise) and len(n.inputs) > 2
+            and type(n.op.scalar_op).__name__ in ("Add", "Mul")]
+    assert not wide
