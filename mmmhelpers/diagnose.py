@@ -18,10 +18,10 @@ import arviz as az
 import numpy as np
 import pytensor.tensor as pt
 from pymc.initial_point import make_initial_point_fn
-from pytensor.compile.mode import Mode
 
 from mmmhelpers.model import MMM
 from mmmhelpers.registry import joined_over_kinds, kinds_used
+from mmmhelpers.transforms import NUMPY_MODE
 
 __all__ = [
     "GradientProblem",
@@ -54,9 +54,7 @@ def scalar_parameters(idata: az.InferenceData) -> list[str]:
 
 # Saturations built on x**p: the derivative in x is infinite at x = 0 when p < 1 (name of p).
 POWER_SATURATIONS = {"hill": "slope"}
-# Full graph rewrites (stabilization as when sampling) on numpy's IEEE arithmetic: no C compilation,
-# and no fused Composite ops, whose Python fallback raises on 0.0 ** negative instead of giving inf.
-CHECK_MODE = Mode(linker="py", optimizer="fast_run").excluding("fusion")
+
 DEFAULT_TARGET_ACCEPT = 0.9  # FitSpec's default
 TARGET_ACCEPT_STEPS = (0.8, 0.9, 0.95, 0.99)
 SCALE_SUFFIXES = ("_sigma", "_std", "_b")
@@ -131,7 +129,7 @@ def _check_function(model):
     terms = [pt.sum(t) for t in model.logp(vars=rvs, jacobian=True, sum=False)]
     grads = pt.grad(pt.add(*terms) if len(terms) > 1 else terms[0], model.value_vars)
     constrained = model.replace_rvs_by_values(model.free_RVs)
-    fn = model.compile_fn([*terms, *grads, *constrained], inputs=model.value_vars, mode=CHECK_MODE,
+    fn = model.compile_fn([*terms, *grads, *constrained], inputs=model.value_vars, mode=NUMPY_MODE,
                           on_unused_input="ignore")
     return fn, [v.name for v in rvs]
 

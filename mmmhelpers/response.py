@@ -28,7 +28,7 @@ from mmmhelpers.config import ModelSpec
 from mmmhelpers.data import MMMData
 from mmmhelpers.model import media_contribution, scales
 from mmmhelpers.registry import ADSTOCK_PARAMS, SATURATION_PARAMS, kind_params
-from mmmhelpers.transforms import shifted_sum
+from mmmhelpers.transforms import NUMPY_MODE, shifted_sum
 
 __all__ = ["ResponseModel", "PlanResponse", "Window", "draw_subset", "media_per_spend", "media_draws",
            "data_window_multiplier", "posterior_media", "response_model", "response_curves", "draw_indices",
@@ -300,7 +300,8 @@ def _compiled(spec: ModelSpec, channels: list[str], shape: tuple[int, ...], wind
 
     The posterior draws, scales and history are inputs, not constants of the graph, and the numbers of draws and
     periods are not part of it: a stability refit, the next test's window or the truth's one draw differ only in
-    them and reuse the compiled code (PyTensor's rewrites of one response graph take about a second)."""
+    them and reuse the compiled code (PyTensor's rewrites of one response graph take about a second). numpy runs it
+    (``NUMPY_MODE``): C code took ~30 s to compile on an empty cache and ran no faster."""
     static = {k: tuple(None if i == _draw_axis(k) else n for i, n in enumerate(v.shape)) for k, v in inputs.items()}
     key = (spec.adstock.model_dump_json(exclude={"priors"}), spec.saturation.model_dump_json(exclude={"priors"}),
            tuple(channels), shape, window.history_weeks, window.tail_weeks, window.objective_window,
@@ -323,7 +324,7 @@ def _compiled(spec: ModelSpec, channels: list[str], shape: tuple[int, ...], wind
     incr = (raw - base).dimshuffle(1, 0, 2)  # (draw, time, cell)
     per_draw = (incr[:, :spend.shape[1]] if window.objective_window == "window" else incr).sum(axis=(1, 2))
     jac = cast(Variable, pt.grad(per_draw.sum(), spend))  # typed for any wrt: one variable, one gradient
-    _COMPILED[key] = pytensor.function([spend, base, *sym.values()], [per_draw, jac, raw])
+    _COMPILED[key] = pytensor.function([spend, base, *sym.values()], [per_draw, jac, raw], mode=NUMPY_MODE)
     return _COMPILED[key]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytensor.scalar as ps
 import pytensor.tensor as pt
-from pytensor.compile.mode import get_mode
+from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.signal import convolve1d
@@ -43,6 +43,7 @@ __all__ = [
     "tanh_saturation",
     "evaluate",
     "ONE_OFF_MODE",
+    "NUMPY_MODE",
 ]
 
 
@@ -63,7 +64,15 @@ def _binary_add_mul(fgraph, node):
 
 # PyTensor's mode for values computed once (simulated data, curves, prior and predictive draws, the deterministics
 # of a trace): Python implementations through numpy, no C code compiled or loaded (see :func:`evaluate`).
-ONE_OFF_MODE = get_mode("FAST_COMPILE").register((in2out(_binary_add_mul, name="binary_add_mul"), 99))
+_TWO_INPUT_ADD_MUL = (in2out(_binary_add_mul, name="binary_add_mul"), 99)  # after every other rewrite
+ONE_OFF_MODE = get_mode("FAST_COMPILE").register(_TWO_INPUT_ADD_MUL)
+
+# PyTensor's full rewrites (stabilization as when sampling) on numpy's IEEE arithmetic, for functions called many
+# times on arrays large enough for numpy's per-call overhead to be small: a plan's response over the posterior draws,
+# the gradient check. No C to compile: a new structure costs its rewrites (about a second), not the ~30 s of C a new
+# function costs on an empty cache; warm, as fast as C here. No fused Composite ops (their Python fallback raises on
+# 0.0 ** negative instead of giving inf, and runs per element).
+NUMPY_MODE = Mode(linker="py", optimizer="fast_run").excluding("fusion").register(_TWO_INPUT_ADD_MUL)
 
 
 def evaluate(graph) -> np.ndarray:
@@ -96,9 +105,9 @@ def lagged_sum(x, weights):
 
 
 def shifted_sum(x, weights):
-    """The same as :func:`lagged_sum` as an explicit sum of ``l_max`` shifted copies: elementwise work that
-    pytensor's C backend fuses, for the optimizer's many small evaluations (``lagged_sum``'s batched
-    convolution is fastest under numba, where the sampler runs)."""
+    """The same as :func:`lagged_sum` as an explicit sum of ``l_max`` shifted copies: elementwise work, a few numpy
+    calls over every draw at once for the optimizer's many evaluations (``NUMPY_MODE``; ``lagged_sum``'s batched
+    convolution is fastest under numba, where the sampler runs, and loops over the batch in Python)."""
     x = pt.as_tensor_variable(x)
     weights = pt.as_tensor_variable(weights)
     l_max = weights.type.shape[0]

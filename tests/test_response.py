@@ -126,3 +126,41 @@ def test_draw_subset_answers_for_its_draws_only(rm6):
     np.testing.assert_allclose(sub.draws(x), rm6.draws(x)[keep], rtol=1e-12)
     np.testing.assert_allclose(sub.value_and_jac(x)[1], rm6.value_and_jac(x)[1][keep], rtol=1e-12)
     np.testing.assert_allclose(sub.split(x)["objective"], rm6.split(x)["objective"][keep], rtol=1e-12)
+
+
+def test_a_plan_and_a_traces_deterministics_compile_no_c():
+    """The response of plans and the trace's deterministics are computed by numpy (``transforms.NUMPY_MODE``,
+    ``ONE_OFF_MODE``): on an empty cache C code for them took ~30 s and ~18 s to compile. In a fresh process, an
+    optimization and the deterministics of a posterior never load PyTensor's C module cache."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import numpy as np
+import pytensor.link.c.cmodule as cmodule
+from conftest import MODEL_VARS, idata_from_truth
+from mmmhelpers.config import ModelSpec, SimulateSpec
+from mmmhelpers.fit import with_deterministics
+from mmmhelpers.model import build_model
+from mmmhelpers.optimize import optimize_budget, problem_for
+from mmmhelpers.response import response_model
+from mmmhelpers.simulate import simulate
+data, truth = simulate(SimulateSpec(generator="single_market", n_weeks=60), seed=3)
+mmm = build_model(ModelSpec(yearly_seasonality=2), data)
+idata = idata_from_truth(truth, MODEL_VARS, n_draws=3)
+rm = response_model(mmm.spec, mmm.data, idata, num_periods=4, n_draws=3)
+assert optimize_budget(rm, problem_for(rm, 8000.0)).success
+values = {v.name: np.repeat(np.asarray(mmm.model.initial_point()[v.name])[None, None], 5, axis=1)
+          for v in mmm.model.value_vars}
+import arviz as az
+traced = with_deterministics(mmm, az.from_dict(posterior=values))
+assert traced.posterior["channel_contribution"].shape[:2] == (1, 5)
+assert cmodule._module_cache is None, "C code was compiled"
+print("ok")
+"""
+    tests = Path(__file__).resolve().parent
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tests.parent, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": f"{tests.parent}:{tests}"})
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
