@@ -23,7 +23,7 @@ from mmmhelpers.seeds import seed_for
 from mmmhelpers.transforms import ONE_OFF_MODE
 
 __all__ = ["sample", "sample_many", "diagnostics", "add_original_scale_predictions", "time_gradient",
-           "sampling_estimate", "convergence"]
+           "sampling_estimate", "convergence", "deterministics_at", "likelihood_draws"]
 
 STEPS_PER_DRAW = (16, 64)
 """The range of leapfrog steps per draw the estimate assumes: the shipped cases' fits took 15 to 106."""
@@ -166,26 +166,43 @@ def with_deterministics(mmm: MMM, idata: az.InferenceData) -> az.InferenceData:
     The graph is vectorized over the draws and evaluated by numpy (``transforms.ONE_OFF_MODE``) in batches of
     draws: no C code to compile (PyMC's loop over draws compiled ~18 s of C for a new model structure) and
     one call per batch rather than one per draw."""
-    from pymc.backends.arviz import coords_and_dims_for_inferencedata, dict_to_dataset
-
     model = mmm.model
     post = idata["posterior"]
     wanted = {rv.name for rv in [*model.free_RVs, *model.deterministics]} - set(post.data_vars)
     if wanted:
         values = [model.rvs_to_values[rv] for rv in model.free_RVs]
         outs = [v for v in model.unobserved_value_vars if v.name in wanted]
-        names = tuple(v.name for v in outs)
-        if names not in mmm.compiled:  # compiled once per model (the folds and refits of one model share it)
-            mmm.compiled[names] = _draws_function(values, outs)
-        sample_shape = (post.sizes["chain"], post.sizes["draw"])
-        draws = [post[v.name].values.reshape(-1, *post[v.name].shape[2:]) for v in values]
-        computed = _in_batches(mmm.compiled[names], draws)
-        coords, dims = coords_and_dims_for_inferencedata(model)
-        out = {n: a.reshape(*sample_shape, *a.shape[1:]) for n, a in zip(names, computed)}
-        ds = dict_to_dataset(out, library=pm, dims=dims, coords=coords, default_dims=["chain", "draw"],
-                             skip_event_dims=True)
-        idata.posterior = post.merge(ds.assign_coords(chain=post["chain"], draw=post["draw"]))  # type: ignore[attr-defined]
+        idata.posterior = post.merge(_over_draws(mmm, post, values, outs))  # type: ignore[attr-defined]
     return _without_unconstrained(idata)
+
+
+def deterministics_at(mmm: MMM, post: xr.Dataset, names: list[str]) -> xr.Dataset:
+    """The deterministics ``names`` of every draw of ``post`` (constrained parameters, as the report stores them)
+    with the model's current data (``MMM.set_data``: other dates, a plan): numpy over all draws at once."""
+    from pytensor.graph.basic import ancestors
+
+    model = mmm.model
+    outs = [model[n] for n in names]
+    upstream = set(ancestors(outs, blockers=model.free_RVs))
+    return _over_draws(mmm, post, [rv for rv in model.free_RVs if rv in upstream], outs)
+
+
+def _over_draws(mmm: MMM, post: xr.Dataset, inputs: list, outs: list) -> xr.Dataset:
+    """``outs`` for every draw of ``post``, which holds the ``inputs`` by name; the function compiled once per model
+    (the folds and refits of one model share it)."""
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata, dict_to_dataset
+
+    key = (tuple(v.name for v in inputs), tuple(v.name for v in outs))
+    if key not in mmm.compiled:
+        mmm.compiled[key] = _draws_function(inputs, outs)
+    sample_shape = (post.sizes["chain"], post.sizes["draw"])
+    draws = [post[v.name].values.reshape(-1, *post[v.name].shape[2:]) for v in inputs]
+    computed = _in_batches(mmm.compiled[key], draws)
+    coords, dims = coords_and_dims_for_inferencedata(mmm.model)
+    out = {v.name: a.reshape(*sample_shape, *a.shape[1:]) for v, a in zip(outs, computed)}
+    ds = dict_to_dataset(out, library=pm, dims=dims, coords=coords, default_dims=["chain", "draw"],
+                         skip_event_dims=True)
+    return ds.assign_coords(chain=post["chain"], draw=post["draw"])
 
 
 def _draws_function(values: list, outs: list):
@@ -399,22 +416,27 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
     every posterior draw, from the traced mean ``mu`` and the likelihood's own parameters (a second rather than
     PyMC's loop over draws, ten or more on a two-market model); PyMC's ``sample_posterior_predictive`` when the
     likelihood cannot be rebuilt that way."""
-    post = idata["posterior"]
     try:
-        lik = parse_likelihood(mmm.spec.likelihood)
-        mu = post["mu"]
-        kwargs = {}
-        for name, value in lik.parameters.items():
-            da = post[f"y_{name}"] if hasattr(value, "create_variable") else xr.DataArray(np.asarray(value, float))
-            kwargs[name] = xr.broadcast(da, mu)[0].transpose(*mu.dims).values
-        dist = getattr(pm, lik.distribution).dist(mu=mu.values, **kwargs)
-        y = np.reshape(pm.draw(dist, random_seed=seed, mode=ONE_OFF_MODE), mu.shape)  # TruncatedNormal drops a leading 1
+        y = likelihood_draws(mmm, idata["posterior"], idata["posterior"]["mu"], seed)
     except Exception:  # noqa: BLE001 - an unusual likelihood: PyMC's loop over draws
         with mmm.model:
             pm.sample_posterior_predictive(idata, extend_inferencedata=True, random_seed=seed, progressbar=False)
         return
     with mmm.model:  # the groups PyMC's sample_posterior_predictive adds: observed and constant data too
         idata.extend(pm.to_inference_data(posterior_predictive={"y": y}, log_likelihood=False))
+
+
+def likelihood_draws(mmm: MMM, post: xr.Dataset, mu: xr.DataArray, seed: int) -> np.ndarray:
+    """One draw of the likelihood per posterior draw, shaped as ``mu`` (its mean per draw: chain, draw, date, ...),
+    with the likelihood's own parameters from ``post``: drawn once by numpy for every draw. Raises when the
+    likelihood cannot be rebuilt from its spec this way (callers then use PyMC's ``sample_posterior_predictive``)."""
+    lik = parse_likelihood(mmm.spec.likelihood)
+    kwargs = {}
+    for name, value in lik.parameters.items():
+        da = post[f"y_{name}"] if hasattr(value, "create_variable") else xr.DataArray(np.asarray(value, float))
+        kwargs[name] = xr.broadcast(da, mu)[0].transpose(*mu.dims).values
+    dist = getattr(pm, lik.distribution).dist(mu=mu.values, **kwargs)
+    return np.reshape(pm.draw(dist, random_seed=seed, mode=ONE_OFF_MODE), mu.shape)  # TruncatedNormal drops a leading 1
 
 
 def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: list[dict] | None = None):

@@ -653,9 +653,10 @@ def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
     """The observed target ``y`` (on the ``obs`` weeks only in the cross-validation form)."""
     lik = copy.deepcopy(parse_likelihood(mmm.spec.likelihood))
     lik.dims = (inp.obs_dim, *mmm.dims)
-    if inp.obs_index is None:  # traced for the fast posterior predictive (fit.posterior_predictive)
-        mu = pm.Deterministic("mu", mu, dims=lik.dims)
-    else:  # no deterministic whose length follows the fold: one compiled model serves every fold
+    # traced over every date for the posterior predictive in numpy (fit.likelihood_draws); the cross-validation form
+    # observes the fold's weeks of it (no deterministic whose length follows the fold: one compiled model serves all)
+    mu = pm.Deterministic("mu", mu, dims=("date", *mmm.dims))
+    if inp.obs_index is not None:
         mu = mu[inp.obs_index]
     y = lik.create_likelihood_variable("y", mu=mu, observed=inp.y)
     mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from mmmhelpers.artifacts import OutOfSample
 from mmmhelpers.calibration import model_for
 from mmmhelpers.data import MMMData, plan_data, plan_warnings, read_plan
-from mmmhelpers.fit import convergence, sample_many
+from mmmhelpers.fit import convergence, deterministics_at, likelihood_draws, sample_many
 from mmmhelpers.intervals import HDI_PROB, mean_hdi
 from mmmhelpers.model import MMM, organic_scales, scales
 from mmmhelpers.seeds import seed_for
@@ -71,14 +71,23 @@ def predict(mmm: MMM, idata, data: MMMData, seed: int = 0, var_names=("y",)) -> 
     """Posterior predictive on ``data`` (any dates, same panel/channels), original scale.
 
     ``data`` should start where training started so that carryover is built from history.
-    Returns ``y_original_scale`` (and other ``var_names``) with dims ``(sample, date, *panel)``.
+    Returns ``y_original_scale`` (and other ``var_names``) with dims ``(sample, date, *panel)``: the deterministics
+    by numpy over every draw at once and the likelihood drawn once (``fit.likelihood_draws``; PyMC's loop over draws
+    for a likelihood it cannot rebuild).
     """
     mmm.set_data(data)
     try:
-        with mmm.model:
-            pp = pm.sample_posterior_predictive(
-                idata, var_names=list(var_names), predictions=True, random_seed=seed, progressbar=False
-            ).predictions
+        post = idata["posterior"]
+        names = [n for n in var_names if n != "y"]
+        try:
+            pp = deterministics_at(mmm, post, list(dict.fromkeys(["mu", *names])))
+            pp["y"] = (pp["mu"].dims, likelihood_draws(mmm, post, pp["mu"], seed))
+            pp = pp[list(var_names)]
+        except Exception:  # noqa: BLE001 - an unusual likelihood: PyMC's loop over draws
+            with mmm.model:
+                pp = pm.sample_posterior_predictive(
+                    idata, var_names=list(var_names), predictions=True, random_seed=seed, progressbar=False
+                ).predictions
     finally:
         mmm.set_data(mmm.data)
     return _original_scale_draws(pp, mmm.target_scale, mmm.data.panel)
@@ -264,13 +273,21 @@ def fold_values(mmm: MMM, data: MMMData, train_end: int) -> dict:
 
 
 def predict_fold(mmm: MMM, idata, data: MMMData, values: dict, test_end: int, seed: int) -> xr.Dataset:
-    """Posterior predictive of weeks ``[:test_end]`` for a fold fitted with ``values`` (its ``fold_values``)."""
-    v = {**values, "observed_index": np.arange(test_end), "target_scaled": np.zeros((test_end, *data.y.shape[1:]))}
-    with mmm.model:
-        pm.set_data({k: val for k, val in v.items() if k in mmm.model.named_vars}, coords={"obs": data.dates[:test_end]})
-        pp = pm.sample_posterior_predictive(idata, var_names=["y"], predictions=True, random_seed=seed,
-                                            progressbar=False).predictions
-    return _original_scale_draws(pp.rename({"obs": "date"}), v["target_scale"], data.panel)
+    """Posterior predictive of weeks ``[:test_end]`` for a fold fitted with ``values`` (its ``fold_values``): the
+    likelihood drawn once from the fold's traced mean ``mu`` (every date, computed with the fold's data), PyMC's
+    loop over draws for a likelihood it cannot rebuild."""
+    post = idata["posterior"]
+    try:
+        mu = post["mu"].isel(date=slice(0, test_end))
+        pp = xr.Dataset({"y": (mu.dims, likelihood_draws(mmm, post, mu, seed))}, coords=mu.coords)
+    except Exception:  # noqa: BLE001 - an unusual likelihood: PyMC's loop over draws
+        v = {**values, "observed_index": np.arange(test_end), "target_scaled": np.zeros((test_end, *data.y.shape[1:]))}
+        with mmm.model:
+            pm.set_data({k: val for k, val in v.items() if k in mmm.model.named_vars},
+                        coords={"obs": data.dates[:test_end]})
+            pp = pm.sample_posterior_predictive(idata, var_names=["y"], predictions=True, random_seed=seed,
+                                                progressbar=False).predictions.rename({"obs": "date"})
+    return _original_scale_draws(pp, values["target_scale"], data.panel)
 
 
 def run_folds(params, data: MMMData, fit=None, progress: bool = True) -> tuple[OutOfSample, list[xr.Dataset]]:

@@ -237,3 +237,27 @@ def test_a_what_if_plan_differs_from_the_plan_by_its_controls_effect_by_hand(tmp
     assert rows.loc["no promotion", "difference"] == pytest.approx(-5 * effect, rel=1e-8)
     assert rows.loc["no promotion", "difference 94% low"] == pytest.approx(-5 * effect, rel=1e-8)  # every draw
     assert rows.loc["no promotion", "spend"] == pytest.approx(rows.loc["the plan (forecast_plan)", "spend"])
+
+
+def test_predictions_draw_the_likelihood_around_pymcs_mean(single_market, truth_model_spec):
+    """``predict`` computes the deterministics of every draw at once and draws the likelihood once (numpy): its mean
+    ``mu`` is PyMC's own (``sample_posterior_predictive``) on new dates, and ``y - mu`` has the likelihood's sd."""
+    import pymc as pm
+
+    data, truth = single_market
+    mmm = build_model(truth_model_spec, data.slice(0, 50))
+    idata = idata_from_truth(truth, MODEL_VARS, n_draws=500)
+    ours = predict(mmm, idata, data, seed=2, var_names=("y", "mu"))
+    mmm.set_data(data)
+    with mmm.model:
+        ref = pm.sample_posterior_predictive(idata, var_names=["mu"], predictions=True, random_seed=2,
+                                            progressbar=False, compile_kwargs={"mode": "FAST_COMPILE"}).predictions
+    mmm.set_data(mmm.data)
+    expected = ref["mu"].stack(sample=("chain", "draw")).transpose("sample", "date").values
+    assert ours["mu"].shape == expected.shape == (500, data.n_dates)
+    np.testing.assert_allclose(ours["mu"].values, expected, rtol=1e-12)
+    resid = (ours["y"] - ours["mu"]).values
+    sigma = float(truth["y_sigma"])
+    assert abs(resid.mean()) < 4 * sigma / np.sqrt(resid.size)
+    assert resid.std() == pytest.approx(sigma, rel=0.03)
+    assert abs(np.corrcoef(resid[:-1].ravel(), resid[1:].ravel())[0, 1]) < 0.02  # a new draw for every draw
