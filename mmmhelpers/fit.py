@@ -179,7 +179,7 @@ def with_deterministics(mmm: MMM, idata: az.InferenceData) -> az.InferenceData:
 def deterministics_at(mmm: MMM, post: xr.Dataset, names: list[str]) -> xr.Dataset:
     """The deterministics ``names`` of every draw of ``post`` (constrained parameters, as the report stores them)
     with the model's current data (``MMM.set_data``: other dates, a plan): numpy over all draws at once."""
-    from pytensor.graph.basic import ancestors
+    from pytensor.graph.traversal import ancestors
 
     model = mmm.model
     outs = [model[n] for n in names]
@@ -286,11 +286,16 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     return report.seconds
 
 
-def compile_ahead(mmm: MMM, fit) -> None:
-    """Start compiling the model for nutpie now (``compile.compile_ahead``: a new process, cached), so that what
-    the fit stage does before sampling runs meanwhile; :func:`sample` then loads it. Nothing for PyMC's sampler."""
-    if sampler_and_cores(fit)[0] == "nutpie":
+def compile_ahead(mmm: MMM, params, data) -> None:
+    """Start compiling the case's model for nutpie now, and beside it the form every out-of-sample fold and stability
+    refit samples (pages 04 and 05, which would otherwise compile it there), each in a new process
+    (``compile.compile_ahead``, cached), so that what the fit stage does before sampling runs meanwhile; :func:`sample`
+    then loads the first. Nothing for PyMC's sampler."""
+    from mmmhelpers.calibration import model_for
+
+    if sampler_and_cores(params.fit)[0] == "nutpie":
         mc.compile_ahead(mmm.model, mc.UNCONSTRAINED_ONLY)
+        mc.compile_ahead(model_for(params, data, observed_weeks=data.n_dates - 1).model, mc.UNCONSTRAINED_ONLY)
 
 
 def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)

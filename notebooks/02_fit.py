@@ -34,9 +34,7 @@ from mmmhelpers.refresh_priors import carried_sentence
 data = artifacts.load_data(run_dir)
 period = plots_fit.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
 mmm = model_for(params, data)
-compile_ahead(mmm, params.fit)  # a new model structure compiles in another process while the cells below run
-compile_ahead(model_for(params, data, observed_weeks=data.n_dates - 1), params.fit)  # and beside it the form every
-# out-of-sample fold and stability refit samples (pages 04 and 05), which would otherwise compile there
+compile_ahead(mmm, params, data)  # a new model structure compiles in other processes while the cells below run
 worth_a_look(model_warnings(params, data))
 display(md(carried_sentence(run_dir, period)))  # a refresh from the last report's posterior: where its priors are from
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")
