@@ -241,7 +241,9 @@ def test_a_what_if_plan_differs_from_the_plan_by_its_controls_effect_by_hand(tmp
 
 def test_predictions_draw_the_likelihood_around_pymcs_mean(single_market, truth_model_spec):
     """``predict`` computes the deterministics of every draw at once and draws the likelihood once (numpy): its mean
-    ``mu`` is PyMC's own (``sample_posterior_predictive``) on new dates, and ``y - mu`` has the likelihood's sd."""
+    ``mu`` is PyMC's own (``sample_posterior_predictive``, a loop over draws) on new dates, its ``y`` PyMC's draws
+    exactly (one draw of the whole array takes the seeded generator's stream as the loop does), and ``y - mu`` has
+    the likelihood's sd."""
     import pymc as pm
 
     data, truth = single_market
@@ -250,12 +252,14 @@ def test_predictions_draw_the_likelihood_around_pymcs_mean(single_market, truth_
     ours = predict(mmm, idata, data, seed=2, var_names=("y", "mu"))
     mmm.set_data(data)
     with mmm.model:
-        ref = pm.sample_posterior_predictive(idata, var_names=["mu"], predictions=True, random_seed=2,
+        ref = pm.sample_posterior_predictive(idata, var_names=["mu", "y"], predictions=True, random_seed=2,
                                             progressbar=False, compile_kwargs={"mode": "FAST_COMPILE"}).predictions
     mmm.set_data(mmm.data)
     expected = ref["mu"].stack(sample=("chain", "draw")).transpose("sample", "date").values
     assert ours["mu"].shape == expected.shape == (500, data.n_dates)
     np.testing.assert_allclose(ours["mu"].values, expected, rtol=1e-12)
+    np.testing.assert_array_equal(ours["y"].values,
+                                  ref["y"].stack(sample=("chain", "draw")).transpose("sample", "date").values)
     resid = (ours["y"] - ours["mu"]).values
     sigma = float(truth["y_sigma"])
     assert abs(resid.mean()) < 4 * sigma / np.sqrt(resid.size)
