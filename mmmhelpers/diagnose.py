@@ -54,7 +54,6 @@ def scalar_parameters(idata: az.InferenceData) -> list[str]:
 
 # Saturations built on x**p: the derivative in x is infinite at x = 0 when p < 1 (name of p).
 POWER_SATURATIONS = {"hill": "slope"}
-
 DEFAULT_TARGET_ACCEPT = 0.9  # FitSpec's default
 TARGET_ACCEPT_STEPS = (0.8, 0.9, 0.95, 0.99)
 SCALE_SUFFIXES = ("_sigma", "_std", "_b")

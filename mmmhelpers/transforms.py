@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 
-
 @node_rewriter([Elemwise])
 def _binary_add_mul(fgraph, node):
     """``add``/``mul`` of three or more inputs as a chain of two-input ones: numpy's ufuncs take two, and PyTensor's
