@@ -25,8 +25,9 @@ TruncatedNormal likelihood) get a cacheable numba implementation (see
 :func:`_register_cacheable_cython_scalars`).
 
 A miss is compiled with :class:`_OneFunctionPerNode`, PyTensor's numba linker giving each distinct node one numba
-function (PyTensor's own compiles one per node, each wrapped for its disk cache), in a new Python process
-(``cloudpickle`` carries the model), and then loaded from the cache, like any later run: a process that compiled
+function (PyTensor's own compiles one per node, each wrapped for its disk cache), in another process (a fork
+on Linux; elsewhere a new Python process that ``cloudpickle`` carries the model to), and then loaded from the cache,
+like any later run: a process that compiled
 the callbacks itself samples with code that differs in the last bits from what later processes load, and NUTS turns
 last bits into other draws (the first run of a case would not be reproducible by the second).
 
@@ -57,13 +58,13 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from importlib.metadata import version
 from math import prod
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import numpy as np
 import pymc as pm
@@ -741,86 +742,156 @@ def _loaded(key: str | None, shared: dict[str, SharedVariable]):
 
 
 @contextmanager
-def _compile_lock(key: str) -> Iterator[None]:
+def _compile_lock(key: str, wait: bool = True) -> Iterator[bool]:
     """Hold an exclusive lock on ``key``'s structure while it compiles: stages run side by side (out-of-sample and
-    the stability refits build the same cross-validation model) compile it once, the others wait and load it."""
+    the stability refits build the same cross-validation model) compile it once, the others wait and load it.
+    Yields whether this process holds it (always, unless ``wait`` is False and another process held it)."""
     import fcntl
 
     path = cache_dir() / f"mmmhelpers-nutpie-cfunc-{key}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+FORK = sys.platform == "linux"
+"""Compile in a fork of this process (its imports done, the model in memory: ~5 s sooner than a new Python
+process, which is what other platforms get, where a fork is not safe or does not exist)."""
+
+
 def _compile_in_child(model: pm.Model, var_names: list[str] | None) -> str | None:
-    """Compile and cache ``model`` in a new Python process; None when it worked, else why not.
+    """Compile and cache ``model`` in another process; None when it worked, else why not.
 
     A process that compiled the callbacks itself gets code that differs in the last bits from what every later
     process loads from the cache (the numba functions of PyTensor's nodes, compiled fresh vs loaded), and NUTS
     turns last bits into other draws. Compiling in a child and loading here makes the first run sample with
     exactly the code of every later run.
     """
+    started = _start_child(model, var_names)
+    return started if isinstance(started, str) else started()
+
+
+def _start_child(model: pm.Model, var_names: list[str] | None) -> str | Callable[[], str | None]:
+    """Start the child of :func:`_compile_in_child`: a fork (``FORK``) or a new Python process that the model
+    reaches through ``cloudpickle``. Returns a function that waits for it (None when it worked, else why not), or
+    why it could not start."""
+    if FORK:
+        return _fork(model, var_names)
+    import subprocess
+
     import cloudpickle
 
     try:
         payload = cloudpickle.dumps((model, var_names))
     except Exception as err:  # noqa: BLE001 - a model that cannot travel compiles here
         return f"cannot pickle the model ({type(err).__name__}: {err})"
-    return _run_child(payload)
-
-
-def _run_child(payload: bytes) -> str | None:
-    """The child process of :func:`_compile_in_child` on a pickled ``(model, var_names)``: None when it worked."""
-    import subprocess
-
     flags = os.environ.get("PYTENSOR_FLAGS", "")
     env = {**os.environ, "PYTENSOR_FLAGS": f"{flags},base_compiledir={pytensor.config.base_compiledir}".lstrip(",")}
-    done = subprocess.run([sys.executable, "-c", "from mmmhelpers.compile import _child_main; _child_main()"],
-                          input=payload, capture_output=True, env=env, check=False)
-    if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else f"exit code {done.returncode}"
-    return None
+    child = subprocess.Popen([sys.executable, "-c", "from mmmhelpers.compile import _child_main; _child_main()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+    def wait() -> str | None:
+        _, err = child.communicate(payload)
+        if child.returncode != 0:
+            lines = err.decode(errors="replace").strip().splitlines()
+            return lines[-1] if lines else f"exit code {child.returncode}"
+        return None
+
+    return wait
+
+
+def _fork(model: pm.Model, var_names: list[str] | None) -> Callable[[], str | None]:
+    """Fork; the child compiles and caches ``model`` (:func:`_child_compile`). Returns the wait of
+    :func:`_start_child`."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns of a fork in a process with threads (a kernel's): the
+        warnings.simplefilter("ignore", DeprecationWarning)  # child runs only the compile, no other thread's locks
+        pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        _child_compile(model, var_names, write)
+    os.close(write)
+
+    def wait() -> str | None:
+        _, status = os.waitpid(pid, 0)
+        os.set_blocking(read, False)
+        try:
+            why = os.read(read, 1 << 16).decode(errors="replace").strip()
+        except BlockingIOError:
+            why = ""
+        finally:
+            os.close(read)
+        code = os.waitstatus_to_exitcode(status)
+        return None if code == 0 else (why.splitlines() or [f"exit code {code}"])[-1]
+
+    return wait
+
+
+def _child_compile(model: pm.Model, var_names: list[str] | None, report: int) -> NoReturn:
+    """The forked child: compile and cache ``model``, write why not to the pipe ``report``, and exit at once (none of
+    the parent's exit handlers: a kernel's sockets are the parent's). Its output goes nowhere, as a new process's did."""
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the process ends with os._exit
+        compile_model(model, var_names, in_child=False)
+        if last_info.key is None or _read_meta(last_info.key) is None:
+            raise RuntimeError(f"not cached: {last_info.reason}")
+        code = 0
+    except BaseException as err:  # noqa: BLE001 - anything: said to the parent, which compiles itself
+        with suppress(OSError):
+            os.write(report, f"{type(err).__name__}: {err}"[-4000:].encode())
+    finally:
+        os._exit(code)
 
 
 def compile_ahead(model: pm.Model, var_names: list[str] | None = None) -> threading.Thread | None:
-    """Start compiling ``model``'s callbacks now, in a new process, so that the work a fit does before sampling
-    (the prior predictive, the model's tables and graph) runs while it compiles; :func:`compile_model` later waits
-    for it under the structure's lock and loads what it cached. A thread waits on the child (it runs no PyTensor
-    code); None when there is nothing to compile (already cached, or a model the cache cannot describe)."""
-    import cloudpickle
-
+    """Start compiling ``model``'s callbacks now, in another process (:func:`_start_child`), so that the work a fit
+    does before sampling (the prior predictive, the model's tables and graph) runs while it compiles;
+    :func:`compile_model` later waits for it under the structure's lock and loads what it cached. A thread waits on
+    the child (it runs no PyTensor code); None when there is nothing to compile (already cached, compiling in
+    another process, or a model the cache cannot describe)."""
     _register_cacheable_cython_scalars()
     try:
         key, _ = structure_key(model, model_graphs(model, var_names))
-        payload = cloudpickle.dumps((model, var_names))
-    except Exception:  # noqa: BLE001 - uncacheable or unpicklable: compile_model compiles it as before
+    except Exception:  # noqa: BLE001 - uncacheable: compile_model compiles it as before
         return None
     if not pytensor.config.numba__cache or _read_meta(key) is not None or key in _AHEAD:
         return None
-    held, outcome = threading.Event(), []
+    lock = ExitStack()
+    if not lock.enter_context(_compile_lock(key, wait=False)):  # another process compiles it: load it later
+        lock.close()
+        return None
+    t0 = time.perf_counter()
+    started = _read_meta(key) is None and _start_child(model, var_names)  # cached since the first look: nothing
+    if not callable(started):
+        lock.close()
+        return None
+    outcome: list[str] = []
 
     def work() -> None:
-        with _compile_lock(key):
-            held.set()
-            if _read_meta(key) is None:
-                t0 = time.perf_counter()
-                if _run_child(payload) is None:  # a failure leaves it to compile_model, which says why
-                    outcome.append(f"compiled ahead in a new process ({time.perf_counter() - t0:.1f} s)")
+        with lock:
+            if started() is None:  # a failure leaves it to compile_model, which says why
+                outcome.append(f"compiled ahead in a new process ({time.perf_counter() - t0:.1f} s)")
 
     thread = threading.Thread(target=work, name=f"compile-ahead-{key[:8]}", daemon=True)
     _AHEAD[key] = outcome
     thread.start()
-    held.wait(timeout=60)  # the lock is the thread's before compile_model can ask for it
     return thread
 
 
 def _child_main() -> None:
-    """The child of :func:`_compile_in_child`: read ``(model, var_names)`` from stdin, compile and cache."""
+    """The new Python process of :func:`_start_child`: read ``(model, var_names)`` from stdin, compile and cache."""
     import cloudpickle
 
     model, var_names = cloudpickle.loads(sys.stdin.buffer.read())

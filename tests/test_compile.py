@@ -278,6 +278,25 @@ def test_before_compile_runs_on_a_miss_only(both, tmp_path, monkeypatch):
     assert not mc.last_info.hit and calls == ["miss"]  # would not see the patched cache folder)
 
 
+@pytest.mark.slow
+def test_the_compile_in_another_process_forked_or_new_and_why_it_failed(both, monkeypatch, capfd):
+    """A new Python process (where no fork: the model pickled) loads a cached structure and exits cleanly; a forked
+    child that fails says why, and prints nothing into the parent's output (a kernel's)."""
+    model = both[0]
+    monkeypatch.setattr(mc, "FORK", False)
+    assert mc._compile_in_child(model, None) is None
+    monkeypatch.setattr(mc, "FORK", True)
+    monkeypatch.setattr(mc, "_loaded", lambda *_: None)  # the fork misses the cache ...
+
+    def no_compiler(*_):
+        print("a line the parent must not see")
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(mc, "_functions", no_compiler)  # ... and fails to compile
+    assert mc._compile_in_child(model, None) == "RuntimeError: no compiler here"
+    assert capfd.readouterr() == ("", "")
+
+
 @pytest.mark.slow  # three new processes build and rewrite the graphs
 def test_every_blockwise_gets_its_core_shape_whatever_the_hash_seed():
     """The rewrites' order depends on ``PYTHONHASHSEED``; with PyTensor's rewrite alone, the HSGP models' adstock
