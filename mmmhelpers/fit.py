@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -342,19 +343,34 @@ def compile_checked(mmm: MMM, sampler: str, seed: int) -> tuple[Any | None, str 
     return compiled, how, compile_seconds, checked[0]
 
 
-def time_gradient(compiled, evaluations: int = 200) -> float | None:
+def time_gradient(compiled, evaluations: int = 200, threads: int = 1) -> float | None:
     """Seconds per log-density + gradient evaluation of a nutpie-compiled model: its C callback, the one
-    nutpie calls, through ctypes (a microsecond of overhead); None when it cannot be timed."""
+    nutpie calls, through ctypes (a microsecond of overhead); None when it cannot be timed. With ``threads`` > 1,
+    that many threads evaluate at once (ctypes lets go of the GIL in the call), as the chains do on their cores:
+    the mean of their times, which holds what they share (memory bandwidth, a core's second hardware thread)."""
     try:
-        evaluate, x, _, _ = _logp_callback(compiled)
-        x[:] = np.random.default_rng(0).normal(0.0, 0.3, x.size)
-        evaluate()
-        t0 = time.perf_counter()
-        for _ in range(evaluations):
+        callbacks = [_logp_callback(compiled) for _ in range(threads)]
+        for evaluate, x, _, _ in callbacks:
+            x[:] = np.random.default_rng(0).normal(0.0, 0.3, x.size)
             evaluate()
     except Exception:  # an exotic compiled object: no estimate rather than no fit
         return None
-    return (time.perf_counter() - t0) / evaluations
+    start, seconds = threading.Barrier(threads), [0.0] * threads
+
+    def timed(k: int) -> None:
+        evaluate = callbacks[k][0]
+        start.wait()
+        t0 = time.perf_counter()
+        for _ in range(evaluations):
+            evaluate()
+        seconds[k] = (time.perf_counter() - t0) / evaluations
+
+    workers = [threading.Thread(target=timed, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return float(np.mean(seconds))
 
 
 def sampling_estimate(gradient_seconds: float, fit, cores: int) -> tuple[float, float]:
@@ -366,13 +382,19 @@ def sampling_estimate(gradient_seconds: float, fit, cores: int) -> tuple[float, 
     return low, high
 
 
+def _at_once(fit, cores: int) -> str:
+    """How the gradient was timed, when more than one chain runs at a time (:func:`time_gradient`)."""
+    threads = min(cores, fit.chains)
+    return f", timed on {threads} cores at once" if threads > 1 else ""
+
+
 def _say_estimate(say, gradient_seconds: float | None, fit, cores: int) -> float | None:
     """Say the expected sampling time before sampling; return the upper end of the range."""
     if gradient_seconds is None:
         return None
     low, est = sampling_estimate(gradient_seconds, fit, cores)
     note = f"sampling {fit.chains} chains × {fit.tune + fit.draws} steps: {low:,.0f} to {est:,.0f} s expected " \
-           f"({gradient_seconds * 1e6:,.0f} µs per gradient)"
+           f"({gradient_seconds * 1e6:,.0f} µs per gradient{_at_once(fit, cores)})"
     if est > LONG_FIT_SECONDS:
         note += " — a long fit: fewer draws (--quick for a first look) or a simpler model make it shorter"
     say(note)
@@ -396,7 +418,8 @@ def sample(mmm: MMM, fit, seed: int, progress: bool = True, say=None) -> tuple[a
                                "gradient_check_seconds": check_seconds, "compile_cache": how}
     uncached = f" ({mc.last_info.reason}: it compiles in every run)" if how == "uncached" else ""
     say(f"{sampler} compiled the model in {timings['compile_seconds']:.1f} s{uncached}")
-    timings["gradient_seconds"] = time_gradient(compiled) if compiled is not None else None
+    timings["gradient_seconds"] = time_gradient(compiled, threads=min(cores, fit.chains)) \
+        if compiled is not None else None
     timings["estimated_sampling_seconds"] = _say_estimate(say, timings["gradient_seconds"], fit, cores)
     t0 = time.perf_counter()
     idata = with_deterministics(mmm, run_nuts(mmm, compiled, fit, cores, fit_seed, progress, say=say,

@@ -105,6 +105,9 @@ def test_the_warmup_estimate_is_said_and_watching_changes_no_draw(monkeypatch):
     assert left - 0.5 <= total <= left + 0.5 + timings["sampling_seconds"]
     compiled, _ = fit.compile_for(mmm, "nutpie")
     _, cores = fit.sampler_and_cores(params.fit)
+    said = next(h for h in heard if h.startswith("sampling "))  # the gradient timed as the chains run: at once
+    assert ("timed on 2 cores at once" in said) == (min(cores, params.fit.chains) == 2), said
+    assert 0 < fit.time_gradient(compiled, evaluations=20, threads=2) < 0.01
     plain = fit.run_nuts(mmm, compiled, params.fit, cores, seed_for(params.seed, "fit"), progress=False)
     plain = fit.with_deterministics(mmm, plain)
     assert not [g for g in watched.groups() if g.startswith("warmup")]
@@ -112,6 +115,26 @@ def test_the_warmup_estimate_is_said_and_watching_changes_no_draw(monkeypatch):
     for name in plain.posterior.data_vars:
         np.testing.assert_array_equal(watched.posterior[name].values, plain.posterior[name].values)
 
+
+
+@pytest.mark.slow
+def test_the_callbacks_refuse_data_whose_lengths_disagree():
+    """The compiled log density has no broadcast checks in its shape graph (``compile.broadcast_checks_removed``):
+    data of lengths that disagree still fail as an error code nutpie raises, never a read past an array."""
+    params = load_params(TINY)
+    data, _ = prepare_data(params)
+    mmm = model_for(params, data)
+    compiled, _ = fit.compile_for(mmm, "nutpie")
+    x0 = compiled.initial_point_func(0)
+    for name in ("channel_data", "target_scaled", "fourier_features"):
+        value = compiled.shared_data[name]
+        for rows in (value[:-4], np.concatenate([value, value[:4]])):  # four periods fewer, four more
+            evaluate, x, grad, logp = fit._logp_callback(compiled.with_data(**{name: rows}))
+            x[:] = x0
+            assert evaluate() != 0, (name, len(rows))
+    evaluate, x, grad, logp = fit._logp_callback(compiled)
+    x[:] = x0
+    assert evaluate() == 0 and np.isfinite(logp).all()
 
 @pytest.mark.slow
 def test_deterministics_vectorized_over_draws_equal_pymcs_loop_over_draws(monkeypatch):
