@@ -69,21 +69,16 @@ def test_key_ignores_data_values_and_the_periods_but_not_structure_or_other_shap
 
 
 
-@pytest.mark.slow  # the log density compiled by numba (about 20 s)
 def test_the_log_density_compiles_without_the_shape_graphs_broadcast_checks():
     """``broadcast_checks_removed``: none of PyTensor's broadcast asserts is left in the log density the callbacks
-    compile, and its value and gradient are PyMC's own (numpy, checks kept)."""
+    compile (their values against PyMC's: ``test_fit``'s callbacks test)."""
     from pytensor.raise_op import Assert
 
     mmm = _mmm()
     g = mc.model_graphs(mmm.model, mc.UNCONSTRAINED_ONLY)
     logp_fn, _ = mc._functions(mmm.model, g)
-    assert not [n for n in logp_fn.maker.fgraph.apply_nodes if isinstance(n.op, Assert) and "broadcast" in n.op.msg]
-    x = np.random.default_rng(0).normal(0.0, 0.3, g.n_dim)
-    point = {name: x[s].reshape(shape) for name, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
-    logp, grad = logp_fn(x)
-    np.testing.assert_allclose(logp, mmm.model.compile_logp(mode="FAST_COMPILE")(point), rtol=1e-10)
-    np.testing.assert_allclose(grad, mmm.model.compile_dlogp(mode="FAST_COMPILE")(point), rtol=1e-8, atol=1e-10)
+    nodes = logp_fn.maker.fgraph.apply_nodes
+    assert not [n for n in nodes if isinstance(n.op, Assert) and "broadcast" in n.op.msg] and len(nodes) > 50
 
 def test_key_describes_transforms_and_refuses_what_it_cannot_describe():
     """Transforms are part of the key; objects without a stable description make the model uncacheable."""

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from mmmhelpers import compile as mc
 from mmmhelpers import fit
 from mmmhelpers.calibration import model_for
 from mmmhelpers.case_data import prepare_data
@@ -132,9 +133,13 @@ def test_the_callbacks_refuse_data_whose_lengths_disagree():
             evaluate, x, grad, logp = fit._logp_callback(compiled.with_data(**{name: rows}))
             x[:] = x0
             assert evaluate() != 0, (name, len(rows))
-    evaluate, x, grad, logp = fit._logp_callback(compiled)
+    evaluate, x, grad, logp = fit._logp_callback(compiled)  # the data as built: PyMC's log density and gradient
     x[:] = x0
-    assert evaluate() == 0 and np.isfinite(logp).all()
+    assert evaluate() == 0
+    g = mc.model_graphs(mmm.model, mc.UNCONSTRAINED_ONLY)
+    point = {name: x0[s].reshape(shape) for name, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
+    np.testing.assert_allclose(logp[0], mmm.model.compile_logp(mode="FAST_COMPILE")(point), rtol=1e-10)
+    np.testing.assert_allclose(grad, mmm.model.compile_dlogp(mode="FAST_COMPILE")(point), rtol=1e-8, atol=1e-10)
 
 @pytest.mark.slow
 def test_deterministics_vectorized_over_draws_equal_pymcs_loop_over_draws(monkeypatch):
