@@ -884,12 +884,16 @@ def compile_ahead(model: pm.Model, var_names: list[str] | None = None) -> thread
     if not pytensor.config.numba__cache or _read_meta(key) is not None or key in _AHEAD:
         return None
     lock = ExitStack()
-    if not lock.enter_context(_compile_lock(key, wait=False)):  # another process compiles it: load it later
-        lock.close()
-        return None
-    t0 = time.perf_counter()
-    started = _read_meta(key) is None and _start_child(model, var_names)  # cached since the first look: nothing
-    if not callable(started):
+    try:  # the lock stays held until the child is done, by the thread below: released here on any other way out
+        if not lock.enter_context(_compile_lock(key, wait=False)) or _read_meta(key) is not None:
+            lock.close()  # another process compiles it, or cached it since the first look: load it later
+            return None
+        t0 = time.perf_counter()
+        started = _start_child(model, var_names)
+    except BaseException:
+        lock.close()  # (a lock left held would make this process's compile_model wait on itself forever)
+        raise
+    if isinstance(started, str):  # a child that could not start: compile_model compiles it
         lock.close()
         return None
     outcome: list[str] = []

@@ -68,7 +68,6 @@ def test_key_ignores_data_values_and_the_periods_but_not_structure_or_other_shap
     assert g.all_names == g.joined_names and g.n_expanded == g.n_dim and "adstock_alpha_logodds__" in g.all_names
 
 
-
 def test_the_log_density_compiles_without_the_shape_graphs_broadcast_checks():
     """``broadcast_checks_removed``: none of PyTensor's broadcast asserts is left in the log density the callbacks
     compile (their values against PyMC's: ``test_fit``'s callbacks test)."""
@@ -79,6 +78,7 @@ def test_the_log_density_compiles_without_the_shape_graphs_broadcast_checks():
     logp_fn, _ = mc._functions(mmm.model, g)
     nodes = logp_fn.maker.fgraph.apply_nodes
     assert not [n for n in nodes if isinstance(n.op, Assert) and "broadcast" in n.op.msg] and len(nodes) > 50
+
 
 def test_key_describes_transforms_and_refuses_what_it_cannot_describe():
     """Transforms are part of the key; objects without a stable description make the model uncacheable."""
@@ -441,6 +441,23 @@ def test_processes_that_miss_the_same_structure_at_once_compile_it_once(tmp_path
     assert results == [["3", "False", "compiled_in_a_new_process,_cached_and_loaded"],
                        ["3", "True", "loaded_from_the_cache"]]
 
+
+
+def test_a_compile_ahead_that_cannot_start_its_child_lets_go_of_the_lock(tmp_path, monkeypatch):
+    """A fork that fails (out of memory, too many processes) raises, and leaves the structure's lock free: held, it
+    would make this process's own compile_model wait on itself forever."""
+    monkeypatch.setattr(mc, "cache_dir", lambda: tmp_path)
+
+    def no_fork(*_):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(mc, "_start_child", no_fork)
+    model = _small(seed=5, n=35)
+    with pytest.raises(OSError, match="temporarily unavailable"):
+        mc.compile_ahead(model)
+    key = mc.structure_key(model, mc.model_graphs(model, None))[0]
+    with mc._compile_lock(key, wait=False) as held:
+        assert held
 
 @pytest.mark.slow  # a new process compiles on an empty cache (about half a minute)
 def test_a_compile_ahead_runs_while_the_caller_works_and_compile_model_loads_it(tmp_path):

@@ -117,7 +117,6 @@ def test_the_warmup_estimate_is_said_and_watching_changes_no_draw(monkeypatch):
         np.testing.assert_array_equal(watched.posterior[name].values, plain.posterior[name].values)
 
 
-
 @pytest.mark.slow
 def test_the_callbacks_refuse_data_whose_lengths_disagree():
     """The compiled log density has no broadcast checks in its shape graph (``compile.broadcast_checks_removed``):
@@ -140,6 +139,7 @@ def test_the_callbacks_refuse_data_whose_lengths_disagree():
     point = {name: x0[s].reshape(shape) for name, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
     np.testing.assert_allclose(logp[0], mmm.model.compile_logp(mode="FAST_COMPILE")(point), rtol=1e-10)
     np.testing.assert_allclose(grad, mmm.model.compile_dlogp(mode="FAST_COMPILE")(point), rtol=1e-8, atol=1e-10)
+
 
 @pytest.mark.slow
 def test_deterministics_vectorized_over_draws_equal_pymcs_loop_over_draws(monkeypatch):
