@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,10 @@ from queue import Empty
 from typing import Any, cast
 
 from jupyter_client import AsyncKernelClient, AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Type
+
+from mmmhelpers import kernel_forks
 
 __all__ = ["KERNEL", "STOP", "Warm", "ensure_kernel", "raise_open_files_limit", "prestart", "enter", "shutdown",
            "discard", "kill_all"]
@@ -52,8 +56,21 @@ class _Client(AsyncKernelClient):
         super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=False, control=control)
 
 
+class _Provisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, whose kernel is a fork of a process that imported the stack
+    (:mod:`mmmhelpers.kernel_forks`) where it can be; else a new process, as before."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+        forked = await asyncio.to_thread(kernel_forks.spawn, cmd, kwargs.get("cwd"), kwargs.get("env"))
+        if forked is None:
+            return await super().launch_kernel(cmd, **kwargs)
+        self.process, self.pid, self.pgid = forked, forked.pid, forked.pid  # type: ignore[assignment]
+        self.cwd = kwargs.get("cwd", Path.cwd())
+        return self.connection_info
+
+
 class _KernelManager(AsyncKernelManager):
-    """The kernel manager papermill gets (nbclient's AsyncKernelManager), with three changes.
+    """The kernel manager papermill gets (nbclient's AsyncKernelManager), with four changes.
 
     * Shutting down does not interrupt the kernel first: the notebook is done and the kernel idle, and the
       interrupt's SIGINT could land while the kernel finishes its last reply, which it logs as
@@ -64,6 +81,7 @@ class _KernelManager(AsyncKernelManager):
       client left running pinged its dead kernel every second. Until then :data:`_CLIENTS` holds each client: a
       client collected as garbage with its channels open makes its zmq context's finalizer wait forever for
       sockets it can no longer close (``Context.__del__`` -> ``term``: a test process hung there once).
+    * Its kernel is forked from a process that imported the stack once (:class:`_Provisioner`) where it can be.
     """
 
     client_factory = Type(_Client, klass=AsyncKernelClient)
@@ -72,6 +90,12 @@ class _KernelManager(AsyncKernelManager):
         kc = super().client(**kw)
         _CLIENTS.append((self, kc))
         return kc
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        if self.provisioner is None:  # as jupyter_client makes its LocalProvisioner, but ours
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
+            self.provisioner = _Provisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)
 
     async def _async_interrupt_kernel(self) -> None:
         if self.shutting_down:

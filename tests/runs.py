@@ -4,6 +4,7 @@ take the real ones' place, and the kernel processes a run started."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ CLI = [sys.executable, "-m", "mmmhelpers.cli"]
 TINY = ROOT / "tests" / "params" / "tiny.yaml"
 
 
-def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """``mmm-report ARGS`` from the checkout; with ``check``, a non-zero exit fails the test with the run's output."""
-    proc = subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=1500)
+def cli(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``mmm-report ARGS`` from the checkout (``env``: variables set for it); with ``check``, a non-zero exit fails
+    the test with the run's output."""
+    proc = subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=1500,
+                          env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"mmm-report {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -45,12 +48,24 @@ def stand_in_notebooks(folder: Path, code: dict[str, str]) -> Path:
 
 
 def kernels_of(pid: int) -> list[psutil.Process]:
-    """The ipykernel processes started by process ``pid`` (and their children)."""
+    """The ipykernel processes started by process ``pid`` (and their children): kernels started as new processes,
+    and kernels forked by its kernel server (:mod:`mmmhelpers.kernel_forks`), which is not one of them."""
+    from mmmhelpers.kernel_forks import SERVER_MODULE
+
     try:
         kids = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return kids if any("ipykernel" in " ".join(_cmdline(k)) for k in kids) else []
+    servers = {k.pid for k in kids if SERVER_MODULE in " ".join(_cmdline(k))}
+    kids = [k for k in kids if k.pid not in servers]
+    return kids if any("ipykernel" in " ".join(_cmdline(k)) or _ppid(k) in servers for k in kids) else []
+
+
+def _ppid(p: psutil.Process) -> int | None:
+    try:
+        return p.ppid()
+    except psutil.Error:
+        return None
 
 
 def _cmdline(p: psutil.Process) -> list[str]:

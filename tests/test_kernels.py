@@ -6,8 +6,10 @@ Elsewhere (they test a run that stops early, with a kernel started ahead): tests
 ``test_a_case_that_fails_its_checks_leaves_no_kernel`` and the Ctrl-C tests (``kill_all``).
 """
 
+import asyncio
 import gc
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.channels import HBChannel
 from runs import TINY, kernels_of, running, stand_in_notebooks
 
-from mmmhelpers import kernels, pipeline
+from mmmhelpers import kernel_forks, kernels, pipeline
 from mmmhelpers.kernels import KERNEL, Warm, discard, enter
 from mmmhelpers.pipeline import STAGES
 
@@ -88,6 +90,7 @@ def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd):
     import papermill as pm
 
     notebooks = stand_in_notebooks(tmp_path / "nb", {"01_simulate": SLOW_LAST_REPLY})
+    monkeypatch.setattr(kernel_forks, "_SERVER", None)  # a kernel server of its own, whose stderr capfd sees
     kernel = pipeline.ensure_kernel()
     run = tmp_path / "run"
     (run / "notebooks").mkdir(parents=True)
@@ -133,3 +136,49 @@ def test_a_client_left_open_never_hangs_the_garbage_collector():
     done = threading.Event()
     threading.Thread(target=lambda: (gc.collect(), done.set()), daemon=True).start()
     assert done.wait(60), "the garbage collector hung on a kernel client's zmq context"
+
+
+@pytest.mark.slow  # starts a kernel server and real kernels
+@pytest.mark.skipif(not kernel_forks.available(), reason="kernels are forked on Linux (and not with MMM_KERNEL_FORKS=0)")
+def test_a_kernel_is_a_fork_of_a_server_that_imported_the_stack_unless_the_environment_differs(tmp_path, monkeypatch):
+    """Each kernel is a fork of one server process that imported the stack: PyMC is there before any code runs, the
+    kernel runs in a session of its own and leaves when killed. A kernel whose environment the server's imports did
+    not see (a PyTensor flag set since), and any kernel with MMM_KERNEL_FORKS=0, is a new process."""
+    import psutil
+
+    monkeypatch.setattr(kernel_forks, "_SERVER", None)  # a server of this test's own, with this environment
+    first, second = kernels.prestart(kernels.ensure_kernel()), kernels.prestart(kernels.ensure_kernel())
+    try:
+        for warm in (first, second):
+            assert warm.ready.wait(120) and warm.error is None
+            pid = warm.km.provisioner.pid
+            assert isinstance(warm.km.provisioner.process, kernel_forks.ForkedKernel)
+            assert kernel_forks.SERVER_MODULE in " ".join(psutil.Process(pid).parent().cmdline())
+            assert os.getsid(pid) == pid and os.getpgid(pid) == pid  # Ctrl-C's killpg reaches it and its children
+        enter(first, STAGES[0], tmp_path)
+        probe = ("import os, sys\nopen('probe.txt', 'w').write(f\"{'pymc' in sys.modules} {os.getcwd()} "
+                 "{os.environ['MMM_STAGE']} {os.getppid() == int(os.environ['JPY_PARENT_PID'])}\")")
+        asyncio.run(kernels._run_code(first.km, probe))
+        assert (tmp_path / "probe.txt").read_text() == f"True {tmp_path} {STAGES[0]} True"
+        process = second.km.provisioner.process
+        assert process.poll() is None
+        kernels._kill(second.km)
+        assert process.wait(10) == 0 and process.poll() == 0  # gone (its exit status is the server's to collect)
+        with pytest.raises(subprocess.TimeoutExpired):
+            first.km.provisioner.process.wait(0.1)
+    finally:
+        for warm in (first, second):
+            discard(warm)
+    monkeypatch.setenv("PYTENSOR_FLAGS", "floatX=float64")
+    third = kernels.prestart(kernels.ensure_kernel())
+    monkeypatch.setenv("MMM_KERNEL_FORKS", "0")
+    fourth = kernels.prestart(kernels.ensure_kernel())
+    try:
+        for warm in (third, fourth):
+            assert warm.ready.wait(120) and warm.error is None
+            assert isinstance(warm.km.provisioner.process, subprocess.Popen)
+    finally:
+        for warm in (third, fourth):
+            discard(warm)
+    time.sleep(0.5)
+    assert not running(kernels_of(os.getpid())), "kernels left running"

@@ -196,7 +196,8 @@ def test_knowledge_priors_name_one_prior_per_channel():
 def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     """ROAS and share priors and a simulated experiment through every stage: the fit page names what informs each
     channel, the holdout and forecast predict with the ceiling the observed weeks fixed, the plan and the tests.
-    Then ``verify`` re-runs it from its manifest and certifies every number; a copy with one changed number fails."""
+    Then ``verify`` re-runs it from its manifest, in kernels started as new processes (the run forked them from a
+    server that imported the stack, where it can), and certifies every number; a copy with one changed number fails."""
     out = tmp_path / "tiny_knowledge"
     cli("run", str(ROOT / "tests" / "params" / "tiny_knowledge.yaml"), "--out", str(out), "--no-progress")
     tables = out / "artifacts" / "tables"
@@ -225,7 +226,7 @@ def test_a_case_with_the_analysts_knowledge_runs_every_stage(tmp_path):
     assert "optimal cost per KPI" in pd.read_csv(tables / "allocation.csv").columns
     assert f"{plain_number(total['mean'])} (94% HDI {plain_number(total['94% low'])} to" in index
     # mmm-report verify: a re-run from the manifest certifies the report; a copy with one changed number fails
-    proc = cli("verify", str(out), check=False)
+    proc = cli("verify", str(out), check=False, env={"MMM_KERNEL_FORKS": "0"})
     assert proc.returncode == 0 and "REPRODUCED" in proc.stdout, proc.stdout + proc.stderr
     cert = json.loads((out / "certificate.json").read_text())
     assert cert["verdict"] == "reproduced" and cert["compared"] > 10_000 and cert["differences"] == []
