@@ -185,8 +185,8 @@ def _kernel(args: list[str], cwd: str, env: dict[str, str], keep: set[int]) -> N
     code = 1
     try:
         os.setsid()  # a session and process group of its own, as jupyter_client starts a kernel
-        for sig in (signal.SIGINT, signal.SIGCHLD, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a new Python process
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)

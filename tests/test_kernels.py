@@ -169,6 +169,11 @@ def test_a_kernel_is_a_fork_of_a_server_that_imported_the_stack_unless_the_envir
     finally:
         for warm in (first, second):
             discard(warm)
+    orphan = kernels.prestart(kernels.ensure_kernel())  # its server killed: it leaves too (ipykernel sees its parent go)
+    assert orphan.ready.wait(120) and orphan.error is None
+    kernel_forks._SERVER.proc.kill()
+    assert orphan.km.provisioner.process.wait(20) == 0
+    discard(orphan)
     monkeypatch.setenv("PYTENSOR_FLAGS", "floatX=float64")
     third = kernels.prestart(kernels.ensure_kernel())
     monkeypatch.setenv("MMM_KERNEL_FORKS", "0")
