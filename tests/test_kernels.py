@@ -68,6 +68,16 @@ def test_stages_start_in_warm_kernels_with_nothing_defined(tmp_path, monkeypatch
     assert not left, left
 
 
+@pytest.fixture
+def own_server(monkeypatch):
+    """A kernel server of the test's own, started with the test's environment and stderr (capfd's); stopped after."""
+    monkeypatch.setattr(kernel_forks, "_SERVER", None)
+    yield
+    if kernel_forks._SERVER is not None:
+        kernel_forks._SERVER.proc.kill()
+        kernel_forks._SERVER.proc.wait()
+
+
 SLOW_LAST_REPLY = """
 import asyncio, time
 kernel = get_ipython().kernel
@@ -84,13 +94,12 @@ kernel.shell_handlers["kernel_info_request"] = slow
 
 
 @pytest.mark.slow  # starts real kernels or the CLI (seconds each)
-def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd):
+def test_kernel_shutdown_prints_nothing(tmp_path, monkeypatch, capfd, own_server):
     """jupyter_client interrupts a kernel before shutting it down; when the SIGINT lands while the kernel
     finishes its last reply, the kernel logs "KeyboardInterrupt caught in kernel" on our stderr."""
     import papermill as pm
 
     notebooks = stand_in_notebooks(tmp_path / "nb", {"01_simulate": SLOW_LAST_REPLY})
-    monkeypatch.setattr(kernel_forks, "_SERVER", None)  # a kernel server of its own, whose stderr capfd sees
     kernel = pipeline.ensure_kernel()
     run = tmp_path / "run"
     (run / "notebooks").mkdir(parents=True)
@@ -140,13 +149,13 @@ def test_a_client_left_open_never_hangs_the_garbage_collector():
 
 @pytest.mark.slow  # starts a kernel server and real kernels
 @pytest.mark.skipif(not kernel_forks.available(), reason="kernels are forked on Linux (and not with MMM_KERNEL_FORKS=0)")
-def test_a_kernel_is_a_fork_of_a_server_that_imported_the_stack_unless_the_environment_differs(tmp_path, monkeypatch):
+def test_a_kernel_is_a_fork_of_a_server_that_imported_the_stack_unless_the_environment_differs(tmp_path, monkeypatch,
+                                                                                               own_server):
     """Each kernel is a fork of one server process that imported the stack: PyMC is there before any code runs, the
     kernel runs in a session of its own and leaves when killed. A kernel whose environment the server's imports did
     not see (a PyTensor flag set since), and any kernel with MMM_KERNEL_FORKS=0, is a new process."""
     import psutil
 
-    monkeypatch.setattr(kernel_forks, "_SERVER", None)  # a server of this test's own, with this environment
     first, second = kernels.prestart(kernels.ensure_kernel()), kernels.prestart(kernels.ensure_kernel())
     try:
         for warm in (first, second):
