@@ -14,6 +14,7 @@ This module imports only the standard library: the server imports the rest.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -130,9 +131,19 @@ _START = threading.Lock()
 
 
 def available() -> bool:
-    """Kernels are forked here: Linux (fork, pidfd), not turned off, and no failure so far in this process."""
-    return (sys.platform == "linux" and hasattr(os, "pidfd_open") and not _BROKEN
-            and os.environ.get("MMM_KERNEL_FORKS", "1") != "0")
+    """Kernels are forked here: Linux with pidfds (5.3 and later, not refused by a sandbox), not turned off, and no
+    failure so far in this process."""
+    return sys.platform == "linux" and _pidfds() and not _BROKEN and os.environ.get("MMM_KERNEL_FORKS", "1") != "0"
+
+
+@functools.cache
+def _pidfds() -> bool:
+    """This system gives pidfds (how :class:`ForkedKernel` follows a kernel that is not our child)."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+        return True
+    except (AttributeError, OSError):
+        return False
 
 
 def _launcher(cmd: list[str]) -> tuple[list[str], list[str]] | None:

@@ -196,3 +196,30 @@ def test_a_kernel_is_a_fork_of_a_server_that_imported_the_stack_unless_the_envir
             discard(warm)
     time.sleep(0.5)
     assert not running(kernels_of(os.getpid())), "kernels left running"
+
+
+@pytest.mark.skipif(not kernel_forks.available(), reason="kernels are forked on Linux (and not with MMM_KERNEL_FORKS=0)")
+def test_a_forked_kernel_is_followed_by_its_pidfd_and_only_the_kernel_spec_s_command_is_forked(monkeypatch):
+    """ForkedKernel on a process that is not a kernel: alive until killed, then gone for good; the kernel spec's
+    command (Python options, ``-m ipykernel_launcher``, its arguments) is split, anything else is not forked."""
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        followed = kernel_forks.ForkedKernel(proc.pid)
+        assert followed.poll() is None
+        with pytest.raises(subprocess.TimeoutExpired):
+            followed.wait(0.05)
+        followed.kill()
+        proc.wait(10)  # ours to collect: the pidfd says it is gone all the same
+        assert followed.wait(10) == 0 and followed.poll() == 0
+        followed.kill()  # gone: nothing is signalled (its pid may be another process's by now)
+    finally:
+        proc.kill()
+    spec = [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    assert kernel_forks._launcher(spec) == (["-Xfrozen_modules=off"], ["-f", "{connection_file}"])
+    assert kernel_forks._launcher(["/usr/bin/python3", *spec[1:]]) in (None, (["-Xfrozen_modules=off"], spec[4:]))
+    assert kernel_forks._launcher([sys.executable, "-O", "-m", "ipykernel_launcher"]) is None
+    assert kernel_forks._launcher([sys.executable, "-m", "other_kernel", "ipykernel_launcher"]) is None
+    monkeypatch.setenv("MMM_KERNEL_FORKS", "0")
+    assert not kernel_forks.available() and kernel_forks.spawn(spec, None, None) is None
