@@ -48,25 +48,27 @@ class ForkedKernel:
     def __init__(self, pid: int):
         self.pid = pid
         self.returncode: int | None = None
-        self._fd: int | None = os.pidfd_open(pid)
+        self._fd = os.pidfd_open(pid)
 
     def poll(self) -> int | None:
         return self.wait(0.0) if self.returncode is None else self.returncode
 
     def wait(self, timeout: float | None = None) -> int | None:
-        if self.returncode is None:
-            assert self._fd is not None
+        if self.returncode is None:  # the pidfd stays open until this object goes: threads may poll it at once
             if not select.select([self._fd], [], [], timeout)[0]:
                 if timeout == 0.0:
                     return None
                 raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0.0)
-            os.close(self._fd)
-            self._fd, self.returncode = None, 0
+            self.returncode = 0
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        if self.returncode is None and self._fd is not None:
-            signal.pidfd_send_signal(self._fd, signum)
+        """Signal the kernel if it is still there (as Popen's: nothing once it has gone)."""
+        if self.poll() is None:
+            try:
+                signal.pidfd_send_signal(self._fd, signum)
+            except ProcessLookupError:  # it went since the poll
+                pass
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -75,8 +77,8 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
     def __del__(self) -> None:
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)  # type: ignore[arg-type]
+        if hasattr(self, "_fd"):
+            os.close(self._fd)
 
 
 class _Server:
