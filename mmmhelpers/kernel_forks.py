@@ -26,16 +26,16 @@ import threading
 from collections.abc import Mapping
 from typing import IO
 
-__all__ = ["PRELOAD", "SERVER_MODULE", "ForkedKernel", "available", "spawn"]
+__all__ = ["FIRST_IMPORTS", "PRELOAD", "SERVER_MODULE", "ForkedKernel", "available", "spawn"]
 
 SERVER_MODULE = "mmmhelpers.kernel_forks"
-# What the server imports before it forks: what every stage's notebook imports first (kernels.WARM_UP), PyMC, the
-# modules the notebooks call, and ipykernel itself
-PRELOAD = ("IPython", "ipykernel.kernelapp", "matplotlib_inline.backend_inline", "matplotlib.pyplot", "pymc", "arviz",
-           "mmmhelpers.artifacts", "mmmhelpers.plots", "mmmhelpers.report", "mmmhelpers.calibration",
-           "mmmhelpers.case_data", "mmmhelpers.checks", "mmmhelpers.contributions", "mmmhelpers.fit",
-           "mmmhelpers.fit_page", "mmmhelpers.optimize", "mmmhelpers.out_of_sample", "mmmhelpers.recovery",
-           "mmmhelpers.response")
+# What every stage's notebook imports first: each kernel imports it before its stage begins (kernels.WARM_UP)
+FIRST_IMPORTS = ("matplotlib.pyplot", "mmmhelpers.artifacts", "mmmhelpers.plots", "mmmhelpers.report")
+# What the server imports before it forks: that, ipykernel itself, PyMC and the modules the notebooks call
+PRELOAD = ("IPython", "ipykernel.kernelapp", "matplotlib_inline.backend_inline", *FIRST_IMPORTS, "pymc", "arviz",
+           "mmmhelpers.calibration", "mmmhelpers.case_data", "mmmhelpers.checks", "mmmhelpers.contributions",
+           "mmmhelpers.fit", "mmmhelpers.fit_page", "mmmhelpers.optimize", "mmmhelpers.out_of_sample",
+           "mmmhelpers.recovery", "mmmhelpers.response")
 
 
 class ForkedKernel:
@@ -92,19 +92,21 @@ class _Server:
         os.close(write)
         self.replies: IO[bytes] = os.fdopen(read, "rb")
         self.lock = threading.Lock()
-        self.set_by_imports: set[str] | None = None  # what its imports put in its environment, once it is ready
+        self.seen: dict[str, str] | None = None  # the environment its imports saw (:func:`_seen`), once it is ready
+        self.set_by_imports: set[str] = set()  # what they put in its environment themselves
 
     def fork(self, options: list[str], args: list[str], cwd: str, env: dict[str, str]) -> int | None:
         """The pid of a kernel forked with ``args`` in ``cwd``; None when the server's imports ran with other
         Python options or saw another environment than ``env`` (what jupyter_client sets for each kernel and what
         the imports set themselves aside): such a kernel starts as a new process."""
         with self.lock:
-            if self.set_by_imports is None:
+            if self.seen is None:
                 ready = self._reply()
                 if "error" in ready:
                     raise RuntimeError(f"kernel server: {ready['error']}")
                 self.set_by_imports = set(ready["set"])
-            if options != self.options or _seen(env, self.set_by_imports) != _seen(self.env, self.set_by_imports):
+                self.seen = _seen(self.env, self.set_by_imports)
+            if options != self.options or _seen(env, self.set_by_imports) != self.seen:
                 return None
             assert self.proc.stdin is not None
             self.proc.stdin.write(json.dumps({"args": args, "cwd": cwd, "env": env}).encode() + b"\n")
@@ -193,8 +195,9 @@ def _reap(signum: int, frame: object) -> None:
             return
 
 
-def _kernel(args: list[str], cwd: str, env: dict[str, str], keep: set[int]) -> None:
-    """In the forked child: become ``python -m ipykernel_launcher ARGS`` in ``cwd``; never returns."""
+def _kernel(args: list[str], cwd: str, env: dict[str, str], server_fds: set[int]) -> None:
+    """In the forked child: close the server's descriptors ``server_fds`` and become ``python -m ipykernel_launcher
+    ARGS`` in ``cwd``; never returns."""
     code = 1
     try:
         os.setsid()  # a session and process group of its own, as jupyter_client starts a kernel
@@ -203,7 +206,7 @@ def _kernel(args: list[str], cwd: str, env: dict[str, str], keep: set[int]) -> N
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-        for fd in keep:
+        for fd in server_fds:
             os.close(fd)
         os.chdir(cwd)
         os.environ.clear()

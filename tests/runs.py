@@ -56,8 +56,8 @@ def kernels_of(pid: int) -> list[psutil.Process]:
         kids = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    forked = {k.pid for k in kids if SERVER_MODULE in " ".join(_cmdline(k))}  # the servers and their forks
-    servers = {pid for pid in forked if _ppid(psutil.Process(pid)) not in forked}
+    forked = {k.pid: k for k in kids if SERVER_MODULE in " ".join(_cmdline(k))}  # the servers and their forks
+    servers = {pid for pid, k in forked.items() if _ppid(k) not in forked}
     kids = [k for k in kids if k.pid not in servers]
     return kids if any("ipykernel" in " ".join(_cmdline(k)) or _ppid(k) in servers for k in kids) else []
 
