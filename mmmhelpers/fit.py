@@ -287,16 +287,18 @@ def check_gradients(mmm: MMM, seed: int) -> float:
     return report.seconds
 
 
-def compile_ahead(mmm: MMM, params, data) -> None:
-    """Start compiling the case's model for nutpie now, and beside it the form every out-of-sample fold and stability
-    refit samples (pages 04 and 05, which would otherwise compile it there), each in a new process
+def compile_ahead(mmm: MMM, params, data, folds: bool = True) -> None:
+    """Start compiling the case's model for nutpie now, and beside it (``folds``) the form every out-of-sample fold
+    and stability refit samples (pages 04 and 05, which would otherwise compile it there), each in a new process
     (``compile.compile_ahead``, cached), so that what the fit stage does before sampling runs meanwhile; :func:`sample`
-    then loads the first. Nothing for PyMC's sampler."""
+    then loads the first. Nothing for PyMC's sampler. A run without pages 04 and 05 passes ``folds=False``: their
+    model's compile would take a core from the fit for nothing."""
     from mmmhelpers.calibration import model_for
 
     if sampler_and_cores(params.fit)[0] == "nutpie":
         mc.compile_ahead(mmm.model, mc.UNCONSTRAINED_ONLY)
-        mc.compile_ahead(model_for(params, data, observed_weeks=data.n_dates - 1).model, mc.UNCONSTRAINED_ONLY)
+        if folds:
+            mc.compile_ahead(model_for(params, data, observed_weeks=data.n_dates - 1).model, mc.UNCONSTRAINED_ONLY)
 
 
 def compile_for(mmm: MMM, sampler: str, before_compile=None) -> tuple[Any | None, str | None]:  # nutpie's (untyped)

@@ -456,6 +456,18 @@ def _publish(staging: Path, out: Path) -> None:
 
 # Where the recovery page's independent fits run (``--workers`` / ``--scheduler``): its notebook's parameters.
 EXECUTION_STAGE = "03_recovery"
+FOLD_STAGES = {"04_out_of_sample", "05_optimize"}
+"""The stages that sample the cross-validation form of the model (the folds, the stability refits): the fit stage
+compiles it ahead only when one of them runs too (``folds_ahead``)."""
+
+
+def _extra(stage: str, stages, execution: dict | None) -> dict | None:
+    """The notebook parameters of ``stage`` beyond the params file, in a run of ``stages``."""
+    if stage == EXECUTION_STAGE:
+        return execution
+    if stage == "02_fit":
+        return {"folds_ahead": bool(FOLD_STAGES & set(stages))}
+    return None
 
 
 def waves(stages: list[str]) -> list[list[str]]:
@@ -498,7 +510,7 @@ def _run_wave(state: _Run, group: list[str], following: int, number: dict[str, i
     for stage in group:
         _say(f"[{number[stage]}/{n}] {stage}: running ...")
         jobs.append(_start(stage, state.staging, params_path, quick, kernel, progress and len(group) == 1,
-                           execution if stage == EXECUTION_STAGE else None, state.spares.pop(0) if state.spares else None))
+                           _extra(stage, number, execution), state.spares.pop(0) if state.spares else None))
     state.spares += [prestart(kernel) for _ in range(following)]
 
     def done(job: _Job) -> None:

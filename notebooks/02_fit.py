@@ -9,6 +9,7 @@
 params_path = "../params/default.yaml"  # the case's params file
 run_dir = "../reports/default"  # report folder being written; artifacts/ inside it
 quick = False  # True: few draws for a fast look
+folds_ahead = True  # also compile the out-of-sample folds' model ahead (False: no page of this run uses it)
 
 # %%
 #| include: false
@@ -34,7 +35,7 @@ from mmmhelpers.refresh_priors import carried_sentence
 data = artifacts.load_data(run_dir)
 period = plots_fit.UNITS["period"]  # day, week or month: from the data's dates unless report.period names it
 mmm = model_for(params, data)
-compile_ahead(mmm, params, data)  # a new model structure compiles in other processes while the cells below run
+compile_ahead(mmm, params, data, folds_ahead)  # a new model structure compiles in other processes while the cells below run
 worth_a_look(model_warnings(params, data))
 display(md(carried_sentence(run_dir, period)))  # a refresh from the last report's posterior: where its priors are from
 table(mmm.summary_table(), caption="Model specification (priors on the model scale)")

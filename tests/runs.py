@@ -39,7 +39,8 @@ def stand_in_notebooks(folder: Path, code: dict[str, str]) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     for stage in STAGES:
-        params = nbformat.v4.new_code_cell('params_path = ""\nrun_dir = ""\nquick = False\nworkers = 0\nscheduler = ""')
+        params = nbformat.v4.new_code_cell('params_path = ""\nrun_dir = ""\nquick = False\nworkers = 0\nscheduler = ""\n'
+                                           'folds_ahead = True')
         params.metadata["tags"] = ["parameters"]
         nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(code.get(stage, "pass"))])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -271,11 +272,17 @@ def test_manifest_has_provenance(report):
     assert len(m["requirements_sha256"]) == 64 and m["git_dirty"] in (True, False)
 
 
+def injected(run: Path, stage: str) -> str:
+    """The source of the parameters cell papermill injected into ``stage``'s executed notebook in ``run``."""
+    nb = nbformat.read(run / "notebooks" / f"{stage}.ipynb", as_version=4)
+    return next(c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+
+
 def test_executed_notebooks_keep_outputs_and_params(report):
     out, _ = report
     nb = nbformat.read(out / "notebooks" / "02_fit.ipynb", as_version=4)
-    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert "folds_ahead = True" in injected(out, "02_fit")  # pages 04 and 05 run: their model compiles ahead in 02
 
 
 def test_nbconvert_fallback_renders_the_same_pages(report, tmp_path, monkeypatch):
@@ -498,6 +505,7 @@ def test_a_refresh_carries_the_last_posterior_as_priors_and_says_so(report, tmp_
     sigma = carried["priors"]["likelihood.sigma"]  # HalfNormal carried as a Gamma: mean alpha / beta
     assert (sigma["distribution"], sigma["alpha"] / sigma["beta"]) == \
         ("Gamma", pytest.approx(float(last["y_sigma"].mean()), rel=1e-9))
+    assert "folds_ahead = False" in injected(copy, "02_fit")  # no page of this run samples the folds' model
     said = "Priors from the last report"  # (Quarto curls the apostrophe that follows)
     assert said in proc.stdout and said in html.unescape((copy / "02_fit.html").read_text())
     manifest = json.loads((copy / "manifest.json").read_text())
