@@ -5,7 +5,8 @@ PyTensor's numba ``SpecifyShape`` formats its error message at run time (an f-st
 whose broadcasting errors format the shapes too. Numba compiles its integer-to-string, ``repr`` and
 string-concatenation helpers for those messages: about 2 to 2.5 s each in a cold compile of the default case,
 for messages a sampled model never raises. Here the same checks raise constant messages (what failed, not the
-numbers). :class:`compile._OneFunctionPerNode` uses these for the nodes they cover and PyTensor's own for the rest.
+numbers). Its ``DimShuffle`` calls numba's ``as_strided``, three more helper functions per array type; ours makes
+the same view directly. :class:`compile._OneFunctionPerNode` uses these for the nodes they cover and PyTensor's own for the rest.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 from pytensor.graph.basic import Apply
 from pytensor.tensor.basic import Alloc
+from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.shape import SpecifyShape
 from pytensor.tensor.type_other import NoneTypeT
 
@@ -50,6 +52,33 @@ def _alloc_scalar(node: Apply) -> Callable:
     return _jit(src, "alloc")
 
 
+def _dimshuffle(node: Apply) -> Callable:
+    """PyTensor's ``DimShuffle`` (transpose, new axes of length 1, dropped axes of length 1) as one view of ``x``:
+    numba's ``reshape_unchecked``, which its ``as_strided`` calls through three helper functions (compiled per
+    array type and process: about 1 s in a cold compile of the default case). Shape and strides are built as
+    constant tuples, not PyTensor's loop of tuple updates."""
+    order, drop = node.op.new_order, node.op.drop
+    if node.op.input_ndim == 0:  # new axes only; asarray as PyTensor's: numba may hand a 0-d value over as a scalar
+        ones = ", ".join(["1"] * len(order))
+        zeros = ", ".join(["0"] * len(order))
+        src = f"def dimshuffle(x):\n    return reshape_unchecked(np.asarray(x), ({ones},), ({zeros},))\n"
+        return _jit(src, "dimshuffle", reshape_unchecked=_reshape_unchecked())
+    shape = "".join("1, " if o == "x" else f"s[{o}], " for o in order)
+    strides = "".join("0, " if o == "x" else f"t[{o}], " for o in order)
+    checks = "".join(f"    if s[{d}] != 1:\n        raise ValueError('DimShuffle: a dropped axis has a length other "
+                     "than one')\n" for d in drop)
+    src = (f"def dimshuffle(x):\n    s = x.shape\n    t = x.strides\n{checks}"
+           f"    return reshape_unchecked(x, ({shape}), ({strides}))\n")
+    return _jit(src, "dimshuffle", reshape_unchecked=_reshape_unchecked())
+
+
+def _reshape_unchecked() -> Callable:
+    """numba's intrinsic: a view of an array with the given shape and strides (what its ``as_strided`` returns)."""
+    from numba.np.arrayobj import reshape_unchecked
+
+    return reshape_unchecked
+
+
 def own_implementation(node: Apply | None) -> tuple[tuple, Callable[[], Callable]] | None:
     """A key for sharing one function between nodes of the same types and what builds our numba function for
     ``node``; None for the nodes PyTensor's implementation serves."""
@@ -60,6 +89,8 @@ def own_implementation(node: Apply | None) -> tuple[tuple, Callable[[], Callable
         return ("SpecifyShape", *types), lambda: _specify_shape(node)
     if isinstance(node.op, Alloc) and node.inputs[0].type.ndim == 0:
         return ("Alloc", *types), lambda: _alloc_scalar(node)
+    if isinstance(node.op, DimShuffle) and (node.op.input_ndim > 0 or node.op.new_order):  # (not a 0-d no-op)
+        return ("DimShuffle", node.op.input_ndim, tuple(node.op.new_order), *types), lambda: _dimshuffle(node)
     return None
 
 

@@ -1,4 +1,4 @@
-"""numba_ops: our numba SpecifyShape, Alloc and Blockwise output store, as the fit's linker compiles them.
+"""numba_ops: our numba SpecifyShape, Alloc, DimShuffle and Blockwise output store, as the fit's linker compiles them.
 
 Each graph compiles through ``compile._numba_mode`` (the linker nutpie's callbacks are built with) and is checked
 against hand-computed values; a wrong shape raises our constant message (which also shows ours was used:
@@ -13,6 +13,7 @@ import pytensor.tensor as pt
 import pytest
 
 from mmmhelpers import compile as mc
+from mmmhelpers.numba_ops import own_implementation
 from mmmhelpers.transforms import lagged_sum
 
 
@@ -75,3 +76,39 @@ def test_the_blockwise_store_copies_a_core_output_and_refuses_another_shape():
     np.testing.assert_array_equal(out, [[0, 2, 4], [6, 8, 10]])
     with pytest.raises(ValueError, match="Blockwise: a core output has another shape"):
         call(np.arange(2.0), np.zeros(3))
+
+
+@pytest.mark.parametrize("order, shape", [((1, 0), (3, 4)), (("x", 0, "x", 1), (3, 4)), ((2, "x", 0), (3, 1, 4)),
+                                          ((), (1, 1)), (("x", "x"), ())])
+def test_dimshuffle_is_numpys_view_of_any_layout(order, shape):
+    """Transposes, new axes and dropped axes of length 1 through the fit's linker equal numpy's, on a contiguous
+    input and on a strided view of one (every other row and column of a larger array)."""
+    x = pt.tensor("x", shape=(None,) * len(shape))
+    f = _fn([x], x.dimshuffle(*order) * 1.0)
+    shuffles = [n for n in f.maker.fgraph.apply_nodes if type(n.op).__name__ == "DimShuffle"]
+    assert shuffles and all(own_implementation(n)[0][0] == "DimShuffle" for n in shuffles)  # ours compiled them
+    big = np.arange(float(np.prod([2 * n for n in shape]))).reshape([2 * n for n in shape])
+    every_other = big[tuple(slice(None, None, 2) for _ in shape)] if shape else big
+    for value in (np.ascontiguousarray(every_other) if shape else big, every_other):
+        kept = [o for o in order if o != "x"]
+        dropped = [d for d in range(len(shape)) if d not in kept]
+        want = np.expand_dims(value.squeeze(axis=tuple(dropped)).transpose(np.argsort(np.argsort(kept))),
+                              [i for i, o in enumerate(order) if o == "x"])
+        np.testing.assert_array_equal(f(value), want)
+
+
+def test_dimshuffle_refuses_to_drop_an_axis_longer_than_one():
+    from numba import njit
+
+    from mmmhelpers.numba_ops import _dimshuffle
+
+    x = pt.tensor("x", shape=(None, 1))
+    dimshuffle = _dimshuffle(x.dimshuffle(0).owner)  # callable from numba only (no Python wrapper)
+
+    @njit
+    def call(a):
+        return dimshuffle(a).copy()
+
+    np.testing.assert_array_equal(call(np.ones((3, 1))), np.ones(3))
+    with pytest.raises(ValueError, match="DimShuffle: a dropped axis has a length other than one"):
+        call(np.ones((3, 2)))
