@@ -30,6 +30,7 @@ ROOT = HERE.parent
 
 BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answers
     ("compile", ["compile_cache.py"], False, "(c) cold vs warm compile, each in a new process"),
+    ("linker", ["linker_check.py"], False, "(o) every shipped case's compiled log density and gradient against PyMC's"),
     ("sampler", ["sampler_settings.py", "params/geo_hierarchical.yaml"], False,
      "(a) this project with each sampler setting"),
     ("mass_matrix", ["mass_matrix.py"], False, "(a) diagonal vs low-rank mass matrix on four cases"),
