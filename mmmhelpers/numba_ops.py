@@ -6,7 +6,8 @@ whose broadcasting errors format the shapes too. Numba compiles its integer-to-s
 string-concatenation helpers for those messages: about 2 to 2.5 s each in a cold compile of the default case,
 for messages a sampled model never raises. Here the same checks raise constant messages (what failed, not the
 numbers). Its ``DimShuffle`` calls numba's ``as_strided``, three more helper functions per array type; ours makes
-the same view directly. :class:`compile._OneFunctionPerNode` uses these for the nodes they cover and PyTensor's own for the rest.
+the same view directly. :class:`compile._OneFunctionPerNode` uses these for the nodes they cover and PyTensor's own
+for the rest.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def _alloc_scalar(node: Apply) -> Callable:
 def _dimshuffle(node: Apply) -> Callable:
     """PyTensor's ``DimShuffle`` (transpose, new axes of length 1, dropped axes of length 1) as one view of ``x``:
     numba's ``reshape_unchecked``, which its ``as_strided`` calls through three helper functions (compiled per
-    array type and process: about 1 s in a cold compile of the default case). Shape and strides are built as
-    constant tuples, not PyTensor's loop of tuple updates."""
+    array type and process). Shape and strides are built as constant tuples, not PyTensor's loop of tuple updates.
+    A cold compile of the default case: about 2.5 s less (benchmarks/notes.md), the gradient as fast."""
     order, drop = node.op.new_order, node.op.drop
     if node.op.input_ndim == 0:  # new axes only; asarray as PyTensor's: numba may hand a 0-d value over as a scalar
         ones = ", ".join(["1"] * len(order))
