@@ -58,26 +58,18 @@ def _dimshuffle(node: Apply) -> Callable:
     numba's ``reshape_unchecked``, which its ``as_strided`` calls through three helper functions (compiled per
     array type and process). Shape and strides are built as constant tuples, not PyTensor's loop of tuple updates.
     A cold compile of the default case: about 2.5 s less (benchmarks/notes.md), the gradient as fast."""
+    from numba.np.arrayobj import reshape_unchecked
+
     order, drop = node.op.new_order, node.op.drop
-    if node.op.input_ndim == 0:  # new axes only; asarray as PyTensor's: numba may hand a 0-d value over as a scalar
-        ones = ", ".join(["1"] * len(order))
-        zeros = ", ".join(["0"] * len(order))
-        src = f"def dimshuffle(x):\n    return reshape_unchecked(np.asarray(x), ({ones},), ({zeros},))\n"
-        return _jit(src, "dimshuffle", reshape_unchecked=_reshape_unchecked())
+    # a 0-d input through asarray, as PyTensor's: numba may hand a 0-d value over as a scalar
+    view = "np.asarray(x)" if node.op.input_ndim == 0 else "x"
     shape = "".join("1, " if o == "x" else f"s[{o}], " for o in order)
     strides = "".join("0, " if o == "x" else f"t[{o}], " for o in order)
     checks = "".join(f"    if s[{d}] != 1:\n        raise ValueError('DimShuffle: a dropped axis has a length other "
                      "than one')\n" for d in drop)
-    src = (f"def dimshuffle(x):\n    s = x.shape\n    t = x.strides\n{checks}"
-           f"    return reshape_unchecked(x, ({shape}), ({strides}))\n")
-    return _jit(src, "dimshuffle", reshape_unchecked=_reshape_unchecked())
-
-
-def _reshape_unchecked() -> Callable:
-    """numba's intrinsic: a view of an array with the given shape and strides (what its ``as_strided`` returns)."""
-    from numba.np.arrayobj import reshape_unchecked
-
-    return reshape_unchecked
+    src = (f"def dimshuffle(x):\n    a = {view}\n    s = a.shape\n    t = a.strides\n{checks}"
+           f"    return reshape_unchecked(a, ({shape}), ({strides}))\n")
+    return _jit(src, "dimshuffle", reshape_unchecked=reshape_unchecked)
 
 
 def own_implementation(node: Apply | None) -> tuple[tuple, Callable[[], Callable]] | None:
