@@ -65,11 +65,11 @@ def _with_open_files(soft: int | None):
 
 
 def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float] = (0.0, 0.0), timeout: float = 900,
-                     open_files: int | None = None):
-    """Start ``mmm-report run tiny.yaml --out out``; once ``stage`` runs in a kernel, wait a random delay,
+                     open_files: int | None = None, params: Path = TINY):
+    """Start ``mmm-report run PARAMS --out out``; once ``stage`` runs in a kernel, wait a random delay,
     send SIGINT. Returns (exit code, stdout, stderr, the kernel processes it had, seconds to exit).
     ``open_files``: the CLI's soft limit of open files when it starts."""
-    proc = subprocess.Popen([*CLI, "run", str(TINY), "--out", str(out), "--no-progress"], cwd=ROOT,
+    proc = subprocess.Popen([*CLI, "run", str(params), "--out", str(out), "--no-progress"], cwd=ROOT,
                             env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=_with_open_files(open_files))
     lines: queue.Queue = queue.Queue()
@@ -138,11 +138,16 @@ def test_ctrl_c_stops_the_run_kills_the_kernel_and_keeps_the_report(tmp_path, ha
 
 @pytest.mark.slow
 def test_ctrl_c_during_the_fit(tmp_path):
-    """The real tiny case, interrupted at a random moment of 02_fit (imports, compiling or sampling). With a warm
-    compile cache the whole stage can take under 20 s, so the moment is drawn from its first 10 s."""
+    """The real tiny case, interrupted at a random moment of 02_fit (imports, compiling or sampling). The moment is
+    drawn from the stage's first 10 s; with a warm compile cache the tiny fit takes ~8 s in all (CI once
+    interrupted 03 instead), so this copy draws 300x more (5000 steps sample in 3-7 s): the stage outlasts the
+    window by far, and the interrupt stops the long sampling."""
+    params = tmp_path / "tiny.yaml"
+    params.write_text(TINY.read_text().replace("tune: 150, draws: 100", "tune: 150, draws: 30000", 1))
+    assert params.read_text() != TINY.read_text()
     out = tmp_path / "reports" / "tiny"
     before = fake_report(out)
-    code, stdout, err, kernels, seconds = interrupt_during("02_fit", out, env_with(), delay=(1.0, 10.0))
+    code, stdout, err, kernels, seconds = interrupt_during("02_fit", out, env_with(), delay=(1.0, 10.0), params=params)
     assert_clean_interrupt(code, err, kernels, out, "02_fit", "last good report unchanged")
     assert "02_fit: done" not in stdout
     assert snapshot(out) == before
