@@ -27,7 +27,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 from pytensor.graph.traversal import ancestors
 
 from mmmhelpers.response import ResponseModel, Window, _Lazy, draw_indices
-from mmmhelpers.transforms import evaluate
+from mmmhelpers.transforms import NUMPY_MODE, evaluate
 
 __all__ = ["response_model_from_pymc"]
 
@@ -115,7 +115,7 @@ def response_model_from_pymc(model: pm.Model, idata, num_periods: int, spend: st
         contrib = cast(pt.TensorVariable, vectorize_graph(core, batch))  # (draw, period, ...)
         per_draw = contrib.sum(axis=tuple(range(1, contrib.ndim)))
         jac = cast(Variable, pt.grad(per_draw.sum(), draws))
-        value_and_jac = pytensor.function([draws], [per_draw, jac], allow_input_downcast=True)
+        value_and_jac = pytensor.function([draws], [per_draw, jac], allow_input_downcast=True, mode=NUMPY_MODE)
         value_and_jac(np.broadcast_to(observed.mean(0).reshape(1, 1, n_cells), (n, num_periods, n_cells)))
     except Exception as err:
         fixed = [v.name for v in [*model.data_vars, *rvs] if v in graph and v is not spend_var
@@ -128,7 +128,8 @@ def response_model_from_pymc(model: pm.Model, idata, num_periods: int, spend: st
         if rdims != sdims:
             raise ValueError(f"per-cell contributions need response {response!r} with the spend's dims {sdims}; "
                              f"it has {rdims}")
-        return pytensor.function([draws], contrib.reshape((n, contrib.shape[1], n_cells)), allow_input_downcast=True)
+        return pytensor.function([draws], contrib.reshape((n, contrib.shape[1], n_cells)), allow_input_downcast=True,
+                               mode=NUMPY_MODE)
 
     window = Window(history_weeks=0, num_periods=num_periods, tail_weeks=0, objective_window="window",
                     multiplier="none")

@@ -18,6 +18,7 @@ from mmmhelpers.data import DataError
 from mmmhelpers.model import build_model
 from mmmhelpers.review import sample_prior
 from mmmhelpers.simulate import simulate
+from mmmhelpers.transforms import NUMPY_MODE, ONE_OFF_MODE
 
 
 def test_lift_test_likelihood_matches_scipy_gamma(single_market, truth_model_spec):
@@ -33,7 +34,7 @@ def test_lift_test_likelihood_matches_scipy_gamma(single_market, truth_model_spe
     lam, beta = np.array([2.0, 3.0]), np.array([0.3, 0.2])
     logp = m.compile_fn(m.logp(vars=[m["lift_measurements"]], sum=False)[0],
                         inputs=[m.rvs_to_values[m["saturation_lam"]], m.rvs_to_values[m["saturation_beta"]]],
-                        on_unused_input="ignore")
+                        on_unused_input="ignore", mode=NUMPY_MODE)
     got = logp({"saturation_lam_log__": np.log(lam), "saturation_beta_log__": np.log(beta)})
     xs, ys = data.X.max(0), np.abs(data.y).max()
 
@@ -163,5 +164,6 @@ def test_simulated_experiments_measure_the_truths_lift():
                         coords={d: truth[d].values for n in names for d in truth[n].dims})
     with mmm.model:
         got = pm.sample_posterior_predictive(post, var_names=["experiment_model_lift"], progressbar=False,
-                                             random_seed=1).posterior_predictive["experiment_model_lift"]
+                                             random_seed=1, compile_kwargs={"mode": ONE_OFF_MODE})
+    got = got.posterior_predictive["experiment_model_lift"]
     np.testing.assert_allclose(got.values.ravel(), table["true_lift"].to_numpy(), rtol=1e-8)

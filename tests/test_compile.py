@@ -23,6 +23,7 @@ from mmmhelpers import compile as mc
 from mmmhelpers.config import ModelSpec, SimulateSpec
 from mmmhelpers.model import build_model
 from mmmhelpers.simulate import simulate
+from mmmhelpers.transforms import NUMPY_MODE
 
 ROOT = Path(__file__).resolve().parent.parent
 N_WEEKS = 60
@@ -186,7 +187,7 @@ def test_a_censored_model_through_the_cache_has_pymcs_logp_and_gradient():
     model = _censored()  # one observation at the bound: its probability mass enters
     ours = mc.compile_model(model, mc.UNCONSTRAINED_ONLY)
     g = mc.model_graphs(model, mc.UNCONSTRAINED_ONLY)
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    logp, dlogp = model.compile_logp(mode=NUMPY_MODE), model.compile_dlogp(mode=NUMPY_MODE)
     for x in _points(ours):
         point = {n: x[sl].reshape(shape) for n, sl, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
         code, value, grad = _logp(ours, x)
@@ -499,8 +500,8 @@ def test_folds_built_with_other_observed_lengths_share_one_compiled_model():
     compiled = mc.compile_model(long_.model, mc.UNCONSTRAINED_ONLY)  # ... loaded for the other
     assert mc.last_info.hit or mc.last_info.ahead or "compiled" in mc.last_info.reason
     g = mc.model_graphs(long_.model, None)
-    logp = long_.model.compile_logp()
-    dlogp = long_.model.compile_dlogp()
+    logp = long_.model.compile_logp(mode=NUMPY_MODE)
+    dlogp = long_.model.compile_dlogp(mode=NUMPY_MODE)
     for x in _points(compiled):
         point = {n: x[s].reshape(shape) for n, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
         code, value, grad = _logp(compiled, x)

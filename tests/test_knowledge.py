@@ -20,6 +20,7 @@ from mmmhelpers.out_of_sample import forecast_data
 from mmmhelpers.priors import PriorError
 from mmmhelpers.review import sample_prior
 from mmmhelpers.simulate import simulate
+from mmmhelpers.transforms import ONE_OFF_MODE
 
 ROAS_TV = {"distribution": "LogNormal", "mean": 1.5, "std": 0.5}
 
@@ -54,7 +55,7 @@ def test_predictions_on_longer_data_keep_the_ceiling(data):
     mmm.set_data(replace(future, y=np.nan_to_num(future.y)))
     with mmm.model:
         pp = pm.sample_posterior_predictive(prior.prior, var_names=["saturation_beta"], predictions=True,
-                                            random_seed=1, progressbar=False).predictions
+                                            random_seed=1, progressbar=False, compile_kwargs={"mode": ONE_OFF_MODE}).predictions
     np.testing.assert_allclose(pp["saturation_beta"].values, prior.prior["saturation_beta"].values, rtol=1e-9)
 
 

@@ -11,6 +11,7 @@ from mmmhelpers.fit import diagnostics, sample
 from mmmhelpers.model import build_model
 from mmmhelpers.recovery import recovery_table
 from mmmhelpers.simulate import simulate
+from mmmhelpers.transforms import NUMPY_MODE, ONE_OFF_MODE
 
 DESIGN_CASE = ModelSpec.model_validate({
     "adstock": {"type": "geometric", "l_max": 8,
@@ -65,7 +66,8 @@ def test_channel_contribution_equals_hand_computation(single_market, truth_model
     m = mmm.model
     point = {"adstock_alpha": np.array([0.5, 0.3]), "saturation_lam": np.array([2.0, 4.0]),
              "saturation_beta": np.array([0.3, 0.1])}
-    fn = m.compile_fn(m["channel_contribution_original_scale"], inputs=[m[k] for k in point], on_unused_input="ignore")
+    fn = m.compile_fn(m["channel_contribution_original_scale"], inputs=[m[k] for k in point], on_unused_input="ignore",
+                      mode=NUMPY_MODE)
     got = fn(point)
     xs = data.X / data.X.max(0)
     w = point["adstock_alpha"][None] ** np.arange(8)[:, None]
@@ -174,11 +176,11 @@ def test_hsgp_basis_matches_pymc():
     gp = pm.gp.HSGP(m=[12], L=[40.0], cov_func=cov)
     x = pytensor.shared(t[:, None])
     phi, sqrt_psd = gp.prior_linearized(X=x)
-    np.testing.assert_allclose(basis.phi(t), phi.eval(), rtol=1e-12)
+    np.testing.assert_allclose(basis.phi(t), phi.eval(mode=ONE_OFF_MODE), rtol=1e-12)
     x.set_value(np.arange(40.0)[:, None])
-    np.testing.assert_allclose(basis.phi(np.arange(40.0)), phi.eval(), rtol=1e-12)
-    ours = pt.sqrt(cov.power_spectral_density(pt.as_tensor(basis.omega))).eval()
-    np.testing.assert_allclose(ours, sqrt_psd.eval(), rtol=1e-12)
+    np.testing.assert_allclose(basis.phi(np.arange(40.0)), phi.eval(mode=ONE_OFF_MODE), rtol=1e-12)
+    ours = pt.sqrt(cov.power_spectral_density(pt.as_tensor(basis.omega))).eval(mode=ONE_OFF_MODE)
+    np.testing.assert_allclose(ours, sqrt_psd.eval(mode=ONE_OFF_MODE), rtol=1e-12)
 
 
 @pytest.mark.parametrize("link", ["exp", "softplus"])
@@ -191,7 +193,7 @@ def test_multiplier_link_by_hand(link):
     f = np.array([-1.0, 0.0, 0.5, 2.0, 3.0, -4.0])
     mask = np.array([1.0, 1, 1, 1, 0, 0])
     with pm.Model(coords={"date": range(6)}):
-        got = hsgp_multiplier("m", pt.as_tensor(f), pt.as_tensor(mask), ("date",), link).eval()
+        got = hsgp_multiplier("m", pt.as_tensor(f), pt.as_tensor(mask), ("date",), link).eval(mode=ONE_OFF_MODE)
     g = np.log1p(np.exp(f)) if link == "softplus" else np.exp(f)
     train = g[:4].mean() if link == "softplus" else np.exp(f[:4].mean())
     np.testing.assert_allclose(got, g / train, rtol=1e-12)
@@ -200,7 +202,7 @@ def test_multiplier_link_by_hand(link):
 def pm_draw(model, name):
     import pymc as pm
 
-    return pm.draw(model[name], random_seed=1)
+    return pm.draw(model[name], random_seed=1, mode=ONE_OFF_MODE)
 
 
 def test_two_panel_dims_build_and_scale_per_cell():
@@ -257,12 +259,14 @@ def test_vectorized_posterior_predictive_matches_pymcs(single_market):
                                                        "sigma": {"distribution": "HalfNormal", "sigma": 1}})
     mmm = build_model(spec, data)
     idata = idata_from_truth(truth.assign(y_sigma=truth["y_sigma"] * 0 + 0.4), MODEL_VARS, n_draws=2000)
-    idata.posterior = idata.posterior.assign(mu=pm.compute_deterministics(idata.posterior, var_names=["mu"],
-                                                                          model=mmm.model, progressbar=False)["mu"])
+    mu = pm.compute_deterministics(idata.posterior, var_names=["mu"], model=mmm.model, progressbar=False,
+                                   compile_kwargs={"mode": NUMPY_MODE})["mu"]
+    idata.posterior = idata.posterior.assign(mu=mu)
     ours = idata.copy()
     posterior_predictive(mmm, ours, seed=1)
     with mmm.model:
-        ref = pm.sample_posterior_predictive(idata, var_names=["y"], random_seed=2, progressbar=False)
+        ref = pm.sample_posterior_predictive(idata, var_names=["y"], random_seed=2, progressbar=False,
+                                           compile_kwargs={"mode": ONE_OFF_MODE})
     a = ours.posterior_predictive["y"].values.reshape(-1, data.n_dates)
     b = ref.posterior_predictive["y"].values.reshape(-1, data.n_dates)
     assert a.shape == b.shape and (a >= 0).all()
@@ -296,11 +300,11 @@ def test_centring_the_slow_hsgp_modes_keeps_the_prior(single_market, per_channel
                            "media_temporal_latent_hsgp_coefs": (7, *extra)})
         fixed = pm.do(mmm.model, {"media_temporal_latent_eta": eta, "media_temporal_latent_ls": ls})
         log_mult = np.log(pm.draw(fixed["media_temporal_latent_multiplier"], draws=4000, random_seed=3,
-                                  mode="FAST_COMPILE"))
+                                  mode=ONE_OFF_MODE))
         basis = mmm.hsgp["media_temporal_latent"]
         phi = basis.phi(np.arange(data.n_dates, dtype=float))
         a = phi - phi.mean(axis=0)
-        sd2 = (eta**2 * pm.gp.cov.Matern52(1, ls=ls).power_spectral_density(pt.as_tensor(basis.omega))).eval()
+        sd2 = (eta**2 * pm.gp.cov.Matern52(1, ls=ls).power_spectral_density(pt.as_tensor(basis.omega))).eval(mode=ONE_OFF_MODE)
         expected = np.sqrt(np.einsum("tj,j,tj->t", a, sd2, a))
         got = log_mult.std(axis=0)
         np.testing.assert_allclose(got, expected[:, None] * np.ones(extra) if per_channel else expected, rtol=0.06)
@@ -357,7 +361,8 @@ def test_per_capita_scaling_is_the_pooled_max_for_equal_populations_and_per_head
     spec = ModelSpec(yearly_seasonality=0, scaling={"channel": "per_capita", "target": "per_capita"})
     point = build_model(spec, equal).model.initial_point(0)
     same = build_model(ModelSpec(yearly_seasonality=0, scaling={"dims": ["geo"]}), equal).model
-    assert build_model(spec, equal).model.compile_logp()(point) == pytest.approx(same.compile_logp()(point), rel=1e-12)
+    assert build_model(spec, equal).model.compile_logp(mode=NUMPY_MODE)(point) == pytest.approx(
+        same.compile_logp(mode=NUMPY_MODE)(point), rel=1e-12)
     sized = _two_markets((1.0, 3.0))
     ch, tg, _ = scales(sized, per_head)
     big, small = sized.panel["geo"].index("large"), sized.panel["geo"].index("small")
@@ -387,7 +392,7 @@ def test_each_channel_carries_over_its_own_l_max_in_the_model_and_the_optimizer(
     ad_names = [f"adstock_{p}" for p in ADSTOCKS[kind].params]
     names = ad_names + ["saturation_lam", "saturation_beta"]
     fn = mmm.model.compile_fn(mmm.model["channel_contribution"], inputs=[mmm.model[n] for n in names],
-                              on_unused_input="ignore")
+                              on_unused_input="ignore", mode=NUMPY_MODE)
     got = fn({n: point[n] for n in names})
     full = evaluate(adstock_weights(kind, {n.removeprefix("adstock_"): point[n] for n in ad_names}, 6, True))
     for k, own in enumerate([6, 2]):
@@ -399,7 +404,7 @@ def test_each_channel_carries_over_its_own_l_max_in_the_model_and_the_optimizer(
 
     idata = az.from_dict(posterior={n: point[n][None, None] for n in names}, dims={n: ["channel"] for n in names},
                          coords={"channel": data.channels})
-    media = posterior_media(spec, data, idata, data.X[:, None], np.arange(1)).eval()[:, 0]
+    media = posterior_media(spec, data, idata, data.X[:, None], np.arange(1)).eval(mode=ONE_OFF_MODE)[:, 0]
     np.testing.assert_allclose(media, got * mmm.target_scale, rtol=1e-10)
     with pytest.raises(ValueError, match=r"l_max_by_channel: \{'x2': 9\}: each channel's l_max is between 1 and l_max"):
         ModelSpec.model_validate({"adstock": {"l_max": 6, "l_max_by_channel": {"x2": 9}}})
@@ -428,7 +433,7 @@ def test_each_channel_has_its_own_adstock_and_saturation_type_in_the_model_and_t
     full = ["adstock_alpha", "adstock_lam", "adstock_k", "saturation_slope", "saturation_kappa", "saturation_beta",
             "saturation_lam"]
     prior = pm.sample_prior_predictive(draws=3, model=mmm.model, var_names=names + full + ["channel_contribution"],
-                                       random_seed=4).prior
+                                       random_seed=4, compile_kwargs={"mode": ONE_OFF_MODE}).prior
     lags = np.arange(1, 6)
     for d in range(3):
         p = {n: prior[n].values[0, d] for n in full}
@@ -448,6 +453,6 @@ def test_each_channel_has_its_own_adstock_and_saturation_type_in_the_model_and_t
         np.testing.assert_allclose(got[:, 1], want2, rtol=1e-10)
     import arviz as az
 
-    media = posterior_media(spec, data, az.InferenceData(posterior=prior), data.X[:, None], np.arange(3)).eval()
+    media = posterior_media(spec, data, az.InferenceData(posterior=prior), data.X[:, None], np.arange(3)).eval(mode=ONE_OFF_MODE)
     np.testing.assert_allclose(media, np.moveaxis(prior["channel_contribution"].values[0], 0, 1) * mmm.target_scale,
                                rtol=1e-10)

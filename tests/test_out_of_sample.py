@@ -7,6 +7,7 @@ from conftest import MODEL_VARS, idata_from_truth, logp_at_start
 from mmmhelpers.config import ModelSpec
 from mmmhelpers.model import build_model
 from mmmhelpers.out_of_sample import coverage, crps, holdout_folds, predict, scores
+from mmmhelpers.transforms import NUMPY_MODE, ONE_OFF_MODE
 
 
 def test_crps_two_point_ensemble_by_hand():
@@ -99,7 +100,7 @@ def test_cross_validation_model_on_a_geo_panel_evaluates():
     point = m.initial_point()
     assert np.isfinite(logp_at_start(m))
     season = m.compile_fn(m["yearly_seasonality_contribution"], inputs=[m.rvs_to_values[m["gamma_fourier"]]],
-                          on_unused_input="ignore")({"gamma_fourier": point["gamma_fourier"] + 0.1})
+                          on_unused_input="ignore", mode=NUMPY_MODE)({"gamma_fourier": point["gamma_fourier"] + 0.1})
     assert season.shape == (40, 2)
 
 
@@ -253,7 +254,7 @@ def test_predictions_draw_the_likelihood_around_pymcs_mean(single_market, truth_
     mmm.set_data(data)
     with mmm.model:
         ref = pm.sample_posterior_predictive(idata, var_names=["mu", "y"], predictions=True, random_seed=2,
-                                            progressbar=False, compile_kwargs={"mode": "FAST_COMPILE"}).predictions
+                                            progressbar=False, compile_kwargs={"mode": ONE_OFF_MODE}).predictions
     mmm.set_data(mmm.data)
     expected = ref["mu"].stack(sample=("chain", "draw")).transpose("sample", "date").values
     assert ours["mu"].shape == expected.shape == (500, data.n_dates)

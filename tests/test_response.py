@@ -86,17 +86,19 @@ def test_optimizer_and_model_share_one_media_path(single_market, saturation):
 
     from mmmhelpers.config import ModelSpec
     from mmmhelpers.optimize import posterior_media
+    from mmmhelpers.transforms import NUMPY_MODE, ONE_OFF_MODE
 
     data, _ = single_market
     spec = ModelSpec.model_validate({"saturation": {"type": saturation}, "yearly_seasonality": 0})
     mmm = build_model(spec, data)
     names = [f"adstock_{p}" for p in ("alpha",)] + [v.name for v in mmm.model.free_RVs
                                                     if v.name.startswith("saturation_")]
-    prior = pm.sample_prior_predictive(draws=3, model=mmm.model, var_names=names, random_seed=2)
+    prior = pm.sample_prior_predictive(draws=3, model=mmm.model, var_names=names, random_seed=2,
+                                       compile_kwargs={"mode": ONE_OFF_MODE})
     prior.add_groups(posterior=prior.prior)
-    got = posterior_media(spec, data, prior, data.X[:, None], np.arange(3)).eval()  # (date, draw, channel)
+    got = posterior_media(spec, data, prior, data.X[:, None], np.arange(3)).eval(mode=ONE_OFF_MODE)  # (date, draw, channel)
     fn = mmm.model.compile_fn(mmm.model["channel_contribution_original_scale"], inputs=[mmm.model[n] for n in names],
-                              on_unused_input="ignore")
+                              on_unused_input="ignore", mode=NUMPY_MODE)
     for d in range(3):
         want = fn({n: prior.prior[n].values[0, d] for n in names})
         np.testing.assert_allclose(got[:, d], want, rtol=1e-12)

@@ -9,6 +9,7 @@ from mmmhelpers.data import max_scales
 from mmmhelpers.model import build_model
 from mmmhelpers.recovery import recovery_table, saturation_curves
 from mmmhelpers.simulate import simulate
+from mmmhelpers.transforms import NUMPY_MODE
 
 
 def test_single_market_truth_is_on_the_model_scale():
@@ -62,7 +63,7 @@ def test_time_varying_media_is_drawn_from_the_fitted_model():
     m = mmm.model
     names = ["adstock_alpha", "saturation_alpha", "saturation_lam"]
     fn = m.compile_fn(m["channel_contribution_original_scale"] / m["media_temporal_latent_multiplier"][:, None],
-                      inputs=[m[k] for k in names], on_unused_input="ignore")
+                      inputs=[m[k] for k in names], on_unused_input="ignore", mode=NUMPY_MODE)
     got = fn({k: truth[k].values for k in names})
     want = truth["channel_contribution_original_scale"].values / mult[:, None]
     np.testing.assert_allclose(got, want, rtol=1e-8)

@@ -15,6 +15,8 @@ from reference import numpy_adstock
 from mmmhelpers.priors import create, parse_prior
 from mmmhelpers.transforms import (
     ADSTOCKS,
+    NUMPY_MODE,
+    ONE_OFF_MODE,
     SATURATIONS,
     Component,
     adstock,
@@ -36,12 +38,12 @@ def impulse(n=8, channels=1):
 
 
 def test_geometric_adstock_of_unit_impulse_is_alpha_powers():
-    out = adstock(impulse(), "geometric", {"alpha": np.array([0.5])}, l_max=4, normalize=False).eval()
+    out = adstock(impulse(), "geometric", {"alpha": np.array([0.5])}, l_max=4, normalize=False).eval(mode=ONE_OFF_MODE)
     np.testing.assert_allclose(out[:, 0], [1, 0.5, 0.25, 0.125, 0, 0, 0, 0])
 
 
 def test_geometric_adstock_normalized_sums_to_one():
-    out = adstock(impulse(), "geometric", {"alpha": np.array([0.5])}, l_max=4, normalize=True).eval()
+    out = adstock(impulse(), "geometric", {"alpha": np.array([0.5])}, l_max=4, normalize=True).eval(mode=ONE_OFF_MODE)
     np.testing.assert_allclose(out[:4, 0], np.array([1, 0.5, 0.25, 0.125]) / 1.875)
     assert out.sum() == pytest.approx(1.0)
 
@@ -50,27 +52,27 @@ def test_geometric_adstock_is_linear_and_shift_invariant():
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(20, 2))
     alpha = np.array([0.3, 0.7])
-    got = adstock(x, "geometric", {"alpha": alpha}, l_max=5, normalize=False).eval()
+    got = adstock(x, "geometric", {"alpha": alpha}, l_max=5, normalize=False).eval(mode=ONE_OFF_MODE)
     np.testing.assert_allclose(got, numpy_adstock(x, alpha[None] ** np.arange(5)[:, None]))
 
 
 def test_delayed_adstock_peaks_at_theta():
     out = adstock(impulse(), "delayed", {"alpha": np.array([0.5]), "theta": np.array([2.0])}, l_max=5,
-                  normalize=False).eval()
+                  normalize=False).eval(mode=ONE_OFF_MODE)
     np.testing.assert_allclose(out[:5, 0], [0.5**4, 0.5**1, 1.0, 0.5**1, 0.5**4])
 
 
 def test_weibull_cdf_kernel_hand_values():
     lam, k = 2.0, 1.0
     out = adstock(impulse(), "weibull_cdf", {"lam": np.array([lam]), "k": np.array([k])}, l_max=3,
-                  normalize=False).eval()
+                  normalize=False).eval(mode=ONE_OFF_MODE)
     s = np.exp(-np.arange(1, 4) / lam)  # survival at t = 1, 2, 3
     np.testing.assert_allclose(out[:3, 0], np.cumprod(s))
 
 
 def test_weibull_pdf_kernel_is_min_max_scaled():
     out = adstock(impulse(), "weibull_pdf", {"lam": np.array([3.0]), "k": np.array([2.0])}, l_max=6,
-                  normalize=False).eval()
+                  normalize=False).eval(mode=ONE_OFF_MODE)
     t = np.arange(1, 7)
     pdf = (2 / 3) * (t / 3) ** 1 * np.exp(-((t / 3) ** 2))
     np.testing.assert_allclose(out[:6, 0], (pdf - pdf.min()) / (pdf.max() - pdf.min()))
@@ -80,53 +82,53 @@ def test_adstock_params_broadcast_over_panel():
     x = np.zeros((6, 2, 3))  # date, geo, channel
     x[0] = 1.0
     alpha = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
-    out = adstock(x, "geometric", {"alpha": alpha}, l_max=3, normalize=False).eval()
+    out = adstock(x, "geometric", {"alpha": alpha}, l_max=3, normalize=False).eval(mode=ONE_OFF_MODE)
     np.testing.assert_allclose(out[1], alpha)
     np.testing.assert_allclose(out[2], alpha**2)
 
 
 def test_logistic_saturation_hand_values():
     lam, beta = 2.0, 3.0
-    assert float(logistic_saturation(0.0, lam, beta).eval()) == 0.0
+    assert float(logistic_saturation(0.0, lam, beta).eval(mode=ONE_OFF_MODE)) == 0.0
     # (1 - e^-u) / (1 + e^-u) = 1/2 at u = ln 3
-    assert float(logistic_saturation(np.log(3) / lam, lam, beta).eval()) == pytest.approx(beta / 2)
-    assert float(logistic_saturation(50.0, lam, beta).eval()) == pytest.approx(beta)
+    assert float(logistic_saturation(np.log(3) / lam, lam, beta).eval(mode=ONE_OFF_MODE)) == pytest.approx(beta / 2)
+    assert float(logistic_saturation(50.0, lam, beta).eval(mode=ONE_OFF_MODE)) == pytest.approx(beta)
 
 
 def test_michaelis_menten_half_saturation_point():
-    assert float(michaelis_menten(4.0, 10.0, 4.0).eval()) == pytest.approx(5.0)
-    assert float(michaelis_menten(12.0, 10.0, 4.0).eval()) == pytest.approx(7.5)
+    assert float(michaelis_menten(4.0, 10.0, 4.0).eval(mode=ONE_OFF_MODE)) == pytest.approx(5.0)
+    assert float(michaelis_menten(12.0, 10.0, 4.0).eval(mode=ONE_OFF_MODE)) == pytest.approx(7.5)
 
 
 def test_hill_saturation_half_at_kappa():
-    assert float(hill_saturation(0.5, 2.0, 0.5, 4.0).eval()) == pytest.approx(2.0)
-    assert float(hill_saturation(1.0, 2.0, 0.5, 4.0).eval()) == pytest.approx(4.0 * 1 / (0.25 + 1))
+    assert float(hill_saturation(0.5, 2.0, 0.5, 4.0).eval(mode=ONE_OFF_MODE)) == pytest.approx(2.0)
+    assert float(hill_saturation(1.0, 2.0, 0.5, 4.0).eval(mode=ONE_OFF_MODE)) == pytest.approx(4.0 * 1 / (0.25 + 1))
 
 
 def test_tanh_saturation_hand_values():
     b, c = 2.0, 0.5
-    assert float(tanh_saturation(0.0, b, c).eval()) == 0.0
-    assert float(tanh_saturation(b * c * np.arctanh(0.5), b, c).eval()) == pytest.approx(b / 2)
+    assert float(tanh_saturation(0.0, b, c).eval(mode=ONE_OFF_MODE)) == 0.0
+    assert float(tanh_saturation(b * c * np.arctanh(0.5), b, c).eval(mode=ONE_OFF_MODE)) == pytest.approx(b / 2)
 
 
 def test_weibull_pdf_kernel_of_one_lag_is_one():
     out = adstock(impulse(3), "weibull_pdf", {"lam": np.array([2.0]), "k": np.array([2.0])}, l_max=1,
-                  normalize=True).eval()
+                  normalize=True).eval(mode=ONE_OFF_MODE)
     np.testing.assert_array_equal(out[:, 0], [1.0, 0.0, 0.0])
 
 
 def test_underflowing_kernels_normalize_to_their_limit():
     x = impulse(4)
-    cdf = adstock(x, "weibull_cdf", {"lam": np.array([1e-3]), "k": np.array([5.0])}, l_max=4).eval()
+    cdf = adstock(x, "weibull_cdf", {"lam": np.array([1e-3]), "k": np.array([5.0])}, l_max=4).eval(mode=ONE_OFF_MODE)
     np.testing.assert_array_equal(cdf[:, 0], [1, 0, 0, 0])  # all mass decays before lag 1
-    delayed = adstock(x, "delayed", {"alpha": np.array([1e-4]), "theta": np.array([30.3])}, l_max=4).eval()
+    delayed = adstock(x, "delayed", {"alpha": np.array([1e-4]), "theta": np.array([30.3])}, l_max=4).eval(mode=ONE_OFF_MODE)
     np.testing.assert_allclose(delayed[:, 0], [0, 0, 0, 1], atol=1e-200)  # all mass at the lag nearest theta
-    at_zero = adstock(x, "delayed", {"alpha": np.array([0.0]), "theta": np.array([1.5])}, l_max=4).eval()
+    at_zero = adstock(x, "delayed", {"alpha": np.array([0.0]), "theta": np.array([1.5])}, l_max=4).eval(mode=ONE_OFF_MODE)
     np.testing.assert_array_equal(at_zero[:, 0], [0, 0.5, 0.5, 0])  # alpha -> 0: a tie splits
 
 
 def test_hill_is_zero_at_zero_and_beta_at_huge_spend():
-    out = hill_saturation(np.array([0.0, 1e300]), 0.6, 0.5, 4.0).eval()
+    out = hill_saturation(np.array([0.0, 1e300]), 0.6, 0.5, 4.0).eval(mode=ONE_OFF_MODE)
     np.testing.assert_array_equal(out, [0.0, 4.0])
 
 
@@ -238,7 +240,7 @@ def _prior_draws(role: str, kind: str, n: int = 200) -> dict[str, np.ndarray]:
     comp = _component(role, kind)
     with pm.Model(coords={"channel": range(n)}):
         rvs = [create(p, parse_prior(comp.defaults[p], p)) for p in comp.params]
-    return dict(zip(comp.params, pm.draw(rvs, random_seed=11)))
+    return dict(zip(comp.params, pm.draw(rvs, random_seed=11, mode=ONE_OFF_MODE)))
 
 
 @functools.cache
@@ -271,7 +273,7 @@ def _compiled(role: str, kind: str):
         if kind in BIT_EXACT:
             for name, g in zip(["value", "d/dx", *(f"d/d{p}" for p in comp.params)], [naive, *pt.grad(naive.sum(), wrt)]):
                 outs[_key(variant, f"naive {name}")] = g
-    fn = pytensor.function(wrt, list(outs.values()))
+    fn = pytensor.function(wrt, list(outs.values()), mode=NUMPY_MODE)
     return lambda *args: dict(zip(outs, fn(*args)))
 
 
@@ -374,7 +376,7 @@ def test_adstock_property(kind):
 def test_no_adstock_leaves_spend_as_it_is(l_max):
     x = np.array([[0.0, 2.0], [1.5, 0.0], [0.25, 3.0]])
     for normalize in (True, False):
-        np.testing.assert_array_equal(adstock(x, "none", {}, l_max, normalize).eval(), x)
+        np.testing.assert_array_equal(adstock(x, "none", {}, l_max, normalize).eval(mode=ONE_OFF_MODE), x)
 
 
 @pytest.mark.parametrize("kind", list(SATURATIONS))
@@ -388,7 +390,8 @@ def test_hill_after_adstock_has_finite_gradient_on_zero_weeks():
     alpha, slope, kappa, beta = (pt.vector(n) for n in ("alpha", "slope", "kappa", "beta"))
     out = saturation(adstock(x, "geometric", {"alpha": alpha}, L_MAX), "hill",
                      {"slope": slope, "kappa": kappa, "beta": beta})
-    grads = pytensor.function([alpha, slope, kappa, beta], pt.grad(out.sum(), [alpha, slope, kappa, beta]))
+    grads = pytensor.function([alpha, slope, kappa, beta], pt.grad(out.sum(), [alpha, slope, kappa, beta]),
+                            mode=NUMPY_MODE)
     got = grads(*(np.array([v]) for v in (0.4, 0.6, 0.5, 1.0)))
     assert all(np.isfinite(g).all() for g in got), got
 
@@ -416,8 +419,8 @@ def test_component_with_mismatched_params_raises():
 def test_shifted_sum_equals_the_convolution_and_the_loop(x_shape, w_shape):
     rng = np.random.default_rng(0)
     x, w = rng.uniform(0, 1, x_shape), rng.uniform(0, 1, w_shape)
-    got = shifted_sum(x, w).eval()
-    np.testing.assert_allclose(got, lagged_sum(x, w).eval(), rtol=1e-12)
+    got = shifted_sum(x, w).eval(mode=ONE_OFF_MODE)
+    np.testing.assert_allclose(got, lagged_sum(x, w).eval(mode=ONE_OFF_MODE), rtol=1e-12)
     full = np.broadcast_shapes(x.shape[1:], w.shape[1:])
 
     def spread(a):  # batch dims aligned right, then broadcast to the full batch shape
@@ -431,8 +434,6 @@ def test_one_off_mode_takes_sums_and_products_two_at_a_time():
     ``-(a * b)``) ran through PyTensor's Python fallback one element at a time. The one-off mode chains two-input
     nodes instead: the same values, and no wider node left in the compiled graph."""
     from pytensor.tensor.elemwise import Elemwise
-
-    from mmmhelpers.transforms import ONE_OFF_MODE
 
     a, b, c = pt.matrix("a"), pt.matrix("b"), pt.matrix("c", dtype="float32")
     fn = pytensor.function([a, b, c], [-(a * b) * c, a + b + c + 1.0], mode=ONE_OFF_MODE)
