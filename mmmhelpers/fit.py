@@ -21,7 +21,7 @@ from mmmhelpers.health import health, refit_converged
 from mmmhelpers.model import MMM
 from mmmhelpers.priors import parse_likelihood
 from mmmhelpers.seeds import seed_for
-from mmmhelpers.transforms import ONE_OFF_MODE
+from mmmhelpers.transforms import NUMPY_MODE, ONE_OFF_MODE
 
 __all__ = ["sample", "sample_many", "diagnostics", "add_original_scale_predictions", "time_gradient",
            "sampling_estimate", "convergence", "deterministics_at", "likelihood_draws"]
@@ -456,17 +456,36 @@ def posterior_predictive(mmm: MMM, idata: az.InferenceData, seed: int) -> None:
         idata.extend(pm.to_inference_data(posterior_predictive={"y": y}, log_likelihood=False))
 
 
-def likelihood_draws(mmm: MMM, post: xr.Dataset, mu: xr.DataArray, seed: int) -> np.ndarray:
-    """One draw of the likelihood per posterior draw, shaped as ``mu`` (its mean per draw: chain, draw, date, ...),
-    with the likelihood's own parameters from ``post``: drawn once by numpy for every draw. Raises when the
-    likelihood cannot be rebuilt from its spec this way (callers then use PyMC's ``sample_posterior_predictive``)."""
+def _likelihood_per_draw(mmm: MMM, post: xr.Dataset, mu: xr.DataArray):
+    """The likelihood as one PyMC distribution over every posterior draw: mean ``mu`` (chain, draw, date, ...), its
+    own parameters from ``post``. Raises when the likelihood cannot be rebuilt from its spec this way (a censored
+    one)."""
     lik = parse_likelihood(mmm.spec.likelihood)
     kwargs = {}
     for name, value in lik.parameters.items():
         da = post[f"y_{name}"] if hasattr(value, "create_variable") else xr.DataArray(np.asarray(value, float))
         kwargs[name] = xr.broadcast(da, mu)[0].transpose(*mu.dims).values
-    dist = getattr(pm, lik.distribution).dist(mu=mu.values, **kwargs)
+    return getattr(pm, lik.distribution).dist(mu=mu.values, **kwargs)
+
+
+def likelihood_draws(mmm: MMM, post: xr.Dataset, mu: xr.DataArray, seed: int) -> np.ndarray:
+    """One draw of the likelihood per posterior draw, shaped as ``mu`` (its mean per draw: chain, draw, date, ...),
+    with the likelihood's own parameters from ``post``: drawn once by numpy for every draw. Raises when the
+    likelihood cannot be rebuilt from its spec this way (callers then use PyMC's ``sample_posterior_predictive``)."""
+    dist = _likelihood_per_draw(mmm, post, mu)
     return np.reshape(pm.draw(dist, random_seed=seed, mode=ONE_OFF_MODE), mu.shape)  # TruncatedNormal drops a leading 1
+
+
+def log_likelihood(mmm: MMM, idata: az.InferenceData) -> xr.DataArray:
+    """The observed target's log density per posterior draw and period (chain, draw, date, ...), as PyMC's
+    ``compute_log_likelihood`` gives it for ``y``: from the traced mean ``mu`` and the likelihood's own parameters,
+    computed once by numpy for every draw (PyMC's loops over draws through compiled C: ~10 s of C to compile on a
+    new machine). Raises when the likelihood cannot be rebuilt this way or the posterior has no ``mu``."""
+    post = idata["posterior"]
+    mu = post["mu"]
+    observed = xr.broadcast(idata["observed_data"]["y"], mu)[0].transpose(*mu.dims).values
+    logp = pm.logp(_likelihood_per_draw(mmm, post, mu), observed).eval(mode=NUMPY_MODE)
+    return xr.DataArray(np.reshape(logp, mu.shape), dims=mu.dims, coords=mu.coords, name="y")
 
 
 def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: list[dict] | None = None):

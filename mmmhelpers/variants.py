@@ -23,11 +23,12 @@ from mmmhelpers.calibration import model_for
 from mmmhelpers.config import Params
 from mmmhelpers.data import MMMData
 from mmmhelpers.diagnose import scalar_parameters
-from mmmhelpers.fit import diagnostics, sample
+from mmmhelpers.fit import diagnostics, log_likelihood, sample
 from mmmhelpers.formatting import plain_number
 from mmmhelpers.intervals import HDI_PROB
 from mmmhelpers.model import MMM
 from mmmhelpers.seeds import seed_for
+from mmmhelpers.transforms import NUMPY_MODE
 
 __all__ = ["Fitted", "variant_dir", "fit_and_save", "fit_variants", "load_variants", "plan_under_variants",
            "health_table",
@@ -79,12 +80,18 @@ def load_variants(params: Params, run_dir: str | Path) -> list[Fitted]:
 
 
 def _with_log_likelihood(fitted: Fitted) -> az.InferenceData:
+    """``fitted``'s posterior with its pointwise log-likelihood (``fit.log_likelihood``: every draw at once by numpy;
+    PyMC's draw-by-draw ``compute_log_likelihood``, also by numpy, for a likelihood that cannot be rebuilt so)."""
     idata = fitted.idata
     if "log_likelihood" not in idata.groups():
         if fitted.mmm is None:  # a variant loaded from its artifacts
             raise ValueError(f"{fitted.label}: its posterior has no log-likelihood and no model is loaded to make it")
-        with fitted.mmm.model:
-            pm.compute_log_likelihood(idata, var_names=["y"], extend_inferencedata=True, progressbar=False)
+        try:
+            idata.add_groups(log_likelihood=log_likelihood(fitted.mmm, idata).to_dataset())
+        except Exception:  # noqa: BLE001 - a censored likelihood, or no traced mu: PyMC's loop over draws
+            with fitted.mmm.model:
+                pm.compute_log_likelihood(idata, var_names=["y"], extend_inferencedata=True, progressbar=False,
+                                          compile_kwargs={"mode": NUMPY_MODE})
     return idata
 
 

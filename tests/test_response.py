@@ -132,8 +132,9 @@ def test_draw_subset_answers_for_its_draws_only(rm6):
 
 def test_a_plan_and_a_traces_deterministics_compile_no_c():
     """The response of plans and the trace's deterministics are computed by numpy (``transforms.NUMPY_MODE``,
-    ``ONE_OFF_MODE``): on an empty cache C code for them took ~30 s and ~18 s to compile. In a fresh process, an
-    optimization and the deterministics of a posterior never load PyTensor's C module cache."""
+    ``ONE_OFF_MODE``): on an empty cache C code for them took ~30 s and ~18 s to compile; the models' comparison's
+    log-likelihood ~10 s. In a fresh process, an optimization, the deterministics of a posterior, its posterior
+    predictive and its log-likelihood never load PyTensor's C module cache."""
     import os
     import subprocess
     import sys
@@ -159,6 +160,10 @@ values = {v.name: np.repeat(np.asarray(mmm.model.initial_point()[v.name])[None, 
 import arviz as az
 traced = with_deterministics(mmm, az.from_dict(posterior=values))
 assert traced.posterior["channel_contribution"].shape[:2] == (1, 5)
+from mmmhelpers.fit import posterior_predictive
+from mmmhelpers.variants import Fitted, _with_log_likelihood
+posterior_predictive(mmm, traced, seed=1)
+assert _with_log_likelihood(Fitted("main", "main", mmm, traced, None)).log_likelihood["y"].shape == (1, 5, 60)
 assert cmodule._module_cache is None, "C code was compiled"
 print("ok")
 """
