@@ -85,9 +85,11 @@ def test_recovery_table_and_saturation_curves_on_a_perfect_posterior(single_mark
 
 @pytest.mark.slow
 def test_replicate_study_and_coverage_by_hand():
+    from pathlib import Path
+
     import pandas as pd
 
-    from mmmhelpers.config import FitSpec, Params
+    from mmmhelpers.config import FitSpec, Params, load_params
     from mmmhelpers.recovery import coverage_summary, replicate_study
 
     reps = pd.DataFrame({"parameter": ["a", "a", "a", "a", "b", "b"], "covered": [True, True, False, True, True, False],
@@ -95,11 +97,11 @@ def test_replicate_study_and_coverage_by_hand():
     summ = coverage_summary(reps).set_index("parameter")
     assert summ.loc["a", "coverage_94"] == 0.75 and summ.loc["a", "coverage_50"] == 0.25
     assert summ.loc["b", "coverage_94"] == 0.5 and summ.loc["b", "replicates"] == 2
-    # a real (tiny) replicate study: one compiled model, three datasets, truth differs per replicate
-    params = Params.model_validate({
-        "case": "reps", "title": "r", "seed": 3, "simulate": {"generator": "single_market", "n_weeks": 40},
-        "model": {"adstock": {"l_max": 4}, "yearly_seasonality": 1},
-    })
+    # a real (tiny) replicate study: one compiled model (the tiny case's: compiled once for the suite), three
+    # datasets, truth differs per replicate
+    tiny = load_params(Path(__file__).parent / "params" / "tiny.yaml")
+    params = Params.model_validate({"case": "reps", "title": "r", "seed": 3, "model": tiny.model.model_dump(),
+                                    "simulate": {"generator": "single_market", "n_weeks": 40}})
     out = replicate_study(params, 3, fit=FitSpec(chains=2, tune=100, draws=100), progress=False)
     assert sorted(out["replicate"].unique()) == [0, 1, 2]
     per_rep = out[out.parameter == "saturation_beta[x1]"]["truth"]
