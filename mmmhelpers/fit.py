@@ -18,7 +18,7 @@ from mmmhelpers import compile as mc
 from mmmhelpers.artifacts import Diagnostics
 from mmmhelpers.diagnose import divergence_report, gradient_check, raise_if_bad, scalar_parameters
 from mmmhelpers.health import health, refit_converged
-from mmmhelpers.model import MMM
+from mmmhelpers.model import MMM, set_model_data
 from mmmhelpers.priors import parse_likelihood
 from mmmhelpers.seeds import seed_for
 from mmmhelpers.transforms import NUMPY_MODE, ONE_OFF_MODE
@@ -231,13 +231,11 @@ def _data_of(mmm: MMM, values: dict, coords: dict | None):
     names = [n for n in values if n in mmm.model.named_vars]
     before = {n: mmm.model[n].get_value() for n in names}
     before_coords = {d: mmm.model.coords[d] for d in (coords or {})}
-    with mmm.model:
-        pm.set_data({n: values[n] for n in names}, coords=coords)
+    set_model_data(mmm.model, {n: values[n] for n in names}, coords=coords)
     try:
         yield
     finally:
-        with mmm.model:
-            pm.set_data(before, coords=before_coords or None)
+        set_model_data(mmm.model, before, coords=before_coords or None)
 
 
 def _without_unconstrained(idata: az.InferenceData) -> az.InferenceData:
@@ -508,8 +506,7 @@ def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: lis
                 idata = with_deterministics(mmm, idata)
             yield idata
         else:
-            with mmm.model:
-                pm.set_data(vals, coords=(coords[k] if coords else None))
+            set_model_data(mmm.model, vals, coords=(coords[k] if coords else None))
             yield run_nuts(mmm, None, fit, cores, seeds[k], progress=False)
 
 

@@ -23,7 +23,7 @@ from mmmhelpers.calibration import model_for
 from mmmhelpers.data import MMMData, plan_data, plan_warnings, read_plan
 from mmmhelpers.fit import convergence, deterministics_at, likelihood_draws, sample_many
 from mmmhelpers.intervals import HDI_PROB, mean_hdi
-from mmmhelpers.model import MMM, organic_scales, scales
+from mmmhelpers.model import MMM, organic_scales, scales, set_model_data
 from mmmhelpers.seeds import seed_for
 
 __all__ = ["crps", "coverage", "scores", "predict", "holdout_folds", "run_folds", "forecast", "forecast_data",
@@ -282,9 +282,9 @@ def predict_fold(mmm: MMM, idata, data: MMMData, values: dict, test_end: int, se
         pp = xr.Dataset({"y": (mu.dims, likelihood_draws(mmm, post, mu, seed))}, coords=mu.coords)
     except Exception:  # noqa: BLE001 - an unusual likelihood: PyMC's loop over draws
         v = {**values, "observed_index": np.arange(test_end), "target_scaled": np.zeros((test_end, *data.y.shape[1:]))}
+        set_model_data(mmm.model, {k: val for k, val in v.items() if k in mmm.model.named_vars},
+                       coords={"obs": data.dates[:test_end]})
         with mmm.model:
-            pm.set_data({k: val for k, val in v.items() if k in mmm.model.named_vars},
-                        coords={"obs": data.dates[:test_end]})
             pp = pm.sample_posterior_predictive(idata, var_names=["y"], predictions=True, random_seed=seed,
                                                 progressbar=False).predictions.rename({"obs": "date"})
     return _original_scale_draws(pp, values["target_scale"], data.panel)

@@ -134,7 +134,7 @@ def test_a_plan_and_a_traces_deterministics_compile_no_c():
     """The response of plans and the trace's deterministics are computed by numpy (``transforms.NUMPY_MODE``,
     ``ONE_OFF_MODE``): on an empty cache C code for them took ~30 s and ~18 s to compile; the models' comparison's
     log-likelihood ~10 s. In a fresh process, an optimization, the deterministics of a posterior, its posterior
-    predictive and its log-likelihood never load PyTensor's C module cache."""
+    predictive, its log-likelihood and new data swapped in never load PyTensor's C module cache."""
     import os
     import subprocess
     import sys
@@ -164,6 +164,9 @@ from mmmhelpers.fit import posterior_predictive
 from mmmhelpers.variants import Fitted, _with_log_likelihood
 posterior_predictive(mmm, traced, seed=1)
 assert _with_log_likelihood(Fitted("main", "main", mmm, traced, None)).log_likelihood["y"].shape == (1, 5, 60)
+longer, _ = simulate(SimulateSpec(generator="single_market", n_weeks=64), seed=3)
+mmm.set_data(longer)  # a forecast's dates: PyMC checks the dims' lengths
+assert mmm.model["channel_data"].get_value().shape[0] == 64
 assert cmodule._module_cache is None, "C code was compiled"
 print("ok")
 """
