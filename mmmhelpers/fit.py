@@ -24,7 +24,7 @@ from mmmhelpers.seeds import seed_for
 from mmmhelpers.transforms import NUMPY_MODE, ONE_OFF_MODE
 
 __all__ = ["sample", "sample_many", "diagnostics", "add_original_scale_predictions", "time_gradient",
-           "sampling_estimate", "convergence", "deterministics_at", "likelihood_draws"]
+           "sampling_estimate", "convergence", "deterministics_at", "likelihood_draws", "log_likelihood"]
 
 STEPS_PER_DRAW = (16, 64)
 """The range of leapfrog steps per draw the estimate assumes: the shipped cases' fits took 15 to 106."""
