@@ -81,11 +81,12 @@ from pytensor.raise_op import Assert
 from pytensor.tensor.blockwise import Blockwise, BlockwiseWithCoreShape
 from pytensor.tensor.random.type import RandomGeneratorType
 
+from .numba_codegen import machine_code_on_demand
 from .numba_ops import core_outputs_copied, own_implementation
 
 __all__ = ["compile_model", "compile_ahead", "cache_dir", "CacheInfo", "ObjectModeError"]
 
-CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-9"  # bump when the generated source or the key changes
+CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-10"  # bump when the generated source or the key changes
 _VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
 
 
@@ -990,8 +991,9 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
     else:
         if before_compile is not None:
             before_compile()
-        logp_fn, expand_fn = _functions(model, g)
-        shared_data, user_data, compiled, last_info = _compiled_here(logp_fn, expand_fn, g, key, shared, reason)
+        with machine_code_on_demand():  # the callbacks' libraries optimized and made machine code once, at the top
+            logp_fn, expand_fn = _functions(model, g)
+            shared_data, user_data, compiled, last_info = _compiled_here(logp_fn, expand_fn, g, key, shared, reason)
     shape_info = (g.all_names, g.all_slices, g.all_shapes)
     dims, coords = _prepare_dims_and_coords(model, shape_info)
     return CompiledPyMCModel(
