@@ -12,22 +12,17 @@ while the gradient stays as fast.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compile_profile import run_cold  # noqa: E402 - a sibling script
-from numba_opt import TIMED  # noqa: E402
+from numba_opt import TIMED, print_table  # noqa: E402
 
 BEFORE = """
 from contextlib import nullcontext
 mc.machine_code_on_demand = nullcontext  # numba's own finalize of every library
 """
-
-
-def _cell(values: list[float], fmt: str) -> str:
-    return f"{statistics.median(values):{fmt}} ({', '.join(f'{v:{fmt}}' for v in values)})"
 
 
 def main() -> None:
@@ -44,10 +39,7 @@ def main() -> None:
                 runs.setdefault((params, how), []).append(out)
                 print(f"  {Path(params).stem} {how}: {out['compile']:.1f} s", file=sys.stderr, flush=True)
     print(f"Each cell: the median of {args.repeats} new processes on an empty cache (every run in brackets).\n")
-    print("| case | libraries | cold compile s | gradient µs |\n|---|---|---|---|")
-    for (params, how), done in runs.items():
-        print(f"| {Path(params).stem} | {how} | {_cell([r['compile'] for r in done], '.1f')} | "
-              f"{_cell([r['gradient'] * 1e6 for r in done], '.1f')} |")
+    print_table(runs, "libraries")
 
 
 if __name__ == "__main__":

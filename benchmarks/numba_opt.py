@@ -15,6 +15,7 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compile_profile import run_cold  # noqa: E402 - a sibling script
@@ -41,6 +42,14 @@ def _cell(values: list[float], fmt: str) -> str:
     return f"{statistics.median(values):{fmt}} ({', '.join(f'{v:{fmt}}' for v in values)})"
 
 
+def print_table(runs: dict[tuple[str, Any], list[dict]], column: str) -> None:
+    """The runs (by params file and variant) as a table of medians: cold compile seconds and gradient µs."""
+    print(f"| case | {column} | cold compile s | gradient µs |\n|---|---|---|---|")
+    for (params, variant), done in runs.items():
+        print(f"| {Path(params).stem} | {variant} | {_cell([r['compile'] for r in done], '.1f')} | "
+              f"{_cell([r['gradient'] * 1e6 for r in done], '.1f')} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("params", nargs="*", default=["params/default.yaml", "params/multidimensional_example.yaml"])
@@ -56,10 +65,7 @@ def main() -> None:
                 runs.setdefault((params, level), []).append(one_run(params, level))
                 print(f"  {Path(params).stem} NUMBA_OPT={level}: {runs[params, level][-1]['compile']:.1f} s",
                       file=sys.stderr, flush=True)
-    print("| case | NUMBA_OPT | cold compile s | gradient µs |\n|---|---|---|---|")
-    for (params, level), done in runs.items():
-        print(f"| {Path(params).stem} | {level} | {_cell([r['compile'] for r in done], '.1f')} | "
-              f"{_cell([r['gradient'] * 1e6 for r in done], '.1f')} |")
+    print_table(runs, "NUMBA_OPT")
 
 if __name__ == "__main__":
     main()

@@ -1,17 +1,16 @@
-"""Numba's code generation for a C callback: each library optimized and made machine code once, at the end.
+"""Numba's code generation for a C callback: machine code made once, for the library that is run.
 
 Numba compiles every function it meets (PyTensor's node functions, numba's own helpers: about 380 in the tiny
-case's log density) into a library of its own and *finalizes* it at once: links in its callees' modules, runs LLVM's
-full module optimization over the lot, and makes machine code of it, so that Python could call it. A C callback
-only ever runs the last library, which links every other one in and is optimized whole again: the other libraries'
-module optimization and machine code are thrown away (about a quarter of a cold compile).
+case's log density) into a library of its own and *finalizes* it at once: links in its callees' modules, optimizes
+the lot and makes machine code of it, so that Python could call it. A C callback only ever runs the last library,
+which links every other one in: the other libraries' machine code is never run.
 
-Inside :func:`machine_code_on_demand` a library compiled by numba keeps its function-level passes but skips the
-module optimization and machine code; both happen when something asks for the library's code: a pointer to a
-function it defines (the C callback's, a function Python calls) or its object code (numba's disk cache). That
-library is then optimized once over everything it linked in, as numba would have at the top. Measured on a cold
-compile (benchmarks/notes.md): the tiny case 14 -> 10 s, the default case 15 -> 11.7 s, the knowledge case 31 -> 22 s,
-the gradient as fast.
+Inside :func:`machine_code_on_demand` a library numba compiles is linked and optimized as before, but made machine
+code only when something asks for its code: a pointer to a function it defines (the C callback's, a function Python
+calls) or its object code (numba's disk cache). Every library's optimized module is what it was, so the callback's
+code is the same whatever the process compiled before (skipping the other libraries' optimization too compiled
+faster still, but made the callback's code depend on which helpers the process had compiled before: other draws
+from the same model on another machine). Measured on a cold compile: see benchmarks/notes.md.
 
 Outside the context numba behaves as before; a library deferred inside it is finished the first time its code is
 asked for, in or out of the context. Without the numba internals this relies on (:func:`supported`), the context
@@ -69,11 +68,10 @@ def _set_pointer(address: int, env: object) -> None:
 
 
 def _finish(library) -> None:
-    """Optimize a deferred library over what it linked in and make it machine code (once)."""
+    """Make a deferred library machine code (once)."""
     if not getattr(library, "_mmm_deferred", False):
         return
     library._mmm_deferred = False
-    _ORIGINAL["optimize"](library)
     codegen = library._codegen
     codegen._add_module(library._final_module)
     library._finalize_specific()
@@ -95,17 +93,16 @@ def _install() -> None:
                      pointer=cg.JITCodeLibrary.get_pointer_to_function,
                      serialize=cg.CPUCodeLibrary.serialize_using_object_code, set_env=cg.JITCPUCodegen.set_env)
 
-    def optimize_final_module(self) -> None:
-        if _STATE["depth"] and isinstance(self, cg.JITCodeLibrary):
-            self._mmm_skipped = True  # finalize() -> optimized by _finish, if ever
-            return
+    def optimize_final_module(self) -> None:  # called by finalize() only: a library numba compiled
         _ORIGINAL["optimize"](self)
+        if _STATE["depth"] and isinstance(self, cg.JITCodeLibrary):
+            self._mmm_defer = True
 
     def finalize_final_module(self) -> None:
-        if not getattr(self, "_mmm_skipped", False):
+        if not getattr(self, "_mmm_defer", False):
             _ORIGINAL["final"](self)
             return
-        self._mmm_skipped = False
+        self._mmm_defer = False
         self._finalize_dynamic_globals()
         self._verify_declare_only_symbols()
         self._final_module._CPUCodeLibrary__library = weakref.proxy(self)  # numba's object-cache hooks

@@ -65,10 +65,11 @@ def _with_open_files(soft: int | None):
 
 
 def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float] = (0.0, 0.0), timeout: float = 900,
-                     open_files: int | None = None, params: Path = TINY):
+                     open_files: int | None = None, params: Path = TINY, kernels_up: int = 1):
     """Start ``mmm-report run PARAMS --out out``; once ``stage`` runs in a kernel, wait a random delay,
     send SIGINT. Returns (exit code, stdout, stderr, the kernel processes it had, seconds to exit).
-    ``open_files``: the CLI's soft limit of open files when it starts."""
+    ``open_files``: the CLI's soft limit of open files when it starts; ``kernels_up``: how many kernels to wait for
+    (at most a minute: a loaded machine starts a wave's kernels seconds apart) before the delay."""
     proc = subprocess.Popen([*CLI, "run", str(params), "--out", str(out), "--no-progress"], cwd=ROOT,
                             env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=_with_open_files(open_files))
@@ -85,6 +86,9 @@ def interrupt_during(stage: str, out: Path, env: dict, delay: tuple[float, float
                 pass
         while not kernels_of(proc.pid):  # the stage's kernel is up
             assert time.monotonic() < deadline and proc.poll() is None, stdout
+            time.sleep(0.2)
+        wave = time.monotonic() + 60
+        while len(kernels_of(proc.pid)) < kernels_up and time.monotonic() < wave and proc.poll() is None:
             time.sleep(0.2)
         time.sleep(random.uniform(*delay))
         kernels = kernels_of(proc.pid)
@@ -327,7 +331,7 @@ def test_ctrl_c_during_the_wave_kills_every_kernel(tmp_path, open_files):
     out = tmp_path / "reports" / "r"
     before = fake_report(out)
     code, stdout, err, kernels, seconds = interrupt_during("05_optimize", out, env_with(notebooks), delay=(1.0, 2.0),
-                                                           open_files=open_files)
+                                                           open_files=open_files, kernels_up=3)
     assert_clean_interrupt(code, err, kernels, out, PARALLEL, "last good report unchanged")
     assert len(kernels) >= 3  # the three stages' kernels (a stand-in's kernel starts no process of its own)
     assert snapshot(out) == before

@@ -179,7 +179,7 @@ def test_a_refresh_from_the_last_posterior_lands_near_a_full_refit():
     from mmmhelpers.refresh_priors import derive
 
     params, data = _tiny(date(2022, 12, 26))
-    params = params.model_copy(update={"fit": params.fit.model_copy(update={"draws": 400, "tune": 300})})
+    params = params.model_copy(update={"fit": params.fit.model_copy(update={"draws": 2000, "tune": 300})})
     n = data.n_dates - 8
     last, _ = sample(model_for(params, data.slice(0, n)), params.fit, seed=1, progress=False)
     carried = derive(params, last.posterior, "the first", f"{data.dates[n]:%Y-%m-%d}", 8)
