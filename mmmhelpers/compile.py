@@ -86,7 +86,7 @@ from .numba_ops import core_outputs_copied, own_implementation
 
 __all__ = ["compile_model", "compile_ahead", "cache_dir", "CacheInfo", "ObjectModeError"]
 
-CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-10"  # bump when the generated source or the key changes
+CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-11"  # bump when the generated source or the key changes
 _VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
 
 
