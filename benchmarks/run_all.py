@@ -49,6 +49,8 @@ BENCHMARKS = [  # name, script and arguments, needs pymc-marketing, what it answ
      "(i) where a cold compile's time goes: LLVM, numba's typing and lowering, PyTensor, the rest"),
     ("numba_opt", ["numba_opt.py", "--levels", "3", "2", "1"], False,
      "(j) LLVM's optimization level for the cold compile: compile seconds vs gradient µs"),
+    ("machine_code", ["machine_code.py"], False,
+     "(p) numba's libraries made machine code on demand vs finalized each: cold compile seconds vs gradient µs"),
     ("refresh_flags", ["refresh_flags.py"], False,
      "(k) a refresh with four new weeks against the truth: what it flags, how long it takes"),
     ("hill_markets", ["hill_markets.py", "8", "8"], False,
