@@ -19,7 +19,6 @@ changes nothing.
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -63,10 +62,6 @@ def machine_code_on_demand() -> Iterator[None]:
             _STATE["depth"] -= 1
 
 
-def _set_pointer(address: int, env: object) -> None:
-    (ctypes.c_void_p * 1).from_address(address)[0] = ctypes.c_void_p(id(env))
-
-
 def _finish(library) -> None:
     """Make a deferred library machine code (once)."""
     if not getattr(library, "_mmm_deferred", False):
@@ -75,10 +70,9 @@ def _finish(library) -> None:
     codegen = library._codegen
     codegen._add_module(library._final_module)
     library._finalize_specific()
-    for name in list(_PENDING_ENVS):  # environments of functions now in machine code
-        address = codegen._engine.get_global_value_address(name)
-        if address:
-            _set_pointer(address, _PENDING_ENVS.pop(name))
+    for name in list(_PENDING_ENVS):  # environments of functions now in machine code: numba's own set_env
+        if codegen._engine.get_global_value_address(name):
+            _ORIGINAL["set_env"](codegen, name, _PENDING_ENVS.pop(name))
 
 
 def _install() -> None:
@@ -126,9 +120,8 @@ def _install() -> None:
         return _ORIGINAL["serialize"](self)
 
     def set_env(self, env_name: str, env: object) -> None:
-        address = self._engine.get_global_value_address(env_name)
-        if address:
-            _set_pointer(address, env)
+        if self._engine.get_global_value_address(env_name):
+            _ORIGINAL["set_env"](self, env_name, env)
         else:  # its library is not machine code yet: set when it is
             _PENDING_ENVS[env_name] = env
 
