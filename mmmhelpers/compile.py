@@ -436,8 +436,8 @@ def structure_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVar
     dim_lengths = {}
     generic = _generic_dims(model, g)
     for name, length in model.dim_lengths.items():  # dims are structure: their lengths are shapes (but the periods')
-        dim_lengths[name] = "any" if name in generic else \
-            int(length.get_value()) if isinstance(length, SharedVariable) else h.text(length)
+        if name not in generic:
+            dim_lengths[name] = int(length.get_value()) if isinstance(length, SharedVariable) else h.text(length)
     dims_of = model.named_vars_to_dims
     parts = {
         "format": CACHE_FORMAT,

@@ -289,8 +289,9 @@ def compile_ahead(mmm: MMM, params, data, folds: bool = True) -> None:
     """Start compiling the case's model for nutpie now, and beside it (``folds``) the form every out-of-sample fold
     and stability refit samples (pages 04 and 05, which would otherwise compile it there), each in a new process
     (``compile.compile_ahead``, cached), so that what the fit stage does before sampling runs meanwhile; :func:`sample`
-    then loads the first. Nothing for PyMC's sampler. A run without pages 04 and 05 passes ``folds=False``: their
-    model's compile would take a core from the fit for nothing."""
+    then loads the first. The two are one structure, compiled once, unless the model's form depends on the observed
+    weeks (a time-varying media multiplier: its basis spans them). Nothing for PyMC's sampler. A run without pages 04
+    and 05 passes ``folds=False``: their model's compile would take a core from the fit for nothing."""
     from mmmhelpers.calibration import model_for
 
     if sampler_and_cores(params.fit)[0] == "nutpie":
@@ -490,7 +491,7 @@ def sample_many(mmm: MMM, values: list[dict], fit, seeds: list[int], coords: lis
     """Posteriors of one model under several data sets (one sampler seed each), compiling it once.
 
     ``values`` holds one ``{pm.Data name: array}`` dict per fit (same ranks as the model's data;
-    lengths may differ where no stored variable depends on them, e.g. ``observed_index``). With
+    lengths may differ where no stored variable depends on them, e.g. ``target_scaled``). With
     nutpie the compiled model's data are swapped (``with_data``); with PyMC, ``pm.set_data``.
     Yields one InferenceData (posterior) per dict.
     """

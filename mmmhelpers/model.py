@@ -126,7 +126,7 @@ class MMM:
     def set_data(self, data: MMMData) -> None:
         """Swap in new dates/spend (same panel and channels) without rebuilding."""
         values = {k: v for k, v in self.data_values(data).items() if k in self.model.named_vars}
-        set_model_data(self.model, values, coords={"date": data.dates})
+        set_model_data(self.model, values, coords={"date": data.dates, "obs": data.dates})
 
     def summary_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.table)
@@ -138,6 +138,9 @@ def set_model_data(model: pm.Model, values: dict[str, Any], coords: dict | None 
     code, in processes that need no C otherwise (the folds, the refits)."""
     with pytensor.config.change_flags(mode="FAST_COMPILE"), model:
         pm.set_data(values, coords=coords)
+    for dim, labels in (coords or {}).items():  # a dim no array of ``values`` is labelled with (``obs`` in the fit)
+        if len(labels) != int(model.dim_lengths[dim].get_value()):
+            model.set_dim(dim, len(labels), coord_values=labels)
 
 
 def scales(data: MMMData, scaling: ScalingSpec | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -364,7 +367,6 @@ class Inputs:
     t: Any  # time_index (date,), weeks since the first training date
     y: Any  # target_scaled (obs, *panel)
     train_end: Any  # train_end_time: weeks at the last observed date
-    obs_index: Any | None  # observed_index (cross-validation form only)
     channel_scale: Any
     target_scale: Any
     obs_dim: str  # "date", or "obs" in the cross-validation form
@@ -379,14 +381,12 @@ def _inputs(mmm: MMM, values: dict, n_obs: int, cv: bool) -> Inputs:
     """Register the data containers (order matters for reproducibility: keep it)."""
     panel = mmm.dims
     obs_dim = "obs" if cv else "date"
-    if cv:
-        mmm.model.add_coord("obs", mmm.data.dates[:n_obs])
+    mmm.model.add_coord("obs", mmm.data.dates[:n_obs])  # both forms: one compiled model (_label_periods)
     X = pm.Data("channel_data", values["channel_data"], dims=("date", *panel, "channel"))
     t = pm.Data("time_index", values["time_index"], dims="date")
-    y = pm.Data("target_scaled", values["target_scaled"][:n_obs], dims=(obs_dim, *panel))
+    y = pm.Data("target_scaled", values["target_scaled"][:n_obs], dims=("obs", *panel))
     train_weeks = max(float(values["time_index"][n_obs - 1]), 1.0)
     train_end = pm.Data("train_end_time", train_weeks)
-    obs_index = pm.Data("observed_index", np.arange(n_obs), dims=obs_dim) if cv else None
     if mmm.spec.share_priors:  # fixed by the observed weeks: predictions on other weeks leave it (CV folds set it)
         pm.Data("target_total_scaled", values["target_scaled"][:n_obs].sum(axis=0), dims=panel)
     cs = pm.Data("channel_scale", mmm.channel_scale, dims=(*panel, "channel"))
@@ -398,7 +398,7 @@ def _inputs(mmm: MMM, values: dict, n_obs: int, cv: bool) -> Inputs:
         pm.Data(f"{name}_basis", values[f"{name}_basis"], dims=("date", f"{name}_mode"))
     spend = (pm.Data("channel_spend", values["channel_spend"], dims=("date", *panel, "channel"))
              if "channel_spend" in values else X)
-    return Inputs(X, t, y, train_end, obs_index, cs, ts, obs_dim, spend)
+    return Inputs(X, t, y, train_end, cs, ts, obs_dim, spend)
 
 
 def _media_multiplier(mmm: MMM, inp: Inputs):
@@ -660,16 +660,27 @@ def _trend(mmm: MMM, inp: Inputs, priors: dict):
 def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
     """The observed target ``y`` (on the ``obs`` weeks only in the cross-validation form)."""
     lik = copy.deepcopy(parse_likelihood(mmm.spec.likelihood))
-    lik.dims = (inp.obs_dim, *mmm.dims)
+    lik.dims = ("obs", *mmm.dims)
     # traced over every date for the posterior predictive in numpy (fit.likelihood_draws); the cross-validation form
     # observes the fold's weeks of it (no deterministic whose length follows the fold: one compiled model serves all)
     mu = pm.Deterministic("mu", mu, dims=("date", *mmm.dims))
-    if inp.obs_index is not None:
-        mu = mu[inp.obs_index]
-    y = lik.create_likelihood_variable("y", mu=mu, observed=inp.y)
+    y = lik.create_likelihood_variable("y", mu=mu[:inp.y.shape[0]], observed=inp.y)
+    _label_periods(mmm, inp.obs_dim)
     mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
     if mmm.spec.likelihood_from is not None:
         _count_from(mmm, inp, y)
+
+
+def _label_periods(mmm: MMM, obs_dim: str) -> None:
+    """Label the observed weeks' arrays (``target_scaled``, ``y``) with ``obs_dim``.
+
+    Both forms build them over ``obs`` (the observed weeks: every date in the fit's form), so that the fit and the
+    cross-validation form are one structure: one compile serves the fit, every fold and every refit. The fit's form
+    labels them ``date`` (its inference data are over dates), and ``MMM.set_data`` keeps ``obs`` the dates."""
+    if obs_dim != "obs":
+        dims = mmm.model.named_vars_to_dims
+        for name in ("target_scaled", "y"):
+            dims[name] = (obs_dim, *dims[name][1:])
 
 
 def _count_from(mmm: MMM, inp: Inputs, y) -> None:
@@ -678,7 +689,7 @@ def _count_from(mmm: MMM, inp: Inputs, y) -> None:
     report's posterior). Every array keeps its length, so forecasts, folds and the posterior predictive work as
     without it; a fold that ends before that date observes nothing (its posterior is the prior)."""
     start = (pd.Timestamp(mmm.spec.likelihood_from) - mmm.t0).days / 7.0
-    t_obs = inp.t if inp.obs_index is None else inp.t[inp.obs_index]
+    t_obs = inp.t[:inp.y.shape[0]]
     seen = pt.lt(t_obs, start - 1e-6)[(slice(None),) + (None,) * len(mmm.dims)]
     pm.Potential("likelihood_seen_before", -pt.sum(pm.logp(y, inp.y) * seen))
     mmm.table.append({"variable": "likelihood_seen_before", "distribution":
@@ -738,8 +749,9 @@ def build_model(spec: ModelSpec, data: MMMData, observed_weeks: int | None = Non
 
     ``observed_weeks=k`` builds the cross-validation form: the model spans every date of ``data``
     (spend history included, so carryover is exact) but the likelihood sees only the first ``k``
-    weeks, through ``pm.Data`` (``observed_index``, ``train_end_time``, the scales), and scales come
-    from those weeks. One compiled model then serves every fold: only data change between folds.
+    weeks, through ``pm.Data`` (``target_scaled``'s length, ``train_end_time``, the scales), and scales come
+    from those weeks. It is the fit's structure (both observe a first stretch of the dates: ``_label_periods``), so
+    one compiled model serves the fit and every fold: only data change between them.
     """
     mmm = _new_mmm(spec, data, observed_weeks)
     values = mmm.data_values(data)

@@ -267,7 +267,7 @@ def fold_values(mmm: MMM, data: MMMData, train_end: int) -> dict:
     v: dict[str, Any] = mmm.data_values(data)  # and a float: train_end_time
     v.update(channel_scale=ch, target_scale=tg, control_data=data.C / ct, target_scaled=data.y[:train_end] / tg,
              organic_data=data.Z / organic_scales(data.slice(0, train_end), mmm.spec.scaling),
-             observed_index=np.arange(train_end), train_end_time=max(float(v["time_index"][train_end - 1]), 1.0),
+             train_end_time=max(float(v["time_index"][train_end - 1]), 1.0),
              target_total_scaled=(data.y[:train_end] / tg).sum(axis=0))
     return v
 
@@ -281,7 +281,7 @@ def predict_fold(mmm: MMM, idata, data: MMMData, values: dict, test_end: int, se
         mu = post["mu"].isel(date=slice(0, test_end))
         pp = xr.Dataset({"y": (mu.dims, likelihood_draws(mmm, post, mu, seed))}, coords=mu.coords)
     except Exception:  # noqa: BLE001 - an unusual likelihood: PyMC's loop over draws
-        v = {**values, "observed_index": np.arange(test_end), "target_scaled": np.zeros((test_end, *data.y.shape[1:]))}
+        v = {**values, "target_scaled": np.zeros((test_end, *data.y.shape[1:]))}
         set_model_data(mmm.model, {k: val for k, val in v.items() if k in mmm.model.named_vars},
                        coords={"obs": data.dates[:test_end]})
         with mmm.model:

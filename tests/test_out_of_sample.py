@@ -85,7 +85,26 @@ def test_cross_validation_model_sees_only_training_weeks(single_market, truth_mo
     np.testing.assert_array_equal(a["target_scaled"], b["target_scaled"])
     assert a["target_scaled"].shape == (40,) and a["train_end_time"] == pytest.approx(39.0)
     c = fold_values(mmm, data, 30)
-    assert c["observed_index"].tolist() == list(range(30)) and c["target_scaled"].shape == (30,)
+    assert c["target_scaled"].shape == (30,) and c["train_end_time"] == pytest.approx(29.0)
+
+
+def test_a_fold_has_the_log_density_of_the_model_fitted_on_its_weeks_alone(single_market, truth_model_spec):
+    """The cross-validation form observing the first 40 weeks has, at any point, the log density of the model built
+    on those 40 weeks alone: the later spend changes no observed week, and the scales come from the observed weeks.
+    It is the fit's structure (one key: the fit's compiled model samples every fold with the fold's data)."""
+    from mmmhelpers import compile as mc
+
+    data, _ = single_market
+    fold = build_model(truth_model_spec, data, observed_weeks=40).model
+    alone = build_model(truth_model_spec, data.slice(0, 40)).model
+    logp_fold, logp_alone = (m.compile_logp(mode=NUMPY_MODE) for m in (fold, alone))
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in alone.initial_point().items()}
+        assert float(logp_fold(point)) == pytest.approx(float(logp_alone(point)), rel=1e-12)
+    keys = {mc.structure_key(m, mc.model_graphs(m, mc.UNCONSTRAINED_ONLY))[0]
+            for m in (fold, alone, build_model(truth_model_spec, data).model)}
+    assert len(keys) == 1
 
 
 def test_cross_validation_model_on_a_geo_panel_evaluates():
