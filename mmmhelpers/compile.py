@@ -86,7 +86,7 @@ from .numba_ops import core_outputs_copied, own_implementation
 
 __all__ = ["compile_model", "compile_ahead", "cache_dir", "CacheInfo", "ObjectModeError"]
 
-CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-11"  # bump when the generated source or the key changes
+CACHE_FORMAT = "mmmhelpers-nutpie-cfunc-12"  # bump when the generated source or the key changes
 _VERSIONED = ("nutpie", "pytensor", "pymc", "numba", "llvmlite", "numpy")
 
 
@@ -270,9 +270,12 @@ class _OneFunctionPerNode(NumbaLinker):
                                 fgraph_name="numba_funcified_fgraph", **kwargs)
 
     def jit_compile(self, fn):
+        """The graph's function, called (not inlined in numba's IR) by the callbacks: inlined, its nodes would sit
+        in the callback's ``try`` block, where numba carries on after a node raises (it only records the error until
+        the block ends), and a failed shape check would let the next node write past an array."""
         from pytensor.link.numba.dispatch.basic import numba_njit
 
-        return numba_njit(fn, final_function=True, inline="always")
+        return numba_njit(fn, final_function=True, inline="never")
 
 
 # --- the cache key ---------------------------------------------------------------------------------

@@ -119,26 +119,38 @@ def test_the_warmup_estimate_is_said_and_watching_changes_no_draw(monkeypatch):
 
 @pytest.mark.slow
 def test_the_callbacks_refuse_data_whose_lengths_disagree():
-    """The compiled log density has no broadcast checks in its shape graph (``compile.broadcast_checks_removed``):
-    data of lengths that disagree still fail as an error code nutpie raises, never a read past an array."""
+    """Arrays over the dates that disagree in length, or a target longer than the dates, fail as an error code
+    nutpie raises, never a read or write past an array (the compiled log density has no broadcast checks in its
+    shape graph, ``compile.broadcast_checks_removed``, and a node that raises stops it: ``jit_compile``). A target
+    shorter than the dates is a holdout fold: the fit's callbacks give the log density and gradient of the
+    cross-validation form observing those weeks (PyMC's, with the same data)."""
+    from mmmhelpers.model import build_model, set_model_data
+
     params = load_params(TINY)
     data, _ = prepare_data(params)
     mmm = model_for(params, data)
     compiled, _ = fit.compile_for(mmm, "nutpie")
     x0 = compiled.initial_point_func(0)
-    for name in ("channel_data", "target_scaled", "fourier_features"):
+    for name in ("channel_data", "target_scaled", "fourier_features", "control_data"):
         value = compiled.shared_data[name]
         for rows in (value[:-4], np.concatenate([value, value[:4]])):  # four periods fewer, four more
-            evaluate, x, grad, logp = fit._logp_callback(compiled.with_data(**{name: rows}))
+            if name == "target_scaled" and len(rows) < len(value):
+                continue  # a fold: below
+            swapped = compiled.with_data(**{name: rows})
+            evaluate, x, grad, logp = fit._logp_callback(swapped)
             x[:] = x0
             assert evaluate() != 0, (name, len(rows))
-    evaluate, x, grad, logp = fit._logp_callback(compiled)  # the data as built: PyMC's log density and gradient
+    fold = compiled.with_data(target_scaled=compiled.shared_data["target_scaled"][:-4])
+    evaluate, x, grad, logp = fit._logp_callback(fold)
     x[:] = x0
     assert evaluate() == 0
-    g = mc.model_graphs(mmm.model, mc.UNCONSTRAINED_ONLY)
+    cv = build_model(params.model, data, observed_weeks=data.n_dates - 4).model
+    set_model_data(cv, {n: fold.shared_data[n] for n in fold.shared_data if n in cv.named_vars and n not in cv.coords},
+                   coords={"obs": data.dates[:-4]})
+    g = mc.model_graphs(cv, mc.UNCONSTRAINED_ONLY)
     point = {name: x0[s].reshape(shape) for name, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
-    np.testing.assert_allclose(logp[0], mmm.model.compile_logp(mode="FAST_COMPILE")(point), rtol=1e-10)
-    np.testing.assert_allclose(grad, mmm.model.compile_dlogp(mode="FAST_COMPILE")(point), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(logp[0], cv.compile_logp(mode="FAST_COMPILE")(point), rtol=1e-10)
+    np.testing.assert_allclose(grad, cv.compile_dlogp(mode="FAST_COMPILE")(point), rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.slow
