@@ -270,12 +270,9 @@ class _OneFunctionPerNode(NumbaLinker):
                                 fgraph_name="numba_funcified_fgraph", **kwargs)
 
     def jit_compile(self, fn):
-        """The graph's function, called (not inlined in numba's IR) by the callbacks: inlined, its nodes would sit
-        in the callback's ``try`` block, where numba carries on after a node raises (it only records the error until
-        the block ends), and a failed shape check would let the next node write past an array."""
         from pytensor.link.numba.dispatch.basic import numba_njit
 
-        return numba_njit(fn, final_function=True, inline="never")
+        return numba_njit(fn, final_function=True, inline="always")
 
 
 # --- the cache key ---------------------------------------------------------------------------------
@@ -454,8 +451,8 @@ def structure_key(model: pm.Model, g: _Graphs) -> tuple[str, dict[str, SharedVar
         "potentials": h.graph(list(model.potentials)),
         "deterministics": [(d.name, k) for d, k in zip(model.deterministics, h.graph(list(model.deterministics)))],
         "layout": [g.all_names, [(s.start, s.stop) for s in g.all_slices], g.all_shapes, g.n_dim],
-        "shared": sorted((n, str(v.type.dtype), _shape(np.shape(v.get_value(borrow=True)), dims_of.get(n), generic))
-                         for n, v in h.shared.items()),
+        "shared": sorted((n, str(v.type.dtype), _shape(np.shape(v.get_value(borrow=True)), dims_of.get(n), generic),
+                          list(dims_of.get(n) or ())) for n, v in h.shared.items()),  # dims: the length checks
         "dims": dim_lengths,
     }
     return _sha(json.dumps(parts, sort_keys=True, default=str)), h.shared
@@ -552,10 +549,35 @@ def _extract(names: list[str], ndims: dict[str, int]) -> tuple[str, str]:
     return "\n".join(lines), "".join(f", a{k}" for k in range(len(names)))
 
 
-def _source(kind: str, names: list[str], ndims: dict[str, int], n_dim: int, n_expanded: int) -> str:
-    extract, args = _extract(names, ndims)
+def _length_checks(names: list[str], dims: dict[str, list]) -> str:
+    """Source lines returning ``LENGTHS_DISAGREE`` before the graph runs when the arrays it reads disagree in length:
+    along a dim they share, or with more observed periods (``obs``) than dates.
+
+    The graph's function is inlined into the callback's ``try`` block, where numba carries on after a node raises
+    (it only records the error until the block ends): a shape check failing there would let the next node write past
+    an array. Data swapped in (``with_data``) are checked here instead, before anything reads them."""
+    where: dict[str, list[tuple[int, int]]] = {}
+    for k, name in enumerate(names):
+        for axis, dim in enumerate(dims.get(name) or ()):
+            if dim is not None:
+                where.setdefault(dim, []).append((k, axis))
+    pairs = [(f"shape{k}[{i}] != shape{k0}[{i0}]") for (k0, i0), *rest in where.values() for k, i in rest]
+    if "obs" in where and "date" in where:
+        (ko, io), (kd, idd) = where["obs"][0], where["date"][0]
+        pairs.append(f"shape{ko}[{io}] > shape{kd}[{idd}]")
+    return "".join(f"    if {p}:\n        return {LENGTHS_DISAGREE}\n" for p in pairs)
+
+
+LENGTHS_DISAGREE = -3
+"""The callbacks' error code for data whose lengths disagree (negative: nutpie stops rather than retries)."""
+
+
+def _source(kind: str, names: list[str], meta: dict) -> str:
+    extract, args = _extract(names, meta["ndims"])
+    checks = _length_checks(names, meta.get("dims", {}))
     template = _LOGP if kind == "logp" else _EXPAND
-    return template.format(n_dim=n_dim, n_expanded=n_expanded, extract=extract, args=args)
+    return template.format(n_dim=meta["n_dim"], n_expanded=meta["n_expanded"], extract=extract + "\n" + checks,
+                           args=args)
 
 
 def _signature(kind: str):
@@ -575,7 +597,7 @@ def _cfunc(kind: str, key: str | None, meta: dict, record_dtype, inner, load_onl
     from pytensor.link.numba.cache import compile_numba_function_src
 
     names = meta[f"{kind}_shared"]
-    src = _source(kind, names, meta["ndims"], meta["n_dim"], meta["n_expanded"])
+    src = _source(kind, names, meta)
     env = {"__name__": __name__, "carray": numba.carray, "np": np, "address_as_void_pointer": address_as_void_pointer,
            "record_dtype": record_dtype, "inner": inner,
            **{f"dtype{k}": np.dtype(meta["dtypes"][name]) for k, name in enumerate(names)}}
@@ -923,7 +945,7 @@ def _child_main() -> None:
         raise SystemExit(f"not cached: {last_info.reason}")
 
 
-def _compiled_here(logp_fn, expand_fn, g: _Graphs, key: str | None, shared: dict, reason: str):
+def _compiled_here(logp_fn, expand_fn, g: _Graphs, key: str | None, shared: dict, reason: str, dims_of: dict):
     """Both callbacks compiled in this process from the PyTensor functions (and cached under ``key`` when it
     describes every shared variable they use): the shared data, nutpie's user data, the callbacks and how it went."""
     used = {v.name: v for v in [*logp_fn.get_shared(), *expand_fn.get_shared()]}
@@ -938,6 +960,7 @@ def _compiled_here(logp_fn, expand_fn, g: _Graphs, key: str | None, shared: dict
             "logp_shared": [v.name for v in logp_fn.get_shared()],
             "expand_shared": [v.name for v in expand_fn.get_shared()],
             "ndims": {n: shared[n].type.ndim for n in record}, "dtypes": {n: str(shared[n].type.dtype) for n in record},
+            "dims": {n: list(dims_of.get(n) or ()) for n in record},
             "numba_opt": int(numba.config.OPT)}
     shared_data, user_data = _user_data(meta, shared)
     compiled = [_cfunc(kind, key, meta, user_data.dtype, fn.vm.jit_fn, load_only=False)
@@ -996,7 +1019,8 @@ def compile_model(model: pm.Model, var_names: list[str] | None = None, before_co
             before_compile()
         with machine_code_on_demand():  # the callbacks' libraries optimized and made machine code once, at the top
             logp_fn, expand_fn = _functions(model, g)
-            shared_data, user_data, compiled, last_info = _compiled_here(logp_fn, expand_fn, g, key, shared, reason)
+            shared_data, user_data, compiled, last_info = _compiled_here(logp_fn, expand_fn, g, key, shared, reason,
+                                                                         model.named_vars_to_dims)
     shape_info = (g.all_names, g.all_slices, g.all_shapes)
     dims, coords = _prepare_dims_and_coords(model, shape_info)
     return CompiledPyMCModel(

@@ -18,7 +18,6 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 from pymc_extras.prior import handle_dims
-from pytensor.raise_op import Assert
 
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales
@@ -304,7 +303,7 @@ def _hsgp(name: str, spec: HSGPSpec, basis: HSGPBasis, table: list, extra_dim: s
     ls = pm.InverseGamma(f"{name}_ls", mu=spec.ls_mu, sigma=spec.ls_sigma)
     cov = eta**2 * pm.gp.cov.Matern52(1, ls=ls)
     sqrt_psd = pt.sqrt(cov.power_spectral_density(pt.as_tensor(basis.omega)))
-    phi = dated(pm.modelcontext(None)[f"{name}_basis"])
+    phi = pm.modelcontext(None)[f"{name}_basis"]
     sd = sqrt_psd if extra_dim is None else sqrt_psd[:, None]
     extra, k = (() if extra_dim is None else (extra_dim,)), basis.centred
     weights = []
@@ -360,24 +359,6 @@ def media_contribution(x_scaled, spec: ModelSpec, adstock_params: dict, saturati
     return contrib if multiplier is None else contrib * multiplier
 
 
-def dated(x):
-    """``x`` (a ``pm.Data`` over the dates first) with its length checked against the dates' as it runs: the
-    compiled model then fails with an error, never reads past an array, when it is fed arrays of lengths that
-    disagree (the shape graph's broadcast checks are left out of the compile: ``compile.broadcast_checks_removed``)."""
-    return pt.specify_shape(x, (pm.modelcontext(None).dim_lengths["date"], *(None,) * (x.ndim - 1)))
-
-
-def dated_data(name: str, value: np.ndarray, dims: tuple[str, ...]):
-    """``pm.Data`` over the dates (``dims`` starts with ``date``), its length checked (:func:`dated`)."""
-    return dated(pm.Data(name, value, dims=dims))
-
-
-def observed_length(inp: Inputs):
-    """The number of observed periods (``target_scaled``'s length), checked to be at most the dates'."""
-    k, n = inp.y.shape[0], inp.t.shape[0]
-    return Assert("the target has more periods than the dates")(k, pt.le(k, n))
-
-
 @dataclass
 class Inputs:
     """The model's ``pm.Data`` tensors, plus what the builders derive from them (PyMC's tensors: Any to mypy)."""
@@ -401,8 +382,8 @@ def _inputs(mmm: MMM, values: dict, n_obs: int, cv: bool) -> Inputs:
     panel = mmm.dims
     obs_dim = "obs" if cv else "date"
     mmm.model.add_coord("obs", mmm.data.dates[:n_obs])  # both forms: one compiled model (_label_periods)
-    X = dated_data("channel_data", values["channel_data"], ("date", *panel, "channel"))
-    t = dated_data("time_index", values["time_index"], ("date",))
+    X = pm.Data("channel_data", values["channel_data"], dims=("date", *panel, "channel"))
+    t = pm.Data("time_index", values["time_index"], dims="date")
     y = pm.Data("target_scaled", values["target_scaled"][:n_obs], dims=("obs", *panel))
     train_weeks = max(float(values["time_index"][n_obs - 1]), 1.0)
     train_end = pm.Data("train_end_time", train_weeks)
@@ -415,7 +396,7 @@ def _inputs(mmm: MMM, values: dict, n_obs: int, cv: bool) -> Inputs:
         mmm.model.add_coord(f"{name}_slow_mode", range(basis.centred))
         mmm.model.add_coord(f"{name}_m", range(basis.centred, basis.m))
         pm.Data(f"{name}_basis", values[f"{name}_basis"], dims=("date", f"{name}_mode"))
-    spend = (dated_data("channel_spend", values["channel_spend"], ("date", *panel, "channel"))
+    spend = (pm.Data("channel_spend", values["channel_spend"], dims=("date", *panel, "channel"))
              if "channel_spend" in values else X)
     return Inputs(X, t, y, train_end, cs, ts, obs_dim, spend)
 
@@ -571,7 +552,7 @@ def _organic(mmm: MMM, values: dict):
     problems = organic_prior_problems(spec)  # a variant's or a target's model, not checked at load
     if problems:
         raise ValueError(problems[0])
-    organic = dated_data("organic_data", values["organic_data"], ("date", *panel, "organic"))
+    organic = pm.Data("organic_data", values["organic_data"], dims=("date", *panel, "organic"))
     given_as = {target: key for key, target in organic_prior_keys(spec).items() if key in spec.organic_priors}
     params: dict[str, dict[str, Any]] = {}
     for kind, registry in (("adstock", ADSTOCKS), ("saturation", SATURATIONS)):
@@ -612,7 +593,7 @@ def _controls(mmm: MMM, values: dict, priors: dict):
     if not mmm.data.controls:
         return None
     panel = mmm.dims
-    C = dated_data("control_data", values["control_data"], ("date", *panel, "control"))
+    C = pm.Data("control_data", values["control_data"], dims=("date", *panel, "control"))
     gamma = _coefficient("gamma_control", priors["gamma_control"], "model.priors.gamma_control", ("control",),
                          (*panel, "control"), mmm.table)
     contrib = pm.Deterministic("control_contribution", C * gamma, dims=("date", *panel, "control")).sum(axis=-1)
@@ -625,7 +606,7 @@ def _seasonality(mmm: MMM, inp: Inputs, values: dict, priors: dict):
     if not mmm.spec.yearly_seasonality:
         return None
     panel = mmm.dims
-    F = dated_data("fourier_features", values["fourier_features"], ("date", "fourier_mode"))
+    F = pm.Data("fourier_features", values["fourier_features"], dims=("date", "fourier_mode"))
     gf = _coefficient("gamma_fourier", priors["gamma_fourier"], "model.priors.gamma_fourier", ("fourier_mode",),
                       (*panel, "fourier_mode"), mmm.table)
     F_b = F[(slice(None),) + (None,) * len(panel) + (slice(None),)]
@@ -640,13 +621,13 @@ def _calendar_effects(mmm: MMM, inp: Inputs, values: dict, priors: dict):
     in each period. Both features come from the dates (``MMM.data_values``), so a forecast knows its days."""
     panel, zeros, terms = mmm.dims, pt.zeros_like(inp.X[..., 0]), []
     if mmm.spec.weekday_seasonality:
-        day = dated_data("weekday_index", values["weekday_index"], ("date",))
+        day = pm.Data("weekday_index", values["weekday_index"], dims="date")
         gw = _coefficient("gamma_weekday", priors["gamma_weekday"], "model.priors.gamma_weekday", ("weekday",),
                           (*panel, "weekday"), mmm.table)
         effect = pt.moveaxis(gw, -1, 0)[day]  # (date, *panel)
         terms.append(pm.Deterministic("weekday_contribution", effect + zeros, dims=("date", *panel)))
     if mmm.spec.holidays is not None:
-        h = dated_data("holiday_days", values["holiday_days"], ("date",))
+        h = pm.Data("holiday_days", values["holiday_days"], dims="date")
         gh = _coefficient("gamma_holiday", priors["gamma_holiday"], "model.priors.gamma_holiday", panel, panel,
                           mmm.table)
         terms.append(pm.Deterministic("holiday_contribution", _by_date(mmm, h) * gh + zeros, dims=("date", *panel)))
@@ -683,23 +664,23 @@ def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
     # traced over every date for the posterior predictive in numpy (fit.likelihood_draws); the cross-validation form
     # observes the fold's weeks of it (no deterministic whose length follows the fold: one compiled model serves all)
     mu = pm.Deterministic("mu", mu, dims=("date", *mmm.dims))
-    y = lik.create_likelihood_variable("y", mu=mu[:observed_length(inp)], observed=inp.y)
+    y = lik.create_likelihood_variable("y", mu=mu[:inp.y.shape[0]], observed=inp.y)
     _label_periods(mmm, inp.obs_dim)
-    mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(lik.dims)})
+    mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(mmm.model.named_vars_to_dims["y"])})
     if mmm.spec.likelihood_from is not None:
         _count_from(mmm, inp, y)
 
 
 def _label_periods(mmm: MMM, obs_dim: str) -> None:
-    """Label the observed weeks' arrays (``target_scaled``, ``y``) with ``obs_dim``.
+    """Label ``y`` with ``obs_dim``.
 
-    Both forms build them over ``obs`` (the observed weeks: every date in the fit's form), so that the fit and the
-    cross-validation form are one structure: one compile serves the fit, every fold and every refit. The fit's form
-    labels them ``date`` (its inference data are over dates), and ``MMM.set_data`` keeps ``obs`` the dates."""
+    Both forms build the observed weeks (``target_scaled``, ``y``) over ``obs`` (every date in the fit's form), so that
+    the fit and the cross-validation form are one structure: one compile serves the fit, every fold and every refit.
+    The fit's form labels ``y`` ``date`` (its inference data are over dates); ``MMM.set_data`` keeps ``obs`` the
+    dates."""
     if obs_dim != "obs":
         dims = mmm.model.named_vars_to_dims
-        for name in ("target_scaled", "y"):
-            dims[name] = (obs_dim, *dims[name][1:])
+        dims["y"] = (obs_dim, *dims["y"][1:])
 
 
 def _count_from(mmm: MMM, inp: Inputs, y) -> None:
@@ -708,7 +689,7 @@ def _count_from(mmm: MMM, inp: Inputs, y) -> None:
     report's posterior). Every array keeps its length, so forecasts, folds and the posterior predictive work as
     without it; a fold that ends before that date observes nothing (its posterior is the prior)."""
     start = (pd.Timestamp(mmm.spec.likelihood_from) - mmm.t0).days / 7.0
-    t_obs = inp.t[:observed_length(inp)]
+    t_obs = inp.t[:inp.y.shape[0]]
     seen = pt.lt(t_obs, start - 1e-6)[(slice(None),) + (None,) * len(mmm.dims)]
     pm.Potential("likelihood_seen_before", -pt.sum(pm.logp(y, inp.y) * seen))
     mmm.table.append({"variable": "likelihood_seen_before", "distribution":
