@@ -486,6 +486,7 @@ optdb.register(core_shape_from_inputs.__name__, dfs_rewriter(core_shape_from_inp
 # --- the C callbacks -------------------------------------------------------------------------------
 # As nutpie's, but only the PyTensor function's call sits in the ``try`` block: numba's SSA reconstruction
 # takes minutes on a try block holding the dozens of calls that read the shared arrays (they cannot raise).
+# The data's lengths are checked before it (``_length_checks``): inside it a failed check would not stop the graph.
 # The copies are loops, not ``out[...] = grad``: numba's broadcasting assignment compiles its string helpers for
 # a shape-error message (about 2 s of a cold compile; see numba_ops).
 
@@ -574,7 +575,7 @@ LENGTHS_DISAGREE = -3
 
 def _source(kind: str, names: list[str], meta: dict) -> str:
     extract, args = _extract(names, meta["ndims"])
-    checks = _length_checks(names, meta.get("dims", {}))
+    checks = _length_checks(names, meta["dims"])
     template = _LOGP if kind == "logp" else _EXPAND
     return template.format(n_dim=meta["n_dim"], n_expanded=meta["n_expanded"], extract=extract + "\n" + checks,
                            args=args)
