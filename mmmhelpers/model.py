@@ -690,7 +690,8 @@ def _count_from(mmm: MMM, inp: Inputs, y) -> None:
     without it; a fold that ends before that date observes nothing (its posterior is the prior)."""
     start = (pd.Timestamp(mmm.spec.likelihood_from) - mmm.t0).days / 7.0
     t_obs = inp.t[:inp.y.shape[0]]
-    seen = pt.lt(t_obs, start - 1e-6)[(slice(None),) + (None,) * len(mmm.dims)]
+    # a float mask: a boolean factor in a product makes PyTensor's distributive rewrite fail (logged as an ERROR)
+    seen = pt.lt(t_obs, start - 1e-6).astype(pytensor.config.floatX)[(slice(None),) + (None,) * len(mmm.dims)]
     pm.Potential("likelihood_seen_before", -pt.sum(pm.logp(y, inp.y) * seen))
     mmm.table.append({"variable": "likelihood_seen_before", "distribution":
                       f"the likelihood of the periods before {mmm.spec.likelihood_from} taken out (in the priors)",

@@ -256,7 +256,7 @@ def test_a_model_with_carried_correlations_samples_the_copula_it_was_given():
     params, data = _tiny(date(2022, 12, 26))
     post = _copula_posterior(data, R)
     carried = derive(params, post, "made 2026-12-01", "2030-01-07", 0)  # after every period: the priors alone
-    fit = params.fit.model_copy(update={"draws": 1000, "tune": 500, "chains": 2})
+    fit = params.fit.model_copy(update={"draws": 4000, "tune": 500, "chains": 2})
     idata, _ = sample(model_for(carried.apply(params), data), fit, seed=4, progress=False)
     scores = []
     for name in ("adstock_alpha", "saturation_lam", "intercept_contribution"):
