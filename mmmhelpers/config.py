@@ -799,7 +799,7 @@ class Params(Strict):
 def _check_priors(params: Params) -> list[str]:
     """Parse every prior now so that a bad one is reported at load time with its field (pymc-extras' ``Prior``
     parses them: imported here, so that importing the schema loads no PyMC)."""
-    from mmmhelpers.priors import PriorError, parse_prior, prior_dims
+    from mmmhelpers.priors import PriorError, describe_prior, number_problem, parse_prior, prior_dims
 
     problems: list[str] = []
     allowed = {"channel", "control", "fourier_mode", "date", *_panel_dims(params)}
@@ -822,6 +822,8 @@ def _check_priors(params: Params) -> list[str]:
         bad = prior_dims(prior) - allowed
         if bad:
             problems.append(f"{where}: unknown dims {sorted(bad)} (allowed: {sorted(allowed)})")
+        if refused := number_problem(prior):
+            problems.append(f"{where}: {describe_prior(prior)}: its parameters must satisfy {refused} (value {spec!r})")
     ad, sat = params.model.adstock, params.model.saturation
     for where, known, names in [
         ("model.adstock.priors", kind_params(ADSTOCK_PARAMS, (ad.type, *ad.type_by_channel.values())), ad.priors),

@@ -21,7 +21,17 @@ from pymc_extras.prior import handle_dims
 
 from mmmhelpers.config import HSGPSpec, ModelSpec, ScalingSpec, TrendSpec, organic_prior_keys, organic_prior_problems
 from mmmhelpers.data import WEEKDAYS, MMMData, fourier_features, fourier_modes, holiday_days, max_scales
-from mmmhelpers.priors import MODEL_PRIORS, PriorError, create, describe_prior, parse_likelihood, parse_prior, widened
+from mmmhelpers.priors import (
+    MODEL_PRIORS,
+    PriorError,
+    create,
+    describe_prior,
+    likelihood_numbers_as_data,
+    parse_likelihood,
+    parse_prior,
+    prior_data,
+    widened,
+)
 from mmmhelpers.registry import (
     KNOWLEDGE_PRIOR_KEYS,
     KNOWLEDGE_PRIORS,
@@ -664,7 +674,7 @@ def _likelihood(mmm: MMM, inp: Inputs, mu) -> None:
     # traced over every date for the posterior predictive in numpy (fit.likelihood_draws); the cross-validation form
     # observes the fold's weeks of it (no deterministic whose length follows the fold: one compiled model serves all)
     mu = pm.Deterministic("mu", mu, dims=("date", *mmm.dims))
-    y = lik.create_likelihood_variable("y", mu=mu[:inp.y.shape[0]], observed=inp.y)
+    y = likelihood_numbers_as_data(lik, "y").create_likelihood_variable("y", mu=mu[:inp.y.shape[0]], observed=inp.y)
     _label_periods(mmm, inp.obs_dim)
     mmm.table.append({"variable": "y", "distribution": describe_prior(lik), "dims": ", ".join(mmm.model.named_vars_to_dims["y"])})
     if mmm.spec.likelihood_from is not None:
@@ -688,10 +698,10 @@ def _count_from(mmm: MMM, inp: Inputs, y) -> None:
     taken back out (a potential, exactly), as their information is in the priors already (a refresh from the last
     report's posterior). Every array keeps its length, so forecasts, folds and the posterior predictive work as
     without it; a fold that ends before that date observes nothing (its posterior is the prior)."""
-    start = (pd.Timestamp(mmm.spec.likelihood_from) - mmm.t0).days / 7.0
+    start = prior_data((pd.Timestamp(mmm.spec.likelihood_from) - mmm.t0).days / 7.0 - 1e-6, "likelihood_from_week")
     t_obs = inp.t[:inp.y.shape[0]]
     # a float mask: a boolean factor in a product makes PyTensor's distributive rewrite fail (logged as an ERROR)
-    seen = pt.lt(t_obs, start - 1e-6).astype(pytensor.config.floatX)[(slice(None),) + (None,) * len(mmm.dims)]
+    seen = pt.lt(t_obs, start).astype(pytensor.config.floatX)[(slice(None),) + (None,) * len(mmm.dims)]
     pm.Potential("likelihood_seen_before", -pt.sum(pm.logp(y, inp.y) * seen))
     mmm.table.append({"variable": "likelihood_seen_before", "distribution":
                       f"the likelihood of the periods before {mmm.spec.likelihood_from} taken out (in the priors)",
@@ -713,7 +723,8 @@ def _prior_copula(mmm: MMM, corr) -> None:
         scores.append(np.sqrt(2.0) * pt.erfinv(2 * u - 1))
     z = pt.concatenate(scores)
     r = np.asarray(corr.matrix, float)
-    pm.Potential("prior_correlation", -0.5 * z @ pt.as_tensor(np.linalg.inv(r) - np.eye(len(r))) @ z)
+    precision = prior_data(np.linalg.inv(r) - np.eye(len(r)), "prior_correlation.precision")  # data: one compile
+    pm.Potential("prior_correlation", -0.5 * z @ precision @ z)
     mmm.table.append({"variable": "prior_correlation", "distribution": f"a Gaussian copula over {len(r)} prior "
                       f"elements ({', '.join(corr.variables)}): the last posterior's correlations", "dims": ""})
 

@@ -14,14 +14,18 @@ non-centred ``Laplace`` written as a normal scale mixture.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field, fields
 from typing import Any, Union, cast
 
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 from pymc_extras.prior import Censored, Prior, handle_dims
+from pytensor.graph.basic import Variable
+from pytensor.tensor.variable import TensorConstant
 
 __all__ = [
     "MODEL_PRIORS",
@@ -33,6 +37,11 @@ __all__ = [
     "prior_dims",
     "describe_prior",
     "create",
+    "prior_data",
+    "PriorNumber",
+    "CheckedNumber",
+    "number_problem",
+    "likelihood_numbers_as_data",
     "widened",
     "family",
     "moment_matched",
@@ -76,6 +85,8 @@ def _create_param(value: Any, name: str, dims: tuple[str, ...]):
     if hasattr(value, "create_variable"):
         var = value.create_variable(name)
         return handle_dims(var, _as_dims(value.dims), dims)
+    if isinstance(value, Variable):  # a number as data (prior_data)
+        return value
     return pt.as_tensor_variable(np.asarray(value, dtype=float))
 
 
@@ -123,7 +134,7 @@ class LaplaceMixture:
     def create_variable(self, name: str):
         mu = _create_param(self.mu, f"{name}_mu", self.dims)
         b_dims = _as_dims(getattr(self.b, "dims", None))
-        b = self.b.create_variable(f"{name}_b") if hasattr(self.b, "create_variable") else pt.as_tensor(float(self.b))
+        b = self.b.create_variable(f"{name}_b") if hasattr(self.b, "create_variable") else _create_param(self.b, "", ())
         var = pm.Exponential(f"{name}_sigma", scale=2 * b**2, dims=b_dims or None)
         sd = pt.sqrt(handle_dims(var, b_dims, self.dims))
         if not self.offsets:
@@ -466,10 +477,105 @@ def describe_prior(prior: Any) -> str:
     return f"{prior:.3g}" if isinstance(prior, float) else str(prior)
 
 
+class PriorNumber(TensorConstant):
+    """A number of a prior (or another number of the model that is not its structure): a constant to PyMC (its
+    forward sampling treats it as fixed), data to the compiled sampler (``compile.numbers_as_data``)."""
+
+
+class CheckedNumber(PriorNumber):
+    """A :class:`PriorNumber` that PyMC's checks of its distribution's parameters passed when the model was built
+    (:func:`number_problem`): the compiled sampler need not check it at every evaluation."""
+
+
+def prior_data(value: Any, name: str, checked: bool = False) -> PriorNumber:
+    """``value`` as a :class:`PriorNumber` named ``name``. A model that differs from another only in such numbers
+    (an analyst trying other priors, a refresh carrying the last posterior) loads the other's compiled code:
+    ``compile``'s key holds their names and shapes, not their values."""
+    value = np.asarray(value, dtype=float)
+    return (CheckedNumber if checked else PriorNumber)(pt.TensorType("float64", shape=value.shape), value, name=name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _refused(distribution: str, numbers: tuple, nested: tuple[str, ...]) -> str | None:
+    """PyMC's own check of ``distribution``'s parameters ``numbers`` (name, shape, values), the ``nested`` ones
+    (priors themselves) set to 1: its log density at its support point, evaluated once. The check's message when a
+    number is out of its domain, "" when none is, None when it could not be evaluated."""
+    from pymc.distributions.distribution import support_point
+    from pymc.logprob.utils import ParameterValueError
+
+    kw = {k: np.reshape(np.asarray(v, float), shape) for k, shape, v in numbers} | {k: np.asarray(1.0) for k in nested}
+    try:
+        rv = getattr(pm, distribution).dist(**kw)
+        pytensor.function([], pm.logp(rv, support_point(rv)), mode="FAST_COMPILE")()
+    except ParameterValueError as err:
+        return str(err).splitlines()[0]
+    except Exception:  # noqa: BLE001 - a form the check cannot build: the compiled sampler keeps PyMC's checks
+        return None
+    return ""
+
+
+def _check(prior: Prior) -> str | None:
+    numbers = tuple((k, np.shape(v), tuple(np.ravel(v))) for k, v in prior.parameters.items()
+                    if not hasattr(v, "create_variable"))
+    nested = tuple(k for k, v in prior.parameters.items() if hasattr(v, "create_variable"))
+    return _refused(prior.distribution, numbers, nested)
+
+
+def number_problem(prior: Any) -> str | None:
+    """What PyMC's parameter checks refuse in ``prior``'s numbers (its nested priors' too), e.g. ``sigma > 0``, or
+    None: a prior whose sigma is -1 is an error at load time, not a sampler that fails to start."""
+    if isinstance(prior, Censored):
+        return number_problem(prior.distribution)
+    if isinstance(prior, (LogNormalMeanStd, LaplaceMixture)):
+        for key in ("mean", "std", "b"):
+            value = getattr(prior, key, None)
+            if value is not None and not hasattr(value, "create_variable") and np.any(np.asarray(value) <= 0):
+                return f"{key} > 0"
+            if hasattr(value, "create_variable") and (problem := number_problem(value)):
+                return problem
+        return None
+    if not isinstance(prior, Prior):
+        return None
+    for value in prior.parameters.values():
+        if hasattr(value, "create_variable") and (problem := number_problem(value)):
+            return problem
+    return _check(prior) or None
+
+
+def _numbers_as_data(prior: Any, name: str) -> Any:
+    """``prior`` with every number among its (nested) parameters made :func:`prior_data`, named
+    ``<variable>.<parameter>`` after the variable each parameter belongs to; checked (:class:`CheckedNumber`) when
+    PyMC's checks of the distribution's parameters pass, an error naming the variable when they fail."""
+    if isinstance(prior, Prior):
+        if not issubclass(prior.pymc_distribution, pm.Continuous):
+            return prior  # a discrete distribution's integer parameters stay constants
+        status = _check(prior)
+        if status:
+            raise PriorError(name, f"{describe_prior(prior)}: its parameters must satisfy {status}")
+        params = {k: _numbers_as_data(v, f"{name}_{k}") if hasattr(v, "create_variable") else
+                  prior_data(v, f"{name}.{k}", checked=status == "") for k, v in prior.parameters.items()}
+        return Prior(prior.distribution, dims=prior.dims, centered=prior.centered, transform=prior.transform,
+                     core_dims=prior.core_dims, **params)
+    if isinstance(prior, (LogNormalMeanStd, LaplaceMixture)):
+        numbers = {f.name: prior_data(getattr(prior, f.name), f"{name}.{f.name}") for f in fields(prior)
+                   if f.name in ("mean", "std", "mu", "b") and not hasattr(getattr(prior, f.name), "create_variable")}
+        return type(prior)(**{**vars(prior), **numbers})
+    return prior
+
+
+def likelihood_numbers_as_data(lik: Prior | Censored, name: str) -> Prior | Censored:
+    """The likelihood ``lik`` of variable ``name`` with the numbers of its parameters' priors as data (a censored
+    likelihood's bounds stay part of the model's structure)."""
+    if isinstance(lik, Censored):
+        return Censored(_numbers_as_data(lik.distribution, name), lower=lik.lower, upper=lik.upper)
+    return _numbers_as_data(lik, name)
+
+
 def create(name: str, prior: PriorLike, dims: tuple[str, ...] | None = None):
-    """Create the model variable ``name`` (dims default to the prior's own)."""
+    """Create the model variable ``name`` (dims default to the prior's own); the prior's numbers are data
+    (:func:`prior_data`), as is a fixed value."""
     if dims is not None:
         prior = with_dims(prior, dims)
     if hasattr(prior, "create_variable"):
-        return prior.create_variable(name)
-    return pt.as_tensor_variable(np.asarray(prior, dtype=float))
+        return _numbers_as_data(prior, name).create_variable(name)
+    return prior_data(prior, f"{name}.value")

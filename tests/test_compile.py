@@ -51,7 +51,7 @@ def _small(seed: int = 3, n: int = 30):
 
 def _key(mmm) -> str:
     """The key of the model as the fit compiles it (its trace: ``compile.UNCONSTRAINED_ONLY``)."""
-    return mc.structure_key(mmm.model, mc.model_graphs(mmm.model, mc.UNCONSTRAINED_ONLY))[0]
+    return mc.key_of(mmm.model)
 
 
 def test_key_ignores_data_values_and_the_periods_but_not_structure_or_other_shapes():
@@ -79,6 +79,25 @@ def test_the_log_density_compiles_without_the_shape_graphs_broadcast_checks():
     logp_fn, _ = mc._functions(mmm.model, g)
     nodes = logp_fn.maker.fgraph.apply_nodes
     assert not [n for n in nodes if isinstance(n.op, Assert) and "broadcast" in n.op.msg] and len(nodes) > 50
+
+
+def test_the_sampler_skips_the_parameter_checks_of_checked_prior_numbers_only():
+    """The priors' numbers are data in the compiled copy of the model; PyMC's checks of them (sigma > 0, ...) passed
+    when the model was built, so the log density leaves those checks out and keeps every check of anything else."""
+    from pymc.logprob.utils import CheckParameterValue
+    from pytensor.graph.traversal import applys_between, graph_inputs
+
+    model = mc.numbers_as_data(_mmm().model)
+    assert {"intercept_contribution.sigma", "adstock_alpha.alpha", "y_sigma.sigma"} <= {
+        v.name for v in graph_inputs([model.logp()]) if getattr(v.tag, "checked_number", False)}
+
+    def checks(logp):
+        return [n for n in applys_between(list(graph_inputs([logp])), [logp]) if isinstance(n.op, CheckParameterValue)]
+
+    before, after = checks(model.logp()), checks(mc._checks_of_numbers_removed(model.logp()))
+    assert len(before) >= len(after) + 5 and after
+    for node in after:  # what is left checks a parameter, a value or data
+        assert not all(mc._checked_numbers_only(c) for c in node.inputs[1:])
 
 
 def test_key_describes_transforms_and_refuses_what_it_cannot_describe():
@@ -484,12 +503,32 @@ def test_a_compile_ahead_runs_while_the_caller_works_and_compile_model_loads_it(
     assert out.stdout.split()[-8:] == ["True", "True", "True", "False", "False", "True", "True", "True"], out.stdout
 
 
+def _other_prior_numbers(spec: ModelSpec) -> ModelSpec:
+    """``spec`` with other numbers in its priors (the same families and dims)."""
+    adstock = spec.adstock.model_copy(update={"priors": {
+        "alpha": {"distribution": "Beta", "alpha": 5, "beta": 1.5, "dims": ["channel"]}}})
+    priors = {**spec.priors, "intercept": {"distribution": "Normal", "mu": -0.2, "sigma": 0.05}}
+    likelihood = {**spec.likelihood, "sigma": {"distribution": "HalfNormal", "sigma": 0.05}}
+    return spec.model_copy(update={"adstock": adstock, "priors": priors, "likelihood": likelihood})
+
+
+def test_key_ignores_the_priors_numbers_but_not_their_families():
+    """The priors' numbers are data: an analyst trying other numbers (or a refresh carrying the last posterior) keeps
+    the compiled model; another family is another model."""
+    spec = ModelSpec(yearly_seasonality=2)
+    base = _key(_mmm(spec=spec))
+    assert _key(_mmm(spec=_other_prior_numbers(spec))) == base
+    other = {**spec.priors, "intercept": {"distribution": "StudentT", "nu": 4, "mu": 0.5, "sigma": 0.5}}
+    assert _key(_mmm(spec=spec.model_copy(update={"priors": other}))) != base
+
+
 @pytest.mark.slow
 def test_folds_built_with_other_observed_lengths_share_one_compiled_model():
     """The holdout folds and the stability refits build the cross-validation form with other observed lengths, and a
     refresh with more periods: one key, the fit's own; and the callbacks cached for one length give
-    the other's log density and gradient exactly (PyMC's, at the same points). The tiny case's model: compiled once
-    for the suite (its report's fit, its folds and the stability tests share it)."""
+    the other's log density and gradient exactly (PyMC's, at the same points). So do the callbacks loaded for a model
+    with other numbers in its priors (they are data). The tiny case's model: compiled once for the suite (its
+    report's fit, its folds and the stability tests share it)."""
     from mmmhelpers.config import load_params
 
     data, _ = simulate(SimulateSpec(generator="single_market", n_weeks=N_WEEKS), seed=3)
@@ -499,14 +538,20 @@ def test_folds_built_with_other_observed_lengths_share_one_compiled_model():
     assert _key(short) == _key(long_) == _key(build_model(spec, data))
     longer, _ = simulate(SimulateSpec(generator="single_market", n_weeks=N_WEEKS + 4), seed=3)
     assert _key(short) == _key(build_model(spec, longer, observed_weeks=N_WEEKS - 12))  # a refresh's too
+    other = build_model(_other_prior_numbers(spec), data, observed_weeks=N_WEEKS - 2)
+    assert _key(other) == _key(short)
     mc.compile_model(short.model, mc.UNCONSTRAINED_ONLY)  # cached for one length ...
-    compiled = mc.compile_model(long_.model, mc.UNCONSTRAINED_ONLY)  # ... loaded for the other
-    assert mc.last_info.hit or mc.last_info.ahead or "compiled" in mc.last_info.reason
-    g = mc.model_graphs(long_.model, None)
-    logp = long_.model.compile_logp(mode=NUMPY_MODE)
-    dlogp = long_.model.compile_dlogp(mode=NUMPY_MODE)
-    for x in _points(compiled):
-        point = {n: x[s].reshape(shape) for n, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
-        code, value, grad = _logp(compiled, x)
-        assert code == 0 and value == pytest.approx(float(logp(point)), rel=1e-9)
-        np.testing.assert_allclose(grad, dlogp(point), rtol=1e-7, atol=1e-9)
+    for mmm in (long_, other):  # ... loaded for the other, and for other priors
+        compiled = mc.compile_model(mmm.model, mc.UNCONSTRAINED_ONLY)
+        assert mc.last_info.hit
+        g = mc.model_graphs(mmm.model, None)
+        logp = mmm.model.compile_logp(mode=NUMPY_MODE)
+        dlogp = mmm.model.compile_dlogp(mode=NUMPY_MODE)
+        for x in _points(compiled):
+            point = {n: x[s].reshape(shape) for n, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
+            code, value, grad = _logp(compiled, x)
+            assert code == 0 and value == pytest.approx(float(logp(point)), rel=1e-9)
+            np.testing.assert_allclose(grad, dlogp(point), rtol=1e-7, atol=1e-9)
+    x = _points(compiled)[1]  # the other priors' log density is not the first model's
+    point = {n: x[s].reshape(shape) for n, s, shape in zip(g.joined_names, g.joined_slices, g.joined_shapes)}
+    assert abs(_logp(compiled, x)[1] - float(long_.model.compile_logp(mode=NUMPY_MODE)(point))) > 0.1

@@ -100,6 +100,19 @@ def test_bad_prior_is_reported_with_its_field(tmp_path):
         load_params(write(tmp_path, text))
 
 
+@pytest.mark.parametrize(("prior", "refused"), [
+    ("{distribution: Normal, mu: 0.5, sigma: -0.3}", "sigma > 0"),
+    ("{distribution: HalfNormal, sigma: {distribution: HalfNormal, sigma: 0}}", "sigma > 0"),
+    ("{distribution: Beta, alpha: [2, -1], beta: 3, dims: [channel]}", "alpha > 0, beta > 0"),
+])
+def test_a_prior_number_out_of_its_domain_is_reported_with_its_field_and_value(tmp_path, prior, refused):
+    """PyMC's own parameter checks, run at load time: a negative sigma is an error naming the field, not a sampler
+    that cannot start (the compiled sampler then skips the checks of these numbers)."""
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, BASE + f"model: {{priors: {{intercept: {prior}}}}}\n"))
+    assert err.value.problems[0].startswith("model.priors.intercept: ") and f"must satisfy {refused}" in str(err.value)
+
+
 def test_prior_for_a_parameter_the_component_lacks(tmp_path):
     text = BASE + "model: {adstock: {type: geometric, priors: {theta: {distribution: HalfNormal}}}}\n"
     with pytest.raises(ParamsError, match="model.adstock.priors.theta: not a parameter"):

@@ -243,6 +243,23 @@ def test_the_carried_priors_keep_the_posteriors_correlations():
     assert "kept by a Gaussian copula" in carried.sentence() and "the strongest 0.6" in carried.sentence()
 
 
+def test_next_months_refresh_loads_this_months_compiled_model():
+    """A refresh carries other numbers each month (the priors' moments, their correlations, the date the likelihood
+    counts from): they are data, so next month's model has this month's structure key and compiles nothing."""
+    from mmmhelpers import compile as mc
+    from mmmhelpers.calibration import model_for
+    from mmmhelpers.refresh_priors import derive
+
+    params, data = _tiny(date(2022, 12, 26))
+    keys = []
+    for seed, start in ((0, "2023-01-30"), (1, "2023-02-13")):
+        carried = derive(params, _copula_posterior(data, R * (1 - 0.2 * seed) + 0.2 * seed * np.eye(5), seed), "last",
+                         start, 4)
+        model = model_for(carried.apply(params), data).model
+        keys.append(mc.key_of(model))
+    assert keys[0] == keys[1] != mc.key_of(model_for(params, data).model)
+
+
 @pytest.mark.slow
 def test_a_model_with_carried_correlations_samples_the_copula_it_was_given():
     """The tiny model with the carried priors and no period in its likelihood (all before likelihood_from), sampled
