@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/compile_cache.py [params/default.yaml params/geo_hierarchical.yaml] [--repeats 2]
 
 Per case: nutpie.compile_pymc_model ``repeats`` times; then compile_model with its cache entries for
-the case removed (cold: the callbacks are compiled and cached), ``repeats`` times warm, and once warm
-on other data values of the same shapes (a refresh: the simulation seed + 1). Each run is a fresh
-Python process that builds the model and times the compile call alone (imports and the model build
-are not counted); PyTensor's own per-node numba cache is left as it is.
+the case removed (cold: the callbacks are compiled and cached), ``repeats`` times warm, once warm
+on other data values of the same shapes (a refresh: the simulation seed + 1) and once warm with other
+numbers in a prior (the intercept's numbers times 1.5: an analyst trying another prior, or a refresh
+carrying the last posterior). Each run is a fresh Python process that builds the model and times the
+compile call alone (imports and the model build are not counted); PyTensor's own per-node numba cache
+is left as it is.
 """
 
 from __future__ import annotations
@@ -27,15 +29,21 @@ from mmmhelpers.case_data import prepare_data
 from mmmhelpers.config import load_params
 from mmmhelpers.calibration import model_for
 
-path, how, refresh = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+path, how, variant = sys.argv[1], sys.argv[2], sys.argv[3]
 params = load_params(path)
-if refresh:
+if variant == "refresh":
     params = params.model_copy(update={"seed": params.seed + 1})
+if variant == "priors":
+    from mmmhelpers.priors import MODEL_PRIORS
+    spec = dict(params.model.priors.get("intercept", MODEL_PRIORS["intercept"]))
+    spec.update({k: 1.5 * v for k, v in spec.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    model = params.model.model_copy(update={"priors": {**params.model.priors, "intercept": spec}})
+    params = params.model_copy(update={"model": model})
 data, _ = prepare_data(params)
 mmm = model_for(params, data)
 from mmmhelpers import compile as mc
 if how == "key":
-    print(json.dumps({"key": mc.structure_key(mmm.model, mc.model_graphs(mmm.model, mc.UNCONSTRAINED_ONLY))[0]}))
+    print(json.dumps({"key": mc.key_of(mmm.model)}))
     sys.exit()
 import nutpie
 t0 = time.perf_counter()
@@ -45,9 +53,9 @@ print(json.dumps({"seconds": seconds, "hit": mc.last_info.hit if how == "ours" e
 """
 
 
-def child(path: str, how: str, refresh: bool = False) -> dict:
+def child(path: str, how: str, variant: str = "") -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", CHILD, path, how, "1" if refresh else "0"], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-c", CHILD, path, how, variant or "-"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -78,10 +86,10 @@ def main() -> None:
         if args.only == "nutpie":
             continue
         forget(child(path, "key")["key"])
-        runs = [("cold", False)] + [(f"warm {k + 1}", False) for k in range(args.repeats)] + [("warm, refreshed data",
-                                                                                              True)]
-        for label, refresh in runs:
-            r = child(path, "ours", refresh)
+        runs = [("cold", ""), *[(f"warm {k + 1}", "") for k in range(args.repeats)],
+                ("warm, refreshed data", "refresh"), ("warm, other prior numbers", "priors")]
+        for label, variant in runs:
+            r = child(path, "ours", variant)
             print(f"| {case} | compile_model | {label} | {r['seconds']:.1f} | {r['hit']} |", flush=True)
 
 
