@@ -499,7 +499,8 @@ def prior_data(value: Any, name: str, checked: bool = False) -> PriorNumber:
 def _refused(distribution: str, numbers: tuple, nested: tuple[str, ...]) -> str | None:
     """PyMC's own check of ``distribution``'s parameters ``numbers`` (name, shape, values), the ``nested`` ones
     (priors themselves) set to 1: its log density at its support point, evaluated once. The check's message when a
-    number is out of its domain, "" when none is, None when it could not be evaluated."""
+    number is out of its domain, "" when none is, None when it could not be evaluated or failed with nested
+    parameters (whose stand-in value may be what it refused: the compiled sampler keeps the checks)."""
     from pymc.distributions.distribution import support_point
     from pymc.logprob.utils import ParameterValueError
 
@@ -508,7 +509,7 @@ def _refused(distribution: str, numbers: tuple, nested: tuple[str, ...]) -> str 
         rv = getattr(pm, distribution).dist(**kw)
         pytensor.function([], pm.logp(rv, support_point(rv)), mode="FAST_COMPILE")()
     except ParameterValueError as err:
-        return str(err).splitlines()[0]
+        return None if nested else str(err).splitlines()[0]
     except Exception:  # noqa: BLE001 - a form the check cannot build: the compiled sampler keeps PyMC's checks
         return None
     return ""

@@ -156,3 +156,17 @@ def test_widening_reaches_hyperpriors_and_stops_where_a_family_must():
         "distribution": "Gamma", "mu": 1, "sigma": 1}
     with pytest.raises(PriorError, match=r"saturation.lam: cannot widen a Wald prior"):
         widened({"distribution": "Wald", "mu": 1, "lam": 2}, 2.0, "saturation.lam")
+
+
+def test_a_prior_numbers_check_refuses_only_what_pymc_refuses():
+    """PyMC's parameter checks of a prior's numbers: refused numbers are named (sigma > 0), valid ones pass, and a
+    refusal that may come from a nested prior's stand-in value (1) is no verdict (the sampler keeps its checks)."""
+    from mmmhelpers.priors import number_problem
+
+    assert number_problem(parse_prior({"distribution": "Gamma", "mu": 2, "sigma": -1})) == "alpha > 0, beta > 0"
+    assert number_problem(parse_prior({"distribution": "Beta", "alpha": [2, 3], "beta": 3, "dims": ["channel"]})) is None
+    assert number_problem(parse_prior({"distribution": "LogNormal", "mean": 1, "std": 0, "centered": False})) == "std > 0"
+    nested = {"distribution": "Uniform", "lower": {"distribution": "Normal", "mu": 0, "sigma": 1}, "upper": 0.5}
+    assert number_problem(parse_prior(nested)) is None  # lower's stand-in 1 > 0.5: not the number's fault
+    nested["lower"]["sigma"] = -2
+    assert number_problem(parse_prior(nested)) == "sigma > 0"
