@@ -1003,9 +1003,9 @@ def numbers_as_data(model: pm.Model) -> pm.Model:
     shared variable it does not know for changed data and draw the variables that depend on it afresh.)"""
     from pymc.model.fgraph import fgraph_from_model, model_from_fgraph
 
-    fg, _ = fgraph_from_model(model)
     from .priors import CheckedNumber, PriorNumber
 
+    fg, _ = fgraph_from_model(model)
     numbers = [v for v in fg.variables if isinstance(v, PriorNumber)]
     if not numbers:
         return model
